@@ -1,0 +1,29 @@
+"""The domain's errors; the HTTP layer maps each to one status code."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Root of every error the care domain raises on purpose."""
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist, or the caller may not know it exists."""
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (already provisioned, already taken…)."""
+
+
+class NotAllowed(DomainError):
+    """The caller's role does not allow this."""
+
+
+class IllegalTransition(Conflict):
+    """A case cannot move from its state to the one asked for."""
+
+    def __init__(self, case_id: str, from_state: str, to_state: str) -> None:
+        super().__init__(f"case {case_id} cannot go from {from_state} to {to_state}")
+        self.case_id = case_id
+        self.from_state = from_state
+        self.to_state = to_state

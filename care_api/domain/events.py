@@ -1,0 +1,81 @@
+"""Domain events, and the in-process bus that delivers them after commit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from care_api.domain.model import CaseKind, CaseState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOpened:
+    """A new case exists; the ladder's first step is due."""
+
+    case_id: str
+    kind: CaseKind
+    elder_id: int
+    device_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseStateChanged:
+    """A case moved; `by` says who moved it."""
+
+    case_id: str
+    from_state: CaseState
+    to_state: CaseState
+    by: str
+    device_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CasePressedAgain:
+    """The elder pressed again while the case was still active."""
+
+    case_id: str
+    device_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimerDue:
+    """A timer row fell due; whoever handles its purpose claims it."""
+
+    timer_id: int
+    purpose: str
+
+
+DomainEvent = CaseOpened | CaseStateChanged | CasePressedAgain | TimerDue
+Handler = Callable[[DomainEvent], None]
+
+
+class EventBus:
+    """Synchronous fan-out of committed domain events to subscribers.
+
+    Handlers run on the publisher's thread, so they must only hand work off (enqueue);
+    a failing handler is logged and never stops the others or the publisher.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: defaultdict[type, list[Handler]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def subscribe(self, event_type: type, handler: Handler) -> None:
+        """Call `handler` for every published event of `event_type`."""
+        with self._lock:
+            self._handlers[event_type].append(handler)
+
+    def publish(self, event: DomainEvent) -> None:
+        """Deliver `event` to its subscribers."""
+        with self._lock:
+            handlers = list(self._handlers[type(event)])
+        for handler in handlers:
+            try:
+                handler(event)
+            except Exception:
+                log.exception("event handler %r failed on %r", handler, event)

@@ -1,0 +1,144 @@
+"""Value types of the care domain: kinds, states, event keys and intake results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class CaseKind(StrEnum):
+    """What a case is about; decides who is told and how."""
+
+    EMERGENCY = "emergency"
+    CARE = "care"
+    SERVICE = "service"
+    CONSULT = "consult"
+    DEVICE = "device"
+
+
+class CaseState(StrEnum):
+    """Where a case stands in its lifecycle (DESIGN.md, Cases)."""
+
+    OPEN = "open"
+    DISPATCHED = "dispatched"
+    ESCALATED = "escalated"
+    ACCEPTED = "accepted"
+    ON_SITE = "on_site"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class Pattern(StrEnum):
+    """How the button was pressed."""
+
+    SINGLE = "single"
+    DOUBLE = "double"
+    TRIPLE = "triple"
+    LONG = "long"
+
+
+class ReportType(StrEnum):
+    """Event types a terminal reports (PROTOCOL.md, Events)."""
+
+    PRESS = "press"
+    CANCEL = "cancel"
+    HEARTBEAT = "heartbeat"
+    BATTERY = "battery"
+    POWER = "power"
+    FALL = "fall"
+    BOOT = "boot"
+    CMD_RESULT = "cmd_result"
+    STATUS = "status"  # the broker's last will / online marker, not an uplink event
+
+
+class Role(StrEnum):
+    """Who a person is to the service; decides what they may see and do."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    CAREGIVER = "caregiver"
+    VOLUNTEER = "volunteer"
+    MERCHANT = "merchant"
+
+
+class IntakeStatus(StrEnum):
+    """The answer a terminal gets for one event."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class EventKey:
+    """`(device_id, boot, seq)`: names one device event and is its idempotency key."""
+
+    device_id: str
+    boot: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceReport:
+    """One event from a terminal as the domain sees it, whatever transport brought it.
+
+    `fields` holds the event's own fields (pattern, battery, ref_seq…) as plain values.
+    `source` names the transport and, for a serial hub, the port: "mqtt" or "serial:/dev/ttyUSB0".
+    """
+
+    key: EventKey
+    type: ReportType
+    fields: Mapping[str, object] = field(default_factory=dict)
+    source: str = "mqtt"
+    device_time: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeOutcome:
+    """What intake decided for one report; the gateway turns it into the ack."""
+
+    status: IntakeStatus
+    case_id: str | None = None
+    reason: str | None = None
+    kind: CaseKind | None = None
+
+    @classmethod
+    def rejected(cls, reason: str) -> IntakeOutcome:
+        """An event that opens nothing, with the reason the terminal is told."""
+        return cls(IntakeStatus.REJECTED, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something: a person (by token), a device, or the system itself."""
+
+    kind: str  # "person" | "device" | "system"
+    id: str
+    role: Role | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+SYSTEM = Actor("system", "vnh")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseNewsItem:
+    """A line for the terminal's light or voice prompt about its case."""
+
+    case_id: str
+    device_id: str
+    state: CaseState
+    say: str
+
+
+TIMESTAMP_KEY = "received_at"
+
+
+def utc_iso(value: datetime) -> str:
+    """Render an aware datetime the way the API shows every time."""
+    return value.isoformat()

@@ -1,0 +1,49 @@
+"""The services every part of the process shares, built once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from care_api.domain.clock import Clock, SystemClock
+from care_api.domain.events import EventBus
+from care_api.settings import Settings
+from care_api.store.db import make_engine, upgrade_schema
+from care_api.store.uow import SqlUnitOfWork
+
+
+@dataclass
+class Services:
+    """Settings, database, clock and event bus, passed down instead of globals."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock = field(default_factory=SystemClock)
+    bus: EventBus = field(default_factory=EventBus)
+
+    @property
+    def tz(self) -> tzinfo:
+        """The centre's local time zone."""
+        return ZoneInfo(self.settings.timezone)
+
+    def uow(self) -> SqlUnitOfWork:
+        """A new unit of work on the service's database."""
+        return SqlUnitOfWork(self.engine, self.bus)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+) -> Services:
+    """Build the shared services; bring the schema up to date first unless told not to."""
+    if migrate:
+        upgrade_schema(settings.database_url)
+    return Services(
+        settings=settings, engine=make_engine(settings.database_url), clock=clock or SystemClock()
+    )

@@ -1,0 +1,1 @@
+"""Persistence of the care domain: SQLModel tables, engine, unit of work, migrations."""

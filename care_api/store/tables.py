@@ -1,0 +1,165 @@
+"""The tables of the service; the API and the domain never see these classes directly."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from care_api.store.types import UtcDateTime
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:  # noqa: ANN401
+    return Field(sa_column=Column(UtcDateTime(), nullable=nullable, index=index))
+
+
+class Elder(SQLModel, table=True):
+    """An elder living at home with a terminal."""
+
+    __tablename__ = "elder"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    phone: str = Field(max_length=32)
+    address: str = Field(default="", max_length=500)
+    lat: float | None = None
+    lon: float | None = None
+    medical_notes: str = Field(default="", max_length=4000)
+    keymap_override: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = _ts()
+
+
+class Contact(SQLModel, table=True):
+    """A caregiver or family member who is alerted, in priority order (1 first)."""
+
+    __tablename__ = "contact"
+    id: int | None = Field(default=None, primary_key=True)
+    elder_id: int = Field(foreign_key="elder.id", index=True)
+    name: str = Field(max_length=200)
+    phone: str = Field(max_length=32)
+    relation: str = Field(default="", max_length=64)
+    priority: int = 1
+
+
+class Device(SQLModel, table=True):
+    """A one-button terminal, bound to one elder at a time."""
+
+    __tablename__ = "device"
+    device_id: str = Field(primary_key=True, max_length=64)
+    elder_id: int | None = Field(default=None, foreign_key="elder.id", index=True)
+    secret_hash: str = Field(max_length=200)
+    status: str = Field(default="active", max_length=16)  # active | retired
+    hub_port: str | None = Field(default=None, max_length=200)  # serial hub it sits behind
+    last_seen_at: datetime | None = _ts(nullable=True)
+    battery: int | None = None
+    rssi: int | None = None
+    fw: str | None = Field(default=None, max_length=64)
+    online: bool | None = None
+    last_boot: int | None = None
+    created_at: datetime = _ts()
+
+
+class DeviceEvent(SQLModel, table=True):
+    """Every event a terminal sent that intake accepted; the triple is the idempotency key."""
+
+    __tablename__ = "device_event"
+    __table_args__ = (UniqueConstraint("device_id", "boot", "seq", name="uq_device_event_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.device_id", max_length=64)
+    boot: int
+    seq: int
+    type: str = Field(max_length=16)
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    source: str = Field(default="mqtt", max_length=200)
+    case_id: str | None = Field(default=None, max_length=32, index=True)
+    received_at: datetime = _ts()
+
+
+class Case(SQLModel, table=True):
+    """A case bound to an elder and, where one opened it, to the device and event."""
+
+    __tablename__ = "care_case"
+    __table_args__ = (Index("ix_care_case_elder_kind_state", "elder_id", "kind", "state"),)
+    id: str = Field(primary_key=True, max_length=32)  # C-20261122-0001
+    kind: str = Field(max_length=16, index=True)
+    state: str = Field(max_length=16, index=True)
+    elder_id: int = Field(foreign_key="elder.id")
+    device_id: str | None = Field(default=None, max_length=64)
+    device_event_id: int | None = None
+    summary: str = Field(default="", max_length=500)
+    owner: str | None = Field(default=None, max_length=100)
+    level: int = 0  # escalation step reached
+    opened_at: datetime = _ts(index=True)
+    acknowledged_at: datetime | None = _ts(nullable=True)
+    resolved_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts()
+
+
+class CaseEvent(SQLModel, table=True):
+    """One line of a case's history (who, when, why); never rewritten."""
+
+    __tablename__ = "case_event"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="care_case.id", index=True, max_length=32)
+    at: datetime = _ts()
+    by: str = Field(max_length=100)
+    action: str = Field(max_length=32)  # opened | transition | note | pressed_again | notified …
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str | None = Field(default=None, max_length=16)
+    why: str = Field(default="", max_length=1000)
+
+
+class CaseCounter(SQLModel, table=True):
+    """The last case number handed out per day."""
+
+    __tablename__ = "case_counter"
+    day: str = Field(primary_key=True, max_length=8)
+    last: int = 0
+
+
+class Timer(SQLModel, table=True):
+    """A deadline that must fire once, whichever process is up when it falls due."""
+
+    __tablename__ = "timer"
+    __table_args__ = (Index("ix_timer_pending_due", "fired_at", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str | None = Field(default=None, max_length=32, index=True)
+    purpose: str = Field(max_length=32)  # ladder | …
+    step: int = 0
+    due_at: datetime = _ts()
+    fired_at: datetime | None = _ts(nullable=True)
+    cancelled: bool = False
+    created_at: datetime = _ts()
+
+
+class Notification(SQLModel, table=True):
+    """Every message sent or queued, whatever the channel: the outbox."""
+
+    __tablename__ = "notification"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str | None = Field(default=None, max_length=32, index=True)
+    channel: str = Field(max_length=16)  # sms | voice | console
+    to: str = Field(max_length=64)
+    recipient: str = Field(default="", max_length=100)  # contact:3, volunteer:2, …
+    body: str = Field(max_length=1600)
+    status: str = Field(default="pending", max_length=16)  # pending | queued | sent | failed …
+    provider_id: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=500)
+    attempts: int = 0
+    created_at: datetime = _ts(index=True)
+    updated_at: datetime = _ts()
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token minted for a person; only its hash is kept."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=16)
+    name: str = Field(max_length=200)
+    subject_id: int | None = None  # the contact / volunteer / merchant this person is
+    elder_ids: list[int] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = _ts()
+    expires_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)

@@ -1,0 +1,54 @@
+"""Unit of work: one transaction, with domain events published only after it commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from care_api.domain.events import DomainEvent, EventBus
+
+
+class SqlUnitOfWork:
+    """A session plus the domain events it produced; leaving the block without commit rolls back."""
+
+    def __init__(self, engine: Engine, bus: EventBus) -> None:
+        self._engine = engine
+        self._bus = bus
+        self.session: Session
+        self._events: list[DomainEvent] = []
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self.session = Session(self._engine, expire_on_commit=False)
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def emit(self, event: DomainEvent) -> None:
+        """Queue `event` for publication once the transaction commits."""
+        self._events.append(event)
+
+    def commit(self) -> None:
+        """Commit, then publish the queued events; a rollback publishes nothing."""
+        self.session.commit()
+        events, self._events = self._events, []
+        for event in events:
+            self._bus.publish(event)
+
+    def rollback(self) -> None:
+        """Drop the transaction and the events it queued."""
+        self.session.rollback()
+        self._events = []
+
+
+UowFactory = Callable[[], SqlUnitOfWork]

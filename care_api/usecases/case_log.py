@@ -1,0 +1,123 @@
+"""Opening cases, moving them, and writing their history rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from care_api.domain.cases import ACTIVE, check_transition, summary_for
+from care_api.domain.events import CaseOpened, CaseStateChanged
+from care_api.domain.model import CaseKind, CaseState
+from care_api.store.tables import Case, CaseEvent, Timer
+from care_api.store.uow import SqlUnitOfWork
+
+LADDER_TIMER = "ladder"
+
+# One statement on both SQLite (3.35+) and PostgreSQL; the row lock it takes serialises
+# numbering between processes without a separate sequence per day.
+_NEXT_NUMBER = text(
+    "INSERT INTO case_counter (day, last) VALUES (:day, 1) "
+    "ON CONFLICT (day) DO UPDATE SET last = case_counter.last + 1 RETURNING last"
+)
+
+
+def next_case_id(session: Session, now: datetime, tz: tzinfo) -> str:
+    """Hand out the next case number of the centre's local day: C-20261122-0001."""
+    day = now.astimezone(tz).strftime("%Y%m%d")
+    number = session.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
+    return f"C-{day}-{number:04d}"
+
+
+def open_case(
+    uow: SqlUnitOfWork,
+    *,
+    kind: CaseKind,
+    elder_id: int,
+    trigger: str,
+    by: str,
+    now: datetime,
+    tz: tzinfo,
+    device_id: str | None = None,
+    device_event_id: int | None = None,
+) -> Case:
+    """Open a case with its first history row and the ladder's first step due now."""
+    session = uow.session
+    case = Case(
+        id=next_case_id(session, now, tz),
+        kind=kind,
+        state=CaseState.OPEN,
+        elder_id=elder_id,
+        device_id=device_id,
+        device_event_id=device_event_id,
+        summary=summary_for(kind, trigger),
+        opened_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.add(
+        CaseEvent(case_id=case.id, at=now, by=by, action="opened", to_state=case.state, why=trigger)
+    )
+    # The side effect is a row first: if the process dies before the fast path runs,
+    # the timer sweep still fires step 0.
+    session.add(Timer(case_id=case.id, purpose=LADDER_TIMER, step=0, due_at=now, created_at=now))
+    uow.emit(CaseOpened(case.id, kind, elder_id, device_id))
+    return case
+
+
+def move_case(
+    uow: SqlUnitOfWork, case: Case, to: CaseState, *, by: str, why: str, now: datetime
+) -> None:
+    """Move `case` to `to` if the state machine allows it, recording who and why."""
+    current = CaseState(case.state)
+    check_transition(case.id, current, to)
+    case.state = to
+    case.updated_at = now
+    uow.session.add(case)
+    uow.session.add(
+        CaseEvent(
+            case_id=case.id,
+            at=now,
+            by=by,
+            action="transition",
+            from_state=current,
+            to_state=to,
+            why=why,
+        )
+    )
+    uow.emit(CaseStateChanged(case.id, current, to, by, case.device_id))
+
+
+def add_note(
+    uow: SqlUnitOfWork, case: Case, *, action: str, by: str, why: str, now: datetime
+) -> None:
+    """Append a history row that does not change the state."""
+    uow.session.add(CaseEvent(case_id=case.id, at=now, by=by, action=action, why=why))
+    case.updated_at = now
+    uow.session.add(case)
+
+
+def find_active_case(
+    session: Session, elder_id: int, kind: CaseKind, device_id: str | None = None
+) -> Case | None:
+    """The elder's oldest still-active case of `kind` (optionally from one device)."""
+    query = select(Case).where(
+        Case.elder_id == elder_id, Case.kind == kind, col(Case.state).in_(list(ACTIVE))
+    )
+    if device_id is not None:
+        query = query.where(Case.device_id == device_id)
+    return session.exec(query.order_by(col(Case.opened_at))).first()
+
+
+def cancel_pending_timers(session: Session, case_id: str) -> int:
+    """Stop every timer of the case that has not fired; returns how many."""
+    timers = session.exec(
+        select(Timer).where(
+            Timer.case_id == case_id, col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
+        )
+    ).all()
+    for timer in timers:
+        timer.cancelled = True
+        session.add(timer)
+    return len(timers)

@@ -1,0 +1,256 @@
+"""Intake of device reports: dedup, keymap, and case opening in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, tzinfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from care_api.domain.cases import is_unowned
+from care_api.domain.events import CasePressedAgain
+from care_api.domain.keymap import case_kind_for_press
+from care_api.domain.model import (
+    CaseKind,
+    CaseState,
+    DeviceReport,
+    IntakeOutcome,
+    IntakeStatus,
+    ReportType,
+)
+from care_api.store.tables import Case, Device, DeviceEvent, Elder
+from care_api.store.uow import SqlUnitOfWork, UowFactory
+from care_api.usecases.case_log import add_note, find_active_case, move_case, open_case
+
+log = logging.getLogger(__name__)
+
+LOW_BATTERY_PERCENT = 20
+
+
+def record_device_report(
+    uow_factory: UowFactory, report: DeviceReport, *, now: datetime, tz: tzinfo
+) -> IntakeOutcome:
+    """Record one report and decide its ack; commits before returning.
+
+    The `(device_id, boot, seq)` unique key is the truth for duplicates: two gateways racing
+    on the same resend end with one case, and the loser answers `duplicate` with it.
+    """
+    with uow_factory() as uow:
+        checked = _check_source(uow.session, report)
+        if isinstance(checked, IntakeOutcome):
+            return checked
+        previous = _find_event(uow.session, report)
+        if previous is not None:
+            return IntakeOutcome(IntakeStatus.DUPLICATE, case_id=previous.case_id)
+        try:
+            outcome = _record(uow, checked, report, now, tz)
+            uow.commit()
+        except IntegrityError:
+            uow.rollback()
+        else:
+            return outcome
+    # Another process committed the same key between our read and our insert.
+    with uow_factory() as uow:
+        previous = _find_event(uow.session, report)
+        if previous is None:
+            raise RuntimeError(f"integrity error recording {report.key} but no earlier event")
+        return IntakeOutcome(IntakeStatus.DUPLICATE, case_id=previous.case_id)
+
+
+def _check_source(session: Session, report: DeviceReport) -> Device | IntakeOutcome:
+    device = session.get(Device, report.key.device_id)
+    if device is None:
+        return IntakeOutcome.rejected("unknown device")
+    if device.status == "retired":
+        return IntakeOutcome.rejected("device retired")
+    if device.elder_id is None:
+        return IntakeOutcome.rejected("device not bound to an elder")
+    if report.source.startswith("serial:") and device.hub_port not in (None, report.source[7:]):
+        return IntakeOutcome.rejected("device not behind this hub")
+    return device
+
+
+def _find_event(session: Session, report: DeviceReport) -> DeviceEvent | None:
+    key = report.key
+    return session.exec(
+        select(DeviceEvent).where(
+            DeviceEvent.device_id == key.device_id,
+            DeviceEvent.boot == key.boot,
+            DeviceEvent.seq == key.seq,
+        )
+    ).first()
+
+
+def _record(
+    uow: SqlUnitOfWork, device: Device, report: DeviceReport, now: datetime, tz: tzinfo
+) -> IntakeOutcome:
+    session = uow.session
+    event = DeviceEvent(
+        device_id=device.device_id,
+        boot=report.key.boot,
+        seq=report.key.seq,
+        type=report.type,
+        fields=dict(report.fields),
+        source=report.source,
+        received_at=now,
+    )
+    session.add(event)
+    session.flush()  # the unique key is checked here, before any case is opened
+    _touch_device(device, report, now)
+    session.add(device)
+    case = _apply(uow, device, event, report, now, tz)
+    if case is not None:
+        event.case_id = case.id
+        session.add(event)
+    return IntakeOutcome(
+        IntakeStatus.ACCEPTED,
+        case_id=case.id if case else None,
+        kind=CaseKind(case.kind) if case else None,
+    )
+
+
+def _touch_device(device: Device, report: DeviceReport, now: datetime) -> None:
+    f = report.fields
+    device.last_seen_at = now
+    device.online = True
+    if report.type is ReportType.HEARTBEAT:
+        device.battery = _int_or(f.get("battery"), device.battery)
+        device.rssi = _int_or(f.get("rssi"), device.rssi)
+    if report.type is ReportType.BATTERY:
+        device.battery = _int_or(f.get("level"), device.battery)
+    if report.type in (ReportType.HEARTBEAT, ReportType.BOOT) and isinstance(f.get("fw"), str):
+        device.fw = str(f["fw"])
+    if report.type is ReportType.BOOT:
+        device.last_boot = report.key.boot
+
+
+def _elder_of(device: Device) -> int:
+    if device.elder_id is None:  # _check_source rejects these; this guards later edits
+        raise RuntimeError(f"device {device.device_id} is not bound to an elder")
+    return device.elder_id
+
+
+def _int_or(value: object, default: int | None) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _apply(
+    uow: SqlUnitOfWork,
+    device: Device,
+    event: DeviceEvent,
+    report: DeviceReport,
+    now: datetime,
+    tz: tzinfo,
+) -> Case | None:
+    elder_id = _elder_of(device)
+    f = report.fields
+    by = f"device:{device.device_id}"
+    if report.type is ReportType.PRESS:
+        elder = uow.session.get(Elder, elder_id)
+        override = elder.keymap_override if elder else None
+        button, pattern = str(f.get("button", "main")), str(f.get("pattern", "single"))
+        kind = case_kind_for_press(button, pattern, override)
+        return _open_or_join(uow, device, event, kind, f"{button} {pattern} press", now, tz)
+    if report.type is ReportType.FALL:
+        return _open_or_join(uow, device, event, CaseKind.EMERGENCY, "fall detected", now, tz)
+    if report.type is ReportType.CANCEL:
+        return _cancel(uow, device, report, now)
+    if report.type is ReportType.BATTERY:
+        level = _int_or(f.get("level"), None)
+        if level is not None and level < LOW_BATTERY_PERCENT:
+            return _open_device_case(uow, device, event, f"battery low ({level} %)", now, tz)
+    if report.type is ReportType.POWER:
+        if f.get("state") == "lost":
+            return _open_device_case(uow, device, event, "mains power lost", now, tz)
+        active = find_active_case(uow.session, elder_id, CaseKind.DEVICE, device.device_id)
+        if active is not None:
+            add_note(uow, active, action="note", by=by, why="mains power restored", now=now)
+            return active
+    return None
+
+
+def _open_or_join(
+    uow: SqlUnitOfWork,
+    device: Device,
+    event: DeviceEvent,
+    kind: CaseKind,
+    trigger: str,
+    now: datetime,
+    tz: tzinfo,
+) -> Case:
+    elder_id = _elder_of(device)
+    by = f"device:{device.device_id}"
+    active = find_active_case(uow.session, elder_id, kind)
+    if active is not None:
+        # A stuck button or a nervous elder pressing again joins the case already running.
+        add_note(uow, active, action="pressed_again", by=by, why=trigger, now=now)
+        uow.emit(CasePressedAgain(active.id, device.device_id))
+        return active
+    case = open_case(
+        uow,
+        kind=kind,
+        elder_id=elder_id,
+        trigger=trigger,
+        by=by,
+        now=now,
+        tz=tz,
+        device_id=device.device_id,
+        device_event_id=event.id,
+    )
+    log.info(
+        "case opened case=%s kind=%s device=%s boot=%d seq=%d",
+        case.id,
+        kind,
+        device.device_id,
+        event.boot,
+        event.seq,
+    )
+    return case
+
+
+def _open_device_case(
+    uow: SqlUnitOfWork, device: Device, event: DeviceEvent, trigger: str, now: datetime, tz: tzinfo
+) -> Case:
+    elder_id = _elder_of(device)
+    active = find_active_case(uow.session, elder_id, CaseKind.DEVICE, device.device_id)
+    if active is not None:
+        add_note(uow, active, action="note", by=f"device:{device.device_id}", why=trigger, now=now)
+        return active
+    return open_case(
+        uow,
+        kind=CaseKind.DEVICE,
+        elder_id=elder_id,
+        trigger=trigger,
+        by=f"device:{device.device_id}",
+        now=now,
+        tz=tz,
+        device_id=device.device_id,
+        device_event_id=event.id,
+    )
+
+
+def _cancel(uow: SqlUnitOfWork, device: Device, report: DeviceReport, now: datetime) -> Case | None:
+    ref_seq = report.fields.get("ref_seq")
+    ref = uow.session.exec(
+        select(DeviceEvent).where(
+            DeviceEvent.device_id == device.device_id,
+            DeviceEvent.boot == report.key.boot,
+            DeviceEvent.seq == ref_seq,
+        )
+    ).first()
+    if ref is None or ref.case_id is None:
+        log.warning("cancel of unknown press device=%s ref_seq=%s", device.device_id, ref_seq)
+        return None
+    case = uow.session.get(Case, ref.case_id)
+    if case is None:
+        return None
+    by = f"device:{device.device_id}"
+    if is_unowned(CaseState(case.state)):
+        move_case(
+            uow, case, CaseState.CANCELLED, by=by, why="elder cancelled (false alarm)", now=now
+        )
+    else:
+        # Someone already took it: help keeps coming, the responder is told.
+        add_note(uow, case, action="note", by=by, why="elder pressed cancel", now=now)
+    return case

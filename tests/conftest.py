@@ -1,0 +1,53 @@
+"""Fixtures shared by the whole suite: clock, databases, services, and the log guard."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from care_api.services import Services, build_services
+from care_api.settings import Settings
+from tests.databases import database_url
+from tests.fakes import FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.external_service)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'vnh-test.db'}"
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    return Settings(database_url=url, _env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def services(db_url: str, clock: FakeClock) -> Iterator[Services]:
+    svc = build_services(make_settings(db_url), clock=clock)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(autouse=True)
+def no_logged_errors(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """A test that logged an ERROR fails, unless it says it expects one."""
+    yield
+    if request.node.get_closest_marker("allow_logged_errors"):
+        return
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]

@@ -1,0 +1,37 @@
+"""Small builders shared by tests: an elder with contacts and a provisioned terminal."""
+
+from __future__ import annotations
+
+from care_api.domain.model import DeviceReport, EventKey, ReportType
+from care_api.services import Services
+from care_api.usecases.registry import add_contact, create_elder, provision_device
+
+
+def seed_elder(
+    services: Services, device_id: str = "T1001", *, contacts: int = 2, **elder: object
+) -> tuple[int, str]:
+    """Create an elder with contacts and a terminal; returns (elder_id, device secret)."""
+    now = services.clock.now()
+    with services.uow() as uow:
+        data = {"name": "Wang Fang", "phone": "+8613800000000", "address": "12 Bamboo Lane"}
+        row = create_elder(uow.session, {**data, **elder}, now)
+        assert row.id is not None
+        for i in range(contacts):
+            add_contact(
+                uow.session,
+                row.id,
+                {"name": f"Contact {i + 1}", "phone": f"+86139000000{i:02d}", "priority": i + 1},
+            )
+        _, secret = provision_device(uow.session, device_id, row.id, now)
+        uow.commit()
+        return row.id, secret
+
+
+def press(
+    device_id: str = "T1001", boot: int = 7, seq: int = 42, pattern: str = "long", **more: object
+) -> DeviceReport:
+    return DeviceReport(
+        EventKey(device_id, boot, seq),
+        ReportType.PRESS,
+        {"button": "main", "pattern": pattern, **more},
+    )
