@@ -1,0 +1,1 @@
+"""Escalation, offers, dispatch and notifiers: the care domain's outbound edge."""

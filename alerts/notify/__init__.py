@@ -1,0 +1,1 @@
+"""Notifier adapters: Twilio SMS and voice, and the local outbox used when Twilio is not set up."""

@@ -1,0 +1,88 @@
+"""The Notifier port: what the alerts core hands to an SMS or voice adapter and gets back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal, Protocol, get_args, runtime_checkable
+
+DeliveryStatus = Literal["sent", "queued", "failed"]
+DELIVERY_STATUSES: frozenset[str] = frozenset(get_args(DeliveryStatus))
+
+
+class Channel(StrEnum):
+    """How a notification reaches a person."""
+
+    sms = "sms"
+    voice = "voice"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One notification to deliver.
+
+    Attributes:
+        notification_id: Id of the notification row the caller wrote first.
+        channel: SMS or voice call.
+        to: Recipient phone number, E.164 (e.g. "+8613800000000").
+        body: The SMS text; for a voice call, the text that is logged and shown.
+        say: For a voice call, the text spoken to the callee; None means speak `body`.
+    """
+
+    notification_id: int
+    channel: Channel
+    to: str
+    body: str
+    say: str | None = None
+
+    @property
+    def spoken_text(self) -> str:
+        """The text a voice call speaks: `say` when given, else `body`."""
+        return self.say if self.say is not None else self.body
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
+    """What a notifier reports about one message.
+
+    Attributes:
+        status: "sent" (the provider accepted it), "queued" (kept locally) or "failed".
+        provider_id: The provider's id (a Twilio SID) or the outbox id.
+        detail: Free text for the notification row, e.g. a reason for failure.
+    """
+
+    status: DeliveryStatus
+    provider_id: str | None = None
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in DELIVERY_STATUSES:
+            raise ValueError(
+                f"delivery status must be one of {sorted(DELIVERY_STATUSES)}, got {self.status!r}"
+            )
+
+
+class NotifyError(Exception):
+    """A message could not be handed to the provider; the caller marks it failed.
+
+    Attributes:
+        retryable: False when sending the same message again cannot help (bad credentials,
+            an invalid number); True for outages, rate limits and network errors.
+        provider_code: The provider's error code (Twilio's 2xxxx codes), when it gave one.
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool = True, provider_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.provider_code = provider_code
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Delivers one message on one channel."""
+
+    def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Deliver `message`, or raise NotifyError when the provider refused or was unreachable."""
+        ...

@@ -1,0 +1,318 @@
+"""Notifier adapters: the outbox, and the Twilio ones through the real client and a local server."""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from alerts.notify.outbox import OutboxNotifier
+from alerts.notify.twilio import (
+    RebasedTwilioHttpClient,
+    TwilioSmsNotifier,
+    TwilioVoiceNotifier,
+    close_twilio_client,
+    make_twilio_client,
+    notifiers_from_settings,
+)
+from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
+from tests.twilio_server import RecordingTwilioServer
+
+FROM = "+15005550006"
+TO = "+8613800000001"
+SMS = OutboundMessage(
+    7, Channel.sms, TO, "紧急求助: 张奶奶 pressed the button. Reply 1 to take it."
+)
+CALL = OutboundMessage(
+    8, Channel.voice, TO, "voice call: emergency at 张奶奶", say="张奶奶需要紧急帮助, 请回电."
+)
+
+
+@pytest.fixture
+def server() -> Iterator[RecordingTwilioServer]:
+    with RecordingTwilioServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(server: RecordingTwilioServer) -> Iterator[Client]:
+    twilio_client = make_twilio_client(
+        server.account_sid, server.auth_token, api_base_url=server.base_url
+    )
+    yield twilio_client
+    close_twilio_client(twilio_client)
+
+
+def _twiml_says(twiml: str) -> list[str | None]:
+    root = ET.fromstring(twiml)
+    assert root.tag == "Response"
+    return [say.text for say in root.iter("Say")]
+
+
+def test_sms_notifier_posts_to_from_body_to_messages(
+    server: RecordingTwilioServer, client: Client
+) -> None:
+    receipt = TwilioSmsNotifier(client, FROM).send(SMS)
+
+    assert receipt.status == "sent"
+    assert receipt.provider_id is not None
+    assert receipt.provider_id.startswith("SM")
+    assert len(receipt.provider_id) == 34
+    [request] = server.received
+    assert request.path == f"/2010-04-01/Accounts/{server.account_sid}/Messages.json"
+    assert request.auth_ok
+    assert request.form["To"] == TO
+    assert request.form["From"] == FROM
+    assert request.form["Body"] == SMS.body
+    assert "StatusCallback" not in request.form
+
+
+def test_sms_notifier_passes_status_callback(server: RecordingTwilioServer, client: Client) -> None:
+    callback = "https://vnh.example.org/webhooks/twilio/status"
+
+    TwilioSmsNotifier(client, FROM, status_callback=callback).send(SMS)
+
+    assert server.messages()[0].form["StatusCallback"] == callback
+
+
+def test_voice_notifier_calls_with_twiml_saying_text_twice(
+    server: RecordingTwilioServer, client: Client
+) -> None:
+    receipt = TwilioVoiceNotifier(client, FROM).send(CALL)
+
+    assert receipt.status == "sent"
+    assert receipt.provider_id is not None
+    assert receipt.provider_id.startswith("CA")
+    assert len(receipt.provider_id) == 34
+    [request] = server.calls()
+    assert request.path == f"/2010-04-01/Accounts/{server.account_sid}/Calls.json"
+    assert request.form["To"] == TO
+    assert request.form["From"] == FROM
+    assert _twiml_says(request.form["Twiml"]) == [CALL.say, CALL.say]
+    assert "language" not in request.form["Twiml"]
+
+
+def test_voice_notifier_speaks_body_when_no_say_text(
+    server: RecordingTwilioServer, client: Client
+) -> None:
+    message = OutboundMessage(9, Channel.voice, TO, "Battery low at 张奶奶 <home> & garden")
+
+    TwilioVoiceNotifier(client, FROM).send(message)
+
+    assert _twiml_says(server.calls()[0].form["Twiml"]) == [message.body, message.body]
+
+
+def test_voice_notifier_sets_language_when_configured(
+    server: RecordingTwilioServer, client: Client
+) -> None:
+    TwilioVoiceNotifier(client, FROM, language="cmn-CN").send(CALL)
+
+    root = ET.fromstring(server.calls()[0].form["Twiml"])
+    assert [say.get("language") for say in root.iter("Say")] == ["cmn-CN", "cmn-CN"]
+
+
+def test_notifier_wrong_auth_token_raises_notify_error(server: RecordingTwilioServer) -> None:
+    wrong = make_twilio_client(server.account_sid, "not-the-token", api_base_url=server.base_url)
+    try:
+        with pytest.raises(NotifyError, match=r"HTTP 401, code 20003") as caught:
+            TwilioSmsNotifier(wrong, FROM).send(SMS)
+    finally:
+        close_twilio_client(wrong)
+
+    assert not caught.value.retryable
+    assert caught.value.provider_code == 20003
+    assert isinstance(caught.value.__cause__, TwilioRestException)
+    assert [r.auth_ok for r in server.received] == [False]
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_notifier_provider_outage_raises_retryable_notify_error(
+    server: RecordingTwilioServer, client: Client, status: int
+) -> None:
+    server.fail_next(1, status=status)
+    notifier = TwilioVoiceNotifier(client, FROM)
+
+    with pytest.raises(NotifyError, match=rf"voice call for notification 8 .*HTTP {status}") as e:
+        notifier.send(CALL)
+
+    assert e.value.retryable
+    assert notifier.send(CALL).status == "sent"  # the outage was one request long
+
+
+def test_notifier_rejected_message_is_not_retryable(
+    server: RecordingTwilioServer, client: Client
+) -> None:
+    server.fail_next(1, status=400, code=21211, message="Invalid 'To' Phone Number")
+
+    with pytest.raises(NotifyError, match="Invalid 'To' Phone Number") as caught:
+        TwilioSmsNotifier(client, FROM).send(SMS)
+
+    assert not caught.value.retryable
+    assert caught.value.provider_code == 21211
+
+
+def test_notifier_slow_provider_raises_notify_error_after_timeout(
+    server: RecordingTwilioServer,
+) -> None:
+    server.delay_next(30.0)
+    impatient = make_twilio_client(
+        server.account_sid, server.auth_token, api_base_url=server.base_url, timeout_s=0.2
+    )
+    try:
+        with pytest.raises(NotifyError, match=r"unreachable.*Timeout") as caught:
+            TwilioSmsNotifier(impatient, FROM).send(SMS)
+    finally:
+        close_twilio_client(impatient)
+
+    assert caught.value.retryable
+
+
+def test_notifier_unreachable_provider_raises_notify_error() -> None:
+    with RecordingTwilioServer() as srv:
+        base_url, sid, token = srv.base_url, srv.account_sid, srv.auth_token
+    closed = make_twilio_client(sid, token, api_base_url=base_url, timeout_s=2.0)
+    try:
+        with pytest.raises(NotifyError, match="unreachable: ConnectionError") as caught:
+            TwilioSmsNotifier(closed, FROM).send(SMS)
+    finally:
+        close_twilio_client(closed)
+
+    assert caught.value.retryable
+
+
+def test_outbox_notifier_queues_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="alerts.notify.outbox")
+
+    receipt = OutboxNotifier().send(SMS)
+
+    assert receipt == DeliveryReceipt("queued", provider_id="outbox-7")
+    assert [r.getMessage() for r in caplog.records] == [f"outbox sms to={TO}: {SMS.body}"]
+
+
+@pytest.mark.parametrize(
+    ("sid", "token", "from_number"),
+    [
+        (None, None, None),
+        ("AC123", "token", None),
+        ("AC123", None, FROM),
+        (None, "token", FROM),
+        ("", "", ""),
+    ],
+)
+def test_notifiers_from_settings_picks_outbox_when_twilio_not_fully_set(
+    sid: str | None, token: str | None, from_number: str | None
+) -> None:
+    notifiers = notifiers_from_settings(sid, token, from_number, None)
+
+    assert set(notifiers) == {Channel.sms, Channel.voice}
+    assert all(isinstance(n, OutboxNotifier) for n in notifiers.values())
+
+
+def test_notifiers_from_settings_picks_twilio_when_configured(
+    server: RecordingTwilioServer,
+) -> None:
+    notifiers = notifiers_from_settings(
+        server.account_sid, server.auth_token, FROM, server.base_url
+    )
+    try:
+        assert isinstance(notifiers[Channel.sms], TwilioSmsNotifier)
+        assert isinstance(notifiers[Channel.voice], TwilioVoiceNotifier)
+        notifiers[Channel.sms].send(SMS)
+        notifiers[Channel.voice].send(CALL)
+    finally:
+        close_twilio_client(notifiers[Channel.sms]._client)  # type: ignore[attr-defined]
+
+    assert [r.resource for r in server.received] == ["Messages", "Calls"]
+    assert all(r.form["From"] == FROM for r in server.received)
+
+
+def test_make_twilio_client_without_base_url_talks_to_twilio() -> None:
+    client = make_twilio_client("AC123", "token", timeout_s=3.0)
+    try:
+        assert type(client.http_client) is TwilioHttpClient
+        assert client.http_client.timeout == 3.0
+    finally:
+        close_twilio_client(client)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json",
+            "http://127.0.0.1:8765/2010-04-01/Accounts/AC1/Messages.json",
+        ),
+        (
+            "https://api.sydney.au1.twilio.com/2010-04-01/Calls.json?PageSize=5",
+            "http://127.0.0.1:8765/2010-04-01/Calls.json?PageSize=5",
+        ),
+        ("https://example.com/x", "https://example.com/x"),
+        ("https://eviltwilio.com/x", "https://eviltwilio.com/x"),
+        ("http://api.twilio.com/x", "http://api.twilio.com/x"),
+    ],
+)
+def test_rebased_http_client_rewrites_only_twilio_urls(url: str, expected: str) -> None:
+    http_client = RebasedTwilioHttpClient("http://127.0.0.1:8765", timeout=1.0)
+    try:
+        assert http_client.rebase(url) == expected
+    finally:
+        http_client.session.close()
+
+
+@given(
+    path=st.lists(st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True), max_size=5),
+    query=st.from_regex(r"([A-Za-z0-9]{1,8}=[A-Za-z0-9%]{0,8}&?){0,3}", fullmatch=True),
+    prefix=st.sampled_from(["", "/", "/twilio", "/twilio/"]),
+)
+def test_rebased_http_client_keeps_path_and_query(path: list[str], query: str, prefix: str) -> None:
+    http_client = RebasedTwilioHttpClient(f"http://localhost:9{prefix}", timeout=1.0)
+    try:
+        original = "https://api.twilio.com/" + "/".join(path) + (f"?{query}" if query else "")
+        rebased = http_client.rebase(original)
+    finally:
+        http_client.session.close()
+
+    suffix = original.removeprefix("https://api.twilio.com")
+    assert rebased == "http://localhost:9" + prefix.rstrip("/") + suffix
+
+
+def test_rebased_http_client_rejects_non_http_base_url() -> None:
+    with pytest.raises(ValueError, match="http"):
+        RebasedTwilioHttpClient("127.0.0.1:8765")
+
+
+def test_delivery_receipt_rejects_unknown_status() -> None:
+    with pytest.raises(ValueError, match="delivered"):
+        DeliveryReceipt("delivered")  # type: ignore[arg-type]
+
+
+NotifierFactory = Callable[[Client], Notifier]
+
+
+@pytest.mark.parametrize(
+    ("make_notifier", "message"),
+    [
+        pytest.param(lambda _c: OutboxNotifier(), SMS, id="outbox-sms"),
+        pytest.param(lambda _c: OutboxNotifier(), CALL, id="outbox-voice"),
+        pytest.param(lambda c: TwilioSmsNotifier(c, FROM), SMS, id="twilio-sms"),
+        pytest.param(lambda c: TwilioVoiceNotifier(c, FROM), CALL, id="twilio-voice"),
+    ],
+)
+def test_notifier_returns_receipt_for_good_message(
+    client: Client, make_notifier: NotifierFactory, message: OutboundMessage
+) -> None:
+    notifier = make_notifier(client)
+
+    receipt = notifier.send(message)
+
+    assert isinstance(notifier, Notifier)
+    assert isinstance(receipt, DeliveryReceipt)
+    assert receipt.status in {"sent", "queued"}
+    assert receipt.provider_id
