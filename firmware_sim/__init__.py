@@ -1,0 +1,1 @@
+"""Simulated terminals and hubs speaking PROTOCOL.md; knows only the protocol."""
