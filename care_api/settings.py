@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # Only for tests and Twilio-compatible gateways; the real API is the default.
     twilio_api_url: str | None = None
     public_url: str | None = None  # how Twilio reaches our webhooks, e.g. https://vnh.example.org
+    supervisor_phone: str | None = None  # the last rung of the emergency ladder
+    merchant_red_card_days: int = 30  # a red card (停单) stops new orders this long
     timezone: str = "Asia/Shanghai"  # the centre's local day numbers cases and working days
     timer_sweep_interval_s: float = 1.0
     gateway_workers: int = 1

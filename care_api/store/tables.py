@@ -136,6 +136,10 @@ class Notification(SQLModel, table=True):
     """Every message sent or queued, whatever the channel: the outbox."""
 
     __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_provider_id", "provider_id"),
+        Index("ix_notification_idempotency_key", "idempotency_key", unique=True),
+    )
     id: int | None = Field(default=None, primary_key=True)
     case_id: str | None = Field(default=None, max_length=32, index=True)
     channel: str = Field(max_length=16)  # sms | voice | console
@@ -148,6 +152,11 @@ class Notification(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime = _ts(index=True)
     updated_at: datetime = _ts()
+    say: str | None = Field(default=None, max_length=1600)  # spoken text of a voice call
+    # When the sender may (re)try: a failed row's backoff, or the lease of a row being sent.
+    next_attempt_at: datetime | None = _ts(nullable=True, index=True)
+    # One row per logical message (e.g. ladder:C-…:0:contact:3:sms), so a replay adds none.
+    idempotency_key: str | None = Field(default=None, max_length=200)
 
 
 class ApiToken(SQLModel, table=True):
@@ -163,3 +172,13 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _ts()
     expires_at: datetime | None = _ts(nullable=True)
     revoked_at: datetime | None = _ts(nullable=True)
+
+
+class LadderConfig(SQLModel, table=True):
+    """An admin's escalation ladder for one case kind; kinds without a row use the default."""
+
+    __tablename__ = "ladder_config"
+    kind: str = Field(primary_key=True, max_length=16)
+    steps: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    updated_by: str = Field(default="", max_length=100)
+    updated_at: datetime = _ts()

@@ -1,0 +1,249 @@
+"""Escalation: ladder steps as rows (the "ladder" timer handler), and the notices that follow.
+
+Audiences other than the elder's contacts and the consoles are resolved by hooks in
+`Escalation.audiences`, keyed by audience name; a hook has the signature `AudienceResolver`:
+
+    def resolve(session: Session, case: Case, elder: Elder, target: Target) -> Sequence[Recipient]
+
+returning people nearest or most relevant first (the ladder applies `target.limit`).
+"volunteers_nearest" resolves to nobody until volunteers exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlmodel import Session, col, select
+
+from alerts.ladder import (
+    CaseFacts,
+    Flag,
+    Notify,
+    Recipient,
+    Schedule,
+    asks_for_answer,
+    cancelled_console_text,
+    cancelled_sms_text,
+    plan,
+    pressed_again_text,
+    taken_text,
+)
+from alerts.outbox import ALERT_KEY_PREFIX, PHONE_CHANNELS, OutboxWriter
+from alerts.timers import Dispatch, TimerBusy, TimerContext
+from care_api.domain.cases import is_unowned
+from care_api.domain.model import CaseKind, CaseState
+from care_api.services import Services
+from care_api.store.tables import Case, Elder, Notification, Timer
+from care_api.usecases.case_log import LADDER_TIMER
+from care_api.usecases.ladders import CONSOLE, Audience, Target, get_ladder
+from care_api.usecases.registry import contacts_of
+from care_api.usecases.responders import SUPERVISOR, describe_actor
+from care_api.usecases.supervision import record_step
+
+log = logging.getLogger(__name__)
+
+AudienceResolver = Callable[[Session, Case, Elder, Target], Sequence[Recipient]]
+OPERATORS = Audience.OPERATORS.value
+
+
+def nobody(session: Session, case: Case, elder: Elder, target: Target) -> Sequence[Recipient]:
+    """The audience hook of people who do not exist yet (volunteers before their change)."""
+    return ()
+
+
+def case_facts(case: Case, elder: Elder | None) -> CaseFacts:
+    """What messages say about `case`."""
+    return CaseFacts(
+        case_id=case.id,
+        kind=CaseKind(case.kind),
+        summary=case.summary,
+        elder_name=elder.name if elder else "the elder",
+        address=elder.address if elder else "",
+        elder_phone=elder.phone if elder else "",
+    )
+
+
+def alerted_people(session: Session, case_id: str) -> dict[str, str]:
+    """Everyone the ladder alerted for the case by phone: actor → number, first alerted first."""
+    rows = session.exec(
+        select(Notification)
+        .where(
+            col(Notification.case_id) == case_id,
+            col(Notification.channel).in_(PHONE_CHANNELS),
+            col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+        )
+        .order_by(col(Notification.id))
+    ).all()
+    people: dict[str, str] = {}
+    for row in rows:
+        people.setdefault(row.recipient, row.to)
+    return people
+
+
+class Escalation:
+    """Writes what the ladder and a case's events call for, as rows; sending is the sender's."""
+
+    def __init__(self, services: Services, dispatch: Dispatch) -> None:
+        self._services = services
+        self._dispatch = dispatch
+        self.audiences: dict[str, AudienceResolver] = {
+            Audience.VOLUNTEERS_NEAREST.value: nobody,
+            Audience.SUPERVISOR.value: self._supervisor,
+        }
+
+    # -- the "ladder" timer handler ----------------------------------------------------------
+
+    def run_step(self, ctx: TimerContext, timer: Timer) -> None:
+        """Run step `timer.step` of the case's ladder unless someone owns the case already."""
+        if timer.case_id is None:
+            log.warning("ladder timer %s has no case", timer.id)
+            return
+        session = ctx.uow.session
+        case = session.exec(
+            select(Case).where(col(Case.id) == timer.case_id).with_for_update(skip_locked=True)
+        ).first()
+        if case is None:
+            if session.get(Case, timer.case_id) is not None:
+                # Someone holds the case (acknowledging it, most likely): decide after them.
+                raise TimerBusy(timer.case_id)
+            log.warning("ladder timer %s: case %s does not exist", timer.id, timer.case_id)
+            return
+        if not is_unowned(CaseState(case.state)):
+            return
+        kind = CaseKind(case.kind)
+        ladder = get_ladder(session, kind)
+        if timer.step >= len(ladder.steps):
+            return
+        elder = session.get(Elder, case.elder_id)
+        contacts = [
+            Recipient(f"contact:{c.id}", c.name, c.phone, c.priority)
+            for c in contacts_of(session, case.elder_id)
+        ]
+        others: dict[str, Sequence[Recipient]] = {}
+        for target in ladder.steps[timer.step].notify:
+            hook = self.audiences.get(target.audience.value)
+            if hook is not None and elder is not None:
+                others[target.audience.value] = hook(session, case, elder, target)
+        facts = case_facts(case, elder)
+        actions = plan(ladder, timer.step, facts, contacts, ctx.now, others=others)
+        notified: list[str] = []
+        flag: str | None = None
+        for action in actions:
+            if isinstance(action, Notify):
+                key = (
+                    f"{ALERT_KEY_PREFIX}{case.id}:{timer.step}:{action.recipient}:{action.channel}"
+                )
+                ctx.outbox.add(
+                    case_id=case.id,
+                    channel=action.channel,
+                    to=action.to,
+                    recipient=action.recipient,
+                    body=action.body,
+                    say=action.say,
+                    key=key,
+                )
+                if action.channel != CONSOLE and action.recipient not in notified:
+                    notified.append(action.recipient)
+            elif isinstance(action, Schedule):
+                ctx.schedule(
+                    purpose=LADDER_TIMER, case_id=case.id, step=action.step, due_at=action.due_at
+                )
+            elif isinstance(action, Flag):
+                flag = action.text
+        record_step(
+            ctx.uow,
+            case,
+            step=timer.step,
+            notified=notified,
+            asked=asks_for_answer(kind),
+            flag=flag,
+            now=ctx.now,
+        )
+        log.info("case %s ladder step %d: %d notified", case.id, timer.step, len(notified))
+
+    def _supervisor(
+        self, session: Session, case: Case, elder: Elder, target: Target
+    ) -> Sequence[Recipient]:
+        phone = self._services.settings.supervisor_phone
+        if not phone:
+            log.warning(
+                "case %s reached the supervisor step but no supervisor phone is set", case.id
+            )
+            return ()
+        return (Recipient(SUPERVISOR, "the supervisor", phone),)
+
+    # -- notices that follow a case's events -------------------------------------------------
+
+    def notify_taken(self, case_id: str) -> None:
+        """Tell everyone else who was alerted that the case is taken; they are not chased."""
+        with self._notices(case_id) as (writer, case, _facts):
+            owner = describe_actor(writer.session, case.owner)
+            for who, phone in alerted_people(writer.session, case.id).items():
+                if who == case.owner:
+                    continue
+                writer.add(
+                    case_id=case.id,
+                    channel="sms",
+                    to=phone,
+                    recipient=who,
+                    body=taken_text(case.id, owner),
+                    key=f"taken:{case.id}:{who}",
+                )
+            writer.add(
+                case_id=case.id,
+                channel=CONSOLE,
+                to=OPERATORS,
+                recipient=OPERATORS,
+                body=f"{case.id} taken by {owner}",
+                key=f"taken:{case.id}:{OPERATORS}",
+            )
+
+    def notify_cancelled(self, case_id: str, by: str) -> None:
+        """The console checks in with the elder; alerted people are told to stand down."""
+        with self._notices(case_id) as (writer, case, facts):
+            by_elder = by.startswith("device:")
+            writer.add(
+                case_id=case.id,
+                channel=CONSOLE,
+                to=OPERATORS,
+                recipient=OPERATORS,
+                body=cancelled_console_text(facts, by_elder),
+                key=f"cancelled:{case.id}:{OPERATORS}",
+            )
+            for who, phone in alerted_people(writer.session, case.id).items():
+                writer.add(
+                    case_id=case.id,
+                    channel="sms",
+                    to=phone,
+                    recipient=who,
+                    body=cancelled_sms_text(facts),
+                    key=f"cancelled:{case.id}:{who}",
+                )
+
+    def notify_pressed_again(self, case_id: str) -> None:
+        """The console, and whoever owns the case (else everyone alerted), hear of the press."""
+        with self._notices(case_id) as (writer, case, facts):
+            text = pressed_again_text(facts)
+            writer.add(
+                case_id=case.id, channel=CONSOLE, to=OPERATORS, recipient=OPERATORS, body=text
+            )
+            alerted = alerted_people(writer.session, case.id)
+            if case.owner is not None:
+                alerted = {k: v for k, v in alerted.items() if k == case.owner}
+            for who, phone in alerted.items():
+                writer.add(case_id=case.id, channel="sms", to=phone, recipient=who, body=text)
+
+    @contextmanager
+    def _notices(self, case_id: str) -> Iterator[tuple[OutboxWriter, Case, CaseFacts]]:
+        """One transaction writing notices about a case; they are sent after its commit."""
+        with self._services.uow() as uow:
+            case = uow.session.get(Case, case_id)
+            if case is None:
+                raise LookupError(f"case {case_id} not found")
+            writer = OutboxWriter(uow.session, self._services.clock.now())
+            yield writer, case, case_facts(case, uow.session.get(Elder, case.elder_id))
+            uow.commit()
+        if writer.to_send:
+            self._dispatch(writer.to_send)

@@ -1,0 +1,206 @@
+"""The escalation ladder's rules, pure: who is told what at each step, and when the next is due.
+
+`plan` turns a ladder (data, see care_api.usecases.ladders), the facts of a case and the
+people around it into actions; escalation.py writes them as rows. No I/O happens here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from care_api.domain.model import CaseKind
+from care_api.usecases.ladders import CONSOLE, CONSOLE_AUDIENCES, Audience, Ladder, Target
+
+CONTACT_AUDIENCES = frozenset(
+    {Audience.CONTACTS_FIRST, Audience.CONTACTS_REST, Audience.CONTACTS_ALL}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A person who can be alerted: `key` is how the case history names them ("contact:3")."""
+
+    key: str
+    name: str
+    phone: str
+    priority: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    """What messages say about a case."""
+
+    case_id: str
+    kind: CaseKind
+    summary: str
+    elder_name: str
+    address: str
+    elder_phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Write (then send) one message; `channel` is "sms", "voice" or "console"."""
+
+    channel: str
+    recipient: str
+    to: str
+    body: str
+    say: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The next step of the ladder falls due at `due_at` unless someone acknowledges first."""
+
+    step: int
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """The console must show `text` prominently ("call 120"); recorded in the case history."""
+
+    text: str
+
+
+Action = Notify | Schedule | Flag
+
+
+def plan(
+    ladder: Ladder,
+    step: int,
+    facts: CaseFacts,
+    contacts: Sequence[Recipient],
+    now: datetime,
+    *,
+    others: Mapping[str, Sequence[Recipient]] | None = None,
+) -> list[Action]:
+    """The actions of `step` of `ladder` for one case; [] past the last step.
+
+    Args:
+        ladder: The ladder of the case's kind.
+        step: Which rung is due (0 when the case opens).
+        facts: The case as messages describe it.
+        contacts: The elder's contacts, any order; their `priority` decides first and rest.
+        now: When the step runs; the next step is due `after_s` later.
+        others: People of the audiences resolved elsewhere (volunteers_nearest, supervisor),
+            by audience name, nearest or most relevant first.
+    """
+    if not 0 <= step < len(ladder.steps):
+        return []
+    rung = ladder.steps[step]
+    actions: list[Action] = []
+    seen: set[tuple[str, str]] = set()
+    for target in rung.notify:
+        if target.audience in CONSOLE_AUDIENCES:
+            body = console_text(facts, step=step, flag=rung.flag)
+            actions.append(Notify(CONSOLE, target.audience.value, target.audience.value, body))
+            continue
+        for person in _audience(target, contacts, others or {}):
+            for channel in target.channels:
+                if (channel, person.phone) in seen:
+                    continue
+                seen.add((channel, person.phone))
+                actions.append(_alert(channel, person, facts, step))
+    if rung.flag:
+        actions.append(Flag(rung.flag))
+    if step + 1 < len(ladder.steps):
+        due_at = now + timedelta(seconds=ladder.steps[step + 1].after_s)
+        actions.append(Schedule(step + 1, due_at))
+    return actions
+
+
+def _audience(
+    target: Target, contacts: Sequence[Recipient], others: Mapping[str, Sequence[Recipient]]
+) -> list[Recipient]:
+    if target.audience in CONTACT_AUDIENCES:
+        people = split_contacts(contacts)[target.audience]
+    else:
+        people = list(others.get(target.audience.value, ()))
+    return people[: target.limit] if target.limit is not None else people
+
+
+def split_contacts(contacts: Sequence[Recipient]) -> dict[Audience, list[Recipient]]:
+    """Contacts of the first priority, the rest, and all, each in priority order."""
+    ordered = sorted(contacts, key=lambda c: c.priority)
+    if not ordered:
+        return {a: [] for a in CONTACT_AUDIENCES}
+    first_rank = ordered[0].priority
+    return {
+        Audience.CONTACTS_FIRST: [c for c in ordered if c.priority == first_rank],
+        Audience.CONTACTS_REST: [c for c in ordered if c.priority != first_rank],
+        Audience.CONTACTS_ALL: ordered,
+    }
+
+
+def asks_for_answer(kind: CaseKind) -> bool:
+    """True when the alert asks its reader to take the case (device alerts only inform)."""
+    return kind is not CaseKind.DEVICE
+
+
+def _alert(channel: str, person: Recipient, facts: CaseFacts, step: int) -> Notify:
+    say = alert_say(facts) if channel == "voice" else None
+    body = alert_sms(facts, step) if channel == "sms" else f"Voice call: {alert_say(facts)}"
+    return Notify(channel, person.key, person.phone, body, say)
+
+
+def alert_sms(facts: CaseFacts, step: int) -> str:
+    """The SMS that asks a person to take the case (or, for a device case, informs them)."""
+    if facts.kind is CaseKind.DEVICE:
+        return (
+            f"{facts.elder_name}'s help terminal needs attention: {facts.summary}. "
+            f"The centre's technician is on it (case {facts.case_id})."
+        )
+    still = "STILL UNANSWERED. " if step > 0 else ""
+    what = "EMERGENCY" if facts.kind is CaseKind.EMERGENCY else facts.summary
+    return (
+        f"{still}{what} {facts.case_id}: {facts.elder_name} at {facts.address} needs help. "
+        "Reply 1 to take it, 2 if you cannot."
+    )
+
+
+def alert_say(facts: CaseFacts) -> str:
+    """What a voice call says."""
+    what = "Emergency" if facts.kind is CaseKind.EMERGENCY else facts.summary
+    return (
+        f"{what}. {facts.elder_name} at {facts.address} needs help. "
+        "To take the case, reply 1 by text message."
+    )
+
+
+def console_text(facts: CaseFacts, *, step: int = 0, flag: str | None = None) -> str:
+    """The console line for a step; a flag is shouted."""
+    text = f"{facts.summary}: {facts.elder_name}, {facts.address} ({facts.case_id})"
+    if step > 0:
+        text += f"; no acknowledgement, step {step}"
+    if flag:
+        text += f"; {flag.upper()}"
+    return text
+
+
+def taken_text(case_id: str, owner: str) -> str:
+    """What everyone else who was alerted is told once someone owns the case."""
+    return f"Case {case_id} is taken by {owner}, thank you. No need to act."
+
+
+def pressed_again_text(facts: CaseFacts) -> str:
+    """The elder pressed again while the case was running."""
+    return f"{facts.elder_name} pressed the button again (case {facts.case_id}, {facts.address})."
+
+
+def cancelled_console_text(facts: CaseFacts, by_elder: bool) -> str:
+    """The console line for a cancelled case: the operator still checks in."""
+    who = "elder cancelled" if by_elder else "case cancelled"
+    phone = f", call {facts.elder_phone}" if facts.elder_phone else ""
+    return f"{facts.case_id} {who} — check in with {facts.elder_name}{phone}"
+
+
+def cancelled_sms_text(facts: CaseFacts) -> str:
+    """What alerted people are told when the elder cancels."""
+    return (
+        f"{facts.elder_name} cancelled case {facts.case_id}; the centre will check in. "
+        "No need to act."
+    )

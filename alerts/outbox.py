@@ -1,0 +1,324 @@
+"""Notifications: written as rows inside the caller's transaction, sent after it by one thread.
+
+A row is claimed (status "sending", attempts + 1, a lease in `next_attempt_at`) before it is
+handed to the notifier, and a row with a provider id is never claimed again, so one row makes
+at most one message unless a sender dies mid-send (then the lease runs out and it is retried:
+for an alert a duplicate beats a loss). Failures are retried with backoff by `enqueue_due`,
+which the timer sweep calls every second.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, or_, update
+from sqlmodel import Session, col, select
+
+from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
+from care_api.domain.cases import is_unowned
+from care_api.domain.model import CaseState
+from care_api.services import Services
+from care_api.store.tables import Case, Notification
+
+log = logging.getLogger(__name__)
+
+PHONE_CHANNELS = (Channel.sms.value, Channel.voice.value)
+# Twilio keeps retrying on its side for hours; ours covers outages and rate limits.
+RETRY_BACKOFF_S = (10, 30, 120, 600)
+MAX_ATTEMPTS = len(RETRY_BACKOFF_S) + 1
+SEND_LEASE_S = 120  # a claimed row not recorded by then belonged to a sender that died
+ORPHAN_GRACE_S = 30  # a pending row never handed to a sender (crash after commit) is swept then
+DUE_BATCH = 500
+ALERT_KEY_PREFIX = "ladder:"
+MAX_BODY_CHARS = 1600
+MAX_DETAIL_CHARS = 500
+STOP_JOIN_S = 15.0
+
+
+class OutboxWriter:
+    """Writes notification rows in the caller's transaction and remembers which to send."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self._now = now
+        self.to_send: list[int] = []
+
+    def add(
+        self,
+        *,
+        case_id: str | None,
+        channel: str,
+        to: str,
+        recipient: str,
+        body: str,
+        say: str | None = None,
+        key: str | None = None,
+    ) -> Notification | None:
+        """Add one message; None when a row with the same idempotency `key` exists already.
+
+        Console rows are delivered by being written; SMS and voice rows wait for the sender.
+        """
+        if key is not None and self._exists(key):
+            return None
+        phone = channel in PHONE_CHANNELS
+        row = Notification(
+            case_id=case_id,
+            channel=channel,
+            to=to,
+            recipient=recipient,
+            body=body[:MAX_BODY_CHARS],
+            say=say[:MAX_BODY_CHARS] if say is not None else None,
+            status="pending" if phone else "delivered",
+            idempotency_key=key,
+            next_attempt_at=self._now + timedelta(seconds=ORPHAN_GRACE_S) if phone else None,
+            created_at=self._now,
+            updated_at=self._now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        if phone and row.id is not None:
+            self.to_send.append(row.id)
+        return row
+
+    def _exists(self, key: str) -> bool:
+        found = self.session.exec(
+            select(Notification.id).where(Notification.idempotency_key == key)
+        ).first()
+        return found is not None
+
+
+class NotificationSender:
+    """Sends notification rows through the notifier of their channel, on its own thread.
+
+    `enqueue` is safe from any thread. Without `start()` (tests, one-shot tools) `drain()`
+    delivers what is queued on the calling thread.
+    """
+
+    def __init__(self, services: Services, notifiers: Mapping[Channel, Notifier]) -> None:
+        self._services = services
+        self._notifiers = dict(notifiers)
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._queued: set[int] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.sent = 0
+        self.failed = 0
+
+    @property
+    def backlog(self) -> int:
+        """How many rows wait in the queue."""
+        with self._lock:
+            return len(self._queued)
+
+    def enqueue(self, ids: Iterable[int]) -> None:
+        """Hand rows to the sender; a row already waiting is not queued twice."""
+        with self._lock:
+            fresh = [i for i in ids if i not in self._queued]
+            self._queued.update(fresh)
+        for notification_id in fresh:
+            self._queue.put(notification_id)
+
+    def enqueue_due(self, now: datetime) -> int:
+        """Queue rows whose retry time (or lost sender's lease, or grace) has come."""
+        with self._services.uow() as uow:
+            ids = uow.session.exec(
+                select(Notification.id)
+                .where(
+                    col(Notification.provider_id).is_(None),
+                    col(Notification.channel).in_(PHONE_CHANNELS),
+                    col(Notification.status).in_(("pending", "failed", "sending")),
+                    col(Notification.next_attempt_at) <= now,
+                )
+                .order_by(col(Notification.next_attempt_at))
+                .limit(DUE_BATCH)
+            ).all()
+        due = [i for i in ids if i is not None]
+        self.enqueue(due)
+        return len(due)
+
+    def drain(self) -> int:
+        """Deliver everything queued now on the calling thread; returns how many were taken."""
+        taken = 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return taken
+            if item is not None:
+                taken += 1
+                self._take(item)
+
+    def start(self) -> None:
+        """Start the sender thread."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="alerts-sender", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the message in hand; rows still queued are picked up by the next sweep."""
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join(STOP_JOIN_S)
+        if self._thread.is_alive():
+            log.warning("sender thread did not stop within %.0f s", STOP_JOIN_S)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        """True while the sender thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._take(item)
+
+    def _take(self, notification_id: int) -> None:
+        with self._lock:
+            self._queued.discard(notification_id)
+        try:
+            self.deliver(notification_id)
+        except Exception:
+            log.exception("delivering notification %d failed", notification_id)
+
+    def deliver(self, notification_id: int) -> str | None:
+        """Claim, send and record one row; returns its new status, None if it was not ours."""
+        claimed = self._claim(notification_id)
+        if claimed is None:
+            return None
+        message, attempts = claimed
+        notifier = self._notifiers.get(message.channel)
+        if notifier is None:
+            detail = f"no notifier for channel {message.channel}"
+            return self._record_failure(notification_id, attempts, detail, False)
+        try:
+            receipt = notifier.send(message)
+        except NotifyError as exc:
+            return self._record_failure(notification_id, attempts, str(exc), exc.retryable)
+        except Exception as exc:
+            # A notifier bug must not lose the alert: log it and retry like an outage.
+            log.exception("notifier %s raised on notification %d", message.channel, notification_id)
+            return self._record_failure(notification_id, attempts, f"internal error: {exc}", True)
+        if receipt.status == "failed":
+            return self._record_failure(notification_id, attempts, receipt.detail or "", True)
+        return self._record_success(notification_id, receipt)
+
+    def _claim(self, notification_id: int) -> tuple[OutboundMessage, int] | None:
+        now = self._services.clock.now()
+        n = Notification
+        with self._services.uow() as uow:
+            claim = (
+                update(n)
+                .where(
+                    col(n.id) == notification_id,
+                    col(n.provider_id).is_(None),
+                    col(n.channel).in_(PHONE_CHANNELS),
+                    or_(
+                        col(n.status) == "pending",
+                        and_(
+                            col(n.status).in_(("failed", "sending")),
+                            col(n.next_attempt_at) <= now,
+                        ),
+                    ),
+                )
+                .values(
+                    status="sending",
+                    attempts=col(n.attempts) + 1,
+                    next_attempt_at=now + timedelta(seconds=SEND_LEASE_S),
+                    updated_at=now,
+                )
+            )
+            result = cast(CursorResult[Any], uow.session.execute(claim))
+            if result.rowcount != 1:
+                return None
+            row = uow.session.get(Notification, notification_id)
+            if row is None:  # pragma: no cover - the UPDATE just matched it
+                return None
+            if self._is_stale_alert(uow.session, row):
+                row.status = "skipped"
+                row.detail = "the case was taken before this alert went out"
+                row.next_attempt_at = None
+                uow.session.add(row)
+                uow.commit()
+                return None
+            message = OutboundMessage(
+                notification_id, Channel(row.channel), row.to, row.body, row.say
+            )
+            attempts = row.attempts
+            uow.commit()
+        return message, attempts
+
+    @staticmethod
+    def _is_stale_alert(session: Session, row: Notification) -> bool:
+        # A retried "reply 1 to take it" after someone took the case only confuses.
+        if not (row.idempotency_key or "").startswith(ALERT_KEY_PREFIX) or row.case_id is None:
+            return False
+        case = session.get(Case, row.case_id)
+        return case is not None and not is_unowned(CaseState(case.state))
+
+    def _record_success(self, notification_id: int, receipt: DeliveryReceipt) -> str:
+        now = self._services.clock.now()
+        with self._services.uow() as uow:
+            row = uow.session.get(Notification, notification_id)
+            if row is None:  # pragma: no cover - rows are never deleted
+                return receipt.status
+            row.status = receipt.status
+            row.provider_id = receipt.provider_id
+            row.detail = (receipt.detail or "")[:MAX_DETAIL_CHARS] or None
+            row.next_attempt_at = None
+            row.updated_at = now
+            uow.session.add(row)
+            uow.commit()
+        self.sent += 1
+        log.debug("notification %d %s (%s)", notification_id, receipt.status, receipt.provider_id)
+        return receipt.status
+
+    def _record_failure(
+        self, notification_id: int, attempts: int, detail: str, retryable: bool
+    ) -> str:
+        now = self._services.clock.now()
+        self.failed += 1
+        give_up = not retryable or attempts >= MAX_ATTEMPTS
+        with self._services.uow() as uow:
+            row = uow.session.get(Notification, notification_id)
+            if row is None:  # pragma: no cover - rows are never deleted
+                return "failed"
+            row.status = "failed"
+            row.updated_at = now
+            if give_up:
+                row.next_attempt_at = None
+                row.detail = f"gave up after {attempts} attempt(s): {detail}"[:MAX_DETAIL_CHARS]
+                OutboxWriter(uow.session, now).add(
+                    case_id=row.case_id,
+                    channel="console",
+                    to="operators",
+                    recipient="operators",
+                    body=f"Could not reach {row.recipient} ({row.to}) by {row.channel}: {detail}",
+                )
+            else:
+                backoff = RETRY_BACKOFF_S[min(attempts, len(RETRY_BACKOFF_S)) - 1]
+                row.next_attempt_at = now + timedelta(seconds=backoff)
+                row.detail = f"attempt {attempts} failed, retry in {backoff} s: {detail}"[
+                    :MAX_DETAIL_CHARS
+                ]
+            uow.session.add(row)
+            to = row.to
+            uow.commit()
+        log.warning(
+            "notification %d to %s failed (attempt %d%s): %s",
+            notification_id,
+            to,
+            attempts,
+            ", giving up" if give_up else "",
+            detail,
+        )
+        return "failed"

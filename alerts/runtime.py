@@ -1,0 +1,198 @@
+"""AlertsComponent: the alerts engine wired up: bus subscriptions, workers, the timer beat.
+
+Threads: the event bus calls us on the publisher's thread (gateway, HTTP), where we only
+enqueue; the "alerts-events" thread writes rows for each event; the "alerts-sender" thread
+sends; APScheduler's thread runs the beat (timer sweep, then due retries).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from twilio.rest import Client
+
+from alerts.escalation import Escalation
+from alerts.notify.twilio import (
+    TwilioSmsNotifier,
+    TwilioVoiceNotifier,
+    close_twilio_client,
+    make_twilio_client,
+    notifiers_from_settings,
+)
+from alerts.outbox import NotificationSender
+from alerts.ports import Channel, Notifier
+from alerts.timers import TimerSweeper, start_beat
+from alerts.webhooks import PREFIX, webhook_router
+from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged, DomainEvent
+from care_api.domain.model import CaseState
+from care_api.services import Services
+from care_api.settings import Settings
+from care_api.usecases.case_log import LADDER_TIMER
+
+__all__ = ["AlertsComponent", "webhook_router"]
+
+log = logging.getLogger(__name__)
+
+STOP_JOIN_S = 15.0
+
+
+class AlertsComponent:
+    """Escalation ladders, durable timers and notifications, started and stopped with the app.
+
+    Tests that move a fake clock call `attach()` (bus subscriptions only), then `run_pending()`
+    and `tick()` on their own thread instead of `start()`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        services: Services,
+        *,
+        notifiers: Mapping[Channel, Notifier] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._services = services
+        self._twilio: Client | None = None
+        self.sender = NotificationSender(services, notifiers or self._build_notifiers())
+        self.escalation = Escalation(services, self.sender.enqueue)
+        self.sweeper = TimerSweeper(services, self.sender.enqueue)
+        self.sweeper.register(LADDER_TIMER, self.escalation.run_step)
+        self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
+        self._attached = False
+        self._accepting = False
+        self._worker: threading.Thread | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._last_tick_error: str | None = None
+
+    def _build_notifiers(self) -> dict[Channel, Notifier]:
+        s = self._settings
+        token = s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else None
+        if not (s.twilio_account_sid and token and s.twilio_from):
+            # The outbox; it also warns about a half-done Twilio configuration.
+            return notifiers_from_settings(s.twilio_account_sid, token, s.twilio_from, None)
+        self._twilio = make_twilio_client(s.twilio_account_sid, token, s.twilio_api_url)
+        # Status callbacks need a URL Twilio can reach; without one, rows stop at "sent".
+        callback = f"{s.public_url.rstrip('/')}{PREFIX}/status" if s.public_url else None
+        return {
+            Channel.sms: TwilioSmsNotifier(self._twilio, s.twilio_from, callback),
+            Channel.voice: TwilioVoiceNotifier(self._twilio, s.twilio_from, callback),
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Subscribe to the domain events the alerts follow (once)."""
+        self._accepting = True
+        if self._attached:
+            return
+        bus = self._services.bus
+        for event_type in (CaseOpened, CaseStateChanged, CasePressedAgain):
+            bus.subscribe(event_type, self._on_event)
+        self._attached = True
+
+    def start(self) -> None:
+        """Subscribe, start the event worker and the sender, and beat the sweep."""
+        self.attach()
+        self.sender.start()
+        self._worker = threading.Thread(target=self._work, name="alerts-events", daemon=True)
+        self._worker.start()
+        self._scheduler = start_beat(self._beat, self._settings.timer_sweep_interval_s)
+        log.info("alerts started (sweep every %.1f s)", self._settings.timer_sweep_interval_s)
+
+    def stop(self) -> None:
+        """Stop the beat, then the workers; what is left stays as rows for the next start."""
+        self._accepting = False
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self._worker is not None:
+            self._inbox.put(None)
+            self._worker.join(STOP_JOIN_S)
+            self._worker = None
+        self.sender.stop()
+        if self._twilio is not None:
+            close_twilio_client(self._twilio)
+        log.info("alerts stopped")
+
+    # -- work ---------------------------------------------------------------------------------
+
+    def _on_event(self, event: DomainEvent) -> None:
+        # The publisher's thread (gateway, HTTP request): enqueue only.
+        if self._accepting:
+            self._inbox.put_nowait(event)
+
+    def _work(self) -> None:
+        while True:
+            event = self._inbox.get()
+            if event is None:
+                return
+            self.handle(event)
+
+    def handle(self, event: DomainEvent) -> None:
+        """Write the rows one event calls for; a failure is logged and the next event goes on."""
+        try:
+            if isinstance(event, CaseOpened):
+                # The fast path: step 0 now, by claiming the timer row the sweep would fire.
+                now = self._services.clock.now()
+                self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now)
+            elif isinstance(event, CaseStateChanged):
+                if event.to_state is CaseState.ACCEPTED:
+                    self.escalation.notify_taken(event.case_id)
+                elif event.to_state is CaseState.CANCELLED:
+                    self.escalation.notify_cancelled(event.case_id, event.by)
+            elif isinstance(event, CasePressedAgain):
+                self.escalation.notify_pressed_again(event.case_id)
+        except Exception:
+            log.exception("alerts failed on %r", event)
+
+    def run_pending(self) -> None:
+        """Handle queued events and send queued messages on this thread (tests, tools)."""
+        while True:
+            try:
+                event = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if event is not None:
+                self.handle(event)
+        self.sender.drain()
+
+    def tick(self, now: datetime | None = None) -> int:
+        """One beat: fire due timers, queue due retries; returns how many timers fired."""
+        now = now or self._services.clock.now()
+        fired = self.sweeper.sweep_due(now)
+        self.sender.enqueue_due(now)
+        return fired
+
+    def _beat(self) -> None:
+        try:
+            self.tick()
+            self._last_tick_error = None
+        except Exception as exc:
+            # The database may be away for a moment; the next beat tries again.
+            self._last_tick_error = f"{type(exc).__name__}: {exc}"
+            log.exception("timer sweep failed")
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz: raises when the engine cannot do its work, so the service reports 503."""
+        running = self._scheduler is not None
+        if running and not (self.sender.running and self._worker and self._worker.is_alive()):
+            raise RuntimeError("an alerts thread has died")
+        if self._last_tick_error is not None:
+            raise RuntimeError(f"timer sweep failing: {self._last_tick_error}")
+        last = self.sweeper.last_sweep_at
+        return {
+            "running": running,
+            "twilio": self._settings.twilio_configured,
+            "last_sweep_at": last.isoformat() if last else None,
+            "timers_fired": self.sweeper.fired,
+            "events_waiting": self._inbox.qsize(),
+            "messages_waiting": self.sender.backlog,
+            "messages_sent": self.sender.sent,
+            "messages_failed": self.sender.failed,
+        }

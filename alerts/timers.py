@@ -1,0 +1,219 @@
+"""Durable timers: rows of the `timer` table fire once, whichever process sweeps them first.
+
+`TimerSweeper.sweep_due(now)` claims due rows one transaction each (PostgreSQL:
+`FOR UPDATE SKIP LOCKED`, so several processes share the work; SQLite: one process, its
+writes serialised), runs the handler registered for the row's `purpose` inside that
+transaction, marks it fired, commits, and only then hands the notifications it wrote to the
+sender. A crash before the commit leaves the row due; after it, the row is fired and its
+messages are rows the sender's own sweep finds. APScheduler only calls `sweep_due` on a beat.
+
+Handlers are registered per purpose; the signature a handler must have is `TimerHandler`:
+
+    def handle(ctx: TimerContext, timer: Timer) -> None
+
+It reads and writes through `ctx.uow.session`, writes messages with `ctx.outbox.add(...)`,
+schedules follow-ups with `ctx.schedule(...)`, and raises `TimerBusy` to leave the row for a
+later sweep (e.g. when the case row is locked by someone acknowledging it). Any other
+exception rolls the transaction back and retries the row `HANDLER_RETRY_S` later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import CursorResult, update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, select
+
+from alerts.outbox import OutboxWriter
+from care_api.services import Services
+from care_api.store.tables import Timer
+from care_api.store.uow import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+HANDLER_RETRY_S = 30  # a handler that raised is tried again this much later
+MAX_FIRES_PER_SWEEP = 500  # a backlog after downtime is worked off over several beats
+SWEEP_JOB_ID = "alerts-timer-sweep"
+
+
+class TimerBusy(Exception):
+    """Raised by a handler to leave its timer due for a later sweep, without an error."""
+
+
+@dataclass
+class TimerContext:
+    """What a timer handler works with: one transaction, its time, and its outbox."""
+
+    uow: SqlUnitOfWork
+    now: datetime
+    outbox: OutboxWriter
+
+    def schedule(
+        self, *, purpose: str, due_at: datetime, case_id: str | None = None, step: int = 0
+    ) -> Timer:
+        """Add a timer row in this transaction."""
+        timer = Timer(
+            case_id=case_id, purpose=purpose, step=step, due_at=due_at, created_at=self.now
+        )
+        self.uow.session.add(timer)
+        return timer
+
+
+TimerHandler = Callable[[TimerContext, Timer], None]
+Dispatch = Callable[[Sequence[int]], None]
+
+
+class TimerSweeper:
+    """Fires due timer rows through the handler registered for their purpose."""
+
+    def __init__(
+        self,
+        services: Services,
+        dispatch: Dispatch,
+        handlers: Mapping[str, TimerHandler] | None = None,
+    ) -> None:
+        self._services = services
+        self._dispatch = dispatch
+        self.handlers: dict[str, TimerHandler] = dict(handlers or {})
+        self._warned: set[int] = set()
+        self.fired = 0
+        self.last_sweep_at: datetime | None = None
+
+    def register(self, purpose: str, handler: TimerHandler) -> None:
+        """Run `handler` for every timer row of `purpose` (one handler per purpose)."""
+        if purpose in self.handlers:
+            raise ValueError(f"a handler for timer purpose {purpose!r} is registered already")
+        self.handlers[purpose] = handler
+
+    def sweep_due(self, now: datetime) -> int:
+        """Fire every timer due at `now` that nobody fired or cancelled; returns how many fired."""
+        skipped: set[int] = set()
+        fired = 0
+        due = [col(Timer.due_at) <= now]
+        for _ in range(MAX_FIRES_PER_SWEEP):
+            outcome = self._fire_one(due, now, skipped)
+            if outcome is None:
+                break
+            fired += outcome
+        self.last_sweep_at = now
+        return fired
+
+    def fire(self, *, case_id: str, purpose: str, step: int, now: datetime) -> bool:
+        """Fire one case's timer now if it is still unfired (the fast path); True if it ran."""
+        where = [
+            col(Timer.case_id) == case_id,
+            col(Timer.purpose) == purpose,
+            col(Timer.step) == step,
+        ]
+        return self._fire_one(where, now, set()) == 1
+
+    def _fire_one(
+        self, where: Sequence[ColumnElement[bool]], now: datetime, skipped: set[int]
+    ) -> int | None:
+        """Claim and run one matching timer: 1 fired, 0 left alone, None when none matched."""
+        with self._services.uow() as uow:
+            found = uow.session.exec(
+                select(col(Timer.id), col(Timer.purpose))
+                .where(
+                    *where,
+                    col(Timer.fired_at).is_(None),
+                    col(Timer.cancelled).is_(False),
+                    col(Timer.id).not_in(skipped),
+                )
+                .order_by(col(Timer.due_at), col(Timer.id))
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if found is None:
+                return None
+            timer_id, purpose = cast(tuple[int, str], found)
+            skipped.add(timer_id)
+            handler = self.handlers.get(purpose)
+            if handler is None:
+                if timer_id not in self._warned:
+                    self._warned.add(timer_id)
+                    log.warning("timer %d has purpose %r with no handler here", timer_id, purpose)
+                return 0
+            if not self._claim(uow, timer_id, now):
+                return 0  # fired or cancelled since we read it (SQLite, another thread)
+            timer = uow.session.get(Timer, timer_id)
+            if timer is None:  # pragma: no cover - the claim just updated it
+                return 0
+            ctx = TimerContext(uow, now, OutboxWriter(uow.session, now))
+            try:
+                handler(ctx, timer)
+            except TimerBusy:
+                log.debug("timer %d busy; left for the next sweep", timer_id)
+                return 0
+            except Exception:
+                uow.rollback()
+                log.exception(
+                    "timer %d (%s) failed; retrying in %d s", timer_id, purpose, HANDLER_RETRY_S
+                )
+                self._postpone(timer_id, now)
+                return 0
+            uow.commit()
+            to_send = ctx.outbox.to_send
+        self.fired += 1
+        log.debug("timer %d (%s step %d) fired", timer_id, purpose, timer.step)
+        if to_send:
+            self._dispatch(to_send)
+        return 1
+
+    @staticmethod
+    def _claim(uow: SqlUnitOfWork, timer_id: int, now: datetime) -> bool:
+        # The conditional UPDATE is the claim on SQLite, where FOR UPDATE is not rendered: the
+        # first writer wins and a second sees fired_at set. On PostgreSQL the row is ours anyway.
+        result = cast(
+            CursorResult[Any],
+            uow.session.execute(
+                update(Timer)
+                .where(
+                    col(Timer.id) == timer_id,
+                    col(Timer.fired_at).is_(None),
+                    col(Timer.cancelled).is_(False),
+                )
+                .values(fired_at=now)
+            ),
+        )
+        return result.rowcount == 1
+
+    def _postpone(self, timer_id: int, now: datetime) -> None:
+        with self._services.uow() as uow:
+            uow.session.execute(
+                update(Timer)
+                .where(col(Timer.id) == timer_id, col(Timer.fired_at).is_(None))
+                .values(due_at=now + timedelta(seconds=HANDLER_RETRY_S))
+            )
+            uow.commit()
+
+
+def start_beat(job: Callable[[], object], interval_s: float) -> BackgroundScheduler:
+    """Run `job` every `interval_s` on an APScheduler 3 background thread, once now first.
+
+    Memory job store (the rows are the truth, not APScheduler's store), coalesce and one
+    instance (a slow sweep is never stacked), and no misfire grace (a late beat still runs).
+    """
+    # APScheduler logs two INFO lines per run; once a second they would drown the service log.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    scheduler = BackgroundScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    )
+    scheduler.add_job(
+        job,
+        "interval",
+        seconds=interval_s,
+        id=SWEEP_JOB_ID,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+        next_run_time=datetime.now().astimezone(),
+    )
+    scheduler.start()
+    return scheduler

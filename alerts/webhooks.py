@@ -1,0 +1,157 @@
+"""Twilio webhooks: SMS replies, voice prompts and key presses, and delivery status callbacks.
+
+Every request must carry a valid `X-Twilio-Signature` (HMAC-SHA1 of the public URL and the
+form, keyed by the auth token); a forged one gets 403 and changes nothing. Without a Twilio
+account configured the routes answer 404, as if they did not exist.
+"""
+
+import logging
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from alerts.answers import Answers
+from care_api.services import Services
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/webhooks/twilio"
+ANSWER_PATH = "/voice/answer"
+GATHER_TIMEOUT_S = 10
+MAX_FORM_BYTES = 64 * 1024  # Twilio's requests are a few hundred bytes
+TWIML = "application/xml"
+SORRY_TEXT = "Sorry, something went wrong at the centre. Please call the centre."
+
+
+def _twiml(response: VoiceResponse | MessagingResponse) -> Response:
+    return Response(content=str(response), media_type=TWIML)
+
+
+def _say(text: str) -> Response:
+    response = VoiceResponse()
+    response.say(text)
+    return _twiml(response)
+
+
+def _message(text: str) -> Response:
+    response = MessagingResponse()
+    response.message(text)
+    return _twiml(response)
+
+
+def _public_base(services: Services, request: Request) -> str:
+    return (services.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+async def _verified_form(services: Services, request: Request) -> dict[str, str]:
+    """The form of a request that Twilio really sent; 404 without Twilio, 403 when forged."""
+    settings = services.settings
+    if not settings.twilio_configured or settings.twilio_auth_token is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "form too large")
+    # Parsed by hand: Twilio posts application/x-www-form-urlencoded, and this avoids a
+    # python-multipart dependency for the one kind of form we accept.
+    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    url = str(request.url)
+    if settings.public_url:
+        query = f"?{request.url.query}" if request.url.query else ""
+        url = settings.public_url.rstrip("/") + request.url.path + query
+    signature = request.headers.get("X-Twilio-Signature", "")
+    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
+    if not signature or not validator.validate(url, params, signature):
+        log.warning("forged or unsigned Twilio webhook refused: %s", request.url.path)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid Twilio signature")
+    return params
+
+
+def _person_phone(params: dict[str, str]) -> str:
+    # On a call we placed, the person is the callee; on a call they placed, the caller.
+    outbound = params.get("Direction", "").startswith("outbound")
+    return params.get("To", "") if outbound else params.get("From", "")
+
+
+def webhook_router(services: Services) -> APIRouter:
+    """The Twilio webhooks, to mount on the app as they are (they carry their own prefix)."""
+    router = APIRouter(prefix=PREFIX, tags=["webhooks"], include_in_schema=False)
+    answers = Answers(services)
+
+    @router.post("/sms")
+    async def inbound_sms(request: Request) -> Response:
+        """An SMS reply: "1" takes the case, "2" declines; the answer goes back by SMS."""
+        params = await _verified_form(services, request)
+        try:
+            text = await run_in_threadpool(
+                answers.sms, params.get("From", ""), params.get("Body", "")
+            )
+        except Exception:
+            log.exception("sms webhook failed")
+            text = SORRY_TEXT
+        return _message(text)
+
+    @router.post("/voice")
+    async def voice_prompt(request: Request) -> Response:
+        """Say who needs help and where, then wait for 1 (take it) or 2 (cannot)."""
+        params = await _verified_form(services, request)
+        try:
+            prompt = await run_in_threadpool(
+                answers.call_prompt, params.get("CallSid", ""), _person_phone(params)
+            )
+        except Exception:
+            log.exception("voice webhook failed")
+            return _say(SORRY_TEXT)
+        if prompt is None:
+            return _say("There is no open case for you now. Thank you. Goodbye.")
+        query = urlencode({"case": prompt.case_id, "who": prompt.who})
+        action = f"{_public_base(services, request)}{PREFIX}{ANSWER_PATH}?{query}"
+        response = VoiceResponse()
+        gather = Gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_S)
+        gather.say(prompt.say)
+        response.append(gather)
+        response.say("We did not hear an answer. We will ask someone else. Goodbye.")
+        return _twiml(response)
+
+    @router.post(ANSWER_PATH)
+    async def voice_answer(request: Request) -> Response:
+        """The key pressed after the prompt; the case and person come from our signed URL."""
+        params = await _verified_form(services, request)
+        case_id = request.query_params.get("case", "")
+        who = request.query_params.get("who", "")
+        digits = params.get("Digits", "")
+        if not case_id or not who:
+            log.warning("voice answer without case or person: %s", request.url.query)
+            return _say("Sorry, we lost track of the case. Please call the centre.")
+        try:
+            if digits == "1":
+                text = await run_in_threadpool(answers.take, case_id, who, via="voice")
+            elif digits == "2":
+                text = await run_in_threadpool(answers.refuse, case_id, who, via="voice")
+            else:
+                text = "We did not get 1 or 2. We will ask someone else."
+        except Exception:
+            log.exception("voice answer webhook failed")
+            text = SORRY_TEXT
+        return _say(f"{text} Goodbye.")
+
+    @router.post("/status")
+    async def delivery_status(request: Request) -> Response:
+        """Twilio's report on a message or call we sent: the notification row follows it."""
+        params = await _verified_form(services, request)
+        sid = params.get("MessageSid") or params.get("CallSid") or ""
+        report = params.get("MessageStatus") or params.get("CallStatus") or ""
+        try:
+            found = await run_in_threadpool(answers.delivery_status, sid, report)
+        except Exception:
+            log.exception("status webhook failed")
+            found = True  # not Twilio's fault: no point in it retrying
+        if not found:
+            # A report can beat the sender's own record of the SID; the row then says "sent".
+            log.info("status %s for unknown sid %s", report, sid)
+        return _twiml(MessagingResponse())
+
+    return router

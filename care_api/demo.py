@@ -1,0 +1,211 @@
+"""`vnh demo`: the service, a simulated street of elders pressing buttons, and a live view."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import httpx
+import uvicorn
+from rich.console import Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from sqlmodel import col, select
+
+from care_api.store.tables import Case, Device, Elder, Notification
+from care_api.usecases.registry import (
+    add_contact,
+    create_elder,
+    provision_device,
+    rotate_device_secret,
+)
+from firmware_sim.fleet import Fleet
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from care_api.services import Services
+    from care_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEMO_PREFIX = "DEMO"
+LOG_FILE = "vnh-demo.log"
+REFRESH_S = 0.5
+STARTUP_TIMEOUT_S = 30.0
+# A simulated caregiver answers an emergency after this long, so the demo shows the whole loop.
+RESPONDER_DELAY_S = 12.0
+NAMES = [
+    "张秀英 Zhang Xiuying",
+    "王建国 Wang Jianguo",
+    "李桂兰 Li Guilan",
+    "刘德明 Liu Deming",
+    "陈玉珍 Chen Yuzhen",
+    "杨志强 Yang Zhiqiang",
+    "赵淑芬 Zhao Shufen",
+    "黄国华 Huang Guohua",
+]
+
+
+def run_demo(
+    settings: Settings, services: Services, api: FastAPI, *, elders: int, rate: float
+) -> None:
+    """Start everything, show the live board until Ctrl-C, then stop everything cleanly."""
+    _log_to_file()
+    server = uvicorn.Server(
+        uvicorn.Config(api, host=settings.http_host, port=settings.http_port, log_config=None)
+    )
+    server_thread = threading.Thread(target=server.run, name="vnh-http", daemon=True)
+    server_thread.start()
+    _wait_for(lambda: server.started, "the HTTP server")
+    credentials = _seed(services, elders)
+    fleet = Fleet(settings.effective_mqtt_url, credentials, heartbeat_s=60.0, seed=None)
+    stop = threading.Event()
+    admin = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    threads: list[threading.Thread] = []
+    try:
+        fleet.start(timeout_s=STARTUP_TIMEOUT_S)
+        threads = [
+            threading.Thread(target=fleet.run, args=(rate, None, stop), name="demo-presses"),
+            threading.Thread(target=_responder, args=(base, admin, stop), name="demo-responder"),
+        ]
+        for t in threads:
+            t.start()
+        header = (
+            f"API {base}/docs   admin token: {admin}\n"
+            f"MQTT {settings.effective_mqtt_url}   database {settings.database_url}\n"
+            f"log {LOG_FILE}   "
+            "Ctrl-C stops everything."
+        )
+        with Live(_board(services, header), refresh_per_second=4, screen=False) as live:
+            while True:
+                time.sleep(REFRESH_S)
+                live.update(_board(services, header))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+        fleet.stop()
+        server.should_exit = True
+        server_thread.join(timeout=10)
+    stats = fleet.stats()
+    print(f"demo stopped. simulated terminals: {stats}")  # noqa: T201
+
+
+def _log_to_file() -> None:
+    handler = logging.FileHandler(LOG_FILE)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def _wait_for(ready: object, what: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not ready():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start within {STARTUP_TIMEOUT_S:.0f} s")
+        time.sleep(0.05)
+
+
+def _seed(services: Services, count: int) -> list[tuple[str, str]]:
+    """Demo elders with two contacts and a terminal each; a rerun gives terminals new secrets."""
+    now = services.clock.now()
+    rng = random.Random(7)
+    credentials: list[tuple[str, str]] = []
+    with services.uow() as uow:
+        for i in range(count):
+            device_id = f"{DEMO_PREFIX}{i + 1:03d}"
+            if uow.session.get(Device, device_id) is not None:
+                credentials.append((device_id, rotate_device_secret(uow.session, device_id)))
+                continue
+            elder = create_elder(
+                uow.session,
+                {
+                    "name": NAMES[i % len(NAMES)],
+                    "phone": f"+86138{rng.randrange(10**8):08d}",
+                    "address": f"{i + 3} Wuyi Road, Jinhua",
+                    "lat": 29.08 + rng.uniform(-0.02, 0.02),
+                    "lon": 119.65 + rng.uniform(-0.02, 0.02),
+                    "medical_notes": "hypertension" if i % 2 else "",
+                },
+                now,
+            )
+            assert elder.id is not None  # noqa: S101 (flush gave it one)
+            for priority, relation in ((1, "daughter"), (2, "son")):
+                add_contact(
+                    uow.session,
+                    elder.id,
+                    {
+                        "name": f"{relation} of {elder.name.split()[0]}",
+                        "phone": f"+86139{rng.randrange(10**8):08d}",
+                        "relation": relation,
+                        "priority": priority,
+                    },
+                )
+            _, secret = provision_device(uow.session, device_id, elder.id, now)
+            credentials.append((device_id, secret))
+        uow.commit()
+    return credentials
+
+
+def _responder(base: str, token: str, stop: threading.Event) -> None:
+    """Play the families: acknowledge emergencies after a while and resolve them later."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        while not stop.wait(2.0):
+            try:
+                cases = client.get("/api/v1/cases", params={"limit": 50}).json()
+                now = time.time()
+                for case in cases:
+                    age = now - datetime.fromisoformat(case["opened_at"]).timestamp()
+                    if (
+                        case["state"] in ("open", "dispatched", "escalated")
+                        and age > RESPONDER_DELAY_S
+                    ):
+                        client.post(f"/api/v1/cases/{case['id']}/ack", json={"note": "on my way"})
+                    elif case["state"] == "accepted" and age > 3 * RESPONDER_DELAY_S:
+                        client.post(
+                            f"/api/v1/cases/{case['id']}/resolve", json={"note": "all fine"}
+                        )
+            except (httpx.HTTPError, ValueError, KeyError):
+                log.warning("demo responder could not reach the API", exc_info=True)
+
+
+def _board(services: Services, header: str) -> Group:
+    with services.uow() as uow:
+        cases = uow.session.exec(select(Case).order_by(col(Case.opened_at).desc()).limit(12)).all()
+        names = {e.id: e.name for e in uow.session.exec(select(Elder)).all()}
+        notes = uow.session.exec(
+            select(Notification).order_by(col(Notification.id).desc()).limit(10)
+        ).all()
+    now = services.clock.now()
+    case_table = Table(title="Cases (newest first)", expand=True)
+    for column in ("case", "kind", "state", "elder", "owner", "step", "age"):
+        case_table.add_column(column)
+    for c in cases:
+        style = "bold red" if c.kind == "emergency" and c.state in ("open", "escalated") else ""
+        case_table.add_row(
+            c.id,
+            c.kind,
+            c.state,
+            names.get(c.elder_id, "?"),
+            c.owner or "-",
+            str(c.level),
+            f"{(now - c.opened_at).total_seconds():.0f}s",
+            style=style,
+        )
+    note_table = Table(title="Notifications (outbox)", expand=True)
+    for column in ("#", "case", "channel", "to", "status", "message"):
+        note_table.add_column(column)
+    for n in notes:
+        note_table.add_row(str(n.id), n.case_id or "-", n.channel, n.to, n.status, n.body[:70])
+    return Group(Panel(header, title="virtual nursing home — demo"), case_table, note_table)

@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI app factory, dependencies, API models and routes under /api/v1."""

@@ -1,0 +1,99 @@
+"""The FastAPI app factory: our routes under /api/v1, extra routers, and component lifecycles."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+from fastapi import APIRouter, FastAPI
+
+from care_api import __version__
+from care_api.http.errors import install_error_handlers
+from care_api.http.metrics import MetricsMiddleware, build_registry
+from care_api.http.routes import cases, devices, elders, health, notifications, tokens
+from care_api.services import Services
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+TAGS: list[dict[str, Any]] = [
+    {"name": "elders", "description": "Elders' profiles and the contacts alerted for them"},
+    {"name": "devices", "description": "One-button terminals: provisioning and status"},
+    {"name": "cases", "description": "Cases, their history, and the lifecycle by hand"},
+    {"name": "notifications", "description": "Every message sent or queued"},
+    {"name": "tokens", "description": "Bearer tokens for people, minted by the admin"},
+    {"name": "health", "description": "Health check and Prometheus metrics"},
+]
+
+
+class Component(Protocol):
+    """A background part of the process (gateway, scheduler…) the app starts and stops."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_app(
+    services: Services,
+    *,
+    routers: Sequence[APIRouter] = (),
+    components: Sequence[Component] = (),
+    health_checks: Mapping[str, Callable[[], dict[str, Any]]] | None = None,
+) -> FastAPI:
+    """Build the HTTP app over `services`.
+
+    Args:
+        services: shared settings, database, clock and event bus; kept in `app.state.services`.
+        routers: extra routers, included as given (each carries its own prefix, e.g.
+            `/api/v1` for volunteer routes or `/webhooks/twilio`).
+        components: started in order when the app starts, stopped in reverse when it stops.
+        health_checks: name → check; `/healthz` shows each returned dict under its name,
+            and a check that raises makes the service report itself degraded (503).
+    """
+    app = FastAPI(
+        title="Virtual nursing home",
+        version=__version__,
+        description="Cases from one-button terminals, their dispatch, alerts and callbacks.",
+        openapi_tags=TAGS,
+        lifespan=_lifespan(list(components)),
+    )
+    registry, metrics = build_registry(services)
+    app.state.services = services
+    app.state.health_checks = dict(health_checks or {})
+    app.state.metrics_registry = registry
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_error_handlers(app)
+    for module in (elders, devices, cases, notifications, tokens):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _lifespan(
+    components: list[Component],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        started: list[Component] = []
+        try:
+            for component in components:
+                log.info("starting %s", type(component).__name__)
+                component.start()
+                started.append(component)
+            yield
+        finally:
+            # Reverse order: a part is stopped before the parts it relies on.
+            for component in reversed(started):
+                log.info("stopping %s", type(component).__name__)
+                try:
+                    component.stop()
+                except Exception:
+                    log.exception("stopping %s failed", type(component).__name__)
+
+    return lifespan

@@ -1,0 +1,186 @@
+// The console shell: login, the header, hash routing between views, the live stream, alarms.
+
+import { soundTheAlarm, unlockAudio } from "./alarm.js";
+import { api, ApiError, clearToken, openStream, setToken, token } from "./api.js";
+import * as board from "./board.js";
+import * as caseView from "./case.js";
+import { fill, h } from "./dom.js";
+import * as fleet from "./fleet.js";
+import { currentLang, loadLanguage, t, translateStatic } from "./i18n.js";
+import * as kpi from "./kpi.js";
+import { UNOWNED } from "./states.js";
+
+const TOAST_MS = 4000;
+const VIEWS = { board, case: caseView, fleet, kpi };
+const $ = (id) => document.getElementById(id);
+
+let view = null;
+let signedIn = false;
+let closeStream = null;
+let toastTimer = null;
+
+function route() {
+  const [, name, arg] = location.hash.split("/");
+  return { name: name in VIEWS ? name : "board", arg: arg ? decodeURIComponent(arg) : null };
+}
+
+function navigate(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+function toast(message, kind = "ok") {
+  const node = $("toast");
+  node.textContent = message;
+  node.dataset.kind = kind;
+  node.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { node.hidden = true; }, TOAST_MS);
+}
+
+function setSignedIn(value) {
+  signedIn = value;
+  $("nav").hidden = !signedIn;
+  $("logout").hidden = !signedIn;
+  $("live").hidden = !signedIn;
+  if (!signedIn) {
+    closeStream?.();
+    closeStream = null;
+    bannerCase = null;
+    drawBanner();
+  }
+}
+
+function setLive(state) {
+  const node = $("live");
+  node.dataset.state = state;
+  node.textContent = t(`live.${state}`);
+}
+
+function render() {
+  view?.unmount?.();
+  view = null;
+  if (!token()) {
+    setSignedIn(false);
+    showLogin();
+    return;
+  }
+  setSignedIn(true);
+  if (!closeStream) startStream();
+  const { name, arg } = route();
+  if (name === "case" && arg === bannerCase) {
+    bannerCase = null;
+    drawBanner();
+  }
+  for (const link of document.querySelectorAll("[data-route]")) {
+    link.classList.toggle("active", link.dataset.route === name);
+  }
+  view = VIEWS[name].mount($("view"), { arg, toast, navigate });
+}
+
+function signOut(message) {
+  view?.unmount?.();
+  view = null;
+  clearToken();
+  setSignedIn(false);
+  showLogin(message);
+}
+
+function startStream() {
+  setLive("connecting");
+  closeStream = openStream({
+    onStatus: setLive,
+    onSync: () => view?.onSync?.(),
+    onCase: (news) => {
+      if (news.change === "opened" && news.kind === "emergency") announceEmergency(news.case_id);
+      followBanner(news);
+      view?.onCase?.(news);
+    },
+  });
+}
+
+let bannerCase = null; // the emergency the red banner is about, until someone takes it
+
+function drawBanner() {
+  const banner = $("banner");
+  banner.hidden = !bannerCase;
+  if (!bannerCase) return;
+  const caseId = bannerCase;
+  fill(banner, h("strong", {}, t("alarm.new_emergency")), " ", h("span", { class: "mono" }, caseId),
+    h("button", { type: "button", onclick: () => navigate(`#/case/${encodeURIComponent(caseId)}`) },
+      t("alarm.open")),
+    h("button", { type: "button", class: "ghost", onclick: () => { bannerCase = null; drawBanner(); } },
+      t("alarm.dismiss")));
+}
+
+function announceEmergency(caseId) {
+  soundTheAlarm(t("alarm.title", { id: caseId }));
+  bannerCase = caseId;
+  drawBanner();
+}
+
+function followBanner(news) {
+  // Once someone owns the emergency (or it ends) the banner has done its job.
+  if (news.case_id === bannerCase && news.change === "state" && !UNOWNED.has(news.to)) {
+    bannerCase = null;
+    drawBanner();
+  }
+}
+
+function showLogin(message = "") {
+  const input = h("input", {
+    type: "password", id: "token", name: "token", autocomplete: "off", required: true,
+    placeholder: t("login.placeholder"),
+  });
+  const error = h("p", { class: "error", id: "login-error" }, message);
+  const submit = async (event) => {
+    event.preventDefault();
+    setToken(input.value.trim());
+    try {
+      await api("/console/board");
+    } catch (err) {
+      clearToken();
+      const forbidden = err instanceof ApiError && err.status === 403;
+      error.textContent = t(forbidden ? "login.not_staff" : "login.invalid");
+      return;
+    }
+    navigate(location.hash && location.hash !== "#/login" ? location.hash : "#/board");
+  };
+  fill($("view"), h("form", { class: "login card", onsubmit: submit },
+    h("h1", {}, t("login.title")),
+    h("label", { for: "token" }, t("login.token")),
+    input,
+    h("button", { type: "submit", id: "login-submit", class: "primary" }, t("login.submit")),
+    error,
+    h("p", { class: "hint" }, t("login.hint"))));
+  input.focus();
+}
+
+function setLanguageButton() {
+  $("lang").textContent = currentLang() === "zh" ? "English" : "中文";
+}
+
+async function main() {
+  await loadLanguage();
+  translateStatic();
+  setLanguageButton();
+  $("lang").addEventListener("click", async () => {
+    await loadLanguage(currentLang() === "zh" ? "en" : "zh");
+    translateStatic();
+    setLanguageButton();
+    setLive($("live").dataset.state);
+    drawBanner();
+    render();
+  });
+  $("logout").addEventListener("click", () => signOut(""));
+  window.addEventListener("hashchange", render);
+  window.addEventListener("vnh:unauthorized", () => {
+    if (signedIn) signOut(t("login.expired")); // else the login form reports it itself
+  });
+  // Browsers allow sound only after a gesture; an operator always clicks or types first.
+  document.addEventListener("pointerdown", unlockAudio, { once: true });
+  document.addEventListener("keydown", unlockAudio, { once: true });
+  render();
+}
+
+main();

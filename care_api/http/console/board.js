@@ -1,0 +1,119 @@
+// The live board: open cases, newest emergency first, redrawn whenever the stream says so.
+
+import { api, noteServerTime, serverNow } from "./api.js";
+import { fill, h } from "./dom.js";
+import { formatDuration, formatTime, t } from "./i18n.js";
+import { ACTIVE, UNOWNED, kindBadge, stateBadge } from "./states.js";
+
+// Several events arrive together for one change (state + press); one reload serves them all.
+const RELOAD_DEBOUNCE_MS = 60;
+// How long a case that just turned up stays highlighted.
+const FRESH_MS = 15000;
+
+const age = (iso) => formatDuration((serverNow() - Date.parse(iso)) / 1000);
+
+export function mount(root, { navigate, toast }) {
+  let rows = [];
+  let loaded = false;
+  let reloadTimer = null;
+  const seen = new Set();
+  const fresh = new Map(); // case id → when it first appeared on this board
+
+  async function load() {
+    try {
+      const data = await api("/console/board");
+      noteServerTime(data.now);
+      for (const row of data.cases) {
+        if (loaded && !seen.has(row.id)) fresh.set(row.id, Date.now());
+        seen.add(row.id);
+      }
+      rows = data.cases;
+      loaded = true;
+      draw();
+    } catch (err) {
+      if (err.status !== 401) toast(t("error.load", { detail: err.message }), "error");
+    }
+  }
+
+  function reloadSoon() {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(load, RELOAD_DEBOUNCE_MS);
+  }
+
+  function open(row) {
+    navigate(`#/case/${encodeURIComponent(row.id)}`);
+  }
+
+  function rowFor(row) {
+    const isFresh = Date.now() - (fresh.get(row.id) ?? 0) < FRESH_MS;
+    const emergency = row.kind === "emergency";
+    return h("tr", {
+      class: ["case-row", emergency && "emergency", emergency && UNOWNED.has(row.state) && "urgent",
+        isFresh && "fresh"],
+      dataset: { caseId: row.id, kind: row.kind, state: row.state },
+      tabindex: 0,
+      onclick: () => open(row),
+      onkeydown: (event) => { if (event.key === "Enter") open(row); },
+    },
+    h("td", { class: "mono" }, row.id),
+    h("td", {}, kindBadge(row.kind)),
+    h("td", { class: "elder" }, row.elder_name),
+    h("td", { class: "summary" }, row.summary,
+      UNOWNED.has(row.state) ? row.flags.map((f) => h("span", { class: "flag" }, f)) : null),
+    h("td", { class: "age mono", dataset: { opened: row.opened_at }, title: formatTime(row.opened_at) },
+      age(row.opened_at)),
+    h("td", {}, stateBadge(row.state)),
+    h("td", { class: "num" }, row.level ? t("board.step", { n: row.level }) : "—"),
+    h("td", { class: row.owner ? "owner" : "owner none" }, row.owner ?? t("board.unowned")));
+  }
+
+  function table(list, title, empty, id) {
+    const head = ["col.case", "col.kind", "col.elder", "col.summary", "col.age", "col.state",
+      "col.step", "col.owner"].map((key) => h("th", {}, t(key)));
+    return h("section", { class: "card", id },
+      h("h2", {}, title, h("span", { class: "count" }, String(list.length))),
+      list.length
+        ? h("table", { class: "grid cases" }, h("thead", {}, h("tr", {}, head)),
+          h("tbody", {}, list.map(rowFor)))
+        : h("p", { class: "empty" }, empty));
+  }
+
+  function stat(label, value, cls) {
+    return h("div", { class: ["stat", cls] }, h("span", { class: "value" }, String(value)),
+      h("span", { class: "label" }, label));
+  }
+
+  function draw() {
+    const active = rows.filter((r) => ACTIVE.has(r.state));
+    const waiting = rows.filter((r) => !ACTIVE.has(r.state));
+    const emergencies = active.filter((r) => r.kind === "emergency");
+    const unowned = active.filter((r) => UNOWNED.has(r.state));
+    fill(root, h("div", { class: "board" },
+      h("div", { class: "stats" },
+        stat(t("board.emergencies"), emergencies.length, emergencies.length ? "alert" : ""),
+        stat(t("board.unowned_count"), unowned.length, unowned.length ? "warn" : ""),
+        stat(t("board.active"), active.length),
+        stat(t("board.awaiting_count"), waiting.length)),
+      table(active, t("board.open"), t("board.none_open"), "board-open"),
+      table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting")));
+  }
+
+  function tick() {
+    for (const cell of root.querySelectorAll("td.age")) cell.textContent = age(cell.dataset.opened);
+    for (const row of root.querySelectorAll("tr.fresh")) {
+      if (Date.now() - (fresh.get(row.dataset.caseId) ?? 0) >= FRESH_MS) row.classList.remove("fresh");
+    }
+  }
+
+  fill(root, h("p", { class: "empty" }, t("common.loading")));
+  const ticker = setInterval(tick, 1000);
+  load();
+  return {
+    onCase: reloadSoon,
+    onSync: reloadSoon,
+    unmount() {
+      clearInterval(ticker);
+      clearTimeout(reloadTimer);
+    },
+  };
+}

@@ -1,0 +1,13 @@
+// Case states and kinds as the console groups them, and small labelled badges for both.
+
+import { h } from "./dom.js";
+import { t } from "./i18n.js";
+
+export const KINDS = ["emergency", "care", "service", "consult", "device"];
+export const UNOWNED = new Set(["open", "dispatched", "escalated"]);
+export const ACTIVE = new Set([...UNOWNED, "accepted", "on_site"]);
+export const AWAITING_CALLBACK = new Set(["resolved", "cancelled"]);
+
+export const kindBadge = (kind) => h("span", { class: `badge kind k-${kind}` }, t(`kind.${kind}`));
+export const stateBadge = (state) => h("span", { class: `badge state s-${state}` },
+  t(`state.${state}`));

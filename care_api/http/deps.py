@@ -1,0 +1,100 @@
+"""Request dependencies: services, a unit of work, the authenticated principal, role checks.
+
+Route modules (ours and those other packages pass to `create_app`) import exactly these:
+`ServicesDep`, `UowDep`, `PrincipalDep`, `require_roles`, and the shorthands `StaffDep`,
+`AdminDep`.
+"""
+
+from collections.abc import Iterator
+from typing import Annotated, cast
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.params import Depends as DependsMarker
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from care_api.domain.access import Principal
+from care_api.domain.model import Role
+from care_api.services import Services
+from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.tokens import authenticate
+
+
+def get_services(request: Request) -> Services:
+    """The services `create_app` was given."""
+    return cast(Services, request.app.state.services)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_uow(services: ServicesDep) -> Iterator[SqlUnitOfWork]:
+    """One unit of work per request; routes that write call `uow.commit()` themselves."""
+    with services.uow() as uow:
+        yield uow
+
+
+# "function" scope closes the session when the route returns, not after the response is
+# sent, so a slow client never holds a database connection.
+UowDep = Annotated[SqlUnitOfWork, Depends(get_uow, scope="function")]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A token from POST /api/v1/tokens, or the configured VNH_ADMIN_TOKEN.",
+)
+
+
+def _unauthenticated() -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail="not authenticated",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def get_principal(
+    services: ServicesDep,
+    uow: UowDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Principal:
+    """The person behind the bearer token; 401 when it is missing, unknown, expired or revoked."""
+    if credentials is None or not credentials.credentials:
+        raise _unauthenticated()
+    admin = services.settings.admin_token
+    principal = authenticate(
+        uow.session,
+        credentials.credentials,
+        admin_token=admin.get_secret_value() if admin is not None else None,
+        now=services.clock.now(),
+    )
+    if principal is None:
+        raise _unauthenticated()
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role) -> DependsMarker:
+    """A dependency giving the principal if their role is one of `roles`, else 403.
+
+    Use it for roles that may never call a route; objects a permitted role may not see
+    answer 404 in the route instead, so their existence does not leak.
+
+        principal: Annotated[Principal, require_roles(Role.ADMIN, Role.OPERATOR)]
+    """
+    allowed = frozenset(roles)
+    names = ", ".join(sorted(allowed))
+
+    def check_role(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(
+                status_code=status.HTTP_403_FORBIDDEN,
+                detail=f"role {principal.role} may not do this (needs one of: {names})",
+            )
+        return principal
+
+    return cast(DependsMarker, Depends(check_role))
+
+
+StaffDep = Annotated[Principal, require_roles(Role.ADMIN, Role.OPERATOR)]
+AdminDep = Annotated[Principal, require_roles(Role.ADMIN)]

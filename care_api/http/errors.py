@@ -1,0 +1,60 @@
+"""Domain errors to HTTP answers, in one place: every error is `{"detail": …}` with its 4xx."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from care_api.domain.errors import Conflict, DomainError, NotAllowed, NotFound
+
+log = logging.getLogger(__name__)
+
+# The root comes last: the first entry the error is an instance of gives the code.
+_STATUS_OF: dict[type[DomainError], int] = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,  # IllegalTransition is a Conflict
+    NotAllowed: status.HTTP_403_FORBIDDEN,
+    DomainError: status.HTTP_400_BAD_REQUEST,
+}
+
+
+def _request_line(request: Request) -> str:
+    return f"{request.method} {request.url.path}"
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    code = next(c for t, c in _STATUS_OF.items() if isinstance(exc, t))
+    log.info("%s → %d: %s", _request_line(request), code, exc)
+    return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+async def _value_error(request: Request, exc: Exception) -> JSONResponse:
+    # A use case refused the input (a bad keymap, a row that fails its model): the client's
+    # fault, so a warning and 422, never a 500 with a traceback.
+    log.warning("%s rejected: %s", _request_line(request), exc)
+    if isinstance(exc, ValidationError):
+        detail: object = jsonable_encoder(exc.errors(include_url=False, include_context=False))
+    else:
+        detail = str(exc)
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # Two requests raced for the same unique key; the loser is told, nothing was written.
+    log.warning("%s conflicted: %s", _request_line(request), exc)
+    return JSONResponse(
+        {"detail": "conflicts with existing data"}, status_code=status.HTTP_409_CONFLICT
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn domain and validation errors into 4xx answers."""
+    for error_type in _STATUS_OF:
+        app.add_exception_handler(error_type, _domain_error)
+    app.add_exception_handler(ValueError, _value_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)

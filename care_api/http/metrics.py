@@ -1,0 +1,127 @@
+"""Prometheus metrics of one app: requests by route and status, open cases at scrape time."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from care_api.services import Services
+from care_api.usecases.queries import count_active_cases_by_kind
+
+log = logging.getLogger(__name__)
+
+# Paths no route matched are one label value, so a scanner cannot blow up the series count.
+UNMATCHED_ROUTE = "unmatched"
+
+
+class HttpMetrics:
+    """The request metrics of one app, in that app's own registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "vnh_http_requests",
+            "HTTP requests served, by method, route template and status code",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "vnh_http_request_duration_seconds",
+            "Time to serve an HTTP request, by route template",
+            ["route"],
+            registry=registry,
+        )
+
+
+def _full_route_templates(routes: Sequence[BaseRoute]) -> dict[int, str]:
+    """Route object id → its template with every include prefix (`/api/v1/cases/{case_id}`)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before lazy includes copied routes: route.path is full
+        return {}
+    return {
+        id(ctx.original_route): ctx.path_format
+        for ctx in iter_route_contexts(routes)
+        if ctx.path_format
+    }
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware counting every HTTP request once it has been answered."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self._app = app
+        self._metrics = metrics
+        self._templates: dict[int, str] = {}
+
+    def _route_label(self, scope: Scope) -> str:
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED_ROUTE
+        if id(route) not in self._templates:
+            # Built lazily: routers may be added after the middleware was installed.
+            self._templates = _full_route_templates(scope["app"].routes)
+            self._templates.setdefault(id(route), str(getattr(route, "path", UNMATCHED_ROUTE)))
+        return self._templates[id(route)]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        status_code = 500  # what the client gets if the app dies before answering
+        started = time.perf_counter()
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = int(message["status"])
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_and_note_status)
+        finally:
+            # The router writes the matched route into this same scope dict.
+            route = self._route_label(scope)
+            self._metrics.requests.labels(scope["method"], route, str(status_code)).inc()
+            self._metrics.duration.labels(route).observe(time.perf_counter() - started)
+
+
+class OpenCasesCollector:
+    """A gauge of cases that still need someone, by kind, read from the database per scrape."""
+
+    NAME = "vnh_open_cases"
+    HELP = "Cases not yet resolved, closed or cancelled, by kind"
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def describe(self) -> Iterable[Metric]:
+        # Lets the registry learn the name without a database query at registration.
+        return [GaugeMetricFamily(self.NAME, self.HELP, labels=["kind"])]
+
+    def collect(self) -> Iterable[Metric]:
+        gauge = GaugeMetricFamily(self.NAME, self.HELP, labels=["kind"])
+        try:
+            with self._services.uow() as uow:
+                counts = count_active_cases_by_kind(uow.session)
+        except SQLAlchemyError as exc:
+            # A scrape must still answer when the database is down; /healthz says why.
+            log.warning("open-case gauge skipped: %s", exc)
+            return []
+        for kind, count in counts.items():
+            gauge.add_metric([str(kind)], count)
+        return [gauge]
+
+
+def build_registry(services: Services) -> tuple[CollectorRegistry, HttpMetrics]:
+    """A registry of its own for one app, so several apps in one process never clash."""
+    registry = CollectorRegistry(auto_describe=True)
+    metrics = HttpMetrics(registry)
+    registry.register(OpenCasesCollector(services))
+    return registry, metrics

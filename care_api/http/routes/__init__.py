@@ -1,0 +1,1 @@
+"""Route modules, one resource each; `create_app` mounts their routers under /api/v1."""

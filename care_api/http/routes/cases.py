@@ -1,0 +1,159 @@
+"""Cases: lists, one case with its history, and the lifecycle by hand."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from care_api.domain.access import Principal, is_staff, may_read_elder
+from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.model import CaseKind, CaseState, Role
+from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
+from care_api.http.schemas import AckBody, CallbackBody, CaseDetail, CasePublic, ResolveBody
+from care_api.store.tables import Case
+from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.case_actions import acknowledge, arrive, record_callback, resolve
+from care_api.usecases.case_log import add_note
+from care_api.usecases.queries import (
+    MAX_PAGE,
+    CaseFilter,
+    Page,
+    case_history,
+    list_cases,
+    notifications_of_case,
+)
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+CaseId = Annotated[str, Path(min_length=1, max_length=32)]
+ResponderDep = Annotated[Principal, require_roles(Role.ADMIN, Role.OPERATOR, Role.CAREGIVER)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def _visible_case(uow: SqlUnitOfWork, case_id: str, principal: Principal, *, lock: bool) -> Case:
+    # A route that changes the case must lock it on this first load: a later locked load
+    # would not refresh a row already in the session, and the owner read here would be
+    # stale when two responders race (first-receiver ownership).
+    case = uow.session.get(Case, case_id, with_for_update=lock)
+    if case is None or not may_read_elder(principal, case.elder_id):
+        # The same answer as for a missing case, so nobody probes for others' cases.
+        raise NotFound(f"case {case_id} not found")
+    return case
+
+
+def _check_owner(case: Case, principal: Principal) -> None:
+    # First-receiver ownership: staff may step in on any case, a caregiver only on their own.
+    if is_staff(principal) or case.owner == principal.actor:
+        return
+    if case.owner is None:
+        raise Conflict(f"case {case.id} is not acknowledged yet; acknowledge it first")
+    raise Conflict(f"case {case.id} is already taken by {case.owner}")
+
+
+@router.get("")
+def read_cases(
+    uow: UowDep,
+    principal: ResponderDep,
+    state: CaseState | None = None,
+    kind: CaseKind | None = None,
+    elder_id: int | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[CasePublic]:
+    """Cases newest first: staff see all, a caregiver the cases of their elders."""
+    where = CaseFilter(
+        state=state,
+        kind=kind,
+        elder_id=elder_id,
+        elder_ids=None if is_staff(principal) else principal.elder_ids,
+    )
+    rows = list_cases(uow.session, where, Page(limit=limit, offset=offset))
+    return [CasePublic.of(c) for c in rows]
+
+
+@router.get("/{case_id}")
+def read_case(case_id: CaseId, uow: UowDep, principal: ResponderDep) -> CaseDetail:
+    """One case with its full history and the messages sent about it."""
+    case = _visible_case(uow, case_id, principal, lock=False)
+    session = uow.session
+    return CaseDetail.build(
+        case, case_history(session, case.id), notifications_of_case(session, case.id)
+    )
+
+
+def _acknowledge(
+    case_id: str, body: AckBody | None, services: ServicesDep, uow: UowDep, principal: Principal
+) -> CasePublic:
+    _visible_case(uow, case_id, principal, lock=True)
+    now = services.clock.now()
+    case = acknowledge(uow, case_id, by=principal.actor, now=now, via="api")
+    if body is not None and body.note:
+        add_note(uow, case, action="note", by=principal.actor, why=body.note, now=now)
+    uow.commit()
+    return CasePublic.of(case)
+
+
+@router.post("/{case_id}/ack")
+def post_ack(
+    case_id: CaseId,
+    services: ServicesDep,
+    uow: UowDep,
+    principal: ResponderDep,
+    body: AckBody | None = None,
+) -> CasePublic:
+    """Take the case: the first to acknowledge owns it; 409 if someone else already has."""
+    return _acknowledge(case_id, body, services, uow, principal)
+
+
+@router.post("/{case_id}/accept")
+def post_accept(
+    case_id: CaseId,
+    services: ServicesDep,
+    uow: UowDep,
+    principal: ResponderDep,
+    body: AckBody | None = None,
+) -> CasePublic:
+    """Accept the case; the same as acknowledging it for staff and caregivers."""
+    return _acknowledge(case_id, body, services, uow, principal)
+
+
+@router.post("/{case_id}/on-site")
+def post_on_site(
+    case_id: CaseId, services: ServicesDep, uow: UowDep, principal: ResponderDep
+) -> CasePublic:
+    """The owner is with the elder."""
+    _check_owner(_visible_case(uow, case_id, principal, lock=True), principal)
+    case = arrive(uow, case_id, by=principal.actor, now=services.clock.now())
+    uow.commit()
+    return CasePublic.of(case)
+
+
+@router.post("/{case_id}/resolve")
+def post_resolve(
+    case_id: CaseId,
+    services: ServicesDep,
+    uow: UowDep,
+    principal: ResponderDep,
+    body: ResolveBody | None = None,
+) -> CasePublic:
+    """The need is met; the case waits for its callback."""
+    _check_owner(_visible_case(uow, case_id, principal, lock=True), principal)
+    note = body.note if body is not None else ""
+    case = resolve(uow, case_id, by=principal.actor, why=note, now=services.clock.now())
+    uow.commit()
+    return CasePublic.of(case)
+
+
+@router.post("/{case_id}/callback")
+def post_callback(
+    case_id: CaseId,
+    services: ServicesDep,
+    uow: UowDep,
+    principal: StaffDep,
+    body: CallbackBody | None = None,
+) -> CasePublic:
+    """Record the callback (回访) to the elder and close the case."""
+    result = (body or CallbackBody()).as_result()
+    case = record_callback(uow, case_id, result, by=principal.actor, now=services.clock.now())
+    uow.commit()
+    return CasePublic.of(case)

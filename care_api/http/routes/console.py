@@ -1,0 +1,186 @@
+"""The operator console: its page and files, the live case stream, and the reads it needs."""
+
+import asyncio
+import logging
+import re
+from datetime import datetime, timedelta
+from pathlib import Path as FsPath
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from care_api.domain.access import Principal, is_staff
+from care_api.domain.kpi import MAX_PERIOD_DAYS, compute_kpi
+from care_api.domain.model import CaseKind
+from care_api.http.case_stream import CaseStream
+from care_api.http.console_models import BoardCase, BoardPublic, FleetPublic, KpiPublic
+from care_api.http.deps import ServicesDep, StaffDep, UowDep
+from care_api.http.schemas import CasePublic
+from care_api.services import Services
+from care_api.usecases.console_queries import (
+    FLEET_MAX_ROWS,
+    board,
+    fleet,
+    fleet_summary,
+    kpi_inputs,
+)
+from care_api.usecases.reclassify import reclassify
+from care_api.usecases.tokens import authenticate
+
+log = logging.getLogger(__name__)
+
+CONSOLE_DIR = FsPath(__file__).resolve().parent.parent / "console"
+API = "/api/v1"
+DEFAULT_KPI_DAYS = 7
+
+# The page may load only its own files and talk only to its own origin.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+class ReclassifyBody(BaseModel):
+    """The kind the case really is, and why."""
+
+    kind: CaseKind
+    note: Annotated[str, Field(max_length=900)] = ""
+
+
+class _RedactTokenFilter(logging.Filter):
+    """Hides `token=` query values in access-log lines (EventSource must send it there)."""
+
+    _TOKEN = re.compile(r"([?&]token=)[^&\s\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+def _redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactTokenFilter) for f in access.filters):
+        access.addFilter(_RedactTokenFilter())
+
+
+def _stream_principal(services: Services, token: str) -> Principal | None:
+    admin = services.settings.admin_token
+    with services.uow() as uow:
+        return authenticate(
+            uow.session,
+            token,
+            admin_token=admin.get_secret_value() if admin is not None else None,
+            now=services.clock.now(),
+        )
+
+
+def console_router(services: Services, *, stream: CaseStream | None = None) -> APIRouter:
+    """The console's routes: `/`, `/console/static/…`, the SSE stream and its reads.
+
+    Args:
+        services: the shared services; the stream subscribes to `services.bus`.
+        stream: the fan-out to use; tests pass their own to close streams before shutdown.
+    """
+    cases = stream or CaseStream(services.bus)
+    _redact_access_log()
+    router = APIRouter()
+    router.mount("/console/static", StaticFiles(directory=CONSOLE_DIR), name="console-static")
+
+    @router.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        """The console's single page; it asks for a token before showing anything."""
+        return FileResponse(CONSOLE_DIR / "index.html", headers=PAGE_HEADERS)
+
+    @router.get(f"{API}/stream", tags=["console"], response_class=StreamingResponse)
+    async def case_stream(
+        token: Annotated[str, Query(min_length=1, max_length=200)],
+    ) -> StreamingResponse:
+        """Server-sent `case` events for staff; the token rides in the query for EventSource."""
+        principal = await run_in_threadpool(_stream_principal, services, token)
+        if principal is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated")
+        if not is_staff(principal):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "the case stream is for staff")
+        client = cases.connect(asyncio.get_running_loop())
+        log.info("console stream opened for %s (%d open)", principal.actor, cases.client_count)
+        return StreamingResponse(
+            cases.frames(client), media_type="text/event-stream", headers=STREAM_HEADERS
+        )
+
+    @router.get(f"{API}/console/board", tags=["console"])
+    def read_board(services: ServicesDep, uow: UowDep, _staff: StaffDep) -> BoardPublic:
+        """Open cases, newest emergency first, with their elder's name and the server's time."""
+        rows = board(uow.session)
+        return BoardPublic(
+            now=services.clock.now(),
+            cases=[BoardCase.of(r.case, r.elder_name, r.flags) for r in rows],
+        )
+
+    @router.get(f"{API}/devices", tags=["devices"])
+    def read_fleet(
+        uow: UowDep,
+        _staff: StaffDep,
+        problems: bool = False,
+        limit: Annotated[int, Query(ge=1, le=FLEET_MAX_ROWS)] = FLEET_MAX_ROWS,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> FleetPublic:
+        """Terminals in service, offline or low on battery first, with a summary of all."""
+        rows = fleet(uow.session, problems_only=problems, limit=limit, offset=offset)
+        return FleetPublic.build(fleet_summary(uow.session), rows)
+
+    @router.get(f"{API}/reports/kpi", tags=["reports"])
+    def read_kpi(
+        services: ServicesDep,
+        uow: UowDep,
+        _staff: StaffDep,
+        days: Annotated[int, Query(ge=1, le=MAX_PERIOD_DAYS)] = DEFAULT_KPI_DAYS,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> KpiPublic:
+        """The centre's figures over `[since, until)`; by default the last `days` local days."""
+        # By default whole local days: today's so far and the `days - 1` before it.
+        today = services.clock.now().astimezone(services.tz)
+        midnight = today.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = _aware(until) if until is not None else midnight + timedelta(days=1)
+        start = _aware(since) if since is not None else end - timedelta(days=days)
+        facts, callbacks = kpi_inputs(uow.session, start, end)
+        kpi = compute_kpi(facts, callbacks, since=start, until=end, tz=services.tz)
+        return KpiPublic.of(kpi)
+
+    @router.post(f"{API}/cases/{{case_id}}/reclassify", tags=["cases"])
+    def post_reclassify(
+        case_id: Annotated[str, Path(min_length=1, max_length=32)],
+        body: ReclassifyBody,
+        services: ServicesDep,
+        uow: UowDep,
+        principal: StaffDep,
+    ) -> CasePublic:
+        """Give the case another kind (a single press that is really a care need)."""
+        case = reclassify(
+            uow, case_id, body.kind, by=principal.actor, note=body.note, now=services.clock.now()
+        )
+        uow.commit()
+        # No domain event exists for a change of kind yet, so the console is told directly.
+        cases.announce({"case_id": case.id, "change": "reclassified", "kind": str(case.kind)})
+        return CasePublic.of(case)
+
+    return router
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "times need a UTC offset")
+    return value

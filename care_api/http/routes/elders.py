@@ -1,0 +1,77 @@
+"""Elders' profiles and their contacts."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, status
+
+from care_api.domain.access import Principal, may_read_elder
+from care_api.domain.errors import NotFound
+from care_api.domain.model import Role
+from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
+from care_api.http.schemas import (
+    ContactCreate,
+    ContactPublic,
+    ElderCreate,
+    ElderPublic,
+    ElderUpdate,
+)
+from care_api.usecases.registry import (
+    add_contact,
+    contacts_of,
+    create_elder,
+    get_elder,
+    update_elder,
+)
+
+router = APIRouter(prefix="/elders", tags=["elders"])
+
+ReaderDep = Annotated[Principal, require_roles(Role.ADMIN, Role.OPERATOR, Role.CAREGIVER)]
+
+
+def _check_readable(principal: Principal, elder_id: int) -> None:
+    # The same answer as for a missing elder, so a caregiver cannot probe for others.
+    if not may_read_elder(principal, elder_id):
+        raise NotFound(f"elder {elder_id} not found")
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def post_elder(
+    body: ElderCreate, services: ServicesDep, uow: UowDep, principal: StaffDep
+) -> ElderPublic:
+    """Add an elder's profile."""
+    elder = create_elder(uow.session, body.model_dump(), services.clock.now())
+    uow.commit()
+    return ElderPublic.of(elder, principal)
+
+
+@router.get("/{elder_id}")
+def read_elder(elder_id: int, uow: UowDep, principal: ReaderDep) -> ElderPublic:
+    """One elder's profile: staff, or a caregiver of this elder."""
+    _check_readable(principal, elder_id)
+    return ElderPublic.of(get_elder(uow.session, elder_id), principal)
+
+
+@router.patch("/{elder_id}")
+def patch_elder(elder_id: int, body: ElderUpdate, uow: UowDep, principal: StaffDep) -> ElderPublic:
+    """Change the fields sent; the others stay as they are."""
+    elder = update_elder(uow.session, elder_id, body.model_dump(exclude_unset=True))
+    uow.commit()
+    return ElderPublic.of(elder, principal)
+
+
+@router.post("/{elder_id}/contacts", status_code=status.HTTP_201_CREATED)
+def post_contact(
+    elder_id: int, body: ContactCreate, uow: UowDep, _principal: StaffDep
+) -> ContactPublic:
+    """Add a caregiver or family member to the elder's alert list."""
+    contact = add_contact(uow.session, elder_id, body.model_dump())
+    uow.commit()
+    return ContactPublic.model_validate(contact)
+
+
+@router.get("/{elder_id}/contacts")
+def list_contacts(elder_id: int, uow: UowDep, principal: ReaderDep) -> list[ContactPublic]:
+    """The elder's contacts, first to alert first."""
+    _check_readable(principal, elder_id)
+    get_elder(uow.session, elder_id)
+    return [ContactPublic.model_validate(c) for c in contacts_of(uow.session, elder_id)]

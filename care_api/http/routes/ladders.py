@@ -1,0 +1,91 @@
+"""Escalation ladders per case kind: staff read them, the admin edits or resets them."""
+
+import logging
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from care_api.domain.model import CaseKind
+from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
+from care_api.usecases.ladders import (
+    MAX_AFTER_S,
+    MAX_FLAG_CHARS,
+    MAX_LIMIT,
+    MAX_STEPS,
+    Audience,
+    Ladder,
+    get_ladder,
+    is_default_ladder,
+    ladder_to_data,
+    put_ladder,
+    reset_ladder,
+)
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/ladders", tags=["ladders"])
+
+
+class LadderTarget(BaseModel):
+    """Who a step tells and on which channels (console audiences: ["console"] only)."""
+
+    audience: Audience
+    channels: list[Literal["sms", "voice", "console"]] = Field(min_length=1, max_length=3)
+    limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
+
+
+class LadderStep(BaseModel):
+    """One rung: `after_s` seconds after the previous one (0 for the first)."""
+
+    after_s: int = Field(ge=0, le=MAX_AFTER_S)
+    notify: list[LadderTarget] = Field(default_factory=list, max_length=20)
+    flag: str | None = Field(default=None, min_length=1, max_length=MAX_FLAG_CHARS)
+
+
+class LadderIn(BaseModel):
+    """A whole ladder; it replaces the one in force for the kind."""
+
+    steps: list[LadderStep] = Field(min_length=1, max_length=MAX_STEPS)
+
+
+class LadderPublic(BaseModel):
+    """The ladder in force for a kind, and whether it is still the built-in default."""
+
+    kind: CaseKind
+    default: bool
+    steps: list[LadderStep]
+
+    @classmethod
+    def of(cls, ladder: Ladder, *, default: bool) -> "LadderPublic":
+        """The API form of a ladder."""
+        steps = [LadderStep.model_validate(s) for s in ladder_to_data(ladder)]
+        return cls(kind=ladder.kind, default=default, steps=steps)
+
+
+@router.get("/{kind}")
+def read_ladder(kind: CaseKind, uow: UowDep, _principal: StaffDep) -> LadderPublic:
+    """The ladder cases of `kind` climb while nobody acknowledges them."""
+    ladder = get_ladder(uow.session, kind)
+    return LadderPublic.of(ladder, default=is_default_ladder(uow.session, kind))
+
+
+@router.put("/{kind}")
+def replace_ladder(
+    kind: CaseKind, body: LadderIn, uow: UowDep, services: ServicesDep, principal: AdminDep
+) -> LadderPublic:
+    """Replace the ladder of `kind`; running cases use it from their next step (422 if unfit)."""
+    steps = [s.model_dump() for s in body.steps]
+    ladder = put_ladder(uow.session, kind, steps, by=principal.actor, now=services.clock.now())
+    uow.commit()
+    log.info("ladder %s replaced by %s (%d steps)", kind, principal.actor, len(ladder.steps))
+    return LadderPublic.of(ladder, default=False)
+
+
+@router.delete("/{kind}")
+def restore_default_ladder(kind: CaseKind, uow: UowDep, principal: AdminDep) -> LadderPublic:
+    """Go back to the built-in ladder of `kind`."""
+    ladder = reset_ladder(uow.session, kind)
+    uow.commit()
+    log.info("ladder %s reset to the default by %s", kind, principal.actor)
+    return LadderPublic.of(ladder, default=True)

@@ -1,0 +1,37 @@
+"""The outbox: every message sent or queued, by case, status and channel."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from care_api.domain.access import Principal, is_staff
+from care_api.domain.model import Role
+from care_api.http.deps import UowDep, require_roles
+from care_api.http.schemas import NotificationPublic
+from care_api.usecases.queries import MAX_PAGE, NotificationFilter, Page, list_notifications
+
+router = APIRouter(prefix="/notifications", tags=["notifications"])
+
+ReaderDep = Annotated[Principal, require_roles(Role.ADMIN, Role.OPERATOR, Role.CAREGIVER)]
+Text = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get("")
+def read_notifications(
+    uow: UowDep,
+    principal: ReaderDep,
+    case_id: Annotated[str | None, Query(max_length=32)] = None,
+    status: Text = None,
+    channel: Text = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[NotificationPublic]:
+    """Messages newest first: staff see all, a caregiver those about their elders' cases."""
+    where = NotificationFilter(
+        case_id=case_id,
+        status=status,
+        channel=channel,
+        elder_ids=None if is_staff(principal) else principal.elder_ids,
+    )
+    rows = list_notifications(uow.session, where, Page(limit=limit, offset=offset))
+    return [NotificationPublic.of(n) for n in rows]

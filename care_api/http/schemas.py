@@ -1,0 +1,326 @@
+"""API models: what clients send and receive, kept apart from the table classes."""
+
+from datetime import datetime
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from care_api.domain.access import Principal, may_see_medical_notes
+from care_api.domain.keymap import validate_keymap
+from care_api.domain.model import CaseKind, CaseState, Role
+from care_api.store.tables import (
+    ApiToken,
+    Case,
+    CaseEvent,
+    Device,
+    Elder,
+    Notification,
+)
+
+# Every time the API shows is aware UTC rendered like domain.model.utc_iso: "+00:00", not "Z".
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+PHONE_PATTERN = r"^\+?[0-9 -]{3,32}$"
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# case_event.by and care_case.owner hold "role:name" in 100 characters.
+PERSON_NAME_MAX = 80
+# case_event.why holds 1000 characters; the callback line also names the other answers.
+CALLBACK_COMMENT_MAX = 900
+KEYMAP_ENTRIES_MAX = 32
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Phone = Annotated[str, Field(pattern=PHONE_PATTERN, examples=["+8613800000000"])]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Address = Annotated[str, Field(max_length=500)]
+MedicalNotes = Annotated[str, Field(max_length=4000)]
+Keymap = Annotated[
+    dict[str, str],
+    Field(max_length=KEYMAP_ENTRIES_MAX, examples=[{"main:single": "care", "sos:*": "emergency"}]),
+]
+Note = Annotated[str, Field(max_length=1000)]
+
+
+def _checked_keymap(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    return {key: str(kind) for key, kind in validate_keymap(value).items()}
+
+
+class ElderCreate(BaseModel):
+    """A new elder's profile."""
+
+    name: Name
+    phone: Phone
+    address: Address = ""
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    medical_notes: MedicalNotes = ""
+    keymap_override: Keymap | None = None
+
+    _keymap = field_validator("keymap_override")(_checked_keymap)
+
+
+class ElderUpdate(BaseModel):
+    """Changes to a profile; only the fields sent change."""
+
+    # An unknown field would otherwise make a PATCH that succeeds and changes nothing.
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    phone: Phone | None = None
+    address: Address | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    medical_notes: MedicalNotes | None = None
+    keymap_override: Keymap | None = None
+
+    _keymap = field_validator("keymap_override")(_checked_keymap)
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Self:
+        # lat, lon and keymap_override may be cleared with null; the rest always have a value.
+        for name in ("name", "phone", "address", "medical_notes"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null")
+        return self
+
+
+class ElderPublic(BaseModel):
+    """An elder's profile; address and medical notes only for those who may see them."""
+
+    id: int
+    name: str
+    phone: str
+    address: str | None
+    lat: float | None
+    lon: float | None
+    medical_notes: str | None
+    keymap_override: dict[str, str] | None
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, elder: Elder, principal: Principal) -> Self:
+        """The profile as `principal` may see it."""
+        if elder.id is None:
+            raise RuntimeError("elder has no id yet")
+        private = may_see_medical_notes(principal, elder.id)
+        return cls(
+            id=elder.id,
+            name=elder.name,
+            phone=elder.phone,
+            address=elder.address if private else None,
+            lat=elder.lat,
+            lon=elder.lon,
+            medical_notes=elder.medical_notes if private else None,
+            keymap_override=elder.keymap_override,
+            created_at=elder.created_at,
+        )
+
+
+class ContactCreate(BaseModel):
+    """A caregiver or family member to alert; priority 1 is called first."""
+
+    name: Name
+    phone: Phone
+    relation: Annotated[str, Field(max_length=64)] = ""
+    priority: Annotated[int, Field(ge=1, le=100)] = 1
+
+
+class ContactPublic(BaseModel):
+    """A contact of an elder."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    elder_id: int
+    name: str
+    phone: str
+    relation: str
+    priority: int
+
+
+class DeviceProvision(BaseModel):
+    """A terminal to register for an elder."""
+
+    device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN, examples=["T1001"])]
+    elder_id: Annotated[int, Field(ge=1)]
+    hub_port: Annotated[str | None, Field(max_length=200)] = None
+
+
+class DeviceSecret(BaseModel):
+    """A terminal's new secret, shown this once and never again."""
+
+    device_id: str
+    secret: str
+
+
+class DeviceProvisioned(DeviceSecret):
+    """A registered terminal and its secret, shown this once and never again."""
+
+    elder_id: int
+
+
+class DevicePublic(BaseModel):
+    """A terminal's binding and last known state; never its secret."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    device_id: str
+    elder_id: int | None
+    status: str
+    online: bool | None
+    last_seen_at: Timestamp | None
+    battery: int | None
+    rssi: int | None
+    fw: str | None
+
+    @classmethod
+    def of(cls, device: Device) -> Self:
+        """The public view of a device row."""
+        return cls.model_validate(device)
+
+
+class CasePublic(BaseModel):
+    """A case as lists show it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: CaseKind
+    state: CaseState
+    elder_id: int
+    device_id: str | None
+    summary: str
+    owner: str | None
+    level: int
+    opened_at: Timestamp
+    acknowledged_at: Timestamp | None
+    resolved_at: Timestamp | None
+    closed_at: Timestamp | None
+
+    @classmethod
+    def of(cls, case: Case) -> Self:
+        """The public view of a case row."""
+        return cls.model_validate(case)
+
+
+class CaseEventPublic(BaseModel):
+    """One line of a case's history."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: Timestamp
+    by: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    why: str
+
+
+class NotificationPublic(BaseModel):
+    """A message sent or queued, whatever the channel."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    case_id: str | None
+    channel: str
+    to: str
+    recipient: str
+    body: str
+    status: str
+    attempts: int
+    provider_id: str | None
+    detail: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, row: Notification) -> Self:
+        """The public view of a notification row."""
+        return cls.model_validate(row)
+
+
+class CaseDetail(CasePublic):
+    """One case with its full history and every message sent about it."""
+
+    events: list[CaseEventPublic]
+    notifications: list[NotificationPublic]
+
+    @classmethod
+    def build(cls, case: Case, events: list[CaseEvent], notes: list[Notification]) -> Self:
+        """Assemble the detail view from the rows."""
+        return cls(
+            **dict(CasePublic.of(case)),
+            events=[CaseEventPublic.model_validate(e) for e in events],
+            notifications=[NotificationPublic.of(n) for n in notes],
+        )
+
+
+class AckBody(BaseModel):
+    """An optional note with an acknowledgement or acceptance."""
+
+    note: Note = ""
+
+
+class ResolveBody(BaseModel):
+    """How the need was met."""
+
+    note: Note = ""
+
+
+class CallbackBody(BaseModel):
+    """The callback (回访) to the elder after the case was resolved."""
+
+    reached: bool = True
+    time_ok: bool | None = None
+    quality: Annotated[int | None, Field(ge=1, le=5)] = None
+    price_ok: bool | None = None
+    satisfaction: Annotated[int | None, Field(ge=1, le=5)] = None
+    comment: Annotated[str, Field(max_length=CALLBACK_COMMENT_MAX)] = ""
+
+    def as_result(self) -> dict[str, Any]:
+        """The answers given, for the case history."""
+        return self.model_dump(exclude_none=True)
+
+
+class TokenCreate(BaseModel):
+    """A token to mint for a person."""
+
+    role: Role
+    name: Annotated[str, Field(min_length=1, max_length=PERSON_NAME_MAX)]
+    subject_id: Annotated[int | None, Field(ge=1)] = None
+    elder_ids: Annotated[list[Annotated[int, Field(ge=1)]] | None, Field(max_length=1000)] = None
+    expires_in_days: Annotated[int | None, Field(ge=1, le=3650)] = None
+
+
+class TokenCreated(BaseModel):
+    """A minted token; the token itself is shown this once and never again."""
+
+    id: int
+    role: Role
+    name: str
+    token: str
+    expires_at: Timestamp | None
+
+    @classmethod
+    def of(cls, row: ApiToken, token: str) -> Self:
+        """The answer to a mint, with the token in clear."""
+        if row.id is None:
+            raise RuntimeError("token has no id yet")
+        return cls(
+            id=row.id, role=Role(row.role), name=row.name, token=token, expires_at=row.expires_at
+        )

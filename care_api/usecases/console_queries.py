@@ -1,0 +1,153 @@
+"""Read-side queries for the operator console: the live board, the fleet, the KPI inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func
+from sqlmodel import Session, col, select
+
+from care_api.domain.cases import ACTIVE, UNOWNED
+from care_api.domain.kpi import CallbackFacts, CaseFacts, parse_callback_line
+from care_api.domain.model import CaseKind, CaseState
+from care_api.store.tables import Case, CaseEvent, Device, Elder
+
+# States the board shows: cases that still need someone, and those awaiting their callback.
+BOARD_STATES: frozenset[CaseState] = ACTIVE | {CaseState.RESOLVED, CaseState.CANCELLED}
+BOARD_MAX_ROWS = 500
+FLEET_MAX_ROWS = 1000
+LOW_BATTERY_PERCENT = 20
+CALLBACK_ACTION = "callback"
+# The alerts ladder writes what the console must say ("call 120") as a history row.
+FLAG_ACTION = "flag"
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    """An open case with the name of its elder."""
+
+    case: Case
+    elder_name: str
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    """A terminal with the name of the elder it is bound to."""
+
+    device: Device
+    elder_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSummary:
+    """Counts over every terminal in service."""
+
+    total: int
+    online: int
+    offline: int
+    unknown: int
+    low_battery: int
+
+
+def _states(states: frozenset[CaseState]) -> list[str]:
+    return [str(s) for s in states]
+
+
+def board(session: Session, limit: int = BOARD_MAX_ROWS) -> list[BoardRow]:
+    """Open cases: unowned emergencies, then owned ones, then the rest, each newest first."""
+    emergency = col(Case.kind) == CaseKind.EMERGENCY
+    rank = case(
+        (and_(emergency, col(Case.state).in_(_states(UNOWNED))), 0),
+        (and_(emergency, col(Case.state).in_(_states(ACTIVE))), 1),
+        (col(Case.state).in_(_states(ACTIVE)), 2),
+        else_=3,
+    )
+    rows = session.exec(
+        select(Case, Elder.name)
+        .join(Elder, col(Elder.id) == col(Case.elder_id))
+        .where(col(Case.state).in_(_states(BOARD_STATES)))
+        .order_by(rank, col(Case.opened_at).desc(), col(Case.id).desc())
+        .limit(limit)
+    ).all()
+    flags = _flags_of(session, [c.id for c, _ in rows])
+    return [BoardRow(c, name, tuple(flags.get(c.id, ()))) for c, name in rows]
+
+
+def _flags_of(session: Session, case_ids: list[str]) -> dict[str, list[str]]:
+    if not case_ids:
+        return {}
+    found: dict[str, list[str]] = {}
+    rows = session.exec(
+        select(CaseEvent.case_id, CaseEvent.why)
+        .where(CaseEvent.action == FLAG_ACTION, col(CaseEvent.case_id).in_(case_ids))
+        .order_by(col(CaseEvent.at), col(CaseEvent.id))
+    ).all()
+    for case_id, why in rows:
+        if why not in found.setdefault(case_id, []):
+            found[case_id].append(why)
+    return found
+
+
+def fleet(
+    session: Session, *, problems_only: bool = False, limit: int = FLEET_MAX_ROWS, offset: int = 0
+) -> list[FleetRow]:
+    """Terminals in service: those offline or low on battery first, then by id."""
+    problem = col(Device.online).is_not(True) | (col(Device.battery) < LOW_BATTERY_PERCENT)
+    query = (
+        select(Device, Elder.name)
+        .join(Elder, col(Elder.id) == col(Device.elder_id), isouter=True)
+        .where(col(Device.status) != "retired")
+    )
+    if problems_only:
+        query = query.where(problem)
+    query = query.order_by(case((problem, 0), else_=1), col(Device.device_id))
+    rows = session.exec(query.offset(offset).limit(limit)).all()
+    return [FleetRow(d, name) for d, name in rows]
+
+
+def fleet_summary(session: Session) -> FleetSummary:
+    """How many terminals are online, offline, never heard from, and low on battery."""
+    in_service = col(Device.status) != "retired"
+    by_online = dict(
+        session.exec(
+            select(Device.online, func.count()).where(in_service).group_by(col(Device.online))
+        ).all()
+    )
+    low = session.exec(
+        select(func.count()).where(in_service, col(Device.battery) < LOW_BATTERY_PERCENT)
+    ).one()
+    online, offline, unknown = (int(by_online.get(k, 0)) for k in (True, False, None))
+    return FleetSummary(online + offline + unknown, online, offline, unknown, int(low))
+
+
+def kpi_inputs(
+    session: Session, since: datetime, until: datetime
+) -> tuple[list[CaseFacts], list[CallbackFacts]]:
+    """The cases opened in `[since, until)` and the callbacks recorded on them."""
+    cases: Sequence[Case] = session.exec(
+        select(Case).where(col(Case.opened_at) >= since, col(Case.opened_at) < until)
+    ).all()
+    facts = [
+        CaseFacts(
+            kind=CaseKind(c.kind),
+            state=CaseState(c.state),
+            opened_at=c.opened_at,
+            acknowledged_at=c.acknowledged_at,
+            resolved_at=c.resolved_at,
+            closed_at=c.closed_at,
+        )
+        for c in cases
+    ]
+    lines = session.exec(
+        select(CaseEvent.why)
+        .join(Case, col(Case.id) == col(CaseEvent.case_id))
+        .where(
+            CaseEvent.action == CALLBACK_ACTION,
+            col(Case.opened_at) >= since,
+            col(Case.opened_at) < until,
+        )
+    ).all()
+    return facts, [parse_callback_line(why) for why in lines]

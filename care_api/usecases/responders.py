@@ -1,0 +1,79 @@
+"""Who answers alerts: people recognised by their phone, their names, and their refusals."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from care_api.domain.model import CaseState
+from care_api.store.tables import Contact
+from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.case_actions import get_case
+from care_api.usecases.case_log import add_note
+
+SUPERVISOR = "supervisor"
+# Numbers arrive as "+8613900000001", "8613900000001" or "139 0000 0001"; the last 11 digits
+# are a Chinese mobile's national number and long enough that two people never share them.
+MATCH_DIGITS = 11
+MIN_DIGITS = 5  # shorter "numbers" (short codes, garbage) identify nobody
+_NOT_DIGITS = re.compile(r"\D")
+
+
+def phone_digits(phone: str) -> str:
+    """The digits of a phone number, without the international "00" prefix."""
+    digits = _NOT_DIGITS.sub("", phone)
+    return digits[2:] if phone.strip().startswith("00") else digits
+
+
+def same_phone(a: str, b: str) -> bool:
+    """True when two spellings of a number name the same phone."""
+    da, db = phone_digits(a), phone_digits(b)
+    if not da or not db:
+        return False
+    if da == db:
+        return True
+    return min(len(da), len(db)) >= MATCH_DIGITS and da[-MATCH_DIGITS:] == db[-MATCH_DIGITS:]
+
+
+def identify_phone(session: Session, phone: str, *, supervisor_phone: str | None) -> list[str]:
+    """Every actor a phone number belongs to ("contact:3", "supervisor"); [] when unknown.
+
+    One person may be the contact of several elders (a daughter of two parents), so a number
+    can name several contacts.
+    """
+    digits = phone_digits(phone)
+    if len(digits) < MIN_DIGITS:
+        return []
+    # A cheap filter in SQL (stored numbers keep their spelling); the exact check is below.
+    candidates = session.exec(
+        select(Contact).where(col(Contact.phone).contains(digits[-4:])).order_by(col(Contact.id))
+    ).all()
+    found = [f"contact:{c.id}" for c in candidates if same_phone(c.phone, phone)]
+    if supervisor_phone and same_phone(supervisor_phone, phone):
+        found.append(SUPERVISOR)
+    return found
+
+
+def describe_actor(session: Session, actor: str | None) -> str:
+    """A name for the person behind an actor string, as others are told it."""
+    if not actor:
+        return "someone"
+    kind, _, ident = actor.partition(":")
+    if kind == "contact" and ident.isdigit():
+        contact = session.get(Contact, int(ident))
+        if contact is not None:
+            return f"{contact.name} ({contact.relation})" if contact.relation else contact.name
+    if actor == SUPERVISOR:
+        return "the supervisor"
+    if kind in {"operator", "admin"}:
+        return f"operator {ident}" if ident else "an operator"
+    return ident or actor
+
+
+def decline(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via: str) -> CaseState:
+    """Record that `by` cannot take the case; the ladder keeps climbing as it would anyway."""
+    case = get_case(uow.session, case_id)
+    add_note(uow, case, action="declined", by=by, why=f"declined via {via}", now=now)
+    return CaseState(case.state)

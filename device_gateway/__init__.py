@@ -1,0 +1,1 @@
+"""Transports → protocol → care domain."""

@@ -1,0 +1,122 @@
+"""Case news for the terminals, and which transport reaches each terminal."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from care_api.domain.cases import SAY
+from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged, DomainEvent
+from care_api.domain.model import CaseState
+from care_api.services import Services
+from care_api.usecases.case_actions import get_case
+from device_gateway.ports import Downlink
+from device_gateway.protocol.model import CaseNews
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.2
+JOIN_TIMEOUT_S = 5.0
+NEWS_EVENTS: tuple[type, ...] = (CaseOpened, CaseStateChanged, CasePressedAgain)
+
+
+class DownlinkRouter:
+    """Remembers which transport each terminal last spoke through; MQTT otherwise.
+
+    A terminal behind a serial hub must get its news on that hub's line, not on a topic
+    nobody reads. The pipeline calls `note` for every event it takes.
+    """
+
+    def __init__(self, default: Downlink) -> None:
+        self._default = default
+        self._routes: dict[str, Downlink] = {}
+        self._lock = threading.Lock()
+
+    def note(self, device_id: str, downlink: Downlink) -> None:
+        """Route later downlinks for `device_id` through `downlink`."""
+        with self._lock:
+            self._routes[device_id] = downlink
+
+    def downlink_for(self, device_id: str) -> Downlink:
+        """The downlink that reaches `device_id`."""
+        with self._lock:
+            return self._routes.get(device_id, self._default)
+
+
+class CaseNewsSender:
+    """Tells a terminal what became of its case (light or voice prompt).
+
+    Bus handlers run on whichever thread committed (a pipeline worker, an HTTP request),
+    so they only enqueue; this class's own thread looks things up and publishes.
+    """
+
+    def __init__(self, services: Services, router: DownlinkRouter) -> None:
+        self._services = services
+        self._router = router
+        self._queue: queue.Queue[DomainEvent] = queue.Queue()
+        self._running = threading.Event()
+        self._subscribed = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Subscribe to the case events and start the sending thread."""
+        if not self._subscribed:
+            # The bus has no unsubscribe: after stop() the handler stays and ignores events.
+            for event_type in NEWS_EVENTS:
+                self._services.bus.subscribe(event_type, self._on_event)
+            self._subscribed = True
+        self._running.set()
+        self._thread = threading.Thread(target=self._run, name="vnh-case-news", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread; news still queued is sent first if it can be in time."""
+        self._running.clear()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(JOIN_TIMEOUT_S)
+            if thread.is_alive():
+                log.warning("case news thread did not stop within %.0f s", JOIN_TIMEOUT_S)
+
+    def _on_event(self, event: DomainEvent) -> None:
+        # Publisher's thread, inside its commit: enqueue and return.
+        if self._running.is_set() and getattr(event, "device_id", None):
+            self._queue.put_nowait(event)
+
+    def _run(self) -> None:
+        while self._running.is_set() or not self._queue.empty():
+            try:
+                event = self._queue.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            try:
+                self._send(event)
+            except SQLAlchemyError as exc:
+                # News is a courtesy; the terminal already has its ack. Skip, do not stall.
+                log.warning("case news for %r skipped: database error %s", event, exc)
+            except Exception:
+                log.exception("case news for %r failed", event)
+
+    def _send(self, event: DomainEvent) -> None:
+        match event:
+            case CaseOpened():
+                case_id, device_id, state = event.case_id, event.device_id, CaseState.OPEN
+            case CaseStateChanged():
+                case_id, device_id, state = event.case_id, event.device_id, event.to_state
+            case CasePressedAgain():
+                case_id, device_id = event.case_id, event.device_id
+                state = self._current_state(case_id)
+            case _:
+                return
+        if device_id is None:
+            return
+        news = CaseNews(case=case_id, state=state.value, say=SAY.get(state))
+        self._router.downlink_for(device_id).send_news(device_id, news)
+        log.debug("case news device=%s case=%s state=%s", device_id, case_id, state)
+
+    def _current_state(self, case_id: str) -> CaseState:
+        with self._services.uow() as uow:
+            return CaseState(get_case(uow.session, case_id).state)

@@ -1,0 +1,299 @@
+"""The pipeline: inbox → decode → intake (commit) → ack → settle, on worker threads."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
+from care_api.services import Services
+from care_api.usecases.intake import record_device_report
+from care_api.usecases.presence import record_presence
+from device_gateway.downlink import DownlinkRouter
+from device_gateway.mapping import to_report
+from device_gateway.ports import Inbound
+from device_gateway.protocol.errors import FrameError
+from device_gateway.protocol.json_codec import decode_uplink
+from device_gateway.protocol.model import Ack, AckStatus, WireEvent
+from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Sized well above what brokers keep in flight to us (MQTT 5 Receive Maximum 1000,
+# Mosquitto's default 20), so that a full inbox means a stuck worker, not load.
+INBOX_SIZE = 10_000
+POLL_S = 0.2
+DRAIN_S = 2.0
+JOIN_MARGIN_S = 3.0
+DB_RETRY_FIRST_S = 0.1
+DB_RETRY_MAX_S = 10.0
+BUG_ATTEMPTS = 3
+BUG_RETRY_S = 0.2
+# Database down, locked or unreachable: wait and retry the same message, however long.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
+PRESENCE = {"online": True, "offline": False}
+
+
+class _Abandoned(Exception):
+    """The pipeline is stopping while the database is down: leave the message unsettled."""
+
+
+class _GaveUp(Exception):
+    """A non-database failure repeated: settle without an app ack; the terminal resends."""
+
+
+class Pipeline:
+    """Worker threads turning inbound messages into committed reports and acks.
+
+    Any number of transports feed `offer`; each item carries its transport, which
+    settles it and carries the reply back. Nothing is acked or settled before the
+    report is committed, so a press is never lost, only delayed.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        router: DownlinkRouter,
+        *,
+        workers: int = 1,
+        inbox_size: int = INBOX_SIZE,
+    ) -> None:
+        self._services = services
+        self._router = router
+        # One inbox per worker, a device always on the same one: its events are handled
+        # in the order they came (a cancel must not overtake the press it cancels).
+        self._inboxes: list[queue.Queue[Inbound]] = [
+            queue.Queue(maxsize=inbox_size) for _ in range(max(1, workers))
+        ]
+        self._stopping = threading.Event()
+        self._drain_until = 0.0
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def depth(self) -> int:
+        """Messages waiting in the inbox."""
+        return sum(inbox.qsize() for inbox in self._inboxes)
+
+    @property
+    def workers_alive(self) -> int:
+        """Worker threads running."""
+        return sum(t.is_alive() for t in self._threads)
+
+    def offer(self, item: Inbound) -> bool:
+        """Take `item` for processing; False when the inbox is full. Never blocks."""
+        # The topic up to the device id names the device (transports other than MQTT
+        # put the device's own name there too); no parsing on the transport's thread.
+        device = item.topic.rpartition("/")[0]
+        try:
+            self._inboxes[hash(device) % len(self._inboxes)].put_nowait(item)
+        except queue.Full:
+            return False
+        return True
+
+    def start(self) -> None:
+        """Start the worker threads."""
+        self._stopping.clear()
+        self._threads = [
+            threading.Thread(target=self._work, args=(inbox,), name=f"vnh-gateway-{i}", daemon=True)
+            for i, inbox in enumerate(self._inboxes)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, drain_s: float = DRAIN_S) -> None:
+        """Finish what is in the inbox for up to `drain_s`, then stop the workers.
+
+        Whatever is left stays unsettled: the broker delivers it again next session.
+        """
+        self._drain_until = time.monotonic() + drain_s
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(drain_s + JOIN_MARGIN_S)
+            if thread.is_alive():
+                log.warning("gateway worker %s did not stop in time", thread.name)
+        self._threads = []
+        if self.depth:
+            log.info("gateway stopped with %d messages unsettled for redelivery", self.depth)
+
+    def _work(self, inbox: queue.Queue[Inbound]) -> None:
+        while not (
+            self._stopping.is_set() and (inbox.empty() or time.monotonic() > self._drain_until)
+        ):
+            try:
+                item = inbox.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            try:
+                self.handle(item)
+            except Exception:
+                # A bug: full traceback, settle so the broker window does not clog; a
+                # terminal without its app ack resends anyway.
+                log.exception("pipeline failed on %s", item.topic)
+                self._settle_quietly(item)
+
+    def handle(self, item: Inbound) -> None:
+        """Process one inbound message to its end (ack and settle, or leave unsettled)."""
+        parsed = parse_topic(item.topic)
+        if parsed is None:
+            # Serial hook: a SerialTransport's items get their own branch here (decode with
+            # nmea_codec, then `_record_event`); all after decoding is shared.
+            log.warning("message on unexpected topic %r dropped", item.topic)
+            item.transport.settle(item.receipt)
+            return
+        device_id, leaf = parsed
+        if leaf == UP_LEAF:
+            self._uplink(device_id, item)
+        elif leaf == STATUS_LEAF:
+            self._presence(device_id, item)
+        else:
+            log.warning("message on %r dropped: not a topic the gateway reads", item.topic)
+            item.transport.settle(item.receipt)
+
+    def _uplink(self, device_id: str, item: Inbound) -> None:
+        try:
+            event = decode_uplink(device_id, item.payload)
+        except FrameError as exc:
+            log.warning(
+                "rejected frame device=%s via %s: %s", device_id, item.transport.source, exc
+            )
+            item.transport.send_ack(device_id, Ack.rejecting(device_id, exc))
+            item.transport.settle(item.receipt)
+            return
+        self._record_event(event, item)
+
+    def _record_event(self, event: WireEvent, item: Inbound) -> None:
+        transport = item.transport
+        report = to_report(event, source=transport.source)
+        self._router.note(event.device_id, transport)
+        now = self._services.clock.now()
+        try:
+            outcome = self._persist(
+                lambda: record_device_report(
+                    self._services.uow, report, now=now, tz=self._services.tz
+                ),
+                what=f"{report.type} {report.key}",
+            )
+        except _Abandoned:
+            log.info("stopping: %s left unacked for redelivery", report.key)
+            return
+        except _GaveUp:
+            transport.settle(item.receipt)  # no app ack: the terminal resends it
+            return
+        transport.send_ack(
+            event.device_id,
+            Ack(
+                device_id=event.device_id,
+                boot=event.boot,
+                seq=event.seq,
+                status=AckStatus(outcome.status.value),
+                case=outcome.case_id,
+                reason=outcome.reason,
+            ),
+        )
+        _log_outcome(report, outcome)
+        transport.settle(item.receipt)
+
+    def _presence(self, device_id: str, item: Inbound) -> None:
+        text = item.payload.decode("utf-8", "replace").strip()
+        if text not in PRESENCE:
+            if text:  # empty: a retained flag being cleared
+                log.warning("status of %s not online/offline: %r", device_id, text[:32])
+            item.transport.settle(item.receipt)
+            return
+        now = self._services.clock.now()
+        try:
+            self._persist(
+                lambda: record_presence(
+                    self._services.uow, device_id, PRESENCE[text], now, seen=not item.retained
+                ),
+                what=f"presence of {device_id}",
+            )
+        except _Abandoned:
+            return
+        except _GaveUp:
+            pass
+        log.debug("device %s is %s", device_id, text)
+        item.transport.settle(item.receipt)
+
+    def _persist(self, action: Callable[[], T], *, what: str) -> T:
+        """Run `action` until it commits.
+
+        A database that is down or locked is waited out, however long: the message is
+        neither acked nor settled meanwhile, so it is never lost. Any other failure is a
+        bug; after BUG_ATTEMPTS it gives up and the caller settles without an app ack.
+        Answering "rejected" instead would make the terminal stop resending: a lost press.
+        """
+        db_failures = bug_failures = 0
+        while True:
+            try:
+                return action()
+            except TRANSIENT_DB_ERRORS as exc:
+                db_failures += 1
+                delay = min(DB_RETRY_MAX_S, DB_RETRY_FIRST_S * 2 ** min(db_failures - 1, 10))
+                log.warning(
+                    "database unavailable for %s (attempt %d), retrying in %.1f s: %s",
+                    what,
+                    db_failures,
+                    delay,
+                    exc,
+                )
+            except Exception:
+                bug_failures += 1
+                if bug_failures >= BUG_ATTEMPTS:
+                    log.exception(
+                        "%s failed %d times; left for the terminal to resend", what, bug_failures
+                    )
+                    raise _GaveUp from None
+                delay = BUG_RETRY_S
+                log.warning("%s failed (attempt %d), retrying", what, bug_failures, exc_info=True)
+            if self._stopping.wait(delay):
+                raise _Abandoned
+
+    @staticmethod
+    def _settle_quietly(item: Inbound) -> None:
+        try:
+            item.transport.settle(item.receipt)
+        except Exception:
+            log.exception("settling %s failed", item.topic)
+
+
+def _log_outcome(report: DeviceReport, outcome: IntakeOutcome) -> None:
+    key = report.key
+    if outcome.status is IntakeStatus.REJECTED:
+        log.warning(
+            "%s rejected device=%s boot=%d seq=%d reason=%s",
+            report.type,
+            key.device_id,
+            key.boot,
+            key.seq,
+            outcome.reason,
+        )
+    elif report.type is ReportType.PRESS:
+        log.info(
+            "press %s device=%s boot=%d seq=%d case=%s kind=%s",
+            outcome.status,
+            key.device_id,
+            key.boot,
+            key.seq,
+            outcome.case_id,
+            outcome.kind,
+        )
+    else:
+        log.debug(
+            "%s %s device=%s boot=%d seq=%d case=%s",
+            report.type,
+            outcome.status,
+            key.device_id,
+            key.boot,
+            key.seq,
+            outcome.case_id,
+        )

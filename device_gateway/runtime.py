@@ -1,0 +1,83 @@
+"""GatewayComponent: broker (when embedded), MQTT transport, pipeline and case news, wired."""
+
+from __future__ import annotations
+
+import logging
+
+from care_api.services import Services
+from care_api.settings import Settings
+from device_gateway.downlink import CaseNewsSender, DownlinkRouter
+from device_gateway.mqtt_url import parse_mqtt_url
+from device_gateway.pipeline import Pipeline
+from device_gateway.transports.embedded_broker import EmbeddedBroker
+from device_gateway.transports.mqtt import MqttTransport
+
+log = logging.getLogger(__name__)
+
+# How long start() waits for the first subscription; past it the transport keeps retrying
+# in the background, so a broker that is down does not stop the service from starting.
+READY_TIMEOUT_S = 10.0
+
+
+class GatewayComponent:
+    """The device gateway as one start/stop component of the service.
+
+    Serial hubs (a later issue) add a `SerialTransport` per configured port, started with
+    the same `pipeline.offer` handler; replies find their way back through the router.
+    """
+
+    def __init__(
+        self, settings: Settings, services: Services, *, ready_timeout_s: float = READY_TIMEOUT_S
+    ) -> None:
+        self._settings = settings
+        self._services = services
+        self._ready_timeout_s = ready_timeout_s
+        self._broker: EmbeddedBroker | None = None
+        self._mqtt: MqttTransport | None = None
+        self._pipeline: Pipeline | None = None
+        self._news: CaseNewsSender | None = None
+
+    def start(self) -> None:
+        """Start broker (if embedded), workers, case news, then the MQTT connection."""
+        settings = self._settings
+        if settings.mqtt_url is None:
+            self._broker = EmbeddedBroker(settings.embedded_mqtt_host, settings.embedded_mqtt_port)
+            self._broker.start()
+        password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+        address = parse_mqtt_url(settings.effective_mqtt_url).with_credentials(
+            settings.mqtt_username, password
+        )
+        self._mqtt = MqttTransport(address, client_id=settings.mqtt_client_id)
+        router = DownlinkRouter(default=self._mqtt)
+        self._pipeline = Pipeline(self._services, router, workers=settings.gateway_workers)
+        self._pipeline.start()
+        self._news = CaseNewsSender(self._services, router)
+        self._news.start()
+        self._mqtt.start(self._pipeline.offer)
+        if not self._mqtt.wait_ready(self._ready_timeout_s):
+            log.warning("gateway started but not yet subscribed at %s; it keeps trying", address)
+        log.info("device gateway started (%d workers)", settings.gateway_workers)
+
+    def stop(self) -> None:
+        """Drain and stop the workers, then disconnect, then stop the embedded broker."""
+        # Workers first: what they finish is acked on a connection that is still open.
+        if self._pipeline is not None:
+            self._pipeline.stop()
+        if self._news is not None:
+            self._news.stop()
+        if self._mqtt is not None:
+            self._mqtt.close()
+        if self._broker is not None:
+            self._broker.stop()
+        self._pipeline = self._news = self._mqtt = self._broker = None
+        log.info("device gateway stopped")
+
+    def health(self) -> dict[str, object]:
+        """What /healthz shows of the gateway."""
+        return {
+            "broker": "external" if self._settings.mqtt_url else "embedded",
+            "broker_running": self._broker.is_running if self._broker else None,
+            "mqtt_connected": self._mqtt.is_connected if self._mqtt else False,
+            "inbox_depth": self._pipeline.depth if self._pipeline else 0,
+            "workers_alive": self._pipeline.workers_alive if self._pipeline else 0,
+        }

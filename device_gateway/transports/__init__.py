@@ -1,0 +1,1 @@
+"""Transports: how terminals reach the gateway (an MQTT broker; serial hubs later)."""

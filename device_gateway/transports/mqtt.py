@@ -1,0 +1,253 @@
+"""MqttTransport: paho-mqtt with a persistent session and PUBACK only after commit."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from device_gateway.mqtt_url import MqttAddress
+from device_gateway.ports import Inbound, InboundHandler
+from device_gateway.protocol.json_codec import encode_ack, encode_command, encode_news
+from device_gateway.protocol.model import Ack, CaseNews, Command
+from device_gateway.protocol.topics import STATUS_FILTER, UP_FILTER, down_topic
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_S = 60
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+# paho's default of 20 un-PUBACKed downlinks would throttle acks to a burst of presses.
+OUTGOING_INFLIGHT = 1000
+# MQTT 5 only: how many un-PUBACKed messages the broker may have out to us (Receive Maximum).
+# Keep it at or below the pipeline's inbox size, so a full inbox means a bug, not load.
+RECEIVE_MAXIMUM = 1000
+# MQTT 5 only: keep the session (subscriptions, queued presses) this long while we are away.
+SESSION_EXPIRY_S = 7 * 24 * 3600
+UPLINK_QOS = 1
+DOWNLINK_QOS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MqttReceipt:
+    """What `settle` needs to PUBACK one message, and which connection delivered it."""
+
+    mid: int
+    qos: int
+    connection: int
+
+
+class MqttTransport:
+    """The gateway's one MQTT client: subscribes to every terminal's `up` and `status`.
+
+    Works the same against Mosquitto and the embedded amqtt broker. The session is
+    persistent (fixed client id, clean session off), so presses published while the
+    gateway is away are delivered when it is back; with `manual_ack` a message is
+    PUBACKed only when the pipeline settles it, after its case is committed.
+    """
+
+    def __init__(
+        self,
+        address: MqttAddress,
+        *,
+        client_id: str,
+        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv311,
+        filters: Sequence[str] = (UP_FILTER, STATUS_FILTER),
+        keepalive_s: int = KEEPALIVE_S,
+    ) -> None:
+        self._address = address
+        self._protocol = protocol
+        self._filters = tuple(filters)
+        self._keepalive_s = keepalive_s
+        self._handler: InboundHandler | None = None
+        # Bumped on every connect and disconnect: a PUBACK must go out on the connection
+        # that delivered the message, or it could acknowledge a different one.
+        self._connection = 0
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._started = False
+        self._client_id = client_id
+        self._client = self._make_client(client_id)
+
+    @property
+    def source(self) -> str:
+        return "mqtt"
+
+    @property
+    def is_connected(self) -> bool:
+        """True while connected and subscribed."""
+        return self._ready.is_set()
+
+    def _make_client(self, client_id: str) -> mqtt.Client:
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=None if v5 else False,
+            protocol=self._protocol,
+            manual_ack=True,
+        )
+        if self._address.username is not None:
+            client.username_pw_set(self._address.username, self._address.password)
+        if self._address.tls:
+            client.tls_set_context(ssl.create_default_context())
+        client.max_inflight_messages_set(OUTGOING_INFLIGHT)
+        client.max_queued_messages_set(0)  # downlinks wait for a reconnect instead of failing
+        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        client.on_socket_open = self._on_socket_open
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def start(self, handler: InboundHandler) -> None:
+        """Connect in the background (retrying with backoff) and deliver to `handler`."""
+        self._handler = handler
+        if self._protocol == MQTTProtocolVersion.MQTTv5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.ReceiveMaximum = RECEIVE_MAXIMUM
+            self._client.connect_async(
+                self._address.host,
+                self._address.port,
+                keepalive=self._keepalive_s,
+                clean_start=False,
+                properties=properties,
+            )
+        else:  # 3.1.1: the session is kept through clean_session=False in the constructor
+            self._client.connect_async(
+                self._address.host, self._address.port, keepalive=self._keepalive_s
+            )
+        self._client.loop_start()
+        self._started = True
+        log.info("mqtt connecting to %s as %s", self._address, self._client_id)
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Block until connected and subscribed, or `timeout_s` passed; True if ready."""
+        return self._ready.wait(timeout_s)
+
+    def settle(self, receipt: object) -> None:
+        """PUBACK the message of `receipt`, unless the connection that brought it is gone."""
+        if not isinstance(receipt, MqttReceipt):
+            raise TypeError(f"not an MQTT receipt: {receipt!r}")
+        with self._lock:
+            if receipt.connection != self._connection:
+                # The broker redelivers it on the new connection; intake answers duplicate.
+                log.debug("not acking mid=%d of an earlier connection", receipt.mid)
+                return
+            self._client.ack(receipt.mid, receipt.qos)
+
+    def send_ack(self, device_id: str, ack: Ack) -> None:
+        self._publish(device_id, encode_ack(ack))
+
+    def send_news(self, device_id: str, news: CaseNews) -> None:
+        self._publish(device_id, encode_news(news))
+
+    def send_command(self, device_id: str, command: Command) -> None:
+        self._publish(device_id, encode_command(command))
+
+    def _publish(self, device_id: str, payload: bytes) -> None:
+        # paho's publish only queues (thread-safe); QoS 1 messages wait out a disconnect.
+        info = self._client.publish(down_topic(device_id), payload, qos=DOWNLINK_QOS)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.warning("downlink to %s not queued: %s", device_id, mqtt.error_string(info.rc))
+
+    def close(self) -> None:
+        """Disconnect cleanly (queued downlinks go first) and stop the network thread."""
+        if not self._started:
+            return
+        self._started = False
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._ready.clear()
+        log.info("mqtt transport closed")
+
+    # paho network thread from here on: log and hand off, never raise (paho would die).
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: object, sock: Any) -> None:  # noqa: ANN401
+        # paho never sets TCP_NODELAY; without it a QoS 1 round trip waits on Nagle (~40 ms).
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            log.debug("TCP_NODELAY not available on %r", sock)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.warning("mqtt broker %s refused the connection: %s", self._address, reason)
+            return
+        with self._lock:
+            self._connection += 1
+        log.info("mqtt connected to %s (session present: %s)", self._address, flags.session_present)
+        # Subscribing again is harmless with a kept session and restores a lost one.
+        client.subscribe([(topic_filter, UPLINK_QOS) for topic_filter in self._filters])
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        log.warning("mqtt broker %s unreachable; retrying", self._address)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        failed = [f for f, r in zip(self._filters, reasons, strict=False) if r.is_failure]
+        if failed:
+            log.error("mqtt broker refused subscriptions %s: %s", failed, reasons)
+            return
+        self._ready.set()
+        log.info("mqtt subscribed to %s", ", ".join(self._filters))
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._ready.clear()
+        with self._lock:
+            self._connection += 1
+        if reason.is_failure:
+            log.warning("mqtt connection to %s lost (%s); reconnecting", self._address, reason)
+        else:
+            log.info("mqtt disconnected from %s", self._address)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        # Enqueue only: no parsing, no database, no publishing here. Nothing is PUBACKed
+        # until the pipeline settles the message after its commit.
+        try:
+            item = Inbound(
+                msg.topic,
+                bytes(msg.payload),
+                MqttReceipt(msg.mid, msg.qos, self._connection),
+                transport=self,
+                retained=bool(msg.retain),
+            )
+            if self._handler is None or not self._handler(item):
+                log.error(
+                    "inbox full; mid=%d on %s left unacked for redelivery", msg.mid, msg.topic
+                )
+        except Exception:
+            log.exception("mqtt message mid=%d could not be handed over", msg.mid)

@@ -1,0 +1,121 @@
+"""Terminals over HTTP: provisioning shows the secret once and stores only its hash."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from care_api.services import Services
+from care_api.store.tables import Device
+from care_api.usecases.secrets import hash_secret, secret_matches
+from tests.api.support import ADMIN, TestClient, mint
+from tests.helpers import seed_elder
+
+
+def provision(api: TestClient, device_id: str, elder_id: int) -> dict[str, object]:
+    resp = api.post(
+        "/api/v1/devices", json={"device_id": device_id, "elder_id": elder_id}, headers=ADMIN
+    )
+    assert resp.status_code == 201, resp.text
+    body: dict[str, object] = resp.json()
+    return body
+
+
+def stored_row(services: Services, device_id: str) -> dict[str, object]:
+    with services.uow() as uow:
+        device = uow.session.get(Device, device_id)
+        assert device is not None
+        return device.model_dump()
+
+
+def test_devices_provision_shows_secret_once_and_keeps_only_its_hash(
+    api: TestClient, services: Services
+) -> None:
+    elder_id, _ = seed_elder(services, "T0001")
+    body = provision(api, "T2001", elder_id)
+    secret = str(body["secret"])
+    assert body["device_id"] == "T2001" and body["elder_id"] == elder_id and len(secret) >= 32
+    row = stored_row(services, "T2001")
+    assert row["secret_hash"] == hash_secret(secret)
+    assert secret not in {str(v) for v in row.values()}
+    shown = api.get("/api/v1/devices/T2001", headers=ADMIN).json()
+    assert secret not in str(shown) and "secret_hash" not in shown and "secret" not in shown
+    assert shown == {
+        "device_id": "T2001",
+        "elder_id": elder_id,
+        "status": "active",
+        "online": None,
+        "last_seen_at": None,
+        "battery": None,
+        "rssi": None,
+        "fw": None,
+    }
+
+
+def test_devices_second_provision_of_same_id_is_409_and_keeps_first_secret(
+    api: TestClient, services: Services
+) -> None:
+    elder_id, _ = seed_elder(services, "T0001")
+    first = str(provision(api, "T2001", elder_id)["secret"])
+    again = api.post(
+        "/api/v1/devices", json={"device_id": "T2001", "elder_id": elder_id}, headers=ADMIN
+    )
+    assert again.status_code == 409
+    assert again.json() == {"detail": "device T2001 is already provisioned"}
+    assert secret_matches(first, str(stored_row(services, "T2001")["secret_hash"]))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"device_id": "", "elder_id": 1},
+        {"device_id": "has space", "elder_id": 1},
+        {"device_id": "x" * 65, "elder_id": 1},
+        {"device_id": "T1", "elder_id": "one"},
+        {"device_id": "T1"},
+    ],
+)
+def test_devices_bad_provision_body_is_422_and_writes_nothing(
+    api: TestClient, services: Services, body: dict[str, object]
+) -> None:
+    seed_elder(services, "T0001")
+    assert api.post("/api/v1/devices", json=body, headers=ADMIN).status_code == 422
+    with services.uow() as uow:
+        assert [d.device_id for d in uow.session.exec(select(Device)).all()] == ["T0001"]
+
+
+def test_devices_provision_for_missing_elder_is_404(api: TestClient) -> None:
+    resp = api.post("/api/v1/devices", json={"device_id": "T9", "elder_id": 999}, headers=ADMIN)
+    assert resp.status_code == 404
+
+
+def test_devices_rotate_secret_replaces_the_old_one(api: TestClient, services: Services) -> None:
+    elder_id, _ = seed_elder(services, "T0001")
+    old = str(provision(api, "T2001", elder_id)["secret"])
+    resp = api.post("/api/v1/devices/T2001/rotate-secret", headers=ADMIN)
+    assert resp.status_code == 200
+    new = resp.json()["secret"]
+    assert resp.json()["device_id"] == "T2001" and new != old
+    stored = str(stored_row(services, "T2001")["secret_hash"])
+    assert secret_matches(new, stored) and not secret_matches(old, stored)
+    assert api.post("/api/v1/devices/NOPE/rotate-secret", headers=ADMIN).status_code == 404
+
+
+def test_devices_caregiver_reads_own_elders_terminal_only(
+    api: TestClient, services: Services
+) -> None:
+    mine, _ = seed_elder(services, "T0001")
+    seed_elder(services, "T0002", name="Li Ming")
+    caregiver = mint(api, "caregiver", elder_ids=[mine])
+    assert api.get("/api/v1/devices/T0001", headers=caregiver).status_code == 200
+    assert api.get("/api/v1/devices/T0002", headers=caregiver).status_code == 404
+    resp = api.post(
+        "/api/v1/devices", json={"device_id": "T3", "elder_id": mine}, headers=caregiver
+    )
+    assert resp.status_code == 403
+    assert api.post("/api/v1/devices/T0001/rotate-secret", headers=caregiver).status_code == 403
+
+
+def test_devices_volunteer_is_refused(api: TestClient, services: Services) -> None:
+    seed_elder(services, "T0001")
+    assert api.get("/api/v1/devices/T0001", headers=mint(api, "volunteer")).status_code == 403

@@ -1,0 +1,155 @@
+"""The app itself: health, metrics, components' lifecycle, extra routers, OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import APIRouter
+
+from care_api.http.app import create_app
+from care_api.services import Services
+from care_api.usecases.intake import record_device_report
+from tests.api.support import ADMIN, TestClient
+from tests.helpers import press, seed_elder
+
+
+class RecordingComponent:
+    """A component that writes its starts and stops into a shared log."""
+
+    def __init__(self, name: str, log: list[str], *, fail_start: bool = False) -> None:
+        self.name, self.log, self.fail_start = name, log, fail_start
+
+    def start(self) -> None:
+        if self.fail_start:
+            raise RuntimeError(f"{self.name} cannot start")
+        self.log.append(f"start {self.name}")
+
+    def stop(self) -> None:
+        self.log.append(f"stop {self.name}")
+
+
+def test_health_ok_without_a_token(api: TestClient) -> None:
+    resp = api.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok", "database": "ok"}
+
+
+def test_health_shows_component_reports_and_a_failing_check_degrades(services: Services) -> None:
+    def broken() -> dict[str, Any]:
+        raise ConnectionError("broker unreachable")
+
+    checks = {"gateway": lambda: {"connected": True, "inbox": 0}, "alerts": broken}
+    with TestClient(create_app(services, health_checks=checks)) as client:
+        resp = client.get("/healthz")
+    assert resp.status_code == 503
+    assert resp.json() == {
+        "status": "degraded",
+        "database": "ok",
+        "gateway": {"connected": True, "inbox": 0},
+        "alerts": {"error": "broker unreachable"},
+    }
+
+
+def test_health_components_start_in_order_and_stop_in_reverse(services: Services) -> None:
+    log: list[str] = []
+    parts = [RecordingComponent("gateway", log), RecordingComponent("alerts", log)]
+    with TestClient(create_app(services, components=parts)) as client:
+        assert log == ["start gateway", "start alerts"]
+        assert client.get("/healthz").status_code == 200
+    assert log == ["start gateway", "start alerts", "stop alerts", "stop gateway"]
+
+
+def test_health_a_component_failing_to_start_stops_those_started(services: Services) -> None:
+    log: list[str] = []
+    parts = [
+        RecordingComponent("gateway", log),
+        RecordingComponent("alerts", log, fail_start=True),
+        RecordingComponent("never", log),
+    ]
+    with (
+        pytest.raises(RuntimeError, match="alerts cannot start"),
+        TestClient(create_app(services, components=parts)),
+    ):
+        pass
+    assert log == ["start gateway", "stop gateway"]
+
+
+def test_health_extra_routers_are_included_as_given(services: Services) -> None:
+    router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
+
+    @router.post("/sms")
+    def sms() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    with TestClient(create_app(services, routers=[router])) as client:
+        assert client.post("/webhooks/twilio/sms").json() == {"ok": "yes"}
+        assert "/webhooks/twilio/sms" in client.get("/openapi.json").json()["paths"]
+
+
+def test_health_metrics_count_requests_by_route_and_open_cases_by_kind(
+    api: TestClient, services: Services
+) -> None:
+    seed_elder(services)
+    record_device_report(services.uow, press(), now=services.clock.now(), tz=services.tz)
+    api.get("/api/v1/cases", headers=ADMIN)
+    api.get("/api/v1/cases/C-20261122-0001", headers=ADMIN)
+    api.get("/api/v1/cases/C-20261122-0099", headers=ADMIN)
+    api.get("/no/such/path")
+    resp = api.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/plain")
+    lines = set(resp.text.splitlines())
+    for expected in (
+        'vnh_http_requests_total{method="GET",route="/api/v1/cases",status="200"} 1.0',
+        'vnh_http_requests_total{method="GET",route="/api/v1/cases/{case_id}",status="200"} 1.0',
+        'vnh_http_requests_total{method="GET",route="/api/v1/cases/{case_id}",status="404"} 1.0',
+        'vnh_http_requests_total{method="GET",route="unmatched",status="404"} 1.0',
+        'vnh_open_cases{kind="emergency"} 1.0',
+        'vnh_open_cases{kind="care"} 0.0',
+    ):
+        assert expected in lines, expected
+
+
+def test_health_each_app_has_its_own_metrics(services: Services) -> None:
+    with TestClient(create_app(services)) as one, TestClient(create_app(services)) as two:
+        one.get("/healthz")
+        one.get("/healthz")
+        two.get("/healthz")
+        count = 'vnh_http_requests_total{method="GET",route="/healthz",status="200"}'
+        assert f"{count} 2.0" in one.get("/metrics").text.splitlines()
+        assert f"{count} 1.0" in two.get("/metrics").text.splitlines()
+
+
+def test_health_openapi_document_lists_routes_tags_and_bearer_auth(api: TestClient) -> None:
+    doc = api.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    for path in (
+        "/api/v1/elders",
+        "/api/v1/elders/{elder_id}",
+        "/api/v1/elders/{elder_id}/contacts",
+        "/api/v1/devices",
+        "/api/v1/cases",
+        "/api/v1/cases/{case_id}/ack",
+        "/api/v1/cases/{case_id}/callback",
+        "/api/v1/notifications",
+        "/api/v1/tokens",
+        "/healthz",
+    ):
+        assert path in doc["paths"], path
+    assert {t["name"] for t in doc["tags"]} >= {"elders", "devices", "cases", "tokens"}
+    assert doc["paths"]["/api/v1/cases"]["get"]["tags"] == ["cases"]
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    # Every operation's responses refer only to schemas the document defines.
+    schemas = doc["components"]["schemas"]
+    refs = _refs(doc["paths"])
+    assert refs and all(r.removeprefix("#/components/schemas/") in schemas for r in refs)
+
+
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []

@@ -1,0 +1,324 @@
+"""Twilio webhooks over a real database: signed SMS replies, voice prompts, status callbacks."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from fastapi import FastAPI
+from httpx import Response
+from sqlmodel import col, select
+from twilio.request_validator import RequestValidator
+
+from alerts.notify.outbox import OutboxNotifier
+from alerts.ports import Channel
+from alerts.runtime import AlertsComponent, webhook_router
+from care_api.services import Services, build_services
+from care_api.settings import Settings
+from care_api.store.tables import Case, CaseEvent, Contact, Notification
+from care_api.usecases.intake import record_device_report
+from care_api.usecases.registry import add_contact
+from tests.api.support import TestClient
+from tests.conftest import make_settings
+from tests.fakes import FakeClock
+from tests.helpers import press, seed_elder
+
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PUBLIC_URL = "https://vnh.example.org"
+FIRST_PHONE = "+8613900000000"  # seed_elder's first contact
+SECOND_PHONE = "+8613900000001"
+
+
+def twilio_settings(db_url: str, **more: object) -> Settings:
+    return make_settings(
+        db_url,
+        twilio_account_sid="AC" + "0" * 32,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_from="+15005550006",
+        **more,
+    )
+
+
+@pytest.fixture
+def svc(db_url: str, clock: FakeClock) -> Iterator[Services]:
+    services = build_services(twilio_settings(db_url, public_url=PUBLIC_URL), clock=clock)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def alerts(svc: Services) -> Iterator[AlertsComponent]:
+    outbox = OutboxNotifier()
+    component = AlertsComponent(
+        svc.settings, svc, notifiers={Channel.sms: outbox, Channel.voice: outbox}
+    )
+    component.attach()
+    yield component
+    component.stop()
+
+
+@pytest.fixture
+def client(svc: Services) -> Iterator[TestClient]:
+    app = FastAPI()
+    app.include_router(webhook_router(svc))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def post(
+    client: TestClient,
+    path: str,
+    params: dict[str, str],
+    *,
+    base: str = PUBLIC_URL,
+    token: str = AUTH_TOKEN,
+) -> Response:
+    signature: str = RequestValidator(token).compute_signature(base + path, params)
+    response: Response = client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    return response
+
+
+def sms(client: TestClient, phone: str, body: str) -> str:
+    response = post(client, "/webhooks/twilio/sms", {"From": phone, "Body": body, "To": "+1500"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/xml")
+    message = ET.fromstring(response.text).find("Message")
+    assert message is not None and message.text
+    return message.text
+
+
+def open_emergency(svc: Services, alerts: AlertsComponent, device_id: str = "T1001") -> str:
+    outcome = record_device_report(svc.uow, press(device_id), now=svc.clock.now(), tz=svc.tz)
+    assert outcome.case_id is not None
+    alerts.run_pending()
+    return outcome.case_id
+
+
+def case_row(svc: Services, case_id: str) -> Case:
+    with svc.uow() as uow:
+        case = uow.session.get(Case, case_id)
+        assert case is not None
+        uow.session.expunge(case)
+        return case
+
+
+def contact_key(svc: Services, phone: str) -> str:
+    with svc.uow() as uow:
+        contact = uow.session.exec(select(Contact).where(Contact.phone == phone)).first()
+        assert contact is not None
+        return f"contact:{contact.id}"
+
+
+def rows(svc: Services, case_id: str) -> list[Notification]:
+    with svc.uow() as uow:
+        found = list(
+            uow.session.exec(
+                select(Notification)
+                .where(Notification.case_id == case_id)
+                .order_by(col(Notification.id))
+            ).all()
+        )
+        uow.session.expunge_all()
+        return found
+
+
+def test_sms_reply_1_with_valid_signature_acknowledges_the_case(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=2)
+    case_id = open_emergency(svc, alerts)
+
+    answer = sms(client, FIRST_PHONE, "1")
+
+    assert answer.startswith(f"You have case {case_id}: Wang Fang, 12 Bamboo Lane")
+    case = case_row(svc, case_id)
+    assert (case.state, case.owner) == ("accepted", contact_key(svc, FIRST_PHONE))
+    alerts.run_pending()
+    assert rows(svc, case_id)[-1].body.startswith(f"{case_id} taken by Contact 1")
+
+
+def history(svc: Services, case_id: str) -> list[tuple[str, str]]:
+    with svc.uow() as uow:
+        events = uow.session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))
+        ).all()
+        return [(e.action, e.by) for e in events]
+
+
+def test_sms_forged_signature_is_refused_and_changes_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=2)
+    case_id = open_emergency(svc, alerts)
+    before = history(svc, case_id)
+    params = {"From": FIRST_PHONE, "Body": "1"}
+
+    forged = post(client, "/webhooks/twilio/sms", params, token="not-the-auth-token")
+    unsigned = client.post("/webhooks/twilio/sms", data=params)
+    wrong_url = post(client, "/webhooks/twilio/sms", params, base="https://evil.example.org")
+
+    assert [r.status_code for r in (forged, unsigned, wrong_url)] == [403, 403, 403]
+    assert forged.json() == {"detail": "invalid Twilio signature"}
+    case = case_row(svc, case_id)
+    assert (case.state, case.owner) == ("dispatched", None)
+    assert history(svc, case_id) == before
+
+
+def test_sms_reply_after_someone_else_took_it_says_who(
+    svc: Services, alerts: AlertsComponent, client: TestClient, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=2)
+    case_id = open_emergency(svc, alerts)
+    clock.advance(minutes=2)
+    alerts.tick()  # step 1: the second contact is alerted too
+    alerts.run_pending()
+
+    assert sms(client, SECOND_PHONE, "yes").startswith(f"You have case {case_id}")
+    late = sms(client, FIRST_PHONE, "好")
+
+    assert late == f"Case {case_id} is already taken by Contact 2, thank you."
+    assert case_row(svc, case_id).owner == contact_key(svc, SECOND_PHONE)
+
+
+def test_sms_reply_with_a_code_picks_among_several_cases(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    # The first contact is the daughter of two elders, alerted for both.
+    seed_elder(svc, "T1001", contacts=1)
+    other_elder, _ = seed_elder(svc, "T2002", contacts=0, name="Li Ming")
+    with svc.uow() as uow:
+        add_contact(uow.session, other_elder, {"name": "Daughter", "phone": FIRST_PHONE})
+        uow.commit()
+    first = open_emergency(svc, alerts, "T1001")
+    second = open_emergency(svc, alerts, "T2002")
+
+    ask = sms(client, FIRST_PHONE, "1")
+    assert ask.startswith("You have 2 open cases")
+    assert "0002 for Li Ming" in ask and "0001 for Wang Fang" in ask
+
+    assert sms(client, FIRST_PHONE, "1 0002").startswith(f"You have case {second}: Li Ming")
+    assert case_row(svc, second).state == "accepted"
+    assert case_row(svc, first).state == "dispatched"
+    assert sms(client, FIRST_PHONE, "YES 9999").startswith("No open case 9999 was sent to you")
+
+
+def test_sms_decline_and_nonsense_and_strangers_get_clear_answers(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, alerts)
+
+    assert (
+        sms(client, FIRST_PHONE, "2") == f"Thank you; we will ask someone else for case {case_id}."
+    )
+    assert sms(client, FIRST_PHONE, "what?").startswith("Sorry, we did not understand")
+    assert sms(client, "+8613311112222", "1").startswith("This number is not on")
+    with svc.uow() as uow:
+        declined = uow.session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.action == "declined")
+        ).all()
+        assert [d.by for d in declined] == [contact_key(svc, FIRST_PHONE)]
+    assert case_row(svc, case_id).state == "dispatched"
+
+
+def test_voice_prompt_says_name_and_address_and_gathers_one_digit(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, alerts)
+    call = next(n for n in rows(svc, case_id) if n.channel == "voice")
+
+    response = post(
+        client,
+        "/webhooks/twilio/voice",
+        {"CallSid": call.provider_id or "", "To": FIRST_PHONE, "Direction": "outbound-api"},
+    )
+
+    assert response.status_code == 200
+    twiml = ET.fromstring(response.text)
+    gather = twiml.find("Gather")
+    assert gather is not None and gather.get("numDigits") == "1"
+    said = gather.findtext("Say") or ""
+    assert "Wang Fang" in said and "12 Bamboo Lane" in said and "Press 1" in said
+    action = urlsplit(gather.get("action", ""))
+    assert f"{action.scheme}://{action.netloc}" == PUBLIC_URL
+    assert action.path == "/webhooks/twilio/voice/answer"
+    assert parse_qs(action.query) == {"case": [case_id], "who": [call.recipient]}
+
+
+def test_voice_prompt_for_a_call_back_finds_the_callers_case(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    open_emergency(svc, alerts)
+    params = {"CallSid": "CA" + "1" * 32, "From": FIRST_PHONE, "Direction": "inbound"}
+    response = post(client, "/webhooks/twilio/voice", params)
+    assert "Wang Fang" in response.text and "<Gather" in response.text
+    params["From"] = "+8613311112222"
+    stranger = post(client, "/webhooks/twilio/voice", params)
+    assert "no open case for you" in stranger.text and "<Gather" not in stranger.text
+
+
+def test_voice_answer_1_acknowledges_and_says_so(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, alerts)
+    who = contact_key(svc, FIRST_PHONE)
+    path = f"/webhooks/twilio/voice/answer?case={case_id}&who={who}"
+
+    response = post(client, path, {"Digits": "1", "CallSid": "CA" + "2" * 32})
+
+    assert response.status_code == 200
+    assert f"You have case {case_id}" in (ET.fromstring(response.text).findtext("Say") or "")
+    case = case_row(svc, case_id)
+    assert (case.state, case.owner) == ("accepted", who)
+    history = rows(svc, case_id)
+    assert history  # the alert rows are still there, nothing was resent
+
+
+def test_status_callback_updates_the_notification_row(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, alerts)
+    text, call = (n for n in rows(svc, case_id) if n.channel != "console")
+    status = "/webhooks/twilio/status"
+
+    post(client, status, {"MessageSid": text.provider_id or "", "MessageStatus": "delivered"})
+    post(client, status, {"MessageSid": text.provider_id or "", "MessageStatus": "sent"})  # late
+    post(client, status, {"CallSid": call.provider_id or "", "CallStatus": "no-answer"})
+    unknown = post(client, status, {"MessageSid": "SM" + "9" * 32, "MessageStatus": "failed"})
+
+    assert unknown.status_code == 200
+    text, call = (n for n in rows(svc, case_id) if n.channel != "console")
+    assert (text.status, text.detail) == ("delivered", "twilio sent")
+    assert (call.status, call.detail) == ("unanswered", "twilio no-answer")
+
+
+def test_webhooks_answer_404_without_twilio(db_url: str, clock: FakeClock) -> None:
+    services = build_services(make_settings(db_url), clock=clock)
+    app = FastAPI()
+    app.include_router(webhook_router(services))
+    try:
+        with TestClient(app) as client:
+            for path in ("sms", "voice", "voice/answer", "status"):
+                assert client.post(f"/webhooks/twilio/{path}", data={}).status_code == 404
+    finally:
+        services.close()
+
+
+def test_webhooks_without_public_url_check_the_request_url(db_url: str, clock: FakeClock) -> None:
+    services = build_services(twilio_settings(db_url), clock=clock)
+    app = FastAPI()
+    app.include_router(webhook_router(services))
+    try:
+        with TestClient(app) as client:
+            params = {"From": "+8613311112222", "Body": "1"}
+            good = post(client, "/webhooks/twilio/sms", params, base="http://testserver")
+            bad = post(client, "/webhooks/twilio/sms", params)  # signed for the public URL
+            assert (good.status_code, bad.status_code) == (200, 403)
+    finally:
+        services.close()

@@ -1,0 +1,158 @@
+"""The ladder's pure rules: who is told what at each step, and when the next step is due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from alerts.ladder import (
+    Action,
+    CaseFacts,
+    Flag,
+    Notify,
+    Recipient,
+    Schedule,
+    plan,
+    split_contacts,
+)
+from care_api.domain.model import CaseKind
+from care_api.usecases.ladders import (
+    DEFAULT_LADDERS,
+    Audience,
+    InvalidLadder,
+    ladder_from_data,
+    ladder_to_data,
+)
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+EMERGENCY = DEFAULT_LADDERS[CaseKind.EMERGENCY]
+FACTS = CaseFacts(
+    "C-20261122-0007",
+    CaseKind.EMERGENCY,
+    "Emergency (main long press)",
+    "Wang Fang",
+    "12 Bamboo Lane",
+)
+DAUGHTER = Recipient("contact:1", "Li Na", "+8613900000001", priority=1)
+SON = Recipient("contact:2", "Li Wei", "+8613900000002", priority=2)
+NEIGHBOUR = Recipient("contact:3", "Zhao", "+8613900000003", priority=3)
+SUPERVISOR = Recipient("supervisor", "the supervisor", "+8613700000000")
+
+
+def notes(actions: list[Action]) -> list[tuple[str, str]]:
+    return [(a.channel, a.recipient) for a in actions if isinstance(a, Notify)]
+
+
+def test_plan_emergency_step0_first_contact_sms_voice_console_and_step1_in_2_min() -> None:
+    actions = plan(EMERGENCY, 0, FACTS, [SON, DAUGHTER, NEIGHBOUR], NOW)
+
+    assert notes(actions) == [
+        ("sms", "contact:1"),
+        ("voice", "contact:1"),
+        ("console", "operators"),
+    ]
+    assert Schedule(1, NOW + timedelta(minutes=2)) in actions
+    sms = next(a for a in actions if isinstance(a, Notify) and a.channel == "sms")
+    assert sms.to == DAUGHTER.phone
+    assert "Wang Fang" in sms.body and "12 Bamboo Lane" in sms.body and "Reply 1" in sms.body
+    voice = next(a for a in actions if isinstance(a, Notify) and a.channel == "voice")
+    assert voice.say is not None and "Wang Fang" in voice.say
+
+
+def test_plan_emergency_step1_the_other_contacts_and_step2_in_5_min() -> None:
+    actions = plan(EMERGENCY, 1, FACTS, [DAUGHTER, SON, NEIGHBOUR], NOW)
+
+    assert notes(actions) == [
+        ("sms", "contact:2"),
+        ("voice", "contact:2"),
+        ("sms", "contact:3"),
+        ("voice", "contact:3"),
+        ("console", "operators"),
+    ]
+    assert Schedule(2, NOW + timedelta(minutes=5)) in actions
+
+
+def test_plan_emergency_volunteers_hook_people_are_limited_to_five() -> None:
+    volunteers = [Recipient(f"volunteer:{i}", f"V{i}", f"+86136000000{i:02d}") for i in range(8)]
+    actions = plan(EMERGENCY, 1, FACTS, [DAUGHTER], NOW, others={"volunteers_nearest": volunteers})
+
+    assert [r for c, r in notes(actions) if r.startswith("volunteer")] == [
+        f"volunteer:{i}" for i in range(5)
+    ]
+
+
+def test_plan_emergency_step2_supervisor_and_call_120_and_no_further_step() -> None:
+    actions = plan(EMERGENCY, 2, FACTS, [DAUGHTER], NOW, others={"supervisor": [SUPERVISOR]})
+
+    assert notes(actions) == [
+        ("sms", "supervisor"),
+        ("voice", "supervisor"),
+        ("console", "operators"),
+    ]
+    assert Flag("call 120") in actions
+    console = next(a for a in actions if isinstance(a, Notify) and a.channel == "console")
+    assert "CALL 120" in console.body
+    assert not any(isinstance(a, Schedule) for a in actions)
+
+
+def test_plan_past_the_last_step_does_nothing() -> None:
+    assert plan(EMERGENCY, 3, FACTS, [DAUGHTER], NOW) == []
+
+
+def test_plan_without_contacts_still_tells_the_console() -> None:
+    assert notes(plan(EMERGENCY, 0, FACTS, [], NOW)) == [("console", "operators")]
+
+
+def test_plan_same_phone_twice_gets_one_message_per_channel() -> None:
+    twin = Recipient("contact:9", "Li Na again", DAUGHTER.phone, priority=1)
+    assert notes(plan(EMERGENCY, 0, FACTS, [DAUGHTER, twin], NOW)) == [
+        ("sms", "contact:1"),
+        ("voice", "contact:1"),
+        ("console", "operators"),
+    ]
+
+
+def test_plan_device_case_informs_first_contact_by_sms_and_the_technician() -> None:
+    facts = CaseFacts("C-1", CaseKind.DEVICE, "Terminal problem (battery low)", "Wang Fang", "x")
+    actions = plan(DEFAULT_LADDERS[CaseKind.DEVICE], 0, facts, [DAUGHTER, SON], NOW)
+
+    assert notes(actions) == [("sms", "contact:1"), ("console", "technician")]
+    assert "Reply" not in next(a for a in actions if isinstance(a, Notify)).body
+
+
+@pytest.mark.parametrize("kind", [CaseKind.SERVICE, CaseKind.CARE, CaseKind.CONSULT])
+def test_plan_service_care_consult_go_to_the_operator_console(kind: CaseKind) -> None:
+    facts = CaseFacts("C-1", kind, "Service request (main single press)", "Wang Fang", "x")
+    assert notes(plan(DEFAULT_LADDERS[kind], 0, facts, [DAUGHTER], NOW)) == [
+        ("console", "operators")
+    ]
+
+
+def test_split_contacts_first_rank_may_hold_several() -> None:
+    split = split_contacts([NEIGHBOUR, Recipient("contact:4", "Wu", "+861", 3), SON])
+    assert [c.key for c in split[Audience.CONTACTS_FIRST]] == ["contact:2"]
+    assert [c.key for c in split[Audience.CONTACTS_REST]] == ["contact:3", "contact:4"]
+
+
+def test_ladder_data_round_trips_for_every_default() -> None:
+    for kind, ladder in DEFAULT_LADDERS.items():
+        assert ladder_from_data(kind, ladder_to_data(ladder)) == ladder
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ([], "at least one step"),
+        ([{"after_s": 60, "notify": [{"audience": "operators", "channels": ["console"]}]}], "0"),
+        ([{"after_s": 0, "notify": [{"audience": "operators", "channels": ["sms"]}]}], "console"),
+        ([{"after_s": 0, "notify": [{"audience": "contacts_first", "channels": ["fax"]}]}], "sms"),
+        ([{"after_s": 0, "notify": [{"audience": "aliens", "channels": ["sms"]}]}], "audience"),
+        ([{"after_s": 0, "notify": []}], "tells nobody"),
+        ([{"after_s": -1, "notify": [], "flag": "x"}], "between"),
+    ],
+)
+def test_ladder_from_data_rejects_unfit_ladders(steps: list[dict[str, Any]], message: str) -> None:
+    with pytest.raises(InvalidLadder, match=message):
+        ladder_from_data(CaseKind.EMERGENCY, steps)

@@ -1,0 +1,92 @@
+"""The SMS reply grammar: accept / decline words, optional case codes, anything else refused."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alerts.replies import (
+    ACCEPT_WORDS,
+    DECLINE_WORDS,
+    Answer,
+    Reply,
+    matches_case,
+    parse_reply,
+    short_code,
+)
+from care_api.usecases.responders import same_phone
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", Reply(Answer.ACCEPT)),
+        (" yes ", Reply(Answer.ACCEPT)),
+        ("Y.", Reply(Answer.ACCEPT)),
+        ("好", Reply(Answer.ACCEPT)),
+        ("是！", Reply(Answer.ACCEPT)),
+        ("１", Reply(Answer.ACCEPT)),  # a full-width digit from a Chinese keyboard
+        ("2", Reply(Answer.DECLINE)),
+        ("no", Reply(Answer.DECLINE)),
+        ("不", Reply(Answer.DECLINE)),
+        ("不行", Reply(Answer.DECLINE)),
+        ("1 0007", Reply(Answer.ACCEPT, "0007")),
+        ("1,7", Reply(Answer.ACCEPT, "7")),
+        ("YES C-20261122-0007", Reply(Answer.ACCEPT, "C-20261122-0007")),
+        ("yes c-20261122-0007", Reply(Answer.ACCEPT, "C-20261122-0007")),
+        ("好0007", Reply(Answer.ACCEPT, "0007")),
+        ("N 12", Reply(Answer.DECLINE, "12")),
+    ],
+)
+def test_parse_reply_known_forms(text: str, expected: Reply) -> None:
+    assert parse_reply(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "10007", "3", "maybe", "yes please", "1 2 3", "Y" * 500])
+def test_parse_reply_refuses_what_is_not_an_answer(text: str) -> None:
+    assert parse_reply(text) is None
+
+
+@given(st.text(max_size=200))
+def test_parse_reply_never_raises(text: str) -> None:
+    result = parse_reply(text)
+    assert result is None or result.answer in (Answer.ACCEPT, Answer.DECLINE)
+
+
+@given(
+    st.sampled_from(ACCEPT_WORDS + DECLINE_WORDS),
+    st.integers(min_value=1, max_value=9999),
+    st.sampled_from([" ", "  ", ", ", ":"]),
+    st.booleans(),
+)
+def test_parse_reply_word_and_code_round_trip(
+    word: str, number: int, sep: str, lower: bool
+) -> None:
+    text = f"{word}{sep}{number:04d}"
+    reply = parse_reply(text.lower() if lower else text)
+    assert reply is not None
+    assert reply.answer is (Answer.ACCEPT if word in ACCEPT_WORDS else Answer.DECLINE)
+    assert reply.code is not None and matches_case(reply.code, f"C-20261122-{number:04d}")
+
+
+def test_matches_case_by_number_or_full_id() -> None:
+    assert short_code("C-20261122-0007") == "0007"
+    assert matches_case("7", "C-20261122-0007")
+    assert matches_case("c-20261122-0007", "C-20261122-0007")
+    assert not matches_case("8", "C-20261122-0007")
+    assert not matches_case("C-20261121-0007", "C-20261122-0007")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("+8613900000001", "8613900000001", True),
+        ("+86 139 0000 0001", "13900000001", True),
+        ("008613900000001", "+8613900000001", True),
+        ("+8613900000001", "+8613900000002", False),
+        ("", "", False),
+    ],
+)
+def test_same_phone_ignores_spelling(a: str, b: str, same: bool) -> None:
+    assert same_phone(a, b) is same
