@@ -8,8 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+import uvicorn
 
 from care_api.domain.model import Role
+from care_api.http.case_stream import CaseStream
+from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
+from care_api.http.routes.console import console_router
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.usecases.tokens import mint_token
@@ -30,8 +34,11 @@ app.command("sim", help="Run simulated terminals against a running service.")(si
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
-def build_app(settings: Settings, services: Services) -> FastAPI:
-    """Wire the API, the device gateway and the alerts engine into one ASGI app."""
+def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStream]:
+    """Wire the API, console, device gateway and alerts engine into one ASGI app.
+
+    Returns the app and the console's event stream, which the server must close on shutdown.
+    """
     # Imported here, not at the top: the composition root is the only place allowed to see
     # the gateway and alerts (import-linter contract), and `vnh token` needs neither.
     from alerts.runtime import AlertsComponent, webhook_router
@@ -40,19 +47,32 @@ def build_app(settings: Settings, services: Services) -> FastAPI:
 
     gateway = GatewayComponent(settings, services)
     alerts = AlertsComponent(settings, services)
-    return create_app(
+    stream = CaseStream(services.bus)
+    api = create_app(
         services,
-        routers=[webhook_router(services)],
+        routers=[webhook_router(services), console_router(services, stream=stream)],
         components=[gateway, alerts],
         health_checks={"gateway": gateway.health, "alerts": alerts.health},
     )
+    return api, stream
+
+
+def http_server(settings: Settings, api: FastAPI, stream: CaseStream) -> uvicorn.Server:
+    """The uvicorn server for `api`, closing open console streams when it stops."""
+    config = uvicorn.Config(
+        api,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="info",
+        log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    return ConsoleAwareServer(config, streams=[stream])
 
 
 @app.command()
 def serve() -> None:
     """Run API, gateway and timers in one process (and a broker when VNH_MQTT_URL is unset)."""
-    import uvicorn
-
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     settings = Settings()
     if settings.admin_token is None:
@@ -61,12 +81,7 @@ def serve() -> None:
         )
     services = build_services(settings)
     try:
-        uvicorn.run(
-            build_app(settings, services),
-            host=settings.http_host,
-            port=settings.http_port,
-            log_level="info",
-        )
+        http_server(settings, *build_app(settings, services)).run()
     finally:
         services.close()
 
@@ -88,7 +103,8 @@ def demo(
     settings = Settings(**overrides)  # type: ignore[arg-type]
     services = build_services(settings)
     try:
-        run_demo(settings, services, build_app(settings, services), elders=elders, rate=rate)
+        server = http_server(settings, *build_app(settings, services))
+        run_demo(settings, services, server, elders=elders, rate=rate)
     finally:
         services.close()
 

@@ -27,8 +27,6 @@ from care_api.usecases.registry import (
 from firmware_sim.fleet import Fleet
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-
     from care_api.services import Services
     from care_api.settings import Settings
 
@@ -53,13 +51,10 @@ NAMES = [
 
 
 def run_demo(
-    settings: Settings, services: Services, api: FastAPI, *, elders: int, rate: float
+    settings: Settings, services: Services, server: uvicorn.Server, *, elders: int, rate: float
 ) -> None:
     """Start everything, show the live board until Ctrl-C, then stop everything cleanly."""
     _log_to_file()
-    server = uvicorn.Server(
-        uvicorn.Config(api, host=settings.http_host, port=settings.http_port, log_config=None)
-    )
     server_thread = threading.Thread(target=server.run, name="vnh-http", daemon=True)
     server_thread.start()
     _wait_for(lambda: server.started, "the HTTP server")

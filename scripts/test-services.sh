@@ -16,6 +16,12 @@ if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   apt_install mosquitto
 fi
 
+# The console's browser tests drive Debian's chromium (Playwright cannot download its own
+# here); the CJK font makes the Chinese screenshots readable.
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium fonts-wqy-microhei
+fi
+
 # Prefer a server already listening on 127.0.0.1:5432 with trust auth (the suite only
 # ever creates and drops databases named vnh_test_*).
 SYSTEM_DSN="postgresql://postgres@127.0.0.1:5432/postgres"

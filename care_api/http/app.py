@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from care_api import __version__
 from care_api.http.errors import install_error_handlers
 from care_api.http.metrics import MetricsMiddleware, build_registry
-from care_api.http.routes import cases, devices, elders, health, notifications, tokens
+from care_api.http.routes import cases, devices, elders, health, ladders, notifications, tokens
 from care_api.services import Services
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "cases", "description": "Cases, their history, and the lifecycle by hand"},
     {"name": "notifications", "description": "Every message sent or queued"},
     {"name": "tokens", "description": "Bearer tokens for people, minted by the admin"},
+    {"name": "ladders", "description": "Escalation ladders per case kind, editable by the admin"},
     {"name": "health", "description": "Health check and Prometheus metrics"},
 ]
 
@@ -67,7 +68,7 @@ def create_app(
     app.state.metrics_registry = registry
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    for module in (elders, devices, cases, notifications, tokens):
+    for module in (elders, devices, cases, notifications, tokens, ladders):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     for router in routers:

@@ -31,7 +31,8 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        # close() rolls back what was not committed without expiring loaded objects, so
+        # callers may still read rows they fetched after the block ends.
         self.session.close()
 
     def emit(self, event: DomainEvent) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi import APIRouter
 
-from care_api.http.app import API_PREFIX, create_app
-from care_api.http.routes import ladders
+from care_api.http.app import create_app
 from care_api.services import Services
 from tests.api.support import ADMIN, TestClient, mint
 
@@ -32,10 +30,7 @@ FAST_EMERGENCY = {
 
 @pytest.fixture
 def api(services: Services) -> Iterator[TestClient]:
-    # Mounted here as the lead will mount it in create_app.
-    router = APIRouter(prefix=API_PREFIX)
-    router.include_router(ladders.router)
-    with TestClient(create_app(services, routers=[router])) as client:
+    with TestClient(create_app(services)) as client:
         yield client
 
 
