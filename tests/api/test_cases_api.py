@@ -246,7 +246,7 @@ def test_cases_ack_racing_an_sms_ack_loses_with_409(
     api: TestClient, services: Services, two_elders: tuple[int, int, str, str]
 ) -> None:
     if services.engine.dialect.name != "postgresql":
-        pytest.skip("needs PostgreSQL row locks; on SQLite two racing acks both win (reported)")
+        pytest.skip("waits for a PostgreSQL lock waiter; test_ownership_race covers SQLite")
     first = two_elders[2]
     operator = mint(api, "operator", "Zhao")
     answers: list[httpx.Response] = []
