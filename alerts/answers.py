@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from alerts.escalation import case_facts
 from alerts.ladder import CaseFacts
+from alerts.merchant_dispatch import MerchantDispatch
 from alerts.outbox import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, PHONE_CHANNELS
 from alerts.replies import Answer, matches_case, parse_reply, short_code
 from care_api.domain.cases import ACTIVE, is_unowned
@@ -21,8 +22,9 @@ from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification
-from care_api.usecases.case_actions import acknowledge, get_case
-from care_api.usecases.responders import decline, describe_actor, identify_phone
+from care_api.usecases.case_actions import get_case
+from care_api.usecases.merchants import MERCHANT
+from care_api.usecases.responders import decline, describe_actor, identify_phone, take_case
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ FINAL_STATUS = {
     "no-answer": "unanswered",
 }
 SETTLED = frozenset({"delivered", "answered"})
+MERCHANT_PREFIX = f"{MERCHANT}:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class Answers:
 
     def __init__(self, services: Services) -> None:
         self._services = services
+        self._merchants = MerchantDispatch(services)
 
     def sms(self, phone: str, text: str) -> str:
         """Handle one SMS reply; returns the text to answer it with."""
@@ -96,11 +100,18 @@ class Answers:
         with self._services.uow() as uow:
             supervisor = self._services.settings.supervisor_phone
             actors = identify_phone(uow.session, phone, supervisor_phone=supervisor)
-            if not actors:
-                log.warning("sms reply from a number nobody has: ...%s", phone[-4:])
-                return UNKNOWN_SENDER_TEXT
-            if reply is None:
-                return f"Sorry, we did not understand. {HELP_TEXT}"
+        if not actors:
+            log.warning("sms reply from a number nobody has: ...%s", phone[-4:])
+            return UNKNOWN_SENDER_TEXT
+        if reply is None:
+            return f"Sorry, we did not understand. {HELP_TEXT}"
+        merchants = [int(a.partition(":")[2]) for a in actors if a.startswith(MERCHANT_PREFIX)]
+        if merchants:
+            # A merchant's "1" confirms contact on an order waiting for it, if one is.
+            answer = self._merchants.sms_reply(merchants, reply)
+            if answer is not None:
+                return answer
+        with self._services.uow() as uow:
             candidates = alerted_cases(uow.session, actors)
             if reply.code is not None:
                 candidates = [c for c in candidates if matches_case(reply.code, c[0].id)]
@@ -125,7 +136,8 @@ class Answers:
         now = self._services.clock.now()
         with self._services.uow() as uow:
             try:
-                case = acknowledge(uow, case_id, by=who, now=now, via=via)
+                # A volunteer's acceptance goes through their task, so the others are withdrawn.
+                case = take_case(uow, case_id, by=who, now=now, via=via)
                 uow.commit()
             except NotFound:
                 return f"Case {case_id} does not exist."

@@ -17,7 +17,9 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from twilio.rest import Client
 
+from alerts.deadlines import Deadlines
 from alerts.escalation import Escalation
+from alerts.merchant_dispatch import MerchantDispatch
 from alerts.notify.twilio import (
     TwilioSmsNotifier,
     TwilioVoiceNotifier,
@@ -25,15 +27,21 @@ from alerts.notify.twilio import (
     make_twilio_client,
     notifiers_from_settings,
 )
+from alerts.offers import VolunteerOffers
 from alerts.outbox import NotificationSender
 from alerts.ports import Channel, Notifier
 from alerts.timers import TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
+from care_api.domain.cases import is_unowned
 from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged, DomainEvent
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.usecases.case_log import LADDER_TIMER
+from care_api.usecases.filings import DEADLINE_TIMER
+from care_api.usecases.ladders import Audience
+from care_api.usecases.orders import MERCHANT_CONTACT_TIMER, MERCHANT_NOTIFY_TIMER
+from care_api.usecases.volunteers import VOLUNTEER_RING_TIMER
 
 __all__ = ["AlertsComponent", "webhook_router"]
 
@@ -62,7 +70,15 @@ class AlertsComponent:
         self.sender = NotificationSender(services, notifiers or self._build_notifiers())
         self.escalation = Escalation(services, self.sender.enqueue)
         self.sweeper = TimerSweeper(services, self.sender.enqueue)
-        self.sweeper.register(LADDER_TIMER, self.escalation.run_step)
+        # Dispatch (volunteer offers, merchant orders, deadlines) rides on the same sweep.
+        self.offers = VolunteerOffers(services)
+        self.merchants = MerchantDispatch(services)
+        self.escalation.audiences[Audience.VOLUNTEERS_NEAREST.value] = self.offers.nearest
+        self.sweeper.register(LADDER_TIMER, self.offers.after_ladder(self.escalation.run_step))
+        self.sweeper.register(VOLUNTEER_RING_TIMER, self.offers.run_ring)
+        self.sweeper.register(MERCHANT_NOTIFY_TIMER, self.merchants.notify)
+        self.sweeper.register(MERCHANT_CONTACT_TIMER, self.merchants.contact_due)
+        self.sweeper.register(DEADLINE_TIMER, Deadlines(services).due)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False
         self._accepting = False
@@ -142,6 +158,8 @@ class AlertsComponent:
                 now = self._services.clock.now()
                 self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now)
             elif isinstance(event, CaseStateChanged):
+                if not is_unowned(event.to_state):
+                    self.offers.withdraw(event.case_id)
                 if event.to_state is CaseState.ACCEPTED:
                     self.escalation.notify_taken(event.case_id)
                 elif event.to_state is CaseState.CANCELLED:

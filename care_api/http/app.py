@@ -12,7 +12,19 @@ from fastapi import APIRouter, FastAPI
 from care_api import __version__
 from care_api.http.errors import install_error_handlers
 from care_api.http.metrics import MetricsMiddleware, build_registry
-from care_api.http.routes import cases, devices, elders, health, ladders, notifications, tokens
+from care_api.http.routes import (
+    cases,
+    devices,
+    elders,
+    filings,
+    health,
+    ladders,
+    merchants,
+    notifications,
+    orders,
+    tokens,
+    volunteers,
+)
 from care_api.services import Services
 
 log = logging.getLogger(__name__)
@@ -26,6 +38,10 @@ TAGS: list[dict[str, Any]] = [
     {"name": "notifications", "description": "Every message sent or queued"},
     {"name": "tokens", "description": "Bearer tokens for people, minted by the admin"},
     {"name": "ladders", "description": "Escalation ladders per case kind, editable by the admin"},
+    {"name": "volunteers", "description": "Volunteers and the care tasks offered to them"},
+    {"name": "merchants", "description": "Franchised merchants, their record and strikes"},
+    {"name": "orders", "description": "Service orders and the 10-minute contact rule"},
+    {"name": "calendar", "description": "Cases filed by hand, working-day deadlines, supervision"},
     {"name": "health", "description": "Health check and Prometheus metrics"},
 ]
 
@@ -68,7 +84,9 @@ def create_app(
     app.state.metrics_registry = registry
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    for module in (elders, devices, cases, notifications, tokens, ladders):
+    routes = (elders, devices, cases, notifications, tokens, ladders)
+    dispatch_routes = (volunteers, merchants, orders, filings)
+    for module in routes + dispatch_routes:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     for router in routers:

@@ -44,6 +44,8 @@ class Device(SQLModel, table=True):
     """A one-button terminal, bound to one elder at a time."""
 
     __tablename__ = "device"
+    # The fleet watch looks for silent terminals per interval, oldest sign of life first.
+    __table_args__ = (Index("ix_device_watch", "heartbeat_s", "last_seen_at"),)
     device_id: str = Field(primary_key=True, max_length=64)
     elder_id: int | None = Field(default=None, foreign_key="elder.id", index=True)
     secret_hash: str = Field(max_length=200)
@@ -56,6 +58,13 @@ class Device(SQLModel, table=True):
     online: bool | None = None
     last_boot: int | None = None
     created_at: datetime = _ts()
+    # -- fleet watch (migration 0004) --
+    model: str | None = Field(default=None, max_length=64)
+    heartbeat_s: int = 300  # the interval it is expected to check in at; silent after 3
+    offline_at: datetime | None = _ts(nullable=True)  # when the broker last said `offline`
+    outage_since: datetime | None = _ts(nullable=True)  # last heard, while an outage is open
+    battery_low: bool = False  # below 20 %: set once per crossing, reset above 20 %
+    power_lost: bool = False
 
 
 class DeviceEvent(SQLModel, table=True):
@@ -182,3 +191,163 @@ class LadderConfig(SQLModel, table=True):
     steps: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     updated_by: str = Field(default="", max_length=100)
     updated_at: datetime = _ts()
+
+
+# -- dispatch: volunteers, merchants, callbacks, deadlines (migration 0003) ---------------------
+
+
+class Volunteer(SQLModel, table=True):
+    """A volunteer who is offered care tasks near their home."""
+
+    __tablename__ = "volunteer"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    phone: str = Field(max_length=32)
+    lat: float
+    lon: float
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # weekday ("mon"…"sun") → ["08:00-12:00", …] in the centre's time zone
+    availability: dict[str, list[str]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class VolunteerTask(SQLModel, table=True):
+    """One offer of a care case to one volunteer, and what became of it."""
+
+    __tablename__ = "task"
+    __table_args__ = (UniqueConstraint("case_id", "volunteer_id", name="uq_task_offer"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="care_case.id", index=True, max_length=32)
+    volunteer_id: int = Field(foreign_key="volunteer.id", index=True)
+    ring: int = 0  # which widening of the circle offered it (0 first)
+    distance_km: float = 0.0
+    # offered | accepted | declined | expired | withdrawn | done
+    status: str = Field(default="offered", max_length=16)
+    need: str = Field(default="", max_length=500)
+    needs_medical: bool = False  # may the volunteer read the elder's medical notes
+    offered_at: datetime = _ts()
+    answered_at: datetime | None = _ts(nullable=True)
+
+
+class CaseNeed(SQLModel, table=True):
+    """What a care case asks of a volunteer, when an operator said more than the press did."""
+
+    __tablename__ = "case_need"
+    case_id: str = Field(primary_key=True, foreign_key="care_case.id", max_length=32)
+    need: str = Field(default="", max_length=500)
+    skill: str | None = Field(default=None, max_length=64)
+    needs_medical: bool = False
+
+
+class Merchant(SQLModel, table=True):
+    """A franchised merchant (加盟商) taking service orders of its categories."""
+
+    __tablename__ = "merchant"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    phone: str = Field(max_length=32)
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    lat: float | None = None
+    lon: float | None = None
+    rating: float = 3.0  # 0–5
+    status: str = Field(default="active", max_length=16)  # active | yellow | red | removed
+    red_until: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class ServiceOrder(SQLModel, table=True):
+    """A service case turned into an order for a merchant; it moves on when contact is late."""
+
+    __tablename__ = "service_order"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="care_case.id", index=True, max_length=32)
+    category: str = Field(max_length=64)
+    note: str = Field(default="", max_length=1000)
+    strategy: str = Field(default="balanced", max_length=16)
+    # assigned | contacted | done | unassigned | cancelled
+    status: str = Field(default="assigned", max_length=16, index=True)
+    merchant_id: int | None = Field(default=None, foreign_key="merchant.id", index=True)
+    assigned_at: datetime | None = _ts(nullable=True)
+    contact_due_at: datetime | None = _ts(nullable=True)
+    contacted_at: datetime | None = _ts(nullable=True)
+    done_at: datetime | None = _ts(nullable=True)
+    created_by: str = Field(default="", max_length=100)
+    created_at: datetime = _ts()
+
+
+class OrderAttempt(SQLModel, table=True):
+    """One merchant's turn at an order: the merchant's record of contacts made and missed."""
+
+    __tablename__ = "order_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="service_order.id", index=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    score: float = 0.0
+    distance_km: float | None = None
+    assigned_at: datetime = _ts(index=True)
+    contact_due_at: datetime = _ts()
+    # pending | contacted | missed | declined | withdrawn
+    outcome: str = Field(default="pending", max_length=16)
+    ended_at: datetime | None = _ts(nullable=True)
+
+
+class Callback(SQLModel, table=True):
+    """One callback (回访) to the elder after a case was resolved, reached or not."""
+
+    __tablename__ = "callback"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="care_case.id", index=True, max_length=32)
+    at: datetime = _ts()
+    by: str = Field(max_length=100)
+    reached: bool = True
+    time_ok: bool | None = None
+    quality: int | None = None  # 1–5
+    price_ok: bool | None = None
+    satisfaction: int | None = None  # 1–5
+    comment: str = Field(default="", max_length=1000)
+
+
+class MerchantStrike(SQLModel, table=True):
+    """A bad callback held against a merchant; an admin may revoke it, with a reason."""
+
+    __tablename__ = "merchant_strike"
+    id: int | None = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id", index=True)
+    case_id: str = Field(foreign_key="care_case.id", max_length=32)
+    callback_id: int | None = Field(default=None, foreign_key="callback.id")
+    at: datetime = _ts()
+    card: str = Field(max_length=16)  # the standing it brought: yellow | red | removed
+    reason: str = Field(default="", max_length=500)
+    revoked_at: datetime | None = _ts(nullable=True)
+    revoked_by: str | None = Field(default=None, max_length=100)
+    revoke_reason: str | None = Field(default=None, max_length=500)
+
+
+class CalendarDay(SQLModel, table=True):
+    """An admin's exception to Monday–Friday: a holiday, or a make-up working day."""
+
+    __tablename__ = "calendar_day"
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD, the centre's local day
+    working: bool
+    note: str = Field(default="", max_length=200)
+    updated_by: str = Field(default="", max_length=100)
+    updated_at: datetime = _ts()
+
+
+class CaseDeadline(SQLModel, table=True):
+    """The working-day limit of a hand-filed matter, its one extension, and its last notice."""
+
+    __tablename__ = "case_deadline"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="care_case.id", unique=True, max_length=32)
+    matter: str = Field(max_length=16)  # department | general | complaint
+    limit_days: int
+    filed_at: datetime = _ts()
+    due_at: datetime = _ts(index=True)
+    extended_days: int = 0
+    extension_reason: str = Field(default="", max_length=500)
+    extended_at: datetime | None = _ts(nullable=True)
+    supervised_at: datetime | None = _ts(nullable=True)  # the last supervision notice (督办)

@@ -1,18 +1,27 @@
-"""What people do to a case: acknowledge, accept, arrive, resolve, record the callback."""
+"""What people do to a case: acknowledge, accept, arrive, resolve, record the callbacks."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
-from care_api.domain.cases import is_unowned
+from care_api.domain.cases import UNOWNED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseState
 from care_api.store.tables import Case
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.callbacks import (
+    FAILED_CLOSE_WHY,
+    MAX_FAILED_CALLBACKS,
+    failed_callbacks,
+    penalise_if_bad,
+    store_callback,
+)
 from care_api.usecases.case_log import add_note, cancel_pending_timers, move_case
+from care_api.usecases.merchants import DEFAULT_RED_CARD
 
 
 def get_case(session: Session, case_id: str) -> Case:
@@ -32,6 +41,24 @@ def _lock_case(session: Session, case_id: str) -> Case:
     return case
 
 
+def _claim(session: Session, case_id: str, by: str) -> bool:
+    # A conditional UPDATE is the ownership race's referee on every database: SQLite reads
+    # outside the write transaction (no FOR UPDATE), so a read-then-write check alone lets
+    # two racing acknowledgements both win there. The loser's UPDATE waits for the winner's
+    # commit and then matches no row.
+    claimed = session.connection().execute(
+        update(Case)
+        .where(
+            col(Case.id) == case_id,
+            col(Case.owner).is_(None),
+            col(Case.state).in_([s.value for s in UNOWNED]),
+        )
+        .values(owner=by)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount)
+
+
 def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via: str) -> Case:
     """The first to acknowledge owns the case; the ladder stops chasing everyone else.
 
@@ -41,7 +68,10 @@ def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via
     case = _lock_case(uow.session, case_id)
     if case.owner == by:
         return case
-    if not is_unowned(CaseState(case.state)):
+    if not is_unowned(CaseState(case.state)) or not _claim(uow.session, case_id, by):
+        uow.session.refresh(case)
+        if case.owner == by:
+            return case
         raise Conflict(f"case {case_id} is already taken by {case.owner or 'someone'}")
     move_case(uow, case, CaseState.ACCEPTED, by=by, why=f"acknowledged via {via}", now=now)
     case.owner = by
@@ -67,14 +97,33 @@ def resolve(uow: SqlUnitOfWork, case_id: str, *, by: str, why: str, now: datetim
 
 
 def record_callback(
-    uow: SqlUnitOfWork, case_id: str, result: Mapping[str, object], *, by: str, now: datetime
+    uow: SqlUnitOfWork,
+    case_id: str,
+    result: Mapping[str, object],
+    *,
+    by: str,
+    now: datetime,
+    red_card: timedelta = DEFAULT_RED_CARD,
 ) -> Case:
-    """Record the callback (回访) to the elder and close the case."""
+    """Record a callback (回访) to the elder; the case closes once it reached them.
+
+    Every attempt is a `callback` row. An attempt that did not reach the elder leaves the
+    case resolved until the MAX_FAILED_CALLBACKS-th, which closes it as failed. A bad
+    callback on a case a merchant served is a strike against that merchant (`red_card`: how
+    long a red card stops their orders).
+    """
     case = _lock_case(uow.session, case_id)
     if CaseState(case.state) not in (CaseState.RESOLVED, CaseState.CANCELLED):
         raise Conflict(f"case {case_id} is {case.state}; a callback follows resolution")
     summary = ", ".join(f"{k}={v}" for k, v in result.items() if v not in (None, ""))
     add_note(uow, case, action="callback", by=by, why=summary or "callback made", now=now)
-    move_case(uow, case, CaseState.CLOSED, by=by, why="closed after callback", now=now)
+    row = store_callback(uow.session, case, result, by=by, now=now)
+    if not row.reached:
+        if failed_callbacks(uow.session, case_id) < MAX_FAILED_CALLBACKS:
+            return case
+        move_case(uow, case, CaseState.CLOSED, by=by, why=FAILED_CLOSE_WHY, now=now)
+    else:
+        penalise_if_bad(uow, case, row, now=now, red_card=red_card)
+        move_case(uow, case, CaseState.CLOSED, by=by, why="closed after callback", now=now)
     case.closed_at = now
     return case

@@ -8,10 +8,13 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from care_api.domain.model import CaseState
-from care_api.store.tables import Contact
+from care_api.store.tables import Case, Contact, Merchant, Volunteer
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.case_actions import get_case
+from care_api.usecases.case_actions import acknowledge, get_case
 from care_api.usecases.case_log import add_note
+from care_api.usecases.merchants import MERCHANT, merchant_actor
+from care_api.usecases.tasks import OPEN, accept_offer, decline_offer, task_of
+from care_api.usecases.volunteers import VOLUNTEER, volunteer_actor, volunteer_id_of
 
 SUPERVISOR = "supervisor"
 # Numbers arrive as "+8613900000001", "8613900000001" or "139 0000 0001"; the last 11 digits
@@ -51,6 +54,18 @@ def identify_phone(session: Session, phone: str, *, supervisor_phone: str | None
         select(Contact).where(col(Contact.phone).contains(digits[-4:])).order_by(col(Contact.id))
     ).all()
     found = [f"contact:{c.id}" for c in candidates if same_phone(c.phone, phone)]
+    volunteers = session.exec(
+        select(Volunteer)
+        .where(col(Volunteer.phone).contains(digits[-4:]), col(Volunteer.active).is_(True))
+        .order_by(col(Volunteer.id))
+    ).all()
+    found += [volunteer_actor(v.id) for v in volunteers if v.id and same_phone(v.phone, phone)]
+    merchants = session.exec(
+        select(Merchant)
+        .where(col(Merchant.phone).contains(digits[-4:]), col(Merchant.status) != "removed")
+        .order_by(col(Merchant.id))
+    ).all()
+    found += [merchant_actor(m.id) for m in merchants if m.id and same_phone(m.phone, phone)]
     if supervisor_phone and same_phone(supervisor_phone, phone):
         found.append(SUPERVISOR)
     return found
@@ -65,6 +80,14 @@ def describe_actor(session: Session, actor: str | None) -> str:
         contact = session.get(Contact, int(ident))
         if contact is not None:
             return f"{contact.name} ({contact.relation})" if contact.relation else contact.name
+    if kind in {VOLUNTEER, MERCHANT} and ident.isdigit():
+        person = (
+            session.get(Volunteer, int(ident))
+            if kind == VOLUNTEER
+            else session.get(Merchant, int(ident))
+        )
+        if person is not None:
+            return person.name
     if actor == SUPERVISOR:
         return "the supervisor"
     if kind in {"operator", "admin"}:
@@ -72,8 +95,26 @@ def describe_actor(session: Session, actor: str | None) -> str:
     return ident or actor
 
 
+def take_case(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via: str) -> Case:
+    """`by` takes the case: through their offer when it was offered to them as a task."""
+    volunteer_id = volunteer_id_of(by)
+    if volunteer_id is not None and task_of(uow.session, case_id, volunteer_id) is not None:
+        return accept_offer(uow, case_id, volunteer_id, now=now, via=via)
+    return acknowledge(uow, case_id, by=by, now=now, via=via)
+
+
 def decline(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via: str) -> CaseState:
-    """Record that `by` cannot take the case; the ladder keeps climbing as it would anyway."""
+    """Record that `by` cannot take the case; the ladder keeps climbing as it would anyway.
+
+    A volunteer declining an offer declines their task; when that was the ring's last open
+    offer, the circle widens at once.
+    """
+    volunteer_id = volunteer_id_of(by)
+    if volunteer_id is not None:
+        task = task_of(uow.session, case_id, volunteer_id)
+        if task is not None and task.status in OPEN:
+            decline_offer(uow, case_id, volunteer_id, now=now, via=via)
+            return CaseState(get_case(uow.session, case_id).state)
     case = get_case(uow.session, case_id)
     add_note(uow, case, action="declined", by=by, why=f"declined via {via}", now=now)
     return CaseState(case.state)

@@ -1,5 +1,6 @@
 """Cases: lists, one case with its history, and the lifecycle by hand."""
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -152,8 +153,14 @@ def post_callback(
     principal: StaffDep,
     body: CallbackBody | None = None,
 ) -> CasePublic:
-    """Record the callback (回访) to the elder and close the case."""
+    """Record a callback (回访); the case closes once the elder was reached (or after 3 tries).
+
+    A bad callback on a case a merchant served is a strike against the merchant.
+    """
     result = (body or CallbackBody()).as_result()
-    case = record_callback(uow, case_id, result, by=principal.actor, now=services.clock.now())
+    red_card = timedelta(days=services.settings.merchant_red_card_days)
+    case = record_callback(
+        uow, case_id, result, by=principal.actor, now=services.clock.now(), red_card=red_card
+    )
     uow.commit()
     return CasePublic.of(case)

@@ -17,8 +17,9 @@ from care_api.domain.access import Principal, is_staff
 from care_api.domain.kpi import MAX_PERIOD_DAYS, compute_kpi
 from care_api.domain.model import CaseKind
 from care_api.http.case_stream import CaseStream
-from care_api.http.console_models import BoardCase, BoardPublic, FleetPublic, KpiPublic
+from care_api.http.console_models import BoardCase, BoardPublic, FleetPublic
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
+from care_api.http.filing_models import KpiReport
 from care_api.http.schemas import CasePublic
 from care_api.services import Services
 from care_api.usecases.console_queries import (
@@ -28,6 +29,7 @@ from care_api.usecases.console_queries import (
     fleet_summary,
     kpi_inputs,
 )
+from care_api.usecases.kpi_report import parse_bound, service_kpi
 from care_api.usecases.reclassify import reclassify
 from care_api.usecases.tokens import authenticate
 
@@ -149,16 +151,27 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
         days: Annotated[int, Query(ge=1, le=MAX_PERIOD_DAYS)] = DEFAULT_KPI_DAYS,
         since: datetime | None = None,
         until: datetime | None = None,
-    ) -> KpiPublic:
-        """The centre's figures over `[since, until)`; by default the last `days` local days."""
+        from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        to: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> KpiReport:
+        """The centre's figures over `[since, until)`; by default the last `days` local days.
+
+        `from` / `to` give the same bounds as local dates ("2026-11-22"; `to` included) or
+        as times with a UTC offset.
+        """
         # By default whole local days: today's so far and the `days - 1` before it.
-        today = services.clock.now().astimezone(services.tz)
+        now = services.clock.now()
+        today = now.astimezone(services.tz)
         midnight = today.replace(hour=0, minute=0, second=0, microsecond=0)
+        if to is not None:
+            until = parse_bound(to, services.tz, end=True)
+        if from_ is not None:
+            since = parse_bound(from_, services.tz, end=False)
         end = _aware(until) if until is not None else midnight + timedelta(days=1)
         start = _aware(since) if since is not None else end - timedelta(days=days)
         facts, callbacks = kpi_inputs(uow.session, start, end)
         kpi = compute_kpi(facts, callbacks, since=start, until=end, tz=services.tz)
-        return KpiPublic.of(kpi)
+        return KpiReport.build(kpi, service_kpi(uow.session, facts, start, end, now))
 
     @router.post(f"{API}/cases/{{case_id}}/reclassify", tags=["cases"])
     def post_reclassify(

@@ -1,0 +1,119 @@
+"""Volunteers and their tasks: staff register them; a volunteer sees and answers their offers."""
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from care_api.domain.access import Principal, is_staff
+from care_api.domain.errors import NotFound
+from care_api.domain.model import Role
+from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
+from care_api.http.dispatch_models import TaskPublic, VolunteerCreate, VolunteerPublic
+from care_api.http.schemas import CasePublic
+from care_api.usecases.queries import MAX_PAGE, Page
+from care_api.usecases.tasks import (
+    TaskStatus,
+    accept_offer,
+    decline_offer,
+    finish_task,
+    get_task,
+    list_tasks,
+    task_row,
+)
+from care_api.usecases.volunteers import create_volunteer, get_volunteer
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["volunteers"])
+
+VolunteerOrStaffDep = Annotated[Principal, require_roles(Role.ADMIN, Role.OPERATOR, Role.VOLUNTEER)]
+VolunteerDep = Annotated[Principal, require_roles(Role.VOLUNTEER)]
+
+
+def volunteer_id(principal: Principal) -> int:
+    """The volunteer a volunteer's token was minted for; 403 when it names none."""
+    if principal.subject_id is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this volunteer token names no volunteer (subject_id)"
+        )
+    return principal.subject_id
+
+
+@router.post("/volunteers", status_code=status.HTTP_201_CREATED)
+def post_volunteer(
+    body: VolunteerCreate, services: ServicesDep, uow: UowDep, _staff: StaffDep
+) -> VolunteerPublic:
+    """Register a volunteer: home location, skills, and the hours they can help."""
+    row = create_volunteer(uow.session, body.as_data(), services.clock.now())
+    uow.commit()
+    log.info("volunteer %s registered", row.id)
+    return VolunteerPublic.of(row)
+
+
+@router.get("/volunteers/{volunteer_id}")
+def read_volunteer(
+    volunteer_id: int, uow: UowDep, principal: VolunteerOrStaffDep
+) -> VolunteerPublic:
+    """A volunteer's profile: staff see all, a volunteer only their own."""
+    if not is_staff(principal) and principal.subject_id != volunteer_id:
+        raise NotFound(f"volunteer {volunteer_id} not found")
+    return VolunteerPublic.of(get_volunteer(uow.session, volunteer_id))
+
+
+@router.get("/tasks")
+def read_tasks(
+    uow: UowDep,
+    principal: VolunteerOrStaffDep,
+    task_status: Annotated[TaskStatus | None, Query(alias="status")] = None,
+    case_id: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[TaskPublic]:
+    """Tasks newest first: a volunteer sees only their own offers, staff every one."""
+    staff = is_staff(principal)
+    rows = list_tasks(
+        uow.session,
+        volunteer_id=None if staff else volunteer_id(principal),
+        status=task_status,
+        case_id=case_id,
+        page=Page(limit=limit, offset=offset),
+    )
+    return [TaskPublic.of(r, staff=staff) for r in rows]
+
+
+def _answered(uow: UowDep, task_id: int) -> TaskPublic:
+    # Read after the commit: the task as the answer left it.
+    return TaskPublic.of(task_row(uow.session, task_id))
+
+
+@router.post("/tasks/{task_id}/accept")
+def post_accept_task(
+    task_id: int, services: ServicesDep, uow: UowDep, principal: VolunteerDep
+) -> TaskPublic:
+    """Take the care case: the first volunteer to accept gets it (409 when someone was first)."""
+    task = get_task(uow.session, task_id, volunteer_id(principal))
+    accept_offer(uow, task.case_id, task.volunteer_id, now=services.clock.now(), via="api")
+    uow.commit()
+    return _answered(uow, task_id)
+
+
+@router.post("/tasks/{task_id}/decline")
+def post_decline_task(
+    task_id: int, services: ServicesDep, uow: UowDep, principal: VolunteerDep
+) -> TaskPublic:
+    """Decline the offer; when nobody of the ring is left, the circle widens at once."""
+    task = get_task(uow.session, task_id, volunteer_id(principal))
+    decline_offer(uow, task.case_id, task.volunteer_id, now=services.clock.now(), via="api")
+    uow.commit()
+    return _answered(uow, task_id)
+
+
+@router.post("/tasks/{task_id}/done")
+def post_task_done(
+    task_id: int, services: ServicesDep, uow: UowDep, principal: VolunteerDep
+) -> CasePublic:
+    """The volunteer has helped: the case is resolved and waits for the centre's callback."""
+    case = finish_task(uow, task_id, volunteer_id(principal), now=services.clock.now())
+    uow.commit()
+    return CasePublic.of(case)
