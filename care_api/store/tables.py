@@ -44,8 +44,6 @@ class Device(SQLModel, table=True):
     """A one-button terminal, bound to one elder at a time."""
 
     __tablename__ = "device"
-    # The fleet watch looks for silent terminals per interval, oldest sign of life first.
-    __table_args__ = (Index("ix_device_watch", "heartbeat_s", "last_seen_at"),)
     device_id: str = Field(primary_key=True, max_length=64)
     elder_id: int | None = Field(default=None, foreign_key="elder.id", index=True)
     secret_hash: str = Field(max_length=200)
@@ -58,13 +56,6 @@ class Device(SQLModel, table=True):
     online: bool | None = None
     last_boot: int | None = None
     created_at: datetime = _ts()
-    # -- fleet watch (migration 0004) --
-    model: str | None = Field(default=None, max_length=64)
-    heartbeat_s: int = 300  # the interval it is expected to check in at; silent after 3
-    offline_at: datetime | None = _ts(nullable=True)  # when the broker last said `offline`
-    outage_since: datetime | None = _ts(nullable=True)  # last heard, while an outage is open
-    battery_low: bool = False  # below 20 %: set once per crossing, reset above 20 %
-    power_lost: bool = False
 
 
 class DeviceEvent(SQLModel, table=True):
