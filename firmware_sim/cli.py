@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,13 @@ from rich.table import Table
 from rich.text import Text
 
 from firmware_sim.fleet import Fleet, FleetStats
+from firmware_sim.hub import ACK_TIMEOUT_S as HUB_ACK_TIMEOUT_S
+from firmware_sim.hub import FIRMWARE as HUB_FIRMWARE
+from firmware_sim.hub import Hub
+from firmware_sim.hub_state import HubStats
 from firmware_sim.provision import ProvisionError, provision
+from firmware_sim.serial_line import DEFAULT_BAUDRATE, HubLine, PtyLine, PyserialLine
+from firmware_sim.terminal import ACK_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +33,9 @@ DEFAULT_DEVICES = 10
 REFRESH_S = 1.0
 CONNECT_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 5.0  # after the run, wait this long for the last acks
+# A serial hub waits this long for the service: the user starts it after reading the pty path.
+SERVICE_WAIT_S = 300.0
+SERVICE_POLL_S = 1.0
 
 
 def read_credentials(path: Path) -> list[tuple[str, str]]:
@@ -46,8 +56,9 @@ def read_credentials(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def _stats_table(stats: FleetStats) -> Table:
-    table = Table(title="simulated terminals")
+def _stats_table(stats: FleetStats | HubStats) -> Table:
+    title = "serial hub" if isinstance(stats, HubStats) else "simulated terminals"
+    table = Table(title=title)
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in stats.as_dict().items():
@@ -84,27 +95,77 @@ def sim(
     prefix: Annotated[str, typer.Option(help="Device id prefix when provisioning.")] = "SIM",
     heartbeat: Annotated[float, typer.Option(min=0.1, help="Heartbeat interval, s.")] = 300.0,
     seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable run.")] = None,
-    ack_timeout: Annotated[float, typer.Option(min=0.01, help="Resend after this many s.")] = 5.0,
+    ack_timeout: Annotated[
+        float | None,
+        typer.Option(min=0.01, help="Resend after this many s (default 5; 2 on a serial hub)."),
+    ] = None,
+    serial: Annotated[
+        str | None,
+        typer.Option(
+            help="Be a serial hub on this port instead of MQTT terminals (path or pyserial "
+            "URL, optional @BAUD)."
+        ),
+    ] = None,
+    serial_pty: Annotated[
+        bool, typer.Option(help="Be a serial hub on a new pty pair; prints the gateway's end.")
+    ] = False,
+    pty_link: Annotated[
+        Path | None,
+        typer.Option(help="With --serial-pty: also make this symlink to the gateway's end."),
+    ] = None,
+    gateway_port: Annotated[
+        str | None,
+        typer.Option(
+            help="The gateway's name for the hub line (as in VNH_SERIAL_PORTS), stored as the "
+            "terminals' hub_port (default with --serial-pty: the link or pty path)."
+        ),
+    ] = None,
 ) -> None:
-    """Run simulated one-button terminals against the broker, pressing at random."""
+    """Run simulated one-button terminals over MQTT, or behind a serial hub, pressing at random."""
     console = Console()
-    if credentials is not None:
-        creds = read_credentials(credentials)
-        if devices is not None:
-            creds = creds[:devices]
-    elif token:
-        count = DEFAULT_DEVICES if devices is None else devices
-        console.print(f"provisioning {count} terminals {prefix}0001… via {api_url}", markup=False)
-        try:
-            creds = provision(api_url, token, count, prefix)
-        except ProvisionError as exc:
-            console.print(f"[red]provisioning failed:[/red] {escape(str(exc))}")
-            raise typer.Exit(1) from exc
-    else:
-        raise typer.BadParameter("give --token (or VNH_ADMIN_TOKEN) or --credentials FILE")
+    if serial is not None and serial_pty:
+        raise typer.BadParameter("give --serial PORT or --serial-pty, not both")
+    if pty_link is not None and not serial_pty:
+        raise typer.BadParameter("--pty-link goes with --serial-pty")
+    line = _open_line(console, serial, serial_pty=serial_pty, pty_link=pty_link)
+    if isinstance(line, PtyLine) and gateway_port is None:
+        gateway_port = line.name
+    try:
+        creds = _credentials(
+            console,
+            credentials,
+            token,
+            devices,
+            api_url,
+            prefix,
+            hub_port=gateway_port,
+            wait_for_service=line is not None,
+        )
+        hub = None
+        if line is not None:
+            hub = Hub(
+                line,
+                [device_id for device_id, _ in creds],
+                heartbeat_s=heartbeat,
+                ack_timeout_s=ack_timeout or HUB_ACK_TIMEOUT_S,
+                seed=seed,
+            )
+    except BaseException:
+        if line is not None:
+            line.close()
+        raise
+    if hub is not None:
+        _run_hub(hub, console, rate, duration)  # closes the line
+        return
 
     try:
-        fleet = Fleet(mqtt_url, creds, heartbeat_s=heartbeat, ack_timeout_s=ack_timeout, seed=seed)
+        fleet = Fleet(
+            mqtt_url,
+            creds,
+            heartbeat_s=heartbeat,
+            ack_timeout_s=ack_timeout or ACK_TIMEOUT_S,
+            seed=seed,
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     with fleet:
@@ -119,7 +180,84 @@ def sim(
         console.print(_stats_table(fleet.stats()))
 
 
-def _run_live(fleet: Fleet, console: Console, rate: float, duration: float) -> None:
+def _open_line(
+    console: Console, serial: str | None, *, serial_pty: bool, pty_link: Path | None
+) -> HubLine | None:
+    """The hub's line for --serial / --serial-pty, or None for MQTT terminals."""
+    if serial_pty:
+        try:
+            line = PtyLine(link=pty_link)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot make a pty pair: {exc}") from exc
+        # soft_wrap: a path cut across lines could not be copied into the other shell.
+        console.print(
+            f"hub on a pty; the gateway's end is {line.gateway_path}", markup=False, soft_wrap=True
+        )
+        console.print(
+            f"  run:  VNH_SERIAL_PORTS={line.name} vnh serve", markup=False, soft_wrap=True
+        )
+        return line
+    if serial is None:
+        return None
+    port, _, baud = serial.rpartition("@")
+    if not port or not baud.isdigit():
+        port, baud = serial, str(DEFAULT_BAUDRATE)
+    try:
+        return PyserialLine(port, int(baud))
+    except (OSError, ValueError) as exc:  # pyserial's SerialException is an OSError
+        raise typer.BadParameter(f"cannot open {serial}: {exc}") from exc
+
+
+def _credentials(
+    console: Console,
+    credentials: Path | None,
+    token: str | None,
+    devices: int | None,
+    api_url: str,
+    prefix: str,
+    *,
+    hub_port: str | None,
+    wait_for_service: bool,
+) -> list[tuple[str, str]]:
+    if credentials is not None:
+        creds = read_credentials(credentials)
+        return creds if devices is None else creds[:devices]
+    if not token:
+        raise typer.BadParameter("give --token (or VNH_ADMIN_TOKEN) or --credentials FILE")
+    count = DEFAULT_DEVICES if devices is None else devices
+    console.print(f"provisioning {count} terminals {prefix}0001… via {api_url}", markup=False)
+    deadline = time.monotonic() + (SERVICE_WAIT_S if wait_for_service else 0.0)
+    waiting = False
+    while True:
+        try:
+            return provision(api_url, token, count, prefix, hub_port=hub_port)
+        except ProvisionError as exc:
+            if exc.status != 0 or time.monotonic() >= deadline:  # 0: nobody answered
+                console.print(f"[red]provisioning failed:[/red] {escape(str(exc))}")
+                raise typer.Exit(1) from exc
+            if not waiting:
+                console.print(f"waiting for the service at {api_url} …", markup=False)
+                waiting = True
+            time.sleep(SERVICE_POLL_S)
+
+
+def _run_hub(hub: Hub, console: Console, rate: float, duration: float) -> None:
+    with hub:
+        hub.start()
+        for device_id in hub.device_ids:  # a terminal announces itself when it starts
+            hub.send(device_id, "boot", fw=HUB_FIRMWARE)
+        console.print(
+            f"{len(hub.device_ids)} terminals behind the hub on {hub.line_name}", markup=False
+        )
+        if not hub.wait_idle(CONNECT_TIMEOUT_S):
+            console.print("the gateway has not answered yet; the hub keeps trying", markup=False)
+        console.print("Ctrl-C stops", markup=False)
+        _run_live(hub, console, rate, duration)
+        console.line()
+        console.print(_stats_table(hub.stats()))
+
+
+def _run_live(fleet: Fleet | Hub, console: Console, rate: float, duration: float) -> None:
     stop = threading.Event()
     if rate > 0:
         runner = threading.Thread(

@@ -85,7 +85,7 @@ def _contact(i: int) -> dict[str, Any]:
     }
 
 
-def _provision_one(api: _Api, i: int, prefix: str) -> tuple[str, str]:
+def _provision_one(api: _Api, i: int, prefix: str, hub_port: str | None) -> tuple[str, str]:
     device_id = f"{prefix}{i + 1:04d}"
     rotate = f"/devices/{device_id}/rotate-secret"
     # Rotating first makes a second run reuse the device instead of adding an orphan elder.
@@ -95,7 +95,10 @@ def _provision_one(api: _Api, i: int, prefix: str) -> tuple[str, str]:
     elder = api.body(api.post("/elders", _elder(i, prefix)), 200, 201)
     elder_id = elder["id"]
     api.body(api.post(f"/elders/{elder_id}/contacts", _contact(i)), 200, 201)
-    response = api.post("/devices", {"device_id": device_id, "elder_id": elder_id})
+    device: dict[str, Any] = {"device_id": device_id, "elder_id": elder_id}
+    if hub_port is not None:  # behind a serial hub: the gateway's name for that line
+        device["hub_port"] = hub_port
+    response = api.post("/devices", device)
     if response.status_code == HTTP_CONFLICT:
         return device_id, str(api.body(api.post(rotate), 200, 201)["secret"])
     return device_id, str(api.body(response, 200, 201)["secret"])
@@ -108,10 +111,12 @@ def provision(
     prefix: str = "SIM",
     *,
     client: httpx.Client | None = None,
+    hub_port: str | None = None,
 ) -> list[tuple[str, str]]:
     """Make `n` elders with a contact and a terminal `{prefix}0001`…; returns (device_id, secret).
 
-    A device that already exists gets a new secret instead. Raises ProvisionError.
+    A device that already exists gets a new secret instead (its `hub_port` is kept: the API
+    cannot change it). Raises ProvisionError.
     """
     if n < 0:
         raise ValueError("n must not be negative")
@@ -119,7 +124,7 @@ def provision(
     http = client or httpx.Client(timeout=HTTP_TIMEOUT_S)
     try:
         api = _Api(http, api_url, token)
-        out = [_provision_one(api, i, prefix) for i in range(n)]
+        out = [_provision_one(api, i, prefix, hub_port) for i in range(n)]
     finally:
         if own:
             http.close()
