@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 AudienceResolver = Callable[[Session, Case, Elder, Target], Sequence[Recipient]]
 OPERATORS = Audience.OPERATORS.value
+# Each person hears "pressed again" at most once in this window (and once more when the
+# case gets its owner): a stuck button or twenty nervous presses make one message, not twenty.
+PRESSED_AGAIN_QUIET_S = 60
 
 
 def nobody(session: Session, case: Case, elder: Elder, target: Target) -> Sequence[Recipient]:
@@ -224,16 +227,30 @@ class Escalation:
 
     def notify_pressed_again(self, case_id: str) -> None:
         """The console, and whoever owns the case (else everyone alerted), hear of the press."""
+        minute = int(self._services.clock.now().timestamp()) // PRESSED_AGAIN_QUIET_S
         with self._notices(case_id) as (writer, case, facts):
             text = pressed_again_text(facts)
+            window = f"{case.owner or '-'}:{minute}"
             writer.add(
-                case_id=case.id, channel=CONSOLE, to=OPERATORS, recipient=OPERATORS, body=text
+                case_id=case.id,
+                channel=CONSOLE,
+                to=OPERATORS,
+                recipient=OPERATORS,
+                body=text,
+                key=f"again:{case.id}:{OPERATORS}:{window}",
             )
             alerted = alerted_people(writer.session, case.id)
             if case.owner is not None:
                 alerted = {k: v for k, v in alerted.items() if k == case.owner}
             for who, phone in alerted.items():
-                writer.add(case_id=case.id, channel="sms", to=phone, recipient=who, body=text)
+                writer.add(
+                    case_id=case.id,
+                    channel="sms",
+                    to=phone,
+                    recipient=who,
+                    body=text,
+                    key=f"again:{case.id}:{who}:{window}",
+                )
 
     @contextmanager
     def _notices(self, case_id: str) -> Iterator[tuple[OutboxWriter, Case, CaseFacts]]:

@@ -150,8 +150,11 @@ def _alert(channel: str, person: Recipient, facts: CaseFacts, step: int) -> Noti
 def alert_sms(facts: CaseFacts, step: int) -> str:
     """The SMS that asks a person to take the case (or, for a device case, informs them)."""
     if facts.kind is CaseKind.DEVICE:
+        # Offline, battery or power: in each case a press may not get through, so the
+        # family is asked to look in on the elder while the technician sees to the terminal.
         return (
-            f"{facts.elder_name}'s help terminal needs attention: {facts.summary}. "
+            f"{facts.elder_name}'s help terminal may not be working: {facts.summary}. "
+            f"Please check on {facts.elder_name}. "
             f"The centre's technician is on it (case {facts.case_id})."
         )
     still = "STILL UNANSWERED. " if step > 0 else ""

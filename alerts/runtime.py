@@ -19,6 +19,7 @@ from twilio.rest import Client
 
 from alerts.deadlines import Deadlines
 from alerts.escalation import Escalation
+from alerts.fleet import FleetAlerts
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.notify.twilio import (
     TwilioSmsNotifier,
@@ -38,6 +39,7 @@ from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.usecases.case_log import LADDER_TIMER
+from care_api.usecases.device_commands import COMMAND_TIMEOUT_TIMER
 from care_api.usecases.filings import DEADLINE_TIMER
 from care_api.usecases.ladders import Audience
 from care_api.usecases.orders import MERCHANT_CONTACT_TIMER, MERCHANT_NOTIFY_TIMER
@@ -79,6 +81,9 @@ class AlertsComponent:
         self.sweeper.register(MERCHANT_NOTIFY_TIMER, self.merchants.notify)
         self.sweeper.register(MERCHANT_CONTACT_TIMER, self.merchants.contact_due)
         self.sweeper.register(DEADLINE_TIMER, Deadlines(services).due)
+        # The terminal fleet: its watch runs on its own beat (start), commands time out here.
+        self.fleet = FleetAlerts(services, self.sender.enqueue)
+        self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False
         self._accepting = False
@@ -119,6 +124,7 @@ class AlertsComponent:
         self._worker = threading.Thread(target=self._work, name="alerts-events", daemon=True)
         self._worker.start()
         self._scheduler = start_beat(self._beat, self._settings.timer_sweep_interval_s)
+        self.fleet.schedule(self._scheduler)
         log.info("alerts started (sweep every %.1f s)", self._settings.timer_sweep_interval_s)
 
     def stop(self) -> None:
@@ -164,6 +170,8 @@ class AlertsComponent:
                     self.escalation.notify_taken(event.case_id)
                 elif event.to_state is CaseState.CANCELLED:
                     self.escalation.notify_cancelled(event.case_id, event.by)
+                elif event.to_state is CaseState.RESOLVED:
+                    self.fleet.notify_back(event.case_id, event.by)
             elif isinstance(event, CasePressedAgain):
                 self.escalation.notify_pressed_again(event.case_id)
         except Exception:

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import uvicorn
 
+from care_api.bench import bench
+from care_api.bench_heartbeats import bench_heartbeats
+from care_api.broker_config import broker_config
 from care_api.domain.model import Role
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
@@ -30,6 +33,13 @@ app = typer.Typer(
 token_app = typer.Typer(help="Bearer tokens for people.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.command("sim", help="Run simulated terminals against a running service.")(sim)
+app.command("broker-config")(broker_config)
+app.command("bench", help="Measure presses: burst rate and latency against a bare MQTT echo.")(
+    bench
+)
+app.command("bench-heartbeats", help="Measure heartbeat intake of many terminals.")(
+    bench_heartbeats
+)
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -66,6 +76,8 @@ def http_server(settings: Settings, api: FastAPI, stream: CaseStream) -> uvicorn
         log_level="info",
         log_config=None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        ssl_certfile=settings.http_ssl_certfile,
+        ssl_keyfile=settings.http_ssl_keyfile,
     )
     return ConsoleAwareServer(config, streams=[stream])
 

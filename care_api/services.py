@@ -13,6 +13,7 @@ from care_api.domain.events import EventBus
 from care_api.settings import Settings
 from care_api.store.db import make_engine, upgrade_schema
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.heartbeats import HeartbeatBook
 
 
 @dataclass
@@ -23,6 +24,8 @@ class Services:
     engine: Engine
     clock: Clock = field(default_factory=SystemClock)
     bus: EventBus = field(default_factory=EventBus)
+    # Shared by the gateway (records), its flusher (writes) and the fleet watch (reads).
+    heartbeats: HeartbeatBook = field(default_factory=HeartbeatBook)
 
     @property
     def tz(self) -> tzinfo:

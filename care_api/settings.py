@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 # 1884, not 1883: the embedded broker must not fight a system Mosquitto for the standard port.
 EMBEDDED_MQTT_PORT = 1884
+# A directory holding one file per secret setting, named like its variable (VNH_ADMIN_TOKEN,
+# VNH_MQTT_PASSWORD, VNH_TWILIO_AUTH_TOKEN…), as Docker and Kubernetes mount secrets.
+SECRETS_DIR_ENV = "VNH_SECRETS_DIR"
 
 
 class Settings(BaseSettings):
@@ -21,10 +31,21 @@ class Settings(BaseSettings):
     embedded_mqtt_host: str = "127.0.0.1"
     embedded_mqtt_port: int = EMBEDDED_MQTT_PORT
     mqtt_client_id: str = "vnh-gateway"
-    mqtt_username: str | None = None
-    mqtt_password: SecretStr | None = None
+    # The gateway's own broker login; a user:pass in VNH_MQTT_URL wins over this default.
+    mqtt_username: str = "vnh-gateway"
+    mqtt_password: SecretStr | None = None  # unset with the embedded broker: one per start
+    # Set: this gateway is one of several sharing the terminals through an MQTT 5 shared
+    # subscription ($share/<group>/…); needs VNH_MQTT_URL (amqtt speaks MQTT 3.1.1 only). The
+    # client id is then vnh-gw-<host>-<pid> unless VNH_MQTT_CLIENT_ID is set.
+    mqtt_shared_group: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Both set: `vnh serve` speaks HTTPS itself (else put a TLS-terminating proxy in front).
+    http_ssl_certfile: str | None = None
+    http_ssl_keyfile: str | None = None
+    # Comma-separated serial hub lines: device paths or pyserial URLs (loop://, spy://…), each
+    # with an optional "@<baud>" (default 115200 8N1): "/dev/ttyUSB0@9600,/dev/ttyACM0".
+    # A device with a hub_port is accepted only from the port spelled the same, without "@…".
     serial_ports: Annotated[list[str], NoDecode] = []
     admin_token: SecretStr | None = None
     twilio_account_sid: str | None = None
@@ -39,12 +60,37 @@ class Settings(BaseSettings):
     timer_sweep_interval_s: float = 1.0
     gateway_workers: int = 1
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then VNH_* variables, then a .env file, then files in VNH_SECRETS_DIR."""
+        # Read when Settings() is built, not at import, like every other setting.
+        secrets_dir = os.environ.get(SECRETS_DIR_ENV)
+        if secrets_dir:
+            file_secret_settings = SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
     @field_validator("serial_ports", mode="before")
     @classmethod
     def _split_ports(cls, value: object) -> object:
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _shared_group_needs_broker(self) -> Settings:
+        if self.mqtt_shared_group and not self.mqtt_url:
+            raise ValueError(
+                "VNH_MQTT_SHARED_GROUP needs an external MQTT 5 broker (VNH_MQTT_URL, e.g. "
+                "Mosquitto): the embedded amqtt broker speaks MQTT 3.1.1 only, without $share"
+            )
+        return self
 
     @property
     def twilio_configured(self) -> bool:

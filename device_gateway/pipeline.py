@@ -16,13 +16,16 @@ from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, Rep
 from care_api.services import Services
 from care_api.usecases.intake import record_device_report
 from care_api.usecases.presence import record_presence
+from care_api.usecases.press_intake import record_presses
+from device_gateway.batching import PressRun, split_presses, take_batch
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.mapping import to_report
 from device_gateway.ports import Inbound
 from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.json_codec import decode_uplink
-from device_gateway.protocol.model import Ack, AckStatus, WireEvent
+from device_gateway.protocol.model import Ack, AckStatus, Nak, WireEvent
 from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
+from device_gateway.transports.serial import SerialTransport
 
 log = logging.getLogger(__name__)
 
@@ -129,23 +132,30 @@ class Pipeline:
             self._stopping.is_set() and (inbox.empty() or time.monotonic() > self._drain_until)
         ):
             try:
-                item = inbox.get(timeout=POLL_S)
+                first = inbox.get(timeout=POLL_S)
             except queue.Empty:
                 continue
-            try:
-                self.handle(item)
-            except Exception:
-                # A bug: full traceback, settle so the broker window does not clog; a
-                # terminal without its app ack resends anyway.
-                log.exception("pipeline failed on %s", item.topic)
-                self._settle_quietly(item)
+            for part in split_presses(take_batch(inbox, first)):
+                items = part.items if isinstance(part, PressRun) else [part]
+                try:
+                    if isinstance(part, PressRun):
+                        self._record_presses(part)
+                    else:
+                        self.handle(part)
+                except Exception:
+                    # A bug: full traceback, settle so the broker window does not clog; a
+                    # terminal without its app ack resends anyway.
+                    log.exception("pipeline failed on %s", items[0].topic)
+                    for item in items:
+                        self._settle_quietly(item)
 
     def handle(self, item: Inbound) -> None:
         """Process one inbound message to its end (ack and settle, or leave unsettled)."""
+        if isinstance(item.transport, SerialTransport):
+            self._serial_line(item.transport, item)
+            return
         parsed = parse_topic(item.topic)
         if parsed is None:
-            # Serial hook: a SerialTransport's items get their own branch here (decode with
-            # nmea_codec, then `_record_event`); all after decoding is shared.
             log.warning("message on unexpected topic %r dropped", item.topic)
             item.transport.settle(item.receipt)
             return
@@ -170,6 +180,17 @@ class Pipeline:
             return
         self._record_event(event, item)
 
+    def _serial_line(self, transport: SerialTransport, item: Inbound) -> None:
+        # Same path as MQTT once decoded; a line that does not decode is answered $NAK.
+        try:
+            event = transport.decode(item)
+        except FrameError as exc:
+            log.warning("NAK on %s: %s", transport.source, exc)
+            transport.send_nak(Nak.from_error(exc))
+            return
+        if event is not None:
+            self._record_event(event, item)
+
     def _record_event(self, event: WireEvent, item: Inbound) -> None:
         transport = item.transport
         report = to_report(event, source=transport.source)
@@ -178,7 +199,11 @@ class Pipeline:
         try:
             outcome = self._persist(
                 lambda: record_device_report(
-                    self._services.uow, report, now=now, tz=self._services.tz
+                    self._services.uow,
+                    report,
+                    now=now,
+                    tz=self._services.tz,
+                    heartbeats=self._services.heartbeats,
                 ),
                 what=f"{report.type} {report.key}",
             )
@@ -188,19 +213,32 @@ class Pipeline:
         except _GaveUp:
             transport.settle(item.receipt)  # no app ack: the terminal resends it
             return
-        transport.send_ack(
-            event.device_id,
-            Ack(
-                device_id=event.device_id,
-                boot=event.boot,
-                seq=event.seq,
-                status=AckStatus(outcome.status.value),
-                case=outcome.case_id,
-                reason=outcome.reason,
-            ),
-        )
+        transport.send_ack(event.device_id, _ack(event, outcome))
         _log_outcome(report, outcome)
         transport.settle(item.receipt)
+
+    def _record_presses(self, run: PressRun) -> None:
+        """Record a run of presses in one commit, then ack and settle each (as `_record_event`)."""
+        reports = [to_report(press, source=item.transport.source) for press, item in run.presses]
+        for press, item in run.presses:
+            self._router.note(press.device_id, item.transport)
+        now = self._services.clock.now()
+        try:
+            outcomes = self._persist(
+                lambda: record_presses(self._services.uow, reports, now=now, tz=self._services.tz),
+                what=f"{len(reports)} presses",
+            )
+        except _Abandoned:
+            log.info("stopping: %d presses left unacked for redelivery", len(reports))
+            return
+        except _GaveUp:
+            for item in run.items:
+                item.transport.settle(item.receipt)  # no app ack: the terminals resend
+            return
+        for (press, item), report, outcome in zip(run.presses, reports, outcomes, strict=True):
+            item.transport.send_ack(press.device_id, _ack(press, outcome))
+            _log_outcome(report, outcome)
+            item.transport.settle(item.receipt)
 
     def _presence(self, device_id: str, item: Inbound) -> None:
         text = item.payload.decode("utf-8", "replace").strip()
@@ -264,6 +302,17 @@ class Pipeline:
             item.transport.settle(item.receipt)
         except Exception:
             log.exception("settling %s failed", item.topic)
+
+
+def _ack(event: WireEvent, outcome: IntakeOutcome) -> Ack:
+    return Ack(
+        device_id=event.device_id,
+        boot=event.boot,
+        seq=event.seq,
+        status=AckStatus(outcome.status.value),
+        case=outcome.case_id,
+        reason=outcome.reason,
+    )
 
 
 def _log_outcome(report: DeviceReport, outcome: IntakeOutcome) -> None:

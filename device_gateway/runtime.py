@@ -6,11 +6,14 @@ import logging
 
 from care_api.services import Services
 from care_api.settings import Settings
+from care_api.usecases.heartbeats import HeartbeatFlusher
+from device_gateway.broker_login import embedded_access, gateway_address
+from device_gateway.commands import CommandSender
 from device_gateway.downlink import CaseNewsSender, DownlinkRouter
-from device_gateway.mqtt_url import parse_mqtt_url
 from device_gateway.pipeline import Pipeline
 from device_gateway.transports.embedded_broker import EmbeddedBroker
-from device_gateway.transports.mqtt import MqttTransport
+from device_gateway.transports.mqtt import MqttTransport, worker_client_id
+from device_gateway.transports.serial import SerialTransport
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +25,8 @@ READY_TIMEOUT_S = 10.0
 class GatewayComponent:
     """The device gateway as one start/stop component of the service.
 
-    Serial hubs (a later issue) add a `SerialTransport` per configured port, started with
-    the same `pipeline.offer` handler; replies find their way back through the router.
+    Serial hubs add a `SerialTransport` per configured port, started with the same
+    `pipeline.offer` handler; replies find their way back through the router.
     """
 
     def __init__(
@@ -36,24 +39,43 @@ class GatewayComponent:
         self._mqtt: MqttTransport | None = None
         self._pipeline: Pipeline | None = None
         self._news: CaseNewsSender | None = None
+        self._serial: list[SerialTransport] = []
+        self._commands: CommandSender | None = None
+        self._flusher: HeartbeatFlusher | None = None
 
     def start(self) -> None:
         """Start broker (if embedded), workers, case news, then the MQTT connection."""
         settings = self._settings
+        # Built first: a malformed port spec stops the start before anything runs.
+        serial_ports = [SerialTransport(spec) for spec in dict.fromkeys(settings.serial_ports)]
+        access = None
         if settings.mqtt_url is None:
-            self._broker = EmbeddedBroker(settings.embedded_mqtt_host, settings.embedded_mqtt_port)
+            access = embedded_access(settings, self._services)
+            self._broker = EmbeddedBroker(
+                settings.embedded_mqtt_host, settings.embedded_mqtt_port, access=access
+            )
             self._broker.start()
-        password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-        address = parse_mqtt_url(settings.effective_mqtt_url).with_credentials(
-            settings.mqtt_username, password
+        address = gateway_address(settings, access)
+        client_id = settings.mqtt_client_id
+        if settings.mqtt_shared_group and "mqtt_client_id" not in settings.model_fields_set:
+            client_id = worker_client_id()  # every member of a share group needs its own
+        self._mqtt = MqttTransport(
+            address, client_id=client_id, shared_group=settings.mqtt_shared_group
         )
-        self._mqtt = MqttTransport(address, client_id=settings.mqtt_client_id)
         router = DownlinkRouter(default=self._mqtt)
         self._pipeline = Pipeline(self._services, router, workers=settings.gateway_workers)
         self._pipeline.start()
         self._news = CaseNewsSender(self._services, router)
         self._news.start()
+        # Heartbeats the pipeline keeps in memory reach the device rows in batches.
+        self._flusher = HeartbeatFlusher(self._services.heartbeats, self._services.uow)
+        self._flusher.start()
+        self._commands = CommandSender(self._services, router)
+        self._commands.start()
         self._mqtt.start(self._pipeline.offer)
+        for port in serial_ports:  # each opens (and reopens) its port in the background
+            port.start(self._pipeline.offer)
+        self._serial = serial_ports
         if not self._mqtt.wait_ready(self._ready_timeout_s):
             log.warning("gateway started but not yet subscribed at %s; it keeps trying", address)
         log.info("device gateway started (%d workers)", settings.gateway_workers)
@@ -65,8 +87,15 @@ class GatewayComponent:
             self._pipeline.stop()
         if self._news is not None:
             self._news.stop()
+        # After the workers: the flusher's last flush writes every heartbeat they took.
+        for part in (self._commands, self._flusher):
+            if part is not None:
+                part.stop()
+        self._commands = self._flusher = None
         if self._mqtt is not None:
             self._mqtt.close()
+        for port in self._serial:  # kept, so that health() shows them closed
+            port.close()
         if self._broker is not None:
             self._broker.stop()
         self._pipeline = self._news = self._mqtt = self._broker = None
@@ -74,10 +103,13 @@ class GatewayComponent:
 
     def health(self) -> dict[str, object]:
         """What /healthz shows of the gateway."""
-        return {
+        report: dict[str, object] = {
             "broker": "external" if self._settings.mqtt_url else "embedded",
             "broker_running": self._broker.is_running if self._broker else None,
             "mqtt_connected": self._mqtt.is_connected if self._mqtt else False,
             "inbox_depth": self._pipeline.depth if self._pipeline else 0,
             "workers_alive": self._pipeline.workers_alive if self._pipeline else 0,
         }
+        if self._settings.serial_ports:
+            report["serial"] = {port.port: port.health() for port in self._serial}
+        return report

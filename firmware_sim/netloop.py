@@ -177,6 +177,11 @@ class NetLoop:
 
     def _on_unregister_write(self, client: mqtt.Client, userdata: object, sock: SocketLike) -> None:
         self._set_events(client, sock, selectors.EVENT_READ)
+        # paho's register/unregister flag races with publish() on another thread: a packet
+        # queued while loop_write was finishing would sit unsent until the broker's keepalive
+        # timeout. Looking again after dropping the interest closes that window.
+        if client.want_write():
+            self._set_events(client, sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
 
     def _set_events(self, client: mqtt.Client, sock: SocketLike, events: int) -> None:
         with self._lock:

@@ -168,6 +168,12 @@ class RecordingTwilioServer:
         with self._lock:
             self._failures.append(failure)
 
+    def recover(self) -> None:
+        """Drop every scripted failure and delay still pending: the provider is back."""
+        with self._lock:
+            self._failures.clear()
+            self._delays.clear()
+
     def delay_next(self, seconds: float, count: int = 1) -> None:
         """Hold the next `count` responses for `seconds` (stop() releases them at once)."""
         with self._lock:

@@ -50,7 +50,15 @@ class TimerDue:
     purpose: str
 
 
-DomainEvent = CaseOpened | CaseStateChanged | CasePressedAgain | TimerDue
+@dataclass(frozen=True, slots=True)
+class CommandRequested:
+    """Someone asked for a downlink command; the gateway sends it to the terminal."""
+
+    command_id: int
+    device_id: str
+
+
+DomainEvent = CaseOpened | CaseStateChanged | CasePressedAgain | TimerDue | CommandRequested
 Handler = Callable[[DomainEvent], None]
 
 

@@ -10,9 +10,11 @@ from typing import Any, Protocol
 from fastapi import APIRouter, FastAPI
 
 from care_api import __version__
+from care_api.http.body_limit import BodySizeLimitMiddleware
 from care_api.http.errors import install_error_handlers
 from care_api.http.metrics import MetricsMiddleware, build_registry
 from care_api.http.routes import (
+    audit,
     cases,
     devices,
     elders,
@@ -42,6 +44,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "merchants", "description": "Franchised merchants, their record and strikes"},
     {"name": "orders", "description": "Service orders and the 10-minute contact rule"},
     {"name": "calendar", "description": "Cases filed by hand, working-day deadlines, supervision"},
+    {"name": "audit", "description": "Who read which elder's data, for the admin"},
     {"name": "health", "description": "Health check and Prometheus metrics"},
 ]
 
@@ -82,9 +85,10 @@ def create_app(
     app.state.services = services
     app.state.health_checks = dict(health_checks or {})
     app.state.metrics_registry = registry
+    app.add_middleware(BodySizeLimitMiddleware)  # inside metrics: 413s are counted
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    routes = (elders, devices, cases, notifications, tokens, ladders)
+    routes = (elders, devices, cases, notifications, tokens, ladders, audit)
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -67,6 +67,12 @@ class FleetDevice(BaseModel):
     rssi: int | None
     fw: str | None
     last_seen_at: Timestamp | None
+    model: str | None = None
+    heartbeat_s: int = 300
+    last_boot: int | None = None
+    outage_since: Timestamp | None = None  # last heard, while an outage is open
+    battery_low: bool = False
+    power_lost: bool = False
 
 
 class FleetSummaryPublic(BaseModel):
@@ -107,6 +113,12 @@ class FleetPublic(BaseModel):
                     rssi=r.device.rssi,
                     fw=r.device.fw,
                     last_seen_at=r.device.last_seen_at,
+                    model=r.device.model,
+                    heartbeat_s=r.device.heartbeat_s,
+                    last_boot=r.device.last_boot,
+                    outage_since=r.device.outage_since,
+                    battery_low=r.device.battery_low,
+                    power_lost=r.device.power_lost,
                 )
                 for r in rows
             ],

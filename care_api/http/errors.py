@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from care_api.domain.errors import Conflict, DomainError, NotAllowed, NotFound
 
@@ -52,9 +52,21 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    # A number or text the database cannot hold (an id past 2**63 on SQLite, past 2**31 on
+    # PostgreSQL): the client's input, so 422 rather than a 500.
+    log.warning("%s rejected by the database: %s", _request_line(request), type(exc).__name__)
+    return JSONResponse(
+        {"detail": "a value is out of range for the database"},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn domain and validation errors into 4xx answers."""
     for error_type in _STATUS_OF:
         app.add_exception_handler(error_type, _domain_error)
     app.add_exception_handler(ValueError, _value_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)

@@ -47,7 +47,7 @@ Longitude = Annotated[float, Field(ge=-180, le=180)]
 Address = Annotated[str, Field(max_length=500)]
 MedicalNotes = Annotated[str, Field(max_length=4000)]
 Keymap = Annotated[
-    dict[str, str],
+    dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=16)]],
     Field(max_length=KEYMAP_ENTRIES_MAX, examples=[{"main:single": "care", "sos:*": "emergency"}]),
 ]
 Note = Annotated[str, Field(max_length=1000)]
@@ -158,6 +158,9 @@ class DeviceProvision(BaseModel):
     device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN, examples=["T1001"])]
     elder_id: Annotated[int, Field(ge=1)]
     hub_port: Annotated[str | None, Field(max_length=200)] = None
+    model: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    # Unset: the model's interval, else PROTOCOL.md's 300 s.
+    heartbeat_s: Annotated[int | None, Field(ge=1, le=86_400)] = None
 
 
 class DeviceSecret(BaseModel):
@@ -186,6 +189,12 @@ class DevicePublic(BaseModel):
     battery: int | None
     rssi: int | None
     fw: str | None
+    model: str | None = None
+    heartbeat_s: int = 300
+    last_boot: int | None = None
+    outage_since: Timestamp | None = None  # last heard, while an outage is open
+    battery_low: bool = False
+    power_lost: bool = False
 
     @classmethod
     def of(cls, device: Device) -> Self:

@@ -44,9 +44,14 @@ class Device(SQLModel, table=True):
     """A one-button terminal, bound to one elder at a time."""
 
     __tablename__ = "device"
+    # The fleet watch looks for silent terminals per interval, oldest sign of life first.
+    __table_args__ = (Index("ix_device_watch", "heartbeat_s", "last_seen_at"),)
     device_id: str = Field(primary_key=True, max_length=64)
     elder_id: int | None = Field(default=None, foreign_key="elder.id", index=True)
     secret_hash: str = Field(max_length=200)
+    # The same secret for Mosquitto's password_file ($7$ PBKDF2); null until provisioned or
+    # rotated since migration 0005 (`vnh broker-config` writes it out).
+    broker_hash: str | None = Field(default=None, max_length=200)
     status: str = Field(default="active", max_length=16)  # active | retired
     hub_port: str | None = Field(default=None, max_length=200)  # serial hub it sits behind
     last_seen_at: datetime | None = _ts(nullable=True)
@@ -56,6 +61,13 @@ class Device(SQLModel, table=True):
     online: bool | None = None
     last_boot: int | None = None
     created_at: datetime = _ts()
+    # -- fleet watch (migration 0004) --
+    model: str | None = Field(default=None, max_length=64)
+    heartbeat_s: int = 300  # the interval it is expected to check in at; silent after 3
+    offline_at: datetime | None = _ts(nullable=True)  # when the broker last said `offline`
+    outage_since: datetime | None = _ts(nullable=True)  # last heard, while an outage is open
+    battery_low: bool = False  # below 20 %: set once per crossing, reset above 20 %
+    power_lost: bool = False
 
 
 class DeviceEvent(SQLModel, table=True):
@@ -342,3 +354,71 @@ class CaseDeadline(SQLModel, table=True):
     extension_reason: str = Field(default="", max_length=500)
     extended_at: datetime | None = _ts(nullable=True)
     supervised_at: datetime | None = _ts(nullable=True)  # the last supervision notice (督办)
+
+
+# -- the terminal fleet: commands, lifecycle history, per-model intervals (migration 0004) -----
+
+
+class DeviceCommand(SQLModel, table=True):
+    """A downlink command (ring, ping, config) and what became of it."""
+
+    __tablename__ = "device_command"
+    __table_args__ = (Index("ix_device_command_device_created", "device_id", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.device_id", max_length=64)
+    cmd: str = Field(max_length=16)  # ring | ping | config
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # pending | sent | ok | failed | timeout
+    status: str = Field(default="pending", max_length=16, index=True)
+    requested_by: str = Field(default="", max_length=100)
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True)
+    answered_at: datetime | None = _ts(nullable=True)
+    detail: str | None = Field(default=None, max_length=500)
+    round_trip_ms: int | None = None
+
+
+class DeviceHistory(SQLModel, table=True):
+    """One line of a terminal's life: provisioned, bound, moved, retired, rotated, booted."""
+
+    __tablename__ = "device_history"
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.device_id", index=True, max_length=64)
+    at: datetime = _ts()
+    by: str = Field(max_length=100)
+    action: str = Field(max_length=32)
+    elder_id: int | None = None  # the elder it is bound to after this line
+    detail: str = Field(default="", max_length=500)
+
+
+class DeviceModel(SQLModel, table=True):
+    """The heartbeat interval terminals of one model are expected to keep."""
+
+    __tablename__ = "device_model"
+    model: str = Field(primary_key=True, max_length=64)
+    heartbeat_s: int
+    updated_by: str = Field(default="", max_length=100)
+    updated_at: datetime = _ts()
+
+
+# -- who read what of an elder (migration 0005) ------------------------------------------------
+
+
+class AuditLog(SQLModel, table=True):
+    """One read of an elder's data by a person: who, in which role, what, when, by which route."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_elder_at", "elder_id", "at"),
+        Index("ix_audit_log_actor_at", "actor", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    actor: str = Field(max_length=100)  # role:name, as in case histories
+    role: str = Field(max_length=16)
+    token_id: int | None = None  # None for the configured admin token
+    what: str = Field(max_length=32)  # elder | contacts | case | task | order
+    ref: str | None = Field(default=None, max_length=64)  # the case, task or order read
+    # No foreign key: the trail of who read an elder's data outlives anything done to the row.
+    elder_id: int
+    route: str = Field(max_length=200)  # "GET /api/v1/elders/{elder_id}"

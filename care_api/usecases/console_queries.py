@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func
+from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, col, select
 
 from care_api.domain.cases import ACTIVE, UNOWNED
@@ -39,6 +39,19 @@ class FleetRow:
 
     device: Device
     elder_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FleetFilter:
+    """Which terminals the fleet view lists; None means any."""
+
+    online: bool | None = None
+    battery_below: int | None = None
+    seen_before: datetime | None = None
+    fw: str | None = None
+    elder_id: int | None = None
+    model: str | None = None
+    retired: bool = False  # True lists retired terminals instead of those in service
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,20 +105,49 @@ def _flags_of(session: Session, case_ids: list[str]) -> dict[str, list[str]]:
 
 
 def fleet(
-    session: Session, *, problems_only: bool = False, limit: int = FLEET_MAX_ROWS, offset: int = 0
+    session: Session,
+    *,
+    problems_only: bool = False,
+    limit: int = FLEET_MAX_ROWS,
+    offset: int = 0,
+    where: FleetFilter | None = None,
 ) -> list[FleetRow]:
     """Terminals in service: those offline or low on battery first, then by id."""
-    problem = col(Device.online).is_not(True) | (col(Device.battery) < LOW_BATTERY_PERCENT)
-    query = (
-        select(Device, Elder.name)
-        .join(Elder, col(Elder.id) == col(Device.elder_id), isouter=True)
-        .where(col(Device.status) != "retired")
+    problem = (
+        col(Device.online).is_not(True)
+        | (col(Device.battery) < LOW_BATTERY_PERCENT)
+        | col(Device.outage_since).is_not(None)
+        | col(Device.power_lost)
     )
+    query = select(Device, Elder.name).join(
+        Elder, col(Elder.id) == col(Device.elder_id), isouter=True
+    )
+    query = query.where(*_fleet_conditions(where or FleetFilter()))
     if problems_only:
         query = query.where(problem)
     query = query.order_by(case((problem, 0), else_=1), col(Device.device_id))
     rows = session.exec(query.offset(offset).limit(limit)).all()
     return [FleetRow(d, name) for d, name in rows]
+
+
+def _fleet_conditions(where: FleetFilter) -> list[ColumnElement[bool]]:
+    retired = col(Device.status) == "retired"
+    conditions = [retired if where.retired else ~retired]
+    if where.online is not None:
+        conditions.append(col(Device.online).is_(where.online))
+    if where.battery_below is not None:
+        conditions.append(col(Device.battery) < where.battery_below)
+    if where.seen_before is not None:
+        # Never heard from counts as "last seen before" any time.
+        seen = col(Device.last_seen_at)
+        conditions.append(seen.is_(None) | (seen < where.seen_before))
+    if where.fw is not None:
+        conditions.append(col(Device.fw) == where.fw)
+    if where.elder_id is not None:
+        conditions.append(col(Device.elder_id) == where.elder_id)
+    if where.model is not None:
+        conditions.append(col(Device.model) == where.model)
+    return conditions
 
 
 def fleet_summary(session: Session) -> FleetSummary:

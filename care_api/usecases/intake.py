@@ -22,20 +22,44 @@ from care_api.domain.model import (
 from care_api.store.tables import Case, Device, DeviceEvent, Elder
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.case_log import add_note, find_active_case, move_case, open_case
+from care_api.usecases.device_cases import end_outage, note_battery, note_power
+from care_api.usecases.device_commands import record_result
+from care_api.usecases.device_log import record_history
+from care_api.usecases.device_sources import int_or, refusal, touch_device
+from care_api.usecases.heartbeat_intake import heartbeat_effects, record_heartbeat
+from care_api.usecases.heartbeats import HeartbeatBook
 
 log = logging.getLogger(__name__)
 
-LOW_BATTERY_PERCENT = 20
-
 
 def record_device_report(
-    uow_factory: UowFactory, report: DeviceReport, *, now: datetime, tz: tzinfo
+    uow_factory: UowFactory,
+    report: DeviceReport,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    heartbeats: HeartbeatBook | None = None,
 ) -> IntakeOutcome:
     """Record one report and decide its ack; commits before returning.
 
     The `(device_id, boot, seq)` unique key is the truth for duplicates: two gateways racing
     on the same resend end with one case, and the loser answers `duplicate` with it.
+
+    With `heartbeats` (the gateway's book), a heartbeat that changes nothing but the
+    last-seen facts is kept in memory and written later in a batch, not as rows now.
     """
+    if heartbeats is not None and report.type is ReportType.HEARTBEAT:
+        return record_heartbeat(uow_factory, report, heartbeats, now, tz)
+    outcome = _record_report(uow_factory, report, now, tz)
+    if heartbeats is not None and report.type is ReportType.BATTERY:
+        # The row now holds the newer level; a beat waiting in the book must not undo it.
+        heartbeats.discard(report.key.device_id)
+    return outcome
+
+
+def _record_report(
+    uow_factory: UowFactory, report: DeviceReport, now: datetime, tz: tzinfo
+) -> IntakeOutcome:
     with uow_factory() as uow:
         checked = _check_source(uow.session, report)
         if isinstance(checked, IntakeOutcome):
@@ -62,13 +86,8 @@ def _check_source(session: Session, report: DeviceReport) -> Device | IntakeOutc
     device = session.get(Device, report.key.device_id)
     if device is None:
         return IntakeOutcome.rejected("unknown device")
-    if device.status == "retired":
-        return IntakeOutcome.rejected("device retired")
-    if device.elder_id is None:
-        return IntakeOutcome.rejected("device not bound to an elder")
-    if report.source.startswith("serial:") and device.hub_port not in (None, report.source[7:]):
-        return IntakeOutcome.rejected("device not behind this hub")
-    return device
+    reason = refusal(device.status, device.elder_id, device.hub_port, report.source)
+    return device if reason is None else IntakeOutcome.rejected(reason)
 
 
 def _find_event(session: Session, report: DeviceReport) -> DeviceEvent | None:
@@ -97,7 +116,7 @@ def _record(
     )
     session.add(event)
     session.flush()  # the unique key is checked here, before any case is opened
-    _touch_device(device, report, now)
+    touch_device(device, report, now)
     session.add(device)
     case = _apply(uow, device, event, report, now, tz)
     if case is not None:
@@ -110,29 +129,10 @@ def _record(
     )
 
 
-def _touch_device(device: Device, report: DeviceReport, now: datetime) -> None:
-    f = report.fields
-    device.last_seen_at = now
-    device.online = True
-    if report.type is ReportType.HEARTBEAT:
-        device.battery = _int_or(f.get("battery"), device.battery)
-        device.rssi = _int_or(f.get("rssi"), device.rssi)
-    if report.type is ReportType.BATTERY:
-        device.battery = _int_or(f.get("level"), device.battery)
-    if report.type in (ReportType.HEARTBEAT, ReportType.BOOT) and isinstance(f.get("fw"), str):
-        device.fw = str(f["fw"])
-    if report.type is ReportType.BOOT:
-        device.last_boot = report.key.boot
-
-
 def _elder_of(device: Device) -> int:
     if device.elder_id is None:  # _check_source rejects these; this guards later edits
         raise RuntimeError(f"device {device.device_id} is not bound to an elder")
     return device.elder_id
-
-
-def _int_or(value: object, default: int | None) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _apply(
@@ -146,6 +146,10 @@ def _apply(
     elder_id = _elder_of(device)
     f = report.fields
     by = f"device:{device.device_id}"
+    if report.type is ReportType.HEARTBEAT:
+        heartbeat_effects(uow, device, report, now, tz)
+        return None  # PROTOCOL.md: a heartbeat's ack names no case
+    end_outage(uow, device, via=str(report.type), by=by, now=now)
     if report.type is ReportType.PRESS:
         elder = uow.session.get(Elder, elder_id)
         override = elder.keymap_override if elder else None
@@ -157,16 +161,26 @@ def _apply(
     if report.type is ReportType.CANCEL:
         return _cancel(uow, device, report, now)
     if report.type is ReportType.BATTERY:
-        level = _int_or(f.get("level"), None)
-        if level is not None and level < LOW_BATTERY_PERCENT:
-            return _open_device_case(uow, device, event, f"battery low ({level} %)", now, tz)
+        level = int_or(f.get("level"), None)
+        if level is not None:
+            return note_battery(uow, device, level, by=by, now=now, tz=tz, device_event_id=event.id)
     if report.type is ReportType.POWER:
-        if f.get("state") == "lost":
-            return _open_device_case(uow, device, event, "mains power lost", now, tz)
-        active = find_active_case(uow.session, elder_id, CaseKind.DEVICE, device.device_id)
-        if active is not None:
-            add_note(uow, active, action="note", by=by, why="mains power restored", now=now)
-            return active
+        return note_power(
+            uow, device, str(f.get("state")), by=by, now=now, tz=tz, device_event_id=event.id
+        )
+    if report.type is ReportType.BOOT:
+        # The seq window restarts by itself: dedup is by (device, boot, seq).
+        detail = f"boot {report.key.boot}, firmware {device.fw or 'unknown'}"
+        record_history(uow.session, device, "boot", by=by, now=now, detail=detail)
+    if report.type is ReportType.CMD_RESULT:
+        record_result(
+            uow.session,
+            device.device_id,
+            ref=f.get("ref"),
+            ok=f.get("ok") is True,
+            detail=f.get("detail"),
+            now=now,
+        )
     return None
 
 
@@ -207,27 +221,6 @@ def _open_or_join(
         event.seq,
     )
     return case
-
-
-def _open_device_case(
-    uow: SqlUnitOfWork, device: Device, event: DeviceEvent, trigger: str, now: datetime, tz: tzinfo
-) -> Case:
-    elder_id = _elder_of(device)
-    active = find_active_case(uow.session, elder_id, CaseKind.DEVICE, device.device_id)
-    if active is not None:
-        add_note(uow, active, action="note", by=f"device:{device.device_id}", why=trigger, now=now)
-        return active
-    return open_case(
-        uow,
-        kind=CaseKind.DEVICE,
-        elder_id=elder_id,
-        trigger=trigger,
-        by=f"device:{device.device_id}",
-        now=now,
-        tz=tz,
-        device_id=device.device_id,
-        device_event_id=event.id,
-    )
 
 
 def _cancel(uow: SqlUnitOfWork, device: Device, report: DeviceReport, now: datetime) -> Case | None:

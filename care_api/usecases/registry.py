@@ -8,8 +8,11 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.fleet import DEFAULT_HEARTBEAT_S, check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
-from care_api.store.tables import Contact, Device, Elder
+from care_api.store.tables import Contact, Device, DeviceModel, Elder
+from care_api.usecases.broker_passwords import mosquitto_hash
+from care_api.usecases.device_log import record_history
 from care_api.usecases.secrets import hash_secret, new_secret
 
 ELDER_FIELDS = frozenset({"name", "phone", "address", "lat", "lon", "medical_notes"})
@@ -71,22 +74,40 @@ def contacts_of(session: Session, elder_id: int) -> list[Contact]:
 
 
 def provision_device(
-    session: Session, device_id: str, elder_id: int, now: datetime, hub_port: str | None = None
+    session: Session,
+    device_id: str,
+    elder_id: int,
+    now: datetime,
+    hub_port: str | None = None,
+    *,
+    model: str | None = None,
+    heartbeat_s: int | None = None,
+    by: str = "system",
 ) -> tuple[Device, str]:
-    """Register a terminal for an elder; returns it with its secret, which is never stored."""
+    """Register a terminal for an elder; returns it with its secret, which is never stored.
+
+    Its expected heartbeat interval is `heartbeat_s`, else its model's, else 300 s.
+    """
     get_elder(session, elder_id)
     if session.get(Device, device_id) is not None:
         raise Conflict(f"device {device_id} is already provisioned")
+    if heartbeat_s is None and model is not None:
+        known = session.get(DeviceModel, model)
+        heartbeat_s = known.heartbeat_s if known is not None else None
     secret = new_secret()
     device = Device(
         device_id=device_id,
         elder_id=elder_id,
         secret_hash=hash_secret(secret),
+        broker_hash=mosquitto_hash(secret),
         hub_port=hub_port,
         created_at=now,
+        model=model,
+        heartbeat_s=check_heartbeat_s(heartbeat_s or DEFAULT_HEARTBEAT_S),
     )
     session.add(device)
     session.flush()
+    record_history(session, device, "provisioned", by=by, now=now, detail=f"elder {elder_id}")
     return device, secret
 
 
@@ -98,10 +119,15 @@ def get_device(session: Session, device_id: str) -> Device:
     return device
 
 
-def rotate_device_secret(session: Session, device_id: str) -> str:
-    """Give the terminal a new secret; the old one stops working."""
+def rotate_device_secret(
+    session: Session, device_id: str, *, by: str = "system", now: datetime | None = None
+) -> str:
+    """Give the terminal a new secret; the old one stops working. Recorded when `now` is given."""
     device = get_device(session, device_id)
     secret = new_secret()
     device.secret_hash = hash_secret(secret)
+    device.broker_hash = mosquitto_hash(secret)
     session.add(device)
+    if now is not None:
+        record_history(session, device, "secret_rotated", by=by, now=now)
     return secret

@@ -10,9 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
-from amqtt.plugins.base import BaseAuthPlugin
+from amqtt.contexts import Action
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
+from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
+from amqtt.utils import gen_client_id
+
+from device_gateway.transports.broker_access import BrokerAccess
 
 log = logging.getLogger(__name__)
 
@@ -25,31 +33,138 @@ Authenticator = Callable[[str | None, str | None], bool]
 
 
 class EmbeddedAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untyped here
-    """Lets a client in when the configured `authenticate(username, password)` says so.
+    """Lets a client in when the `BrokerAccess` (or a bare `authenticate`) says so.
 
-    Without an authenticator everyone is let in. Unlike amqtt's AnonymousAuthPlugin it
-    never marks a session anonymous: amqtt drops the queued messages of anonymous
-    sessions, and the gateway's persistent session must keep presses while it is away.
+    Without either everyone is let in. Unlike amqtt's AnonymousAuthPlugin it never marks
+    a session anonymous: amqtt drops the queued messages of anonymous sessions, and the
+    gateway's persistent session must keep presses while it is away.
     """
 
     @dataclass
     class Config:
         """Plugin options; amqtt fills them from the broker configuration."""
 
-        authenticate: Any = None  # an Authenticator; Any because amqtt type-checks Config
+        # Any, because amqtt type-checks Config against the values it is given.
+        authenticate: Any = None  # an Authenticator
+        access: Any = None  # a BrokerAccess
 
     async def authenticate(self, *, session: Session) -> bool:
+        access: BrokerAccess | None = self.config.access
         check: Authenticator | None = self.config.authenticate
-        if check is None:
-            # TODO(device auth): plug the device registry in through `authenticate`
-            # (username = device_id, password = device secret) once devices carry it.
+        # Both checks may read the database: keep them off the broker's event loop.
+        if access is not None:
+            will = session.will_topic if session.will_flag else None
+            return await asyncio.to_thread(
+                access.admits, session.client_id, session.username, session.password, will
+            )
+        if check is not None:
+            return bool(await asyncio.to_thread(check, session.username, session.password))
+        return True
+
+
+class EmbeddedTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt is untyped here
+    """The topic ACL of `BrokerAccess` on every publish, subscribe and delivery."""
+
+    @dataclass
+    class Config:
+        """Plugin options; amqtt fills them from the broker configuration."""
+
+        access: Any = None  # a BrokerAccess
+
+    async def topic_filtering(
+        self,
+        *,
+        session: Session | None = None,
+        topic: str | None = None,
+        action: Action | None = None,
+    ) -> bool:
+        access: BrokerAccess | None = self.config.access
+        if access is None:
             return True
-        # The check may read the database: keep it off the broker's event loop.
-        return bool(await asyncio.to_thread(check, session.username, session.password))
+        if session is None or topic is None:
+            return False
+        # Trustworthy: _Broker checks a CONNECT before it touches the session of its client id.
+        username = session.username
+        if action == Action.PUBLISH:
+            allowed = access.may_publish(username, topic)
+        elif action == Action.SUBSCRIBE:
+            allowed = access.may_subscribe(username, topic)
+        else:
+            allowed = access.may_receive(username, topic)
+        if not allowed and action != Action.RECEIVE:
+            log.warning("broker: %s may not %s %s", username, action, topic)
+        return allowed
 
 
 class _Broker(Broker):  # type: ignore[misc]  # amqtt is untyped here
-    """amqtt's broker, closing every client socket it accepted, whatever happened."""
+    """amqtt's broker, checking logins before anything else and closing every socket.
+
+    amqtt merges a CONNECT into the live session of the same client id (credentials, last
+    will; a clean session even deletes it) and takes that session over *before* it asks the
+    auth plugins: a stranger could unsubscribe the gateway, or have a forged will published
+    in a terminal's name. Here the plugins answer first, and a refused CONNECT touches no
+    session.
+    """
+
+    _ADMITTED = "_vnh_admitted"
+
+    async def _initialize_client_session(
+        self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        peer = f"{remote_address}:{remote_port}"
+        try:
+            handler, incoming = await BrokerProtocolHandler.init_from_connect(
+                reader, writer, self.plugins_manager
+            )
+        except MQTTError as exc:
+            await writer.close()
+            raise MQTTError(f"invalid CONNECT from {peer}: {exc}") from exc
+        except (AMQTTError, NoDataError) as exc:
+            raise AMQTTError(f"no CONNECT from {peer}: {exc}") from exc
+        if not await super()._authenticate(incoming, None):
+            await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+            await writer.close()
+            raise AMQTTError(f"client {incoming.client_id!r} from {peer} not authorised")
+        session = await self._adopt(incoming)
+        setattr(session, self._ADMITTED, True)
+        return handler, session
+
+    async def _adopt(self, incoming: Session) -> Session:
+        # amqtt 0.12's own merge (Broker._initialize_client_session), for an admitted CONNECT.
+        if incoming.clean_session:
+            if incoming.client_id:
+                await self._delete_session(incoming.client_id)
+            else:
+                incoming.client_id = gen_client_id()
+            incoming.parent = 0
+            session = incoming
+        elif incoming.client_id in self._sessions:
+            session, _ = self._sessions[incoming.client_id]
+            for name in (
+                "will_flag",
+                "will_message",
+                "will_topic",
+                "will_qos",
+                "will_retain",
+                "keep_alive",
+                "username",
+                "password",
+            ):
+                setattr(session, name, getattr(incoming, name))
+            session.parent = 1
+        else:
+            incoming.parent = 0
+            session = incoming
+        delay = self.config.get("timeout-disconnect-delay", 0)
+        if session.keep_alive > 0 and isinstance(delay, int):
+            session.keep_alive += delay
+        return session
+
+    async def _authenticate(self, session: Session, listener: object) -> bool:
+        # Checked already when the CONNECT came in; once per CONNECT, not twice.
+        admitted = bool(getattr(session, self._ADMITTED, False))
+        setattr(session, self._ADMITTED, False)
+        return admitted
 
     async def stream_connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
@@ -70,10 +185,29 @@ class EmbeddedBroker:
     is lost, only delayed.
     """
 
-    def __init__(self, host: str, port: int, *, authenticate: Authenticator | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        authenticate: Authenticator | None = None,
+        access: BrokerAccess | None = None,
+    ) -> None:
+        """A broker on `host:port`, not started yet.
+
+        Args:
+            host: address to listen on.
+            port: TCP port to listen on.
+            authenticate: a bare `(username, password) -> bool` check, no topic ACL.
+            access: the gateway's and terminals' logins and the topic ACL of PROTOCOL.md;
+                without it (and without `authenticate`) anyone may connect and do anything.
+        """
+        if authenticate is not None and access is not None:
+            raise ValueError("give the embedded broker either authenticate or access, not both")
         self.host = host
         self.port = port
         self._authenticate = authenticate
+        self._access = access
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -86,12 +220,16 @@ class EmbeddedBroker:
         return self._thread is not None and self._thread.is_alive() and self._started.is_set()
 
     def config(self) -> dict[str, Any]:
-        """The amqtt configuration: one TCP listener, our auth plugin, nothing else."""
+        """The amqtt configuration: one TCP listener, our auth and ACL plugins, nothing else."""
         return {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
             "session_expiry_interval": SESSION_EXPIRY_S,
             "plugins": {
-                f"{__name__}.EmbeddedAuthPlugin": {"authenticate": self._authenticate},
+                f"{__name__}.EmbeddedAuthPlugin": {
+                    "authenticate": self._authenticate,
+                    "access": self._access,
+                },
+                f"{__name__}.EmbeddedTopicPlugin": {"access": self._access},
             },
         }
 

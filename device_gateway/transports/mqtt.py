@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -20,7 +21,7 @@ from device_gateway.mqtt_url import MqttAddress
 from device_gateway.ports import Inbound, InboundHandler
 from device_gateway.protocol.json_codec import encode_ack, encode_command, encode_news
 from device_gateway.protocol.model import Ack, CaseNews, Command
-from device_gateway.protocol.topics import STATUS_FILTER, UP_FILTER, down_topic
+from device_gateway.protocol.topics import STATUS_FILTER, UP_FILTER, down_topic, shared_filter
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,11 @@ class MqttReceipt:
     connection: int
 
 
+def worker_client_id() -> str:
+    """`vnh-gw-<host>-<pid>`: a client id no other gateway process uses at the same time."""
+    return f"vnh-gw-{socket.gethostname()}-{os.getpid()}"
+
+
 class MqttTransport:
     """The gateway's one MQTT client: subscribes to every terminal's `up` and `status`.
 
@@ -54,6 +60,12 @@ class MqttTransport:
     persistent (fixed client id, clean session off), so presses published while the
     gateway is away are delivered when it is back; with `manual_ack` a message is
     PUBACKed only when the pipeline settles it, after its case is committed.
+
+    With `shared_group`, several gateway processes split the terminals through an MQTT 5
+    shared subscription (`$share/{group}/…`). Their sessions are clean: Mosquitto keeps
+    handing a group's messages round-robin to a member that is away with a kept session,
+    where they would wait for it; terminals resend until acked, so a clean session loses
+    nothing and a live member takes the resend.
     """
 
     def __init__(
@@ -64,10 +76,15 @@ class MqttTransport:
         protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv311,
         filters: Sequence[str] = (UP_FILTER, STATUS_FILTER),
         keepalive_s: int = KEEPALIVE_S,
+        shared_group: str | None = None,
     ) -> None:
         self._address = address
-        self._protocol = protocol
-        self._filters = tuple(filters)
+        self._shared = shared_group is not None
+        # Shared subscriptions are MQTT 5 only.
+        self._protocol = MQTTProtocolVersion.MQTTv5 if self._shared else protocol
+        self._filters = tuple(
+            shared_filter(shared_group, f) if shared_group is not None else f for f in filters
+        )
         self._keepalive_s = keepalive_s
         self._handler: InboundHandler | None = None
         # Bumped on every connect and disconnect: a PUBACK must go out on the connection
@@ -93,7 +110,7 @@ class MqttTransport:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            clean_session=None if v5 else False,
+            clean_session=None if v5 else self._shared,
             protocol=self._protocol,
             manual_ack=True,
         )
@@ -117,13 +134,13 @@ class MqttTransport:
         self._handler = handler
         if self._protocol == MQTTProtocolVersion.MQTTv5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.SessionExpiryInterval = 0 if self._shared else SESSION_EXPIRY_S
             properties.ReceiveMaximum = RECEIVE_MAXIMUM
             self._client.connect_async(
                 self._address.host,
                 self._address.port,
                 keepalive=self._keepalive_s,
-                clean_start=False,
+                clean_start=self._shared,
                 properties=properties,
             )
         else:  # 3.1.1: the session is kept through clean_session=False in the constructor

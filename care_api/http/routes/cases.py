@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 from care_api.domain.access import Principal, is_staff, may_read_elder
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, Role
+from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.schemas import AckBody, CallbackBody, CaseDetail, CasePublic, ResolveBody
 from care_api.store.tables import Case
@@ -73,13 +74,15 @@ def read_cases(
 
 
 @router.get("/{case_id}")
-def read_case(case_id: CaseId, uow: UowDep, principal: ResponderDep) -> CaseDetail:
-    """One case with its full history and the messages sent about it."""
+def read_case(case_id: CaseId, uow: UowDep, principal: ResponderDep, audit: AuditDep) -> CaseDetail:
+    """One case with its full history and the messages sent about it; in the audit log."""
     case = _visible_case(uow, case_id, principal, lock=False)
     session = uow.session
-    return CaseDetail.build(
+    detail = CaseDetail.build(
         case, case_history(session, case.id), notifications_of_case(session, case.id)
     )
+    audit.shown("case", case.elder_id, ref=case.id)
+    return detail
 
 
 def _acknowledge(

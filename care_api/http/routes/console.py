@@ -17,18 +17,12 @@ from care_api.domain.access import Principal, is_staff
 from care_api.domain.kpi import MAX_PERIOD_DAYS, compute_kpi
 from care_api.domain.model import CaseKind
 from care_api.http.case_stream import CaseStream
-from care_api.http.console_models import BoardCase, BoardPublic, FleetPublic
+from care_api.http.console_models import BoardCase, BoardPublic
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
 from care_api.http.filing_models import KpiReport
 from care_api.http.schemas import CasePublic
 from care_api.services import Services
-from care_api.usecases.console_queries import (
-    FLEET_MAX_ROWS,
-    board,
-    fleet,
-    fleet_summary,
-    kpi_inputs,
-)
+from care_api.usecases.console_queries import board, kpi_inputs
 from care_api.usecases.kpi_report import parse_bound, service_kpi
 from care_api.usecases.reclassify import reclassify
 from care_api.usecases.tokens import authenticate
@@ -131,17 +125,8 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
             cases=[BoardCase.of(r.case, r.elder_name, r.flags) for r in rows],
         )
 
-    @router.get(f"{API}/devices", tags=["devices"])
-    def read_fleet(
-        uow: UowDep,
-        _staff: StaffDep,
-        problems: bool = False,
-        limit: Annotated[int, Query(ge=1, le=FLEET_MAX_ROWS)] = FLEET_MAX_ROWS,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> FleetPublic:
-        """Terminals in service, offline or low on battery first, with a summary of all."""
-        rows = fleet(uow.session, problems_only=problems, limit=limit, offset=offset)
-        return FleetPublic.build(fleet_summary(uow.session), rows)
+    # The fleet view, GET /api/v1/devices, lives in routes/devices.py with the other
+    # terminal routes, so that it is served with or without the console.
 
     @router.get(f"{API}/reports/kpi", tags=["reports"])
     def read_kpi(

@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from care_api.domain.access import Principal, may_read_elder
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
+from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.schemas import (
     ContactCreate,
@@ -15,6 +16,7 @@ from care_api.http.schemas import (
     ElderPublic,
     ElderUpdate,
 )
+from care_api.usecases.queries import MAX_PAGE
 from care_api.usecases.registry import (
     add_contact,
     contacts_of,
@@ -45,10 +47,12 @@ def post_elder(
 
 
 @router.get("/{elder_id}")
-def read_elder(elder_id: int, uow: UowDep, principal: ReaderDep) -> ElderPublic:
-    """One elder's profile: staff, or a caregiver of this elder."""
+def read_elder(elder_id: int, uow: UowDep, principal: ReaderDep, audit: AuditDep) -> ElderPublic:
+    """One elder's profile: staff, or a caregiver of this elder. Written to the audit log."""
     _check_readable(principal, elder_id)
-    return ElderPublic.of(get_elder(uow.session, elder_id), principal)
+    profile = ElderPublic.of(get_elder(uow.session, elder_id), principal)
+    audit.shown("elder", elder_id)
+    return profile
 
 
 @router.patch("/{elder_id}")
@@ -70,8 +74,18 @@ def post_contact(
 
 
 @router.get("/{elder_id}/contacts")
-def list_contacts(elder_id: int, uow: UowDep, principal: ReaderDep) -> list[ContactPublic]:
-    """The elder's contacts, first to alert first."""
+def list_contacts(
+    elder_id: int,
+    uow: UowDep,
+    principal: ReaderDep,
+    audit: AuditDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ContactPublic]:
+    """The elder's contacts, first to alert first. Written to the audit log."""
     _check_readable(principal, elder_id)
     get_elder(uow.session, elder_id)
-    return [ContactPublic.model_validate(c) for c in contacts_of(uow.session, elder_id)]
+    contacts = contacts_of(uow.session, elder_id)[offset : offset + limit]
+    shown = [ContactPublic.model_validate(c) for c in contacts]
+    audit.shown("contacts", elder_id)
+    return shown

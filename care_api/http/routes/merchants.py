@@ -25,6 +25,7 @@ from care_api.usecases.merchants import (
     revoke_strike,
     strikes_of,
 )
+from care_api.usecases.queries import MAX_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,12 @@ def read_merchants(
     _staff: StaffDep,
     category: Annotated[str | None, Query(max_length=64)] = None,
     merchant_status: Annotated[MerchantStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[MerchantPublic]:
-    """Every merchant, optionally of one category or standing."""
+    """Merchants by id, optionally of one category or standing, a page at a time."""
     rows = list_merchants(uow.session, category=category, status=merchant_status)
-    return [MerchantPublic.of(m) for m in rows]
+    return [MerchantPublic.of(m) for m in rows[offset : offset + limit]]
 
 
 def _detail(uow: UowDep, merchant_id: int) -> MerchantDetail:

@@ -7,8 +7,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from care_api.domain.access import Principal, is_staff
 from care_api.domain.model import Role
+from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.dispatch_models import OrderCreate, OrderPublic
+from care_api.usecases.audit import ElderRead
 from care_api.usecases.merchants import merchant_actor
 from care_api.usecases.orders import (
     complete_order,
@@ -75,12 +77,16 @@ def post_order(
 def read_orders(
     uow: UowDep,
     principal: MerchantOrStaffDep,
+    audit: AuditDep,
     order_status: OrderStatus = None,
     case_id: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[OrderPublic]:
-    """Orders newest first: a merchant sees the orders now with it, staff every one."""
+    """Orders newest first: a merchant sees the orders now with it, staff every one.
+
+    Each order shows its elder's name and address: written to the audit log.
+    """
     rows = list_orders(
         uow.session,
         merchant_id=None if is_staff(principal) else merchant_id(principal),
@@ -88,7 +94,11 @@ def read_orders(
         case_id=case_id,
         page=Page(limit=limit, offset=offset),
     )
-    return [OrderPublic.of(r) for r in rows]
+    orders = [OrderPublic.of(r) for r in rows]
+    audit.shown_all(
+        [ElderRead("order", r.case.elder_id, str(o.id)) for r, o in zip(rows, orders, strict=True)]
+    )
+    return orders
 
 
 @router.post("/orders/{order_id}/contacted")

@@ -8,9 +8,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from care_api.domain.access import Principal, is_staff
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
+from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.dispatch_models import TaskPublic, VolunteerCreate, VolunteerPublic
 from care_api.http.schemas import CasePublic
+from care_api.usecases.audit import ElderRead
 from care_api.usecases.queries import MAX_PAGE, Page
 from care_api.usecases.tasks import (
     TaskStatus,
@@ -65,12 +67,16 @@ def read_volunteer(
 def read_tasks(
     uow: UowDep,
     principal: VolunteerOrStaffDep,
+    audit: AuditDep,
     task_status: Annotated[TaskStatus | None, Query(alias="status")] = None,
     case_id: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[TaskPublic]:
-    """Tasks newest first: a volunteer sees only their own offers, staff every one."""
+    """Tasks newest first: a volunteer sees only their own offers, staff every one.
+
+    Tasks that show their elder are written to the audit log.
+    """
     staff = is_staff(principal)
     rows = list_tasks(
         uow.session,
@@ -79,7 +85,15 @@ def read_tasks(
         case_id=case_id,
         page=Page(limit=limit, offset=offset),
     )
-    return [TaskPublic.of(r, staff=staff) for r in rows]
+    tasks = [TaskPublic.of(r, staff=staff) for r in rows]
+    audit.shown_all(
+        [
+            ElderRead("task", r.case.elder_id, str(t.id))
+            for r, t in zip(rows, tasks, strict=True)
+            if t.elder
+        ]
+    )
+    return tasks
 
 
 def _answered(uow: UowDep, task_id: int) -> TaskPublic:

@@ -1,0 +1,37 @@
+"""Mosquitto 2 password-file hashes ($7$, PBKDF2-SHA512) of device and gateway secrets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+# mosquitto_passwd's own defaults: 101 rounds, a 12-byte salt, a 64-byte SHA-512 digest. The
+# secrets hashed here are 192 random bits, so more rounds would buy nothing.
+PBKDF2_ROUNDS = 101
+SALT_BYTES = 12
+_PREFIX = "$7$"
+
+
+def mosquitto_hash(secret: str, *, salt: bytes | None = None, rounds: int = PBKDF2_ROUNDS) -> str:
+    """`$7$<rounds>$<salt>$<hash>`, the form Mosquitto 2.0 reads from a password_file."""
+    salt = os.urandom(SALT_BYTES) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, rounds)
+    return f"{_PREFIX}{rounds}${_b64(salt)}${_b64(digest)}"
+
+
+def mosquitto_hash_matches(secret: str, stored: str) -> bool:
+    """True when `stored` is a `$7$` hash of `secret`; False for any other form."""
+    parts = stored.split("$")
+    if len(parts) != 5 or parts[:2] != ["", "7"] or not parts[2].isdigit():
+        return False
+    try:
+        salt = base64.b64decode(parts[3], validate=True)
+    except ValueError:
+        return False
+    return hmac.compare_digest(mosquitto_hash(secret, salt=salt, rounds=int(parts[2])), stored)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")

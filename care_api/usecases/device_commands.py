@@ -1,0 +1,242 @@
+"""Downlink commands (ring, ping, config): requested, sent, answered or timed out, as rows.
+
+A request writes the `device_command` row and a timeout timer row in one transaction and
+emits `CommandRequested`; the gateway claims the row (pending → sent) and publishes it.
+The terminal's `cmd_result` (intake) answers it; the timer marks it `timeout` otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, update
+from sqlmodel import Session, col, select
+
+from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.events import CommandRequested
+from care_api.domain.fleet import check_heartbeat_s
+from care_api.domain.keymap import validate_keymap
+from care_api.store.tables import Device, DeviceCommand, Timer
+from care_api.store.uow import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+COMMAND_TIMEOUT_TIMER = "device_command"  # timer rows: step = the command's id
+COMMAND_TIMEOUT_S = 60
+MAX_PARAMS = 16
+MAX_DETAIL_CHARS = 500
+COMMAND_LIST_MAX = 200
+CONFIG_KEYS = frozenset({"heartbeat_s", "keymap"})
+RESERVED_KEYS = frozenset({"cmd", "id"})
+
+
+class CommandName(StrEnum):
+    """What a terminal can be told to do (PROTOCOL.md, downlink commands)."""
+
+    RING = "ring"  # ring so that it can be found
+    PING = "ping"  # answer at once: a round trip
+    CONFIG = "config"  # change settings: heartbeat_s, keymap
+
+
+class CommandStatus(StrEnum):
+    """Where a command stands."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+
+
+WAITING = (CommandStatus.PENDING.value, CommandStatus.SENT.value)
+
+
+def check_params(cmd: CommandName, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters to send, checked; ValueError says what is wrong (HTTP 422)."""
+    if len(params) > MAX_PARAMS:
+        raise ValueError(f"at most {MAX_PARAMS} parameters")
+    reserved = sorted(RESERVED_KEYS & set(params))
+    if reserved:
+        raise ValueError(f"parameters may not be named {reserved}")
+    out = dict(params)
+    if cmd is CommandName.CONFIG:
+        unknown = sorted(set(params) - CONFIG_KEYS)
+        if unknown:
+            raise ValueError(f"config knows {sorted(CONFIG_KEYS)}, not {unknown}")
+        if not params:
+            raise ValueError("config needs heartbeat_s or keymap")
+        if "heartbeat_s" in params:
+            out["heartbeat_s"] = check_heartbeat_s(params["heartbeat_s"])
+        if "keymap" in params:
+            out["keymap"] = {k: str(v) for k, v in validate_keymap(params["keymap"]).items()}
+    return out
+
+
+def request_command(
+    uow: SqlUnitOfWork,
+    device_id: str,
+    cmd: CommandName,
+    params: Mapping[str, Any],
+    *,
+    by: str,
+    now: datetime,
+    timeout_s: int = COMMAND_TIMEOUT_S,
+) -> DeviceCommand:
+    """Queue a command for the terminal, with its timeout; the gateway sends it after commit."""
+    device = uow.session.get(Device, device_id)
+    if device is None:
+        raise NotFound(f"device {device_id} not found")
+    if device.status == "retired":
+        raise Conflict(f"device {device_id} is retired")
+    row = DeviceCommand(
+        device_id=device_id,
+        cmd=cmd.value,
+        params=check_params(cmd, params),
+        requested_by=by,
+        created_at=now,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    if row.id is None:  # pragma: no cover - the flush assigned it
+        raise RuntimeError("command row has no id after flush")
+    due = now + timedelta(seconds=timeout_s)
+    uow.session.add(Timer(purpose=COMMAND_TIMEOUT_TIMER, step=row.id, due_at=due, created_at=now))
+    uow.emit(CommandRequested(row.id, device_id))
+    return row
+
+
+def get_command(session: Session, device_id: str, command_id: int) -> DeviceCommand:
+    """One command of the terminal, or NotFound."""
+    row = session.get(DeviceCommand, command_id)
+    if row is None or row.device_id != device_id:
+        raise NotFound(f"command {command_id} of device {device_id} not found")
+    return row
+
+
+def list_commands(
+    session: Session, device_id: str, limit: int = COMMAND_LIST_MAX
+) -> list[DeviceCommand]:
+    """The terminal's commands, newest first."""
+    return list(
+        session.exec(
+            select(DeviceCommand)
+            .where(DeviceCommand.device_id == device_id)
+            .order_by(col(DeviceCommand.created_at).desc(), col(DeviceCommand.id).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def claim_for_sending(session: Session, command_id: int, now: datetime) -> DeviceCommand | None:
+    """Move a pending command to `sent`; None if another sender (or the timeout) was first."""
+    claimed = cast(
+        CursorResult[Any],
+        session.execute(
+            update(DeviceCommand)
+            .where(
+                col(DeviceCommand.id) == command_id,
+                col(DeviceCommand.status) == CommandStatus.PENDING.value,
+            )
+            .values(status=CommandStatus.SENT.value, sent_at=now)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if claimed.rowcount != 1:
+        return None
+    return session.get(DeviceCommand, command_id, populate_existing=True)
+
+
+def pending_ids(session: Session, created_before: datetime, limit: int = 100) -> list[int]:
+    """Commands nobody sent yet (their event went to another process, or was missed)."""
+    return [
+        int(i)
+        for i in session.exec(
+            select(DeviceCommand.id)
+            .where(
+                col(DeviceCommand.status) == CommandStatus.PENDING.value,
+                col(DeviceCommand.created_at) <= created_before,
+            )
+            .order_by(col(DeviceCommand.id))
+            .limit(limit)
+        ).all()
+        if i is not None
+    ]
+
+
+def mark_failed(session: Session, command_id: int, detail: str, now: datetime) -> bool:
+    """The command cannot be carried out (no way to reach the terminal); False if settled."""
+    row = session.get(DeviceCommand, command_id)
+    if row is None or row.status not in WAITING:
+        return False
+    row.status = CommandStatus.FAILED.value
+    row.detail = detail[:MAX_DETAIL_CHARS]
+    row.answered_at = now
+    session.add(row)
+    _cancel_timeout(session, command_id)
+    return True
+
+
+def expire_command(session: Session, command_id: int, now: datetime) -> bool:
+    """The timeout fell due: a command still waiting becomes `timeout`; True if it did."""
+    row = session.get(DeviceCommand, command_id)
+    if row is None or row.status not in WAITING:
+        return False
+    waited = int((now - row.created_at).total_seconds())
+    row.status = CommandStatus.TIMEOUT.value
+    row.detail = f"no answer within {waited} s"
+    session.add(row)
+    log.info("command %d (%s) to %s timed out", command_id, row.cmd, row.device_id)
+    return True
+
+
+def record_result(
+    session: Session, device_id: str, *, ref: object, ok: bool, detail: object, now: datetime
+) -> DeviceCommand | None:
+    """A terminal's `cmd_result`: settle the command it names, with the round trip.
+
+    An answer after the timeout still settles it (marked late). A `config` the terminal
+    accepted also moves the interval the fleet watch expects of it.
+    """
+    row = session.get(DeviceCommand, _command_id(ref)) if _command_id(ref) else None
+    if row is None or row.device_id != device_id:
+        log.warning("cmd_result from %s names no command of it: ref=%r", device_id, ref)
+        return None
+    if row.status not in (*WAITING, CommandStatus.TIMEOUT.value):
+        return row  # answered already
+    late = row.status == CommandStatus.TIMEOUT.value
+    text = "" if detail is None else str(detail)
+    row.status = (CommandStatus.OK if ok else CommandStatus.FAILED).value
+    row.detail = (f"{text} (late)" if late else text)[:MAX_DETAIL_CHARS]
+    row.answered_at = now
+    started = row.sent_at or row.created_at
+    row.round_trip_ms = max(0, int((now - started).total_seconds() * 1000))
+    session.add(row)
+    _cancel_timeout(session, row.id)
+    if ok and row.cmd == CommandName.CONFIG.value and "heartbeat_s" in row.params:
+        device = session.get(Device, device_id)
+        if device is not None:
+            device.heartbeat_s = int(row.params["heartbeat_s"])
+            session.add(device)
+    return row
+
+
+def _command_id(ref: object) -> int | None:
+    text = str(ref) if isinstance(ref, str | int) and not isinstance(ref, bool) else ""
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
+def _cancel_timeout(session: Session, command_id: int | None) -> None:
+    session.execute(
+        update(Timer)
+        .where(
+            col(Timer.purpose) == COMMAND_TIMEOUT_TIMER,
+            col(Timer.step) == command_id,
+            col(Timer.fired_at).is_(None),
+        )
+        .values(cancelled=True)
+        .execution_options(synchronize_session=False)
+    )

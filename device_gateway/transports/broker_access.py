@@ -1,0 +1,101 @@
+"""Who may connect to the embedded broker, and the topic ACL of PROTOCOL.md it enforces."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from device_gateway.protocol.checks import is_device_id
+from device_gateway.protocol.topics import (
+    DOWN_LEAF,
+    STATUS_LEAF,
+    TOPIC_PREFIX,
+    UP_LEAF,
+    down_topic,
+    parse_topic,
+    status_topic,
+    up_topic,
+)
+
+log = logging.getLogger(__name__)
+
+DeviceVerifier = Callable[[str, str], bool]  # (device_id, secret) → may it log in
+
+_GATEWAY_READS = frozenset({UP_LEAF, STATUS_LEAF})
+_ANY_DEVICE = "+"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAccess:
+    """The broker's rules: the gateway by its own login, each terminal by its id and secret.
+
+    A terminal connects with client id = username = its device id and may publish only its
+    own `up` and `status`, subscribe to and receive only its own `down`. The gateway may read
+    every `up` and `status` and write every `down`, nothing else.
+    """
+
+    gateway_username: str
+    gateway_password: str = field(repr=False)
+    verify_device: DeviceVerifier = field(repr=False)
+
+    def admits(
+        self, client_id: str | None, username: str | None, password: str | None, will: str | None
+    ) -> bool:
+        """May this CONNECT go ahead; `will` is its last-will topic, if it has one.
+
+        Runs the device check, which may read the database: call it off the event loop.
+        """
+        if username is None or password is None:
+            log.info("broker login refused for client %s: no username or password", client_id)
+            return False
+        if username == self.gateway_username:
+            if not hmac.compare_digest(password.encode(), self.gateway_password.encode()):
+                log.warning("broker login refused: wrong password for the gateway user")
+                return False
+        elif client_id != username or not is_device_id(username):
+            # Else one terminal could take over another's session under its own login.
+            log.warning("broker login refused: client id %r is not the username", client_id)
+            return False
+        elif not self.verify_device(username, password):
+            return False
+        if will is not None and not self.may_publish(username, will):
+            # amqtt publishes a will without the ACL check an ordinary publish gets.
+            log.warning("broker login refused: %s may not leave a will on %s", username, will)
+            return False
+        return True
+
+    def may_publish(self, username: str | None, topic: str) -> bool:
+        """The gateway writes any `down`; a terminal its own `up` and `status`."""
+        if username is None:
+            return False
+        if username == self.gateway_username:
+            parsed = parse_topic(topic)
+            return parsed is not None and parsed[1] == DOWN_LEAF
+        return is_device_id(username) and topic in (up_topic(username), status_topic(username))
+
+    def may_subscribe(self, username: str | None, topic_filter: str) -> bool:
+        """The gateway to `up` and `status` (of all or one); a terminal to its own `down`."""
+        if username is None:
+            return False
+        if username == self.gateway_username:
+            return _is_gateway_filter(topic_filter)
+        return is_device_id(username) and topic_filter == down_topic(username)
+
+    def may_receive(self, username: str | None, topic: str) -> bool:
+        """What a subscriber is handed: the same rule as subscribing, per message."""
+        if username is None:
+            return False
+        if username == self.gateway_username:
+            parsed = parse_topic(topic)
+            return parsed is not None and parsed[1] in _GATEWAY_READS
+        return is_device_id(username) and topic == down_topic(username)
+
+
+def _is_gateway_filter(topic_filter: str) -> bool:
+    prefix = TOPIC_PREFIX + "/"
+    if not topic_filter.startswith(prefix):
+        return False
+    device, sep, leaf = topic_filter[len(prefix) :].partition("/")
+    return bool(sep) and leaf in _GATEWAY_READS and (device == _ANY_DEVICE or is_device_id(device))

@@ -1,0 +1,325 @@
+"""Every route of the OpenAPI document against every role: 2xx, 403, or 404 that leaks nothing.
+
+A route missing from RULES fails the test by name, so routes added later must say who may
+call them. OWN means: 2xx on the person's own object, and on someone else's a 404 that
+reads exactly like the 404 for an object that does not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.api.role_world import (
+    ADMIN_ROLE,
+    CAREGIVER,
+    MERCHANT,
+    MISSING,
+    OPERATOR,
+    ROLES,
+    VOLUNTEER,
+    World,
+    open_world,
+)
+from tests.fakes import FakeClock
+
+OK, DENY, OWN, PUBLIC, STREAM = "2xx", "403", "own", "public", "stream"
+
+STAFF = {ADMIN_ROLE: OK, OPERATOR: OK, CAREGIVER: DENY, VOLUNTEER: DENY, MERCHANT: DENY}
+ADMIN_ONLY = {**STAFF, OPERATOR: DENY}
+CAREGIVER_OWN = {**STAFF, CAREGIVER: OWN}  # a caregiver: only the elders they care for
+CAREGIVER_LIST = {**STAFF, CAREGIVER: OK}  # filtered to their elders (test below)
+VOLUNTEER_OWN = {**ADMIN_ONLY, ADMIN_ROLE: DENY, VOLUNTEER: OWN}  # answering an offer
+STAFF_OR_VOLUNTEER_OWN = {**STAFF, VOLUNTEER: OWN}
+VOLUNTEER_LIST = {**STAFF, VOLUNTEER: OK}
+MERCHANT_OWN = {**ADMIN_ONLY, ADMIN_ROLE: DENY, MERCHANT: OWN}
+STAFF_OR_MERCHANT_OWN = {**STAFF, MERCHANT: OWN}
+MERCHANT_LIST = {**STAFF, MERCHANT: OK}
+EVERYONE = dict.fromkeys(ROLES, PUBLIC)
+STREAMED = {**STAFF, ADMIN_ROLE: STREAM, OPERATOR: STREAM}
+
+Params = Callable[[World, str, bool], dict[str, Any]]
+Body = Callable[[World], Any]
+
+
+def _none(w: World, role: str, own: bool) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call a route, and how to fill its path and body for a role."""
+
+    expect: Mapping[str, str]
+    params: Params = _none
+    body: Body | None = None
+    query: Mapping[str, Any] = field(default_factory=dict)
+
+
+def elder(w: World, role: str, own: bool) -> dict[str, Any]:
+    return {"elder_id": w.elder_of(own)}
+
+
+def device(w: World, role: str, own: bool) -> dict[str, Any]:
+    return {"device_id": w.device_a if own else w.device_b}
+
+
+def fresh_device(w: World, role: str, own: bool) -> dict[str, Any]:
+    return {"device_id": w.device(own)}
+
+
+def case(w: World, role: str, own: bool) -> dict[str, Any]:
+    return {"case_id": w.case(own)}
+
+
+def contact() -> dict[str, Any]:
+    return {"name": "Wang Jun", "phone": "+8613900000001", "relation": "son"}
+
+
+ELDER = {"name": "Zhao Lei", "phone": "+8613800000009", "address": "3 Pine Road"}
+FILING = {"kind": "consult", "summary": "asks about care homes"}
+
+RULES: dict[str, Rule] = {
+    "POST /api/v1/elders": Rule(STAFF, body=lambda w: ELDER),
+    "GET /api/v1/elders/{elder_id}": Rule(CAREGIVER_OWN, elder),
+    "PATCH /api/v1/elders/{elder_id}": Rule(STAFF, elder, lambda w: {"address": "13 Lane"}),
+    "POST /api/v1/elders/{elder_id}/contacts": Rule(STAFF, elder, lambda w: contact()),
+    "GET /api/v1/elders/{elder_id}/contacts": Rule(CAREGIVER_OWN, elder),
+    "POST /api/v1/devices": Rule(
+        STAFF, body=lambda w: {"device_id": w.unique("N"), "elder_id": w.elder_a}
+    ),
+    "GET /api/v1/devices": Rule(STAFF),
+    "PUT /api/v1/devices/models/{model}": Rule(
+        STAFF, lambda w, r, o: {"model": "OneKey-2"}, lambda w: {"heartbeat_s": 600}
+    ),
+    "POST /api/v1/devices/{device_id}/rotate-secret": Rule(STAFF, fresh_device),
+    "GET /api/v1/devices/{device_id}": Rule(CAREGIVER_OWN, device),
+    "PATCH /api/v1/devices/{device_id}": Rule(STAFF, device, lambda w: {"heartbeat_s": 600}),
+    "POST /api/v1/devices/{device_id}/bind": Rule(
+        STAFF, fresh_device, lambda w: {"elder_id": w.elder_b}
+    ),
+    "POST /api/v1/devices/{device_id}/retire": Rule(
+        STAFF, fresh_device, lambda w: {"reason": "lost"}
+    ),
+    "GET /api/v1/devices/{device_id}/history": Rule(CAREGIVER_OWN, device),
+    "POST /api/v1/devices/{device_id}/commands": Rule(STAFF, device, lambda w: {"cmd": "ping"}),
+    "GET /api/v1/devices/{device_id}/commands": Rule(STAFF, device),
+    "GET /api/v1/devices/{device_id}/commands/{command_id}": Rule(
+        STAFF, lambda w, r, o: {"device_id": w.device_a, "command_id": w.command()}
+    ),
+    "GET /api/v1/cases": Rule(CAREGIVER_LIST),
+    "POST /api/v1/cases": Rule(STAFF, body=lambda w: {**FILING, "elder_id": w.elder_a}),
+    "GET /api/v1/cases/{case_id}": Rule(CAREGIVER_OWN, case),
+    "POST /api/v1/cases/{case_id}/ack": Rule(CAREGIVER_OWN, case, lambda w: {"note": "coming"}),
+    "POST /api/v1/cases/{case_id}/accept": Rule(CAREGIVER_OWN, case),
+    "POST /api/v1/cases/{case_id}/on-site": Rule(
+        CAREGIVER_OWN, lambda w, r, o: {"case_id": w.acked_case(r, o)}
+    ),
+    "POST /api/v1/cases/{case_id}/resolve": Rule(
+        CAREGIVER_OWN, lambda w, r, o: {"case_id": w.acked_case(r, o)}, lambda w: {"note": "ok"}
+    ),
+    "POST /api/v1/cases/{case_id}/callback": Rule(
+        STAFF, lambda w, r, o: {"case_id": w.resolved_case(o)}, lambda w: {"satisfaction": 5}
+    ),
+    "POST /api/v1/cases/{case_id}/reclassify": Rule(STAFF, case, lambda w: {"kind": "service"}),
+    "POST /api/v1/cases/{case_id}/orders": Rule(
+        STAFF,
+        lambda w, r, o: {"case_id": w.case(o, kind="service")},
+        lambda w: {"category": "meals"},
+    ),
+    "GET /api/v1/cases/{case_id}/deadline": Rule(STAFF, case),
+    "POST /api/v1/cases/{case_id}/extend": Rule(
+        STAFF, case, lambda w: {"days": 2, "reason": "waiting for the district"}
+    ),
+    "GET /api/v1/notifications": Rule(CAREGIVER_LIST),
+    "POST /api/v1/tokens": Rule(ADMIN_ONLY, body=lambda w: {"role": "operator", "name": "Qian"}),
+    "DELETE /api/v1/tokens/{token_id}": Rule(ADMIN_ONLY, lambda w, r, o: {"token_id": w.token()}),
+    "GET /api/v1/ladders/{kind}": Rule(STAFF, lambda w, r, o: {"kind": "care"}),
+    "PUT /api/v1/ladders/{kind}": Rule(
+        ADMIN_ONLY, lambda w, r, o: {"kind": "care"}, lambda w: {"steps": w.ladder_steps()}
+    ),
+    "DELETE /api/v1/ladders/{kind}": Rule(ADMIN_ONLY, lambda w, r, o: {"kind": "care"}),
+    "GET /api/v1/audit": Rule(ADMIN_ONLY),
+    "POST /api/v1/volunteers": Rule(
+        STAFF, body=lambda w: {"name": "Chen", "phone": "+8613100009999", "lat": 29, "lon": 119}
+    ),
+    "GET /api/v1/volunteers/{volunteer_id}": Rule(
+        STAFF_OR_VOLUNTEER_OWN,
+        lambda w, r, o: {"volunteer_id": w.volunteer_v if o else w.volunteer_w},
+    ),
+    "GET /api/v1/tasks": Rule(VOLUNTEER_LIST),
+    "POST /api/v1/tasks/{task_id}/accept": Rule(
+        VOLUNTEER_OWN, lambda w, r, o: {"task_id": w.task(o)}
+    ),
+    "POST /api/v1/tasks/{task_id}/decline": Rule(
+        VOLUNTEER_OWN, lambda w, r, o: {"task_id": w.task(o)}
+    ),
+    "POST /api/v1/tasks/{task_id}/done": Rule(
+        VOLUNTEER_OWN, lambda w, r, o: {"task_id": w.task(o, accepted=True)}
+    ),
+    "POST /api/v1/merchants": Rule(
+        STAFF,
+        body=lambda w: {"name": "Gas", "phone": "+8613100008888", "categories": ["gas"]},
+    ),
+    "GET /api/v1/merchants": Rule(STAFF),
+    "GET /api/v1/merchants/{merchant_id}": Rule(
+        STAFF_OR_MERCHANT_OWN,
+        lambda w, r, o: {"merchant_id": w.merchant_m if o else w.merchant_n},
+    ),
+    "POST /api/v1/merchants/{merchant_id}/strikes/{strike_id}/revoke": Rule(
+        ADMIN_ONLY,
+        lambda w, r, o: {"merchant_id": w.merchant_m, "strike_id": w.strike()},
+        lambda w: {"reason": "the elder was away"},
+    ),
+    "GET /api/v1/orders": Rule(MERCHANT_LIST),
+    "POST /api/v1/orders/{order_id}/contacted": Rule(
+        MERCHANT_OWN, lambda w, r, o: {"order_id": w.order(o)}
+    ),
+    "POST /api/v1/orders/{order_id}/decline": Rule(
+        MERCHANT_OWN, lambda w, r, o: {"order_id": w.order(o)}
+    ),
+    "POST /api/v1/orders/{order_id}/done": Rule(
+        STAFF_OR_MERCHANT_OWN, lambda w, r, o: {"order_id": w.order(o, contacted=True)}
+    ),
+    "GET /api/v1/calendar": Rule(STAFF),
+    "PUT /api/v1/calendar/{day}": Rule(
+        ADMIN_ONLY, lambda w, r, o: {"day": "2027-02-10"}, lambda w: {"working": False}
+    ),
+    "DELETE /api/v1/calendar/{day}": Rule(ADMIN_ONLY, lambda w, r, o: {"day": w.calendar_day()}),
+    "GET /api/v1/console/board": Rule(STAFF),
+    "GET /api/v1/reports/kpi": Rule(STAFF),
+    "GET /api/v1/stream": Rule(STREAMED),
+    "GET /healthz": Rule(EVERYONE),
+    "GET /metrics": Rule(EVERYONE),
+}
+
+
+@pytest.fixture
+def world(db_url: str, clock: FakeClock) -> Iterator[World]:
+    with open_world(db_url, clock) as opened:
+        yield opened
+
+
+def _operations(w: World) -> list[str]:
+    spec = w.api.get("/openapi.json").json()
+    return [f"{method.upper()} {path}" for path, item in spec["paths"].items() for method in item]
+
+
+def _call(w: World, key: str, rule: Rule, params: dict[str, Any], headers: dict[str, str]) -> Any:
+    method, template = key.split(" ", 1)
+    path = template.format(**params)
+    body = rule.body(w) if rule.body is not None else None
+    return w.api.request(method, path, json=body, params=dict(rule.query), headers=headers)
+
+
+def _detail(response: Any, value: object) -> str:
+    return re.sub(re.escape(str(value)), "<id>", str(response.json().get("detail")))
+
+
+def _check(w: World, key: str, rule: Rule, role: str) -> str | None:
+    """None when the route answers `role` as the rule says, else what went wrong."""
+    expected = rule.expect[role]
+    headers = w.headers[role]
+    if expected == STREAM:
+        return None  # an endless response; tests/api/test_console_api.py streams it for staff
+    if key == "GET /api/v1/stream":
+        token = headers["Authorization"].removeprefix("Bearer ")
+        got = w.api.get("/api/v1/stream", params={"token": token}).status_code
+        return None if got == 403 else f"expected 403, got {got}"
+    own = _call(w, key, rule, rule.params(w, role, True), headers)
+    if expected == PUBLIC:
+        return None if own.status_code not in (401, 403, 404) else f"got {own.status_code}"
+    if expected == DENY:
+        return None if own.status_code == 403 else f"expected 403, got {own.status_code}"
+    if not own.is_success:
+        return f"expected 2xx on its own object, got {own.status_code}: {own.text[:200]}"
+    if expected == OK:
+        return None
+    # OWN: another's object answers exactly like one that does not exist.
+    other_params = rule.params(w, role, False)
+    scoped = next(name for name in other_params if name in MISSING)
+    other = _call(w, key, rule, other_params, headers)
+    missing = _call(w, key, rule, {**other_params, scoped: MISSING[scoped]}, headers)
+    if (other.status_code, missing.status_code) != (404, 404):
+        return f"another's object: {other.status_code}, a missing one: {missing.status_code}"
+    if _detail(other, other_params[scoped]) != _detail(missing, MISSING[scoped]):
+        return f"404 tells another's object apart: {other.text} vs {missing.text}"
+    return None
+
+
+def test_role_matrix_every_route_has_an_expectation(world: World) -> None:
+    missing = [op for op in _operations(world) if op not in RULES]
+    assert not missing, f"routes without a line in RULES (who may call them?): {missing}"
+    gone = [key for key in RULES if key not in _operations(world)]
+    assert not gone, f"RULES names routes the app no longer has: {gone}"
+
+
+def test_role_matrix_every_route_answers_every_role_as_expected(world: World) -> None:
+    failures = []
+    for key in _operations(world):
+        rule = RULES.get(key)
+        if rule is None:
+            continue  # reported by the test above
+        for role in ROLES:
+            problem = _check(world, key, rule, role)
+            if problem:
+                failures.append(f"{key} as {role} ({rule.expect[role]}): {problem}")
+    assert not failures, "\n".join(failures)
+
+
+def test_role_matrix_without_a_token_every_api_route_is_401(world: World) -> None:
+    failures = []
+    for key in _operations(world):
+        rule = RULES.get(key)
+        if rule is None or rule.expect[ADMIN_ROLE] == PUBLIC:
+            continue
+        method, template = key.split(" ", 1)
+        # 401 comes before the path is looked at, so any well-formed values do.
+        path = template.format_map(_Samples())
+        got = world.api.request(method, path, params={"token": "not-a-token"}).status_code
+        if got != 401:
+            failures.append(f"{key}: {got}")
+    assert not failures, failures
+
+
+class _Samples(dict[str, str]):
+    def __missing__(self, name: str) -> str:
+        return {"day": "2027-01-01", "kind": "care", "model": "M1"}.get(name, "1")
+
+
+def test_role_matrix_lists_show_a_caregiver_only_their_elders(world: World) -> None:
+    for own in (True, False):
+        world.case(own)
+    assert world.api.get("/api/v1/cases", headers=world.headers[CAREGIVER]).json()
+    for path in ("/cases", "/notifications", f"/cases?elder_id={world.elder_b}"):
+        assert set(world.visible_elders(CAREGIVER, path)) <= {world.elder_a}, path
+    assert {world.elder_a, world.elder_b} <= set(world.visible_elders(OPERATOR, "/cases"))
+
+
+def test_role_matrix_volunteer_sees_own_tasks_and_the_elder_only_once_accepted(
+    world: World,
+) -> None:
+    offered = world.task(True)
+    world.task(False)
+    accepted = world.task(True, accepted=True)
+    tasks = world.api.get("/api/v1/tasks", headers=world.headers[VOLUNTEER]).json()
+    assert {t["volunteer_id"] for t in tasks} == {world.volunteer_v}
+    by_id = {t["id"]: t for t in tasks}
+    assert by_id[offered]["elder"] is None
+    assert by_id[accepted]["elder"]["address"] == "12 Bamboo Lane"
+    assert by_id[accepted]["elder"]["medical_notes"] is None  # this task does not need them
+
+
+def test_role_matrix_merchant_sees_own_orders_with_address_but_no_medical_notes(
+    world: World,
+) -> None:
+    mine = world.order(True)
+    world.order(False)
+    orders = world.api.get("/api/v1/orders", headers=world.headers[MERCHANT]).json()
+    assert [o["id"] for o in orders] == [mine]
+    assert orders[0]["elder"]["address"] == "12 Bamboo Lane"
+    assert "diabetic" not in str(orders)

@@ -1,0 +1,141 @@
+"""Batched press intake over the real store: the same answers as one report at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus
+from care_api.services import Services
+from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Timer
+from care_api.usecases import press_intake
+from care_api.usecases.intake import record_device_report
+from care_api.usecases.press_intake import record_presses
+from tests.helpers import press, seed_elder
+
+
+def batch(services: Services, *reports: DeviceReport) -> list[IntakeOutcome]:
+    return record_presses(services.uow, list(reports), now=services.clock.now(), tz=services.tz)
+
+
+def one_by_one(services: Services, *reports: DeviceReport) -> list[IntakeOutcome]:
+    now, tz = services.clock.now(), services.tz
+    return [record_device_report(services.uow, r, now=now, tz=tz) for r in reports]
+
+
+def snapshot(services: Services) -> dict[str, Any]:
+    """What a reader of the database sees, without ids that depend on insertion order."""
+    with services.uow() as uow:
+        s = uow.session
+        return {
+            "events": sorted(
+                (e.device_id, e.boot, e.seq, e.case_id) for e in s.exec(select(DeviceEvent))
+            ),
+            "cases": sorted(
+                (c.id, c.kind, c.state, c.elder_id, c.device_id, c.summary)
+                for c in s.exec(select(Case))
+            ),
+            "history": sorted(
+                (h.case_id, h.action, h.by, h.why, h.to_state) for h in s.exec(select(CaseEvent))
+            ),
+            "timers": sorted((t.case_id, t.purpose, t.step) for t in s.exec(select(Timer))),
+            "seen": sorted(
+                (d.device_id, d.online, d.last_seen_at is not None) for d in s.exec(select(Device))
+            ),
+        }
+
+
+MIXED = (
+    press("T1", seq=1, pattern="long"),  # opens an emergency
+    press("T2", seq=1, pattern="single"),  # another elder: a service case
+    press("T1", seq=2, pattern="triple"),  # joins T1's emergency
+    press("T1", seq=1, pattern="long"),  # the first one resent: duplicate, same case
+    press("NOPE", seq=1),  # unknown device
+    press("T1", seq=3, pattern="single"),  # a service case of T1's elder
+    press("T3", seq=1, pattern="double"),  # T3 shares T1's elder: care case
+    press("T3", seq=2, pattern="long"),  # joins the emergency T1 opened
+)
+
+
+def seed(services: Services) -> None:
+    elder_id, _ = seed_elder(services, "T1")
+    seed_elder(services, "T2")
+    from care_api.usecases.registry import provision_device
+
+    with services.uow() as uow:
+        provision_device(uow.session, "T3", elder_id, services.clock.now())
+        uow.commit()
+
+
+def test_press_batch_answers_and_writes_as_one_by_one(
+    services: Services, tmp_path: Any, clock: Any
+) -> None:
+    from care_api.services import build_services
+    from tests.conftest import make_settings
+
+    other = build_services(make_settings(f"sqlite:///{tmp_path / 'other.db'}"), clock=clock)
+    try:
+        seed(services)
+        seed(other)
+        batched = batch(services, *MIXED)
+        single = one_by_one(other, *MIXED)
+        assert batched == single
+        assert snapshot(services) == snapshot(other)
+    finally:
+        other.close()
+
+
+def test_press_batch_resent_key_is_duplicate_with_its_case(services: Services) -> None:
+    seed_elder(services, "T1")
+    (first,) = batch(services, press("T1", seq=5))
+    again, fresh = batch(services, press("T1", seq=5), press("T1", seq=6))
+    assert (again.status, again.case_id) == (IntakeStatus.DUPLICATE, first.case_id)
+    assert (fresh.status, fresh.case_id) == (IntakeStatus.ACCEPTED, first.case_id)
+    with services.uow() as uow:
+        assert len(uow.session.exec(select(DeviceEvent)).all()) == 2
+
+
+def test_press_batch_key_committed_meanwhile_falls_back_to_one_by_one(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_elder(services, "T1")
+    (first,) = batch(services, press("T1", seq=5))
+    # As if another gateway committed seq 5 after this batch looked for it.
+    monkeypatch.setattr(press_intake, "_existing", lambda conn, reports: {})
+
+    again, fresh = batch(services, press("T1", seq=5), press("T1", seq=6))
+
+    assert (again.status, again.case_id) == (IntakeStatus.DUPLICATE, first.case_id)
+    assert fresh.status is IntakeStatus.ACCEPTED
+    with services.uow() as uow:
+        keys = uow.session.exec(select(DeviceEvent.seq).order_by(col(DeviceEvent.seq))).all()
+        assert keys == [5, 6]
+        assert len(uow.session.exec(select(Case)).all()) == 1
+
+
+def test_press_batch_numbers_cases_in_press_order(services: Services) -> None:
+    for i in range(1, 4):
+        seed_elder(services, f"T{i}")
+    outcomes = batch(services, *(press(f"T{i}", seq=1) for i in (3, 1, 2)))
+    assert [o.case_id for o in outcomes] == [f"C-20261122-000{i}" for i in (1, 2, 3)]
+
+
+def test_press_batch_publishes_events_only_after_commit(services: Services) -> None:
+    from care_api.domain.events import CaseOpened, CasePressedAgain
+
+    seen: list[object] = []
+    services.bus.subscribe(CaseOpened, seen.append)
+    services.bus.subscribe(CasePressedAgain, seen.append)
+    seed_elder(services, "T1")
+    batch(services, press("T1", seq=1), press("T1", seq=2))
+    assert [type(e).__name__ for e in seen] == ["CaseOpened", "CasePressedAgain"]
+
+
+def test_press_batch_refuses_other_report_types(services: Services) -> None:
+    from care_api.domain.model import EventKey, ReportType
+
+    heartbeat = DeviceReport(EventKey("T1", 1, 1), ReportType.HEARTBEAT, {})
+    with pytest.raises(ValueError, match="presses only"):
+        batch(services, heartbeat)
