@@ -99,10 +99,14 @@ class AlertsComponent:
             return notifiers_from_settings(s.twilio_account_sid, token, s.twilio_from, None)
         self._twilio = make_twilio_client(s.twilio_account_sid, token, s.twilio_api_url)
         # Status callbacks need a URL Twilio can reach; without one, rows stop at "sent".
-        callback = f"{s.public_url.rstrip('/')}{PREFIX}/status" if s.public_url else None
+        base = f"{s.public_url.rstrip('/')}{PREFIX}" if s.public_url else None
+        callback = f"{base}/status" if base else None
+        prompt = f"{base}/voice" if base else None
         return {
             Channel.sms: TwilioSmsNotifier(self._twilio, s.twilio_from, callback),
-            Channel.voice: TwilioVoiceNotifier(self._twilio, s.twilio_from, callback),
+            Channel.voice: TwilioVoiceNotifier(
+                self._twilio, s.twilio_from, callback, prompt_url=prompt
+            ),
         }
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -179,21 +179,33 @@ class TwilioVoiceNotifier:
         *,
         language: str | None = None,
         voice: str | None = None,
+        prompt_url: str | None = None,
     ) -> None:
         self._client = client
         self._from = from_number
         self._status_callback = status_callback
         self._language = language
         self._voice = voice
+        # Our voice webhook: it says who needs help and where, and gathers "press 1".
+        self._prompt_url = prompt_url
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
-        """Call `message.to` and say `message.say` (or the body); raise NotifyError on failure."""
-        twiml = build_call_twiml(message.spoken_text, language=self._language, voice=self._voice)
+        """Call `message.to`; raise NotifyError on failure.
+
+        With a prompt URL Twilio fetches the press-1 prompt from our webhook; without one
+        (no public URL to reach us) the message is read out inline, twice.
+        """
         extra: dict[str, str] = {}
         if self._status_callback:
             extra["status_callback"] = self._status_callback
+        if self._prompt_url:
+            extra.update(url=self._prompt_url, method="POST")
+        else:
+            extra["twiml"] = build_call_twiml(
+                message.spoken_text, language=self._language, voice=self._voice
+            )
         try:
-            call = self._client.calls.create(to=message.to, from_=self._from, twiml=twiml, **extra)
+            call = self._client.calls.create(to=message.to, from_=self._from, **extra)
         except _PROVIDER_ERRORS as exc:
             raise _notify_error("voice call", message, exc) from exc
         logger.info("twilio call %s to=%s sid=%s", message.notification_id, message.to, call.sid)

@@ -99,6 +99,19 @@ def test_voice_notifier_calls_with_twiml_saying_text_twice(
     assert "language" not in request.form["Twiml"]
 
 
+def test_voice_notifier_with_prompt_url_lets_twilio_fetch_the_press_1_prompt(
+    server: RecordingTwilioServer, client: Client
+) -> None:
+    prompt = "https://vnh.example.org/webhooks/twilio/voice"
+
+    TwilioVoiceNotifier(client, FROM, prompt_url=prompt).send(CALL)
+
+    [request] = server.calls()
+    assert request.form["Url"] == prompt
+    assert request.form["Method"] == "POST"
+    assert "Twiml" not in request.form
+
+
 def test_voice_notifier_speaks_body_when_no_say_text(
     server: RecordingTwilioServer, client: Client
 ) -> None:
