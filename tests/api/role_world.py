@@ -24,6 +24,7 @@ from care_api.settings import Settings
 from care_api.store.tables import MerchantStrike, VolunteerTask
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient, bearer
 from tests.fakes import FakeClock
+from tests.mosquitto import free_port
 
 ADMIN_ROLE, OPERATOR, CAREGIVER, VOLUNTEER, MERCHANT = ROLES = (
     "admin",
@@ -224,6 +225,9 @@ def open_world(db_url: str, clock: FakeClock) -> Iterator[World]:
     settings = Settings(
         database_url=db_url,
         admin_token=SecretStr(ADMIN_TOKEN),
+        # An ASGI client that runs the lifespan starts the embedded broker: never on 1884,
+        # where a developer's own `vnh serve` may be listening.
+        embedded_mqtt_port=free_port(),
         _env_file=None,  # type: ignore[call-arg]
     )
     services = build_services(settings, clock=clock)
