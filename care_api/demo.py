@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -17,13 +17,17 @@ from rich.panel import Panel
 from rich.table import Table
 from sqlmodel import col, select
 
-from care_api.store.tables import Case, Device, Elder, Notification
+from care_api.domain.model import Role
+from care_api.store.tables import Case, Device, Elder, Merchant, Notification, Volunteer
+from care_api.usecases.merchants import create_merchant
 from care_api.usecases.registry import (
     add_contact,
     create_elder,
     provision_device,
     rotate_device_secret,
 )
+from care_api.usecases.tokens import mint_token
+from care_api.usecases.volunteers import create_volunteer
 from firmware_sim.fleet import Fleet
 
 if TYPE_CHECKING:
@@ -59,6 +63,7 @@ def run_demo(
     server_thread.start()
     _wait_for(lambda: server.started, "the HTTP server")
     credentials = _seed(services, elders)
+    tokens = _seed_responders(services)
     fleet = Fleet(settings.effective_mqtt_url, credentials, heartbeat_s=60.0, seed=None)
     stop = threading.Event()
     admin = settings.admin_token.get_secret_value() if settings.admin_token else ""
@@ -73,10 +78,12 @@ def run_demo(
         for t in threads:
             t.start()
         header = (
-            f"API {base}/docs   admin token: {admin}\n"
-            f"MQTT {settings.effective_mqtt_url}   database {settings.database_url}\n"
-            f"log {LOG_FILE}   "
-            "Ctrl-C stops everything."
+            f"API {base}/docs   console {base}/   admin token: {admin}\n"
+            f"operator token: {tokens['operator']}\n"
+            f"volunteer token: {tokens['volunteer']}   (GET /api/v1/tasks, POST …/accept)\n"
+            f"merchant token: {tokens['merchant']}   (GET /api/v1/orders, POST …/contacted)\n"
+            f"MQTT {settings.effective_mqtt_url}   database {settings.database_url}   "
+            f"log {LOG_FILE}   Ctrl-C stops everything."
         )
         with Live(_board(services, header), refresh_per_second=4, screen=False) as live:
             while True:
@@ -92,7 +99,7 @@ def run_demo(
         server.should_exit = True
         server_thread.join(timeout=10)
     stats = fleet.stats()
-    print(f"demo stopped. simulated terminals: {stats}")  # noqa: T201
+    print(f"demo stopped. simulated terminals: {stats.summary()}")  # noqa: T201
 
 
 def _log_to_file() -> None:
@@ -152,8 +159,76 @@ def _seed(services: Services, count: int) -> list[tuple[str, str]]:
     return credentials
 
 
+def _seed_responders(services: Services) -> dict[str, str]:
+    """Volunteers and merchants near the demo street, and fresh tokens to act as them."""
+    now = services.clock.now()
+    with services.uow() as uow:
+        volunteers = list(uow.session.exec(select(Volunteer)).all())
+        if not volunteers:
+            for i, name in enumerate(("Volunteer Chen", "Volunteer Zhou", "Volunteer Wu")):
+                volunteers.append(
+                    create_volunteer(
+                        uow.session,
+                        {
+                            "name": name,
+                            "phone": f"+8613700000{i:03d}",
+                            "lat": 29.08 + i / 200,
+                            "lon": 119.65 - i / 200,
+                        },
+                        now,
+                    )
+                )
+        merchants = list(uow.session.exec(select(Merchant)).all())
+        if not merchants:
+            for i, (name, category) in enumerate(
+                (("Jinhua Repairs", "repair"), ("Good Meals", "meals"))
+            ):
+                merchants.append(
+                    create_merchant(
+                        uow.session,
+                        {
+                            "name": name,
+                            "phone": f"+8613600000{i:03d}",
+                            "categories": [category],
+                            "lat": 29.09,
+                            "lon": 119.64,
+                            "rating": 4.5,
+                        },
+                        now,
+                    )
+                )
+        expires = now + timedelta(days=1)
+        tokens = {
+            "operator": mint_token(
+                uow.session, role=Role.OPERATOR, name="demo operator", now=now, expires_at=expires
+            )[1],
+            "volunteer": mint_token(
+                uow.session,
+                role=Role.VOLUNTEER,
+                name=volunteers[0].name,
+                subject_id=volunteers[0].id,
+                now=now,
+                expires_at=expires,
+            )[1],
+            "merchant": mint_token(
+                uow.session,
+                role=Role.MERCHANT,
+                name=merchants[0].name,
+                subject_id=merchants[0].id,
+                now=now,
+                expires_at=expires,
+            )[1],
+        }
+        uow.commit()
+    return tokens
+
+
 def _responder(base: str, token: str, stop: threading.Event) -> None:
-    """Play the families: acknowledge emergencies after a while and resolve them later."""
+    """Play the families: acknowledge emergencies after a while and resolve them later.
+
+    Care requests are left to the volunteers and service requests to the operator, so the
+    demo shows offers and orders too.
+    """
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
         while not stop.wait(2.0):
@@ -162,10 +237,8 @@ def _responder(base: str, token: str, stop: threading.Event) -> None:
                 now = time.time()
                 for case in cases:
                     age = now - datetime.fromisoformat(case["opened_at"]).timestamp()
-                    if (
-                        case["state"] in ("open", "dispatched", "escalated")
-                        and age > RESPONDER_DELAY_S
-                    ):
+                    unowned = case["state"] in ("open", "dispatched", "escalated")
+                    if case["kind"] == "emergency" and unowned and age > RESPONDER_DELAY_S:
                         client.post(f"/api/v1/cases/{case['id']}/ack", json={"note": "on my way"})
                     elif case["state"] == "accepted" and age > 3 * RESPONDER_DELAY_S:
                         client.post(
