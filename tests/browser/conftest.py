@@ -73,12 +73,28 @@ def browser_services(sqlite_url: str, clock: FakeClock) -> Iterator[Services]:
     svc.close()
 
 
+def _gateway_health() -> dict[str, object]:
+    # What GatewayComponent.health() reports with one serial hub whose cable was pulled.
+    hub = {
+        "state": "retrying",
+        "last_error": "device disconnected",
+        "lines_in": 12,
+        "lines_out": 12,
+        "naks": 0,
+    }
+    return {"broker": "embedded", "mqtt_connected": True, "serial": {"/dev/ttyUSB0": hub}}
+
+
 @pytest.fixture
 def live_console(browser_services: Services, clock: FakeClock) -> Iterator[LiveConsole]:
     """The app with the console router, served by uvicorn in a thread on a free port."""
     _require_browser()
     stream = CaseStream(browser_services.bus)
-    app = create_app(browser_services, routers=[console_router(browser_services, stream=stream)])
+    app = create_app(
+        browser_services,
+        routers=[console_router(browser_services, stream=stream)],
+        health_checks={"gateway": _gateway_health},
+    )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

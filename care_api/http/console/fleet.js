@@ -10,10 +10,22 @@ const LOW_BATTERY_PERCENT = 20;
 export function mount(root, { toast }) {
   let problemsOnly = false;
   let data = null;
+  let hubs = {};
+
+  async function loadHubs() {
+    // Serial hubs are the gateway's ports, so their state comes from the service's health.
+    try {
+      const res = await fetch("/healthz", { headers: { Accept: "application/json" } });
+      const health = await res.json();
+      return (health.gateway && health.gateway.serial) || {};
+    } catch {
+      return {};
+    }
+  }
 
   async function load() {
     try {
-      data = await api(`/devices?problems=${problemsOnly}`);
+      [data, hubs] = await Promise.all([api(`/devices?problems=${problemsOnly}`), loadHubs()]);
       draw();
     } catch (err) {
       if (err.status !== 401) toast(t("error.load", { detail: err.message }), "error");
@@ -38,6 +50,23 @@ export function mount(root, { toast }) {
   function lastSeen(iso) {
     if (!iso) return t("fleet.never");
     return `${formatTime(iso)} (${t("fleet.ago", { age: formatDuration((serverNow() - Date.parse(iso)) / 1000) })})`;
+  }
+
+  function hubsCard() {
+    const ports = Object.entries(hubs);
+    if (!ports.length) return null;
+    const head = ["fleet.port", "fleet.status", "fleet.lines", "fleet.last_error"]
+      .map((k) => h("th", {}, t(k)));
+    return h("section", { class: "card" }, h("h2", {}, t("fleet.hubs")),
+      h("table", { class: "grid compact", id: "hub-table" }, h("thead", {}, h("tr", {}, head)),
+        h("tbody", {}, ports.map(([port, p]) => h("tr", {
+          class: [p.state !== "open" && "problem"], dataset: { port },
+        },
+        h("td", { class: "mono" }, port),
+        h("td", {}, h("span", { class: `dot ${p.state === "open" ? "online" : "offline"}` },
+          t(`fleet.port_${p.state}`))),
+        h("td", { class: "num" }, `${p.lines_in ?? 0} / ${p.lines_out ?? 0}`),
+        h("td", { class: "muted" }, p.last_error ?? "—"))))));
   }
 
   function draw() {
@@ -67,7 +96,8 @@ export function mount(root, { toast }) {
             h("td", {}, status(d.online)), h("td", {}, battery(d.battery)),
             h("td", { class: "num" }, d.rssi === null ? "—" : `${d.rssi} dBm`),
             h("td", { class: "mono" }, d.fw ?? "—"), h("td", { class: "nowrap" }, lastSeen(d.last_seen_at))))))
-          : h("p", { class: "empty" }, t("fleet.none")))));
+          : h("p", { class: "empty" }, t("fleet.none"))),
+      hubsCard()));
   }
 
   fill(root, h("p", { class: "empty" }, t("common.loading")));
