@@ -52,15 +52,11 @@ class CommandSender:
         self._router = router
         self._queue: queue.Queue[int] = queue.Queue()
         self._running = threading.Event()
-        self._subscribed = False
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Subscribe to `CommandRequested` and start the sending thread."""
-        if not self._subscribed:
-            # The bus has no unsubscribe: after stop() the handler stays and ignores events.
-            self._services.bus.subscribe(CommandRequested, self._on_event)
-            self._subscribed = True
+        self._services.bus.subscribe(CommandRequested, self._on_event)
         self._running.set()
         self._thread = threading.Thread(target=self._run, name="vnh-commands", daemon=True)
         self._thread.start()
@@ -68,6 +64,7 @@ class CommandSender:
     def stop(self) -> None:
         """Stop the thread; commands not yet sent stay pending for the next start."""
         self._running.clear()
+        self._services.bus.unsubscribe(CommandRequested, self._on_event)
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(JOIN_TIMEOUT_S)

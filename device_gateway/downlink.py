@@ -58,16 +58,12 @@ class CaseNewsSender:
         self._router = router
         self._queue: queue.Queue[DomainEvent] = queue.Queue()
         self._running = threading.Event()
-        self._subscribed = False
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Subscribe to the case events and start the sending thread."""
-        if not self._subscribed:
-            # The bus has no unsubscribe: after stop() the handler stays and ignores events.
-            for event_type in NEWS_EVENTS:
-                self._services.bus.subscribe(event_type, self._on_event)
-            self._subscribed = True
+        for event_type in NEWS_EVENTS:
+            self._services.bus.subscribe(event_type, self._on_event)
         self._running.set()
         self._thread = threading.Thread(target=self._run, name="vnh-case-news", daemon=True)
         self._thread.start()
@@ -75,6 +71,8 @@ class CaseNewsSender:
     def stop(self) -> None:
         """Stop the thread; news still queued is sent first if it can be in time."""
         self._running.clear()
+        for event_type in NEWS_EVENTS:
+            self._services.bus.unsubscribe(event_type, self._on_event)
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(JOIN_TIMEOUT_S)

@@ -78,6 +78,13 @@ class EventBus:
         with self._lock:
             self._handlers[event_type].append(handler)
 
+    def unsubscribe(self, event_type: type, handler: Handler) -> None:
+        """Stop calling `handler` for `event_type`; unknown pairs are ignored."""
+        with self._lock:
+            handlers = self._handlers[event_type]
+            if handler in handlers:
+                handlers.remove(handler)
+
     def publish(self, event: DomainEvent) -> None:
         """Deliver `event` to its subscribers."""
         with self._lock:
