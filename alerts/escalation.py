@@ -49,6 +49,7 @@ OPERATORS = Audience.OPERATORS.value
 # Each person hears "pressed again" at most once in this window (and once more when the
 # case gets its owner): a stuck button or twenty nervous presses make one message, not twenty.
 PRESSED_AGAIN_QUIET_S = 60
+TOLD_AGAIN_MEMO = 10_000
 
 
 def nobody(session: Session, case: Case, elder: Elder, target: Target) -> Sequence[Recipient]:
@@ -95,6 +96,8 @@ class Escalation:
             Audience.VOLUNTEERS_NEAREST.value: nobody,
             Audience.SUPERVISOR.value: self._supervisor,
         }
+        # case → the window in which "pressed again" was last written (one worker thread).
+        self._told_again: dict[str, int] = {}
 
     # -- the "ladder" timer handler ----------------------------------------------------------
 
@@ -165,6 +168,7 @@ class Escalation:
             now=ctx.now,
         )
         log.info("case %s ladder step %d: %d notified", case.id, timer.step, len(notified))
+        self.forget_pressed_again(case.id)  # the people just alerted hear of the next press
 
     def _supervisor(
         self, session: Session, case: Case, elder: Elder, target: Target
@@ -228,6 +232,11 @@ class Escalation:
     def notify_pressed_again(self, case_id: str) -> None:
         """The console, and whoever owns the case (else everyone alerted), hear of the press."""
         minute = int(self._services.clock.now().timestamp()) // PRESSED_AGAIN_QUIET_S
+        if self._told_again.get(case_id) == minute:
+            # Already written for this window and nobody new to tell: skip the transaction
+            # (the idempotency keys would refuse the rows anyway). Under a stuck button this
+            # is most of the alerts' work, and it competes with intake for the database.
+            return
         with self._notices(case_id) as (writer, case, facts):
             text = pressed_again_text(facts)
             window = f"{case.owner or '-'}:{minute}"
@@ -251,6 +260,17 @@ class Escalation:
                     body=text,
                     key=f"again:{case.id}:{who}:{window}",
                 )
+        self._remember_told_again(case_id, minute)
+
+    def forget_pressed_again(self, case_id: str) -> None:
+        """The case's audience may have changed (new owner, next step): tell them next press."""
+        self._told_again.pop(case_id, None)
+
+    def _remember_told_again(self, case_id: str, minute: int) -> None:
+        if len(self._told_again) >= TOLD_AGAIN_MEMO:
+            # Entries of past windows are worthless; drop them rather than grow.
+            self._told_again = {c: m for c, m in self._told_again.items() if m >= minute}
+        self._told_again[case_id] = minute
 
     @contextmanager
     def _notices(self, case_id: str) -> Iterator[tuple[OutboxWriter, Case, CaseFacts]]:

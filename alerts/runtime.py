@@ -50,6 +50,7 @@ __all__ = ["AlertsComponent", "webhook_router"]
 log = logging.getLogger(__name__)
 
 STOP_JOIN_S = 15.0
+FOLLOWED: tuple[type, ...] = (CaseOpened, CaseStateChanged, CasePressedAgain)
 
 
 class AlertsComponent:
@@ -86,7 +87,6 @@ class AlertsComponent:
         self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False
-        self._accepting = False
         self._worker: threading.Thread | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._last_tick_error: str | None = None
@@ -113,13 +113,17 @@ class AlertsComponent:
 
     def attach(self) -> None:
         """Subscribe to the domain events the alerts follow (once)."""
-        self._accepting = True
         if self._attached:
             return
-        bus = self._services.bus
-        for event_type in (CaseOpened, CaseStateChanged, CasePressedAgain):
-            bus.subscribe(event_type, self._on_event)
+        for event_type in FOLLOWED:
+            self._services.bus.subscribe(event_type, self._on_event)
         self._attached = True
+
+    def detach(self) -> None:
+        """Stop following the domain events; what is queued is still handled."""
+        for event_type in FOLLOWED:
+            self._services.bus.unsubscribe(event_type, self._on_event)
+        self._attached = False
 
     def start(self) -> None:
         """Subscribe, start the event worker and the sender, and beat the sweep."""
@@ -133,7 +137,7 @@ class AlertsComponent:
 
     def stop(self) -> None:
         """Stop the beat, then the workers; what is left stays as rows for the next start."""
-        self._accepting = False
+        self.detach()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
@@ -150,8 +154,7 @@ class AlertsComponent:
 
     def _on_event(self, event: DomainEvent) -> None:
         # The publisher's thread (gateway, HTTP request): enqueue only.
-        if self._accepting:
-            self._inbox.put_nowait(event)
+        self._inbox.put_nowait(event)
 
     def _work(self) -> None:
         while True:
@@ -168,6 +171,7 @@ class AlertsComponent:
                 now = self._services.clock.now()
                 self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now)
             elif isinstance(event, CaseStateChanged):
+                self.escalation.forget_pressed_again(event.case_id)
                 if not is_unowned(event.to_state):
                     self.offers.withdraw(event.case_id)
                 if event.to_state is CaseState.ACCEPTED:

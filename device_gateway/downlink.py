@@ -6,13 +6,10 @@ import logging
 import queue
 import threading
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from care_api.domain.cases import SAY
 from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged, DomainEvent
 from care_api.domain.model import CaseState
 from care_api.services import Services
-from care_api.usecases.case_actions import get_case
 from device_gateway.ports import Downlink
 from device_gateway.protocol.model import CaseNews
 
@@ -92,10 +89,8 @@ class CaseNewsSender:
                 continue
             try:
                 self._send(event)
-            except SQLAlchemyError as exc:
-                # News is a courtesy; the terminal already has its ack. Skip, do not stall.
-                log.warning("case news for %r skipped: database error %s", event, exc)
             except Exception:
+                # News is a courtesy; the terminal already has its ack. Skip, do not stall.
                 log.exception("case news for %r failed", event)
 
     def _send(self, event: DomainEvent) -> None:
@@ -105,8 +100,7 @@ class CaseNewsSender:
             case CaseStateChanged():
                 case_id, device_id, state = event.case_id, event.device_id, event.to_state
             case CasePressedAgain():
-                case_id, device_id = event.case_id, event.device_id
-                state = self._current_state(case_id)
+                case_id, device_id, state = event.case_id, event.device_id, event.state
             case _:
                 return
         if device_id is None:
@@ -114,7 +108,3 @@ class CaseNewsSender:
         news = CaseNews(case=case_id, state=state.value, say=SAY.get(state))
         self._router.downlink_for(device_id).send_news(device_id, news)
         log.debug("case news device=%s case=%s state=%s", device_id, case_id, state)
-
-    def _current_state(self, case_id: str) -> CaseState:
-        with self._services.uow() as uow:
-            return CaseState(get_case(uow.session, case_id).state)

@@ -36,10 +36,11 @@ class CaseStateChanged:
 
 @dataclass(frozen=True, slots=True)
 class CasePressedAgain:
-    """The elder pressed again while the case was still active."""
+    """The elder pressed again while the case was still active; `state` is the case's now."""
 
     case_id: str
     device_id: str | None
+    state: CaseState
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,7 +199,7 @@ def _open_or_join(
     if active is not None:
         # A stuck button or a nervous elder pressing again joins the case already running.
         add_note(uow, active, action="pressed_again", by=by, why=trigger, now=now)
-        uow.emit(CasePressedAgain(active.id, device.device_id))
+        uow.emit(CasePressedAgain(active.id, device.device_id, CaseState(active.state)))
         return active
     case = open_case(
         uow,

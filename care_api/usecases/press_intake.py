@@ -69,7 +69,7 @@ _EXISTING = select(_EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq, _EVENT.c.cas
 )
 # Newest first, so that in a dict the oldest is written last and wins.
 _ACTIVE = (
-    select(_CASE.c.id, _CASE.c.elder_id, _CASE.c.kind)
+    select(_CASE.c.id, _CASE.c.elder_id, _CASE.c.kind, _CASE.c.state)
     .where(
         _CASE.c.elder_id.in_(bindparam("elders", expanding=True)),
         _CASE.c.state.in_(_ACTIVE_STATES),
@@ -103,6 +103,12 @@ class _Source:
     keymap_override: dict[str, str] | None
 
 
+@dataclass(frozen=True)
+class _Active:
+    case_id: str
+    state: CaseState
+
+
 @dataclass
 class _Plan:
     """What the batch writes, decided report by report (in order) before anything is written."""
@@ -114,6 +120,7 @@ class _Plan:
     triggers: dict[int, str] = field(default_factory=dict)
     opener: dict[int, int] = field(default_factory=dict)  # → the press opening its case
     joined: dict[int, str] = field(default_factory=dict)  # → an active case it joins
+    joined_state: dict[int, CaseState] = field(default_factory=dict)  # that case's state
 
 
 def is_batchable(report: DeviceReport) -> bool:
@@ -174,7 +181,7 @@ def _plan(
     reports: Sequence[DeviceReport],
     sources: dict[str, _Source],
     seen: dict[EventKey, str | None],
-    active: dict[tuple[int, str], str],
+    active: dict[tuple[int, str], _Active],
 ) -> _Plan:
     plan = _Plan()
     first: dict[EventKey, int] = {}
@@ -200,7 +207,8 @@ def _plan(
         plan.triggers[i] = f"{button} {pattern} press"
         key = (source.elder_id, kind.value)
         if key in active:
-            plan.joined[i] = active[key]
+            plan.joined[i] = active[key].case_id
+            plan.joined_state[i] = active[key].state
         elif key in opened:
             plan.opener[i] = opened[key]
         else:
@@ -306,7 +314,9 @@ def _write(
         else:
             # A stuck button or a nervous elder pressing again joins the case already running.
             history.append(_history(case_id, now, by, "pressed_again", why, None))
-            uow.emit(CasePressedAgain(case_id, device_id))
+            # A case opened earlier in this same batch is still open.
+            state = plan.joined_state.get(i, CaseState.OPEN)
+            uow.emit(CasePressedAgain(case_id, device_id, state))
     if cases:
         conn.execute(_INSERT_CASES, cases)
         conn.execute(_INSERT_TIMERS, timers)
@@ -342,9 +352,9 @@ def _existing(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKe
     return {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
 
 
-def _active_cases(conn: Connection, elder_ids: set[int]) -> dict[tuple[int, str], str]:
+def _active_cases(conn: Connection, elder_ids: set[int]) -> dict[tuple[int, str], _Active]:
     """(elder, kind) → the oldest active case, as `case_log.find_active_case` picks it."""
     if not elder_ids:
         return {}
     rows = conn.execute(_ACTIVE, {"elders": sorted(elder_ids)}).all()
-    return {(row[1], row[2]): row[0] for row in rows}
+    return {(row[1], row[2]): _Active(row[0], CaseState(row[3])) for row in rows}

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
+from alerts.escalation import PRESSED_AGAIN_QUIET_S
 from alerts.runtime import AlertsComponent
 from care_api.domain.model import CaseKind, CaseState, DeviceReport, EventKey, ReportType
 from care_api.services import Services, build_services
@@ -487,3 +488,21 @@ def test_escalation_sweep_leaves_a_case_being_acknowledged_for_later(clock: Fake
             assert len(notifications(svc, case_id)) == 3
         finally:
             svc.close()
+
+
+def test_escalation_many_presses_in_a_minute_make_one_pressed_again_message(
+    svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = record(svc, press(seq=42))
+    alerts.run_pending()
+    opened = len(notifications(svc, case_id))
+    for seq in (43, 44, 45):  # a nervous elder, or a stuck button
+        record(svc, press(seq=seq))
+        alerts.run_pending()
+    assert len(notifications(svc, case_id)) == opened + 2  # the console and the contact, once
+
+    clock.advance(seconds=PRESSED_AGAIN_QUIET_S)
+    record(svc, press(seq=46))
+    alerts.run_pending()
+    assert len(notifications(svc, case_id)) == opened + 4
