@@ -180,6 +180,7 @@ class NotificationSender:
             item = self._queue.get()
             if item is None:
                 return
+            self._services.intake.step_aside()
             self._take(item)
 
     def _take(self, notification_id: int) -> None:

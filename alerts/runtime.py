@@ -161,6 +161,7 @@ class AlertsComponent:
             event = self._inbox.get()
             if event is None:
                 return
+            self._services.intake.step_aside()
             self.handle(event)
 
     def handle(self, event: DomainEvent) -> None:
@@ -205,6 +206,7 @@ class AlertsComponent:
 
     def _beat(self) -> None:
         try:
+            self._services.intake.step_aside()
             self.tick()
             self._last_tick_error = None
         except Exception as exc:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from care_api.domain.clock import Clock, SystemClock
 from care_api.domain.events import EventBus
+from care_api.priority import IntakePriority
 from care_api.settings import Settings
 from care_api.store.db import make_engine, upgrade_schema
 from care_api.store.uow import SqlUnitOfWork
@@ -26,6 +27,8 @@ class Services:
     bus: EventBus = field(default_factory=EventBus)
     # Shared by the gateway (records), its flusher (writes) and the fleet watch (reads).
     heartbeats: HeartbeatBook = field(default_factory=HeartbeatBook)
+    # The gateway marks itself busy; the alerts' threads step aside meanwhile.
+    intake: IntakePriority = field(default_factory=IntakePriority)
 
     @property
     def tz(self) -> tzinfo:

@@ -128,26 +128,34 @@ class Pipeline:
             log.info("gateway stopped with %d messages unsettled for redelivery", self.depth)
 
     def _work(self, inbox: queue.Queue[Inbound]) -> None:
-        while not (
-            self._stopping.is_set() and (inbox.empty() or time.monotonic() > self._drain_until)
-        ):
+        while not self._done(inbox):
             try:
-                first = inbox.get(timeout=POLL_S)
+                first: Inbound | None = inbox.get(timeout=POLL_S)
             except queue.Empty:
                 continue
-            for part in split_presses(take_batch(inbox, first)):
-                items = part.items if isinstance(part, PressRun) else [part]
-                try:
-                    if isinstance(part, PressRun):
-                        self._record_presses(part)
-                    else:
-                        self.handle(part)
-                except Exception:
-                    # A bug: full traceback, settle so the broker window does not clog; a
-                    # terminal without its app ack resends anyway.
-                    log.exception("pipeline failed on %s", items[0].topic)
-                    for item in items:
-                        self._settle_quietly(item)
+            # Busy until the inbox is empty: the alerts' threads wait meanwhile.
+            with self._services.intake.busy():
+                while first is not None:
+                    self._work_batch(take_batch(inbox, first))
+                    first = None if self._done(inbox) else _next_or_none(inbox)
+
+    def _done(self, inbox: queue.Queue[Inbound]) -> bool:
+        return self._stopping.is_set() and (inbox.empty() or time.monotonic() > self._drain_until)
+
+    def _work_batch(self, batch: list[Inbound]) -> None:
+        for part in split_presses(batch):
+            items = part.items if isinstance(part, PressRun) else [part]
+            try:
+                if isinstance(part, PressRun):
+                    self._record_presses(part)
+                else:
+                    self.handle(part)
+            except Exception:
+                # A bug: full traceback, settle so the broker window does not clog; a
+                # terminal without its app ack resends anyway.
+                log.exception("pipeline failed on %s", items[0].topic)
+                for item in items:
+                    self._settle_quietly(item)
 
     def handle(self, item: Inbound) -> None:
         """Process one inbound message to its end (ack and settle, or leave unsettled)."""
@@ -302,6 +310,13 @@ class Pipeline:
             item.transport.settle(item.receipt)
         except Exception:
             log.exception("settling %s failed", item.topic)
+
+
+def _next_or_none(inbox: queue.Queue[Inbound]) -> Inbound | None:
+    try:
+        return inbox.get_nowait()
+    except queue.Empty:
+        return None
 
 
 def _ack(event: WireEvent, outcome: IntakeOutcome) -> Ack:
