@@ -148,6 +148,7 @@ def request_offers(
     uow.session.add(
         Timer(case_id=case_id, purpose=VOLUNTEER_RING_TIMER, step=0, due_at=now, created_at=now)
     )
+    case.level = 0  # a fresh round: the rings count from the first again
     what = need.need if need is not None and need.need else "offer to volunteers"
     add_note(uow, case, action="offers_requested", by=by, why=what, now=now)
     uow.emit(VolunteersRequested(case_id, by))
