@@ -165,6 +165,11 @@ def has_open_offers(session: Session, case_id: str) -> bool:
     return waiting is not None
 
 
+def _unowned(session: Session, case_id: str) -> bool:
+    case = session.get(Case, case_id)
+    return case is not None and is_unowned(CaseState(case.state))
+
+
 def _pending_ring(session: Session, case_id: str) -> bool:
     return (
         session.exec(
@@ -237,6 +242,9 @@ def accept_offer(
         raise NotFound(f"no task of case {case_id} was offered to volunteer {volunteer_id}")
     if task.status == TaskStatus.DONE:
         raise Conflict(f"task {task.id} is done already")
+    if task.status == TaskStatus.WITHDRAWN and _unowned(uow.session, case_id):
+        # Withdrawn while nobody owns the case: it was reclassified, no longer a care task.
+        raise Conflict(f"the offer of case {case_id} was withdrawn")
     case = acknowledge(uow, case_id, by=volunteer_actor(volunteer_id), now=now, via=via)
     if task.status != TaskStatus.ACCEPTED:
         task.status = TaskStatus.ACCEPTED

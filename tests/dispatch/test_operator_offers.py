@@ -206,6 +206,32 @@ def test_reclassified_emergency_to_care_stops_the_old_ladder_and_offers_to_volun
     assert sms_to(svc, case_id)[SON] == emergency_sms[SON]
 
 
+def test_reclassified_care_to_emergency_withdraws_the_offers(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    elder = add_elder(api)
+    add_son(api, elder)
+    ann = add_volunteer(api, "Ann", ANN, km=0.5)
+    case_id = file_case(api, elder, "care", "feels dizzy, wants company")["id"]
+    settle(alerts)
+    assert task_states(api, case_id) == {ann: "offered"}
+
+    reclassify(api, case_id, "emergency", "dizzy and fell")
+    settle(alerts)
+    assert task_states(api, case_id) == {ann: "withdrawn"}
+    assert set(sms_to(svc, case_id)) == {ANN, SON}  # the emergency's step 0 reached the son
+    ann_token = mint(api, "volunteer", "Ann", subject_id=ann)
+    [task] = ok(api.get("/api/v1/tasks", headers=ann_token))
+    late = api.post(f"/api/v1/tasks/{task['id']}/accept", headers=ann_token)
+    assert late.status_code == 409
+    assert late.json()["detail"] == f"the offer of case {case_id} was withdrawn"
+    assert case_row(svc, case_id).owner is None
+
+    clock.advance(minutes=15)  # when the care ring would have widened
+    settle(alerts)
+    assert task_states(api, case_id) == {ann: "withdrawn"}
+
+
 def test_reclassifying_an_owned_case_starts_no_ladder(
     api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
