@@ -138,8 +138,11 @@ class Escalation:
         flag: str | None = None
         for action in actions:
             if isinstance(action, Notify):
+                # The kind is in the key: after a reclassification the new kind's ladder
+                # starts at step 0 again and must not be taken for the old one's replay.
                 key = (
-                    f"{ALERT_KEY_PREFIX}{case.id}:{timer.step}:{action.recipient}:{action.channel}"
+                    f"{ALERT_KEY_PREFIX}{case.id}:{timer.step}:{action.recipient}:"
+                    f"{action.channel}:{kind}"
                 )
                 ctx.outbox.add(
                     case_id=case.id,

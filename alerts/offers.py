@@ -1,6 +1,7 @@
 """Volunteer offers: a care case offered ring by ring to the nearest eligible volunteers.
 
-Ring 0 runs with the care ladder's step 0 (in the same transaction), each later ring on a
+Ring 0 runs with the care ladder's step 0 (in the same transaction), or on a "volunteer_ring"
+timer of step 0 when staff ask for offers (POST /cases/{id}/offers), each later ring on a
 "volunteer_ring" timer RING_WAIT_S after the previous one, or at once when every offer of
 the ring was declined. After the last ring the operator is told and the board flagged.
 Offers are ladder-keyed alerts ("ladder:<case>:ring<n>:volunteer:<id>:sms"), so an SMS "1"
@@ -39,6 +40,7 @@ from care_api.usecases.tasks import (
     Need,
     expire_open_offers,
     fall_to_operator,
+    has_open_offers,
     need_of,
     offered_volunteers,
     record_offers,
@@ -128,6 +130,8 @@ class VolunteerOffers:
             return
         if case.kind != CaseKind.CARE or not is_unowned(CaseState(case.state)):
             return
+        if timer.step == 0 and has_open_offers(session, case.id):
+            return  # staff asked while the ladder's step 0 was offering it: once is enough
         expire_open_offers(session, case.id, ctx.now)
         self._offer_from(ctx, case, ring=timer.step)
 

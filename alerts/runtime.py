@@ -34,7 +34,14 @@ from alerts.ports import Channel, Notifier
 from alerts.timers import TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
 from care_api.domain.cases import is_unowned
-from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged, DomainEvent
+from care_api.domain.events import (
+    CaseOpened,
+    CasePressedAgain,
+    CaseReclassified,
+    CaseStateChanged,
+    DomainEvent,
+    VolunteersRequested,
+)
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.settings import Settings
@@ -50,7 +57,13 @@ __all__ = ["AlertsComponent", "webhook_router"]
 log = logging.getLogger(__name__)
 
 STOP_JOIN_S = 15.0
-FOLLOWED: tuple[type, ...] = (CaseOpened, CaseStateChanged, CasePressedAgain)
+FOLLOWED: tuple[type, ...] = (
+    CaseOpened,
+    CaseStateChanged,
+    CasePressedAgain,
+    CaseReclassified,
+    VolunteersRequested,
+)
 
 
 class AlertsComponent:
@@ -183,6 +196,17 @@ class AlertsComponent:
                     self.fleet.notify_back(event.case_id, event.by)
             elif isinstance(event, CasePressedAgain):
                 self.escalation.notify_pressed_again(event.case_id)
+            elif isinstance(event, CaseReclassified):
+                # The use case stopped the old kind's timers and left step 0 of the new
+                # kind's ladder due; run it now rather than on the next sweep.
+                if event.restart:
+                    now = self._services.clock.now()
+                    self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now)
+            elif isinstance(event, VolunteersRequested):
+                now = self._services.clock.now()
+                self.sweeper.fire(
+                    case_id=event.case_id, purpose=VOLUNTEER_RING_TIMER, step=0, now=now
+                )
         except Exception:
             log.exception("alerts failed on %r", event)
 

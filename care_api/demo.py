@@ -40,6 +40,7 @@ DEMO_PREFIX = "DEMO"
 LOG_FILE = "vnh-demo.log"
 REFRESH_S = 0.5
 STARTUP_TIMEOUT_S = 30.0
+FAMILY_ACTOR = "caregiver:demo family"
 # A simulated caregiver answers an emergency after this long, so the demo shows the whole loop.
 RESPONDER_DELAY_S = 12.0
 NAMES = [
@@ -73,7 +74,9 @@ def run_demo(
         fleet.start(timeout_s=STARTUP_TIMEOUT_S)
         threads = [
             threading.Thread(target=fleet.run, args=(rate, None, stop), name="demo-presses"),
-            threading.Thread(target=_responder, args=(base, admin, stop), name="demo-responder"),
+            threading.Thread(
+                target=_responder, args=(base, tokens["family"], stop), name="demo-responder"
+            ),
         ]
         for t in threads:
             t.start()
@@ -198,7 +201,18 @@ def _seed_responders(services: Services) -> dict[str, str]:
                     )
                 )
         expires = now + timedelta(days=1)
+        elder_ids = [e for e in uow.session.exec(select(Elder.id)).all() if e is not None]
         tokens = {
+            # The simulated families answer as a caregiver of the street's elders, so the
+            # board says "caregiver:…", not that an operator took the case.
+            "family": mint_token(
+                uow.session,
+                role=Role.CAREGIVER,
+                name="demo family",
+                elder_ids=elder_ids,
+                now=now,
+                expires_at=expires,
+            )[1],
             "operator": mint_token(
                 uow.session, role=Role.OPERATOR, name="demo operator", now=now, expires_at=expires
             )[1],
@@ -227,7 +241,7 @@ def _responder(base: str, token: str, stop: threading.Event) -> None:
     """Play the families: acknowledge emergencies after a while and resolve them later.
 
     Care requests are left to the volunteers and service requests to the operator, so the
-    demo shows offers and orders too.
+    demo shows offers and orders too; the families resolve only the cases they took.
     """
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
@@ -240,7 +254,11 @@ def _responder(base: str, token: str, stop: threading.Event) -> None:
                     unowned = case["state"] in ("open", "dispatched", "escalated")
                     if case["kind"] == "emergency" and unowned and age > RESPONDER_DELAY_S:
                         client.post(f"/api/v1/cases/{case['id']}/ack", json={"note": "on my way"})
-                    elif case["state"] == "accepted" and age > 3 * RESPONDER_DELAY_S:
+                    elif (
+                        case["state"] == "accepted"
+                        and case["owner"] == FAMILY_ACTOR
+                        and age > 3 * RESPONDER_DELAY_S
+                    ):
                         client.post(
                             f"/api/v1/cases/{case['id']}/resolve", json={"note": "all fine"}
                         )

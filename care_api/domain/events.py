@@ -44,6 +44,25 @@ class CasePressedAgain:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseReclassified:
+    """An operator gave the case another kind; an unowned case climbs the new kind's ladder."""
+
+    case_id: str
+    from_kind: CaseKind
+    to_kind: CaseKind
+    by: str
+    restart: bool  # True when the new kind's step 0 is due now (nobody owns the case)
+
+
+@dataclass(frozen=True, slots=True)
+class VolunteersRequested:
+    """Staff asked for the care case to be offered to volunteers; ring 0 is due now."""
+
+    case_id: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class TimerDue:
     """A timer row fell due; whoever handles its purpose claims it."""
 
@@ -59,7 +78,15 @@ class CommandRequested:
     device_id: str
 
 
-DomainEvent = CaseOpened | CaseStateChanged | CasePressedAgain | TimerDue | CommandRequested
+DomainEvent = (
+    CaseOpened
+    | CaseStateChanged
+    | CasePressedAgain
+    | CaseReclassified
+    | VolunteersRequested
+    | TimerDue
+    | CommandRequested
+)
 Handler = Callable[[DomainEvent], None]
 
 

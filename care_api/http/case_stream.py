@@ -12,10 +12,14 @@ from collections.abc import AsyncGenerator
 from care_api.domain.events import (
     CaseOpened,
     CasePressedAgain,
+    CaseReclassified,
     CaseStateChanged,
     DomainEvent,
     EventBus,
+    VolunteersRequested,
 )
+
+_NEWS = (CaseOpened, CaseStateChanged, CasePressedAgain, CaseReclassified, VolunteersRequested)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,16 @@ def case_news(event: DomainEvent) -> dict[str, object] | None:
         }
     if isinstance(event, CasePressedAgain):
         return {"case_id": event.case_id, "change": "pressed_again"}
+    if isinstance(event, CaseReclassified):
+        return {
+            "case_id": event.case_id,
+            "change": "reclassified",
+            "from": str(event.from_kind),
+            "kind": str(event.to_kind),
+            "by": event.by,
+        }
+    if isinstance(event, VolunteersRequested):
+        return {"case_id": event.case_id, "change": "offers_requested", "by": event.by}
     return None
 
 
@@ -102,7 +116,7 @@ class CaseStream:
         self._clients: set[StreamClient] = set()
         self._lock = threading.Lock()
         self._closed = False
-        for event_type in (CaseOpened, CaseStateChanged, CasePressedAgain):
+        for event_type in _NEWS:
             bus.subscribe(event_type, self._on_event)
 
     @property

@@ -17,7 +17,7 @@ from care_api.store.tables import (
     VolunteerTask,
 )
 from care_api.usecases.orders import OrderRow
-from care_api.usecases.tasks import TaskRow, TaskStatus
+from care_api.usecases.tasks import Need, TaskRow, TaskStatus
 
 Word = Annotated[str, Field(min_length=1, max_length=64)]
 Span = Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$", examples=["08:00-12:00"])]
@@ -214,6 +214,20 @@ class RevokeBody(BaseModel):
     """Why the admin takes the strike back."""
 
     reason: Reason
+
+
+class OfferRequest(BaseModel):
+    """Staff ask for a care case to be offered to volunteers, optionally saying what it needs."""
+
+    need: Annotated[str, Field(max_length=500)] = ""
+    skill: Word | None = None
+    needs_medical: bool = False
+
+    def as_need(self) -> Need | None:
+        """The need to record, or None to keep what the case already asks for."""
+        if not (self.need.strip() or self.skill or self.needs_medical):
+            return None
+        return Need(self.need.strip(), self.skill, self.needs_medical)
 
 
 class OrderCreate(BaseModel):

@@ -5,16 +5,23 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from care_api.domain.cases import summary_for
+from sqlmodel import col, select
+
+from care_api.domain.cases import is_unowned, summary_for
 from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.events import CaseReclassified
 from care_api.domain.model import CaseKind, CaseState
-from care_api.store.tables import Case
+from care_api.store.tables import Case, Timer
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.case_log import add_note
+from care_api.usecases.case_log import LADDER_TIMER, add_note
+from care_api.usecases.tasks import withdraw_open_offers
+from care_api.usecases.volunteers import VOLUNTEER_RING_TIMER
 
 log = logging.getLogger(__name__)
 
 RECLASSIFIED = "reclassified"
+# The old kind's chase; a filed case's deadline timer belongs to the case, not the kind.
+_KIND_TIMERS = (LADDER_TIMER, VOLUNTEER_RING_TIMER)
 
 
 def reclassify(
@@ -24,6 +31,9 @@ def reclassify(
 
     A closed case keeps the kind it was closed with, so the figures already reported do
     not change behind the centre's back; asking for the kind it already has is a Conflict.
+    The old kind's pending ladder steps and volunteer rings stop; while nobody owns the
+    case, the new kind's ladder starts over at step 0 (a timer row due now, so it runs even
+    if the process dies before alerts hears of the change).
     """
     # Locked like every other change of a case, so two operators' edits queue up.
     case = uow.session.get(Case, case_id, with_for_update=True)
@@ -40,7 +50,31 @@ def reclassify(
     case.summary = summary_for(kind, trigger)
     why = f"{old} → {kind}" + (f": {note}" if note else "")
     add_note(uow, case, action=RECLASSIFIED, by=by, why=why, now=now)
-    # TODO(alerts): there is no CaseReclassified domain event yet (domain/events.py), so a
-    # running ladder keeps the old kind's steps until alerts re-reads the case kind.
+    stopped = _stop_kind_timers(uow, case.id)
+    restart = is_unowned(CaseState(case.state))
+    if restart:
+        # Offers of a care task are moot once it is another kind (or a fresh care round).
+        withdraw_open_offers(uow.session, case.id, now)
+        case.level = 0
+        uow.session.add(
+            Timer(case_id=case.id, purpose=LADDER_TIMER, step=0, due_at=now, created_at=now)
+        )
+    uow.emit(CaseReclassified(case.id, old, kind, by, restart))
+    log.debug("case %s: %d timer(s) of the old kind stopped", case_id, stopped)
     log.info("case reclassified case=%s from=%s to=%s by=%s", case_id, old, kind, by)
     return case
+
+
+def _stop_kind_timers(uow: SqlUnitOfWork, case_id: str) -> int:
+    timers = uow.session.exec(
+        select(Timer).where(
+            Timer.case_id == case_id,
+            col(Timer.purpose).in_(_KIND_TIMERS),
+            col(Timer.fired_at).is_(None),
+            col(Timer.cancelled).is_(False),
+        )
+    ).all()
+    for timer in timers:
+        timer.cancelled = True
+        uow.session.add(timer)
+    return len(timers)

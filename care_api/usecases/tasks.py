@@ -9,9 +9,10 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from care_api.domain.cases import ALLOWED
+from care_api.domain.cases import ALLOWED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
-from care_api.domain.model import SYSTEM, CaseState
+from care_api.domain.events import VolunteersRequested
+from care_api.domain.model import SYSTEM, CaseKind, CaseState
 from care_api.domain.volunteering import Offeree
 from care_api.store.tables import Case, CaseNeed, Elder, Timer, Volunteer, VolunteerTask
 from care_api.store.uow import SqlUnitOfWork
@@ -120,6 +121,69 @@ def fall_to_operator(uow: SqlUnitOfWork, case: Case, *, ring: int, why: str, now
     add_note(uow, case, action="flag", by=BY, why="no volunteer: operator to arrange", now=now)
 
 
+def request_offers(
+    uow: SqlUnitOfWork, case_id: str, need: Need | None, *, by: str, now: datetime
+) -> Case:
+    """Staff start the volunteer rings of a care case nobody owns: ring 0 is due now.
+
+    `need` (if given) replaces what the offers ask for. Volunteers offered before are not
+    asked again. Conflict when the case is not care, is owned or ended, or offers are out.
+    """
+    case = uow.session.get(Case, case_id, with_for_update=True)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    if case.kind != CaseKind.CARE:
+        raise Conflict(f"case {case_id} is a {case.kind} case; only care cases go to volunteers")
+    if not is_unowned(CaseState(case.state)):
+        owner = f" by {case.owner}" if case.owner else ""
+        raise Conflict(f"case {case_id} is {case.state}{owner}; offers are for unowned cases")
+    if has_open_offers(uow.session, case_id) or _pending_ring(uow.session, case_id):
+        raise Conflict(f"case {case_id} is being offered to volunteers already")
+    if need is not None:
+        row = uow.session.get(CaseNeed, case_id) or CaseNeed(case_id=case_id)
+        row.need = need.need[:500]
+        row.skill = need.skill.strip().lower() if need.skill else None
+        row.needs_medical = need.needs_medical
+        uow.session.add(row)
+    uow.session.add(
+        Timer(case_id=case_id, purpose=VOLUNTEER_RING_TIMER, step=0, due_at=now, created_at=now)
+    )
+    case.level = 0  # a fresh round: the rings count from the first again
+    what = need.need if need is not None and need.need else "offer to volunteers"
+    add_note(uow, case, action="offers_requested", by=by, why=what, now=now)
+    uow.emit(VolunteersRequested(case_id, by))
+    return case
+
+
+def has_open_offers(session: Session, case_id: str) -> bool:
+    """True while an offer of the case waits for its volunteer's answer."""
+    waiting = session.exec(
+        select(VolunteerTask.id).where(
+            VolunteerTask.case_id == case_id, VolunteerTask.status == TaskStatus.OFFERED
+        )
+    ).first()
+    return waiting is not None
+
+
+def _unowned(session: Session, case_id: str) -> bool:
+    case = session.get(Case, case_id)
+    return case is not None and is_unowned(CaseState(case.state))
+
+
+def _pending_ring(session: Session, case_id: str) -> bool:
+    return (
+        session.exec(
+            select(Timer.id).where(
+                Timer.case_id == case_id,
+                Timer.purpose == VOLUNTEER_RING_TIMER,
+                col(Timer.fired_at).is_(None),
+                col(Timer.cancelled).is_(False),
+            )
+        ).first()
+        is not None
+    )
+
+
 def expire_open_offers(session: Session, case_id: str, now: datetime) -> int:
     """Offers left unanswered when the circle widens; returns how many."""
     return _close_offers(session, case_id, (TaskStatus.OFFERED,), TaskStatus.EXPIRED, now)
@@ -178,6 +242,9 @@ def accept_offer(
         raise NotFound(f"no task of case {case_id} was offered to volunteer {volunteer_id}")
     if task.status == TaskStatus.DONE:
         raise Conflict(f"task {task.id} is done already")
+    if task.status == TaskStatus.WITHDRAWN and _unowned(uow.session, case_id):
+        # Withdrawn while nobody owns the case: it was reclassified, no longer a care task.
+        raise Conflict(f"the offer of case {case_id} was withdrawn")
     case = acknowledge(uow, case_id, by=volunteer_actor(volunteer_id), now=now, via=via)
     if task.status != TaskStatus.ACCEPTED:
         task.status = TaskStatus.ACCEPTED

@@ -129,6 +129,12 @@ class World:
         self.settle()
         return case_id
 
+    def care_case_to_offer(self) -> str:
+        """A care case nobody owns whose offers have not gone out (reclassified just now)."""
+        case_id = self.case(True)
+        self.post(f"/cases/{case_id}/reclassify", {"kind": "care"})
+        return case_id
+
     def acked_case(self, role: str, own: bool) -> str:
         """A case its caller owns (acknowledged by them; by the admin for others' cases)."""
         case_id = self.case(own)

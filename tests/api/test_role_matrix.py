@@ -131,6 +131,11 @@ RULES: dict[str, Rule] = {
         lambda w, r, o: {"case_id": w.case(o, kind="service")},
         lambda w: {"category": "meals"},
     ),
+    "POST /api/v1/cases/{case_id}/offers": Rule(
+        STAFF,
+        lambda w, r, o: {"case_id": w.care_case_to_offer()},
+        lambda w: {"need": "shopping", "skill": "driving"},
+    ),
     "GET /api/v1/cases/{case_id}/deadline": Rule(STAFF, case),
     "POST /api/v1/cases/{case_id}/extend": Rule(
         STAFF, case, lambda w: {"days": 2, "reason": "waiting for the district"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,12 +13,19 @@ pytest.importorskip(
 )
 from playwright.sync_api import Page, expect
 
+from alerts.notify.outbox import OutboxNotifier
+from alerts.ports import Channel
+from alerts.runtime import AlertsComponent
 from care_api.domain.model import CaseState, DeviceReport, EventKey, ReportType, Role
 from care_api.usecases.case_actions import get_case
 from care_api.usecases.case_log import add_note, move_case
 from care_api.usecases.intake import record_device_report
+from care_api.usecases.merchants import create_merchant
+from care_api.usecases.orders import complete_order, confirm_contact
 from care_api.usecases.registry import provision_device
+from care_api.usecases.tasks import accept_offer
 from care_api.usecases.tokens import mint_token
+from care_api.usecases.volunteers import create_volunteer
 from tests.browser.conftest import LiveConsole
 from tests.helpers import press, seed_elder
 
@@ -29,6 +36,27 @@ PRESS_TO_BOARD_MS = 5000
 UI_TIMEOUT_MS = 5000
 
 Shot = Callable[[str], Path]
+
+
+@pytest.fixture
+def alerts(live_console: LiveConsole) -> Iterator[AlertsComponent]:
+    """The alerts engine on the live service's bus, run from the test on its fake clock."""
+    outbox = OutboxNotifier()
+    component = AlertsComponent(
+        live_console.services.settings,
+        live_console.services,
+        notifiers={Channel.sms: outbox, Channel.voice: outbox},
+    )
+    component.attach()
+    yield component
+    component.stop()
+
+
+def settle(alerts: AlertsComponent) -> None:
+    """What the running engine would have done by now: events, due timers, sending."""
+    alerts.run_pending()
+    alerts.tick()
+    alerts.run_pending()
 
 
 def operator_token(live: LiveConsole, name: str = "Li Na") -> str:
@@ -146,7 +174,7 @@ def test_console_press_to_closed_case_and_figures(
     page.fill("#cb-comment", "Very quick, thank you")
     page.click("#act-callback")
     expect(view).to_have_attribute("data-state", "closed", timeout=UI_TIMEOUT_MS)
-    expect(page.locator("#history-card")).to_contain_text("satisfaction=5")
+    expect(page.locator("#history-card")).to_contain_text("Satisfaction: 5/5")
     screenshot("05-case-closed")
 
     page.click("[data-route=board]")
@@ -223,3 +251,154 @@ def test_console_refuses_a_bad_token(live_console: LiveConsole, page: Page) -> N
     page.click("#login-submit")
     expect(page.locator("#login-error")).to_have_text("This token is not valid.")
     assert page.evaluate("sessionStorage.getItem('vnh.token')") is None
+
+
+ELDER_AT = (29.1, 119.65)
+KM = 1 / 111.2  # degrees of latitude in a kilometre
+
+
+def test_console_dispatches_a_merchant_offers_to_volunteers_and_records_callbacks(
+    live_console: LiveConsole, page: Page, screenshot: Shot, alerts: AlertsComponent
+) -> None:
+    live = live_console
+    lat, lon = ELDER_AT
+    seed_elder(live.services, "T3001", lat=lat, lon=lon, address="8 Osmanthus Road")
+    seed_elder(live.services, "T3002", name="Chen Hua", lat=lat, lon=lon, address="3 Pine Court")
+    with live.services.uow() as uow:
+        now = live.clock.now()
+        kitchen = create_merchant(
+            uow.session,
+            {
+                "name": "Golden Spoon Kitchen",
+                "phone": "+8615100000001",
+                "categories": ["meals"],
+                "lat": lat + KM,
+                "lon": lon,
+            },
+            now,
+        )
+        create_merchant(
+            uow.session,
+            {
+                "name": "Far Away Foods",
+                "phone": "+8615100000002",
+                "categories": ["meals"],
+                "lat": lat + 9 * KM,
+                "lon": lon,
+            },
+            now,
+        )
+        create_merchant(
+            uow.session,
+            {"name": "Fix-it Plumbing", "phone": "+8615100000003", "categories": ["repair"]},
+            now,
+        )
+        uow.commit()
+    log_in(page, operator_token(live, "Zhou Min"))
+
+    # A single press: a service request. The operator describes the job and dispatches it.
+    service_id = press_button(live, "T3001", seq=1, pattern="single")
+    settle(alerts)
+    page.locator(f"tr.case-row[data-case-id='{service_id}']").click(timeout=PRESS_TO_BOARD_MS)
+    view = page.locator(".case-view")
+    expect(view).to_have_attribute("data-case-id", service_id, timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#orders-card")).to_contain_text("No order yet")
+    expect(page.locator("#offer-form")).to_have_count(0)  # volunteers take care cases
+    page.fill("#dispatch-category", "meals")
+    page.select_option("#dispatch-strategy", "nearest")
+    page.fill("#dispatch-note", "Lunch for one, soft food, no chilli")
+    page.click("#act-dispatch")
+    order_row = page.locator("#orders-card tbody tr")
+    expect(order_row).to_contain_text("Golden Spoon Kitchen", timeout=UI_TIMEOUT_MS)
+    expect(order_row).to_contain_text("Waiting for contact")
+    expect(page.locator("#toast")).to_contain_text("sent to Golden Spoon Kitchen")
+    expect(view).to_have_attribute("data-state", "accepted")  # who dispatches it owns it
+    expect(page.locator(".case-head")).to_contain_text("operator:Zhou Min")
+    expect(page.locator("#dispatch-running")).to_contain_text("Golden Spoon Kitchen")
+    screenshot("11-case-dispatched")
+
+    order_id = int(order_row.get_attribute("data-order-id") or 0)
+    assert kitchen.id is not None
+    live.clock.advance(minutes=4)
+    with live.services.uow() as uow:
+        confirm_contact(uow, order_id, kitchen.id, now=live.clock.now())
+        uow.commit()
+    live.clock.advance(minutes=50)
+    with live.services.uow() as uow:  # the merchant reports the meal delivered
+        complete_order(uow, order_id, kitchen.id, by=f"merchant:{kitchen.id}", now=live.clock.now())
+        uow.commit()
+    expect(view).to_have_attribute("data-state", "resolved", timeout=UI_TIMEOUT_MS)
+    expect(order_row).to_contain_text("Done")
+
+    # The first callback does not reach the elder: noted, and the case waits for another try.
+    page.uncheck("#cb-reached")
+    page.fill("#cb-comment", "No answer at 14:05")
+    page.click("#act-callback")
+    expect(page.locator("#toast")).to_contain_text("not reached", timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#history-card")).to_contain_text("Elder reached: No")
+    expect(view).to_have_attribute("data-state", "resolved")
+    page.select_option("#cb-satisfaction", "4")
+    page.select_option("#cb-quality", "5")
+    page.select_option("#cb-time", "true")
+    page.select_option("#cb-price", "true")
+    page.fill("#cb-comment", "Meal was warm and on time")
+    page.click("#act-callback")
+    expect(view).to_have_attribute("data-state", "closed", timeout=UI_TIMEOUT_MS)
+    history = page.locator("#history-card")
+    expect(history).to_contain_text("Satisfaction: 4/5")
+    expect(history).to_contain_text("Meal was warm and on time")
+    screenshot("12-case-callback-recorded")
+
+    # A double press: a care request. Nobody is near yet, so the operator is asked to act.
+    care_id = press_button(live, "T3002", seq=1, pattern="double")
+    settle(alerts)
+    page.click("[data-route=board]")
+    care_row = page.locator(f"tr.case-row[data-case-id='{care_id}']")
+    expect(care_row).to_contain_text("no volunteer", timeout=PRESS_TO_BOARD_MS)
+    with live.services.uow() as uow:  # two neighbours sign up as volunteers
+        now = live.clock.now()
+        ann = create_volunteer(
+            uow.session,
+            {"name": "Ann Liu", "phone": "+8613100000001", "lat": lat + 0.5 * KM, "lon": lon},
+            now,
+        )
+        create_volunteer(
+            uow.session,
+            {"name": "Bo Xu", "phone": "+8613100000002", "lat": lat + 1.5 * KM, "lon": lon},
+            now,
+        )
+        uow.commit()
+    care_row.click()
+    expect(view).to_have_attribute("data-case-id", care_id, timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#offers-card")).to_contain_text("Not offered to any volunteer yet")
+    expect(page.locator("#dispatch-form")).to_have_count(0)  # merchants take service cases
+    page.fill("#offer-need", "Buy groceries and her blood-pressure pills")
+    page.click("#act-offer")
+    expect(history).to_contain_text("Offers requested", timeout=UI_TIMEOUT_MS)
+    settle(alerts)  # ring 0 goes out
+    offers = page.locator("#offers-card tbody tr")
+    expect(offers).to_have_count(2, timeout=UI_TIMEOUT_MS)
+    expect(view).to_have_attribute("data-state", "dispatched")
+    expect(offers.first).to_contain_text("Ann Liu")
+    expect(offers.first).to_contain_text("Offered")
+    expect(page.locator("#offer-running")).to_contain_text("2 volunteer(s)")
+    screenshot("13-case-offered-to-volunteers")
+
+    live.clock.advance(minutes=3)
+    assert ann.id is not None
+    with live.services.uow() as uow:  # Ann replies "1"
+        accept_offer(uow, care_id, ann.id, now=live.clock.now(), via="sms")
+        uow.commit()
+    expect(view).to_have_attribute("data-state", "accepted", timeout=UI_TIMEOUT_MS)
+    expect(page.locator(".case-head")).to_contain_text(f"volunteer:{ann.id}")
+    expect(page.locator(f"#offers-card tr[data-volunteer-id='{ann.id}']")).to_contain_text(
+        "Accepted"
+    )
+    expect(page.locator("#offers-card tr[data-status='withdrawn']")).to_contain_text("Bo Xu")
+    expect(page.locator("#offer-form")).to_have_count(0)
+    screenshot("14-case-taken-by-volunteer")
+
+    page.click("#lang")
+    expect(page.locator("#offers-card h2")).to_contain_text("志愿者", timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#offers-card")).to_contain_text("已撤回")
+    screenshot("15-case-offers-zh")

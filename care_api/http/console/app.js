@@ -92,7 +92,9 @@ function startStream() {
     onStatus: setLive,
     onSync: () => view?.onSync?.(),
     onCase: (news) => {
-      if (news.change === "opened" && news.kind === "emergency") announceEmergency(news.case_id);
+      // A press reclassified as an emergency is as new to the room as a fresh one.
+      const fresh = news.change === "opened" || news.change === "reclassified";
+      if (fresh && news.kind === "emergency") announceEmergency(news.case_id);
       followBanner(news);
       view?.onCase?.(news);
     },

@@ -25,11 +25,46 @@ function yesNoSelect(id) {
 
 const optional = (value, parse) => (value === "" ? undefined : parse(value));
 
+// A callback's history line is "reached=True, satisfaction=4, comment=…" (the comment last,
+// and it may hold commas): shown as the form's own words in the operator's language.
+const CALLBACK_LABELS = {
+  reached: "callback.reached", satisfaction: "callback.satisfaction", quality: "callback.quality",
+  time_ok: "callback.time_ok", price_ok: "callback.price_ok",
+};
+
+function callbackText(why) {
+  const at = why.indexOf("comment=");
+  const comment = at >= 0 ? why.slice(at + "comment=".length) : "";
+  const answers = (at >= 0 ? why.slice(0, at) : why).split(",").map((p) => p.trim()).filter(Boolean);
+  const shown = answers.map((pair) => {
+    const [key, value] = pair.split("=");
+    if (!(key in CALLBACK_LABELS) || value === undefined) return null;
+    const text = value === "True" ? t("common.yes") : value === "False" ? t("common.no") : `${value}/5`;
+    return `${t(CALLBACK_LABELS[key])}: ${text}`;
+  });
+  if (shown.includes(null)) return why; // not a line this console wrote: show it as it is
+  return [...shown, comment ? `“${comment}”` : null].filter(Boolean).join(" · ");
+}
+
+const STRATEGIES = ["balanced", "nearest", "fair", "best"];
+const RUNNING_ORDER = new Set(["assigned", "contacted"]);
+// Volunteers' names by id, kept for the page's life: a name does not change mid-shift.
+const volunteerNames = new Map();
+
+async function nameVolunteers(tasks) {
+  const unknown = [...new Set(tasks.map((task) => task.volunteer_id))].filter((id) => !volunteerNames.has(id));
+  const found = await Promise.allSettled(unknown.map((id) => api(`/volunteers/${id}`)));
+  found.forEach((r, i) => { if (r.status === "fulfilled") volunteerNames.set(unknown[i], r.value.name); });
+}
+
 export function mount(root, { arg: caseId, toast }) {
   let detail = null;
   let elder = null;
   let contacts = [];
   let device = null;
+  let orders = [];
+  let offers = [];
+  let categories = [];
   let busy = false;
 
   async function load() {
@@ -40,23 +75,38 @@ export function mount(root, { arg: caseId, toast }) {
       return;
     }
     const id = detail.elder_id;
-    const [e, c, d] = await Promise.allSettled([
+    const kind = detail.kind;
+    const [e, c, d, o, v, m] = await Promise.allSettled([
       api(`/elders/${id}`),
       api(`/elders/${id}/contacts`),
       detail.device_id ? api(`/devices/${enc(detail.device_id)}`) : Promise.resolve(null),
+      // Orders exist on service cases, offers on care cases (and on cases reclassified since).
+      kind === "service" ? api(`/orders?case_id=${enc(caseId)}`) : Promise.resolve([]),
+      kind === "care" || hasEvent("offered") ? api(`/tasks?case_id=${enc(caseId)}`) : Promise.resolve([]),
+      kind === "service" && !categories.length ? api("/merchants?limit=200") : Promise.resolve(null),
     ]);
     elder = e.status === "fulfilled" ? e.value : null;
     contacts = c.status === "fulfilled" ? c.value : [];
     device = d.status === "fulfilled" ? d.value : null;
+    orders = o.status === "fulfilled" ? o.value : [];
+    // The API lists newest first; the operator reads the rounds in order, nearest first.
+    offers = (v.status === "fulfilled" ? v.value : [])
+      .sort((a, b) => a.ring - b.ring || a.distance_km - b.distance_km);
+    if (m.status === "fulfilled" && m.value) {
+      categories = [...new Set(m.value.flatMap((merchant) => merchant.categories))].sort();
+    }
+    await nameVolunteers(offers);
     draw();
   }
 
-  async function act(path, body, doneKey) {
+  const hasEvent = (action) => detail.events.some((ev) => ev.action === action);
+
+  async function act(path, body, done) {
     if (busy) return;
     busy = true;
     try {
-      await api(`/cases/${enc(caseId)}/${path}`, { method: "POST", body });
-      toast(t(doneKey, { id: caseId }));
+      const result = await api(`/cases/${enc(caseId)}/${path}`, { method: "POST", body });
+      toast(typeof done === "function" ? done(result) : t(done, { id: caseId }));
     } catch (err) {
       toast(t("error.action", { detail: err.message }), "error");
     } finally {
@@ -111,20 +161,99 @@ export function mount(root, { arg: caseId, toast }) {
       parts.push(h("button", { type: "button", id: "act-onsite",
         onclick: () => act("on-site", undefined, "done.on_site") }, t("action.on_site")));
     }
-    // TODO(alerts): dispatch to a merchant and offers to volunteers arrive with the alerts API.
-    if (ACTIVE.has(state)) {
-      parts.push(h("button", { type: "button", id: "act-dispatch", disabled: true,
-        title: t("action.not_yet") }, t("action.dispatch")));
-      parts.push(h("button", { type: "button", id: "act-offer", disabled: true,
-        title: t("action.not_yet") }, t("action.offer")));
-    }
     const forms = [];
+    // A service case goes to a merchant, a care case nobody owns to volunteers.
+    if (detail.kind === "service" && ACTIVE.has(state)) forms.push(dispatchForm());
+    if (detail.kind === "care" && UNOWNED.has(state)) forms.push(offerForm());
     if (ACTIVE.has(state)) forms.push(resolveForm());
     if (state !== "closed") forms.push(reclassifyForm());
     if (AWAITING_CALLBACK.has(state)) forms.push(callbackForm());
     return h("section", { class: "card", id: "actions-card" }, h("h2", {}, t("case.actions")),
       h("div", { class: "actions" }, parts), forms,
       state === "closed" ? h("p", { class: "muted" }, t("case.closed_note")) : null);
+  }
+
+  function dispatchForm() {
+    const running = orders.find((o) => RUNNING_ORDER.has(o.status));
+    if (running) {
+      return h("p", { class: "muted", id: "dispatch-running" },
+        t("dispatch.running", { id: running.id, merchant: running.merchant_name ?? "—" }));
+    }
+    const category = h("input", { id: "dispatch-category", list: "merchant-categories", required: true,
+      maxlength: 64, placeholder: t("dispatch.category_hint"), autocomplete: "off" });
+    const strategy = h("select", { id: "dispatch-strategy" },
+      STRATEGIES.map((k) => h("option", { value: k }, t(`strategy.${k}`))));
+    const note = h("input", { id: "dispatch-note", maxlength: 1000, placeholder: t("dispatch.note") });
+    const placed = (order) => (order.merchant_name
+      ? t("done.dispatch", { id: order.id, merchant: order.merchant_name })
+      : t("done.dispatch_unassigned", { category: order.category }));
+    return h("form", { class: "inline", id: "dispatch-form", onsubmit: (e) => {
+      e.preventDefault();
+      act("orders", { category: category.value.trim(), strategy: strategy.value, note: note.value }, placed);
+    } }, h("label", { for: "dispatch-category" }, t("dispatch.category")), category,
+    h("datalist", { id: "merchant-categories" }, categories.map((c) => h("option", { value: c }))),
+    strategy, note,
+    h("button", { type: "submit", id: "act-dispatch", class: "primary" }, t("action.dispatch")));
+  }
+
+  function offerForm() {
+    const waiting = offers.filter((o) => o.status === "offered");
+    if (waiting.length) {
+      return h("p", { class: "muted", id: "offer-running" }, t("offer.running", { n: waiting.length }));
+    }
+    const need = h("input", { id: "offer-need", maxlength: 500, placeholder: t("offer.need_hint") });
+    const skill = h("input", { id: "offer-skill", maxlength: 64, placeholder: t("offer.skill") });
+    const medical = h("input", { type: "checkbox", id: "offer-medical" });
+    return h("form", { class: "inline", id: "offer-form", onsubmit: (e) => {
+      e.preventDefault();
+      const body = { need: need.value.trim(), needs_medical: medical.checked };
+      if (skill.value.trim()) body.skill = skill.value.trim();
+      act("offers", body, "done.offer");
+    } }, h("label", { for: "offer-need" }, t("offer.label")), need, skill,
+    h("label", { for: "offer-medical", class: "check" }, medical, t("offer.medical")),
+    h("button", { type: "submit", id: "act-offer", class: "primary" }, t("action.offer")));
+  }
+
+  function ordersCard() {
+    if (detail.kind !== "service" && !orders.length) return null;
+    return h("section", { class: "card", id: "orders-card" },
+      h("h2", {}, t("case.orders"), h("span", { class: "count" }, String(orders.length))),
+      orders.length
+        ? h("table", { class: "grid compact" },
+          h("thead", {}, h("tr", {}, ["col.order", "col.category", "col.merchant", "col.status", "col.contact"]
+            .map((k) => h("th", {}, t(k))))),
+          h("tbody", {}, orders.map((o) => h("tr", { dataset: { orderId: String(o.id), status: o.status } },
+            h("td", { class: "mono" }, `#${o.id}`),
+            h("td", {}, o.category, o.note ? h("div", { class: "muted small" }, o.note) : null),
+            h("td", {}, o.merchant_name ?? h("span", { class: "muted" }, t("dispatch.nobody"))),
+            h("td", {}, h("span", { class: `badge delivery o-${o.status}` }, tOr(`order.${o.status}`, o.status))),
+            h("td", { class: "mono nowrap" }, contactCell(o))))))
+        : h("p", { class: "empty" }, t("case.no_orders")));
+  }
+
+  function contactCell(o) {
+    if (o.contacted_at) return t("dispatch.contacted_at", { at: formatTime(o.contacted_at) });
+    if (o.contact_due_at && RUNNING_ORDER.has(o.status)) {
+      return t("dispatch.contact_due", { at: formatTime(o.contact_due_at) });
+    }
+    return "—";
+  }
+
+  function offersCard() {
+    if (detail.kind !== "care" && !offers.length) return null;
+    return h("section", { class: "card", id: "offers-card" },
+      h("h2", {}, t("case.offers"), h("span", { class: "count" }, String(offers.length))),
+      offers.length
+        ? h("table", { class: "grid compact" },
+          h("thead", {}, h("tr", {}, ["col.volunteer", "col.ring", "col.distance", "col.status", "col.answered"]
+            .map((k) => h("th", {}, t(k))))),
+          h("tbody", {}, offers.map((o) => h("tr", { dataset: { volunteerId: String(o.volunteer_id), status: o.status } },
+            h("td", {}, volunteerNames.get(o.volunteer_id) ?? `volunteer:${o.volunteer_id}`),
+            h("td", { class: "num" }, String(o.ring)),
+            h("td", { class: "num" }, `${o.distance_km.toFixed(1)} km`),
+            h("td", {}, h("span", { class: `badge delivery t-${o.status}` }, tOr(`offer.${o.status}`, o.status))),
+            h("td", { class: "mono nowrap" }, formatTime(o.answered_at ?? o.offered_at))))))
+        : h("p", { class: "empty" }, t("case.no_offers")));
   }
 
   function resolveForm() {
@@ -163,7 +292,9 @@ export function mount(root, { arg: caseId, toast }) {
         time_ok: optional(timeOk.value, (v) => v === "true"),
         price_ok: optional(priceOk.value, (v) => v === "true"),
         comment: comment.value,
-      }, "done.callback");
+      }, (after) => (after.state === "closed"
+        ? t("done.callback", { id: caseId })
+        : t("done.callback_again", { id: caseId })));
     };
     const labelled = (id, key, control) => h("label", { for: id }, t(key), control);
     return h("form", { class: "callback", id: "callback-form", onsubmit: submit },
@@ -181,12 +312,13 @@ export function mount(root, { arg: caseId, toast }) {
     const what = (ev) => (ev.action === "transition"
       ? `${t(`state.${ev.from_state}`)} → ${t(`state.${ev.to_state}`)}`
       : tOr(`event.${ev.action}`, ev.action));
+    const why = (ev) => (ev.action === "callback" ? callbackText(ev.why) : ev.why);
     return h("section", { class: "card", id: "history-card" }, h("h2", {}, t("case.history")),
       h("table", { class: "grid compact" },
         h("thead", {}, h("tr", {}, ["col.time", "col.by", "col.what", "col.why"].map((k) => h("th", {}, t(k))))),
         h("tbody", {}, detail.events.map((ev) => h("tr", { class: `ev-${ev.action}` },
           h("td", { class: "mono nowrap" }, formatTime(ev.at)), h("td", { class: "mono" }, ev.by),
-          h("td", {}, what(ev)), h("td", {}, ev.why))))));
+          h("td", {}, what(ev)), h("td", {}, why(ev)))))));
   }
 
   function notificationsCard() {
@@ -225,7 +357,7 @@ export function mount(root, { arg: caseId, toast }) {
           ` · ${t("col.owner")}: ${d.owner ?? t("board.unowned")}`)),
       h("div", { class: "case-grid" },
         h("div", { class: "col" }, elderCard(), deviceCard()),
-        h("div", { class: "col" }, actionsCard(), historyCard()),
+        h("div", { class: "col" }, actionsCard(), ordersCard(), offersCard(), historyCard()),
         h("div", { class: "col" }, notificationsCard()))));
   }
 

@@ -170,9 +170,7 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
         case = reclassify(
             uow, case_id, body.kind, by=principal.actor, note=body.note, now=services.clock.now()
         )
-        uow.commit()
-        # No domain event exists for a change of kind yet, so the console is told directly.
-        cases.announce({"case_id": case.id, "change": "reclassified", "kind": str(case.kind)})
+        uow.commit()  # publishes CaseReclassified: the console hears it, alerts restarts the ladder
         return CasePublic.of(case)
 
     return router

@@ -3,14 +3,19 @@
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from care_api.domain.access import Principal, is_staff
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
-from care_api.http.dispatch_models import TaskPublic, VolunteerCreate, VolunteerPublic
+from care_api.http.dispatch_models import (
+    OfferRequest,
+    TaskPublic,
+    VolunteerCreate,
+    VolunteerPublic,
+)
 from care_api.http.schemas import CasePublic
 from care_api.usecases.audit import ElderRead
 from care_api.usecases.queries import MAX_PAGE, Page
@@ -21,6 +26,7 @@ from care_api.usecases.tasks import (
     finish_task,
     get_task,
     list_tasks,
+    request_offers,
     task_row,
 )
 from care_api.usecases.volunteers import create_volunteer, get_volunteer
@@ -94,6 +100,27 @@ def read_tasks(
         ]
     )
     return tasks
+
+
+@router.post("/cases/{case_id}/offers", status_code=status.HTTP_202_ACCEPTED, tags=["cases"])
+def post_offers(
+    case_id: Annotated[str, Path(min_length=1, max_length=32)],
+    services: ServicesDep,
+    uow: UowDep,
+    principal: StaffDep,
+    body: OfferRequest | None = None,
+) -> CasePublic:
+    """Offer a care case nobody owns to volunteers near the elder, ring by ring.
+
+    Accepted: the alerts engine sends ring 0 at once (volunteers not asked before) and
+    widens the circle every 15 minutes; `GET /tasks?case_id=` shows the offers. 409 when
+    the case is not care, is owned or ended, or its offers are out already.
+    """
+    need = body.as_need() if body is not None else None
+    case = request_offers(uow, case_id, need, by=principal.actor, now=services.clock.now())
+    uow.commit()
+    log.info("case %s: offers to volunteers requested by %s", case_id, principal.actor)
+    return CasePublic.of(case)
 
 
 def _answered(uow: UowDep, task_id: int) -> TaskPublic:
