@@ -36,7 +36,8 @@ def free_port(host: str = HOST) -> int:
         return int(sock.getsockname()[1])
 
 
-def _accepts(host: str, port: int) -> bool:
+def accepts(host: str, port: int) -> bool:
+    """True when something accepts TCP connections on host:port."""
     try:
         with socket.create_connection((host, port), timeout=0.5):
             return True
@@ -97,7 +98,7 @@ class Process:
     def wait_port(self, port: int) -> None:
         """Block until `port` accepts connections; RuntimeError if the process dies first."""
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not _accepts(HOST, port):
+        while not accepts(HOST, port):
             if not self.alive or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"{self.name} did not start:\n{self.log_tail()}")

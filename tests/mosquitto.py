@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
+from care_api.bench_procs import HOST, accepts, free_port
+
 MOSQUITTO = "/usr/sbin/mosquitto"
-HOST = "127.0.0.1"
+__all__ = ["HOST", "MosquittoServer", "free_port", "run_mosquitto"]
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 POLL_S = 0.02
-
-
-def free_port(host: str = HOST) -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class MosquittoServer:
@@ -78,7 +64,7 @@ class MosquittoServer:
                 [MOSQUITTO, "-c", str(self.conf_path)], stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not _accepts(self.host, self.port):
+        while not accepts(self.host, self.port):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"mosquitto did not start: {self.log_tail()}")
