@@ -1,4 +1,4 @@
-"""Cutting what a worker took from its inbox into runs of presses, recorded one commit a run."""
+"""Cutting what a worker took from its inbox into runs of presses or heartbeats."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from device_gateway.ports import Inbound
 from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.json_codec import decode_uplink
-from device_gateway.protocol.model import Press
+from device_gateway.protocol.model import Heartbeat, Press
 from device_gateway.protocol.topics import UP_LEAF, parse_topic
 
 # Presses a worker records in one transaction. A commit costs about as much as several
@@ -18,15 +18,16 @@ BATCH_MAX = 200
 
 
 @dataclass
-class PressRun:
-    """Consecutive MQTT presses, decoded, in the order they came."""
+class Run:
+    """Consecutive MQTT events of one batchable type (presses, or heartbeats), decoded, in order."""
 
-    presses: list[tuple[Press, Inbound]] = field(default_factory=list)
+    type: type[Press] | type[Heartbeat]
+    events: list[tuple[Press | Heartbeat, Inbound]] = field(default_factory=list)
 
     @property
     def items(self) -> list[Inbound]:
         """The messages of the run."""
-        return [item for _, item in self.presses]
+        return [item for _, item in self.events]
 
 
 def take_batch(
@@ -42,28 +43,30 @@ def take_batch(
     return items
 
 
-def split_presses(items: Sequence[Inbound]) -> Iterator[PressRun | Inbound]:
-    """Runs of presses, and every other item alone, keeping the order of `items`.
+def split_runs(items: Sequence[Inbound]) -> Iterator[Run | Inbound]:
+    """Runs of presses or of heartbeats, and every other item alone, keeping the order.
 
     Order matters per device (a cancel must not overtake its press), so a run ends at the
-    first item that is not a press. Anything that does not decode is passed on alone, for
-    the one-by-one path to answer it.
+    first item of another type. Anything that does not decode is passed on alone, for the
+    one-by-one path to answer it.
     """
-    run = PressRun()
+    run: Run | None = None
     for item in items:
-        press = _as_press(item)
-        if press is None:
-            if run.presses:
-                yield run
-                run = PressRun()
+        event = _as_batchable(item)
+        if run is not None and (event is None or type(event) is not run.type):
+            yield run
+            run = None
+        if event is None:
             yield item
-        else:
-            run.presses.append((press, item))
-    if run.presses:
+            continue
+        if run is None:
+            run = Run(type(event))
+        run.events.append((event, item))
+    if run is not None:
         yield run
 
 
-def _as_press(item: Inbound) -> Press | None:
+def _as_batchable(item: Inbound) -> Press | Heartbeat | None:
     if item.transport.source != "mqtt":
         return None
     parsed = parse_topic(item.topic)
@@ -73,4 +76,4 @@ def _as_press(item: Inbound) -> Press | None:
         event = decode_uplink(parsed[0], item.payload)
     except FrameError:
         return None
-    return event if isinstance(event, Press) else None
+    return event if isinstance(event, Press | Heartbeat) else None

@@ -14,16 +14,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
 from care_api.services import Services
+from care_api.usecases.heartbeat_intake import record_heartbeats
 from care_api.usecases.intake import record_device_report
 from care_api.usecases.presence import record_presence
 from care_api.usecases.press_intake import record_presses
-from device_gateway.batching import PressRun, split_presses, take_batch
+from device_gateway.batching import Run, split_runs, take_batch
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.mapping import to_report
 from device_gateway.ports import Inbound
 from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.json_codec import decode_uplink
-from device_gateway.protocol.model import Ack, AckStatus, Nak, WireEvent
+from device_gateway.protocol.model import Ack, AckStatus, Heartbeat, Nak, WireEvent
 from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
 from device_gateway.transports.serial import SerialTransport
 
@@ -143,11 +144,11 @@ class Pipeline:
         return self._stopping.is_set() and (inbox.empty() or time.monotonic() > self._drain_until)
 
     def _work_batch(self, batch: list[Inbound]) -> None:
-        for part in split_presses(batch):
-            items = part.items if isinstance(part, PressRun) else [part]
+        for part in split_runs(batch):
+            items = part.items if isinstance(part, Run) else [part]
             try:
-                if isinstance(part, PressRun):
-                    self._record_presses(part)
+                if isinstance(part, Run):
+                    self._record_run(part)
                 else:
                     self.handle(part)
             except Exception:
@@ -225,26 +226,32 @@ class Pipeline:
         _log_outcome(report, outcome)
         transport.settle(item.receipt)
 
-    def _record_presses(self, run: PressRun) -> None:
-        """Record a run of presses in one commit, then ack and settle each (as `_record_event`)."""
-        reports = [to_report(press, source=item.transport.source) for press, item in run.presses]
-        for press, item in run.presses:
-            self._router.note(press.device_id, item.transport)
+    def _record_run(self, run: Run) -> None:
+        """Record a run in one go, then ack and settle each message (as `_record_event`)."""
+        reports = [to_report(event, source=item.transport.source) for event, item in run.events]
+        for event, item in run.events:
+            self._router.note(event.device_id, item.transport)
         now = self._services.clock.now()
+        services = self._services
+
+        def record() -> list[IntakeOutcome]:
+            if run.type is Heartbeat:
+                return record_heartbeats(
+                    services.uow, reports, services.heartbeats, now=now, tz=services.tz
+                )
+            return record_presses(services.uow, reports, now=now, tz=services.tz)
+
         try:
-            outcomes = self._persist(
-                lambda: record_presses(self._services.uow, reports, now=now, tz=self._services.tz),
-                what=f"{len(reports)} presses",
-            )
+            outcomes = self._persist(record, what=f"{len(reports)} {reports[0].type}s")
         except _Abandoned:
-            log.info("stopping: %d presses left unacked for redelivery", len(reports))
+            log.info("stopping: %d events left unacked for redelivery", len(reports))
             return
         except _GaveUp:
             for item in run.items:
                 item.transport.settle(item.receipt)  # no app ack: the terminals resend
             return
-        for (press, item), report, outcome in zip(run.presses, reports, outcomes, strict=True):
-            item.transport.send_ack(press.device_id, _ack(press, outcome))
+        for (event, item), report, outcome in zip(run.events, reports, outcomes, strict=True):
+            item.transport.send_ack(event.device_id, _ack(event, outcome))
             _log_outcome(report, outcome)
             item.transport.settle(item.receipt)
 
