@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import statistics
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,6 +22,7 @@ from firmware_sim.provision import provision
 log = logging.getLogger(__name__)
 
 PREFIX = "BENCH"
+RATIO_KEYS = ("burst_per_s", "p50_ms", "p99_ms")
 
 
 def _echo_figures(
@@ -35,51 +37,55 @@ def _echo_figures(
         echo.close()
 
 
+def _start_broker(workdir: Path) -> tuple[Process, str, str]:
+    """A broker of our own in `workdir`: Mosquitto when installed, else amqtt."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    binary = mosquitto_binary()
+    if binary is not None:
+        proc, url = start_mosquitto(binary, workdir)
+        return proc, url, "mosquitto"
+    proc, url = start_amqtt(workdir)
+    return proc, url, "amqtt"
+
+
 def run_bench(
     *,
     devices: int,
     rounds: int,
     rate: float,
     duration: float,
+    repeat: int,
     database_url: str | None,
     api_url: str | None,
     mqtt_url: str | None,
     token: str | None,
     workdir: Path,
 ) -> dict[str, Any]:
-    """Start what is missing, measure the echo then the service; return every figure."""
-    report: dict[str, Any] = {"devices": devices, "rounds": rounds}
+    """Start what is missing, then measure the echo and the service in turn, `repeat` times.
+
+    The two alternate so that a machine whose load changes meanwhile weighs on both alike;
+    each service repeat uses terminals of its own, so its burst opens new cases.
+    """
+    report: dict[str, Any] = {"devices": devices, "rounds": rounds, "repeat": repeat}
     with ExitStack() as stack:
+        echo_url: str | None = None
         if api_url is not None:
             if mqtt_url is None or token is None:
                 raise typer.BadParameter("--api-url needs --mqtt-url and --token too")
-            # A gateway already listens on this broker and would answer the echo's presses.
-            report["broker"] = mqtt_url
-            report["echo"] = None
             service_mqtt, service_api, service_token = mqtt_url, api_url, token
+            report["database"] = "external"
         else:
-            broker_url = mqtt_url
-            if broker_url is None:
-                binary = mosquitto_binary()
-                proc: Process
-                if binary is not None:
-                    proc, broker_url = start_mosquitto(binary, workdir)
-                    report["broker"] = "mosquitto"
-                else:
-                    proc, echo_url = start_amqtt(workdir)
-                    report["broker"] = "embedded amqtt (echo: an amqtt process)"
+            # The echo gets a broker of its own: a gateway subscribed to the service's broker
+            # would answer the echo's terminals too.
+            proc, echo_url, kind = _start_broker(workdir / "echo-broker")
+            stack.enter_context(proc)
+            service_broker = mqtt_url
+            if service_broker is None and kind == "mosquitto":
+                proc, service_broker, _ = _start_broker(workdir / "service-broker")
                 stack.enter_context(proc)
-            else:
-                report["broker"] = broker_url
-            # The echo runs first, before a gateway ever subscribes to this broker.
-            target = broker_url if broker_url is not None else echo_url
-            echo = _echo_figures(target, devices, rounds=rounds, rate=rate, duration=duration)
-            report["echo"] = echo.as_dict()
-            if broker_url is None:
-                proc.stop()  # the embedded broker needs no separate one
             db = database_url or f"sqlite:///{workdir / 'bench.db'}"
             report["database"] = db.split("://", 1)[0]
-            service = Service(workdir, db, broker_url)
+            service = Service(workdir, db, service_broker)
             stack.callback(service.stop)
             service.wait_ready()
             service_mqtt, service_api, service_token = (
@@ -87,16 +93,43 @@ def run_bench(
                 service.api_url,
                 service.token,
             )
-        credentials = provision(service_api, service_token, devices, PREFIX)
-        report["service"] = run_fleet(
-            service_mqtt,
-            credentials,
-            rounds=rounds,
-            rate_per_s=rate,
-            duration_s=duration,
-        ).as_dict()
-    report["ratio"] = _ratios(report["service"], report["echo"])
+        report["broker"] = _broker_name(mqtt_url, service_mqtt, api_url is None)
+        credentials = provision(service_api, service_token, devices * repeat, PREFIX)
+        runs: list[dict[str, Any]] = []
+        for n in range(repeat):
+            echo = None
+            if echo_url is not None:
+                echo = _echo_figures(
+                    echo_url, devices, rounds=rounds, rate=rate, duration=duration
+                ).as_dict()
+            mine = credentials[n * devices : (n + 1) * devices]
+            served = run_fleet(
+                service_mqtt, mine, rounds=rounds, rate_per_s=rate, duration_s=duration
+            ).as_dict()
+            runs.append({"service": served, "echo": echo, "ratio": _ratios(served, echo)})
+    report["runs"] = runs
+    report["service"] = _medians([r["service"] for r in runs])
+    report["echo"] = _medians([r["echo"] for r in runs]) if runs[0]["echo"] else None
+    report["ratio"] = {
+        key: _median([r["ratio"][key] for r in runs if r["ratio"][key] is not None])
+        for key in RATIO_KEYS
+    }
     return report
+
+
+def _broker_name(given: str | None, used: str, own: bool) -> str:
+    if given is not None or not own:
+        return used
+    return "mosquitto" if mosquitto_binary() else "embedded amqtt (echo: an amqtt process)"
+
+
+def _median(values: list[Any]) -> float | None:
+    return None if not values else round(float(statistics.median(values)), 2)
+
+
+def _medians(figures: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Each figure's median over the repeats (a paired ratio is taken per repeat instead)."""
+    return {key: _median([f[key] for f in figures if f[key] is not None]) for key in figures[0]}
 
 
 def _ratios(service: dict[str, Any], echo: dict[str, Any] | None) -> dict[str, float | None]:
@@ -105,15 +138,15 @@ def _ratios(service: dict[str, Any], echo: dict[str, Any] | None) -> dict[str, f
             return None
         return round(float(service[key]) / float(echo[key]), 2)
 
-    return {key: ratio(key) for key in ("burst_per_s", "p50_ms", "p99_ms")}
+    return {key: ratio(key) for key in RATIO_KEYS}
 
 
 def _table(report: dict[str, Any]) -> Table:
     table = Table(
         title=f"vnh bench: {report['devices']} terminals, broker {report['broker']}, "
-        f"database {report.get('database', 'external')}"
+        f"database {report.get('database', 'external')}, median of {report['repeat']} runs"
     )
-    for column in ("figure", "service", "bare echo", "service / echo"):
+    for column in ("figure", "service", "bare echo", "service / echo (paired)"):
         table.add_column(column, justify="left" if column == "figure" else "right")
     service, echo, ratios = report["service"], report["echo"] or {}, report["ratio"]
     rows = [
@@ -138,6 +171,9 @@ def bench(
     rounds: Annotated[int, typer.Option(min=1, help="Burst rounds (all terminals at once).")] = 5,
     rate: Annotated[float, typer.Option(min=1.0, help="Steady presses per second.")] = 100.0,
     duration: Annotated[float, typer.Option(min=1.0, help="Seconds at the steady rate.")] = 20.0,
+    repeat: Annotated[
+        int, typer.Option(min=1, help="Echo and service measured in turn this many times.")
+    ] = 3,
     database_url: Annotated[
         str | None, typer.Option(help="Database for the service it starts (default: temp SQLite).")
     ] = None,
@@ -164,6 +200,7 @@ def bench(
             rounds=rounds,
             rate=rate,
             duration=duration,
+            repeat=repeat,
             database_url=database_url,
             api_url=api_url,
             mqtt_url=mqtt_url,

@@ -1,0 +1,29 @@
+"""`vnh bench` end to end on a tiny fleet: it starts its brokers and service, and reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.external_service]
+
+
+def test_bench_reports_paired_figures_for_the_service_and_the_echo() -> None:
+    argv = [sys.executable, "-c", "from care_api.cli import main; main()", "bench"]
+    options = ["--devices", "3", "--rounds", "1", "--rate", "5", "--duration", "1", "--repeat", "2"]
+    done = subprocess.run(
+        [*argv, *options, "--json"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert len(report["runs"]) == 2
+    for run in report["runs"]:
+        # Every press of both backends was acked: 3 terminals pressing once each in the burst.
+        assert run["service"]["burst_presses"] == 3
+        assert run["echo"]["burst_presses"] == 3
+        assert run["service"]["steady_unacked"] == 0
+        assert run["ratio"]["burst_per_s"] is not None
+    assert report["service"]["p50_ms"] is not None
