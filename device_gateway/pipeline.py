@@ -21,10 +21,12 @@ from device_gateway.batching import PressRun, split_presses, take_batch
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.mapping import to_report
 from device_gateway.ports import Inbound
+from device_gateway.protocol.dc09_codec import Dc09Error
 from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.json_codec import decode_uplink
 from device_gateway.protocol.model import Ack, AckStatus, Nak, WireEvent
 from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
+from device_gateway.transports.dc09 import Dc09Transport
 from device_gateway.transports.serial import SerialTransport
 
 log = logging.getLogger(__name__)
@@ -154,6 +156,9 @@ class Pipeline:
         if isinstance(item.transport, SerialTransport):
             self._serial_line(item.transport, item)
             return
+        if isinstance(item.transport, Dc09Transport):
+            self._dc09_frame(item.transport, item)
+            return
         parsed = parse_topic(item.topic)
         if parsed is None:
             log.warning("message on unexpected topic %r dropped", item.topic)
@@ -187,6 +192,18 @@ class Pipeline:
         except FrameError as exc:
             log.warning("NAK on %s: %s", transport.source, exc)
             transport.send_nak(Nak.from_error(exc))
+            return
+        if event is not None:
+            self._record_event(event, item)
+
+    def _dc09_frame(self, transport: Dc09Transport, item: Inbound) -> None:
+        # Same path again once decoded; the ACK goes out after intake commits.
+        now = self._services.clock.now()
+        try:
+            event = transport.decode(item, now)
+        except Dc09Error as exc:
+            log.warning("%s on %s: %s", exc.answer, transport.source, exc)
+            transport.refuse(item, exc, now)
             return
         if event is not None:
             self._record_event(event, item)
