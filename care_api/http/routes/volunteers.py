@@ -10,7 +10,12 @@ from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
-from care_api.http.dispatch_models import TaskPublic, VolunteerCreate, VolunteerPublic
+from care_api.http.dispatch_models import (
+    TaskPublic,
+    VolunteerCreate,
+    VolunteerHours,
+    VolunteerPublic,
+)
 from care_api.http.schemas import CasePublic
 from care_api.usecases.audit import ElderRead
 from care_api.usecases.queries import MAX_PAGE, Page
@@ -23,7 +28,7 @@ from care_api.usecases.tasks import (
     list_tasks,
     task_row,
 )
-from care_api.usecases.volunteers import create_volunteer, get_volunteer
+from care_api.usecases.volunteers import create_volunteer, get_volunteer, set_volunteer_hours
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,21 @@ def read_volunteer(
     if not is_staff(principal) and principal.subject_id != volunteer_id:
         raise NotFound(f"volunteer {volunteer_id} not found")
     return VolunteerPublic.of(get_volunteer(uow.session, volunteer_id))
+
+
+@router.put("/volunteers/{volunteer_id}/hours")
+def put_volunteer_hours(
+    volunteer_id: int, body: VolunteerHours, uow: UowDep, principal: VolunteerOrStaffDep
+) -> VolunteerPublic:
+    """Set the weekly hours the volunteer takes offers in: staff for anyone, a volunteer their own.
+
+    Offers (and the emergency ladder's nearest volunteers) skip them outside these hours.
+    """
+    if not is_staff(principal) and principal.subject_id != volunteer_id:
+        raise NotFound(f"volunteer {volunteer_id} not found")
+    row = set_volunteer_hours(uow.session, volunteer_id, body.availability)
+    uow.commit()
+    return VolunteerPublic.of(row)
 
 
 @router.get("/tasks")
