@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
@@ -50,8 +50,8 @@ def add_shift(session: Session, data: Mapping[str, object], *, by: str, now: dat
         person=str(data["person"]),
         role=DutyRole(str(data["role"])).value,
         phone=str(data.get("phone") or ""),
-        start_at=start,
-        end_at=end,
+        start_at=start.astimezone(UTC),  # the API shows every time in UTC
+        end_at=end.astimezone(UTC),
         created_by=by,
         created_at=now,
     )
