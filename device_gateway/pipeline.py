@@ -14,7 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
 from care_api.services import Services
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.intake import record_device_report, source_refusal
 from care_api.usecases.presence import record_presence
 from care_api.usecases.press_intake import record_presses
 from device_gateway.batching import PressRun, split_presses, take_batch
@@ -26,7 +26,7 @@ from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.json_codec import decode_uplink
 from device_gateway.protocol.model import Ack, AckStatus, Nak, WireEvent
 from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
-from device_gateway.transports.dc09 import Dc09Transport
+from device_gateway.transports.dc09 import Dc09Transport, device_id_for
 from device_gateway.transports.serial import SerialTransport
 
 log = logging.getLogger(__name__)
@@ -200,13 +200,25 @@ class Pipeline:
         # Same path again once decoded; the ACK goes out after intake commits.
         now = self._services.clock.now()
         try:
-            event = transport.decode(item, now)
+            message, event = transport.decode(item, now)
         except Dc09Error as exc:
             log.warning("%s on %s: %s", exc.answer, transport.source, exc)
             transport.refuse(item, exc, now)
             return
         if event is not None:
             self._record_event(event, item)
+            return
+        # Nothing to record (an event the service does not act on): ACK it if the panel
+        # may report at all, else DUH, as intake would answer its other messages.
+        device_id = device_id_for(message.account)
+        try:
+            reason = self._persist(
+                lambda: source_refusal(self._services.uow, device_id, transport.source),
+                what=f"source check of {device_id}",
+            )
+        except (_Abandoned, _GaveUp):
+            return  # no answer: the panel resends
+        transport.answer(item, message, refused=reason)
 
     def _record_event(self, event: WireEvent, item: Inbound) -> None:
         transport = item.transport

@@ -201,8 +201,8 @@ class Dc09Transport:
 
     # --- pipeline side (worker threads) ------------------------------------------------------
 
-    def decode(self, item: Inbound, now: datetime) -> WireEvent | None:
-        """The event of one frame; None when there is nothing for intake (already ACKed).
+    def decode(self, item: Inbound, now: datetime) -> tuple[Dc09Message, WireEvent | None]:
+        """The message of one frame and its event (None: nothing for intake, see `answer`).
 
         Raises:
             Dc09Error: the frame is to be answered NAK or DUH (`refuse`).
@@ -213,19 +213,26 @@ class Dc09Transport:
         message = decode_frame(item.payload)
         receipt.message = message
         event = event_of(message, now)
-        if event is None:
-            log.info(
-                "DC-09 %s from %s: %r taken, nothing to do",
-                message.token,
-                message.account,
-                message.data,
-            )
-            self._reply(receipt.connection, Token.ACK, encode_answer(Token.ACK, message))
-            return None
-        receipt.key = (event.device_id, event.boot, event.seq)
-        with self._lock:
-            self._pending.setdefault(receipt.key, []).append(receipt)
-        return event
+        if event is not None:
+            receipt.key = (event.device_id, event.boot, event.seq)
+            with self._lock:
+                self._pending.setdefault(receipt.key, []).append(receipt)
+        return message, event
+
+    def answer(self, item: Inbound, message: Dc09Message, *, refused: str | None) -> None:
+        """Answer a message with nothing to record: ACK, or DUH naming why it is `refused`."""
+        receipt = _receipt(item)
+        if refused is not None:
+            log.warning("DC-09 account %s refused: %s", message.account, refused)
+            self._reply(receipt.connection, Token.DUH, encode_answer(Token.DUH, message))
+            return
+        log.info(
+            "DC-09 %s from %s taken, nothing to do: %r",
+            message.token,
+            message.account,
+            message.data,
+        )
+        self._reply(receipt.connection, Token.ACK, encode_answer(Token.ACK, message))
 
     def refuse(self, item: Inbound, error: Dc09Error, now: datetime) -> None:
         """Answer a frame that could not be taken: DUH echoing it, or NAK."""

@@ -135,6 +135,14 @@ def test_unknown_account_is_duhed_and_nothing_changes(panel: Panel, services: Se
     assert _events(services) == []
 
 
+def test_unknown_account_is_duhed_whatever_it_sends(panel: Panel, services: Services) -> None:
+    panel.send(contact_id(22, "9999", "1130"))  # an event the service does not act on
+    assert answer_id(panel.answer()) == "DUH"
+    panel.send(dc09_sender.block("NULL", 23, "9999", ""))  # a link poll
+    assert answer_id(panel.answer()) == "DUH"
+    assert _events(services) == []
+
+
 def test_encrypted_message_is_duhed(panel: Panel, services: Services) -> None:
     panel.send(dc09_sender.block("*ADM-CID", 13, ACCOUNT, "0123456789ABCDEF"))
     assert answer_id(panel.answer()) == "DUH"

@@ -11,6 +11,7 @@ from care_api.domain.rota import DutyRole, Shift
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
 from care_api.http.schemas import Name, Phone, Timestamp
 from care_api.store.tables import Shift as ShiftRow
+from care_api.usecases.queries import MAX_PAGE
 from care_api.usecases.rotas import add_shift, list_shifts, remove_shift, who_is_on_duty
 
 log = logging.getLogger(__name__)
@@ -112,14 +113,19 @@ def read_shifts(
     since: AwareTime | None = None,
     until: AwareTime | None = None,
     role: DutyRole | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ShiftPublic]:
-    """Shifts overlapping [since, until): by default from now for 7 days (at most 62 days)."""
+    """Shifts overlapping [since, until), earliest first, a page at a time.
+
+    By default from now for 7 days; at most 62 days.
+    """
     start = since or services.clock.now()
     end = until or start + timedelta(days=7)
     if end <= start or end - start > timedelta(days=MAX_LIST_DAYS):
         raise ValueError(f"until must be after since, at most {MAX_LIST_DAYS} days later")
     rows = list_shifts(uow.session, start=start, end=end, role=role)
-    return [ShiftPublic.of(r) for r in rows]
+    return [ShiftPublic.of(r) for r in rows[offset : offset + limit]]
 
 
 @router.delete("/shifts/{shift_id}", status_code=status.HTTP_204_NO_CONTENT)
