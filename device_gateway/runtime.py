@@ -51,6 +51,8 @@ class GatewayComponent:
         # Built first: a malformed port spec stops the start before anything runs.
         serial_ports = [SerialTransport(spec) for spec in dict.fromkeys(settings.serial_ports)]
         dc09 = Dc09Transport(settings.dc09_listen) if settings.dc09_listen else None
+        if dc09 is not None:
+            dc09.listen()  # a taken address stops the start here, before anything runs
         access = None
         if settings.mqtt_url is None:
             access = embedded_access(settings, self._services)

@@ -167,10 +167,10 @@ class Dc09Transport:
                 **self._counts,
             }
 
-    def start(self, handler: InboundHandler) -> None:
-        """Bind and listen (OSError when the address is taken), then accept in the background."""
-        self._handler = handler
-        self._stopping.clear()
+    def listen(self) -> None:
+        """Bind and listen; OSError when the address is taken. `start` does it if not done."""
+        if self._server is not None:
+            return
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         server = socket.socket(family, socket.SOCK_STREAM)
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -182,6 +182,12 @@ class Dc09Transport:
             raise
         server.settimeout(READ_TIMEOUT_S)
         self._server = server
+
+    def start(self, handler: InboundHandler) -> None:
+        """Listen (if not yet), then accept panels in the background; frames go to `handler`."""
+        self._handler = handler
+        self._stopping.clear()
+        self.listen()
         self._spawn(self._accept, "vnh-dc09-accept")
         log.info("DC-09 receiver listening on %s:%d", *self.address)
 

@@ -240,3 +240,22 @@ def test_vnh_dc09_listen_starts_the_receiver_in_the_gateway(services: Services) 
 
 def test_receiver_is_off_by_default() -> None:
     assert Settings(_env_file=None).dc09_listen is None  # type: ignore[call-arg]
+
+
+def test_a_taken_address_stops_the_gateway_before_anything_runs(services: Services) -> None:
+    taken = Dc09Transport("127.0.0.1:0")
+    taken.listen()
+    try:
+        host, port = taken.address
+        settings = Settings(
+            database_url=services.settings.database_url,
+            embedded_mqtt_port=free_port(),
+            dc09_listen=f"{host}:{port}",
+            _env_file=None,  # type: ignore[call-arg]
+        )
+        gateway = GatewayComponent(settings, services)
+        with pytest.raises(OSError):
+            gateway.start()
+        assert gateway.health()["broker_running"] is None  # the broker never started
+    finally:
+        taken.close()
