@@ -40,6 +40,7 @@ from care_api.usecases.case_log import LADDER_TIMER
 from care_api.usecases.ladders import CONSOLE, Audience, Target, get_ladder
 from care_api.usecases.registry import contacts_of
 from care_api.usecases.responders import SUPERVISOR, describe_actor
+from care_api.usecases.rotas import who_is_on_duty
 from care_api.usecases.supervision import record_step
 
 log = logging.getLogger(__name__)
@@ -176,13 +177,19 @@ class Escalation:
     def _supervisor(
         self, session: Session, case: Case, elder: Elder, target: Target
     ) -> Sequence[Recipient]:
-        phone = self._services.settings.supervisor_phone
-        if not phone:
+        # The supervisor on duty now, from the rota; VNH_SUPERVISOR_PHONE when nobody is on it.
+        duty = who_is_on_duty(
+            session,
+            self._services.clock.now(),
+            fallback_phone=self._services.settings.supervisor_phone,
+        )
+        if not duty.supervisor_phone:
             log.warning(
-                "case %s reached the supervisor step but no supervisor phone is set", case.id
+                "case %s reached the supervisor step but no supervisor is on duty or set", case.id
             )
             return ()
-        return (Recipient(SUPERVISOR, "the supervisor", phone),)
+        name = f"{duty.supervisor_name} (supervisor on duty)" if duty.supervisor_name else None
+        return (Recipient(SUPERVISOR, name or "the supervisor", duty.supervisor_phone),)
 
     # -- notices that follow a case's events -------------------------------------------------
 

@@ -73,7 +73,7 @@ class MerchantDispatch:
 
     def contact_due(self, ctx: TimerContext, timer: Timer) -> None:
         """No contact confirmed in time: the order moves on (the "merchant_contact" handler)."""
-        moved = miss_contact(ctx.uow, timer.step, now=ctx.now)
+        moved = miss_contact(ctx.uow, timer.step, now=ctx.now, tz=self._services.tz)
         if moved is None:
             return
         missed, following = moved
@@ -137,7 +137,7 @@ class MerchantDispatch:
                     confirm_contact(uow, order.id, order.merchant_id, now=now)
                     text = f"Thank you: contact confirmed for order {order.id}."
                 else:
-                    decline_order(uow, order.id, order.merchant_id, now=now)
+                    decline_order(uow, order.id, order.merchant_id, now=now, tz=self._services.tz)
                     text = f"Thank you; order {order.id} goes to another merchant."
                 uow.commit()
             except DomainError as exc:

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"  # the centre's local day numbers cases and working days
     timer_sweep_interval_s: float = 1.0
     gateway_workers: int = 1
+    # "127.0.0.1:7050": listen for SIA DC-09 alarm panels there; None: no DC-09 receiver
+    dc09_listen: str | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -15,17 +15,19 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
 from care_api.services import Services
 from care_api.usecases.heartbeat_intake import record_heartbeats
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.intake import record_device_report, source_refusal
 from care_api.usecases.presence import record_presence
 from care_api.usecases.press_intake import record_presses
 from device_gateway.batching import Run, split_runs, take_batch
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.mapping import to_report
 from device_gateway.ports import Inbound
+from device_gateway.protocol.dc09_codec import Dc09Error
 from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.json_codec import decode_uplink
 from device_gateway.protocol.model import Ack, AckStatus, Heartbeat, Nak, WireEvent
 from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
+from device_gateway.transports.dc09 import Dc09Transport, device_id_for
 from device_gateway.transports.serial import SerialTransport
 
 log = logging.getLogger(__name__)
@@ -163,6 +165,9 @@ class Pipeline:
         if isinstance(item.transport, SerialTransport):
             self._serial_line(item.transport, item)
             return
+        if isinstance(item.transport, Dc09Transport):
+            self._dc09_frame(item.transport, item)
+            return
         parsed = parse_topic(item.topic)
         if parsed is None:
             log.warning("message on unexpected topic %r dropped", item.topic)
@@ -199,6 +204,30 @@ class Pipeline:
             return
         if event is not None:
             self._record_event(event, item)
+
+    def _dc09_frame(self, transport: Dc09Transport, item: Inbound) -> None:
+        # Same path again once decoded; the ACK goes out after intake commits.
+        now = self._services.clock.now()
+        try:
+            message, event = transport.decode(item, now)
+        except Dc09Error as exc:
+            log.warning("%s on %s: %s", exc.answer, transport.source, exc)
+            transport.refuse(item, exc, now)
+            return
+        if event is not None:
+            self._record_event(event, item)
+            return
+        # Nothing to record (an event the service does not act on): ACK it if the panel
+        # may report at all, else DUH, as intake would answer its other messages.
+        device_id = device_id_for(message.account)
+        try:
+            reason = self._persist(
+                lambda: source_refusal(self._services.uow, device_id, transport.source),
+                what=f"source check of {device_id}",
+            )
+        except (_Abandoned, _GaveUp):
+            return  # no answer: the panel resends
+        transport.answer(item, message, refused=reason)
 
     def _record_event(self, event: WireEvent, item: Inbound) -> None:
         transport = item.transport

@@ -11,6 +11,7 @@ from device_gateway.broker_login import embedded_access, gateway_address
 from device_gateway.commands import CommandSender
 from device_gateway.downlink import CaseNewsSender, DownlinkRouter
 from device_gateway.pipeline import Pipeline
+from device_gateway.transports.dc09 import Dc09Transport
 from device_gateway.transports.embedded_broker import EmbeddedBroker
 from device_gateway.transports.mqtt import MqttTransport, worker_client_id
 from device_gateway.transports.serial import SerialTransport
@@ -42,12 +43,16 @@ class GatewayComponent:
         self._serial: list[SerialTransport] = []
         self._commands: CommandSender | None = None
         self._flusher: HeartbeatFlusher | None = None
+        self._dc09: Dc09Transport | None = None
 
     def start(self) -> None:
         """Start broker (if embedded), workers, case news, then the MQTT connection."""
         settings = self._settings
         # Built first: a malformed port spec stops the start before anything runs.
         serial_ports = [SerialTransport(spec) for spec in dict.fromkeys(settings.serial_ports)]
+        dc09 = Dc09Transport(settings.dc09_listen) if settings.dc09_listen else None
+        if dc09 is not None:
+            dc09.listen()  # a taken address stops the start here, before anything runs
         access = None
         if settings.mqtt_url is None:
             access = embedded_access(settings, self._services)
@@ -76,6 +81,9 @@ class GatewayComponent:
         for port in serial_ports:  # each opens (and reopens) its port in the background
             port.start(self._pipeline.offer)
         self._serial = serial_ports
+        if dc09 is not None:  # panels report through the same pipeline as terminals
+            dc09.start(self._pipeline.offer)
+            self._dc09 = dc09
         if not self._mqtt.wait_ready(self._ready_timeout_s):
             log.warning("gateway started but not yet subscribed at %s; it keeps trying", address)
         log.info("device gateway started (%d workers)", settings.gateway_workers)
@@ -96,6 +104,8 @@ class GatewayComponent:
             self._mqtt.close()
         for port in self._serial:  # kept, so that health() shows them closed
             port.close()
+        if self._dc09 is not None:
+            self._dc09.close()
         if self._broker is not None:
             self._broker.stop()
         self._pipeline = self._news = self._mqtt = self._broker = None
@@ -112,4 +122,6 @@ class GatewayComponent:
         }
         if self._settings.serial_ports:
             report["serial"] = {port.port: port.health() for port in self._serial}
+        if self._dc09 is not None:
+            report["dc09"] = self._dc09.health()
         return report

@@ -134,6 +134,19 @@ class MerchantCreate(BaseModel):
     lat: Latitude | None = None
     lon: Longitude | None = None
     rating: Annotated[float, Field(ge=0, le=5)] = 3.0
+    hours: Availability | None = None  # opening hours, local time; none given: always open
+
+
+class VolunteerHours(BaseModel):
+    """The weekly hours a volunteer takes offers in (local time); a day left out: none."""
+
+    availability: Availability
+
+
+class MerchantHours(BaseModel):
+    """A merchant's weekly opening hours (local time); null: always open."""
+
+    hours: Availability | None
 
 
 class MerchantPublic(BaseModel):
@@ -151,6 +164,7 @@ class MerchantPublic(BaseModel):
     status: str
     red_until: Timestamp | None
     created_at: Timestamp
+    hours: dict[str, list[str]] | None = None  # None: always open
 
     @classmethod
     def of(cls, row: Merchant) -> Self:

@@ -259,6 +259,8 @@ class Merchant(SQLModel, table=True):
     status: str = Field(default="active", max_length=16)  # active | yellow | red | removed
     red_until: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
+    # Opening hours, weekday → ["08:00-20:00"] local time; None: always open (migration 0009)
+    hours: dict[str, list[str]] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ServiceOrder(SQLModel, table=True):
@@ -422,3 +424,21 @@ class AuditLog(SQLModel, table=True):
     # No foreign key: the trail of who read an elder's data outlives anything done to the row.
     elder_id: int
     route: str = Field(max_length=200)  # "GET /api/v1/elders/{elder_id}"
+
+
+# -- rotas: who is on duty (migration 0009) ------------------------------------------------------
+
+
+class Shift(SQLModel, table=True):
+    """One operator's or supervisor's turn of duty; the ladder pages the supervisor on duty."""
+
+    __tablename__ = "shift"
+    __table_args__ = (Index("ix_shift_role_end", "role", "end_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person: str = Field(max_length=200)
+    role: str = Field(max_length=16)  # operator | supervisor
+    phone: str = Field(default="", max_length=32)
+    start_at: datetime = _ts()
+    end_at: datetime = _ts()
+    created_by: str = Field(default="", max_length=100)
+    created_at: datetime = _ts()

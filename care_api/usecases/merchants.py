@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from care_api.domain.dispatch import MerchantStatus, Standing, standing_of
 from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.volunteering import validate_availability
 from care_api.store.tables import (
     Callback,
     Case,
@@ -47,10 +48,29 @@ def create_merchant(session: Session, data: Mapping[str, object], now: datetime)
             "status": MerchantStatus.ACTIVE,
             "red_until": None,
             "created_at": now,
+            "hours": _checked_hours(data.get("hours")),
         }
     )
     session.add(merchant)
     session.flush()
+    return merchant
+
+
+def _checked_hours(raw: object) -> dict[str, list[str]] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise TypeError("hours must map weekdays to spans like 08:00-20:00")
+    return validate_availability(raw)
+
+
+def set_merchant_hours(
+    session: Session, merchant_id: int, hours: Mapping[str, Sequence[str]] | None
+) -> Merchant:
+    """Set the merchant's opening hours (None: always open); dispatch skips it while closed."""
+    merchant = get_merchant(session, merchant_id, lock=True)
+    merchant.hours = _checked_hours(hours)
+    session.add(merchant)
     return merchant
 
 

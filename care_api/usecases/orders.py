@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import func
@@ -28,6 +28,7 @@ from care_api.domain.dispatch import (
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.geo import haversine_km
 from care_api.domain.model import SYSTEM, CaseKind, CaseState
+from care_api.domain.rota import is_open
 from care_api.store.tables import Case, Elder, Merchant, OrderAttempt, ServiceOrder, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.case_actions import acknowledge, get_case, resolve
@@ -68,6 +69,7 @@ def place_order(
     strategy: Strategy,
     by: str,
     now: datetime,
+    tz: tzinfo,
 ) -> tuple[ServiceOrder, OrderAttempt | None]:
     """Turn a service case into an order and give it to the best merchant for `strategy`.
 
@@ -101,13 +103,16 @@ def place_order(
     )
     uow.session.add(order)
     uow.session.flush()
-    return order, _assign_next(uow, order, case, now, by=by)
+    return order, _assign_next(uow, order, case, now, tz=tz, by=by)
 
 
 def choose_merchants(
-    session: Session, order: ServiceOrder, elder: Elder | None, now: datetime
+    session: Session, order: ServiceOrder, elder: Elder | None, now: datetime, *, tz: tzinfo
 ) -> list[Ranked]:
-    """Merchants able to take `order` that have not had a turn at it, best first."""
+    """Merchants able to take `order`, open now, that have not had a turn at it, best first.
+
+    Opening hours are read in the centre's time zone `tz`.
+    """
     tried = set(
         session.exec(select(OrderAttempt.merchant_id).where(OrderAttempt.order_id == order.id))
     )
@@ -118,6 +123,7 @@ def choose_merchants(
         and m.id not in tried
         and order.category in m.categories
         and may_take_orders(m.status, m.red_until, now)
+        and is_open(m.hours, now.astimezone(tz))
     ]
     since = now - timedelta(days=FAIR_WINDOW_DAYS)
     recent = dict(
@@ -144,10 +150,16 @@ def _distance(elder: Elder | None, merchant: Merchant) -> float | None:
 
 
 def _assign_next(
-    uow: SqlUnitOfWork, order: ServiceOrder, case: Case, now: datetime, *, by: str = BY
+    uow: SqlUnitOfWork,
+    order: ServiceOrder,
+    case: Case,
+    now: datetime,
+    *,
+    tz: tzinfo,
+    by: str = BY,
 ) -> OrderAttempt | None:
     elder = uow.session.get(Elder, case.elder_id)
-    ranked = choose_merchants(uow.session, order, elder, now)
+    ranked = choose_merchants(uow.session, order, elder, now, tz=tz)
     if not ranked or order.id is None:
         order.status = "unassigned"
         order.merchant_id = None
@@ -201,7 +213,12 @@ def current_attempt(session: Session, attempt_id: int) -> tuple[OrderAttempt, Se
 
 
 def miss_contact(
-    uow: SqlUnitOfWork, attempt_id: int, *, now: datetime, outcome: str = "missed"
+    uow: SqlUnitOfWork,
+    attempt_id: int,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    outcome: str = "missed",
 ) -> tuple[OrderAttempt, OrderAttempt | None] | None:
     """The merchant did not confirm contact in time: their record shows it, the next one gets it.
 
@@ -219,17 +236,19 @@ def miss_contact(
     who = merchant_actor(attempt.merchant_id)
     what = "declined" if outcome == "declined" else "did not confirm contact within 10 minutes"
     add_note(uow, case, action="order", by=BY, why=f"order {order.id}: {who} {what}", now=now)
-    return attempt, _assign_next(uow, order, case, now)
+    return attempt, _assign_next(uow, order, case, now, tz=tz)
 
 
-def decline_order(uow: SqlUnitOfWork, order_id: int, merchant_id: int, *, now: datetime) -> None:
+def decline_order(
+    uow: SqlUnitOfWork, order_id: int, merchant_id: int, *, now: datetime, tz: tzinfo
+) -> None:
     """The merchant cannot take the order: it moves on at once."""
     order = _merchants_order(uow.session, order_id, merchant_id)
     if order.status != "assigned":
         raise Conflict(f"order {order_id} is {order.status}; it can no longer be declined")
     attempt = _live_attempt(uow.session, order)
     if attempt.id is not None:
-        miss_contact(uow, attempt.id, now=now, outcome="declined")
+        miss_contact(uow, attempt.id, now=now, tz=tz, outcome="declined")
 
 
 def confirm_contact(

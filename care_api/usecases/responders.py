@@ -13,6 +13,7 @@ from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.case_actions import acknowledge, get_case
 from care_api.usecases.case_log import add_note
 from care_api.usecases.merchants import MERCHANT, merchant_actor
+from care_api.usecases.rotas import supervisor_phones
 from care_api.usecases.tasks import OPEN, accept_offer, decline_offer, task_of
 from care_api.usecases.volunteers import VOLUNTEER, volunteer_actor, volunteer_id_of
 
@@ -66,7 +67,9 @@ def identify_phone(session: Session, phone: str, *, supervisor_phone: str | None
         .order_by(col(Merchant.id))
     ).all()
     found += [merchant_actor(m.id) for m in merchants if m.id and same_phone(m.phone, phone)]
-    if supervisor_phone and same_phone(supervisor_phone, phone):
+    supervisors = [supervisor_phone] if supervisor_phone else []
+    supervisors += supervisor_phones(session)  # anyone who was on the rota as supervisor
+    if any(same_phone(p, phone) for p in supervisors):
         found.append(SUPERVISOR)
     return found
 

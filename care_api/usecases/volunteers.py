@@ -56,6 +56,16 @@ def create_volunteer(session: Session, data: Mapping[str, object], now: datetime
     return volunteer
 
 
+def set_volunteer_hours(
+    session: Session, volunteer_id: int, availability: Mapping[str, Sequence[str]]
+) -> Volunteer:
+    """Set the weekly hours the volunteer takes offers in; offers skip them outside these."""
+    volunteer = get_volunteer(session, volunteer_id)
+    volunteer.availability = validate_availability(availability)
+    session.add(volunteer)
+    return volunteer
+
+
 def get_volunteer(session: Session, volunteer_id: int) -> Volunteer:
     """The volunteer, or NotFound."""
     volunteer = session.get(Volunteer, volunteer_id)

@@ -206,6 +206,11 @@ class World:
         ok(self.api.put(f"/api/v1/calendar/{day}", json={"working": False}, headers=ADMIN))
         return day
 
+    def shift(self) -> int:
+        body = {"person": "Sun Li", "role": "supervisor", "phone": "+8613700000001"}
+        body |= {"start": "2027-01-01T08:00:00+08:00", "end": "2027-01-01T20:00:00+08:00"}
+        return int(self.post("/shifts", body)["id"])
+
     def ladder_steps(self) -> list[dict[str, Any]]:
         ladder = ok(self.api.get("/api/v1/ladders/care", headers=ADMIN))
         steps: list[dict[str, Any]] = ladder["steps"]

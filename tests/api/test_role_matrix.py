@@ -82,6 +82,13 @@ def contact() -> dict[str, Any]:
 
 ELDER = {"name": "Zhao Lei", "phone": "+8613800000009", "address": "3 Pine Road"}
 FILING = {"kind": "consult", "summary": "asks about care homes"}
+ALL_WEEK = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+SHIFT = {
+    "person": "Zhou Min",
+    "role": "operator",
+    "start": "2027-01-02T08:00:00+08:00",
+    "end": "2027-01-02T16:00:00+08:00",
+}
 
 RULES: dict[str, Rule] = {
     "POST /api/v1/elders": Rule(STAFF, body=lambda w: ELDER),
@@ -156,6 +163,11 @@ RULES: dict[str, Rule] = {
         STAFF_OR_VOLUNTEER_OWN,
         lambda w, r, o: {"volunteer_id": w.volunteer_v if o else w.volunteer_w},
     ),
+    "PUT /api/v1/volunteers/{volunteer_id}/hours": Rule(
+        STAFF_OR_VOLUNTEER_OWN,
+        lambda w, r, o: {"volunteer_id": w.volunteer_v if o else w.volunteer_w},
+        lambda w: {"availability": ALL_WEEK},  # unchanged hours: later offers still reach them
+    ),
     "GET /api/v1/tasks": Rule(VOLUNTEER_LIST),
     "POST /api/v1/tasks/{task_id}/accept": Rule(
         VOLUNTEER_OWN, lambda w, r, o: {"task_id": w.task(o)}
@@ -180,6 +192,11 @@ RULES: dict[str, Rule] = {
         lambda w, r, o: {"merchant_id": w.merchant_m, "strike_id": w.strike()},
         lambda w: {"reason": "the elder was away"},
     ),
+    "PUT /api/v1/merchants/{merchant_id}/hours": Rule(
+        STAFF_OR_MERCHANT_OWN,
+        lambda w, r, o: {"merchant_id": w.merchant_m if o else w.merchant_n},
+        lambda w: {"hours": None},
+    ),
     "GET /api/v1/orders": Rule(MERCHANT_LIST),
     "POST /api/v1/orders/{order_id}/contacted": Rule(
         MERCHANT_OWN, lambda w, r, o: {"order_id": w.order(o)}
@@ -195,6 +212,10 @@ RULES: dict[str, Rule] = {
         ADMIN_ONLY, lambda w, r, o: {"day": "2027-02-10"}, lambda w: {"working": False}
     ),
     "DELETE /api/v1/calendar/{day}": Rule(ADMIN_ONLY, lambda w, r, o: {"day": w.calendar_day()}),
+    "POST /api/v1/shifts": Rule(ADMIN_ONLY, body=lambda w: SHIFT),
+    "GET /api/v1/shifts": Rule(STAFF),
+    "DELETE /api/v1/shifts/{shift_id}": Rule(ADMIN_ONLY, lambda w, r, o: {"shift_id": w.shift()}),
+    "GET /api/v1/on-duty": Rule(STAFF),
     "GET /api/v1/console/board": Rule(STAFF),
     "GET /api/v1/reports/kpi": Rule(STAFF),
     "GET /api/v1/stream": Rule(STREAMED),

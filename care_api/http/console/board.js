@@ -3,6 +3,7 @@
 import { api, noteServerTime, serverNow } from "./api.js";
 import { fill, h } from "./dom.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
+import { dutyLine, loadDuty } from "./duty.js";
 import { ACTIVE, UNOWNED, kindBadge, stateBadge } from "./states.js";
 
 // Several events arrive together for one change (state + press); one reload serves them all.
@@ -14,6 +15,7 @@ const age = (iso) => formatDuration((serverNow() - Date.parse(iso)) / 1000);
 
 export function mount(root, { navigate, toast }) {
   let rows = [];
+  let duty = null; // who is on duty, from the rota
   let loaded = false;
   let reloadTimer = null;
   const seen = new Set();
@@ -21,7 +23,8 @@ export function mount(root, { navigate, toast }) {
 
   async function load() {
     try {
-      const data = await api("/console/board");
+      const [data, onDuty] = await Promise.all([api("/console/board"), loadDuty()]);
+      duty = onDuty;
       noteServerTime(data.now);
       for (const row of data.cases) {
         if (loaded && !seen.has(row.id)) fresh.set(row.id, Date.now());
@@ -89,6 +92,7 @@ export function mount(root, { navigate, toast }) {
     const emergencies = active.filter((r) => r.kind === "emergency");
     const unowned = active.filter((r) => UNOWNED.has(r.state));
     fill(root, h("div", { class: "board" },
+      dutyLine(duty),
       h("div", { class: "stats" },
         stat(t("board.emergencies"), emergencies.length, emergencies.length ? "alert" : ""),
         stat(t("board.unowned_count"), unowned.length, unowned.length ? "warn" : ""),

@@ -14,6 +14,7 @@ from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep, require_
 from care_api.http.dispatch_models import (
     MerchantCreate,
     MerchantDetail,
+    MerchantHours,
     MerchantPublic,
     RevokeBody,
 )
@@ -23,6 +24,7 @@ from care_api.usecases.merchants import (
     list_merchants,
     record_of,
     revoke_strike,
+    set_merchant_hours,
     strikes_of,
 )
 from care_api.usecases.queries import MAX_PAGE
@@ -101,3 +103,18 @@ def post_revoke_strike(
     uow.commit()
     log.info("strike %d of merchant %d revoked by %s", strike_id, merchant_id, principal.actor)
     return _detail(uow, merchant_id)
+
+
+@router.put("/{merchant_id}/hours")
+def put_merchant_hours(
+    merchant_id: int, body: MerchantHours, uow: UowDep, principal: MerchantOrStaffDep
+) -> MerchantPublic:
+    """Set the opening hours: staff for any merchant, a merchant its own; null: always open.
+
+    Orders skip a merchant while it is closed.
+    """
+    if not is_staff(principal) and principal.subject_id != merchant_id:
+        raise NotFound(f"merchant {merchant_id} not found")
+    row = set_merchant_hours(uow.session, merchant_id, body.hours)
+    uow.commit()
+    return MerchantPublic.of(row)

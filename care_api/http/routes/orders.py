@@ -60,6 +60,7 @@ def post_order(
         note=body.note,
         strategy=body.strategy,
         by=principal.actor,
+        tz=services.tz,
         now=services.clock.now(),
     )
     uow.commit()
@@ -116,7 +117,7 @@ def post_decline(
     order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantDep
 ) -> OrderPublic:
     """The merchant cannot take the order: it moves to the next one at once."""
-    decline_order(uow, order_id, merchant_id(principal), now=services.clock.now())
+    decline_order(uow, order_id, merchant_id(principal), now=services.clock.now(), tz=services.tz)
     uow.commit()
     return OrderPublic.of(order_row(uow.session, order_id))
 

@@ -14,6 +14,7 @@ from care_api.http.dispatch_models import (
     OfferRequest,
     TaskPublic,
     VolunteerCreate,
+    VolunteerHours,
     VolunteerPublic,
 )
 from care_api.http.schemas import CasePublic
@@ -29,7 +30,7 @@ from care_api.usecases.tasks import (
     request_offers,
     task_row,
 )
-from care_api.usecases.volunteers import create_volunteer, get_volunteer
+from care_api.usecases.volunteers import create_volunteer, get_volunteer, set_volunteer_hours
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,21 @@ def read_volunteer(
     if not is_staff(principal) and principal.subject_id != volunteer_id:
         raise NotFound(f"volunteer {volunteer_id} not found")
     return VolunteerPublic.of(get_volunteer(uow.session, volunteer_id))
+
+
+@router.put("/volunteers/{volunteer_id}/hours")
+def put_volunteer_hours(
+    volunteer_id: int, body: VolunteerHours, uow: UowDep, principal: VolunteerOrStaffDep
+) -> VolunteerPublic:
+    """Set the weekly hours the volunteer takes offers in: staff for anyone, a volunteer their own.
+
+    Offers (and the emergency ladder's nearest volunteers) skip them outside these hours.
+    """
+    if not is_staff(principal) and principal.subject_id != volunteer_id:
+        raise NotFound(f"volunteer {volunteer_id} not found")
+    row = set_volunteer_hours(uow.session, volunteer_id, body.availability)
+    uow.commit()
+    return VolunteerPublic.of(row)
 
 
 @router.get("/tasks")
