@@ -217,9 +217,7 @@ class ClosedLoop:
             channel=CONSOLE,
             to=OPERATORS,
             recipient=OPERATORS,
-            body=resolve_overdue_text(
-                case.id, minutes, owner=describe_actor(session, case.owner)
-            ),
+            body=resolve_overdue_text(case.id, minutes, owner=describe_actor(session, case.owner)),
             key=f"loop:{case.id}:{timer.id}:{OPERATORS}",
         )
         add_note(

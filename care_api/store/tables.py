@@ -26,6 +26,8 @@ class Elder(SQLModel, table=True):
     medical_notes: str = Field(default="", max_length=4000)
     keymap_override: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = _ts()
+    # The centre's area the elder lives in (migration 0008): answer-time figures per district.
+    district: str = Field(default="", max_length=64)
 
 
 class Contact(SQLModel, table=True):

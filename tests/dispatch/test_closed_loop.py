@@ -136,3 +136,42 @@ def test_the_owner_confirms_on_site_by_replying_3(
     clock.advance(minutes=40)
     settle(alerts)
     assert SON not in sms_to(svc, case_id)
+
+
+def press_on(svc: Services, device_id: str, elder: int, seq: int = 1) -> str:
+    with svc.uow() as uow:
+        provision_device(uow.session, device_id, elder, svc.clock.now())
+        uow.commit()
+    report = DeviceReport(EventKey(device_id, 1, seq), ReportType.PRESS, {"pattern": "long"})
+    case_id = record_device_report(svc.uow, report, now=svc.clock.now(), tz=svc.tz).case_id
+    assert case_id is not None
+    return case_id
+
+
+def test_kpi_reports_answer_times_per_district_and_shift(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    # 08:00 UTC is 16:00 in Shanghai: the day shift.
+    east = add_elder(api, district="east")
+    west = add_elder(api, name="Zhao Lei", district="west")
+    assert ok(api.get(f"/api/v1/elders/{east}", headers=ADMIN))["district"] == "east"
+    fast = press_on(svc, "T1", east)
+    slow = press_on(svc, "T2", west)
+    settle(alerts)
+    clock.advance(seconds=45)
+    ok(api.post(f"/api/v1/cases/{fast}/ack", headers=ADMIN))
+    clock.advance(seconds=75)  # 120 s after the presses
+    ok(api.post(f"/api/v1/cases/{slow}/ack", headers=ADMIN))
+    clock.advance(minutes=10)
+    ok(api.post(f"/api/v1/cases/{fast}/on-site", headers=ADMIN))
+
+    figures = ok(api.get("/api/v1/reports/kpi?days=1", headers=ADMIN))["answer_times"]
+    assert (figures["emergencies"], figures["answered"]) == (2, 2)
+    assert (figures["within_60s"], figures["within_180s"]) == (0.5, 1.0)
+    assert (figures["target_60s"], figures["target_180s"]) == (0.975, 0.99)
+    assert (figures["on_site"], figures["on_site_p50_s"]) == (1, 720.0)
+    assert figures["by_district"]["east"]["within_60s"] == 1.0
+    assert figures["by_district"]["west"]["within_60s"] == 0.0
+    assert figures["by_shift"]["day"]["emergencies"] == 2
+    assert figures["by_shift"]["night"]["emergencies"] == 0
+    assert figures["shifts"] == {"day": 8, "night": 20}
