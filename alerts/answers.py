@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from alerts.checkins import ELDER_PREFIX
 from alerts.escalation import case_facts
 from alerts.ladder import CaseFacts
 from alerts.merchant_dispatch import MerchantDispatch
@@ -53,6 +54,7 @@ class CallPrompt:
     case_id: str
     who: str
     say: str
+    listen: bool = True  # False: only say it (no "press 1", e.g. a call to the elder)
 
 
 def alerted_cases(session: Session, actors: Sequence[str]) -> list[tuple[Case, str]]:
@@ -191,6 +193,13 @@ class Answers:
                 row = session.exec(
                     select(Notification).where(col(Notification.provider_id) == call_sid)
                 ).first()
+            if (
+                row is not None
+                and row.case_id is not None
+                and row.recipient.startswith(ELDER_PREFIX)
+            ):
+                # A check-in call to the elder (alerts/checkins.py) speaks and asks nothing.
+                return CallPrompt(row.case_id, row.recipient, row.say or "", listen=False)
             if row is not None and row.case_id is not None:
                 case_id, who = row.case_id, row.recipient
             else:

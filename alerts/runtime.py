@@ -17,6 +17,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from twilio.rest import Client
 
+from alerts.checkins import Checkins
 from alerts.closed_loop import ClosedLoop
 from alerts.deadlines import Deadlines
 from alerts.escalation import Escalation
@@ -40,6 +41,7 @@ from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.usecases.case_log import LADDER_TIMER, LOOP_TIMER
+from care_api.usecases.checkins import CHECKIN_TIMER
 from care_api.usecases.device_commands import COMMAND_TIMEOUT_TIMER
 from care_api.usecases.filings import DEADLINE_TIMER
 from care_api.usecases.ladders import Audience
@@ -83,6 +85,7 @@ class AlertsComponent:
         self.sweeper.register(MERCHANT_CONTACT_TIMER, self.merchants.contact_due)
         self.sweeper.register(DEADLINE_TIMER, Deadlines(services).due)
         self.sweeper.register(LOOP_TIMER, ClosedLoop(services, self.escalation).run)
+        self.sweeper.register(CHECKIN_TIMER, Checkins(services).due)
         # The terminal fleet: its watch runs on its own beat (start), commands time out here.
         self.fleet = FleetAlerts(services, self.sender.enqueue)
         self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)

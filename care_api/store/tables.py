@@ -424,3 +424,48 @@ class AuditLog(SQLModel, table=True):
     # No foreign key: the trail of who read an elder's data outlives anything done to the row.
     elder_id: int
     route: str = Field(max_length=200)  # "GET /api/v1/elders/{elder_id}"
+
+
+# -- wellness check-ins and quiet-period watches (issue 9, migration 0008) ---------------------
+
+
+class CheckinWindow(SQLModel, table=True):
+    """A daily "I'm OK" window of an elder, in the centre's local time; missed, a care case."""
+
+    __tablename__ = "checkin_window"
+    id: int | None = Field(default=None, primary_key=True)
+    elder_id: int = Field(foreign_key="elder.id", index=True)
+    start: str = Field(max_length=5)  # "08:00"
+    end: str = Field(max_length=5)  # "10:00"
+    holidays_off: bool = True  # no check-in on the calendar's public holidays
+    active: bool = True
+    kept_at: datetime | None = _ts(nullable=True)  # the last press that counted
+    missed_case_id: str | None = Field(default=None, max_length=32)  # the last missed one's
+    created_by: str = Field(default="", max_length=100)
+    created_at: datetime = _ts()
+
+
+class ElderAway(SQLModel, table=True):
+    """A local day the elder is away (with family, in hospital): no check-in, no quiet watch."""
+
+    __tablename__ = "elder_away"
+    __table_args__ = (UniqueConstraint("elder_id", "day", name="uq_elder_away_day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    elder_id: int = Field(foreign_key="elder.id", index=True)
+    day: str = Field(max_length=10)  # YYYY-MM-DD
+    note: str = Field(default="", max_length=200)
+
+
+class QuietWatch(SQLModel, table=True):
+    """An elder's no-activity watch: after `quiet_s` without a sign of life, prompt, then a case."""
+
+    __tablename__ = "quiet_watch"
+    elder_id: int = Field(primary_key=True, foreign_key="elder.id")
+    quiet_s: int = 13 * 3600
+    grace_s: int = 15 * 60  # after the terminal's prompt, this long for a press
+    active: bool = True
+    last_activity_at: datetime | None = _ts(nullable=True)
+    prompted_at: datetime | None = _ts(nullable=True)  # the prompt now waiting for a press
+    case_id: str | None = Field(default=None, max_length=32)  # the last case it opened
+    updated_by: str = Field(default="", max_length=100)
+    updated_at: datetime = _ts()
