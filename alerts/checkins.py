@@ -11,7 +11,7 @@ import logging
 
 from alerts.timers import TimerContext
 from care_api.services import Services
-from care_api.store.tables import CheckinWindow, Elder, Timer
+from care_api.store.tables import Case, CheckinWindow, Elder, Timer
 from care_api.usecases.checkins import CHECKIN_TIMER, judge_window, next_check
 
 log = logging.getLogger(__name__)
@@ -47,18 +47,27 @@ class Checkins:
         if case is None:
             return
         elder = session.get(Elder, window.elder_id)
-        if elder is None or not elder.phone:
-            return
-        say = checkin_call_text(elder.name, window.start, window.end)
-        ctx.outbox.add(
-            case_id=case.id,
-            channel="voice",
-            to=elder.phone,
-            recipient=f"{ELDER_PREFIX}{elder.id}",
-            body=f"Voice call: {say}",
-            say=say,
-            key=f"checkin:{case.id}:{ELDER_PREFIX}{elder.id}:voice",
-        )
+        if elder is not None:
+            call_elder(ctx, case, elder, checkin_call_text(elder.name, window.start, window.end))
         log.info(
-            "elder %s missed check-in %s–%s: case %s", elder.id, window.start, window.end, case.id
+            "elder %s missed check-in %s–%s: case %s",
+            window.elder_id,
+            window.start,
+            window.end,
+            case.id,
         )
+
+
+def call_elder(ctx: TimerContext, case: Case, elder: Elder, say: str) -> None:
+    """Start a case's ladder with a voice call to the elder (it speaks, it asks nothing)."""
+    if not elder.phone:
+        return
+    ctx.outbox.add(
+        case_id=case.id,
+        channel="voice",
+        to=elder.phone,
+        recipient=f"{ELDER_PREFIX}{elder.id}",
+        body=f"Voice call: {say}",
+        say=say,
+        key=f"elder-call:{case.id}:{ELDER_PREFIX}{elder.id}",
+    )

@@ -99,6 +99,13 @@ def window(w: World, role: str, own: bool) -> dict[str, Any]:
     return {"elder_id": elder_id, "window_id": made["windows"][-1]["id"]}
 
 
+def watched(w: World, role: str, own: bool) -> dict[str, Any]:
+    """An elder whose no-activity watch runs (started afresh for each call)."""
+    elder_id = w.elder_of(own)
+    w.api.put(f"/api/v1/elders/{elder_id}/quiet-watch", json={}, headers=w.headers[ADMIN_ROLE])
+    return {"elder_id": elder_id}
+
+
 RULES: dict[str, Rule] = {
     "POST /api/v1/elders": Rule(STAFF, body=lambda w: ELDER),
     "GET /api/v1/elders/{elder_id}": Rule(CAREGIVER_OWN, elder),
@@ -108,6 +115,11 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/elders/{elder_id}/checkins": Rule(CAREGIVER_OWN, elder),
     "POST /api/v1/elders/{elder_id}/checkins": Rule(CAREGIVER_OWN, elder, window_body),
     "DELETE /api/v1/elders/{elder_id}/checkins/{window_id}": Rule(CAREGIVER_OWN, window),
+    "GET /api/v1/elders/{elder_id}/quiet-watch": Rule(CAREGIVER_OWN, watched),
+    "PUT /api/v1/elders/{elder_id}/quiet-watch": Rule(
+        CAREGIVER_OWN, elder, lambda w: {"quiet_hours": 12, "grace_minutes": 10}
+    ),
+    "DELETE /api/v1/elders/{elder_id}/quiet-watch": Rule(CAREGIVER_OWN, watched),
     "PUT /api/v1/elders/{elder_id}/away/{day}": Rule(
         CAREGIVER_OWN, lambda w, r, o: {**elder(w, r, o), "day": "2027-02-10"}
     ),

@@ -4,6 +4,7 @@ import { api, serverNow } from "./api.js";
 import { fill, h, telLink } from "./dom.js";
 import { formatDuration, formatTime, t, tOr } from "./i18n.js";
 import { ACTIVE, AWAITING_CALLBACK, KINDS, UNOWNED, kindBadge, stateBadge } from "./states.js";
+import { wellnessCard } from "./wellness.js";
 
 const enc = encodeURIComponent;
 const dash = (value) => (value === null || value === undefined || value === "" ? "—" : value);
@@ -224,7 +225,7 @@ export function mount(root, { arg: caseId, toast }) {
           d.level ? ` · ${t("board.step", { n: d.level })}` : "",
           ` · ${t("col.owner")}: ${d.owner ?? t("board.unowned")}`)),
       h("div", { class: "case-grid" },
-        h("div", { class: "col" }, elderCard(), deviceCard()),
+        h("div", { class: "col" }, elderCard(), wellnessCard(d.elder_id, toast), deviceCard()),
         h("div", { class: "col" }, actionsCard(), historyCard()),
         h("div", { class: "col" }, notificationsCard()))));
   }

@@ -1,4 +1,7 @@
-"""Wellness check-in windows and away days of an elder (issue 9); family may set their own."""
+"""Wellness check-ins, away days and no-activity watches of an elder (issue 9).
+
+Staff for every elder; a caregiver (family) for the elders they care for.
+"""
 
 from datetime import date, datetime
 from typing import Annotated, Self
@@ -19,6 +22,7 @@ from care_api.usecases.checkins import (
     set_away,
     view_windows,
 )
+from care_api.usecases.quiet_watch import WatchView, put_watch, stop_watch, view_watch
 
 router = APIRouter(prefix="/elders", tags=["check-ins"])
 
@@ -155,4 +159,94 @@ def delete_away(
     """The elder is home on `day` after all."""
     _check(principal, elder_id)
     set_away(uow.session, elder_id, day, note="", away=False)
+    uow.commit()
+
+
+class QuietBody(BaseModel):
+    """An elder's no-activity watch: quiet this long → the terminal prompts; no press → a case."""
+
+    quiet_hours: Annotated[float, Field(ge=1, le=72)] = 13
+    grace_minutes: Annotated[int, Field(ge=1, le=120)] = 15
+
+
+class QuietPublic(BaseModel):
+    """The watch, the last sign of life it knows of, and when it looks next."""
+
+    elder_id: int
+    active: bool
+    quiet_hours: float
+    grace_minutes: float
+    last_activity_at: Timestamp | None  # None while never watched
+    prompted_at: Timestamp | None  # a prompt on the terminal waiting for a press
+    next_check_at: Timestamp | None
+    last_case_id: str | None
+    updated_by: str
+
+    @classmethod
+    def of(cls, view: WatchView) -> Self:
+        """The API form of a watch."""
+        w = view.watch
+        return cls(
+            elder_id=w.elder_id,
+            active=w.active,
+            quiet_hours=w.quiet_s / 3600,
+            grace_minutes=w.grace_s / 60,
+            last_activity_at=view.last_activity_at,
+            prompted_at=w.prompted_at,
+            next_check_at=view.next_check_at if w.active else None,
+            last_case_id=w.case_id,
+            updated_by=w.updated_by,
+        )
+
+
+def _watch(uow: UowDep, elder_id: int) -> QuietPublic:
+    view = view_watch(uow.session, elder_id)
+    if view is None:  # never watched: the defaults a PUT with no body would start
+        body = QuietBody()
+        return QuietPublic(
+            elder_id=elder_id,
+            active=False,
+            quiet_hours=body.quiet_hours,
+            grace_minutes=body.grace_minutes,
+            last_activity_at=None,
+            prompted_at=None,
+            next_check_at=None,
+            last_case_id=None,
+            updated_by="",
+        )
+    return QuietPublic.of(view)
+
+
+@router.get("/{elder_id}/quiet-watch")
+def get_quiet_watch(elder_id: int, uow: UowDep, principal: CarerDep) -> QuietPublic:
+    """The elder's no-activity watch (`active` false when it has none)."""
+    _check(principal, elder_id)
+    return _watch(uow, elder_id)
+
+
+@router.put("/{elder_id}/quiet-watch")
+def put_quiet_watch(
+    elder_id: int, body: QuietBody, services: ServicesDep, uow: UowDep, principal: CarerDep
+) -> QuietPublic:
+    """Start or change the watch; its quiet period counts from now. Presses are the activity."""
+    _check(principal, elder_id)
+    put_watch(
+        uow.session,
+        elder_id,
+        quiet_s=round(body.quiet_hours * 3600),
+        grace_s=body.grace_minutes * 60,
+        by=principal.actor,
+        now=services.clock.now(),
+    )
+    uow.commit()
+    return _watch(uow, elder_id)
+
+
+@router.delete("/{elder_id}/quiet-watch", status_code=status.HTTP_204_NO_CONTENT)
+def delete_quiet_watch(
+    elder_id: int, services: ServicesDep, uow: UowDep, principal: CarerDep
+) -> None:
+    """Stop the watch."""
+    _check(principal, elder_id)
+    stop_watch(uow.session, elder_id, by=principal.actor, now=services.clock.now())
     uow.commit()
