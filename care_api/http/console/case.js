@@ -78,6 +78,7 @@ export function mount(root, { arg: caseId, toast }) {
         field(t("elder.name"), h("strong", {}, elder.name)),
         field(t("elder.phone"), telLink(elder.phone, elder.phone, { class: "tel" })),
         field(t("elder.address"), dash(elder.address)),
+        field(t("elder.district"), dash(elder.district)),
         field(t("elder.notes"), notes)),
       h("h3", {}, t("elder.contacts")),
       contacts.length
