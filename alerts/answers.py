@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from alerts.checkins import ELDER_PREFIX
 from alerts.escalation import case_facts
 from alerts.ladder import CaseFacts
 from alerts.merchant_dispatch import MerchantDispatch
@@ -22,13 +23,14 @@ from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification
-from care_api.usecases.case_actions import get_case
+from care_api.usecases.case_actions import arrive, get_case
 from care_api.usecases.merchants import MERCHANT
 from care_api.usecases.responders import decline, describe_actor, identify_phone, take_case
 
 log = logging.getLogger(__name__)
 
 HELP_TEXT = "Reply 1 to take the case, 2 if you cannot (add its number if you have several)."
+ARRIVE_HELP_TEXT = "You have several cases: reply 3 and the case number once you are there."
 UNKNOWN_SENDER_TEXT = "This number is not on the centre's alert list. Please call the centre."
 # Twilio's final statuses, as the notification row shows them; others only go to `detail`.
 FINAL_STATUS = {
@@ -52,6 +54,7 @@ class CallPrompt:
     case_id: str
     who: str
     say: str
+    listen: bool = True  # False: only say it (no "press 1", e.g. a call to the elder)
 
 
 def alerted_cases(session: Session, actors: Sequence[str]) -> list[tuple[Case, str]]:
@@ -106,7 +109,7 @@ class Answers:
         if reply is None:
             return f"Sorry, we did not understand. {HELP_TEXT}"
         merchants = [int(a.partition(":")[2]) for a in actors if a.startswith(MERCHANT_PREFIX)]
-        if merchants:
+        if merchants and reply.answer is not Answer.ARRIVE:
             # A merchant's "1" confirms contact on an order waiting for it, if one is.
             answer = self._merchants.sms_reply(merchants, reply)
             if answer is not None:
@@ -119,13 +122,21 @@ class Answers:
                     return f"No open case {reply.code} was sent to you. {HELP_TEXT}"
             if not candidates:
                 return "You have no open case to answer. Thank you."
-            unowned = [c for c in candidates if is_unowned(CaseState(c[0].state))]
-            pick = unowned or candidates
-            if len(pick) > 1:
-                names = {c.id: self._elder_name(uow.session, c) for c, _ in pick}
-                choices = ", ".join(f"{short_code(c.id)} for {names[c.id]}" for c, _ in pick)
-                return f"You have {len(pick)} open cases. Reply 1 and the number: {choices}."
-            case_id, who = pick[0][0].id, pick[0][1]
+            if reply.answer is Answer.ARRIVE:
+                mine = [(c.id, str(c.owner)) for c, _ in candidates if c.owner in actors]
+                if len(mine) != 1:
+                    return ARRIVE_HELP_TEXT if mine else "You have no case taken to confirm."
+                case_id, who = mine[0]
+            else:
+                unowned = [c for c in candidates if is_unowned(CaseState(c[0].state))]
+                pick = unowned or candidates
+                if len(pick) > 1:
+                    names = {c.id: self._elder_name(uow.session, c) for c, _ in pick}
+                    choices = ", ".join(f"{short_code(c.id)} for {names[c.id]}" for c, _ in pick)
+                    return f"You have {len(pick)} open cases. Reply 1 and the number: {choices}."
+                case_id, who = pick[0][0].id, pick[0][1]
+        if reply.answer is Answer.ARRIVE:
+            return self.arrive(case_id, who)
         # A fresh transaction: acknowledge must see the case as it is when locked, not as read.
         if reply.answer is Answer.ACCEPT:
             return self.take(case_id, who, via="sms")
@@ -149,8 +160,19 @@ class Answers:
         phone = f", phone {facts.elder_phone}" if facts.elder_phone else ""
         return (
             f"You have case {case_id}: {facts.elder_name}, {facts.address}{phone}. "
-            "Please go now; the centre is informed."
+            "Please go now; the centre is informed. Reply 3 when you are with them."
         )
+
+    def arrive(self, case_id: str, who: str) -> str:
+        """The owner of the case says they are with the elder; the closed loop stops chasing."""
+        with self._services.uow() as uow:
+            try:
+                arrive(uow, case_id, by=who, now=self._services.clock.now())
+                uow.commit()
+            except Conflict:
+                uow.rollback()
+                return f"Case {case_id} is not waiting for you to arrive. Thank you."
+        return f"Thank you: you are with the elder for case {case_id}. Resolve it when done."
 
     def refuse(self, case_id: str, who: str, *, via: str) -> str:
         """`who` cannot take the case: a history line, and the ladder goes on."""
@@ -171,6 +193,13 @@ class Answers:
                 row = session.exec(
                     select(Notification).where(col(Notification.provider_id) == call_sid)
                 ).first()
+            if (
+                row is not None
+                and row.case_id is not None
+                and row.recipient.startswith(ELDER_PREFIX)
+            ):
+                # A check-in call to the elder (alerts/checkins.py) speaks and asks nothing.
+                return CallPrompt(row.case_id, row.recipient, row.say or "", listen=False)
             if row is not None and row.case_id is not None:
                 case_id, who = row.case_id, row.recipient
             else:

@@ -37,7 +37,7 @@ from care_api.domain.model import CaseKind, CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, Timer
 from care_api.usecases.case_log import LADDER_TIMER
-from care_api.usecases.ladders import CONSOLE, Audience, Target, get_ladder
+from care_api.usecases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
 from care_api.usecases.registry import contacts_of
 from care_api.usecases.responders import SUPERVISOR, describe_actor
 from care_api.usecases.rotas import who_is_on_duty
@@ -124,15 +124,7 @@ class Escalation:
         if timer.step >= len(ladder.steps):
             return
         elder = session.get(Elder, case.elder_id)
-        contacts = [
-            Recipient(f"contact:{c.id}", c.name, c.phone, c.priority)
-            for c in contacts_of(session, case.elder_id)
-        ]
-        others: dict[str, Sequence[Recipient]] = {}
-        for target in ladder.steps[timer.step].notify:
-            hook = self.audiences.get(target.audience.value)
-            if hook is not None and elder is not None:
-                others[target.audience.value] = hook(session, case, elder, target)
+        contacts, others = self.people_of_step(session, case, elder, ladder, timer.step)
         facts = case_facts(case, elder)
         actions = plan(ladder, timer.step, facts, contacts, ctx.now, others=others)
         notified: list[str] = []
@@ -173,6 +165,21 @@ class Escalation:
         )
         log.info("case %s ladder step %d: %d notified", case.id, timer.step, len(notified))
         self.forget_pressed_again(case.id)  # the people just alerted hear of the next press
+
+    def people_of_step(
+        self, session: Session, case: Case, elder: Elder | None, ladder: Ladder, step: int
+    ) -> tuple[list[Recipient], dict[str, Sequence[Recipient]]]:
+        """The elder's contacts and the people of the step's other audiences, for `plan`."""
+        contacts = [
+            Recipient(f"contact:{c.id}", c.name, c.phone, c.priority)
+            for c in contacts_of(session, case.elder_id)
+        ]
+        others: dict[str, Sequence[Recipient]] = {}
+        for target in ladder.steps[step].notify:
+            hook = self.audiences.get(target.audience.value)
+            if hook is not None and elder is not None:
+                others[target.audience.value] = hook(session, case, elder, target)
+        return contacts, others
 
     def _supervisor(
         self, session: Session, case: Case, elder: Elder, target: Target

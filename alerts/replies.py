@@ -11,7 +11,10 @@ MAX_REPLY_CHARS = 160  # one SMS segment; anything longer is not an answer to an
 
 ACCEPT_WORDS = ("1", "YES", "Y", "OK", "好", "是", "接")
 DECLINE_WORDS = ("2", "NO", "N", "不", "否", "不行", "不是", "不好")
-_CJK_WORDS = "".join(w for w in ACCEPT_WORDS + DECLINE_WORDS if not w.isascii())
+# The owner of a case is with the elder (issue 9's closed loop): "3", "HERE", "到了".
+ARRIVE_WORDS = ("3", "HERE", "ON SITE", "ARRIVED", "到", "到了")
+_WORDS = ACCEPT_WORDS + DECLINE_WORDS + ARRIVE_WORDS
+_CJK_WORDS = "".join(w for w in _WORDS if not w.isascii())
 
 
 class Answer(StrEnum):
@@ -19,6 +22,7 @@ class Answer(StrEnum):
 
     ACCEPT = "accept"
     DECLINE = "decline"
+    ARRIVE = "arrive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +41,7 @@ def _alternation(words: tuple[str, ...]) -> str:
 # A word, then optionally a case code. Digits need a separator from a digit answer ("1 0007",
 # "1,0007"), else "10007" would be ambiguous; a Chinese word may be followed directly ("好0007").
 _REPLY = re.compile(
-    rf"(?P<word>{_alternation(ACCEPT_WORDS + DECLINE_WORDS)})"
+    rf"(?P<word>{_alternation(_WORDS)})"
     rf"(?:(?:\s+|\s*[,;:#]\s*|(?<=[{_CJK_WORDS}]))(?P<code>C-\d{{8}}-\d{{1,6}}|\d{{1,6}}))?"
 )
 _TRAILING = ".!?~ \t\r\n"
@@ -54,7 +58,13 @@ def parse_reply(text: str) -> Reply | None:
     if match is None:
         return None
     word = match["word"]
-    answer = Answer.ACCEPT if word in ACCEPT_WORDS else Answer.DECLINE
+    answer = (
+        Answer.ACCEPT
+        if word in ACCEPT_WORDS
+        else Answer.ARRIVE
+        if word in ARRIVE_WORDS
+        else Answer.DECLINE
+    )
     return Reply(answer, match["code"])
 
 

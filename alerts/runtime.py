@@ -17,6 +17,8 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from twilio.rest import Client
 
+from alerts.checkins import Checkins
+from alerts.closed_loop import ClosedLoop
 from alerts.deadlines import Deadlines
 from alerts.escalation import Escalation
 from alerts.fleet import FleetAlerts
@@ -31,6 +33,7 @@ from alerts.notify.twilio import (
 from alerts.offers import VolunteerOffers
 from alerts.outbox import NotificationSender
 from alerts.ports import Channel, Notifier
+from alerts.quiet import QuietWatches
 from alerts.timers import TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
 from care_api.domain.cases import is_unowned
@@ -45,11 +48,13 @@ from care_api.domain.events import (
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.settings import Settings
-from care_api.usecases.case_log import LADDER_TIMER
+from care_api.usecases.case_log import LADDER_TIMER, LOOP_TIMER
+from care_api.usecases.checkins import CHECKIN_TIMER
 from care_api.usecases.device_commands import COMMAND_TIMEOUT_TIMER
 from care_api.usecases.filings import DEADLINE_TIMER
 from care_api.usecases.ladders import Audience
 from care_api.usecases.orders import MERCHANT_CONTACT_TIMER, MERCHANT_NOTIFY_TIMER
+from care_api.usecases.quiet_watch import QUIET_TIMER
 from care_api.usecases.volunteers import VOLUNTEER_RING_TIMER
 
 __all__ = ["AlertsComponent", "webhook_router"]
@@ -95,6 +100,9 @@ class AlertsComponent:
         self.sweeper.register(MERCHANT_NOTIFY_TIMER, self.merchants.notify)
         self.sweeper.register(MERCHANT_CONTACT_TIMER, self.merchants.contact_due)
         self.sweeper.register(DEADLINE_TIMER, Deadlines(services).due)
+        self.sweeper.register(LOOP_TIMER, ClosedLoop(services, self.escalation).run)
+        self.sweeper.register(CHECKIN_TIMER, Checkins(services).due)
+        self.sweeper.register(QUIET_TIMER, QuietWatches(services).due)
         # The terminal fleet: its watch runs on its own beat (start), commands time out here.
         self.fleet = FleetAlerts(services, self.sender.enqueue)
         self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)

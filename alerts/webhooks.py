@@ -107,6 +107,8 @@ def webhook_router(services: Services) -> APIRouter:
             return _say(SORRY_TEXT)
         if prompt is None:
             return _say("There is no open case for you now. Thank you. Goodbye.")
+        if not prompt.listen:
+            return _say(prompt.say)
         query = urlencode({"case": prompt.case_id, "who": prompt.who})
         action = f"{_public_base(services, request)}{PREFIX}{ANSWER_PATH}?{query}"
         response = VoiceResponse()

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     merchant_red_card_days: int = 30  # a red card (停单) stops new orders this long
     timezone: str = "Asia/Shanghai"  # the centre's local day numbers cases and working days
     timer_sweep_interval_s: float = 1.0
+    # Closed loop (issue 9): an accepted emergency's owner confirms "on site" within this
+    # long or the ladder is re-alerted; an accepted case not resolved within the next is chased.
+    on_site_within_s: int = 30 * 60
+    resolve_within_s: int = 2 * 3600
+    # Shifts of the answer-time figures: the day shift starts at this local hour, the night
+    # shift at the other; a rota may replace this later.
+    day_shift_start_hour: int = 8
+    night_shift_start_hour: int = 20
     gateway_workers: int = 1
     # "127.0.0.1:7050": listen for SIA DC-09 alarm panels there; None: no DC-09 receiver
     dc09_listen: str | None = None

@@ -16,6 +16,7 @@ from care_api.http.metrics import MetricsMiddleware, build_registry
 from care_api.http.routes import (
     audit,
     cases,
+    checkins,
     devices,
     elders,
     filings,
@@ -89,7 +90,7 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware)  # inside metrics: 413s are counted
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    routes = (elders, devices, cases, notifications, tokens, ladders, audit, rotas)
+    routes = (elders, devices, cases, notifications, tokens, ladders, audit, rotas, checkins)
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -9,6 +9,7 @@ from care_api.domain.kpi import Kpi
 from care_api.domain.kpi_service import ServiceKpi
 from care_api.domain.model import CaseKind
 from care_api.domain.workdays import MAX_EXTENSION_DAYS, Matter
+from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.console_models import KpiPublic
 from care_api.http.schemas import CasePublic, Timestamp
 from care_api.store.tables import Case, CaseDeadline
@@ -121,9 +122,10 @@ class KpiReport(KpiPublic):
     deadlines: int  # hand-filed matters with a working-day deadline
     overdue: int  # of those, answered late or still open past the due time
     overdue_case_ids: list[str]
+    answer_times: AnswerTimesPublic | None = None  # emergencies' answer times (issue 9)
 
     @classmethod
-    def build(cls, kpi: Kpi, service: ServiceKpi) -> Self:
+    def build(cls, kpi: Kpi, service: ServiceKpi, answers: AnswerTimesPublic | None = None) -> Self:
         """The console's figures with the service figures beside them."""
         return cls(
             **dict(KpiPublic.of(kpi)),
@@ -138,4 +140,5 @@ class KpiReport(KpiPublic):
             deadlines=service.deadlines,
             overdue=service.overdue,
             overdue_case_ids=service.overdue_case_ids,
+            answer_times=answers,
         )

@@ -26,6 +26,8 @@ class Elder(SQLModel, table=True):
     medical_notes: str = Field(default="", max_length=4000)
     keymap_override: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = _ts()
+    # The centre's area the elder lives in (migration 0008): answer-time figures per district.
+    district: str = Field(default="", max_length=64)
 
 
 class Contact(SQLModel, table=True):
@@ -442,3 +444,48 @@ class Shift(SQLModel, table=True):
     end_at: datetime = _ts()
     created_by: str = Field(default="", max_length=100)
     created_at: datetime = _ts()
+
+
+# -- wellness check-ins and quiet-period watches (issue 9, migration 0008) ---------------------
+
+
+class CheckinWindow(SQLModel, table=True):
+    """A daily "I'm OK" window of an elder, in the centre's local time; missed, a care case."""
+
+    __tablename__ = "checkin_window"
+    id: int | None = Field(default=None, primary_key=True)
+    elder_id: int = Field(foreign_key="elder.id", index=True)
+    start: str = Field(max_length=5)  # "08:00"
+    end: str = Field(max_length=5)  # "10:00"
+    holidays_off: bool = True  # no check-in on the calendar's public holidays
+    active: bool = True
+    kept_at: datetime | None = _ts(nullable=True)  # the last press that counted
+    missed_case_id: str | None = Field(default=None, max_length=32)  # the last missed one's
+    created_by: str = Field(default="", max_length=100)
+    created_at: datetime = _ts()
+
+
+class ElderAway(SQLModel, table=True):
+    """A local day the elder is away (with family, in hospital): no check-in, no quiet watch."""
+
+    __tablename__ = "elder_away"
+    __table_args__ = (UniqueConstraint("elder_id", "day", name="uq_elder_away_day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    elder_id: int = Field(foreign_key="elder.id", index=True)
+    day: str = Field(max_length=10)  # YYYY-MM-DD
+    note: str = Field(default="", max_length=200)
+
+
+class QuietWatch(SQLModel, table=True):
+    """An elder's no-activity watch: after `quiet_s` without a sign of life, prompt, then a case."""
+
+    __tablename__ = "quiet_watch"
+    elder_id: int = Field(primary_key=True, foreign_key="elder.id")
+    quiet_s: int = 13 * 3600
+    grace_s: int = 15 * 60  # after the terminal's prompt, this long for a press
+    active: bool = True
+    last_activity_at: datetime | None = _ts(nullable=True)
+    prompted_at: datetime | None = _ts(nullable=True)  # the prompt now waiting for a press
+    case_id: str | None = Field(default=None, max_length=32)  # the last case it opened
+    updated_by: str = Field(default="", max_length=100)
+    updated_at: datetime = _ts()

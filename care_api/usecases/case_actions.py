@@ -10,8 +10,8 @@ from sqlmodel import Session, col
 
 from care_api.domain.cases import UNOWNED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
-from care_api.domain.model import CaseState
-from care_api.store.tables import Case
+from care_api.domain.model import CaseKind, CaseState
+from care_api.store.tables import Case, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.callbacks import (
     FAILED_CLOSE_WHY,
@@ -20,7 +20,13 @@ from care_api.usecases.callbacks import (
     penalise_if_bad,
     store_callback,
 )
-from care_api.usecases.case_log import add_note, cancel_pending_timers, move_case
+from care_api.usecases.case_log import (
+    LOOP_ARM,
+    LOOP_TIMER,
+    add_note,
+    cancel_pending_timers,
+    move_case,
+)
 from care_api.usecases.merchants import DEFAULT_RED_CARD
 
 
@@ -77,6 +83,12 @@ def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via
     case.owner = by
     case.acknowledged_at = now
     cancel_pending_timers(uow.session, case.id)
+    if case.kind == CaseKind.EMERGENCY:
+        # In the acknowledgement's own transaction, so a crash cannot lose the closed loop;
+        # the alerts engine reads the configured times when it fires (at once).
+        uow.session.add(
+            Timer(case_id=case.id, purpose=LOOP_TIMER, step=LOOP_ARM, due_at=now, created_at=now)
+        )
     return case
 
 

@@ -14,6 +14,10 @@ from care_api.store.tables import Case, CaseEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
 
 LADDER_TIMER = "ladder"
+# The closed loop of an accepted emergency (issue 9): step 0 arms it when the case is taken,
+# step 1 checks "on site", step 2 chases resolution (alerts/closed_loop.py).
+LOOP_TIMER = "loop"
+LOOP_ARM, LOOP_ON_SITE, LOOP_RESOLVE = 0, 1, 2
 
 # One statement on both SQLite (3.35+) and PostgreSQL; the row lock it takes serialises
 # numbering between processes without a separate sequence per day.

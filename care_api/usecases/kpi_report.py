@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from care_api.domain.answer_times import AnswerTimes, EmergencyFacts, ShiftHours, answer_times
 from care_api.domain.kpi import CaseFacts
 from care_api.domain.kpi_service import (
     ContactFacts,
@@ -14,8 +16,8 @@ from care_api.domain.kpi_service import (
     ServiceKpi,
     compute_service_kpi,
 )
-from care_api.domain.model import CaseState
-from care_api.store.tables import Case, CaseDeadline, OrderAttempt
+from care_api.domain.model import CaseKind, CaseState
+from care_api.store.tables import Case, CaseDeadline, CaseEvent, Elder, OrderAttempt
 
 
 def parse_bound(value: str, tz: tzinfo, *, end: bool) -> datetime:
@@ -75,3 +77,63 @@ def service_kpi(
         deadline_facts(session, since, until),
         now=now,
     )
+
+
+def emergency_facts(session: Session, since: datetime, until: datetime) -> list[EmergencyFacts]:
+    """The emergencies opened in `[since, until)`: answer, on-site and cancel times, district."""
+    rows = session.exec(
+        select(Case, Elder.district)
+        .join(Elder, col(Elder.id) == col(Case.elder_id))
+        .where(
+            col(Case.kind) == CaseKind.EMERGENCY.value,
+            col(Case.opened_at) >= since,
+            col(Case.opened_at) < until,
+        )
+    ).all()
+    ids = [c.id for c, _ in rows]
+    moves: dict[tuple[str, str], datetime] = {}
+    if ids:
+        # The first time each case reached "on site" and "cancelled".
+        firsts = session.exec(
+            select(CaseEvent.case_id, CaseEvent.to_state, func.min(CaseEvent.at))
+            .where(
+                col(CaseEvent.case_id).in_(ids),
+                col(CaseEvent.to_state).in_([CaseState.ON_SITE.value, CaseState.CANCELLED.value]),
+            )
+            .group_by(col(CaseEvent.case_id), col(CaseEvent.to_state))
+        ).all()
+        moves = {(case_id, str(to)): at for case_id, to, at in firsts}
+    return [
+        EmergencyFacts(
+            opened_at=c.opened_at,
+            acknowledged_at=c.acknowledged_at,
+            on_site_at=_aware(moves.get((c.id, CaseState.ON_SITE.value))),
+            cancelled_at=(
+                None
+                if c.acknowledged_at is not None
+                else _aware(moves.get((c.id, CaseState.CANCELLED.value)))
+            ),
+            district=district,
+        )
+        for c, district in rows
+    ]
+
+
+def answer_kpi(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    hours: ShiftHours,
+) -> AnswerTimes:
+    """The answer-time figures of the emergencies opened in `[since, until)` (issue 9)."""
+    return answer_times(emergency_facts(session, since, until), now=now, tz=tz, hours=hours)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # func.min() comes back without the column type's UTC conversion on SQLite.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -34,6 +34,7 @@ from care_api.domain.model import (
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.case_log import LADDER_TIMER
+from care_api.usecases.checkins import elders_with_open_window
 from care_api.usecases.intake import record_device_report
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,10 @@ class _Plan:
     joined_state: dict[int, CaseState] = field(default_factory=dict)  # that case's state
 
 
+class _CheckinWindowOpen(Exception):
+    """A press of the batch comes from an elder whose check-in window is open."""
+
+
 def is_batchable(report: DeviceReport) -> bool:
     """True for reports `record_presses` takes: presses (the rest go one by one)."""
     return report.type is ReportType.PRESS
@@ -147,6 +152,10 @@ def record_presses(
         except IntegrityError:
             # Another process committed one of these keys since we looked: go one by one.
             uow.rollback()
+        except _CheckinWindowOpen:
+            # A press may be an elder's "I'm OK" (issue 9): intake's own rules decide it.
+            uow.rollback()
+            return [record_device_report(uow_factory, r, now=now, tz=tz) for r in reports]
         else:
             return outcomes
     log.info("press batch of %d met a key committed meanwhile; one by one", len(reports))
@@ -159,6 +168,8 @@ def _record(
     conn = uow.session.connection()  # Core statements: the ORM has nothing to track here
     sources = _sources(conn, {r.key.device_id for r in reports})
     elders = {s.elder_id for s in sources.values() if s.elder_id is not None}
+    if elders_with_open_window(uow.session, elders, now, tz):
+        raise _CheckinWindowOpen
     plan = _plan(reports, sources, _existing(conn, reports), _active_cases(conn, elders))
     case_ids: dict[int, str] = {}
     if plan.new:

@@ -7,6 +7,7 @@ reads exactly like the 404 for an object that does not exist.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -90,12 +91,48 @@ SHIFT = {
     "end": "2027-01-02T16:00:00+08:00",
 }
 
+_SLOTS = itertools.count()
+
+
+def window_body(w: World) -> dict[str, Any]:
+    """A check-in window overlapping no other one of this run (half-hour slots)."""
+    n = next(_SLOTS)
+    return {"start": f"{n // 2:02d}:{n % 2 * 30:02d}", "end": f"{n // 2:02d}:{n % 2 * 30 + 15:02d}"}
+
+
+def window(w: World, role: str, own: bool) -> dict[str, Any]:
+    elder_id = w.elder_of(own)
+    made = w.post(f"/elders/{elder_id}/checkins", window_body(w))
+    return {"elder_id": elder_id, "window_id": made["windows"][-1]["id"]}
+
+
+def watched(w: World, role: str, own: bool) -> dict[str, Any]:
+    """An elder whose no-activity watch runs (started afresh for each call)."""
+    elder_id = w.elder_of(own)
+    w.api.put(f"/api/v1/elders/{elder_id}/quiet-watch", json={}, headers=w.headers[ADMIN_ROLE])
+    return {"elder_id": elder_id}
+
+
 RULES: dict[str, Rule] = {
     "POST /api/v1/elders": Rule(STAFF, body=lambda w: ELDER),
     "GET /api/v1/elders/{elder_id}": Rule(CAREGIVER_OWN, elder),
     "PATCH /api/v1/elders/{elder_id}": Rule(STAFF, elder, lambda w: {"address": "13 Lane"}),
     "POST /api/v1/elders/{elder_id}/contacts": Rule(STAFF, elder, lambda w: contact()),
     "GET /api/v1/elders/{elder_id}/contacts": Rule(CAREGIVER_OWN, elder),
+    "GET /api/v1/elders/{elder_id}/checkins": Rule(CAREGIVER_OWN, elder),
+    "POST /api/v1/elders/{elder_id}/checkins": Rule(CAREGIVER_OWN, elder, window_body),
+    "DELETE /api/v1/elders/{elder_id}/checkins/{window_id}": Rule(CAREGIVER_OWN, window),
+    "GET /api/v1/elders/{elder_id}/quiet-watch": Rule(CAREGIVER_OWN, watched),
+    "PUT /api/v1/elders/{elder_id}/quiet-watch": Rule(
+        CAREGIVER_OWN, elder, lambda w: {"quiet_hours": 12, "grace_minutes": 10}
+    ),
+    "DELETE /api/v1/elders/{elder_id}/quiet-watch": Rule(CAREGIVER_OWN, watched),
+    "PUT /api/v1/elders/{elder_id}/away/{day}": Rule(
+        CAREGIVER_OWN, lambda w, r, o: {**elder(w, r, o), "day": "2027-02-10"}
+    ),
+    "DELETE /api/v1/elders/{elder_id}/away/{day}": Rule(
+        CAREGIVER_OWN, lambda w, r, o: {**elder(w, r, o), "day": "2027-02-10"}
+    ),
     "POST /api/v1/devices": Rule(
         STAFF, body=lambda w: {"device_id": w.unique("N"), "elder_id": w.elder_a}
     ),

@@ -185,6 +185,8 @@ def test_console_press_to_closed_case_and_figures(
     expect(page.locator("#kpi-completion .value")).to_have_text("50.0 %")
     expect(page.locator("#kpi-satisfaction .value")).to_have_text("100.0 %")
     expect(page.locator("#kpi-ack-p50 .value")).to_have_text("45 s")  # 5 s + 40 s after the press
+    answers = page.locator("#kpi-answer-times")  # issue 9: the emergency answered in 45 s
+    expect(answers.locator("tbody tr").first).to_contain_text("100.0 %")
     # The figures follow the stream too: a new press counts without a reload.
     press_button(live, "T1003", seq=1, pattern="single")
     expect(page.locator("#kpi-total .value")).to_have_text("3", timeout=UI_TIMEOUT_MS)
@@ -210,6 +212,7 @@ def test_console_press_to_closed_case_and_figures(
     page.click("[data-route=kpi]")
     expect(page.locator("#kpi-completion .label")).to_have_text("办结率", timeout=UI_TIMEOUT_MS)
     expect(page.locator("#kpi-satisfaction .label")).to_have_text("满意率")
+    expect(page.locator("#kpi-answer-times")).to_contain_text("60 秒内应答")
     screenshot("08-kpi-zh")
     page.click("[data-route=board]")
     expect(page.locator("#board-open h2")).to_contain_text("未结案件", timeout=UI_TIMEOUT_MS)

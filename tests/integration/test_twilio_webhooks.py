@@ -18,6 +18,7 @@ from alerts.runtime import AlertsComponent, webhook_router
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseEvent, Contact, Notification
+from care_api.usecases.checkins import add_window
 from care_api.usecases.intake import record_device_report
 from care_api.usecases.registry import add_contact
 from tests.api.support import TestClient
@@ -322,3 +323,39 @@ def test_webhooks_without_public_url_check_the_request_url(db_url: str, clock: F
             assert (good.status_code, bad.status_code) == (200, 403)
     finally:
         services.close()
+
+
+def test_a_check_in_call_to_the_elder_speaks_and_gathers_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient, clock: FakeClock
+) -> None:
+    elder_id, _ = seed_elder(svc, contacts=1)
+    with svc.uow() as uow:
+        add_window(
+            uow.session,
+            elder_id,
+            start="08:00",
+            end="10:00",
+            holidays_off=True,
+            by="t",
+            now=clock.now(),
+            tz=svc.tz,
+        )
+        uow.commit()
+    clock.advance(hours=19)  # 16:00 → 11:00 the next day in Shanghai: the window was missed
+    alerts.tick()
+    alerts.run_pending()
+    call = next(n for n in rows_of_all(svc) if n.recipient == f"elder:{elder_id}")
+    response = post(
+        client,
+        "/webhooks/twilio/voice",
+        {"CallSid": call.provider_id or "", "To": call.to, "Direction": "outbound-api"},
+    )
+    assert "<Gather" not in response.text
+    assert "We did not hear from you between 08:00 and 10:00" in response.text
+
+
+def rows_of_all(svc: Services) -> list[Notification]:
+    with svc.uow() as uow:
+        found = list(uow.session.exec(select(Notification).order_by(col(Notification.id))).all())
+        uow.session.expunge_all()
+        return found

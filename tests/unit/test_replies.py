@@ -37,13 +37,17 @@ from care_api.usecases.responders import same_phone
         ("yes c-20261122-0007", Reply(Answer.ACCEPT, "C-20261122-0007")),
         ("好0007", Reply(Answer.ACCEPT, "0007")),
         ("N 12", Reply(Answer.DECLINE, "12")),
+        ("3", Reply(Answer.ARRIVE)),
+        ("on site", Reply(Answer.ARRIVE)),
+        ("到了", Reply(Answer.ARRIVE)),
+        ("3 0007", Reply(Answer.ARRIVE, "0007")),
     ],
 )
 def test_parse_reply_known_forms(text: str, expected: Reply) -> None:
     assert parse_reply(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "10007", "3", "maybe", "yes please", "1 2 3", "Y" * 500])
+@pytest.mark.parametrize("text", ["", "10007", "4", "maybe", "yes please", "1 2 3", "Y" * 500])
 def test_parse_reply_refuses_what_is_not_an_answer(text: str) -> None:
     assert parse_reply(text) is None
 
@@ -51,7 +55,7 @@ def test_parse_reply_refuses_what_is_not_an_answer(text: str) -> None:
 @given(st.text(max_size=200))
 def test_parse_reply_never_raises(text: str) -> None:
     result = parse_reply(text)
-    assert result is None or result.answer in (Answer.ACCEPT, Answer.DECLINE)
+    assert result is None or result.answer in tuple(Answer)
 
 
 @given(

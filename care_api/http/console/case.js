@@ -4,6 +4,7 @@ import { api, serverNow } from "./api.js";
 import { fill, h, telLink } from "./dom.js";
 import { formatDuration, formatTime, t, tOr } from "./i18n.js";
 import { ACTIVE, AWAITING_CALLBACK, KINDS, UNOWNED, kindBadge, stateBadge } from "./states.js";
+import { wellnessCard } from "./wellness.js";
 
 const enc = encodeURIComponent;
 const dash = (value) => (value === null || value === undefined || value === "" ? "—" : value);
@@ -127,6 +128,7 @@ export function mount(root, { arg: caseId, toast }) {
         field(t("elder.name"), h("strong", {}, elder.name)),
         field(t("elder.phone"), telLink(elder.phone, elder.phone, { class: "tel" })),
         field(t("elder.address"), dash(elder.address)),
+        field(t("elder.district"), dash(elder.district)),
         field(t("elder.notes"), notes)),
       h("h3", {}, t("elder.contacts")),
       contacts.length
@@ -356,7 +358,7 @@ export function mount(root, { arg: caseId, toast }) {
           d.level ? ` · ${t("board.step", { n: d.level })}` : "",
           ` · ${t("col.owner")}: ${d.owner ?? t("board.unowned")}`)),
       h("div", { class: "case-grid" },
-        h("div", { class: "col" }, elderCard(), deviceCard()),
+        h("div", { class: "col" }, elderCard(), wellnessCard(d.elder_id, toast), deviceCard()),
         h("div", { class: "col" }, actionsCard(), ordersCard(), offersCard(), historyCard()),
         h("div", { class: "col" }, notificationsCard()))));
   }

@@ -1,6 +1,7 @@
 // The centre's figures: cases per day by kind, completion and satisfaction, time to acknowledge.
 
 import { api } from "./api.js";
+import { answerTimesCard } from "./answer_times.js";
 import { hBars, legend, stackedBars } from "./charts.js";
 import { fill, h } from "./dom.js";
 import { formatDate, formatDuration, formatPercent, t } from "./i18n.js";
@@ -65,7 +66,8 @@ export function mount(root, { toast }) {
         h("section", { class: "card" }, h("h2", {}, t("kpi.ack_time"),
           h("span", { class: "muted small" }, ` ${t("kpi.ack_count", { n: k.ack_count })}`)),
         hBars(acks, { max: ackMax })),
-        h("section", { class: "card" }, h("h2", {}, t("kpi.by_state")), hBars(states)))));
+        h("section", { class: "card" }, h("h2", {}, t("kpi.by_state")), hBars(states)),
+        answerTimesCard(k.answer_times))));
   }
 
   fill(root, h("p", { class: "empty" }, t("common.loading")));

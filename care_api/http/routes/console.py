@@ -14,8 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from care_api.domain.access import Principal, is_staff
+from care_api.domain.answer_times import ShiftHours
 from care_api.domain.kpi import MAX_PERIOD_DAYS, compute_kpi
 from care_api.domain.model import CaseKind
+from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_models import BoardCase, BoardPublic
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
@@ -23,7 +25,7 @@ from care_api.http.filing_models import KpiReport
 from care_api.http.schemas import CasePublic
 from care_api.services import Services
 from care_api.usecases.console_queries import board, kpi_inputs
-from care_api.usecases.kpi_report import parse_bound, service_kpi
+from care_api.usecases.kpi_report import answer_kpi, parse_bound, service_kpi
 from care_api.usecases.reclassify import reclassify
 from care_api.usecases.tokens import authenticate
 
@@ -156,7 +158,15 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
         start = _aware(since) if since is not None else end - timedelta(days=days)
         facts, callbacks = kpi_inputs(uow.session, start, end)
         kpi = compute_kpi(facts, callbacks, since=start, until=end, tz=services.tz)
-        return KpiReport.build(kpi, service_kpi(uow.session, facts, start, end, now))
+        hours = ShiftHours(
+            services.settings.day_shift_start_hour, services.settings.night_shift_start_hour
+        )
+        answers = answer_kpi(uow.session, start, end, now=now, tz=services.tz, hours=hours)
+        return KpiReport.build(
+            kpi,
+            service_kpi(uow.session, facts, start, end, now),
+            AnswerTimesPublic.build(answers, hours),
+        )
 
     @router.post(f"{API}/cases/{{case_id}}/reclassify", tags=["cases"])
     def post_reclassify(

@@ -1,0 +1,73 @@
+"""The "checkin" timer: judge a window that just closed, call the elder if it was missed.
+
+A missed window opens a `care` case (the care ladder tells the operators) and starts with a
+voice call to the elder: the call speaks, it asks nothing (the elder presses their button,
+the operator calls back). The next check of the window is scheduled in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from alerts.timers import TimerContext
+from care_api.services import Services
+from care_api.store.tables import Case, CheckinWindow, Elder, Timer
+from care_api.usecases.checkins import CHECKIN_TIMER, judge_window, next_check
+
+log = logging.getLogger(__name__)
+
+ELDER_PREFIX = "elder:"
+
+
+def checkin_call_text(elder_name: str, start: str, end: str) -> str:
+    """What the call to an elder who missed a check-in says."""
+    return (
+        f"Hello {elder_name}, this is your care centre. We did not hear from you between "
+        f"{start} and {end}. If you are well, press your button once. If you need help, hold "
+        "it down. An operator will call you back."
+    )
+
+
+class Checkins:
+    """Handler of the "checkin" timer rows."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def due(self, ctx: TimerContext, timer: Timer) -> None:
+        """Judge the window that closed at `timer.due_at`, then schedule its next check."""
+        session = ctx.uow.session
+        window = session.get(CheckinWindow, timer.step)
+        if window is None or not window.active or window.id is None:
+            return
+        tz = self._services.tz
+        # After downtime only the window this timer was for is judged, not every day missed.
+        ctx.schedule(purpose=CHECKIN_TIMER, step=window.id, due_at=next_check(window, ctx.now, tz))
+        case = judge_window(ctx.uow, window, closes_at=timer.due_at, now=ctx.now, tz=tz)
+        if case is None:
+            return
+        elder = session.get(Elder, window.elder_id)
+        if elder is not None:
+            call_elder(ctx, case, elder, checkin_call_text(elder.name, window.start, window.end))
+        log.info(
+            "elder %s missed check-in %s–%s: case %s",
+            window.elder_id,
+            window.start,
+            window.end,
+            case.id,
+        )
+
+
+def call_elder(ctx: TimerContext, case: Case, elder: Elder, say: str) -> None:
+    """Start a case's ladder with a voice call to the elder (it speaks, it asks nothing)."""
+    if not elder.phone:
+        return
+    ctx.outbox.add(
+        case_id=case.id,
+        channel="voice",
+        to=elder.phone,
+        recipient=f"{ELDER_PREFIX}{elder.id}",
+        body=f"Voice call: {say}",
+        say=say,
+        key=f"elder-call:{case.id}:{ELDER_PREFIX}{elder.id}",
+    )

@@ -1,0 +1,230 @@
+"""The closed loop of an accepted emergency (issue 9): "on site" in time, then resolution.
+
+`acknowledge` writes a "loop" timer (step LOOP_ARM) in its own transaction; firing it here
+schedules the two checks with the configured times, counted from the acknowledgement:
+
+- LOOP_ON_SITE (`VNH_ON_SITE_WITHIN_S`, 30 min): still `accepted`, not `on_site`? The owner
+  is asked by SMS, the console told, and the people of the next ladder step alerted (the
+  case's `level` moves up, the last step repeats). Checked again after the same time.
+- LOOP_RESOLVE (`VNH_RESOLVE_WITHIN_S`, 2 h): still accepted or on site? The owner gets an
+  SMS and the console a notice; chased again after the same time until resolved.
+
+Resolving cancels the case's pending timers; a check that finds the case moved on does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from alerts.escalation import OPERATORS, Escalation, alerted_people, case_facts
+from alerts.ladder import CaseFacts, Notify, plan
+from alerts.outbox import ALERT_KEY_PREFIX
+from alerts.timers import TimerBusy, TimerContext
+from care_api.domain.model import CaseKind, CaseState
+from care_api.services import Services
+from care_api.store.tables import Case, Contact, Elder, Timer, Volunteer
+from care_api.usecases.case_log import (
+    LOOP_ARM,
+    LOOP_ON_SITE,
+    LOOP_RESOLVE,
+    LOOP_TIMER,
+    add_note,
+)
+from care_api.usecases.ladders import CONSOLE, get_ladder
+from care_api.usecases.responders import describe_actor
+from care_api.usecases.supervision import BY
+from care_api.usecases.volunteers import volunteer_id_of
+
+log = logging.getLogger(__name__)
+
+STILL_RESOLVING = frozenset({CaseState.ACCEPTED, CaseState.ON_SITE})
+
+
+def on_site_overdue_owner_text(case_id: str, minutes: int) -> str:
+    """What the owner is asked when "on site" is late."""
+    return (
+        f"Case {case_id}: you took it {minutes} min ago but have not confirmed you are with "
+        "the elder. Reply 3 once you are there, or call the centre; others are being alerted."
+    )
+
+
+def on_site_overdue_alert_text(facts: CaseFacts, owner: str, minutes: int) -> str:
+    """What the next step's people are told: someone took it, but nobody is there yet."""
+    return (
+        f"EMERGENCY {facts.case_id}: {facts.elder_name} at {facts.address}. {owner} took it "
+        f"{minutes} min ago but is not on site yet. Please check on {facts.elder_name} "
+        "or call the centre."
+    )
+
+
+def resolve_overdue_text(case_id: str, minutes: int, *, owner: str | None = None) -> str:
+    """The chase of a case accepted but not resolved in time (owner's SMS or console line)."""
+    who = f" (taken by {owner})" if owner else ""
+    return (
+        f"Case {case_id}{who} is still not resolved {minutes} min after it was accepted. "
+        "Resolve it or tell the centre what is holding it up."
+    )
+
+
+def owner_phone(session: Session, case_id: str, owner: str | None) -> str | None:
+    """The phone of the person who owns the case, when they have one (operators do not)."""
+    if not owner:
+        return None
+    alerted = alerted_people(session, case_id)
+    if owner in alerted:
+        return alerted[owner]
+    kind, _, ident = owner.partition(":")
+    if kind == "contact" and ident.isdigit():
+        contact = session.get(Contact, int(ident))
+        return contact.phone if contact else None
+    volunteer_id = volunteer_id_of(owner)
+    if volunteer_id is not None:
+        volunteer = session.get(Volunteer, volunteer_id)
+        return volunteer.phone if volunteer else None
+    return None
+
+
+class ClosedLoop:
+    """The "loop" timer handler: arms the two checks, then runs them."""
+
+    def __init__(self, services: Services, escalation: Escalation) -> None:
+        self._services = services
+        self._escalation = escalation
+
+    @property
+    def _on_site_within(self) -> timedelta:
+        return timedelta(seconds=self._services.settings.on_site_within_s)
+
+    @property
+    def _resolve_within(self) -> timedelta:
+        return timedelta(seconds=self._services.settings.resolve_within_s)
+
+    def run(self, ctx: TimerContext, timer: Timer) -> None:
+        """Fire one step of a case's closed loop."""
+        if timer.case_id is None:
+            return
+        session = ctx.uow.session
+        case = session.exec(
+            select(Case).where(col(Case.id) == timer.case_id).with_for_update(skip_locked=True)
+        ).first()
+        if case is None:
+            if session.get(Case, timer.case_id) is not None:
+                raise TimerBusy(timer.case_id)
+            return
+        state = CaseState(case.state)
+        if state not in STILL_RESOLVING:
+            return
+        if timer.step == LOOP_ARM:
+            taken = case.acknowledged_at or ctx.now
+            ctx.schedule(
+                purpose=LOOP_TIMER,
+                case_id=case.id,
+                step=LOOP_ON_SITE,
+                due_at=taken + self._on_site_within,
+            )
+            ctx.schedule(
+                purpose=LOOP_TIMER,
+                case_id=case.id,
+                step=LOOP_RESOLVE,
+                due_at=taken + self._resolve_within,
+            )
+        elif timer.step == LOOP_ON_SITE and state is CaseState.ACCEPTED:
+            self._on_site_overdue(ctx, case, timer)
+            ctx.schedule(
+                purpose=LOOP_TIMER,
+                case_id=case.id,
+                step=LOOP_ON_SITE,
+                due_at=ctx.now + self._on_site_within,
+            )
+        elif timer.step == LOOP_RESOLVE:
+            self._resolve_overdue(ctx, case, timer)
+            ctx.schedule(
+                purpose=LOOP_TIMER,
+                case_id=case.id,
+                step=LOOP_RESOLVE,
+                due_at=ctx.now + self._resolve_within,
+            )
+
+    def _minutes(self, case: Case, now: datetime) -> int:
+        taken = case.acknowledged_at or now
+        return int((now - taken).total_seconds() // 60)
+
+    def _on_site_overdue(self, ctx: TimerContext, case: Case, timer: Timer) -> None:
+        session = ctx.uow.session
+        minutes = self._minutes(case, ctx.now)
+        owner = describe_actor(session, case.owner)
+        phone = owner_phone(session, case.id, case.owner)
+        if phone and case.owner:
+            ctx.outbox.add(
+                case_id=case.id,
+                channel="sms",
+                to=phone,
+                recipient=case.owner,
+                body=on_site_overdue_owner_text(case.id, minutes),
+                key=f"loop:{case.id}:{timer.id}:owner",
+            )
+        elder = session.get(Elder, case.elder_id)
+        facts = case_facts(case, elder)
+        ladder = get_ladder(session, CaseKind(case.kind))
+        step = min(case.level + 1, len(ladder.steps) - 1)
+        contacts, others = self._escalation.people_of_step(session, case, elder, ladder, step)
+        text = on_site_overdue_alert_text(facts, owner, minutes)
+        told: list[str] = []
+        for action in plan(ladder, step, facts, contacts, ctx.now, others=others):
+            if not isinstance(action, Notify) or action.recipient == case.owner:
+                continue
+            if action.channel == CONSOLE:
+                body = f"{case.id}: {owner} not on site after {minutes} min; re-alerted step {step}"
+                say = None
+            else:
+                body, say = text, (text if action.channel == "voice" else None)
+                told.append(action.recipient)
+            # The alert prefix makes them "alerted people": they hear when the case ends.
+            ctx.outbox.add(
+                case_id=case.id,
+                channel=action.channel,
+                to=action.to,
+                recipient=action.recipient,
+                body=body,
+                say=say,
+                key=f"{ALERT_KEY_PREFIX}{case.id}:loop{timer.id}:{action.recipient}:{action.channel}",
+            )
+        case.level = max(case.level, step)
+        why = f"no on-site confirmation after {minutes} min; re-alerted step {step}"
+        if told:
+            why += f": {', '.join(dict.fromkeys(told))}"
+        add_note(ctx.uow, case, action="on_site_overdue", by=BY, why=why, now=ctx.now)
+        log.info("case %s: on site overdue, re-alerted step %d", case.id, step)
+
+    def _resolve_overdue(self, ctx: TimerContext, case: Case, timer: Timer) -> None:
+        session = ctx.uow.session
+        minutes = self._minutes(case, ctx.now)
+        phone = owner_phone(session, case.id, case.owner)
+        if phone and case.owner:
+            ctx.outbox.add(
+                case_id=case.id,
+                channel="sms",
+                to=phone,
+                recipient=case.owner,
+                body=resolve_overdue_text(case.id, minutes),
+                key=f"loop:{case.id}:{timer.id}:owner",
+            )
+        ctx.outbox.add(
+            case_id=case.id,
+            channel=CONSOLE,
+            to=OPERATORS,
+            recipient=OPERATORS,
+            body=resolve_overdue_text(case.id, minutes, owner=describe_actor(session, case.owner)),
+            key=f"loop:{case.id}:{timer.id}:{OPERATORS}",
+        )
+        add_note(
+            ctx.uow,
+            case,
+            action="resolve_overdue",
+            by=BY,
+            why=f"not resolved {minutes} min after acceptance; owner chased",
+            now=ctx.now,
+        )

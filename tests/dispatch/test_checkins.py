@@ -1,0 +1,188 @@
+"""Wellness check-ins (issue 9) on a moved clock: a window kept, missed, off on holidays."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alerts.runtime import AlertsComponent
+from care_api.domain.model import DeviceReport, EventKey, IntakeOutcome, ReportType
+from care_api.services import Services
+from care_api.usecases.intake import record_device_report
+from care_api.usecases.press_intake import record_presses
+from care_api.usecases.registry import provision_device
+from tests.api.support import TestClient
+from tests.dispatch.support import (
+    ADMIN,
+    add_elder,
+    case_row,
+    console_lines,
+    messages,
+    mint,
+    ok,
+    settle,
+)
+from tests.fakes import FakeClock
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ELDER_PHONE = "+8613800000000"
+
+
+def move_to(clock: FakeClock, local: str) -> None:
+    """Move the clock forward to a local time of the centre: "2026-11-23 09:30"."""
+    target = datetime.fromisoformat(local).replace(tzinfo=SHANGHAI)
+    clock.advance(seconds=(target - clock.now()).total_seconds())
+
+
+def enrolled(api: TestClient, svc: Services, **window: Any) -> int:
+    """An elder with a terminal and a check-in window 08:00–10:00 (it is Sunday 16:00)."""
+    elder = add_elder(api)
+    with svc.uow() as uow:
+        provision_device(uow.session, "T1001", elder, svc.clock.now())
+        uow.commit()
+    body = {"start": "08:00", "end": "10:00", **window}
+    ok(api.post(f"/api/v1/elders/{elder}/checkins", json=body, headers=ADMIN), 201)
+    return elder
+
+
+def press(svc: Services, seq: int, pattern: str = "single", button: str = "main") -> IntakeOutcome:
+    report = DeviceReport(
+        EventKey("T1001", 1, seq), ReportType.PRESS, {"button": button, "pattern": pattern}
+    )
+    return record_device_report(svc.uow, report, now=svc.clock.now(), tz=svc.tz)
+
+
+def checkins(api: TestClient, elder: int, headers: dict[str, str] = ADMIN) -> dict[str, Any]:
+    found: dict[str, Any] = ok(api.get(f"/api/v1/elders/{elder}/checkins", headers=headers))
+    return found
+
+
+def care_cases(svc: Services) -> list[str]:
+    return sorted({n.case_id for n in messages(svc) if n.case_id and "missed check-in" in n.body})
+
+
+def test_a_press_in_the_window_is_the_check_in_and_opens_no_case(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    elder = enrolled(api, svc)
+    window = checkins(api, elder)["windows"][0]
+    assert (window["today"], window["next_check_at"]) == ("new", "2026-11-23T02:00:00+00:00")
+
+    move_to(clock, "2026-11-23 08:40")
+    assert checkins(api, elder)["windows"][0]["today"] == "open"
+    outcome = press(svc, 1)
+    assert (outcome.status.value, outcome.case_id) == ("accepted", None)
+    move_to(clock, "2026-11-23 10:01")
+    settle(alerts)
+    assert care_cases(svc) == []
+    assert messages(svc) == []  # no service case, nobody told anything
+    window = checkins(api, elder)["windows"][0]
+    assert window["today"] == "kept"
+    assert window["kept_at"] == "2026-11-23T00:40:00+00:00"
+    assert window["next_check_at"] == "2026-11-24T02:00:00+00:00"
+
+    # The same single press outside the window is a service request, as the keymap says.
+    move_to(clock, "2026-11-23 11:00")
+    assert press(svc, 2).case_id is not None
+
+
+def test_a_missed_window_opens_a_care_case_that_starts_with_a_call_to_the_elder(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    elder = enrolled(api, svc)
+    move_to(clock, "2026-11-23 07:59")  # a press before the window does not count
+    assert press(svc, 1).case_id is not None  # a service request, as usual
+    move_to(clock, "2026-11-23 09:59")
+    settle(alerts)
+    assert care_cases(svc) == []
+
+    move_to(clock, "2026-11-23 10:00")
+    settle(alerts)
+    window = checkins(api, elder)["windows"][0]
+    case_id = window["missed_case_id"]
+    assert window["today"] == "missed" and case_id is not None
+    case = case_row(svc, case_id)
+    assert (case.kind, case.summary) == ("care", "Care request (missed check-in 08:00–10:00)")
+    calls = [n for n in messages(svc, case_id) if n.channel == "voice"]
+    assert [(c.to, c.recipient) for c in calls] == [(ELDER_PHONE, f"elder:{elder}")]
+    assert calls[0].say is not None and "did not hear from you between 08:00 and 10:00" in (
+        calls[0].say
+    )
+    assert any("missed check-in" in line for line in console_lines(svc, case_id))
+
+    # The next day's window is watched again, and kept.
+    move_to(clock, "2026-11-24 09:00")
+    assert press(svc, 2).case_id is None
+    move_to(clock, "2026-11-24 10:30")
+    settle(alerts)
+    assert care_cases(svc) == [case_id]
+
+
+def test_no_check_in_on_public_holidays_or_the_elders_away_days(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    elder = enrolled(api, svc)
+    holiday = {"working": False, "note": "National Day"}
+    ok(api.put("/api/v1/calendar/2026-11-23", json=holiday, headers=ADMIN))
+    stranger = mint(api, "caregiver", "Li Na")  # cares for nobody here: the elder is unknown
+    assert api.put(f"/api/v1/elders/{elder}/away/2026-11-24", headers=stranger).status_code == 404
+    away = ok(
+        api.put(f"/api/v1/elders/{elder}/away/2026-11-24", json={"note": "hospital"}, headers=ADMIN)
+    )
+    assert away["away"] == ["2026-11-24"]
+
+    move_to(clock, "2026-11-23 09:00")
+    assert checkins(api, elder)["windows"][0]["today"] == "off"
+    assert press(svc, 1).case_id is not None  # on a day off a press is just a press
+    move_to(clock, "2026-11-24 12:00")
+    settle(alerts)
+    assert care_cases(svc) == []
+    move_to(clock, "2026-11-25 10:05")
+    settle(alerts)
+    assert len(care_cases(svc)) == 1
+
+
+def test_an_emergency_in_the_window_counts_and_still_opens_its_case(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    elder = enrolled(api, svc)
+    move_to(clock, "2026-11-23 08:10")
+    assert press(svc, 1, pattern="long").kind is not None
+    assert checkins(api, elder)["windows"][0]["today"] == "kept"
+
+
+def test_the_gateways_press_batches_respect_the_window(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    enrolled(api, svc)
+    move_to(clock, "2026-11-23 08:10")
+    reports = [
+        DeviceReport(EventKey("T1001", 1, 1), ReportType.PRESS, {"button": "ok"}),
+        DeviceReport(EventKey("T1001", 1, 2), ReportType.PRESS, {"pattern": "double"}),
+    ]
+    outcomes = record_presses(svc.uow, reports, now=clock.now(), tz=svc.tz)
+    assert [o.case_id is None for o in outcomes] == [True, False]
+
+
+def test_windows_are_checked_and_can_be_stopped(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    elder = enrolled(api, svc)
+    url = f"/api/v1/elders/{elder}/checkins"
+    backwards = api.post(url, json={"start": "10:00", "end": "09:00"}, headers=ADMIN)
+    assert backwards.status_code == 422
+    assert api.post(url, json={"start": "8am", "end": "9am"}, headers=ADMIN).status_code == 422
+    overlap = api.post(url, json={"start": "09:30", "end": "11:00"}, headers=ADMIN)
+    assert overlap.status_code == 409
+    evening = ok(api.post(url, json={"start": "18:00", "end": "20:00"}, headers=ADMIN), 201)
+    assert [w["start"] for w in evening["windows"]] == ["08:00", "18:00"]
+
+    first = evening["windows"][0]["id"]
+    assert api.delete(f"{url}/{first}", headers=ADMIN).status_code == 204
+    move_to(clock, "2026-11-22 19:59")  # the evening window starts today (Sunday)
+    settle(alerts)
+    assert care_cases(svc) == []
+    move_to(clock, "2026-11-23 10:30")
+    settle(alerts)
+    assert len(care_cases(svc)) == 1  # Sunday evening's; the stopped 08:00 window is not judged
