@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from care_api.domain.access import Principal, may_see_medical_notes
+from care_api.domain.alarm_codes import ContactId, parse_contact_id
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.model import CaseKind, CaseState, Role
 from care_api.store.tables import (
@@ -202,6 +203,32 @@ class DevicePublic(BaseModel):
         return cls.model_validate(device)
 
 
+class ContactIdPublic(BaseModel):
+    """The Contact ID (SIA DC-05) equivalent of an event: `code` "1101" = new personal emergency."""
+
+    code: Annotated[str, Field(examples=["1101", "3301"])]  # QEEE, as centres print it
+    qualifier: int  # 1 new event / opening, 3 restore / closing
+    event: int  # the three-digit event code: 100 medical, 101 personal emergency, …
+    description: str
+
+    @classmethod
+    def of(cls, value: ContactId | None) -> Self | None:
+        """The public view of a domain code, None for none."""
+        if value is None:
+            return None
+        return cls(
+            code=value.code,
+            qualifier=value.qualifier,
+            event=value.event,
+            description=value.description,
+        )
+
+
+def contact_id_of_row(code: str | None) -> ContactIdPublic | None:
+    """A table's four digits ("1101") as the API shows them."""
+    return ContactIdPublic.of(parse_contact_id(code)) if code is not None else None
+
+
 class CasePublic(BaseModel):
     """A case as lists show it."""
 
@@ -219,6 +246,12 @@ class CasePublic(BaseModel):
     acknowledged_at: Timestamp | None
     resolved_at: Timestamp | None
     closed_at: Timestamp | None
+    contact_id: ContactIdPublic | None = None  # None: a request with no alarm equivalent
+
+    @field_validator("contact_id", mode="before")
+    @classmethod
+    def _spell_out(cls, value: object) -> object:
+        return contact_id_of_row(value) if isinstance(value, str) else value
 
     @classmethod
     def of(cls, case: Case) -> Self:

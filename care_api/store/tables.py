@@ -38,6 +38,8 @@ class Contact(SQLModel, table=True):
     phone: str = Field(max_length=32)
     relation: str = Field(default="", max_length=64)
     priority: int = 1
+    # Told after the event (a summary when the case closes), never paged by a ladder (0007).
+    notify_only: bool = False
 
 
 class Device(SQLModel, table=True):
@@ -105,6 +107,8 @@ class Case(SQLModel, table=True):
     resolved_at: datetime | None = _ts(nullable=True)
     closed_at: datetime | None = _ts(nullable=True)
     updated_at: datetime = _ts()
+    # The Contact ID equivalent of what opened it, "QEEE" ("1101"); None for requests (0007).
+    contact_id: str | None = Field(default=None, max_length=4)
 
 
 class CaseEvent(SQLModel, table=True):

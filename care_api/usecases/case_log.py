@@ -7,6 +7,7 @@ from datetime import datetime, tzinfo
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import ACTIVE, check_transition, summary_for
 from care_api.domain.events import CaseOpened, CaseStateChanged
 from care_api.domain.model import CaseKind, CaseState
@@ -41,9 +42,15 @@ def open_case(
     tz: tzinfo,
     device_id: str | None = None,
     device_event_id: int | None = None,
+    cause: str | None = None,
 ) -> Case:
-    """Open a case with its first history row and the ladder's first step due now."""
+    """Open a case with its first history row and the ladder's first step due now.
+
+    `cause` ("fall", "missed_check_in", a terminal problem) picks its Contact ID code where
+    the kind alone does not (see domain.alarm_codes.contact_id_for_case).
+    """
     session = uow.session
+    code = contact_id_for_case(kind, cause)
     case = Case(
         id=next_case_id(session, now, tz),
         kind=kind,
@@ -54,6 +61,7 @@ def open_case(
         summary=summary_for(kind, trigger),
         opened_at=now,
         updated_at=now,
+        contact_id=code.code if code is not None else None,
     )
     session.add(case)
     session.add(

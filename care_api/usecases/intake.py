@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from care_api.domain.alarm_codes import CAUSE_FALL
 from care_api.domain.cases import is_unowned
 from care_api.domain.events import CasePressedAgain
 from care_api.domain.keymap import case_kind_for_press
@@ -157,7 +158,9 @@ def _apply(
         kind = case_kind_for_press(button, pattern, override)
         return _open_or_join(uow, device, event, kind, f"{button} {pattern} press", now, tz)
     if report.type is ReportType.FALL:
-        return _open_or_join(uow, device, event, CaseKind.EMERGENCY, "fall detected", now, tz)
+        return _open_or_join(
+            uow, device, event, CaseKind.EMERGENCY, "fall detected", now, tz, cause=CAUSE_FALL
+        )
     if report.type is ReportType.CANCEL:
         return _cancel(uow, device, report, now)
     if report.type is ReportType.BATTERY:
@@ -192,6 +195,8 @@ def _open_or_join(
     trigger: str,
     now: datetime,
     tz: tzinfo,
+    *,
+    cause: str | None = None,
 ) -> Case:
     elder_id = _elder_of(device)
     by = f"device:{device.device_id}"
@@ -211,6 +216,7 @@ def _open_or_join(
         tz=tz,
         device_id=device.device_id,
         device_event_id=event.id,
+        cause=cause,
     )
     log.info(
         "case opened case=%s kind=%s device=%s boot=%d seq=%d",

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, text, tuple
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
+from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import ACTIVE, summary_for
 from care_api.domain.events import CaseOpened, CasePressedAgain
 from care_api.domain.keymap import case_kind_for_press
@@ -271,6 +272,7 @@ def _write(
         if plan.opener.get(i) == i:
             elder_id = sources[device_id].elder_id
             kind = plan.kinds[i]
+            code = contact_id_for_case(kind)
             cases.append(
                 {
                     "id": case_id,
@@ -282,6 +284,7 @@ def _write(
                     "summary": summary_for(kind, why),
                     "opened_at": now,
                     "updated_at": now,
+                    "contact_id": code.code if code is not None else None,
                 }
             )
             history.append(_history(case_id, now, by, "opened", why, CaseState.OPEN.value))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import summary_for
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState
@@ -38,6 +39,9 @@ def reclassify(
     # The title names the kind ("Emergency (main long press)"); keep the trigger, fix the rest.
     trigger = case.summary.partition(" (")[2].removesuffix(")") or "reclassified"
     case.summary = summary_for(kind, trigger)
+    # The Contact ID code follows the kind: a press found to be a care need is no alarm.
+    code = contact_id_for_case(kind)
+    case.contact_id = code.code if code is not None else None
     why = f"{old} → {kind}" + (f": {note}" if note else "")
     add_note(uow, case, action=RECLASSIFIED, by=by, why=why, now=now)
     # TODO(alerts): there is no CaseReclassified domain event yet (domain/events.py), so a

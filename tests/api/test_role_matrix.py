@@ -106,6 +106,7 @@ RULES: dict[str, Rule] = {
         STAFF, fresh_device, lambda w: {"reason": "lost"}
     ),
     "GET /api/v1/devices/{device_id}/history": Rule(CAREGIVER_OWN, device),
+    "GET /api/v1/devices/{device_id}/events": Rule(CAREGIVER_OWN, device),
     "POST /api/v1/devices/{device_id}/commands": Rule(STAFF, device, lambda w: {"cmd": "ping"}),
     "GET /api/v1/devices/{device_id}/commands": Rule(STAFF, device),
     "GET /api/v1/devices/{device_id}/commands/{command_id}": Rule(

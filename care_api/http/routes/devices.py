@@ -14,6 +14,7 @@ from care_api.http.fleet_models import (
     CommandCreate,
     CommandPublic,
     DeviceBind,
+    DeviceEventPublic,
     DeviceHistoryPublic,
     DeviceRetire,
     DeviceUpdate,
@@ -35,7 +36,7 @@ from care_api.usecases.device_commands import (
     list_commands,
     request_command,
 )
-from care_api.usecases.device_log import history_of
+from care_api.usecases.device_log import EVENTS_MAX_ROWS, events_of, history_of
 from care_api.usecases.lifecycle import (
     bind_device,
     retire_device,
@@ -207,6 +208,19 @@ def read_history(
     """Provisioned, bound, moved, retired, rotated, booted: oldest first."""
     _visible(uow, device_id, principal)
     return [DeviceHistoryPublic.of(row) for row in history_of(uow.session, device_id)]
+
+
+@router.get("/{device_id}/events")
+def read_events(
+    device_id: DeviceId,
+    uow: UowDep,
+    principal: ReaderDep,
+    limit: Annotated[int, Query(ge=1, le=EVENTS_MAX_ROWS)] = 100,
+) -> list[DeviceEventPublic]:
+    """What the terminal sent (presses, falls, power, battery…), newest first, with Contact ID."""
+    _visible(uow, device_id, principal)
+    rows = events_of(uow.session, device_id, limit)
+    return [DeviceEventPublic.of(row, kind) for row, kind in rows]
 
 
 @router.post("/{device_id}/commands", status_code=status.HTTP_201_CREATED)
