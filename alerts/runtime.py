@@ -31,15 +31,17 @@ from alerts.notify.twilio import (
 from alerts.offers import VolunteerOffers
 from alerts.outbox import NotificationSender
 from alerts.ports import Channel, Notifier
-from alerts.timers import TimerSweeper, start_beat
+from alerts.timers import TimerContext, TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
 from care_api.domain.cases import is_unowned
 from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged, DomainEvent
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.settings import Settings
+from care_api.store.tables import Timer
 from care_api.usecases.case_log import LADDER_TIMER
 from care_api.usecases.device_commands import COMMAND_TIMEOUT_TIMER
+from care_api.usecases.fall_window import FALL_WINDOW_TIMER, open_held_fall
 from care_api.usecases.filings import DEADLINE_TIMER
 from care_api.usecases.ladders import Audience
 from care_api.usecases.orders import MERCHANT_CONTACT_TIMER, MERCHANT_NOTIFY_TIMER
@@ -84,6 +86,7 @@ class AlertsComponent:
         # The terminal fleet: its watch runs on its own beat (start), commands time out here.
         self.fleet = FleetAlerts(services, self.sender.enqueue)
         self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)
+        self.sweeper.register(FALL_WINDOW_TIMER, self._fall_window_closed)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False
         self._accepting = False
@@ -108,6 +111,10 @@ class AlertsComponent:
                 self._twilio, s.twilio_from, callback, prompt_url=prompt
             ),
         }
+
+    def _fall_window_closed(self, ctx: TimerContext, timer: Timer) -> None:
+        # No cancel came in the window: the emergency opens, and its ladder starts at once.
+        open_held_fall(ctx.uow, timer, now=ctx.now, tz=self._services.tz)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

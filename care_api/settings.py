@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     merchant_red_card_days: int = 30  # a red card (停单) stops new orders this long
     timezone: str = "Asia/Shanghai"  # the centre's local day numbers cases and working days
     timer_sweep_interval_s: float = 1.0
+    # A fall opens its emergency only if the elder sends no `cancel` within this (0: at once).
+    fall_cancel_window_s: Annotated[int, Field(ge=0, le=600)] = 30
     gateway_workers: int = 1
 
     @classmethod

@@ -4,6 +4,7 @@ import { api, serverNow } from "./api.js";
 import { fill, h, telLink } from "./dom.js";
 import { formatDuration, formatTime, t, tOr } from "./i18n.js";
 import { ACTIVE, AWAITING_CALLBACK, KINDS, UNOWNED, kindBadge, stateBadge } from "./states.js";
+import { caseBadges } from "./codes.js";
 
 const enc = encodeURIComponent;
 const dash = (value) => (value === null || value === undefined || value === "" ? "—" : value);
@@ -212,7 +213,7 @@ export function mount(root, { arg: caseId, toast }) {
     fill(root, h("div", { class: "case-view", dataset: { caseId: d.id, state: d.state } },
       h("header", { class: ["case-head", d.kind === "emergency" && "emergency"] },
         h("a", { href: "#/board", class: "back" }, `← ${t("nav.board")}`),
-        h("h1", { class: "mono" }, d.id), kindBadge(d.kind), stateBadge(d.state),
+        h("h1", { class: "mono" }, d.id), kindBadge(d.kind), stateBadge(d.state), caseBadges(d),
         h("span", { class: "summary" }, d.summary),
         // The ladder's flags ("call 120") matter while nobody owns the case.
         UNOWNED.has(d.state)

@@ -68,9 +68,19 @@ def test_power_restored_reads_as_restore_of_mains_lost() -> None:
 
 @pytest.mark.parametrize(
     ("received", "kind"),
-    [(100, "emergency"), (101, "emergency"), (120, "emergency"), (111, "emergency")]
-    + [(102, "device"), (301, "device"), (302, "device")]
-    + [(406, None), (602, None), (305, None), (999, None)],
+    [
+        (100, "emergency"),
+        (101, "emergency"),
+        (120, "emergency"),
+        (111, "emergency"),
+        (102, "device"),
+        (301, "device"),
+        (302, "device"),
+        (406, None),
+        (602, None),
+        (305, None),
+        (999, None),
+    ],
 )
 def test_received_codes_map_back_to_case_kinds(received: int, kind: str | None) -> None:
     assert kind_for_contact_id(received) == kind
