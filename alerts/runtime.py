@@ -31,6 +31,7 @@ from alerts.notify.twilio import (
 from alerts.offers import VolunteerOffers
 from alerts.outbox import NotificationSender
 from alerts.ports import Channel, Notifier
+from alerts.summaries import ClosingSummaries
 from alerts.timers import TimerContext, TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
 from care_api.domain.cases import is_unowned
@@ -87,6 +88,7 @@ class AlertsComponent:
         self.fleet = FleetAlerts(services, self.sender.enqueue)
         self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)
         self.sweeper.register(FALL_WINDOW_TIMER, self._fall_window_closed)
+        self.summaries = ClosingSummaries(services, self.sender.enqueue)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False
         self._accepting = False
@@ -183,6 +185,8 @@ class AlertsComponent:
                     self.escalation.notify_cancelled(event.case_id, event.by)
                 elif event.to_state is CaseState.RESOLVED:
                     self.fleet.notify_back(event.case_id, event.by)
+                elif event.to_state is CaseState.CLOSED:
+                    self.summaries.notify_closed(event.case_id)
             elif isinstance(event, CasePressedAgain):
                 self.escalation.notify_pressed_again(event.case_id)
         except Exception:

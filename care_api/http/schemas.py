@@ -138,6 +138,8 @@ class ContactCreate(BaseModel):
     phone: Phone
     relation: Annotated[str, Field(max_length=64)] = ""
     priority: Annotated[int, Field(ge=1, le=100)] = 1
+    # Info only: never paged by a ladder; gets a summary SMS when a case of the elder closes.
+    notify_only: bool = False
 
 
 class ContactPublic(BaseModel):
@@ -151,6 +153,7 @@ class ContactPublic(BaseModel):
     phone: str
     relation: str
     priority: int
+    notify_only: bool = False
 
 
 class DeviceProvision(BaseModel):

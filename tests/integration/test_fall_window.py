@@ -99,9 +99,7 @@ def test_fall_cancelled_at_10_s_pages_nobody_and_asks_for_a_check_in_call(
     assert "check in with Wang Fang, call +8613811112222" in sent[0][1]
 
 
-def test_a_restart_inside_the_window_does_not_lose_the_fall(
-    db_url: str, clock: FakeClock
-) -> None:
+def test_a_restart_inside_the_window_does_not_lose_the_fall(db_url: str, clock: FakeClock) -> None:
     first = build_services(make_settings(db_url), clock=clock)
     seed_elder(first)
     send(first, 1, ReportType.FALL)

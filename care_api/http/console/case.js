@@ -4,7 +4,7 @@ import { api, serverNow } from "./api.js";
 import { fill, h, telLink } from "./dom.js";
 import { formatDuration, formatTime, t, tOr } from "./i18n.js";
 import { ACTIVE, AWAITING_CALLBACK, KINDS, UNOWNED, kindBadge, stateBadge } from "./states.js";
-import { caseBadges } from "./codes.js";
+import { caseBadges, contactBadge } from "./codes.js";
 
 const enc = encodeURIComponent;
 const dash = (value) => (value === null || value === undefined || value === "" ? "—" : value);
@@ -82,7 +82,7 @@ export function mount(root, { arg: caseId, toast }) {
       h("h3", {}, t("elder.contacts")),
       contacts.length
         ? h("table", { class: "grid compact" }, h("tbody", {}, contacts.map((c) => h("tr", {},
-          h("td", { class: "num" }, String(c.priority)), h("td", {}, c.name),
+          h("td", { class: "num" }, String(c.priority)), h("td", {}, c.name, contactBadge(c)),
           h("td", { class: "muted" }, dash(c.relation)),
           h("td", {}, telLink(c.phone, c.phone, { class: "tel" }))))))
         : h("p", { class: "empty" }, t("elder.no_contacts")));

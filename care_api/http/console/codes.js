@@ -1,4 +1,4 @@
-// Small badges for what issue 9 adds to a case: its Contact ID code, and whether it is a drill.
+// Small badges for what issue 9 adds: a case's Contact ID code and drill mark, info-only contacts.
 // Kept apart from board.js / case.js so both only call caseBadges(row).
 
 import { h } from "./dom.js";
@@ -16,4 +16,11 @@ export function contactIdBadge(code) {
 /** Every extra badge of a board row or a case: [] when it has none. */
 export function caseBadges(row) {
   return [contactIdBadge(row.contact_id)].filter(Boolean);
+}
+
+/** "Info only" beside a contact who is never paged and hears of a case when it closes. */
+export function contactBadge(contact) {
+  return contact.notify_only
+    ? h("span", { class: "badge info-only", title: t("contact.info_only_title") }, t("contact.info_only"))
+    : null;
 }
