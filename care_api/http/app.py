@@ -17,6 +17,7 @@ from care_api.http.routes import (
     audit,
     cases,
     devices,
+    drills,
     elders,
     filings,
     health,
@@ -88,7 +89,7 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware)  # inside metrics: 413s are counted
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    routes = (elders, devices, cases, notifications, tokens, ladders, audit)
+    routes = (elders, devices, cases, notifications, tokens, ladders, audit, drills)
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:
         app.include_router(module.router, prefix=API_PREFIX)

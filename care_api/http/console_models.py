@@ -28,6 +28,7 @@ class BoardCase(BaseModel):
     updated_at: Timestamp
     flags: list[str]  # what the ladder wants the console to say, e.g. "call 120"
     contact_id: ContactIdPublic | None = None
+    drill: bool = False
 
     @classmethod
     def of(cls, case: Case, elder_name: str, flags: tuple[str, ...] = ()) -> Self:
@@ -47,6 +48,7 @@ class BoardCase(BaseModel):
             updated_at=case.updated_at,
             flags=list(flags),
             contact_id=contact_id_of_row(case.contact_id),
+            drill=case.drill,
         )
 
 

@@ -47,6 +47,7 @@ Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Address = Annotated[str, Field(max_length=500)]
 MedicalNotes = Annotated[str, Field(max_length=4000)]
+District = Annotated[str, Field(max_length=64)]  # the centre's area (answer times per district)
 Keymap = Annotated[
     dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=16)]],
     Field(max_length=KEYMAP_ENTRIES_MAX, examples=[{"main:single": "care", "sos:*": "emergency"}]),
@@ -70,6 +71,7 @@ class ElderCreate(BaseModel):
     lon: Longitude | None = None
     medical_notes: MedicalNotes = ""
     keymap_override: Keymap | None = None
+    district: District = ""
 
     _keymap = field_validator("keymap_override")(_checked_keymap)
 
@@ -87,13 +89,14 @@ class ElderUpdate(BaseModel):
     lon: Longitude | None = None
     medical_notes: MedicalNotes | None = None
     keymap_override: Keymap | None = None
+    district: District | None = None
 
     _keymap = field_validator("keymap_override")(_checked_keymap)
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> Self:
         # lat, lon and keymap_override may be cleared with null; the rest always have a value.
-        for name in ("name", "phone", "address", "medical_notes"):
+        for name in ("name", "phone", "address", "medical_notes", "district"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
         return self
@@ -111,6 +114,7 @@ class ElderPublic(BaseModel):
     medical_notes: str | None
     keymap_override: dict[str, str] | None
     created_at: Timestamp
+    district: str
 
     @classmethod
     def of(cls, elder: Elder, principal: Principal) -> Self:
@@ -128,6 +132,7 @@ class ElderPublic(BaseModel):
             medical_notes=elder.medical_notes if private else None,
             keymap_override=elder.keymap_override,
             created_at=elder.created_at,
+            district=elder.district,
         )
 
 
@@ -140,6 +145,7 @@ class ContactCreate(BaseModel):
     priority: Annotated[int, Field(ge=1, le=100)] = 1
     # Info only: never paged by a ladder; gets a summary SMS when a case of the elder closes.
     notify_only: bool = False
+    drill_opt_in: bool = False  # gets the TEST messages of drills
 
 
 class ContactPublic(BaseModel):
@@ -154,6 +160,7 @@ class ContactPublic(BaseModel):
     relation: str
     priority: int
     notify_only: bool = False
+    drill_opt_in: bool = False
 
 
 class DeviceProvision(BaseModel):
@@ -250,6 +257,7 @@ class CasePublic(BaseModel):
     resolved_at: Timestamp | None
     closed_at: Timestamp | None
     contact_id: ContactIdPublic | None = None  # None: a request with no alarm equivalent
+    drill: bool = False  # opened by a terminal in test mode; left out of the figures
 
     @field_validator("contact_id", mode="before")
     @classmethod

@@ -26,6 +26,8 @@ class Elder(SQLModel, table=True):
     medical_notes: str = Field(default="", max_length=4000)
     keymap_override: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = _ts()
+    # The centre's area the elder lives in (migration 0008): answer-time figures per district.
+    district: str = Field(default="", max_length=64)
 
 
 class Contact(SQLModel, table=True):
@@ -40,6 +42,7 @@ class Contact(SQLModel, table=True):
     priority: int = 1
     # Told after the event (a summary when the case closes), never paged by a ladder (0007).
     notify_only: bool = False
+    drill_opt_in: bool = False  # takes part in drills: gets their TEST messages (0007)
 
 
 class Device(SQLModel, table=True):
@@ -109,6 +112,7 @@ class Case(SQLModel, table=True):
     updated_at: datetime = _ts()
     # The Contact ID equivalent of what opened it, "QEEE" ("1101"); None for requests (0007).
     contact_id: str | None = Field(default=None, max_length=4)
+    drill: bool = False  # opened by a terminal in test mode: reported apart from real cases
 
 
 class CaseEvent(SQLModel, table=True):
@@ -219,6 +223,7 @@ class Volunteer(SQLModel, table=True):
     )
     active: bool = True
     created_at: datetime = _ts()
+    drill_opt_in: bool = False  # takes part in drills: gets their TEST messages (0007)
 
 
 class VolunteerTask(SQLModel, table=True):
@@ -426,3 +431,20 @@ class AuditLog(SQLModel, table=True):
     # No foreign key: the trail of who read an elder's data outlives anything done to the row.
     elder_id: int
     route: str = Field(max_length=200)  # "GET /api/v1/elders/{elder_id}"
+
+
+# -- drills: terminals and districts in test mode (migration 0007) -----------------------------
+
+
+class Drill(SQLModel, table=True):
+    """A terminal or a whole district in test mode while `ended_at` is null."""
+
+    __tablename__ = "drill"
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str | None = Field(default=None, max_length=64, index=True)
+    district: str | None = Field(default=None, max_length=64, index=True)
+    note: str = Field(default="", max_length=500)
+    started_by: str = Field(max_length=100)
+    started_at: datetime = _ts()
+    ended_at: datetime | None = _ts(nullable=True, index=True)
+    ended_by: str | None = Field(default=None, max_length=100)

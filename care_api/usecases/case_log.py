@@ -14,6 +14,7 @@ from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChange
 from care_api.domain.model import CaseKind, CaseState
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.drills import in_drill
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ def open_case(
     """
     session = uow.session
     code = contact_id_for_case(kind, cause)
+    # A terminal in test mode opens drill cases: the whole ladder, but TEST and opted-in only.
+    drill = in_drill(session, device_id)
     case = Case(
         id=next_case_id(session, now, tz),
         kind=kind,
@@ -65,6 +68,7 @@ def open_case(
         opened_at=now,
         updated_at=now,
         contact_id=code.code if code is not None else None,
+        drill=drill,
     )
     session.add(case)
     session.add(

@@ -35,6 +35,7 @@ from care_api.domain.model import (
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.case_log import LADDER_TIMER
+from care_api.usecases.drills import drilled_devices
 from care_api.usecases.intake import record_device_report
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,8 @@ def _record(
     case_ids: dict[int, str] = {}
     if plan.new:
         case_ids = _number_cases(conn, plan, now, tz)
-        _write(uow, conn, reports, plan, case_ids, sources, now)
+        drills = drilled_devices(uow.session, sources)
+        _write(uow, conn, reports, plan, case_ids, sources, drills, now)
     outcomes: list[IntakeOutcome] = []
     for i in range(len(reports)):
         if i in plan.done:
@@ -243,6 +245,7 @@ def _write(
     plan: _Plan,
     case_ids: dict[int, str],
     sources: dict[str, _Source],
+    drills: set[str],
     now: datetime,
 ) -> None:
     event_rows = [
@@ -285,6 +288,7 @@ def _write(
                     "opened_at": now,
                     "updated_at": now,
                     "contact_id": code.code if code is not None else None,
+                    "drill": device_id in drills,
                 }
             )
             history.append(_history(case_id, now, by, "opened", why, CaseState.OPEN.value))

@@ -1,4 +1,4 @@
-"""codes and drills: Contact ID codes of cases, info-only contacts
+"""codes and drills: Contact ID codes of cases, info-only contacts, drill mode
 
 Revision ID: 0007
 Revises: 0005
@@ -11,26 +11,80 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+import care_api.store.types
+
 revision: str = "0007"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _has_column(table: str, column: str) -> bool:
+    return any(c["name"] == column for c in sa.inspect(op.get_bind()).get_columns(table))
+
+
 def upgrade() -> None:
+    # elder.district is shared with the checkins/loop migration (0008): whichever runs first
+    # adds it, the other leaves it (drills can cover a whole district).
+    if not _has_column("elder", "district"):
+        with op.batch_alter_table("elder", schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column(
+                    "district",
+                    sqlmodel.sql.sqltypes.AutoString(length=64),
+                    nullable=False,
+                    server_default="",
+                )
+            )
     # Null for cases opened before: their code was never recorded.
     with op.batch_alter_table("care_case", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("contact_id", sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True)
         )
+        batch_op.add_column(
+            sa.Column("drill", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("notify_only", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch_op.add_column(
+            sa.Column("drill_opt_in", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    with op.batch_alter_table("volunteer", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("drill_opt_in", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    op.create_table(
+        "drill",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("device_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("district", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("started_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("started_at", care_api.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", care_api.store.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("ended_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("drill", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_drill_device_id"), ["device_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_drill_district"), ["district"], unique=False)
+        batch_op.create_index(batch_op.f("ix_drill_ended_at"), ["ended_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("drill", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_drill_ended_at"))
+        batch_op.drop_index(batch_op.f("ix_drill_district"))
+        batch_op.drop_index(batch_op.f("ix_drill_device_id"))
+    op.drop_table("drill")
+    with op.batch_alter_table("volunteer", schema=None) as batch_op:
+        batch_op.drop_column("drill_opt_in")
     with op.batch_alter_table("contact", schema=None) as batch_op:
+        batch_op.drop_column("drill_opt_in")
         batch_op.drop_column("notify_only")
     with op.batch_alter_table("care_case", schema=None) as batch_op:
+        batch_op.drop_column("drill")
         batch_op.drop_column("contact_id")
+    # elder.district stays: the checkins/loop migration owns it as much as this one.
