@@ -13,14 +13,24 @@ export function contactIdBadge(code) {
   `${t("code.label")} ${code.code}`);
 }
 
+/** "DRILL" on a case opened by a terminal in test mode: its messages are marked TEST. */
+export function drillBadge(row) {
+  return row.drill ? h("span", { class: "badge drill", title: t("drill.title") }, t("drill.badge")) : null;
+}
+
 /** Every extra badge of a board row or a case: [] when it has none. */
 export function caseBadges(row) {
-  return [contactIdBadge(row.contact_id)].filter(Boolean);
+  return [drillBadge(row), contactIdBadge(row.contact_id)].filter(Boolean);
 }
 
 /** "Info only" beside a contact who is never paged and hears of a case when it closes. */
 export function contactBadge(contact) {
-  return contact.notify_only
-    ? h("span", { class: "badge info-only", title: t("contact.info_only_title") }, t("contact.info_only"))
-    : null;
+  return [
+    contact.notify_only
+      ? h("span", { class: "badge info-only", title: t("contact.info_only_title") }, t("contact.info_only"))
+      : null,
+    contact.drill_opt_in
+      ? h("span", { class: "badge info-only", title: t("contact.drills_title") }, t("contact.drills"))
+      : null,
+  ].filter(Boolean);
 }
