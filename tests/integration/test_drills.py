@@ -12,8 +12,10 @@ from alerts.runtime import AlertsComponent
 from care_api.http.app import create_app
 from care_api.http.routes.console import console_router
 from care_api.services import Services, build_services
-from care_api.store.tables import Notification
+from care_api.store.tables import Case, Notification
+from care_api.usecases.drills import start_drill
 from care_api.usecases.intake import record_device_report
+from care_api.usecases.press_intake import record_presses
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
@@ -176,3 +178,20 @@ def test_bad_drills_are_refused_and_change_nothing(
     assert resp.status_code == status
     assert "detail" in resp.json()
     assert api.get("/api/v1/drills", headers=ADMIN).json() == []
+
+
+def test_the_gateways_press_batch_marks_drill_cases_too(svc: Services, clock: FakeClock) -> None:
+    seed_elder(svc, "T1001")
+    seed_elder(svc, "T2002", name="Li Ming")
+    with svc.uow() as uow:
+        start_drill(uow.session, device_id="T1001", district=None, note="", by="t", now=clock.now())
+        uow.commit()
+    outcomes = record_presses(
+        svc.uow, [press("T1001", seq=1), press("T2002", seq=1)], now=clock.now(), tz=svc.tz
+    )
+    with svc.uow() as uow:
+        cases = [uow.session.get(Case, o.case_id) for o in outcomes]
+        assert [(c.drill, c.contact_id) for c in cases if c is not None] == [
+            (True, "1101"),
+            (False, "1101"),
+        ]
