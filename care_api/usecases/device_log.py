@@ -9,7 +9,6 @@ from sqlmodel import Session, col, select
 from care_api.store.tables import Case, Device, DeviceEvent, DeviceHistory
 
 MAX_DETAIL_CHARS = 500
-EVENTS_MAX_ROWS = 500
 
 
 def record_history(
@@ -40,7 +39,7 @@ def history_of(session: Session, device_id: str) -> list[DeviceHistory]:
 
 
 def events_of(
-    session: Session, device_id: str, limit: int = 100
+    session: Session, device_id: str, *, limit: int, offset: int = 0
 ) -> list[tuple[DeviceEvent, str | None]]:
     """The terminal's recorded events, newest first, each with the kind of its case."""
     rows = session.exec(
@@ -48,6 +47,7 @@ def events_of(
         .join(Case, col(Case.id) == col(DeviceEvent.case_id), isouter=True)
         .where(DeviceEvent.device_id == device_id)
         .order_by(col(DeviceEvent.received_at).desc(), col(DeviceEvent.id).desc())
-        .limit(min(limit, EVENTS_MAX_ROWS))
+        .offset(offset)
+        .limit(limit)
     ).all()
     return [(event, kind) for event, kind in rows]

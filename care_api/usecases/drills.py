@@ -72,12 +72,15 @@ def end_drill(session: Session, drill_id: int, *, by: str, now: datetime) -> Dri
     return drill
 
 
-def list_drills(session: Session, *, running_only: bool = False) -> list[Drill]:
+def list_drills(
+    session: Session, *, running_only: bool = False, limit: int = 50, offset: int = 0
+) -> list[Drill]:
     """Drills, newest first; only those still running with `running_only`."""
     query = select(Drill)
     if running_only:
         query = query.where(col(Drill.ended_at).is_(None))
-    return list(session.exec(query.order_by(col(Drill.started_at).desc())).all())
+    query = query.order_by(col(Drill.started_at).desc(), col(Drill.id).desc())
+    return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
 def drilled_devices(session: Session, device_ids: Iterable[str]) -> set[str]:

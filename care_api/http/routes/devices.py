@@ -36,13 +36,14 @@ from care_api.usecases.device_commands import (
     list_commands,
     request_command,
 )
-from care_api.usecases.device_log import EVENTS_MAX_ROWS, events_of, history_of
+from care_api.usecases.device_log import events_of, history_of
 from care_api.usecases.lifecycle import (
     bind_device,
     retire_device,
     set_model_interval,
     update_device,
 )
+from care_api.usecases.queries import MAX_PAGE
 from care_api.usecases.registry import get_device, provision_device, rotate_device_secret
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -215,11 +216,12 @@ def read_events(
     device_id: DeviceId,
     uow: UowDep,
     principal: ReaderDep,
-    limit: Annotated[int, Query(ge=1, le=EVENTS_MAX_ROWS)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DeviceEventPublic]:
     """What the terminal sent (presses, falls, power, battery…), newest first, with Contact ID."""
     _visible(uow, device_id, principal)
-    rows = events_of(uow.session, device_id, limit)
+    rows = events_of(uow.session, device_id, limit=limit, offset=offset)
     return [DeviceEventPublic.of(row, kind) for row, kind in rows]
 
 

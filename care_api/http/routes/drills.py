@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Query, status
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
 from care_api.http.drill_models import DrillCreate, DrillPublic
 from care_api.usecases.drills import end_drill, list_drills, start_drill
+from care_api.usecases.queries import MAX_PAGE
 
 router = APIRouter(prefix="/drills", tags=["drills"])
 
@@ -32,10 +33,15 @@ def post_drill(
 
 @router.get("")
 def read_drills(
-    uow: UowDep, _staff: StaffDep, running: Annotated[bool, Query()] = False
+    uow: UowDep,
+    _staff: StaffDep,
+    running: Annotated[bool, Query()] = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DrillPublic]:
     """Drills, newest first; `running=true` for those still on."""
-    return [DrillPublic.of(d) for d in list_drills(uow.session, running_only=running)]
+    rows = list_drills(uow.session, running_only=running, limit=limit, offset=offset)
+    return [DrillPublic.of(d) for d in rows]
 
 
 @router.post("/{drill_id}/end")
