@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, update
-from sqlmodel import Session, col, select
+from sqlmodel import col
 
 from care_api.domain.alarm_codes import CAUSE_FALL
 from care_api.domain.model import CaseKind, CaseState
@@ -116,18 +116,3 @@ def cancel_held_fall(
     uow.session.add(fall)
     log.info("fall cancelled in its window case=%s device=%s", case.id, device.device_id)
     return case
-
-
-def pending_falls(session: Session) -> list[Timer]:
-    """Falls still inside their window, soonest due first."""
-    return list(
-        session.exec(
-            select(Timer)
-            .where(
-                col(Timer.purpose) == FALL_WINDOW_TIMER,
-                col(Timer.fired_at).is_(None),
-                col(Timer.cancelled).is_(False),
-            )
-            .order_by(col(Timer.due_at))
-        ).all()
-    )
