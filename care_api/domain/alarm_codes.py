@@ -130,8 +130,13 @@ def parse_contact_id(text: str) -> ContactId:
 
 
 def kind_for_contact_id(code: int) -> str | None:
-    """The case kind a received event code opens ("emergency", "device"), or None."""
-    kind = _KIND_OF_CODE.get(code)
+    """The case kind a received Contact ID event opens ("emergency", "device"), or None.
+
+    `code` is the event code (101) or the four digits with the qualifier (1101); only a new
+    event opens a case, so a restore (3101) or a still-present report (6101) gives None.
+    """
+    qualifier, event = divmod(code, 1000) if code >= 1000 else (NEW, code)
+    kind = _KIND_OF_CODE.get(event) if qualifier == NEW else None
     return kind.value if kind is not None else None
 
 

@@ -84,6 +84,12 @@ def test_power_restored_reads_as_restore_of_mains_lost() -> None:
 )
 def test_received_codes_map_back_to_case_kinds(received: int, kind: str | None) -> None:
     assert kind_for_contact_id(received) == kind
+    assert kind_for_contact_id(1000 + received) == kind  # with the qualifier: new event
+
+
+@pytest.mark.parametrize("received", [3101, 3100, 3302, 6101, 1602, 1406])
+def test_restores_and_reports_open_nothing(received: int) -> None:
+    assert kind_for_contact_id(received) is None
 
 
 @given(
