@@ -173,6 +173,7 @@ class Escalation:
         contacts = [
             Recipient(f"contact:{c.id}", c.name, c.phone, c.priority)
             for c in contacts_of(session, case.elder_id)
+            if not c.notify_only  # info-only people hear of it when the case closes
         ]
         others: dict[str, Sequence[Recipient]] = {}
         for target in ladder.steps[step].notify:

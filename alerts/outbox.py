@@ -24,6 +24,7 @@ from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Notification
+from care_api.usecases.drills import mark_test, takes_part_in_drills
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ SEND_LEASE_S = 120  # a claimed row not recorded by then belonged to a sender th
 ORPHAN_GRACE_S = 30  # a pending row never handed to a sender (crash after commit) is swept then
 DUE_BATCH = 500
 ALERT_KEY_PREFIX = "ladder:"
+SKIPPED = "skipped"  # a drill's message to someone who did not opt in: recorded, never sent
+DRILL_SKIP_PREFIX = "skipped:"
+DRILL_SKIP_DETAIL = "drill: not opted in to drills"
 MAX_BODY_CHARS = 1600
 MAX_DETAIL_CHARS = 500
 STOP_JOIN_S = 15.0
@@ -66,6 +70,13 @@ class OutboxWriter:
         if key is not None and self._exists(key):
             return None
         phone = channel in PHONE_CHANNELS
+        if case_id is not None and self._is_drill(case_id):
+            # A drill runs the whole ladder, but nobody may take it for a real alarm, and
+            # only people who opted in to drills are disturbed; the rest are recorded.
+            body = mark_test(body)
+            say = mark_test(say, spoken=True) if say is not None else None
+            if phone and not takes_part_in_drills(self.session, recipient):
+                return self._skip(case_id, channel, to, recipient, body, key)
         row = Notification(
             case_id=case_id,
             channel=channel,
@@ -83,6 +94,33 @@ class OutboxWriter:
         self.session.flush()
         if phone and row.id is not None:
             self.to_send.append(row.id)
+        return row
+
+    def _is_drill(self, case_id: str) -> bool:
+        case = self.session.get(Case, case_id)  # the caller's case, from the identity map
+        return case is not None and case.drill
+
+    def _skip(
+        self, case_id: str, channel: str, to: str, recipient: str, body: str, key: str | None
+    ) -> Notification | None:
+        # Its own key: replies and "taken" notices look for ladder keys of people alerted.
+        key = f"{DRILL_SKIP_PREFIX}{key}" if key is not None else None
+        if key is not None and self._exists(key):
+            return None
+        row = Notification(
+            case_id=case_id,
+            channel=channel,
+            to=to,
+            recipient=recipient,
+            body=body[:MAX_BODY_CHARS],
+            status=SKIPPED,
+            detail=DRILL_SKIP_DETAIL,
+            idempotency_key=key,
+            created_at=self._now,
+            updated_at=self._now,
+        )
+        self.session.add(row)
+        self.session.flush()
         return row
 
     def _exists(self, key: str) -> bool:

@@ -34,7 +34,8 @@ from alerts.offers import VolunteerOffers
 from alerts.outbox import NotificationSender
 from alerts.ports import Channel, Notifier
 from alerts.quiet import QuietWatches
-from alerts.timers import TimerSweeper, start_beat
+from alerts.summaries import ClosingSummaries
+from alerts.timers import TimerContext, TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
 from care_api.domain.cases import is_unowned
 from care_api.domain.events import (
@@ -48,9 +49,11 @@ from care_api.domain.events import (
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.settings import Settings
+from care_api.store.tables import Timer
 from care_api.usecases.case_log import LADDER_TIMER, LOOP_TIMER
 from care_api.usecases.checkins import CHECKIN_TIMER
 from care_api.usecases.device_commands import COMMAND_TIMEOUT_TIMER
+from care_api.usecases.fall_window import FALL_WINDOW_TIMER, open_held_fall
 from care_api.usecases.filings import DEADLINE_TIMER
 from care_api.usecases.ladders import Audience
 from care_api.usecases.orders import MERCHANT_CONTACT_TIMER, MERCHANT_NOTIFY_TIMER
@@ -106,6 +109,8 @@ class AlertsComponent:
         # The terminal fleet: its watch runs on its own beat (start), commands time out here.
         self.fleet = FleetAlerts(services, self.sender.enqueue)
         self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)
+        self.sweeper.register(FALL_WINDOW_TIMER, self._fall_window_closed)
+        self.summaries = ClosingSummaries(services, self.sender.enqueue)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False
         self._worker: threading.Thread | None = None
@@ -129,6 +134,10 @@ class AlertsComponent:
                 self._twilio, s.twilio_from, callback, prompt_url=prompt
             ),
         }
+
+    def _fall_window_closed(self, ctx: TimerContext, timer: Timer) -> None:
+        # No cancel came in the window: the emergency opens, and its ladder starts at once.
+        open_held_fall(ctx.uow, timer, now=ctx.now, tz=self._services.tz)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -202,6 +211,8 @@ class AlertsComponent:
                     self.escalation.notify_cancelled(event.case_id, event.by)
                 elif event.to_state is CaseState.RESOLVED:
                     self.fleet.notify_back(event.case_id, event.by)
+                elif event.to_state is CaseState.CLOSED:
+                    self.summaries.notify_closed(event.case_id)
             elif isinstance(event, CasePressedAgain):
                 self.escalation.notify_pressed_again(event.case_id)
             elif isinstance(event, CaseReclassified):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # shift at the other; a rota may replace this later.
     day_shift_start_hour: int = 8
     night_shift_start_hour: int = 20
+    # A fall opens its emergency only if the elder sends no `cancel` within this (0: at once).
+    fall_cancel_window_s: Annotated[int, Field(ge=0, le=600)] = 30
     gateway_workers: int = 1
     # "127.0.0.1:7050": listen for SIA DC-09 alarm panels there; None: no DC-09 receiver
     dc09_listen: str | None = None

@@ -242,6 +242,7 @@ class Pipeline:
                     now=now,
                     tz=self._services.tz,
                     heartbeats=self._services.heartbeats,
+                    fall_window_s=self._services.settings.fall_cancel_window_s,
                 ),
                 what=f"{report.type} {report.key}",
             )

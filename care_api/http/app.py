@@ -18,6 +18,7 @@ from care_api.http.routes import (
     cases,
     checkins,
     devices,
+    drills,
     elders,
     filings,
     health,
@@ -90,7 +91,18 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware)  # inside metrics: 413s are counted
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    routes = (elders, devices, cases, notifications, tokens, ladders, audit, rotas, checkins)
+    routes = (
+        elders,
+        devices,
+        cases,
+        notifications,
+        tokens,
+        ladders,
+        audit,
+        rotas,
+        checkins,
+        drills,
+    )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from care_api.domain.kpi import Kpi
 from care_api.domain.model import CaseKind, CaseState
-from care_api.http.schemas import Timestamp
+from care_api.http.schemas import ContactIdPublic, Timestamp, contact_id_of_row
 from care_api.store.tables import Case
 from care_api.usecases.console_queries import FleetRow, FleetSummary
 
@@ -27,6 +27,8 @@ class BoardCase(BaseModel):
     acknowledged_at: Timestamp | None
     updated_at: Timestamp
     flags: list[str]  # what the ladder wants the console to say, e.g. "call 120"
+    contact_id: ContactIdPublic | None = None
+    drill: bool = False
 
     @classmethod
     def of(cls, case: Case, elder_name: str, flags: tuple[str, ...] = ()) -> Self:
@@ -45,6 +47,8 @@ class BoardCase(BaseModel):
             acknowledged_at=case.acknowledged_at,
             updated_at=case.updated_at,
             flags=list(flags),
+            contact_id=contact_id_of_row(case.contact_id),
+            drill=case.drill,
         )
 
 

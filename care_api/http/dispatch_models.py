@@ -42,6 +42,7 @@ class VolunteerCreate(BaseModel):
     skills: Annotated[list[Word], Field(max_length=20)] = []
     availability: Availability | None = None
     active: bool = True
+    drill_opt_in: bool = False  # gets the TEST messages of drills
 
     def as_data(self) -> dict[str, object]:
         """The fields for the use case, the availability checked by the domain's rules."""
@@ -65,6 +66,7 @@ class VolunteerPublic(BaseModel):
     availability: dict[str, list[str]]
     active: bool
     created_at: Timestamp
+    drill_opt_in: bool = False
 
     @classmethod
     def of(cls, row: Volunteer) -> Self:

@@ -4,8 +4,9 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from care_api.http.schemas import Timestamp
-from care_api.store.tables import DeviceCommand, DeviceHistory
+from care_api.domain.alarm_codes import contact_id_for_event
+from care_api.http.schemas import ContactIdPublic, Timestamp
+from care_api.store.tables import DeviceCommand, DeviceEvent, DeviceHistory
 from care_api.usecases.device_commands import MAX_PARAMS, CommandName, CommandStatus
 
 HeartbeatSeconds = Annotated[int, Field(ge=1, le=86_400, examples=[300])]
@@ -92,3 +93,33 @@ class DeviceHistoryPublic(BaseModel):
     def of(cls, row: DeviceHistory) -> Self:
         """The public view of a history row."""
         return cls.model_validate(row)
+
+
+class DeviceEventPublic(BaseModel):
+    """One event the terminal sent, with its Contact ID equivalent (null where none)."""
+
+    id: int
+    boot: int
+    seq: int
+    type: str
+    fields: dict[str, Any]
+    source: str
+    case_id: str | None
+    received_at: Timestamp
+    contact_id: ContactIdPublic | None
+
+    @classmethod
+    def of(cls, row: DeviceEvent, case_kind: str | None) -> Self:
+        """The public view of an event row; a press takes its code from its case's kind."""
+        code = contact_id_for_event(row.type, row.fields, case_kind=case_kind)
+        return cls(
+            id=row.id or 0,
+            boot=row.boot,
+            seq=row.seq,
+            type=row.type,
+            fields=row.fields,
+            source=row.source,
+            case_id=row.case_id,
+            received_at=row.received_at,
+            contact_id=ContactIdPublic.of(code),
+        )

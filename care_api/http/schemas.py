@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from care_api.domain.access import Principal, may_see_medical_notes
+from care_api.domain.alarm_codes import ContactId, parse_contact_id
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.model import CaseKind, CaseState, Role
 from care_api.store.tables import (
@@ -142,6 +143,9 @@ class ContactCreate(BaseModel):
     phone: Phone
     relation: Annotated[str, Field(max_length=64)] = ""
     priority: Annotated[int, Field(ge=1, le=100)] = 1
+    # Info only: never paged by a ladder; gets a summary SMS when a case of the elder closes.
+    notify_only: bool = False
+    drill_opt_in: bool = False  # gets the TEST messages of drills
 
 
 class ContactPublic(BaseModel):
@@ -155,6 +159,8 @@ class ContactPublic(BaseModel):
     phone: str
     relation: str
     priority: int
+    notify_only: bool = False
+    drill_opt_in: bool = False
 
 
 class DeviceProvision(BaseModel):
@@ -207,6 +213,32 @@ class DevicePublic(BaseModel):
         return cls.model_validate(device)
 
 
+class ContactIdPublic(BaseModel):
+    """The Contact ID (SIA DC-05) equivalent of an event: `code` "1101" = new personal emergency."""
+
+    code: Annotated[str, Field(examples=["1101", "3301"])]  # QEEE, as centres print it
+    qualifier: int  # 1 new event / opening, 3 restore / closing
+    event: int  # the three-digit event code: 100 medical, 101 personal emergency, …
+    description: str
+
+    @classmethod
+    def of(cls, value: ContactId | None) -> Self | None:
+        """The public view of a domain code, None for none."""
+        if value is None:
+            return None
+        return cls(
+            code=value.code,
+            qualifier=value.qualifier,
+            event=value.event,
+            description=value.description,
+        )
+
+
+def contact_id_of_row(code: str | None) -> ContactIdPublic | None:
+    """A table's four digits ("1101") as the API shows them."""
+    return ContactIdPublic.of(parse_contact_id(code)) if code is not None else None
+
+
 class CasePublic(BaseModel):
     """A case as lists show it."""
 
@@ -224,6 +256,13 @@ class CasePublic(BaseModel):
     acknowledged_at: Timestamp | None
     resolved_at: Timestamp | None
     closed_at: Timestamp | None
+    contact_id: ContactIdPublic | None = None  # None: a request with no alarm equivalent
+    drill: bool = False  # opened by a terminal in test mode; left out of the figures
+
+    @field_validator("contact_id", mode="before")
+    @classmethod
+    def _spell_out(cls, value: object) -> object:
+        return contact_id_of_row(value) if isinstance(value, str) else value
 
     @classmethod
     def of(cls, case: Case) -> Self:

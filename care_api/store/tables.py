@@ -40,6 +40,9 @@ class Contact(SQLModel, table=True):
     phone: str = Field(max_length=32)
     relation: str = Field(default="", max_length=64)
     priority: int = 1
+    # Told after the event (a summary when the case closes), never paged by a ladder (0007).
+    notify_only: bool = False
+    drill_opt_in: bool = False  # takes part in drills: gets their TEST messages (0007)
 
 
 class Device(SQLModel, table=True):
@@ -107,6 +110,9 @@ class Case(SQLModel, table=True):
     resolved_at: datetime | None = _ts(nullable=True)
     closed_at: datetime | None = _ts(nullable=True)
     updated_at: datetime = _ts()
+    # The Contact ID equivalent of what opened it, "QEEE" ("1101"); None for requests (0007).
+    contact_id: str | None = Field(default=None, max_length=4)
+    drill: bool = False  # opened by a terminal in test mode: reported apart from real cases
 
 
 class CaseEvent(SQLModel, table=True):
@@ -217,6 +223,7 @@ class Volunteer(SQLModel, table=True):
     )
     active: bool = True
     created_at: datetime = _ts()
+    drill_opt_in: bool = False  # takes part in drills: gets their TEST messages (0007)
 
 
 class VolunteerTask(SQLModel, table=True):
@@ -489,3 +496,20 @@ class QuietWatch(SQLModel, table=True):
     case_id: str | None = Field(default=None, max_length=32)  # the last case it opened
     updated_by: str = Field(default="", max_length=100)
     updated_at: datetime = _ts()
+
+
+# -- drills: terminals and districts in test mode (migration 0007) -----------------------------
+
+
+class Drill(SQLModel, table=True):
+    """A terminal or a whole district in test mode while `ended_at` is null."""
+
+    __tablename__ = "drill"
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str | None = Field(default=None, max_length=64, index=True)
+    district: str | None = Field(default=None, max_length=64, index=True)
+    note: str = Field(default="", max_length=500)
+    started_by: str = Field(max_length=100)
+    started_at: datetime = _ts()
+    ended_at: datetime | None = _ts(nullable=True, index=True)
+    ended_by: str | None = Field(default=None, max_length=100)

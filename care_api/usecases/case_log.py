@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, tzinfo
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import ACTIVE, check_transition, summary_for
-from care_api.domain.events import CaseOpened, CaseStateChanged
+from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged
 from care_api.domain.model import CaseKind, CaseState
-from care_api.store.tables import Case, CaseEvent, Timer
+from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.drills import in_drill
+
+log = logging.getLogger(__name__)
 
 LADDER_TIMER = "ladder"
 # The closed loop of an accepted emergency (issue 9): step 0 arms it when the case is taken,
@@ -45,9 +50,17 @@ def open_case(
     tz: tzinfo,
     device_id: str | None = None,
     device_event_id: int | None = None,
+    cause: str | None = None,
 ) -> Case:
-    """Open a case with its first history row and the ladder's first step due now."""
+    """Open a case with its first history row and the ladder's first step due now.
+
+    `cause` ("fall", "missed_check_in", a terminal problem) picks its Contact ID code where
+    the kind alone does not (see domain.alarm_codes.contact_id_for_case).
+    """
     session = uow.session
+    code = contact_id_for_case(kind, cause)
+    # A terminal in test mode opens drill cases: the whole ladder, but TEST and opted-in only.
+    drill = in_drill(session, device_id)
     case = Case(
         id=next_case_id(session, now, tz),
         kind=kind,
@@ -58,6 +71,8 @@ def open_case(
         summary=summary_for(kind, trigger),
         opened_at=now,
         updated_at=now,
+        contact_id=code.code if code is not None else None,
+        drill=drill,
     )
     session.add(case)
     session.add(
@@ -125,3 +140,47 @@ def cancel_pending_timers(session: Session, case_id: str) -> int:
         timer.cancelled = True
         session.add(timer)
     return len(timers)
+
+
+def open_or_join(
+    uow: SqlUnitOfWork,
+    device: Device,
+    event: DeviceEvent,
+    kind: CaseKind,
+    trigger: str,
+    now: datetime,
+    tz: tzinfo,
+    *,
+    cause: str | None = None,
+) -> Case:
+    """Open a case of `kind` for the terminal's elder, or join the one of that kind running."""
+    if device.elder_id is None:  # intake rejects these; this guards later edits
+        raise RuntimeError(f"device {device.device_id} is not bound to an elder")
+    by = f"device:{device.device_id}"
+    active = find_active_case(uow.session, device.elder_id, kind)
+    if active is not None:
+        # A stuck button or a nervous elder pressing again joins the case already running.
+        add_note(uow, active, action="pressed_again", by=by, why=trigger, now=now)
+        uow.emit(CasePressedAgain(active.id, device.device_id, CaseState(active.state)))
+        return active
+    case = open_case(
+        uow,
+        kind=kind,
+        elder_id=device.elder_id,
+        trigger=trigger,
+        by=by,
+        now=now,
+        tz=tz,
+        device_id=device.device_id,
+        device_event_id=event.id,
+        cause=cause,
+    )
+    log.info(
+        "case opened case=%s kind=%s device=%s boot=%d seq=%d",
+        case.id,
+        kind,
+        device.device_id,
+        event.boot,
+        event.seq,
+    )
+    return case

@@ -166,11 +166,16 @@ def fleet_summary(session: Session) -> FleetSummary:
 
 
 def kpi_inputs(
-    session: Session, since: datetime, until: datetime
+    session: Session, since: datetime, until: datetime, *, drill: bool = False
 ) -> tuple[list[CaseFacts], list[CallbackFacts]]:
-    """The cases opened in `[since, until)` and the callbacks recorded on them."""
+    """The cases opened in `[since, until)` and the callbacks recorded on them.
+
+    Real cases only, or with `drill` the drill cases only: a drill never counts as real.
+    """
     cases: Sequence[Case] = session.exec(
-        select(Case).where(col(Case.opened_at) >= since, col(Case.opened_at) < until)
+        select(Case).where(
+            col(Case.opened_at) >= since, col(Case.opened_at) < until, col(Case.drill) == drill
+        )
     ).all()
     facts = [
         CaseFacts(
@@ -190,6 +195,7 @@ def kpi_inputs(
             CaseEvent.action == CALLBACK_ACTION,
             col(Case.opened_at) >= since,
             col(Case.opened_at) < until,
+            col(Case.drill) == drill,
         )
     ).all()
     return facts, [parse_callback_line(why) for why in lines]

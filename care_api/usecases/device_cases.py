@@ -51,10 +51,12 @@ def raise_problem(
     now: datetime,
     tz: tzinfo,
     device_event_id: int | None = None,
+    problem: Problem | None = None,
 ) -> Case | None:
     """Open the terminal's device case, or note `trigger` in the one open; None if unbound.
 
-    The caller has set the problem's flag on `device` already.
+    The caller has set the problem's flag on `device` already; `problem` picks the case's
+    Contact ID code.
     """
     uow.session.add(device)
     if device.elder_id is None:
@@ -73,6 +75,7 @@ def raise_problem(
         tz=tz,
         device_id=device.device_id,
         device_event_id=device_event_id,
+        cause=problem.value if problem is not None else None,
     )
     log.info("device case opened case=%s device=%s: %s", case.id, device.device_id, trigger)
     return case
@@ -109,7 +112,9 @@ def open_outage(
     """The terminal is down: remember since when, and open or update its device case."""
     device.outage_since = last_heard
     device.online = False
-    return raise_problem(uow, device, trigger=trigger, by=by, now=now, tz=tz)
+    return raise_problem(
+        uow, device, trigger=trigger, by=by, now=now, tz=tz, problem=Problem.OFFLINE
+    )
 
 
 def end_outage(
@@ -160,6 +165,7 @@ def note_battery(
             now=now,
             tz=tz,
             device_event_id=device_event_id,
+            problem=Problem.BATTERY_LOW,
         )
     if change is BatteryChange.RECOVERED:
         device.battery_low = False
@@ -188,6 +194,7 @@ def note_power(
             now=now,
             tz=tz,
             device_event_id=device_event_id,
+            problem=Problem.POWER_LOST,
         )
     if state == POWER_RESTORED and device.power_lost:
         device.power_lost = False

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from care_api.store.tables import Device, DeviceHistory
+from care_api.store.tables import Case, Device, DeviceEvent, DeviceHistory
 
 MAX_DETAIL_CHARS = 500
 
@@ -36,3 +36,18 @@ def history_of(session: Session, device_id: str) -> list[DeviceHistory]:
             .order_by(col(DeviceHistory.at), col(DeviceHistory.id))
         ).all()
     )
+
+
+def events_of(
+    session: Session, device_id: str, *, limit: int, offset: int = 0
+) -> list[tuple[DeviceEvent, str | None]]:
+    """The terminal's recorded events, newest first, each with the kind of its case."""
+    rows = session.exec(
+        select(DeviceEvent, Case.kind)
+        .join(Case, col(Case.id) == col(DeviceEvent.case_id), isouter=True)
+        .where(DeviceEvent.device_id == device_id)
+        .order_by(col(DeviceEvent.received_at).desc(), col(DeviceEvent.id).desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [(event, kind) for event, kind in rows]

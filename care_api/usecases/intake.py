@@ -8,8 +8,8 @@ from datetime import datetime, tzinfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from care_api.domain.alarm_codes import CAUSE_FALL
 from care_api.domain.cases import is_unowned
-from care_api.domain.events import CasePressedAgain
 from care_api.domain.keymap import case_kind_for_press
 from care_api.domain.model import (
     CaseKind,
@@ -21,12 +21,18 @@ from care_api.domain.model import (
 )
 from care_api.store.tables import Case, Device, DeviceEvent, Elder
 from care_api.store.uow import SqlUnitOfWork, UowFactory
-from care_api.usecases.case_log import add_note, find_active_case, move_case, open_case
+from care_api.usecases.case_log import add_note, move_case, open_or_join
 from care_api.usecases.checkins import note_press
 from care_api.usecases.device_cases import end_outage, note_battery, note_power
 from care_api.usecases.device_commands import record_result
 from care_api.usecases.device_log import record_history
 from care_api.usecases.device_sources import int_or, refusal, touch_device
+from care_api.usecases.fall_window import (
+    FALL_CANCEL_WINDOW_S,
+    FALL_TRIGGER,
+    cancel_held_fall,
+    hold_fall,
+)
 from care_api.usecases.heartbeat_intake import heartbeat_effects, record_heartbeat
 from care_api.usecases.heartbeats import HeartbeatBook
 
@@ -40,6 +46,7 @@ def record_device_report(
     now: datetime,
     tz: tzinfo,
     heartbeats: HeartbeatBook | None = None,
+    fall_window_s: int = FALL_CANCEL_WINDOW_S,
 ) -> IntakeOutcome:
     """Record one report and decide its ack; commits before returning.
 
@@ -48,10 +55,11 @@ def record_device_report(
 
     With `heartbeats` (the gateway's book), a heartbeat that changes nothing but the
     last-seen facts is kept in memory and written later in a batch, not as rows now.
+    A fall opens its emergency only after `fall_window_s` without a cancel (0: at once).
     """
     if heartbeats is not None and report.type is ReportType.HEARTBEAT:
         return record_heartbeat(uow_factory, report, heartbeats, now, tz)
-    outcome = _record_report(uow_factory, report, now, tz)
+    outcome = _record_report(uow_factory, report, now, tz, fall_window_s)
     if heartbeats is not None and report.type is ReportType.BATTERY:
         # The row now holds the newer level; a beat waiting in the book must not undo it.
         heartbeats.discard(report.key.device_id)
@@ -59,7 +67,7 @@ def record_device_report(
 
 
 def _record_report(
-    uow_factory: UowFactory, report: DeviceReport, now: datetime, tz: tzinfo
+    uow_factory: UowFactory, report: DeviceReport, now: datetime, tz: tzinfo, fall_window_s: int
 ) -> IntakeOutcome:
     with uow_factory() as uow:
         checked = _check_source(uow.session, report)
@@ -69,7 +77,7 @@ def _record_report(
         if previous is not None:
             return IntakeOutcome(IntakeStatus.DUPLICATE, case_id=previous.case_id)
         try:
-            outcome = _record(uow, checked, report, now, tz)
+            outcome = _record(uow, checked, report, now, tz, fall_window_s)
             uow.commit()
         except IntegrityError:
             uow.rollback()
@@ -116,7 +124,12 @@ def _find_event(session: Session, report: DeviceReport) -> DeviceEvent | None:
 
 
 def _record(
-    uow: SqlUnitOfWork, device: Device, report: DeviceReport, now: datetime, tz: tzinfo
+    uow: SqlUnitOfWork,
+    device: Device,
+    report: DeviceReport,
+    now: datetime,
+    tz: tzinfo,
+    fall_window_s: int,
 ) -> IntakeOutcome:
     session = uow.session
     event = DeviceEvent(
@@ -132,7 +145,7 @@ def _record(
     session.flush()  # the unique key is checked here, before any case is opened
     touch_device(device, report, now)
     session.add(device)
-    case = _apply(uow, device, event, report, now, tz)
+    case = _apply(uow, device, event, report, now, tz, fall_window_s)
     if case is not None:
         event.case_id = case.id
         session.add(event)
@@ -156,6 +169,7 @@ def _apply(
     report: DeviceReport,
     now: datetime,
     tz: tzinfo,
+    fall_window_s: int,
 ) -> Case | None:
     elder_id = _elder_of(device)
     f = report.fields
@@ -171,11 +185,16 @@ def _apply(
         if note_press(uow.session, elder_id, button, pattern, now, tz):
             return None  # the "I'm OK" of an open check-in window (issue 9): no case
         kind = case_kind_for_press(button, pattern, override)
-        return _open_or_join(uow, device, event, kind, f"{button} {pattern} press", now, tz)
+        return open_or_join(uow, device, event, kind, f"{button} {pattern} press", now, tz)
     if report.type is ReportType.FALL:
-        return _open_or_join(uow, device, event, CaseKind.EMERGENCY, "fall detected", now, tz)
+        if fall_window_s > 0:
+            hold_fall(uow, event, now=now, window_s=fall_window_s)
+            return None  # the ack names no case until the window closes
+        return open_or_join(
+            uow, device, event, CaseKind.EMERGENCY, FALL_TRIGGER, now, tz, cause=CAUSE_FALL
+        )
     if report.type is ReportType.CANCEL:
-        return _cancel(uow, device, report, now)
+        return _cancel(uow, device, report, now, tz)
     if report.type is ReportType.BATTERY:
         level = int_or(f.get("level"), None)
         if level is not None:
@@ -200,46 +219,9 @@ def _apply(
     return None
 
 
-def _open_or_join(
-    uow: SqlUnitOfWork,
-    device: Device,
-    event: DeviceEvent,
-    kind: CaseKind,
-    trigger: str,
-    now: datetime,
-    tz: tzinfo,
-) -> Case:
-    elder_id = _elder_of(device)
-    by = f"device:{device.device_id}"
-    active = find_active_case(uow.session, elder_id, kind)
-    if active is not None:
-        # A stuck button or a nervous elder pressing again joins the case already running.
-        add_note(uow, active, action="pressed_again", by=by, why=trigger, now=now)
-        uow.emit(CasePressedAgain(active.id, device.device_id, CaseState(active.state)))
-        return active
-    case = open_case(
-        uow,
-        kind=kind,
-        elder_id=elder_id,
-        trigger=trigger,
-        by=by,
-        now=now,
-        tz=tz,
-        device_id=device.device_id,
-        device_event_id=event.id,
-    )
-    log.info(
-        "case opened case=%s kind=%s device=%s boot=%d seq=%d",
-        case.id,
-        kind,
-        device.device_id,
-        event.boot,
-        event.seq,
-    )
-    return case
-
-
-def _cancel(uow: SqlUnitOfWork, device: Device, report: DeviceReport, now: datetime) -> Case | None:
+def _cancel(
+    uow: SqlUnitOfWork, device: Device, report: DeviceReport, now: datetime, tz: tzinfo
+) -> Case | None:
     ref_seq = report.fields.get("ref_seq")
     ref = uow.session.exec(
         select(DeviceEvent).where(
@@ -248,13 +230,18 @@ def _cancel(uow: SqlUnitOfWork, device: Device, report: DeviceReport, now: datet
             DeviceEvent.seq == ref_seq,
         )
     ).first()
+    by = f"device:{device.device_id}"
+    if ref is not None and ref.case_id is None and ref.type == ReportType.FALL:
+        held = cancel_held_fall(uow, ref, by=by, now=now, tz=tz)
+        if held is not None:
+            return held
+        uow.session.refresh(ref)  # the window closed meanwhile: cancel what it opened
     if ref is None or ref.case_id is None:
         log.warning("cancel of unknown press device=%s ref_seq=%s", device.device_id, ref_seq)
         return None
     case = uow.session.get(Case, ref.case_id)
     if case is None:
         return None
-    by = f"device:{device.device_id}"
     if is_unowned(CaseState(case.state)):
         move_case(
             uow, case, CaseState.CANCELLED, by=by, why="elder cancelled (false alarm)", now=now

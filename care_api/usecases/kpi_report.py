@@ -79,8 +79,13 @@ def service_kpi(
     )
 
 
-def emergency_facts(session: Session, since: datetime, until: datetime) -> list[EmergencyFacts]:
-    """The emergencies opened in `[since, until)`: answer, on-site and cancel times, district."""
+def emergency_facts(
+    session: Session, since: datetime, until: datetime, *, drill: bool = False
+) -> list[EmergencyFacts]:
+    """The emergencies opened in `[since, until)`: answer, on-site and cancel times, district.
+
+    Drills are never mixed with real emergencies: `drill` picks one or the other.
+    """
     rows = session.exec(
         select(Case, Elder.district)
         .join(Elder, col(Elder.id) == col(Case.elder_id))
@@ -88,6 +93,7 @@ def emergency_facts(session: Session, since: datetime, until: datetime) -> list[
             col(Case.kind) == CaseKind.EMERGENCY.value,
             col(Case.opened_at) >= since,
             col(Case.opened_at) < until,
+            col(Case.drill) == drill,
         )
     ).all()
     ids = [c.id for c, _ in rows]
@@ -127,9 +133,11 @@ def answer_kpi(
     now: datetime,
     tz: tzinfo,
     hours: ShiftHours,
+    drill: bool = False,
 ) -> AnswerTimes:
     """The answer-time figures of the emergencies opened in `[since, until)` (issue 9)."""
-    return answer_times(emergency_facts(session, since, until), now=now, tz=tz, hours=hours)
+    facts = emergency_facts(session, since, until, drill=drill)
+    return answer_times(facts, now=now, tz=tz, hours=hours)
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, text, tuple
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
+from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import ACTIVE, summary_for
 from care_api.domain.events import CaseOpened, CasePressedAgain
 from care_api.domain.keymap import case_kind_for_press
@@ -35,6 +36,7 @@ from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, T
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.case_log import LADDER_TIMER
 from care_api.usecases.checkins import elders_with_open_window
+from care_api.usecases.drills import drilled_devices
 from care_api.usecases.intake import record_device_report
 
 log = logging.getLogger(__name__)
@@ -174,7 +176,8 @@ def _record(
     case_ids: dict[int, str] = {}
     if plan.new:
         case_ids = _number_cases(conn, plan, now, tz)
-        _write(uow, conn, reports, plan, case_ids, sources, now)
+        drills = drilled_devices(uow.session, sources)
+        _write(uow, conn, reports, plan, case_ids, sources, drills, now)
     outcomes: list[IntakeOutcome] = []
     for i in range(len(reports)):
         if i in plan.done:
@@ -261,6 +264,7 @@ def _write(
     plan: _Plan,
     case_ids: dict[int, str],
     sources: dict[str, _Source],
+    drills: set[str],
     now: datetime,
 ) -> None:
     event_rows = [
@@ -290,6 +294,7 @@ def _write(
         if plan.opener.get(i) == i:
             elder_id = sources[device_id].elder_id
             kind = plan.kinds[i]
+            code = contact_id_for_case(kind)
             cases.append(
                 {
                     "id": case_id,
@@ -301,6 +306,8 @@ def _write(
                     "summary": summary_for(kind, why),
                     "opened_at": now,
                     "updated_at": now,
+                    "contact_id": code.code if code is not None else None,
+                    "drill": device_id in drills,
                 }
             )
             history.append(_history(case_id, now, by, "opened", why, CaseState.OPEN.value))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import is_unowned, summary_for
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.events import CaseReclassified
@@ -48,6 +49,9 @@ def reclassify(
     # The title names the kind ("Emergency (main long press)"); keep the trigger, fix the rest.
     trigger = case.summary.partition(" (")[2].removesuffix(")") or "reclassified"
     case.summary = summary_for(kind, trigger)
+    # The Contact ID code follows the kind: a press found to be a care need is no alarm.
+    code = contact_id_for_case(kind)
+    case.contact_id = code.code if code is not None else None
     why = f"{old} → {kind}" + (f": {note}" if note else "")
     add_note(uow, case, action=RECLASSIFIED, by=by, why=why, now=now)
     stopped = _stop_kind_timers(uow, case.id)

@@ -36,6 +36,9 @@ def volunteer_id_of(actor: str | None) -> int | None:
     return int(ident) if kind == VOLUNTEER and ident.isdigit() else None
 
 
+VOLUNTEER_FIELDS = frozenset({"name", "phone", "lat", "lon", "active", "drill_opt_in"})
+
+
 def create_volunteer(session: Session, data: Mapping[str, object], now: datetime) -> Volunteer:
     """Add a volunteer; availability defaults to every hour of every day."""
     raw = data.get("availability")
@@ -45,7 +48,7 @@ def create_volunteer(session: Session, data: Mapping[str, object], now: datetime
         raise ValueError(f"skills must be a list of at most {MAX_SKILLS} words")
     volunteer = Volunteer.model_validate(
         {
-            **{k: v for k, v in data.items() if k in {"name", "phone", "lat", "lon", "active"}},
+            **{k: v for k, v in data.items() if k in VOLUNTEER_FIELDS},
             "skills": sorted({str(s).strip().lower() for s in skills if str(s).strip()}),
             "availability": availability,
             "created_at": now,

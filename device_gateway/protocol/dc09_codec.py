@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from care_api.domain.alarm_codes import kind_for_contact_id
+from care_api.domain.model import CaseKind
+
 LF, CR = 0x0A, 0x0D
 MAX_FRAME_BYTES = 1024  # far above any real panel's message; longer is garbage
 NO_TIMESTAMP = None
@@ -225,15 +228,9 @@ class Signal(StrEnum):
     ALIVE = "alive"  # periodic test, link poll
 
 
-# Contact ID event codes (SIA DC-05) the service acts on; `q` 1 is new, 3 restore.
-# Minimal on purpose: the care API's alarm-code table is to replace it at merge.
+# Contact ID event codes (SIA DC-05) that become terminal events; `q` 1 is new, 3 restore.
+# Which codes are emergencies is the care domain's table (`kind_for_contact_id`), not this.
 _CID_NEW: dict[int, Signal] = {
-    100: Signal.EMERGENCY,  # medical
-    101: Signal.EMERGENCY,  # personal emergency (pendant)
-    120: Signal.EMERGENCY,  # panic
-    121: Signal.EMERGENCY,  # duress
-    122: Signal.EMERGENCY,  # silent panic
-    123: Signal.EMERGENCY,  # audible panic
     301: Signal.POWER_LOST,  # AC loss
     302: Signal.BATTERY_LOW,  # low system battery
     384: Signal.BATTERY_LOW,  # RF transmitter (pendant) low battery
@@ -258,11 +255,6 @@ _SIA: dict[str, Signal] = {
     "XR": Signal.BATTERY_OK,
     "RP": Signal.ALIVE,  # automatic test
 }
-_CID_KIND = {
-    Signal.EMERGENCY: "emergency",
-    Signal.BATTERY_LOW: "device",
-    Signal.POWER_LOST: "device",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,13 +275,6 @@ def parse_contact_id(data: str) -> ContactId | None:
     return ContactId(int(match["q"]), int(match["code"]), int(match["group"]), int(match["zone"]))
 
 
-def kind_for_contact_id(code: int) -> str | None:
-    """The case kind a new Contact ID event (qualifier + code, e.g. 1101) opens, or None."""
-    qualifier, event = divmod(code, 1000)
-    signal = (_CID_NEW if qualifier == 1 else {}).get(event)
-    return _CID_KIND.get(signal) if signal else None
-
-
 def signal_of(message: Dc09Message) -> Signal | None:
     """What `message` asks of the service; None for an event it does not act on."""
     if message.token == Token.NULL:
@@ -298,6 +283,8 @@ def signal_of(message: Dc09Message) -> Signal | None:
         event = parse_contact_id(message.data)
         if event is None:
             return None
+        if event.qualifier == 1 and kind_for_contact_id(event.code) == CaseKind.EMERGENCY:
+            return Signal.EMERGENCY
         table = {1: _CID_NEW, 3: _CID_RESTORE}.get(event.qualifier, {})
         return table.get(event.code)
     _, _, sia = message.data.partition("|")

@@ -77,6 +77,10 @@ def case(w: World, role: str, own: bool) -> dict[str, Any]:
     return {"case_id": w.case(own)}
 
 
+def drill(w: World, role: str, own: bool) -> dict[str, Any]:
+    return {"drill_id": w.post("/drills", {"district": w.unique("District ")})["id"]}
+
+
 def contact() -> dict[str, Any]:
     return {"name": "Wang Jun", "phone": "+8613900000001", "relation": "son"}
 
@@ -150,6 +154,10 @@ RULES: dict[str, Rule] = {
         STAFF, fresh_device, lambda w: {"reason": "lost"}
     ),
     "GET /api/v1/devices/{device_id}/history": Rule(CAREGIVER_OWN, device),
+    "GET /api/v1/devices/{device_id}/events": Rule(CAREGIVER_OWN, device),
+    "POST /api/v1/drills": Rule(STAFF, body=lambda w: {"district": w.unique("District ")}),
+    "GET /api/v1/drills": Rule(STAFF),
+    "POST /api/v1/drills/{drill_id}/end": Rule(STAFF, drill),
     "POST /api/v1/devices/{device_id}/commands": Rule(STAFF, device, lambda w: {"cmd": "ping"}),
     "GET /api/v1/devices/{device_id}/commands": Rule(STAFF, device),
     "GET /api/v1/devices/{device_id}/commands/{command_id}": Rule(

@@ -5,6 +5,7 @@ import { fill, h } from "./dom.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
 import { dutyLine, loadDuty } from "./duty.js";
 import { ACTIVE, UNOWNED, kindBadge, stateBadge } from "./states.js";
+import { caseBadges } from "./codes.js";
 
 // Several events arrive together for one change (state + press); one reload serves them all.
 const RELOAD_DEBOUNCE_MS = 60;
@@ -59,7 +60,7 @@ export function mount(root, { navigate, toast }) {
       onkeydown: (event) => { if (event.key === "Enter") open(row); },
     },
     h("td", { class: "mono" }, row.id),
-    h("td", {}, kindBadge(row.kind)),
+    h("td", {}, kindBadge(row.kind), caseBadges(row)),
     h("td", { class: "elder" }, row.elder_name),
     h("td", { class: "summary" }, row.summary,
       UNOWNED.has(row.state) ? row.flags.map((f) => h("span", { class: "flag" }, f)) : null),

@@ -5,6 +5,7 @@ import { fill, h, telLink } from "./dom.js";
 import { formatDuration, formatTime, t, tOr } from "./i18n.js";
 import { ACTIVE, AWAITING_CALLBACK, KINDS, UNOWNED, kindBadge, stateBadge } from "./states.js";
 import { wellnessCard } from "./wellness.js";
+import { caseBadges, contactBadge } from "./codes.js";
 
 const enc = encodeURIComponent;
 const dash = (value) => (value === null || value === undefined || value === "" ? "—" : value);
@@ -133,7 +134,7 @@ export function mount(root, { arg: caseId, toast }) {
       h("h3", {}, t("elder.contacts")),
       contacts.length
         ? h("table", { class: "grid compact" }, h("tbody", {}, contacts.map((c) => h("tr", {},
-          h("td", { class: "num" }, String(c.priority)), h("td", {}, c.name),
+          h("td", { class: "num" }, String(c.priority)), h("td", {}, c.name, contactBadge(c)),
           h("td", { class: "muted" }, dash(c.relation)),
           h("td", {}, telLink(c.phone, c.phone, { class: "tel" }))))))
         : h("p", { class: "empty" }, t("elder.no_contacts")));
@@ -346,7 +347,7 @@ export function mount(root, { arg: caseId, toast }) {
     fill(root, h("div", { class: "case-view", dataset: { caseId: d.id, state: d.state } },
       h("header", { class: ["case-head", d.kind === "emergency" && "emergency"] },
         h("a", { href: "#/board", class: "back" }, `← ${t("nav.board")}`),
-        h("h1", { class: "mono" }, d.id), kindBadge(d.kind), stateBadge(d.state),
+        h("h1", { class: "mono" }, d.id), kindBadge(d.kind), stateBadge(d.state), caseBadges(d),
         h("span", { class: "summary" }, d.summary),
         // The ladder's flags ("call 120") matter while nobody owns the case.
         UNOWNED.has(d.state)

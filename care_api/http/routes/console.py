@@ -140,11 +140,13 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
         until: datetime | None = None,
         from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
         to: Annotated[str | None, Query(max_length=40)] = None,
+        drill: Annotated[bool, Query()] = False,
     ) -> KpiReport:
         """The centre's figures over `[since, until)`; by default the last `days` local days.
 
         `from` / `to` give the same bounds as local dates ("2026-11-22"; `to` included) or
-        as times with a UTC offset.
+        as times with a UTC offset. Drill cases are never counted; `drill=true` reports
+        them alone instead.
         """
         # By default whole local days: today's so far and the `days - 1` before it.
         now = services.clock.now()
@@ -156,15 +158,19 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
             since = parse_bound(from_, services.tz, end=False)
         end = _aware(until) if until is not None else midnight + timedelta(days=1)
         start = _aware(since) if since is not None else end - timedelta(days=days)
-        facts, callbacks = kpi_inputs(uow.session, start, end)
+        facts, callbacks = kpi_inputs(uow.session, start, end, drill=drill)
         kpi = compute_kpi(facts, callbacks, since=start, until=end, tz=services.tz)
         hours = ShiftHours(
             services.settings.day_shift_start_hour, services.settings.night_shift_start_hour
         )
-        answers = answer_kpi(uow.session, start, end, now=now, tz=services.tz, hours=hours)
+        answers = answer_kpi(
+            uow.session, start, end, now=now, tz=services.tz, hours=hours, drill=drill
+        )
+        # Merchants' orders and filed deadlines are never drills: none in the drill report.
+        service_since = end if drill else start
         return KpiReport.build(
             kpi,
-            service_kpi(uow.session, facts, start, end, now),
+            service_kpi(uow.session, facts, service_since, end, now),
             AnswerTimesPublic.build(answers, hours),
         )
 

@@ -14,6 +14,7 @@ from care_api.http.fleet_models import (
     CommandCreate,
     CommandPublic,
     DeviceBind,
+    DeviceEventPublic,
     DeviceHistoryPublic,
     DeviceRetire,
     DeviceUpdate,
@@ -35,13 +36,14 @@ from care_api.usecases.device_commands import (
     list_commands,
     request_command,
 )
-from care_api.usecases.device_log import history_of
+from care_api.usecases.device_log import events_of, history_of
 from care_api.usecases.lifecycle import (
     bind_device,
     retire_device,
     set_model_interval,
     update_device,
 )
+from care_api.usecases.queries import MAX_PAGE
 from care_api.usecases.registry import get_device, provision_device, rotate_device_secret
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -207,6 +209,20 @@ def read_history(
     """Provisioned, bound, moved, retired, rotated, booted: oldest first."""
     _visible(uow, device_id, principal)
     return [DeviceHistoryPublic.of(row) for row in history_of(uow.session, device_id)]
+
+
+@router.get("/{device_id}/events")
+def read_events(
+    device_id: DeviceId,
+    uow: UowDep,
+    principal: ReaderDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[DeviceEventPublic]:
+    """What the terminal sent (presses, falls, power, battery…), newest first, with Contact ID."""
+    _visible(uow, device_id, principal)
+    rows = events_of(uow.session, device_id, limit=limit, offset=offset)
+    return [DeviceEventPublic.of(row, kind) for row, kind in rows]
 
 
 @router.post("/{device_id}/commands", status_code=status.HTTP_201_CREATED)

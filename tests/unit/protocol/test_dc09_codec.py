@@ -23,7 +23,6 @@ from device_gateway.protocol.dc09_codec import (
     encode_answer,
     encode_message,
     encode_nak,
-    kind_for_contact_id,
     parse_contact_id,
     signal_of,
 )
@@ -123,15 +122,10 @@ def test_nak_names_no_account_and_carries_the_receiver_time() -> None:
     assert dc09_sender.answer_id(nak) == "NAK"
 
 
-def test_contact_id_parsing_and_case_kinds() -> None:
+def test_contact_id_parsing() -> None:
     assert parse_contact_id("#1234|1101 01 015") == parse_contact_id("1101 01 015")
     assert parse_contact_id("#1234|3301 00 000") is not None
     assert parse_contact_id("#1234|1101 1 15") is None
-    assert kind_for_contact_id(1101) == "emergency"
-    assert kind_for_contact_id(1100) == "emergency"
-    assert kind_for_contact_id(1302) == "device"
-    assert kind_for_contact_id(3101) is None  # a restore opens nothing
-    assert kind_for_contact_id(1602) is None  # a periodic test is a heartbeat
 
 
 @pytest.mark.parametrize(

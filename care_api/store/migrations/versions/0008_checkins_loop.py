@@ -2,7 +2,7 @@
 quiet-period watches
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-24 03:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import care_api.store.types
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """rotas: operators' and supervisors' shifts, and merchants' opening hours
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 Create Date: 2026-11-24 01:20:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import care_api.store.types
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

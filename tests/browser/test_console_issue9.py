@@ -1,0 +1,59 @@
+"""The console shows what issue 9 adds: Contact ID codes, drill cases, info-only contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip(
+    "playwright.sync_api", reason="playwright is missing: `pip install playwright` (make test)"
+)
+from playwright.sync_api import Page, expect
+
+from care_api.usecases.drills import start_drill
+from care_api.usecases.registry import add_contact
+from tests.browser.conftest import LiveConsole
+from tests.browser.test_console import UI_TIMEOUT_MS, log_in, operator_token, press_button
+from tests.helpers import seed_elder
+
+
+def test_console_shows_codes_drills_and_info_only_contacts(
+    live_console: LiveConsole, page: Page, screenshot: Callable[[str], Path]
+) -> None:
+    live = live_console
+    wang, _ = seed_elder(live.services, "T1001", contacts=1)
+    seed_elder(live.services, "T1002", name="Li Ming", contacts=1)
+    with live.services.uow() as uow:
+        son = {"name": "Wang Lei", "phone": "+4470000000001", "notify_only": True}
+        add_contact(uow.session, wang, son)
+        start_drill(
+            uow.session, device_id="T1002", district=None, note="", by="t", now=live.clock.now()
+        )
+        uow.commit()
+    log_in(page, operator_token(live))
+
+    real = press_button(live, "T1001", seq=1, pattern="long")
+    drill = press_button(live, "T1002", seq=1, pattern="long")
+    real_row = page.locator(f"tr.case-row[data-case-id='{real}']")
+    drill_row = page.locator(f"tr.case-row[data-case-id='{drill}']")
+    expect(real_row.locator(".badge.cid")).to_have_text("CID 1101", timeout=UI_TIMEOUT_MS)
+    expect(real_row.locator(".badge.drill")).to_have_count(0)
+    expect(drill_row.locator(".badge.drill")).to_have_text("DRILL", timeout=UI_TIMEOUT_MS)
+    screenshot("issue9-01-board-codes-drill")
+
+    real_row.click()
+    head = page.locator(".case-head")
+    expect(head.locator(".badge.cid")).to_have_attribute("data-cid", "1101", timeout=UI_TIMEOUT_MS)
+    expect(head.locator(".badge.cid")).to_have_attribute(
+        "title", "Contact ID 1101: Personal emergency"
+    )
+    expect(page.locator("#elder-card .badge.info-only")).to_have_text("info only")
+    screenshot("issue9-02-case-codes-info-only")
+    page.click("#lang")  # 中文
+    info_only = page.locator("#elder-card .badge.info-only")
+    expect(info_only).to_have_text("仅告知", timeout=UI_TIMEOUT_MS)
+    expect(head.locator(".badge.cid")).to_have_attribute(
+        "title", "Contact ID 代码 1101：个人紧急求助"
+    )
