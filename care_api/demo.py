@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEMO_PREFIX = "DEMO"
+DISTRICTS = ("Wucheng", "Jindong")  # 婺城区, 金东区: answer-time figures per district
 LOG_FILE = "vnh-demo.log"
 REFRESH_S = 0.5
 STARTUP_TIMEOUT_S = 30.0
@@ -141,6 +142,7 @@ def _seed(services: Services, count: int) -> list[tuple[str, str]]:
                     "lat": 29.08 + rng.uniform(-0.02, 0.02),
                     "lon": 119.65 + rng.uniform(-0.02, 0.02),
                     "medical_notes": "hypertension" if i % 2 else "",
+                    "district": DISTRICTS[i % len(DISTRICTS)],
                 },
                 now,
             )
