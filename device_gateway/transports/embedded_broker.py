@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,21 @@ class EmbeddedTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt is un
         return allowed
 
 
+class _Snapshots(dict[str, Any]):
+    """A dict whose iteration walks a copy of its keys.
+
+    amqtt 0.12 awaits inside loops over its subscriptions; a client subscribing meanwhile
+    made the loop raise ("dictionary changed size during iteration") and the message being
+    broadcast was dropped.
+    """
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(super().keys()))
+
+    def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
+        return list(super().items())
+
+
 class _Broker(Broker):  # type: ignore[misc]  # amqtt is untyped here
     """amqtt's broker, checking logins before anything else and closing every socket.
 
@@ -107,6 +122,10 @@ class _Broker(Broker):  # type: ignore[misc]  # amqtt is untyped here
     """
 
     _ADMITTED = "_vnh_admitted"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self._subscriptions: dict[str, Any] = _Snapshots(self._subscriptions)
 
     async def _initialize_client_session(
         self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int

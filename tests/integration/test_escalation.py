@@ -35,14 +35,6 @@ def svc(db_url: str, clock: FakeClock) -> Iterator[Services]:
     services.close()
 
 
-@pytest.fixture
-def alerts(svc: Services) -> Iterator[AlertsComponent]:
-    component = AlertsComponent(svc.settings, svc)
-    component.attach()
-    yield component
-    component.stop()
-
-
 def record(svc: Services, report: DeviceReport) -> str:
     outcome = record_device_report(svc.uow, report, now=svc.clock.now(), tz=svc.tz)
     assert outcome.case_id is not None, outcome

@@ -24,14 +24,6 @@ def svc(db_url: str, clock: FakeClock) -> Iterator[Services]:
     services.close()
 
 
-@pytest.fixture
-def alerts(svc: Services) -> Iterator[AlertsComponent]:
-    component = AlertsComponent(svc.settings, svc)
-    component.attach()
-    yield component
-    component.stop()
-
-
 def send(svc: Services, seq: int, type_: ReportType, **fields: object) -> str | None:
     report = DeviceReport(EventKey("T1001", 7, seq), type_, fields)
     outcome = record_device_report(svc.uow, report, now=svc.clock.now(), tz=svc.tz)

@@ -32,14 +32,6 @@ def svc(db_url: str, clock: FakeClock) -> Iterator[Services]:
 
 
 @pytest.fixture
-def alerts(svc: Services) -> Iterator[AlertsComponent]:
-    component = AlertsComponent(svc.settings, svc)
-    component.attach()
-    yield component
-    component.stop()
-
-
-@pytest.fixture
 def api(svc: Services) -> Iterator[TestClient]:
     with TestClient(create_app(svc)) as client:
         yield client

@@ -31,14 +31,6 @@ def svc(db_url: str, clock: FakeClock) -> Iterator[Services]:
     services.close()
 
 
-@pytest.fixture
-def alerts(svc: Services) -> Iterator[AlertsComponent]:
-    component = AlertsComponent(svc.settings, svc)
-    component.attach()
-    yield component
-    component.stop()
-
-
 def shift(svc: Services, person: str, phone: str, start: datetime, hours: float) -> None:
     with svc.uow() as uow:
         data = {"person": person, "role": "supervisor", "phone": phone, "start": start}

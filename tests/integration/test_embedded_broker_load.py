@@ -1,0 +1,72 @@
+"""The embedded broker under churn: clients subscribing while messages are broadcast."""
+
+from __future__ import annotations
+
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from device_gateway.transports.embedded_broker import EmbeddedBroker
+from tests.mosquitto import free_port
+
+pytestmark = pytest.mark.external_service
+
+MESSAGES = 400
+CHURNING_CLIENTS = 40
+WAIT_S = 30.0
+
+
+def _client(name: str, broker: EmbeddedBroker) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, clean_session=False)
+    client.max_inflight_messages_set(1000)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    return client
+
+
+def test_embedded_broker_delivers_every_message_while_terminals_come_and_subscribe() -> None:
+    broker = EmbeddedBroker("127.0.0.1", free_port(), authenticate=lambda user, password: True)
+    broker.start()
+    clients: list[mqtt.Client] = []
+    try:
+        received: set[int] = set()
+        subscribed, all_in = threading.Event(), threading.Event()
+
+        def on_message(c: mqtt.Client, u: object, msg: mqtt.MQTTMessage) -> None:
+            received.add(int(msg.payload))
+            if len(received) == MESSAGES:
+                all_in.set()
+
+        gateway = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="gw", clean_session=False)
+        gateway.on_message = on_message
+        gateway.on_subscribe = lambda *_: subscribed.set()
+        gateway.on_connect = lambda c, *_: c.subscribe("vnh/v1/dev/+/up", 1)
+        gateway.connect(broker.host, broker.port)
+        gateway.loop_start()
+        clients.append(gateway)
+        assert subscribed.wait(WAIT_S)
+
+        publisher = _client("T0000", broker)
+        clients.append(publisher)
+
+        def churn() -> None:
+            # Each new terminal adds a subscription while the broadcasts go on.
+            for i in range(CHURNING_CLIENTS):
+                client = _client(f"T{i + 1:04d}", broker)
+                client.subscribe(f"vnh/v1/dev/T{i + 1:04d}/down", 1)
+                clients.append(client)
+
+        churner = threading.Thread(target=churn)
+        churner.start()
+        for n in range(MESSAGES):
+            publisher.publish("vnh/v1/dev/T0000/up", str(n), qos=1)
+        churner.join(WAIT_S)
+
+        assert all_in.wait(WAIT_S), f"{MESSAGES - len(received)} messages never arrived"
+    finally:
+        for client in clients:
+            client.disconnect()
+            client.loop_stop()
+        broker.stop()
