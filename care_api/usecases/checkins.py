@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from care_api.domain.checkins import (
@@ -183,18 +185,25 @@ def note_press(
     return counted and is_checkin_press(button, pattern)
 
 
+# Built once: intake asks on every batch of presses.
+_ACTIVE_WINDOWS = sa_select(
+    col(CheckinWindow.elder_id), col(CheckinWindow.start), col(CheckinWindow.end)
+).where(
+    col(CheckinWindow.elder_id).in_(bindparam("elders", expanding=True)),
+    col(CheckinWindow.active).is_(True),
+)
+
+
 def elders_with_open_window(
     session: Session, elder_ids: set[int], now: datetime, tz: tzinfo
 ) -> set[int]:
     """Which of `elder_ids` have a check-in window open at `now` (their presses need a look)."""
     if not elder_ids:
         return set()
-    rows = session.exec(
-        select(CheckinWindow).where(
-            col(CheckinWindow.elder_id).in_(list(elder_ids)), col(CheckinWindow.active).is_(True)
-        )
-    ).all()
-    return {w.elder_id for w in rows if is_open(now, parse_hhmm(w.start), parse_hhmm(w.end), tz)}
+    rows = session.execute(_ACTIVE_WINDOWS, {"elders": sorted(elder_ids)}).all()
+    return {
+        elder for elder, start, end in rows if is_open(now, parse_hhmm(start), parse_hhmm(end), tz)
+    }
 
 
 def judge_window(

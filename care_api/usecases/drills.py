@@ -13,6 +13,8 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import Conflict, NotFound
@@ -83,21 +85,34 @@ def list_drills(
     return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
+# Built once: intake asks on every batch of presses, and most of the time no drill runs.
+_RUNNING_DRILLS = sa_select(col(Drill.device_id), col(Drill.district)).where(
+    col(Drill.ended_at).is_(None)
+)
+_DEVICES_IN_DISTRICTS = (
+    sa_select(col(Device.device_id))
+    .join(Elder, col(Elder.id) == col(Device.elder_id))
+    .where(
+        col(Device.device_id).in_(bindparam("ids", expanding=True)),
+        col(Elder.district).in_(bindparam("districts", expanding=True)),
+    )
+)
+
+
 def drilled_devices(session: Session, device_ids: Iterable[str]) -> set[str]:
     """Which of `device_ids` are in test mode now, by themselves or by their elder's district."""
     ids = sorted(set(device_ids))
     if not ids:
         return set()
-    running = col(Drill.ended_at).is_(None)
-    by_device = select(Drill.device_id).where(running, col(Drill.device_id).in_(ids))
-    by_district = (
-        select(Device.device_id)
-        .join(Elder, col(Elder.id) == col(Device.elder_id))
-        .join(Drill, col(Drill.district) == col(Elder.district))
-        .where(running, col(Device.device_id).in_(ids), col(Elder.district) != "")
-    )
-    found = {d for d in session.exec(by_device).all() if d is not None}
-    return found | set(session.exec(by_district).all())
+    running = session.execute(_RUNNING_DRILLS).all()
+    if not running:
+        return set()
+    found = set(ids) & {device for device, _ in running if device}
+    districts = sorted({district for _, district in running if district})
+    if districts:
+        rows = session.execute(_DEVICES_IN_DISTRICTS, {"ids": ids, "districts": districts})
+        found |= set(rows.scalars())
+    return found
 
 
 def in_drill(session: Session, device_id: str | None) -> bool:
