@@ -280,3 +280,20 @@ def test_the_gateways_press_batches_hand_a_late_check_in_to_its_case(
     assert outcome.case_id == case_id
     settle(alerts)
     assert any("checked in late at 10:40" in c for c in console_lines(svc, case_id))
+
+
+def test_a_check_in_in_the_next_window_also_answers_the_missed_one(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    case_id = missed(api, svc, alerts, clock)
+    elder = case_row(svc, case_id).elder_id
+    evening = {"start": "18:00", "end": "20:00"}
+    ok(api.post(f"/api/v1/elders/{elder}/checkins", json=evening, headers=ADMIN), 201)
+    move_to(clock, "2026-11-23 18:10")
+    settle(alerts)  # the rings ran out meanwhile: the operator was asked to arrange help
+    assert case_row(svc, case_id).state == "escalated"
+    assert press(svc, 1).case_id is None  # the evening's "I'm OK": no case, as in any window
+    settle(alerts)
+    assert [w["today"] for w in checkins(api, elder)["windows"]] == ["missed", "kept"]
+    assert any(a == "checked_in_late" and "at 18:10" in why for a, why in history(svc, case_id))
+    assert any("checked in late at 18:10" in c for c in console_lines(svc, case_id))
