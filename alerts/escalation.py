@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -26,6 +27,8 @@ from alerts.ladder import (
     asks_for_answer,
     cancelled_console_text,
     cancelled_sms_text,
+    checked_in_late_console_text,
+    checked_in_late_sms_text,
     plan,
     pressed_again_text,
     taken_text,
@@ -245,6 +248,28 @@ class Escalation:
                     recipient=who,
                     body=cancelled_sms_text(facts),
                     key=f"cancelled:{case.id}:{who}",
+                )
+
+    def notify_checked_in_late(self, case_id: str, at: datetime) -> None:
+        """The console confirms and resolves; alerted people are told to stand down."""
+        local_time = at.astimezone(self._services.tz).strftime("%H:%M")
+        with self._notices(case_id) as (writer, case, facts):
+            writer.add(
+                case_id=case.id,
+                channel=CONSOLE,
+                to=OPERATORS,
+                recipient=OPERATORS,
+                body=checked_in_late_console_text(facts, local_time),
+                key=f"late:{case.id}:{OPERATORS}",
+            )
+            for who, phone in alerted_people(writer.session, case.id).items():
+                writer.add(
+                    case_id=case.id,
+                    channel="sms",
+                    to=phone,
+                    recipient=who,
+                    body=checked_in_late_sms_text(facts, local_time),
+                    key=f"late:{case.id}:{who}",
                 )
 
     def notify_pressed_again(self, case_id: str) -> None:

@@ -207,3 +207,20 @@ def cancelled_sms_text(facts: CaseFacts) -> str:
         f"{facts.elder_name} cancelled case {facts.case_id}; the centre will check in. "
         "No need to act."
     )
+
+
+def checked_in_late_console_text(facts: CaseFacts, local_time: str) -> str:
+    """The console line when the elder checks in after a missed window: confirm, then resolve."""
+    phone = f", call {facts.elder_phone}" if facts.elder_phone else ""
+    return (
+        f"{facts.elder_name} checked in late at {local_time} ({facts.case_id}) — "
+        f"confirm{phone} and resolve the case"
+    )
+
+
+def checked_in_late_sms_text(facts: CaseFacts, local_time: str) -> str:
+    """What alerted people are told when the elder checks in after a missed window."""
+    return (
+        f"{facts.elder_name} checked in at {local_time} (case {facts.case_id}); "
+        "the centre will confirm. No need to act."
+    )

@@ -39,6 +39,7 @@ from alerts.timers import TimerContext, TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
 from care_api.domain.cases import is_unowned
 from care_api.domain.events import (
+    CaseCheckedInLate,
     CaseOpened,
     CasePressedAgain,
     CaseReclassified,
@@ -69,6 +70,7 @@ FOLLOWED: tuple[type, ...] = (
     CaseOpened,
     CaseStateChanged,
     CasePressedAgain,
+    CaseCheckedInLate,
     CaseReclassified,
     VolunteersRequested,
 )
@@ -215,6 +217,8 @@ class AlertsComponent:
                     self.summaries.notify_closed(event.case_id)
             elif isinstance(event, CasePressedAgain):
                 self.escalation.notify_pressed_again(event.case_id)
+            elif isinstance(event, CaseCheckedInLate):
+                self.escalation.notify_checked_in_late(event.case_id, event.at)
             elif isinstance(event, CaseReclassified):
                 # The use case stopped the old kind's timers and left step 0 of the new
                 # kind's ladder due; run it now rather than on the next sweep.

@@ -7,6 +7,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from care_api.domain.model import CaseKind, CaseState
 
@@ -41,6 +42,15 @@ class CasePressedAgain:
     case_id: str
     device_id: str | None
     state: CaseState
+
+
+@dataclass(frozen=True, slots=True)
+class CaseCheckedInLate:
+    """The elder checked in after their window was missed; the case waits for an operator."""
+
+    case_id: str
+    device_id: str | None
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,7 @@ DomainEvent = (
     CaseOpened
     | CaseStateChanged
     | CasePressedAgain
+    | CaseCheckedInLate
     | CaseReclassified
     | VolunteersRequested
     | TimerDue

@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import AsyncGenerator
 
 from care_api.domain.events import (
+    CaseCheckedInLate,
     CaseOpened,
     CasePressedAgain,
     CaseReclassified,
@@ -19,7 +20,14 @@ from care_api.domain.events import (
     VolunteersRequested,
 )
 
-_NEWS = (CaseOpened, CaseStateChanged, CasePressedAgain, CaseReclassified, VolunteersRequested)
+_NEWS = (
+    CaseOpened,
+    CaseStateChanged,
+    CasePressedAgain,
+    CaseCheckedInLate,
+    CaseReclassified,
+    VolunteersRequested,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,8 @@ def case_news(event: DomainEvent) -> dict[str, object] | None:
         }
     if isinstance(event, CasePressedAgain):
         return {"case_id": event.case_id, "change": "pressed_again"}
+    if isinstance(event, CaseCheckedInLate):
+        return {"case_id": event.case_id, "change": "checked_in_late"}
     if isinstance(event, CaseReclassified):
         return {
             "case_id": event.case_id,

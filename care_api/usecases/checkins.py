@@ -13,6 +13,8 @@ from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from care_api.domain.alarm_codes import CAUSE_MISSED_CHECK_IN
+from care_api.domain.cases import UNOWNED
 from care_api.domain.checkins import (
     MAX_WINDOWS_PER_ELDER,
     check_window,
@@ -26,15 +28,19 @@ from care_api.domain.checkins import (
     window_day,
 )
 from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.events import CaseCheckedInLate
 from care_api.domain.model import CaseKind
-from care_api.store.tables import Case, CheckinWindow, ElderAway, Timer
+from care_api.store.tables import Case, CaseEvent, CheckinWindow, Elder, ElderAway, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.calendar import load_calendar
-from care_api.usecases.case_log import add_note, open_case
+from care_api.usecases.case_log import add_note, cancel_pending_timers, open_case
+from care_api.usecases.console_queries import FLAG_ACTION
 from care_api.usecases.registry import get_elder
+from care_api.usecases.tasks import withdraw_open_offers
 
 CHECKIN_TIMER = "checkin"
 CHECKIN_ACTOR = "system:checkin"
+LATE_CHECKIN_ACTION = "checked_in_late"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,24 +192,108 @@ def note_press(
 
 
 # Built once: intake asks on every batch of presses.
-_ACTIVE_WINDOWS = sa_select(
-    col(CheckinWindow.elder_id), col(CheckinWindow.start), col(CheckinWindow.end)
-).where(
-    col(CheckinWindow.elder_id).in_(bindparam("elders", expanding=True)),
-    col(CheckinWindow.active).is_(True),
-)
+_WINDOWS = sa_select(
+    col(CheckinWindow.elder_id),
+    col(CheckinWindow.start),
+    col(CheckinWindow.end),
+    col(CheckinWindow.active),
+    col(CheckinWindow.missed_case_id),
+).where(col(CheckinWindow.elder_id).in_(bindparam("elders", expanding=True)))
 
 
-def elders_with_open_window(
+def elders_checking_in(
     session: Session, elder_ids: set[int], now: datetime, tz: tzinfo
 ) -> set[int]:
-    """Which of `elder_ids` have a check-in window open at `now` (their presses need a look)."""
+    """Which of `elder_ids` may be checking in at `now` (their presses need a look).
+
+    Those with a window open now, and those whose missed check-in case nobody took yet.
+    """
     if not elder_ids:
         return set()
-    rows = session.execute(_ACTIVE_WINDOWS, {"elders": sorted(elder_ids)}).all()
-    return {
-        elder for elder, start, end in rows if is_open(now, parse_hhmm(start), parse_hhmm(end), tz)
+    rows = session.execute(_WINDOWS, {"elders": sorted(elder_ids)}).all()
+    found = {
+        elder
+        for elder, start, end, active, _ in rows
+        if active and is_open(now, parse_hhmm(start), parse_hhmm(end), tz)
     }
+    missed = {case_id: elder for elder, _, _, _, case_id in rows if case_id is not None}
+    if missed:
+        waiting = session.exec(
+            select(Case.id).where(
+                col(Case.id).in_(list(missed)), col(Case.state).in_([str(s) for s in UNOWNED])
+            )
+        ).all()
+        found |= {missed[case_id] for case_id in waiting}
+    return found
+
+
+def note_late_checkin(
+    uow: SqlUnitOfWork,
+    elder_id: int,
+    *,
+    device_id: str,
+    button: str,
+    pattern: str,
+    now: datetime,
+    tz: tzinfo,
+) -> Case | None:
+    """A check-in press after a missed window: the missed check-in case nobody took hears it.
+
+    The case is not closed (an operator confirms and resolves it): the late check-in goes
+    on its history and the board, its pending ladder steps and volunteer offers stop, and
+    the console and the people alerted are told. Returns the case, else None.
+    """
+    if not is_checkin_press(button, pattern):
+        return None
+    session = uow.session
+    missed = session.exec(
+        select(CheckinWindow.missed_case_id).where(
+            col(CheckinWindow.elder_id) == elder_id, col(CheckinWindow.missed_case_id).is_not(None)
+        )
+    ).all()
+    if not missed:
+        return None
+    # Locked, so an operator taking the case at this moment is seen (PostgreSQL).
+    cases = session.exec(
+        select(Case)
+        .where(
+            col(Case.id).in_([m for m in missed if m is not None]),
+            col(Case.kind) == CaseKind.CARE,
+            col(Case.state).in_([str(s) for s in UNOWNED]),
+        )
+        .order_by(col(Case.opened_at))
+        .with_for_update()
+    ).all()
+    if not cases:
+        return None
+    elder = session.get(Elder, elder_id)
+    name = elder.name if elder is not None else "The elder"
+    local = now.astimezone(tz).strftime("%H:%M")
+    by = f"device:{device_id}"
+    for case in cases:
+        if _checked_in_late(session, case.id):
+            continue  # pressed again after checking in: already told, nothing new to say
+        why = (
+            f"{name} checked in late at {local} ({button} {pattern} press); the case stays "
+            "open until an operator confirms and resolves it"
+        )
+        add_note(uow, case, action=LATE_CHECKIN_ACTION, by=by, why=why, now=now)
+        add_note(uow, case, action=FLAG_ACTION, by=by, why=f"checked in late {local}", now=now)
+        cancel_pending_timers(session, case.id)
+        withdraw_open_offers(session, case.id, now)
+        uow.emit(CaseCheckedInLate(case.id, device_id, now))
+    return cases[0]
+
+
+def _checked_in_late(session: Session, case_id: str) -> bool:
+    return (
+        session.exec(
+            select(CaseEvent.id).where(
+                col(CaseEvent.case_id) == case_id, col(CaseEvent.action) == LATE_CHECKIN_ACTION
+            )
+        ).first()
+        is not None
+    )
 
 
 def judge_window(
@@ -227,6 +317,7 @@ def judge_window(
         by=CHECKIN_ACTOR,
         now=now,
         tz=tz,
+        cause=CAUSE_MISSED_CHECK_IN,  # Contact ID 1 102, fail to report
     )
     add_note(
         uow,

@@ -22,7 +22,7 @@ from care_api.domain.model import (
 from care_api.store.tables import Case, Device, DeviceEvent, Elder
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.case_log import add_note, move_case, open_or_join
-from care_api.usecases.checkins import note_press
+from care_api.usecases.checkins import note_late_checkin, note_press
 from care_api.usecases.device_cases import end_outage, note_battery, note_power
 from care_api.usecases.device_commands import record_result
 from care_api.usecases.device_log import record_history
@@ -182,8 +182,20 @@ def _apply(
         elder = uow.session.get(Elder, elder_id)
         override = elder.keymap_override if elder else None
         button, pattern = str(f.get("button", "main")), str(f.get("pattern", "single"))
+        # A check-in press after a missed window goes to that window's case (issue 9)...
+        late = note_late_checkin(
+            uow,
+            elder_id,
+            device_id=device.device_id,
+            button=button,
+            pattern=pattern,
+            now=now,
+            tz=tz,
+        )
         if note_press(uow.session, elder_id, button, pattern, now, tz):
             return None  # the "I'm OK" of an open check-in window (issue 9): no case
+        if late is not None:
+            return late  # ...rather than opening a service request
         kind = case_kind_for_press(button, pattern, override)
         return open_or_join(uow, device, event, kind, f"{button} {pattern} press", now, tz)
     if report.type is ReportType.FALL:

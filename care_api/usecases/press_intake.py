@@ -35,7 +35,7 @@ from care_api.domain.model import (
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.case_log import LADDER_TIMER
-from care_api.usecases.checkins import elders_with_open_window
+from care_api.usecases.checkins import elders_checking_in
 from care_api.usecases.drills import drilled_devices
 from care_api.usecases.intake import record_device_report
 
@@ -126,8 +126,8 @@ class _Plan:
     joined_state: dict[int, CaseState] = field(default_factory=dict)  # that case's state
 
 
-class _CheckinWindowOpen(Exception):
-    """A press of the batch comes from an elder whose check-in window is open."""
+class _CheckingIn(Exception):
+    """A press of the batch may be an elder's check-in (a window open, or one missed)."""
 
 
 def is_batchable(report: DeviceReport) -> bool:
@@ -154,8 +154,9 @@ def record_presses(
         except IntegrityError:
             # Another process committed one of these keys since we looked: go one by one.
             uow.rollback()
-        except _CheckinWindowOpen:
-            # A press may be an elder's "I'm OK" (issue 9): intake's own rules decide it.
+        except _CheckingIn:
+            # A press may be an elder's "I'm OK", on time or late (issue 9): intake's own
+            # rules decide it.
             uow.rollback()
             return [record_device_report(uow_factory, r, now=now, tz=tz) for r in reports]
         else:
@@ -170,8 +171,8 @@ def _record(
     conn = uow.session.connection()  # Core statements: the ORM has nothing to track here
     sources = _sources(conn, {r.key.device_id for r in reports})
     elders = {s.elder_id for s in sources.values() if s.elder_id is not None}
-    if elders_with_open_window(uow.session, elders, now, tz):
-        raise _CheckinWindowOpen
+    if elders_checking_in(uow.session, elders, now, tz):
+        raise _CheckingIn
     plan = _plan(reports, sources, _existing(conn, reports), _active_cases(conn, elders))
     case_ids: dict[int, str] = {}
     if plan.new:

@@ -57,3 +57,62 @@ def test_console_shows_codes_drills_and_info_only_contacts(
     expect(head.locator(".badge.cid")).to_have_attribute(
         "title", "Contact ID 代码 1101：个人紧急求助"
     )
+
+
+def test_figures_page_switches_between_real_and_drill_figures(
+    live_console: LiveConsole, page: Page, screenshot: Callable[[str], Path]
+) -> None:
+    live = live_console
+    seed_elder(live.services, "T1001", contacts=1)
+    seed_elder(live.services, "T1002", name="Li Ming", contacts=1, district="Wucheng")
+    seed_elder(live.services, "T1003", name="Zhang Wei", contacts=1)
+    seed_elder(live.services, "T1004", name="Chen Hua", contacts=1, district="Wucheng")
+    seed_elder(live.services, "T1005", name="Zhou Min", contacts=1)
+    with live.services.uow() as uow:
+        start_drill(
+            uow.session, device_id=None, district="Wucheng", note="", by="t", now=live.clock.now()
+        )
+        uow.commit()
+    press_button(live, "T1001", seq=1, pattern="long")  # real
+    press_button(live, "T1003", seq=1, pattern="long")  # real
+    press_button(live, "T1005", seq=1, pattern="single")  # real
+    press_button(live, "T1002", seq=1, pattern="long")  # drill
+    log_in(page, operator_token(live))
+
+    page.click("[data-route=kpi]")
+    figures = page.locator(".kpi")
+    total = page.locator("#kpi-total .value")
+    banner = page.locator("#kpi-drill-banner")
+    expect(total).to_have_text("3", timeout=UI_TIMEOUT_MS)
+    expect(figures).to_have_attribute("data-mode", "real")
+    expect(page.locator(".mode-switch [data-mode=real]")).to_have_attribute("aria-pressed", "true")
+    expect(banner).to_have_count(0)
+
+    page.click(".mode-switch [data-mode=drill]")
+    expect(banner).to_have_text(
+        "Drill figures — not real cases. Only cases opened by terminals in test mode are counted"
+        " here; the centre's real figures are under “Real cases”.",
+        timeout=UI_TIMEOUT_MS,
+    )
+    expect(figures).to_have_attribute("data-mode", "drill")
+    expect(total).to_have_text("1")
+    expect(page.locator(".mode-switch [data-mode=drill]")).to_have_attribute("aria-pressed", "true")
+    # A new drill press reloads the drill figures, not the real ones, under the banner.
+    press_button(live, "T1004", seq=1, pattern="long")
+    expect(total).to_have_text("2", timeout=UI_TIMEOUT_MS)
+    expect(figures).to_have_attribute("data-mode", "drill")
+    expect(banner).to_be_visible()
+    screenshot("issue9-03-kpi-drill")
+
+    page.click(".mode-switch [data-mode=real]")
+    expect(banner).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    expect(figures).to_have_attribute("data-mode", "real")
+    expect(total).to_have_text("3")
+
+    page.click("#lang")  # 中文: the view starts again on the real figures
+    real_button = page.locator(".mode-switch [data-mode=real]")
+    expect(real_button).to_have_text("实际", timeout=UI_TIMEOUT_MS)
+    page.click(".mode-switch [data-mode=drill]")
+    expect(banner).to_contain_text("演练数据，并非真实案件。", timeout=UI_TIMEOUT_MS)
+    expect(total).to_have_text("2")
+    screenshot("issue9-04-kpi-drill-zh")

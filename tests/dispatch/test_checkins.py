@@ -16,12 +16,15 @@ from tests.api.support import TestClient
 from tests.dispatch.support import (
     ADMIN,
     add_elder,
+    add_volunteer,
     case_row,
     console_lines,
+    history,
     messages,
     mint,
     ok,
     settle,
+    sms_to,
 )
 from tests.fakes import FakeClock
 
@@ -104,6 +107,7 @@ def test_a_missed_window_opens_a_care_case_that_starts_with_a_call_to_the_elder(
     assert window["today"] == "missed" and case_id is not None
     case = case_row(svc, case_id)
     assert (case.kind, case.summary) == ("care", "Care request (missed check-in 08:00–10:00)")
+    assert case.contact_id == "1102"  # Contact ID: fail to report, as a centre's other systems say
     calls = [n for n in messages(svc, case_id) if n.channel == "voice"]
     assert [(c.to, c.recipient) for c in calls] == [(ELDER_PHONE, f"elder:{elder}")]
     assert calls[0].say is not None and "did not hear from you between 08:00 and 10:00" in (
@@ -186,3 +190,111 @@ def test_windows_are_checked_and_can_be_stopped(
     move_to(clock, "2026-11-23 10:30")
     settle(alerts)
     assert len(care_cases(svc)) == 1  # Sunday evening's; the stopped 08:00 window is not judged
+
+
+ANN = "+8613911110001"  # a volunteer 1 km away
+DU = "+8613911110004"  # a volunteer 5 km away: the second ring
+
+
+def missed(api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock) -> str:
+    """Monday's 08:00–10:00 window missed: its care case, offered to Ann (ring 0)."""
+    elder = enrolled(api, svc)
+    add_volunteer(api, "Ann", ANN, km=1.0)
+    add_volunteer(api, "Du", DU, km=5.0)
+    move_to(clock, "2026-11-23 10:00")
+    settle(alerts)
+    case_id: str = checkins(api, elder)["windows"][0]["missed_case_id"]
+    assert set(sms_to(svc, case_id)) == {ANN}
+    return case_id
+
+
+def test_a_late_check_in_is_told_and_stops_the_ladder_but_leaves_the_case_to_an_operator(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    case_id = missed(api, svc, alerts, clock)
+    move_to(clock, "2026-11-23 10:10")
+    outcome = press(svc, 1)  # main single: "I'm OK", ten minutes late
+    assert (outcome.status.value, outcome.case_id) == ("accepted", case_id)  # no service case
+    settle(alerts)
+
+    case = case_row(svc, case_id)
+    assert case.state in ("open", "dispatched", "escalated") and case.resolved_at is None
+    assert (
+        "checked_in_late",
+        "Wang Fang checked in late at 10:10 (main single press); the case stays open until an"
+        " operator confirms and resolves it",
+    ) in history(svc, case_id)
+    [line] = [c for c in console_lines(svc, case_id) if "late" in c]
+    assert line == (
+        f"Wang Fang checked in late at 10:10 ({case_id}) — confirm, call +8613800000000"
+        " and resolve the case"
+    )
+    assert sms_to(svc, case_id)[ANN][-1] == (
+        f"Wang Fang checked in at 10:10 (case {case_id}); the centre will confirm. No need to act."
+    )
+    offers = ok(api.get("/api/v1/tasks", headers=ADMIN))
+    assert [t["status"] for t in offers if t["case_id"] == case_id] == ["withdrawn"]
+    board = ok(api.get("/api/v1/console/board", headers=ADMIN))["cases"]
+    assert "checked in late 10:10" in next(c for c in board if c["id"] == case_id)["flags"]
+
+    # The ladder stopped: no second ring, no "no volunteer" line, the elder not called again.
+    told = len(messages(svc, case_id))
+    move_to(clock, "2026-11-23 12:00")
+    settle(alerts)
+    assert DU not in sms_to(svc, case_id)
+    assert len(messages(svc, case_id)) == told
+
+    # Pressing again says nothing new; the operator resolves it with one click.
+    assert press(svc, 2).case_id == case_id
+    settle(alerts)
+    assert len(messages(svc, case_id)) == told
+    resolved = ok(api.post(f"/api/v1/cases/{case_id}/resolve", json={}, headers=ADMIN))
+    assert resolved["state"] == "resolved"
+
+
+def test_a_late_press_once_the_case_is_taken_or_of_another_kind_is_a_press(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    case_id = missed(api, svc, alerts, clock)
+    move_to(clock, "2026-11-23 10:20")
+    emergency = press(svc, 1, pattern="long")  # not a check-in: its own case, as usual
+    assert emergency.case_id not in (None, case_id) and emergency.kind is not None
+    assert emergency.kind.value == "emergency"
+    settle(alerts)
+    assert not any(a == "checked_in_late" for a, _ in history(svc, case_id))
+
+    ok(api.post(f"/api/v1/cases/{case_id}/ack", json={}, headers=ADMIN))
+    move_to(clock, "2026-11-23 10:40")
+    late = press(svc, 2)  # someone owns the case now: a single press is a service request
+    assert late.case_id not in (None, case_id) and late.kind is not None
+    assert late.kind.value == "service"
+    assert not any(a == "checked_in_late" for a, _ in history(svc, case_id))
+
+
+def test_the_gateways_press_batches_hand_a_late_check_in_to_its_case(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    case_id = missed(api, svc, alerts, clock)
+    move_to(clock, "2026-11-23 10:40")
+    report = DeviceReport(EventKey("T1001", 1, 1), ReportType.PRESS, {"button": "ok"})
+    [outcome] = record_presses(svc.uow, [report], now=clock.now(), tz=svc.tz)
+    assert outcome.case_id == case_id
+    settle(alerts)
+    assert any("checked in late at 10:40" in c for c in console_lines(svc, case_id))
+
+
+def test_a_check_in_in_the_next_window_also_answers_the_missed_one(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    case_id = missed(api, svc, alerts, clock)
+    elder = case_row(svc, case_id).elder_id
+    evening = {"start": "18:00", "end": "20:00"}
+    ok(api.post(f"/api/v1/elders/{elder}/checkins", json=evening, headers=ADMIN), 201)
+    move_to(clock, "2026-11-23 18:10")
+    settle(alerts)  # the rings ran out meanwhile: the operator was asked to arrange help
+    assert case_row(svc, case_id).state == "escalated"
+    assert press(svc, 1).case_id is None  # the evening's "I'm OK": no case, as in any window
+    settle(alerts)
+    assert [w["today"] for w in checkins(api, elder)["windows"]] == ["missed", "kept"]
+    assert any(a == "checked_in_late" and "at 18:10" in why for a, why in history(svc, case_id))
+    assert any("checked in late at 18:10" in c for c in console_lines(svc, case_id))

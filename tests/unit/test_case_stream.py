@@ -5,8 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from datetime import UTC, datetime
 
-from care_api.domain.events import CaseOpened, CaseStateChanged, EventBus, TimerDue
+from care_api.domain.events import (
+    CaseCheckedInLate,
+    CaseOpened,
+    CaseStateChanged,
+    EventBus,
+    TimerDue,
+)
 from care_api.domain.model import CaseKind, CaseState
 from care_api.http.case_stream import HEARTBEAT_FRAME, RESYNC_FRAME, CaseStream
 
@@ -29,12 +36,14 @@ def test_case_stream_turns_bus_events_into_case_frames() -> None:
         bus.publish(opened("C-1"))
         bus.publish(CaseStateChanged("C-1", CaseState.OPEN, CaseState.ACCEPTED, "op:Li", None))
         bus.publish(TimerDue(1, "ladder"))  # not news for the console
+        bus.publish(CaseCheckedInLate("C-2", "T1001", datetime(2026, 11, 23, 2, 40, tzinfo=UTC)))
         return client.take()
 
     frames = asyncio.run(run())
     assert [data_of(f) for f in frames] == [
         {"case_id": "C-1", "change": "opened", "kind": "emergency"},
         {"case_id": "C-1", "change": "state", "from": "open", "to": "accepted", "by": "op:Li"},
+        {"case_id": "C-2", "change": "checked_in_late"},
     ]
 
 

@@ -155,6 +155,13 @@ export function mount(root, { arg: caseId, toast }) {
   function actionsCard() {
     const state = detail.state;
     const parts = [];
+    // A late "I'm OK" after a missed check-in (issue 9): nobody closes it but an operator.
+    const late = UNOWNED.has(state) ? detail.events.findLast((ev) => ev.action === "checked_in_late") : null;
+    if (late) {
+      parts.push(h("button", { type: "button", id: "act-confirm-checkin", class: "primary",
+        onclick: () => act("resolve", { note: t("checkin.late_note", { at: formatTime(late.at) }) }, "done.resolve") },
+      t("action.confirm_checkin")));
+    }
     if (UNOWNED.has(state)) {
       parts.push(h("button", { type: "button", id: "act-ack", class: "primary",
         onclick: () => act("ack", {}, "done.ack") }, t("action.ack")));
@@ -171,8 +178,10 @@ export function mount(root, { arg: caseId, toast }) {
     if (ACTIVE.has(state)) forms.push(resolveForm());
     if (state !== "closed") forms.push(reclassifyForm());
     if (AWAITING_CALLBACK.has(state)) forms.push(callbackForm());
+    const lateNotice = late ? h("p", { class: "late-checkin", id: "late-checkin", role: "status" },
+      t("checkin.late_notice", { at: formatTime(late.at) })) : null;
     return h("section", { class: "card", id: "actions-card" }, h("h2", {}, t("case.actions")),
-      h("div", { class: "actions" }, parts), forms,
+      lateNotice, h("div", { class: "actions" }, parts), forms,
       state === "closed" ? h("p", { class: "muted" }, t("case.closed_note")) : null);
   }
 

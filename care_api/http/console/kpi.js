@@ -15,11 +15,17 @@ const STATES = ["open", "dispatched", "escalated", "accepted", "on_site", "resol
 
 export function mount(root, { toast }) {
   let days = 7;
+  // Every visit starts on the real figures: drill figures are only ever shown when asked for.
+  let drill = false;
   let reloadTimer = null;
+  let latest = 0;
 
   async function load() {
+    // Only the last request draws, so a slow real answer never lands under the drill switch.
+    const ask = { days, drill, n: ++latest };
     try {
-      draw(await api(`/reports/kpi?days=${days}`));
+      const k = await api(`/reports/kpi?days=${ask.days}${ask.drill ? "&drill=true" : ""}`);
+      if (ask.n === latest) draw(k, ask.drill);
     } catch (err) {
       if (err.status !== 401) toast(t("error.load", { detail: err.message }), "error");
     }
@@ -29,7 +35,18 @@ export function mount(root, { toast }) {
     h("span", { class: "value" }, value), h("span", { class: "label" }, label));
   const rateClass = (rate) => (rate === null ? "" : rate >= TARGET_RATE ? "ok" : "alert");
 
-  function draw(k) {
+  /** "Real cases / Drills": which cases the figures count (drills are never mixed in). */
+  function modeSwitch(shownDrill) {
+    const button = (value, key) => h("button", {
+      type: "button", class: ["ghost", value === shownDrill && "active"], "aria-pressed": String(value === shownDrill),
+      dataset: { mode: value ? "drill" : "real" },
+      onclick: () => { if (drill !== value) { drill = value; load(); } },
+    }, t(key));
+    return h("span", { class: "mode-switch", role: "group", "aria-label": t("kpi.mode") },
+      button(false, "kpi.mode_real"), button(true, "kpi.mode_drill"));
+  }
+
+  function draw(k, shownDrill) {
     const kindLabel = (kind) => t(`kind.${kind}`);
     const periodButtons = PERIODS.map((n) => h("button", {
       type: "button", class: ["ghost", n === days && "active"], dataset: { days: String(n) },
@@ -47,9 +64,12 @@ export function mount(root, { toast }) {
     ];
     const states = STATES.map((st) => ({ label: t(`state.${st}`), value: k.by_state[st] || 0,
       text: String(k.by_state[st] || 0), cls: `s-${st}` }));
-    fill(root, h("div", { class: "kpi", dataset: { total: String(k.total) } },
-      h("div", { class: "toolbar" }, h("h2", {}, t("nav.kpi")), periodButtons,
+    const mode = shownDrill ? "drill" : "real";
+    fill(root, h("div", { class: ["kpi", shownDrill && "drill"], dataset: { total: String(k.total), mode } },
+      h("div", { class: "toolbar" }, h("h2", {}, t("nav.kpi")), modeSwitch(shownDrill), periodButtons,
         h("span", { class: "muted" }, t("kpi.period", { since: formatDate(k.since), until: formatDate(k.until, true) }))),
+      shownDrill ? h("div", { class: "drill-banner", id: "kpi-drill-banner", role: "status" },
+        h("strong", {}, t("kpi.drill_banner")), " ", t("kpi.drill_banner_detail")) : null,
       h("div", { class: "stats" },
         tile("kpi-total", t("kpi.total"), String(k.total)),
         tile("kpi-completion", t("kpi.completion"), formatPercent(k.completion_rate), rateClass(k.completion_rate)),
