@@ -90,6 +90,27 @@ def alerted_people(session: Session, case_id: str) -> dict[str, str]:
     return people
 
 
+def _tell_all(writer: OutboxWriter, case: Case, what: str, *, console: str, sms: str) -> None:
+    """The console line, and an SMS to everyone the ladder alerted, once each per `what`."""
+    writer.add(
+        case_id=case.id,
+        channel=CONSOLE,
+        to=OPERATORS,
+        recipient=OPERATORS,
+        body=console,
+        key=f"{what}:{case.id}:{OPERATORS}",
+    )
+    for who, phone in alerted_people(writer.session, case.id).items():
+        writer.add(
+            case_id=case.id,
+            channel="sms",
+            to=phone,
+            recipient=who,
+            body=sms,
+            key=f"{what}:{case.id}:{who}",
+        )
+
+
 class Escalation:
     """Writes what the ladder and a case's events call for, as rows; sending is the sender's."""
 
@@ -232,45 +253,25 @@ class Escalation:
         """The console checks in with the elder; alerted people are told to stand down."""
         with self._notices(case_id) as (writer, case, facts):
             by_elder = by.startswith("device:")
-            writer.add(
-                case_id=case.id,
-                channel=CONSOLE,
-                to=OPERATORS,
-                recipient=OPERATORS,
-                body=cancelled_console_text(facts, by_elder),
-                key=f"cancelled:{case.id}:{OPERATORS}",
+            _tell_all(
+                writer,
+                case,
+                "cancelled",
+                console=cancelled_console_text(facts, by_elder),
+                sms=cancelled_sms_text(facts),
             )
-            for who, phone in alerted_people(writer.session, case.id).items():
-                writer.add(
-                    case_id=case.id,
-                    channel="sms",
-                    to=phone,
-                    recipient=who,
-                    body=cancelled_sms_text(facts),
-                    key=f"cancelled:{case.id}:{who}",
-                )
 
     def notify_checked_in_late(self, case_id: str, at: datetime) -> None:
         """The console confirms and resolves; alerted people are told to stand down."""
         local_time = at.astimezone(self._services.tz).strftime("%H:%M")
         with self._notices(case_id) as (writer, case, facts):
-            writer.add(
-                case_id=case.id,
-                channel=CONSOLE,
-                to=OPERATORS,
-                recipient=OPERATORS,
-                body=checked_in_late_console_text(facts, local_time),
-                key=f"late:{case.id}:{OPERATORS}",
+            _tell_all(
+                writer,
+                case,
+                "late",
+                console=checked_in_late_console_text(facts, local_time),
+                sms=checked_in_late_sms_text(facts, local_time),
             )
-            for who, phone in alerted_people(writer.session, case.id).items():
-                writer.add(
-                    case_id=case.id,
-                    channel="sms",
-                    to=phone,
-                    recipient=who,
-                    body=checked_in_late_sms_text(facts, local_time),
-                    key=f"late:{case.id}:{who}",
-                )
 
     def notify_pressed_again(self, case_id: str) -> None:
         """The console, and whoever owns the case (else everyone alerted), hear of the press."""
