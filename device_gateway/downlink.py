@@ -87,6 +87,8 @@ class CaseNewsSender:
                 event = self._queue.get(timeout=POLL_S)
             except queue.Empty:
                 continue
+            # The acks of a burst go out first; its news follows once the burst is over.
+            self._services.intake.step_aside()
             try:
                 self._send(event)
             except Exception:
