@@ -369,10 +369,14 @@ def _skip_reason(session: Session, row: Notification) -> str | None:
     if row.case_id is None:
         return None
     if key.startswith(ALERT_KEY_PREFIX):
-        # A retried "reply 1 to take it" after someone took the case only confuses.
+        # A retried "reply 1 to take it" after someone took the case only confuses. The
+        # closed loop's alerts about a taken case (nobody on site yet) are written after it
+        # was taken, on purpose: those go out.
         case = session.get(Case, row.case_id)
         if case is not None and not is_unowned(CaseState(case.state)):
-            return TAKEN_SKIP_DETAIL
+            taken = case.acknowledged_at
+            if taken is None or row.created_at <= taken:
+                return TAKEN_SKIP_DETAIL
     elif key.startswith(ELDER_CALL_KEY_PREFIX) and has_checked_in_late(session, row.case_id):
         # The elder checked in while this call waited (its event not yet handled, or a
         # send in flight at that moment failed): calling them now would only alarm them.
