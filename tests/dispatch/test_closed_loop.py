@@ -59,7 +59,10 @@ def test_no_on_site_within_30_minutes_tells_the_owner_and_alerts_the_next_step(
     told = sms_to(svc, case_id)
     assert "have not confirmed you are with the elder" in told[DAUGHTER][-1]
     assert "Li Na (child) took it 30 min ago but is not on site yet" in told[SON][-1]
-    # The son's alerts go out although the case is taken: they are about that.
+    # The owner is called too ("press 3" on the keypad once there); the son's alerts go
+    # out although the case is taken: they are about that.
+    [call] = [n for n in messages(svc, case_id) if n.to == DAUGHTER and "30 minutes ago" in n.body]
+    assert call.channel == "voice" and call.say is not None and "reply 3" in call.say
     assert {(n.channel, n.status) for n in messages(svc, case_id) if n.to == SON} == {
         ("sms", "queued"),
         ("voice", "queued"),
