@@ -30,6 +30,7 @@ from care_api.usecases.responders import decline, describe_actor, identify_phone
 log = logging.getLogger(__name__)
 
 HELP_TEXT = "Reply 1 to take the case, 2 if you cannot (add its number if you have several)."
+NO_ANSWER_TEXT = "We did not hear an answer. We will ask someone else."
 ARRIVE_HELP_TEXT = "You have several cases: reply 3 and the case number once you are there."
 UNKNOWN_SENDER_TEXT = "This number is not on the centre's alert list. Please call the centre."
 # Twilio's final statuses, as the notification row shows them; others only go to `detail`.
@@ -55,6 +56,7 @@ class CallPrompt:
     who: str
     say: str
     listen: bool = True  # False: only say it (no "press 1", e.g. a call to the elder)
+    no_answer: str = NO_ANSWER_TEXT  # said when no key comes
 
 
 def alerted_cases(session: Session, actors: Sequence[str]) -> list[tuple[Case, str]]:
@@ -88,6 +90,36 @@ def gather_text(facts: CaseFacts) -> str:
         f"{facts.summary}. {facts.elder_name} at {facts.address} needs help. "
         "Press 1 to take the case, or 2 if you cannot."
     )
+
+
+def on_site_prompt_text(facts: CaseFacts) -> str:
+    """What a call to the owner of a case not yet confirmed on site says before it waits for 3."""
+    return (
+        f"{facts.summary}. You took the case of {facts.elder_name} at {facts.address} and have "
+        f"not confirmed you are there yet. Press 3 when you are with {facts.elder_name}."
+    )
+
+
+def on_site_no_answer_text(facts: CaseFacts) -> str:
+    """What the owner hears when they press nothing: how to confirm later."""
+    return (
+        f"We did not hear 3. Once you are with {facts.elder_name}, reply 3 by text message "
+        "or call the centre."
+    )
+
+
+def owner_prompt(case: Case, facts: CaseFacts) -> CallPrompt:
+    """The prompt of a call to the person who owns `case`: "press 3" while they are awaited."""
+    owner = str(case.owner)
+    state = CaseState(case.state)
+    if state is CaseState.ACCEPTED:
+        no_answer = on_site_no_answer_text(facts)
+        return CallPrompt(case.id, owner, on_site_prompt_text(facts), no_answer=no_answer)
+    if state is CaseState.ON_SITE:
+        say = f"You are with {facts.elder_name} for case {case.id}. Resolve it when done."
+    else:
+        say = f"Case {case.id} is {state.value.replace('_', ' ')}. Nothing is needed from you."
+    return CallPrompt(case.id, owner, f"{say} Thank you.", listen=False)
 
 
 class Answers:
@@ -164,14 +196,25 @@ class Answers:
         )
 
     def arrive(self, case_id: str, who: str) -> str:
-        """The owner of the case says they are with the elder; the closed loop stops chasing."""
+        """The owner of the case says they are with the elder; the closed loop stops chasing.
+
+        Only the owner may say so (first-receiver ownership): anyone else is told who owns
+        the case, and nothing changes.
+        """
         with self._services.uow() as uow:
+            # Locked: the owner read here is the one the transition below sees.
+            case = uow.session.get(Case, case_id, with_for_update=True)
+            if case is None:
+                return f"Case {case_id} does not exist."
+            if case.owner != who:
+                return self._not_yours_to_confirm(uow.session, case)
             try:
                 arrive(uow, case_id, by=who, now=self._services.clock.now())
                 uow.commit()
             except Conflict:
                 uow.rollback()
                 return f"Case {case_id} is not waiting for you to arrive. Thank you."
+        log.info("case %s: %s is on site", case_id, who)
         return f"Thank you: you are with the elder for case {case_id}. Resolve it when done."
 
     def refuse(self, case_id: str, who: str, *, via: str) -> str:
@@ -205,16 +248,24 @@ class Answers:
             else:
                 supervisor = self._services.settings.supervisor_phone
                 actors = identify_phone(session, phone, supervisor_phone=supervisor)
-                open_cases = [
-                    c for c in alerted_cases(session, actors) if is_unowned(CaseState(c[0].state))
+                alerted = alerted_cases(session, actors)
+                open_cases = [c for c in alerted if is_unowned(CaseState(c[0].state))]
+                # Nothing to take: a caller who took a case may be calling to say they are there.
+                awaited = [
+                    (c, str(c.owner))
+                    for c, _ in alerted
+                    if c.owner in actors and CaseState(c.state) is CaseState.ACCEPTED
                 ]
-                if not open_cases:
+                found = open_cases or awaited
+                if not found:
                     return None
-                case_id, who = open_cases[0][0].id, open_cases[0][1]
+                case_id, who = found[0][0].id, found[0][1]
             case = session.get(Case, case_id)
             if case is None:
                 return None
             facts = case_facts(case, session.get(Elder, case.elder_id))
+            if case.owner is not None and case.owner == who:
+                return owner_prompt(case, facts)
             return CallPrompt(case_id, who, gather_text(facts))
 
     def delivery_status(self, sid: str, status: str) -> bool:
@@ -242,6 +293,19 @@ class Answers:
     def _elder_name(session: Session, case: Case) -> str:
         elder = session.get(Elder, case.elder_id)
         return elder.name if elder else case.id
+
+    @staticmethod
+    def _not_yours_to_confirm(session: Session, case: Case) -> str:
+        if case.owner is None:
+            return (
+                f"Nobody has taken case {case.id} yet, so there is nothing to confirm. "
+                "To take it, reply 1 by text message."
+            )
+        owner = describe_actor(session, case.owner)
+        return (
+            f"Case {case.id} was taken by {owner}; only they can confirm they are with the "
+            "elder. Nothing was changed."
+        )
 
     @staticmethod
     def _not_yours(session: Session, case_id: str) -> str:

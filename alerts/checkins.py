@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from alerts.outbox import ELDER_CALL_KEY_PREFIX
 from alerts.timers import TimerContext
 from care_api.services import Services
 from care_api.store.tables import Case, CheckinWindow, Elder, Timer
@@ -69,5 +70,5 @@ def call_elder(ctx: TimerContext, case: Case, elder: Elder, say: str) -> None:
         recipient=f"{ELDER_PREFIX}{elder.id}",
         body=f"Voice call: {say}",
         say=say,
-        key=f"elder-call:{case.id}:{ELDER_PREFIX}{elder.id}",
+        key=f"{ELDER_CALL_KEY_PREFIX}{case.id}:{ELDER_PREFIX}{elder.id}",
     )

@@ -4,8 +4,9 @@
 schedules the two checks with the configured times, counted from the acknowledgement:
 
 - LOOP_ON_SITE (`VNH_ON_SITE_WITHIN_S`, 30 min): still `accepted`, not `on_site`? The owner
-  is asked by SMS, the console told, and the people of the next ladder step alerted (the
-  case's `level` moves up, the last step repeats). Checked again after the same time.
+  is asked by SMS and by a call (press 3 once there), the console told, and the people of
+  the next ladder step alerted (the case's `level` moves up, the last step repeats).
+  Checked again after the same time.
 - LOOP_RESOLVE (`VNH_RESOLVE_WITHIN_S`, 2 h): still accepted or on site? The owner gets an
   SMS and the console a notice; chased again after the same time until resolved.
 
@@ -48,6 +49,18 @@ def on_site_overdue_owner_text(case_id: str, minutes: int) -> str:
     return (
         f"Case {case_id}: you took it {minutes} min ago but have not confirmed you are with "
         "the elder. Reply 3 once you are there, or call the centre; others are being alerted."
+    )
+
+
+def on_site_overdue_call_text(facts: CaseFacts, minutes: int) -> str:
+    """What the call to the owner says when "on site" is late.
+
+    Read out as it is when Twilio cannot reach our webhook; with it, the webhook's prompt
+    asks for 3 on the keypad instead.
+    """
+    return (
+        f"Case {facts.case_id}: you took the case of {facts.elder_name} {minutes} minutes ago "
+        "but have not confirmed you are with them. Once you are there, reply 3 by text message."
     )
 
 
@@ -157,6 +170,8 @@ class ClosedLoop:
         minutes = self._minutes(case, ctx.now)
         owner = describe_actor(session, case.owner)
         phone = owner_phone(session, case.id, case.owner)
+        elder = session.get(Elder, case.elder_id)
+        facts = case_facts(case, elder)
         if phone and case.owner:
             ctx.outbox.add(
                 case_id=case.id,
@@ -166,8 +181,18 @@ class ClosedLoop:
                 body=on_site_overdue_owner_text(case.id, minutes),
                 key=f"loop:{case.id}:{timer.id}:owner",
             )
-        elder = session.get(Elder, case.elder_id)
-        facts = case_facts(case, elder)
+            # And a call: someone who took the case by phone may not read texts on the way;
+            # the call's prompt (alerts/answers.py) lets them press 3 once they are there.
+            asked = on_site_overdue_call_text(facts, minutes)
+            ctx.outbox.add(
+                case_id=case.id,
+                channel="voice",
+                to=phone,
+                recipient=case.owner,
+                body=f"Voice call: {asked}",
+                say=asked,
+                key=f"loop:{case.id}:{timer.id}:owner:voice",
+            )
         ladder = get_ladder(session, CaseKind(case.kind))
         step = min(case.level + 1, len(ladder.steps) - 1)
         contacts, others = self._escalation.people_of_step(session, case, elder, ladder, step)

@@ -33,7 +33,13 @@ from alerts.ladder import (
     pressed_again_text,
     taken_text,
 )
-from alerts.outbox import ALERT_KEY_PREFIX, PHONE_CHANNELS, OutboxWriter
+from alerts.outbox import (
+    ALERT_KEY_PREFIX,
+    CHECKED_IN_LATE_DETAIL,
+    PHONE_CHANNELS,
+    OutboxWriter,
+    cancel_elder_calls,
+)
 from alerts.timers import Dispatch, TimerBusy, TimerContext
 from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseKind, CaseState
@@ -262,9 +268,21 @@ class Escalation:
             )
 
     def notify_checked_in_late(self, case_id: str, at: datetime) -> None:
-        """The console confirms and resolves; alerted people are told to stand down."""
+        """The console confirms and resolves; alerted people stand down; the elder's call stops."""
         local_time = at.astimezone(self._services.tz).strftime("%H:%M")
         with self._notices(case_id) as (writer, case, facts):
+            cancelled = cancel_elder_calls(
+                writer.session,
+                case.id,
+                detail=CHECKED_IN_LATE_DETAIL,
+                now=self._services.clock.now(),
+            )
+            if cancelled:
+                log.info(
+                    "case %s: %d call(s) to the elder cancelled (checked in late)",
+                    case.id,
+                    cancelled,
+                )
             _tell_all(
                 writer,
                 case,

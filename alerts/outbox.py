@@ -24,6 +24,7 @@ from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Notification
+from care_api.usecases.checkins import has_checked_in_late
 from care_api.usecases.drills import mark_test, takes_part_in_drills
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,14 @@ SEND_LEASE_S = 120  # a claimed row not recorded by then belonged to a sender th
 ORPHAN_GRACE_S = 30  # a pending row never handed to a sender (crash after commit) is swept then
 DUE_BATCH = 500
 ALERT_KEY_PREFIX = "ladder:"
-SKIPPED = "skipped"  # a drill's message to someone who did not opt in: recorded, never sent
+ELDER_CALL_KEY_PREFIX = "elder-call:"  # the call that starts a missed check-in's case
+# Recorded, never sent: a drill's message to someone who did not opt in, an alert retried
+# after the case was taken, a call to an elder who has checked in since.
+SKIPPED = "skipped"
 DRILL_SKIP_PREFIX = "skipped:"
 DRILL_SKIP_DETAIL = "drill: not opted in to drills"
+TAKEN_SKIP_DETAIL = "the case was taken before this alert went out"
+CHECKED_IN_LATE_DETAIL = "cancelled: checked in late"
 MAX_BODY_CHARS = 1600
 MAX_DETAIL_CHARS = 500
 STOP_JOIN_S = 15.0
@@ -282,9 +288,11 @@ class NotificationSender:
             row = uow.session.get(Notification, notification_id)
             if row is None:  # pragma: no cover - the UPDATE just matched it
                 return None
-            if self._is_stale_alert(uow.session, row):
-                row.status = "skipped"
-                row.detail = "the case was taken before this alert went out"
+            reason = _skip_reason(uow.session, row)
+            if reason is not None:
+                row.status = SKIPPED
+                row.detail = reason
+                row.attempts -= 1  # the claim counted an attempt that is not made
                 row.next_attempt_at = None
                 uow.session.add(row)
                 uow.commit()
@@ -295,14 +303,6 @@ class NotificationSender:
             attempts = row.attempts
             uow.commit()
         return message, attempts
-
-    @staticmethod
-    def _is_stale_alert(session: Session, row: Notification) -> bool:
-        # A retried "reply 1 to take it" after someone took the case only confuses.
-        if not (row.idempotency_key or "").startswith(ALERT_KEY_PREFIX) or row.case_id is None:
-            return False
-        case = session.get(Case, row.case_id)
-        return case is not None and not is_unowned(CaseState(case.state))
 
     def _record_success(self, notification_id: int, receipt: DeliveryReceipt) -> str:
         now = self._services.clock.now()
@@ -361,3 +361,52 @@ class NotificationSender:
             detail,
         )
         return "failed"
+
+
+def _skip_reason(session: Session, row: Notification) -> str | None:
+    """Why a claimed row must not go out after all, or None to send it."""
+    key = row.idempotency_key or ""
+    if row.case_id is None:
+        return None
+    if key.startswith(ALERT_KEY_PREFIX):
+        # A retried "reply 1 to take it" after someone took the case only confuses. The
+        # closed loop's alerts about a taken case (nobody on site yet) are written after it
+        # was taken, on purpose: those go out.
+        case = session.get(Case, row.case_id)
+        if case is not None and not is_unowned(CaseState(case.state)):
+            taken = case.acknowledged_at
+            if taken is None or row.created_at <= taken:
+                return TAKEN_SKIP_DETAIL
+    elif key.startswith(ELDER_CALL_KEY_PREFIX) and has_checked_in_late(session, row.case_id):
+        # The elder checked in while this call waited (its event not yet handled, or a
+        # send in flight at that moment failed): calling them now would only alarm them.
+        return CHECKED_IN_LATE_DETAIL
+    return None
+
+
+def cancel_elder_calls(session: Session, case_id: str, *, detail: str, now: datetime) -> int:
+    """Skip the case's calls to the elder not placed yet (waiting to go, or to be retried).
+
+    A call being placed this very moment is left to its sender; should it fail, its retry
+    is skipped when claimed (`_skip_reason`). Returns how many rows were cancelled.
+    """
+    n = Notification
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(n)
+            .where(
+                col(n.case_id) == case_id,
+                col(n.idempotency_key).startswith(ELDER_CALL_KEY_PREFIX),
+                col(n.provider_id).is_(None),
+                or_(
+                    col(n.status) == "pending",
+                    # A failed row with no next attempt gave up: it stays as it ended.
+                    and_(col(n.status) == "failed", col(n.next_attempt_at).is_not(None)),
+                ),
+            )
+            .values(status=SKIPPED, detail=detail, next_attempt_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount

@@ -96,7 +96,10 @@ def webhook_router(services: Services) -> APIRouter:
 
     @router.post("/voice")
     async def voice_prompt(request: Request) -> Response:
-        """Say who needs help and where, then wait for 1 (take it) or 2 (cannot)."""
+        """Say who needs help and where, then wait for 1 (take it) or 2 (cannot).
+
+        A call to the person who owns the case and is not yet with the elder waits for 3.
+        """
         params = await _verified_form(services, request)
         try:
             prompt = await run_in_threadpool(
@@ -115,12 +118,15 @@ def webhook_router(services: Services) -> APIRouter:
         gather = Gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_S)
         gather.say(prompt.say)
         response.append(gather)
-        response.say("We did not hear an answer. We will ask someone else. Goodbye.")
+        response.say(f"{prompt.no_answer} Goodbye.")
         return _twiml(response)
 
     @router.post(ANSWER_PATH)
     async def voice_answer(request: Request) -> Response:
-        """The key pressed after the prompt; the case and person come from our signed URL."""
+        """The key pressed after the prompt; the case and person come from our signed URL.
+
+        1 takes the case, 2 declines it, 3 says the owner is with the elder (as an SMS "3").
+        """
         params = await _verified_form(services, request)
         case_id = request.query_params.get("case", "")
         who = request.query_params.get("who", "")
@@ -133,8 +139,10 @@ def webhook_router(services: Services) -> APIRouter:
                 text = await run_in_threadpool(answers.take, case_id, who, via="voice")
             elif digits == "2":
                 text = await run_in_threadpool(answers.refuse, case_id, who, via="voice")
+            elif digits == "3":
+                text = await run_in_threadpool(answers.arrive, case_id, who)
             else:
-                text = "We did not get 1 or 2. We will ask someone else."
+                text = "We did not get 1, 2 or 3, so nothing was changed."
         except Exception:
             log.exception("voice answer webhook failed")
             text = SORRY_TEXT

@@ -271,7 +271,7 @@ def note_late_checkin(
     local = now.astimezone(tz).strftime("%H:%M")
     by = f"device:{device_id}"
     for case in cases:
-        if _checked_in_late(session, case.id):
+        if has_checked_in_late(session, case.id):
             continue  # pressed again after checking in: already told, nothing new to say
         why = (
             f"{name} checked in late at {local} ({button} {pattern} press); the case stays "
@@ -285,7 +285,8 @@ def note_late_checkin(
     return cases[0]
 
 
-def _checked_in_late(session: Session, case_id: str) -> bool:
+def has_checked_in_late(session: Session, case_id: str) -> bool:
+    """True once the elder of a missed check-in case has checked in late."""
     return (
         session.exec(
             select(CaseEvent.id).where(

@@ -252,6 +252,26 @@ def test_a_late_check_in_is_told_and_stops_the_ladder_but_leaves_the_case_to_an_
     assert resolved["state"] == "resolved"
 
 
+def test_a_late_check_in_cancels_the_call_to_the_elder_still_waiting_to_go(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    elder = enrolled(api, svc)
+    move_to(clock, "2026-11-23 10:00")
+    alerts.tick()  # the window is judged: the care case opens, the call to the elder is queued
+    move_to(clock, "2026-11-23 10:03")
+    case_id = checkins(api, elder)["windows"][0]["missed_case_id"]
+    assert press(svc, 1).case_id == case_id  # checked in late, before the call went out
+
+    for local in ("2026-11-23 10:04", "2026-11-23 10:30", "2026-11-23 12:00"):
+        move_to(clock, local)
+        settle(alerts)
+    [call] = ok(api.get(f"/api/v1/notifications?case_id={case_id}&channel=voice", headers=ADMIN))
+    assert (call["to"], call["recipient"]) == (ELDER_PHONE, f"elder:{elder}")
+    assert (call["status"], call["detail"]) == ("skipped", "cancelled: checked in late")
+    assert (call["attempts"], call["provider_id"]) == (0, None)  # never handed to Twilio
+    assert any(a == "checked_in_late" for a, _ in history(svc, case_id))
+
+
 def test_a_late_press_once_the_case_is_taken_or_of_another_kind_is_a_press(
     api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:

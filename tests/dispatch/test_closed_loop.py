@@ -14,6 +14,7 @@ from tests.dispatch.support import (
     case_row,
     console_lines,
     history,
+    messages,
     ok,
     settle,
     sms,
@@ -58,6 +59,14 @@ def test_no_on_site_within_30_minutes_tells_the_owner_and_alerts_the_next_step(
     told = sms_to(svc, case_id)
     assert "have not confirmed you are with the elder" in told[DAUGHTER][-1]
     assert "Li Na (child) took it 30 min ago but is not on site yet" in told[SON][-1]
+    # The owner is called too ("press 3" on the keypad once there); the son's alerts go
+    # out although the case is taken: they are about that.
+    [call] = [n for n in messages(svc, case_id) if n.to == DAUGHTER and "30 minutes ago" in n.body]
+    assert call.channel == "voice" and call.say is not None and "reply 3" in call.say
+    assert {(n.channel, n.status) for n in messages(svc, case_id) if n.to == SON} == {
+        ("sms", "queued"),
+        ("voice", "queued"),
+    }
     assert any("not on site after 30 min" in line for line in console_lines(svc, case_id))
     assert case_row(svc, case_id).level == 1
     assert any(a == "on_site_overdue" for a, _ in history(svc, case_id))

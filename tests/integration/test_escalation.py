@@ -16,6 +16,7 @@ from care_api.domain.model import CaseKind, CaseState, DeviceReport, EventKey, R
 from care_api.services import Services, build_services
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
 from care_api.usecases.case_actions import acknowledge
+from care_api.usecases.checkins import add_window
 from care_api.usecases.intake import record_device_report
 from care_api.usecases.ladders import put_ladder
 from tests.conftest import make_settings
@@ -422,6 +423,100 @@ def test_escalation_retry_of_an_alert_is_skipped_once_the_case_is_taken(
         assert len(server.messages()) == 1  # only the failed attempt
     sms = next(n for n in notifications(svc, case_id) if n.channel == "sms")
     assert sms.status == "skipped"
+
+
+ELDER_PHONE = "+8613800000000"  # seed_elder's elder
+
+
+def missed_check_in(svc: Services, component: AlertsComponent, clock: FakeClock) -> str:
+    """Monday's 08:00–10:00 window missed: the timer opens the care case and queues the call."""
+    elder_id, _ = seed_elder(svc, contacts=1)
+    with svc.uow() as uow:
+        add_window(
+            uow.session,
+            elder_id,
+            start="08:00",
+            end="10:00",
+            holidays_off=True,
+            by="t",
+            now=clock.now(),
+            tz=svc.tz,
+        )
+        uow.commit()
+    clock.advance(hours=18)  # Sunday 16:00 → Monday 10:00 in Shanghai: the window closes
+    component.tick()  # the check opens the case and queues the call to the elder, unsent
+    [call] = [n for n in notifications(svc) if n.channel == "voice"]
+    assert (call.to, call.status, call.recipient) == (ELDER_PHONE, "pending", f"elder:{elder_id}")
+    assert call.case_id is not None
+    return call.case_id
+
+
+def check_in_late(svc: Services, clock: FakeClock, case_id: str) -> None:
+    clock.advance(minutes=5)
+    outcome = record_device_report(
+        svc.uow, press(seq=1, pattern="single"), now=clock.now(), tz=svc.tz
+    )
+    assert outcome.case_id == case_id  # the late check-in, not a new service request
+
+
+def elder_call(svc: Services, case_id: str) -> Notification:
+    [call] = [n for n in notifications(svc, case_id) if n.to == ELDER_PHONE]
+    return call
+
+
+def test_escalation_late_check_in_cancels_the_elders_call_waiting_for_a_retry(
+    svc: Services, clock: FakeClock
+) -> None:
+    with RecordingTwilioServer() as server:
+        svc.settings = twilio_settings(svc, server)  # type: ignore[assignment]
+        component = AlertsComponent(svc.settings, svc)
+        component.attach()
+        try:
+            server.fail_next(1, status=503)
+            case_id = missed_check_in(svc, component, clock)
+            component.run_pending()  # the call is placed and fails: retry in 10 s
+            call = elder_call(svc, case_id)
+            assert (call.status, call.attempts) == ("failed", 1)
+            assert call.next_attempt_at is not None
+
+            check_in_late(svc, clock, case_id)
+            component.run_pending()
+            for _ in range(4):  # well past every retry the backoff would have made
+                clock.advance(minutes=10)
+                component.tick()
+                component.run_pending()
+        finally:
+            component.stop()
+        calls = [r for r in server.calls() if r.form["To"] == ELDER_PHONE]
+    assert len(calls) == 1  # only the attempt that failed before the check-in
+    call = elder_call(svc, case_id)
+    assert (call.status, call.detail, call.attempts) == ("skipped", "cancelled: checked in late", 1)
+    assert call.next_attempt_at is None and call.provider_id is None
+
+
+def test_escalation_late_check_in_stops_a_queued_call_even_if_the_sender_gets_there_first(
+    svc: Services, clock: FakeClock
+) -> None:
+    with RecordingTwilioServer() as server:
+        svc.settings = twilio_settings(svc, server)  # type: ignore[assignment]
+        component = AlertsComponent(svc.settings, svc)
+        component.attach()
+        try:
+            case_id = missed_check_in(svc, component, clock)
+            check_in_late(svc, clock, case_id)
+            # The sender thread takes the queued call before the events thread has handled
+            # the check-in: the claim itself sees the check-in and skips the call.
+            component.sender.drain()
+            assert elder_call(svc, case_id).status == "skipped"
+            component.run_pending()
+            clock.advance(minutes=10)
+            component.tick()
+            component.run_pending()
+        finally:
+            component.stop()
+        assert [r for r in server.calls() if r.form["To"] == ELDER_PHONE] == []
+    call = elder_call(svc, case_id)
+    assert (call.status, call.detail, call.attempts) == ("skipped", "cancelled: checked in late", 0)
 
 
 def test_component_start_runs_threads_and_stops_cleanly(svc: Services) -> None:

@@ -17,7 +17,8 @@ from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
 from care_api.services import Services, build_services
 from care_api.settings import Settings
-from care_api.store.tables import Case, CaseEvent, Contact, Notification
+from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
+from care_api.usecases.case_log import LOOP_ON_SITE, LOOP_TIMER
 from care_api.usecases.checkins import add_window
 from care_api.usecases.intake import record_device_report
 from care_api.usecases.registry import add_contact
@@ -25,7 +26,9 @@ from tests.api.support import TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder
+from tests.twilio_server import RecordingTwilioServer
 
+ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_URL = "https://vnh.example.org"
 FIRST_PHONE = "+8613900000000"  # seed_elder's first contact
@@ -35,7 +38,7 @@ SECOND_PHONE = "+8613900000001"
 def twilio_settings(db_url: str, **more: object) -> Settings:
     return make_settings(
         db_url,
-        twilio_account_sid="AC" + "0" * 32,
+        twilio_account_sid=ACCOUNT_SID,
         twilio_auth_token=AUTH_TOKEN,
         twilio_from="+15005550006",
         **more,
@@ -359,3 +362,195 @@ def rows_of_all(svc: Services) -> list[Notification]:
         found = list(uow.session.exec(select(Notification).order_by(col(Notification.id))).all())
         uow.session.expunge_all()
         return found
+
+
+# -- "press 3": the owner of a case says they are with the elder ------------------------------
+
+
+def call_prompt(client: TestClient, call: Notification) -> tuple[str, str]:
+    """Twilio fetching the prompt of a call we placed: what it says, and where the key goes."""
+    params = {"CallSid": call.provider_id or "", "To": call.to, "Direction": "outbound-api"}
+    response = post(client, "/webhooks/twilio/voice", params)
+    assert response.status_code == 200, response.text
+    gather = ET.fromstring(response.text).find("Gather")
+    assert gather is not None, response.text
+    action = gather.get("action", "")
+    assert action.startswith(PUBLIC_URL)
+    return gather.findtext("Say") or "", action.removeprefix(PUBLIC_URL)
+
+
+def press_key(client: TestClient, action: str, digit: str, *, token: str = AUTH_TOKEN) -> Response:
+    return post(client, action, {"Digits": digit, "CallSid": "CA" + "3" * 32}, token=token)
+
+
+def spoken(response: Response) -> str:
+    assert response.status_code == 200, response.text
+    return ET.fromstring(response.text).findtext("Say") or ""
+
+
+def voice_to(svc: Services, case_id: str, recipient: str) -> Notification:
+    """The newest call placed to `recipient` about the case."""
+    return [n for n in rows(svc, case_id) if n.channel == "voice" and n.recipient == recipient][-1]
+
+
+def taken_by_phone(
+    svc: Services, alerts: AlertsComponent, client: TestClient, clock: FakeClock
+) -> tuple[str, str]:
+    """An emergency the first contact took by pressing 1, and 30 minutes on: not on site."""
+    case_id = open_emergency(svc, alerts)
+    owner = contact_key(svc, FIRST_PHONE)
+    said, action = call_prompt(client, voice_to(svc, case_id, owner))
+    assert "Press 1" in said
+    assert spoken(press_key(client, action, "1")).startswith(f"You have case {case_id}")
+    alerts.run_pending()
+    alerts.tick()  # the closed loop is armed
+    clock.advance(minutes=30)
+    alerts.tick()
+    alerts.run_pending()
+    assert any(a == "on_site_overdue" for a, _ in history(svc, case_id))
+    return case_id, owner
+
+
+def on_site_checks_pending(svc: Services, case_id: str) -> int:
+    with svc.uow() as uow:
+        return len(
+            uow.session.exec(
+                select(Timer).where(
+                    Timer.case_id == case_id,
+                    Timer.purpose == LOOP_TIMER,
+                    Timer.step == LOOP_ON_SITE,
+                    col(Timer.fired_at).is_(None),
+                    col(Timer.cancelled).is_(False),
+                )
+            ).all()
+        )
+
+
+def test_voice_the_owner_presses_3_on_the_closed_loops_call_and_is_on_site(
+    svc: Services, client: TestClient, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=2)
+    with RecordingTwilioServer(ACCOUNT_SID, AUTH_TOKEN) as server:
+        svc.settings.twilio_api_url = server.base_url  # the real twilio client, to our server
+        component = AlertsComponent(svc.settings, svc)
+        component.attach()
+        try:
+            case_id, owner = taken_by_phone(svc, component, client, clock)
+            chase = voice_to(svc, case_id, owner)
+            assert chase.status == "sent" and (chase.provider_id or "").startswith("CA")
+            placed = [c for c in server.calls() if c.form["To"] == FIRST_PHONE]
+            assert len(placed) == 2  # the alert, then the closed loop's "are you there?"
+            assert placed[-1].form["Url"] == f"{PUBLIC_URL}/webhooks/twilio/voice"
+
+            said, action = call_prompt(client, chase)
+            assert "You took the case of Wang Fang" in said
+            assert "Press 3 when you are with Wang Fang" in said and "Press 1" not in said
+            assert parse_qs(urlsplit(action).query) == {"case": [case_id], "who": [owner]}
+            answer = spoken(press_key(client, action, "3"))
+            assert answer == (
+                f"Thank you: you are with the elder for case {case_id}. Resolve it when done."
+                " Goodbye."
+            )
+
+            case = case_row(svc, case_id)
+            assert case.state == "on_site"
+            with svc.uow() as uow:
+                arrived = uow.session.exec(
+                    select(CaseEvent).where(
+                        CaseEvent.case_id == case_id, CaseEvent.to_state == "on_site"
+                    )
+                ).one()
+                assert (arrived.by, arrived.why, arrived.at) == (owner, "on site", clock.now())
+            # The loop stops chasing: no re-alert, no new "on site" check, however long.
+            told = len(rows(svc, case_id))
+            clock.advance(minutes=45)
+            component.tick()
+            component.run_pending()
+            assert len(rows(svc, case_id)) == told
+            assert [a for a, _ in history(svc, case_id)].count("on_site_overdue") == 1
+            assert on_site_checks_pending(svc, case_id) == 0
+        finally:
+            component.stop()
+
+
+def test_voice_3_from_someone_who_does_not_own_the_case_is_refused_and_changes_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=2)
+    case_id, owner = taken_by_phone(svc, alerts, client, clock)
+    # The loop re-alerted the second contact; they press 3 on that call.
+    son = contact_key(svc, SECOND_PHONE)
+    said, action = call_prompt(client, voice_to(svc, case_id, son))
+    assert "Press 3" not in said
+    before = (history(svc, case_id), len(rows(svc, case_id)), on_site_checks_pending(svc, case_id))
+
+    answer = spoken(press_key(client, action, "3"))
+
+    assert answer == (
+        f"Case {case_id} was taken by Contact 1; only they can confirm they are with the elder."
+        " Nothing was changed. Goodbye."
+    )
+    case = case_row(svc, case_id)
+    assert (case.state, case.owner) == ("accepted", owner)
+    alerts.run_pending()
+    after = (history(svc, case_id), len(rows(svc, case_id)), on_site_checks_pending(svc, case_id))
+    assert after == before
+
+
+def test_voice_3_before_anyone_took_the_case_confirms_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, alerts)
+    call = voice_to(svc, case_id, contact_key(svc, FIRST_PHONE))
+    _, action = call_prompt(client, call)
+    assert spoken(press_key(client, action, "3")).startswith(
+        f"Nobody has taken case {case_id} yet, so there is nothing to confirm."
+    )
+    assert case_row(svc, case_id).state == "dispatched"
+
+
+def test_voice_3_with_a_forged_signature_is_refused_and_changes_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=2)
+    case_id, owner = taken_by_phone(svc, alerts, client, clock)
+    _, action = call_prompt(client, voice_to(svc, case_id, owner))
+    before = history(svc, case_id)
+
+    forged = press_key(client, action, "3", token="not-the-auth-token")
+    unsigned = client.post(action, data={"Digits": "3"})
+
+    assert [r.status_code for r in (forged, unsigned)] == [403, 403]
+    assert forged.json() == {"detail": "invalid Twilio signature"}
+    assert case_row(svc, case_id).state == "accepted"
+    assert history(svc, case_id) == before
+
+
+def test_voice_the_owner_calling_back_is_asked_for_3(
+    svc: Services, alerts: AlertsComponent, client: TestClient, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id, owner = taken_by_phone(svc, alerts, client, clock)
+    params = {"CallSid": "CA" + "4" * 32, "From": FIRST_PHONE, "Direction": "inbound"}
+    gather = ET.fromstring(post(client, "/webhooks/twilio/voice", params).text).find("Gather")
+    assert gather is not None
+    assert "Press 3 when you are with Wang Fang" in (gather.findtext("Say") or "")
+    action = gather.get("action", "")
+    assert parse_qs(urlsplit(action).query) == {"case": [case_id], "who": [owner]}
+
+    answer = spoken(press_key(client, action.removeprefix(PUBLIC_URL), "3"))
+    assert answer.startswith(f"Thank you: you are with the elder for case {case_id}")
+    assert case_row(svc, case_id).state == "on_site"
+    # The loop's call answered only now: it says there is nothing more to press.
+    late = post(
+        client,
+        "/webhooks/twilio/voice",
+        {
+            "CallSid": voice_to(svc, case_id, owner).provider_id or "",
+            "To": FIRST_PHONE,
+            "Direction": "outbound-api",
+        },
+    )
+    assert "<Gather" not in late.text
+    assert f"You are with Wang Fang for case {case_id}. Resolve it when done." in late.text
