@@ -225,29 +225,37 @@ class Escalation:
 
     # -- notices that follow a case's events -------------------------------------------------
 
-    def notify_taken(self, case_id: str) -> None:
-        """Tell everyone else who was alerted that the case is taken; they are not chased."""
-        with self._notices(case_id) as (writer, case, _facts):
-            owner = describe_actor(writer.session, case.owner)
-            for who, phone in alerted_people(writer.session, case.id).items():
-                if who == case.owner:
-                    continue
-                writer.add(
-                    case_id=case.id,
-                    channel="sms",
-                    to=phone,
-                    recipient=who,
-                    body=taken_text(case.id, owner),
-                    key=f"taken:{case.id}:{who}",
-                )
-            writer.add(
+    def notify_taken(self, ctx: TimerContext, timer: Timer) -> None:
+        """The "taken" timer handler: everyone else alerted hears who took the case.
+
+        `acknowledge` writes the timer in its own transaction; the event's fast path fires it
+        at once, the sweep after a crash. Keyed per person, so nobody is told twice.
+        """
+        session = ctx.uow.session
+        case = session.get(Case, timer.case_id) if timer.case_id is not None else None
+        if case is None or case.owner is None:
+            log.warning("taken timer %s: case %s has no owner", timer.id, timer.case_id)
+            return
+        owner = describe_actor(session, case.owner)
+        for who, phone in alerted_people(session, case.id).items():
+            if who == case.owner:
+                continue
+            ctx.outbox.add(
                 case_id=case.id,
-                channel=CONSOLE,
-                to=OPERATORS,
-                recipient=OPERATORS,
-                body=f"{case.id} taken by {owner}",
-                key=f"taken:{case.id}:{OPERATORS}",
+                channel="sms",
+                to=phone,
+                recipient=who,
+                body=taken_text(case.id, owner),
+                key=f"taken:{case.id}:{who}",
             )
+        ctx.outbox.add(
+            case_id=case.id,
+            channel=CONSOLE,
+            to=OPERATORS,
+            recipient=OPERATORS,
+            body=f"{case.id} taken by {owner}",
+            key=f"taken:{case.id}:{OPERATORS}",
+        )
 
     def notify_cancelled(self, case_id: str, by: str) -> None:
         """The console checks in with the elder; alerted people are told to stand down."""

@@ -23,6 +23,10 @@ LADDER_TIMER = "ladder"
 # step 1 checks "on site", step 2 chases resolution (alerts/closed_loop.py).
 LOOP_TIMER = "loop"
 LOOP_ARM, LOOP_ON_SITE, LOOP_RESOLVE = 0, 1, 2
+# Notices of what already happened to a case, written in the transaction that did it so a
+# crash before the alerts hear of it loses nothing: "taken" (step 0) when someone acknowledges.
+TAKEN_TIMER = "taken"
+NOTICE_TIMERS = (TAKEN_TIMER,)
 
 # One statement on both SQLite (3.35+) and PostgreSQL; the row lock it takes serialises
 # numbering between processes without a separate sequence per day.
@@ -130,10 +134,17 @@ def find_active_case(
 
 
 def cancel_pending_timers(session: Session, case_id: str) -> int:
-    """Stop every timer of the case that has not fired; returns how many."""
+    """Stop every timer of the case that has not fired, but its notices; returns how many.
+
+    A notice tells of something that happened (taken): resolving the case a
+    moment later must not leave the people who set off uninformed.
+    """
     timers = session.exec(
         select(Timer).where(
-            Timer.case_id == case_id, col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
+            Timer.case_id == case_id,
+            col(Timer.fired_at).is_(None),
+            col(Timer.cancelled).is_(False),
+            col(Timer.purpose).not_in(NOTICE_TIMERS),
         )
     ).all()
     for timer in timers:
