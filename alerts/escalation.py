@@ -12,7 +12,7 @@ returning people nearest or most relevant first (the ladder applies `target.limi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -90,8 +90,21 @@ def alerted_people(session: Session, case_id: str) -> dict[str, str]:
     return people
 
 
-def _tell_all(writer: OutboxWriter, case: Case, what: str, *, console: str, sms: str) -> None:
-    """The console line, and an SMS to everyone the ladder alerted, once each per `what`."""
+def tell_all(
+    writer: OutboxWriter,
+    case: Case,
+    what: str,
+    *,
+    console: str,
+    sms: str,
+    people: Mapping[str, str] | None = None,
+    owner_sms: str | None = None,
+) -> None:
+    """The console line, and an SMS to everyone the ladder alerted, once each per `what`.
+
+    `people` (actor → number) replaces those alerted; the case's owner among them is sent
+    `owner_sms` when one is given.
+    """
     writer.add(
         case_id=case.id,
         channel=CONSOLE,
@@ -100,13 +113,15 @@ def _tell_all(writer: OutboxWriter, case: Case, what: str, *, console: str, sms:
         body=console,
         key=f"{what}:{case.id}:{OPERATORS}",
     )
-    for who, phone in alerted_people(writer.session, case.id).items():
+    if people is None:
+        people = alerted_people(writer.session, case.id)
+    for who, phone in people.items():
         writer.add(
             case_id=case.id,
             channel="sms",
             to=phone,
             recipient=who,
-            body=sms,
+            body=owner_sms if owner_sms is not None and who == case.owner else sms,
             key=f"{what}:{case.id}:{who}",
         )
 
@@ -261,7 +276,7 @@ class Escalation:
         """The console checks in with the elder; alerted people are told to stand down."""
         with self._notices(case_id) as (writer, case, facts):
             by_elder = by.startswith("device:")
-            _tell_all(
+            tell_all(
                 writer,
                 case,
                 "cancelled",
@@ -273,7 +288,7 @@ class Escalation:
         """The console confirms and resolves; alerted people are told to stand down."""
         local_time = at.astimezone(self._services.tz).strftime("%H:%M")
         with self._notices(case_id) as (writer, case, facts):
-            _tell_all(
+            tell_all(
                 writer,
                 case,
                 "late",
