@@ -12,7 +12,7 @@ returning people nearest or most relevant first (the ladder applies `target.limi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -96,8 +96,21 @@ def alerted_people(session: Session, case_id: str) -> dict[str, str]:
     return people
 
 
-def _tell_all(writer: OutboxWriter, case: Case, what: str, *, console: str, sms: str) -> None:
-    """The console line, and an SMS to everyone the ladder alerted, once each per `what`."""
+def tell_all(
+    writer: OutboxWriter,
+    case: Case,
+    what: str,
+    *,
+    console: str,
+    sms: str,
+    people: Mapping[str, str] | None = None,
+    owner_sms: str | None = None,
+) -> None:
+    """The console line, and an SMS to everyone the ladder alerted, once each per `what`.
+
+    `people` (actor → number) replaces those alerted; the case's owner among them is sent
+    `owner_sms` when one is given.
+    """
     writer.add(
         case_id=case.id,
         channel=CONSOLE,
@@ -106,13 +119,15 @@ def _tell_all(writer: OutboxWriter, case: Case, what: str, *, console: str, sms:
         body=console,
         key=f"{what}:{case.id}:{OPERATORS}",
     )
-    for who, phone in alerted_people(writer.session, case.id).items():
+    if people is None:
+        people = alerted_people(writer.session, case.id)
+    for who, phone in people.items():
         writer.add(
             case_id=case.id,
             channel="sms",
             to=phone,
             recipient=who,
-            body=sms,
+            body=owner_sms if owner_sms is not None and who == case.owner else sms,
             key=f"{what}:{case.id}:{who}",
         )
 
@@ -231,35 +246,43 @@ class Escalation:
 
     # -- notices that follow a case's events -------------------------------------------------
 
-    def notify_taken(self, case_id: str) -> None:
-        """Tell everyone else who was alerted that the case is taken; they are not chased."""
-        with self._notices(case_id) as (writer, case, _facts):
-            owner = describe_actor(writer.session, case.owner)
-            for who, phone in alerted_people(writer.session, case.id).items():
-                if who == case.owner:
-                    continue
-                writer.add(
-                    case_id=case.id,
-                    channel="sms",
-                    to=phone,
-                    recipient=who,
-                    body=taken_text(case.id, owner),
-                    key=f"taken:{case.id}:{who}",
-                )
-            writer.add(
+    def notify_taken(self, ctx: TimerContext, timer: Timer) -> None:
+        """The "taken" timer handler: everyone else alerted hears who took the case.
+
+        `acknowledge` writes the timer in its own transaction; the event's fast path fires it
+        at once, the sweep after a crash. Keyed per person, so nobody is told twice.
+        """
+        session = ctx.uow.session
+        case = session.get(Case, timer.case_id) if timer.case_id is not None else None
+        if case is None or case.owner is None:
+            log.warning("taken timer %s: case %s has no owner", timer.id, timer.case_id)
+            return
+        owner = describe_actor(session, case.owner)
+        for who, phone in alerted_people(session, case.id).items():
+            if who == case.owner:
+                continue
+            ctx.outbox.add(
                 case_id=case.id,
-                channel=CONSOLE,
-                to=OPERATORS,
-                recipient=OPERATORS,
-                body=f"{case.id} taken by {owner}",
-                key=f"taken:{case.id}:{OPERATORS}",
+                channel="sms",
+                to=phone,
+                recipient=who,
+                body=taken_text(case.id, owner),
+                key=f"taken:{case.id}:{who}",
             )
+        ctx.outbox.add(
+            case_id=case.id,
+            channel=CONSOLE,
+            to=OPERATORS,
+            recipient=OPERATORS,
+            body=f"{case.id} taken by {owner}",
+            key=f"taken:{case.id}:{OPERATORS}",
+        )
 
     def notify_cancelled(self, case_id: str, by: str) -> None:
         """The console checks in with the elder; alerted people are told to stand down."""
         with self._notices(case_id) as (writer, case, facts):
             by_elder = by.startswith("device:")
-            _tell_all(
+            tell_all(
                 writer,
                 case,
                 "cancelled",
@@ -283,7 +306,7 @@ class Escalation:
                     case.id,
                     cancelled,
                 )
-            _tell_all(
+            tell_all(
                 writer,
                 case,
                 "late",

@@ -224,3 +224,43 @@ def checked_in_late_sms_text(facts: CaseFacts, local_time: str) -> str:
         f"{facts.elder_name} checked in at {local_time} (case {facts.case_id}); "
         "the centre will confirm. No need to act."
     )
+
+
+KIND_NAMES = {
+    CaseKind.EMERGENCY: "an emergency",
+    CaseKind.CARE: "a care need",
+    CaseKind.SERVICE: "a service request",
+    CaseKind.CONSULT: "a consultation",
+    CaseKind.DEVICE: "a terminal problem",
+}
+
+
+def _changed(facts: CaseFacts, old: CaseKind, new: CaseKind) -> str:
+    return (
+        f"Case {facts.case_id} ({facts.elder_name}) is now {KIND_NAMES[new]}, "
+        f"no longer {KIND_NAMES[old]}."
+    )
+
+
+def reclassified_owner_text(facts: CaseFacts, old: CaseKind, new: CaseKind) -> str:
+    """What the owner of a reclassified case is told: it stays theirs."""
+    text = f"{_changed(facts, old, new)} It is still yours."
+    if new is CaseKind.EMERGENCY:
+        text += f" Call 120 if {facts.elder_name} needs an ambulance."
+    return f"{text} Call the centre if you need help."
+
+
+def reclassified_sms_text(facts: CaseFacts, old: CaseKind, new: CaseKind, owner: str | None) -> str:
+    """What someone alerted under the old kind is told: they are no longer needed for it."""
+    who = f"{owner} has it" if owner else "the centre is handling it"
+    text = f"{_changed(facts, old, new)} No longer needed from you: {who}."
+    if new is CaseKind.EMERGENCY:
+        # Someone already with the elder must not walk away from what is now an emergency.
+        text += f" If you are with {facts.elder_name} now, stay and call the centre."
+    return text
+
+
+def reclassified_console_text(case_id: str, old: CaseKind, new: CaseKind, told: int) -> str:
+    """The console line once the people alerted under the old kind were told of the change."""
+    people = "person" if told == 1 else "people"
+    return f"{case_id} is now {new} (was {old}): {told} {people} alerted before told by SMS"

@@ -34,6 +34,7 @@ from alerts.offers import VolunteerOffers
 from alerts.outbox import NotificationSender
 from alerts.ports import Channel, Notifier
 from alerts.quiet import QuietWatches
+from alerts.reclassified import ReclassifiedNotices
 from alerts.summaries import ClosingSummaries
 from alerts.timers import TimerContext, TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
@@ -51,7 +52,12 @@ from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Timer
-from care_api.usecases.case_log import LADDER_TIMER, LOOP_TIMER
+from care_api.usecases.case_log import (
+    LADDER_TIMER,
+    LOOP_TIMER,
+    RECLASSIFIED_TIMER,
+    TAKEN_TIMER,
+)
 from care_api.usecases.checkins import CHECKIN_TIMER
 from care_api.usecases.device_commands import COMMAND_TIMEOUT_TIMER
 from care_api.usecases.fall_window import FALL_WINDOW_TIMER, open_held_fall
@@ -100,7 +106,14 @@ class AlertsComponent:
         self.offers = VolunteerOffers(services)
         self.merchants = MerchantDispatch(services)
         self.escalation.audiences[Audience.VOLUNTEERS_NEAREST.value] = self.offers.nearest
-        self.sweeper.register(LADDER_TIMER, self.offers.after_ladder(self.escalation.run_step))
+        self.reclassified = ReclassifiedNotices()
+        self.sweeper.register(
+            LADDER_TIMER,
+            self.reclassified.after_ladder(self.offers.after_ladder(self.escalation.run_step)),
+        )
+        # Notices written as rows by the change itself (acknowledge, reclassify).
+        self.sweeper.register(TAKEN_TIMER, self.escalation.notify_taken)
+        self.sweeper.register(RECLASSIFIED_TIMER, self.reclassified.run)
         self.sweeper.register(VOLUNTEER_RING_TIMER, self.offers.run_ring)
         self.sweeper.register(MERCHANT_NOTIFY_TIMER, self.merchants.notify)
         self.sweeper.register(MERCHANT_CONTACT_TIMER, self.merchants.contact_due)
@@ -208,7 +221,10 @@ class AlertsComponent:
                 if not is_unowned(event.to_state):
                     self.offers.withdraw(event.case_id)
                 if event.to_state is CaseState.ACCEPTED:
-                    self.escalation.notify_taken(event.case_id)
+                    # The fast path of the "taken" row the acknowledgement wrote; once fired
+                    # (here or by the sweep) it never fires again, so nobody is told twice.
+                    now = self._services.clock.now()
+                    self.sweeper.fire(case_id=event.case_id, purpose=TAKEN_TIMER, step=0, now=now)
                 elif event.to_state is CaseState.CANCELLED:
                     self.escalation.notify_cancelled(event.case_id, event.by)
                 elif event.to_state is CaseState.RESOLVED:
@@ -221,10 +237,14 @@ class AlertsComponent:
                 self.escalation.notify_checked_in_late(event.case_id, event.at)
             elif isinstance(event, CaseReclassified):
                 # The use case stopped the old kind's timers and left step 0 of the new
-                # kind's ladder due; run it now rather than on the next sweep.
+                # kind's ladder due; run it now rather than on the next sweep. Its notices to
+                # the people alerted so far ride on that step, or fire on their own.
+                now = self._services.clock.now()
                 if event.restart:
-                    now = self._services.clock.now()
                     self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now)
+                self.sweeper.fire(
+                    case_id=event.case_id, purpose=RECLASSIFIED_TIMER, step=None, now=now
+                )
             elif isinstance(event, VolunteersRequested):
                 now = self._services.clock.now()
                 self.sweeper.fire(

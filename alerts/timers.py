@@ -104,13 +104,14 @@ class TimerSweeper:
         self.last_sweep_at = now
         return fired
 
-    def fire(self, *, case_id: str, purpose: str, step: int, now: datetime) -> bool:
-        """Fire one case's timer now if it is still unfired (the fast path); True if it ran."""
-        where = [
-            col(Timer.case_id) == case_id,
-            col(Timer.purpose) == purpose,
-            col(Timer.step) == step,
-        ]
+    def fire(self, *, case_id: str, purpose: str, step: int | None, now: datetime) -> bool:
+        """Fire one case's timer now if it is still unfired (the fast path); True if it ran.
+
+        `step` None fires the case's oldest unfired timer of `purpose`, whatever its step.
+        """
+        where = [col(Timer.case_id) == case_id, col(Timer.purpose) == purpose]
+        if step is not None:
+            where.append(col(Timer.step) == step)
         return self._fire_one(where, now, set()) == 1
 
     def _fire_one(
@@ -140,7 +141,7 @@ class TimerSweeper:
                     self._warned.add(timer_id)
                     log.warning("timer %d has purpose %r with no handler here", timer_id, purpose)
                 return 0
-            if not self._claim(uow, timer_id, now):
+            if not claim_timer(uow, timer_id, now):
                 return 0  # fired or cancelled since we read it (SQLite, another thread)
             timer = uow.session.get(Timer, timer_id)
             if timer is None:  # pragma: no cover - the claim just updated it
@@ -166,24 +167,6 @@ class TimerSweeper:
             self._dispatch(to_send)
         return 1
 
-    @staticmethod
-    def _claim(uow: SqlUnitOfWork, timer_id: int, now: datetime) -> bool:
-        # The conditional UPDATE is the claim on SQLite, where FOR UPDATE is not rendered: the
-        # first writer wins and a second sees fired_at set. On PostgreSQL the row is ours anyway.
-        result = cast(
-            CursorResult[Any],
-            uow.session.execute(
-                update(Timer)
-                .where(
-                    col(Timer.id) == timer_id,
-                    col(Timer.fired_at).is_(None),
-                    col(Timer.cancelled).is_(False),
-                )
-                .values(fired_at=now)
-            ),
-        )
-        return result.rowcount == 1
-
     def _postpone(self, timer_id: int, now: datetime) -> None:
         with self._services.uow() as uow:
             uow.session.execute(
@@ -192,6 +175,28 @@ class TimerSweeper:
                 .values(due_at=now + timedelta(seconds=HANDLER_RETRY_S))
             )
             uow.commit()
+
+
+def claim_timer(uow: SqlUnitOfWork, timer_id: int, now: datetime) -> bool:
+    """Mark the timer fired in this transaction; False when it was fired or cancelled already.
+
+    Also how a handler takes over another timer whose work it does in its own transaction.
+    """
+    # The conditional UPDATE is the claim on SQLite, where FOR UPDATE is not rendered: the
+    # first writer wins and a second sees fired_at set. On PostgreSQL the row is ours anyway.
+    result = cast(
+        CursorResult[Any],
+        uow.session.execute(
+            update(Timer)
+            .where(
+                col(Timer.id) == timer_id,
+                col(Timer.fired_at).is_(None),
+                col(Timer.cancelled).is_(False),
+            )
+            .values(fired_at=now)
+        ),
+    )
+    return result.rowcount == 1
 
 
 def start_beat(job: Callable[[], object], interval_s: float) -> BackgroundScheduler:

@@ -23,6 +23,7 @@ from care_api.usecases.callbacks import (
 from care_api.usecases.case_log import (
     LOOP_ARM,
     LOOP_TIMER,
+    TAKEN_TIMER,
     add_note,
     cancel_pending_timers,
     move_case,
@@ -83,6 +84,9 @@ def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via
     case.owner = by
     case.acknowledged_at = now
     cancel_pending_timers(uow.session, case.id)
+    # Everyone else alerted must hear it is taken, or they may all set off: a row in this
+    # transaction, which the alerts' sweep turns into the notices if the process dies first.
+    uow.session.add(Timer(case_id=case.id, purpose=TAKEN_TIMER, step=0, due_at=now, created_at=now))
     if case.kind == CaseKind.EMERGENCY:
         # In the acknowledgement's own transaction, so a crash cannot lose the closed loop;
         # the alerts engine reads the configured times when it fires (at once).

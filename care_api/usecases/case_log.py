@@ -23,6 +23,12 @@ LADDER_TIMER = "ladder"
 # step 1 checks "on site", step 2 chases resolution (alerts/closed_loop.py).
 LOOP_TIMER = "loop"
 LOOP_ARM, LOOP_ON_SITE, LOOP_RESOLVE = 0, 1, 2
+# Notices of what already happened to a case, written in the transaction that did it so a
+# crash before the alerts hear of it loses nothing: "taken" (step 0) when someone acknowledges,
+# "reclassified" (step = the id of the history row) when an operator changes the kind.
+TAKEN_TIMER = "taken"
+RECLASSIFIED_TIMER = "reclassified"
+NOTICE_TIMERS = (TAKEN_TIMER, RECLASSIFIED_TIMER)
 
 # One statement on both SQLite (3.35+) and PostgreSQL; the row lock it takes serialises
 # numbering between processes without a separate sequence per day.
@@ -110,11 +116,13 @@ def move_case(
 
 def add_note(
     uow: SqlUnitOfWork, case: Case, *, action: str, by: str, why: str, now: datetime
-) -> None:
-    """Append a history row that does not change the state."""
-    uow.session.add(CaseEvent(case_id=case.id, at=now, by=by, action=action, why=why))
+) -> CaseEvent:
+    """Append a history row that does not change the state; returns it."""
+    note = CaseEvent(case_id=case.id, at=now, by=by, action=action, why=why)
+    uow.session.add(note)
     case.updated_at = now
     uow.session.add(case)
+    return note
 
 
 def find_active_case(
@@ -130,10 +138,17 @@ def find_active_case(
 
 
 def cancel_pending_timers(session: Session, case_id: str) -> int:
-    """Stop every timer of the case that has not fired; returns how many."""
+    """Stop every timer of the case that has not fired, but its notices; returns how many.
+
+    A notice tells of something that happened (taken, reclassified): resolving the case a
+    moment later must not leave the people who set off uninformed.
+    """
     timers = session.exec(
         select(Timer).where(
-            Timer.case_id == case_id, col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
+            Timer.case_id == case_id,
+            col(Timer.fired_at).is_(None),
+            col(Timer.cancelled).is_(False),
+            col(Timer.purpose).not_in(NOTICE_TIMERS),
         )
     ).all()
     for timer in timers:

@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from care_api.domain.alarm_codes import contact_id_for_case
-from care_api.domain.cases import is_unowned, summary_for
+from care_api.domain.cases import is_active, is_unowned, summary_for
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.events import CaseReclassified
 from care_api.domain.model import CaseKind, CaseState
-from care_api.store.tables import Case, Timer
+from care_api.store.tables import Case, CaseEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.case_log import LADDER_TIMER, add_note
+from care_api.usecases.case_log import LADDER_TIMER, RECLASSIFIED_TIMER, add_note
 from care_api.usecases.tasks import withdraw_open_offers
 from care_api.usecases.volunteers import VOLUNTEER_RING_TIMER
 
@@ -23,6 +23,19 @@ log = logging.getLogger(__name__)
 RECLASSIFIED = "reclassified"
 # The old kind's chase; a filed case's deadline timer belongs to the case, not the kind.
 _KIND_TIMERS = (LADDER_TIMER, VOLUNTEER_RING_TIMER)
+_ARROW = " → "
+
+
+def kinds_of(note: CaseEvent) -> tuple[CaseKind, CaseKind] | None:
+    """The old and the new kind a `reclassified` history row records; None for another row."""
+    if note.action != RECLASSIFIED:
+        return None
+    old, arrow, rest = note.why.partition(_ARROW)
+    new = rest.partition(":")[0]
+    try:
+        return (CaseKind(old), CaseKind(new)) if arrow else None
+    except ValueError:
+        return None
 
 
 def reclassify(
@@ -34,7 +47,8 @@ def reclassify(
     not change behind the centre's back; asking for the kind it already has is a Conflict.
     The old kind's pending ladder steps and volunteer rings stop; while nobody owns the
     case, the new kind's ladder starts over at step 0 (a timer row due now, so it runs even
-    if the process dies before alerts hears of the change).
+    if the process dies before alerts hears of the change). While the case is active, a
+    "reclassified" timer row due now has the people alerted so far told of the change.
     """
     # Locked like every other change of a case, so two operators' edits queue up.
     case = uow.session.get(Case, case_id, with_for_update=True)
@@ -52,8 +66,8 @@ def reclassify(
     # The Contact ID code follows the kind: a press found to be a care need is no alarm.
     code = contact_id_for_case(kind)
     case.contact_id = code.code if code is not None else None
-    why = f"{old} → {kind}" + (f": {note}" if note else "")
-    add_note(uow, case, action=RECLASSIFIED, by=by, why=why, now=now)
+    why = f"{old}{_ARROW}{kind}" + (f": {note}" if note else "")
+    record = add_note(uow, case, action=RECLASSIFIED, by=by, why=why, now=now)
     stopped = _stop_kind_timers(uow, case.id)
     restart = is_unowned(CaseState(case.state))
     if restart:
@@ -62,6 +76,19 @@ def reclassify(
         case.level = 0
         uow.session.add(
             Timer(case_id=case.id, purpose=LADDER_TIMER, step=0, due_at=now, created_at=now)
+        )
+    if is_active(CaseState(case.state)):
+        # People alerted under the old kind may be on their way for the wrong thing. A case
+        # resolved or cancelled already told them it ended; a new kind changes nothing there.
+        uow.session.flush()  # the history row's id names this reclassification
+        uow.session.add(
+            Timer(
+                case_id=case.id,
+                purpose=RECLASSIFIED_TIMER,
+                step=record.id or 0,
+                due_at=now,
+                created_at=now,
+            )
         )
     uow.emit(CaseReclassified(case.id, old, kind, by, restart))
     log.debug("case %s: %d timer(s) of the old kind stopped", case_id, stopped)

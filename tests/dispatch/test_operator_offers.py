@@ -1,4 +1,7 @@
-"""Operators offering a care case to volunteers, and reclassified cases climbing the new ladder."""
+"""Operators offering a care case to volunteers, and reclassified cases climbing the new ladder.
+
+The people alerted under a reclassified case's old kind are told of the change, once.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ import pytest
 from sqlmodel import col, select
 
 from alerts.runtime import AlertsComponent
+from care_api.domain.events import CaseReclassified
+from care_api.domain.model import CaseKind
 from care_api.services import Services
-from care_api.store.tables import Timer
-from care_api.usecases.case_log import LADDER_TIMER
+from care_api.store.tables import Contact, Timer
+from care_api.usecases.case_log import LADDER_TIMER, RECLASSIFIED_TIMER
 from tests.api.support import TestClient
 from tests.dispatch.support import (
     ADMIN,
@@ -20,15 +25,19 @@ from tests.dispatch.support import (
     console_lines,
     file_case,
     history,
+    messages,
     mint,
     ok,
     settle,
+    sms,
     sms_to,
 )
 from tests.fakes import FakeClock
 
 ANN, BO, CHEN = "+8613100000001", "+8613100000002", "+8613100000003"
 SON = "+8613900000001"
+DAUGHTER = "+8613900000002"
+ABROAD = "+4915100000000"
 
 
 def offer(api: TestClient, case_id: str, headers: dict[str, str] = ADMIN, **body: Any) -> Any:
@@ -51,6 +60,22 @@ def task_states(api: TestClient, case_id: str) -> dict[int, str]:
 def add_son(api: TestClient, elder: int) -> None:
     body = {"name": "Wang Jun", "phone": SON, "relation": "son", "priority": 1}
     ok(api.post(f"/api/v1/elders/{elder}/contacts", json=body, headers=ADMIN), 201)
+
+
+def add_family(api: TestClient, elder: int) -> int:
+    """The son (first), a daughter (second), and a son abroad who is only kept informed."""
+    add_son(api, elder)
+    daughter = {"name": "Wang Li", "phone": DAUGHTER, "relation": "daughter", "priority": 2}
+    added = ok(api.post(f"/api/v1/elders/{elder}/contacts", json=daughter, headers=ADMIN), 201)
+    abroad = {"name": "Wang Lei", "phone": ABROAD, "relation": "son", "notify_only": True}
+    ok(api.post(f"/api/v1/elders/{elder}/contacts", json=abroad, headers=ADMIN), 201)
+    return int(added["id"])
+
+
+def new_sms(before: dict[str, list[str]], after: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Phone → the SMS bodies sent between two `sms_to` readings."""
+    grown = {phone: bodies[len(before.get(phone, [])) :] for phone, bodies in after.items()}
+    return {phone: bodies for phone, bodies in grown.items() if bodies}
 
 
 def pending_ladder_steps(svc: Services, case_id: str) -> list[int]:
@@ -203,7 +228,14 @@ def test_reclassified_emergency_to_care_stops_the_old_ladder_and_offers_to_volun
     lines = console_lines(svc, case_id)
     assert not any("call 120" in line for line in lines)
     assert "+8613700000000" not in sms_to(svc, case_id)  # the supervisor is never called
-    assert sms_to(svc, case_id)[SON] == emergency_sms[SON]
+    assert sms_to(svc, case_id)[SON] == [
+        *emergency_sms[SON],
+        f"Case {case_id} (Wang Fang) is now a care need, no longer an emergency. "
+        "No longer needed from you: the centre is handling it.",
+    ]
+    # Ann hears of the change through ring 0's offer alone: one message for one change.
+    [offered] = sms_to(svc, case_id)[ANN][len(emergency_sms[ANN]) :]
+    assert offered.startswith(f"Care task {case_id.rsplit('-', 1)[1]} near you (0.5 km)")
 
 
 def test_reclassified_care_to_emergency_withdraws_the_offers(
@@ -255,3 +287,108 @@ def test_reclassify_to_the_same_kind_is_409(
     case_id = file_case(api, elder, kind)["id"]
     same = api.post(f"/api/v1/cases/{case_id}/reclassify", json={"kind": kind}, headers=ADMIN)
     assert same.status_code == 409
+
+
+@pytest.mark.parametrize("path", ["event", "sweep_after_a_crash"])
+def test_reclassified_care_to_emergency_tells_the_volunteers_offered_it_once(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock, path: str
+) -> None:
+    elder = add_elder(api)
+    add_family(api, elder)
+    add_volunteer(api, "Ann", ANN, km=0.5)
+    add_volunteer(api, "Bo", BO, km=1.0)
+    case_id = file_case(api, elder, "care", "feels dizzy, wants company")["id"]
+    settle(alerts)
+    offered = sms_to(svc, case_id)
+    assert set(offered) == {ANN, BO}
+
+    clock.advance(minutes=3)
+    if path == "sweep_after_a_crash":
+        alerts.detach()  # the process dies after the commit: alerts never hears of it
+    reclassify(api, case_id, "emergency", "dizzy and fell")
+    if path == "sweep_after_a_crash":
+        alerts.run_pending()
+        assert sms_to(svc, case_id) == offered
+        # Reached before the new step 0, the notices wait for it: it knows whom it alerts.
+        notices = {"case_id": case_id, "purpose": RECLASSIFIED_TIMER, "step": None}
+        assert not alerts.sweeper.fire(**notices, now=clock.now())
+    settle(alerts)  # the event's fast path, or only the timer sweep
+
+    notice = (
+        f"Case {case_id} (Wang Fang) is now an emergency, no longer a care need. "
+        "No longer needed from you: the centre is handling it. "
+        "If you are with Wang Fang now, stay and call the centre."
+    )
+    told = new_sms(offered, sms_to(svc, case_id))
+    assert told[ANN] == [notice]
+    assert told[BO] == [notice]
+    # The son hears it from the emergency's step 0 (SMS and call), not twice; the son
+    # abroad is only kept informed and the daughter was never alerted.
+    [alert] = told[SON]
+    assert alert.startswith(f"EMERGENCY {case_id}: Wang Fang at 12 Bamboo Lane needs help.")
+    assert set(told) == {ANN, BO, SON}
+    lines = console_lines(svc, case_id)
+    assert f"{case_id} is now emergency (was care): 2 people alerted before told by SMS" in lines
+
+    # The event delivered again (a replay, or after the sweep did the work) writes nothing.
+    written = len(messages(svc, case_id))
+    alerts.handle(CaseReclassified(case_id, CaseKind.CARE, CaseKind.EMERGENCY, "admin", True))
+    settle(alerts)
+    assert len(messages(svc, case_id)) == written
+
+
+def test_reclassifying_an_owned_case_tells_the_owner_it_is_still_theirs_and_the_rest_once(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    elder = add_elder(api)
+    daughter = add_family(api, elder)
+    add_volunteer(api, "Ann", ANN, km=0.5)
+    case_id = file_case(api, elder, "consult", "pressed the red button")["id"]
+    reclassify(api, case_id, "emergency")  # nobody was alerted for the consultation
+    settle(alerts)
+    assert not any("was consult" in line for line in console_lines(svc, case_id))
+    clock.advance(minutes=2)
+    settle(alerts)  # step 1: the daughter and Ann, the nearest volunteer
+    assert set(sms_to(svc, case_id)) == {SON, DAUGHTER, ANN}
+    sms(api, SON, "1")
+    settle(alerts)  # the daughter and Ann are told the son took it
+    before = sms_to(svc, case_id)
+
+    clock.advance(minutes=5)
+    reclassify(api, case_id, "care", "she is fine, needs her shopping done")
+    settle(alerts)
+
+    told = new_sms(before, sms_to(svc, case_id))
+    changed = f"Case {case_id} (Wang Fang) is now a care need, no longer an emergency."
+    assert told == {
+        SON: [f"{changed} It is still yours. Call the centre if you need help."],
+        DAUGHTER: [f"{changed} No longer needed from you: Wang Jun (son) has it."],
+        ANN: [f"{changed} No longer needed from you: Wang Jun (son) has it."],
+    }
+    row = case_row(svc, case_id)
+    assert (row.kind, row.state, row.owner) == ("care", "accepted", f"contact:{daughter - 1}")
+    assert pending_ladder_steps(svc, case_id) == []
+    assert task_states(api, case_id) == {}  # an owned case is offered to nobody
+
+    # Replayed, the event writes nothing; a second change is news again, but not for the
+    # daughter once the family made her info-only (the store allows it; no API yet).
+    written = len(messages(svc, case_id))
+    alerts.handle(CaseReclassified(case_id, CaseKind.EMERGENCY, CaseKind.CARE, "admin", False))
+    settle(alerts)
+    assert len(messages(svc, case_id)) == written
+    with svc.uow() as uow:
+        contact = uow.session.get(Contact, daughter)
+        assert contact is not None
+        contact.notify_only = True
+        uow.session.add(contact)
+        uow.commit()
+    before = sms_to(svc, case_id)
+    reclassify(api, case_id, "emergency", "she fell after all")
+    settle(alerts)
+    told = new_sms(before, sms_to(svc, case_id))
+    assert set(told) == {SON, ANN}
+    assert told[SON] == [
+        f"Case {case_id} (Wang Fang) is now an emergency, no longer a care need. "
+        "It is still yours. Call 120 if Wang Fang needs an ambulance. "
+        "Call the centre if you need help."
+    ]

@@ -12,10 +12,11 @@ from sqlmodel import col, select
 
 from alerts.escalation import PRESSED_AGAIN_QUIET_S
 from alerts.runtime import AlertsComponent
+from care_api.domain.events import CaseStateChanged
 from care_api.domain.model import CaseKind, CaseState, DeviceReport, EventKey, ReportType
 from care_api.services import Services, build_services
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
-from care_api.usecases.case_actions import acknowledge
+from care_api.usecases.case_actions import acknowledge, resolve
 from care_api.usecases.checkins import add_window
 from care_api.usecases.intake import record_device_report
 from care_api.usecases.ladders import put_ladder
@@ -154,12 +155,63 @@ def test_escalation_ack_at_step1_stops_the_climb_and_tells_the_others(
     case = get_case(svc, case_id)
     assert (case.state, case.owner) == (CaseState.ACCEPTED, second)
 
-    assert alerts.tick() == 1  # only the closed loop's arming (issue 9): no ladder step
+    # Only the closed loop's arming (issue 9): no ladder step, and the "taken" row the
+    # acknowledgement wrote was fired by the event's fast path, so it tells nobody twice.
+    assert alerts.tick() == 1
     clock.advance(minutes=29)  # the on-site check comes at 30 min (tests/dispatch)
     assert alerts.tick() == 0
     alerts.run_pending()
     assert len(notifications(svc, case_id)) == before + 3
     assert not any(n.recipient == "supervisor" for n in notifications(svc, case_id))
+
+
+def test_escalation_taken_notices_survive_a_crash_between_the_ack_and_the_alerts(
+    svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=3)
+    first, second, third = contact_keys(svc)
+    case_id = record(svc, press())
+    alerts.run_pending()
+    clock.advance(minutes=2)
+    alerts.tick()
+    alerts.run_pending()  # step 1: everyone alerted
+    before = len(notifications(svc, case_id))
+
+    alerts.detach()  # the process dies after the commit: the event never reaches alerts
+    with svc.uow() as uow:
+        acknowledge(uow, case_id, by=second, now=clock.now(), via="sms")
+        uow.commit()
+    with svc.uow() as uow:  # and the owner resolves it at once, before anyone is told
+        resolve(uow, case_id, by=second, why="false alarm", now=clock.now())
+        uow.commit()
+    alerts.run_pending()
+    assert len(notifications(svc, case_id)) == before  # nobody told yet
+
+    restarted = AlertsComponent(svc.settings, svc)
+    restarted.attach()
+    try:
+        clock.advance(seconds=5)
+        restarted.tick()
+        restarted.run_pending()
+        taken = notifications(svc, case_id)[before:]
+        assert who(taken) == [("sms", first), ("sms", third), ("console", "operators")]
+        assert all(
+            n.body == f"Case {case_id} is taken by Contact 2, thank you. No need to act."
+            for n in taken
+            if n.channel == "sms"
+        )
+        assert {n.status for n in taken if n.channel == "sms"} == {"queued"}  # sent, once
+
+        # The late event, or another sweep, writes nothing again.
+        restarted.handle(
+            CaseStateChanged(case_id, CaseState.ESCALATED, CaseState.ACCEPTED, second, "T1001")
+        )
+        restarted.run_pending()
+        clock.advance(minutes=1)
+        assert restarted.tick() == 0
+        assert len(notifications(svc, case_id)) == before + 3
+    finally:
+        restarted.stop()
 
 
 def test_escalation_fast_path_and_concurrent_sweep_run_step0_once(

@@ -1,0 +1,128 @@
+"""Telling the people alerted under a case's old kind that an operator reclassified it.
+
+`reclassify` writes a "reclassified" timer row (step: the id of the history row that records
+the change) in its own transaction, so a crash cannot lose the notices. Each person alerted
+by phone so far hears once per change: the owner that the case is still theirs, everyone
+else that they are no longer needed. Info-only contacts are never told.
+
+While nobody owns the case the new kind's ladder starts at step 0 in the same moment. Its
+notices then ride on that step, in its transaction, and leave out the people the step has
+just alerted: the new alert tells them enough, and nobody gets two messages for one change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+
+from sqlmodel import Session, col, select
+
+from alerts.closed_loop import owner_phone
+from alerts.escalation import alerted_people, case_facts, tell_all
+from alerts.ladder import (
+    reclassified_console_text,
+    reclassified_owner_text,
+    reclassified_sms_text,
+)
+from alerts.timers import TimerBusy, TimerContext, TimerHandler, claim_timer
+from care_api.store.tables import Case, CaseEvent, Contact, Elder, Notification, Timer
+from care_api.usecases.case_log import LADDER_TIMER, RECLASSIFIED_TIMER
+from care_api.usecases.reclassify import kinds_of
+from care_api.usecases.responders import describe_actor
+
+log = logging.getLogger(__name__)
+
+
+def _pending(session: Session, case_id: str, purpose: str, step: int | None = None) -> list[Timer]:
+    query = select(Timer).where(
+        col(Timer.case_id) == case_id,
+        col(Timer.purpose) == purpose,
+        col(Timer.fired_at).is_(None),
+        col(Timer.cancelled).is_(False),
+    )
+    if step is not None:
+        query = query.where(col(Timer.step) == step)
+    return list(session.exec(query.order_by(col(Timer.id))).all())
+
+
+def _is_info_only(session: Session, who: str) -> bool:
+    kind, _, ident = who.partition(":")
+    if kind != "contact" or not ident.isdigit():
+        return False
+    contact = session.get(Contact, int(ident))
+    return contact is not None and contact.notify_only
+
+
+class ReclassifiedNotices:
+    """The "reclassified" timer handler, and the hook that runs it with a new step 0."""
+
+    def run(self, ctx: TimerContext, timer: Timer) -> None:
+        """Tell the people alerted so far of one reclassification (its timer fired)."""
+        if timer.case_id is None:
+            return
+        session = ctx.uow.session
+        if _pending(session, timer.case_id, LADDER_TIMER, step=0):
+            # The new kind's step 0 is still to run: it tells them, knowing whom it alerts.
+            raise TimerBusy(timer.case_id)
+        case = session.get(Case, timer.case_id)
+        if case is not None:
+            self._tell(ctx, case, timer, alerted_now=())
+
+    def after_ladder(self, run_step: TimerHandler) -> TimerHandler:
+        """The ladder handler; a step 0 after a reclassification then tells the others."""
+
+        def handle(ctx: TimerContext, timer: Timer) -> None:
+            run_step(ctx, timer)
+            if timer.step != 0 or timer.case_id is None:
+                return
+            session = ctx.uow.session
+            notices = _pending(session, timer.case_id, RECLASSIFIED_TIMER)
+            case = session.get(Case, timer.case_id)
+            if not notices or case is None:
+                return
+            # The phone messages this step just wrote (ring 0 offers included).
+            alerted_now = {
+                row.recipient
+                for row_id in ctx.outbox.to_send
+                if (row := session.get(Notification, row_id)) is not None
+            }
+            for notice in notices:
+                if notice.id is not None and claim_timer(ctx.uow, notice.id, ctx.now):
+                    self._tell(ctx, case, notice, alerted_now=alerted_now)
+
+        return handle
+
+    def _tell(
+        self, ctx: TimerContext, case: Case, timer: Timer, *, alerted_now: Collection[str]
+    ) -> None:
+        session = ctx.uow.session
+        record = session.get(CaseEvent, timer.step)
+        kinds = kinds_of(record) if record is not None and record.case_id == case.id else None
+        if kinds is None:
+            log.warning("reclassified timer %s: no reclassification %s", timer.id, timer.step)
+            return
+        old, new = kinds
+        people = {
+            who: phone
+            for who, phone in alerted_people(session, case.id).items()
+            if who not in alerted_now and not _is_info_only(session, who)
+        }
+        if case.owner and case.owner not in people and case.owner not in alerted_now:
+            # The owner may have taken it without being alerted (an SMS reply, the API).
+            phone = owner_phone(session, case.id, case.owner)
+            if phone:
+                people[case.owner] = phone
+        if not people:
+            return
+        facts = case_facts(case, session.get(Elder, case.elder_id))
+        owner = describe_actor(session, case.owner) if case.owner else None
+        tell_all(
+            ctx.outbox,
+            case,
+            f"reclassified.{timer.step}",
+            console=reclassified_console_text(case.id, old, new, len(people)),
+            sms=reclassified_sms_text(facts, old, new, owner),
+            people=people,
+            owner_sms=reclassified_owner_text(facts, old, new),
+        )
+        log.info("case %s: %d person(s) told of %s → %s", case.id, len(people), old, new)
