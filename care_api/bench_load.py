@@ -118,6 +118,9 @@ def measure(fleet: Fleet, *, rounds: int, rate_per_s: float, duration_s: float) 
     warm_up(fleet)
     before = fleet.stats().resends
     presses, busy_s = burst(fleet, rounds)
+    # The burst's new cases leave ladder steps and messages to run once it is over; the
+    # steady rate is measured after them, not while the service is still catching up.
+    time.sleep(SETTLE_S)
     latencies, unacked = steady(fleet, rate_per_s, duration_s)
     return Figures(
         burst_presses=presses,
