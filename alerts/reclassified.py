@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from alerts.closed_loop import owner_phone
 from alerts.escalation import alerted_people, case_facts, tell_all
@@ -26,23 +26,11 @@ from alerts.ladder import (
 )
 from alerts.timers import TimerBusy, TimerContext, TimerHandler, claim_timer
 from care_api.store.tables import Case, CaseEvent, Contact, Elder, Notification, Timer
-from care_api.usecases.case_log import LADDER_TIMER, RECLASSIFIED_TIMER
+from care_api.usecases.case_log import LADDER_TIMER, RECLASSIFIED_TIMER, pending_timers
 from care_api.usecases.reclassify import kinds_of
 from care_api.usecases.responders import describe_actor
 
 log = logging.getLogger(__name__)
-
-
-def _pending(session: Session, case_id: str, purpose: str, step: int | None = None) -> list[Timer]:
-    query = select(Timer).where(
-        col(Timer.case_id) == case_id,
-        col(Timer.purpose) == purpose,
-        col(Timer.fired_at).is_(None),
-        col(Timer.cancelled).is_(False),
-    )
-    if step is not None:
-        query = query.where(col(Timer.step) == step)
-    return list(session.exec(query.order_by(col(Timer.id))).all())
 
 
 def _is_info_only(session: Session, who: str) -> bool:
@@ -61,7 +49,7 @@ class ReclassifiedNotices:
         if timer.case_id is None:
             return
         session = ctx.uow.session
-        if _pending(session, timer.case_id, LADDER_TIMER, step=0):
+        if pending_timers(session, timer.case_id, purposes=(LADDER_TIMER,), step=0):
             # The new kind's step 0 is still to run: it tells them, knowing whom it alerts.
             raise TimerBusy(timer.case_id)
         case = session.get(Case, timer.case_id)
@@ -76,7 +64,7 @@ class ReclassifiedNotices:
             if timer.step != 0 or timer.case_id is None:
                 return
             session = ctx.uow.session
-            notices = _pending(session, timer.case_id, RECLASSIFIED_TIMER)
+            notices = pending_timers(session, timer.case_id, purposes=(RECLASSIFIED_TIMER,))
             case = session.get(Case, timer.case_id)
             if not notices or case is None:
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, tzinfo
 
 from sqlalchemy import text
@@ -143,18 +144,31 @@ def cancel_pending_timers(session: Session, case_id: str) -> int:
     A notice tells of something that happened (taken, reclassified): resolving the case a
     moment later must not leave the people who set off uninformed.
     """
-    timers = session.exec(
-        select(Timer).where(
-            Timer.case_id == case_id,
-            col(Timer.fired_at).is_(None),
-            col(Timer.cancelled).is_(False),
-            col(Timer.purpose).not_in(NOTICE_TIMERS),
-        )
-    ).all()
+    timers = [t for t in pending_timers(session, case_id) if t.purpose not in NOTICE_TIMERS]
     for timer in timers:
         timer.cancelled = True
         session.add(timer)
     return len(timers)
+
+
+def pending_timers(
+    session: Session,
+    case_id: str,
+    *,
+    purposes: Collection[str] | None = None,
+    step: int | None = None,
+) -> list[Timer]:
+    """The case's timers neither fired nor cancelled, oldest first; of `purposes` / `step` only."""
+    query = select(Timer).where(
+        col(Timer.case_id) == case_id,
+        col(Timer.fired_at).is_(None),
+        col(Timer.cancelled).is_(False),
+    )
+    if purposes is not None:
+        query = query.where(col(Timer.purpose).in_(purposes))
+    if step is not None:
+        query = query.where(col(Timer.step) == step)
+    return list(session.exec(query.order_by(col(Timer.id))).all())
 
 
 def open_or_join(

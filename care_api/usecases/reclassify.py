@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlmodel import col, select
-
 from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import is_active, is_unowned, summary_for
 from care_api.domain.errors import Conflict, NotFound
@@ -14,7 +12,12 @@ from care_api.domain.events import CaseReclassified
 from care_api.domain.model import CaseKind, CaseState
 from care_api.store.tables import Case, CaseEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.case_log import LADDER_TIMER, RECLASSIFIED_TIMER, add_note
+from care_api.usecases.case_log import (
+    LADDER_TIMER,
+    RECLASSIFIED_TIMER,
+    add_note,
+    pending_timers,
+)
 from care_api.usecases.tasks import withdraw_open_offers
 from care_api.usecases.volunteers import VOLUNTEER_RING_TIMER
 
@@ -97,14 +100,7 @@ def reclassify(
 
 
 def _stop_kind_timers(uow: SqlUnitOfWork, case_id: str) -> int:
-    timers = uow.session.exec(
-        select(Timer).where(
-            Timer.case_id == case_id,
-            col(Timer.purpose).in_(_KIND_TIMERS),
-            col(Timer.fired_at).is_(None),
-            col(Timer.cancelled).is_(False),
-        )
-    ).all()
+    timers = pending_timers(uow.session, case_id, purposes=_KIND_TIMERS)
     for timer in timers:
         timer.cancelled = True
         uow.session.add(timer)
