@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.services import Services
+from care_api.usecases.checkins import add_window
 from care_api.usecases.registry import add_contact, create_elder, provision_device
 
 
@@ -35,3 +38,19 @@ def press(
         ReportType.PRESS,
         {"button": "main", "pattern": pattern, **more},
     )
+
+
+def add_morning_check_in(services: Services, elder_id: int, now: datetime) -> None:
+    """Give the elder a daily 08:00–10:00 check-in window (holidays off)."""
+    with services.uow() as uow:
+        add_window(
+            uow.session,
+            elder_id,
+            start="08:00",
+            end="10:00",
+            holidays_off=True,
+            by="t",
+            now=now,
+            tz=services.tz,
+        )
+        uow.commit()

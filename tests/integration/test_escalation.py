@@ -17,13 +17,12 @@ from care_api.domain.model import CaseKind, CaseState, DeviceReport, EventKey, R
 from care_api.services import Services, build_services
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
 from care_api.usecases.case_actions import acknowledge, resolve
-from care_api.usecases.checkins import add_window
 from care_api.usecases.intake import record_device_report
 from care_api.usecases.ladders import put_ladder
 from tests.conftest import make_settings
 from tests.databases import fresh_postgres_database
 from tests.fakes import FakeClock
-from tests.helpers import press, seed_elder
+from tests.helpers import add_morning_check_in, press, seed_elder
 from tests.twilio_server import RecordingTwilioServer
 
 SUPERVISOR_PHONE = "+8613700000000"
@@ -77,6 +76,23 @@ def history(svc: Services, case_id: str) -> list[tuple[str, str]]:
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))
         ).all()
         return [(e.action, e.why) for e in rows]
+
+
+def alerted_at_step_1(
+    svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> tuple[str, list[str], int]:
+    """An emergency of an elder with 3 contacts, 2 min on: step 1 has alerted everyone.
+
+    Returns the case, the contacts' keys and how many notifications it has so far.
+    """
+    seed_elder(svc, contacts=3)
+    contacts = contact_keys(svc)
+    case_id = record(svc, press())
+    alerts.run_pending()
+    clock.advance(minutes=2)
+    alerts.tick()
+    alerts.run_pending()
+    return case_id, contacts, len(notifications(svc, case_id))
 
 
 def test_escalation_unanswered_emergency_climbs_every_step(
@@ -135,14 +151,7 @@ def test_escalation_unanswered_emergency_climbs_every_step(
 def test_escalation_ack_at_step1_stops_the_climb_and_tells_the_others(
     svc: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
-    seed_elder(svc, contacts=3)
-    first, second, third = contact_keys(svc)
-    case_id = record(svc, press())
-    alerts.run_pending()
-    clock.advance(minutes=2)
-    alerts.tick()
-    alerts.run_pending()
-    before = len(notifications(svc, case_id))
+    case_id, (first, second, third), before = alerted_at_step_1(svc, alerts, clock)
 
     with svc.uow() as uow:
         acknowledge(uow, case_id, by=second, now=clock.now(), via="sms")
@@ -168,14 +177,7 @@ def test_escalation_ack_at_step1_stops_the_climb_and_tells_the_others(
 def test_escalation_taken_notices_survive_a_crash_between_the_ack_and_the_alerts(
     svc: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
-    seed_elder(svc, contacts=3)
-    first, second, third = contact_keys(svc)
-    case_id = record(svc, press())
-    alerts.run_pending()
-    clock.advance(minutes=2)
-    alerts.tick()
-    alerts.run_pending()  # step 1: everyone alerted
-    before = len(notifications(svc, case_id))
+    case_id, (first, second, third), before = alerted_at_step_1(svc, alerts, clock)
 
     alerts.detach()  # the process dies after the commit: the event never reaches alerts
     with svc.uow() as uow:
@@ -483,18 +485,7 @@ ELDER_PHONE = "+8613800000000"  # seed_elder's elder
 def missed_check_in(svc: Services, component: AlertsComponent, clock: FakeClock) -> str:
     """Monday's 08:00–10:00 window missed: the timer opens the care case and queues the call."""
     elder_id, _ = seed_elder(svc, contacts=1)
-    with svc.uow() as uow:
-        add_window(
-            uow.session,
-            elder_id,
-            start="08:00",
-            end="10:00",
-            holidays_off=True,
-            by="t",
-            now=clock.now(),
-            tz=svc.tz,
-        )
-        uow.commit()
+    add_morning_check_in(svc, elder_id, clock.now())
     clock.advance(hours=18)  # Sunday 16:00 → Monday 10:00 in Shanghai: the window closes
     component.tick()  # the check opens the case and queues the call to the elder, unsent
     [call] = [n for n in notifications(svc) if n.channel == "voice"]

@@ -19,13 +19,12 @@ from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
 from care_api.usecases.case_log import LOOP_ON_SITE, LOOP_TIMER
-from care_api.usecases.checkins import add_window
 from care_api.usecases.intake import record_device_report
 from care_api.usecases.registry import add_contact
 from tests.api.support import TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
-from tests.helpers import press, seed_elder
+from tests.helpers import add_morning_check_in, press, seed_elder
 from tests.twilio_server import RecordingTwilioServer
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -332,18 +331,7 @@ def test_a_check_in_call_to_the_elder_speaks_and_gathers_nothing(
     svc: Services, alerts: AlertsComponent, client: TestClient, clock: FakeClock
 ) -> None:
     elder_id, _ = seed_elder(svc, contacts=1)
-    with svc.uow() as uow:
-        add_window(
-            uow.session,
-            elder_id,
-            start="08:00",
-            end="10:00",
-            holidays_off=True,
-            by="t",
-            now=clock.now(),
-            tz=svc.tz,
-        )
-        uow.commit()
+    add_morning_check_in(svc, elder_id, clock.now())
     clock.advance(hours=19)  # 16:00 → 11:00 the next day in Shanghai: the window was missed
     alerts.tick()
     alerts.run_pending()
