@@ -16,16 +16,16 @@ from alerts.checkins import ELDER_PREFIX
 from alerts.escalation import case_facts
 from alerts.ladder import CaseFacts
 from alerts.merchant_dispatch import MerchantDispatch
-from alerts.outbox import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, PHONE_CHANNELS
 from alerts.replies import Answer, matches_case, parse_reply, short_code
+from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, PHONE_CHANNELS
 from care_api.domain.cases import ACTIVE, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification
-from care_api.usecases.case_actions import arrive, get_case
-from care_api.usecases.merchants import MERCHANT
-from care_api.usecases.responders import decline, describe_actor, identify_phone, take_case
+from care_api.usecases.cases.actions import arrive, get_case
+from care_api.usecases.dispatch.merchants import MERCHANT
+from care_api.usecases.dispatch.responders import decline, describe_actor, identify_phone, take_case
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from alerts.outbox import ELDER_CALL_KEY_PREFIX
+from alerts.sender import ELDER_CALL_KEY_PREFIX
 from alerts.timers import TimerContext
 from care_api.services import Services
 from care_api.store.tables import Case, CheckinWindow, Elder, Timer
-from care_api.usecases.checkins import CHECKIN_TIMER, judge_window, next_check
+from care_api.usecases.schedules.checkins import CHECKIN_TIMER, judge_window, next_check
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The closed loop of an accepted emergency (issue 9): "on site" in time, then resolution.
+"""The closed loop of an accepted emergency: "on site" in time, then resolution.
 
 `acknowledge` writes a "loop" timer (step LOOP_ARM) in its own transaction; firing it here
 schedules the two checks with the configured times, counted from the acknowledgement:
@@ -22,22 +22,22 @@ from sqlmodel import Session, col, select
 
 from alerts.escalation import OPERATORS, Escalation, alerted_people, case_facts
 from alerts.ladder import CaseFacts, Notify, plan
-from alerts.outbox import ALERT_KEY_PREFIX
+from alerts.sender import ALERT_KEY_PREFIX
 from alerts.timers import TimerBusy, TimerContext
 from care_api.domain.model import CaseKind, CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Contact, Elder, Timer, Volunteer
-from care_api.usecases.case_log import (
+from care_api.usecases.cases.ladders import CONSOLE, get_ladder
+from care_api.usecases.cases.log import (
     LOOP_ARM,
     LOOP_ON_SITE,
     LOOP_RESOLVE,
     LOOP_TIMER,
     add_note,
 )
-from care_api.usecases.ladders import CONSOLE, get_ladder
-from care_api.usecases.responders import describe_actor
-from care_api.usecases.supervision import BY
-from care_api.usecases.volunteers import volunteer_id_of
+from care_api.usecases.cases.supervision import BY
+from care_api.usecases.dispatch.responders import describe_actor
+from care_api.usecases.dispatch.volunteers import volunteer_id_of
 
 log = logging.getLogger(__name__)
 

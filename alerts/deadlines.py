@@ -8,8 +8,8 @@ from alerts.escalation import OPERATORS
 from alerts.timers import TimerContext
 from care_api.services import Services
 from care_api.store.tables import Timer
-from care_api.usecases.filings import supervise_if_overdue
-from care_api.usecases.ladders import CONSOLE
+from care_api.usecases.cases.filings import supervise_if_overdue
+from care_api.usecases.cases.ladders import CONSOLE
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from alerts.ladder import (
     pressed_again_text,
     taken_text,
 )
-from alerts.outbox import (
+from alerts.sender import (
     ALERT_KEY_PREFIX,
     CHECKED_IN_LATE_DETAIL,
     PHONE_CHANNELS,
@@ -45,12 +45,12 @@ from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseKind, CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, Timer
-from care_api.usecases.case_log import LADDER_TIMER
-from care_api.usecases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
-from care_api.usecases.registry import contacts_of
-from care_api.usecases.responders import SUPERVISOR, describe_actor
-from care_api.usecases.rotas import who_is_on_duty
-from care_api.usecases.supervision import record_step
+from care_api.usecases.cases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
+from care_api.usecases.cases.log import LADDER_TIMER
+from care_api.usecases.cases.supervision import record_step
+from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
+from care_api.usecases.people.registry import contacts_of
+from care_api.usecases.schedules.rotas import who_is_on_duty
 
 log = logging.getLogger(__name__)
 

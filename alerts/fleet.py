@@ -1,6 +1,6 @@
 """The terminal fleet on the alerts side: the watch's beat, command timeouts, "it works again".
 
-The watch itself (`care_api.usecases.fleet_watch`) opens device cases; their alerts then
+The watch itself (`care_api.usecases.fleet.watch`) opens device cases; their alerts then
 follow the `device` ladder like any case (first contact by SMS, the technicians' console).
 """
 
@@ -12,14 +12,14 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from alerts.escalation import alerted_people, case_facts
-from alerts.outbox import OutboxWriter
+from alerts.sender import OutboxWriter
 from alerts.timers import Dispatch, TimerContext
 from care_api.domain.model import CaseKind, CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Timer
-from care_api.usecases.device_commands import expire_command
-from care_api.usecases.fleet_watch import WatchReport, watch_fleet
-from care_api.usecases.ladders import CONSOLE, Audience
+from care_api.usecases.cases.ladders import CONSOLE, Audience
+from care_api.usecases.fleet.commands import expire_command
+from care_api.usecases.fleet.watch import WatchReport, watch_fleet
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The escalation ladder's rules, pure: who is told what at each step, and when the next is due.
 
-`plan` turns a ladder (data, see care_api.usecases.ladders), the facts of a case and the
+`plan` turns a ladder (data, see care_api.usecases.cases.ladders), the facts of a case and the
 people around it into actions; escalation.py writes them as rows. No I/O happens here.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from care_api.domain.model import CaseKind
-from care_api.usecases.ladders import CONSOLE, CONSOLE_AUDIENCES, Audience, Ladder, Target
+from care_api.usecases.cases.ladders import CONSOLE, CONSOLE_AUDIENCES, Audience, Ladder, Target
 
 CONTACT_AUDIENCES = frozenset(
     {Audience.CONTACTS_FIRST, Audience.CONTACTS_REST, Audience.CONTACTS_ALL}

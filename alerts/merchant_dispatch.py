@@ -19,9 +19,14 @@ from alerts.timers import TimerContext
 from care_api.domain.errors import DomainError
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Merchant, ServiceOrder, Timer
-from care_api.usecases.ladders import CONSOLE
-from care_api.usecases.merchants import merchant_actor
-from care_api.usecases.orders import confirm_contact, current_attempt, decline_order, miss_contact
+from care_api.usecases.cases.ladders import CONSOLE
+from care_api.usecases.dispatch.merchants import merchant_actor
+from care_api.usecases.dispatch.orders import (
+    confirm_contact,
+    current_attempt,
+    decline_order,
+    miss_contact,
+)
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from sqlmodel import Session, col, select
 
 from alerts.escalation import OPERATORS, case_facts
 from alerts.ladder import Recipient
-from alerts.outbox import ALERT_KEY_PREFIX
 from alerts.replies import short_code
+from alerts.sender import ALERT_KEY_PREFIX
 from alerts.timers import TimerBusy, TimerContext, TimerHandler
 from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseKind, CaseState
@@ -35,8 +35,8 @@ from care_api.domain.volunteering import (
 )
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Timer, Volunteer
-from care_api.usecases.ladders import CONSOLE, Target
-from care_api.usecases.tasks import (
+from care_api.usecases.cases.ladders import CONSOLE, Target
+from care_api.usecases.dispatch.offers import (
     Need,
     expire_open_offers,
     fall_to_operator,
@@ -46,7 +46,7 @@ from care_api.usecases.tasks import (
     record_offers,
     withdraw_open_offers,
 )
-from care_api.usecases.volunteers import (
+from care_api.usecases.dispatch.volunteers import (
     VOLUNTEER_RING_TIMER,
     nearest_volunteers,
     volunteer_actor,

@@ -1,7 +1,7 @@
 """The "quiet" timer: an elder's no-activity watch looks, prompts the terminal, opens a case.
 
-See care_api/usecases/quiet_watch.py. A case after an unanswered prompt starts, like a missed
-check-in, with a voice call to the elder; the care ladder tells the operators.
+See care_api/usecases/schedules/quiet_watch.py. A case after an unanswered prompt
+starts, like a missed check-in, with a voice call to the elder; the care ladder tells the operators.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alerts.checkins import call_elder
 from alerts.timers import TimerContext
 from care_api.services import Services
 from care_api.store.tables import Elder, QuietWatch, Timer
-from care_api.usecases.quiet_watch import QUIET_TIMER, run_watch
+from care_api.usecases.schedules.quiet_watch import QUIET_TIMER, run_watch
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from alerts.ladder import (
 )
 from alerts.timers import TimerBusy, TimerContext, TimerHandler, claim_timer
 from care_api.store.tables import Case, CaseEvent, Contact, Elder, Notification, Timer
-from care_api.usecases.case_log import LADDER_TIMER, RECLASSIFIED_TIMER, pending_timers
-from care_api.usecases.reclassify import kinds_of
-from care_api.usecases.responders import describe_actor
+from care_api.usecases.cases.log import LADDER_TIMER, RECLASSIFIED_TIMER, pending_timers
+from care_api.usecases.cases.reclassify import kinds_of
+from care_api.usecases.dispatch.responders import describe_actor
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ MAX_REPLY_CHARS = 160  # one SMS segment; anything longer is not an answer to an
 
 ACCEPT_WORDS = ("1", "YES", "Y", "OK", "好", "是", "接")
 DECLINE_WORDS = ("2", "NO", "N", "不", "否", "不行", "不是", "不好")
-# The owner of a case is with the elder (issue 9's closed loop): "3", "HERE", "到了".
+# The owner of a case is with the elder (the closed loop): "3", "HERE", "到了".
 ARRIVE_WORDS = ("3", "HERE", "ON SITE", "ARRIVED", "到", "到了")
 _WORDS = ACCEPT_WORDS + DECLINE_WORDS + ARRIVE_WORDS
 _CJK_WORDS = "".join(w for w in _WORDS if not w.isascii())

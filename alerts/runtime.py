@@ -31,10 +31,10 @@ from alerts.notify.twilio import (
     notifiers_from_settings,
 )
 from alerts.offers import VolunteerOffers
-from alerts.outbox import NotificationSender
 from alerts.ports import Channel, Notifier
 from alerts.quiet import QuietWatches
 from alerts.reclassified import ReclassifiedNotices
+from alerts.sender import NotificationSender
 from alerts.summaries import ClosingSummaries
 from alerts.timers import TimerContext, TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
@@ -52,20 +52,20 @@ from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Timer
-from care_api.usecases.case_log import (
+from care_api.usecases.cases.filings import DEADLINE_TIMER
+from care_api.usecases.cases.ladders import Audience
+from care_api.usecases.cases.log import (
     LADDER_TIMER,
     LOOP_TIMER,
     RECLASSIFIED_TIMER,
     TAKEN_TIMER,
 )
-from care_api.usecases.checkins import CHECKIN_TIMER
-from care_api.usecases.device_commands import COMMAND_TIMEOUT_TIMER
-from care_api.usecases.fall_window import FALL_WINDOW_TIMER, open_held_fall
-from care_api.usecases.filings import DEADLINE_TIMER
-from care_api.usecases.ladders import Audience
-from care_api.usecases.orders import MERCHANT_CONTACT_TIMER, MERCHANT_NOTIFY_TIMER
-from care_api.usecases.quiet_watch import QUIET_TIMER
-from care_api.usecases.volunteers import VOLUNTEER_RING_TIMER
+from care_api.usecases.dispatch.orders import MERCHANT_CONTACT_TIMER, MERCHANT_NOTIFY_TIMER
+from care_api.usecases.dispatch.volunteers import VOLUNTEER_RING_TIMER
+from care_api.usecases.fleet.commands import COMMAND_TIMEOUT_TIMER
+from care_api.usecases.intake.fall_window import FALL_WINDOW_TIMER, open_held_fall
+from care_api.usecases.schedules.checkins import CHECKIN_TIMER
+from care_api.usecases.schedules.quiet_watch import QUIET_TIMER
 
 __all__ = ["AlertsComponent", "webhook_router"]
 

@@ -14,12 +14,12 @@ from datetime import datetime, tzinfo
 
 from sqlmodel import col, select
 
-from alerts.outbox import OutboxWriter
+from alerts.sender import OutboxWriter
 from alerts.timers import Dispatch
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, Contact, Elder
-from care_api.usecases.responders import describe_actor
+from care_api.usecases.dispatch.responders import describe_actor
 
 log = logging.getLogger(__name__)
 

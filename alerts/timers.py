@@ -30,7 +30,7 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
-from alerts.outbox import OutboxWriter
+from alerts.sender import OutboxWriter
 from care_api.services import Services
 from care_api.store.tables import Timer
 from care_api.store.uow import SqlUnitOfWork

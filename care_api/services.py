@@ -13,8 +13,8 @@ from care_api.domain.events import EventBus
 from care_api.priority import IntakePriority
 from care_api.settings import Settings
 from care_api.store.db import make_engine, upgrade_schema
+from care_api.store.heartbeat_book import HeartbeatBook
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.heartbeats import HeartbeatBook
 
 
 @dataclass

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     merchant_red_card_days: int = 30  # a red card (停单) stops new orders this long
     timezone: str = "Asia/Shanghai"  # the centre's local day numbers cases and working days
     timer_sweep_interval_s: float = 1.0
-    # Closed loop (issue 9): an accepted emergency's owner confirms "on site" within this
+    # Closed loop: an accepted emergency's owner confirms "on site" within this
     # long or the ladder is re-alerted; an accepted case not resolved within the next is chased.
     on_site_within_s: int = 30 * 60
     resolve_within_s: int = 2 * 3600

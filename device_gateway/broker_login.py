@@ -7,7 +7,7 @@ from functools import partial
 
 from care_api.services import Services
 from care_api.settings import Settings
-from care_api.usecases.device_auth import verify_device
+from care_api.usecases.fleet.broker_login import verify_device
 from device_gateway.mqtt_url import MqttAddress, parse_mqtt_url
 from device_gateway.transports.broker_access import BrokerAccess
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from care_api.domain.events import CommandRequested, DomainEvent
 from care_api.services import Services
-from care_api.usecases.device_commands import claim_for_sending, mark_failed, pending_ids
+from care_api.usecases.fleet.commands import claim_for_sending, mark_failed, pending_ids
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.ports import Downlink
 from device_gateway.protocol.errors import FrameError

@@ -14,10 +14,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
 from care_api.services import Services
-from care_api.usecases.heartbeat_intake import record_heartbeats
-from care_api.usecases.intake import record_device_report, source_refusal
-from care_api.usecases.presence import record_presence
-from care_api.usecases.press_intake import record_presses
+from care_api.usecases.fleet.presence import record_presence
+from care_api.usecases.intake.batch import record_presses
+from care_api.usecases.intake.heartbeats import record_heartbeats
+from care_api.usecases.intake.reports import record_device_report, source_refusal
 from device_gateway.batching import Run, split_runs, take_batch
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.mapping import to_report

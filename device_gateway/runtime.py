@@ -6,7 +6,7 @@ import logging
 
 from care_api.services import Services
 from care_api.settings import Settings
-from care_api.usecases.heartbeats import HeartbeatFlusher
+from care_api.store.heartbeat_book import HeartbeatFlusher
 from device_gateway.broker_login import embedded_access, gateway_address
 from device_gateway.commands import CommandSender
 from device_gateway.downlink import CaseNewsSender, DownlinkRouter

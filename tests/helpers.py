@@ -6,8 +6,8 @@ from datetime import datetime
 
 from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.services import Services
-from care_api.usecases.checkins import add_window
-from care_api.usecases.registry import add_contact, create_elder, provision_device
+from care_api.usecases.people.registry import add_contact, create_elder, provision_device
+from care_api.usecases.schedules.checkins import add_window
 
 
 def seed_elder(

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from care_api.bench_procs import HOST, accepts, free_port
+from vnh.bench_procs import HOST, accepts, free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 __all__ = ["HOST", "MosquittoServer", "free_port", "run_mosquitto"]

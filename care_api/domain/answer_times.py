@@ -1,4 +1,4 @@
-"""Answer-time figures of emergencies (issue 9), pure: answered in 60 s / 180 s, time on site.
+"""Answer-time figures of emergencies, pure: answered in 60 s / 180 s, time on site.
 
 The telecare industry judges a centre by the share of alarms a person answers within 60 s
 (target 97.5 %) and within 180 s (target 99 %). Here "answered" is the case's

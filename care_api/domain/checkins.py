@@ -1,4 +1,4 @@
-"""Wellness check-ins (issue 9), pure: daily "I'm OK" windows, which presses count, days off.
+"""Wellness check-ins, pure: daily "I'm OK" windows, which presses count, days off.
 
 An elder has one or more windows a day in the centre's local time ("08:00"–"10:00"). Inside
 an open window a press of the `ok` button (any pattern) or a `main` `single` press is the

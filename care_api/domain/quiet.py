@@ -1,4 +1,4 @@
-"""No-activity watch (issue 9), pure: after a quiet period, prompt the terminal, then a case.
+"""No-activity watch, pure: after a quiet period, prompt the terminal, then a case.
 
 PROTOCOL.md has no activity or motion message, so the signs of life are what the elder does
 at the terminal: presses and cancels (ACTIVITY_TYPES). Heartbeats do not count: they prove

@@ -1,4 +1,4 @@
-"""API models of the answer-time figures in the KPI report (issue 9)."""
+"""API models of the answer-time figures in the KPI report."""
 
 from typing import Self
 

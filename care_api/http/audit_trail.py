@@ -6,7 +6,7 @@ from fastapi import Depends, Request
 from starlette.routing import BaseRoute
 
 from care_api.http.deps import PrincipalDep, ServicesDep, UowDep
-from care_api.usecases.audit import ElderRead, record_reads
+from care_api.usecases.people.audit import ElderRead, record_reads
 
 
 class AuditTrail:

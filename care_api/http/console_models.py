@@ -8,7 +8,7 @@ from care_api.domain.kpi import Kpi
 from care_api.domain.model import CaseKind, CaseState
 from care_api.http.schemas import ContactIdPublic, Timestamp, contact_id_of_row
 from care_api.store.tables import Case
-from care_api.usecases.console_queries import FleetRow, FleetSummary
+from care_api.usecases.reports.console import FleetRow, FleetSummary
 
 
 class BoardCase(BaseModel):

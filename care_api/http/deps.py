@@ -16,7 +16,7 @@ from care_api.domain.access import Principal
 from care_api.domain.model import Role
 from care_api.services import Services
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.tokens import authenticate
+from care_api.usecases.people.tokens import authenticate
 
 
 def get_services(request: Request) -> Services:

@@ -16,8 +16,8 @@ from care_api.store.tables import (
     Volunteer,
     VolunteerTask,
 )
-from care_api.usecases.orders import OrderRow
-from care_api.usecases.tasks import Need, TaskRow, TaskStatus
+from care_api.usecases.dispatch.offers import Need, TaskRow, TaskStatus
+from care_api.usecases.dispatch.orders import OrderRow
 
 Word = Annotated[str, Field(min_length=1, max_length=64)]
 Span = Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$", examples=["08:00-12:00"])]

@@ -13,8 +13,8 @@ from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.console_models import KpiPublic
 from care_api.http.schemas import CasePublic, Timestamp
 from care_api.store.tables import Case, CaseDeadline
-from care_api.usecases.calendar import DayView
-from care_api.usecases.filings import Filing
+from care_api.usecases.cases.filings import Filing
+from care_api.usecases.schedules.workdays import DayView
 
 
 class FilingBody(BaseModel):
@@ -122,7 +122,7 @@ class KpiReport(KpiPublic):
     deadlines: int  # hand-filed matters with a working-day deadline
     overdue: int  # of those, answered late or still open past the due time
     overdue_case_ids: list[str]
-    answer_times: AnswerTimesPublic | None = None  # emergencies' answer times (issue 9)
+    answer_times: AnswerTimesPublic | None = None  # emergencies' answer times
 
     @classmethod
     def build(cls, kpi: Kpi, service: ServiceKpi, answers: AnswerTimesPublic | None = None) -> Self:

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from care_api.domain.alarm_codes import contact_id_for_event
 from care_api.http.schemas import ContactIdPublic, Timestamp
 from care_api.store.tables import DeviceCommand, DeviceEvent, DeviceHistory
-from care_api.usecases.device_commands import MAX_PARAMS, CommandName, CommandStatus
+from care_api.usecases.fleet.commands import MAX_PARAMS, CommandName, CommandStatus
 
 HeartbeatSeconds = Annotated[int, Field(ge=1, le=86_400, examples=[300])]
 ModelName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from care_api.services import Services
-from care_api.usecases.queries import count_active_cases_by_kind
+from care_api.usecases.cases.queries import count_active_cases_by_kind
 
 log = logging.getLogger(__name__)
 

@@ -453,7 +453,7 @@ class Shift(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
-# -- wellness check-ins and quiet-period watches (issue 9, migration 0008) ---------------------
+# -- wellness check-ins and quiet-period watches (migration 0008) ---------------------
 
 
 class CheckinWindow(SQLModel, table=True):

@@ -18,13 +18,13 @@ from sqlmodel import select
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent
-from care_api.cli import build_app
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import MerchantStrike, VolunteerTask
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient, bearer
 from tests.fakes import FakeClock
 from tests.mosquitto import free_port
+from vnh.cli import build_app
 
 ADMIN_ROLE, OPERATOR, CAREGIVER, VOLUNTEER, MERCHANT = ROLES = (
     "admin",

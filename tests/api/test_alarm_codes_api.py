@@ -10,7 +10,7 @@ from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.http.app import create_app
 from care_api.http.routes.console import console_router
 from care_api.services import Services
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.intake.reports import record_device_report
 from tests.api.support import ADMIN, TestClient
 from tests.helpers import press, seed_elder
 

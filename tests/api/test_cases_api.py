@@ -13,8 +13,8 @@ from sqlmodel import select
 from care_api.domain.events import CaseStateChanged, DomainEvent
 from care_api.services import Services
 from care_api.store.tables import CaseEvent
-from care_api.usecases.case_actions import acknowledge
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.cases.actions import acknowledge
+from care_api.usecases.intake.reports import record_device_report
 from tests.api.support import ADMIN, TestClient, mint
 from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder

@@ -19,9 +19,9 @@ from care_api.http.case_stream import CaseStream
 from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
 from care_api.http.routes.console import console_router
 from care_api.services import Services
-from care_api.usecases.case_actions import get_case
-from care_api.usecases.case_log import add_note
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.cases.actions import get_case
+from care_api.usecases.cases.log import add_note
+from care_api.usecases.intake.reports import record_device_report
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient, mint
 from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from care_api.services import Services
 from care_api.store.tables import Device
-from care_api.usecases.secrets import hash_secret, secret_matches
+from care_api.usecases.people.credentials import hash_secret, secret_matches
 from tests.api.support import ADMIN, TestClient, mint
 from tests.helpers import seed_elder
 

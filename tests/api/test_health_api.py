@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from care_api.http.app import create_app
 from care_api.services import Services
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.intake.reports import record_device_report
 from tests.api.support import ADMIN, TestClient
 from tests.helpers import press, seed_elder
 

@@ -8,7 +8,7 @@ import pytest
 
 from care_api.services import Services
 from care_api.store.tables import Notification
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.intake.reports import record_device_report
 from tests.api.support import ADMIN, TestClient, mint
 from tests.helpers import press, seed_elder
 

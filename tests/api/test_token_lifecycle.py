@@ -9,14 +9,14 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from care_api.cli import app as vnh
 from care_api.services import Services
 from care_api.store.tables import ApiToken
-from care_api.usecases.secrets import hash_secret
+from care_api.usecases.people.credentials import hash_secret
 from tests.api.role_world import open_world
 from tests.api.support import ADMIN, TestClient, bearer
 from tests.fakes import FakeClock
 from tests.helpers import seed_elder
+from vnh.cli import app as vnh
 
 
 def test_token_create_command_mints_a_working_caregiver_token_kept_as_a_hash(

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from care_api.services import Services
 from care_api.store.tables import ApiToken
-from care_api.usecases.secrets import hash_secret
+from care_api.usecases.people.credentials import hash_secret
 from tests.api.support import ADMIN, TestClient, bearer, mint
 from tests.fakes import FakeClock
 from tests.helpers import seed_elder

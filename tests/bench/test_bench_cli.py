@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.external_service]
 
 
 def test_bench_reports_paired_figures_for_the_service_and_the_echo() -> None:
-    argv = [sys.executable, "-c", "from care_api.cli import main; main()", "bench"]
+    argv = [sys.executable, "-c", "from vnh.cli import main; main()", "bench"]
     options = ["--devices", "3", "--rounds", "1", "--rate", "5", "--duration", "1", "--repeat", "2"]
     done = subprocess.run(
         [*argv, *options, "--json"], capture_output=True, text=True, timeout=300, check=False

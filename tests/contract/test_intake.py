@@ -5,8 +5,8 @@ from sqlmodel import select
 from care_api.domain.model import CaseKind, DeviceReport, EventKey, IntakeStatus, ReportType
 from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, DeviceEvent, Timer
-from care_api.usecases.intake import record_device_report
-from care_api.usecases.registry import update_elder
+from care_api.usecases.intake.reports import record_device_report
+from care_api.usecases.people.registry import update_elder
 from tests.helpers import press, seed_elder
 
 

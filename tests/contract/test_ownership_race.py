@@ -7,8 +7,8 @@ import pytest
 from care_api.domain.errors import Conflict
 from care_api.services import Services
 from care_api.store.tables import Case
-from care_api.usecases.case_actions import acknowledge
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.cases.actions import acknowledge
+from care_api.usecases.intake.reports import record_device_report
 from tests.helpers import press, seed_elder
 
 

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+import care_api.usecases.intake.batch as press_intake
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus
 from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Timer
-from care_api.usecases import press_intake
-from care_api.usecases.intake import record_device_report
-from care_api.usecases.press_intake import record_presses
+from care_api.usecases.intake.batch import record_presses
+from care_api.usecases.intake.reports import record_device_report
 from tests.helpers import press, seed_elder
 
 
@@ -62,7 +62,7 @@ MIXED = (
 def seed(services: Services) -> None:
     elder_id, _ = seed_elder(services, "T1")
     seed_elder(services, "T2")
-    from care_api.usecases.registry import provision_device
+    from care_api.usecases.people.registry import provision_device
 
     with services.uow() as uow:
         provision_device(uow.session, "T3", elder_id, services.clock.now())

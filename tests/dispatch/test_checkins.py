@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from alerts.runtime import AlertsComponent
 from care_api.domain.model import DeviceReport, EventKey, IntakeOutcome, ReportType
 from care_api.services import Services
-from care_api.usecases.intake import record_device_report
-from care_api.usecases.press_intake import record_presses
-from care_api.usecases.registry import provision_device
+from care_api.usecases.intake.batch import record_presses
+from care_api.usecases.intake.reports import record_device_report
+from care_api.usecases.people.registry import provision_device
 from tests.api.support import TestClient
 from tests.dispatch.support import (
     ADMIN,

@@ -9,8 +9,8 @@ import pytest
 from alerts.runtime import AlertsComponent
 from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.services import Services
-from care_api.usecases.intake import record_device_report
-from care_api.usecases.registry import provision_device
+from care_api.usecases.intake.reports import record_device_report
+from care_api.usecases.people.registry import provision_device
 from tests.api.support import TestClient
 from tests.dispatch.support import (
     ADMIN,

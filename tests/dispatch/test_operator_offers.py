@@ -15,7 +15,7 @@ from care_api.domain.events import CaseReclassified
 from care_api.domain.model import CaseKind
 from care_api.services import Services
 from care_api.store.tables import Contact, Timer
-from care_api.usecases.case_log import LADDER_TIMER, RECLASSIFIED_TIMER
+from care_api.usecases.cases.log import LADDER_TIMER, RECLASSIFIED_TIMER
 from tests.api.support import TestClient
 from tests.dispatch.support import (
     ADMIN,

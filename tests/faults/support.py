@@ -66,7 +66,7 @@ class ServeProcess:
 
     def start(self) -> None:
         """Start the process and wait until its gateway is subscribed."""
-        argv = [sys.executable, "-c", "from care_api.cli import main; main()", "serve"]
+        argv = [sys.executable, "-c", "from vnh.cli import main; main()", "serve"]
         with self.log_path.open("ab") as log:
             log.write(f"---- start {self.starts + 1}\n".encode())
             self._proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self._env)

@@ -17,7 +17,7 @@ from tests.twilio_server import RecordingTwilioServer
 pytestmark = pytest.mark.slow
 
 TERMINALS = 3
-WAIT_S = 45.0  # the first retry is due 10 s after a failure (alerts.outbox.RETRY_BACKOFF_S)
+WAIT_S = 45.0  # the first retry is due 10 s after a failure (alerts.sender.RETRY_BACKOFF_S)
 
 
 def wait_for_rows(serve: ServeProcess, predicate: str, check: object, timeout_s: float = WAIT_S):

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from care_api.domain.model import CaseKind, DeviceReport, EventKey, IntakeOutcome, ReportType
 from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, Device, Notification
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.intake.reports import record_device_report
 
 WAIT_S = 10.0  # generous: the suite must pass on a loaded 2-core machine
 POLL_S = 0.02

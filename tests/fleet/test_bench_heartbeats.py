@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from typer.testing import CliRunner
 
-from care_api.bench_heartbeats import bench_heartbeats, measure
+from vnh.bench_heartbeats import bench_heartbeats, measure
 
 
 def test_bench_heartbeats_prints_cpu_wall_memory_and_the_ratio() -> None:

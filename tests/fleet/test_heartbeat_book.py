@@ -10,10 +10,10 @@ from sqlmodel import select
 
 from care_api.domain.model import DeviceReport, EventKey, IntakeStatus, ReportType
 from care_api.services import Services
+from care_api.store.heartbeat_book import Beat, HeartbeatBook, HeartbeatFlusher
 from care_api.store.tables import DeviceEvent
-from care_api.usecases.heartbeat_intake import record_heartbeats
-from care_api.usecases.heartbeats import Beat, HeartbeatBook, HeartbeatFlusher
-from care_api.usecases.lifecycle import retire_device
+from care_api.usecases.fleet.lifecycle import retire_device
+from care_api.usecases.intake.heartbeats import record_heartbeats
 from tests.fakes import FakeClock
 from tests.fleet.support import Reporter, device_row, record, wait_until
 from tests.helpers import seed_elder

@@ -9,10 +9,10 @@ from sqlmodel import col, select
 from alerts.runtime import AlertsComponent
 from care_api.domain.model import CaseState
 from care_api.services import Services
+from care_api.store.heartbeat_book import Beat
 from care_api.store.tables import Contact
-from care_api.usecases.heartbeats import Beat
-from care_api.usecases.lifecycle import retire_device, update_device
-from care_api.usecases.presence import record_presence
+from care_api.usecases.fleet.lifecycle import retire_device, update_device
+from care_api.usecases.fleet.presence import record_presence
 from tests.fakes import FakeClock
 from tests.fleet.support import Reporter, device_cases, device_row, history, notifications
 from tests.helpers import seed_elder

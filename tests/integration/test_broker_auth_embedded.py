@@ -13,7 +13,7 @@ from sqlmodel import select
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Case, Device
-from care_api.usecases.device_auth import verify_device
+from care_api.usecases.fleet.broker_login import verify_device
 from device_gateway.runtime import GatewayComponent
 from device_gateway.transports.broker_access import BrokerAccess
 from tests.helpers import seed_elder

@@ -13,17 +13,17 @@ from pydantic import SecretStr
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from care_api.broker_config import ACL_FILE, PASSWD_FILE, BrokerConfigWriter, acl_text
-from care_api.cli import app as vnh
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Case, Device
-from care_api.usecases.broker_passwords import mosquitto_hash, mosquitto_hash_matches
-from care_api.usecases.registry import provision_device, rotate_device_secret
+from care_api.usecases.fleet.broker_passwords import mosquitto_hash, mosquitto_hash_matches
+from care_api.usecases.people.registry import provision_device, rotate_device_secret
 from device_gateway.runtime import GatewayComponent
 from tests.helpers import seed_elder
 from tests.integration.mqtt_terminal import Terminal, down, up, wait_until
 from tests.mosquitto import MosquittoServer, run_mosquitto
+from vnh.broker_config import ACL_FILE, PASSWD_FILE, BrokerConfigWriter, acl_text
+from vnh.cli import app as vnh
 
 GATEWAY_USER = "vnh-gateway"
 GATEWAY_PASSWORD = "gateway-password-for-tests"

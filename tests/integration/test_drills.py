@@ -13,9 +13,9 @@ from care_api.http.app import create_app
 from care_api.http.routes.console import console_router
 from care_api.services import Services, build_services
 from care_api.store.tables import Case, Notification
-from care_api.usecases.drills import start_drill
-from care_api.usecases.intake import record_device_report
-from care_api.usecases.press_intake import record_presses
+from care_api.usecases.intake.batch import record_presses
+from care_api.usecases.intake.reports import record_device_report
+from care_api.usecases.schedules.drills import start_drill
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock

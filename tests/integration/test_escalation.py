@@ -16,9 +16,9 @@ from care_api.domain.events import CaseStateChanged
 from care_api.domain.model import CaseKind, CaseState, DeviceReport, EventKey, ReportType
 from care_api.services import Services, build_services
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
-from care_api.usecases.case_actions import acknowledge, resolve
-from care_api.usecases.intake import record_device_report
-from care_api.usecases.ladders import put_ladder
+from care_api.usecases.cases.actions import acknowledge, resolve
+from care_api.usecases.cases.ladders import put_ladder
+from care_api.usecases.intake.reports import record_device_report
 from tests.conftest import make_settings
 from tests.databases import fresh_postgres_database
 from tests.fakes import FakeClock

@@ -11,7 +11,7 @@ from alerts.runtime import AlertsComponent
 from care_api.domain.model import CaseState, DeviceReport, EventKey, ReportType
 from care_api.services import Services, build_services
 from care_api.store.tables import Case, Notification
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.intake.reports import record_device_report
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder

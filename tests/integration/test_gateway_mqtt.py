@@ -20,7 +20,7 @@ from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Device
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.case_actions import acknowledge
+from care_api.usecases.cases.actions import acknowledge
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.mqtt_url import parse_mqtt_url
 from device_gateway.pipeline import Pipeline

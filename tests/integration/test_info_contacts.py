@@ -12,7 +12,7 @@ from alerts.runtime import AlertsComponent
 from care_api.http.app import create_app
 from care_api.services import Services, build_services
 from care_api.store.tables import Notification
-from care_api.usecases.intake import record_device_report
+from care_api.usecases.intake.reports import record_device_report
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock

@@ -12,8 +12,8 @@ from alerts.answers import Answers
 from alerts.runtime import AlertsComponent
 from care_api.services import Services, build_services
 from care_api.store.tables import Case, Notification
-from care_api.usecases.intake import record_device_report
-from care_api.usecases.rotas import add_shift
+from care_api.usecases.intake.reports import record_device_report
+from care_api.usecases.schedules.rotas import add_shift
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from care_api.cli import build_app, http_server
 from care_api.services import Services
 from care_api.settings import Settings
 from device_gateway.runtime import GatewayComponent
 from tests.mosquitto import HOST, free_port, run_mosquitto
+from vnh.cli import build_app, http_server
 
 START_TIMEOUT_S = 10.0
 

@@ -18,9 +18,9 @@ from alerts.runtime import AlertsComponent, webhook_router
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
-from care_api.usecases.case_log import LOOP_ON_SITE, LOOP_TIMER
-from care_api.usecases.intake import record_device_report
-from care_api.usecases.registry import add_contact
+from care_api.usecases.cases.log import LOOP_ON_SITE, LOOP_TIMER
+from care_api.usecases.intake.reports import record_device_report
+from care_api.usecases.people.registry import add_contact
 from tests.api.support import TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock

@@ -18,7 +18,7 @@ from alerts.ladder import (
     split_contacts,
 )
 from care_api.domain.model import CaseKind
-from care_api.usecases.ladders import (
+from care_api.usecases.cases.ladders import (
     DEFAULT_LADDERS,
     Audience,
     InvalidLadder,

@@ -15,7 +15,7 @@ from alerts.replies import (
     parse_reply,
     short_code,
 )
-from care_api.usecases.responders import same_phone
+from care_api.usecases.dispatch.responders import same_phone
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict
 from care_api.http.deps import AdminDep, UowDep
 from care_api.http.schemas import Timestamp
 from care_api.store.tables import AuditLog
-from care_api.usecases.audit import list_audit
-from care_api.usecases.queries import MAX_PAGE, Page
+from care_api.usecases.cases.queries import MAX_PAGE, Page
+from care_api.usecases.people.audit import list_audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

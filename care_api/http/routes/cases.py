@@ -13,9 +13,9 @@ from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.schemas import AckBody, CallbackBody, CaseDetail, CasePublic, ResolveBody
 from care_api.store.tables import Case
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.case_actions import acknowledge, arrive, record_callback, resolve
-from care_api.usecases.case_log import add_note
-from care_api.usecases.queries import (
+from care_api.usecases.cases.actions import acknowledge, arrive, record_callback, resolve
+from care_api.usecases.cases.log import add_note
+from care_api.usecases.cases.queries import (
     MAX_PAGE,
     CaseFilter,
     Page,

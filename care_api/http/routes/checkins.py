@@ -1,4 +1,4 @@
-"""Wellness check-ins, away days and no-activity watches of an elder (issue 9).
+"""Wellness check-ins, away days and no-activity watches of an elder.
 
 Staff for every elder; a caregiver (family) for the elders they care for.
 """
@@ -14,7 +14,7 @@ from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
 from care_api.http.deps import ServicesDep, UowDep, require_roles
 from care_api.http.schemas import Timestamp
-from care_api.usecases.checkins import (
+from care_api.usecases.schedules.checkins import (
     WindowView,
     add_window,
     away_days,
@@ -22,7 +22,7 @@ from care_api.usecases.checkins import (
     set_away,
     view_windows,
 )
-from care_api.usecases.quiet_watch import WatchView, put_watch, stop_watch, view_watch
+from care_api.usecases.schedules.quiet_watch import WatchView, put_watch, stop_watch, view_watch
 
 router = APIRouter(prefix="/elders", tags=["check-ins"])
 

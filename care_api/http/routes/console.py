@@ -24,10 +24,10 @@ from care_api.http.deps import ServicesDep, StaffDep, UowDep
 from care_api.http.filing_models import KpiReport
 from care_api.http.schemas import CasePublic
 from care_api.services import Services
-from care_api.usecases.console_queries import board, kpi_inputs
-from care_api.usecases.kpi_report import answer_kpi, parse_bound, service_kpi
-from care_api.usecases.reclassify import reclassify
-from care_api.usecases.tokens import authenticate
+from care_api.usecases.cases.reclassify import reclassify
+from care_api.usecases.people.tokens import authenticate
+from care_api.usecases.reports.console import board, kpi_inputs
+from care_api.usecases.reports.kpi import answer_kpi, parse_bound, service_kpi
 
 log = logging.getLogger(__name__)
 

@@ -30,21 +30,21 @@ from care_api.http.schemas import (
     DeviceSecret,
 )
 from care_api.store.tables import Device
-from care_api.usecases.console_queries import FLEET_MAX_ROWS, FleetFilter, fleet, fleet_summary
-from care_api.usecases.device_commands import (
+from care_api.usecases.cases.queries import MAX_PAGE
+from care_api.usecases.fleet.commands import (
     get_command,
     list_commands,
     request_command,
 )
-from care_api.usecases.device_log import events_of, history_of
-from care_api.usecases.lifecycle import (
+from care_api.usecases.fleet.history import events_of, history_of
+from care_api.usecases.fleet.lifecycle import (
     bind_device,
     retire_device,
     set_model_interval,
     update_device,
 )
-from care_api.usecases.queries import MAX_PAGE
-from care_api.usecases.registry import get_device, provision_device, rotate_device_secret
+from care_api.usecases.people.registry import get_device, provision_device, rotate_device_secret
+from care_api.usecases.reports.console import FLEET_MAX_ROWS, FleetFilter, fleet, fleet_summary
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Path, Query, status
 
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
 from care_api.http.drill_models import DrillCreate, DrillPublic
-from care_api.usecases.drills import end_drill, list_drills, start_drill
-from care_api.usecases.queries import MAX_PAGE
+from care_api.usecases.cases.queries import MAX_PAGE
+from care_api.usecases.schedules.drills import end_drill, list_drills, start_drill
 
 router = APIRouter(prefix="/drills", tags=["drills"])
 

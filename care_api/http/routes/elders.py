@@ -16,8 +16,8 @@ from care_api.http.schemas import (
     ElderPublic,
     ElderUpdate,
 )
-from care_api.usecases.queries import MAX_PAGE
-from care_api.usecases.registry import (
+from care_api.usecases.cases.queries import MAX_PAGE
+from care_api.usecases.people.registry import (
     add_contact,
     contacts_of,
     create_elder,

@@ -18,8 +18,8 @@ from care_api.http.filing_models import (
 )
 from care_api.http.schemas import CasePublic
 from care_api.store.tables import Case, CaseDeadline
-from care_api.usecases.calendar import clear_day, list_days, put_day
-from care_api.usecases.filings import extend_case, file_case, get_deadline
+from care_api.usecases.cases.filings import extend_case, file_case, get_deadline
+from care_api.usecases.schedules.workdays import clear_day, list_days, put_day
 
 log = logging.getLogger(__name__)
 

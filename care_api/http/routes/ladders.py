@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from care_api.domain.model import CaseKind
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
-from care_api.usecases.ladders import (
+from care_api.usecases.cases.ladders import (
     MAX_AFTER_S,
     MAX_FLAG_CHARS,
     MAX_LIMIT,

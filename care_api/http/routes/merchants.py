@@ -18,7 +18,8 @@ from care_api.http.dispatch_models import (
     MerchantPublic,
     RevokeBody,
 )
-from care_api.usecases.merchants import (
+from care_api.usecases.cases.queries import MAX_PAGE
+from care_api.usecases.dispatch.merchants import (
     create_merchant,
     get_merchant,
     list_merchants,
@@ -27,7 +28,6 @@ from care_api.usecases.merchants import (
     set_merchant_hours,
     strikes_of,
 )
-from care_api.usecases.queries import MAX_PAGE
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from care_api.domain.access import Principal, is_staff
 from care_api.domain.model import Role
 from care_api.http.deps import UowDep, require_roles
 from care_api.http.schemas import NotificationPublic
-from care_api.usecases.queries import MAX_PAGE, NotificationFilter, Page, list_notifications
+from care_api.usecases.cases.queries import MAX_PAGE, NotificationFilter, Page, list_notifications
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 

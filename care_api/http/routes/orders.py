@@ -10,9 +10,9 @@ from care_api.domain.model import Role
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.dispatch_models import OrderCreate, OrderPublic
-from care_api.usecases.audit import ElderRead
-from care_api.usecases.merchants import merchant_actor
-from care_api.usecases.orders import (
+from care_api.usecases.cases.queries import MAX_PAGE, Page
+from care_api.usecases.dispatch.merchants import merchant_actor
+from care_api.usecases.dispatch.orders import (
     complete_order,
     confirm_contact,
     decline_order,
@@ -20,7 +20,7 @@ from care_api.usecases.orders import (
     order_row,
     place_order,
 )
-from care_api.usecases.queries import MAX_PAGE, Page
+from care_api.usecases.people.audit import ElderRead
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,8 @@ from fastapi import APIRouter, Response, status
 from care_api.domain.errors import NotFound
 from care_api.http.deps import AdminDep, ServicesDep, UowDep
 from care_api.http.schemas import TokenCreate, TokenCreated
-from care_api.usecases.registry import get_elder
-from care_api.usecases.token_revocation import revoke_token
-from care_api.usecases.tokens import mint_token
+from care_api.usecases.people.registry import get_elder
+from care_api.usecases.people.tokens import mint_token, revoke_token
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 

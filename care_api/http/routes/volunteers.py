@@ -18,9 +18,8 @@ from care_api.http.dispatch_models import (
     VolunteerPublic,
 )
 from care_api.http.schemas import CasePublic
-from care_api.usecases.audit import ElderRead
-from care_api.usecases.queries import MAX_PAGE, Page
-from care_api.usecases.tasks import (
+from care_api.usecases.cases.queries import MAX_PAGE, Page
+from care_api.usecases.dispatch.offers import (
     TaskStatus,
     accept_offer,
     decline_offer,
@@ -30,7 +29,12 @@ from care_api.usecases.tasks import (
     request_offers,
     task_row,
 )
-from care_api.usecases.volunteers import create_volunteer, get_volunteer, set_volunteer_hours
+from care_api.usecases.dispatch.volunteers import (
+    create_volunteer,
+    get_volunteer,
+    set_volunteer_hours,
+)
+from care_api.usecases.people.audit import ElderRead
 
 log = logging.getLogger(__name__)
 

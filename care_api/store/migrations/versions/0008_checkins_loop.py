@@ -1,4 +1,4 @@
-"""checkins and the closed loop (issue 9): elders' districts, check-in windows, away days,
+"""checkins and the closed loop: elders' districts, check-in windows, away days,
 quiet-period watches
 
 Revision ID: 0008

@@ -1,0 +1,412 @@
+"""Notifications: written as rows inside the caller's transaction, sent after it by one thread.
+
+A row is claimed (status "sending", attempts + 1, a lease in `next_attempt_at`) before it is
+handed to the notifier, and a row with a provider id is never claimed again, so one row makes
+at most one message unless a sender dies mid-send (then the lease runs out and it is retried:
+for an alert a duplicate beats a loss). Failures are retried with backoff by `enqueue_due`,
+which the timer sweep calls every second.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, or_, update
+from sqlmodel import Session, col, select
+
+from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
+from care_api.domain.cases import is_unowned
+from care_api.domain.model import CaseState
+from care_api.services import Services
+from care_api.store.tables import Case, Notification
+from care_api.usecases.schedules.checkins import has_checked_in_late
+from care_api.usecases.schedules.drills import mark_test, takes_part_in_drills
+
+log = logging.getLogger(__name__)
+
+PHONE_CHANNELS = (Channel.sms.value, Channel.voice.value)
+# Twilio keeps retrying on its side for hours; ours covers outages and rate limits.
+RETRY_BACKOFF_S = (10, 30, 120, 600)
+MAX_ATTEMPTS = len(RETRY_BACKOFF_S) + 1
+SEND_LEASE_S = 120  # a claimed row not recorded by then belonged to a sender that died
+ORPHAN_GRACE_S = 30  # a pending row never handed to a sender (crash after commit) is swept then
+DUE_BATCH = 500
+ALERT_KEY_PREFIX = "ladder:"
+ELDER_CALL_KEY_PREFIX = "elder-call:"  # the call that starts a missed check-in's case
+# Recorded, never sent: a drill's message to someone who did not opt in, an alert retried
+# after the case was taken, a call to an elder who has checked in since.
+SKIPPED = "skipped"
+DRILL_SKIP_PREFIX = "skipped:"
+DRILL_SKIP_DETAIL = "drill: not opted in to drills"
+TAKEN_SKIP_DETAIL = "the case was taken before this alert went out"
+CHECKED_IN_LATE_DETAIL = "cancelled: checked in late"
+MAX_BODY_CHARS = 1600
+MAX_DETAIL_CHARS = 500
+STOP_JOIN_S = 15.0
+
+
+class OutboxWriter:
+    """Writes notification rows in the caller's transaction and remembers which to send."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self._now = now
+        self.to_send: list[int] = []
+
+    def add(
+        self,
+        *,
+        case_id: str | None,
+        channel: str,
+        to: str,
+        recipient: str,
+        body: str,
+        say: str | None = None,
+        key: str | None = None,
+    ) -> Notification | None:
+        """Add one message; None when a row with the same idempotency `key` exists already.
+
+        Console rows are delivered by being written; SMS and voice rows wait for the sender.
+        """
+        if key is not None and self._exists(key):
+            return None
+        phone = channel in PHONE_CHANNELS
+        if case_id is not None and self._is_drill(case_id):
+            # A drill runs the whole ladder, but nobody may take it for a real alarm, and
+            # only people who opted in to drills are disturbed; the rest are recorded.
+            body = mark_test(body)
+            say = mark_test(say, spoken=True) if say is not None else None
+            if phone and not takes_part_in_drills(self.session, recipient):
+                return self._skip(case_id, channel, to, recipient, body, key)
+        row = Notification(
+            case_id=case_id,
+            channel=channel,
+            to=to,
+            recipient=recipient,
+            body=body[:MAX_BODY_CHARS],
+            say=say[:MAX_BODY_CHARS] if say is not None else None,
+            status="pending" if phone else "delivered",
+            idempotency_key=key,
+            next_attempt_at=self._now + timedelta(seconds=ORPHAN_GRACE_S) if phone else None,
+            created_at=self._now,
+            updated_at=self._now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        if phone and row.id is not None:
+            self.to_send.append(row.id)
+        return row
+
+    def _is_drill(self, case_id: str) -> bool:
+        case = self.session.get(Case, case_id)  # the caller's case, from the identity map
+        return case is not None and case.drill
+
+    def _skip(
+        self, case_id: str, channel: str, to: str, recipient: str, body: str, key: str | None
+    ) -> Notification | None:
+        # Its own key: replies and "taken" notices look for ladder keys of people alerted.
+        key = f"{DRILL_SKIP_PREFIX}{key}" if key is not None else None
+        if key is not None and self._exists(key):
+            return None
+        row = Notification(
+            case_id=case_id,
+            channel=channel,
+            to=to,
+            recipient=recipient,
+            body=body[:MAX_BODY_CHARS],
+            status=SKIPPED,
+            detail=DRILL_SKIP_DETAIL,
+            idempotency_key=key,
+            created_at=self._now,
+            updated_at=self._now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def _exists(self, key: str) -> bool:
+        found = self.session.exec(
+            select(Notification.id).where(Notification.idempotency_key == key)
+        ).first()
+        return found is not None
+
+
+class NotificationSender:
+    """Sends notification rows through the notifier of their channel, on its own thread.
+
+    `enqueue` is safe from any thread. Without `start()` (tests, one-shot tools) `drain()`
+    delivers what is queued on the calling thread.
+    """
+
+    def __init__(self, services: Services, notifiers: Mapping[Channel, Notifier]) -> None:
+        self._services = services
+        self._notifiers = dict(notifiers)
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._queued: set[int] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.sent = 0
+        self.failed = 0
+
+    @property
+    def backlog(self) -> int:
+        """How many rows wait in the queue."""
+        with self._lock:
+            return len(self._queued)
+
+    def enqueue(self, ids: Iterable[int]) -> None:
+        """Hand rows to the sender; a row already waiting is not queued twice."""
+        with self._lock:
+            fresh = [i for i in ids if i not in self._queued]
+            self._queued.update(fresh)
+        for notification_id in fresh:
+            self._queue.put(notification_id)
+
+    def enqueue_due(self, now: datetime) -> int:
+        """Queue rows whose retry time (or lost sender's lease, or grace) has come."""
+        with self._services.uow() as uow:
+            ids = uow.session.exec(
+                select(Notification.id)
+                .where(
+                    col(Notification.provider_id).is_(None),
+                    col(Notification.channel).in_(PHONE_CHANNELS),
+                    col(Notification.status).in_(("pending", "failed", "sending")),
+                    col(Notification.next_attempt_at) <= now,
+                )
+                .order_by(col(Notification.next_attempt_at))
+                .limit(DUE_BATCH)
+            ).all()
+        due = [i for i in ids if i is not None]
+        self.enqueue(due)
+        return len(due)
+
+    def drain(self) -> int:
+        """Deliver everything queued now on the calling thread; returns how many were taken."""
+        taken = 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return taken
+            if item is not None:
+                taken += 1
+                self._take(item)
+
+    def start(self) -> None:
+        """Start the sender thread."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="alerts-sender", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the message in hand; rows still queued are picked up by the next sweep."""
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join(STOP_JOIN_S)
+        if self._thread.is_alive():
+            log.warning("sender thread did not stop within %.0f s", STOP_JOIN_S)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        """True while the sender thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._services.intake.step_aside()
+            self._take(item)
+
+    def _take(self, notification_id: int) -> None:
+        with self._lock:
+            self._queued.discard(notification_id)
+        try:
+            self.deliver(notification_id)
+        except Exception:
+            log.exception("delivering notification %d failed", notification_id)
+
+    def deliver(self, notification_id: int) -> str | None:
+        """Claim, send and record one row; returns its new status, None if it was not ours."""
+        claimed = self._claim(notification_id)
+        if claimed is None:
+            return None
+        message, attempts = claimed
+        notifier = self._notifiers.get(message.channel)
+        if notifier is None:
+            detail = f"no notifier for channel {message.channel}"
+            return self._record_failure(notification_id, attempts, detail, False)
+        try:
+            receipt = notifier.send(message)
+        except NotifyError as exc:
+            return self._record_failure(notification_id, attempts, str(exc), exc.retryable)
+        except Exception as exc:
+            # A notifier bug must not lose the alert: log it and retry like an outage.
+            log.exception("notifier %s raised on notification %d", message.channel, notification_id)
+            return self._record_failure(notification_id, attempts, f"internal error: {exc}", True)
+        if receipt.status == "failed":
+            return self._record_failure(notification_id, attempts, receipt.detail or "", True)
+        return self._record_success(notification_id, receipt)
+
+    def _claim(self, notification_id: int) -> tuple[OutboundMessage, int] | None:
+        now = self._services.clock.now()
+        n = Notification
+        with self._services.uow() as uow:
+            claim = (
+                update(n)
+                .where(
+                    col(n.id) == notification_id,
+                    col(n.provider_id).is_(None),
+                    col(n.channel).in_(PHONE_CHANNELS),
+                    or_(
+                        col(n.status) == "pending",
+                        and_(
+                            col(n.status).in_(("failed", "sending")),
+                            col(n.next_attempt_at) <= now,
+                        ),
+                    ),
+                )
+                .values(
+                    status="sending",
+                    attempts=col(n.attempts) + 1,
+                    next_attempt_at=now + timedelta(seconds=SEND_LEASE_S),
+                    updated_at=now,
+                )
+            )
+            result = cast(CursorResult[Any], uow.session.execute(claim))
+            if result.rowcount != 1:
+                return None
+            row = uow.session.get(Notification, notification_id)
+            if row is None:  # pragma: no cover - the UPDATE just matched it
+                return None
+            reason = _skip_reason(uow.session, row)
+            if reason is not None:
+                row.status = SKIPPED
+                row.detail = reason
+                row.attempts -= 1  # the claim counted an attempt that is not made
+                row.next_attempt_at = None
+                uow.session.add(row)
+                uow.commit()
+                return None
+            message = OutboundMessage(
+                notification_id, Channel(row.channel), row.to, row.body, row.say
+            )
+            attempts = row.attempts
+            uow.commit()
+        return message, attempts
+
+    def _record_success(self, notification_id: int, receipt: DeliveryReceipt) -> str:
+        now = self._services.clock.now()
+        with self._services.uow() as uow:
+            row = uow.session.get(Notification, notification_id)
+            if row is None:  # pragma: no cover - rows are never deleted
+                return receipt.status
+            row.status = receipt.status
+            row.provider_id = receipt.provider_id
+            row.detail = (receipt.detail or "")[:MAX_DETAIL_CHARS] or None
+            row.next_attempt_at = None
+            row.updated_at = now
+            uow.session.add(row)
+            uow.commit()
+        self.sent += 1
+        log.debug("notification %d %s (%s)", notification_id, receipt.status, receipt.provider_id)
+        return receipt.status
+
+    def _record_failure(
+        self, notification_id: int, attempts: int, detail: str, retryable: bool
+    ) -> str:
+        now = self._services.clock.now()
+        self.failed += 1
+        give_up = not retryable or attempts >= MAX_ATTEMPTS
+        with self._services.uow() as uow:
+            row = uow.session.get(Notification, notification_id)
+            if row is None:  # pragma: no cover - rows are never deleted
+                return "failed"
+            row.status = "failed"
+            row.updated_at = now
+            if give_up:
+                row.next_attempt_at = None
+                row.detail = f"gave up after {attempts} attempt(s): {detail}"[:MAX_DETAIL_CHARS]
+                OutboxWriter(uow.session, now).add(
+                    case_id=row.case_id,
+                    channel="console",
+                    to="operators",
+                    recipient="operators",
+                    body=f"Could not reach {row.recipient} ({row.to}) by {row.channel}: {detail}",
+                )
+            else:
+                backoff = RETRY_BACKOFF_S[min(attempts, len(RETRY_BACKOFF_S)) - 1]
+                row.next_attempt_at = now + timedelta(seconds=backoff)
+                row.detail = f"attempt {attempts} failed, retry in {backoff} s: {detail}"[
+                    :MAX_DETAIL_CHARS
+                ]
+            uow.session.add(row)
+            to = row.to
+            uow.commit()
+        log.warning(
+            "notification %d to %s failed (attempt %d%s): %s",
+            notification_id,
+            to,
+            attempts,
+            ", giving up" if give_up else "",
+            detail,
+        )
+        return "failed"
+
+
+def _skip_reason(session: Session, row: Notification) -> str | None:
+    """Why a claimed row must not go out after all, or None to send it."""
+    key = row.idempotency_key or ""
+    if row.case_id is None:
+        return None
+    if key.startswith(ALERT_KEY_PREFIX):
+        # A retried "reply 1 to take it" after someone took the case only confuses. The
+        # closed loop's alerts about a taken case (nobody on site yet) are written after it
+        # was taken, on purpose: those go out.
+        case = session.get(Case, row.case_id)
+        if case is not None and not is_unowned(CaseState(case.state)):
+            taken = case.acknowledged_at
+            if taken is None or row.created_at <= taken:
+                return TAKEN_SKIP_DETAIL
+    elif key.startswith(ELDER_CALL_KEY_PREFIX) and has_checked_in_late(session, row.case_id):
+        # The elder checked in while this call waited (its event not yet handled, or a
+        # send in flight at that moment failed): calling them now would only alarm them.
+        return CHECKED_IN_LATE_DETAIL
+    return None
+
+
+def cancel_elder_calls(session: Session, case_id: str, *, detail: str, now: datetime) -> int:
+    """Skip the case's calls to the elder not placed yet (waiting to go, or to be retried).
+
+    A call being placed this very moment is left to its sender; should it fail, its retry
+    is skipped when claimed (`_skip_reason`). Returns how many rows were cancelled.
+    """
+    n = Notification
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(n)
+            .where(
+                col(n.case_id) == case_id,
+                col(n.idempotency_key).startswith(ELDER_CALL_KEY_PREFIX),
+                col(n.provider_id).is_(None),
+                or_(
+                    col(n.status) == "pending",
+                    # A failed row with no next attempt gave up: it stays as it ended.
+                    and_(col(n.status) == "failed", col(n.next_attempt_at).is_not(None)),
+                ),
+            )
+            .values(status=SKIPPED, detail=detail, next_attempt_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount

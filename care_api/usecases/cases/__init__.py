@@ -1,0 +1,1 @@
+"""Cases: opening, moving, history, callbacks, filings and their ladders."""

@@ -1,0 +1,145 @@
+"""What people do to a case: acknowledge, accept, arrive, resolve, record the callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from care_api.domain.cases import UNOWNED, is_unowned
+from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.model import CaseKind, CaseState
+from care_api.store.tables import Case, Timer
+from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.callbacks import (
+    FAILED_CLOSE_WHY,
+    MAX_FAILED_CALLBACKS,
+    failed_callbacks,
+    penalise_if_bad,
+    store_callback,
+)
+from care_api.usecases.cases.log import (
+    LOOP_ARM,
+    LOOP_TIMER,
+    TAKEN_TIMER,
+    add_note,
+    cancel_pending_timers,
+    move_case,
+)
+from care_api.usecases.dispatch.merchants import DEFAULT_RED_CARD
+
+
+def get_case(session: Session, case_id: str) -> Case:
+    """The case, or NotFound."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    return case
+
+
+def _lock_case(session: Session, case_id: str) -> Case:
+    # FOR UPDATE makes two responders racing for one case queue up on PostgreSQL, so the
+    # second sees the first one's owner (first-receiver ownership). SQLite has one writer.
+    case = session.get(Case, case_id, with_for_update=True)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    return case
+
+
+def _claim(session: Session, case_id: str, by: str) -> bool:
+    # A conditional UPDATE is the ownership race's referee on every database: SQLite reads
+    # outside the write transaction (no FOR UPDATE), so a read-then-write check alone lets
+    # two racing acknowledgements both win there. The loser's UPDATE waits for the winner's
+    # commit and then matches no row.
+    claimed = session.connection().execute(
+        update(Case)
+        .where(
+            col(Case.id) == case_id,
+            col(Case.owner).is_(None),
+            col(Case.state).in_([s.value for s in UNOWNED]),
+        )
+        .values(owner=by)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount)
+
+
+def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via: str) -> Case:
+    """The first to acknowledge owns the case; the ladder stops chasing everyone else.
+
+    A later acknowledgement by someone else raises Conflict naming the owner; the owner
+    acknowledging again is a no-op, so a doubled SMS reply does no harm.
+    """
+    case = _lock_case(uow.session, case_id)
+    if case.owner == by:
+        return case
+    if not is_unowned(CaseState(case.state)) or not _claim(uow.session, case_id, by):
+        uow.session.refresh(case)
+        if case.owner == by:
+            return case
+        raise Conflict(f"case {case_id} is already taken by {case.owner or 'someone'}")
+    move_case(uow, case, CaseState.ACCEPTED, by=by, why=f"acknowledged via {via}", now=now)
+    case.owner = by
+    case.acknowledged_at = now
+    cancel_pending_timers(uow.session, case.id)
+    # Everyone else alerted must hear it is taken, or they may all set off: a row in this
+    # transaction, which the alerts' sweep turns into the notices if the process dies first.
+    uow.session.add(Timer(case_id=case.id, purpose=TAKEN_TIMER, step=0, due_at=now, created_at=now))
+    if case.kind == CaseKind.EMERGENCY:
+        # In the acknowledgement's own transaction, so a crash cannot lose the closed loop;
+        # the alerts engine reads the configured times when it fires (at once).
+        uow.session.add(
+            Timer(case_id=case.id, purpose=LOOP_TIMER, step=LOOP_ARM, due_at=now, created_at=now)
+        )
+    return case
+
+
+def arrive(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime) -> Case:
+    """The owner is with the elder."""
+    case = _lock_case(uow.session, case_id)
+    move_case(uow, case, CaseState.ON_SITE, by=by, why="on site", now=now)
+    return case
+
+
+def resolve(uow: SqlUnitOfWork, case_id: str, *, by: str, why: str, now: datetime) -> Case:
+    """The need is met; the case waits for its callback before it closes."""
+    case = _lock_case(uow.session, case_id)
+    move_case(uow, case, CaseState.RESOLVED, by=by, why=why or "resolved", now=now)
+    case.resolved_at = now
+    cancel_pending_timers(uow.session, case.id)
+    return case
+
+
+def record_callback(
+    uow: SqlUnitOfWork,
+    case_id: str,
+    result: Mapping[str, object],
+    *,
+    by: str,
+    now: datetime,
+    red_card: timedelta = DEFAULT_RED_CARD,
+) -> Case:
+    """Record a callback (回访) to the elder; the case closes once it reached them.
+
+    Every attempt is a `callback` row. An attempt that did not reach the elder leaves the
+    case resolved until the MAX_FAILED_CALLBACKS-th, which closes it as failed. A bad
+    callback on a case a merchant served is a strike against that merchant (`red_card`: how
+    long a red card stops their orders).
+    """
+    case = _lock_case(uow.session, case_id)
+    if CaseState(case.state) not in (CaseState.RESOLVED, CaseState.CANCELLED):
+        raise Conflict(f"case {case_id} is {case.state}; a callback follows resolution")
+    summary = ", ".join(f"{k}={v}" for k, v in result.items() if v not in (None, ""))
+    add_note(uow, case, action="callback", by=by, why=summary or "callback made", now=now)
+    row = store_callback(uow.session, case, result, by=by, now=now)
+    if not row.reached:
+        if failed_callbacks(uow.session, case_id) < MAX_FAILED_CALLBACKS:
+            return case
+        move_case(uow, case, CaseState.CLOSED, by=by, why=FAILED_CLOSE_WHY, now=now)
+    else:
+        penalise_if_bad(uow, case, row, now=now, red_card=red_card)
+        move_case(uow, case, CaseState.CLOSED, by=by, why="closed after callback", now=now)
+    case.closed_at = now
+    return case

@@ -1,0 +1,170 @@
+"""Cases an operator files by hand: their working-day deadline, one extension, and 督办 notices.
+
+The deadline's timer (DEADLINE_TIMER) has no case id, so acknowledging the case (which
+cancels the case's own timers) does not stop the clock; its step is the deadline row's id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from sqlmodel import select
+
+from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.model import SYSTEM, CaseKind, CaseState
+from care_api.domain.workdays import LIMIT_DAYS, Matter, due_for, extended_due
+from care_api.store.tables import Case, CaseDeadline, CaseNeed, Timer
+from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.log import add_note, open_case
+from care_api.usecases.people.registry import get_elder
+from care_api.usecases.schedules.workdays import load_calendar
+
+DEADLINE_TIMER = "case_deadline"  # step = case_deadline.id
+FILED_KINDS = frozenset({CaseKind.CONSULT, CaseKind.SERVICE, CaseKind.CARE})
+# The deadline stops mattering once the matter is answered (or withdrawn).
+SETTLED = frozenset({CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELLED})
+SUPERVISION = "supervision"
+OVERDUE_FLAG = "overdue: supervision notice"
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """What an operator files: the elder, the kind of case, what it is about."""
+
+    elder_id: int
+    kind: CaseKind
+    summary: str
+    matter: Matter = Matter.GENERAL
+    need: str = ""  # care: what the volunteer is asked to do
+    skill: str | None = None  # care: a skill the volunteer must have
+    needs_medical: bool = False  # care: may the volunteer read the medical notes
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A supervision notice (督办通知书) just issued on an overdue case."""
+
+    case_id: str
+    matter: str
+    due_at: datetime
+    summary: str
+
+
+def _local(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def file_case(
+    uow: SqlUnitOfWork, filing: Filing, *, by: str, now: datetime, tz: tzinfo
+) -> tuple[Case, CaseDeadline]:
+    """Open a case by hand with the due date its matter has in working days."""
+    if filing.kind not in FILED_KINDS:
+        raise ValueError(f"a case filed by hand is one of {', '.join(sorted(FILED_KINDS))}")
+    get_elder(uow.session, filing.elder_id)
+    case = open_case(
+        uow,
+        kind=filing.kind,
+        elder_id=filing.elder_id,
+        trigger="filed by hand",
+        by=by,
+        now=now,
+        tz=tz,
+    )
+    case.summary = filing.summary
+    if filing.kind is CaseKind.CARE:
+        # In the case's own transaction, so the first offer (after the commit) finds it.
+        need = CaseNeed(
+            case_id=case.id,
+            need=filing.need or filing.summary,
+            skill=filing.skill.strip().lower() if filing.skill else None,
+            needs_medical=filing.needs_medical,
+        )
+        uow.session.add(need)
+    due_at = due_for(now, filing.matter, load_calendar(uow.session), tz)
+    deadline = CaseDeadline(
+        case_id=case.id,
+        matter=filing.matter,
+        limit_days=LIMIT_DAYS[filing.matter],
+        filed_at=now,
+        due_at=due_at,
+    )
+    uow.session.add(deadline)
+    uow.session.flush()
+    _schedule(uow, deadline, now)
+    why = f"{filing.matter}: {deadline.limit_days} working day(s), due by {_local(due_at, tz)}"
+    add_note(uow, case, action="deadline", by=by, why=why, now=now)
+    return case, deadline
+
+
+def _schedule(uow: SqlUnitOfWork, deadline: CaseDeadline, now: datetime) -> None:
+    if deadline.id is None:  # pragma: no cover - flushed by the callers
+        raise RuntimeError("deadline has no id yet")
+    uow.session.add(
+        Timer(purpose=DEADLINE_TIMER, step=deadline.id, due_at=deadline.due_at, created_at=now)
+    )
+
+
+def get_deadline(uow: SqlUnitOfWork, case_id: str) -> CaseDeadline | None:
+    """The deadline of a hand-filed case, None for others."""
+    return uow.session.exec(select(CaseDeadline).where(CaseDeadline.case_id == case_id)).first()
+
+
+def extend_case(
+    uow: SqlUnitOfWork,
+    case_id: str,
+    *,
+    days: int,
+    reason: str,
+    by: str,
+    now: datetime,
+    tz: tzinfo,
+) -> CaseDeadline:
+    """Give the case its one extension of at most 15 working days, counted from its due date."""
+    case = uow.session.get(Case, case_id, with_for_update=True)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    deadline = get_deadline(uow, case_id)
+    if deadline is None:
+        raise Conflict(f"case {case_id} has no working-day deadline to extend")
+    if CaseState(case.state) in SETTLED:
+        raise Conflict(f"case {case_id} is {case.state}; its deadline no longer runs")
+    if deadline.extended_days:
+        raise Conflict(f"case {case_id} was extended once already; there is no second extension")
+    if not reason.strip():
+        raise ValueError("an extension needs a reason")
+    deadline.due_at = extended_due(deadline.due_at, days, load_calendar(uow.session), tz)
+    deadline.extended_days = days
+    deadline.extension_reason = reason.strip()
+    deadline.extended_at = now
+    uow.session.add(deadline)
+    _schedule(uow, deadline, now)
+    why = f"extended by {days} working day(s) to {_local(deadline.due_at, tz)}: {reason.strip()}"
+    add_note(uow, case, action="extended", by=by, why=why, now=now)
+    return deadline
+
+
+def supervise_if_overdue(uow: SqlUnitOfWork, deadline_id: int, *, now: datetime) -> Notice | None:
+    """Issue the supervision notice (督办通知书) if the matter is still open past its due time.
+
+    None when it was answered in time, was extended past `now`, or was noticed already for
+    this due time; so a timer left over from before an extension does nothing.
+    """
+    deadline = uow.session.get(CaseDeadline, deadline_id, with_for_update=True)
+    if deadline is None:
+        return None
+    case = uow.session.get(Case, deadline.case_id, with_for_update=True)
+    if case is None or CaseState(case.state) in SETTLED or deadline.due_at > now:
+        return None
+    if deadline.supervised_at is not None and deadline.supervised_at >= deadline.due_at:
+        return None
+    deadline.supervised_at = now
+    uow.session.add(deadline)
+    by = str(SYSTEM)
+    why = (
+        f"督办通知书 supervision notice: {deadline.matter} matter due "
+        f"{deadline.due_at.isoformat()} is overdue"
+    )
+    add_note(uow, case, action=SUPERVISION, by=by, why=why, now=now)
+    add_note(uow, case, action="flag", by=by, why=OVERDUE_FLAG, now=now)
+    return Notice(case.id, deadline.matter, deadline.due_at, case.summary)

@@ -1,0 +1,215 @@
+"""Opening cases, moving them, and writing their history rows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import datetime, tzinfo
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from care_api.domain.alarm_codes import contact_id_for_case
+from care_api.domain.cases import ACTIVE, check_transition, summary_for
+from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged
+from care_api.domain.model import CaseKind, CaseState
+from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Timer
+from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.schedules.drills import in_drill
+
+log = logging.getLogger(__name__)
+
+LADDER_TIMER = "ladder"
+# The closed loop of an accepted emergency: step 0 arms it when the case is taken,
+# step 1 checks "on site", step 2 chases resolution (alerts/closed_loop.py).
+LOOP_TIMER = "loop"
+LOOP_ARM, LOOP_ON_SITE, LOOP_RESOLVE = 0, 1, 2
+# Notices of what already happened to a case, written in the transaction that did it so a
+# crash before the alerts hear of it loses nothing: "taken" (step 0) when someone acknowledges,
+# "reclassified" (step = the id of the history row) when an operator changes the kind.
+TAKEN_TIMER = "taken"
+RECLASSIFIED_TIMER = "reclassified"
+NOTICE_TIMERS = (TAKEN_TIMER, RECLASSIFIED_TIMER)
+
+# One statement on both SQLite (3.35+) and PostgreSQL; the row lock it takes serialises
+# numbering between processes without a separate sequence per day.
+_NEXT_NUMBER = text(
+    "INSERT INTO case_counter (day, last) VALUES (:day, 1) "
+    "ON CONFLICT (day) DO UPDATE SET last = case_counter.last + 1 RETURNING last"
+)
+
+
+def next_case_id(session: Session, now: datetime, tz: tzinfo) -> str:
+    """Hand out the next case number of the centre's local day: C-20261122-0001."""
+    day = now.astimezone(tz).strftime("%Y%m%d")
+    number = session.execute(_NEXT_NUMBER, {"day": day}).scalar_one()
+    return f"C-{day}-{number:04d}"
+
+
+def open_case(
+    uow: SqlUnitOfWork,
+    *,
+    kind: CaseKind,
+    elder_id: int,
+    trigger: str,
+    by: str,
+    now: datetime,
+    tz: tzinfo,
+    device_id: str | None = None,
+    device_event_id: int | None = None,
+    cause: str | None = None,
+) -> Case:
+    """Open a case with its first history row and the ladder's first step due now.
+
+    `cause` ("fall", "missed_check_in", a terminal problem) picks its Contact ID code where
+    the kind alone does not (see domain.alarm_codes.contact_id_for_case).
+    """
+    session = uow.session
+    code = contact_id_for_case(kind, cause)
+    # A terminal in test mode opens drill cases: the whole ladder, but TEST and opted-in only.
+    drill = in_drill(session, device_id)
+    case = Case(
+        id=next_case_id(session, now, tz),
+        kind=kind,
+        state=CaseState.OPEN,
+        elder_id=elder_id,
+        device_id=device_id,
+        device_event_id=device_event_id,
+        summary=summary_for(kind, trigger),
+        opened_at=now,
+        updated_at=now,
+        contact_id=code.code if code is not None else None,
+        drill=drill,
+    )
+    session.add(case)
+    session.add(
+        CaseEvent(case_id=case.id, at=now, by=by, action="opened", to_state=case.state, why=trigger)
+    )
+    # The side effect is a row first: if the process dies before the fast path runs,
+    # the timer sweep still fires step 0.
+    session.add(Timer(case_id=case.id, purpose=LADDER_TIMER, step=0, due_at=now, created_at=now))
+    uow.emit(CaseOpened(case.id, kind, elder_id, device_id))
+    return case
+
+
+def move_case(
+    uow: SqlUnitOfWork, case: Case, to: CaseState, *, by: str, why: str, now: datetime
+) -> None:
+    """Move `case` to `to` if the state machine allows it, recording who and why."""
+    current = CaseState(case.state)
+    check_transition(case.id, current, to)
+    case.state = to
+    case.updated_at = now
+    uow.session.add(case)
+    uow.session.add(
+        CaseEvent(
+            case_id=case.id,
+            at=now,
+            by=by,
+            action="transition",
+            from_state=current,
+            to_state=to,
+            why=why,
+        )
+    )
+    uow.emit(CaseStateChanged(case.id, current, to, by, case.device_id))
+
+
+def add_note(
+    uow: SqlUnitOfWork, case: Case, *, action: str, by: str, why: str, now: datetime
+) -> CaseEvent:
+    """Append a history row that does not change the state; returns it."""
+    note = CaseEvent(case_id=case.id, at=now, by=by, action=action, why=why)
+    uow.session.add(note)
+    case.updated_at = now
+    uow.session.add(case)
+    return note
+
+
+def find_active_case(
+    session: Session, elder_id: int, kind: CaseKind, device_id: str | None = None
+) -> Case | None:
+    """The elder's oldest still-active case of `kind` (optionally from one device)."""
+    query = select(Case).where(
+        Case.elder_id == elder_id, Case.kind == kind, col(Case.state).in_(list(ACTIVE))
+    )
+    if device_id is not None:
+        query = query.where(Case.device_id == device_id)
+    return session.exec(query.order_by(col(Case.opened_at))).first()
+
+
+def cancel_pending_timers(session: Session, case_id: str) -> int:
+    """Stop every timer of the case that has not fired, but its notices; returns how many.
+
+    A notice tells of something that happened (taken, reclassified): resolving the case a
+    moment later must not leave the people who set off uninformed.
+    """
+    timers = [t for t in pending_timers(session, case_id) if t.purpose not in NOTICE_TIMERS]
+    for timer in timers:
+        timer.cancelled = True
+        session.add(timer)
+    return len(timers)
+
+
+def pending_timers(
+    session: Session,
+    case_id: str,
+    *,
+    purposes: Collection[str] | None = None,
+    step: int | None = None,
+) -> list[Timer]:
+    """The case's timers neither fired nor cancelled, oldest first; of `purposes` / `step` only."""
+    query = select(Timer).where(
+        col(Timer.case_id) == case_id,
+        col(Timer.fired_at).is_(None),
+        col(Timer.cancelled).is_(False),
+    )
+    if purposes is not None:
+        query = query.where(col(Timer.purpose).in_(purposes))
+    if step is not None:
+        query = query.where(col(Timer.step) == step)
+    return list(session.exec(query.order_by(col(Timer.id))).all())
+
+
+def open_or_join(
+    uow: SqlUnitOfWork,
+    device: Device,
+    event: DeviceEvent,
+    kind: CaseKind,
+    trigger: str,
+    now: datetime,
+    tz: tzinfo,
+    *,
+    cause: str | None = None,
+) -> Case:
+    """Open a case of `kind` for the terminal's elder, or join the one of that kind running."""
+    if device.elder_id is None:  # intake rejects these; this guards later edits
+        raise RuntimeError(f"device {device.device_id} is not bound to an elder")
+    by = f"device:{device.device_id}"
+    active = find_active_case(uow.session, device.elder_id, kind)
+    if active is not None:
+        # A stuck button or a nervous elder pressing again joins the case already running.
+        add_note(uow, active, action="pressed_again", by=by, why=trigger, now=now)
+        uow.emit(CasePressedAgain(active.id, device.device_id, CaseState(active.state)))
+        return active
+    case = open_case(
+        uow,
+        kind=kind,
+        elder_id=device.elder_id,
+        trigger=trigger,
+        by=by,
+        now=now,
+        tz=tz,
+        device_id=device.device_id,
+        device_event_id=event.id,
+        cause=cause,
+    )
+    log.info(
+        "case opened case=%s kind=%s device=%s boot=%d seq=%d",
+        case.id,
+        kind,
+        device.device_id,
+        event.boot,
+        event.seq,
+    )
+    return case

@@ -1,0 +1,1 @@
+"""Dispatch: volunteer offers, merchant orders, and who answers alerts."""

@@ -1,0 +1,1 @@
+"""The fleet of terminals: device cases, commands, lifecycle, presence, broker login."""

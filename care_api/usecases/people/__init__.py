@@ -1,0 +1,1 @@
+"""People and access: elders and contacts, tokens, credentials, the audit log."""

@@ -1,0 +1,133 @@
+"""Elders, their contacts, and the terminals bound to them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.fleet import DEFAULT_HEARTBEAT_S, check_heartbeat_s
+from care_api.domain.keymap import validate_keymap
+from care_api.store.tables import Contact, Device, DeviceModel, Elder
+from care_api.usecases.fleet.broker_passwords import mosquitto_hash
+from care_api.usecases.fleet.history import record_history
+from care_api.usecases.people.credentials import hash_secret, new_secret
+
+ELDER_FIELDS = frozenset({"name", "phone", "address", "lat", "lon", "medical_notes", "district"})
+
+
+def create_elder(session: Session, data: Mapping[str, object], now: datetime) -> Elder:
+    """Add an elder's profile."""
+    elder = Elder.model_validate({**_checked(data), "created_at": now})
+    session.add(elder)
+    session.flush()
+    return elder
+
+
+def get_elder(session: Session, elder_id: int) -> Elder:
+    """The elder, or NotFound."""
+    elder = session.get(Elder, elder_id)
+    if elder is None:
+        raise NotFound(f"elder {elder_id} not found")
+    return elder
+
+
+def update_elder(session: Session, elder_id: int, changes: Mapping[str, object]) -> Elder:
+    """Change the given fields of a profile; others stay as they are."""
+    elder = get_elder(session, elder_id)
+    for name, value in _checked(changes).items():
+        setattr(elder, name, value)
+    session.add(elder)
+    return elder
+
+
+def _checked(data: Mapping[str, object]) -> dict[str, object]:
+    out = {k: v for k, v in data.items() if k in ELDER_FIELDS}
+    if "keymap_override" in data:
+        keymap = data["keymap_override"]
+        out["keymap_override"] = (
+            None if keymap is None else dict(validate_keymap(keymap))  # type: ignore[arg-type]
+        )
+    return out
+
+
+def add_contact(session: Session, elder_id: int, data: Mapping[str, object]) -> Contact:
+    """Add a caregiver or family member to the elder's alert list."""
+    get_elder(session, elder_id)
+    contact = Contact.model_validate({**data, "elder_id": elder_id})
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def contacts_of(session: Session, elder_id: int) -> list[Contact]:
+    """The elder's contacts, first to alert first."""
+    return list(
+        session.exec(
+            select(Contact)
+            .where(Contact.elder_id == elder_id)
+            .order_by(col(Contact.priority), col(Contact.id))
+        ).all()
+    )
+
+
+def provision_device(
+    session: Session,
+    device_id: str,
+    elder_id: int,
+    now: datetime,
+    hub_port: str | None = None,
+    *,
+    model: str | None = None,
+    heartbeat_s: int | None = None,
+    by: str = "system",
+) -> tuple[Device, str]:
+    """Register a terminal for an elder; returns it with its secret, which is never stored.
+
+    Its expected heartbeat interval is `heartbeat_s`, else its model's, else 300 s.
+    """
+    get_elder(session, elder_id)
+    if session.get(Device, device_id) is not None:
+        raise Conflict(f"device {device_id} is already provisioned")
+    if heartbeat_s is None and model is not None:
+        known = session.get(DeviceModel, model)
+        heartbeat_s = known.heartbeat_s if known is not None else None
+    secret = new_secret()
+    device = Device(
+        device_id=device_id,
+        elder_id=elder_id,
+        secret_hash=hash_secret(secret),
+        broker_hash=mosquitto_hash(secret),
+        hub_port=hub_port,
+        created_at=now,
+        model=model,
+        heartbeat_s=check_heartbeat_s(heartbeat_s or DEFAULT_HEARTBEAT_S),
+    )
+    session.add(device)
+    session.flush()
+    record_history(session, device, "provisioned", by=by, now=now, detail=f"elder {elder_id}")
+    return device, secret
+
+
+def get_device(session: Session, device_id: str) -> Device:
+    """The terminal, or NotFound."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(f"device {device_id} not found")
+    return device
+
+
+def rotate_device_secret(
+    session: Session, device_id: str, *, by: str = "system", now: datetime | None = None
+) -> str:
+    """Give the terminal a new secret; the old one stops working. Recorded when `now` is given."""
+    device = get_device(session, device_id)
+    secret = new_secret()
+    device.secret_hash = hash_secret(secret)
+    device.broker_hash = mosquitto_hash(secret)
+    session.add(device)
+    if now is not None:
+        record_history(session, device, "secret_rotated", by=by, now=now)
+    return secret

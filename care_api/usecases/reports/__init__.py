@@ -1,0 +1,1 @@
+"""Reports: the console's board and the centre's figures."""

@@ -1,0 +1,1 @@
+"""Schedules: check-ins, quiet watches, the working-day calendar, rotas, drills."""

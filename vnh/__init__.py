@@ -1,0 +1,1 @@
+"""The `vnh` command line and tooling: the composition root, demo, bench, broker config."""

@@ -1,0 +1,177 @@
+"""Processes `vnh bench` starts for itself: a broker and `vnh serve`, on free local ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+HOST = "127.0.0.1"
+MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+POLL_S = 0.05
+# The broker settings a production gateway needs: the gateway PUBACKs only after its commit,
+# so Mosquitto's default of 20 messages in flight per client would cap every batch at 20.
+MOSQUITTO_TUNING = (
+    "set_tcp_nodelay true",
+    "max_inflight_messages 1000",
+    "max_queued_messages 100000",
+)
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def accepts(host: str, port: int) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def mosquitto_binary() -> str | None:
+    """The Mosquitto executable, if this machine has one."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return next((p for p in MOSQUITTO_PATHS if os.access(p, os.X_OK)), None)
+
+
+class Process:
+    """A child process with its output in a log file; stopped (and reaped) on exit."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self._proc = subprocess.Popen(  # noqa: S603 - our own argv
+                argv, stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self._proc.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The end of the process's output, for error messages."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not end in time."""
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def wait_port(self, port: int) -> None:
+        """Block until `port` accepts connections; RuntimeError if the process dies first."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not accepts(HOST, port):
+            if not self.alive or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not start:\n{self.log_tail()}")
+            time.sleep(POLL_S)  # polling the port
+
+
+def start_mosquitto(binary: str, workdir: Path) -> tuple[Process, str]:
+    """A Mosquitto on a free port, tuned as a gateway needs; returns it and its URL."""
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    lines = [f"listener {port} {HOST}", "allow_anonymous true", *MOSQUITTO_TUNING]
+    conf.write_text("\n".join([*lines, ""]), encoding="utf-8")
+    proc = Process("mosquitto", [binary, "-c", str(conf)], workdir / "mosquitto.log", _env())
+    proc.wait_port(port)
+    return proc, f"mqtt://{HOST}:{port}"
+
+
+def start_amqtt(workdir: Path) -> tuple[Process, str]:
+    """The broker the embedded one is made of (amqtt) as its own process, for the echo."""
+    port = free_port()
+    conf = workdir / "amqtt.yaml"
+    conf.write_text(
+        f"listeners:\n  default:\n    type: tcp\n    bind: {HOST}:{port}\n", encoding="utf-8"
+    )
+    argv = [str(Path(sys.executable).with_name("amqtt")), "-c", str(conf)]
+    proc = Process("amqtt", argv, workdir / "amqtt.log", _env())
+    proc.wait_port(port)
+    return proc, f"mqtt://{HOST}:{port}"
+
+
+class Service:
+    """`vnh serve` as a child process, with an admin token of its own."""
+
+    def __init__(self, workdir: Path, database_url: str, mqtt_url: str | None) -> None:
+        self.http_port = free_port()
+        self.api_url = f"http://{HOST}:{self.http_port}"
+        self.token = secrets.token_urlsafe(24)
+        env = _env(
+            VNH_DATABASE_URL=database_url,
+            VNH_HTTP_HOST=HOST,
+            VNH_HTTP_PORT=str(self.http_port),
+            VNH_ADMIN_TOKEN=self.token,
+        )
+        if mqtt_url is None:
+            self.mqtt_port = free_port()
+            env["VNH_EMBEDDED_MQTT_PORT"] = str(self.mqtt_port)
+            self.mqtt_url = f"mqtt://{HOST}:{self.mqtt_port}"
+        else:
+            env["VNH_MQTT_URL"] = mqtt_url
+            self.mqtt_url = mqtt_url
+        argv = [sys.executable, "-c", "from vnh.cli import main; main()", "serve"]
+        self.process = Process("vnh serve", argv, workdir / "vnh-serve.log", env)
+
+    def wait_ready(self) -> None:
+        """Block until /healthz shows the gateway subscribed; RuntimeError if it never does."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline and self.process.alive:
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    body = client.get(f"{self.api_url}/healthz").json()
+                    if body.get("gateway", {}).get("mqtt_connected"):
+                        return
+                time.sleep(POLL_S)  # polling the service
+        self.process.stop()
+        raise RuntimeError(f"vnh serve did not become ready:\n{self.process.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the service."""
+        self.process.stop()
+
+
+def _env(**extra: str) -> dict[str, str]:
+    # The parent's VNH_* settings would point the child at the wrong database or broker.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VNH_")}
+    env.update(extra)
+    return env

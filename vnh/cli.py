@@ -1,0 +1,159 @@
+"""The `vnh` command line, and the composition root: the one module that sees every package."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+import uvicorn
+
+from care_api.domain.model import Role
+from care_api.http.case_stream import CaseStream
+from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
+from care_api.http.routes.console import console_router
+from care_api.services import Services, build_services
+from care_api.settings import Settings
+from care_api.usecases.people.tokens import mint_token
+from firmware_sim.cli import sim
+from vnh.bench import bench
+from vnh.bench_heartbeats import bench_heartbeats
+from vnh.broker_config import broker_config
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+app = typer.Typer(
+    help="Virtual nursing home backend: one-button terminals, care cases, alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+token_app = typer.Typer(help="Bearer tokens for people.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.command("sim", help="Run simulated terminals against a running service.")(sim)
+app.command("broker-config")(broker_config)
+app.command("bench", help="Measure presses: burst rate and latency against a bare MQTT echo.")(
+    bench
+)
+app.command("bench-heartbeats", help="Measure heartbeat intake of many terminals.")(
+    bench_heartbeats
+)
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStream]:
+    """Wire the API, console, device gateway and alerts engine into one ASGI app.
+
+    Returns the app and the console's event stream, which the server must close on shutdown.
+    """
+    # Imported here, not at the top: the composition root is the only place allowed to see
+    # the gateway and alerts (import-linter contract), and `vnh token` needs neither.
+    from alerts.runtime import AlertsComponent, webhook_router
+    from care_api.http.app import create_app
+    from device_gateway.runtime import GatewayComponent
+
+    gateway = GatewayComponent(settings, services)
+    alerts = AlertsComponent(settings, services)
+    stream = CaseStream(services.bus)
+    api = create_app(
+        services,
+        routers=[webhook_router(services), console_router(services, stream=stream)],
+        components=[gateway, alerts],
+        health_checks={"gateway": gateway.health, "alerts": alerts.health},
+    )
+    return api, stream
+
+
+def http_server(settings: Settings, api: FastAPI, stream: CaseStream) -> uvicorn.Server:
+    """The uvicorn server for `api`, closing open console streams when it stops."""
+    config = uvicorn.Config(
+        api,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="info",
+        log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        ssl_certfile=settings.http_ssl_certfile,
+        ssl_keyfile=settings.http_ssl_keyfile,
+    )
+    return ConsoleAwareServer(config, streams=[stream])
+
+
+@app.command()
+def serve() -> None:
+    """Run API, gateway and timers in one process (and a broker when VNH_MQTT_URL is unset)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    settings = Settings()
+    if settings.admin_token is None:
+        logging.getLogger(__name__).warning(
+            "VNH_ADMIN_TOKEN is not set: nobody can use the API until an admin token exists"
+        )
+    services = build_services(settings)
+    try:
+        http_server(settings, *build_app(settings, services)).run()
+    finally:
+        services.close()
+
+
+@app.command()
+def demo(
+    elders: Annotated[int, typer.Option(help="How many simulated elders and terminals.")] = 6,
+    rate: Annotated[float, typer.Option(help="Button presses per second across the street.")] = 0.3,
+    database_url: Annotated[
+        str, typer.Option(envvar="VNH_DATABASE_URL", help="Database for the demo.")
+    ] = "sqlite:///vnh-demo.db",
+) -> None:
+    """Run the whole service plus a street of simulated elders pressing buttons; Ctrl-C stops."""
+    from vnh.demo import run_demo
+
+    overrides: dict[str, object] = {"database_url": database_url}
+    if not Settings().admin_token:
+        overrides["admin_token"] = secrets.token_urlsafe(24)
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    services = build_services(settings)
+    try:
+        server = http_server(settings, *build_app(settings, services))
+        run_demo(settings, services, server, elders=elders, rate=rate)
+    finally:
+        services.close()
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option(help="The person's role.")],
+    name: Annotated[str, typer.Option(help="Who the token is for.")],
+    days: Annotated[int, typer.Option(help="Days until it expires (0: never).")] = 90,
+    subject_id: Annotated[
+        int | None, typer.Option(help="The volunteer, merchant or contact id this person is.")
+    ] = None,
+    elder: Annotated[
+        list[int] | None, typer.Option(help="An elder a caregiver cares for (repeatable).")
+    ] = None,
+) -> None:
+    """Mint a bearer token straight in the database (first set-up, or recovery)."""
+    services = build_services(Settings())
+    now = datetime.now(UTC)
+    try:
+        with services.uow() as uow:
+            row, token = mint_token(
+                uow.session,
+                role=role,
+                name=name,
+                now=now,
+                subject_id=subject_id,
+                elder_ids=elder or (),
+                expires_at=now + timedelta(days=days) if days else None,
+            )
+            uow.commit()
+    finally:
+        services.close()
+    typer.echo(f"token id {row.id} for {name} ({role}): {token}")
+    typer.echo("It is shown only now; keep it somewhere safe.")
+
+
+def main() -> None:
+    """Entry point of the `vnh` script."""
+    app()
