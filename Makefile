@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo serve test lint install test-services clean
+JSLINT := tools/jslint/node_modules/.bin/eslint
+
+.PHONY: demo serve test test-fast lint install test-services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,16 +22,28 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/vnh serve
 
-lint: $(STAMP)
+# ESLint for the console's JavaScript, installed from the npm registry at the locked versions.
+$(JSLINT): tools/jslint/package.json tools/jslint/package-lock.json
+	@command -v npm >/dev/null || { echo "installing npm with apt-get" >&2; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >&2; }
+	cd tools/jslint && npm ci --silent --no-audit --no-fund
+	touch $(JSLINT)
+
+lint: $(STAMP) $(JSLINT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+	$(JSLINT) -c tools/jslint/eslint.config.mjs care_api/http/console
 
 # scripts/test-services.sh installs Mosquitto when missing and prints the DSN of a
 # PostgreSQL server the suite may create its own databases on.
+# The suite runs on both cores (pytest-xdist); each worker has its own brokers and databases.
 test: $(STAMP) lint
-	VNH_TEST_PG_DSN="$$(bash scripts/test-services.sh)" $(BIN)/pytest
+	VNH_TEST_PG_DSN="$$(bash scripts/test-services.sh)" $(BIN)/pytest -n 2
+
+# The domain, the codecs and the contracts, without brokers, PostgreSQL or a browser.
+test-fast: $(STAMP)
+	$(BIN)/pytest tests/unit tests/contract tests/store -m "not pg and not mosquitto and not browser and not slow" -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts vnh.db*
+	rm -rf $(VENV) tools/jslint/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts vnh.db*

@@ -10,7 +10,7 @@ import pytest
 
 from care_api.services import Services, build_services
 from care_api.settings import Settings
-from tests.databases import database_url
+from tests.databases import database_url, migrated_sqlite_url
 from tests.fakes import FakeClock
 
 
@@ -27,7 +27,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'vnh-test.db'}"
+    return migrated_sqlite_url(tmp_path / "vnh-test.db")
 
 
 def make_settings(url: str, **overrides: object) -> Settings:
@@ -51,3 +51,28 @@ def no_logged_errors(
         return
     errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
+
+
+# What a module's source names decides what its tests need, so `-m "not pg"` and friends
+# select a slice without anyone remembering to mark each test.
+_NEEDS = {
+    "mosquitto": ("run_mosquitto", "tests.mosquitto", "tests.faults.support"),
+    "pg": ('"postgres"', "postgres_database("),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    sources: dict[Path, str] = {}
+    for item in items:
+        path = Path(item.path)
+        if path not in sources:
+            sources[path] = path.read_text(encoding="utf-8")
+        text = sources[path]
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "postgres" in params.values():
+            item.add_marker(pytest.mark.pg)
+        for marker, needles in _NEEDS.items():
+            if any(n in text for n in needles):
+                item.add_marker(getattr(pytest.mark, marker))
+        if "browser" in path.parts:
+            item.add_marker(pytest.mark.browser)

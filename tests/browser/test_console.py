@@ -7,25 +7,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip(
-    "playwright.sync_api", reason="playwright is missing: `pip install playwright` (make test)"
-)
 from playwright.sync_api import Page, expect
 
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent
 from care_api.domain.model import CaseState, DeviceReport, EventKey, ReportType, Role
-from care_api.usecases.case_actions import get_case
-from care_api.usecases.case_log import add_note, move_case
-from care_api.usecases.intake import record_device_report
-from care_api.usecases.merchants import create_merchant
-from care_api.usecases.orders import complete_order, confirm_contact
-from care_api.usecases.registry import provision_device
-from care_api.usecases.tasks import accept_offer
-from care_api.usecases.tokens import mint_token
-from care_api.usecases.volunteers import create_volunteer
+from care_api.usecases.cases.actions import get_case
+from care_api.usecases.cases.log import add_note, move_case
+from care_api.usecases.dispatch.merchants import create_merchant
+from care_api.usecases.dispatch.offers import accept_offer
+from care_api.usecases.dispatch.orders import complete_order, confirm_contact
+from care_api.usecases.dispatch.volunteers import create_volunteer
+from care_api.usecases.intake.reports import record_device_report
+from care_api.usecases.people.registry import provision_device
+from care_api.usecases.people.tokens import mint_token
 from tests.browser.conftest import LiveConsole
 from tests.helpers import press, seed_elder
 
@@ -405,3 +401,23 @@ def test_console_dispatches_a_merchant_offers_to_volunteers_and_records_callback
     expect(page.locator("#offers-card h2")).to_contain_text("志愿者", timeout=UI_TIMEOUT_MS)
     expect(page.locator("#offers-card")).to_contain_text("已撤回")
     screenshot("15-case-offers-zh")
+
+
+def test_console_live_update_keeps_what_the_operator_is_typing(
+    live_console: LiveConsole, page: Page
+) -> None:
+    live = live_console
+    seed_elder(live.services, "T2101", name="Qian Hua")
+    log_in(page, operator_token(live))
+    case_id = press_button(live, "T2101", seq=3, pattern="long")
+    page.locator(f"tr.case-row[data-case-id='{case_id}']").click()
+
+    page.select_option("#reclass-kind", "care")
+    page.fill("#reclass-note", "Daughter says she fell ye")
+    # The ladder moves the case while the operator types: the view redraws from the stream.
+    escalate(live, case_id, step=1, flag="call 120")
+    expect(page.locator("#history-card")).to_contain_text("call 120", timeout=UI_TIMEOUT_MS)
+
+    expect(page.locator("#reclass-note")).to_have_value("Daughter says she fell ye")
+    expect(page.locator("#reclass-kind")).to_have_value("care")
+    expect(page.locator("#reclass-note")).to_be_focused()

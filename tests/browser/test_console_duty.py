@@ -6,14 +6,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip(
-    "playwright.sync_api", reason="playwright is missing: `pip install playwright` (make test)"
-)
 from playwright.sync_api import Page, expect
 
-from care_api.usecases.rotas import add_shift
+from care_api.usecases.schedules.rotas import add_shift
 from tests.browser.conftest import LiveConsole
 from tests.browser.test_console import UI_TIMEOUT_MS, log_in, operator_token
 

@@ -1,15 +1,10 @@
-"""The case view's wellness card (issue 9) in a real Chromium: check-in windows, quiet watch."""
+"""The case view's wellness card in a real Chromium: check-in windows, quiet watch."""
 
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip(
-    "playwright.sync_api", reason="playwright is missing: `pip install playwright` (make test)"
-)
 from playwright.sync_api import Page, expect
 
-from care_api.usecases.checkins import add_window, judge_window
+from care_api.usecases.schedules.checkins import add_window, judge_window
 from tests.browser.conftest import LiveConsole
 from tests.browser.test_console import UI_TIMEOUT_MS, Shot, log_in, operator_token, press_button
 from tests.helpers import seed_elder

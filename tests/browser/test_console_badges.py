@@ -1,19 +1,14 @@
-"""The console shows what issue 9 adds: Contact ID codes, drill cases, info-only contacts."""
+"""The console shows Contact ID codes, drill cases and info-only contacts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip(
-    "playwright.sync_api", reason="playwright is missing: `pip install playwright` (make test)"
-)
 from playwright.sync_api import Page, expect
 
-from care_api.usecases.drills import start_drill
-from care_api.usecases.registry import add_contact
+from care_api.usecases.people.registry import add_contact
+from care_api.usecases.schedules.drills import start_drill
 from tests.browser.conftest import LiveConsole
 from tests.browser.test_console import UI_TIMEOUT_MS, log_in, operator_token, press_button
 from tests.helpers import seed_elder
