@@ -1,4 +1,4 @@
-// Answer-time figures of emergencies (issue 9): answered within 60 s / 180 s against the
+// Answer-time figures of emergencies: answered within 60 s / 180 s against the
 // industry's targets, time to "on site", and the same per district and per shift.
 
 import { hBars } from "./charts.js";

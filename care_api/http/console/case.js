@@ -1,7 +1,7 @@
 // One case: the elder, the terminal, the history, the messages sent, and the actions.
 
 import { api, serverNow } from "./api.js";
-import { fill, h, telLink } from "./dom.js";
+import { fill, h, refill, telLink } from "./dom.js";
 import { formatDuration, formatTime, t, tOr } from "./i18n.js";
 import { ACTIVE, AWAITING_CALLBACK, KINDS, UNOWNED, kindBadge, stateBadge } from "./states.js";
 import { wellnessCard } from "./wellness.js";
@@ -155,7 +155,7 @@ export function mount(root, { arg: caseId, toast }) {
   function actionsCard() {
     const state = detail.state;
     const parts = [];
-    // A late "I'm OK" after a missed check-in (issue 9): nobody closes it but an operator.
+    // A late "I'm OK" after a missed check-in: nobody closes it but an operator.
     const late = UNOWNED.has(state) ? detail.events.findLast((ev) => ev.action === "checked_in_late") : null;
     if (late) {
       parts.push(h("button", { type: "button", id: "act-confirm-checkin", class: "primary",
@@ -353,7 +353,7 @@ export function mount(root, { arg: caseId, toast }) {
     const d = detail;
     const running = ACTIVE.has(d.state);
     const since = running ? (serverNow() - Date.parse(d.opened_at)) / 1000 : null;
-    fill(root, h("div", { class: "case-view", dataset: { caseId: d.id, state: d.state } },
+    refill(root, h("div", { class: "case-view", dataset: { caseId: d.id, state: d.state } },
       h("header", { class: ["case-head", d.kind === "emergency" && "emergency"] },
         h("a", { href: "#/board", class: "back" }, `← ${t("nav.board")}`),
         h("h1", { class: "mono" }, d.id), kindBadge(d.kind), stateBadge(d.state), caseBadges(d),

@@ -1,4 +1,4 @@
-// Small badges for what issue 9 adds: a case's Contact ID code and drill mark, info-only contacts.
+// Small badges: a case's Contact ID code and drill mark, info-only contacts.
 // Kept apart from board.js / case.js so both only call caseBadges(row).
 
 import { h } from "./dom.js";

@@ -50,6 +50,39 @@ export function fill(node, ...children) {
   return node;
 }
 
+function isEdited(el) {
+  if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+  if (el.tagName === "SELECT") return [...el.options].some((o) => o.selected !== o.defaultSelected);
+  return el.value !== el.defaultValue;
+}
+
+/**
+ * Like fill, but what the operator is typing survives: a live update redraws the view while
+ * a form is half filled, so edited fields (by id) keep their values, and focus and caret stay.
+ */
+export function refill(node, ...children) {
+  const edited = new Map();
+  for (const el of node.querySelectorAll("input[id], select[id], textarea[id]")) {
+    if (isEdited(el)) edited.set(el.id, el.type === "checkbox" || el.type === "radio" ? el.checked : el.value);
+  }
+  const active = document.activeElement;
+  const focusId = active && node.contains(active) && active.id ? active.id : null;
+  const caret = focusId && typeof active.selectionStart === "number"
+    ? [active.selectionStart, active.selectionEnd] : null;
+  fill(node, ...children);
+  for (const [id, value] of edited) {
+    const el = node.querySelector(`#${CSS.escape(id)}`);
+    if (!el) continue;
+    if (typeof value === "boolean") el.checked = value; else el.value = value;
+  }
+  const again = focusId ? node.querySelector(`#${CSS.escape(focusId)}`) : null;
+  if (again) {
+    again.focus();
+    if (caret && typeof again.setSelectionRange === "function") again.setSelectionRange(...caret);
+  }
+  return node;
+}
+
 /** A tel: link for a phone number; only digits and a leading plus reach the href. */
 export function telLink(phone, label, attrs = {}) {
   const digits = String(phone || "").replace(/[^0-9+]/g, "");

@@ -1,4 +1,4 @@
-// Wellness of the case's elder (issue 9): daily "I'm OK" check-in windows and the
+// Wellness of the case's elder: daily "I'm OK" check-in windows and the
 // no-activity watch, shown in the case view; staff add a window or start/stop the watch.
 
 import { api } from "./api.js";
