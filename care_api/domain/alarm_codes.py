@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from care_api.domain.errors import InvalidInput
 from care_api.domain.fleet import LOW_BATTERY_PERCENT, Problem
 from care_api.domain.model import CaseKind, ReportType
 
@@ -97,9 +98,9 @@ class ContactId:
 
     def __post_init__(self) -> None:
         if self.qualifier not in QUALIFIERS:
-            raise ValueError(f"Contact ID qualifier must be 1, 3 or 6, not {self.qualifier}")
+            raise InvalidInput(f"Contact ID qualifier must be 1, 3 or 6, not {self.qualifier}")
         if not 0 <= self.event <= 999:
-            raise ValueError(f"Contact ID event code must be 0-999, not {self.event}")
+            raise InvalidInput(f"Contact ID event code must be 0-999, not {self.event}")
 
     @property
     def code(self) -> str:
@@ -125,7 +126,7 @@ def describe(code: int) -> str:
 def parse_contact_id(text: str) -> ContactId:
     """Read the four digits `QEEE` ("1101"); raises ValueError on anything else."""
     if len(text) != 4 or not text.isascii() or not text.isdigit():
-        raise ValueError(f"a Contact ID code is four digits QEEE, not {text!r}")
+        raise InvalidInput(f"a Contact ID code is four digits QEEE, not {text!r}")
     return ContactId(int(text[0]), int(text[1:]))
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from care_api.domain.errors import InvalidInput
 from care_api.domain.kpi import percentile
 
 ANSWER_LIMITS_S = (60, 180)
@@ -32,9 +33,9 @@ class ShiftHours:
 
     def __post_init__(self) -> None:
         if not (0 <= self.day_start < 24 and 0 <= self.night_start < 24):
-            raise ValueError("shift hours must be 0–23")
+            raise InvalidInput("shift hours must be 0–23")
         if self.day_start == self.night_start:
-            raise ValueError("the day and the night shift must start at different hours")
+            raise InvalidInput("the day and the night shift must start at different hours")
 
 
 def shift_of(moment: datetime, tz: tzinfo, hours: ShiftHours) -> str:

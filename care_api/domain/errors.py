@@ -15,6 +15,13 @@ class Conflict(DomainError):
     """The request clashes with the current state (already provisioned, already taken…)."""
 
 
+class InvalidInput(DomainError, ValueError):
+    """The input breaks a rule (a bad keymap, a period too long): the caller's to fix.
+
+    Also a ValueError, so pydantic validators that call the domain report it as a field error.
+    """
+
+
 class NotAllowed(DomainError):
     """The caller's role does not allow this."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from care_api.domain.errors import InvalidInput
+
 DEFAULT_HEARTBEAT_S = 300  # PROTOCOL.md
 HEARTBEAT_MISSES = 3  # silent for this many of its own intervals: offline
 LOW_BATTERY_PERCENT = 20  # below it is low; back above it resets the crossing
@@ -52,10 +54,10 @@ def battery_change(was_low: bool, level: int) -> BatteryChange | None:
 def check_heartbeat_s(value: object) -> int:
     """A valid heartbeat interval in whole seconds, or ValueError saying what is wrong."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"heartbeat_s must be a number of seconds, got {value!r}")  # noqa: TRY004
+        raise InvalidInput(f"heartbeat_s must be a number of seconds, got {value!r}")
     seconds = int(value)
     if seconds != value or not MIN_HEARTBEAT_S <= seconds <= MAX_HEARTBEAT_S:
-        raise ValueError(
+        raise InvalidInput(
             f"heartbeat_s must be a whole number from {MIN_HEARTBEAT_S} to {MAX_HEARTBEAT_S}"
         )
     return seconds

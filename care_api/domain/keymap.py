@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from care_api.domain.errors import InvalidInput
 from care_api.domain.model import CaseKind
 
 WILDCARD = "*"
@@ -24,11 +25,13 @@ def validate_keymap(keymap: Mapping[str, str]) -> dict[str, CaseKind]:
         if key != WILDCARD:
             button, sep, pattern = key.partition(":")
             if not sep or not button or not pattern:
-                raise ValueError(f"keymap key {key!r} must be 'button:pattern', 'button:*' or '*'")
+                raise InvalidInput(
+                    f"keymap key {key!r} must be 'button:pattern', 'button:*' or '*'"
+                )
         try:
             checked[key] = CaseKind(kind)
         except ValueError:
-            raise ValueError(f"keymap value {kind!r} is not a case kind") from None
+            raise InvalidInput(f"keymap value {kind!r} is not a case kind") from None
     return checked
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from care_api.domain.errors import InvalidInput
 from care_api.domain.model import CaseKind, CaseState
 
 # On the 1–5 callback scale, 4 (satisfied) and 5 (very satisfied) count towards 满意率.
@@ -108,7 +109,7 @@ def local_days(since: datetime, until: datetime, tz: tzinfo) -> list[str]:
     last = (until - timedelta(microseconds=1)).astimezone(tz).date()
     count = (last - first).days + 1
     if count > MAX_PERIOD_DAYS:
-        raise ValueError(f"a period may span at most {MAX_PERIOD_DAYS} days")
+        raise InvalidInput(f"a period may span at most {MAX_PERIOD_DAYS} days")
     return [(first + timedelta(days=i)).isoformat() for i in range(max(count, 0))]
 
 
@@ -127,7 +128,7 @@ def compute_kpi(
     callbacks scoring at least SATISFIED_MIN_SCORE over those that gave a score.
     """
     if until <= since:
-        raise ValueError("the period must end after it starts")
+        raise InvalidInput("the period must end after it starts")
     chosen = [c for c in cases if since <= c.opened_at < until]
     days = local_days(since, until, tz)
     per_day = {day: dict.fromkeys(map(str, CaseKind), 0) for day in days}

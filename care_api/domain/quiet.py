@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from care_api.domain.errors import InvalidInput
+
 ACTIVITY_TYPES = frozenset({"press", "cancel"})
 MIN_QUIET = timedelta(hours=1)
 MAX_QUIET = timedelta(hours=72)
@@ -39,9 +41,9 @@ class QuietDecision:
 def check_periods(quiet: timedelta, grace: timedelta) -> None:
     """ValueError unless the quiet period is 1–72 h and the grace 1 min–2 h."""
     if not MIN_QUIET <= quiet <= MAX_QUIET:
-        raise ValueError("the quiet period must be between 1 and 72 hours")
+        raise InvalidInput("the quiet period must be between 1 and 72 hours")
     if not MIN_GRACE <= grace <= MAX_GRACE:
-        raise ValueError("the grace after the prompt must be between 1 minute and 2 hours")
+        raise InvalidInput("the grace after the prompt must be between 1 minute and 2 hours")
 
 
 def decide(

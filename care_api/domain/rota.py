@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from care_api.domain.errors import InvalidInput
 from care_api.domain.volunteering import is_available
 
 MAX_SHIFT = timedelta(days=7)  # longer is a typo, not a shift
@@ -36,11 +37,11 @@ class Shift:
 def check_shift_span(start: datetime, end: datetime) -> None:
     """Raise ValueError unless `start` < `end` and the shift is at most MAX_SHIFT long."""
     if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("shift start and end need a time zone offset")
+        raise InvalidInput("shift start and end need a time zone offset")
     if end <= start:
-        raise ValueError("a shift must end after it starts")
+        raise InvalidInput("a shift must end after it starts")
     if end - start > MAX_SHIFT:
-        raise ValueError(f"a shift lasts at most {MAX_SHIFT.days} days")
+        raise InvalidInput(f"a shift lasts at most {MAX_SHIFT.days} days")
 
 
 def is_on_duty(shift: Shift, at: datetime) -> bool:

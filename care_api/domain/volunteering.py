@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from care_api.domain.errors import InvalidInput
 from care_api.domain.geo import haversine_km
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -31,11 +32,11 @@ def parse_span(span: str) -> tuple[int, int]:
     """Minutes since local midnight of an "HH:MM-HH:MM" span; ValueError when malformed."""
     match = _SPAN.match(span.strip())
     if match is None:
-        raise ValueError(f"availability span {span!r} must look like 08:00-12:00")
+        raise InvalidInput(f"availability span {span!r} must look like 08:00-12:00")
     start = _minutes(match[1], match[2])
     end = _minutes(match[3], match[4])
     if end > 24 * 60 or start >= end:
-        raise ValueError(f"availability span {span!r} must end after it starts, by 24:00")
+        raise InvalidInput(f"availability span {span!r} must end after it starts, by 24:00")
     return start, end
 
 
@@ -45,9 +46,9 @@ def validate_availability(raw: Mapping[str, Sequence[str]]) -> dict[str, list[st
     for day, spans in raw.items():
         key = day.strip().lower()[:3]
         if key not in WEEKDAYS:
-            raise ValueError(f"availability day {day!r} is not one of {', '.join(WEEKDAYS)}")
+            raise InvalidInput(f"availability day {day!r} is not one of {', '.join(WEEKDAYS)}")
         if isinstance(spans, str) or len(spans) > MAX_SPANS_PER_DAY:
-            raise ValueError(f"availability of {day} must be a list of at most 6 spans")
+            raise InvalidInput(f"availability of {day} must be a list of at most 6 spans")
         for span in spans:
             parse_span(span)
         checked[key] = [s.strip() for s in spans]

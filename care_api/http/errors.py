@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 
-from care_api.domain.errors import Conflict, DomainError, NotAllowed, NotFound
+from care_api.domain.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ _STATUS_OF: dict[type[DomainError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,  # IllegalTransition is a Conflict
     NotAllowed: status.HTTP_403_FORBIDDEN,
+    InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
     DomainError: status.HTTP_400_BAD_REQUEST,
 }
 
@@ -33,14 +34,13 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
-async def _value_error(request: Request, exc: Exception) -> JSONResponse:
-    # A use case refused the input (a bad keymap, a row that fails its model): the client's
-    # fault, so a warning and 422, never a 500 with a traceback.
+async def _invalid_row(request: Request, exc: Exception) -> JSONResponse:
+    # A use case built a row from the client's data and the row's model refused it: the
+    # client's fault, so 422. Any other ValueError is a bug and stays a 500.
+    if not isinstance(exc, ValidationError):  # registered for ValidationError only
+        raise exc
     log.warning("%s rejected: %s", _request_line(request), exc)
-    if isinstance(exc, ValidationError):
-        detail: object = jsonable_encoder(exc.errors(include_url=False, include_context=False))
-    else:
-        detail = str(exc)
+    detail = jsonable_encoder(exc.errors(include_url=False, include_context=False))
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
@@ -66,7 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn domain and validation errors into 4xx answers."""
     for error_type in _STATUS_OF:
         app.add_exception_handler(error_type, _domain_error)
-    app.add_exception_handler(ValueError, _value_error)
+    app.add_exception_handler(ValidationError, _invalid_row)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(DataError, _out_of_range)

@@ -7,6 +7,7 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Query, status
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from care_api.domain.errors import InvalidInput
 from care_api.domain.rota import DutyRole, Shift
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
 from care_api.http.schemas import Name, Phone, Timestamp
@@ -23,7 +24,7 @@ MAX_LIST_DAYS = 62
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
-        raise ValueError("give the time with its UTC offset, e.g. 2026-11-24T08:00:00+08:00")
+        raise InvalidInput("give the time with its UTC offset, e.g. 2026-11-24T08:00:00+08:00")
     return value
 
 
@@ -123,7 +124,7 @@ def read_shifts(
     start = since or services.clock.now()
     end = until or start + timedelta(days=7)
     if end <= start or end - start > timedelta(days=MAX_LIST_DAYS):
-        raise ValueError(f"until must be after since, at most {MAX_LIST_DAYS} days later")
+        raise InvalidInput(f"until must be after since, at most {MAX_LIST_DAYS} days later")
     rows = list_shifts(uow.session, start=start, end=end, role=role)
     return [ShiftPublic.of(r) for r in rows[offset : offset + limit]]
 

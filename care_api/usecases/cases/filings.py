@@ -11,7 +11,7 @@ from datetime import datetime, tzinfo
 
 from sqlmodel import select
 
-from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.model import SYSTEM, CaseKind, CaseState
 from care_api.domain.workdays import LIMIT_DAYS, Matter, due_for, extended_due
 from care_api.store.tables import Case, CaseDeadline, CaseNeed, Timer
@@ -60,7 +60,7 @@ def file_case(
 ) -> tuple[Case, CaseDeadline]:
     """Open a case by hand with the due date its matter has in working days."""
     if filing.kind not in FILED_KINDS:
-        raise ValueError(f"a case filed by hand is one of {', '.join(sorted(FILED_KINDS))}")
+        raise InvalidInput(f"a case filed by hand is one of {', '.join(sorted(FILED_KINDS))}")
     get_elder(uow.session, filing.elder_id)
     case = open_case(
         uow,
@@ -132,7 +132,7 @@ def extend_case(
     if deadline.extended_days:
         raise Conflict(f"case {case_id} was extended once already; there is no second extension")
     if not reason.strip():
-        raise ValueError("an extension needs a reason")
+        raise InvalidInput("an extension needs a reason")
     deadline.due_at = extended_due(deadline.due_at, days, load_calendar(uow.session), tz)
     deadline.extended_days = days
     deadline.extension_reason = reason.strip()

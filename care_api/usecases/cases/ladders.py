@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from care_api.domain.errors import InvalidInput
 from care_api.domain.model import CaseKind
 from care_api.store.tables import LadderConfig
 
@@ -21,7 +22,7 @@ CONSOLE = "console"
 PERSON_CHANNELS = ("sms", "voice")
 
 
-class InvalidLadder(ValueError):
+class InvalidLadder(InvalidInput):
     """A ladder an admin sent that cannot work; the message says what to fix (HTTP 422)."""
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from care_api.domain.cases import ACTIVE
+from care_api.domain.errors import InvalidInput
 from care_api.domain.model import CaseKind, CaseState
 from care_api.store.tables import Case, CaseEvent, Notification
 
@@ -24,9 +25,9 @@ class Page:
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_PAGE:
-            raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
         if self.offset < 0:
-            raise ValueError("offset must not be negative")
+            raise InvalidInput("offset must not be negative")
 
 
 @dataclass(frozen=True, slots=True)

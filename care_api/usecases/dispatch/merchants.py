@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from care_api.domain.dispatch import MerchantStatus, Standing, standing_of
-from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.volunteering import validate_availability
 from care_api.store.tables import (
     Callback,
@@ -39,7 +39,7 @@ def create_merchant(session: Session, data: Mapping[str, object], now: datetime)
     raw = data.get("categories") or []
     categories: Sequence[object] = raw if isinstance(raw, list | tuple) else []
     if not 1 <= len(categories) <= MAX_CATEGORIES:
-        raise ValueError(f"categories must be a list of 1 to {MAX_CATEGORIES} words")
+        raise InvalidInput(f"categories must be a list of 1 to {MAX_CATEGORIES} words")
     fields = {"name", "phone", "lat", "lon", "rating"}
     merchant = Merchant.model_validate(
         {
@@ -170,7 +170,7 @@ def revoke_strike(
 ) -> Merchant:
     """An admin takes a strike back; the merchant's standing is worked out again."""
     if not reason.strip():
-        raise ValueError("revoking a strike needs a reason")
+        raise InvalidInput("revoking a strike needs a reason")
     merchant = get_merchant(session, merchant_id, lock=True)
     strike = session.get(MerchantStrike, strike_id)
     if strike is None or strike.merchant_id != merchant_id:

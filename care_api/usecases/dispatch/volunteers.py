@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from care_api.domain.errors import NotFound
+from care_api.domain.errors import InvalidInput, NotFound
 from care_api.domain.geo import EARTH_RADIUS_KM
 from care_api.domain.volunteering import (
     ALWAYS,
@@ -45,7 +45,7 @@ def create_volunteer(session: Session, data: Mapping[str, object], now: datetime
     availability = validate_availability(raw if isinstance(raw, Mapping) else ALWAYS)
     skills = data.get("skills") or []
     if not isinstance(skills, Sequence) or isinstance(skills, str) or len(skills) > MAX_SKILLS:
-        raise ValueError(f"skills must be a list of at most {MAX_SKILLS} words")
+        raise InvalidInput(f"skills must be a list of at most {MAX_SKILLS} words")
     volunteer = Volunteer.model_validate(
         {
             **{k: v for k, v in data.items() if k in VOLUNTEER_FIELDS},

@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
-from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.events import CommandRequested
 from care_api.domain.fleet import check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
@@ -58,17 +58,17 @@ WAITING = (CommandStatus.PENDING.value, CommandStatus.SENT.value)
 def check_params(cmd: CommandName, params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters to send, checked; ValueError says what is wrong (HTTP 422)."""
     if len(params) > MAX_PARAMS:
-        raise ValueError(f"at most {MAX_PARAMS} parameters")
+        raise InvalidInput(f"at most {MAX_PARAMS} parameters")
     reserved = sorted(RESERVED_KEYS & set(params))
     if reserved:
-        raise ValueError(f"parameters may not be named {reserved}")
+        raise InvalidInput(f"parameters may not be named {reserved}")
     out = dict(params)
     if cmd is CommandName.CONFIG:
         unknown = sorted(set(params) - CONFIG_KEYS)
         if unknown:
-            raise ValueError(f"config knows {sorted(CONFIG_KEYS)}, not {unknown}")
+            raise InvalidInput(f"config knows {sorted(CONFIG_KEYS)}, not {unknown}")
         if not params:
-            raise ValueError("config needs heartbeat_s or keymap")
+            raise InvalidInput("config needs heartbeat_s or keymap")
         if "heartbeat_s" in params:
             out["heartbeat_s"] = check_heartbeat_s(params["heartbeat_s"])
         if "keymap" in params:

@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 
 from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import ACTIVE, summary_for
+from care_api.domain.errors import InvalidInput
 from care_api.domain.events import CaseOpened, CasePressedAgain
 from care_api.domain.keymap import case_kind_for_press
 from care_api.domain.model import (
@@ -144,7 +145,7 @@ def record_presses(
         ValueError: a report is not a press.
     """
     if not all(is_batchable(r) for r in reports):
-        raise ValueError("record_presses takes presses only")
+        raise InvalidInput("record_presses takes presses only")
     if not reports:
         return []
     with uow_factory() as uow:

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from care_api.domain.answer_times import AnswerTimes, EmergencyFacts, ShiftHours, answer_times
+from care_api.domain.errors import InvalidInput
 from care_api.domain.kpi import CaseFacts
 from care_api.domain.kpi_service import (
     ContactFacts,
@@ -23,15 +24,18 @@ from care_api.store.tables import Case, CaseDeadline, CaseEvent, Elder, OrderAtt
 def parse_bound(value: str, tz: tzinfo, *, end: bool) -> datetime:
     """A period bound: "2026-11-22" is that local day (its start, or for `end` its end).
 
-    A time must carry its UTC offset; ValueError otherwise.
+    A time must carry its UTC offset; InvalidInput otherwise, as for anything not a date.
     """
     text = value.strip()
-    if len(text) == len("YYYY-MM-DD"):
-        day = date.fromisoformat(text) + timedelta(days=1 if end else 0)
-        return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    moment = datetime.fromisoformat(text)
+    try:
+        if len(text) == len("YYYY-MM-DD"):
+            day = date.fromisoformat(text) + timedelta(days=1 if end else 0)
+            return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+        moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"{text!r} is neither a date (YYYY-MM-DD) nor a time") from None
     if moment.tzinfo is None:
-        raise ValueError("times need a UTC offset (or give a date: YYYY-MM-DD)")
+        raise InvalidInput("times need a UTC offset (or give a date: YYYY-MM-DD)")
     return moment.astimezone(UTC)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.store.tables import Contact, Device, Drill, Elder, Volunteer
 from care_api.usecases.people.registry import get_device
 
@@ -44,7 +44,7 @@ def start_drill(
 ) -> Drill:
     """Put one terminal or one district in test mode; Conflict if it is in one already."""
     if (device_id is None) == (district is None):
-        raise ValueError("give a device_id or a district, not both")
+        raise InvalidInput("give a device_id or a district, not both")
     if device_id is not None:
         get_device(session, device_id)
         same = col(Drill.device_id) == device_id

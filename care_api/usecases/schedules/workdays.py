@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from care_api.domain.errors import InvalidInput
 from care_api.domain.workdays import MAX_SCAN_DAYS, WorkCalendar
 from care_api.store.tables import CalendarDay
 
@@ -57,9 +58,9 @@ def list_days(session: Session, first: date, last: date) -> list[DayView]:
     """Every day of `[first, last]` with whether it is worked and why."""
     count = (last - first).days + 1
     if count < 1:
-        raise ValueError("the period must not end before it starts")
+        raise InvalidInput("the period must not end before it starts")
     if count > min(MAX_LISTED_DAYS, MAX_SCAN_DAYS):
-        raise ValueError(f"at most {MAX_LISTED_DAYS} days at a time")
+        raise InvalidInput(f"at most {MAX_LISTED_DAYS} days at a time")
     rows = session.exec(
         select(CalendarDay).where(
             col(CalendarDay.day) >= first.isoformat(), col(CalendarDay.day) <= last.isoformat()
