@@ -83,16 +83,6 @@ class HeartbeatFigures:
         """The book's memory scaled to 100,000 terminals."""
         return self.book_bytes * PER / self.batched.terminals
 
-    @property
-    def cpu_ratio(self) -> float:
-        """How many times the CPU the baseline costs per terminal."""
-        return self.baseline.cpu_per_100k_s / max(self.batched.cpu_per_100k_s, 1e-9)
-
-    @property
-    def wall_ratio(self) -> float:
-        """How many times the wall time the baseline costs per terminal."""
-        return self.baseline.wall_per_100k_s / max(self.batched.wall_per_100k_s, 1e-9)
-
 
 class _SteppingClock:
     """Real time is not needed: each heartbeat comes a little after the last one."""

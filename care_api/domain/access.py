@@ -41,8 +41,3 @@ def may_read_elder(principal: Principal, elder_id: int) -> bool:
 def may_see_medical_notes(principal: Principal, elder_id: int) -> bool:
     """Medical notes go to staff and the elder's own caregivers, never to merchants."""
     return may_read_elder(principal, elder_id)
-
-
-def may_mint_token(principal: Principal) -> bool:
-    """Only an admin creates tokens."""
-    return principal.role is Role.ADMIN

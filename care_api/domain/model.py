@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 
 
@@ -124,21 +123,3 @@ class Actor:
 
 
 SYSTEM = Actor("system", "vnh")
-
-
-@dataclass(frozen=True, slots=True)
-class CaseNewsItem:
-    """A line for the terminal's light or voice prompt about its case."""
-
-    case_id: str
-    device_id: str
-    state: CaseState
-    say: str
-
-
-TIMESTAMP_KEY = "received_at"
-
-
-def utc_iso(value: datetime) -> str:
-    """Render an aware datetime the way the API shows every time."""
-    return value.isoformat()

@@ -26,7 +26,7 @@ from care_api.store.tables import (
     Notification,
 )
 
-# Every time the API shows is aware UTC rendered like domain.model.utc_iso: "+00:00", not "Z".
+# Every time the API shows is aware UTC rendered by isoformat(): "+00:00", not "Z".
 Timestamp = Annotated[
     datetime,
     PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json"),

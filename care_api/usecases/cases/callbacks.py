@@ -72,14 +72,3 @@ def penalise_if_bad(
     if merchant_id is None:
         return None
     return record_strike(uow, case, callback, merchant_id, now=now, red_card=red_card)
-
-
-def callbacks_of(session: Session, case_id: str) -> list[Callback]:
-    """Every callback attempt on the case, oldest first."""
-    return list(
-        session.exec(
-            select(Callback)
-            .where(Callback.case_id == case_id)
-            .order_by(col(Callback.at), col(Callback.id))
-        ).all()
-    )
