@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 JSLINT := tools/jslint/node_modules/.bin/eslint
 
-.PHONY: demo serve test test-fast lint install test-services clean
+.PHONY: demo serve test test-fast lint install messages test-services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ test: $(STAMP) lint
 # The domain, the codecs and the contracts, without brokers, PostgreSQL or a browser.
 test-fast: $(STAMP)
 	$(BIN)/pytest tests/unit tests/contract tests/store -m "not pg and not mosquitto and not browser and not slow" -q
+
+# After adding or changing a t(language, "…") text: extract it into the catalogues, then
+# translate the new entries of care_api/i18n/locales/zh_CN (the catalogue test says which).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k t:2 -k tn:2,3 --no-location --omit-header -o care_api/i18n/vnh.pot care_api alerts device_gateway vnh
+	$(BIN)/pybabel update -i care_api/i18n/vnh.pot -d care_api/i18n/locales -D vnh --no-fuzzy-matching --omit-header
+	rm care_api/i18n/vnh.pot
 
 clean:
 	rm -rf $(VENV) tools/jslint/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts vnh.db*

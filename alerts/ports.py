@@ -27,6 +27,7 @@ class OutboundMessage:
         to: Recipient phone number, E.164 (e.g. "+8613800000000").
         body: The SMS text; for a voice call, the text that is logged and shown.
         say: For a voice call, the text spoken to the callee; None means speak `body`.
+        language: The language of `body` and `say` (BCP 47: zh-CN, en); None: the centre's.
     """
 
     notification_id: int
@@ -34,6 +35,7 @@ class OutboundMessage:
     to: str
     body: str
     say: str | None = None
+    language: str | None = None
 
     @property
     def spoken_text(self) -> str:

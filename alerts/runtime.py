@@ -49,6 +49,7 @@ from care_api.domain.events import (
     VolunteersRequested,
 )
 from care_api.domain.model import CaseState
+from care_api.i18n import CHINESE, ENGLISH, language_of
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Timer
@@ -146,7 +147,12 @@ class AlertsComponent:
         return {
             Channel.sms: TwilioSmsNotifier(self._twilio, s.twilio_from, callback),
             Channel.voice: TwilioVoiceNotifier(
-                self._twilio, s.twilio_from, callback, prompt_url=prompt
+                self._twilio,
+                s.twilio_from,
+                callback,
+                prompt_url=prompt,
+                language=language_of(s.language),
+                voices={CHINESE: s.twilio_voice_zh, ENGLISH: s.twilio_voice_en},
             ),
         }
 

@@ -20,6 +20,7 @@ from sqlalchemy import CursorResult, and_, or_, update
 from sqlmodel import Session, col, select
 
 from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
+from alerts.sms_segments import sms_segments
 from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseState
 from care_api.services import Services
@@ -68,8 +69,11 @@ class OutboxWriter:
         body: str,
         say: str | None = None,
         key: str | None = None,
+        language: str | None = None,
     ) -> Notification | None:
         """Add one message; None when a row with the same idempotency `key` exists already.
+
+        `language` is that of `body` and `say` (a voice call speaks it); None: the centre's.
 
         Console rows are delivered by being written; SMS and voice rows wait for the sender.
         """
@@ -90,6 +94,8 @@ class OutboxWriter:
             recipient=recipient,
             body=body[:MAX_BODY_CHARS],
             say=say[:MAX_BODY_CHARS] if say is not None else None,
+            segments=sms_segments(body[:MAX_BODY_CHARS]) if channel == "sms" else None,
+            language=language,
             status="pending" if phone else "delivered",
             idempotency_key=key,
             next_attempt_at=self._now + timedelta(seconds=ORPHAN_GRACE_S) if phone else None,
@@ -298,7 +304,7 @@ class NotificationSender:
                 uow.commit()
                 return None
             message = OutboundMessage(
-                notification_id, Channel(row.channel), row.to, row.body, row.say
+                notification_id, Channel(row.channel), row.to, row.body, row.say, row.language
             )
             attempts = row.attempts
             uow.commit()

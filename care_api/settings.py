@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     supervisor_phone: str | None = None  # the last rung of the emergency ladder
     merchant_red_card_days: int = 30  # a red card (停单) stops new orders this long
     timezone: str = "Asia/Shanghai"  # the centre's local day numbers cases and working days
+    # The centre's language (BCP 47): what a person with no language of their own reads.
+    language: str = "zh-CN"
+    # Twilio <Say> voices per language; None: Twilio's default voice for that language.
+    twilio_voice_zh: str | None = None
+    twilio_voice_en: str | None = None
     timer_sweep_interval_s: float = 1.0
     # Closed loop: an accepted emergency's owner confirms "on site" within this
     # long or the ladder is re-alerted; an accepted case not resolved within the next is chased.

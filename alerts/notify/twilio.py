@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -180,12 +181,15 @@ class TwilioVoiceNotifier:
         language: str | None = None,
         voice: str | None = None,
         prompt_url: str | None = None,
+        voices: Mapping[str, str | None] | None = None,
     ) -> None:
         self._client = client
         self._from = from_number
         self._status_callback = status_callback
+        # The language a message without one of its own is spoken in, and a voice per language.
         self._language = language
         self._voice = voice
+        self._voices = dict(voices or {})
         # Our voice webhook: it says who needs help and where, and gathers "press 1".
         self._prompt_url = prompt_url
 
@@ -201,9 +205,9 @@ class TwilioVoiceNotifier:
         if self._prompt_url:
             extra.update(url=self._prompt_url, method="POST")
         else:
-            extra["twiml"] = build_call_twiml(
-                message.spoken_text, language=self._language, voice=self._voice
-            )
+            language = message.language or self._language
+            voice = self._voices.get(language or "") or self._voice
+            extra["twiml"] = build_call_twiml(message.spoken_text, language=language, voice=voice)
         try:
             call = self._client.calls.create(to=message.to, from_=self._from, **extra)
         except _PROVIDER_ERRORS as exc:

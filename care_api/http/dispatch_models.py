@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from care_api.domain.dispatch import Strategy
 from care_api.domain.volunteering import MAX_SPANS_PER_DAY, validate_availability
-from care_api.http.schemas import Latitude, Longitude, Name, Phone, Timestamp
+from care_api.http.schemas import Language, Latitude, Longitude, Name, Phone, Timestamp
 from care_api.store.tables import (
     Elder,
     Merchant,
@@ -43,6 +43,7 @@ class VolunteerCreate(BaseModel):
     availability: Availability | None = None
     active: bool = True
     drill_opt_in: bool = False  # gets the TEST messages of drills
+    language: Language | None = None
 
     def as_data(self) -> dict[str, object]:
         """The fields for the use case, the availability checked by the domain's rules."""
@@ -67,6 +68,7 @@ class VolunteerPublic(BaseModel):
     active: bool
     created_at: Timestamp
     drill_opt_in: bool = False
+    language: str | None = None
 
     @classmethod
     def of(cls, row: Volunteer) -> Self:
@@ -137,6 +139,7 @@ class MerchantCreate(BaseModel):
     lon: Longitude | None = None
     rating: Annotated[float, Field(ge=0, le=5)] = 3.0
     hours: Availability | None = None  # opening hours, local time; none given: always open
+    language: Language | None = None
 
 
 class VolunteerHours(BaseModel):
@@ -167,6 +170,7 @@ class MerchantPublic(BaseModel):
     red_until: Timestamp | None
     created_at: Timestamp
     hours: dict[str, list[str]] | None = None  # None: always open
+    language: str | None = None
 
     @classmethod
     def of(cls, row: Merchant) -> Self:

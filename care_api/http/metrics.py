@@ -7,13 +7,13 @@ import time
 from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from care_api.services import Services
-from care_api.usecases.cases.queries import count_active_cases_by_kind
+from care_api.usecases.cases.queries import count_active_cases_by_kind, sms_segments_by_status
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +119,35 @@ class OpenCasesCollector:
         return [gauge]
 
 
+class SmsSegmentsCollector:
+    """SMS segments the outbox holds, by delivery status: what the messages cost, per scrape."""
+
+    NAME = "vnh_sms_segments"
+    HELP = "SMS segments of the messages written (GSM-7 160/153, UCS-2 70/67), by status"
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def describe(self) -> Iterable[Metric]:
+        return [CounterMetricFamily(self.NAME, self.HELP, labels=["status"])]
+
+    def collect(self) -> Iterable[Metric]:
+        counter = CounterMetricFamily(self.NAME, self.HELP, labels=["status"])
+        try:
+            with self._services.uow() as uow:
+                totals = sms_segments_by_status(uow.session)
+        except SQLAlchemyError as exc:
+            log.warning("sms segment counter skipped: %s", exc)
+            return []
+        for status, total in totals.items():
+            counter.add_metric([status], total)
+        return [counter]
+
+
 def build_registry(services: Services) -> tuple[CollectorRegistry, HttpMetrics]:
     """A registry of its own for one app, so several apps in one process never clash."""
     registry = CollectorRegistry(auto_describe=True)
     metrics = HttpMetrics(registry)
     registry.register(OpenCasesCollector(services))
+    registry.register(SmsSegmentsCollector(services))
     return registry, metrics

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,6 +18,7 @@ from care_api.domain.access import Principal, may_see_medical_notes
 from care_api.domain.alarm_codes import ContactId, parse_contact_id
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.model import CaseKind, CaseState, Role
+from care_api.i18n import checked_language
 from care_api.store.tables import (
     ApiToken,
     Case,
@@ -47,6 +49,13 @@ Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Address = Annotated[str, Field(max_length=500)]
 MedicalNotes = Annotated[str, Field(max_length=4000)]
+# The language a person reads and hears: zh-CN or en (other BCP 47 tags of those two are
+# normalised, e.g. zh-Hans → zh-CN); left out, the centre's language (VNH_LANGUAGE).
+Language = Annotated[
+    str,
+    Field(max_length=16, examples=["zh-CN", "en"]),
+    AfterValidator(checked_language),
+]
 District = Annotated[str, Field(max_length=64)]  # the centre's area (answer times per district)
 Keymap = Annotated[
     dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=16)]],
@@ -72,6 +81,7 @@ class ElderCreate(BaseModel):
     medical_notes: MedicalNotes = ""
     keymap_override: Keymap | None = None
     district: District = ""
+    language: Language | None = None
 
     _keymap = field_validator("keymap_override")(_checked_keymap)
 
@@ -90,6 +100,7 @@ class ElderUpdate(BaseModel):
     medical_notes: MedicalNotes | None = None
     keymap_override: Keymap | None = None
     district: District | None = None
+    language: Language | None = None
 
     _keymap = field_validator("keymap_override")(_checked_keymap)
 
@@ -115,6 +126,7 @@ class ElderPublic(BaseModel):
     keymap_override: dict[str, str] | None
     created_at: Timestamp
     district: str
+    language: str | None = None
 
     @classmethod
     def of(cls, elder: Elder, principal: Principal) -> Self:
@@ -133,6 +145,7 @@ class ElderPublic(BaseModel):
             keymap_override=elder.keymap_override,
             created_at=elder.created_at,
             district=elder.district,
+            language=elder.language,
         )
 
 
@@ -146,6 +159,7 @@ class ContactCreate(BaseModel):
     # Info only: never paged by a ladder; gets a summary SMS when a case of the elder closes.
     notify_only: bool = False
     drill_opt_in: bool = False  # gets the TEST messages of drills
+    language: Language | None = None
 
 
 class ContactPublic(BaseModel):
@@ -161,6 +175,7 @@ class ContactPublic(BaseModel):
     priority: int
     notify_only: bool = False
     drill_opt_in: bool = False
+    language: str | None = None
 
 
 class DeviceProvision(BaseModel):

@@ -28,6 +28,8 @@ class Elder(SQLModel, table=True):
     created_at: datetime = _ts()
     # The centre's area the elder lives in (migration 0008): answer-time figures per district.
     district: str = Field(default="", max_length=64)
+    # BCP 47 tag (zh-CN or en) of the texts this person reads and hears; None: the centre's.
+    language: str | None = Field(default=None, max_length=16)
 
 
 class Contact(SQLModel, table=True):
@@ -43,6 +45,8 @@ class Contact(SQLModel, table=True):
     # Told after the event (a summary when the case closes), never paged by a ladder (0007).
     notify_only: bool = False
     drill_opt_in: bool = False  # takes part in drills: gets their TEST messages (0007)
+    # BCP 47 tag (zh-CN or en) of the texts this person reads and hears; None: the centre's.
+    language: str | None = Field(default=None, max_length=16)
 
 
 class Device(SQLModel, table=True):
@@ -177,6 +181,9 @@ class Notification(SQLModel, table=True):
     next_attempt_at: datetime | None = _ts(nullable=True, index=True)
     # One row per logical message (e.g. ladder:C-…:0:contact:3:sms), so a replay adds none.
     idempotency_key: str | None = Field(default=None, max_length=200)
+    # SMS segments the text costs (GSM-7 160/153, UCS-2 70/67); None for other channels.
+    segments: int | None = None
+    language: str | None = Field(default=None, max_length=16)  # of body and say (zh-CN, en)
 
 
 class ApiToken(SQLModel, table=True):
@@ -224,6 +231,8 @@ class Volunteer(SQLModel, table=True):
     active: bool = True
     created_at: datetime = _ts()
     drill_opt_in: bool = False  # takes part in drills: gets their TEST messages (0007)
+    # BCP 47 tag (zh-CN or en) of the texts this person reads and hears; None: the centre's.
+    language: str | None = Field(default=None, max_length=16)
 
 
 class VolunteerTask(SQLModel, table=True):
@@ -270,6 +279,8 @@ class Merchant(SQLModel, table=True):
     created_at: datetime = _ts()
     # Opening hours, weekday → ["08:00-20:00"] local time; None: always open (migration 0009)
     hours: dict[str, list[str]] | None = Field(default=None, sa_column=Column(JSON))
+    # BCP 47 tag (zh-CN or en) of the texts this person reads and hears; None: the centre's.
+    language: str | None = Field(default=None, max_length=16)
 
 
 class ServiceOrder(SQLModel, table=True):

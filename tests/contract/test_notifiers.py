@@ -329,3 +329,20 @@ def test_notifier_returns_receipt_for_good_message(
     assert isinstance(receipt, DeliveryReceipt)
     assert receipt.status in {"sent", "queued"}
     assert receipt.provider_id
+
+
+def test_voice_notifier_speaks_each_message_in_its_own_language_and_voice(
+    server: RecordingTwilioServer, client: Client
+) -> None:
+    notifier = TwilioVoiceNotifier(
+        client, FROM, language="zh-CN", voices={"zh-CN": "Polly.Zhiyu", "en": "Polly.Joanna"}
+    )
+    notifier.send(OutboundMessage(7, Channel.voice, TO, "紧急", say="紧急求助"))
+    notifier.send(OutboundMessage(8, Channel.voice, TO, "Help", say="Help", language="en"))
+    first, second = (ET.fromstring(c.form["Twiml"]) for c in server.calls())
+    assert {(s.get("language"), s.get("voice")) for s in first.iter("Say")} == {
+        ("zh-CN", "Polly.Zhiyu")
+    }
+    assert {(s.get("language"), s.get("voice")) for s in second.iter("Say")} == {
+        ("en", "Polly.Joanna")
+    }

@@ -120,3 +120,13 @@ def count_active_cases_by_kind(session: Session) -> dict[CaseKind, int]:
         if kind in counts:
             counts[CaseKind(kind)] = int(count)
     return counts
+
+
+def sms_segments_by_status(session: Session) -> dict[str, int]:
+    """SMS segments written to the outbox, by the messages' delivery status."""
+    rows = session.exec(
+        select(Notification.status, func.sum(Notification.segments))
+        .where(Notification.channel == "sms")
+        .group_by(Notification.status)
+    ).all()
+    return {str(status): int(total or 0) for status, total in rows}

@@ -40,7 +40,7 @@ def create_merchant(session: Session, data: Mapping[str, object], now: datetime)
     categories: Sequence[object] = raw if isinstance(raw, list | tuple) else []
     if not 1 <= len(categories) <= MAX_CATEGORIES:
         raise InvalidInput(f"categories must be a list of 1 to {MAX_CATEGORIES} words")
-    fields = {"name", "phone", "lat", "lon", "rating"}
+    fields = {"name", "phone", "lat", "lon", "rating", "language"}
     merchant = Merchant.model_validate(
         {
             **{k: v for k, v in data.items() if k in fields and v is not None},

@@ -36,7 +36,7 @@ def volunteer_id_of(actor: str | None) -> int | None:
     return int(ident) if kind == VOLUNTEER and ident.isdigit() else None
 
 
-VOLUNTEER_FIELDS = frozenset({"name", "phone", "lat", "lon", "active", "drill_opt_in"})
+VOLUNTEER_FIELDS = frozenset({"name", "phone", "lat", "lon", "active", "drill_opt_in", "language"})
 
 
 def create_volunteer(session: Session, data: Mapping[str, object], now: datetime) -> Volunteer:

@@ -15,7 +15,9 @@ from care_api.usecases.fleet.broker_passwords import mosquitto_hash
 from care_api.usecases.fleet.history import record_history
 from care_api.usecases.people.credentials import hash_secret, new_secret
 
-ELDER_FIELDS = frozenset({"name", "phone", "address", "lat", "lon", "medical_notes", "district"})
+ELDER_FIELDS = frozenset(
+    {"name", "phone", "address", "lat", "lon", "medical_notes", "district", "language"}
+)
 
 
 def create_elder(session: Session, data: Mapping[str, object], now: datetime) -> Elder:

@@ -1,0 +1,99 @@
+"""Every text a person reads or hears, in their language: the message catalogue (gettext).
+
+Message ids are the English texts with `{named}` fields; the catalogues live in
+`locales/<locale>/LC_MESSAGES/vnh.po` (kept with `make messages`: pybabel extract and update)
+and are read as they are, so a release needs no compiled `.mo` files. Chinese (zh-CN) is the
+centre's default; English is the second language.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+from care_api.domain.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "vnh"
+CHINESE = "zh-CN"
+ENGLISH = "en"
+# BCP 47 tags the service speaks, the default first.
+LANGUAGES: tuple[str, ...] = (CHINESE, ENGLISH)
+DEFAULT_LANGUAGE = CHINESE
+
+_GETTEXT_LOCALE = {CHINESE: "zh_CN", ENGLISH: "en"}
+
+
+def language_of(tag: str | None, default: str = DEFAULT_LANGUAGE) -> str:
+    """The supported language a BCP 47 tag asks for (`zh`, `zh-Hans-CN` → zh-CN), else `default`."""
+    if not tag:
+        return default
+    primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
+    if primary == "zh":
+        return CHINESE
+    if primary == "en":
+        return ENGLISH
+    return default
+
+
+def checked_language(tag: str | None) -> str | None:
+    """A person's language as given in the API: None, or a tag the service speaks."""
+    if tag is None:
+        return None
+    primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
+    if primary not in {"zh", "en"}:
+        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}, not {tag!r}")
+    return language_of(tag)
+
+
+def accept_language(header: str | None, default: str = DEFAULT_LANGUAGE) -> str:
+    """The first supported language of an HTTP Accept-Language header, by its q weights."""
+    if not header:
+        return default
+    weighted: list[tuple[float, int, str]] = []
+    for i, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if tag and tag != "*" and q > 0:
+            weighted.append((-q, i, tag))
+    for _, _, tag in sorted(weighted):
+        found = language_of(tag, default="")
+        if found:
+            return found
+    return default
+
+
+@functools.cache
+def _translations(language: str) -> Translations:
+    path = LOCALES_DIR / _GETTEXT_LOCALE[language] / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=_GETTEXT_LOCALE[language], domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)  # fuzzy entries are left out, as gettext would
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def t(language: str | None, message: str, /, **fields: object) -> str:
+    """`message` in `language` (the default when None), its `{fields}` filled in."""
+    text = _translations(language_of(language)).gettext(message)
+    return text.format(**fields) if fields else text
+
+
+def tn(language: str | None, singular: str, plural: str, n: int, /, **fields: object) -> str:
+    """The singular or plural form for `n` in `language`; `{n}` and `{fields}` filled in."""
+    text = _translations(language_of(language)).ngettext(singular, plural, n)
+    return text.format(n=n, **fields)
