@@ -58,16 +58,17 @@ def open_case(
     device_id: str | None = None,
     device_event_id: int | None = None,
     cause: str | None = None,
+    drill: bool = False,
 ) -> Case:
     """Open a case with its first history row and the ladder's first step due now.
 
     `cause` ("fall", "missed_check_in", a terminal problem) picks its Contact ID code where
-    the kind alone does not (see domain.alarm_codes.contact_id_for_case).
+    the kind alone does not (see domain.alarm_codes.contact_id_for_case). `drill` marks a
+    case a terminal in test mode opened from a press or a fall: the whole ladder, but TEST
+    and opted-in people only. Everything else (terminal trouble, check-ins, filings) is real.
     """
     session = uow.session
     code = contact_id_for_case(kind, cause)
-    # A terminal in test mode opens drill cases: the whole ladder, but TEST and opted-in only.
-    drill = in_drill(session, device_id)
     case = Case(
         id=next_case_id(session, now, tz),
         kind=kind,
@@ -127,14 +128,24 @@ def add_note(
 
 
 def find_active_case(
-    session: Session, elder_id: int, kind: CaseKind, device_id: str | None = None
+    session: Session,
+    elder_id: int,
+    kind: CaseKind,
+    device_id: str | None = None,
+    *,
+    drill: bool | None = None,
 ) -> Case | None:
-    """The elder's oldest still-active case of `kind` (optionally from one device)."""
+    """The elder's oldest still-active case of `kind` (optionally from one device).
+
+    With `drill`, only a drill case (True) or only a real one (False): the two never mix.
+    """
     query = select(Case).where(
         Case.elder_id == elder_id, Case.kind == kind, col(Case.state).in_(list(ACTIVE))
     )
     if device_id is not None:
         query = query.where(Case.device_id == device_id)
+    if drill is not None:
+        query = query.where(col(Case.drill).is_(drill))
     return session.exec(query.order_by(col(Case.opened_at))).first()
 
 
@@ -182,11 +193,16 @@ def open_or_join(
     *,
     cause: str | None = None,
 ) -> Case:
-    """Open a case of `kind` for the terminal's elder, or join the one of that kind running."""
+    """Open a case of `kind` for the terminal's elder, or join the one of that kind running.
+
+    A press of a terminal in test mode joins only a drill case and a real one only a real
+    case: a drill must never swallow a real alarm, nor a drill page the real family.
+    """
     if device.elder_id is None:  # intake rejects these; this guards later edits
         raise RuntimeError(f"device {device.device_id} is not bound to an elder")
     by = f"device:{device.device_id}"
-    active = find_active_case(uow.session, device.elder_id, kind)
+    drill = in_drill(uow.session, device.device_id)
+    active = find_active_case(uow.session, device.elder_id, kind, drill=drill)
     if active is not None:
         # A stuck button or a nervous elder pressing again joins the case already running.
         add_note(uow, active, action="pressed_again", by=by, why=trigger, now=now)
@@ -203,6 +219,7 @@ def open_or_join(
         device_id=device.device_id,
         device_event_id=event.id,
         cause=cause,
+        drill=drill,
     )
     log.info(
         "case opened case=%s kind=%s device=%s boot=%d seq=%d",

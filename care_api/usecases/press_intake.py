@@ -72,7 +72,7 @@ _EXISTING = select(_EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq, _EVENT.c.cas
 )
 # Newest first, so that in a dict the oldest is written last and wins.
 _ACTIVE = (
-    select(_CASE.c.id, _CASE.c.elder_id, _CASE.c.kind, _CASE.c.state)
+    select(_CASE.c.id, _CASE.c.elder_id, _CASE.c.kind, _CASE.c.state, _CASE.c.drill)
     .where(
         _CASE.c.elder_id.in_(bindparam("elders", expanding=True)),
         _CASE.c.state.in_(_ACTIVE_STATES),
@@ -173,11 +173,12 @@ def _record(
     elders = {s.elder_id for s in sources.values() if s.elder_id is not None}
     if elders_checking_in(uow.session, elders, now, tz):
         raise _CheckingIn
-    plan = _plan(reports, sources, _existing(conn, reports), _active_cases(conn, elders))
+    # Known before planning: a drill press joins only drill cases, a real one only real ones.
+    drills = drilled_devices(uow.session, sources)
+    plan = _plan(reports, sources, _existing(conn, reports), _active_cases(conn, elders), drills)
     case_ids: dict[int, str] = {}
     if plan.new:
         case_ids = _number_cases(conn, plan, now, tz)
-        drills = drilled_devices(uow.session, sources)
         _write(uow, conn, reports, plan, case_ids, sources, drills, now)
     outcomes: list[IntakeOutcome] = []
     for i in range(len(reports)):
@@ -196,11 +197,12 @@ def _plan(
     reports: Sequence[DeviceReport],
     sources: dict[str, _Source],
     seen: dict[EventKey, str | None],
-    active: dict[tuple[int, str], _Active],
+    active: dict[tuple[int, str, bool], _Active],
+    drills: set[str],
 ) -> _Plan:
     plan = _Plan()
     first: dict[EventKey, int] = {}
-    opened: dict[tuple[int, str], int] = {}
+    opened: dict[tuple[int, str, bool], int] = {}
     for i, report in enumerate(reports):
         source = sources.get(report.key.device_id)
         rejected = _check(report, source)
@@ -220,7 +222,7 @@ def _plan(
         plan.new.append(i)
         plan.kinds[i] = kind
         plan.triggers[i] = f"{button} {pattern} press"
-        key = (source.elder_id, kind.value)
+        key = (source.elder_id, kind.value, report.key.device_id in drills)
         if key in active:
             plan.joined[i] = active[key].case_id
             plan.joined_state[i] = active[key].state
@@ -371,9 +373,9 @@ def _existing(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKe
     return {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
 
 
-def _active_cases(conn: Connection, elder_ids: set[int]) -> dict[tuple[int, str], _Active]:
-    """(elder, kind) → the oldest active case, as `case_log.find_active_case` picks it."""
+def _active_cases(conn: Connection, elder_ids: set[int]) -> dict[tuple[int, str, bool], _Active]:
+    """(elder, kind, drill) → the oldest active case, as `case_log.find_active_case` picks it."""
     if not elder_ids:
         return {}
     rows = conn.execute(_ACTIVE, {"elders": sorted(elder_ids)}).all()
-    return {(row[1], row[2]): _Active(row[0], CaseState(row[3])) for row in rows}
+    return {(row[1], row[2], bool(row[4])): _Active(row[0], CaseState(row[3])) for row in rows}
