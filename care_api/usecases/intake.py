@@ -234,6 +234,7 @@ def _apply(
 def _cancel(
     uow: SqlUnitOfWork, device: Device, report: DeviceReport, now: datetime, tz: tzinfo
 ) -> Case | None:
+    """Undo the event `ref_seq` names; the case only when that event opened it, unowned."""
     ref_seq = report.fields.get("ref_seq")
     ref = uow.session.exec(
         select(DeviceEvent).where(
@@ -254,6 +255,12 @@ def _cancel(
     case = uow.session.get(Case, ref.case_id)
     if case is None:
         return None
+    if case.device_event_id != ref.id:
+        # The event named only joined a case something else opened (a repeat press after a
+        # fall): undo that event, never the alarm that is still running.
+        why = f"elder cancelled {ref.type} seq {ref.seq}; the case goes on"
+        add_note(uow, case, action="note", by=by, why=why, now=now)
+        return case
     if is_unowned(CaseState(case.state)):
         move_case(
             uow, case, CaseState.CANCELLED, by=by, why="elder cancelled (false alarm)", now=now
