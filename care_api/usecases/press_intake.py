@@ -36,6 +36,7 @@ from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, T
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.case_log import LADDER_TIMER
 from care_api.usecases.checkins import elders_checking_in
+from care_api.usecases.device_sources import refusal
 from care_api.usecases.drills import drilled_devices
 from care_api.usecases.intake import record_device_report
 
@@ -234,16 +235,11 @@ def _plan(
 
 
 def _check(report: DeviceReport, source: _Source | None) -> IntakeOutcome | None:
-    # The same checks, in the same order, as intake._check_source.
+    # The same rule as intake._check_source: one `refusal` for every path.
     if source is None:
         return IntakeOutcome.rejected("unknown device")
-    if source.status == "retired":
-        return IntakeOutcome.rejected("device retired")
-    if source.elder_id is None:
-        return IntakeOutcome.rejected("device not bound to an elder")
-    if report.source.startswith("serial:") and source.hub_port not in (None, report.source[7:]):
-        return IntakeOutcome.rejected("device not behind this hub")
-    return None
+    reason = refusal(source.status, source.elder_id, source.hub_port, report.source)
+    return None if reason is None else IntakeOutcome.rejected(reason)
 
 
 def _number_cases(conn: Connection, plan: _Plan, now: datetime, tz: tzinfo) -> dict[int, str]:
