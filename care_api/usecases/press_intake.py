@@ -64,6 +64,7 @@ _SOURCES = (
         _DEVICE.c.status,
         _DEVICE.c.hub_port,
         _ELDER.c.keymap_override,
+        _DEVICE.c.outage_since,
     )
     .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
     .where(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
@@ -105,6 +106,7 @@ class _Source:
     status: str
     hub_port: str | None
     keymap_override: dict[str, str] | None
+    silent: bool  # an outage is open: the press ends it
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,12 @@ class _Plan:
     joined_state: dict[int, CaseState] = field(default_factory=dict)  # that case's state
 
 
-class _CheckingIn(Exception):
-    """A press of the batch may be an elder's check-in (a window open, or one missed)."""
+class _FullRules(Exception):
+    """A press of the batch needs rules only the one-by-one path has.
+
+    It may be an elder's check-in (a window open, or one missed), or its terminal is back
+    from an outage.
+    """
 
 
 def is_batchable(report: DeviceReport) -> bool:
@@ -155,9 +161,9 @@ def record_presses(
         except IntegrityError:
             # Another process committed one of these keys since we looked: go one by one.
             uow.rollback()
-        except _CheckingIn:
-            # A press may be an elder's "I'm OK", on time or late (issue 9): intake's own
-            # rules decide it.
+        except _FullRules:
+            # A press may be an elder's "I'm OK", on time or late, or end an outage: intake's
+            # own rules decide it.
             uow.rollback()
             return [record_device_report(uow_factory, r, now=now, tz=tz) for r in reports]
         else:
@@ -172,8 +178,8 @@ def _record(
     conn = uow.session.connection()  # Core statements: the ORM has nothing to track here
     sources = _sources(conn, {r.key.device_id for r in reports})
     elders = {s.elder_id for s in sources.values() if s.elder_id is not None}
-    if elders_checking_in(uow.session, elders, now, tz):
-        raise _CheckingIn
+    if any(s.silent for s in sources.values()) or elders_checking_in(uow.session, elders, now, tz):
+        raise _FullRules
     # Known before planning: a drill press joins only drill cases, a real one only real ones.
     drills = drilled_devices(uow.session, sources)
     plan = _plan(reports, sources, _existing(conn, reports), _active_cases(conn, elders), drills)
@@ -359,7 +365,7 @@ def _history(
 
 def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
     rows = conn.execute(_SOURCES, {"ids": sorted(device_ids)}).all()
-    return {row[0]: _Source(row[1], row[2], row[3], row[4]) for row in rows}
+    return {row[0]: _Source(row[1], row[2], row[3], row[4], row[5] is not None) for row in rows}
 
 
 def _existing(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKey, str | None]:
