@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
@@ -16,6 +17,7 @@ from care_api.domain.model import CaseKind, CaseState
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.drills import in_drill
+from care_api.usecases.intake_plan import Running, join_key, running_cases
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,59 @@ def next_case_id(session: Session, now: datetime, tz: tzinfo) -> str:
     return f"C-{day}-{number:04d}"
 
 
+def new_case_rows(
+    *,
+    case_id: str,
+    kind: CaseKind,
+    elder_id: int,
+    trigger: str,
+    by: str,
+    now: datetime,
+    device_id: str | None = None,
+    device_event_id: int | None = None,
+    cause: str | None = None,
+    drill: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The rows of a new case: the case, its first history row, its ladder's step 0 due now.
+
+    The one writer of a new case: `open_case` and the gateway's press batch both write these
+    columns, so a case reads the same whichever path opened it.
+    """
+    code = contact_id_for_case(kind, cause)
+    case = {
+        "id": case_id,
+        "kind": kind.value,
+        "state": CaseState.OPEN.value,
+        "elder_id": elder_id,
+        "device_id": device_id,
+        "device_event_id": device_event_id,
+        "summary": summary_for(kind, trigger),
+        "opened_at": now,
+        "updated_at": now,
+        "contact_id": code.code if code is not None else None,
+        "drill": drill,
+    }
+    history = {
+        "case_id": case_id,
+        "at": now,
+        "by": by,
+        "action": "opened",
+        "from_state": None,
+        "to_state": CaseState.OPEN.value,
+        "why": trigger,
+    }
+    # The side effect is a row first: if the process dies before the fast path runs, the
+    # timer sweep still fires step 0.
+    timer = {
+        "case_id": case_id,
+        "purpose": LADDER_TIMER,
+        "step": 0,
+        "due_at": now,
+        "created_at": now,
+    }
+    return case, history, timer
+
+
 def open_case(
     uow: SqlUnitOfWork,
     *,
@@ -68,27 +123,22 @@ def open_case(
     and opted-in people only. Everything else (terminal trouble, check-ins, filings) is real.
     """
     session = uow.session
-    code = contact_id_for_case(kind, cause)
-    case = Case(
-        id=next_case_id(session, now, tz),
+    row, history, timer = new_case_rows(
+        case_id=next_case_id(session, now, tz),
         kind=kind,
-        state=CaseState.OPEN,
         elder_id=elder_id,
+        trigger=trigger,
+        by=by,
+        now=now,
         device_id=device_id,
         device_event_id=device_event_id,
-        summary=summary_for(kind, trigger),
-        opened_at=now,
-        updated_at=now,
-        contact_id=code.code if code is not None else None,
+        cause=cause,
         drill=drill,
     )
+    case = Case(**row)
     session.add(case)
-    session.add(
-        CaseEvent(case_id=case.id, at=now, by=by, action="opened", to_state=case.state, why=trigger)
-    )
-    # The side effect is a row first: if the process dies before the fast path runs,
-    # the timer sweep still fires step 0.
-    session.add(Timer(case_id=case.id, purpose=LADDER_TIMER, step=0, due_at=now, created_at=now))
+    session.add(CaseEvent(**history))
+    session.add(Timer(**timer))
     uow.emit(CaseOpened(case.id, kind, elder_id, device_id))
     return case
 
@@ -128,24 +178,14 @@ def add_note(
 
 
 def find_active_case(
-    session: Session,
-    elder_id: int,
-    kind: CaseKind,
-    device_id: str | None = None,
-    *,
-    drill: bool | None = None,
+    session: Session, elder_id: int, kind: CaseKind, device_id: str | None = None
 ) -> Case | None:
-    """The elder's oldest still-active case of `kind` (optionally from one device).
-
-    With `drill`, only a drill case (True) or only a real one (False): the two never mix.
-    """
+    """The elder's oldest still-active case of `kind` (optionally from one device)."""
     query = select(Case).where(
         Case.elder_id == elder_id, Case.kind == kind, col(Case.state).in_(list(ACTIVE))
     )
     if device_id is not None:
         query = query.where(Case.device_id == device_id)
-    if drill is not None:
-        query = query.where(col(Case.drill).is_(drill))
     return session.exec(query.order_by(col(Case.opened_at))).first()
 
 
@@ -196,22 +236,47 @@ def open_or_join(
     """Open a case of `kind` for the terminal's elder, or join the one of that kind running.
 
     A press of a terminal in test mode joins only a drill case and a real one only a real
-    case: a drill must never swallow a real alarm, nor a drill page the real family.
+    case (the planner's `join_key`): a drill must never swallow a real alarm, nor a drill
+    page the real family.
     """
-    if device.elder_id is None:  # intake rejects these; this guards later edits
-        raise RuntimeError(f"device {device.device_id} is not bound to an elder")
-    by = f"device:{device.device_id}"
+    elder_id = _elder_of(device)
     drill = in_drill(uow.session, device.device_id)
-    active = find_active_case(uow.session, device.elder_id, kind, drill=drill)
-    if active is not None:
+    uow.session.flush()  # the running cases are read with Core, past the ORM's pending rows
+    running = running_cases(uow.session.connection(), {elder_id})
+    join = running.get(join_key(elder_id, kind, drill))
+    return place_event(
+        uow, device, event, kind, trigger, now, tz, drill=drill, join=join, cause=cause
+    )
+
+
+def place_event(
+    uow: SqlUnitOfWork,
+    device: Device,
+    event: DeviceEvent,
+    kind: CaseKind,
+    trigger: str,
+    now: datetime,
+    tz: tzinfo,
+    *,
+    drill: bool,
+    join: Running | None,
+    cause: str | None = None,
+) -> Case:
+    """Carry out a placement the planner decided: join the running case `join`, or open one."""
+    elder_id = _elder_of(device)
+    by = f"device:{device.device_id}"
+    if join is not None:
+        active = uow.session.get(Case, join.case_id)
+        if active is None:  # read in this transaction a moment ago
+            raise RuntimeError(f"running case {join.case_id} vanished")
         # A stuck button or a nervous elder pressing again joins the case already running.
         add_note(uow, active, action="pressed_again", by=by, why=trigger, now=now)
-        uow.emit(CasePressedAgain(active.id, device.device_id, CaseState(active.state)))
+        uow.emit(CasePressedAgain(active.id, device.device_id, join.state))
         return active
     case = open_case(
         uow,
         kind=kind,
-        elder_id=device.elder_id,
+        elder_id=elder_id,
         trigger=trigger,
         by=by,
         now=now,
@@ -230,3 +295,9 @@ def open_or_join(
         event.seq,
     )
     return case
+
+
+def _elder_of(device: Device) -> int:
+    if device.elder_id is None:  # intake rejects these; this guards later edits
+        raise RuntimeError(f"device {device.device_id} is not bound to an elder")
+    return device.elder_id
