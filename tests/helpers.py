@@ -11,9 +11,17 @@ from care_api.usecases.schedules.checkins import add_window
 
 
 def seed_elder(
-    services: Services, device_id: str = "T1001", *, contacts: int = 2, **elder: object
+    services: Services,
+    device_id: str = "T1001",
+    *,
+    contacts: int = 2,
+    hub_port: str | None = None,
+    **elder: object,
 ) -> tuple[int, str]:
-    """Create an elder with contacts and a terminal; returns (elder_id, device secret)."""
+    """Create an elder with contacts and a terminal; returns (elder_id, device secret).
+
+    `hub_port`: the serial line the terminal is provisioned behind (none: MQTT only).
+    """
     now = services.clock.now()
     with services.uow() as uow:
         data = {"name": "Wang Fang", "phone": "+8613800000000", "address": "12 Bamboo Lane"}
@@ -25,7 +33,7 @@ def seed_elder(
                 row.id,
                 {"name": f"Contact {i + 1}", "phone": f"+86139000000{i:02d}", "priority": i + 1},
             )
-        _, secret = provision_device(uow.session, device_id, row.id, now)
+        _, secret = provision_device(uow.session, device_id, row.id, now, hub_port)
         uow.commit()
         return row.id, secret
 

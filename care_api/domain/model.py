@@ -95,6 +95,12 @@ class DeviceReport:
     device_time: str | None = None
 
 
+# A serial hub reporting for a terminal not provisioned behind it (PROTOCOL.md: a hub is
+# trusted for those and no others). The hub's line is refused, not the terminal's event:
+# the serial transport answers it `$NAK`.
+NOT_BEHIND_HUB = "device not behind this hub"
+
+
 @dataclass(frozen=True, slots=True)
 class IntakeOutcome:
     """What intake decided for one report; the gateway turns it into the ack."""

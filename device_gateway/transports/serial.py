@@ -11,9 +11,10 @@ from typing import Any
 
 import serial
 
+from care_api.domain.model import NOT_BEHIND_HUB
 from device_gateway.ports import Inbound, InboundHandler
 from device_gateway.protocol.errors import FrameError
-from device_gateway.protocol.model import Ack, CaseNews, Command, Nak, WireEvent
+from device_gateway.protocol.model import Ack, AckStatus, CaseNews, Command, Nak, WireEvent
 from device_gateway.protocol.nmea_codec import LineSplitter, decode_line, encode_ack, encode_nak
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,10 @@ class SerialTransport:
         return decode_line(item.payload)
 
     def send_ack(self, device_id: str, ack: Ack) -> None:
+        if ack.status is AckStatus.REJECTED and ack.reason == NOT_BEHIND_HUB:
+            # The hub is not trusted for this terminal: its line is refused, not acked.
+            self.send_nak(Nak(device_id=device_id, boot=ack.boot, seq=ack.seq, reason=ack.reason))
+            return
         try:
             line = encode_ack(ack)
         except ValueError:  # a rejection naming no event: only a $NAK can say it

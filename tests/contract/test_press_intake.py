@@ -137,5 +137,5 @@ def test_press_batch_refuses_other_report_types(services: Services) -> None:
     from care_api.domain.model import EventKey, ReportType
 
     heartbeat = DeviceReport(EventKey("T1", 1, 1), ReportType.HEARTBEAT, {})
-    with pytest.raises(ValueError, match="presses only"):
+    with pytest.raises(TypeError, match="presses only"):
         batch(services, heartbeat)

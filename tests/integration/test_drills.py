@@ -187,3 +187,91 @@ def test_the_gateways_press_batch_marks_drill_cases_too(svc: Services, clock: Fa
             (True, "1101"),
             (False, "1101"),
         ]
+
+
+# --- drill and real never mix ------------------------------------------------------------------
+
+PATHS = ["one_by_one", "batch"]
+
+
+def press_via(path: str, svc: Services, device_id: str, seq: int) -> str:
+    """A long press through the gateway's single path or its batched press path."""
+    report = press(device_id, seq=seq)
+    if path == "batch":
+        [outcome] = record_presses(svc.uow, [report], now=svc.clock.now(), tz=svc.tz)
+    else:
+        outcome = record_device_report(svc.uow, report, now=svc.clock.now(), tz=svc.tz)
+    assert outcome.status == "accepted" and outcome.case_id is not None, outcome
+    return outcome.case_id
+
+
+def add_opted_in_contact(api: TestClient, elder_id: int) -> None:
+    resp = api.post(
+        f"/api/v1/elders/{elder_id}/contacts",
+        json={"name": "Drill Daughter", "phone": OPTED_IN, "priority": 2, "drill_opt_in": True},
+        headers=ADMIN,
+    )
+    assert resp.status_code == 201, resp.text
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_real_press_after_a_drill_ends_is_a_real_case_for_the_real_family(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock, path: str
+) -> None:
+    elder_id, _ = seed_elder(svc, contacts=1)
+    add_opted_in_contact(api, elder_id)
+    drill = api.post("/api/v1/drills", json={"device_id": "T1001"}, headers=ADMIN).json()
+    drill_case = press_via(path, svc, "T1001", 1)
+    run(alerts)
+    assert all(n.body.startswith("[TEST]") for n in messages(svc, drill_case))
+
+    ended = api.post(f"/api/v1/drills/{drill['id']}/end", headers=ADMIN)
+    assert ended.status_code == 200, ended.text
+    # Ending the drill settled its case: nothing left open to absorb the next press.
+    settled = api.get(f"/api/v1/cases/{drill_case}", headers=ADMIN).json()
+    assert settled["state"] == "closed"
+    assert settled["events"][-1]["why"] == "drill ended"
+    clock.advance(minutes=1)
+
+    real_case = press_via(path, svc, "T1001", 2)
+    run(alerts)
+
+    assert real_case != drill_case
+    assert api.get(f"/api/v1/cases/{real_case}", headers=ADMIN).json()["drill"] is False
+    real = messages(svc, real_case)
+    assert real and not any(n.body.startswith("[TEST]") for n in real)
+    to_family = {(n.to, n.channel): n.status for n in real if n.channel != "console"}
+    assert to_family == {(FIRST, "sms"): "queued", (FIRST, "voice"): "queued"}
+    # The drill's ladder stopped with the drill: no test step fires later.
+    before = len(messages(svc, drill_case))
+    clock.advance(minutes=10)
+    run(alerts)
+    assert len(messages(svc, drill_case)) == before
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_real_press_during_a_drill_never_joins_the_drill_case_nor_the_reverse(
+    api: TestClient, svc: Services, alerts: AlertsComponent, path: str
+) -> None:
+    elder_id, _ = seed_elder(svc, contacts=1)
+    add_opted_in_contact(api, elder_id)
+    # A second terminal of the same elder (the bedroom's), not in the drill.
+    resp = api.post(
+        "/api/v1/devices", json={"device_id": "T1002", "elder_id": elder_id}, headers=ADMIN
+    )
+    assert resp.status_code == 201, resp.text
+    assert api.post("/api/v1/drills", json={"device_id": "T1001"}, headers=ADMIN).status_code == 201
+
+    drill_case = press_via(path, svc, "T1001", 1)
+    real_case = press_via(path, svc, "T1002", 1)
+    again_drill = press_via(path, svc, "T1001", 2)
+    again_real = press_via(path, svc, "T1002", 2)
+    run(alerts)
+
+    assert real_case != drill_case
+    assert (again_drill, again_real) == (drill_case, real_case)
+    cases = {c["id"]: c["drill"] for c in api.get("/api/v1/cases", headers=ADMIN).json()}
+    assert cases == {drill_case: True, real_case: False}
+    real = messages(svc, real_case)
+    assert {(n.to, n.channel) for n in real if n.status == "queued"} >= {(FIRST, "sms")}
+    assert not any(n.body.startswith("[TEST]") for n in real)

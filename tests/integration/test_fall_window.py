@@ -132,3 +132,29 @@ def test_window_zero_opens_the_emergency_at_once(svc: Services, clock: FakeClock
     outcome = record_device_report(svc.uow, report, now=clock.now(), tz=svc.tz, fall_window_s=0)
     assert outcome.case_id is not None
     assert cases(svc)[0].contact_id == "1100"
+
+
+def test_cancelling_a_repeat_press_leaves_the_fall_emergency_running(
+    svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=2)
+    send(svc, 1, ReportType.FALL)
+    clock.advance(seconds=30)
+    run(alerts)
+    [emergency] = cases(svc)
+    assert send(svc, 2, ReportType.PRESS, button="main", pattern="long") == emergency.id
+    sent_before = len(messages(svc))
+
+    # The elder cancels the repeat press only: the fall that opened the case stands.
+    assert send(svc, 3, ReportType.CANCEL, ref_seq=2) == emergency.id
+
+    [case] = cases(svc)
+    assert case.state == CaseState.DISPATCHED
+    clock.advance(minutes=2)
+    run(alerts)  # the ladder's next step still fires
+    assert cases(svc)[0].state == CaseState.ESCALATED
+    step1 = messages(svc)[sent_before:]
+    assert {"sms", "voice"} <= {c for c, _ in step1}
+    # The cancel of the first, opening event still cancels the case nobody has taken.
+    assert send(svc, 4, ReportType.CANCEL, ref_seq=1) == emergency.id
+    assert cases(svc)[0].state == CaseState.CANCELLED

@@ -72,9 +72,9 @@ def test_hub_presses_are_acked_by_the_gateway_over_a_pty(
     make_hub: Callable[..., Hub],
     start_serial: Callable[[str], SerialTransport],
 ) -> None:
-    seed_elder(services, "T1001")
-    seed_elder(services, "T1002", name="Li Wei")
     hub = make_hub()
+    seed_elder(services, "T1001", hub_port=hub.line_name)
+    seed_elder(services, "T1002", name="Li Wei", hub_port=hub.line_name)
     assert start_serial(hub.line_name).wait_state(PortState.OPEN, WAIT_S)
 
     first = hub.press("T1001", "long").wait(WAIT_S)
@@ -93,8 +93,8 @@ def test_hub_resends_after_a_dropped_ack_and_gets_the_same_case(
     make_hub: Callable[..., Hub],
     start_serial: Callable[[str], SerialTransport],
 ) -> None:
-    seed_elder(services, "T1001")
     hub = make_hub(("T1001",))
+    seed_elder(services, "T1001", hub_port=hub.line_name)
     assert start_serial(hub.line_name).wait_state(PortState.OPEN, WAIT_S)
     hub.drop_next_replies(1)  # the first $ACK is lost on the line
 
@@ -140,6 +140,34 @@ def test_hub_terminals_provisioned_through_the_api_with_hub_port_are_served(
         assert (ack["status"], ack["case"]) == ("accepted", CASE_1)
     finally:
         services.close()
+
+
+def test_a_hub_cannot_report_for_a_terminal_not_provisioned_behind_it(
+    services: Services,
+    make_hub: Callable[..., Hub],
+    start_serial: Callable[[str], SerialTransport],
+) -> None:
+    hub = make_hub(("T1001", "T2002", "T3003"))
+    seed_elder(services, "T1001", hub_port=hub.line_name)
+    seed_elder(services, "T2002", name="Li Wei")  # an MQTT-only terminal
+    seed_elder(services, "T3003", name="Chen Hua", hub_port="/dev/ttyUSB9")  # another hub's
+    assert start_serial(hub.line_name).wait_state(PortState.OPEN, WAIT_S)
+
+    mqtt_only = hub.press("T2002", "long").wait(WAIT_S)
+    elsewhere = hub.press("T3003", "long").wait(WAIT_S)
+    behind = hub.press("T1001", "long").wait(WAIT_S)
+
+    assert mqtt_only is not None and elsewhere is not None and behind is not None
+    for nak in (mqtt_only, elsewhere):
+        assert (nak["status"], nak["case"], nak["reason"]) == (
+            "nak",
+            None,
+            "device not behind this hub",
+        )
+    assert (behind["status"], behind["case"]) == ("accepted", CASE_1)
+    assert [(c.id, c.device_id) for c in cases(services)] == [(CASE_1, "T1001")]
+    stats = hub.stats()
+    assert (stats.naks, stats.accepted, stats.resends) == (2, 1, 0)
 
 
 # --- against a peer that does not answer ------------------------------------------------------
@@ -226,11 +254,11 @@ def test_sim_command_serial_pty_runs_a_hub_the_gateway_serves(
     tmp_path: Path,
     start_serial: Callable[[str], SerialTransport],
 ) -> None:
+    link = tmp_path / "hub0"
     for i, device_id in enumerate(("SIM0001", "SIM0002")):
-        seed_elder(services, device_id, name=f"Elder {i}")
+        seed_elder(services, device_id, name=f"Elder {i}", hub_port=str(link))
     creds = tmp_path / "creds.csv"
     creds.write_text("device_id,secret\nSIM0001,-\nSIM0002,-\n")
-    link = tmp_path / "hub0"
     # The gateway is configured first and waits for the link the sim makes.
     transport = start_serial(str(link))
     app = typer.Typer()

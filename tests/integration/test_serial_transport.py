@@ -57,7 +57,7 @@ def hub() -> Iterator[HubEnd]:
 def gateway(
     services: Services, hub: HubEnd, start_serial: Callable[[str], SerialTransport]
 ) -> SerialTransport:
-    seed_elder(services)
+    seed_elder(services, hub_port=hub.path)
     transport = start_serial(hub.path)
     assert transport.wait_state(PortState.OPEN, WAIT_S)
     return transport
@@ -135,21 +135,14 @@ def test_serial_heartbeat_is_accepted_without_a_case(
         assert device.battery == 88
 
 
-def test_serial_device_behind_another_hub_is_rejected(
+def test_serial_device_behind_another_hub_is_naked(
     gateway: SerialTransport, hub: HubEnd, services: Services
 ) -> None:
-    seed_elder(services, "T2002")
-    seed_elder(services, "T3003", name="Li Wei")
-    with services.uow() as uow:
-        for device_id, port in (("T2002", "/dev/ttyUSB9"), ("T3003", hub.path)):
-            device = uow.session.get(Device, device_id)
-            assert device is not None
-            device.hub_port = port
-            uow.session.add(device)
-        uow.commit()
+    seed_elder(services, "T2002", hub_port="/dev/ttyUSB9")
+    seed_elder(services, "T3003", name="Li Wei", hub_port=hub.path)
 
     hub.send(press_line("T2002", seq=5))
-    assert hub.reply() == ack_line("T2002", 5, "rejected", reason="device not behind this hub")
+    assert hub.reply() == nak_line("device not behind this hub", "T2002", 7, 5)
     hub.send(press_line("T3003", seq=6))
     assert hub.reply().startswith(b"$ACK,T3003,7,6,accepted,case=")
     assert [c.device_id for c in cases(services)] == ["T3003"]
@@ -167,8 +160,8 @@ def test_serial_unknown_device_is_rejected(gateway: SerialTransport, hub: HubEnd
 def test_serial_port_that_vanishes_is_reopened_without_a_restart(
     services: Services, tmp_path: Path, start_serial: Callable[[str], SerialTransport]
 ) -> None:
-    seed_elder(services)
     link = tmp_path / "hub0"
+    seed_elder(services, hub_port=str(link))
     first = HubEnd(link)
     transport = start_serial(str(link))
     assert transport.wait_state(PortState.OPEN, WAIT_S)
@@ -193,8 +186,8 @@ def test_serial_port_that_vanishes_is_reopened_without_a_restart(
 def test_serial_port_missing_at_start_is_opened_once_it_appears(
     services: Services, tmp_path: Path, start_serial: Callable[[str], SerialTransport]
 ) -> None:
-    seed_elder(services)
     link = tmp_path / "not-yet"
+    seed_elder(services, hub_port=str(link))
     transport = start_serial(f"{link}@9600")
     assert transport.wait_state(PortState.RETRYING, WAIT_S)
     assert "No such file" in str(transport.health()["last_error"])
@@ -213,7 +206,7 @@ def test_serial_port_missing_at_start_is_opened_once_it_appears(
 def test_serial_health_shows_in_healthz_per_port(
     services: Services, hub: HubEnd, tmp_path: Path
 ) -> None:
-    seed_elder(services)
+    seed_elder(services, hub_port=hub.path)
     missing = str(tmp_path / "unplugged")
     settings = Settings(
         database_url=services.settings.database_url,

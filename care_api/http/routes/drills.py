@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
 from care_api.http.drill_models import DrillCreate, DrillPublic
+from care_api.usecases.cases.actions import settle_drill_cases
 from care_api.usecases.cases.queries import MAX_PAGE
 from care_api.usecases.schedules.drills import end_drill, list_drills, start_drill
 
@@ -48,7 +49,10 @@ def read_drills(
 def post_end_drill(
     drill_id: DrillId, services: ServicesDep, uow: UowDep, principal: StaffDep
 ) -> DrillPublic:
-    """End a drill: the next press is real again; 409 if it has ended already."""
-    drill = end_drill(uow.session, drill_id, by=principal.actor, now=services.clock.now())
+    """End a drill: its open cases close and the next press is real again; 409 if ended."""
+    now = services.clock.now()
+    drill = end_drill(uow.session, drill_id, by=principal.actor, now=now)
+    uow.session.flush()  # the drill's end is what tells its terminals are real again
+    settle_drill_cases(uow, by=principal.actor, now=now)
     uow.commit()
     return DrillPublic.of(drill)

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
-from care_api.domain.cases import UNOWNED, is_unowned
+from care_api.domain.cases import ACTIVE, UNOWNED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState
 from care_api.store.tables import Case, Timer
@@ -29,6 +29,9 @@ from care_api.usecases.cases.log import (
     move_case,
 )
 from care_api.usecases.dispatch.merchants import DEFAULT_RED_CARD
+from care_api.usecases.schedules.drills import drilled_devices
+
+DRILL_ENDED_WHY = "drill ended"
 
 
 def get_case(session: Session, case_id: str) -> Case:
@@ -143,3 +146,30 @@ def record_callback(
         move_case(uow, case, CaseState.CLOSED, by=by, why="closed after callback", now=now)
     case.closed_at = now
     return case
+
+
+def settle_drill_cases(uow: SqlUnitOfWork, *, by: str, now: datetime) -> list[str]:
+    """Close every active drill case whose terminal is no longer in test mode; their ids.
+
+    Run when a drill ends: a drill case left open would otherwise take the terminal's next
+    presses into a test ladder. Its pending steps stop; a drill needs no callback.
+    """
+    session = uow.session
+    rows = session.exec(
+        select(Case)
+        .where(col(Case.drill).is_(True), col(Case.state).in_([s.value for s in ACTIVE]))
+        .order_by(col(Case.opened_at))
+        .with_for_update()
+    ).all()
+    still = drilled_devices(session, [c.device_id for c in rows if c.device_id is not None])
+    settled: list[str] = []
+    for case in rows:
+        if case.device_id in still:
+            continue  # another drill still covers its terminal
+        move_case(uow, case, CaseState.RESOLVED, by=by, why=DRILL_ENDED_WHY, now=now)
+        case.resolved_at = now
+        cancel_pending_timers(session, case.id)
+        move_case(uow, case, CaseState.CLOSED, by=by, why=DRILL_ENDED_WHY, now=now)
+        case.closed_at = now
+        settled.append(case.id)
+    return settled

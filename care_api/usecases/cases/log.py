@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
@@ -15,6 +16,7 @@ from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChange
 from care_api.domain.model import CaseKind, CaseState
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.intake.plan import Running, join_key, running_cases
 from care_api.usecases.schedules.drills import in_drill
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,59 @@ def next_case_id(session: Session, now: datetime, tz: tzinfo) -> str:
     return f"C-{day}-{number:04d}"
 
 
+def new_case_rows(
+    *,
+    case_id: str,
+    kind: CaseKind,
+    elder_id: int,
+    trigger: str,
+    by: str,
+    now: datetime,
+    device_id: str | None = None,
+    device_event_id: int | None = None,
+    cause: str | None = None,
+    drill: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The rows of a new case: the case, its first history row, its ladder's step 0 due now.
+
+    The one writer of a new case: `open_case` and the gateway's press batch both write these
+    columns, so a case reads the same whichever path opened it.
+    """
+    code = contact_id_for_case(kind, cause)
+    case = {
+        "id": case_id,
+        "kind": kind.value,
+        "state": CaseState.OPEN.value,
+        "elder_id": elder_id,
+        "device_id": device_id,
+        "device_event_id": device_event_id,
+        "summary": summary_for(kind, trigger),
+        "opened_at": now,
+        "updated_at": now,
+        "contact_id": code.code if code is not None else None,
+        "drill": drill,
+    }
+    history = {
+        "case_id": case_id,
+        "at": now,
+        "by": by,
+        "action": "opened",
+        "from_state": None,
+        "to_state": CaseState.OPEN.value,
+        "why": trigger,
+    }
+    # The side effect is a row first: if the process dies before the fast path runs, the
+    # timer sweep still fires step 0.
+    timer = {
+        "case_id": case_id,
+        "purpose": LADDER_TIMER,
+        "step": 0,
+        "due_at": now,
+        "created_at": now,
+    }
+    return case, history, timer
+
+
 def open_case(
     uow: SqlUnitOfWork,
     *,
@@ -58,36 +113,32 @@ def open_case(
     device_id: str | None = None,
     device_event_id: int | None = None,
     cause: str | None = None,
+    drill: bool = False,
 ) -> Case:
     """Open a case with its first history row and the ladder's first step due now.
 
     `cause` ("fall", "missed_check_in", a terminal problem) picks its Contact ID code where
-    the kind alone does not (see domain.alarm_codes.contact_id_for_case).
+    the kind alone does not (see domain.alarm_codes.contact_id_for_case). `drill` marks a
+    case a terminal in test mode opened from a press or a fall: the whole ladder, but TEST
+    and opted-in people only. Everything else (terminal trouble, check-ins, filings) is real.
     """
     session = uow.session
-    code = contact_id_for_case(kind, cause)
-    # A terminal in test mode opens drill cases: the whole ladder, but TEST and opted-in only.
-    drill = in_drill(session, device_id)
-    case = Case(
-        id=next_case_id(session, now, tz),
+    row, history, timer = new_case_rows(
+        case_id=next_case_id(session, now, tz),
         kind=kind,
-        state=CaseState.OPEN,
         elder_id=elder_id,
+        trigger=trigger,
+        by=by,
+        now=now,
         device_id=device_id,
         device_event_id=device_event_id,
-        summary=summary_for(kind, trigger),
-        opened_at=now,
-        updated_at=now,
-        contact_id=code.code if code is not None else None,
+        cause=cause,
         drill=drill,
     )
+    case = Case(**row)
     session.add(case)
-    session.add(
-        CaseEvent(case_id=case.id, at=now, by=by, action="opened", to_state=case.state, why=trigger)
-    )
-    # The side effect is a row first: if the process dies before the fast path runs,
-    # the timer sweep still fires step 0.
-    session.add(Timer(case_id=case.id, purpose=LADDER_TIMER, step=0, due_at=now, created_at=now))
+    session.add(CaseEvent(**history))
+    session.add(Timer(**timer))
     uow.emit(CaseOpened(case.id, kind, elder_id, device_id))
     return case
 
@@ -182,20 +233,50 @@ def open_or_join(
     *,
     cause: str | None = None,
 ) -> Case:
-    """Open a case of `kind` for the terminal's elder, or join the one of that kind running."""
-    if device.elder_id is None:  # intake rejects these; this guards later edits
-        raise RuntimeError(f"device {device.device_id} is not bound to an elder")
+    """Open a case of `kind` for the terminal's elder, or join the one of that kind running.
+
+    A press of a terminal in test mode joins only a drill case and a real one only a real
+    case (the planner's `join_key`): a drill must never swallow a real alarm, nor a drill
+    page the real family.
+    """
+    elder_id = _elder_of(device)
+    drill = in_drill(uow.session, device.device_id)
+    uow.session.flush()  # the running cases are read with Core, past the ORM's pending rows
+    running = running_cases(uow.session.connection(), {elder_id})
+    join = running.get(join_key(elder_id, kind, drill))
+    return place_event(
+        uow, device, event, kind, trigger, now, tz, drill=drill, join=join, cause=cause
+    )
+
+
+def place_event(
+    uow: SqlUnitOfWork,
+    device: Device,
+    event: DeviceEvent,
+    kind: CaseKind,
+    trigger: str,
+    now: datetime,
+    tz: tzinfo,
+    *,
+    drill: bool,
+    join: Running | None,
+    cause: str | None = None,
+) -> Case:
+    """Carry out a placement the planner decided: join the running case `join`, or open one."""
+    elder_id = _elder_of(device)
     by = f"device:{device.device_id}"
-    active = find_active_case(uow.session, device.elder_id, kind)
-    if active is not None:
+    if join is not None:
+        active = uow.session.get(Case, join.case_id)
+        if active is None:  # read in this transaction a moment ago
+            raise RuntimeError(f"running case {join.case_id} vanished")
         # A stuck button or a nervous elder pressing again joins the case already running.
         add_note(uow, active, action="pressed_again", by=by, why=trigger, now=now)
-        uow.emit(CasePressedAgain(active.id, device.device_id, CaseState(active.state)))
+        uow.emit(CasePressedAgain(active.id, device.device_id, join.state))
         return active
     case = open_case(
         uow,
         kind=kind,
-        elder_id=device.elder_id,
+        elder_id=elder_id,
         trigger=trigger,
         by=by,
         now=now,
@@ -203,6 +284,7 @@ def open_or_join(
         device_id=device.device_id,
         device_event_id=event.id,
         cause=cause,
+        drill=drill,
     )
     log.info(
         "case opened case=%s kind=%s device=%s boot=%d seq=%d",
@@ -213,3 +295,9 @@ def open_or_join(
         event.seq,
     )
     return case
+
+
+def _elder_of(device: Device) -> int:
+    if device.elder_id is None:  # intake rejects these; this guards later edits
+        raise RuntimeError(f"device {device.device_id} is not bound to an elder")
+    return device.elder_id

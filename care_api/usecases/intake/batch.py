@@ -1,8 +1,9 @@
 """Intake of many presses in one transaction: the gateway's hot path, a few statements a batch.
 
-Same rules as `intake.record_device_report`, report by report and in order (a press joins
-the case an earlier press of the batch opened), but each table is read and written once
-per batch instead of once per press. The `(device_id, boot, seq)` unique key stays the
+The same planner as `intake.record_device_report` decides, report by report and in order
+(a press joins the case an earlier press of the batch opened), and a new case is written
+from the same rows (`case_log.new_case_rows`), but each table is read and written once per
+batch instead of once per press. The `(device_id, boot, seq)` unique key stays the
 truth: a key another process committed meanwhile makes the insert fail, and the batch is
 then recorded one report at a time by `record_device_report`, which answers `duplicate`.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, cast
 
@@ -19,11 +20,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, text, tuple
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
-from care_api.domain.alarm_codes import contact_id_for_case
-from care_api.domain.cases import ACTIVE, summary_for
-from care_api.domain.errors import InvalidInput
 from care_api.domain.events import CaseOpened, CasePressedAgain
-from care_api.domain.keymap import case_kind_for_press
 from care_api.domain.model import (
     CaseKind,
     CaseState,
@@ -35,7 +32,8 @@ from care_api.domain.model import (
 )
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
-from care_api.usecases.cases.log import LADDER_TIMER
+from care_api.usecases.cases.log import new_case_rows
+from care_api.usecases.intake.plan import Decision, Source, Step, plan_presses, running_cases
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.schedules.checkins import elders_checking_in
 from care_api.usecases.schedules.drills import drilled_devices
@@ -54,7 +52,6 @@ _EVENT = _table(DeviceEvent)
 _CASE = _table(Case)
 _CASE_EVENT = _table(CaseEvent)
 _TIMER = _table(Timer)
-_ACTIVE_STATES = [state.value for state in ACTIVE]
 
 # Built once: building a statement costs more than running it on a small batch.
 _SOURCES = (
@@ -64,21 +61,13 @@ _SOURCES = (
         _DEVICE.c.status,
         _DEVICE.c.hub_port,
         _ELDER.c.keymap_override,
+        _DEVICE.c.outage_since,
     )
     .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
     .where(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
 )
 _EXISTING = select(_EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq, _EVENT.c.case_id).where(
     tuple_(_EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq).in_(bindparam("keys", expanding=True))
-)
-# Newest first, so that in a dict the oldest is written last and wins.
-_ACTIVE = (
-    select(_CASE.c.id, _CASE.c.elder_id, _CASE.c.kind, _CASE.c.state)
-    .where(
-        _CASE.c.elder_id.in_(bindparam("elders", expanding=True)),
-        _CASE.c.state.in_(_ACTIVE_STATES),
-    )
-    .order_by(_CASE.c.opened_at.desc(), _CASE.c.id.desc())
 )
 _INSERT_EVENTS = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
 _TOUCH_DEVICE = (
@@ -105,30 +94,15 @@ class _Source:
     status: str
     hub_port: str | None
     keymap_override: dict[str, str] | None
+    silent: bool  # an outage is open: the press ends it
 
 
-@dataclass(frozen=True)
-class _Active:
-    case_id: str
-    state: CaseState
+class _FullRules(Exception):
+    """A press of the batch needs rules only the one-by-one path has.
 
-
-@dataclass
-class _Plan:
-    """What the batch writes, decided report by report (in order) before anything is written."""
-
-    done: dict[int, IntakeOutcome] = field(default_factory=dict)  # rejected, duplicate
-    dup_of: dict[int, int] = field(default_factory=dict)  # a key sent twice in this batch
-    new: list[int] = field(default_factory=list)  # reports to insert, in order
-    kinds: dict[int, CaseKind] = field(default_factory=dict)
-    triggers: dict[int, str] = field(default_factory=dict)
-    opener: dict[int, int] = field(default_factory=dict)  # → the press opening its case
-    joined: dict[int, str] = field(default_factory=dict)  # → an active case it joins
-    joined_state: dict[int, CaseState] = field(default_factory=dict)  # that case's state
-
-
-class _CheckingIn(Exception):
-    """A press of the batch may be an elder's check-in (a window open, or one missed)."""
+    It may be an elder's check-in (a window open, or one missed), or its terminal is back
+    from an outage.
+    """
 
 
 def is_batchable(report: DeviceReport) -> bool:
@@ -145,7 +119,7 @@ def record_presses(
         ValueError: a report is not a press.
     """
     if not all(is_batchable(r) for r in reports):
-        raise InvalidInput("record_presses takes presses only")
+        raise TypeError("record_presses takes presses only")  # a caller's bug, never input
     if not reports:
         return []
     with uow_factory() as uow:
@@ -155,9 +129,9 @@ def record_presses(
         except IntegrityError:
             # Another process committed one of these keys since we looked: go one by one.
             uow.rollback()
-        except _CheckingIn:
-            # A press may be an elder's "I'm OK", on time or late: intake's own
-            # rules decide it.
+        except _FullRules:
+            # A press may be an elder's "I'm OK", on time or late, or end an outage: intake's
+            # own rules decide it.
             uow.rollback()
             return [record_device_report(uow_factory, r, now=now, tz=tz) for r in reports]
         else:
@@ -170,92 +144,48 @@ def _record(
     uow: SqlUnitOfWork, reports: Sequence[DeviceReport], now: datetime, tz: tzinfo
 ) -> list[IntakeOutcome]:
     conn = uow.session.connection()  # Core statements: the ORM has nothing to track here
-    sources = _sources(conn, {r.key.device_id for r in reports})
-    elders = {s.elder_id for s in sources.values() if s.elder_id is not None}
-    if elders_checking_in(uow.session, elders, now, tz):
-        raise _CheckingIn
-    plan = _plan(reports, sources, _existing(conn, reports), _active_cases(conn, elders))
+    found = _sources(conn, {r.key.device_id for r in reports})
+    elders = {s.elder_id for s in found.values() if s.elder_id is not None}
+    if any(s.silent for s in found.values()) or elders_checking_in(uow.session, elders, now, tz):
+        raise _FullRules
+    drills = drilled_devices(uow.session, found)
+    sources = {
+        device_id: Source(s.status, s.elder_id, s.hub_port, s.keymap_override, device_id in drills)
+        for device_id, s in found.items()
+    }
+    plan = plan_presses(reports, sources, _existing(conn, reports), running_cases(conn, elders))
+    new = [i for i, d in enumerate(plan) if d.step in (Step.OPEN, Step.JOIN)]
     case_ids: dict[int, str] = {}
-    if plan.new:
-        case_ids = _number_cases(conn, plan, now, tz)
-        drills = drilled_devices(uow.session, sources)
-        _write(uow, conn, reports, plan, case_ids, sources, drills, now)
+    if new:
+        case_ids = _number_cases(conn, plan, new, now, tz)
+        _write(uow, conn, reports, plan, new, case_ids, sources, now)
     outcomes: list[IntakeOutcome] = []
-    for i in range(len(reports)):
-        if i in plan.done:
-            outcomes.append(plan.done[i])
-        elif i in plan.dup_of:
-            outcomes.append(IntakeOutcome(IntakeStatus.DUPLICATE, case_id=case_ids[plan.dup_of[i]]))
+    for i, d in enumerate(plan):
+        if d.step is Step.REJECT:
+            outcomes.append(IntakeOutcome.rejected(d.reason or "rejected"))
+        elif d.step is Step.DUPLICATE:
+            case_id = d.case_id if d.same_as is None else case_ids[d.same_as]
+            outcomes.append(IntakeOutcome(IntakeStatus.DUPLICATE, case_id=case_id))
         else:
-            outcomes.append(
-                IntakeOutcome(IntakeStatus.ACCEPTED, case_id=case_ids[i], kind=plan.kinds[i])
-            )
+            outcomes.append(IntakeOutcome(IntakeStatus.ACCEPTED, case_id=case_ids[i], kind=d.kind))
     return outcomes
 
 
-def _plan(
-    reports: Sequence[DeviceReport],
-    sources: dict[str, _Source],
-    seen: dict[EventKey, str | None],
-    active: dict[tuple[int, str], _Active],
-) -> _Plan:
-    plan = _Plan()
-    first: dict[EventKey, int] = {}
-    opened: dict[tuple[int, str], int] = {}
-    for i, report in enumerate(reports):
-        source = sources.get(report.key.device_id)
-        rejected = _check(report, source)
-        if rejected is not None or source is None or source.elder_id is None:
-            plan.done[i] = rejected or IntakeOutcome.rejected("unknown device")
-            continue
-        if report.key in seen:
-            plan.done[i] = IntakeOutcome(IntakeStatus.DUPLICATE, case_id=seen[report.key])
-            continue
-        if report.key in first:
-            plan.dup_of[i] = first[report.key]
-            continue
-        first[report.key] = i
-        button = str(report.fields.get("button", "main"))
-        pattern = str(report.fields.get("pattern", "single"))
-        kind = case_kind_for_press(button, pattern, source.keymap_override)
-        plan.new.append(i)
-        plan.kinds[i] = kind
-        plan.triggers[i] = f"{button} {pattern} press"
-        key = (source.elder_id, kind.value)
-        if key in active:
-            plan.joined[i] = active[key].case_id
-            plan.joined_state[i] = active[key].state
-        elif key in opened:
-            plan.opener[i] = opened[key]
-        else:
-            opened[key] = plan.opener[i] = i
-    return plan
-
-
-def _check(report: DeviceReport, source: _Source | None) -> IntakeOutcome | None:
-    # The same checks, in the same order, as intake._check_source.
-    if source is None:
-        return IntakeOutcome.rejected("unknown device")
-    if source.status == "retired":
-        return IntakeOutcome.rejected("device retired")
-    if source.elder_id is None:
-        return IntakeOutcome.rejected("device not bound to an elder")
-    if report.source.startswith("serial:") and source.hub_port not in (None, report.source[7:]):
-        return IntakeOutcome.rejected("device not behind this hub")
-    return None
-
-
-def _number_cases(conn: Connection, plan: _Plan, now: datetime, tz: tzinfo) -> dict[int, str]:
+def _number_cases(
+    conn: Connection, plan: Sequence[Decision], new: list[int], now: datetime, tz: tzinfo
+) -> dict[int, str]:
     """Case ids of every new report: fresh numbers for openers, in order; joiners share."""
-    openers = [i for i in plan.new if plan.opener.get(i) == i]
+    openers = [i for i in new if plan[i].step is Step.OPEN]
     case_ids: dict[int, str] = {}
     if openers:
         day = now.astimezone(tz).strftime("%Y%m%d")
         last = conn.execute(_TAKE_NUMBERS, {"day": day, "count": len(openers)}).scalar_one()
         first = int(last) - len(openers) + 1
         case_ids = {i: f"C-{day}-{first + n:04d}" for n, i in enumerate(openers)}
-    for i in plan.new:
-        case_ids[i] = plan.joined[i] if i in plan.joined else case_ids[plan.opener[i]]
+    for i in new:
+        d = plan[i]
+        if d.step is Step.JOIN:
+            case_ids[i] = case_ids[d.same_as] if d.same_as is not None else cast(str, d.case_id)
     return case_ids
 
 
@@ -263,10 +193,10 @@ def _write(
     uow: SqlUnitOfWork,
     conn: Connection,
     reports: Sequence[DeviceReport],
-    plan: _Plan,
+    plan: Sequence[Decision],
+    new: list[int],
     case_ids: dict[int, str],
-    sources: dict[str, _Source],
-    drills: set[str],
+    sources: dict[str, Source],
     now: datetime,
 ) -> None:
     event_rows = [
@@ -280,49 +210,38 @@ def _write(
             "case_id": case_ids[i],
             "received_at": now,
         }
-        for i in plan.new
+        for i in new
     ]
     # The unique key is checked here, before any case is written.
     ids = conn.execute(_INSERT_EVENTS, event_rows).scalars()
-    event_ids = dict(zip(plan.new, ids, strict=True))
-    devices = sorted({reports[i].key.device_id for i in plan.new})
+    event_ids = dict(zip(new, ids, strict=True))
+    devices = sorted({reports[i].key.device_id for i in new})
     conn.execute(_TOUCH_DEVICE, [{"d": d, "now": now} for d in devices])
     cases: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     timers: list[dict[str, Any]] = []
-    for i in plan.new:
+    for i in new:
+        d = plan[i]
+        kind = cast(CaseKind, d.kind)
         device_id, case_id = reports[i].key.device_id, case_ids[i]
-        by, why = f"device:{device_id}", plan.triggers[i]
-        if plan.opener.get(i) == i:
-            elder_id = sources[device_id].elder_id
-            kind = plan.kinds[i]
-            code = contact_id_for_case(kind)
-            cases.append(
-                {
-                    "id": case_id,
-                    "kind": kind.value,
-                    "state": CaseState.OPEN.value,
-                    "elder_id": elder_id,
-                    "device_id": device_id,
-                    "device_event_id": event_ids[i],
-                    "summary": summary_for(kind, why),
-                    "opened_at": now,
-                    "updated_at": now,
-                    "contact_id": code.code if code is not None else None,
-                    "drill": device_id in drills,
-                }
+        by = f"device:{device_id}"
+        if d.step is Step.OPEN:
+            elder_id = cast(int, sources[device_id].elder_id)
+            case, opened, timer = new_case_rows(
+                case_id=case_id,
+                kind=kind,
+                elder_id=elder_id,
+                trigger=d.trigger,
+                by=by,
+                now=now,
+                device_id=device_id,
+                device_event_id=event_ids[i],
+                drill=d.drill,
             )
-            history.append(_history(case_id, now, by, "opened", why, CaseState.OPEN.value))
-            timers.append(
-                {
-                    "case_id": case_id,
-                    "purpose": LADDER_TIMER,
-                    "step": 0,
-                    "due_at": now,
-                    "created_at": now,
-                }
-            )
-            uow.emit(CaseOpened(case_id, kind, cast(int, elder_id), device_id))
+            cases.append(case)
+            history.append(opened)
+            timers.append(timer)
+            uow.emit(CaseOpened(case_id, kind, elder_id, device_id))
             log.info(
                 "case opened case=%s kind=%s device=%s boot=%d seq=%d",
                 case_id,
@@ -333,15 +252,13 @@ def _write(
             )
         else:
             # A stuck button or a nervous elder pressing again joins the case already running.
-            history.append(_history(case_id, now, by, "pressed_again", why, None))
-            # A case opened earlier in this same batch is still open.
-            state = plan.joined_state.get(i, CaseState.OPEN)
-            uow.emit(CasePressedAgain(case_id, device_id, state))
+            history.append(_history(case_id, now, by, "pressed_again", d.trigger, None))
+            uow.emit(CasePressedAgain(case_id, device_id, cast(CaseState, d.state)))
     if cases:
         conn.execute(_INSERT_CASES, cases)
         conn.execute(_INSERT_TIMERS, timers)
     conn.execute(_INSERT_HISTORY, history)
-    joined = sorted(set(plan.joined.values()))
+    joined = sorted({cast(str, plan[i].case_id) for i in new if plan[i].case_id is not None})
     if joined:
         conn.execute(_TOUCH_CASE, [{"c": c, "now": now} for c in joined])
 
@@ -362,7 +279,7 @@ def _history(
 
 def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
     rows = conn.execute(_SOURCES, {"ids": sorted(device_ids)}).all()
-    return {row[0]: _Source(row[1], row[2], row[3], row[4]) for row in rows}
+    return {row[0]: _Source(row[1], row[2], row[3], row[4], row[5] is not None) for row in rows}
 
 
 def _existing(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKey, str | None]:
@@ -370,11 +287,3 @@ def _existing(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKe
     keys = sorted({(r.key.device_id, r.key.boot, r.key.seq) for r in reports})
     rows = conn.execute(_EXISTING, {"keys": keys}).all()
     return {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
-
-
-def _active_cases(conn: Connection, elder_ids: set[int]) -> dict[tuple[int, str], _Active]:
-    """(elder, kind) → the oldest active case, as `case_log.find_active_case` picks it."""
-    if not elder_ids:
-        return {}
-    rows = conn.execute(_ACTIVE, {"elders": sorted(elder_ids)}).all()
-    return {(row[1], row[2]): _Active(row[0], CaseState(row[3])) for row in rows}

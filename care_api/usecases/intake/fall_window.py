@@ -26,6 +26,7 @@ from care_api.domain.model import CaseKind, CaseState
 from care_api.store.tables import Case, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import cancel_pending_timers, move_case, open_case, open_or_join
+from care_api.usecases.schedules.drills import in_drill
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def cancel_held_fall(
         device_id=device.device_id,
         device_event_id=fall.id,
         cause=CAUSE_FALL,
+        drill=in_drill(uow.session, device.device_id),
     )
     cancel_pending_timers(uow.session, case.id)  # nobody is paged for a cancelled fall
     why = "elder cancelled the fall within the window; the centre calls to check in"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, tzinfo
+from typing import cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from care_api.domain.alarm_codes import CAUSE_FALL
 from care_api.domain.cases import is_unowned
-from care_api.domain.keymap import case_kind_for_press
 from care_api.domain.model import (
     CaseKind,
     CaseState,
@@ -22,7 +22,7 @@ from care_api.domain.model import (
 from care_api.store.heartbeat_book import HeartbeatBook
 from care_api.store.tables import Case, Device, DeviceEvent, Elder
 from care_api.store.uow import SqlUnitOfWork, UowFactory
-from care_api.usecases.cases.log import add_note, move_case, open_or_join
+from care_api.usecases.cases.log import add_note, move_case, open_or_join, place_event
 from care_api.usecases.fleet.commands import record_result
 from care_api.usecases.fleet.device_cases import end_outage, note_battery, note_power
 from care_api.usecases.fleet.history import record_history
@@ -33,8 +33,10 @@ from care_api.usecases.intake.fall_window import (
     hold_fall,
 )
 from care_api.usecases.intake.heartbeats import heartbeat_effects, record_heartbeat
+from care_api.usecases.intake.plan import Running, Source, Step, plan_presses, running_cases
 from care_api.usecases.intake.sources import int_or, refusal, touch_device
 from care_api.usecases.schedules.checkins import note_late_checkin, note_press
+from care_api.usecases.schedules.drills import in_drill
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +198,7 @@ def _apply(
             return None  # the "I'm OK" of an open check-in window: no case
         if late is not None:
             return late  # ...rather than opening a service request
-        kind = case_kind_for_press(button, pattern, override)
-        return open_or_join(uow, device, event, kind, f"{button} {pattern} press", now, tz)
+        return _place_press(uow, device, event, report, override, now, tz)
     if report.type is ReportType.FALL:
         if fall_window_s > 0:
             hold_fall(uow, event, now=now, window_s=fall_window_s)
@@ -231,9 +232,48 @@ def _apply(
     return None
 
 
+def _place_press(
+    uow: SqlUnitOfWork,
+    device: Device,
+    event: DeviceEvent,
+    report: DeviceReport,
+    override: dict[str, str] | None,
+    now: datetime,
+    tz: tzinfo,
+) -> Case:
+    """Join or open the press's case as the planner decides, the same planner as a batch's."""
+    session = uow.session
+    elder_id = _elder_of(device)
+    source = Source(
+        device.status, elder_id, device.hub_port, override, in_drill(session, device.device_id)
+    )
+    session.flush()  # the running cases are read with Core, past the ORM's pending rows
+    running = running_cases(session.connection(), {elder_id})
+    # The source was checked and the key found new above: the plan is a join or an open.
+    [decision] = plan_presses([report], {device.device_id: source}, {}, running)
+    if decision.step is Step.JOIN and decision.case_id is not None:
+        join: Running | None = Running(decision.case_id, cast(CaseState, decision.state))
+    elif decision.step is Step.OPEN:
+        join = None
+    else:
+        raise RuntimeError(f"press {report.key} planned {decision.step} after its checks")
+    return place_event(
+        uow,
+        device,
+        event,
+        cast(CaseKind, decision.kind),
+        decision.trigger,
+        now,
+        tz,
+        drill=decision.drill,
+        join=join,
+    )
+
+
 def _cancel(
     uow: SqlUnitOfWork, device: Device, report: DeviceReport, now: datetime, tz: tzinfo
 ) -> Case | None:
+    """Undo the event `ref_seq` names; the case only when that event opened it, unowned."""
     ref_seq = report.fields.get("ref_seq")
     ref = uow.session.exec(
         select(DeviceEvent).where(
@@ -254,6 +294,12 @@ def _cancel(
     case = uow.session.get(Case, ref.case_id)
     if case is None:
         return None
+    if case.device_event_id != ref.id:
+        # The event named only joined a case something else opened (a repeat press after a
+        # fall): undo that event, never the alarm that is still running.
+        why = f"elder cancelled {ref.type} seq {ref.seq}; the case goes on"
+        add_note(uow, case, action="note", by=by, why=why, now=now)
+        return case
     if is_unowned(CaseState(case.state)):
         move_case(
             uow, case, CaseState.CANCELLED, by=by, why="elder cancelled (false alarm)", now=now

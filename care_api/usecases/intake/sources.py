@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from care_api.domain.model import DeviceReport, ReportType
+from care_api.domain.model import NOT_BEHIND_HUB, DeviceReport, ReportType
 from care_api.store.tables import Device
 
 SERIAL_PREFIX = "serial:"
 
 
 def refusal(status: str, elder_id: int | None, hub_port: str | None, source: str) -> str | None:
-    """Why a provisioned terminal's report is rejected, or None when it is taken."""
+    """Why a provisioned terminal's report is rejected, or None when it is taken.
+
+    A serial hub speaks only for the terminals provisioned behind it (their `hub_port` is
+    its port): a terminal with no hub, or behind another, is not its to report for.
+    """
     if status == "retired":
         return "device retired"
     if elder_id is None:
         return "device not bound to an elder"
-    if source.startswith(SERIAL_PREFIX) and hub_port not in (None, source[len(SERIAL_PREFIX) :]):
-        return "device not behind this hub"
+    if source.startswith(SERIAL_PREFIX) and hub_port != source[len(SERIAL_PREFIX) :]:
+        return NOT_BEHIND_HUB
     return None
 
 
