@@ -12,10 +12,13 @@ from sqlmodel import Session, col, select
 from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import ACTIVE, check_transition, summary_for
 from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged
-from care_api.domain.model import CaseKind, CaseState
-from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Timer
+from care_api.domain.lines import check_line, default_line
+from care_api.domain.model import CaseKind, CaseState, ServiceLine
+from care_api.domain.workdays import LIMIT_DAYS, Matter, due_for
+from care_api.store.tables import Case, CaseDeadline, CaseEvent, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.schedules.drills import in_drill
+from care_api.usecases.schedules.workdays import load_calendar
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,10 @@ LOOP_ARM, LOOP_ON_SITE, LOOP_RESOLVE = 0, 1, 2
 TAKEN_TIMER = "taken"
 RECLASSIFIED_TIMER = "reclassified"
 NOTICE_TIMERS = (TAKEN_TIMER, RECLASSIFIED_TIMER)
+# A matter's working-day deadline (filings.py). The timer has no case id, so acknowledging
+# the case (which cancels the case's own timers) does not stop the clock; its step is the
+# deadline row's id.
+DEADLINE_TIMER = "case_deadline"
 
 # One statement on both SQLite (3.35+) and PostgreSQL; the row lock it takes serialises
 # numbering between processes without a separate sequence per day.
@@ -58,13 +65,23 @@ def open_case(
     device_id: str | None = None,
     device_event_id: int | None = None,
     cause: str | None = None,
+    line: ServiceLine | None = None,
+    matter: Matter | None = None,
 ) -> Case:
     """Open a case with its first history row and the ladder's first step due now.
 
     `cause` ("fall", "missed_check_in", a terminal problem) picks its Contact ID code where
-    the kind alone does not (see domain.alarm_codes.contact_id_for_case).
+    the kind alone does not (see domain.alarm_codes.contact_id_for_case). `line` is the
+    service line (the kind's default when None). A case with a `matter`, and every
+    consultation however it came in, gets its working-day deadline (general affairs
+    unless told).
+
+    Raises:
+        ValueError: the line does not go with the kind.
     """
     session = uow.session
+    line = line or default_line(kind)
+    check_line(kind, line)
     code = contact_id_for_case(kind, cause)
     # A terminal in test mode opens drill cases: the whole ladder, but TEST and opted-in only.
     drill = in_drill(session, device_id)
@@ -80,6 +97,7 @@ def open_case(
         updated_at=now,
         contact_id=code.code if code is not None else None,
         drill=drill,
+        line=line,
     )
     session.add(case)
     session.add(
@@ -88,8 +106,41 @@ def open_case(
     # The side effect is a row first: if the process dies before the fast path runs,
     # the timer sweep still fires step 0.
     session.add(Timer(case_id=case.id, purpose=LADDER_TIMER, step=0, due_at=now, created_at=now))
+    if matter is None and kind is CaseKind.CONSULT:
+        matter = Matter.GENERAL  # a consultation is a matter with a deadline, press or phone
+    if matter is not None:
+        start_deadline(uow, case, matter, by=by, now=now, tz=tz)
     uow.emit(CaseOpened(case.id, kind, elder_id, device_id))
     return case
+
+
+def _local(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def start_deadline(
+    uow: SqlUnitOfWork, case: Case, matter: Matter, *, by: str, now: datetime, tz: tzinfo
+) -> CaseDeadline:
+    """Give the case the due date its matter has in working days, with its timer and a note."""
+    due_at = due_for(now, matter, load_calendar(uow.session), tz)
+    deadline = CaseDeadline(
+        case_id=case.id, matter=matter, limit_days=LIMIT_DAYS[matter], filed_at=now, due_at=due_at
+    )
+    uow.session.add(deadline)
+    uow.session.flush()
+    schedule_deadline(uow, deadline, now)
+    why = f"{matter}: {deadline.limit_days} working day(s), due by {_local(due_at, tz)}"
+    add_note(uow, case, action="deadline", by=by, why=why, now=now)
+    return deadline
+
+
+def schedule_deadline(uow: SqlUnitOfWork, deadline: CaseDeadline, now: datetime) -> None:
+    """The timer that issues the supervision notice when the deadline passes."""
+    if deadline.id is None:  # pragma: no cover - flushed by the callers
+        raise RuntimeError("deadline has no id yet")
+    uow.session.add(
+        Timer(purpose=DEADLINE_TIMER, step=deadline.id, due_at=deadline.due_at, created_at=now)
+    )
 
 
 def move_case(
@@ -127,11 +178,21 @@ def add_note(
 
 
 def find_active_case(
-    session: Session, elder_id: int, kind: CaseKind, device_id: str | None = None
+    session: Session,
+    elder_id: int,
+    kind: CaseKind,
+    device_id: str | None = None,
+    *,
+    line: ServiceLine | None = None,
 ) -> Case | None:
-    """The elder's oldest still-active case of `kind` (optionally from one device)."""
+    """The elder's oldest still-active case of `kind` on `line` (optionally from one device).
+
+    The line must match exactly (None: a case on no line): a legal matter never folds into
+    a care-home one, nor medical nursing into life care.
+    """
+    same_line = col(Case.line).is_(None) if line is None else col(Case.line) == line
     query = select(Case).where(
-        Case.elder_id == elder_id, Case.kind == kind, col(Case.state).in_(list(ACTIVE))
+        Case.elder_id == elder_id, Case.kind == kind, same_line, col(Case.state).in_(list(ACTIVE))
     )
     if device_id is not None:
         query = query.where(Case.device_id == device_id)
@@ -181,12 +242,17 @@ def open_or_join(
     tz: tzinfo,
     *,
     cause: str | None = None,
+    line: ServiceLine | None = None,
 ) -> Case:
-    """Open a case of `kind` for the terminal's elder, or join the one of that kind running."""
+    """Open a case of `kind` on `line` for the terminal's elder, or join the one running.
+
+    `line` None is the kind's default line (a fall: emergency aid).
+    """
     if device.elder_id is None:  # intake rejects these; this guards later edits
         raise RuntimeError(f"device {device.device_id} is not bound to an elder")
     by = f"device:{device.device_id}"
-    active = find_active_case(uow.session, device.elder_id, kind)
+    line = line or default_line(kind)
+    active = find_active_case(uow.session, device.elder_id, kind, line=line)
     if active is not None:
         # A stuck button or a nervous elder pressing again joins the case already running.
         add_note(uow, active, action="pressed_again", by=by, why=trigger, now=now)
@@ -203,6 +269,7 @@ def open_or_join(
         device_id=device.device_id,
         device_event_id=event.id,
         cause=cause,
+        line=line,
     )
     log.info(
         "case opened case=%s kind=%s device=%s boot=%d seq=%d",

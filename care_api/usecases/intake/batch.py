@@ -22,7 +22,7 @@ from sqlmodel import SQLModel
 from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import ACTIVE, summary_for
 from care_api.domain.events import CaseOpened, CasePressedAgain
-from care_api.domain.keymap import case_kind_for_press
+from care_api.domain.keymap import PressRoute, route_press
 from care_api.domain.model import (
     CaseKind,
     CaseState,
@@ -72,7 +72,7 @@ _EXISTING = select(_EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq, _EVENT.c.cas
 )
 # Newest first, so that in a dict the oldest is written last and wins.
 _ACTIVE = (
-    select(_CASE.c.id, _CASE.c.elder_id, _CASE.c.kind, _CASE.c.state)
+    select(_CASE.c.id, _CASE.c.elder_id, _CASE.c.kind, _CASE.c.state, _CASE.c.line)
     .where(
         _CASE.c.elder_id.in_(bindparam("elders", expanding=True)),
         _CASE.c.state.in_(_ACTIVE_STATES),
@@ -119,7 +119,7 @@ class _Plan:
     done: dict[int, IntakeOutcome] = field(default_factory=dict)  # rejected, duplicate
     dup_of: dict[int, int] = field(default_factory=dict)  # a key sent twice in this batch
     new: list[int] = field(default_factory=list)  # reports to insert, in order
-    kinds: dict[int, CaseKind] = field(default_factory=dict)
+    routes: dict[int, PressRoute] = field(default_factory=dict)  # kind and service line
     triggers: dict[int, str] = field(default_factory=dict)
     opener: dict[int, int] = field(default_factory=dict)  # → the press opening its case
     joined: dict[int, str] = field(default_factory=dict)  # → an active case it joins
@@ -127,7 +127,11 @@ class _Plan:
 
 
 class _CheckingIn(Exception):
-    """A press of the batch may be an elder's check-in (a window open, or one missed)."""
+    """A press of the batch needs rules only the one-by-one path has.
+
+    It may be an elder's check-in (a window open, or one missed), or open a consultation,
+    which gets a working-day deadline.
+    """
 
 
 def is_batchable(report: DeviceReport) -> bool:
@@ -174,6 +178,8 @@ def _record(
     if elders_checking_in(uow.session, elders, now, tz):
         raise _CheckingIn
     plan = _plan(reports, sources, _existing(conn, reports), _active_cases(conn, elders))
+    if any(plan.routes[i].kind is CaseKind.CONSULT for i in plan.new if plan.opener.get(i) == i):
+        raise _CheckingIn  # rare, and its deadline is written by `case_log.open_case`
     case_ids: dict[int, str] = {}
     if plan.new:
         case_ids = _number_cases(conn, plan, now, tz)
@@ -187,7 +193,7 @@ def _record(
             outcomes.append(IntakeOutcome(IntakeStatus.DUPLICATE, case_id=case_ids[plan.dup_of[i]]))
         else:
             outcomes.append(
-                IntakeOutcome(IntakeStatus.ACCEPTED, case_id=case_ids[i], kind=plan.kinds[i])
+                IntakeOutcome(IntakeStatus.ACCEPTED, case_id=case_ids[i], kind=plan.routes[i].kind)
             )
     return outcomes
 
@@ -196,11 +202,11 @@ def _plan(
     reports: Sequence[DeviceReport],
     sources: dict[str, _Source],
     seen: dict[EventKey, str | None],
-    active: dict[tuple[int, str], _Active],
+    active: dict[tuple[int, str, str | None], _Active],
 ) -> _Plan:
     plan = _Plan()
     first: dict[EventKey, int] = {}
-    opened: dict[tuple[int, str], int] = {}
+    opened: dict[tuple[int, str, str | None], int] = {}
     for i, report in enumerate(reports):
         source = sources.get(report.key.device_id)
         rejected = _check(report, source)
@@ -216,11 +222,12 @@ def _plan(
         first[report.key] = i
         button = str(report.fields.get("button", "main"))
         pattern = str(report.fields.get("pattern", "single"))
-        kind = case_kind_for_press(button, pattern, source.keymap_override)
+        route = route_press(button, pattern, source.keymap_override)
         plan.new.append(i)
-        plan.kinds[i] = kind
+        plan.routes[i] = route
         plan.triggers[i] = f"{button} {pattern} press"
-        key = (source.elder_id, kind.value)
+        # Cases of different service lines never fold together.
+        key = (source.elder_id, route.kind.value, route.line)
         if key in active:
             plan.joined[i] = active[key].case_id
             plan.joined_state[i] = active[key].state
@@ -294,7 +301,7 @@ def _write(
         by, why = f"device:{device_id}", plan.triggers[i]
         if plan.opener.get(i) == i:
             elder_id = sources[device_id].elder_id
-            kind = plan.kinds[i]
+            kind, line = plan.routes[i].kind, plan.routes[i].line
             code = contact_id_for_case(kind)
             cases.append(
                 {
@@ -309,6 +316,7 @@ def _write(
                     "updated_at": now,
                     "contact_id": code.code if code is not None else None,
                     "drill": device_id in drills,
+                    "line": line,
                 }
             )
             history.append(_history(case_id, now, by, "opened", why, CaseState.OPEN.value))
@@ -371,9 +379,11 @@ def _existing(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKe
     return {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
 
 
-def _active_cases(conn: Connection, elder_ids: set[int]) -> dict[tuple[int, str], _Active]:
-    """(elder, kind) → the oldest active case, as `case_log.find_active_case` picks it."""
+def _active_cases(
+    conn: Connection, elder_ids: set[int]
+) -> dict[tuple[int, str, str | None], _Active]:
+    """(elder, kind, line) → the oldest active case, as `case_log.find_active_case` picks it."""
     if not elder_ids:
         return {}
     rows = conn.execute(_ACTIVE, {"elders": sorted(elder_ids)}).all()
-    return {(row[1], row[2]): _Active(row[0], CaseState(row[3])) for row in rows}
+    return {(row[1], row[2], row[4]): _Active(row[0], CaseState(row[3])) for row in rows}

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from care_api.domain.alarm_codes import CAUSE_FALL
 from care_api.domain.cases import is_unowned
-from care_api.domain.keymap import case_kind_for_press
+from care_api.domain.keymap import route_press
 from care_api.domain.model import (
     CaseKind,
     CaseState,
@@ -196,8 +196,9 @@ def _apply(
             return None  # the "I'm OK" of an open check-in window: no case
         if late is not None:
             return late  # ...rather than opening a service request
-        kind = case_kind_for_press(button, pattern, override)
-        return open_or_join(uow, device, event, kind, f"{button} {pattern} press", now, tz)
+        route = route_press(button, pattern, override)
+        trigger = f"{button} {pattern} press"
+        return open_or_join(uow, device, event, route.kind, trigger, now, tz, line=route.line)
     if report.type is ReportType.FALL:
         if fall_window_s > 0:
             hold_fall(uow, event, now=now, window_s=fall_window_s)
