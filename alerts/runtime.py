@@ -53,9 +53,9 @@ from care_api.i18n import CHINESE, ENGLISH, language_of
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Timer
-from care_api.usecases.cases.filings import DEADLINE_TIMER
 from care_api.usecases.cases.ladders import Audience
 from care_api.usecases.cases.log import (
+    DEADLINE_TIMER,
     LADDER_TIMER,
     LOOP_TIMER,
     RECLASSIFIED_TIMER,

@@ -17,6 +17,16 @@ class CaseKind(StrEnum):
     DEVICE = "device"
 
 
+class ServiceLine(StrEnum):
+    """Which of the centre's five service lines a case belongs to (DESIGN.md, Who it serves)."""
+
+    LIFE_CARE = "life_care"  # 生活照料
+    MEDICAL = "medical"  # 医疗护理
+    EMERGENCY = "emergency"  # 应急援助
+    LEGAL = "legal"  # 法律维权
+    CARE_HOME = "care_home"  # 养老机构咨询
+
+
 class CaseState(StrEnum):
     """Where a case stands in its lifecycle (DESIGN.md, Cases)."""
 

@@ -5,7 +5,7 @@ from typing import Self
 from pydantic import BaseModel
 
 from care_api.domain.kpi import Kpi
-from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.model import CaseKind, CaseState, ServiceLine
 from care_api.http.schemas import ContactIdPublic, Timestamp, contact_id_of_row
 from care_api.store.tables import Case
 from care_api.usecases.reports.console import FleetRow, FleetSummary
@@ -27,6 +27,7 @@ class BoardCase(BaseModel):
     acknowledged_at: Timestamp | None
     updated_at: Timestamp
     flags: list[str]  # what the ladder wants the console to say, e.g. "call 120"
+    line: ServiceLine | None = None  # the service line; None for a terminal problem
     contact_id: ContactIdPublic | None = None
     drill: bool = False
 
@@ -49,6 +50,7 @@ class BoardCase(BaseModel):
             flags=list(flags),
             contact_id=contact_id_of_row(case.contact_id),
             drill=case.drill,
+            line=ServiceLine(case.line) if case.line is not None else None,
         )
 
 

@@ -3,11 +3,11 @@
 import datetime as dt
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from care_api.domain.kpi import Kpi
 from care_api.domain.kpi_service import ServiceKpi
-from care_api.domain.model import CaseKind
+from care_api.domain.model import CaseKind, ServiceLine
 from care_api.domain.workdays import MAX_EXTENSION_DAYS, Matter
 from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.console_models import KpiPublic
@@ -18,21 +18,33 @@ from care_api.usecases.schedules.workdays import DayView
 
 
 class FilingBody(BaseModel):
-    """A case an operator files by hand (a consultation, a service or a care request)."""
+    """A case an operator files by hand (a consultation, a service or a care request).
+
+    `line` is its service line; with a line and no kind, the kind is the line's (legal and
+    care-home: consult, medical: care, life care: service).
+    """
 
     elder_id: Annotated[int, Field(ge=1)]
-    kind: Literal["consult", "service", "care"]
+    kind: Literal["consult", "service", "care"] | None = None
+    line: ServiceLine | None = None
     summary: Annotated[str, Field(min_length=1, max_length=500)]
     matter: Matter = Matter.GENERAL
     need: Annotated[str, Field(max_length=500)] = ""
     skill: Annotated[str | None, Field(min_length=1, max_length=64)] = None
     needs_medical: bool = False
 
+    @model_validator(mode="after")
+    def _kind_or_line(self) -> Self:
+        if self.kind is None and self.line is None:
+            raise ValueError("give a kind, a line, or both")
+        return self
+
     def as_filing(self) -> Filing:
         """The use case's form of the request."""
         return Filing(
             elder_id=self.elder_id,
-            kind=CaseKind(self.kind),
+            kind=CaseKind(self.kind) if self.kind is not None else None,
+            line=self.line,
             summary=self.summary,
             matter=self.matter,
             need=self.need,

@@ -17,7 +17,7 @@ from pydantic import (
 from care_api.domain.access import Principal, may_see_medical_notes
 from care_api.domain.alarm_codes import ContactId, parse_contact_id
 from care_api.domain.keymap import validate_keymap
-from care_api.domain.model import CaseKind, CaseState, Role
+from care_api.domain.model import CaseKind, CaseState, Role, ServiceLine
 from care_api.i18n import checked_language
 from care_api.store.tables import (
     ApiToken,
@@ -273,6 +273,9 @@ class CasePublic(BaseModel):
     closed_at: Timestamp | None
     contact_id: ContactIdPublic | None = None  # None: a request with no alarm equivalent
     drill: bool = False  # opened by a terminal in test mode; left out of the figures
+    # Life care, medical nursing, emergency aid, legal help, care-home advice; None for a
+    # terminal problem or a consultation not classified yet.
+    line: ServiceLine | None = None
 
     @field_validator("contact_id", mode="before")
     @classmethod

@@ -117,6 +117,9 @@ class Case(SQLModel, table=True):
     # The Contact ID equivalent of what opened it, "QEEE" ("1101"); None for requests (0007).
     contact_id: str | None = Field(default=None, max_length=4)
     drill: bool = False  # opened by a terminal in test mode: reported apart from real cases
+    # The service line (domain.model.ServiceLine): life_care, medical, emergency, legal,
+    # care_home; None for a terminal problem or a consultation not classified yet (0013).
+    line: str | None = Field(default=None, max_length=16, index=True)
 
 
 class CaseEvent(SQLModel, table=True):

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 import care_api.usecases.intake.batch as press_intake
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus
 from care_api.services import Services
-from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Timer
+from care_api.store.tables import Case, CaseDeadline, CaseEvent, Device, DeviceEvent, Timer
 from care_api.usecases.intake.batch import record_presses
 from care_api.usecases.intake.reports import record_device_report
 from tests.helpers import press, seed_elder
@@ -34,7 +34,7 @@ def snapshot(services: Services) -> dict[str, Any]:
                 (e.device_id, e.boot, e.seq, e.case_id) for e in s.exec(select(DeviceEvent))
             ),
             "cases": sorted(
-                (c.id, c.kind, c.state, c.elder_id, c.device_id, c.summary)
+                (c.id, c.kind, c.line, c.state, c.elder_id, c.device_id, c.summary)
                 for c in s.exec(select(Case))
             ),
             "history": sorted(
@@ -56,6 +56,9 @@ MIXED = (
     press("T1", seq=3, pattern="single"),  # a service case of T1's elder
     press("T3", seq=1, pattern="double"),  # T3 shares T1's elder: care case
     press("T3", seq=2, pattern="long"),  # joins the emergency T1 opened
+    press("T1", seq=4, button="medical"),  # care on the medical line: not T3's life care
+    press("T3", seq=3, pattern="single", button="life"),  # life care: joins T1's service case
+    press("T1", seq=5, button="sos"),  # emergency aid: joins the emergency
 )
 
 
@@ -83,6 +86,10 @@ def test_press_batch_answers_and_writes_as_one_by_one(
         single = one_by_one(other, *MIXED)
         assert batched == single
         assert snapshot(services) == snapshot(other)
+        cases = [o.case_id for o in batched]
+        # Medical nursing never folds into life care; same lines join whatever the button.
+        assert cases[8] not in (cases[6], None)
+        assert (cases[9], cases[10]) == (cases[5], cases[0])
     finally:
         other.close()
 
@@ -139,3 +146,26 @@ def test_press_batch_refuses_other_report_types(services: Services) -> None:
     heartbeat = DeviceReport(EventKey("T1", 1, 1), ReportType.HEARTBEAT, {})
     with pytest.raises(TypeError, match="presses only"):
         batch(services, heartbeat)
+
+
+def test_press_batch_never_folds_lines_and_gives_consults_their_deadline(
+    services: Services,
+) -> None:
+    seed_elder(services, "T1")
+    outcomes = batch(
+        services,
+        press("T1", seq=1, button="legal"),
+        press("T1", seq=2, button="care_home"),
+        press("T1", seq=3, button="legal", pattern="single"),  # joins the legal matter
+    )
+    legal, care_home, again = (o.case_id for o in outcomes)
+    assert len({legal, care_home}) == 2
+    assert again == legal
+    with services.uow() as uow:
+        cases = {c.id: c for c in uow.session.exec(select(Case))}
+        deadlines = {d.case_id for d in uow.session.exec(select(CaseDeadline))}
+    assert {(c.kind, c.line) for c in cases.values()} == {
+        ("consult", "legal"),
+        ("consult", "care_home"),
+    }
+    assert deadlines == {legal, care_home}

@@ -15,10 +15,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.exc import OperationalError
+from sqlmodel import select
 
 from care_api.services import Services
 from care_api.settings import Settings
-from care_api.store.tables import Device
+from care_api.store.tables import Case, CaseDeadline, Device
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import acknowledge
 from device_gateway.downlink import DownlinkRouter
@@ -191,6 +192,28 @@ def test_gateway_press_is_acked_accepted_with_its_case(
 ) -> None:
     terminal.publish(PRESS)
     assert terminal.ack() == {"ack": 42, "boot": 7, "status": "accepted", "case": CASE_1}
+
+
+def test_gateway_legal_button_opens_a_legal_consult_with_its_deadline(
+    gateway: GatewayComponent, terminal: TestTerminal, services: Services
+) -> None:
+    terminal.publish({**PRESS, "seq": 50, "button": "legal", "pattern": "single"})
+    legal = terminal.ack()
+    terminal.publish({**PRESS, "seq": 51, "button": "care_home", "pattern": "double"})
+    care_home = terminal.ack()
+    assert (legal["status"], care_home["status"]) == ("accepted", "accepted")
+    assert legal["case"] != care_home["case"]  # two lines, two matters
+
+    with services.uow() as uow:
+        case = uow.session.get(Case, legal["case"])
+        assert case is not None
+        assert (case.kind, case.line) == ("consult", "legal")
+        deadline = uow.session.exec(
+            select(CaseDeadline).where(CaseDeadline.case_id == case.id)
+        ).one()
+    # Opened on Sunday 2026-11-22 (Shanghai): general affairs, 5 working days, due Friday.
+    assert (deadline.matter, deadline.limit_days) == ("general", 5)
+    assert deadline.due_at.isoformat() == "2026-11-27T16:00:00+00:00"
 
 
 def test_gateway_resent_press_is_duplicate_with_same_case(

@@ -4,7 +4,7 @@ import { api, noteServerTime, serverNow } from "./api.js";
 import { fill, h } from "./dom.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
 import { dutyLine, loadDuty } from "./duty.js";
-import { ACTIVE, UNOWNED, kindBadge, stateBadge } from "./states.js";
+import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "./states.js";
 import { caseBadges } from "./codes.js";
 
 // Several events arrive together for one change (state + press); one reload serves them all.
@@ -61,6 +61,7 @@ export function mount(root, { navigate, toast }) {
     },
     h("td", { class: "mono" }, row.id),
     h("td", {}, kindBadge(row.kind), caseBadges(row)),
+    h("td", { class: "line" }, lineBadge(row.line)),
     h("td", { class: "elder" }, row.elder_name),
     h("td", { class: "summary" }, row.summary,
       UNOWNED.has(row.state) ? row.flags.map((f) => h("span", { class: "flag" }, f)) : null),
@@ -72,7 +73,7 @@ export function mount(root, { navigate, toast }) {
   }
 
   function table(list, title, empty, id) {
-    const head = ["col.case", "col.kind", "col.elder", "col.summary", "col.age", "col.state",
+    const head = ["col.case", "col.kind", "col.line", "col.elder", "col.summary", "col.age", "col.state",
       "col.step", "col.owner"].map((key) => h("th", {}, t(key)));
     return h("section", { class: "card", id },
       h("h2", {}, title, h("span", { class: "count" }, String(list.length))),

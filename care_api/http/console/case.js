@@ -3,7 +3,8 @@
 import { api, serverNow } from "./api.js";
 import { fill, h, refill, telLink } from "./dom.js";
 import { formatDuration, formatTime, t, tOr } from "./i18n.js";
-import { ACTIVE, AWAITING_CALLBACK, KINDS, UNOWNED, kindBadge, stateBadge } from "./states.js";
+import { ACTIVE, AWAITING_CALLBACK, KINDS, LINES, UNOWNED, kindBadge, lineBadge, stateBadge }
+  from "./states.js";
 import { wellnessCard } from "./wellness.js";
 import { caseBadges, contactBadge } from "./codes.js";
 
@@ -279,12 +280,21 @@ export function mount(root, { arg: caseId, toast }) {
 
   function reclassifyForm() {
     const kind = h("select", { id: "reclass-kind" }, KINDS.filter((k) => k !== detail.kind)
-      .map((k) => h("option", { value: k }, t(`kind.${k}`))));
+      .map((k) => h("option", { value: k }, t(`kind.${k}`))),
+    h("option", { value: "" }, t("action.same_kind")));
+    // The line the call-back found (a single press that is legal help); the server picks
+    // the kind that goes with it when the kind is left as it is.
+    const line = h("select", { id: "reclass-line" }, h("option", { value: "" }, t("line.same")),
+      LINES.filter((l) => l !== detail.line).map((l) => h("option", { value: l }, t(`line.${l}`))));
     const note = h("input", { id: "reclass-note", maxlength: 900, placeholder: t("action.why") });
     return h("form", { class: "inline", onsubmit: (e) => {
       e.preventDefault();
-      act("reclassify", { kind: kind.value, note: note.value }, "done.reclassify");
-    } }, h("label", { for: "reclass-kind" }, t("action.reclassify_label")), kind, note,
+      const body = { note: note.value };
+      if (kind.value) body.kind = kind.value;
+      if (line.value) body.line = line.value;
+      act("reclassify", body, "done.reclassify");
+    } }, h("label", { for: "reclass-kind" }, t("action.reclassify_label")), kind,
+    h("label", { for: "reclass-line" }, t("col.line")), line, note,
     h("button", { type: "submit", id: "act-reclassify" }, t("action.reclassify")));
   }
 
@@ -356,7 +366,8 @@ export function mount(root, { arg: caseId, toast }) {
     refill(root, h("div", { class: "case-view", dataset: { caseId: d.id, state: d.state } },
       h("header", { class: ["case-head", d.kind === "emergency" && "emergency"] },
         h("a", { href: "#/board", class: "back" }, `← ${t("nav.board")}`),
-        h("h1", { class: "mono" }, d.id), kindBadge(d.kind), stateBadge(d.state), caseBadges(d),
+        h("h1", { class: "mono" }, d.id), kindBadge(d.kind), lineBadge(d.line), stateBadge(d.state),
+        caseBadges(d),
         h("span", { class: "summary" }, d.summary),
         // The ladder's flags ("call 120") matter while nobody owns the case.
         UNOWNED.has(d.state)

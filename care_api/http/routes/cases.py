@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query
 
 from care_api.domain.access import Principal, is_staff, may_read_elder
 from care_api.domain.errors import Conflict, NotFound
-from care_api.domain.model import CaseKind, CaseState, Role
+from care_api.domain.model import CaseKind, CaseState, Role, ServiceLine
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.schemas import AckBody, CallbackBody, CaseDetail, CasePublic, ResolveBody
@@ -59,6 +59,7 @@ def read_cases(
     state: CaseState | None = None,
     kind: CaseKind | None = None,
     elder_id: int | None = None,
+    line: ServiceLine | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[CasePublic]:
@@ -68,6 +69,7 @@ def read_cases(
         kind=kind,
         elder_id=elder_id,
         elder_ids=None if is_staff(principal) else principal.elder_ids,
+        line=line,
     )
     rows = list_cases(uow.session, where, Page(limit=limit, offset=offset))
     return [CasePublic.of(c) for c in rows]

@@ -5,18 +5,19 @@ import logging
 import re
 from datetime import datetime, timedelta
 from pathlib import Path as FsPath
-from typing import Annotated
+from typing import Annotated, Self
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from care_api.domain.access import Principal, is_staff
 from care_api.domain.answer_times import ShiftHours
+from care_api.domain.errors import InvalidInput
 from care_api.domain.kpi import MAX_PERIOD_DAYS, compute_kpi
-from care_api.domain.model import CaseKind
+from care_api.domain.model import CaseKind, ServiceLine
 from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_models import BoardCase, BoardPublic
@@ -49,10 +50,17 @@ STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
 class ReclassifyBody(BaseModel):
-    """The kind the case really is, and why."""
+    """The kind the case really is, or its service line, or both; and why."""
 
-    kind: CaseKind
+    kind: CaseKind | None = None
+    line: ServiceLine | None = None
     note: Annotated[str, Field(max_length=900)] = ""
+
+    @model_validator(mode="after")
+    def _kind_or_line(self) -> Self:
+        if self.kind is None and self.line is None:
+            raise InvalidInput("give a kind, a line, or both")
+        return self
 
 
 class _RedactTokenFilter(logging.Filter):
@@ -182,9 +190,20 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
         uow: UowDep,
         principal: StaffDep,
     ) -> CasePublic:
-        """Give the case another kind (a single press that is really a care need)."""
+        """Give the case another kind or service line (a single press that is really legal help).
+
+        With only a line the kind follows it where it must (legal → consult); a kind and a
+        line that do not go together are a 422.
+        """
         case = reclassify(
-            uow, case_id, body.kind, by=principal.actor, note=body.note, now=services.clock.now()
+            uow,
+            case_id,
+            body.kind,
+            line=body.line,
+            by=principal.actor,
+            note=body.note,
+            now=services.clock.now(),
+            tz=services.tz,
         )
         uow.commit()  # publishes CaseReclassified: the console hears it, alerts restarts the ladder
         return CasePublic.of(case)

@@ -1,7 +1,7 @@
 """Cases an operator files by hand: their working-day deadline, one extension, and 督办 notices.
 
-The deadline's timer (DEADLINE_TIMER) has no case id, so acknowledging the case (which
-cancels the case's own timers) does not stop the clock; its step is the deadline row's id.
+`case_log.open_case` writes the deadline (and its DEADLINE_TIMER) for a filed case and for
+every consultation, so a consult a terminal opened has one too.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from datetime import datetime, tzinfo
 from sqlmodel import select
 
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
-from care_api.domain.model import SYSTEM, CaseKind, CaseState
-from care_api.domain.workdays import LIMIT_DAYS, Matter, due_for, extended_due
-from care_api.store.tables import Case, CaseDeadline, CaseNeed, Timer
+from care_api.domain.lines import kind_for_line
+from care_api.domain.model import SYSTEM, CaseKind, CaseState, ServiceLine
+from care_api.domain.workdays import Matter, extended_due
+from care_api.store.tables import Case, CaseDeadline, CaseNeed
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.cases.log import add_note, open_case
+from care_api.usecases.cases.log import add_note, open_case, schedule_deadline
 from care_api.usecases.people.registry import get_elder
 from care_api.usecases.schedules.workdays import load_calendar
 
-DEADLINE_TIMER = "case_deadline"  # step = case_deadline.id
 FILED_KINDS = frozenset({CaseKind.CONSULT, CaseKind.SERVICE, CaseKind.CARE})
 # The deadline stops mattering once the matter is answered (or withdrawn).
 SETTLED = frozenset({CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELLED})
@@ -30,11 +30,15 @@ OVERDUE_FLAG = "overdue: supervision notice"
 
 @dataclass(frozen=True, slots=True)
 class Filing:
-    """What an operator files: the elder, the kind of case, what it is about."""
+    """What an operator files: the elder, the kind of case and its line, what it is about.
+
+    With no kind, the line's (legal → consult); with no line, the kind's default.
+    """
 
     elder_id: int
-    kind: CaseKind
+    kind: CaseKind | None
     summary: str
+    line: ServiceLine | None = None
     matter: Matter = Matter.GENERAL
     need: str = ""  # care: what the volunteer is asked to do
     skill: str | None = None  # care: a skill the volunteer must have
@@ -58,21 +62,33 @@ def _local(value: datetime, tz: tzinfo) -> str:
 def file_case(
     uow: SqlUnitOfWork, filing: Filing, *, by: str, now: datetime, tz: tzinfo
 ) -> tuple[Case, CaseDeadline]:
-    """Open a case by hand with the due date its matter has in working days."""
-    if filing.kind not in FILED_KINDS:
+    """Open a case by hand with the due date its matter has in working days.
+
+    Raises:
+        ValueError: no kind nor line, a kind not filed by hand, or a line not of the kind.
+    """
+    if filing.kind is not None:
+        kind = filing.kind
+    elif filing.line is not None:
+        kind = kind_for_line(filing.line)
+    else:
+        raise InvalidInput("a filed case needs a kind or a service line")
+    if kind not in FILED_KINDS:
         raise InvalidInput(f"a case filed by hand is one of {', '.join(sorted(FILED_KINDS))}")
     get_elder(uow.session, filing.elder_id)
     case = open_case(
         uow,
-        kind=filing.kind,
+        kind=kind,
         elder_id=filing.elder_id,
         trigger="filed by hand",
         by=by,
         now=now,
         tz=tz,
+        line=filing.line,
+        matter=filing.matter,
     )
     case.summary = filing.summary
-    if filing.kind is CaseKind.CARE:
+    if kind is CaseKind.CARE:
         # In the case's own transaction, so the first offer (after the commit) finds it.
         need = CaseNeed(
             case_id=case.id,
@@ -81,28 +97,10 @@ def file_case(
             needs_medical=filing.needs_medical,
         )
         uow.session.add(need)
-    due_at = due_for(now, filing.matter, load_calendar(uow.session), tz)
-    deadline = CaseDeadline(
-        case_id=case.id,
-        matter=filing.matter,
-        limit_days=LIMIT_DAYS[filing.matter],
-        filed_at=now,
-        due_at=due_at,
-    )
-    uow.session.add(deadline)
-    uow.session.flush()
-    _schedule(uow, deadline, now)
-    why = f"{filing.matter}: {deadline.limit_days} working day(s), due by {_local(due_at, tz)}"
-    add_note(uow, case, action="deadline", by=by, why=why, now=now)
+    deadline = get_deadline(uow, case.id)
+    if deadline is None:  # pragma: no cover - open_case wrote it for the matter
+        raise RuntimeError(f"filed case {case.id} has no deadline")
     return case, deadline
-
-
-def _schedule(uow: SqlUnitOfWork, deadline: CaseDeadline, now: datetime) -> None:
-    if deadline.id is None:  # pragma: no cover - flushed by the callers
-        raise RuntimeError("deadline has no id yet")
-    uow.session.add(
-        Timer(purpose=DEADLINE_TIMER, step=deadline.id, due_at=deadline.due_at, created_at=now)
-    )
 
 
 def get_deadline(uow: SqlUnitOfWork, case_id: str) -> CaseDeadline | None:
@@ -138,7 +136,7 @@ def extend_case(
     deadline.extension_reason = reason.strip()
     deadline.extended_at = now
     uow.session.add(deadline)
-    _schedule(uow, deadline, now)
+    schedule_deadline(uow, deadline, now)
     why = f"extended by {days} working day(s) to {_local(deadline.due_at, tz)}: {reason.strip()}"
     add_note(uow, case, action="extended", by=by, why=why, now=now)
     return deadline

@@ -13,11 +13,14 @@ from sqlmodel import Session, col, select
 from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import ACTIVE, check_transition, summary_for
 from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged
-from care_api.domain.model import CaseKind, CaseState
-from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Timer
+from care_api.domain.lines import check_line, default_line
+from care_api.domain.model import CaseKind, CaseState, ServiceLine
+from care_api.domain.workdays import LIMIT_DAYS, Matter, due_for
+from care_api.store.tables import Case, CaseDeadline, CaseEvent, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.intake.plan import Running, join_key, running_cases
 from care_api.usecases.schedules.drills import in_drill
+from care_api.usecases.schedules.workdays import load_calendar
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,10 @@ LOOP_ARM, LOOP_ON_SITE, LOOP_RESOLVE = 0, 1, 2
 TAKEN_TIMER = "taken"
 RECLASSIFIED_TIMER = "reclassified"
 NOTICE_TIMERS = (TAKEN_TIMER, RECLASSIFIED_TIMER)
+# A matter's working-day deadline (filings.py). The timer has no case id, so acknowledging
+# the case (which cancels the case's own timers) does not stop the clock; its step is the
+# deadline row's id.
+DEADLINE_TIMER = "case_deadline"
 
 # One statement on both SQLite (3.35+) and PostgreSQL; the row lock it takes serialises
 # numbering between processes without a separate sequence per day.
@@ -60,6 +67,7 @@ def new_case_rows(
     device_event_id: int | None = None,
     cause: str | None = None,
     drill: bool = False,
+    line: ServiceLine | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The rows of a new case: the case, its first history row, its ladder's step 0 due now.
 
@@ -79,6 +87,7 @@ def new_case_rows(
         "updated_at": now,
         "contact_id": code.code if code is not None else None,
         "drill": drill,
+        "line": line.value if line is not None else None,
     }
     history = {
         "case_id": case_id,
@@ -114,6 +123,8 @@ def open_case(
     device_event_id: int | None = None,
     cause: str | None = None,
     drill: bool = False,
+    line: ServiceLine | None = None,
+    matter: Matter | None = None,
 ) -> Case:
     """Open a case with its first history row and the ladder's first step due now.
 
@@ -121,8 +132,16 @@ def open_case(
     the kind alone does not (see domain.alarm_codes.contact_id_for_case). `drill` marks a
     case a terminal in test mode opened from a press or a fall: the whole ladder, but TEST
     and opted-in people only. Everything else (terminal trouble, check-ins, filings) is real.
+    `line` is the service line (the kind's default when None). A case with a `matter`, and
+    every consultation however it came in, gets its working-day deadline (general affairs
+    unless told).
+
+    Raises:
+        InvalidInput: the line does not go with the kind.
     """
     session = uow.session
+    line = line or default_line(kind)
+    check_line(kind, line)
     row, history, timer = new_case_rows(
         case_id=next_case_id(session, now, tz),
         kind=kind,
@@ -134,13 +153,47 @@ def open_case(
         device_event_id=device_event_id,
         cause=cause,
         drill=drill,
+        line=line,
     )
     case = Case(**row)
     session.add(case)
     session.add(CaseEvent(**history))
     session.add(Timer(**timer))
+    if matter is None and kind is CaseKind.CONSULT:
+        matter = Matter.GENERAL  # a consultation is a matter with a deadline, press or phone
+    if matter is not None:
+        start_deadline(uow, case, matter, by=by, now=now, tz=tz)
     uow.emit(CaseOpened(case.id, kind, elder_id, device_id))
     return case
+
+
+def _local(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def start_deadline(
+    uow: SqlUnitOfWork, case: Case, matter: Matter, *, by: str, now: datetime, tz: tzinfo
+) -> CaseDeadline:
+    """Give the case the due date its matter has in working days, with its timer and a note."""
+    due_at = due_for(now, matter, load_calendar(uow.session), tz)
+    deadline = CaseDeadline(
+        case_id=case.id, matter=matter, limit_days=LIMIT_DAYS[matter], filed_at=now, due_at=due_at
+    )
+    uow.session.add(deadline)
+    uow.session.flush()
+    schedule_deadline(uow, deadline, now)
+    why = f"{matter}: {deadline.limit_days} working day(s), due by {_local(due_at, tz)}"
+    add_note(uow, case, action="deadline", by=by, why=why, now=now)
+    return deadline
+
+
+def schedule_deadline(uow: SqlUnitOfWork, deadline: CaseDeadline, now: datetime) -> None:
+    """The timer that issues the supervision notice when the deadline passes."""
+    if deadline.id is None:  # pragma: no cover - flushed by the callers
+        raise RuntimeError("deadline has no id yet")
+    uow.session.add(
+        Timer(purpose=DEADLINE_TIMER, step=deadline.id, due_at=deadline.due_at, created_at=now)
+    )
 
 
 def move_case(
@@ -178,11 +231,21 @@ def add_note(
 
 
 def find_active_case(
-    session: Session, elder_id: int, kind: CaseKind, device_id: str | None = None
+    session: Session,
+    elder_id: int,
+    kind: CaseKind,
+    device_id: str | None = None,
+    *,
+    line: ServiceLine | None = None,
 ) -> Case | None:
-    """The elder's oldest still-active case of `kind` (optionally from one device)."""
+    """The elder's oldest still-active case of `kind` on `line` (optionally from one device).
+
+    The line must match exactly (None: a case on no line): a legal matter never folds into
+    a care-home one, nor medical nursing into life care.
+    """
+    same_line = col(Case.line).is_(None) if line is None else col(Case.line) == line
     query = select(Case).where(
-        Case.elder_id == elder_id, Case.kind == kind, col(Case.state).in_(list(ACTIVE))
+        Case.elder_id == elder_id, Case.kind == kind, same_line, col(Case.state).in_(list(ACTIVE))
     )
     if device_id is not None:
         query = query.where(Case.device_id == device_id)
@@ -232,20 +295,23 @@ def open_or_join(
     tz: tzinfo,
     *,
     cause: str | None = None,
+    line: ServiceLine | None = None,
 ) -> Case:
-    """Open a case of `kind` for the terminal's elder, or join the one of that kind running.
+    """Open a case of `kind` on `line` for the terminal's elder, or join the one running.
 
-    A press of a terminal in test mode joins only a drill case and a real one only a real
-    case (the planner's `join_key`): a drill must never swallow a real alarm, nor a drill
-    page the real family.
+    `line` None is the kind's default line (a fall: emergency aid). A press of a terminal
+    in test mode joins only a drill case and a real one only a real case (the planner's
+    `join_key`): a drill must never swallow a real alarm, nor a drill page the real family;
+    cases of different lines never fold together.
     """
     elder_id = _elder_of(device)
+    line = line or default_line(kind)
     drill = in_drill(uow.session, device.device_id)
     uow.session.flush()  # the running cases are read with Core, past the ORM's pending rows
     running = running_cases(uow.session.connection(), {elder_id})
-    join = running.get(join_key(elder_id, kind, drill))
+    join = running.get(join_key(elder_id, kind, line, drill))
     return place_event(
-        uow, device, event, kind, trigger, now, tz, drill=drill, join=join, cause=cause
+        uow, device, event, kind, trigger, now, tz, drill=drill, join=join, cause=cause, line=line
     )
 
 
@@ -261,6 +327,7 @@ def place_event(
     drill: bool,
     join: Running | None,
     cause: str | None = None,
+    line: ServiceLine | None = None,
 ) -> Case:
     """Carry out a placement the planner decided: join the running case `join`, or open one."""
     elder_id = _elder_of(device)
@@ -285,6 +352,7 @@ def place_event(
         device_event_id=event.id,
         cause=cause,
         drill=drill,
+        line=line,
     )
     log.info(
         "case opened case=%s kind=%s device=%s boot=%d seq=%d",

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from care_api.domain.cases import ACTIVE
 from care_api.domain.errors import InvalidInput
-from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.model import CaseKind, CaseState, ServiceLine
 from care_api.store.tables import Case, CaseEvent, Notification
 
 MAX_PAGE = 200
@@ -38,6 +38,7 @@ class CaseFilter:
     kind: CaseKind | None = None
     elder_id: int | None = None
     elder_ids: Collection[int] | None = None
+    line: ServiceLine | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ def list_cases(session: Session, where: CaseFilter, page: Page) -> list[Case]:
         query = query.where(Case.kind == where.kind)
     if where.elder_id is not None:
         query = query.where(Case.elder_id == where.elder_id)
+    if where.line is not None:
+        query = query.where(Case.line == where.line)
     if where.elder_ids is not None:
         query = query.where(col(Case.elder_id).in_(list(where.elder_ids)))
     # The id breaks ties between cases opened in the same instant, so pages never overlap.

@@ -1,22 +1,31 @@
-"""Reclassifying a case: a single press often turns out to be a care need, not an emergency."""
+"""Reclassifying a case: a single press often turns out to be a care need, not an emergency.
+
+The same use case sets a case's service line, whoever decides it: the operator on the
+call-back, the hotline menu, any other source that names a line.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, tzinfo
+
+from sqlmodel import select
 
 from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import is_active, is_unowned, summary_for
-from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.events import CaseReclassified
-from care_api.domain.model import CaseKind, CaseState
-from care_api.store.tables import Case, CaseEvent, Timer
+from care_api.domain.lines import check_line, default_line, fits, kind_for_line
+from care_api.domain.model import CaseKind, CaseState, ServiceLine
+from care_api.domain.workdays import Matter
+from care_api.store.tables import Case, CaseDeadline, CaseEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import (
     LADDER_TIMER,
     RECLASSIFIED_TIMER,
     add_note,
     pending_timers,
+    start_deadline,
 )
 from care_api.usecases.dispatch.offers import withdraw_open_offers
 from care_api.usecases.dispatch.volunteers import VOLUNTEER_RING_TIMER
@@ -24,6 +33,7 @@ from care_api.usecases.dispatch.volunteers import VOLUNTEER_RING_TIMER
 log = logging.getLogger(__name__)
 
 RECLASSIFIED = "reclassified"
+LINE_SET = "line"  # a history row "life_care → legal" when the line changed
 # The old kind's chase; a filed case's deadline timer belongs to the case, not the kind.
 _KIND_TIMERS = (LADDER_TIMER, VOLUNTEER_RING_TIMER)
 _ARROW = " → "
@@ -41,13 +51,42 @@ def kinds_of(note: CaseEvent) -> tuple[CaseKind, CaseKind] | None:
         return None
 
 
-def reclassify(
-    uow: SqlUnitOfWork, case_id: str, kind: CaseKind, *, by: str, note: str, now: datetime
-) -> Case:
-    """Give the case another kind, recording the old and new kind and why in its history.
+def _target(
+    case: Case, kind: CaseKind | None, line: ServiceLine | None
+) -> tuple[CaseKind, ServiceLine | None]:
+    """The kind and line the case gets: what was asked, the rest kept where it still fits."""
+    old_kind = CaseKind(case.kind)
+    old_line = ServiceLine(case.line) if case.line is not None else None
+    if kind is None:
+        if line is None:
+            raise InvalidInput("reclassifying needs a kind or a service line")
+        kind = old_kind if fits(old_kind, line) else kind_for_line(line)
+    elif line is None:
+        line = old_line if fits(kind, old_line) else default_line(kind)
+    check_line(kind, line)
+    return kind, line
 
+
+def reclassify(
+    uow: SqlUnitOfWork,
+    case_id: str,
+    kind: CaseKind | None,
+    *,
+    by: str,
+    note: str,
+    now: datetime,
+    tz: tzinfo,
+    line: ServiceLine | None = None,
+) -> Case:
+    """Give the case another kind or service line, recording old, new and why in its history.
+
+    With only a `line`, the kind stays if it serves that line, else becomes the line's
+    (life care → legal makes a consult); with only a `kind`, the line stays if it fits,
+    else becomes the kind's default. A case that becomes a consultation gets its
+    working-day deadline if it has none.
     A closed case keeps the kind it was closed with, so the figures already reported do
-    not change behind the centre's back; asking for the kind it already has is a Conflict.
+    not change behind the centre's back; asking for the kind and line it already has is a
+    Conflict; a line that does not go with the kind is a ValueError.
     The old kind's pending ladder steps and volunteer rings stop; while nobody owns the
     case, the new kind's ladder starts over at step 0 (a timer row due now, so it runs even
     if the process dies before alerts hears of the change). While the case is active, a
@@ -60,8 +99,23 @@ def reclassify(
     if CaseState(case.state) is CaseState.CLOSED:
         raise Conflict(f"case {case_id} is closed; it keeps its kind")
     old = CaseKind(case.kind)
+    old_line = case.line
+    kind, line = _target(case, kind, line)
+    if old is kind and old_line == line:
+        raise Conflict(f"case {case_id} is already {kind} on the {line or 'no'} line")
+    if old_line != line:
+        case.line = line
+        # The note goes with the kind's row when the kind changes too.
+        said = f": {note}" if note and old is kind else ""
+        why = f"{old_line or '-'}{_ARROW}{line or '-'}{said}"
+        add_note(uow, case, action=LINE_SET, by=by, why=why, now=now)
+    if kind is CaseKind.CONSULT and _deadline_of(uow, case.id) is None:
+        start_deadline(uow, case, Matter.GENERAL, by=by, now=now, tz=tz)
     if old is kind:
-        raise Conflict(f"case {case_id} is already {kind}")
+        # The same kind on another line: its ladder and the people alerted stay right.
+        uow.emit(CaseReclassified(case.id, old, kind, by, restart=False))
+        log.info("case line set case=%s from=%s to=%s by=%s", case_id, old_line, line, by)
+        return case
     case.kind = kind
     # The title names the kind ("Emergency (main long press)"); keep the trigger, fix the rest.
     trigger = case.summary.partition(" (")[2].removesuffix(")") or "reclassified"
@@ -97,6 +151,11 @@ def reclassify(
     log.debug("case %s: %d timer(s) of the old kind stopped", case_id, stopped)
     log.info("case reclassified case=%s from=%s to=%s by=%s", case_id, old, kind, by)
     return case
+
+
+def _deadline_of(uow: SqlUnitOfWork, case_id: str) -> CaseDeadline | None:
+    query = select(CaseDeadline).where(CaseDeadline.case_id == case_id)
+    return uow.session.exec(query).first()
 
 
 def _stop_kind_timers(uow: SqlUnitOfWork, case_id: str) -> int:

@@ -100,8 +100,8 @@ class _Source:
 class _FullRules(Exception):
     """A press of the batch needs rules only the one-by-one path has.
 
-    It may be an elder's check-in (a window open, or one missed), or its terminal is back
-    from an outage.
+    It may be an elder's check-in (a window open, or one missed), its terminal is back
+    from an outage, or it opens a consultation, which gets a working-day deadline.
     """
 
 
@@ -154,6 +154,8 @@ def _record(
         for device_id, s in found.items()
     }
     plan = plan_presses(reports, sources, _existing(conn, reports), running_cases(conn, elders))
+    if any(d.step is Step.OPEN and d.kind is CaseKind.CONSULT for d in plan):
+        raise _FullRules  # rare, and its deadline is written by `cases.log.open_case`
     new = [i for i, d in enumerate(plan) if d.step in (Step.OPEN, Step.JOIN)]
     case_ids: dict[int, str] = {}
     if new:
@@ -237,6 +239,7 @@ def _write(
                 device_id=device_id,
                 device_event_id=event_ids[i],
                 drill=d.drill,
+                line=d.line,
             )
             cases.append(case)
             history.append(opened)

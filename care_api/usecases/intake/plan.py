@@ -17,19 +17,21 @@ from sqlalchemy import Connection, bindparam, select
 from sqlmodel import SQLModel
 
 from care_api.domain.cases import ACTIVE
-from care_api.domain.keymap import case_kind_for_press
-from care_api.domain.model import CaseKind, CaseState, DeviceReport, EventKey
+from care_api.domain.keymap import route_press
+from care_api.domain.lines import default_line
+from care_api.domain.model import CaseKind, CaseState, DeviceReport, EventKey, ServiceLine
 from care_api.store.tables import Case
 from care_api.usecases.intake.sources import refusal
 
-# A press joins the elder's running case of its kind, and only one that is a drill case
-# when the press is a drill's, a real one when it is real: the two never mix.
-JoinKey = tuple[int, str, bool]
+# A press joins the elder's running case of its kind and service line, and only one that is
+# a drill case when the press is a drill's, a real one when it is real: the two never mix,
+# and a legal matter never folds into a care-home one.
+JoinKey = tuple[int, str, str | None, bool]
 
 _CASE = SQLModel.metadata.tables[str(Case.__tablename__)]
 # Newest first, so that in a dict the oldest is written last and wins.
 _RUNNING = (
-    select(_CASE.c.id, _CASE.c.elder_id, _CASE.c.kind, _CASE.c.state, _CASE.c.drill)
+    select(_CASE.c.id, _CASE.c.elder_id, _CASE.c.kind, _CASE.c.state, _CASE.c.drill, _CASE.c.line)
     .where(
         _CASE.c.elder_id.in_(bindparam("elders", expanding=True)),
         _CASE.c.state.in_([state.value for state in ACTIVE]),
@@ -80,21 +82,26 @@ class Decision:
     case_id: str | None = None
     same_as: int | None = None
     kind: CaseKind | None = None
+    line: ServiceLine | None = None
     trigger: str = ""
     drill: bool = False
     state: CaseState | None = None  # of the case joined
 
 
-def join_key(elder_id: int, kind: CaseKind, drill: bool) -> JoinKey:
-    """Which running case a new event of `kind` would join."""
-    return (elder_id, kind.value, drill)
+def join_key(elder_id: int, kind: CaseKind, line: ServiceLine | None, drill: bool) -> JoinKey:
+    """Which running case a new event of `kind` on `line` would join."""
+    return (elder_id, kind.value, line.value if line is not None else None, drill)
 
 
-def press_kind(report: DeviceReport, override: Mapping[str, str] | None) -> tuple[CaseKind, str]:
-    """The case kind a press maps to (the elder's keymap first) and its trigger text."""
+def press_route(
+    report: DeviceReport, override: Mapping[str, str] | None
+) -> tuple[CaseKind, ServiceLine | None, str]:
+    """The case kind and line a press maps to (the elder's keymap first) and its trigger."""
     button = str(report.fields.get("button", "main"))
     pattern = str(report.fields.get("pattern", "single"))
-    return case_kind_for_press(button, pattern, override), f"{button} {pattern} press"
+    route = route_press(button, pattern, override)
+    line = route.line or default_line(route.kind)
+    return route.kind, line, f"{button} {pattern} press"
 
 
 def plan_presses(
@@ -124,9 +131,9 @@ def plan_presses(
             decisions.append(Decision(Step.DUPLICATE, same_as=first[report.key]))
             continue
         first[report.key] = i
-        kind, trigger = press_kind(report, source.keymap_override)
+        kind, line, trigger = press_route(report, source.keymap_override)
         drill = source.drill
-        key = join_key(source.elder_id, kind, drill)
+        key = join_key(source.elder_id, kind, line, drill)
         if key in running:
             active = running[key]
             case_id, same_as, state = active.case_id, None, active.state
@@ -145,6 +152,7 @@ def plan_presses(
                 case_id=case_id,
                 same_as=same_as,
                 kind=kind,
+                line=line,
                 trigger=trigger,
                 drill=drill,
                 state=state,
@@ -154,8 +162,10 @@ def plan_presses(
 
 
 def running_cases(conn: Connection, elder_ids: set[int]) -> dict[JoinKey, Running]:
-    """(elder, kind, drill) → the oldest active case, the one a press of that kind joins."""
+    """(elder, kind, line, drill) → the oldest active case, the one such a press joins."""
     if not elder_ids:
         return {}
     rows = conn.execute(_RUNNING, {"elders": sorted(elder_ids)}).all()
-    return {(row[1], row[2], bool(row[4])): Running(row[0], CaseState(row[3])) for row in rows}
+    return {
+        (row[1], row[2], row[5], bool(row[4])): Running(row[0], CaseState(row[3])) for row in rows
+    }

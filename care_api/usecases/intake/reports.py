@@ -267,6 +267,7 @@ def _place_press(
         tz,
         drill=decision.drill,
         join=join,
+        line=decision.line,
     )
 
 
