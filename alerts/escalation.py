@@ -24,6 +24,7 @@ from alerts.ladder import (
     Notify,
     Recipient,
     Schedule,
+    Unreached,
     asks_for_answer,
     cancelled_console_text,
     cancelled_sms_text,
@@ -55,6 +56,8 @@ from care_api.usecases.supervision import record_step
 log = logging.getLogger(__name__)
 
 AudienceResolver = Callable[[Session, Case, Elder, Target], Sequence[Recipient]]
+# Why an audience resolved by a hook found nobody for this elder ("no volunteer within 12 km").
+NobodyReason = Callable[[Elder], str]
 OPERATORS = Audience.OPERATORS.value
 # Each person hears "pressed again" at most once in this window (and once more when the
 # case gets its owner): a stuck button or twenty nervous presses make one message, not twenty.
@@ -142,6 +145,7 @@ class Escalation:
             Audience.VOLUNTEERS_NEAREST.value: nobody,
             Audience.SUPERVISOR.value: self._supervisor,
         }
+        self.why_nobody: dict[str, NobodyReason] = {}
         # case → the window in which "pressed again" was last written (one worker thread).
         self._told_again: dict[str, int] = {}
 
@@ -171,9 +175,15 @@ class Escalation:
         elder = session.get(Elder, case.elder_id)
         contacts, others = self.people_of_step(session, case, elder, ladder, timer.step)
         facts = case_facts(case, elder)
-        actions = plan(ladder, timer.step, facts, contacts, ctx.now, others=others)
+        why_nobody = (
+            {name: reason(elder) for name, reason in self.why_nobody.items()} if elder else {}
+        )
+        actions = plan(
+            ladder, timer.step, facts, contacts, ctx.now, others=others, why_nobody=why_nobody
+        )
         notified: list[str] = []
         flag: str | None = None
+        unreached: tuple[str, ...] = ()
         for action in actions:
             if isinstance(action, Notify):
                 # The kind is in the key: after a reclassification the new kind's ladder
@@ -199,6 +209,8 @@ class Escalation:
                 )
             elif isinstance(action, Flag):
                 flag = action.text
+            elif isinstance(action, Unreached):
+                unreached = action.reasons
         record_step(
             ctx.uow,
             case,
@@ -207,6 +219,8 @@ class Escalation:
             asked=asks_for_answer(kind),
             flag=flag,
             now=ctx.now,
+            unreached=unreached,
+            handed_on=bool(unreached) and timer.step + 1 < len(ladder.steps),
         )
         log.info("case %s ladder step %d: %d notified", case.id, timer.step, len(notified))
         self.forget_pressed_again(case.id)  # the people just alerted hear of the next press

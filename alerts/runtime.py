@@ -62,7 +62,7 @@ from care_api.usecases.checkins import CHECKIN_TIMER
 from care_api.usecases.device_commands import COMMAND_TIMEOUT_TIMER
 from care_api.usecases.fall_window import FALL_WINDOW_TIMER, open_held_fall
 from care_api.usecases.filings import DEADLINE_TIMER
-from care_api.usecases.ladders import Audience
+from care_api.usecases.ladders import MAX_STEPS, Audience
 from care_api.usecases.orders import MERCHANT_CONTACT_TIMER, MERCHANT_NOTIFY_TIMER
 from care_api.usecases.quiet_watch import QUIET_TIMER
 from care_api.usecases.volunteers import VOLUNTEER_RING_TIMER
@@ -106,6 +106,7 @@ class AlertsComponent:
         self.offers = VolunteerOffers(services)
         self.merchants = MerchantDispatch(services)
         self.escalation.audiences[Audience.VOLUNTEERS_NEAREST.value] = self.offers.nearest
+        self.escalation.why_nobody[Audience.VOLUNTEERS_NEAREST.value] = self.offers.why_nobody
         self.reclassified = ReclassifiedNotices()
         self.sweeper.register(
             LADDER_TIMER,
@@ -215,7 +216,8 @@ class AlertsComponent:
             if isinstance(event, CaseOpened):
                 # The fast path: step 0 now, by claiming the timer row the sweep would fire.
                 now = self._services.clock.now()
-                self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now)
+                if self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now):
+                    self._climb_empty_rungs(event.case_id, now)
             elif isinstance(event, CaseStateChanged):
                 self.escalation.forget_pressed_again(event.case_id)
                 if not is_unowned(event.to_state):
@@ -252,6 +254,15 @@ class AlertsComponent:
                 )
         except Exception:
             log.exception("alerts failed on %r", event)
+
+    def _climb_empty_rungs(self, case_id: str, now: datetime) -> None:
+        # A step that found nobody to call made the next one due now: run it here rather
+        # than on the next beat, so an elder with nobody to call reaches the supervisor at once.
+        for _ in range(MAX_STEPS):
+            if not self.sweeper.fire(
+                case_id=case_id, purpose=LADDER_TIMER, step=None, now=now, due_only=True
+            ):
+                return
 
     def run_pending(self) -> None:
         """Handle queued events and send queued messages on this thread (tests, tools)."""

@@ -1,5 +1,6 @@
 """API models: what clients send and receive, kept apart from the table classes."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -115,10 +116,12 @@ class ElderPublic(BaseModel):
     keymap_override: dict[str, str] | None
     created_at: Timestamp
     district: str
+    # "no_contacts": nobody to page, so an alarm goes straight to the supervisor.
+    warnings: list[str] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, elder: Elder, principal: Principal) -> Self:
-        """The profile as `principal` may see it."""
+    def of(cls, elder: Elder, principal: Principal, warnings: Sequence[str] = ()) -> Self:
+        """The profile as `principal` may see it, with what is amiss in its set-up."""
         if elder.id is None:
             raise RuntimeError("elder has no id yet")
         private = may_see_medical_notes(principal, elder.id)
@@ -133,6 +136,7 @@ class ElderPublic(BaseModel):
             keymap_override=elder.keymap_override,
             created_at=elder.created_at,
             district=elder.district,
+            warnings=list(warnings),
         )
 
 
@@ -258,6 +262,7 @@ class CasePublic(BaseModel):
     closed_at: Timestamp | None
     contact_id: ContactIdPublic | None = None  # None: a request with no alarm equivalent
     drill: bool = False  # opened by a terminal in test mode; left out of the figures
+    warnings: list[str] = Field(default_factory=list)  # the elder's ("no_contacts")
 
     @field_validator("contact_id", mode="before")
     @classmethod
@@ -265,9 +270,11 @@ class CasePublic(BaseModel):
         return contact_id_of_row(value) if isinstance(value, str) else value
 
     @classmethod
-    def of(cls, case: Case) -> Self:
-        """The public view of a case row."""
-        return cls.model_validate(case)
+    def of(cls, case: Case, warnings: Sequence[str] = ()) -> Self:
+        """The public view of a case row, with the warnings of its elder's set-up."""
+        public = cls.model_validate(case)
+        public.warnings = list(warnings)
+        return public
 
 
 class CaseEventPublic(BaseModel):
@@ -314,10 +321,16 @@ class CaseDetail(CasePublic):
     notifications: list[NotificationPublic]
 
     @classmethod
-    def build(cls, case: Case, events: list[CaseEvent], notes: list[Notification]) -> Self:
+    def build(
+        cls,
+        case: Case,
+        events: list[CaseEvent],
+        notes: list[Notification],
+        warnings: Sequence[str] = (),
+    ) -> Self:
         """Assemble the detail view from the rows."""
         return cls(
-            **dict(CasePublic.of(case)),
+            **dict(CasePublic.of(case, warnings)),
             events=[CaseEventPublic.model_validate(e) for e in events],
             notifications=[NotificationPublic.of(n) for n in notes],
         )

@@ -23,6 +23,8 @@ def record_step(
     asked: bool,
     flag: str | None,
     now: datetime,
+    unreached: Sequence[str] = (),
+    handed_on: bool = False,
 ) -> None:
     """Write the history of one ladder step and move the case along.
 
@@ -37,10 +39,17 @@ def record_step(
         asked: True when those messages ask them to take the case.
         flag: Console flag of the step ("call 120"), if any.
         now: When the step ran.
+        unreached: Why the step reached nobody by phone ("no contacts on record"), if so.
+        handed_on: True when the next step was therefore made due at once.
     """
     if notified:
         why = f"step {step}: " + ", ".join(notified)
         add_note(uow, case, action="notified", by=BY, why=why, now=now)
+    if unreached:
+        why = f"step {step} reached nobody by phone: " + ", ".join(unreached)
+        if handed_on:
+            why += f"; step {step + 1} now"
+        add_note(uow, case, action="unreached", by=BY, why=why, now=now)
     current = CaseState(case.state)
     if step == 0:
         if asked and notified and CaseState.DISPATCHED in ALLOWED[current]:

@@ -65,7 +65,7 @@ def supervisor_pages(svc: Services, case_id: str) -> list[tuple[str, str]]:
 def test_supervisor_step_pages_whoever_is_on_duty_when_it_fires(
     svc: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
-    seed_elder(svc, contacts=1)
+    seed_elder(svc, contacts=2)  # step 1 reaches the second contact, so it waits its 5 min
     now = clock.now()
     # The day supervisor hands over 5 minutes after the press; the step fires 7 minutes in.
     shift(svc, "Day Li", DAY_PHONE, now - timedelta(hours=8), hours=8 + 5 / 60)

@@ -14,6 +14,7 @@ from alerts.ladder import (
     Notify,
     Recipient,
     Schedule,
+    Unreached,
     plan,
     split_contacts,
 )
@@ -103,6 +104,29 @@ def test_plan_past_the_last_step_does_nothing() -> None:
 
 def test_plan_without_contacts_still_tells_the_console() -> None:
     assert notes(plan(EMERGENCY, 0, FACTS, [], NOW)) == [("console", "operators")]
+
+
+def test_plan_a_step_that_finds_nobody_to_call_hands_on_at_once_and_says_why() -> None:
+    why = {"volunteers_nearest": "no volunteer within 12 km"}
+    actions = plan(EMERGENCY, 1, FACTS, [DAUGHTER], NOW, why_nobody=why)
+
+    assert Unreached(("no other contacts", "no volunteer within 12 km")) in actions
+    assert Schedule(2, NOW) in actions
+    [console] = [a for a in actions if isinstance(a, Notify)]
+    assert "nobody to call: no other contacts, no volunteer within 12 km, next step now" in (
+        console.body
+    )
+    no_contacts = plan(EMERGENCY, 0, FACTS, [], NOW)
+    assert Unreached(("no contacts on record",)) in no_contacts
+    assert Schedule(1, NOW) in no_contacts
+
+
+def test_plan_a_step_that_reaches_someone_keeps_its_wait() -> None:
+    volunteer = Recipient("volunteer:1", "V1", "+8613600000001")
+    actions = plan(EMERGENCY, 1, FACTS, [DAUGHTER], NOW, others={"volunteers_nearest": [volunteer]})
+
+    assert not any(isinstance(a, Unreached) for a in actions)
+    assert Schedule(2, NOW + timedelta(minutes=5)) in actions
 
 
 def test_plan_same_phone_twice_gets_one_message_per_channel() -> None:
