@@ -170,10 +170,11 @@ class Escalation:
             return
         kind = CaseKind(case.kind)
         ladder = get_ladder(session, kind)
-        if timer.step >= len(ladder.steps):
-            return
+        if timer.step > ladder.final_step:
+            return  # an admin cut the ladder (or its repeats) short meanwhile
         elder = session.get(Elder, case.elder_id)
-        contacts, others = self.people_of_step(session, case, elder, ladder, timer.step)
+        rung, repeat = ladder.rung_of(timer.step)
+        contacts, others = self.people_of_step(session, case, elder, ladder, rung)
         facts = case_facts(case, elder)
         why_nobody = (
             {name: reason(elder) for name, reason in self.why_nobody.items()} if elder else {}
@@ -214,13 +215,14 @@ class Escalation:
         record_step(
             ctx.uow,
             case,
-            step=timer.step,
+            step=rung,
             notified=notified,
             asked=asks_for_answer(kind),
             flag=flag,
             now=ctx.now,
             unreached=unreached,
-            handed_on=bool(unreached) and timer.step + 1 < len(ladder.steps),
+            handed_on=bool(unreached) and rung < ladder.last_rung,
+            repeat=(repeat, ladder.repeat),
         )
         log.info("case %s ladder step %d: %d notified", case.id, timer.step, len(notified))
         self.forget_pressed_again(case.id)  # the people just alerted hear of the next press

@@ -91,7 +91,9 @@ def plan(
     others: Mapping[str, Sequence[Recipient]] | None = None,
     why_nobody: Mapping[str, str] | None = None,
 ) -> list[Action]:
-    """The actions of `step` of `ladder` for one case; [] past the last step.
+    """The actions of `step` of `ladder` for one case; [] past the last step's last repeat.
+
+    Steps past the last rung are its repeats, each `repeat_every_s` after the one before.
 
     A step meant to reach people by phone that finds nobody to call hands on: the next step
     is due at once (not `after_s` later), and the console line and an `Unreached` say why.
@@ -108,9 +110,10 @@ def plan(
         why_nobody: Why an audience resolved elsewhere found nobody ("no volunteer within
             12 km"), by audience name; a generic reason otherwise.
     """
-    if not 0 <= step < len(ladder.steps):
+    if not 0 <= step <= ladder.final_step:
         return []
-    rung = ladder.steps[step]
+    index, repeat = ladder.rung_of(step)
+    rung = ladder.steps[index]
     alerts: list[list[Notify]] = []
     seen: set[tuple[str, str]] = set()
     reasons: list[str] = []
@@ -132,13 +135,18 @@ def plan(
     # A rung for the console alone is the operators' turn and keeps its wait; a rung for
     # people that finds no phone to ring must not hold the elder's alarm for minutes.
     unreached = tuple(reasons) if reasons and not any(alerts) else ()
-    has_next = step + 1 < len(ladder.steps)
+    has_next = index < ladder.last_rung  # a repeat of the last rung keeps its own pace
     actions: list[Action] = []
     console_told = False
     for target, made in zip(rung.notify, alerts, strict=True):
         if target.audience in CONSOLE_AUDIENCES:
             body = console_text(
-                facts, step=step, flag=rung.flag, unreached=unreached, handed_on=has_next
+                facts,
+                step=index,
+                flag=rung.flag,
+                unreached=unreached,
+                handed_on=has_next,
+                repeat=(repeat, ladder.repeat),
             )
             actions.append(Notify(CONSOLE, target.audience.value, target.audience.value, body))
             console_told = True
@@ -146,7 +154,12 @@ def plan(
     if unreached and not console_told:
         operators = Audience.OPERATORS.value
         body = console_text(
-            facts, step=step, flag=rung.flag, unreached=unreached, handed_on=has_next
+            facts,
+            step=index,
+            flag=rung.flag,
+            unreached=unreached,
+            handed_on=has_next,
+            repeat=(repeat, ladder.repeat),
         )
         actions.append(Notify(CONSOLE, operators, operators, body))
     if rung.flag:
@@ -154,8 +167,10 @@ def plan(
     if unreached:
         actions.append(Unreached(unreached))
     if has_next:
-        wait = 0 if unreached else ladder.steps[step + 1].after_s
+        wait = 0 if unreached else ladder.steps[index + 1].after_s
         actions.append(Schedule(step + 1, now + timedelta(seconds=wait)))
+    elif step < ladder.final_step:
+        actions.append(Schedule(step + 1, now + timedelta(seconds=ladder.repeat_every_s)))
     return actions
 
 
@@ -241,11 +256,17 @@ def console_text(
     flag: str | None = None,
     unreached: Sequence[str] = (),
     handed_on: bool = False,
+    repeat: tuple[int, int] = (0, 0),
 ) -> str:
-    """The console line for a step; a flag is shouted, and a step that found nobody says why."""
+    """The console line for a step; a flag is shouted, and a step that found nobody says why.
+
+    `repeat` is (n, of): the n-th repeat of the last step, of at most `of`.
+    """
     text = f"{facts.summary}: {facts.elder_name}, {facts.address} ({facts.case_id})"
     if step > 0:
         text += f"; no acknowledgement, step {step}"
+    if repeat[0]:
+        text += f" (repeat {repeat[0]} of {repeat[1]})"
     if unreached:
         text += f"; nobody to call: {', '.join(unreached)}"
         if handed_on:

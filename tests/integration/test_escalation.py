@@ -137,10 +137,21 @@ def test_escalation_unanswered_emergency_climbs_every_step(
     assert ("flag", "call 120") in history(svc, case_id)
     assert get_case(svc, case_id).level == 2
 
+    for repeat in (1, 2, 3):  # the last step runs again every 5 min, three times
+        clock.advance(seconds=299)
+        assert alerts.tick() == 0
+        clock.advance(seconds=1)
+        assert alerts.tick() == 1
+        alerts.run_pending()
+        again = notifications(svc, case_id)[8 + 3 * repeat :]
+        assert who(again) == who(step2)
+        assert f"(repeat {repeat} of 3); CALL 120" in again[2].body
+    assert get_case(svc, case_id).level == 2
+
     clock.advance(hours=1)
     assert alerts.tick() == 0
     rows = notifications(svc, case_id)
-    assert len(rows) == 11
+    assert len(rows) == 20
     phone_rows = [n for n in rows if n.channel != "console"]
     # No Twilio configured: the local outbox takes every message, once.
     assert {n.status for n in phone_rows} == {"queued"}

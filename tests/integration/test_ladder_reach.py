@@ -141,3 +141,68 @@ def test_a_step_that_finds_nobody_hands_on_at_once_not_after_its_wait(
     assert (
         "nobody to call: no other contacts, no volunteer within 12 km" in console(svc, case_id)[1]
     )
+
+
+def test_the_last_rung_repeats_until_someone_takes_the_case(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    default = call(api, "GET", "/ladders/emergency")
+    assert (default["repeat"], default["repeat_every_s"]) == (3, 300)
+    ladder = {
+        "steps": [
+            {"after_s": 0, "notify": [{"audience": "contacts_all", "channels": ["sms"]}]},
+            {
+                "after_s": 60,
+                "notify": [
+                    {"audience": "supervisor", "channels": ["sms", "voice"]},
+                    {"audience": "operators", "channels": ["console"]},
+                ],
+                "flag": "call 120",
+            },
+        ],
+        "repeat": 2,
+        "repeat_every_s": 120,
+    }
+    saved = call(api, "PUT", "/ladders/emergency", **ladder)
+    assert (saved["repeat"], saved["repeat_every_s"]) == (2, 120)
+    assert call(api, "GET", "/ladders/emergency")["repeat_every_s"] == 120
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, clock)
+    alerts.run_pending()
+    clock.advance(seconds=60)
+    alerts.tick()  # the last rung, first run
+
+    clock.advance(seconds=119)
+    assert alerts.tick() == 0  # not before its time
+    clock.advance(seconds=1)
+    assert alerts.tick() == 1  # repeat 1
+    alerts.run_pending()
+    assert paged(svc, case_id)[-2:] == [("sms", "supervisor"), ("voice", "supervisor")]
+    assert paged(svc, case_id).count(("voice", "supervisor")) == 2
+    assert "step 1 (repeat 1 of 2); CALL 120" in console(svc, case_id)[-1]
+    assert history(api, case_id, "transition")[-1] == "no acknowledgement: step 1, repeat 1 of 2"
+
+    call(api, "POST", f"/cases/{case_id}/ack")
+    clock.advance(seconds=120)  # repeat 2 would be due: the case is taken, nobody is paged
+    alerts.tick()
+    alerts.run_pending()
+    assert paged(svc, case_id).count(("voice", "supervisor")) == 2
+
+
+def test_the_last_rung_stops_after_its_repeats(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, clock)
+    alerts.run_pending()
+    for _ in range(12):  # an hour, nobody answering
+        clock.advance(minutes=5)
+        alerts.tick()
+    alerts.run_pending()
+
+    assert paged(svc, case_id).count(("voice", "supervisor")) == 4  # once, then 3 repeats
+    assert history(api, case_id, "transition")[-3:] == [
+        f"no acknowledgement: step 2, repeat {n} of 3" for n in (1, 2, 3)
+    ]
+    assert history(api, case_id, "flag") == ["call 120"] * 4
+    assert call(api, "GET", f"/cases/{case_id}")["level"] == 2
