@@ -22,6 +22,7 @@ from alerts.closed_loop import ClosedLoop
 from alerts.deadlines import Deadlines
 from alerts.escalation import Escalation
 from alerts.fleet import FleetAlerts
+from alerts.hand_on import unreachable
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.notify.twilio import (
     TwilioSmsNotifier,
@@ -51,7 +52,8 @@ from care_api.domain.events import (
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.settings import Settings
-from care_api.store.tables import Timer
+from care_api.store.tables import Notification, Timer
+from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.case_log import (
     LADDER_TIMER,
     LOOP_TIMER,
@@ -82,6 +84,12 @@ FOLLOWED: tuple[type, ...] = (
 )
 
 
+def _gave_up(uow: SqlUnitOfWork, row: Notification, detail: str, now: datetime) -> None:
+    # The sender wrote its console line; the case's history hears of it, and the ladder
+    # goes on if that was the last person the step could reach.
+    unreachable(uow, row, detail, now, tell_console=False)
+
+
 class AlertsComponent:
     """Escalation ladders, durable timers and notifications, started and stopped with the app.
 
@@ -99,7 +107,9 @@ class AlertsComponent:
         self._settings = settings
         self._services = services
         self._twilio: Client | None = None
-        self.sender = NotificationSender(services, notifiers or self._build_notifiers())
+        self.sender = NotificationSender(
+            services, notifiers or self._build_notifiers(), on_gave_up=_gave_up
+        )
         self.escalation = Escalation(services, self.sender.enqueue)
         self.sweeper = TimerSweeper(services, self.sender.enqueue)
         # Dispatch (volunteer offers, merchant orders, deadlines) rides on the same sweep.
