@@ -49,11 +49,6 @@ def record_step(
     if notified:
         why = f"{label}: " + ", ".join(notified)
         add_note(uow, case, action="notified", by=BY, why=why, now=now)
-    if unreached:
-        why = f"{label} reached nobody by phone: " + ", ".join(unreached)
-        if handed_on:
-            why += f"; step {step + 1} now"
-        add_note(uow, case, action="unreached", by=BY, why=why, now=now)
     current = CaseState(case.state)
     if step == 0:
         if asked and notified and CaseState.DISPATCHED in ALLOWED[current]:
@@ -68,5 +63,11 @@ def record_step(
         why = f"no acknowledgement: {label}"
         move_case(uow, case, CaseState.ESCALATED, by=BY, why=why, now=now)
         case.level = step
+    if unreached:
+        # After the step's own lines, so the history reads: step 1 ran, found nobody, step 2.
+        why = f"{label} reached nobody by phone: " + ", ".join(unreached)
+        if handed_on:
+            why += f"; step {step + 1} now"
+        add_note(uow, case, action="unreached", by=BY, why=why, now=now)
     if flag:
         add_note(uow, case, action="flag", by=BY, why=flag, now=now)
