@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from alerts.checkins import ELDER_PREFIX
 from alerts.escalation import case_facts
+from alerts.hand_on import hand_on_if_nobody_left, unreachable
 from alerts.ladder import CaseFacts
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.replies import Answer, matches_case, parse_reply, short_code
@@ -45,6 +46,7 @@ FINAL_STATUS = {
     "no-answer": "unanswered",
 }
 SETTLED = frozenset({"delivered", "answered"})
+UNREACHED = frozenset({"undelivered", "failed", "unanswered"})  # nobody got it
 MERCHANT_PREFIX = f"{MERCHANT}:"
 
 
@@ -218,13 +220,22 @@ class Answers:
         return f"Thank you: you are with the elder for case {case_id}. Resolve it when done."
 
     def refuse(self, case_id: str, who: str, *, via: str) -> str:
-        """`who` cannot take the case: a history line, and the ladder goes on."""
+        """`who` cannot take the case: a history line, and the ladder goes on.
+
+        When that was the last person the current step reached who could still say yes,
+        the next step is due at once.
+        """
+        now = self._services.clock.now()
         with self._services.uow() as uow:
             try:
-                decline(uow, case_id, by=who, now=self._services.clock.now(), via=via)
-                uow.commit()
+                decline(uow, case_id, by=who, now=now, via=via)
             except NotFound:
                 return f"Case {case_id} does not exist."
+            # Someone taking the case meanwhile is harmless: the step checks the owner first.
+            case = uow.session.get(Case, case_id)
+            if case is not None:
+                hand_on_if_nobody_left(uow, case, now)
+            uow.commit()
         return f"Thank you; we will ask someone else for case {case_id}."
 
     def call_prompt(self, call_sid: str, phone: str) -> CallPrompt | None:
@@ -281,11 +292,17 @@ class Answers:
                 return False
             final = FINAL_STATUS.get(status)
             # Callbacks can arrive out of order: never step back from a settled status.
+            newly_dead = False
             if final is not None and row.status not in SETTLED:
+                newly_dead = final != row.status and final in UNREACHED
                 row.status = final
             row.detail = f"twilio {status}"[:MAX_DETAIL_CHARS]
             row.updated_at = now
             uow.session.add(row)
+            if newly_dead:
+                # Not only on the row: the case's history and the console hear of it, and
+                # the ladder goes on if that was the last person the step could reach.
+                unreachable(uow, row, f"twilio {status}", now, tell_console=True)
             uow.commit()
         return True
 

@@ -24,6 +24,7 @@ from alerts.ladder import (
     Notify,
     Recipient,
     Schedule,
+    Unreached,
     asks_for_answer,
     cancelled_console_text,
     cancelled_sms_text,
@@ -55,6 +56,8 @@ from care_api.usecases.schedules.rotas import who_is_on_duty
 log = logging.getLogger(__name__)
 
 AudienceResolver = Callable[[Session, Case, Elder, Target], Sequence[Recipient]]
+# Why an audience resolved by a hook found nobody for this elder ("no volunteer within 12 km").
+NobodyReason = Callable[[Elder], str]
 OPERATORS = Audience.OPERATORS.value
 # Each person hears "pressed again" at most once in this window (and once more when the
 # case gets its owner): a stuck button or twenty nervous presses make one message, not twenty.
@@ -142,6 +145,7 @@ class Escalation:
             Audience.VOLUNTEERS_NEAREST.value: nobody,
             Audience.SUPERVISOR.value: self._supervisor,
         }
+        self.why_nobody: dict[str, NobodyReason] = {}
         # case → the window in which "pressed again" was last written (one worker thread).
         self._told_again: dict[str, int] = {}
 
@@ -166,14 +170,21 @@ class Escalation:
             return
         kind = CaseKind(case.kind)
         ladder = get_ladder(session, kind)
-        if timer.step >= len(ladder.steps):
-            return
+        if timer.step > ladder.final_step:
+            return  # an admin cut the ladder (or its repeats) short meanwhile
         elder = session.get(Elder, case.elder_id)
-        contacts, others = self.people_of_step(session, case, elder, ladder, timer.step)
+        rung, repeat = ladder.rung_of(timer.step)
+        contacts, others = self.people_of_step(session, case, elder, ladder, rung)
         facts = case_facts(case, elder)
-        actions = plan(ladder, timer.step, facts, contacts, ctx.now, others=others)
+        why_nobody = (
+            {name: reason(elder) for name, reason in self.why_nobody.items()} if elder else {}
+        )
+        actions = plan(
+            ladder, timer.step, facts, contacts, ctx.now, others=others, why_nobody=why_nobody
+        )
         notified: list[str] = []
         flag: str | None = None
+        unreached: tuple[str, ...] = ()
         for action in actions:
             if isinstance(action, Notify):
                 # The kind is in the key: after a reclassification the new kind's ladder
@@ -199,14 +210,19 @@ class Escalation:
                 )
             elif isinstance(action, Flag):
                 flag = action.text
+            elif isinstance(action, Unreached):
+                unreached = action.reasons
         record_step(
             ctx.uow,
             case,
-            step=timer.step,
+            step=rung,
             notified=notified,
             asked=asks_for_answer(kind),
             flag=flag,
             now=ctx.now,
+            unreached=unreached,
+            handed_on=bool(unreached) and rung < ladder.last_rung,
+            repeat=(repeat, ladder.repeat),
         )
         log.info("case %s ladder step %d: %d notified", case.id, timer.step, len(notified))
         self.forget_pressed_again(case.id)  # the people just alerted hear of the next press

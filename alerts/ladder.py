@@ -66,7 +66,19 @@ class Flag:
     text: str
 
 
-Action = Notify | Schedule | Flag
+@dataclass(frozen=True, slots=True)
+class Unreached:
+    """The step reached nobody by phone, for these reasons; the next step is due at once."""
+
+    reasons: tuple[str, ...]
+
+
+Action = Notify | Schedule | Flag | Unreached
+
+NO_CONTACTS = "no contacts on record"
+NO_OTHER_CONTACTS = "no other contacts"
+NO_SUPERVISOR = "no supervisor on duty or set"
+NO_VOLUNTEER = "no volunteer near"
 
 
 def plan(
@@ -77,40 +89,103 @@ def plan(
     now: datetime,
     *,
     others: Mapping[str, Sequence[Recipient]] | None = None,
+    why_nobody: Mapping[str, str] | None = None,
 ) -> list[Action]:
-    """The actions of `step` of `ladder` for one case; [] past the last step.
+    """The actions of `step` of `ladder` for one case; [] past the last step's last repeat.
+
+    Steps past the last rung are its repeats, each `repeat_every_s` after the one before.
+
+    A step meant to reach people by phone that finds nobody to call hands on: the next step
+    is due at once (not `after_s` later), and the console line and an `Unreached` say why.
 
     Args:
         ladder: The ladder of the case's kind.
         step: Which rung is due (0 when the case opens).
         facts: The case as messages describe it.
-        contacts: The elder's contacts, any order; their `priority` decides first and rest.
+        contacts: The elder's contacts that may be paged, any order; their `priority`
+            decides first and rest.
         now: When the step runs; the next step is due `after_s` later.
         others: People of the audiences resolved elsewhere (volunteers_nearest, supervisor),
             by audience name, nearest or most relevant first.
+        why_nobody: Why an audience resolved elsewhere found nobody ("no volunteer within
+            12 km"), by audience name; a generic reason otherwise.
     """
-    if not 0 <= step < len(ladder.steps):
+    if not 0 <= step <= ladder.final_step:
         return []
-    rung = ladder.steps[step]
-    actions: list[Action] = []
+    index, repeat = ladder.rung_of(step)
+    rung = ladder.steps[index]
+    alerts: list[list[Notify]] = []
     seen: set[tuple[str, str]] = set()
+    reasons: list[str] = []
     for target in rung.notify:
+        alerts.append([])
         if target.audience in CONSOLE_AUDIENCES:
-            body = console_text(facts, step=step, flag=rung.flag)
-            actions.append(Notify(CONSOLE, target.audience.value, target.audience.value, body))
             continue
-        for person in _audience(target, contacts, others or {}):
+        people = _audience(target, contacts, others or {})
+        if not people:
+            reason = _why_nobody(target.audience, contacts, why_nobody or {})
+            if reason not in reasons:
+                reasons.append(reason)
+        for person in people:
             for channel in target.channels:
                 if (channel, person.phone) in seen:
                     continue
                 seen.add((channel, person.phone))
-                actions.append(_alert(channel, person, facts, step))
+                alerts[-1].append(_alert(channel, person, facts, step))
+    # A rung for the console alone is the operators' turn and keeps its wait; a rung for
+    # people that finds no phone to ring must not hold the elder's alarm for minutes.
+    unreached = tuple(reasons) if reasons and not any(alerts) else ()
+    has_next = index < ladder.last_rung  # a repeat of the last rung keeps its own pace
+    actions: list[Action] = []
+    console_told = False
+    for target, made in zip(rung.notify, alerts, strict=True):
+        if target.audience in CONSOLE_AUDIENCES:
+            body = console_text(
+                facts,
+                step=index,
+                flag=rung.flag,
+                unreached=unreached,
+                handed_on=has_next,
+                repeat=(repeat, ladder.repeat),
+            )
+            actions.append(Notify(CONSOLE, target.audience.value, target.audience.value, body))
+            console_told = True
+        actions.extend(made)
+    if unreached and not console_told:
+        operators = Audience.OPERATORS.value
+        body = console_text(
+            facts,
+            step=index,
+            flag=rung.flag,
+            unreached=unreached,
+            handed_on=has_next,
+            repeat=(repeat, ladder.repeat),
+        )
+        actions.append(Notify(CONSOLE, operators, operators, body))
     if rung.flag:
         actions.append(Flag(rung.flag))
-    if step + 1 < len(ladder.steps):
-        due_at = now + timedelta(seconds=ladder.steps[step + 1].after_s)
-        actions.append(Schedule(step + 1, due_at))
+    if unreached:
+        actions.append(Unreached(unreached))
+    if has_next:
+        wait = 0 if unreached else ladder.steps[index + 1].after_s
+        actions.append(Schedule(step + 1, now + timedelta(seconds=wait)))
+    elif step < ladder.final_step:
+        actions.append(Schedule(step + 1, now + timedelta(seconds=ladder.repeat_every_s)))
     return actions
+
+
+def _why_nobody(
+    audience: Audience, contacts: Sequence[Recipient], why_nobody: Mapping[str, str]
+) -> str:
+    if audience in CONTACT_AUDIENCES:
+        return NO_OTHER_CONTACTS if contacts else NO_CONTACTS
+    if audience.value in why_nobody:
+        return why_nobody[audience.value]
+    if audience is Audience.SUPERVISOR:
+        return NO_SUPERVISOR
+    if audience is Audience.VOLUNTEERS_NEAREST:
+        return NO_VOLUNTEER
+    return f"nobody in {audience.value}"
 
 
 def _audience(
@@ -174,11 +249,28 @@ def alert_say(facts: CaseFacts) -> str:
     )
 
 
-def console_text(facts: CaseFacts, *, step: int = 0, flag: str | None = None) -> str:
-    """The console line for a step; a flag is shouted."""
+def console_text(
+    facts: CaseFacts,
+    *,
+    step: int = 0,
+    flag: str | None = None,
+    unreached: Sequence[str] = (),
+    handed_on: bool = False,
+    repeat: tuple[int, int] = (0, 0),
+) -> str:
+    """The console line for a step; a flag is shouted, and a step that found nobody says why.
+
+    `repeat` is (n, of): the n-th repeat of the last step, of at most `of`.
+    """
     text = f"{facts.summary}: {facts.elder_name}, {facts.address} ({facts.case_id})"
     if step > 0:
         text += f"; no acknowledgement, step {step}"
+    if repeat[0]:
+        text += f" (repeat {repeat[0]} of {repeat[1]})"
+    if unreached:
+        text += f"; nobody to call: {', '.join(unreached)}"
+        if handed_on:
+            text += ", next step now"
     if flag:
         text += f"; {flag.upper()}"
     return text

@@ -95,6 +95,13 @@ class VolunteerOffers:
         )
         return [Recipient(volunteer_actor(o.volunteer_id), v.name, v.phone) for v, o in found]
 
+    @staticmethod
+    def why_nobody(elder: Elder) -> str:
+        """Why `nearest` found nobody for this elder, as the console and history say it."""
+        if elder.lat is None or elder.lon is None:
+            return "no volunteer: the elder's location is not on record"
+        return f"no volunteer within {EMERGENCY_RADIUS_KM:g} km"
+
     # -- rings ---------------------------------------------------------------------------------
 
     def after_ladder(self, run_step: TimerHandler) -> TimerHandler:

@@ -22,6 +22,7 @@ from alerts.closed_loop import ClosedLoop
 from alerts.deadlines import Deadlines
 from alerts.escalation import Escalation
 from alerts.fleet import FleetAlerts
+from alerts.hand_on import unreachable
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.notify.twilio import (
     TwilioSmsNotifier,
@@ -52,8 +53,9 @@ from care_api.domain.model import CaseState
 from care_api.i18n import CHINESE, ENGLISH, language_of
 from care_api.services import Services
 from care_api.settings import Settings
-from care_api.store.tables import Timer
-from care_api.usecases.cases.ladders import Audience
+from care_api.store.tables import Notification, Timer
+from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.ladders import MAX_STEPS, Audience
 from care_api.usecases.cases.log import (
     DEADLINE_TIMER,
     LADDER_TIMER,
@@ -83,6 +85,12 @@ FOLLOWED: tuple[type, ...] = (
 )
 
 
+def _gave_up(uow: SqlUnitOfWork, row: Notification, detail: str, now: datetime) -> None:
+    # The sender wrote its console line; the case's history hears of it, and the ladder
+    # goes on if that was the last person the step could reach.
+    unreachable(uow, row, detail, now, tell_console=False)
+
+
 class AlertsComponent:
     """Escalation ladders, durable timers and notifications, started and stopped with the app.
 
@@ -100,13 +108,16 @@ class AlertsComponent:
         self._settings = settings
         self._services = services
         self._twilio: Client | None = None
-        self.sender = NotificationSender(services, notifiers or self._build_notifiers())
+        self.sender = NotificationSender(
+            services, notifiers or self._build_notifiers(), on_gave_up=_gave_up
+        )
         self.escalation = Escalation(services, self.sender.enqueue)
         self.sweeper = TimerSweeper(services, self.sender.enqueue)
         # Dispatch (volunteer offers, merchant orders, deadlines) rides on the same sweep.
         self.offers = VolunteerOffers(services)
         self.merchants = MerchantDispatch(services)
         self.escalation.audiences[Audience.VOLUNTEERS_NEAREST.value] = self.offers.nearest
+        self.escalation.why_nobody[Audience.VOLUNTEERS_NEAREST.value] = self.offers.why_nobody
         self.reclassified = ReclassifiedNotices()
         self.sweeper.register(
             LADDER_TIMER,
@@ -221,7 +232,8 @@ class AlertsComponent:
             if isinstance(event, CaseOpened):
                 # The fast path: step 0 now, by claiming the timer row the sweep would fire.
                 now = self._services.clock.now()
-                self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now)
+                if self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now):
+                    self._climb_empty_rungs(event.case_id, now)
             elif isinstance(event, CaseStateChanged):
                 self.escalation.forget_pressed_again(event.case_id)
                 if not is_unowned(event.to_state):
@@ -258,6 +270,15 @@ class AlertsComponent:
                 )
         except Exception:
             log.exception("alerts failed on %r", event)
+
+    def _climb_empty_rungs(self, case_id: str, now: datetime) -> None:
+        # A step that found nobody to call made the next one due now: run it here rather
+        # than on the next beat, so an elder with nobody to call reaches the supervisor at once.
+        for _ in range(MAX_STEPS):
+            if not self.sweeper.fire(
+                case_id=case_id, purpose=LADDER_TIMER, step=None, now=now, due_only=True
+            ):
+                return
 
     def run_pending(self) -> None:
         """Handle queued events and send queued messages on this thread (tests, tools)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -25,6 +25,7 @@ from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Notification
+from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.schedules.checkins import has_checked_in_late
 from care_api.usecases.schedules.drills import mark_test, takes_part_in_drills
 
@@ -142,16 +143,28 @@ class OutboxWriter:
         return found is not None
 
 
+# Called in the transaction that gave up on a row: (uow, row, what went wrong, now).
+GaveUpHook = Callable[[SqlUnitOfWork, Notification, str, datetime], None]
+
+
 class NotificationSender:
     """Sends notification rows through the notifier of their channel, on its own thread.
 
     `enqueue` is safe from any thread. Without `start()` (tests, one-shot tools) `drain()`
-    delivers what is queued on the calling thread.
+    delivers what is queued on the calling thread. `on_gave_up` hears of every row that
+    will not be tried again (the number refused, attempts used up).
     """
 
-    def __init__(self, services: Services, notifiers: Mapping[Channel, Notifier]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        notifiers: Mapping[Channel, Notifier],
+        *,
+        on_gave_up: GaveUpHook | None = None,
+    ) -> None:
         self._services = services
         self._notifiers = dict(notifiers)
+        self._on_gave_up = on_gave_up
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._queued: set[int] = set()
         self._lock = threading.Lock()
@@ -349,6 +362,8 @@ class NotificationSender:
                     recipient="operators",
                     body=f"Could not reach {row.recipient} ({row.to}) by {row.channel}: {detail}",
                 )
+                if self._on_gave_up is not None:
+                    self._on_gave_up(uow, row, detail, now)
             else:
                 backoff = RETRY_BACKOFF_S[min(attempts, len(RETRY_BACKOFF_S)) - 1]
                 row.next_attempt_at = now + timedelta(seconds=backoff)

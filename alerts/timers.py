@@ -104,14 +104,25 @@ class TimerSweeper:
         self.last_sweep_at = now
         return fired
 
-    def fire(self, *, case_id: str, purpose: str, step: int | None, now: datetime) -> bool:
+    def fire(
+        self,
+        *,
+        case_id: str,
+        purpose: str,
+        step: int | None,
+        now: datetime,
+        due_only: bool = False,
+    ) -> bool:
         """Fire one case's timer now if it is still unfired (the fast path); True if it ran.
 
-        `step` None fires the case's oldest unfired timer of `purpose`, whatever its step.
+        `step` None fires the case's oldest unfired timer of `purpose`, whatever its step;
+        `due_only` only one that is due by `now`.
         """
         where = [col(Timer.case_id) == case_id, col(Timer.purpose) == purpose]
         if step is not None:
             where.append(col(Timer.step) == step)
+        if due_only:
+            where.append(col(Timer.due_at) <= now)
         return self._fire_one(where, now, set()) == 1
 
     def _fire_one(

@@ -1,5 +1,6 @@
 """API models: what clients send and receive, kept apart from the table classes."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -127,10 +128,12 @@ class ElderPublic(BaseModel):
     created_at: Timestamp
     district: str
     language: str | None = None
+    # "no_contacts": nobody to page, so an alarm goes straight to the supervisor.
+    warnings: list[str] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, elder: Elder, principal: Principal) -> Self:
-        """The profile as `principal` may see it."""
+    def of(cls, elder: Elder, principal: Principal, warnings: Sequence[str] = ()) -> Self:
+        """The profile as `principal` may see it, with what is amiss in its set-up."""
         if elder.id is None:
             raise RuntimeError("elder has no id yet")
         private = may_see_medical_notes(principal, elder.id)
@@ -146,6 +149,7 @@ class ElderPublic(BaseModel):
             created_at=elder.created_at,
             district=elder.district,
             language=elder.language,
+            warnings=list(warnings),
         )
 
 
@@ -276,6 +280,7 @@ class CasePublic(BaseModel):
     # Life care, medical nursing, emergency aid, legal help, care-home advice; None for a
     # terminal problem or a consultation not classified yet.
     line: ServiceLine | None = None
+    warnings: list[str] = Field(default_factory=list)  # the elder's ("no_contacts")
 
     @field_validator("contact_id", mode="before")
     @classmethod
@@ -283,9 +288,11 @@ class CasePublic(BaseModel):
         return contact_id_of_row(value) if isinstance(value, str) else value
 
     @classmethod
-    def of(cls, case: Case) -> Self:
-        """The public view of a case row."""
-        return cls.model_validate(case)
+    def of(cls, case: Case, warnings: Sequence[str] = ()) -> Self:
+        """The public view of a case row, with the warnings of its elder's set-up."""
+        public = cls.model_validate(case)
+        public.warnings = list(warnings)
+        return public
 
 
 class CaseEventPublic(BaseModel):
@@ -332,10 +339,16 @@ class CaseDetail(CasePublic):
     notifications: list[NotificationPublic]
 
     @classmethod
-    def build(cls, case: Case, events: list[CaseEvent], notes: list[Notification]) -> Self:
+    def build(
+        cls,
+        case: Case,
+        events: list[CaseEvent],
+        notes: list[Notification],
+        warnings: Sequence[str] = (),
+    ) -> Self:
         """Assemble the detail view from the rows."""
         return cls(
-            **dict(CasePublic.of(case)),
+            **dict(CasePublic.of(case, warnings)),
             events=[CaseEventPublic.model_validate(e) for e in events],
             notifications=[NotificationPublic.of(n) for n in notes],
         )

@@ -210,6 +210,9 @@ class LadderConfig(SQLModel, table=True):
     __tablename__ = "ladder_config"
     kind: str = Field(primary_key=True, max_length=16)
     steps: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    # The last rung runs again every repeat_every_s, at most `repeat` times (0011).
+    repeat: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
+    repeat_every_s: int = Field(default=300, sa_column_kwargs={"server_default": "300"})
     updated_by: str = Field(default="", max_length=100)
     updated_at: datetime = _ts()
 

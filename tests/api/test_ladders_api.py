@@ -40,6 +40,9 @@ def test_ladders_api_default_emergency_ladder_is_readable_by_staff(api: TestClie
     assert body["default"] is True
     assert [s["after_s"] for s in body["steps"]] == [0, 120, 300]
     assert body["steps"][2]["flag"] == "call 120"
+    assert (body["repeat"], body["repeat_every_s"]) == (3, 300)  # the last step runs 4 times
+    care = api.get("/api/v1/ladders/care", headers=operator).json()
+    assert care["repeat"] == 0
 
 
 def test_ladders_api_admin_replaces_and_resets_a_ladder(api: TestClient) -> None:
@@ -64,6 +67,12 @@ def test_ladders_api_refuses_unfit_ladders_and_non_admins(api: TestClient) -> No
     late_start = {"steps": [{"after_s": 5, "notify": [], "flag": "x"}]}
     assert api.put("/api/v1/ladders/care", json=late_start, headers=ADMIN).status_code == 422
     assert api.put("/api/v1/ladders/fire", json=FAST_EMERGENCY, headers=ADMIN).status_code == 422
+    for bad in ({"repeat": 21}, {"repeat": -1}, {"repeat_every_s": 5}, {"repeat": "often"}):
+        refused = api.put(
+            "/api/v1/ladders/emergency", json={**FAST_EMERGENCY, **bad}, headers=ADMIN
+        )
+        assert refused.status_code == 422, bad
+    assert api.get("/api/v1/ladders/emergency", headers=ADMIN).json()["default"] is True
 
     operator = mint(api, "operator", "Op")
     assert (

@@ -137,10 +137,21 @@ def test_escalation_unanswered_emergency_climbs_every_step(
     assert ("flag", "call 120") in history(svc, case_id)
     assert get_case(svc, case_id).level == 2
 
+    for repeat in (1, 2, 3):  # the last step runs again every 5 min, three times
+        clock.advance(seconds=299)
+        assert alerts.tick() == 0
+        clock.advance(seconds=1)
+        assert alerts.tick() == 1
+        alerts.run_pending()
+        again = notifications(svc, case_id)[8 + 3 * repeat :]
+        assert who(again) == who(step2)
+        assert f"(repeat {repeat} of 3); CALL 120" in again[2].body
+    assert get_case(svc, case_id).level == 2
+
     clock.advance(hours=1)
     assert alerts.tick() == 0
     rows = notifications(svc, case_id)
-    assert len(rows) == 11
+    assert len(rows) == 20
     phone_rows = [n for n in rows if n.channel != "console"]
     # No Twilio configured: the local outbox takes every message, once.
     assert {n.status for n in phone_rows} == {"queued"}
@@ -313,9 +324,10 @@ def test_escalation_restart_fires_a_lost_step0_once_and_sends_orphaned_rows(
     sent = [n for n in notifications(svc, case_id) if n.channel != "console"]
     assert [(n.status, n.attempts) for n in sent] == [("queued", 1), ("queued", 1)]
     clock.advance(minutes=5)
-    after_restart.tick()
+    after_restart.tick()  # steps 1 and 2 (step 1 finds nobody else to call and hands on)
     after_restart.run_pending()
-    assert [n.attempts for n in notifications(svc, case_id) if n.channel != "console"] == [1, 1]
+    first_contact = [n for n in notifications(svc, case_id) if n.recipient == "contact:1"]
+    assert [n.attempts for n in first_contact] == [1, 1]
 
 
 def test_escalation_device_case_tells_first_contact_and_technician(
@@ -409,7 +421,7 @@ def test_escalation_with_twilio_messages_reach_the_server_through_the_real_clien
         [call] = server.calls()
     assert sms.auth_ok and sms.form["To"] == "+8613900000000" and sms.form["From"] == TWILIO_FROM
     assert "Wang Fang" in sms.form["Body"] and "Reply 1" in sms.form["Body"]
-    assert "<Say>" in call.form["Twiml"] and "Wang Fang" in call.form["Twiml"]
+    assert '<Say language="zh-CN">' in call.form["Twiml"] and "Wang Fang" in call.form["Twiml"]
     rows = [n for n in notifications(svc, case_id) if n.channel != "console"]
     assert [n.status for n in rows] == ["sent", "sent"]
     assert rows[0].provider_id and rows[0].provider_id.startswith("SM")

@@ -65,7 +65,7 @@ def supervisor_pages(svc: Services, case_id: str) -> list[tuple[str, str]]:
 def test_supervisor_step_pages_whoever_is_on_duty_when_it_fires(
     svc: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
-    seed_elder(svc, contacts=1)
+    seed_elder(svc, contacts=2)  # step 1 reaches the second contact, so it waits its 5 min
     now = clock.now()
     # The day supervisor hands over 5 minutes after the press; the step fires 7 minutes in.
     shift(svc, "Day Li", DAY_PHONE, now - timedelta(hours=8), hours=8 + 5 / 60)
@@ -80,7 +80,7 @@ def test_supervisor_step_pages_whoever_is_on_duty_when_it_fires(
 def test_supervisor_during_the_day_shift_is_the_day_supervisor(
     svc: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
-    seed_elder(svc, contacts=1)
+    seed_elder(svc, contacts=2)
     shift(svc, "Day Li", DAY_PHONE, clock.now() - timedelta(hours=1), hours=8)
     case_id = open_emergency(svc, seq=1)
 
@@ -92,7 +92,7 @@ def test_supervisor_during_the_day_shift_is_the_day_supervisor(
 def test_nobody_on_the_rota_falls_back_to_the_setting(
     svc: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
-    seed_elder(svc, contacts=1)
+    seed_elder(svc, contacts=2)
     shift(svc, "Day Li", DAY_PHONE, clock.now() - timedelta(hours=9), hours=8)  # ended
     case_id = open_emergency(svc, seq=1)
 
@@ -104,7 +104,7 @@ def test_nobody_on_the_rota_falls_back_to_the_setting(
 def test_rota_supervisor_answering_by_sms_takes_the_case(
     svc: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
-    seed_elder(svc, contacts=1)
+    seed_elder(svc, contacts=2)
     shift(svc, "Day Li", DAY_PHONE, clock.now() - timedelta(hours=1), hours=8)
     case_id = open_emergency(svc, seq=1)
     climb_to_supervisor(alerts, clock)

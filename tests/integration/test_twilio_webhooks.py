@@ -542,3 +542,114 @@ def test_voice_the_owner_calling_back_is_asked_for_3(
     )
     assert "<Gather" not in late.text
     assert f"You are with Wang Fang for case {case_id}. Resolve it when done." in late.text
+
+
+# -- refusals and dead numbers move the ladder ----------------------------------------------
+
+
+def whys(svc: Services, case_id: str, action: str) -> list[str]:
+    with svc.uow() as uow:
+        events = uow.session.exec(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case_id, CaseEvent.action == action)
+            .order_by(col(CaseEvent.id))
+        ).all()
+        return [e.why for e in events]
+
+
+def paged_at(svc: Services, case_id: str) -> list[tuple[str, str]]:
+    return [(n.channel, n.recipient) for n in rows(svc, case_id) if n.channel != "console"]
+
+
+def test_everyone_of_a_step_declining_by_sms_and_voice_moves_the_ladder_at_once(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=2)
+    first, second = contact_key(svc, FIRST_PHONE), contact_key(svc, SECOND_PHONE)
+    case_id = open_emergency(svc, alerts)
+    assert alerts.tick() == 0  # step 1 is 2 minutes away
+
+    assert sms(client, FIRST_PHONE, "2").startswith("Thank you; we will ask someone else")
+    assert alerts.tick() == 1  # no time passed: the next beat runs step 1
+    alerts.run_pending()
+    assert paged_at(svc, case_id)[2:] == [("sms", second), ("voice", second)]
+    assert whys(svc, case_id, "handed_on") == [
+        "everyone alerted at step 0 declined or cannot be reached (Contact 1); step 1 now"
+    ]
+    assert any("step 1 now" in n.body for n in rows(svc, case_id) if n.channel == "console")
+
+    _, action = call_prompt(client, voice_to(svc, case_id, second))
+    assert "ask someone else" in spoken(press_key(client, action, "2"))
+    assert alerts.tick() == 1  # step 2, not 5 minutes later
+    alerts.run_pending()
+    assert case_row(svc, case_id).level == 2
+    assert "call 120" in whys(svc, case_id, "flag")
+    assert first in {n.recipient for n in rows(svc, case_id)}
+
+
+def test_one_of_two_declining_leaves_the_step_its_time(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=3)
+    case_id = open_emergency(svc, alerts)
+    assert sms(client, FIRST_PHONE, "2").startswith("Thank you")
+    alerts.tick()
+    alerts.run_pending()
+    # Step 1 alerted the two others; only one of them declines: the step keeps its 5 minutes.
+    assert sms(client, SECOND_PHONE, "no").startswith("Thank you")
+    assert alerts.tick() == 0
+    assert case_row(svc, case_id).level == 1
+    assert len(whys(svc, case_id, "handed_on")) == 1
+
+
+def test_late_failure_reports_show_on_the_case_and_move_the_ladder(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=2)
+    case_id = open_emergency(svc, alerts)
+    text, call = (n for n in rows(svc, case_id) if n.channel != "console")
+    status = "/webhooks/twilio/status"
+
+    post(client, status, {"MessageSid": text.provider_id or "", "MessageStatus": "undelivered"})
+    assert alerts.tick() == 0  # the call may still be answered
+    post(client, status, {"CallSid": call.provider_id or "", "CallStatus": "no-answer"})
+    post(client, status, {"CallSid": call.provider_id or "", "CallStatus": "no-answer"})  # again
+
+    assert whys(svc, case_id, "unreachable") == [
+        f"SMS to Contact 1 ({FIRST_PHONE}) did not reach them: twilio undelivered",
+        f"call to Contact 1 ({FIRST_PHONE}) did not reach them: twilio no-answer",
+    ]
+    console = [n.body for n in rows(svc, case_id) if n.channel == "console"]
+    assert f"{case_id}: could not reach Contact 1 ({FIRST_PHONE}) by voice: twilio no-answer" in (
+        console
+    )
+    assert alerts.tick() == 1
+    alerts.run_pending()
+    assert paged_at(svc, case_id)[2:] == [
+        ("sms", contact_key(svc, SECOND_PHONE)),
+        ("voice", contact_key(svc, SECOND_PHONE)),
+    ]
+
+
+def test_a_number_twilio_refuses_moves_the_ladder_at_once(
+    svc: Services, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=2)
+    with RecordingTwilioServer(ACCOUNT_SID, AUTH_TOKEN) as server:
+        svc.settings.twilio_api_url = server.base_url  # the real twilio client, to our server
+        component = AlertsComponent(svc.settings, svc)
+        component.attach()
+        try:
+            server.fail_next(2, status=400, code=21211, message="Invalid 'To' Phone Number")
+            case_id = open_emergency(svc, component)
+            refused = [n for n in rows(svc, case_id) if n.channel != "console"]
+            assert [(n.status, n.next_attempt_at) for n in refused] == [("failed", None)] * 2
+            assert len(whys(svc, case_id, "unreachable")) == 2
+            assert "21211" in whys(svc, case_id, "unreachable")[0]
+            assert component.tick() == 1
+            component.run_pending()
+        finally:
+            component.stop()
+        second = [r.form["To"] for r in server.received if r.form.get("To") == SECOND_PHONE]
+    assert len(second) == 2  # an SMS and a call to the second contact, at once
+    assert case_row(svc, case_id).level == 1

@@ -14,6 +14,7 @@ from alerts.ladder import (
     Notify,
     Recipient,
     Schedule,
+    Unreached,
     plan,
     split_contacts,
 )
@@ -94,15 +95,57 @@ def test_plan_emergency_step2_supervisor_and_call_120_and_no_further_step() -> N
     assert Flag("call 120") in actions
     console = next(a for a in actions if isinstance(a, Notify) and a.channel == "console")
     assert "CALL 120" in console.body
-    assert not any(isinstance(a, Schedule) for a in actions)
+    assert [a for a in actions if isinstance(a, Schedule)] == [
+        Schedule(3, NOW + timedelta(minutes=5))
+    ]
 
 
-def test_plan_past_the_last_step_does_nothing() -> None:
-    assert plan(EMERGENCY, 3, FACTS, [DAUGHTER], NOW) == []
+def test_plan_the_last_step_repeats_every_5_min_three_times_then_stops() -> None:
+    supervisor = {"supervisor": [SUPERVISOR]}
+    for step, repeat in [(3, 1), (4, 2), (5, 3)]:
+        actions = plan(EMERGENCY, step, FACTS, [DAUGHTER], NOW, others=supervisor)
+        assert notes(actions) == [
+            ("sms", "supervisor"),
+            ("voice", "supervisor"),
+            ("console", "operators"),
+        ]
+        assert Flag("call 120") in actions
+        console = next(a for a in actions if isinstance(a, Notify) and a.channel == "console")
+        assert f"step 2 (repeat {repeat} of 3); CALL 120" in console.body
+        follow = [a for a in actions if isinstance(a, Schedule)]
+        assert follow == ([Schedule(step + 1, NOW + timedelta(minutes=5))] if repeat < 3 else [])
+
+
+def test_plan_past_the_last_repeat_does_nothing() -> None:
+    assert plan(EMERGENCY, 6, FACTS, [DAUGHTER], NOW) == []
+    assert plan(DEFAULT_LADDERS[CaseKind.DEVICE], 1, FACTS, [DAUGHTER], NOW) == []
 
 
 def test_plan_without_contacts_still_tells_the_console() -> None:
     assert notes(plan(EMERGENCY, 0, FACTS, [], NOW)) == [("console", "operators")]
+
+
+def test_plan_a_step_that_finds_nobody_to_call_hands_on_at_once_and_says_why() -> None:
+    why = {"volunteers_nearest": "no volunteer within 12 km"}
+    actions = plan(EMERGENCY, 1, FACTS, [DAUGHTER], NOW, why_nobody=why)
+
+    assert Unreached(("no other contacts", "no volunteer within 12 km")) in actions
+    assert Schedule(2, NOW) in actions
+    [console] = [a for a in actions if isinstance(a, Notify)]
+    assert "nobody to call: no other contacts, no volunteer within 12 km, next step now" in (
+        console.body
+    )
+    no_contacts = plan(EMERGENCY, 0, FACTS, [], NOW)
+    assert Unreached(("no contacts on record",)) in no_contacts
+    assert Schedule(1, NOW) in no_contacts
+
+
+def test_plan_a_step_that_reaches_someone_keeps_its_wait() -> None:
+    volunteer = Recipient("volunteer:1", "V1", "+8613600000001")
+    actions = plan(EMERGENCY, 1, FACTS, [DAUGHTER], NOW, others={"volunteers_nearest": [volunteer]})
+
+    assert not any(isinstance(a, Unreached) for a in actions)
+    assert Schedule(2, NOW + timedelta(minutes=5)) in actions
 
 
 def test_plan_same_phone_twice_gets_one_message_per_channel() -> None:
@@ -138,7 +181,28 @@ def test_split_contacts_first_rank_may_hold_several() -> None:
 
 def test_ladder_data_round_trips_for_every_default() -> None:
     for kind, ladder in DEFAULT_LADDERS.items():
-        assert ladder_from_data(kind, ladder_to_data(ladder)) == ladder
+        again = ladder_from_data(
+            kind, ladder_to_data(ladder), repeat=ladder.repeat, repeat_every_s=ladder.repeat_every_s
+        )
+        assert again == ladder
+
+
+@pytest.mark.parametrize(
+    ("repeat", "every", "message"),
+    [
+        (-1, 300, "repeat must"),
+        (21, 300, "repeat must"),
+        (True, 300, "repeat must"),
+        (3, 10, "repeat_every_s"),
+        (3, "300", "repeat_every_s"),
+    ],
+)
+def test_ladder_from_data_rejects_unfit_repeats(
+    repeat: object, every: object, message: str
+) -> None:
+    steps = ladder_to_data(EMERGENCY)
+    with pytest.raises(InvalidLadder, match=message):
+        ladder_from_data(CaseKind.EMERGENCY, steps, repeat=repeat, repeat_every_s=every)
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,15 @@ export function drillBadge(row) {
   return row.drill ? h("span", { class: "badge drill", title: t("drill.title") }, t("drill.badge")) : null;
 }
 
+/** A warning about the elder's set-up ("no_contacts": nobody to page) as a badge. */
+export function warningBadges(row) {
+  return (row.warnings || []).map((w) =>
+    h("span", { class: "badge warning", title: tOr(`warning.${w}_title`, w) }, tOr(`warning.${w}`, w)));
+}
+
 /** Every extra badge of a board row or a case: [] when it has none. */
 export function caseBadges(row) {
-  return [drillBadge(row), contactIdBadge(row.contact_id)].filter(Boolean);
+  return [drillBadge(row), ...warningBadges(row), contactIdBadge(row.contact_id)].filter(Boolean);
 }
 
 /** "Info only" beside a contact who is never paged and hears of a case when it closes. */

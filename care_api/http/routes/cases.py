@@ -23,6 +23,11 @@ from care_api.usecases.cases.queries import (
     list_cases,
     notifications_of_case,
 )
+from care_api.usecases.people.registry import (
+    NO_CONTACTS_WARNING,
+    elder_warnings,
+    elders_without_contacts,
+)
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -72,7 +77,8 @@ def read_cases(
         line=line,
     )
     rows = list_cases(uow.session, where, Page(limit=limit, offset=offset))
-    return [CasePublic.of(c) for c in rows]
+    alone = elders_without_contacts(uow.session, {c.elder_id for c in rows})
+    return [CasePublic.of(c, [NO_CONTACTS_WARNING] if c.elder_id in alone else []) for c in rows]
 
 
 @router.get("/{case_id}")
@@ -81,7 +87,10 @@ def read_case(case_id: CaseId, uow: UowDep, principal: ResponderDep, audit: Audi
     case = _visible_case(uow, case_id, principal, lock=False)
     session = uow.session
     detail = CaseDetail.build(
-        case, case_history(session, case.id), notifications_of_case(session, case.id)
+        case,
+        case_history(session, case.id),
+        notifications_of_case(session, case.id),
+        elder_warnings(session, case.elder_id),
     )
     audit.shown("case", case.elder_id, ref=case.id)
     return detail

@@ -21,6 +21,7 @@ from care_api.usecases.people.registry import (
     add_contact,
     contacts_of,
     create_elder,
+    elder_warnings,
     get_elder,
     update_elder,
 )
@@ -43,14 +44,17 @@ def post_elder(
     """Add an elder's profile."""
     elder = create_elder(uow.session, body.model_dump(), services.clock.now())
     uow.commit()
-    return ElderPublic.of(elder, principal)
+    # Registered before its contacts are: "no_contacts" until one that may be paged is added.
+    warnings = elder_warnings(uow.session, elder.id) if elder.id is not None else []
+    return ElderPublic.of(elder, principal, warnings)
 
 
 @router.get("/{elder_id}")
 def read_elder(elder_id: int, uow: UowDep, principal: ReaderDep, audit: AuditDep) -> ElderPublic:
     """One elder's profile: staff, or a caregiver of this elder. Written to the audit log."""
     _check_readable(principal, elder_id)
-    profile = ElderPublic.of(get_elder(uow.session, elder_id), principal)
+    warnings = elder_warnings(uow.session, elder_id)
+    profile = ElderPublic.of(get_elder(uow.session, elder_id), principal, warnings)
     audit.shown("elder", elder_id)
     return profile
 
@@ -60,7 +64,7 @@ def patch_elder(elder_id: int, body: ElderUpdate, uow: UowDep, principal: StaffD
     """Change the fields sent; the others stay as they are."""
     elder = update_elder(uow.session, elder_id, body.model_dump(exclude_unset=True))
     uow.commit()
-    return ElderPublic.of(elder, principal)
+    return ElderPublic.of(elder, principal, elder_warnings(uow.session, elder_id))
 
 
 @router.post("/{elder_id}/contacts", status_code=status.HTTP_201_CREATED)

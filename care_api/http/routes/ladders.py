@@ -9,10 +9,14 @@ from pydantic import BaseModel, Field
 from care_api.domain.model import CaseKind
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
 from care_api.usecases.cases.ladders import (
+    DEFAULT_REPEAT,
+    DEFAULT_REPEAT_EVERY_S,
     MAX_AFTER_S,
     MAX_FLAG_CHARS,
     MAX_LIMIT,
+    MAX_REPEAT,
     MAX_STEPS,
+    MIN_REPEAT_EVERY_S,
     Audience,
     Ladder,
     get_ladder,
@@ -44,9 +48,17 @@ class LadderStep(BaseModel):
 
 
 class LadderIn(BaseModel):
-    """A whole ladder; it replaces the one in force for the kind."""
+    """A whole ladder; it replaces the one in force for the kind.
+
+    The last step runs again every `repeat_every_s` seconds, at most `repeat` times, until
+    someone takes the case (0: it runs once).
+    """
 
     steps: list[LadderStep] = Field(min_length=1, max_length=MAX_STEPS)
+    repeat: int = Field(default=DEFAULT_REPEAT, ge=0, le=MAX_REPEAT)
+    repeat_every_s: int = Field(
+        default=DEFAULT_REPEAT_EVERY_S, ge=MIN_REPEAT_EVERY_S, le=MAX_AFTER_S
+    )
 
 
 class LadderPublic(BaseModel):
@@ -55,12 +67,20 @@ class LadderPublic(BaseModel):
     kind: CaseKind
     default: bool
     steps: list[LadderStep]
+    repeat: int
+    repeat_every_s: int
 
     @classmethod
     def of(cls, ladder: Ladder, *, default: bool) -> "LadderPublic":
         """The API form of a ladder."""
         steps = [LadderStep.model_validate(s) for s in ladder_to_data(ladder)]
-        return cls(kind=ladder.kind, default=default, steps=steps)
+        return cls(
+            kind=ladder.kind,
+            default=default,
+            steps=steps,
+            repeat=ladder.repeat,
+            repeat_every_s=ladder.repeat_every_s,
+        )
 
 
 @router.get("/{kind}")
@@ -76,7 +96,15 @@ def replace_ladder(
 ) -> LadderPublic:
     """Replace the ladder of `kind`; running cases use it from their next step (422 if unfit)."""
     steps = [s.model_dump() for s in body.steps]
-    ladder = put_ladder(uow.session, kind, steps, by=principal.actor, now=services.clock.now())
+    ladder = put_ladder(
+        uow.session,
+        kind,
+        steps,
+        by=principal.actor,
+        now=services.clock.now(),
+        repeat=body.repeat,
+        repeat_every_s=body.repeat_every_s,
+    )
     uow.commit()
     log.info("ladder %s replaced by %s (%d steps)", kind, principal.actor, len(ladder.steps))
     return LadderPublic.of(ladder, default=False)

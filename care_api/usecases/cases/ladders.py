@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlmodel import Session
 
@@ -18,6 +18,12 @@ MAX_STEPS = 10
 MAX_AFTER_S = 7 * 24 * 3600
 MAX_LIMIT = 50
 MAX_FLAG_CHARS = 100
+# The last rung repeats until someone takes the case: an emergency nobody took must not
+# sit at "call 120" with nobody paged again.
+DEFAULT_REPEAT = 3
+DEFAULT_REPEAT_EVERY_S = 300
+MAX_REPEAT = 20
+MIN_REPEAT_EVERY_S = 30  # paging the same people more often only drowns them
 CONSOLE = "console"
 PERSON_CHANNELS = ("sms", "voice")
 
@@ -61,10 +67,30 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Ladder:
-    """The rungs of one case kind, climbed while nobody has acknowledged the case."""
+    """The rungs of one case kind, climbed while nobody has acknowledged the case.
+
+    The last rung runs again every `repeat_every_s`, at most `repeat` times. Timer steps
+    count on past the rungs: step `len(steps) - 1 + n` is the last rung's n-th repeat.
+    """
 
     kind: CaseKind
     steps: tuple[Step, ...]
+    repeat: int = 0
+    repeat_every_s: int = DEFAULT_REPEAT_EVERY_S
+
+    @property
+    def last_rung(self) -> int:
+        """The index of the last rung."""
+        return len(self.steps) - 1
+
+    @property
+    def final_step(self) -> int:
+        """The last timer step: the last rung's last repeat."""
+        return self.last_rung + self.repeat
+
+    def rung_of(self, step: int) -> tuple[int, int]:
+        """The rung a timer step runs and which repeat of it that is (0: the first run)."""
+        return min(step, self.last_rung), max(0, step - self.last_rung)
 
 
 def _t(audience: Audience, *channels: str, limit: int | None = None) -> Target:
@@ -74,6 +100,8 @@ def _t(audience: Audience, *channels: str, limit: int | None = None) -> Target:
 _A = Audience
 _OPERATORS = _t(_A.OPERATORS, CONSOLE)
 # DESIGN.md "Default rules". Care offers to volunteers and merchant dispatch add rungs later.
+# Only the emergency's last rung repeats: the other kinds' rungs ask nobody to take the case
+# by phone (device cases inform, the rest go to the console and have their own chases).
 DEFAULT_LADDERS: Mapping[CaseKind, Ladder] = {
     CaseKind.EMERGENCY: Ladder(
         CaseKind.EMERGENCY,
@@ -89,6 +117,7 @@ DEFAULT_LADDERS: Mapping[CaseKind, Ladder] = {
             ),
             Step(300, (_t(_A.SUPERVISOR, "sms", "voice"), _OPERATORS), flag="call 120"),
         ),
+        repeat=DEFAULT_REPEAT,
     ),
     CaseKind.DEVICE: Ladder(
         CaseKind.DEVICE, (Step(0, (_t(_A.CONTACTS_FIRST, "sms"), _t(_A.TECHNICIAN, CONSOLE))),)
@@ -99,7 +128,13 @@ DEFAULT_LADDERS: Mapping[CaseKind, Ladder] = {
 }
 
 
-def ladder_from_data(kind: CaseKind, steps: Sequence[Mapping[str, Any]]) -> Ladder:
+def ladder_from_data(
+    kind: CaseKind,
+    steps: Sequence[Mapping[str, Any]],
+    *,
+    repeat: object = DEFAULT_REPEAT,
+    repeat_every_s: object = DEFAULT_REPEAT_EVERY_S,
+) -> Ladder:
     """Check and build a ladder from its JSON form; raises InvalidLadder saying what is wrong."""
     if not steps:
         raise InvalidLadder("a ladder needs at least one step")
@@ -108,7 +143,17 @@ def ladder_from_data(kind: CaseKind, steps: Sequence[Mapping[str, Any]]) -> Ladd
     built = tuple(_step_from_data(i, raw) for i, raw in enumerate(steps))
     if built[0].after_s != 0:
         raise InvalidLadder("step 0 runs when the case opens: its after_s must be 0")
-    return Ladder(kind, built)
+    if not _whole(repeat) or not 0 <= repeat <= MAX_REPEAT:
+        raise InvalidLadder(f"repeat must be a whole number from 0 to {MAX_REPEAT}")
+    if not _whole(repeat_every_s) or not MIN_REPEAT_EVERY_S <= repeat_every_s <= MAX_AFTER_S:
+        raise InvalidLadder(
+            f"repeat_every_s must be between {MIN_REPEAT_EVERY_S} and {MAX_AFTER_S} seconds"
+        )
+    return Ladder(kind, built, repeat, repeat_every_s)
+
+
+def _whole(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _step_from_data(index: int, raw: Mapping[str, Any]) -> Step:
@@ -176,7 +221,7 @@ def get_ladder(session: Session, kind: CaseKind) -> Ladder:
     row = session.get(LadderConfig, kind.value)
     if row is None:
         return DEFAULT_LADDERS[kind]
-    return ladder_from_data(kind, row.steps)
+    return ladder_from_data(kind, row.steps, repeat=row.repeat, repeat_every_s=row.repeat_every_s)
 
 
 def is_default_ladder(session: Session, kind: CaseKind) -> bool:
@@ -185,14 +230,23 @@ def is_default_ladder(session: Session, kind: CaseKind) -> bool:
 
 
 def put_ladder(
-    session: Session, kind: CaseKind, steps: Sequence[Mapping[str, Any]], *, by: str, now: datetime
+    session: Session,
+    kind: CaseKind,
+    steps: Sequence[Mapping[str, Any]],
+    *,
+    by: str,
+    now: datetime,
+    repeat: int = DEFAULT_REPEAT,
+    repeat_every_s: int = DEFAULT_REPEAT_EVERY_S,
 ) -> Ladder:
     """Replace the ladder of `kind`; cases already climbing use it from their next step."""
-    ladder = ladder_from_data(kind, steps)
+    ladder = ladder_from_data(kind, steps, repeat=repeat, repeat_every_s=repeat_every_s)
     row = session.get(LadderConfig, kind.value, with_for_update=True)
     if row is None:
         row = LadderConfig(kind=kind.value, steps=[], updated_at=now)
     row.steps = ladder_to_data(ladder)
+    row.repeat = ladder.repeat
+    row.repeat_every_s = ladder.repeat_every_s
     row.updated_by = by
     row.updated_at = now
     session.add(row)

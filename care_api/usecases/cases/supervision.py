@@ -23,11 +23,15 @@ def record_step(
     asked: bool,
     flag: str | None,
     now: datetime,
+    unreached: Sequence[str] = (),
+    handed_on: bool = False,
+    repeat: tuple[int, int] = (0, 0),
 ) -> None:
     """Write the history of one ladder step and move the case along.
 
-    Step 0 that asked people to take the case makes it `dispatched`; every later step makes it
-    `escalated` with `level` = the step, whoever (if anyone) that step could reach.
+    Step 0 that asked people to take the case makes it `dispatched`; every later step (and
+    every repeat of the last) makes it `escalated` with `level` = the step, whoever (if
+    anyone) that step could reach.
 
     Args:
         uow: The unit of work the step runs in.
@@ -37,17 +41,33 @@ def record_step(
         asked: True when those messages ask them to take the case.
         flag: Console flag of the step ("call 120"), if any.
         now: When the step ran.
+        unreached: Why the step reached nobody by phone ("no contacts on record"), if so.
+        handed_on: True when the next step was therefore made due at once.
+        repeat: (n, of) when this is the n-th repeat of the last step, of at most `of`.
     """
+    label = f"step {step}" + (f", repeat {repeat[0]} of {repeat[1]}" if repeat[0] else "")
     if notified:
-        why = f"step {step}: " + ", ".join(notified)
+        why = f"{label}: " + ", ".join(notified)
         add_note(uow, case, action="notified", by=BY, why=why, now=now)
     current = CaseState(case.state)
     if step == 0:
         if asked and notified and CaseState.DISPATCHED in ALLOWED[current]:
             move_case(uow, case, CaseState.DISPATCHED, by=BY, why="alerts sent", now=now)
+        elif repeat[0]:
+            # A one-step ladder repeating: no state change says so, this line does.
+            add_note(
+                uow, case, action="repeated", by=BY, why=f"no acknowledgement: {label}", now=now
+            )
     elif CaseState.ESCALATED in ALLOWED[current]:
-        why = f"no acknowledgement: step {step}"
+        # A repeat moves escalated to escalated: one more history line, saying which repeat.
+        why = f"no acknowledgement: {label}"
         move_case(uow, case, CaseState.ESCALATED, by=BY, why=why, now=now)
         case.level = step
+    if unreached:
+        # After the step's own lines, so the history reads: step 1 ran, found nobody, step 2.
+        why = f"{label} reached nobody by phone: " + ", ".join(unreached)
+        if handed_on:
+            why += f"; step {step + 1} now"
+        add_note(uow, case, action="unreached", by=BY, why=why, now=now)
     if flag:
         add_note(uow, case, action="flag", by=BY, why=flag, now=now)

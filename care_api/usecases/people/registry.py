@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -62,6 +62,29 @@ def add_contact(session: Session, elder_id: int, data: Mapping[str, object]) -> 
     session.add(contact)
     session.flush()
     return contact
+
+
+# An elder nobody can be paged for: allowed (contacts may come later), but every view of
+# the elder and of its cases says so, since its alarms go straight to the supervisor.
+NO_CONTACTS_WARNING = "no_contacts"
+
+
+def elders_without_contacts(session: Session, elder_ids: Iterable[int]) -> set[int]:
+    """Those of `elder_ids` with no contact a ladder may page (info-only ones do not count)."""
+    wanted = set(elder_ids)
+    if not wanted:
+        return set()
+    paged = session.exec(
+        select(Contact.elder_id)
+        .where(col(Contact.elder_id).in_(wanted), col(Contact.notify_only).is_(False))
+        .distinct()
+    ).all()
+    return wanted - set(paged)
+
+
+def elder_warnings(session: Session, elder_id: int) -> list[str]:
+    """What is amiss with an elder's set-up, as the API shows it ("no_contacts")."""
+    return [NO_CONTACTS_WARNING] if elders_without_contacts(session, [elder_id]) else []
 
 
 def contacts_of(session: Session, elder_id: int) -> list[Contact]:
