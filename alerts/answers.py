@@ -134,7 +134,8 @@ class Answers:
         reply = parse_reply(text)
         with self._services.uow() as uow:
             supervisor = self._services.settings.supervisor_phone
-            actors = identify_phone(uow.session, phone, supervisor_phone=supervisor)
+            region = self._services.settings.phone_region
+            actors = identify_phone(uow.session, phone, supervisor_phone=supervisor, region=region)
         if not actors:
             log.warning("sms reply from a number nobody has: ...%s", phone[-4:])
             return UNKNOWN_SENDER_TEXT
@@ -247,7 +248,8 @@ class Answers:
                 case_id, who = row.case_id, row.recipient
             else:
                 supervisor = self._services.settings.supervisor_phone
-                actors = identify_phone(session, phone, supervisor_phone=supervisor)
+                region = self._services.settings.phone_region
+                actors = identify_phone(session, phone, supervisor_phone=supervisor, region=region)
                 alerted = alerted_cases(session, actors)
                 open_cases = [c for c in alerted if is_unowned(CaseState(c[0].state))]
                 # Nothing to take: a caller who took a case may be calling to say they are there.

@@ -226,6 +226,36 @@ def test_sms_decline_and_nonsense_and_strangers_get_clear_answers(
     assert case_row(svc, case_id).state == "dispatched"
 
 
+def test_sms_from_a_foreign_number_sharing_the_last_11_digits_takes_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    # +1 390 000 0001 ends in the same 11 digits as the second contact, +86 139 0000 0001.
+    seed_elder(svc, contacts=2)
+    case_id = open_emergency(svc, alerts)
+    before = history(svc, case_id)
+
+    answer = sms(client, "+13900000001", "1")
+
+    assert answer == "This number is not on the centre's alert list. Please call the centre."
+    assert "Wang Fang" not in answer and "Bamboo" not in answer
+    case = case_row(svc, case_id)
+    assert (case.state, case.owner) == ("dispatched", None)
+    assert history(svc, case_id) == before
+
+
+def test_sms_from_the_contacts_number_in_any_spelling_is_them(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    elder_id, _ = seed_elder(svc, contacts=1)
+    with svc.uow() as uow:  # typed as a local number: stored in E.164
+        add_contact(uow.session, elder_id, {"name": "Son", "phone": "139 1111 2222"})
+        uow.commit()
+    case_id = open_emergency(svc, alerts)
+
+    assert sms(client, "+86 139-1111-2222", "1").startswith(f"You have case {case_id}")
+    assert case_row(svc, case_id).owner == contact_key(svc, "+8613911112222")
+
+
 def test_voice_prompt_says_name_and_address_and_gathers_one_digit(
     svc: Services, alerts: AlertsComponent, client: TestClient
 ) -> None:
