@@ -10,7 +10,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
 
 from alerts.checkins import ELDER_PREFIX
 from alerts.escalation import case_facts
@@ -22,7 +23,7 @@ from care_api.domain.cases import ACTIVE, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseState
 from care_api.services import Services
-from care_api.store.tables import Case, Elder, Notification
+from care_api.store.tables import Case, Elder, Notification, WebhookReceipt
 from care_api.usecases.case_actions import arrive, get_case
 from care_api.usecases.merchants import MERCHANT
 from care_api.usecases.responders import decline, describe_actor, identify_phone, take_case
@@ -269,6 +270,49 @@ class Answers:
             if case.owner is not None and case.owner == who:
                 return owner_prompt(case, facts)
             return CallPrompt(case_id, who, gather_text(facts))
+
+    def first_sighting(self, sid: str, step: str) -> bool:
+        """Record that Twilio's message or call `sid` did `step`; False when it had: a replay.
+
+        A captured signed request stays valid for ever (its signature covers no time), so
+        the only way to tell a replay from a new answer is to remember every answer taken.
+        """
+        with self._services.uow() as uow:
+            now = self._services.clock.now()
+            uow.session.add(WebhookReceipt(sid=sid, step=step, received_at=now))
+            try:
+                uow.commit()
+            except IntegrityError:
+                uow.rollback()
+                return False
+        return True
+
+    def forget_sighting(self, sid: str, step: str) -> None:
+        """Undo `first_sighting` when the answer failed here: Twilio's retry must go through."""
+        with self._services.uow() as uow:
+            uow.session.exec(
+                delete(WebhookReceipt).where(
+                    col(WebhookReceipt.sid) == sid, col(WebhookReceipt.step) == step
+                )
+            )
+            uow.commit()
+
+    def call_answers_case(self, call_sid: str, case_id: str, who: str) -> bool:
+        """False when `call_sid` is a call we placed about another case or person, or before it.
+
+        A key press answers the alert of its own call; one from an older call (placed before
+        the case opened, or for another case) must not act on this one.
+        """
+        with self._services.uow() as uow:
+            row = uow.session.exec(
+                select(Notification).where(col(Notification.provider_id) == call_sid)
+            ).first()
+            if row is None:
+                return True  # a call the person placed to the centre: its prompt chose the case
+            case = uow.session.get(Case, case_id)
+            if case is None or row.case_id != case_id or row.recipient != who:
+                return False
+            return row.created_at >= case.opened_at
 
     def delivery_status(self, sid: str, status: str) -> bool:
         """Record Twilio's report on a message or call; False when no row has that id."""

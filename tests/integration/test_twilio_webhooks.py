@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -83,8 +84,18 @@ def post(
     return response
 
 
+_message_sids = itertools.count(1)
+
+
 def sms(client: TestClient, phone: str, body: str) -> str:
-    response = post(client, "/webhooks/twilio/sms", {"From": phone, "Body": body, "To": "+1500"})
+    # Twilio names every message it posts: a fresh MessageSid each, as a real reply has.
+    params = {
+        "From": phone,
+        "Body": body,
+        "To": "+1500",
+        "MessageSid": f"SM{next(_message_sids):032d}",
+    }
+    response = post(client, "/webhooks/twilio/sms", params)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/xml")
     message = ET.fromstring(response.text).find("Message")
@@ -254,6 +265,61 @@ def test_sms_from_the_contacts_number_in_any_spelling_is_them(
 
     assert sms(client, "+86 139-1111-2222", "1").startswith(f"You have case {case_id}")
     assert case_row(svc, case_id).owner == contact_key(svc, "+8613911112222")
+
+
+def test_sms_replayed_1_is_refused_and_takes_no_newer_case(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    # The first contact is the daughter of two elders; her "1" for the first is captured.
+    seed_elder(svc, "T1001", contacts=1)
+    other_elder, _ = seed_elder(svc, "T2002", contacts=0, name="Li Ming")
+    with svc.uow() as uow:
+        add_contact(uow.session, other_elder, {"name": "Daughter", "phone": FIRST_PHONE})
+        uow.commit()
+    first = open_emergency(svc, alerts, "T1001")
+    captured = {"From": FIRST_PHONE, "Body": "1", "To": "+1500", "MessageSid": "SM" + "a" * 32}
+    assert post(client, "/webhooks/twilio/sms", captured).status_code == 200
+    assert case_row(svc, first).state == "accepted"
+    newer = open_emergency(svc, alerts, "T2002")
+    before = history(svc, newer)
+
+    replayed = post(client, "/webhooks/twilio/sms", captured)
+
+    assert replayed.status_code == 409
+    assert replayed.json() == {"detail": "this webhook was already received; nothing was changed"}
+    assert "Li Ming" not in replayed.text
+    case = case_row(svc, newer)
+    assert (case.state, case.owner) == ("dispatched", None)
+    assert history(svc, newer) == before
+
+
+def test_voice_replayed_key_press_is_refused_and_changes_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, alerts)
+    call = voice_to(svc, case_id, contact_key(svc, FIRST_PHONE))
+    _, action = call_prompt(client, call)
+    press_2 = {"Digits": "2", "CallSid": call.provider_id or ""}
+    assert spoken(post(client, action, press_2)).startswith("Thank you; we will ask someone else")
+    before = history(svc, case_id)
+
+    replayed = post(client, action, press_2)
+
+    assert replayed.status_code == 409
+    assert history(svc, case_id) == before  # one refusal on the record, not two
+    # The call's own key press on another case (a newer alert) answers nothing either.
+    other_elder, _ = seed_elder(svc, "T2002", contacts=0, name="Li Ming")
+    with svc.uow() as uow:
+        add_contact(uow.session, other_elder, {"name": "Daughter", "phone": FIRST_PHONE})
+        uow.commit()
+    newer = open_emergency(svc, alerts, "T2002")
+    elsewhere = action.replace(case_id, newer)
+    assert (
+        post(client, elsewhere, {"Digits": "1", "CallSid": call.provider_id or ""}).status_code
+        == 409
+    )
+    assert case_row(svc, newer).state == "dispatched"
 
 
 def test_voice_prompt_says_name_and_address_and_gathers_one_digit(
