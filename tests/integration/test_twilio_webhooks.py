@@ -16,12 +16,14 @@ from twilio.request_validator import RequestValidator
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
+from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
 from care_api.usecases.case_log import LOOP_ON_SITE, LOOP_TIMER
 from care_api.usecases.intake import record_device_report
 from care_api.usecases.registry import add_contact
+from care_api.usecases.volunteers import create_volunteer
 from tests.api.support import TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
@@ -209,13 +211,66 @@ def test_sms_reply_with_a_code_picks_among_several_cases(
     second = open_emergency(svc, alerts, "T2002")
 
     ask = sms(client, FIRST_PHONE, "1")
-    assert ask.startswith("You have 2 open cases")
-    assert "0002 for Li Ming" in ask and "0001 for Wang Fang" in ask
+    assert ask == (
+        "You have 2 cases waiting for an answer. Reply 1 and the number: "
+        "0002 emergency 16:00 (Li Ming), 0001 emergency 16:00 (Wang Fang)."
+    )
 
     assert sms(client, FIRST_PHONE, "1 0002").startswith(f"You have case {second}: Li Ming")
     assert case_row(svc, second).state == "accepted"
     assert case_row(svc, first).state == "dispatched"
     assert sms(client, FIRST_PHONE, "YES 9999").startswith("No open case 9999 was sent to you")
+
+
+def test_sms_bare_1_ignores_a_battery_notice_that_asked_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    battery = DeviceReport(EventKey("T1001", 7, 40), ReportType.BATTERY, {"level": 9})
+    notice = record_device_report(svc.uow, battery, now=svc.clock.now(), tz=svc.tz).case_id
+    assert notice is not None
+    alerts.run_pending()
+    assert any(n.recipient == contact_key(svc, FIRST_PHONE) for n in rows(svc, notice))
+    case_id = open_emergency(svc, alerts)
+
+    assert sms(client, FIRST_PHONE, "1").startswith(f"You have case {case_id}: Wang Fang")
+    assert case_row(svc, case_id).owner == contact_key(svc, FIRST_PHONE)
+    assert case_row(svc, notice).owner is None
+
+
+def test_sms_late_1_of_a_volunteer_says_who_took_it_and_takes_no_older_case(
+    svc: Services, alerts: AlertsComponent, client: TestClient, clock: FakeClock
+) -> None:
+    near = {"lat": 29.08, "lon": 119.65}
+    seed_elder(svc, "T1001", contacts=1, **near)
+    li_ming, _ = seed_elder(svc, "T2002", contacts=0, name="Li Ming", **near)
+    with svc.uow() as uow:
+        add_contact(uow.session, li_ming, {"name": "Son", "phone": "+8613911112222"})
+        volunteer = {"name": "Ann Liu", "phone": "+8613100000001", "lat": 29.081, "lon": 119.65}
+        create_volunteer(uow.session, volunteer, clock.now())
+        uow.commit()
+    older = open_emergency(svc, alerts, "T1001")
+    clock.advance(minutes=2)
+    alerts.tick()  # step 1 of the older emergency: the nearest volunteers
+    alerts.run_pending()
+    newer = open_emergency(svc, alerts, "T2002")
+    clock.advance(minutes=2)
+    alerts.tick()  # step 1 of the newer one: the volunteer is asked again, for Li Ming
+    alerts.run_pending()
+    assert {n.case_id for n in rows_of_all(svc) if n.to == "+8613100000001"} == {older, newer}
+    assert sms(client, "+8613911112222", "1").startswith(f"You have case {newer}")
+    before = (history(svc, older), case_row(svc, older).state)
+
+    late = sms(client, "+8613100000001", "1")
+
+    assert late == (
+        f"Case {newer} is already taken by Son, thank you. Nothing else was changed. "
+        "Still waiting for an answer: 0001 emergency 16:00 (Wang Fang); "
+        "reply 1 and the number to take one."
+    )
+    assert case_row(svc, older).owner is None
+    assert (history(svc, older), case_row(svc, older).state) == before
+    assert sms(client, "+8613100000001", "1 0001").startswith(f"You have case {older}")
 
 
 def test_sms_decline_and_nonsense_and_strangers_get_clear_answers(
