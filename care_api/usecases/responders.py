@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from care_api.domain.model import CaseState
 from care_api.domain.phones import DEFAULT_REGION, e164_or_none
-from care_api.store.tables import Case, Contact, Merchant, Volunteer
+from care_api.store.tables import Case, Contact, Merchant, Notification, Shift, Volunteer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.case_actions import acknowledge, get_case
 from care_api.usecases.case_log import add_note
@@ -77,6 +77,28 @@ def describe_actor(session: Session, actor: str | None) -> str:
     if kind in {"operator", "admin"}:
         return f"operator {ident}" if ident else "an operator"
     return ident or actor
+
+
+# The family may see the numbers of the elder and of each other (the elder's alert list); the
+# people the centre brings in (volunteers, merchants, the supervisor) keep theirs private.
+FAMILY_SEES_NUMBERS_OF = frozenset({"contact", "elder"})
+
+
+def shown_to_family(session: Session, row: Notification) -> str:
+    """The `to` of a message as a caregiver sees it: "volunteer Ann Liu", not their number."""
+    kind = row.recipient.partition(":")[0]
+    if kind in FAMILY_SEES_NUMBERS_OF or row.channel not in {"sms", "voice"}:
+        return row.to  # a family number, or a desk ("operators"): no one's phone
+    if row.recipient == SUPERVISOR:
+        # The supervisor on the rota with that phone, latest shift first; else the role alone.
+        person = session.exec(
+            select(Shift.person)
+            .where(col(Shift.phone) == row.to, col(Shift.role) == SUPERVISOR)
+            .order_by(col(Shift.start_at).desc())
+        ).first()
+        return f"supervisor {person}" if person else "supervisor"
+    name = describe_actor(session, row.recipient)
+    return f"{kind} {name}" if kind and name != row.recipient else kind or "someone"
 
 
 def take_case(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via: str) -> Case:
