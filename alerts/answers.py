@@ -122,19 +122,18 @@ def asked_cases(session: Session, actors: Sequence[str]) -> list[Ask]:
             Notification.case_id,
             Notification.recipient,
             Notification.idempotency_key,
-            Notification.status,
         )
         .where(
             col(Notification.recipient).in_(list(actors)),
             col(Notification.channel).in_(PHONE_CHANNELS),
             col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+            col(Notification.status).not_in(list(NEVER_ASKED)),
         )
         .order_by(col(Notification.id))
     ).all()
     latest: dict[str, tuple[int, str]] = {}
-    for row_id, case_id, who, key, row_status in rows:
-        asked = row_status not in NEVER_ASKED and is_asking_key(key)
-        if asked and case_id is not None and row_id is not None:
+    for row_id, case_id, who, key in rows:
+        if is_asking_key(key) and case_id is not None and row_id is not None:
             latest[case_id] = (row_id, who)  # rows come oldest first: the last one wins
     if not latest:
         return []

@@ -103,6 +103,7 @@ class CaseNewsSender:
                 log.exception("case news for %r failed", event)
 
     def _send(self, event: DomainEvent) -> None:
+        state: CaseState | None
         match event:
             case CaseOpened():
                 case_id, device_id, state = event.case_id, event.device_id, CaseState.OPEN
