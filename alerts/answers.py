@@ -10,20 +10,21 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
 
 from alerts.checkins import ELDER_PREFIX
 from alerts.escalation import case_facts
 from alerts.hand_on import hand_on_if_nobody_left, unreachable
-from alerts.ladder import CaseFacts
+from alerts.ladder import CaseFacts, asks_for_answer
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.replies import Answer, matches_case, parse_reply, short_code
-from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, PHONE_CHANNELS
+from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, PHONE_CHANNELS, SKIPPED
 from care_api.domain.cases import ACTIVE, is_unowned
 from care_api.domain.errors import Conflict, NotFound
-from care_api.domain.model import CaseState
+from care_api.domain.model import CaseKind, CaseState
 from care_api.services import Services
-from care_api.store.tables import Case, Elder, Notification
+from care_api.store.tables import Case, Elder, Notification, WebhookReceipt
 from care_api.usecases.cases.actions import arrive, get_case
 from care_api.usecases.dispatch.merchants import MERCHANT
 from care_api.usecases.dispatch.responders import decline, describe_actor, identify_phone, take_case
@@ -86,6 +87,67 @@ def alerted_cases(session: Session, actors: Sequence[str]) -> list[tuple[Case, s
     return [(case, who_of[case.id]) for case in cases]
 
 
+# A message in one of these states never reached its person, so it asked them nothing.
+NEVER_ASKED = frozenset({SKIPPED, "failed", "undelivered", "unanswered"})
+# The closed loop's re-alert of an accepted case informs; it asks nobody to take it.
+_LOOP_STEP_PREFIX = "loop"
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A case whose alert asked a person for an answer: the case, who, and how recently."""
+
+    case: Case
+    who: str
+    row_id: int  # the newest asking message's row: a larger id is a later ask
+
+
+def is_asking_key(key: str | None) -> bool:
+    """True when a ladder message with this idempotency key asked its reader to take the case.
+
+    Keys are "ladder:<case>:<step>:<who>:<channel>[:<kind>]"; a device case's alert only
+    informs, and so does the closed loop's re-alert ("ladder:<case>:loop<n>:…").
+    """
+    if not key or not key.startswith(ALERT_KEY_PREFIX):
+        return False
+    parts = key.split(":")
+    if len(parts) > 2 and parts[2].startswith(_LOOP_STEP_PREFIX):
+        return False
+    return not key.endswith(f":{CaseKind.DEVICE.value}")
+
+
+def asked_cases(session: Session, actors: Sequence[str]) -> list[Ask]:
+    """Cases (any state) whose alert asked one of `actors` for an answer, latest ask first."""
+    rows = session.exec(
+        select(
+            Notification.id,
+            Notification.case_id,
+            Notification.recipient,
+            Notification.idempotency_key,
+        )
+        .where(
+            col(Notification.recipient).in_(list(actors)),
+            col(Notification.channel).in_(PHONE_CHANNELS),
+            col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+            col(Notification.status).not_in(list(NEVER_ASKED)),
+        )
+        .order_by(col(Notification.id))
+    ).all()
+    latest: dict[str, tuple[int, str]] = {}
+    for row_id, case_id, who, key in rows:
+        if is_asking_key(key) and case_id is not None and row_id is not None:
+            latest[case_id] = (row_id, who)  # rows come oldest first: the last one wins
+    if not latest:
+        return []
+    cases = session.exec(select(Case).where(col(Case.id).in_(list(latest)))).all()
+    asks = [
+        Ask(case, latest[case.id][1], latest[case.id][0])
+        for case in cases
+        if asks_for_answer(CaseKind(case.kind))  # reclassified to a device case since
+    ]
+    return sorted(asks, key=lambda a: a.row_id, reverse=True)
+
+
 def gather_text(facts: CaseFacts) -> str:
     """What a call says before it waits for a key."""
     return (
@@ -136,7 +198,8 @@ class Answers:
         reply = parse_reply(text)
         with self._services.uow() as uow:
             supervisor = self._services.settings.supervisor_phone
-            actors = identify_phone(uow.session, phone, supervisor_phone=supervisor)
+            region = self._services.settings.phone_region
+            actors = identify_phone(uow.session, phone, supervisor_phone=supervisor, region=region)
         if not actors:
             log.warning("sms reply from a number nobody has: ...%s", phone[-4:])
             return UNKNOWN_SENDER_TEXT
@@ -149,32 +212,76 @@ class Answers:
             if answer is not None:
                 return answer
         with self._services.uow() as uow:
-            candidates = alerted_cases(uow.session, actors)
-            if reply.code is not None:
-                candidates = [c for c in candidates if matches_case(reply.code, c[0].id)]
-                if not candidates:
-                    return f"No open case {reply.code} was sent to you. {HELP_TEXT}"
-            if not candidates:
-                return "You have no open case to answer. Thank you."
             if reply.answer is Answer.ARRIVE:
-                mine = [(c.id, str(c.owner)) for c, _ in candidates if c.owner in actors]
-                if len(mine) != 1:
-                    return ARRIVE_HELP_TEXT if mine else "You have no case taken to confirm."
-                case_id, who = mine[0]
+                found = self._arrival_case(uow.session, actors, reply.code)
             else:
-                unowned = [c for c in candidates if is_unowned(CaseState(c[0].state))]
-                pick = unowned or candidates
-                if len(pick) > 1:
-                    names = {c.id: self._elder_name(uow.session, c) for c, _ in pick}
-                    choices = ", ".join(f"{short_code(c.id)} for {names[c.id]}" for c, _ in pick)
-                    return f"You have {len(pick)} open cases. Reply 1 and the number: {choices}."
-                case_id, who = pick[0][0].id, pick[0][1]
+                found = self._asked_case(uow.session, actors, reply.code)
+        if isinstance(found, str):
+            return found
+        case_id, who = found
         if reply.answer is Answer.ARRIVE:
             return self.arrive(case_id, who)
         # A fresh transaction: acknowledge must see the case as it is when locked, not as read.
         if reply.answer is Answer.ACCEPT:
             return self.take(case_id, who, via="sms")
         return self.refuse(case_id, who, via="sms")
+
+    def _arrival_case(
+        self, session: Session, actors: Sequence[str], code: str | None
+    ) -> tuple[str, str] | str:
+        """The case a "3" is about: the one the sender owns (named by `code` if several)."""
+        candidates = alerted_cases(session, actors)
+        if code is not None:
+            candidates = [c for c in candidates if matches_case(code, c[0].id)]
+            if not candidates:
+                return f"No open case {code} was sent to you. {HELP_TEXT}"
+        if not candidates:
+            return "You have no open case to answer. Thank you."
+        mine = [(c.id, str(c.owner)) for c, _ in candidates if c.owner in actors]
+        if len(mine) != 1:
+            return ARRIVE_HELP_TEXT if mine else "You have no case taken to confirm."
+        return mine[0]
+
+    def _asked_case(
+        self, session: Session, actors: Sequence[str], code: str | None
+    ) -> tuple[str, str] | str:
+        """The case a "1" or "2" answers, or the reply that says why none is.
+
+        A bare answer is about the last message that asked this person to take a case: when
+        that case is still waiting it is the one (unless others asked them and wait too: then
+        they choose); when it is not, they are told who took it and nothing else changes. A
+        late "1" must never take another, older case that happens to be unowned.
+        """
+        asks = asked_cases(session, actors)
+        if code is not None:
+            named = [a for a in asks if matches_case(code, a.case.id)]
+            named = [a for a in named if CaseState(a.case.state) in ACTIVE]
+            if not named:
+                return f"No open case {code} was sent to you. {HELP_TEXT}"
+            return named[0].case.id, named[0].who
+        if not asks:
+            return "You have no open case to answer. Thank you."
+        waiting = [a for a in asks if is_unowned(CaseState(a.case.state))]
+        latest = asks[0]
+        if not waiting or waiting[0] is not latest:
+            text = self._not_yours(session, latest.case.id)
+            if waiting:
+                choices = ", ".join(self._choice(session, a.case) for a in waiting)
+                text += f" Nothing else was changed. Still waiting for an answer: {choices}"
+                text += "; reply 1 and the number to take one."
+            return text
+        if len(waiting) == 1:
+            return latest.case.id, latest.who
+        choices = ", ".join(self._choice(session, a.case) for a in waiting)
+        return (
+            f"You have {len(waiting)} cases waiting for an answer. "
+            f"Reply 1 and the number: {choices}."
+        )
+
+    def _choice(self, session: Session, case: Case) -> str:
+        """A case as a choice reads: "0056 emergency 03:12 (Zhang Xiuying)", centre time."""
+        opened = case.opened_at.astimezone(self._services.tz).strftime("%H:%M")
+        return f"{short_code(case.id)} {case.kind} {opened} ({self._elder_name(session, case)})"
 
     def take(self, case_id: str, who: str, *, via: str) -> str:
         """`who` takes the case if nobody has; the reply says which it was."""
@@ -258,9 +365,15 @@ class Answers:
                 case_id, who = row.case_id, row.recipient
             else:
                 supervisor = self._services.settings.supervisor_phone
-                actors = identify_phone(session, phone, supervisor_phone=supervisor)
+                region = self._services.settings.phone_region
+                actors = identify_phone(session, phone, supervisor_phone=supervisor, region=region)
                 alerted = alerted_cases(session, actors)
-                open_cases = [c for c in alerted if is_unowned(CaseState(c[0].state))]
+                # Only a case whose message asked them is one to press 1 for.
+                open_cases = [
+                    (a.case, a.who)
+                    for a in asked_cases(session, actors)
+                    if is_unowned(CaseState(a.case.state))
+                ]
                 # Nothing to take: a caller who took a case may be calling to say they are there.
                 awaited = [
                     (c, str(c.owner))
@@ -278,6 +391,49 @@ class Answers:
             if case.owner is not None and case.owner == who:
                 return owner_prompt(case, facts)
             return CallPrompt(case_id, who, gather_text(facts))
+
+    def first_sighting(self, sid: str, step: str) -> bool:
+        """Record that Twilio's message or call `sid` did `step`; False when it had: a replay.
+
+        A captured signed request stays valid for ever (its signature covers no time), so
+        the only way to tell a replay from a new answer is to remember every answer taken.
+        """
+        with self._services.uow() as uow:
+            now = self._services.clock.now()
+            uow.session.add(WebhookReceipt(sid=sid, step=step, received_at=now))
+            try:
+                uow.commit()
+            except IntegrityError:
+                uow.rollback()
+                return False
+        return True
+
+    def forget_sighting(self, sid: str, step: str) -> None:
+        """Undo `first_sighting` when the answer failed here: Twilio's retry must go through."""
+        with self._services.uow() as uow:
+            uow.session.exec(
+                delete(WebhookReceipt).where(
+                    col(WebhookReceipt.sid) == sid, col(WebhookReceipt.step) == step
+                )
+            )
+            uow.commit()
+
+    def call_answers_case(self, call_sid: str, case_id: str, who: str) -> bool:
+        """False when `call_sid` is a call we placed about another case or person, or before it.
+
+        A key press answers the alert of its own call; one from an older call (placed before
+        the case opened, or for another case) must not act on this one.
+        """
+        with self._services.uow() as uow:
+            row = uow.session.exec(
+                select(Notification).where(col(Notification.provider_id) == call_sid)
+            ).first()
+            if row is None:
+                return True  # a call the person placed to the centre: its prompt chose the case
+            case = uow.session.get(Case, case_id)
+            if case is None or row.case_id != case_id or row.recipient != who:
+                return False
+            return row.created_at >= case.opened_at
 
     def delivery_status(self, sid: str, status: str) -> bool:
         """Record Twilio's report on a message or call; False when no row has that id."""

@@ -25,6 +25,9 @@ GATHER_TIMEOUT_S = 10
 MAX_FORM_BYTES = 64 * 1024  # Twilio's requests are a few hundred bytes
 TWIML = "application/xml"
 SORRY_TEXT = "Sorry, something went wrong at the centre. Please call the centre."
+MAX_SID_CHARS = 64  # Twilio's SIDs are 34 characters
+REPLAYED = "this webhook was already received; nothing was changed"
+SMS_STEP = "sms"
 
 
 def _twiml(response: VoiceResponse | MessagingResponse) -> Response:
@@ -76,6 +79,22 @@ def _person_phone(params: dict[str, str]) -> str:
     return params.get("To", "") if outbound else params.get("From", "")
 
 
+def _sid(params: dict[str, str], *names: str) -> str:
+    sid = next((params[n] for n in names if params.get(n)), "")
+    if len(sid) > MAX_SID_CHARS:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Twilio SID too long")
+    return sid
+
+
+def _refuse_replay() -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, REPLAYED)
+
+
+def _voice_step(case_id: str, digits: str) -> str:
+    # The key pressed, and on which case: the same call pressing the same key again is a replay.
+    return f"voice {case_id[:32]} {digits[:8]}"
+
+
 def webhook_router(services: Services) -> APIRouter:
     """The Twilio webhooks, to mount on the app as they are (they carry their own prefix)."""
     router = APIRouter(prefix=PREFIX, tags=["webhooks"], include_in_schema=False)
@@ -85,12 +104,19 @@ def webhook_router(services: Services) -> APIRouter:
     async def inbound_sms(request: Request) -> Response:
         """An SMS reply: "1" takes the case, "2" declines; the answer goes back by SMS."""
         params = await _verified_form(services, request)
+        # Twilio names every message; a signed request seen before is a replay (409).
+        sid = _sid(params, "MessageSid", "SmsSid")
+        if sid and not await run_in_threadpool(answers.first_sighting, sid, SMS_STEP):
+            log.warning("replayed sms webhook refused: %s", sid)
+            raise _refuse_replay()
         try:
             text = await run_in_threadpool(
                 answers.sms, params.get("From", ""), params.get("Body", "")
             )
         except Exception:
             log.exception("sms webhook failed")
+            if sid:
+                await run_in_threadpool(answers.forget_sighting, sid, SMS_STEP)
             text = SORRY_TEXT
         return _message(text)
 
@@ -134,6 +160,15 @@ def webhook_router(services: Services) -> APIRouter:
         if not case_id or not who:
             log.warning("voice answer without case or person: %s", request.url.query)
             return _say("Sorry, we lost track of the case. Please call the centre.")
+        call_sid = _sid(params, "CallSid")
+        step = _voice_step(case_id, digits)
+        if call_sid:
+            if not await run_in_threadpool(answers.call_answers_case, call_sid, case_id, who):
+                log.warning("voice answer on call %s is not about case %s", call_sid, case_id)
+                raise _refuse_replay()
+            if not await run_in_threadpool(answers.first_sighting, call_sid, step):
+                log.warning("replayed voice answer refused: %s %s", call_sid, step)
+                raise _refuse_replay()
         try:
             if digits == "1":
                 text = await run_in_threadpool(answers.take, case_id, who, via="voice")
@@ -145,6 +180,8 @@ def webhook_router(services: Services) -> APIRouter:
                 text = "We did not get 1, 2 or 3, so nothing was changed."
         except Exception:
             log.exception("voice answer webhook failed")
+            if call_sid:
+                await run_in_threadpool(answers.forget_sighting, call_sid, step)
             text = SORRY_TEXT
         return _say(f"{text} Goodbye.")
 

@@ -14,6 +14,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from care_api.domain.phones import DEFAULT_REGION, checked_region, to_e164
+
 # 1884, not 1883: the embedded broker must not fight a system Mosquitto for the standard port.
 EMBEDDED_MQTT_PORT = 1884
 # A directory holding one file per secret setting, named like its variable (VNH_ADMIN_TOKEN,
@@ -55,6 +57,9 @@ class Settings(BaseSettings):
     twilio_api_url: str | None = None
     public_url: str | None = None  # how Twilio reaches our webhooks, e.g. https://vnh.example.org
     supervisor_phone: str | None = None  # the last rung of the emergency ladder
+    # The centre's region (ISO 3166 code): numbers typed without "+" are read as its local
+    # ones; every number is stored and matched in E.164.
+    phone_region: str = DEFAULT_REGION
     merchant_red_card_days: int = 30  # a red card (停单) stops new orders this long
     timezone: str = "Asia/Shanghai"  # the centre's local day numbers cases and working days
     # The centre's language (BCP 47): what a person with no language of their own reads.
@@ -99,6 +104,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _phones_in_e164(self) -> Settings:
+        # A bad region or supervisor number stops the start with a clear error, rather than
+        # an emergency's last rung paging nobody.
+        self.phone_region = checked_region(self.phone_region)
+        if self.supervisor_phone:
+            self.supervisor_phone = to_e164(self.supervisor_phone, self.phone_region)
+        return self
 
     @model_validator(mode="after")
     def _shared_group_needs_broker(self) -> Settings:

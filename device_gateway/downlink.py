@@ -6,10 +6,17 @@ import logging
 import queue
 import threading
 
-from care_api.domain.cases import SAY
-from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged, DomainEvent
-from care_api.domain.model import CaseState
+from care_api.domain.cases import NO_TAKER_SAY, news_say
+from care_api.domain.events import (
+    CaseNobodyTook,
+    CaseOpened,
+    CasePressedAgain,
+    CaseStateChanged,
+    DomainEvent,
+)
+from care_api.domain.model import CaseKind, CaseState
 from care_api.services import Services
+from care_api.store.tables import Case
 from device_gateway.ports import Downlink
 from device_gateway.protocol.model import CaseNews
 
@@ -17,7 +24,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.2
 JOIN_TIMEOUT_S = 5.0
-NEWS_EVENTS: tuple[type, ...] = (CaseOpened, CaseStateChanged, CasePressedAgain)
+NEWS_EVENTS: tuple[type, ...] = (CaseOpened, CaseStateChanged, CasePressedAgain, CaseNobodyTook)
 
 
 class DownlinkRouter:
@@ -96,6 +103,7 @@ class CaseNewsSender:
                 log.exception("case news for %r failed", event)
 
     def _send(self, event: DomainEvent) -> None:
+        state: CaseState | None
         match event:
             case CaseOpened():
                 case_id, device_id, state = event.case_id, event.device_id, CaseState.OPEN
@@ -103,10 +111,22 @@ class CaseNewsSender:
                 case_id, device_id, state = event.case_id, event.device_id, event.to_state
             case CasePressedAgain():
                 case_id, device_id, state = event.case_id, event.device_id, event.state
+            case CaseNobodyTook():
+                case_id, device_id, state = event.case_id, event.device_id, None
             case _:
                 return
         if device_id is None:
             return
-        news = CaseNews(case=case_id, state=state.value, say=SAY.get(state))
+        with self._services.uow() as uow:
+            case = uow.session.get(Case, case_id)
+            if case is None:
+                return
+            kind, owner = CaseKind(case.kind), case.owner
+            state = state if state is not None else CaseState(case.state)
+        # What the elder hears follows what a person did; a device case tells them nothing.
+        if kind is CaseKind.DEVICE:
+            return
+        say = NO_TAKER_SAY if isinstance(event, CaseNobodyTook) else news_say(kind, state, owner)
+        news = CaseNews(case=case_id, state=state.value, say=say)
         self._router.downlink_for(device_id).send_news(device_id, news)
         log.debug("case news device=%s case=%s state=%s", device_id, case_id, state)

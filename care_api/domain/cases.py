@@ -35,6 +35,27 @@ SAY: Mapping[CaseState, str] = {
     S.CLOSED: "Your call is closed",
     S.CANCELLED: "Call cancelled; the centre will check on you",
 }
+# Accepted by a desk (an operator, or the centre placing a merchant order): nobody is on
+# the way yet, so the elder is not told help is coming.
+DESK_ACCEPTED_SAY = "The centre has your call"
+# No merchant took the service request (all declined or let their 10 minutes pass).
+NO_TAKER_SAY = "Nobody could take your request yet; the centre will call you back"
+_DESK_ACTORS = ("operator", "admin")
+
+
+def news_say(kind: CaseKind, state: CaseState, owner: str | None) -> str | None:
+    """What the terminal says of its case now; None: nothing (the elder did not start it).
+
+    It follows what a person did: accepted (someone going: "help is coming"; a desk or an
+    order being arranged: only that the centre has it), on site, done.
+    """
+    if kind is CaseKind.DEVICE:
+        return None  # the terminal's own trouble (battery, power, silence): no call of theirs
+    if state is S.ACCEPTED:
+        by_desk = (owner or "").partition(":")[0] in _DESK_ACTORS
+        if kind is CaseKind.SERVICE or by_desk or not owner:
+            return DESK_ACCEPTED_SAY
+    return SAY.get(state)
 
 
 def check_transition(case_id: str, current: CaseState, to: CaseState) -> None:

@@ -45,6 +45,14 @@ class CasePressedAgain:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseNobodyTook:
+    """No merchant was left to take the case's service order: the centre calls the elder back."""
+
+    case_id: str
+    device_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CaseCheckedInLate:
     """The elder checked in after their window was missed; the case waits for an operator."""
 
@@ -92,6 +100,7 @@ DomainEvent = (
     CaseOpened
     | CaseStateChanged
     | CasePressedAgain
+    | CaseNobodyTook
     | CaseCheckedInLate
     | CaseReclassified
     | VolunteersRequested

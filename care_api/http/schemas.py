@@ -1,6 +1,6 @@
 """API models: what clients send and receive, kept apart from the table classes."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -327,9 +327,10 @@ class NotificationPublic(BaseModel):
     updated_at: Timestamp
 
     @classmethod
-    def of(cls, row: Notification) -> Self:
-        """The public view of a notification row."""
-        return cls.model_validate(row)
+    def of(cls, row: Notification, *, to: str | None = None) -> Self:
+        """The public view of a notification row; `to` replaces the number when given."""
+        view = cls.model_validate(row)
+        return view if to is None else view.model_copy(update={"to": to})
 
 
 class CaseDetail(CasePublic):
@@ -345,12 +346,16 @@ class CaseDetail(CasePublic):
         events: list[CaseEvent],
         notes: list[Notification],
         warnings: Sequence[str] = (),
+        *,
+        shown_to: Callable[[Notification], str] | None = None,
     ) -> Self:
-        """Assemble the detail view from the rows."""
+        """Assemble the detail view from the rows; `shown_to` words each message's `to`."""
         return cls(
             **dict(CasePublic.of(case, warnings)),
             events=[CaseEventPublic.model_validate(e) for e in events],
-            notifications=[NotificationPublic.of(n) for n in notes],
+            notifications=[
+                NotificationPublic.of(n, to=shown_to(n) if shown_to else None) for n in notes
+            ],
         )
 
 

@@ -530,3 +530,22 @@ class Drill(SQLModel, table=True):
     started_at: datetime = _ts()
     ended_at: datetime | None = _ts(nullable=True, index=True)
     ended_by: str | None = Field(default=None, max_length=100)
+
+
+# -- Twilio webhooks received once (migration 0012) --------------------------------------------
+
+
+class WebhookReceipt(SQLModel, table=True):
+    """A Twilio webhook that may change a case, taken once: a replay of it is refused.
+
+    `sid` is Twilio's MessageSid or CallSid, `step` what the request did with it ("sms", or
+    a key press on a call: "voice C-…-0007 1"). Kept for good: an answer has no time of its
+    own, so only its first sighting tells a replay from a new answer.
+    """
+
+    __tablename__ = "webhook_receipt"
+    __table_args__ = (UniqueConstraint("sid", "step", name="uq_webhook_receipt_sid_step"),)
+    id: int | None = Field(default=None, primary_key=True)
+    sid: str = Field(max_length=64)
+    step: str = Field(max_length=100)
+    received_at: datetime = _ts()

@@ -39,7 +39,7 @@ def test_elders_create_then_get_returns_the_profile(api: TestClient) -> None:
     assert got.status_code == 200
     body = got.json()
     assert body == created
-    assert {k: body[k] for k in WANG} == WANG
+    assert {k: body[k] for k in WANG} == {**WANG, "phone": "+8613800000000"}  # E.164
     assert body["created_at"] == "2026-11-22T08:00:00+00:00"
 
 
@@ -52,6 +52,28 @@ def test_elders_patch_changes_only_what_is_sent(api: TestClient) -> None:
     assert {k: body[k] for k in WANG if k != "phone"} == {
         k: v for k, v in WANG.items() if k != "phone"
     }
+
+
+def test_phones_are_stored_in_e164_and_invalid_ones_refused_with_422(
+    api: TestClient, services: Services
+) -> None:
+    elder_id = create(api, phone="138 0000 0000")["id"]  # local input: the centre's region
+    contact = {"name": "Li Na", "phone": "0086 139 0000 0001", "relation": "daughter"}
+    added = api.post(f"/api/v1/elders/{elder_id}/contacts", json=contact, headers=ADMIN)
+    assert added.status_code == 201, added.text
+    assert added.json()["phone"] == "+8613900000001"
+
+    for bad in ("+1 390 000 0001", "+86 138", "12345"):
+        wrong = api.post(
+            f"/api/v1/elders/{elder_id}/contacts", json={**contact, "phone": bad}, headers=ADMIN
+        )
+        assert wrong.status_code == 422, wrong.text
+        assert wrong.json() == {"detail": f"phone {bad!r} is not a valid phone number"}
+        patched = api.patch(f"/api/v1/elders/{elder_id}", json={"phone": bad}, headers=ADMIN)
+        assert patched.status_code == 422, patched.text
+    with services.uow() as uow:
+        assert [c.phone for c in uow.session.exec(select(Contact)).all()] == ["+8613900000001"]
+        assert [e.phone for e in uow.session.exec(select(Elder)).all()] == ["+8613800000000"]
 
 
 def test_elders_patch_null_clears_location_and_keymap(api: TestClient) -> None:

@@ -20,7 +20,7 @@ def test_languages_tags_are_normalised_and_kept(api: TestClient) -> None:
     eid = elder.json()["id"]
     contact = api.post(
         f"/api/v1/elders/{eid}/contacts",
-        json={"name": "Tom", "phone": "+447700900123", "language": "en-GB"},
+        json={"name": "Tom", "phone": "+447911123457", "language": "en-GB"},
         headers=ADMIN,
     )
     assert contact.json()["language"] == "en"

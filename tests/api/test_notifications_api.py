@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
+from alerts.runtime import AlertsComponent
 from care_api.services import Services
 from care_api.store.tables import Notification
+from care_api.usecases.dispatch.volunteers import create_volunteer
 from care_api.usecases.intake.reports import record_device_report
+from care_api.usecases.schedules.rotas import add_shift
 from tests.api.support import ADMIN, TestClient, mint
+from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder
 
 
@@ -123,3 +128,46 @@ def test_notifications_refused_to_volunteers_and_merchants(
 
 def test_notifications_bad_paging_is_422(api: TestClient) -> None:
     assert api.get("/api/v1/notifications?limit=500", headers=ADMIN).status_code == 422
+
+
+VOLUNTEER_PHONE = "+8613100000001"
+SUPERVISOR_PHONE = "+8613711111111"
+
+
+def test_notifications_caregiver_sees_volunteer_and_supervisor_by_role_and_name_not_number(
+    api: TestClient, services: Services, clock: FakeClock
+) -> None:
+    wang, _ = seed_elder(services, contacts=1, lat=29.08, lon=119.65)
+    now = clock.now()
+    with services.uow() as uow:
+        volunteer = {"name": "Ann Liu", "phone": VOLUNTEER_PHONE, "lat": 29.081, "lon": 119.65}
+        create_volunteer(uow.session, volunteer, now)
+        duty = {"person": "Day Li", "role": "supervisor", "phone": SUPERVISOR_PHONE}
+        span = {"start": now - timedelta(hours=1), "end": now + timedelta(hours=7)}
+        add_shift(uow.session, {**duty, **span}, by="admin", now=now)
+        uow.commit()
+    alerts = AlertsComponent(services.settings, services)
+    alerts.attach()
+    try:  # the emergency nobody takes climbs to the volunteers, then the supervisor
+        outcome = record_device_report(services.uow, press(), now=now, tz=services.tz)
+        alerts.run_pending()
+        for wait in (120, 300):
+            clock.advance(seconds=wait)
+            alerts.tick()
+            alerts.run_pending()
+    finally:
+        alerts.stop()
+    caregiver = mint(api, "caregiver", "Wang Jun", elder_ids=[wang])
+
+    listed = api.get("/api/v1/notifications", headers=caregiver).json()
+    detail = api.get(f"/api/v1/cases/{outcome.case_id}", headers=caregiver).json()
+
+    for rows in (listed, detail["notifications"]):
+        shown = {(n["recipient"].partition(":")[0], n["to"]) for n in rows}
+        assert ("volunteer", "volunteer Ann Liu") in shown
+        assert ("supervisor", "supervisor Day Li") in shown
+        assert ("contact", "+8613900000000") in shown  # the family's own numbers stay
+        assert VOLUNTEER_PHONE not in json.dumps(rows)
+        assert SUPERVISOR_PHONE not in json.dumps(rows)
+    staff = api.get("/api/v1/notifications", headers=ADMIN).json()
+    assert {VOLUNTEER_PHONE, SUPERVISOR_PHONE} <= {n["to"] for n in staff}

@@ -21,7 +21,7 @@ def test_console_shows_codes_drills_and_info_only_contacts(
     wang, _ = seed_elder(live.services, "T1001", contacts=1)
     seed_elder(live.services, "T1002", name="Li Ming", contacts=1)
     with live.services.uow() as uow:
-        son = {"name": "Wang Lei", "phone": "+4470000000001", "notify_only": True}
+        son = {"name": "Wang Lei", "phone": "+447911123456", "notify_only": True}
         add_contact(uow.session, wang, son)
         start_drill(
             uow.session, device_id="T1002", district=None, note="", by="t", now=live.clock.now()

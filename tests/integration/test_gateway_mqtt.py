@@ -17,11 +17,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
+from care_api.domain.dispatch import Strategy
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseDeadline, Device
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.cases.actions import acknowledge
+from care_api.usecases.cases.actions import acknowledge, resolve
+from care_api.usecases.dispatch.merchants import create_merchant
+from care_api.usecases.dispatch.orders import decline_order, place_order
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.mqtt_url import parse_mqtt_url
 from device_gateway.pipeline import Pipeline
@@ -121,6 +124,13 @@ class TestTerminal:
 
     def news(self, state: str, device_id: str = "T1001") -> dict[str, Any]:
         return self.expect(lambda body: body.get("state") == state, device_id)
+
+    def case_news(self, case_id: str, state: str, device_id: str = "T1001") -> dict[str, Any]:
+        return self.expect(lambda b: (b.get("case"), b.get("state")) == (case_id, state), device_id)
+
+    def seen(self) -> list[dict[str, Any]]:
+        """Downlinks received and not yet matched by `expect`."""
+        return [body for _, body in self._backlog]
 
     def close(self) -> None:
         self._client.disconnect()
@@ -307,6 +317,71 @@ def test_gateway_sends_case_news_when_the_case_is_acknowledged(
     terminal.publish({**PRESS, "seq": 43})  # pressed again: joins the case, told where it is
     assert terminal.ack()["case"] == case_id
     assert terminal.news("accepted")["case"] == case_id
+
+
+def test_gateway_case_news_of_a_merchant_order_promises_no_help_until_someone_comes(
+    gateway: GatewayComponent, terminal: TestTerminal, services: Services
+) -> None:
+    now = services.clock.now()
+    with services.uow() as uow:
+        merchant = create_merchant(
+            uow.session,
+            {
+                "name": "Bright Home",
+                "phone": "+8615100000001",
+                "lat": 29.08,
+                "lon": 119.65,
+                "categories": ["repair"],
+            },
+            now,
+        )
+        uow.commit()
+        merchant_id = merchant.id
+    assert merchant_id is not None
+    terminal.publish({**PRESS, "pattern": "single"})  # a service request
+    case_id = terminal.ack()["case"]
+    assert terminal.case_news(case_id, "open")["say"] == "Your call is received"
+
+    with services.uow() as uow:  # the operator turns it into an order: a merchant is assigned
+        order, _ = place_order(
+            uow,
+            case_id,
+            category="repair",
+            note="",
+            strategy=Strategy.BALANCED,
+            by="operator:Li",
+            now=now,
+            tz=services.tz,
+        )
+        uow.commit()
+        order_id = order.id
+    assert order_id is not None
+    assigned = terminal.case_news(case_id, "accepted")
+    assert assigned["say"] == "The centre has your call"
+
+    with services.uow() as uow:  # the only merchant declines: nobody is left to take it
+        decline_order(uow, order_id, merchant_id, now=now, tz=services.tz)
+        uow.commit()
+    assert terminal.case_news(case_id, "accepted")["say"] == (
+        "Nobody could take your request yet; the centre will call you back"
+    )
+    assert not any("coming" in str(n.get("say")) for n in terminal.seen())
+
+
+def test_gateway_device_case_says_nothing_to_the_elder(
+    gateway: GatewayComponent, terminal: TestTerminal, services: Services
+) -> None:
+    terminal.publish({"boot": 7, "seq": 41, "type": "battery", "level": 9})
+    notice = terminal.ack()["case"]
+    assert notice is not None
+    with services.uow() as uow:
+        resolve(uow, notice, by="operator:Li", why="battery replaced", now=services.clock.now())
+        uow.commit()
+    terminal.publish(PRESS)  # the elder's own call: its news comes after any of the notice's
+    case_id = terminal.ack()["case"]
+    assert terminal.case_news(case_id, "open")["say"] == "Your call is received"
+
+    assert [n for n in terminal.seen() if n.get("case") == notice] == []
 
 
 def test_gateway_with_several_workers_keeps_a_devices_events_in_order(

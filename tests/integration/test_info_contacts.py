@@ -18,7 +18,7 @@ from tests.conftest import make_settings
 from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder
 
-SON_ABROAD = "+4470000000001"
+SON_ABROAD = "+447911123456"
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def test_elder_with_nobody_to_call_reaches_the_supervisor_at_once_and_is_flagged
     elder = call(api, "POST", "/elders", **ELDER)
     assert elder["warnings"] == ["no_contacts"]  # allowed, but said
     # Told of cases afterwards, never paged: still nobody to call.
-    info_only = {"name": "Zhao Ming", "phone": "+4470000000001", "notify_only": True}
+    info_only = {"name": "Zhao Ming", "phone": "+447911123456", "notify_only": True}
     call(api, "POST", f"/elders/{elder['id']}/contacts", **info_only)
     assert call(api, "GET", f"/elders/{elder['id']}")["warnings"] == ["no_contacts"]
     call(api, "POST", "/devices", device_id="T1001", elder_id=elder["id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -15,10 +16,12 @@ from twilio.request_validator import RequestValidator
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
+from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
 from care_api.usecases.cases.log import LOOP_ON_SITE, LOOP_TIMER
+from care_api.usecases.dispatch.volunteers import create_volunteer
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.people.registry import add_contact
 from tests.api.support import TestClient
@@ -83,8 +86,18 @@ def post(
     return response
 
 
+_message_sids = itertools.count(1)
+
+
 def sms(client: TestClient, phone: str, body: str) -> str:
-    response = post(client, "/webhooks/twilio/sms", {"From": phone, "Body": body, "To": "+1500"})
+    # Twilio names every message it posts: a fresh MessageSid each, as a real reply has.
+    params = {
+        "From": phone,
+        "Body": body,
+        "To": "+1500",
+        "MessageSid": f"SM{next(_message_sids):032d}",
+    }
+    response = post(client, "/webhooks/twilio/sms", params)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/xml")
     message = ET.fromstring(response.text).find("Message")
@@ -198,13 +211,66 @@ def test_sms_reply_with_a_code_picks_among_several_cases(
     second = open_emergency(svc, alerts, "T2002")
 
     ask = sms(client, FIRST_PHONE, "1")
-    assert ask.startswith("You have 2 open cases")
-    assert "0002 for Li Ming" in ask and "0001 for Wang Fang" in ask
+    assert ask == (
+        "You have 2 cases waiting for an answer. Reply 1 and the number: "
+        "0002 emergency 16:00 (Li Ming), 0001 emergency 16:00 (Wang Fang)."
+    )
 
     assert sms(client, FIRST_PHONE, "1 0002").startswith(f"You have case {second}: Li Ming")
     assert case_row(svc, second).state == "accepted"
     assert case_row(svc, first).state == "dispatched"
     assert sms(client, FIRST_PHONE, "YES 9999").startswith("No open case 9999 was sent to you")
+
+
+def test_sms_bare_1_ignores_a_battery_notice_that_asked_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    battery = DeviceReport(EventKey("T1001", 7, 40), ReportType.BATTERY, {"level": 9})
+    notice = record_device_report(svc.uow, battery, now=svc.clock.now(), tz=svc.tz).case_id
+    assert notice is not None
+    alerts.run_pending()
+    assert any(n.recipient == contact_key(svc, FIRST_PHONE) for n in rows(svc, notice))
+    case_id = open_emergency(svc, alerts)
+
+    assert sms(client, FIRST_PHONE, "1").startswith(f"You have case {case_id}: Wang Fang")
+    assert case_row(svc, case_id).owner == contact_key(svc, FIRST_PHONE)
+    assert case_row(svc, notice).owner is None
+
+
+def test_sms_late_1_of_a_volunteer_says_who_took_it_and_takes_no_older_case(
+    svc: Services, alerts: AlertsComponent, client: TestClient, clock: FakeClock
+) -> None:
+    near = {"lat": 29.08, "lon": 119.65}
+    seed_elder(svc, "T1001", contacts=1, **near)
+    li_ming, _ = seed_elder(svc, "T2002", contacts=0, name="Li Ming", **near)
+    with svc.uow() as uow:
+        add_contact(uow.session, li_ming, {"name": "Son", "phone": "+8613911112222"})
+        volunteer = {"name": "Ann Liu", "phone": "+8613100000001", "lat": 29.081, "lon": 119.65}
+        create_volunteer(uow.session, volunteer, clock.now())
+        uow.commit()
+    older = open_emergency(svc, alerts, "T1001")
+    clock.advance(minutes=2)
+    alerts.tick()  # step 1 of the older emergency: the nearest volunteers
+    alerts.run_pending()
+    newer = open_emergency(svc, alerts, "T2002")
+    clock.advance(minutes=2)
+    alerts.tick()  # step 1 of the newer one: the volunteer is asked again, for Li Ming
+    alerts.run_pending()
+    assert {n.case_id for n in rows_of_all(svc) if n.to == "+8613100000001"} == {older, newer}
+    assert sms(client, "+8613911112222", "1").startswith(f"You have case {newer}")
+    before = (history(svc, older), case_row(svc, older).state)
+
+    late = sms(client, "+8613100000001", "1")
+
+    assert late == (
+        f"Case {newer} is already taken by Son, thank you. Nothing else was changed. "
+        "Still waiting for an answer: 0001 emergency 16:00 (Wang Fang); "
+        "reply 1 and the number to take one."
+    )
+    assert case_row(svc, older).owner is None
+    assert (history(svc, older), case_row(svc, older).state) == before
+    assert sms(client, "+8613100000001", "1 0001").startswith(f"You have case {older}")
 
 
 def test_sms_decline_and_nonsense_and_strangers_get_clear_answers(
@@ -224,6 +290,91 @@ def test_sms_decline_and_nonsense_and_strangers_get_clear_answers(
         ).all()
         assert [d.by for d in declined] == [contact_key(svc, FIRST_PHONE)]
     assert case_row(svc, case_id).state == "dispatched"
+
+
+def test_sms_from_a_foreign_number_sharing_the_last_11_digits_takes_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    # +1 390 000 0001 ends in the same 11 digits as the second contact, +86 139 0000 0001.
+    seed_elder(svc, contacts=2)
+    case_id = open_emergency(svc, alerts)
+    before = history(svc, case_id)
+
+    answer = sms(client, "+13900000001", "1")
+
+    assert answer == "This number is not on the centre's alert list. Please call the centre."
+    assert "Wang Fang" not in answer and "Bamboo" not in answer
+    case = case_row(svc, case_id)
+    assert (case.state, case.owner) == ("dispatched", None)
+    assert history(svc, case_id) == before
+
+
+def test_sms_from_the_contacts_number_in_any_spelling_is_them(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    elder_id, _ = seed_elder(svc, contacts=1)
+    with svc.uow() as uow:  # typed as a local number: stored in E.164
+        add_contact(uow.session, elder_id, {"name": "Son", "phone": "139 1111 2222"})
+        uow.commit()
+    case_id = open_emergency(svc, alerts)
+
+    assert sms(client, "+86 139-1111-2222", "1").startswith(f"You have case {case_id}")
+    assert case_row(svc, case_id).owner == contact_key(svc, "+8613911112222")
+
+
+def test_sms_replayed_1_is_refused_and_takes_no_newer_case(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    # The first contact is the daughter of two elders; her "1" for the first is captured.
+    seed_elder(svc, "T1001", contacts=1)
+    other_elder, _ = seed_elder(svc, "T2002", contacts=0, name="Li Ming")
+    with svc.uow() as uow:
+        add_contact(uow.session, other_elder, {"name": "Daughter", "phone": FIRST_PHONE})
+        uow.commit()
+    first = open_emergency(svc, alerts, "T1001")
+    captured = {"From": FIRST_PHONE, "Body": "1", "To": "+1500", "MessageSid": "SM" + "a" * 32}
+    assert post(client, "/webhooks/twilio/sms", captured).status_code == 200
+    assert case_row(svc, first).state == "accepted"
+    newer = open_emergency(svc, alerts, "T2002")
+    before = history(svc, newer)
+
+    replayed = post(client, "/webhooks/twilio/sms", captured)
+
+    assert replayed.status_code == 409
+    assert replayed.json() == {"detail": "this webhook was already received; nothing was changed"}
+    assert "Li Ming" not in replayed.text
+    case = case_row(svc, newer)
+    assert (case.state, case.owner) == ("dispatched", None)
+    assert history(svc, newer) == before
+
+
+def test_voice_replayed_key_press_is_refused_and_changes_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, alerts)
+    call = voice_to(svc, case_id, contact_key(svc, FIRST_PHONE))
+    _, action = call_prompt(client, call)
+    press_2 = {"Digits": "2", "CallSid": call.provider_id or ""}
+    assert spoken(post(client, action, press_2)).startswith("Thank you; we will ask someone else")
+    before = history(svc, case_id)
+
+    replayed = post(client, action, press_2)
+
+    assert replayed.status_code == 409
+    assert history(svc, case_id) == before  # one refusal on the record, not two
+    # The call's own key press on another case (a newer alert) answers nothing either.
+    other_elder, _ = seed_elder(svc, "T2002", contacts=0, name="Li Ming")
+    with svc.uow() as uow:
+        add_contact(uow.session, other_elder, {"name": "Daughter", "phone": FIRST_PHONE})
+        uow.commit()
+    newer = open_emergency(svc, alerts, "T2002")
+    elsewhere = action.replace(case_id, newer)
+    assert (
+        post(client, elsewhere, {"Digits": "1", "CallSid": call.provider_id or ""}).status_code
+        == 409
+    )
+    assert case_row(svc, newer).state == "dispatched"
 
 
 def test_voice_prompt_says_name_and_address_and_gathers_one_digit(

@@ -15,7 +15,7 @@ from alerts.replies import (
     parse_reply,
     short_code,
 )
-from care_api.usecases.dispatch.responders import same_phone
+from care_api.domain.phones import InvalidPhone, e164_or_none, to_e164
 
 
 @pytest.mark.parametrize(
@@ -83,14 +83,27 @@ def test_matches_case_by_number_or_full_id() -> None:
 
 
 @pytest.mark.parametrize(
-    ("a", "b", "same"),
+    ("raw", "e164"),
     [
-        ("+8613900000001", "8613900000001", True),
-        ("+86 139 0000 0001", "13900000001", True),
-        ("008613900000001", "+8613900000001", True),
-        ("+8613900000001", "+8613900000002", False),
-        ("", "", False),
+        ("+8613900000001", "+8613900000001"),
+        ("+86 139 0000 0001", "+8613900000001"),
+        ("139 0000 0001", "+8613900000001"),  # local input: the centre's region
+        ("008613900000001", "+8613900000001"),
+        ("+1 415 555 2671", "+14155552671"),
     ],
 )
-def test_same_phone_ignores_spelling(a: str, b: str, same: bool) -> None:
-    assert same_phone(a, b) is same
+def test_to_e164_one_spelling_per_phone(raw: str, e164: str) -> None:
+    assert to_e164(raw, "CN") == e164
+
+
+@pytest.mark.parametrize("raw", ["", "+86138", "12345", "+4470000000001", "phone"])
+def test_to_e164_refuses_what_is_no_valid_number(raw: str) -> None:
+    with pytest.raises(InvalidPhone):
+        to_e164(raw, "CN")
+    assert e164_or_none(raw, "CN") is None
+
+
+def test_numbers_sharing_their_last_11_digits_are_different_phones() -> None:
+    # +1 390 000 0001 is no valid North American number: it names no phone, never the
+    # Chinese mobile whose last 11 digits it shares.
+    assert e164_or_none("+13900000001", "CN") != to_e164("+8613900000001", "CN")

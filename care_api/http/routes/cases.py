@@ -1,6 +1,7 @@
 """Cases: lists, one case with its history, and the lifecycle by hand."""
 
 from datetime import timedelta
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -23,6 +24,7 @@ from care_api.usecases.cases.queries import (
     list_cases,
     notifications_of_case,
 )
+from care_api.usecases.dispatch.responders import shown_to_family
 from care_api.usecases.people.registry import (
     NO_CONTACTS_WARNING,
     elder_warnings,
@@ -86,11 +88,14 @@ def read_case(case_id: CaseId, uow: UowDep, principal: ResponderDep, audit: Audi
     """One case with its full history and the messages sent about it; in the audit log."""
     case = _visible_case(uow, case_id, principal, lock=False)
     session = uow.session
+    # The family sees who was told by role and name, never a volunteer's or supervisor's phone.
+    shown_to = None if is_staff(principal) else partial(shown_to_family, session)
     detail = CaseDetail.build(
         case,
         case_history(session, case.id),
         notifications_of_case(session, case.id),
         elder_warnings(session, case.elder_id),
+        shown_to=shown_to,
     )
     audit.shown("case", case.elder_id, ref=case.id)
     return detail

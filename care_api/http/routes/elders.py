@@ -42,7 +42,8 @@ def post_elder(
     body: ElderCreate, services: ServicesDep, uow: UowDep, principal: StaffDep
 ) -> ElderPublic:
     """Add an elder's profile."""
-    elder = create_elder(uow.session, body.model_dump(), services.clock.now())
+    region = services.settings.phone_region
+    elder = create_elder(uow.session, body.model_dump(), services.clock.now(), region=region)
     uow.commit()
     # Registered before its contacts are: "no_contacts" until one that may be paged is added.
     warnings = elder_warnings(uow.session, elder.id) if elder.id is not None else []
@@ -60,19 +61,24 @@ def read_elder(elder_id: int, uow: UowDep, principal: ReaderDep, audit: AuditDep
 
 
 @router.patch("/{elder_id}")
-def patch_elder(elder_id: int, body: ElderUpdate, uow: UowDep, principal: StaffDep) -> ElderPublic:
+def patch_elder(
+    elder_id: int, body: ElderUpdate, services: ServicesDep, uow: UowDep, principal: StaffDep
+) -> ElderPublic:
     """Change the fields sent; the others stay as they are."""
-    elder = update_elder(uow.session, elder_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    region = services.settings.phone_region
+    elder = update_elder(uow.session, elder_id, changes, region=region)
     uow.commit()
     return ElderPublic.of(elder, principal, elder_warnings(uow.session, elder_id))
 
 
 @router.post("/{elder_id}/contacts", status_code=status.HTTP_201_CREATED)
 def post_contact(
-    elder_id: int, body: ContactCreate, uow: UowDep, _principal: StaffDep
+    elder_id: int, body: ContactCreate, services: ServicesDep, uow: UowDep, _principal: StaffDep
 ) -> ContactPublic:
     """Add a caregiver or family member to the elder's alert list."""
-    contact = add_contact(uow.session, elder_id, body.model_dump())
+    region = services.settings.phone_region
+    contact = add_contact(uow.session, elder_id, body.model_dump(), region=region)
     uow.commit()
     return ContactPublic.model_validate(contact)
 

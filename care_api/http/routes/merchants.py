@@ -41,7 +41,8 @@ def post_merchant(
     body: MerchantCreate, services: ServicesDep, uow: UowDep, _staff: StaffDep
 ) -> MerchantPublic:
     """Register a merchant with its categories, location and rating."""
-    row = create_merchant(uow.session, body.model_dump(), services.clock.now())
+    region = services.settings.phone_region
+    row = create_merchant(uow.session, body.model_dump(), services.clock.now(), region=region)
     uow.commit()
     log.info("merchant %s registered: %s", row.id, ", ".join(row.categories))
     return MerchantPublic.of(row)

@@ -9,6 +9,7 @@ from care_api.domain.model import Role
 from care_api.http.deps import UowDep, require_roles
 from care_api.http.schemas import NotificationPublic
 from care_api.usecases.cases.queries import MAX_PAGE, NotificationFilter, Page, list_notifications
+from care_api.usecases.dispatch.responders import shown_to_family
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -34,4 +35,7 @@ def read_notifications(
         elder_ids=None if is_staff(principal) else principal.elder_ids,
     )
     rows = list_notifications(uow.session, where, Page(limit=limit, offset=offset))
-    return [NotificationPublic.of(n) for n in rows]
+    if is_staff(principal):
+        return [NotificationPublic.of(n) for n in rows]
+    # The family sees who was told by role and name, never a volunteer's or supervisor's phone.
+    return [NotificationPublic.of(n, to=shown_to_family(uow.session, n)) for n in rows]

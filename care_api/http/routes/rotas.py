@@ -100,7 +100,13 @@ def post_shift(
     body: ShiftIn, services: ServicesDep, uow: UowDep, principal: AdminDep
 ) -> ShiftPublic:
     """Put someone on the rota (422 when it ends before it starts or lasts over 7 days)."""
-    row = add_shift(uow.session, body.model_dump(), by=principal.actor, now=services.clock.now())
+    row = add_shift(
+        uow.session,
+        body.model_dump(),
+        by=principal.actor,
+        now=services.clock.now(),
+        region=services.settings.phone_region,
+    )
     uow.commit()
     log.info("shift %s: %s %s", row.id, row.role, row.person)
     return ShiftPublic.of(row)

@@ -58,7 +58,8 @@ def post_volunteer(
     body: VolunteerCreate, services: ServicesDep, uow: UowDep, _staff: StaffDep
 ) -> VolunteerPublic:
     """Register a volunteer: home location, skills, and the hours they can help."""
-    row = create_volunteer(uow.session, body.as_data(), services.clock.now())
+    region = services.settings.phone_region
+    row = create_volunteer(uow.session, body.as_data(), services.clock.now(), region=region)
     uow.commit()
     log.info("volunteer %s registered", row.id)
     return VolunteerPublic.of(row)

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from care_api.domain.dispatch import MerchantStatus, Standing, standing_of
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
+from care_api.domain.phones import DEFAULT_REGION, to_e164
 from care_api.domain.volunteering import validate_availability
 from care_api.store.tables import (
     Callback,
@@ -34,8 +35,10 @@ def merchant_actor(merchant_id: int) -> str:
     return f"{MERCHANT}:{merchant_id}"
 
 
-def create_merchant(session: Session, data: Mapping[str, object], now: datetime) -> Merchant:
-    """Add a merchant taking orders of its categories."""
+def create_merchant(
+    session: Session, data: Mapping[str, object], now: datetime, *, region: str = DEFAULT_REGION
+) -> Merchant:
+    """Add a merchant taking orders of its categories (phone stored in E.164)."""
     raw = data.get("categories") or []
     categories: Sequence[object] = raw if isinstance(raw, list | tuple) else []
     if not 1 <= len(categories) <= MAX_CATEGORIES:
@@ -44,6 +47,7 @@ def create_merchant(session: Session, data: Mapping[str, object], now: datetime)
     merchant = Merchant.model_validate(
         {
             **{k: v for k, v in data.items() if k in fields and v is not None},
+            "phone": to_e164(str(data.get("phone") or ""), region),
             "categories": sorted({str(c).strip().lower() for c in categories if str(c).strip()}),
             "status": MerchantStatus.ACTIVE,
             "red_until": None,

@@ -26,6 +26,7 @@ from care_api.domain.dispatch import (
     rank_merchants,
 )
 from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.events import CaseNobodyTook
 from care_api.domain.geo import haversine_km
 from care_api.domain.model import SYSTEM, CaseKind, CaseState
 from care_api.domain.rota import is_open
@@ -167,6 +168,7 @@ def _assign_next(
         why = f"order {order.id} ({order.category}): no merchant left to take it"
         add_note(uow, case, action="flag", by=by, why="no merchant: operator to arrange", now=now)
         add_note(uow, case, action="order", by=by, why=why, now=now)
+        uow.emit(CaseNobodyTook(case.id, case.device_id))  # the terminal: "we will call back"
         return None
     best = ranked[0]
     due = now + timedelta(seconds=CONTACT_LIMIT_S)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from care_api.domain.model import CaseState
-from care_api.store.tables import Case, Contact, Merchant, Volunteer
+from care_api.domain.phones import DEFAULT_REGION, e164_or_none
+from care_api.store.tables import Case, Contact, Merchant, Notification, Shift, Volunteer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import acknowledge, get_case
 from care_api.usecases.cases.log import add_note
@@ -18,58 +18,39 @@ from care_api.usecases.dispatch.volunteers import VOLUNTEER, volunteer_actor, vo
 from care_api.usecases.schedules.rotas import supervisor_phones
 
 SUPERVISOR = "supervisor"
-# Numbers arrive as "+8613900000001", "8613900000001" or "139 0000 0001"; the last 11 digits
-# are a Chinese mobile's national number and long enough that two people never share them.
-MATCH_DIGITS = 11
-MIN_DIGITS = 5  # shorter "numbers" (short codes, garbage) identify nobody
-_NOT_DIGITS = re.compile(r"\D")
 
 
-def phone_digits(phone: str) -> str:
-    """The digits of a phone number, without the international "00" prefix."""
-    digits = _NOT_DIGITS.sub("", phone)
-    return digits[2:] if phone.strip().startswith("00") else digits
-
-
-def same_phone(a: str, b: str) -> bool:
-    """True when two spellings of a number name the same phone."""
-    da, db = phone_digits(a), phone_digits(b)
-    if not da or not db:
-        return False
-    if da == db:
-        return True
-    return min(len(da), len(db)) >= MATCH_DIGITS and da[-MATCH_DIGITS:] == db[-MATCH_DIGITS:]
-
-
-def identify_phone(session: Session, phone: str, *, supervisor_phone: str | None) -> list[str]:
+def identify_phone(
+    session: Session, phone: str, *, supervisor_phone: str | None, region: str = DEFAULT_REGION
+) -> list[str]:
     """Every actor a phone number belongs to ("contact:3", "supervisor"); [] when unknown.
 
     One person may be the contact of several elders (a daughter of two parents), so a number
-    can name several contacts.
+    can name several contacts. Numbers match only when their E.164 forms are equal: agreeing
+    on the last digits is two different phones in two countries.
     """
-    digits = phone_digits(phone)
-    if len(digits) < MIN_DIGITS:
+    e164 = e164_or_none(phone, region)
+    if e164 is None:
         return []
-    # A cheap filter in SQL (stored numbers keep their spelling); the exact check is below.
-    candidates = session.exec(
-        select(Contact).where(col(Contact.phone).contains(digits[-4:])).order_by(col(Contact.id))
+    contacts = session.exec(
+        select(Contact).where(col(Contact.phone) == e164).order_by(col(Contact.id))
     ).all()
-    found = [f"contact:{c.id}" for c in candidates if same_phone(c.phone, phone)]
+    found = [f"contact:{c.id}" for c in contacts]
     volunteers = session.exec(
         select(Volunteer)
-        .where(col(Volunteer.phone).contains(digits[-4:]), col(Volunteer.active).is_(True))
+        .where(col(Volunteer.phone) == e164, col(Volunteer.active).is_(True))
         .order_by(col(Volunteer.id))
     ).all()
-    found += [volunteer_actor(v.id) for v in volunteers if v.id and same_phone(v.phone, phone)]
+    found += [volunteer_actor(v.id) for v in volunteers if v.id]
     merchants = session.exec(
         select(Merchant)
-        .where(col(Merchant.phone).contains(digits[-4:]), col(Merchant.status) != "removed")
+        .where(col(Merchant.phone) == e164, col(Merchant.status) != "removed")
         .order_by(col(Merchant.id))
     ).all()
-    found += [merchant_actor(m.id) for m in merchants if m.id and same_phone(m.phone, phone)]
+    found += [merchant_actor(m.id) for m in merchants if m.id]
     supervisors = [supervisor_phone] if supervisor_phone else []
     supervisors += supervisor_phones(session)  # anyone who was on the rota as supervisor
-    if any(same_phone(p, phone) for p in supervisors):
+    if any(e164_or_none(p, region) == e164 for p in supervisors):
         found.append(SUPERVISOR)
     return found
 
@@ -96,6 +77,28 @@ def describe_actor(session: Session, actor: str | None) -> str:
     if kind in {"operator", "admin"}:
         return f"operator {ident}" if ident else "an operator"
     return ident or actor
+
+
+# The family may see the numbers of the elder and of each other (the elder's alert list); the
+# people the centre brings in (volunteers, merchants, the supervisor) keep theirs private.
+FAMILY_SEES_NUMBERS_OF = frozenset({"contact", "elder"})
+
+
+def shown_to_family(session: Session, row: Notification) -> str:
+    """The `to` of a message as a caregiver sees it: "volunteer Ann Liu", not their number."""
+    kind = row.recipient.partition(":")[0]
+    if kind in FAMILY_SEES_NUMBERS_OF or row.channel not in {"sms", "voice"}:
+        return row.to  # a family number, or a desk ("operators"): no one's phone
+    if row.recipient == SUPERVISOR:
+        # The supervisor on the rota with that phone, latest shift first; else the role alone.
+        person = session.exec(
+            select(Shift.person)
+            .where(col(Shift.phone) == row.to, col(Shift.role) == SUPERVISOR)
+            .order_by(col(Shift.start_at).desc())
+        ).first()
+        return f"supervisor {person}" if person else "supervisor"
+    name = describe_actor(session, row.recipient)
+    return f"{kind} {name}" if kind and name != row.recipient else kind or "someone"
 
 
 def take_case(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via: str) -> Case:

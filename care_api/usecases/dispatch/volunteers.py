@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from care_api.domain.errors import InvalidInput, NotFound
 from care_api.domain.geo import EARTH_RADIUS_KM
+from care_api.domain.phones import DEFAULT_REGION, to_e164
 from care_api.domain.volunteering import (
     ALWAYS,
     Offeree,
@@ -39,8 +40,10 @@ def volunteer_id_of(actor: str | None) -> int | None:
 VOLUNTEER_FIELDS = frozenset({"name", "phone", "lat", "lon", "active", "drill_opt_in", "language"})
 
 
-def create_volunteer(session: Session, data: Mapping[str, object], now: datetime) -> Volunteer:
-    """Add a volunteer; availability defaults to every hour of every day."""
+def create_volunteer(
+    session: Session, data: Mapping[str, object], now: datetime, *, region: str = DEFAULT_REGION
+) -> Volunteer:
+    """Add a volunteer; availability defaults to every hour of every day; phone in E.164."""
     raw = data.get("availability")
     availability = validate_availability(raw if isinstance(raw, Mapping) else ALWAYS)
     skills = data.get("skills") or []
@@ -49,6 +52,7 @@ def create_volunteer(session: Session, data: Mapping[str, object], now: datetime
     volunteer = Volunteer.model_validate(
         {
             **{k: v for k, v in data.items() if k in VOLUNTEER_FIELDS},
+            "phone": to_e164(str(data.get("phone") or ""), region),
             "skills": sorted({str(s).strip().lower() for s in skills if str(s).strip()}),
             "availability": availability,
             "created_at": now,

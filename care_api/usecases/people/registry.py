@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.fleet import DEFAULT_HEARTBEAT_S, check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
+from care_api.domain.phones import DEFAULT_REGION, to_e164
 from care_api.store.tables import Contact, Device, DeviceModel, Elder
 from care_api.usecases.fleet.broker_passwords import mosquitto_hash
 from care_api.usecases.fleet.history import record_history
@@ -20,9 +21,11 @@ ELDER_FIELDS = frozenset(
 )
 
 
-def create_elder(session: Session, data: Mapping[str, object], now: datetime) -> Elder:
-    """Add an elder's profile."""
-    elder = Elder.model_validate({**_checked(data), "created_at": now})
+def create_elder(
+    session: Session, data: Mapping[str, object], now: datetime, *, region: str = DEFAULT_REGION
+) -> Elder:
+    """Add an elder's profile; the phone is stored in E.164 (local input read in `region`)."""
+    elder = Elder.model_validate({**_checked(data, region), "created_at": now})
     session.add(elder)
     session.flush()
     return elder
@@ -36,17 +39,25 @@ def get_elder(session: Session, elder_id: int) -> Elder:
     return elder
 
 
-def update_elder(session: Session, elder_id: int, changes: Mapping[str, object]) -> Elder:
+def update_elder(
+    session: Session,
+    elder_id: int,
+    changes: Mapping[str, object],
+    *,
+    region: str = DEFAULT_REGION,
+) -> Elder:
     """Change the given fields of a profile; others stay as they are."""
     elder = get_elder(session, elder_id)
-    for name, value in _checked(changes).items():
+    for name, value in _checked(changes, region).items():
         setattr(elder, name, value)
     session.add(elder)
     return elder
 
 
-def _checked(data: Mapping[str, object]) -> dict[str, object]:
+def _checked(data: Mapping[str, object], region: str) -> dict[str, object]:
     out = {k: v for k, v in data.items() if k in ELDER_FIELDS}
+    if isinstance(out.get("phone"), str):
+        out["phone"] = to_e164(str(out["phone"]), region)
     if "keymap_override" in data:
         keymap = data["keymap_override"]
         out["keymap_override"] = (
@@ -55,10 +66,13 @@ def _checked(data: Mapping[str, object]) -> dict[str, object]:
     return out
 
 
-def add_contact(session: Session, elder_id: int, data: Mapping[str, object]) -> Contact:
-    """Add a caregiver or family member to the elder's alert list."""
+def add_contact(
+    session: Session, elder_id: int, data: Mapping[str, object], *, region: str = DEFAULT_REGION
+) -> Contact:
+    """Add a caregiver or family member to the elder's alert list (phone stored in E.164)."""
     get_elder(session, elder_id)
-    contact = Contact.model_validate({**data, "elder_id": elder_id})
+    phone = to_e164(str(data.get("phone") or ""), region)
+    contact = Contact.model_validate({**data, "phone": phone, "elder_id": elder_id})
     session.add(contact)
     session.flush()
     return contact

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import NotFound
+from care_api.domain.phones import DEFAULT_REGION, to_e164
 from care_api.domain.rota import (
     DutyRole,
     Shift,
@@ -40,7 +41,14 @@ def _spot(row: ShiftRow) -> Shift:
     return Shift(row.id, row.person, DutyRole(row.role), row.phone, row.start_at, row.end_at)
 
 
-def add_shift(session: Session, data: Mapping[str, object], *, by: str, now: datetime) -> ShiftRow:
+def add_shift(
+    session: Session,
+    data: Mapping[str, object],
+    *,
+    by: str,
+    now: datetime,
+    region: str = DEFAULT_REGION,
+) -> ShiftRow:
     """Put a person on the rota; ValueError (422) when the span is not a shift."""
     start, end = data["start"], data["end"]
     if not isinstance(start, datetime) or not isinstance(end, datetime):
@@ -49,7 +57,7 @@ def add_shift(session: Session, data: Mapping[str, object], *, by: str, now: dat
     row = ShiftRow(
         person=str(data["person"]),
         role=DutyRole(str(data["role"])).value,
-        phone=str(data.get("phone") or ""),
+        phone=to_e164(str(data["phone"]), region) if data.get("phone") else "",
         start_at=start.astimezone(UTC),  # the API shows every time in UTC
         end_at=end.astimezone(UTC),
         created_by=by,
