@@ -67,7 +67,11 @@ def _visible(uow: UowDep, device_id: str, principal: Principal) -> Device:
 def post_device(
     body: DeviceProvision, services: ServicesDep, uow: UowDep, principal: StaffDep
 ) -> DeviceProvisioned:
-    """Register a terminal for an elder; 409 if the id is taken. The secret is shown once."""
+    """Register a terminal for an elder; 409 if the id is taken. The secret is shown once.
+
+    422 for an id the broker would misread or that is reserved for the service's own
+    logins (`vnh-…`, the gateway's username).
+    """
     device, secret = provision_device(
         uow.session,
         body.device_id,
@@ -77,6 +81,7 @@ def post_device(
         model=body.model,
         heartbeat_s=body.heartbeat_s,
         by=principal.actor,
+        service_accounts=(services.settings.mqtt_username,),
     )
     uow.commit()
     return DeviceProvisioned(device_id=device.device_id, elder_id=body.elder_id, secret=secret)
