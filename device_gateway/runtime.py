@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from care_api.domain.events import DeviceLoginRevoked, DomainEvent
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.usecases.heartbeats import HeartbeatFlusher
@@ -60,6 +61,7 @@ class GatewayComponent:
                 settings.embedded_mqtt_host, settings.embedded_mqtt_port, access=access
             )
             self._broker.start()
+            self._services.bus.subscribe(DeviceLoginRevoked, self._end_sessions)
         address = gateway_address(settings, access)
         client_id = settings.mqtt_client_id
         if settings.mqtt_shared_group and "mqtt_client_id" not in settings.model_fields_set:
@@ -107,9 +109,15 @@ class GatewayComponent:
         if self._dc09 is not None:
             self._dc09.close()
         if self._broker is not None:
+            self._services.bus.unsubscribe(DeviceLoginRevoked, self._end_sessions)
             self._broker.stop()
         self._pipeline = self._news = self._mqtt = self._broker = None
         log.info("device gateway stopped")
+
+    def _end_sessions(self, event: DomainEvent) -> None:
+        # Mosquitto ends them itself when broker-config's reload drops the old password.
+        if isinstance(event, DeviceLoginRevoked) and self._broker is not None:
+            self._broker.end_session(event.device_id)
 
     def health(self) -> dict[str, object]:
         """What /healthz shows of the gateway."""

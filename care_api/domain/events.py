@@ -88,6 +88,13 @@ class CommandRequested:
     device_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceLoginRevoked:
+    """A terminal's secret was rotated or the terminal retired: its broker sessions must end."""
+
+    device_id: str
+
+
 DomainEvent = (
     CaseOpened
     | CaseStateChanged
@@ -97,6 +104,7 @@ DomainEvent = (
     | VolunteersRequested
     | TimerDue
     | CommandRequested
+    | DeviceLoginRevoked
 )
 Handler = Callable[[DomainEvent], None]
 

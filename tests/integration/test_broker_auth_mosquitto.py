@@ -384,3 +384,25 @@ def test_mosquitto_auth_terminal_secret_cannot_kick_the_gateway_or_another_termi
     assert f"Client {GATEWAY_USER} already connected" not in log
     assert "Client T2 already connected" not in log
     assert broker.gateway.health()["mqtt_connected"]
+
+
+def test_mosquitto_auth_rotated_secret_ends_the_session_opened_with_the_old_one(
+    broker: Broker, services: Services
+) -> None:
+    stop = threading.Event()
+    watcher = threading.Thread(target=broker.writer.watch, args=(stop, 0.2))
+    with broker.terminal("T1") as t1, broker.terminal("T2") as t2:
+        assert t1.connect() == "Success"
+        assert t2.connect() == "Success"
+        watcher.start()
+        try:
+            with services.uow() as uow:
+                rotate_device_secret(uow.session, "T1")
+                uow.commit()
+            # The watch rewrites passwd and reloads Mosquitto, which drops the stale login.
+            assert wait_until(lambda: not t1.client.is_connected()), broker.server.log_tail()
+        finally:
+            stop.set()
+            watcher.join()
+        assert t2.client.is_connected()
+        _press_and_wait_for_ack(t2, "T2")

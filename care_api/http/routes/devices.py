@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from care_api.domain.access import Principal, is_staff, may_read_elder
 from care_api.domain.errors import NotFound
+from care_api.domain.events import DeviceLoginRevoked
 from care_api.domain.model import Role
 from care_api.http.console_models import FleetPublic
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
@@ -143,10 +144,12 @@ def put_model_interval(
 def post_rotate_secret(
     device_id: DeviceId, services: ServicesDep, uow: UowDep, principal: StaffDep
 ) -> DeviceSecret:
-    """Give the terminal a new secret; the old one stops working. Shown once."""
+    """Give the terminal a new secret; the old one stops working, its sessions end. Shown once."""
     secret = rotate_device_secret(
         uow.session, device_id, by=principal.actor, now=services.clock.now()
     )
+    # A session opened with the old secret would otherwise outlive it.
+    uow.emit(DeviceLoginRevoked(device_id))
     uow.commit()
     return DeviceSecret(device_id=device_id, secret=secret)
 
