@@ -51,7 +51,16 @@ class GatewayComponent:
         settings = self._settings
         # Built first: a malformed port spec stops the start before anything runs.
         serial_ports = [SerialTransport(spec) for spec in dict.fromkeys(settings.serial_ports)]
-        dc09 = Dc09Transport(settings.dc09_listen) if settings.dc09_listen else None
+        dc09 = (
+            Dc09Transport(
+                settings.dc09_listen,
+                idle_timeout_s=settings.dc09_idle_timeout_s,
+                max_connections=settings.dc09_max_connections,
+                max_per_source=settings.dc09_max_per_source,
+            )
+            if settings.dc09_listen
+            else None
+        )
         if dc09 is not None:
             dc09.listen()  # a taken address stops the start here, before anything runs
         access = None
