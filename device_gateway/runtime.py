@@ -7,6 +7,7 @@ import logging
 from care_api.domain.events import DeviceLoginRevoked, DomainEvent
 from care_api.services import Services
 from care_api.settings import Settings
+from care_api.usecases.broker_passwords import broker_name_problem
 from care_api.usecases.heartbeats import HeartbeatFlusher
 from device_gateway.broker_login import embedded_access, gateway_address
 from device_gateway.commands import CommandSender
@@ -75,6 +76,10 @@ class GatewayComponent:
         client_id = settings.mqtt_client_id
         if settings.mqtt_shared_group and "mqtt_client_id" not in settings.model_fields_set:
             client_id = worker_client_id()  # every member of a share group needs its own
+        if settings.mqtt_url is not None and broker_name_problem(client_id) is None:
+            # Client ids are one space across Mosquitto's listeners: a terminal provisioned
+            # under this id would throw the gateway off every time it connects.
+            log.warning("VNH_MQTT_CLIENT_ID %r could be a terminal's id; use vnh-…", client_id)
         self._mqtt = MqttTransport(
             address, client_id=client_id, shared_group=settings.mqtt_shared_group
         )
