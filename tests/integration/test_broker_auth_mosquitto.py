@@ -406,3 +406,13 @@ def test_mosquitto_auth_rotated_secret_ends_the_session_opened_with_the_old_one(
             watcher.join()
         assert t2.client.is_connected()
         _press_and_wait_for_ack(t2, "T2")
+
+
+def test_broker_config_readme_shows_the_configuration_the_tests_run() -> None:
+    # The README's block adds TLS lines under the terminals' listener; the rest is the same.
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("per_listener_settings true", 1)[1].split("```", 1)[0]
+    shown = [" ".join(line.split()) for line in block.splitlines() if line.strip()]
+    wanted = mosquitto_conf(Path("/etc/mosquitto/vnh")).splitlines()[1:]
+    tls = ("certfile ", "keyfile ")
+    assert [line for line in shown if not line.startswith(tls)] == [w for w in wanted if w]
