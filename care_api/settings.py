@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     gateway_workers: int = 1
     # "127.0.0.1:7050": listen for SIA DC-09 alarm panels there; None: no DC-09 receiver
     dc09_listen: str | None = None
+    # One thread per DC-09 connection: caps in all and per source address, and how long a
+    # silent one stays open.
+    dc09_max_connections: Annotated[int, Field(ge=1, le=10_000)] = 256
+    dc09_max_per_source: Annotated[int, Field(ge=1, le=10_000)] = 16
+    dc09_idle_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
     @classmethod
     def settings_customise_sources(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from care_api.domain.events import DeviceLoginRevoked, DomainEvent
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.heartbeat_book import HeartbeatFlusher
+from care_api.usecases.fleet.broker_passwords import broker_name_problem
 from device_gateway.broker_login import embedded_access, gateway_address
 from device_gateway.commands import CommandSender
 from device_gateway.downlink import CaseNewsSender, DownlinkRouter
@@ -50,7 +52,16 @@ class GatewayComponent:
         settings = self._settings
         # Built first: a malformed port spec stops the start before anything runs.
         serial_ports = [SerialTransport(spec) for spec in dict.fromkeys(settings.serial_ports)]
-        dc09 = Dc09Transport(settings.dc09_listen) if settings.dc09_listen else None
+        dc09 = (
+            Dc09Transport(
+                settings.dc09_listen,
+                idle_timeout_s=settings.dc09_idle_timeout_s,
+                max_connections=settings.dc09_max_connections,
+                max_per_source=settings.dc09_max_per_source,
+            )
+            if settings.dc09_listen
+            else None
+        )
         if dc09 is not None:
             dc09.listen()  # a taken address stops the start here, before anything runs
         access = None
@@ -60,10 +71,15 @@ class GatewayComponent:
                 settings.embedded_mqtt_host, settings.embedded_mqtt_port, access=access
             )
             self._broker.start()
+            self._services.bus.subscribe(DeviceLoginRevoked, self._end_sessions)
         address = gateway_address(settings, access)
         client_id = settings.mqtt_client_id
         if settings.mqtt_shared_group and "mqtt_client_id" not in settings.model_fields_set:
             client_id = worker_client_id()  # every member of a share group needs its own
+        if settings.mqtt_url is not None and broker_name_problem(client_id) is None:
+            # Client ids are one space across Mosquitto's listeners: a terminal provisioned
+            # under this id would throw the gateway off every time it connects.
+            log.warning("VNH_MQTT_CLIENT_ID %r could be a terminal's id; use vnh-…", client_id)
         self._mqtt = MqttTransport(
             address, client_id=client_id, shared_group=settings.mqtt_shared_group
         )
@@ -107,9 +123,15 @@ class GatewayComponent:
         if self._dc09 is not None:
             self._dc09.close()
         if self._broker is not None:
+            self._services.bus.unsubscribe(DeviceLoginRevoked, self._end_sessions)
             self._broker.stop()
         self._pipeline = self._news = self._mqtt = self._broker = None
         log.info("device gateway stopped")
+
+    def _end_sessions(self, event: DomainEvent) -> None:
+        # Mosquitto ends them itself when broker-config's reload drops the old password.
+        if isinstance(event, DeviceLoginRevoked) and self._broker is not None:
+            self._broker.end_session(event.device_id)
 
     def health(self) -> dict[str, object]:
         """What /healthz shows of the gateway."""

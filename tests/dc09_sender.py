@@ -64,9 +64,22 @@ def contact_id(
 class Panel:
     """A panel's end of a TCP connection to the receiver: send frames, read answers."""
 
-    def __init__(self, address: tuple[str, int], timeout_s: float = 10.0) -> None:
-        self.sock = socket.create_connection(address, timeout=timeout_s)
+    def __init__(
+        self, address: tuple[str, int], timeout_s: float = 10.0, *, source: str | None = None
+    ) -> None:
+        """Connect to the receiver, from the local address `source` when given."""
+        origin = (source, 0) if source is not None else None
+        self.sock = socket.create_connection(address, timeout=timeout_s, source_address=origin)
         self._buffer = b""
+
+    def closed_by_receiver(self) -> bool:
+        """Wait for the receiver to close this connection; False if it stays open."""
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
 
     def send(self, frame: bytes) -> None:
         self.sock.sendall(frame)

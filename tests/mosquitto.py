@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from vnh.bench_procs import HOST, accepts, free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
-__all__ = ["HOST", "MosquittoServer", "free_port", "run_mosquitto"]
+__all__ = ["HOST", "Listeners", "MosquittoServer", "free_port", "run_mosquitto"]
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 POLL_S = 0.02
+# (host, port) -> the listener part of mosquitto.conf; the harness waits on that port.
+Listeners = Callable[[str, int], str]
 
 
 class MosquittoServer:
     """One Mosquitto process; `stop()` ends it, `restart()` brings it back on the same port."""
 
-    def __init__(self, tmp_path: Path, extra_conf: str = "", *, persistence: bool = False) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        extra_conf: str = "",
+        *,
+        persistence: bool = False,
+        listeners: Listeners | None = None,
+    ) -> None:
         self.host = HOST
         self.port = free_port()
         self.url = f"mqtt://{self.host}:{self.port}"
@@ -27,9 +37,9 @@ class MosquittoServer:
         self._dir.mkdir(parents=True, exist_ok=True)
         self.conf_path = self._dir / "mosquitto.conf"
         self.log_path = self._dir / "mosquitto.log"
+        own = [f"listener {self.port} {self.host}", "allow_anonymous true"]
         lines = [
-            f"listener {self.port} {self.host}",
-            "allow_anonymous true",
+            *(own if listeners is None else [listeners(self.host, self.port)]),
             "set_tcp_nodelay true",
             f"persistence {'true' if persistence else 'false'}",
         ]
@@ -99,9 +109,16 @@ class MosquittoServer:
 
 
 def run_mosquitto(
-    tmp_path: Path, extra_conf: str = "", *, persistence: bool = False
+    tmp_path: Path,
+    extra_conf: str = "",
+    *,
+    persistence: bool = False,
+    listeners: Listeners | None = None,
 ) -> MosquittoServer:
-    """Start a Mosquitto on a free port; use as a context manager or call `stop()`."""
-    server = MosquittoServer(tmp_path, extra_conf, persistence=persistence)
+    """Start a Mosquitto on a free port; use as a context manager or call `stop()`.
+
+    `listeners` replaces the one anonymous listener with the caller's (on the same port).
+    """
+    server = MosquittoServer(tmp_path, extra_conf, persistence=persistence, listeners=listeners)
     server.start()
     return server

@@ -96,6 +96,13 @@ class CommandRequested:
     device_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceLoginRevoked:
+    """A terminal's secret was rotated or the terminal retired: its broker sessions must end."""
+
+    device_id: str
+
+
 DomainEvent = (
     CaseOpened
     | CaseStateChanged
@@ -106,6 +113,7 @@ DomainEvent = (
     | VolunteersRequested
     | TimerDue
     | CommandRequested
+    | DeviceLoginRevoked
 )
 Handler = Callable[[DomainEvent], None]
 

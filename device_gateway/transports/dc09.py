@@ -4,6 +4,11 @@ A panel's account `#1234` is the provisioned device `dc09-1234` (account in uppe
 Its messages become the same wire events as a terminal's (a 1101 is an SOS press), go
 through the same pipeline, and are answered ACK only once intake has committed them;
 DUH when intake refuses (unknown or retired device), NAK when the frame is bad.
+
+Each connection has a thread, so their number is bounded, in all and per source address:
+a connection beyond either cap is closed at once (the panel retries, or turns to its
+backup receiver) and counted; connections already open, and the alarms on them, are never
+given up for a new one. A connection silent for `idle_timeout_s` is closed.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import contextlib
 import logging
 import socket
 import threading
+import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -53,8 +61,12 @@ LEVEL_LOW = LOW_BATTERY_PERCENT - 1
 LEVEL_OK = LOW_BATTERY_PERCENT + 1
 READ_TIMEOUT_S = 0.5  # how often a quiet connection looks at the stop flag
 WRITE_TIMEOUT_S = 2.0
-IDLE_TIMEOUT_S = 300.0  # a connection silent this long is closed; panels reconnect per event
+# A connection silent this long is closed: panels connect per event (or poll more often).
+IDLE_TIMEOUT_S = 60.0
+MAX_CONNECTIONS = 256  # one thread each
+MAX_PER_SOURCE = 16  # one address (a panel, or a NAT in front of several) cannot take them all
 JOIN_TIMEOUT_S = 5.0
+REFUSAL_LOG_EVERY = 100  # a flood of refusals logs one line in this many
 
 
 def device_id_for(account: str) -> str:
@@ -104,10 +116,23 @@ def event_of(message: Dc09Message, received_at: datetime) -> WireEvent | None:
 class _Connection:
     """One panel's TCP connection; replies are written under a lock from pipeline workers."""
 
-    def __init__(self, sock: socket.socket, peer: str) -> None:
+    def __init__(
+        self, sock: socket.socket, peer: str, source: str, clock: Callable[[], float]
+    ) -> None:
         self.sock = sock
         self.peer = peer
+        self.source = source  # the peer's address, without its port
+        self._clock = clock
+        self.last_active = clock()  # a frame in or an answer out
         self._lock = threading.Lock()
+
+    def touch(self) -> None:
+        """Something went over the connection: its idle time starts again."""
+        self.last_active = self._clock()
+
+    def idle_for(self) -> float:
+        """Seconds since anything went over the connection."""
+        return self._clock() - self.last_active
 
     def write(self, data: bytes) -> bool:
         with self._lock:
@@ -116,6 +141,7 @@ class _Connection:
             except OSError as exc:
                 log.info("DC-09 reply to %s dropped: %s", self.peer, exc)
                 return False
+        self.touch()
         return True
 
 
@@ -132,9 +158,31 @@ class Dc09Receipt:
 class Dc09Transport:
     """The gateway's DC-09 receiver: frames in, ACK / NAK / DUH out, on the same connection."""
 
-    def __init__(self, listen: str, *, idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        listen: str,
+        *,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
+        max_per_source: int = MAX_PER_SOURCE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """A receiver for `listen` ("host:port"), not listening yet.
+
+        Args:
+            listen: the address to listen on; port 0 picks a free one.
+            idle_timeout_s: a connection silent this long is closed.
+            max_connections: connections open at once, in all; more are closed at once.
+            max_per_source: connections open at once from one address.
+            clock: monotonic seconds, for the idle time.
+        """
         self.host, self.port = parse_listen(listen)
+        if max_connections < 1 or max_per_source < 1 or idle_timeout_s <= 0:
+            raise ValueError("DC-09 connection caps and idle timeout must be positive")
         self._idle_timeout_s = idle_timeout_s
+        self._max_connections = max_connections
+        self._max_per_source = max_per_source
+        self._clock = clock
         self._handler: InboundHandler | None = None
         self._server: socket.socket | None = None
         self._stopping = threading.Event()
@@ -142,7 +190,10 @@ class Dc09Transport:
         self._lock = threading.Lock()  # guards _pending, _counts, _connections
         self._pending: dict[tuple[str, int, int], list[Dc09Receipt]] = {}
         self._connections: set[_Connection] = set()
-        self._counts = dict.fromkeys(("frames_in", "acks", "naks", "duhs"), 0)
+        self._per_source: Counter[str] = Counter()
+        self._counts = dict.fromkeys(
+            ("frames_in", "acks", "naks", "duhs", "refused", "idle_closed"), 0
+        )
 
     @property
     def source(self) -> str:
@@ -157,7 +208,7 @@ class Dc09Transport:
         return str(host), int(port)
 
     def health(self) -> dict[str, object]:
-        """Listening address, open connections and reply counts, for /healthz."""
+        """Listening address, open connections, reply counts and refusals, for /healthz."""
         with self._lock:
             host, port = self.address
             return {
@@ -309,37 +360,62 @@ class Dc09Transport:
                     self._stopping.wait(READ_TIMEOUT_S)
                 continue
             peer = f"{addr[0]}:{addr[1]}"
-            conn = _Connection(sock, peer)
-            with self._lock:
+            conn = _Connection(sock, peer, str(addr[0]), self._clock)
+            if self._admit(conn):
+                self._spawn(self._read, f"vnh-dc09-{peer}", conn)
+            else:
+                _shut(sock)
+
+    def _admit(self, conn: _Connection) -> bool:
+        # Refusing the newcomer, never dropping an open connection: an alarm may be on it.
+        with self._lock:
+            if len(self._connections) >= self._max_connections:
+                why = f"{self._max_connections} connections open"
+            elif self._per_source[conn.source] >= self._max_per_source:
+                why = f"{self._max_per_source} connections open from {conn.source}"
+            else:
                 self._connections.add(conn)
-            self._spawn(self._read, f"vnh-dc09-{peer}", conn)
+                self._per_source[conn.source] += 1
+                return True
+            self._counts["refused"] += 1
+            refused = self._counts["refused"]
+        if refused % REFUSAL_LOG_EVERY == 1:
+            log.warning("DC-09 connection from %s refused: %s (%d so far)", conn.peer, why, refused)
+        return False
+
+    def _forget(self, conn: _Connection) -> None:
+        with self._lock:
+            if conn in self._connections:
+                self._connections.discard(conn)
+                self._per_source[conn.source] -= 1
+                if self._per_source[conn.source] <= 0:
+                    del self._per_source[conn.source]
 
     def _read(self, conn: _Connection) -> None:
         sock = conn.sock
         sock.settimeout(READ_TIMEOUT_S)
         splitter = FrameSplitter()
         topic = f"{SOURCE}/{conn.peer}/frame"  # the pipeline keeps one connection's frames in order
-        idle = 0.0
         try:
             while not self._stopping.is_set():
                 try:
                     data = sock.recv(4096)
                 except TimeoutError:
-                    idle += READ_TIMEOUT_S
-                    if idle >= self._idle_timeout_s:
+                    if conn.idle_for() >= self._idle_timeout_s:
                         log.info("DC-09 connection %s idle, closing", conn.peer)
+                        with self._lock:
+                            self._counts["idle_closed"] += 1
                         break
                     continue
                 if not data:
                     break
-                idle = 0.0
+                conn.touch()
                 for piece in splitter.feed(data):
                     self._hand_over(conn, topic, piece)
         except OSError as exc:
             log.info("DC-09 connection %s lost: %s", conn.peer, exc)
         finally:
-            with self._lock:
-                self._connections.discard(conn)
+            self._forget(conn)
             _shut(sock)
 
     def _hand_over(self, conn: _Connection, topic: str, piece: bytes | Dc09Error) -> None:

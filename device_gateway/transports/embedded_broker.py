@@ -7,7 +7,9 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from amqtt.adapters import ReaderAdapter, WriterAdapter
@@ -185,6 +187,15 @@ class _Broker(Broker):  # type: ignore[misc]  # amqtt is untyped here
         setattr(session, self._ADMITTED, False)
         return admitted
 
+    async def end_session(self, client_id: str) -> bool:
+        """Drop the client's connection as if it had gone away (its will is published)."""
+        session, handler = self._sessions.get(client_id, (None, None))
+        if session is None or handler is None or not session.transitions.is_connected():
+            return False
+        # The client's own message loop then publishes the will and closes the socket.
+        await handler.handle_connection_closed()
+        return True
+
     async def stream_connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
     ) -> None:
@@ -230,6 +241,7 @@ class EmbeddedBroker:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._amqtt: _Broker | None = None
         self._started = threading.Event()
         self._error: BaseException | None = None
 
@@ -288,6 +300,20 @@ class EmbeddedBroker:
         else:
             log.info("embedded MQTT broker stopped")
 
+    def end_session(self, client_id: str) -> None:
+        """Disconnect `client_id` (a terminal whose login was revoked); returns at once.
+
+        Safe from any thread; a client not connected is left alone.
+        """
+        loop, broker = self._loop, self._amqtt
+        if loop is None or broker is None or loop.is_closed():
+            return
+        try:
+            future = asyncio.run_coroutine_threadsafe(broker.end_session(client_id), loop)
+        except RuntimeError:  # the loop closed meanwhile: no session is left to end
+            return
+        future.add_done_callback(partial(_log_ended, client_id))
+
     def _run(self) -> None:
         try:
             asyncio.run(self._serve())
@@ -300,7 +326,7 @@ class EmbeddedBroker:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        broker = _Broker(self.config())
+        broker = self._amqtt = _Broker(self.config())
         await broker.start()
         self._started.set()
         try:
@@ -309,3 +335,12 @@ class EmbeddedBroker:
             await broker.shutdown()
             # One more turn of the loop lets the transports closed above release their sockets.
             await asyncio.sleep(0)
+
+
+def _log_ended(client_id: str, future: Future[bool]) -> None:
+    if future.cancelled():
+        return
+    if (exc := future.exception()) is not None:
+        log.warning("broker: session of %s not ended: %s", client_id, exc)
+    elif future.result():
+        log.info("broker: session of %s ended: its login was revoked", client_id)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 from sqlmodel import select
 
-from care_api.services import Services
+from care_api.http.app import create_app
+from care_api.services import Services, build_services
+from care_api.settings import Settings
 from care_api.store.tables import Device
 from care_api.usecases.people.credentials import hash_secret, secret_matches
-from tests.api.support import ADMIN, TestClient, mint
+from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient, mint
+from tests.fakes import FakeClock
 from tests.helpers import seed_elder
 
 
@@ -88,6 +92,45 @@ def test_devices_bad_provision_body_is_422_and_writes_nothing(
     assert api.post("/api/v1/devices", json=body, headers=ADMIN).status_code == 422
     with services.uow() as uow:
         assert [d.device_id for d in uow.session.exec(select(Device)).all()] == ["T0001"]
+
+
+@pytest.mark.parametrize(
+    "device_id",
+    ["vnh-gateway", "VNH-Gateway", "vnh-gw-host-1", "vnh-anything", "-u", "T1\n", "T1%u"],
+)
+def test_devices_provision_of_a_service_login_or_misread_id_is_422_and_writes_nothing(
+    api: TestClient, services: Services, device_id: str
+) -> None:
+    # A terminal named like the gateway got the gateway's line in Mosquitto's password file.
+    elder_id, _ = seed_elder(services, "T0001")
+    body = {"device_id": device_id, "elder_id": elder_id}
+    resp = api.post("/api/v1/devices", json=body, headers=ADMIN)
+    assert resp.status_code == 422, resp.text
+    with services.uow() as uow:
+        assert [d.device_id for d in uow.session.exec(select(Device)).all()] == ["T0001"]
+
+
+def test_devices_provision_of_the_configured_gateway_username_is_422(
+    db_url: str, clock: FakeClock
+) -> None:
+    settings = Settings(
+        database_url=db_url,
+        admin_token=SecretStr(ADMIN_TOKEN),
+        mqtt_username="gw01",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    services = build_services(settings, clock=clock)
+    try:
+        elder_id, _ = seed_elder(services, "T0001")
+        with TestClient(create_app(services)) as api:
+            for device_id in ("gw01", "GW01"):
+                body = {"device_id": device_id, "elder_id": elder_id}
+                resp = api.post("/api/v1/devices", json=body, headers=ADMIN)
+                assert resp.status_code == 422, resp.text
+                assert "service account" in resp.json()["detail"]
+            provision(api, "gw02", elder_id)
+    finally:
+        services.close()
 
 
 def test_devices_provision_for_missing_elder_is_404(api: TestClient) -> None:

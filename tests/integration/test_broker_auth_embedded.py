@@ -10,12 +10,16 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import select
 
+from care_api.domain.model import Role
+from care_api.http.app import create_app
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Case, Device
 from care_api.usecases.fleet.broker_login import verify_device
+from care_api.usecases.people.tokens import mint_token
 from device_gateway.runtime import GatewayComponent
 from device_gateway.transports.broker_access import BrokerAccess
+from tests.api.support import TestClient, bearer
 from tests.helpers import seed_elder
 from tests.integration.mqtt_terminal import Terminal, down, status, up, wait_until
 from tests.mosquitto import HOST, free_port
@@ -254,3 +258,32 @@ def test_broker_auth_no_secret_reaches_the_log(
         gateway.stop()
     for leaked in (secret, "guess-123", "gateway-secret-for-tests"):
         assert leaked not in caplog.text
+
+
+def _staff_header(services: Services) -> dict[str, str]:
+    with services.uow() as uow:
+        _, token = mint_token(uow.session, role=Role.OPERATOR, name="Li", now=services.clock.now())
+        uow.commit()
+    return bearer(token)
+
+
+@pytest.mark.parametrize("revoke", ["rotate-secret", "retire"])
+def test_broker_auth_rotating_or_retiring_ends_the_session_opened_with_the_old_secret(
+    embedded: Embedded, services: Services, revoke: str
+) -> None:
+    headers = _staff_header(services)
+    with (
+        TestClient(create_app(services)) as api,
+        embedded.terminal("T1") as t1,
+        embedded.terminal("T2") as t2,
+    ):
+        assert t1.connect() == "Success"
+        assert t2.connect() == "Success"
+        assert api.post(f"/api/v1/devices/T1/{revoke}", headers=headers).status_code == 200
+        # Ended by the broker, not by the terminal: the old secret no longer holds a session.
+        assert wait_until(lambda: not t1.client.is_connected())
+        with embedded.terminal("T1") as again:
+            assert again.connect() == "Not authorized"
+        # Another terminal's session goes on, and its presses are handled.
+        assert t2.client.is_connected()
+        _press_and_wait_for_ack(t2, "T2")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -18,6 +20,7 @@ from device_gateway.transports.dc09 import Dc09Transport
 from tests import dc09_sender
 from tests.api.support import TestClient
 from tests.dc09_sender import Panel, answer_id, contact_id
+from tests.fakes import FakeClock
 from tests.helpers import seed_elder
 from tests.mosquitto import free_port
 from tests.serial_support import cases, wait_until
@@ -259,3 +262,94 @@ def test_a_taken_address_stops_the_gateway_before_anything_runs(services: Servic
         assert gateway.health()["broker_running"] is None  # the broker never started
     finally:
         taken.close()
+
+
+@contextmanager
+def _capped_receiver(services: Services, **caps: Any) -> Iterator[Dc09Transport]:
+    seed_elder(services, DEVICE)
+    transport = Dc09Transport("127.0.0.1:0", **caps)
+    pipeline = Pipeline(services, DownlinkRouter(transport))
+    pipeline.start()
+    transport.start(pipeline.offer)
+    try:
+        yield transport
+    finally:
+        pipeline.stop()
+        transport.close()
+
+
+def _open(receiver: Dc09Transport, count: int, source: str | None = None) -> list[Panel]:
+    return [Panel(receiver.address, source=source) for _ in range(count)]
+
+
+IDLE_FLOOD = 30  # idle connections tried beyond the cap (bounded: each is one socket)
+
+
+def test_connections_beyond_the_cap_are_refused_and_an_open_panels_alarm_is_acked(
+    services: Services,
+) -> None:
+    with _capped_receiver(services, max_connections=6, max_per_source=100) as receiver:
+        panel, *idle = _open(receiver, 6)
+        extra: list[Panel] = []
+        try:
+            assert wait_until(lambda: receiver.health()["connections"] == 6)
+            extra = _open(receiver, IDLE_FLOOD)
+            assert all(end.closed_by_receiver() for end in extra)
+            assert receiver.health()["refused"] == IDLE_FLOOD
+            assert receiver.health()["connections"] == 6
+            # The panel that was in first is still heard, and its alarm makes its case.
+            panel.send(contact_id(11, ACCOUNT, "1101"))
+            assert answer_id(panel.answer()) == "ACK"
+            assert [c.kind for c in cases(services)] == ["emergency"]
+            # A freed place is taken again.
+            idle.pop().close()
+            assert wait_until(lambda: receiver.health()["connections"] == 5)
+            (late,) = _open(receiver, 1)
+            idle.append(late)
+            late.send(contact_id(12, ACCOUNT, "1101"))
+            assert answer_id(late.answer()) == "ACK"
+        finally:
+            for end in (panel, *idle, *extra):
+                end.close()
+
+
+def test_one_source_cannot_take_every_place(services: Services) -> None:
+    with _capped_receiver(services, max_connections=100, max_per_source=3) as receiver:
+        crowd = _open(receiver, 3, source="127.0.0.1")
+        try:
+            (refused,) = _open(receiver, 1, source="127.0.0.1")
+            crowd.append(refused)
+            assert refused.closed_by_receiver()
+            # Another address still gets in, and its alarm is acked.
+            (other,) = _open(receiver, 1, source="127.0.0.2")
+            crowd.append(other)
+            other.send(contact_id(13, ACCOUNT, "1101"))
+            assert answer_id(other.answer()) == "ACK"
+            assert receiver.health()["refused"] == 1
+        finally:
+            for end in crowd:
+                end.close()
+
+
+def test_an_idle_connection_is_closed_and_a_busy_one_stays(
+    services: Services, clock: FakeClock
+) -> None:
+    def seconds() -> float:
+        return clock.now().timestamp()
+
+    with _capped_receiver(services, idle_timeout_s=60, clock=seconds) as receiver:
+        quiet, busy = _open(receiver, 2)
+        try:
+            assert wait_until(lambda: receiver.health()["connections"] == 2)
+            clock.advance(seconds=50)
+            busy.send(contact_id(14, ACCOUNT, "1101"))
+            assert answer_id(busy.answer()) == "ACK"
+            clock.advance(seconds=11)  # quiet: 61 s silent; busy: 11 s since its ACK
+            assert quiet.closed_by_receiver()
+            assert wait_until(lambda: receiver.health()["idle_closed"] == 1)
+            busy.send(contact_id(15, ACCOUNT, "3101"))
+            assert answer_id(busy.answer()) == "ACK"
+            assert receiver.health()["connections"] == 1
+        finally:
+            quiet.close()
+            busy.close()

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from care_api.domain.access import Principal, is_staff, may_read_elder
 from care_api.domain.errors import NotFound
+from care_api.domain.events import DeviceLoginRevoked
 from care_api.domain.model import Role
 from care_api.http.console_models import FleetPublic
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
@@ -67,7 +68,11 @@ def _visible(uow: UowDep, device_id: str, principal: Principal) -> Device:
 def post_device(
     body: DeviceProvision, services: ServicesDep, uow: UowDep, principal: StaffDep
 ) -> DeviceProvisioned:
-    """Register a terminal for an elder; 409 if the id is taken. The secret is shown once."""
+    """Register a terminal for an elder; 409 if the id is taken. The secret is shown once.
+
+    422 for an id the broker would misread or that is reserved for the service's own
+    logins (`vnh-…`, the gateway's username).
+    """
     device, secret = provision_device(
         uow.session,
         body.device_id,
@@ -77,6 +82,7 @@ def post_device(
         model=body.model,
         heartbeat_s=body.heartbeat_s,
         by=principal.actor,
+        service_accounts=(services.settings.mqtt_username,),
     )
     uow.commit()
     return DeviceProvisioned(device_id=device.device_id, elder_id=body.elder_id, secret=secret)
@@ -138,10 +144,12 @@ def put_model_interval(
 def post_rotate_secret(
     device_id: DeviceId, services: ServicesDep, uow: UowDep, principal: StaffDep
 ) -> DeviceSecret:
-    """Give the terminal a new secret; the old one stops working. Shown once."""
+    """Give the terminal a new secret; the old one stops working, its sessions end. Shown once."""
     secret = rotate_device_secret(
         uow.session, device_id, by=principal.actor, now=services.clock.now()
     )
+    # A session opened with the old secret would otherwise outlive it.
+    uow.emit(DeviceLoginRevoked(device_id))
     uow.commit()
     return DeviceSecret(device_id=device_id, secret=secret)
 

@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import Conflict
+from care_api.domain.events import DeviceLoginRevoked
 from care_api.domain.fleet import check_heartbeat_s
 from care_api.store.tables import Device, DeviceCommand, DeviceModel
 from care_api.store.uow import SqlUnitOfWork
@@ -90,6 +91,7 @@ def retire_device(
         .execution_options(synchronize_session=False)
     )
     record_history(session, device, RETIRED, by=by, now=now, detail=reason)
+    uow.emit(DeviceLoginRevoked(device_id))  # a retired terminal keeps no broker session
     log.info("device %s retired by %s", device_id, by)
     return device
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.fleet import DEFAULT_HEARTBEAT_S, check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.phones import DEFAULT_REGION, to_e164
 from care_api.store.tables import Contact, Device, DeviceModel, Elder
-from care_api.usecases.fleet.broker_passwords import mosquitto_hash
+from care_api.usecases.fleet.broker_passwords import broker_name_problem, mosquitto_hash
 from care_api.usecases.fleet.history import record_history
 from care_api.usecases.people.credentials import hash_secret, new_secret
 
@@ -122,11 +122,19 @@ def provision_device(
     model: str | None = None,
     heartbeat_s: int | None = None,
     by: str = "system",
+    service_accounts: Collection[str] = (),
 ) -> tuple[Device, str]:
     """Register a terminal for an elder; returns it with its secret, which is never stored.
 
     Its expected heartbeat interval is `heartbeat_s`, else its model's, else 300 s.
+
+    Raises:
+        ValueError: the id is not a usable broker login: malformed, reserved, or one of
+            `service_accounts` (the broker logins of the gateway and the like).
     """
+    problem = broker_name_problem(device_id, service_accounts)
+    if problem is not None:
+        raise InvalidInput(f"device id {device_id!r} refused: {problem}")
     get_elder(session, elder_id)
     if session.get(Device, device_id) is not None:
         raise Conflict(f"device {device_id} is already provisioned")
