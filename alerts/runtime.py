@@ -99,7 +99,12 @@ class AlertsComponent:
         self._settings = settings
         self._services = services
         self._twilio: Client | None = None
-        self.sender = NotificationSender(services, notifiers or self._build_notifiers())
+        # SMS are paced only through Twilio built here; injected notifiers (tests) are not.
+        self.sender = NotificationSender(
+            services,
+            notifiers or self._build_notifiers(),
+            pace_sms=notifiers is None and settings.twilio_configured,
+        )
         self.escalation = Escalation(services, self.sender.enqueue)
         self.sweeper = TimerSweeper(services, self.sender.enqueue)
         # Dispatch (volunteer offers, merchant orders, deadlines) rides on the same sweep.

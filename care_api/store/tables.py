@@ -177,6 +177,10 @@ class Notification(SQLModel, table=True):
     next_attempt_at: datetime | None = _ts(nullable=True, index=True)
     # One row per logical message (e.g. ladder:C-…:0:contact:3:sms), so a replay adds none.
     idempotency_key: str | None = Field(default=None, max_length=200)
+    # When it was handed to the provider: what the send bounds count.
+    sent_at: datetime | None = _ts(nullable=True, index=True)
+    # The send bound that held it back (alerts.bounds.Bound), if one did.
+    bounded_by: str | None = Field(default=None, max_length=16)
 
 
 class ApiToken(SQLModel, table=True):
