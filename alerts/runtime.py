@@ -59,6 +59,7 @@ from care_api.usecases.case_log import (
     TAKEN_TIMER,
 )
 from care_api.usecases.checkins import CHECKIN_TIMER
+from care_api.usecases.device_cases import DEVICE_SETTLE_TIMER
 from care_api.usecases.device_commands import COMMAND_TIMEOUT_TIMER
 from care_api.usecases.fall_window import FALL_WINDOW_TIMER, open_held_fall
 from care_api.usecases.filings import DEADLINE_TIMER
@@ -129,6 +130,7 @@ class AlertsComponent:
         # The terminal fleet: its watch runs on its own beat (start), commands time out here.
         self.fleet = FleetAlerts(services, self.sender.enqueue)
         self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)
+        self.sweeper.register(DEVICE_SETTLE_TIMER, self.fleet.settle)
         self.sweeper.register(FALL_WINDOW_TIMER, self._fall_window_closed)
         self.summaries = ClosingSummaries(services, self.sender.enqueue)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()

@@ -7,54 +7,30 @@ it) while a fake clock moves; the limits are the defaults unless a test says oth
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from alerts.runtime import AlertsComponent
 from care_api.domain.model import CaseKind, ReportType
 from care_api.services import Services
 from tests.api.support import ADMIN, TestClient
 from tests.dispatch.support import dispatch_app, ok
 from tests.fakes import FakeClock
-from tests.fleet.support import Reporter, history, notifications
+from tests.fleet.support import (
+    CONTACT,
+    Reporter,
+    history,
+    notifications,
+    settle,
+    twilio_alerts,
+)
 from tests.helpers import seed_elder
 from tests.twilio_server import RecordingTwilioServer
-
-TWILIO_FROM = "+15005550006"
-CONTACT = "+8613900000000"
 
 
 @pytest.fixture
 def twilio() -> Iterator[RecordingTwilioServer]:
     with RecordingTwilioServer() as server:
         yield server
-
-
-def twilio_alerts(
-    services: Services, server: RecordingTwilioServer, **limits: Any
-) -> AlertsComponent:
-    """The alerts engine sending through the real Twilio client to the look-alike."""
-    settings = services.settings.model_copy(
-        update={
-            "twilio_account_sid": server.account_sid,
-            "twilio_auth_token": SecretStr(server.auth_token),
-            "twilio_from": TWILIO_FROM,
-            "twilio_api_url": server.base_url,
-            **limits,
-        }
-    )
-    services.settings = settings
-    component = AlertsComponent(settings, services)
-    component.attach()
-    return component
-
-
-def settle(alerts: AlertsComponent) -> None:
-    alerts.run_pending()
-    alerts.tick()
-    alerts.run_pending()
 
 
 def test_bounds_twenty_press_and_cancel_cycles_fold_into_one_alert(
