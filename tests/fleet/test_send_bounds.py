@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from alerts.bounds import sms_segments
 from care_api.domain.model import CaseKind, ReportType
 from care_api.services import Services
 from tests.api.support import ADMIN, TestClient
@@ -110,3 +111,35 @@ def test_bounds_an_operator_flipping_a_case_reaches_each_person_a_bounded_number
     notes = [why for action, why in history(services, case_id) if action == "message_suppressed"]
     assert len(notes) == len(suppressed)
     assert 'vnh_notifications_bounded_total{bound="per_person"} 27.0' in metrics
+
+
+def test_bounds_sms_are_paced_per_sender_number_but_an_emergency_never_waits(
+    services: Services, twilio: RecordingTwilioServer, clock: FakeClock
+) -> None:
+    terminals = [f"T{i}" for i in range(4)]
+    for device_id in terminals:
+        seed_elder(services, device_id, contacts=1)
+    alerts = twilio_alerts(services, twilio)  # 1 segment a second, the default
+    try:
+        reporters = [Reporter(services, device_id) for device_id in terminals]
+        for term in reporters:  # a street's power goes: four device alerts at once
+            term.send(ReportType.POWER, state="lost")
+        settle(alerts)
+        assert len(twilio.messages()) == 1
+        reporters[0].send(ReportType.PRESS, button="main", pattern="long")
+        settle(alerts)
+        assert "EMERGENCY" in twilio.messages()[-1].form["Body"]  # at once, not in the queue
+        sent_at = []
+        for _ in range(6):
+            clock.advance(seconds=1)
+            settle(alerts)
+            sent_at.append(len(twilio.messages()))
+    finally:
+        alerts.stop()
+
+    bodies = [r.form["Body"] for r in twilio.messages()]
+    assert sms_segments(bodies[0]) == 2
+    # Each notice takes two segments, so two seconds of the number; the emergency went
+    # between them without waiting.
+    assert sent_at == [2, 3, 3, 4, 4, 5]
+    assert sum("may not be working" in b for b in bodies) == 4
