@@ -143,3 +143,40 @@ def test_bounds_sms_are_paced_per_sender_number_but_an_emergency_never_waits(
     # between them without waiting.
     assert sent_at == [2, 3, 3, 4, 4, 5]
     assert sum("may not be working" in b for b in bodies) == 4
+
+
+def test_bounds_per_terminal_suppress_notices_but_never_an_emergency_alert(
+    services: Services, twilio: RecordingTwilioServer, clock: FakeClock
+) -> None:
+    seed_elder(services, contacts=1)
+    # No folding, and a small terminal bound (the person's is out of the way).
+    alerts = twilio_alerts(
+        services,
+        twilio,
+        emergency_fold_s=0,
+        send_max_per_terminal_per_hour=4,
+        send_max_per_person_per_hour=100,
+    )
+    term = Reporter(services)
+    opened = []
+    try:
+        for _ in range(10):
+            opened.append(term.send(ReportType.PRESS, button="main", pattern="long").case_id)
+            settle(alerts)
+            clock.advance(seconds=2)
+            term.send(ReportType.CANCEL, ref_seq=term.seq)
+            settle(alerts)
+            clock.advance(seconds=60)
+    finally:
+        alerts.stop()
+
+    assert len(twilio.calls()) == 10  # every emergency's call went out
+    alerts_sent = [r for r in twilio.messages() if "EMERGENCY" in r.form["Body"]]
+    assert len(alerts_sent) == 10
+    stood_down = [r for r in twilio.messages() if "cancelled" in r.form["Body"]]
+    assert len(stood_down) == 1  # the first; after it the terminal's 4 an hour are spent
+    for case_id in opened[1:]:
+        assert case_id is not None
+        [row] = [n for n in notifications(services, case_id) if n.status == "suppressed"]
+        assert row.bounded_by == "per_terminal"
+        assert any(a == "message_suppressed" for a, _ in history(services, case_id))
