@@ -4,7 +4,9 @@ A row is claimed (status "sending", attempts + 1, a lease in `next_attempt_at`) 
 handed to the notifier, and a row with a provider id is never claimed again, so one row makes
 at most one message unless a sender dies mid-send (then the lease runs out and it is retried:
 for an alert a duplicate beats a loss). Failures are retried with backoff by `enqueue_due`,
-which the timer sweep calls every second.
+which the timer sweep calls every second. A claimed row goes out only if the send bounds
+(`alerts.throttle`) and, through Twilio, the SMS pace of the sender number allow it now;
+otherwise it waits, is held to be folded, or is suppressed, as its status says.
 """
 
 from __future__ import annotations
@@ -307,6 +309,7 @@ class NotificationSender:
                 return None
             reason = _skip_reason(uow.session, row)
             if reason is not None:
+                self._sms_slots.pop(notification_id, None)
                 row.status = SKIPPED
                 row.detail = reason
                 row.attempts -= 1  # the claim counted an attempt that is not made
@@ -317,7 +320,9 @@ class NotificationSender:
             case = uow.session.get(Case, row.case_id) if row.case_id is not None else None
             outgoing = _outgoing(row, case)
             decision = self.bounds.check(uow, row, case, outgoing, now)
-            if decision.verdict is Verdict.SEND and not self._paced(row, outgoing, now):
+            if decision.verdict is not Verdict.SEND:
+                self._sms_slots.pop(notification_id, None)  # its slot is not needed now
+            elif not self._paced(row, outgoing, now):
                 row.status = "pending"
                 row.sent_at = None
                 row.next_attempt_at = self._sms_slots[notification_id]
