@@ -41,6 +41,7 @@ from alerts.sender import (
     OutboxWriter,
     cancel_elder_calls,
 )
+from alerts.throttle import UNSENT_BY_BOUNDS
 from alerts.timers import Dispatch, TimerBusy, TimerContext
 from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseKind, CaseState
@@ -90,6 +91,8 @@ def alerted_people(session: Session, case_id: str) -> dict[str, str]:
             col(Notification.case_id) == case_id,
             col(Notification.channel).in_(PHONE_CHANNELS),
             col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+            # Alerts the send bounds kept back told nobody anything: nothing to follow up.
+            col(Notification.status).not_in(UNSENT_BY_BOUNDS),
         )
         .order_by(col(Notification.id))
     ).all()

@@ -19,6 +19,7 @@ from care_api.services import Services
 from care_api.store.tables import Case, Elder, Timer
 from care_api.usecases.cases.ladders import CONSOLE, Audience
 from care_api.usecases.fleet.commands import expire_command
+from care_api.usecases.fleet.device_cases import settle_if_steady
 from care_api.usecases.fleet.watch import WatchReport, watch_fleet
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,11 @@ class FleetAlerts:
     def expire_command(self, ctx: TimerContext, timer: Timer) -> None:
         """The `device_command` timer: a command still unanswered times out."""
         expire_command(ctx.uow.session, timer.step, ctx.now)
+
+    def settle(self, ctx: TimerContext, timer: Timer) -> None:
+        """The `device_settle` timer: a terminal that stayed fine resolves its case."""
+        if timer.case_id is not None:
+            settle_if_steady(ctx.uow, timer.case_id, now=ctx.now)
 
     def notify_back(self, case_id: str, by: str) -> None:
         """A device case the terminal's return resolved: those alerted hear it works again.

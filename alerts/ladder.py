@@ -286,6 +286,12 @@ def pressed_again_text(facts: CaseFacts) -> str:
     return f"{facts.elder_name} pressed the button again (case {facts.case_id}, {facts.address})."
 
 
+def folded_prefix(elder_name: str, emergencies: int, since_local: str) -> str:
+    """Opens the one alert that stands for several of the elder's emergencies in a row."""
+    times = "once" if emergencies == 1 else f"{emergencies} times"
+    return f"{elder_name} pressed again {times} since {since_local}. "
+
+
 def cancelled_console_text(facts: CaseFacts, by_elder: bool) -> str:
     """The console line for a cancelled case: the operator still checks in."""
     who = "elder cancelled" if by_elder else "case cancelled"

@@ -66,6 +66,7 @@ from care_api.usecases.cases.log import (
 from care_api.usecases.dispatch.orders import MERCHANT_CONTACT_TIMER, MERCHANT_NOTIFY_TIMER
 from care_api.usecases.dispatch.volunteers import VOLUNTEER_RING_TIMER
 from care_api.usecases.fleet.commands import COMMAND_TIMEOUT_TIMER
+from care_api.usecases.fleet.device_cases import DEVICE_SETTLE_TIMER
 from care_api.usecases.intake.fall_window import FALL_WINDOW_TIMER, open_held_fall
 from care_api.usecases.schedules.checkins import CHECKIN_TIMER
 from care_api.usecases.schedules.quiet_watch import QUIET_TIMER
@@ -108,8 +109,12 @@ class AlertsComponent:
         self._settings = settings
         self._services = services
         self._twilio: Client | None = None
+        # SMS are paced only through Twilio built here; injected notifiers (tests) are not.
         self.sender = NotificationSender(
-            services, notifiers or self._build_notifiers(), on_gave_up=_gave_up
+            services,
+            notifiers or self._build_notifiers(),
+            on_gave_up=_gave_up,
+            pace_sms=notifiers is None and settings.twilio_configured,
         )
         self.escalation = Escalation(services, self.sender.enqueue)
         self.sweeper = TimerSweeper(services, self.sender.enqueue)
@@ -136,6 +141,7 @@ class AlertsComponent:
         # The terminal fleet: its watch runs on its own beat (start), commands time out here.
         self.fleet = FleetAlerts(services, self.sender.enqueue)
         self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)
+        self.sweeper.register(DEVICE_SETTLE_TIMER, self.fleet.settle)
         self.sweeper.register(FALL_WINDOW_TIMER, self._fall_window_closed)
         self.summaries = ClosingSummaries(services, self.sender.enqueue)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()

@@ -4,7 +4,9 @@ A row is claimed (status "sending", attempts + 1, a lease in `next_attempt_at`) 
 handed to the notifier, and a row with a provider id is never claimed again, so one row makes
 at most one message unless a sender dies mid-send (then the lease runs out and it is retried:
 for an alert a duplicate beats a loss). Failures are retried with backoff by `enqueue_due`,
-which the timer sweep calls every second.
+which the timer sweep calls every second. A claimed row goes out only if the send bounds
+(`alerts.throttle`) and, through Twilio, the SMS pace of the sender number allow it now;
+otherwise it waits, is held to be folded, or is suppressed, as its status says.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, or_, update
 from sqlmodel import Session, col, select
 
+from alerts.bounds import Outgoing, SendLimits, Verdict, pace
 from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
 from alerts.sms_segments import sms_segments
+from alerts.throttle import HELD, SendBounds, limits_from_settings
 from care_api.domain.cases import is_unowned
-from care_api.domain.model import CaseState
+from care_api.domain.model import CaseKind, CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Notification
 from care_api.store.uow import SqlUnitOfWork
@@ -40,6 +44,7 @@ ORPHAN_GRACE_S = 30  # a pending row never handed to a sender (crash after commi
 DUE_BATCH = 500
 ALERT_KEY_PREFIX = "ladder:"
 ELDER_CALL_KEY_PREFIX = "elder-call:"  # the call that starts a missed check-in's case
+LOOP_KEY_PREFIX = "loop:"  # the closed loop's chase of an owner not on site
 # Recorded, never sent: a drill's message to someone who did not opt in, an alert retried
 # after the case was taken, a call to an elder who has checked in since.
 SKIPPED = "skipped"
@@ -161,10 +166,19 @@ class NotificationSender:
         notifiers: Mapping[Channel, Notifier],
         *,
         on_gave_up: GaveUpHook | None = None,
+        limits: SendLimits | None = None,
+        pace_sms: bool = False,
     ) -> None:
         self._services = services
         self._notifiers = dict(notifiers)
         self._on_gave_up = on_gave_up
+        self.bounds = SendBounds(
+            limits or limits_from_settings(services.settings), services.tz, ALERT_KEY_PREFIX
+        )
+        # Pacing is per sender number, i.e. per provider account here: the outbox needs none.
+        self._sms_per_s = self.bounds.limits.sms_per_second if pace_sms else 0.0
+        self._sms_free_at: datetime | None = None
+        self._sms_slots: dict[int, datetime] = {}  # row → the pace slot kept for it
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._queued: set[int] = set()
         self._lock = threading.Lock()
@@ -194,7 +208,7 @@ class NotificationSender:
                 .where(
                     col(Notification.provider_id).is_(None),
                     col(Notification.channel).in_(PHONE_CHANNELS),
-                    col(Notification.status).in_(("pending", "failed", "sending")),
+                    col(Notification.status).in_(("pending", "failed", "sending", HELD)),
                     col(Notification.next_attempt_at) <= now,
                 )
                 .order_by(col(Notification.next_attempt_at))
@@ -289,7 +303,7 @@ class NotificationSender:
                     or_(
                         col(n.status) == "pending",
                         and_(
-                            col(n.status).in_(("failed", "sending")),
+                            col(n.status).in_(("failed", "sending", HELD)),
                             col(n.next_attempt_at) <= now,
                         ),
                     ),
@@ -309,10 +323,26 @@ class NotificationSender:
                 return None
             reason = _skip_reason(uow.session, row)
             if reason is not None:
+                self._sms_slots.pop(notification_id, None)
                 row.status = SKIPPED
                 row.detail = reason
                 row.attempts -= 1  # the claim counted an attempt that is not made
                 row.next_attempt_at = None
+                uow.session.add(row)
+                uow.commit()
+                return None
+            case = uow.session.get(Case, row.case_id) if row.case_id is not None else None
+            outgoing = _outgoing(row, case)
+            decision = self.bounds.check(uow, row, case, outgoing, now)
+            if decision.verdict is not Verdict.SEND:
+                self._sms_slots.pop(notification_id, None)  # its slot is not needed now
+            elif not self._paced(row, outgoing, now):
+                row.status = "pending"
+                row.sent_at = None
+                row.next_attempt_at = self._sms_slots[notification_id]
+                row.detail = f"paced: {self._sms_per_s:g} SMS segment(s)/s per sender number"
+            if decision.verdict is not Verdict.SEND or row.sent_at is None:
+                row.attempts -= 1  # the claim counted an attempt that is not made
                 uow.session.add(row)
                 uow.commit()
                 return None
@@ -322,6 +352,26 @@ class NotificationSender:
             attempts = row.attempts
             uow.commit()
         return message, attempts
+
+    def _paced(self, row: Notification, outgoing: Outgoing, now: datetime) -> bool:
+        """True when an SMS may go now; else its slot is kept in `_sms_slots`.
+
+        Emergency alerts never wait for a slot, but take one: the notices behind them wait.
+        """
+        if row.channel != Channel.sms.value or self._sms_per_s <= 0 or row.id is None:
+            return True
+        kept = self._sms_slots.get(row.id)
+        if kept is not None:
+            if kept > now:
+                return False
+            del self._sms_slots[row.id]
+            return True
+        start, free_at = pace(self._sms_free_at, now, sms_segments(row.body), self._sms_per_s)
+        self._sms_free_at = free_at
+        if outgoing.urgent or start <= now:
+            return True
+        self._sms_slots[row.id] = start
+        return False
 
     def _record_success(self, notification_id: int, receipt: DeliveryReceipt) -> str:
         now = self._services.clock.now()
@@ -352,6 +402,7 @@ class NotificationSender:
                 return "failed"
             row.status = "failed"
             row.updated_at = now
+            row.sent_at = None  # nothing went out: the send bounds do not count it
             if give_up:
                 row.next_attempt_at = None
                 row.detail = f"gave up after {attempts} attempt(s): {detail}"[:MAX_DETAIL_CHARS]
@@ -382,6 +433,15 @@ class NotificationSender:
             detail,
         )
         return "failed"
+
+
+def _outgoing(row: Notification, case: Case | None) -> Outgoing:
+    """What the send bounds need to know of a row: is it an emergency alert, and foldable."""
+    if case is None or case.kind != CaseKind.EMERGENCY:
+        return Outgoing(urgent=False)
+    key = row.idempotency_key or ""
+    ladder = key.startswith(ALERT_KEY_PREFIX)
+    return Outgoing(urgent=ladder or key.startswith(LOOP_KEY_PREFIX), foldable=ladder)
 
 
 def _skip_reason(session: Session, row: Notification) -> str | None:

@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     night_shift_start_hour: int = 20
     # A fall opens its emergency only if the elder sends no `cancel` within this (0: at once).
     fall_cancel_window_s: Annotated[int, Field(ge=0, le=600)] = 30
+    # Bounds on what the alerts send (0 switches one off): phone messages per case, per
+    # person and per terminal in any hour, and over all in any minute (beyond it they wait).
+    # Emergency alerts are never dropped: a person alerted about one of the elder's
+    # emergencies hears of the next ones at most once per emergency_fold_s, in one update.
+    send_max_per_case_per_hour: Annotated[int, Field(ge=0)] = 20
+    send_max_per_person_per_hour: Annotated[int, Field(ge=0)] = 20
+    send_max_per_terminal_per_hour: Annotated[int, Field(ge=0)] = 20
+    send_max_per_minute: Annotated[int, Field(ge=0)] = 60
+    emergency_fold_s: Annotated[int, Field(ge=0, le=3600)] = 120
+    # Twilio sends about one SMS segment a second from a long number; 0: not paced.
+    twilio_sms_per_s: Annotated[float, Field(ge=0)] = 1.0
     gateway_workers: int = 1
     # "127.0.0.1:7050": listen for SIA DC-09 alarm panels there; None: no DC-09 receiver
     dc09_listen: str | None = None

@@ -13,7 +13,11 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from care_api.services import Services
-from care_api.usecases.cases.queries import count_active_cases_by_kind, sms_segments_by_status
+from care_api.usecases.cases.queries import (
+    count_active_cases_by_kind,
+    count_bounded_notifications,
+    sms_segments_by_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +148,39 @@ class SmsSegmentsCollector:
         return [counter]
 
 
+class BoundedMessagesCollector:
+    """A counter of phone messages the send bounds stopped, by bound, read from the rows.
+
+    The rows are the count, so every process reports the same figure and a restart loses none.
+    """
+
+    NAME = "vnh_notifications_bounded"
+    HELP = "Phone messages the send bounds suppressed or folded into another, by bound"
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def describe(self) -> Iterable[Metric]:
+        return [CounterMetricFamily(self.NAME, self.HELP, labels=["bound"])]
+
+    def collect(self) -> Iterable[Metric]:
+        counter = CounterMetricFamily(self.NAME, self.HELP, labels=["bound"])
+        try:
+            with self._services.uow() as uow:
+                counts = count_bounded_notifications(uow.session)
+        except SQLAlchemyError as exc:
+            log.warning("bounded-messages counter skipped: %s", exc)
+            return []
+        for bound, count in sorted(counts.items()):
+            counter.add_metric([bound], count)
+        return [counter]
+
+
 def build_registry(services: Services) -> tuple[CollectorRegistry, HttpMetrics]:
     """A registry of its own for one app, so several apps in one process never clash."""
     registry = CollectorRegistry(auto_describe=True)
     metrics = HttpMetrics(registry)
     registry.register(OpenCasesCollector(services))
     registry.register(SmsSegmentsCollector(services))
+    registry.register(BoundedMessagesCollector(services))
     return registry, metrics

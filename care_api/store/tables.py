@@ -187,6 +187,10 @@ class Notification(SQLModel, table=True):
     # SMS segments the text costs (GSM-7 160/153, UCS-2 70/67); None for other channels.
     segments: int | None = None
     language: str | None = Field(default=None, max_length=16)  # of body and say (zh-CN, en)
+    # When it was handed to the provider: what the send bounds count.
+    sent_at: datetime | None = _ts(nullable=True, index=True)
+    # The send bound that held it back (alerts.bounds.Bound), if one did.
+    bounded_by: str | None = Field(default=None, max_length=16)
 
 
 class ApiToken(SQLModel, table=True):

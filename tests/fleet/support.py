@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+from pydantic import SecretStr
 from sqlmodel import col, select
 
+from alerts.runtime import AlertsComponent
 from care_api.domain.model import CaseKind, DeviceReport, EventKey, IntakeOutcome, ReportType
 from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, Device, Notification
 from care_api.usecases.intake.reports import record_device_report
+from tests.twilio_server import RecordingTwilioServer
 
+TWILIO_FROM = "+15005550006"
+CONTACT = "+8613900000000"  # the first contact seed_elder gives an elder
 WAIT_S = 10.0  # generous: the suite must pass on a loaded 2-core machine
 POLL_S = 0.02
 
@@ -94,3 +100,29 @@ def notifications(services: Services, case_id: str) -> list[Notification]:
         )
         uow.session.expunge_all()
         return rows
+
+
+def twilio_alerts(
+    services: Services, server: RecordingTwilioServer, **limits: Any
+) -> AlertsComponent:
+    """The alerts engine sending through the real Twilio client to the look-alike."""
+    settings = services.settings.model_copy(
+        update={
+            "twilio_account_sid": server.account_sid,
+            "twilio_auth_token": SecretStr(server.auth_token),
+            "twilio_from": TWILIO_FROM,
+            "twilio_api_url": server.base_url,
+            **limits,
+        }
+    )
+    services.settings = settings
+    component = AlertsComponent(settings, services)
+    component.attach()
+    return component
+
+
+def settle(alerts: AlertsComponent) -> None:
+    """Handle what is queued, fire what is due, and send what that wrote."""
+    alerts.run_pending()
+    alerts.tick()
+    alerts.run_pending()

@@ -21,9 +21,11 @@ from tests import dc09_sender
 from tests.api.support import TestClient
 from tests.dc09_sender import Panel, answer_id, contact_id
 from tests.fakes import FakeClock
+from tests.fleet.support import CONTACT, history, settle, twilio_alerts
 from tests.helpers import seed_elder
 from tests.mosquitto import free_port
 from tests.serial_support import cases, wait_until
+from tests.twilio_server import RecordingTwilioServer
 
 ACCOUNT = "1234"
 DEVICE = "dc09-1234"
@@ -353,3 +355,37 @@ def test_an_idle_connection_is_closed_and_a_busy_one_stays(
         finally:
             quiet.close()
             busy.close()
+
+
+def test_mains_flapping_makes_one_device_case_and_two_messages(
+    panel: Panel, services: Services, clock: FakeClock
+) -> None:
+    with RecordingTwilioServer() as twilio:
+        alerts = twilio_alerts(services, twilio)
+        try:
+            seq = 0
+            for _ in range(15):  # lost and restored every 10 s, no secret needed
+                for code in ("1301", "3301"):
+                    seq += 1
+                    panel.send(contact_id(seq, ACCOUNT, code))
+                    assert answer_id(panel.answer()) == "ACK"
+                    settle(alerts)
+                    clock.advance(seconds=5)
+            # Before: a case per flap, each with an alert and a "works again" (30 SMS).
+            [case] = cases(services)
+            assert case.state != "resolved"  # still flapping moments ago: not settled yet
+            assert len(twilio.received) == 1
+            clock.advance(minutes=5)  # the supply held
+            settle(alerts)
+        finally:
+            alerts.stop()
+        received = twilio.received
+
+    [case] = cases(services)
+    assert (case.kind, case.state) == ("device", "resolved")
+    assert [r.form["To"] for r in received] == [CONTACT, CONTACT]
+    assert "may not be working" in received[0].form["Body"]
+    assert "works again" in received[1].form["Body"]
+    notes = [why for _, why in history(services, case.id)]
+    assert sum("mains power lost" in why for why in notes) == 15
+    assert notes[-1] == "fine for 5 min; resolved by itself"

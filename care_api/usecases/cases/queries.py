@@ -133,3 +133,20 @@ def sms_segments_by_status(session: Session) -> dict[str, int]:
         .group_by(Notification.status)
     ).all()
     return {str(status): int(total or 0) for status, total in rows}
+
+
+# The statuses alerts.throttle gives a message the send bounds stopped for good.
+NOTIFICATION_STOPPED_BY_BOUNDS = ("suppressed", "folded")
+
+
+def count_bounded_notifications(session: Session) -> dict[str, int]:
+    """Phone messages the send bounds stopped (suppressed or folded into another), by bound."""
+    rows = session.exec(
+        select(Notification.bounded_by, func.count())
+        .where(
+            col(Notification.bounded_by).is_not(None),
+            col(Notification.status).in_(NOTIFICATION_STOPPED_BY_BOUNDS),
+        )
+        .group_by(Notification.bounded_by)
+    ).all()
+    return {str(bound): int(count) for bound, count in rows}

@@ -4,17 +4,24 @@ Each problem is a flag on the device row, raised once and cleared once. Raising 
 opens a `device` case for the terminal's elder, or notes it in the case already open for
 that terminal, so a terminal never has two device cases at a time. Clearing the last
 problem resolves the case by itself, saying what came back and, for an outage, how long
-it lasted.
+it lasted. Mains power and the battery may flap (a loose plug, a reading that hovers at the
+threshold): when they clear soon after the case last changed, the case waits until they
+have held for `STEADY_S` (a `device_settle` timer) before it resolves, so a flapping state
+makes one case and one "works again", not one per flap.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from care_api.domain.cases import is_active
 from care_api.domain.fleet import BatteryChange, Problem, battery_change, describe_duration
-from care_api.domain.model import CaseKind
-from care_api.store.tables import Case, Device
+from care_api.domain.model import CaseKind, CaseState
+from care_api.store.tables import Case, CaseEvent, Device, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import resolve
 from care_api.usecases.cases.log import add_note, find_active_case, open_case
@@ -23,6 +30,11 @@ log = logging.getLogger(__name__)
 
 POWER_LOST = "lost"
 POWER_RESTORED = "restored"
+DEVICE_SETTLE_TIMER = "device_settle"  # timer rows: resolve the case if the terminal held
+# Long enough for a loose plug or a hovering battery reading to show itself again; short
+# enough that the family hears "works again" the same quarter of an hour.
+STEADY_S = 300
+SETTLE_BY = "system:device-settle"
 
 
 def problems_of(device: Device) -> list[Problem]:
@@ -82,9 +94,19 @@ def raise_problem(
 
 
 def settle_problem(
-    uow: SqlUnitOfWork, device: Device, *, why: str, by: str, now: datetime
+    uow: SqlUnitOfWork,
+    device: Device,
+    *,
+    why: str,
+    by: str,
+    now: datetime,
+    steady_s: int = 0,
 ) -> Case | None:
-    """After a flag was cleared: resolve the device case if nothing else is wrong, else note it."""
+    """After a flag was cleared: resolve the device case if nothing else is wrong, else note it.
+
+    With `steady_s`, a case that changed less than that long ago resolves only once the
+    terminal has stayed fine that long (a `device_settle` timer decides).
+    """
     uow.session.add(device)
     active = active_device_case(uow, device)
     if active is None:
@@ -94,9 +116,52 @@ def settle_problem(
         still = ", ".join(str(p) for p in left)
         add_note(uow, active, action="note", by=by, why=f"{why}; still {still}", now=now)
         return active
+    if steady_s and not _steady(uow.session, active.id, now, steady_s):
+        wait = describe_duration(timedelta(seconds=steady_s))
+        add_note(
+            uow,
+            active,
+            action="note",
+            by=by,
+            why=f"{why}; resolves by itself if it stays so for {wait}",
+            now=now,
+        )
+        due = now + timedelta(seconds=steady_s)
+        uow.session.add(
+            Timer(
+                case_id=active.id, purpose=DEVICE_SETTLE_TIMER, step=0, due_at=due, created_at=now
+            )
+        )
+        return active
     resolve(uow, active.id, by=by, why=f"{why}; resolved by itself", now=now)
     log.info("device case resolved case=%s device=%s: %s", active.id, device.device_id, why)
     return active
+
+
+def settle_if_steady(uow: SqlUnitOfWork, case_id: str, *, now: datetime) -> Case | None:
+    """The `device_settle` timer: resolve the device case if its terminal stayed fine.
+
+    Nothing happens when a problem came back or the case changed since: the timer that
+    change set decides later.
+    """
+    case = uow.session.get(Case, case_id)
+    if case is None or case.kind != CaseKind.DEVICE or not is_active(CaseState(case.state)):
+        return None
+    device = uow.session.get(Device, case.device_id) if case.device_id else None
+    if device is None or problems_of(device) or not _steady(uow.session, case.id, now, STEADY_S):
+        return None
+    wait = describe_duration(timedelta(seconds=STEADY_S))
+    resolve(uow, case.id, by=SETTLE_BY, why=f"fine for {wait}; resolved by itself", now=now)
+    log.info("device case resolved case=%s device=%s: steady", case.id, device.device_id)
+    return case
+
+
+def _steady(session: Session, case_id: str, now: datetime, steady_s: int) -> bool:
+    """True when the case's history has not changed for `steady_s` before `now`."""
+    last = session.exec(
+        select(func.max(CaseEvent.at)).where(col(CaseEvent.case_id) == case_id)
+    ).one()
+    return last is None or now - last >= timedelta(seconds=steady_s)
 
 
 def open_outage(
@@ -169,7 +234,9 @@ def note_battery(
         )
     if change is BatteryChange.RECOVERED:
         device.battery_low = False
-        return settle_problem(uow, device, why=f"battery back to {level} %", by=by, now=now)
+        return settle_problem(
+            uow, device, why=f"battery back to {level} %", by=by, now=now, steady_s=STEADY_S
+        )
     return None
 
 
@@ -198,5 +265,7 @@ def note_power(
         )
     if state == POWER_RESTORED and device.power_lost:
         device.power_lost = False
-        return settle_problem(uow, device, why="mains power restored", by=by, now=now)
+        return settle_problem(
+            uow, device, why="mains power restored", by=by, now=now, steady_s=STEADY_S
+        )
     return None

@@ -1,0 +1,243 @@
+"""The send bounds applied to a claimed notification row: counts, folds and history notes.
+
+The sender asks `SendBounds.check` about every phone message it claimed, in the claim's
+transaction. The counts are of rows by `sent_at` (when a message was handed to the
+provider), so every process sharing the database counts the same messages. A message held
+back leaves a line in its case's history and keeps the bound's name in `bounded_by`, which
+`/metrics` counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
+
+from sqlalchemy import func
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from alerts.bounds import (
+    HOUR_S,
+    MINUTE_S,
+    SEND,
+    Bound,
+    Decision,
+    Outgoing,
+    Recent,
+    SendLimits,
+    Verdict,
+    judge,
+)
+from alerts.ladder import folded_prefix
+from care_api.domain.model import CaseKind
+from care_api.settings import Settings
+from care_api.store.tables import Case, Elder, Notification
+from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.log import add_note
+
+log = logging.getLogger(__name__)
+
+# Statuses of rows the bounds kept back (care_api.usecases.cases.queries counts the last two).
+HELD = "held"  # an emergency alert waiting for its fold window to end
+SUPPRESSED = "suppressed"  # over an hourly bound: never sent
+FOLDED = "folded"  # merged into a later alert to the same person about the same elder
+UNSENT_BY_BOUNDS = (HELD, SUPPRESSED, FOLDED)
+BY = "system:send-bounds"
+MAX_TEXT_CHARS = 1600  # the notification row's body and say columns
+HELD_NOTE = "alert_held"
+SUPPRESSED_NOTE = "message_suppressed"
+FOLDED_NOTE = "alert_folded"
+
+
+def limits_from_settings(settings: Settings) -> SendLimits:
+    """The bounds as the VNH_SEND_* settings set them."""
+    return SendLimits(
+        per_case_per_hour=settings.send_max_per_case_per_hour,
+        per_person_per_hour=settings.send_max_per_person_per_hour,
+        per_terminal_per_hour=settings.send_max_per_terminal_per_hour,
+        overall_per_minute=settings.send_max_per_minute,
+        emergency_fold_s=settings.emergency_fold_s,
+        sms_per_second=settings.twilio_sms_per_s,
+    )
+
+
+class SendBounds:
+    """Decides, for a claimed row, whether it goes now; records what it held back."""
+
+    def __init__(self, limits: SendLimits, tz: tzinfo, alert_key_prefix: str) -> None:
+        self.limits = limits
+        self._tz = tz
+        self._alert_prefix = alert_key_prefix
+
+    def check(
+        self,
+        uow: SqlUnitOfWork,
+        row: Notification,
+        case: Case | None,
+        message: Outgoing,
+        now: datetime,
+    ) -> Decision:
+        """Judge `row` and apply the verdict to it (and to the alerts it folds); not committed."""
+        session = uow.session
+        recent = self._recent(session, row, case, message, now)
+        decision = judge(message, recent, self.limits, now)
+        if decision.verdict is Verdict.SEND:
+            if message.foldable and case is not None:
+                self._fold_into(uow, row, case, now)
+            row.sent_at = now
+        elif decision.verdict is Verdict.HOLD and case is not None:
+            self._hold(uow, row, case, decision, now)
+        elif decision.verdict is Verdict.SUPPRESS:
+            row.status = SUPPRESSED
+            row.bounded_by = decision.bound
+            row.next_attempt_at = None
+            row.detail = f"suppressed ({decision.bound}): {decision.why}"
+            if case is not None:
+                why = f"{_message(row)} not sent: {decision.why} (bound {decision.bound})"
+                add_note(uow, case, action=SUPPRESSED_NOTE, by=BY, why=why, now=now)
+            log.info("notification %s suppressed by %s: %s", row.id, decision.bound, decision.why)
+        elif decision.verdict is Verdict.WAIT:
+            row.status = "pending"
+            row.next_attempt_at = decision.at
+            row.detail = f"waiting ({decision.bound}): {decision.why}"
+        else:  # pragma: no cover - a hold always has its case
+            return SEND
+        session.add(row)
+        return decision
+
+    # -- counts ------------------------------------------------------------------------------
+
+    def _recent(
+        self,
+        session: Session,
+        row: Notification,
+        case: Case | None,
+        message: Outgoing,
+        now: datetime,
+    ) -> Recent:
+        hour = now - timedelta(seconds=HOUR_S)
+        n = Notification
+        to_person = _count(session, hour, col(n.to) == row.to)
+        about_case = _count(session, hour, col(n.case_id) == row.case_id) if row.case_id else 0
+        from_terminal = 0
+        if case is not None and case.device_id is not None:
+            from_terminal = _count(session, hour, col(Case.device_id) == case.device_id, join=True)
+        overall = _count(session, now - timedelta(seconds=MINUTE_S))
+        other_alert_at = None
+        if message.foldable and case is not None and self.limits.emergency_fold_s > 0:
+            window = now - timedelta(seconds=self.limits.emergency_fold_s)
+            other_alert_at = self._last_other_alert(session, row, case, since=window)
+        return Recent(to_person, about_case, from_terminal, overall, other_alert_at)
+
+    def _elders_alerts(self, row: Notification, case: Case) -> list[ColumnElement[bool]]:
+        """Ladder alerts to the same number about the elder's emergencies other than `case`."""
+        n = Notification
+        return [
+            col(n.to) == row.to,
+            col(n.idempotency_key).startswith(self._alert_prefix),
+            col(n.case_id) != case.id,
+            col(Case.elder_id) == case.elder_id,
+            col(Case.kind) == CaseKind.EMERGENCY,
+        ]
+
+    def _last_other_alert(
+        self, session: Session, row: Notification, case: Case, *, since: datetime
+    ) -> datetime | None:
+        n = Notification
+        found = session.exec(
+            select(func.max(n.sent_at))
+            .join(Case, col(Case.id) == col(n.case_id))
+            .where(col(n.sent_at) >= since, *self._elders_alerts(row, case))
+        ).one()
+        return found
+
+    # -- folding -----------------------------------------------------------------------------
+
+    def _held_siblings(self, session: Session, row: Notification, case: Case) -> list[Notification]:
+        n = Notification
+        return list(
+            session.exec(
+                select(n)
+                .join(Case, col(Case.id) == col(n.case_id))
+                .where(
+                    col(n.status) == HELD,
+                    col(n.channel) == row.channel,
+                    col(n.id) != row.id,
+                    *self._elders_alerts(row, case),
+                )
+            ).all()
+        )
+
+    def _fold_siblings(
+        self, uow: SqlUnitOfWork, row: Notification, case: Case, now: datetime
+    ) -> None:
+        # The elder has one emergency running at a time (a press joins the open one), so a
+        # held alert of an older case is about one that ended: the newer alert covers it.
+        for older in self._held_siblings(uow.session, row, case):
+            older.status = FOLDED
+            older.next_attempt_at = None
+            older.detail = f"folded into notification {row.id} (case {case.id})"
+            uow.session.add(older)
+            older_case = uow.session.get(Case, older.case_id) if older.case_id else None
+            if older_case is not None:
+                why = f"{_message(older)} folded into the alert of case {case.id}"
+                add_note(uow, older_case, action=FOLDED_NOTE, by=BY, why=why, now=now)
+
+    def _hold(
+        self, uow: SqlUnitOfWork, row: Notification, case: Case, decision: Decision, now: datetime
+    ) -> None:
+        self._fold_siblings(uow, row, case, now)
+        at = decision.at or now
+        local = at.astimezone(self._tz).strftime("%H:%M:%S")
+        row.status = HELD
+        row.bounded_by = Bound.FOLD
+        row.next_attempt_at = at
+        row.detail = f"held until {local}: {decision.why}"
+        why = f"{_message(row)} held until {local}: {decision.why}"
+        add_note(uow, case, action=HELD_NOTE, by=BY, why=why, now=now)
+        log.info("notification %s held until %s: %s", row.id, at.isoformat(), decision.why)
+
+    def _fold_into(self, uow: SqlUnitOfWork, row: Notification, case: Case, now: datetime) -> None:
+        """Fold held alerts into `row`; when it carries others, say how many and since when."""
+        self._fold_siblings(uow, row, case, now)
+        session = uow.session
+        n = Notification
+        last = self._last_other_alert(session, row, case, since=now - timedelta(seconds=HOUR_S))
+        since = last or now - timedelta(seconds=HOUR_S)
+        others = session.exec(
+            select(func.count())
+            .select_from(n)
+            .join(Case, col(Case.id) == col(n.case_id))
+            .where(
+                col(n.bounded_by) == Bound.FOLD,
+                col(n.channel) == row.channel,
+                col(n.created_at) > since,
+                *self._elders_alerts(row, case),
+            )
+        ).one()
+        if not others and row.bounded_by != Bound.FOLD:
+            return
+        elder = session.get(Elder, case.elder_id)
+        name = elder.name if elder is not None else "the elder"
+        since_local = since.astimezone(self._tz).strftime("%H:%M")
+        prefix = folded_prefix(name, others + 1, since_local)
+        row.body = f"{prefix}{row.body}"[:MAX_TEXT_CHARS]
+        if row.say is not None:
+            row.say = f"{prefix}{row.say}"[:MAX_TEXT_CHARS]
+
+
+def _count(
+    session: Session, since: datetime, *where: ColumnElement[bool], join: bool = False
+) -> int:
+    n = Notification
+    query = select(func.count()).select_from(n)
+    if join:
+        query = query.join(Case, col(Case.id) == col(n.case_id))
+    conditions: Sequence[ColumnElement[bool]] = (col(n.sent_at) >= since, *where)
+    return int(session.exec(query.where(*conditions)).one())
+
+
+def _message(row: Notification) -> str:
+    what = "call" if row.channel == "voice" else row.channel.upper()
+    return f"{what} to {row.recipient or row.to}"
