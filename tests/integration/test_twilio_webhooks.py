@@ -11,10 +11,12 @@ from fastapi import FastAPI
 from httpx import Response
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
+from typer.testing import CliRunner
 
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
+from care_api import cli
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
@@ -313,18 +315,54 @@ def test_webhooks_answer_404_without_twilio(db_url: str, clock: FakeClock) -> No
         services.close()
 
 
-def test_webhooks_without_public_url_check_the_request_url(db_url: str, clock: FakeClock) -> None:
+def test_webhooks_without_public_url_trust_no_host_header(db_url: str, clock: FakeClock) -> None:
+    # An attacker signs for whatever Host they send; with no public URL nothing is accepted.
     services = build_services(twilio_settings(db_url), clock=clock)
     app = FastAPI()
     app.include_router(webhook_router(services))
     try:
         with TestClient(app) as client:
-            params = {"From": "+8613311112222", "Body": "1"}
-            good = post(client, "/webhooks/twilio/sms", params, base="http://testserver")
-            bad = post(client, "/webhooks/twilio/sms", params)  # signed for the public URL
-            assert (good.status_code, bad.status_code) == (200, 403)
+            params = {"From": FIRST_PHONE, "Body": "1"}
+            for base in ("http://testserver", PUBLIC_URL):
+                response = post(client, "/webhooks/twilio/sms", params, base=base)
+                assert response.status_code == 404, response.text
     finally:
         services.close()
+
+
+class _NeverRun:
+    started = False
+
+    def run(self) -> None:
+        _NeverRun.started = True
+
+
+@pytest.mark.parametrize("public_url", [None, "vnh.example.org", "ftp://vnh.example.org"])
+def test_vnh_serve_refuses_twilio_without_a_public_url(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, public_url: str | None
+) -> None:
+    for name, value in {
+        "VNH_DATABASE_URL": db_url,
+        "VNH_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "VNH_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "VNH_TWILIO_FROM": "+15005550006",
+    }.items():
+        monkeypatch.setenv(name, value)
+    if public_url is None:
+        monkeypatch.delenv("VNH_PUBLIC_URL", raising=False)
+    else:
+        monkeypatch.setenv("VNH_PUBLIC_URL", public_url)
+    monkeypatch.setattr(cli, "http_server", lambda *_: _NeverRun())
+    _NeverRun.started = False
+    result = CliRunner().invoke(cli.app, ["serve"])
+    assert result.exit_code == 2, result.output
+    assert "VNH_PUBLIC_URL" in result.output
+    assert not _NeverRun.started
+    # The same set-up with the public URL starts.
+    monkeypatch.setenv("VNH_PUBLIC_URL", PUBLIC_URL)
+    result = CliRunner().invoke(cli.app, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert _NeverRun.started
 
 
 def test_a_check_in_call_to_the_elder_speaks_and_gathers_nothing(
