@@ -19,6 +19,15 @@ log = logging.getLogger(__name__)
 
 # Paths no route matched are one label value, so a scanner cannot blow up the series count.
 UNMATCHED_ROUTE = "unmatched"
+# The method is chosen by the client too: any token is a valid HTTP method, so only the
+# standard ones get a label value of their own and the rest share one.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    """The request's method as a metrics label: a standard method, or "other"."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
 class HttpMetrics:
@@ -88,7 +97,8 @@ class MetricsMiddleware:
         finally:
             # The router writes the matched route into this same scope dict.
             route = self._route_label(scope)
-            self._metrics.requests.labels(scope["method"], route, str(status_code)).inc()
+            method = method_label(scope["method"])
+            self._metrics.requests.labels(method, route, str(status_code)).inc()
             self._metrics.duration.labels(route).observe(time.perf_counter() - started)
 
 

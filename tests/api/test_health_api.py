@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 from typing import Any
 
 import pytest
@@ -153,3 +155,36 @@ def _refs(node: object) -> list[str]:
     if isinstance(node, list):
         return [r for v in node for r in _refs(v)]
     return []
+
+
+def _series(api: TestClient) -> set[str]:
+    """The label sets of the request metrics, without their values."""
+    lines = api.get("/metrics").text.splitlines()
+    return {line.rsplit(" ", 1)[0] for line in lines if line.startswith("vnh_http_request")}
+
+
+def test_health_made_up_methods_and_paths_add_no_metrics_series(api: TestClient) -> None:
+    rng = random.Random(7)
+    letters = string.ascii_uppercase + string.digits
+
+    def attack() -> None:
+        method = "".join(rng.choices(letters, k=rng.randint(3, 12)))
+        path = rng.choice(
+            [
+                f"/{rng.getrandbits(64):x}/{rng.getrandbits(32):x}",
+                f"/api/v1/elders/{rng.randint(1, 10**9)}",
+            ]
+        )
+        api.request(method, path, headers=ADMIN)
+
+    attack(), attack()  # one series per (route template, "other") pair that can arise
+    api.request("PROPFIND", "/api/v1/elders/1", headers=ADMIN)
+    api.request("PROPFIND", "/nowhere", headers=ADMIN)
+    _series(api)  # the scrape itself is a request with series of its own
+    before = _series(api)
+    for _ in range(200):
+        attack()
+    after = _series(api)
+    assert after == before, sorted(after - before)[:5]
+    assert any('method="other",route="/api/v1/elders/{elder_id}"' in s for s in after)
+    assert any('method="other",route="unmatched"' in s for s in after)
