@@ -21,6 +21,7 @@ from alerts.replies import Answer, matches_case, parse_reply, short_code
 from care_api.domain.cases import ACTIVE, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseState
+from care_api.log_privacy import mask_phone
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification
 from care_api.usecases.case_actions import arrive, get_case
@@ -136,7 +137,7 @@ class Answers:
             supervisor = self._services.settings.supervisor_phone
             actors = identify_phone(uow.session, phone, supervisor_phone=supervisor)
         if not actors:
-            log.warning("sms reply from a number nobody has: ...%s", phone[-4:])
+            log.warning("sms reply from a number nobody has: %s", mask_phone(phone))
             return UNKNOWN_SENDER_TEXT
         if reply is None:
             return f"Sorry, we did not understand. {HELP_TEXT}"

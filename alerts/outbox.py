@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
 from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseState
+from care_api.log_privacy import mask_phone, mask_phones_in
 from care_api.services import Services
 from care_api.store.tables import Case, Notification
 from care_api.usecases.checkins import has_checked_in_late
@@ -355,10 +356,10 @@ class NotificationSender:
         log.warning(
             "notification %d to %s failed (attempt %d%s): %s",
             notification_id,
-            to,
+            mask_phone(to),
             attempts,
             ", giving up" if give_up else "",
-            detail,
+            mask_phones_in(detail),  # a provider's error quotes the number
         )
         return "failed"
 

@@ -17,6 +17,7 @@ from care_api.domain.model import Role
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
 from care_api.http.routes.console import console_router
+from care_api.log_privacy import install_phone_mask
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.usecases.tokens import mint_token
@@ -86,6 +87,7 @@ def http_server(settings: Settings, api: FastAPI, stream: CaseStream) -> uvicorn
 def serve() -> None:
     """Run API, gateway and timers in one process (and a broker when VNH_MQTT_URL is unset)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    install_phone_mask()  # whatever a log site or a library forgot to mask
     settings = Settings()
     problem = settings.webhook_config_error()
     if problem is not None:

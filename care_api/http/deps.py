@@ -74,6 +74,20 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def get_optional_principal(
+    services: ServicesDep,
+    uow: UowDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Principal | None:
+    """The person behind the bearer token, or None without one; 401 for a bad token."""
+    if credentials is None:
+        return None
+    return get_principal(services, uow, credentials)
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
 def require_roles(*roles: Role) -> DependsMarker:
     """A dependency giving the principal if their role is one of `roles`, else 403.
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 
 from care_api.domain.errors import Conflict, DomainError, NotAllowed, NotFound
+from care_api.log_privacy import mask_phones_in
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,15 @@ def _request_line(request: Request) -> str:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     code = next(c for t, c in _STATUS_OF.items() if isinstance(exc, t))
-    log.info("%s → %d: %s", _request_line(request), code, exc)
+    log.info("%s → %d: %s", _request_line(request), code, mask_phones_in(str(exc)))
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
 async def _value_error(request: Request, exc: Exception) -> JSONResponse:
     # A use case refused the input (a bad keymap, a row that fails its model): the client's
     # fault, so a warning and 422, never a 500 with a traceback.
-    log.warning("%s rejected: %s", _request_line(request), exc)
+    # A validation error quotes the input, which may be a phone number.
+    log.warning("%s rejected: %s", _request_line(request), mask_phones_in(str(exc)))
     if isinstance(exc, ValidationError):
         detail: object = jsonable_encoder(exc.errors(include_url=False, include_context=False))
     else:
@@ -46,7 +48,8 @@ async def _value_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     # Two requests raced for the same unique key; the loser is told, nothing was written.
-    log.warning("%s conflicted: %s", _request_line(request), exc)
+    # The database's message lists the statement's parameters: phone numbers among them.
+    log.warning("%s conflicted: %s", _request_line(request), mask_phones_in(str(exc)))
     return JSONResponse(
         {"detail": "conflicts with existing data"}, status_code=status.HTTP_409_CONFLICT
     )

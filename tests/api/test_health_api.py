@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from care_api.http.app import create_app
 from care_api.services import Services
 from care_api.usecases.intake import record_device_report
-from tests.api.support import ADMIN, TestClient
+from tests.api.support import ADMIN, TestClient, bearer, mint
 from tests.helpers import press, seed_elder
 
 
@@ -31,10 +31,15 @@ class RecordingComponent:
         self.log.append(f"stop {self.name}")
 
 
-def test_health_ok_without_a_token(api: TestClient) -> None:
-    resp = api.get("/healthz")
-    assert resp.status_code == 200
-    assert resp.json() == {"status": "ok", "database": "ok"}
+def test_health_ok_without_a_token_says_only_up(services: Services) -> None:
+    checks = {"gateway": lambda: {"mqtt_connected": True, "dc09": {"listen": "10.0.0.5:7050"}}}
+    with TestClient(create_app(services, health_checks=checks)) as client:
+        anonymous = client.get("/healthz")
+        staff = client.get("/healthz", headers=ADMIN)
+        forged = client.get("/healthz", headers=bearer("not-a-token"))
+    assert (anonymous.status_code, anonymous.json()) == (200, {"status": "ok"})
+    assert staff.json() == {"status": "ok", "database": "ok", **{"gateway": checks["gateway"]()}}
+    assert forged.status_code == 401
 
 
 def test_health_shows_component_reports_and_a_failing_check_degrades(services: Services) -> None:
@@ -43,7 +48,12 @@ def test_health_shows_component_reports_and_a_failing_check_degrades(services: S
 
     checks = {"gateway": lambda: {"connected": True, "inbox": 0}, "alerts": broken}
     with TestClient(create_app(services, health_checks=checks)) as client:
-        resp = client.get("/healthz")
+        anonymous = client.get("/healthz")
+        volunteer = client.get("/healthz", headers=mint(client, "volunteer", subject_id=1))
+        resp = client.get("/healthz", headers=ADMIN)
+    # Up or down for anyone; what the parts report (addresses, counters, errors) for staff.
+    assert (anonymous.status_code, anonymous.json()) == (503, {"status": "degraded"})
+    assert (volunteer.status_code, volunteer.json()) == (503, {"status": "degraded"})
     assert resp.status_code == 503
     assert resp.json() == {
         "status": "degraded",
