@@ -17,7 +17,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from alerts.answers import Answers
+from care_api.http.deps import client_source, too_many_failures
 from care_api.services import Services
+from care_api.throttle import Gate
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,12 @@ async def _verified_form(services: Services, request: Request) -> dict[str, str]
         or settings.webhook_config_error() is not None
     ):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+    # Someone guessing signatures waits (backoff) once they failed a few times, unchecked.
+    throttle = services.auth[Gate.WEBHOOK]
+    source = client_source(request)
+    wait = throttle.retry_after(source, services.clock.now())
+    if wait is not None:
+        raise too_many_failures(wait)
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "form too large")
@@ -72,6 +80,7 @@ async def _verified_form(services: Services, request: Request) -> dict[str, str]
     validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
     if not signature or not validator.validate(url, params, signature):
         log.warning("forged or unsigned Twilio webhook refused: %s", request.url.path)
+        throttle.failed(source, services.clock.now())
         raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid Twilio signature")
     return params
 

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     gateway_workers: int = 1
     # "127.0.0.1:7050": listen for SIA DC-09 alarm panels there; None: no DC-09 receiver
     dc09_listen: str | None = None
+    # Failed bearer tokens, broker logins and webhook signatures: this many per source are
+    # free, then each one shuts the source out twice as long as the last, up to the ceiling.
+    auth_free_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    auth_max_backoff_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
     @classmethod
     def settings_customise_sources(

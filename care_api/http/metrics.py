@@ -7,12 +7,13 @@ import time
 from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from care_api.services import Services
+from care_api.throttle import Gate
 from care_api.usecases.queries import count_active_cases_by_kind
 
 log = logging.getLogger(__name__)
@@ -129,9 +130,51 @@ class OpenCasesCollector:
         return [gauge]
 
 
+class AuthFailuresCollector:
+    """Failed logins at each gate, attempts refused unchecked, and sources shut out now."""
+
+    FAILURES = "vnh_auth_failures"
+    REFUSED = "vnh_auth_throttled"
+    BLOCKED = "vnh_auth_blocked_sources"
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def _families(self) -> tuple[CounterMetricFamily, CounterMetricFamily, GaugeMetricFamily]:
+        return (
+            CounterMetricFamily(
+                self.FAILURES,
+                "Failed bearer tokens, broker logins and webhook signatures, by gate",
+                labels=["gate"],
+            ),
+            CounterMetricFamily(
+                self.REFUSED,
+                "Attempts refused unchecked while their source waited out its backoff, by gate",
+                labels=["gate"],
+            ),
+            GaugeMetricFamily(
+                self.BLOCKED, "Sources shut out after failed attempts, by gate", labels=["gate"]
+            ),
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        failures, refused, blocked = self._families()
+        now = self._services.clock.now()
+        for gate in Gate:
+            throttle = self._services.auth[gate]
+            failures.add_metric([gate.value], throttle.failures_total)
+            refused.add_metric([gate.value], throttle.refused_total)
+            blocked.add_metric([gate.value], throttle.blocked_sources(now))
+        return [failures, refused, blocked]
+
+
 def build_registry(services: Services) -> tuple[CollectorRegistry, HttpMetrics]:
     """A registry of its own for one app, so several apps in one process never clash."""
     registry = CollectorRegistry(auto_describe=True)
     metrics = HttpMetrics(registry)
     registry.register(OpenCasesCollector(services))
+    registry.register(AuthFailuresCollector(services))
     return registry, metrics

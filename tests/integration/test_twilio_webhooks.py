@@ -17,9 +17,11 @@ from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
 from care_api import cli
+from care_api.http.app import create_app
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
+from care_api.throttle import FREE_FAILURES
 from care_api.usecases.case_log import LOOP_ON_SITE, LOOP_TIMER
 from care_api.usecases.intake import record_device_report
 from care_api.usecases.registry import add_contact
@@ -580,3 +582,24 @@ def test_voice_the_owner_calling_back_is_asked_for_3(
     )
     assert "<Gather" not in late.text
     assert f"You are with Wang Fang for case {case_id}. Resolve it when done." in late.text
+
+
+def test_forged_signatures_from_one_address_back_off(
+    svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, alerts)
+    params = {"From": FIRST_PHONE, "Body": "1"}
+    app = create_app(svc, routers=[webhook_router(svc)])
+    with TestClient(app) as client:
+        for _ in range(FREE_FAILURES + 1):
+            assert post(client, "/webhooks/twilio/sms", params, token="guess").status_code == 403
+        # Shut out for a second: even a good signature is not checked, and nothing changes.
+        shut = post(client, "/webhooks/twilio/sms", params)
+        assert (shut.status_code, shut.headers["Retry-After"]) == (429, "1")
+        assert case_row(svc, case_id).owner is None
+        clock.advance(seconds=1)
+        assert sms(client, FIRST_PHONE, "1").startswith(f"You have case {case_id}")
+        lines = client.get("/metrics").text.splitlines()
+    assert f'vnh_auth_failures_total{{gate="webhook_signature"}} {FREE_FAILURES + 1}.0' in lines
+    assert 'vnh_auth_throttled_total{gate="webhook_signature"} 1.0' in lines
