@@ -38,12 +38,14 @@ def _check_readable(principal: Principal, elder_id: int) -> None:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def post_elder(
-    body: ElderCreate, services: ServicesDep, uow: UowDep, principal: StaffDep
+    body: ElderCreate, services: ServicesDep, uow: UowDep, principal: StaffDep, audit: AuditDep
 ) -> ElderPublic:
-    """Add an elder's profile."""
+    """Add an elder's profile; the profile it answers with is written to the audit log."""
     elder = create_elder(uow.session, body.model_dump(), services.clock.now())
     uow.commit()
-    return ElderPublic.of(elder, principal)
+    profile = ElderPublic.of(elder, principal)
+    audit.shown("elder", profile.id)
+    return profile
 
 
 @router.get("/{elder_id}")
@@ -56,11 +58,15 @@ def read_elder(elder_id: int, uow: UowDep, principal: ReaderDep, audit: AuditDep
 
 
 @router.patch("/{elder_id}")
-def patch_elder(elder_id: int, body: ElderUpdate, uow: UowDep, principal: StaffDep) -> ElderPublic:
-    """Change the fields sent; the others stay as they are."""
+def patch_elder(
+    elder_id: int, body: ElderUpdate, uow: UowDep, principal: StaffDep, audit: AuditDep
+) -> ElderPublic:
+    """Change the fields sent; the others stay as they are. Written to the audit log."""
     elder = update_elder(uow.session, elder_id, body.model_dump(exclude_unset=True))
     uow.commit()
-    return ElderPublic.of(elder, principal)
+    profile = ElderPublic.of(elder, principal)
+    audit.shown("elder", elder_id)
+    return profile
 
 
 @router.post("/{elder_id}/contacts", status_code=status.HTTP_201_CREATED)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from care_api.domain.access import Principal, is_staff
 from care_api.domain.model import Role
-from care_api.http.audit_trail import AuditDep
+from care_api.http.audit_trail import AuditDep, AuditTrail
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.dispatch_models import OrderCreate, OrderPublic
 from care_api.usecases.audit import ElderRead
@@ -40,6 +40,14 @@ def merchant_id(principal: Principal) -> int:
     return principal.subject_id
 
 
+def _shown_order(uow: UowDep, audit: AuditTrail, order_id: int) -> OrderPublic:
+    # Read after the commit: the order as the change left it, and the elder it names.
+    row = order_row(uow.session, order_id)
+    order = OrderPublic.of(row)
+    audit.shown("order", row.case.elder_id, str(order_id))
+    return order
+
+
 @router.post("/cases/{case_id}/orders", status_code=status.HTTP_201_CREATED)
 def post_order(
     case_id: Annotated[str, Path(min_length=1, max_length=32)],
@@ -47,6 +55,7 @@ def post_order(
     services: ServicesDep,
     uow: UowDep,
     principal: StaffDep,
+    audit: AuditDep,
 ) -> OrderPublic:
     """Turn a service case into an order for the nearest / fairest / best merchant.
 
@@ -71,7 +80,7 @@ def post_order(
         order.category,
         attempt.merchant_id if attempt else None,
     )
-    return OrderPublic.of(order_row(uow.session, order.id or 0))
+    return _shown_order(uow, audit, order.id or 0)
 
 
 @router.get("/orders")
@@ -104,27 +113,31 @@ def read_orders(
 
 @router.post("/orders/{order_id}/contacted")
 def post_contacted(
-    order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantDep
+    order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantDep, audit: AuditDep
 ) -> OrderPublic:
     """The merchant has reached the elder; in time, the order stays with it."""
     confirm_contact(uow, order_id, merchant_id(principal), now=services.clock.now())
     uow.commit()
-    return OrderPublic.of(order_row(uow.session, order_id))
+    return _shown_order(uow, audit, order_id)
 
 
 @router.post("/orders/{order_id}/decline")
 def post_decline(
-    order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantDep
+    order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantDep, audit: AuditDep
 ) -> OrderPublic:
     """The merchant cannot take the order: it moves to the next one at once."""
     decline_order(uow, order_id, merchant_id(principal), now=services.clock.now(), tz=services.tz)
     uow.commit()
-    return OrderPublic.of(order_row(uow.session, order_id))
+    return _shown_order(uow, audit, order_id)
 
 
 @router.post("/orders/{order_id}/done")
 def post_done(
-    order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantOrStaffDep
+    order_id: int,
+    services: ServicesDep,
+    uow: UowDep,
+    principal: MerchantOrStaffDep,
+    audit: AuditDep,
 ) -> OrderPublic:
     """The service is delivered: the case is resolved and waits for its callback (回访)."""
     who: int | None = None
@@ -134,4 +147,4 @@ def post_done(
         by = merchant_actor(who)
     complete_order(uow, order_id, who, by=by, now=services.clock.now())
     uow.commit()
-    return OrderPublic.of(order_row(uow.session, order_id))
+    return _shown_order(uow, audit, order_id)
