@@ -80,7 +80,7 @@ class FailureThrottle:
             over = record.failures - self.free_failures
             if over <= 0:
                 return None
-            backoff = min(self.first_backoff_s * 2 ** min(over - 1, 32), self.max_backoff_s)
+            backoff = min(self.first_backoff_s * 2.0 ** min(over - 1, 32), self.max_backoff_s)
             record.blocked_until = now + timedelta(seconds=backoff)
             return backoff
 
