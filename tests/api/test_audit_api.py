@@ -19,8 +19,8 @@ from tests.api.role_world import (
     World,
     open_world,
 )
-from tests.api.test_role_matrix import ELDER, OK, OWN, PUBLIC, RULES, _call, _operations
 from tests.api.support import ADMIN
+from tests.api.test_role_matrix import ELDER, OK, OWN, PUBLIC, RULES, _call, _operations
 from tests.fakes import FakeClock
 
 
