@@ -47,6 +47,8 @@ Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Address = Annotated[str, Field(max_length=500)]
 MedicalNotes = Annotated[str, Field(max_length=4000)]
+# How a responder gets in: "key safe by the door, code 4711", "neighbour at no. 5 has a key".
+AccessNotes = Annotated[str, Field(max_length=1000)]
 District = Annotated[str, Field(max_length=64)]  # the centre's area (answer times per district)
 Keymap = Annotated[
     dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=16)]],
@@ -72,6 +74,7 @@ class ElderCreate(BaseModel):
     medical_notes: MedicalNotes = ""
     keymap_override: Keymap | None = None
     district: District = ""
+    access_notes: AccessNotes = ""
 
     _keymap = field_validator("keymap_override")(_checked_keymap)
 
@@ -90,13 +93,14 @@ class ElderUpdate(BaseModel):
     medical_notes: MedicalNotes | None = None
     keymap_override: Keymap | None = None
     district: District | None = None
+    access_notes: AccessNotes | None = None
 
     _keymap = field_validator("keymap_override")(_checked_keymap)
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> Self:
         # lat, lon and keymap_override may be cleared with null; the rest always have a value.
-        for name in ("name", "phone", "address", "medical_notes", "district"):
+        for name in ("name", "phone", "address", "medical_notes", "district", "access_notes"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
         return self
@@ -115,6 +119,7 @@ class ElderPublic(BaseModel):
     keymap_override: dict[str, str] | None
     created_at: Timestamp
     district: str
+    access_notes: str | None = None  # like the medical notes
 
     @classmethod
     def of(cls, elder: Elder, principal: Principal) -> Self:
@@ -133,7 +138,19 @@ class ElderPublic(BaseModel):
             keymap_override=elder.keymap_override,
             created_at=elder.created_at,
             district=elder.district,
+            access_notes=elder.access_notes if private else None,
         )
+
+
+class CaseElder(BaseModel):
+    """The elder of a case, as much as the asker may see now (None: not for them)."""
+
+    elder_id: int
+    name: str
+    phone: str
+    address: str
+    medical_notes: str | None
+    access_notes: str | None
 
 
 class ContactCreate(BaseModel):

@@ -28,6 +28,9 @@ class Elder(SQLModel, table=True):
     created_at: datetime = _ts()
     # The centre's area the elder lives in (migration 0008): answer-time figures per district.
     district: str = Field(default="", max_length=64)
+    # How a responder gets in: the key safe and its code, a neighbour with a key (0015).
+    # Shown like the medical notes, and to a volunteer only while the case is theirs.
+    access_notes: str = Field(default="", max_length=1000)
 
 
 class Contact(SQLModel, table=True):

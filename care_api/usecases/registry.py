@@ -15,7 +15,9 @@ from care_api.usecases.broker_passwords import mosquitto_hash
 from care_api.usecases.device_log import record_history
 from care_api.usecases.secrets import hash_secret, new_secret
 
-ELDER_FIELDS = frozenset({"name", "phone", "address", "lat", "lon", "medical_notes", "district"})
+ELDER_FIELDS = frozenset(
+    {"name", "phone", "address", "lat", "lon", "medical_notes", "district", "access_notes"}
+)
 
 
 def create_elder(session: Session, data: Mapping[str, object], now: datetime) -> Elder:

@@ -40,11 +40,14 @@ def merchant_id(principal: Principal) -> int:
     return principal.subject_id
 
 
-def _shown_order(uow: UowDep, audit: AuditTrail, order_id: int) -> OrderPublic:
+def _shown_order(
+    services: ServicesDep, uow: UowDep, audit: AuditTrail, order_id: int, principal: Principal
+) -> OrderPublic:
     # Read after the commit: the order as the change left it, and the elder it names.
     row = order_row(uow.session, order_id)
-    order = OrderPublic.of(row)
-    audit.shown("order", row.case.elder_id, str(order_id))
+    order = OrderPublic.of(row, staff=is_staff(principal), now=services.clock.now())
+    if order.elder is not None:
+        audit.shown("order", row.case.elder_id, str(order_id))
     return order
 
 
@@ -80,11 +83,12 @@ def post_order(
         order.category,
         attempt.merchant_id if attempt else None,
     )
-    return _shown_order(uow, audit, order.id or 0)
+    return _shown_order(services, uow, audit, order.id or 0, principal)
 
 
 @router.get("/orders")
 def read_orders(
+    services: ServicesDep,
     uow: UowDep,
     principal: MerchantOrStaffDep,
     audit: AuditDep,
@@ -95,7 +99,8 @@ def read_orders(
 ) -> list[OrderPublic]:
     """Orders newest first: a merchant sees the orders now with it, staff every one.
 
-    Each order shows its elder's name and address: written to the audit log.
+    A merchant sees the elder's name, address and phone only on its open orders, and none
+    while red-carded; orders that show their elder are written to the audit log.
     """
     rows = list_orders(
         uow.session,
@@ -104,9 +109,14 @@ def read_orders(
         case_id=case_id,
         page=Page(limit=limit, offset=offset),
     )
-    orders = [OrderPublic.of(r) for r in rows]
+    staff, now = is_staff(principal), services.clock.now()
+    orders = [OrderPublic.of(r, staff=staff, now=now) for r in rows]
     audit.shown_all(
-        [ElderRead("order", r.case.elder_id, str(o.id)) for r, o in zip(rows, orders, strict=True)]
+        [
+            ElderRead("order", r.case.elder_id, str(o.id))
+            for r, o in zip(rows, orders, strict=True)
+            if o.elder is not None
+        ]
     )
     return orders
 
@@ -118,7 +128,7 @@ def post_contacted(
     """The merchant has reached the elder; in time, the order stays with it."""
     confirm_contact(uow, order_id, merchant_id(principal), now=services.clock.now())
     uow.commit()
-    return _shown_order(uow, audit, order_id)
+    return _shown_order(services, uow, audit, order_id, principal)
 
 
 @router.post("/orders/{order_id}/decline")
@@ -128,7 +138,7 @@ def post_decline(
     """The merchant cannot take the order: it moves to the next one at once."""
     decline_order(uow, order_id, merchant_id(principal), now=services.clock.now(), tz=services.tz)
     uow.commit()
-    return _shown_order(uow, audit, order_id)
+    return _shown_order(services, uow, audit, order_id, principal)
 
 
 @router.post("/orders/{order_id}/done")
@@ -147,4 +157,4 @@ def post_done(
         by = merchant_actor(who)
     complete_order(uow, order_id, who, by=by, now=services.clock.now())
     uow.commit()
-    return _shown_order(uow, audit, order_id)
+    return _shown_order(services, uow, audit, order_id, principal)
