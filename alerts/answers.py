@@ -23,6 +23,7 @@ from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, PHONE_CHANNELS, SK
 from care_api.domain.cases import ACTIVE, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState
+from care_api.log_privacy import mask_phone
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, WebhookReceipt
 from care_api.usecases.cases.actions import arrive, get_case
@@ -201,7 +202,7 @@ class Answers:
             region = self._services.settings.phone_region
             actors = identify_phone(uow.session, phone, supervisor_phone=supervisor, region=region)
         if not actors:
-            log.warning("sms reply from a number nobody has: ...%s", phone[-4:])
+            log.warning("sms reply from a number nobody has: %s", mask_phone(phone))
             return UNKNOWN_SENDER_TEXT
         if reply is None:
             return f"Sorry, we did not understand. {HELP_TEXT}"

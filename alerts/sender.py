@@ -27,6 +27,7 @@ from alerts.sms_segments import sms_segments
 from alerts.throttle import HELD, SendBounds, limits_from_settings
 from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseKind, CaseState
+from care_api.log_privacy import mask_phone, mask_phones_in
 from care_api.services import Services
 from care_api.store.tables import Case, Notification
 from care_api.store.uow import SqlUnitOfWork
@@ -427,10 +428,10 @@ class NotificationSender:
         log.warning(
             "notification %d to %s failed (attempt %d%s): %s",
             notification_id,
-            to,
+            mask_phone(to),
             attempts,
             ", giving up" if give_up else "",
-            detail,
+            mask_phones_in(detail),  # a provider's error quotes the number
         )
         return "failed"
 

@@ -2,7 +2,9 @@
 
 Every request must carry a valid `X-Twilio-Signature` (HMAC-SHA1 of the public URL and the
 form, keyed by the auth token); a forged one gets 403 and changes nothing. Without a Twilio
-account configured the routes answer 404, as if they did not exist.
+account configured, or without the public URL the signatures must cover (VNH_PUBLIC_URL;
+`vnh serve` refuses to start then), the routes answer 404, as if they did not exist: the
+request's own Host header is never trusted as the signed URL.
 """
 
 import logging
@@ -15,7 +17,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from alerts.answers import Answers
+from care_api.http.deps import client_source, too_many_failures
 from care_api.services import Services
+from care_api.throttle import Gate
 
 log = logging.getLogger(__name__)
 
@@ -46,29 +50,40 @@ def _message(text: str) -> Response:
     return _twiml(response)
 
 
-def _public_base(services: Services, request: Request) -> str:
-    return (services.settings.public_url or str(request.base_url)).rstrip("/")
+def _public_base(services: Services) -> str:
+    # _verified_form let the request in, so the public URL is set.
+    return (services.settings.public_url or "").rstrip("/")
 
 
 async def _verified_form(services: Services, request: Request) -> dict[str, str]:
     """The form of a request that Twilio really sent; 404 without Twilio, 403 when forged."""
     settings = services.settings
-    if not settings.twilio_configured or settings.twilio_auth_token is None:
+    if (
+        not settings.twilio_configured
+        or settings.twilio_auth_token is None
+        or settings.public_url is None
+        or settings.webhook_config_error() is not None
+    ):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+    # Someone guessing signatures waits (backoff) once they failed a few times, unchecked.
+    throttle = services.auth[Gate.WEBHOOK]
+    source = client_source(request)
+    wait = throttle.retry_after(source, services.clock.now())
+    if wait is not None:
+        raise too_many_failures(wait)
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "form too large")
     # Parsed by hand: Twilio posts application/x-www-form-urlencoded, and this avoids a
     # python-multipart dependency for the one kind of form we accept.
     params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    url = str(request.url)
-    if settings.public_url:
-        query = f"?{request.url.query}" if request.url.query else ""
-        url = settings.public_url.rstrip("/") + request.url.path + query
+    query = f"?{request.url.query}" if request.url.query else ""
+    url = settings.public_url.rstrip("/") + request.url.path + query
     signature = request.headers.get("X-Twilio-Signature", "")
     validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
     if not signature or not validator.validate(url, params, signature):
         log.warning("forged or unsigned Twilio webhook refused: %s", request.url.path)
+        throttle.failed(source, services.clock.now())
         raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid Twilio signature")
     return params
 
@@ -139,7 +154,7 @@ def webhook_router(services: Services) -> APIRouter:
         if not prompt.listen:
             return _say(prompt.say)
         query = urlencode({"case": prompt.case_id, "who": prompt.who})
-        action = f"{_public_base(services, request)}{PREFIX}{ANSWER_PATH}?{query}"
+        action = f"{_public_base(services)}{PREFIX}{ANSWER_PATH}?{query}"
         response = VoiceResponse()
         gather = Gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_S)
         gather.say(prompt.say)

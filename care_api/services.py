@@ -15,6 +15,7 @@ from care_api.settings import Settings
 from care_api.store.db import make_engine, upgrade_schema
 from care_api.store.heartbeat_book import HeartbeatBook
 from care_api.store.uow import SqlUnitOfWork
+from care_api.throttle import AuthThrottles
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Services:
     heartbeats: HeartbeatBook = field(default_factory=HeartbeatBook)
     # The gateway marks itself busy; the alerts' threads step aside meanwhile.
     intake: IntakePriority = field(default_factory=IntakePriority)
+    # Failed logins per source, at every door (API, broker, webhooks), with their backoff.
+    auth: AuthThrottles = field(default_factory=AuthThrottles)
 
     @property
     def tz(self) -> tzinfo:
@@ -51,5 +54,8 @@ def build_services(
     if migrate:
         upgrade_schema(settings.database_url)
     return Services(
-        settings=settings, engine=make_engine(settings.database_url), clock=clock or SystemClock()
+        settings=settings,
+        engine=make_engine(settings.database_url),
+        clock=clock or SystemClock(),
+        auth=AuthThrottles.configured(settings.auth_free_failures, settings.auth_max_backoff_s),
     )

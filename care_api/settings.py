@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -97,6 +98,10 @@ class Settings(BaseSettings):
     dc09_max_connections: Annotated[int, Field(ge=1, le=10_000)] = 256
     dc09_max_per_source: Annotated[int, Field(ge=1, le=10_000)] = 16
     dc09_idle_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    # Failed bearer tokens, broker logins and webhook signatures: this many per source are
+    # free, then each one shuts the source out twice as long as the last, up to the ceiling.
+    auth_free_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    auth_max_backoff_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
     @classmethod
     def settings_customise_sources(
@@ -138,6 +143,30 @@ class Settings(BaseSettings):
                 "Mosquitto): the embedded amqtt broker speaks MQTT 3.1.1 only, without $share"
             )
         return self
+
+    def webhook_config_error(self) -> str | None:
+        """Why the Twilio webhooks cannot be checked safely with these settings, or None.
+
+        A webhook's signature covers the URL Twilio called. Without VNH_PUBLIC_URL the only
+        URL left is the one the request claims (its Host header), which whoever sends the
+        request chooses: such a check proves little, so `vnh serve` refuses to start.
+        """
+        if not self.twilio_configured:
+            return None  # no Twilio account: the webhooks answer 404 and check nothing
+        url = urlsplit(self.public_url or "")
+        if not self.public_url:
+            return (
+                "Twilio is configured (VNH_TWILIO_*) but VNH_PUBLIC_URL is not set: set it to "
+                "the URL Twilio reaches this service at (e.g. https://vnh.example.org), so the "
+                "webhooks' signatures are checked against it and not against the request's "
+                "Host header"
+            )
+        if url.scheme not in ("http", "https") or not url.hostname:
+            return (
+                "VNH_PUBLIC_URL must be an http(s) URL such as https://vnh.example.org, "
+                f"not {self.public_url!r}"
+            )
+        return None
 
     @property
     def twilio_configured(self) -> bool:

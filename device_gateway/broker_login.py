@@ -7,6 +7,7 @@ from functools import partial
 
 from care_api.services import Services
 from care_api.settings import Settings
+from care_api.throttle import Gate
 from care_api.usecases.fleet.broker_login import verify_device
 from device_gateway.mqtt_url import MqttAddress, parse_mqtt_url
 from device_gateway.transports.broker_access import BrokerAccess
@@ -29,6 +30,8 @@ def embedded_access(settings: Settings, services: Services) -> BrokerAccess:
         gateway_username=settings.mqtt_username,
         gateway_password=password,
         verify_device=partial(verify_device, services.uow),
+        throttle=services.auth[Gate.MQTT],
+        clock=services.clock,
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from care_api.domain.model import DeviceReport, EventKey, ReportType
+from care_api.domain.model import DeviceReport, EventKey, ReportType, Role
 from care_api.services import Services
 from care_api.usecases.people.registry import add_contact, create_elder, provision_device
+from care_api.usecases.people.tokens import mint_token
 from care_api.usecases.schedules.checkins import add_window
 
 
@@ -62,3 +63,11 @@ def add_morning_check_in(services: Services, elder_id: int, now: datetime) -> No
             tz=services.tz,
         )
         uow.commit()
+
+
+def operator_header(services: Services, name: str = "Operator on duty") -> dict[str, str]:
+    """An operator's bearer token, minted straight in the store, as a request header."""
+    with services.uow() as uow:
+        _, token = mint_token(uow.session, role=Role.OPERATOR, name=name, now=services.clock.now())
+        uow.commit()
+    return {"Authorization": f"Bearer {token}"}

@@ -158,7 +158,10 @@ class Service:
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline and self.process.alive:
                 with contextlib.suppress(httpx.HTTPError, ValueError):
-                    body = client.get(f"{self.api_url}/healthz").json()
+                    body = client.get(
+                        f"{self.api_url}/healthz",
+                        headers={"Authorization": f"Bearer {self.token}"},  # details are staff's
+                    ).json()
                     if body.get("gateway", {}).get("mqtt_connected"):
                         return
                 time.sleep(POLL_S)  # polling the service

@@ -14,6 +14,7 @@ from care_api.domain.model import Role
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
 from care_api.http.routes.console import console_router
+from care_api.log_privacy import install_phone_mask
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.usecases.people.tokens import mint_token
@@ -86,7 +87,12 @@ def http_server(settings: Settings, api: FastAPI, stream: CaseStream) -> uvicorn
 def serve() -> None:
     """Run API, gateway and timers in one process (and a broker when VNH_MQTT_URL is unset)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    install_phone_mask()  # whatever a log site or a library forgot to mask
     settings = Settings()
+    problem = settings.webhook_config_error()
+    if problem is not None:
+        typer.echo(f"vnh serve: {problem}", err=True)
+        raise typer.Exit(code=2)
     if settings.admin_token is None:
         logging.getLogger(__name__).warning(
             "VNH_ADMIN_TOKEN is not set: nobody can use the API until an admin token exists"
@@ -109,7 +115,14 @@ def demo(
     """Run the whole service plus a street of simulated elders pressing buttons; Ctrl-C stops."""
     from vnh.demo import run_demo
 
-    overrides: dict[str, object] = {"database_url": database_url}
+    # The demo's street has made-up phone numbers and no public URL: its messages go to the
+    # outbox even where a Twilio account is configured, so it needs no webhooks.
+    overrides: dict[str, object] = {
+        "database_url": database_url,
+        "twilio_account_sid": None,
+        "twilio_auth_token": None,
+        "twilio_from": None,
+    }
     if not Settings().admin_token:
         overrides["admin_token"] = secrets.token_urlsafe(24)
     settings = Settings(**overrides)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlmodel import col, select
 
 from care_api.domain.model import Role
+from care_api.log_privacy import install_phone_mask
 from care_api.store.tables import Case, Device, Elder, Merchant, Notification, Volunteer
 from care_api.usecases.dispatch.merchants import create_merchant
 from care_api.usecases.dispatch.volunteers import create_volunteer
@@ -112,6 +113,7 @@ def _log_to_file() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    install_phone_mask(root)
 
 
 def _wait_for(ready: object, what: str) -> None:

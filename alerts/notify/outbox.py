@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from alerts.ports import DeliveryReceipt, OutboundMessage
+from care_api.log_privacy import mask_phone, mask_phones_in
 
 logger = logging.getLogger(__name__)
 
@@ -18,5 +19,10 @@ class OutboxNotifier:
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """Log `message` and report it queued in the outbox."""
-        logger.info("outbox %s to=%s: %s", message.channel, message.to, message.body)
+        logger.info(
+            "outbox %s to=%s: %s",
+            message.channel,
+            mask_phone(message.to),
+            mask_phones_in(message.body),
+        )
         return DeliveryReceipt("queued", provider_id=f"outbox-{message.notification_id}")

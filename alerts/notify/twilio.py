@@ -16,6 +16,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
+from care_api.log_privacy import mask_phone
 
 if TYPE_CHECKING:
     from twilio.http.response import Response
@@ -165,7 +166,9 @@ class TwilioSmsNotifier:
             )
         except _PROVIDER_ERRORS as exc:
             raise _notify_error("sms", message, exc) from exc
-        logger.info("twilio sms %s to=%s sid=%s", message.notification_id, message.to, sent.sid)
+        logger.info(
+            "twilio sms %s to=%s sid=%s", message.notification_id, mask_phone(message.to), sent.sid
+        )
         return DeliveryReceipt("sent", provider_id=sent.sid, detail=f"twilio status {sent.status}")
 
 
@@ -212,7 +215,9 @@ class TwilioVoiceNotifier:
             call = self._client.calls.create(to=message.to, from_=self._from, **extra)
         except _PROVIDER_ERRORS as exc:
             raise _notify_error("voice call", message, exc) from exc
-        logger.info("twilio call %s to=%s sid=%s", message.notification_id, message.to, call.sid)
+        logger.info(
+            "twilio call %s to=%s sid=%s", message.notification_id, mask_phone(message.to), call.sid
+        )
         return DeliveryReceipt("sent", provider_id=call.sid, detail=f"twilio status {call.status}")
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from care_api.domain.model import Role
+from care_api.domain.cases import is_active
+from care_api.domain.dispatch import may_take_orders
+from care_api.domain.model import CaseKind, CaseState, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +44,32 @@ def may_read_elder(principal: Principal, elder_id: int) -> bool:
 def may_see_medical_notes(principal: Principal, elder_id: int) -> bool:
     """Medical notes go to staff and the elder's own caregivers, never to merchants."""
     return may_read_elder(principal, elder_id)
+
+
+# Time-limited disclosure: people outside the centre see an elder's details only while they
+# have work to do there. Afterwards their task or order still shows the case, not the elder.
+
+
+def volunteer_sees_elder(*, theirs: bool, case_state: CaseState) -> bool:
+    """A volunteer sees name, address, phone and access while their task or emergency is open.
+
+    `theirs`: they accepted the task, or took the emergency; the case must still be active
+    (not resolved, closed or cancelled).
+    """
+    return theirs and is_active(case_state)
+
+
+def volunteer_sees_medical_notes(*, kind: CaseKind, task_needs_medical: bool) -> bool:
+    """On top of the above: medical notes when the task needs them, and in an emergency."""
+    return task_needs_medical or kind is CaseKind.EMERGENCY
+
+
+def merchant_sees_elder(
+    *, order_open: bool, merchant_status: str, red_until: datetime | None, now: datetime
+) -> bool:
+    """A merchant sees name, address and phone only while the order with it is open.
+
+    Never when red-carded (停单) or removed: such a merchant takes no orders, so it needs no
+    elder's address either. Never medical notes or access.
+    """
+    return order_open and may_take_orders(merchant_status, red_until, now)

@@ -5,18 +5,24 @@ Route modules (ours and those other packages pass to `create_app`) import exactl
 `AdminDep`.
 """
 
+import logging
+import math
 from collections.abc import Iterator
 from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.params import Depends as DependsMarker
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
 
 from care_api.domain.access import Principal
 from care_api.domain.model import Role
 from care_api.services import Services
 from care_api.store.uow import SqlUnitOfWork
+from care_api.throttle import Gate
 from care_api.usecases.people.tokens import authenticate
+
+log = logging.getLogger(__name__)
 
 
 def get_services(request: Request) -> Services:
@@ -51,7 +57,48 @@ def _unauthenticated() -> HTTPException:
     )
 
 
+def client_source(request: Request) -> str:
+    """The address a request came from (behind a local proxy: the one it forwarded for)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def too_many_failures(retry_after_s: float) -> HTTPException:
+    """429 for a source shut out after too many failed logins."""
+    wait = max(1, math.ceil(retry_after_s))
+    return HTTPException(
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        detail=f"too many failed attempts from this address; try again in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def check_token(services: Services, session: Session, token: str, source: str) -> Principal:
+    """The principal behind `token` presented from `source`; 401 when bad, 429 when shut out.
+
+    A bad token counts against its source; after a few, the source waits (backoff) and its
+    tokens are not even looked at meanwhile.
+    """
+    throttle = services.auth[Gate.BEARER]
+    now = services.clock.now()
+    wait = throttle.retry_after(source, now)
+    if wait is not None:
+        raise too_many_failures(wait)
+    admin = services.settings.admin_token
+    principal = authenticate(
+        session,
+        token,
+        admin_token=admin.get_secret_value() if admin is not None else None,
+        now=now,
+    )
+    if principal is None:
+        if throttle.failed(source, now) is not None:
+            log.warning("bearer tokens from %s refused for a while: too many bad ones", source)
+        raise _unauthenticated()
+    return principal
+
+
 def get_principal(
+    request: Request,
     services: ServicesDep,
     uow: UowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
@@ -59,19 +106,25 @@ def get_principal(
     """The person behind the bearer token; 401 when it is missing, unknown, expired or revoked."""
     if credentials is None or not credentials.credentials:
         raise _unauthenticated()
-    admin = services.settings.admin_token
-    principal = authenticate(
-        uow.session,
-        credentials.credentials,
-        admin_token=admin.get_secret_value() if admin is not None else None,
-        now=services.clock.now(),
-    )
-    if principal is None:
-        raise _unauthenticated()
-    return principal
+    return check_token(services, uow.session, credentials.credentials, client_source(request))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_optional_principal(
+    request: Request,
+    services: ServicesDep,
+    uow: UowDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Principal | None:
+    """The person behind the bearer token, or None without one; 401 for a bad token."""
+    if credentials is None:
+        return None
+    return get_principal(request, services, uow, credentials)
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
 def require_roles(*roles: Role) -> DependsMarker:

@@ -1,10 +1,17 @@
 """API models of dispatch: volunteers and their tasks, merchants, their orders and strikes."""
 
+from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from care_api.domain.access import (
+    merchant_sees_elder,
+    volunteer_sees_elder,
+    volunteer_sees_medical_notes,
+)
 from care_api.domain.dispatch import Strategy
+from care_api.domain.model import CaseKind, CaseState
 from care_api.domain.volunteering import MAX_SPANS_PER_DAY, validate_availability
 from care_api.http.schemas import Language, Latitude, Longitude, Name, Phone, Timestamp
 from care_api.store.tables import (
@@ -17,7 +24,7 @@ from care_api.store.tables import (
     VolunteerTask,
 )
 from care_api.usecases.dispatch.offers import Need, TaskRow, TaskStatus
-from care_api.usecases.dispatch.orders import OrderRow
+from care_api.usecases.dispatch.orders import OPEN_ORDER, OrderRow
 
 Word = Annotated[str, Field(min_length=1, max_length=64)]
 Span = Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$", examples=["08:00-12:00"])]
@@ -83,6 +90,7 @@ class TaskElder(BaseModel):
     address: str
     phone: str
     medical_notes: str | None
+    access_notes: str  # how to get in: the key safe and its code, a neighbour's key
 
 
 class TaskPublic(BaseModel):
@@ -99,15 +107,24 @@ class TaskPublic(BaseModel):
     needs_medical: bool
     offered_at: Timestamp
     answered_at: Timestamp | None
-    elder: TaskElder | None  # shown once the task is the volunteer's
+    elder: TaskElder | None  # shown to the volunteer only while the task is theirs and open
 
     @classmethod
     def of(cls, row: TaskRow, *, staff: bool = False) -> Self:
-        """The task as its volunteer (or staff) may see it."""
+        """The task as its volunteer (or staff) may see it.
+
+        The volunteer sees the elder from accepting the task until the task is done or the
+        case ends; before and after, only that the case exists.
+        """
         task: VolunteerTask = row.task
         if task.id is None:
             raise RuntimeError("task has no id yet")
-        theirs = task.status in (TaskStatus.ACCEPTED, TaskStatus.DONE)
+        case_state = CaseState(row.case.state)
+        theirs = task.status == TaskStatus.ACCEPTED
+        shown = staff or volunteer_sees_elder(theirs=theirs, case_state=case_state)
+        medical = volunteer_sees_medical_notes(
+            kind=CaseKind(row.case.kind), task_needs_medical=task.needs_medical
+        )
         return cls(
             id=task.id,
             case_id=task.case_id,
@@ -120,13 +137,19 @@ class TaskPublic(BaseModel):
             needs_medical=task.needs_medical,
             offered_at=task.offered_at,
             answered_at=task.answered_at,
-            elder=_task_elder(row.elder, task.needs_medical) if theirs or staff else None,
+            elder=_task_elder(row.elder, medical) if shown else None,
         )
 
 
 def _task_elder(elder: Elder, needs_medical: bool) -> TaskElder:
     notes = elder.medical_notes if needs_medical else None
-    return TaskElder(name=elder.name, address=elder.address, phone=elder.phone, medical_notes=notes)
+    return TaskElder(
+        name=elder.name,
+        address=elder.address,
+        phone=elder.phone,
+        medical_notes=notes,
+        access_notes=elder.access_notes,
+    )
 
 
 class MerchantCreate(BaseModel):
@@ -282,15 +305,29 @@ class OrderPublic(BaseModel):
     contacted_at: Timestamp | None
     done_at: Timestamp | None
     created_at: Timestamp
-    elder: OrderElder
+    elder: OrderElder | None  # for the merchant only while the order is open with it
 
     @classmethod
-    def of(cls, row: OrderRow) -> Self:
-        """The order as its merchant or staff see it."""
+    def of(cls, row: OrderRow, *, staff: bool, now: datetime) -> Self:
+        """The order as staff, or the merchant it is with, may see it at `now`.
+
+        The merchant sees whom to serve and where while the order is open and it is not
+        red-carded; before and after, only that the order exists.
+        """
         order: ServiceOrder = row.order
         if order.id is None:
             raise RuntimeError("order has no id yet")
         elder = row.elder
+        merchant = row.merchant
+        shown = staff or (
+            merchant is not None
+            and merchant_sees_elder(
+                order_open=order.status in OPEN_ORDER,
+                merchant_status=merchant.status,
+                red_until=merchant.red_until,
+                now=now,
+            )
+        )
         return cls(
             id=order.id,
             case_id=order.case_id,
@@ -305,5 +342,9 @@ class OrderPublic(BaseModel):
             contacted_at=order.contacted_at,
             done_at=order.done_at,
             created_at=order.created_at,
-            elder=OrderElder(name=elder.name, address=elder.address, phone=elder.phone),
+            elder=(
+                OrderElder(name=elder.name, address=elder.address, phone=elder.phone)
+                if shown
+                else None
+            ),
         )

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 
 from care_api.domain.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
+from care_api.log_privacy import mask_phones_in
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def _request_line(request: Request) -> str:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     code = next(c for t, c in _STATUS_OF.items() if isinstance(exc, t))
-    log.info("%s → %d: %s", _request_line(request), code, exc)
+    log.info("%s → %d: %s", _request_line(request), code, mask_phones_in(str(exc)))
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
@@ -39,14 +40,16 @@ async def _invalid_row(request: Request, exc: Exception) -> JSONResponse:
     # client's fault, so 422. Any other ValueError is a bug and stays a 500.
     if not isinstance(exc, ValidationError):  # registered for ValidationError only
         raise exc
-    log.warning("%s rejected: %s", _request_line(request), exc)
+    # A validation error quotes the input, which may be a phone number.
+    log.warning("%s rejected: %s", _request_line(request), mask_phones_in(str(exc)))
     detail = jsonable_encoder(exc.errors(include_url=False, include_context=False))
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     # Two requests raced for the same unique key; the loser is told, nothing was written.
-    log.warning("%s conflicted: %s", _request_line(request), exc)
+    # The database's message lists the statement's parameters: phone numbers among them.
+    log.warning("%s conflicted: %s", _request_line(request), mask_phones_in(str(exc)))
     return JSONResponse(
         {"detail": "conflicts with existing data"}, status_code=status.HTTP_409_CONFLICT
     )

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from care_api.services import Services
+from care_api.throttle import Gate
 from care_api.usecases.cases.queries import (
     count_active_cases_by_kind,
     count_bounded_notifications,
@@ -23,6 +24,15 @@ log = logging.getLogger(__name__)
 
 # Paths no route matched are one label value, so a scanner cannot blow up the series count.
 UNMATCHED_ROUTE = "unmatched"
+# The method is chosen by the client too: any token is a valid HTTP method, so only the
+# standard ones get a label value of their own and the rest share one.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    """The request's method as a metrics label: a standard method, or "other"."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
 class HttpMetrics:
@@ -92,7 +102,8 @@ class MetricsMiddleware:
         finally:
             # The router writes the matched route into this same scope dict.
             route = self._route_label(scope)
-            self._metrics.requests.labels(scope["method"], route, str(status_code)).inc()
+            method = method_label(scope["method"])
+            self._metrics.requests.labels(method, route, str(status_code)).inc()
             self._metrics.duration.labels(route).observe(time.perf_counter() - started)
 
 
@@ -121,6 +132,47 @@ class OpenCasesCollector:
         for kind, count in counts.items():
             gauge.add_metric([str(kind)], count)
         return [gauge]
+
+
+class AuthFailuresCollector:
+    """Failed logins at each gate, attempts refused unchecked, and sources shut out now."""
+
+    FAILURES = "vnh_auth_failures"
+    REFUSED = "vnh_auth_throttled"
+    BLOCKED = "vnh_auth_blocked_sources"
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def _families(self) -> tuple[CounterMetricFamily, CounterMetricFamily, GaugeMetricFamily]:
+        return (
+            CounterMetricFamily(
+                self.FAILURES,
+                "Failed bearer tokens, broker logins and webhook signatures, by gate",
+                labels=["gate"],
+            ),
+            CounterMetricFamily(
+                self.REFUSED,
+                "Attempts refused unchecked while their source waited out its backoff, by gate",
+                labels=["gate"],
+            ),
+            GaugeMetricFamily(
+                self.BLOCKED, "Sources shut out after failed attempts, by gate", labels=["gate"]
+            ),
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        failures, refused, blocked = self._families()
+        now = self._services.clock.now()
+        for gate in Gate:
+            throttle = self._services.auth[gate]
+            failures.add_metric([gate.value], throttle.failures_total)
+            refused.add_metric([gate.value], throttle.refused_total)
+            blocked.add_metric([gate.value], throttle.blocked_sources(now))
+        return [failures, refused, blocked]
 
 
 class SmsSegmentsCollector:
@@ -183,4 +235,5 @@ def build_registry(services: Services) -> tuple[CollectorRegistry, HttpMetrics]:
     registry.register(OpenCasesCollector(services))
     registry.register(SmsSegmentsCollector(services))
     registry.register(BoundedMessagesCollector(services))
+    registry.register(AuthFailuresCollector(services))
     return registry, metrics

@@ -57,6 +57,8 @@ Language = Annotated[
     Field(max_length=16, examples=["zh-CN", "en"]),
     AfterValidator(checked_language),
 ]
+# How a responder gets in: "key safe by the door, code 4711", "neighbour at no. 5 has a key".
+AccessNotes = Annotated[str, Field(max_length=1000)]
 District = Annotated[str, Field(max_length=64)]  # the centre's area (answer times per district)
 Keymap = Annotated[
     dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=16)]],
@@ -83,6 +85,7 @@ class ElderCreate(BaseModel):
     keymap_override: Keymap | None = None
     district: District = ""
     language: Language | None = None
+    access_notes: AccessNotes = ""
 
     _keymap = field_validator("keymap_override")(_checked_keymap)
 
@@ -102,13 +105,14 @@ class ElderUpdate(BaseModel):
     keymap_override: Keymap | None = None
     district: District | None = None
     language: Language | None = None
+    access_notes: AccessNotes | None = None
 
     _keymap = field_validator("keymap_override")(_checked_keymap)
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> Self:
         # lat, lon and keymap_override may be cleared with null; the rest always have a value.
-        for name in ("name", "phone", "address", "medical_notes", "district"):
+        for name in ("name", "phone", "address", "medical_notes", "district", "access_notes"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
         return self
@@ -130,6 +134,7 @@ class ElderPublic(BaseModel):
     language: str | None = None
     # "no_contacts": nobody to page, so an alarm goes straight to the supervisor.
     warnings: list[str] = Field(default_factory=list)
+    access_notes: str | None = None  # like the medical notes
 
     @classmethod
     def of(cls, elder: Elder, principal: Principal, warnings: Sequence[str] = ()) -> Self:
@@ -150,7 +155,19 @@ class ElderPublic(BaseModel):
             district=elder.district,
             language=elder.language,
             warnings=list(warnings),
+            access_notes=elder.access_notes if private else None,
         )
+
+
+class CaseElder(BaseModel):
+    """The elder of a case, as much as the asker may see now (None: not for them)."""
+
+    elder_id: int
+    name: str
+    phone: str
+    address: str
+    medical_notes: str | None
+    access_notes: str | None
 
 
 class ContactCreate(BaseModel):

@@ -30,6 +30,9 @@ class Elder(SQLModel, table=True):
     district: str = Field(default="", max_length=64)
     # BCP 47 tag (zh-CN or en) of the texts this person reads and hears; None: the centre's.
     language: str | None = Field(default=None, max_length=16)
+    # How a responder gets in: the key safe and its code, a neighbour with a key (0015).
+    # Shown like the medical notes, and to a volunteer only while the case is theirs.
+    access_notes: str = Field(default="", max_length=1000)
 
 
 class Contact(SQLModel, table=True):

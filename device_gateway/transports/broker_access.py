@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from care_api.domain.clock import Clock, SystemClock
+from care_api.throttle import FailureThrottle
 from device_gateway.protocol.checks import is_device_id
 from device_gateway.protocol.topics import (
     DOWN_LEAF,
@@ -39,14 +41,50 @@ class BrokerAccess:
     gateway_username: str
     gateway_password: str = field(repr=False)
     verify_device: DeviceVerifier = field(repr=False)
+    # Failed logins per source address, with backoff; None: no throttling (tests, tools).
+    throttle: FailureThrottle | None = field(default=None, repr=False)
+    clock: Clock = field(default_factory=SystemClock, repr=False)
 
     def admits(
-        self, client_id: str | None, username: str | None, password: str | None, will: str | None
+        self,
+        client_id: str | None,
+        username: str | None,
+        password: str | None,
+        will: str | None,
+        source: str | None = None,
     ) -> bool:
         """May this CONNECT go ahead; `will` is its last-will topic, if it has one.
 
+        `source` is the client's address: after a few failed logins from it, its logins are
+        refused unchecked for a while (backoff), except the gateway's own with its password,
+        so that someone failing on the gateway's host cannot lock the gateway out.
         Runs the device check, which may read the database: call it off the event loop.
         """
+        throttle = self.throttle if source is not None else None
+        if throttle is None or source is None:
+            return self._admits(client_id, username, password, will)
+        now = self.clock.now()
+        if not self._is_gateway_login(username, password):
+            wait = throttle.retry_after(source, now)
+            if wait is not None:
+                log.info("broker login from %s refused unchecked: %.0f s to wait", source, wait)
+                return False
+        if self._admits(client_id, username, password, will):
+            return True
+        if throttle.failed(source, now) is not None:
+            log.warning("broker logins from %s refused for a while: too many failures", source)
+        return False
+
+    def _is_gateway_login(self, username: str | None, password: str | None) -> bool:
+        return (
+            username == self.gateway_username
+            and password is not None
+            and hmac.compare_digest(password.encode(), self.gateway_password.encode())
+        )
+
+    def _admits(
+        self, client_id: str | None, username: str | None, password: str | None, will: str | None
+    ) -> bool:
         if username is None or password is None:
             log.info("broker login refused for client %s: no username or password", client_id)
             return False

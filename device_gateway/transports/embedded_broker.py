@@ -57,7 +57,12 @@ class EmbeddedAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is unty
         if access is not None:
             will = session.will_topic if session.will_flag else None
             return await asyncio.to_thread(
-                access.admits, session.client_id, session.username, session.password, will
+                access.admits,
+                session.client_id,
+                session.username,
+                session.password,
+                will,
+                session.remote_address,
             )
         if check is not None:
             return bool(await asyncio.to_thread(check, session.username, session.password))

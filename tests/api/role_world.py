@@ -20,7 +20,7 @@ from alerts.ports import Channel
 from alerts.runtime import AlertsComponent
 from care_api.services import Services, build_services
 from care_api.settings import Settings
-from care_api.store.tables import MerchantStrike, VolunteerTask
+from care_api.store.tables import MerchantStrike, ServiceOrder, VolunteerTask
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient, bearer
 from tests.fakes import FakeClock
 from tests.mosquitto import free_port
@@ -179,6 +179,18 @@ class World:
             )
             ok(self.api.post(f"/api/v1/orders/{order_id}/contacted", headers=token))
         return order_id
+
+    def case_of_task(self, task_id: int) -> str:
+        with self.services.uow() as uow:
+            task = uow.session.get(VolunteerTask, task_id)
+            assert task is not None
+            return task.case_id
+
+    def case_of_order(self, order_id: int) -> str:
+        with self.services.uow() as uow:
+            order = uow.session.get(ServiceOrder, order_id)
+            assert order is not None
+            return order.case_id
 
     def strike(self) -> int:
         case_id = self.case(True, kind="service")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ from fastapi import APIRouter
 from care_api.http.app import create_app
 from care_api.services import Services
 from care_api.usecases.intake.reports import record_device_report
-from tests.api.support import ADMIN, TestClient
+from tests.api.support import ADMIN, TestClient, bearer, mint
 from tests.helpers import press, seed_elder
 
 
@@ -29,10 +31,15 @@ class RecordingComponent:
         self.log.append(f"stop {self.name}")
 
 
-def test_health_ok_without_a_token(api: TestClient) -> None:
-    resp = api.get("/healthz")
-    assert resp.status_code == 200
-    assert resp.json() == {"status": "ok", "database": "ok"}
+def test_health_ok_without_a_token_says_only_up(services: Services) -> None:
+    checks = {"gateway": lambda: {"mqtt_connected": True, "dc09": {"listen": "10.0.0.5:7050"}}}
+    with TestClient(create_app(services, health_checks=checks)) as client:
+        anonymous = client.get("/healthz")
+        staff = client.get("/healthz", headers=ADMIN)
+        forged = client.get("/healthz", headers=bearer("not-a-token"))
+    assert (anonymous.status_code, anonymous.json()) == (200, {"status": "ok"})
+    assert staff.json() == {"status": "ok", "database": "ok", **{"gateway": checks["gateway"]()}}
+    assert forged.status_code == 401
 
 
 def test_health_shows_component_reports_and_a_failing_check_degrades(services: Services) -> None:
@@ -41,7 +48,12 @@ def test_health_shows_component_reports_and_a_failing_check_degrades(services: S
 
     checks = {"gateway": lambda: {"connected": True, "inbox": 0}, "alerts": broken}
     with TestClient(create_app(services, health_checks=checks)) as client:
-        resp = client.get("/healthz")
+        anonymous = client.get("/healthz")
+        volunteer = client.get("/healthz", headers=mint(client, "volunteer", subject_id=1))
+        resp = client.get("/healthz", headers=ADMIN)
+    # Up or down for anyone; what the parts report (addresses, counters, errors) for staff.
+    assert (anonymous.status_code, anonymous.json()) == (503, {"status": "degraded"})
+    assert (volunteer.status_code, volunteer.json()) == (503, {"status": "degraded"})
     assert resp.status_code == 503
     assert resp.json() == {
         "status": "degraded",
@@ -153,3 +165,36 @@ def _refs(node: object) -> list[str]:
     if isinstance(node, list):
         return [r for v in node for r in _refs(v)]
     return []
+
+
+def _series(api: TestClient) -> set[str]:
+    """The label sets of the request metrics, without their values."""
+    lines = api.get("/metrics").text.splitlines()
+    return {line.rsplit(" ", 1)[0] for line in lines if line.startswith("vnh_http_request")}
+
+
+def test_health_made_up_methods_and_paths_add_no_metrics_series(api: TestClient) -> None:
+    rng = random.Random(7)
+    letters = string.ascii_uppercase + string.digits
+
+    def attack() -> None:
+        method = "".join(rng.choices(letters, k=rng.randint(3, 12)))
+        path = rng.choice(
+            [
+                f"/{rng.getrandbits(64):x}/{rng.getrandbits(32):x}",
+                f"/api/v1/elders/{rng.randint(1, 10**9)}",
+            ]
+        )
+        api.request(method, path, headers=ADMIN)
+
+    attack(), attack()  # one series per (route template, "other") pair that can arise
+    api.request("PROPFIND", "/api/v1/elders/1", headers=ADMIN)
+    api.request("PROPFIND", "/nowhere", headers=ADMIN)
+    _series(api)  # the scrape itself is a request with series of its own
+    before = _series(api)
+    for _ in range(200):
+        attack()
+    after = _series(api)
+    assert after == before, sorted(after - before)[:5]
+    assert any('method="other",route="/api/v1/elders/{elder_id}"' in s for s in after)
+    assert any('method="other",route="unmatched"' in s for s in after)

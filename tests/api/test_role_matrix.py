@@ -77,6 +77,15 @@ def case(w: World, role: str, own: bool) -> dict[str, Any]:
     return {"case_id": w.case(own)}
 
 
+def responders_case(w: World, role: str, own: bool) -> dict[str, Any]:
+    """A case the caller must act on now: their accepted task's, their open order's."""
+    if own and role == VOLUNTEER:
+        return {"case_id": w.case_of_task(w.task(True, accepted=True))}
+    if own and role == MERCHANT:
+        return {"case_id": w.case_of_order(w.order(True))}
+    return case(w, role, own)
+
+
 def drill(w: World, role: str, own: bool) -> dict[str, Any]:
     return {"drill_id": w.post("/drills", {"district": w.unique("District ")})["id"]}
 
@@ -166,6 +175,9 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/cases": Rule(CAREGIVER_LIST),
     "POST /api/v1/cases": Rule(STAFF, body=lambda w: {**FILING, "elder_id": w.elder_a}),
     "GET /api/v1/cases/{case_id}": Rule(CAREGIVER_OWN, case),
+    "GET /api/v1/cases/{case_id}/elder": Rule(
+        {**CAREGIVER_OWN, VOLUNTEER: OWN, MERCHANT: OWN}, responders_case
+    ),
     "POST /api/v1/cases/{case_id}/ack": Rule(CAREGIVER_OWN, case, lambda w: {"note": "coming"}),
     "POST /api/v1/cases/{case_id}/accept": Rule(CAREGIVER_OWN, case),
     "POST /api/v1/cases/{case_id}/on-site": Rule(

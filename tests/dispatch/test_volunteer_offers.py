@@ -160,6 +160,7 @@ def test_offers_volunteer_sees_only_own_tasks_and_medical_notes_only_when_needed
         "address": "12 Bamboo Lane",
         "phone": "+8613800000000",
         "medical_notes": "diabetic; insulin at 8",
+        "access_notes": "",
     }
     plain = ok(api.post(f"/api/v1/tasks/{bo_second['id']}/accept", headers=bo_token))
     assert plain["elder"]["address"] == "12 Bamboo Lane"

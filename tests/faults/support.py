@@ -81,7 +81,10 @@ class ServeProcess:
                 if self._proc is None or self._proc.poll() is not None:
                     break
                 try:
-                    body = client.get(f"{self.api_url}/healthz").json()
+                    body = client.get(
+                        f"{self.api_url}/healthz",
+                        headers={"Authorization": f"Bearer {self.token}"},
+                    ).json()
                 except (httpx.HTTPError, ValueError):
                     body = {}
                 if body.get("gateway", {}).get("mqtt_connected"):

@@ -43,6 +43,7 @@ def test_notifier_outage_retries_with_backoff_and_sends_each_once(tmp_path: Path
             VNH_TWILIO_AUTH_TOKEN=twilio.auth_token,
             VNH_TWILIO_FROM="+8657900000000",
             VNH_TWILIO_API_URL=twilio.base_url,
+            VNH_PUBLIC_URL="https://vnh.example.org",
         ) as serve,
     ):
         serve.start()

@@ -15,11 +15,13 @@ from care_api.http.app import create_app
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Case, Device
+from care_api.throttle import FREE_FAILURES
 from care_api.usecases.fleet.broker_login import verify_device
 from care_api.usecases.people.tokens import mint_token
 from device_gateway.runtime import GatewayComponent
 from device_gateway.transports.broker_access import BrokerAccess
 from tests.api.support import TestClient, bearer
+from tests.fakes import FakeClock
 from tests.helpers import seed_elder
 from tests.integration.mqtt_terminal import Terminal, down, status, up, wait_until
 from tests.mosquitto import HOST, free_port
@@ -287,3 +289,42 @@ def test_broker_auth_rotating_or_retiring_ends_the_session_opened_with_the_old_s
         # Another terminal's session goes on, and its presses are handled.
         assert t2.client.is_connected()
         _press_and_wait_for_ack(t2, "T2")
+
+
+def test_broker_auth_failed_logins_from_one_address_back_off(
+    services: Services, clock: FakeClock
+) -> None:
+    _, secret = seed_elder(services, "T1", contacts=0)
+    settings = Settings(
+        database_url=services.settings.database_url,
+        embedded_mqtt_port=free_port(),
+        mqtt_password=SecretStr("gateway-password-for-this-test"),
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    gateway = GatewayComponent(settings, services)
+    gateway.start()
+    port = settings.embedded_mqtt_port
+
+    def login(username: str, password: str, client_id: str | None = None) -> str:
+        with Terminal(
+            HOST, port, client_id=client_id or username, username=username, password=password
+        ) as terminal:
+            return str(terminal.connect())
+
+    try:
+        for _ in range(FREE_FAILURES + 1):
+            assert login("T1", "guessed-secret") == "Not authorized"
+        # Shut out: even the right secret is not looked at from this address for now…
+        assert login("T1", secret) == "Not authorized"
+        # …but the gateway's own login is, so a guesser on its host cannot lock it out.
+        assert login("vnh-gateway", "gateway-password-for-this-test", "gw-probe") == "Success"
+        clock.advance(seconds=1)
+        with Terminal(HOST, port, client_id="T1", username="T1", password=secret) as t1:
+            assert t1.connect() == "Success"
+            _press_and_wait_for_ack(t1, "T1")
+        with TestClient(create_app(services)) as api:
+            lines = api.get("/metrics").text.splitlines()
+        assert f'vnh_auth_failures_total{{gate="mqtt_login"}} {FREE_FAILURES + 1}.0' in lines
+        assert 'vnh_auth_throttled_total{gate="mqtt_login"} 1.0' in lines
+    finally:
+        gateway.stop()

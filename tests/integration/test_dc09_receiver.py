@@ -22,7 +22,7 @@ from tests.api.support import TestClient
 from tests.dc09_sender import Panel, answer_id, contact_id
 from tests.fakes import FakeClock
 from tests.fleet.support import CONTACT, history, settle, twilio_alerts
-from tests.helpers import seed_elder
+from tests.helpers import operator_header, seed_elder
 from tests.mosquitto import free_port
 from tests.serial_support import cases, wait_until
 from tests.twilio_server import RecordingTwilioServer
@@ -237,7 +237,7 @@ def test_vnh_dc09_listen_starts_the_receiver_in_the_gateway(services: Services) 
             assert answer_id(end.answer()) == "ACK"
         finally:
             end.close()
-        shown = client.get("/healthz").json()["gateway"]["dc09"]
+        shown = client.get("/healthz", headers=operator_header(services)).json()["gateway"]["dc09"]
     assert shown["listen"] == f"127.0.0.1:{port}"
     assert shown["acks"] == 1
     assert [c.kind for c in cases(services)] == ["emergency"]

@@ -28,7 +28,7 @@ from device_gateway.transports.serial import (
 from firmware_sim import wire
 from firmware_sim.serial_line import point_link
 from tests.api.support import TestClient
-from tests.helpers import seed_elder
+from tests.helpers import operator_header, seed_elder
 from tests.mosquitto import free_port
 from tests.serial_support import (
     CASE_1,
@@ -226,7 +226,7 @@ def test_serial_health_shows_in_healthz_per_port(
         hub.send(press_line())
         assert hub.reply() == ack_line("T1001", 42, "accepted", case=CASE_1)
 
-        body: dict[str, Any] = client.get("/healthz").json()
+        body: dict[str, Any] = client.get("/healthz", headers=operator_header(services)).json()
 
     shown = body["gateway"]["serial"]
     assert body["status"] == "ok"  # a port being retried does not stop the service

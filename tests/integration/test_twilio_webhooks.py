@@ -12,14 +12,17 @@ from fastapi import FastAPI
 from httpx import Response
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
+from typer.testing import CliRunner
 
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
 from care_api.domain.model import DeviceReport, EventKey, ReportType
+from care_api.http.app import create_app
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
+from care_api.throttle import FREE_FAILURES
 from care_api.usecases.cases.log import LOOP_ON_SITE, LOOP_TIMER
 from care_api.usecases.dispatch.volunteers import create_volunteer
 from care_api.usecases.intake.reports import record_device_report
@@ -29,6 +32,7 @@ from tests.conftest import make_settings
 from tests.fakes import FakeClock
 from tests.helpers import add_morning_check_in, press, seed_elder
 from tests.twilio_server import RecordingTwilioServer
+from vnh import cli
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -464,18 +468,54 @@ def test_webhooks_answer_404_without_twilio(db_url: str, clock: FakeClock) -> No
         services.close()
 
 
-def test_webhooks_without_public_url_check_the_request_url(db_url: str, clock: FakeClock) -> None:
+def test_webhooks_without_public_url_trust_no_host_header(db_url: str, clock: FakeClock) -> None:
+    # An attacker signs for whatever Host they send; with no public URL nothing is accepted.
     services = build_services(twilio_settings(db_url), clock=clock)
     app = FastAPI()
     app.include_router(webhook_router(services))
     try:
         with TestClient(app) as client:
-            params = {"From": "+8613311112222", "Body": "1"}
-            good = post(client, "/webhooks/twilio/sms", params, base="http://testserver")
-            bad = post(client, "/webhooks/twilio/sms", params)  # signed for the public URL
-            assert (good.status_code, bad.status_code) == (200, 403)
+            params = {"From": FIRST_PHONE, "Body": "1"}
+            for base in ("http://testserver", PUBLIC_URL):
+                response = post(client, "/webhooks/twilio/sms", params, base=base)
+                assert response.status_code == 404, response.text
     finally:
         services.close()
+
+
+class _NeverRun:
+    started = False
+
+    def run(self) -> None:
+        _NeverRun.started = True
+
+
+@pytest.mark.parametrize("public_url", [None, "vnh.example.org", "ftp://vnh.example.org"])
+def test_vnh_serve_refuses_twilio_without_a_public_url(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, public_url: str | None
+) -> None:
+    for name, value in {
+        "VNH_DATABASE_URL": db_url,
+        "VNH_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "VNH_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "VNH_TWILIO_FROM": "+15005550006",
+    }.items():
+        monkeypatch.setenv(name, value)
+    if public_url is None:
+        monkeypatch.delenv("VNH_PUBLIC_URL", raising=False)
+    else:
+        monkeypatch.setenv("VNH_PUBLIC_URL", public_url)
+    monkeypatch.setattr(cli, "http_server", lambda *_: _NeverRun())
+    _NeverRun.started = False
+    result = CliRunner().invoke(cli.app, ["serve"])
+    assert result.exit_code == 2, result.output
+    assert "VNH_PUBLIC_URL" in result.output
+    assert not _NeverRun.started
+    # The same set-up with the public URL starts.
+    monkeypatch.setenv("VNH_PUBLIC_URL", PUBLIC_URL)
+    result = CliRunner().invoke(cli.app, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert _NeverRun.started
 
 
 def test_a_check_in_call_to_the_elder_speaks_and_gathers_nothing(
@@ -804,3 +844,24 @@ def test_a_number_twilio_refuses_moves_the_ladder_at_once(
         second = [r.form["To"] for r in server.received if r.form.get("To") == SECOND_PHONE]
     assert len(second) == 2  # an SMS and a call to the second contact, at once
     assert case_row(svc, case_id).level == 1
+
+
+def test_forged_signatures_from_one_address_back_off(
+    svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = open_emergency(svc, alerts)
+    params = {"From": FIRST_PHONE, "Body": "1"}
+    app = create_app(svc, routers=[webhook_router(svc)])
+    with TestClient(app) as client:
+        for _ in range(FREE_FAILURES + 1):
+            assert post(client, "/webhooks/twilio/sms", params, token="guess").status_code == 403
+        # Shut out for a second: even a good signature is not checked, and nothing changes.
+        shut = post(client, "/webhooks/twilio/sms", params)
+        assert (shut.status_code, shut.headers["Retry-After"]) == (429, "1")
+        assert case_row(svc, case_id).owner is None
+        clock.advance(seconds=1)
+        assert sms(client, FIRST_PHONE, "1").startswith(f"You have case {case_id}")
+        lines = client.get("/metrics").text.splitlines()
+    assert f'vnh_auth_failures_total{{gate="webhook_signature"}} {FREE_FAILURES + 1}.0' in lines
+    assert 'vnh_auth_throttled_total{gate="webhook_signature"} 1.0' in lines

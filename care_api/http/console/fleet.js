@@ -1,6 +1,6 @@
 // The fleet of terminals: online or not, battery, last seen; problems listed first.
 
-import { api, serverNow } from "./api.js";
+import { api, serverNow, token } from "./api.js";
 import { fill, h } from "./dom.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
 
@@ -15,7 +15,10 @@ export function mount(root, { toast }) {
   async function loadHubs() {
     // Serial hubs are the gateway's ports, so their state comes from the service's health.
     try {
-      const res = await fetch("/healthz", { headers: { Accept: "application/json" } });
+      // The ports' details are for staff: without the token /healthz says only up or down.
+      const res = await fetch("/healthz", {
+        headers: { Accept: "application/json", Authorization: `Bearer ${token()}` },
+      });
       const health = await res.json();
       return (health.gateway && health.gateway.serial) || {};
     } catch {

@@ -10,8 +10,15 @@ from care_api.domain.access import Principal, is_staff, may_read_elder
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, Role, ServiceLine
 from care_api.http.audit_trail import AuditDep
-from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
-from care_api.http.schemas import AckBody, CallbackBody, CaseDetail, CasePublic, ResolveBody
+from care_api.http.deps import PrincipalDep, ServicesDep, StaffDep, UowDep, require_roles
+from care_api.http.schemas import (
+    AckBody,
+    CallbackBody,
+    CaseDetail,
+    CaseElder,
+    CasePublic,
+    ResolveBody,
+)
 from care_api.store.tables import Case
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import acknowledge, arrive, record_callback, resolve
@@ -25,6 +32,7 @@ from care_api.usecases.cases.queries import (
     notifications_of_case,
 )
 from care_api.usecases.dispatch.responders import shown_to_family
+from care_api.usecases.people.disclosure import elder_view
 from care_api.usecases.people.registry import (
     NO_CONTACTS_WARNING,
     elder_warnings,
@@ -99,6 +107,25 @@ def read_case(case_id: CaseId, uow: UowDep, principal: ResponderDep, audit: Audi
     )
     audit.shown("case", case.elder_id, ref=case.id)
     return detail
+
+
+@router.get("/{case_id}/elder")
+def read_case_elder(
+    case_id: CaseId, services: ServicesDep, uow: UowDep, principal: PrincipalDep, audit: AuditDep
+) -> CaseElder:
+    """Whom a case is for and how to reach them, for whoever must act on it now.
+
+    Staff and the elder's caregivers always; a volunteer while the case is theirs and open
+    (an accepted task, or an emergency they took: with medical notes and access); a merchant
+    while its order is open and it is not red-carded (no medical notes, no access). Anyone
+    else, or afterwards: 404. Written to the audit log.
+    """
+    case = uow.session.get(Case, case_id)
+    view = None if case is None else elder_view(uow.session, case, principal, services.clock.now())
+    if case is None or view is None:
+        raise NotFound(f"case {case_id} not found")
+    audit.shown("case elder", case.elder_id, ref=case.id)
+    return CaseElder.model_validate(view, from_attributes=True)
 
 
 def _acknowledge(

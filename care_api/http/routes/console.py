@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path as FsPath
 from typing import Annotated, Self
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,12 +21,11 @@ from care_api.domain.model import CaseKind, ServiceLine
 from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_models import BoardCase, BoardPublic
-from care_api.http.deps import ServicesDep, StaffDep, UowDep
+from care_api.http.deps import ServicesDep, StaffDep, UowDep, check_token, client_source
 from care_api.http.filing_models import KpiReport
 from care_api.http.schemas import CasePublic
 from care_api.services import Services
 from care_api.usecases.cases.reclassify import reclassify
-from care_api.usecases.people.tokens import authenticate
 from care_api.usecases.reports.console import board, kpi_inputs
 from care_api.usecases.reports.kpi import answer_kpi, parse_bound, service_kpi
 
@@ -82,15 +81,9 @@ def _redact_access_log() -> None:
         access.addFilter(_RedactTokenFilter())
 
 
-def _stream_principal(services: Services, token: str) -> Principal | None:
-    admin = services.settings.admin_token
+def _stream_principal(services: Services, token: str, source: str) -> Principal:
     with services.uow() as uow:
-        return authenticate(
-            uow.session,
-            token,
-            admin_token=admin.get_secret_value() if admin is not None else None,
-            now=services.clock.now(),
-        )
+        return check_token(services, uow.session, token, source)
 
 
 def console_router(services: Services, *, stream: CaseStream | None = None) -> APIRouter:
@@ -112,12 +105,13 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
 
     @router.get(f"{API}/stream", tags=["console"], response_class=StreamingResponse)
     async def case_stream(
+        request: Request,
         token: Annotated[str, Query(min_length=1, max_length=200)],
     ) -> StreamingResponse:
         """Server-sent `case` events for staff; the token rides in the query for EventSource."""
-        principal = await run_in_threadpool(_stream_principal, services, token)
-        if principal is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated")
+        principal = await run_in_threadpool(
+            _stream_principal, services, token, client_source(request)
+        )
         if not is_staff(principal):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "the case stream is for staff")
         client = cases.connect(asyncio.get_running_loop())

@@ -39,15 +39,17 @@ def _check_readable(principal: Principal, elder_id: int) -> None:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def post_elder(
-    body: ElderCreate, services: ServicesDep, uow: UowDep, principal: StaffDep
+    body: ElderCreate, services: ServicesDep, uow: UowDep, principal: StaffDep, audit: AuditDep
 ) -> ElderPublic:
-    """Add an elder's profile."""
+    """Add an elder's profile; the profile it answers with is written to the audit log."""
     region = services.settings.phone_region
     elder = create_elder(uow.session, body.model_dump(), services.clock.now(), region=region)
     uow.commit()
     # Registered before its contacts are: "no_contacts" until one that may be paged is added.
     warnings = elder_warnings(uow.session, elder.id) if elder.id is not None else []
-    return ElderPublic.of(elder, principal, warnings)
+    profile = ElderPublic.of(elder, principal, warnings)
+    audit.shown("elder", profile.id)
+    return profile
 
 
 @router.get("/{elder_id}")
@@ -62,14 +64,21 @@ def read_elder(elder_id: int, uow: UowDep, principal: ReaderDep, audit: AuditDep
 
 @router.patch("/{elder_id}")
 def patch_elder(
-    elder_id: int, body: ElderUpdate, services: ServicesDep, uow: UowDep, principal: StaffDep
+    elder_id: int,
+    body: ElderUpdate,
+    services: ServicesDep,
+    uow: UowDep,
+    principal: StaffDep,
+    audit: AuditDep,
 ) -> ElderPublic:
-    """Change the fields sent; the others stay as they are."""
+    """Change the fields sent; the others stay as they are. Written to the audit log."""
     changes = body.model_dump(exclude_unset=True)
     region = services.settings.phone_region
     elder = update_elder(uow.session, elder_id, changes, region=region)
     uow.commit()
-    return ElderPublic.of(elder, principal, elder_warnings(uow.session, elder_id))
+    profile = ElderPublic.of(elder, principal, elder_warnings(uow.session, elder_id))
+    audit.shown("elder", elder_id)
+    return profile
 
 
 @router.post("/{elder_id}/contacts", status_code=status.HTTP_201_CREATED)

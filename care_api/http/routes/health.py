@@ -1,4 +1,8 @@
-"""Liveness and readiness (/healthz) and Prometheus metrics (/metrics); no token needed."""
+"""Liveness and readiness (/healthz) and Prometheus metrics (/metrics).
+
+Anyone may ask whether the service is up; what its parts report (addresses, counters, errors)
+is for staff, so /healthz shows it only with an admin or operator token.
+"""
 
 import logging
 from collections.abc import Callable, Mapping
@@ -11,7 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from care_api.http.deps import ServicesDep
+from care_api.domain.access import is_staff
+from care_api.http.deps import OptionalPrincipalDep, ServicesDep
 from care_api.services import Services
 
 log = logging.getLogger(__name__)
@@ -32,11 +37,14 @@ def _database_status(services: Services) -> str:
 
 
 @router.get("/healthz", response_class=JSONResponse)
-def healthz(request: Request, services: ServicesDep) -> JSONResponse:
-    """200 with each part's report when the service can work; 503 when a part is down.
+def healthz(
+    request: Request, services: ServicesDep, principal: OptionalPrincipalDep
+) -> JSONResponse:
+    """200 when the service can work, 503 when a part is down; details for staff only.
 
-    A component reports through the dict its check returns; a check that raises marks the
-    service degraded.
+    Without a staff token the answer is `{"status": "ok"}` or `{"status": "degraded"}`. With
+    one it adds each part's report: a component reports through the dict its check returns,
+    and a check that raises marks the service degraded.
     """
     report: dict[str, Any] = {"status": "ok", "database": _database_status(services)}
     healthy = report["database"] == "ok"
@@ -51,6 +59,8 @@ def healthz(request: Request, services: ServicesDep) -> JSONResponse:
     if not healthy:
         report["status"] = "degraded"
     code = status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE
+    if principal is None or not is_staff(principal):
+        report = {"status": report["status"]}
     return JSONResponse(jsonable_encoder(report), status_code=code)
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from care_api.domain.access import Principal, is_staff
 from care_api.domain.model import Role
-from care_api.http.audit_trail import AuditDep
+from care_api.http.audit_trail import AuditDep, AuditTrail
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.dispatch_models import OrderCreate, OrderPublic
 from care_api.usecases.cases.queries import MAX_PAGE, Page
@@ -40,6 +40,17 @@ def merchant_id(principal: Principal) -> int:
     return principal.subject_id
 
 
+def _shown_order(
+    services: ServicesDep, uow: UowDep, audit: AuditTrail, order_id: int, principal: Principal
+) -> OrderPublic:
+    # Read after the commit: the order as the change left it, and the elder it names.
+    row = order_row(uow.session, order_id)
+    order = OrderPublic.of(row, staff=is_staff(principal), now=services.clock.now())
+    if order.elder is not None:
+        audit.shown("order", row.case.elder_id, str(order_id))
+    return order
+
+
 @router.post("/cases/{case_id}/orders", status_code=status.HTTP_201_CREATED)
 def post_order(
     case_id: Annotated[str, Path(min_length=1, max_length=32)],
@@ -47,6 +58,7 @@ def post_order(
     services: ServicesDep,
     uow: UowDep,
     principal: StaffDep,
+    audit: AuditDep,
 ) -> OrderPublic:
     """Turn a service case into an order for the nearest / fairest / best merchant.
 
@@ -71,11 +83,12 @@ def post_order(
         order.category,
         attempt.merchant_id if attempt else None,
     )
-    return OrderPublic.of(order_row(uow.session, order.id or 0))
+    return _shown_order(services, uow, audit, order.id or 0, principal)
 
 
 @router.get("/orders")
 def read_orders(
+    services: ServicesDep,
     uow: UowDep,
     principal: MerchantOrStaffDep,
     audit: AuditDep,
@@ -86,7 +99,8 @@ def read_orders(
 ) -> list[OrderPublic]:
     """Orders newest first: a merchant sees the orders now with it, staff every one.
 
-    Each order shows its elder's name and address: written to the audit log.
+    A merchant sees the elder's name, address and phone only on its open orders, and none
+    while red-carded; orders that show their elder are written to the audit log.
     """
     rows = list_orders(
         uow.session,
@@ -95,36 +109,45 @@ def read_orders(
         case_id=case_id,
         page=Page(limit=limit, offset=offset),
     )
-    orders = [OrderPublic.of(r) for r in rows]
+    staff, now = is_staff(principal), services.clock.now()
+    orders = [OrderPublic.of(r, staff=staff, now=now) for r in rows]
     audit.shown_all(
-        [ElderRead("order", r.case.elder_id, str(o.id)) for r, o in zip(rows, orders, strict=True)]
+        [
+            ElderRead("order", r.case.elder_id, str(o.id))
+            for r, o in zip(rows, orders, strict=True)
+            if o.elder is not None
+        ]
     )
     return orders
 
 
 @router.post("/orders/{order_id}/contacted")
 def post_contacted(
-    order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantDep
+    order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantDep, audit: AuditDep
 ) -> OrderPublic:
     """The merchant has reached the elder; in time, the order stays with it."""
     confirm_contact(uow, order_id, merchant_id(principal), now=services.clock.now())
     uow.commit()
-    return OrderPublic.of(order_row(uow.session, order_id))
+    return _shown_order(services, uow, audit, order_id, principal)
 
 
 @router.post("/orders/{order_id}/decline")
 def post_decline(
-    order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantDep
+    order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantDep, audit: AuditDep
 ) -> OrderPublic:
     """The merchant cannot take the order: it moves to the next one at once."""
     decline_order(uow, order_id, merchant_id(principal), now=services.clock.now(), tz=services.tz)
     uow.commit()
-    return OrderPublic.of(order_row(uow.session, order_id))
+    return _shown_order(services, uow, audit, order_id, principal)
 
 
 @router.post("/orders/{order_id}/done")
 def post_done(
-    order_id: int, services: ServicesDep, uow: UowDep, principal: MerchantOrStaffDep
+    order_id: int,
+    services: ServicesDep,
+    uow: UowDep,
+    principal: MerchantOrStaffDep,
+    audit: AuditDep,
 ) -> OrderPublic:
     """The service is delivered: the case is resolved and waits for its callback (回访)."""
     who: int | None = None
@@ -134,4 +157,4 @@ def post_done(
         by = merchant_actor(who)
     complete_order(uow, order_id, who, by=by, now=services.clock.now())
     uow.commit()
-    return OrderPublic.of(order_row(uow.session, order_id))
+    return _shown_order(services, uow, audit, order_id, principal)

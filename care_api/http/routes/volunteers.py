@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from care_api.domain.access import Principal, is_staff
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
-from care_api.http.audit_trail import AuditDep
+from care_api.http.audit_trail import AuditDep, AuditTrail
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.dispatch_models import (
     OfferRequest,
@@ -144,31 +144,35 @@ def post_offers(
     return CasePublic.of(case)
 
 
-def _answered(uow: UowDep, task_id: int) -> TaskPublic:
-    # Read after the commit: the task as the answer left it.
-    return TaskPublic.of(task_row(uow.session, task_id))
+def _answered(uow: UowDep, audit: AuditTrail, task_id: int) -> TaskPublic:
+    # Read after the commit: the task as the answer left it (with its elder once accepted).
+    row = task_row(uow.session, task_id)
+    task = TaskPublic.of(row)
+    if task.elder is not None:
+        audit.shown("task", row.case.elder_id, str(task_id))
+    return task
 
 
 @router.post("/tasks/{task_id}/accept")
 def post_accept_task(
-    task_id: int, services: ServicesDep, uow: UowDep, principal: VolunteerDep
+    task_id: int, services: ServicesDep, uow: UowDep, principal: VolunteerDep, audit: AuditDep
 ) -> TaskPublic:
     """Take the care case: the first volunteer to accept gets it (409 when someone was first)."""
     task = get_task(uow.session, task_id, volunteer_id(principal))
     accept_offer(uow, task.case_id, task.volunteer_id, now=services.clock.now(), via="api")
     uow.commit()
-    return _answered(uow, task_id)
+    return _answered(uow, audit, task_id)
 
 
 @router.post("/tasks/{task_id}/decline")
 def post_decline_task(
-    task_id: int, services: ServicesDep, uow: UowDep, principal: VolunteerDep
+    task_id: int, services: ServicesDep, uow: UowDep, principal: VolunteerDep, audit: AuditDep
 ) -> TaskPublic:
     """Decline the offer; when nobody of the ring is left, the circle widens at once."""
     task = get_task(uow.session, task_id, volunteer_id(principal))
     decline_offer(uow, task.case_id, task.volunteer_id, now=services.clock.now(), via="api")
     uow.commit()
-    return _answered(uow, task_id)
+    return _answered(uow, audit, task_id)
 
 
 @router.post("/tasks/{task_id}/done")

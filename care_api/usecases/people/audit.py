@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from care_api.domain.access import Principal
-from care_api.store.tables import AuditLog
+from care_api.store.tables import AuditLog, Case
 from care_api.usecases.cases.queries import Page
 
 
@@ -38,6 +38,14 @@ def record_reads(
                 route=route,
             )
         )
+
+
+def elders_of_cases(session: Session, case_ids: set[str]) -> list[int]:
+    """The elders the given cases are about, each once, in id order."""
+    if not case_ids:
+        return []
+    found = session.exec(select(Case.elder_id).where(col(Case.id).in_(sorted(case_ids))))
+    return sorted(set(found.all()))
 
 
 def list_audit(

@@ -17,7 +17,17 @@ from care_api.usecases.fleet.history import record_history
 from care_api.usecases.people.credentials import hash_secret, new_secret
 
 ELDER_FIELDS = frozenset(
-    {"name", "phone", "address", "lat", "lon", "medical_notes", "district", "language"}
+    {
+        "name",
+        "phone",
+        "address",
+        "lat",
+        "lon",
+        "medical_notes",
+        "district",
+        "language",
+        "access_notes",
+    }
 )
 
 
