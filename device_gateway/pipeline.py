@@ -27,8 +27,10 @@ from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.json_codec import decode_uplink
 from device_gateway.protocol.model import Ack, AckStatus, Heartbeat, Nak, WireEvent
 from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
+from device_gateway.protocol.watch_codec import WatchFrameError
 from device_gateway.transports.dc09 import Dc09Transport, device_id_for
 from device_gateway.transports.serial import SerialTransport
+from device_gateway.transports.watch import WatchTransport
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,9 @@ class Pipeline:
         if isinstance(item.transport, Dc09Transport):
             self._dc09_frame(item.transport, item)
             return
+        if isinstance(item.transport, WatchTransport):
+            self._watch_frame(item.transport, item)
+            return
         parsed = parse_topic(item.topic)
         if parsed is None:
             log.warning("message on unexpected topic %r dropped", item.topic)
@@ -229,8 +234,33 @@ class Pipeline:
             return  # no answer: the panel resends
         transport.answer(item, message, refused=reason)
 
-    def _record_event(self, event: WireEvent, item: Inbound) -> None:
+    def _watch_frame(self, transport: WatchTransport, item: Inbound) -> None:
+        # Same path again once decoded; `LK` and `AL` are answered after intake commits.
+        now = self._services.clock.now()
+        try:
+            frame, _position, event = transport.decode(item, now)
+        except WatchFrameError as exc:
+            log.warning("bad frame on %s: %s", transport.source, exc)  # no answer, no case
+            return
+        if event is not None:
+            # The watch counted its own cancel window before it raised the fall alarm.
+            self._record_event(event, item, fall_window_s=0)
+            return
+        try:
+            reason = self._persist(
+                lambda: source_refusal(self._services.uow, frame.watch_id, transport.source),
+                what=f"source check of {frame.watch_id}",
+            )
+        except (_Abandoned, _GaveUp):
+            return  # no answer: an alarm is resent, a position comes again
+        transport.answer(item, refused=reason)
+
+    def _record_event(
+        self, event: WireEvent, item: Inbound, *, fall_window_s: int | None = None
+    ) -> None:
         transport = item.transport
+        if fall_window_s is None:
+            fall_window_s = self._services.settings.fall_cancel_window_s
         report = to_report(event, source=transport.source)
         self._router.note(event.device_id, transport)
         now = self._services.clock.now()
@@ -242,7 +272,7 @@ class Pipeline:
                     now=now,
                     tz=self._services.tz,
                     heartbeats=self._services.heartbeats,
-                    fall_window_s=self._services.settings.fall_cancel_window_s,
+                    fall_window_s=fall_window_s,
                 ),
                 what=f"{report.type} {report.key}",
             )

@@ -150,3 +150,10 @@ def test_watch_encode_then_read_round_trips(
 
 def test_watch_alarm_bits_ignore_unrelated_bits() -> None:
     assert alarm_bits(0x00000100) == frozenset()
+
+
+def test_watch_index_equal_to_the_rest_of_the_header_is_still_an_index() -> None:
+    # Index 7 and "0002*LK" (7 bytes) also read as a whole frame without index.
+    (frame,) = frames(b"[3G*1234567890*0007*0002*LK]")
+    assert (frame.index, frame.keyword) == (7, "LK")
+    assert reply_to(frame) == b"[3G*1234567890*0007*0002*LK]"
