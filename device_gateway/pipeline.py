@@ -14,13 +14,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
 from care_api.services import Services
+from care_api.usecases.fleet.positions import record_position
 from care_api.usecases.fleet.presence import record_presence
 from care_api.usecases.intake.batch import record_presses
 from care_api.usecases.intake.heartbeats import record_heartbeats
 from care_api.usecases.intake.reports import record_device_report, source_refusal
 from device_gateway.batching import Run, split_runs, take_batch
 from device_gateway.downlink import DownlinkRouter
-from device_gateway.mapping import to_report
+from device_gateway.mapping import to_position, to_report
 from device_gateway.ports import Inbound
 from device_gateway.protocol.dc09_codec import Dc09Error
 from device_gateway.protocol.errors import FrameError
@@ -238,22 +239,28 @@ class Pipeline:
         # Same path again once decoded; `LK` and `AL` are answered after intake commits.
         now = self._services.clock.now()
         try:
-            frame, _position, event = transport.decode(item, now)
+            frame, position, event = transport.decode(item, now)
         except WatchFrameError as exc:
             log.warning("bad frame on %s: %s", transport.source, exc)  # no answer, no case
             return
-        if event is not None:
-            # The watch counted its own cancel window before it raised the fall alarm.
-            self._record_event(event, item, fall_window_s=0)
-            return
-        try:
-            reason = self._persist(
-                lambda: source_refusal(self._services.uow, frame.watch_id, transport.source),
-                what=f"source check of {frame.watch_id}",
-            )
-        except (_Abandoned, _GaveUp):
-            return  # no answer: an alarm is resent, a position comes again
-        transport.answer(item, refused=reason)
+        if position is not None or event is None:
+            # The position first: whoever opens the case sees where the elder is. A watch
+            # that may not report is cut off here, before its alarm is looked at.
+            where = to_position(position, now) if position is not None else None
+            try:
+                reason = self._persist(
+                    lambda: record_position(
+                        self._services.uow, frame.watch_id, transport.source, where
+                    ),
+                    what=f"position of {frame.watch_id}",
+                )
+            except (_Abandoned, _GaveUp):
+                return  # no answer: an alarm is resent, a position comes again
+            if reason is not None or event is None:
+                transport.answer(item, refused=reason)
+                return
+        # The watch counted its own cancel window before it raised the fall alarm.
+        self._record_event(event, item, fall_window_s=0)
 
     def _record_event(
         self, event: WireEvent, item: Inbound, *, fall_window_s: int | None = None

@@ -280,3 +280,32 @@ def test_vnh_watch_listen_starts_the_receiver_in_the_gateway(services: Services)
 
 def test_receiver_is_off_by_default() -> None:
     assert Settings(_env_file=None).watch_listen is None  # type: ignore[call-arg]
+
+
+def test_last_position_is_kept_per_watch_and_an_older_one_does_not_replace_it(
+    watch: Watch, services: Services
+) -> None:
+    watch.send(frame(WATCH, located("UD", AT, lat=22.5, lon=113.9)))
+    later = AT.replace(minute=45)
+    watch.send(frame(WATCH, located("UD_LTE", later, fix=False, lat=22.6, lon=114.0, wifi=3)))
+    watch.send(frame(WATCH, "LK"))
+    assert watch.answer() == LK_ANSWER  # frames of one watch are handled in order
+    device = _device(services)
+    assert (device.position_lat, device.position_lon) == (22.6, 114.0)
+    assert (device.position_fix, device.position_source) == (False, "wifi")
+    assert device.position_at == later
+    # A resent alarm from before does not move the elder back.
+    watch.send(frame(WATCH, located("AL", AT, status=SOS_BIT, lat=1.0, lon=1.0)))
+    assert watch.answer() == AL_ANSWER
+    assert _device(services).position_lat == 22.6
+
+
+def test_the_sos_case_knows_where_the_watch_was(watch: Watch, services: Services) -> None:
+    watch.send(frame(WATCH, located("AL", AT, status=SOS_BIT, lat=31.2304, lon=121.4737)))
+    assert watch.answer() == AL_ANSWER
+    device = _device(services)
+    assert (device.position_lat, device.position_lon, device.position_source) == (
+        31.2304,
+        121.4737,
+        "gps",
+    )

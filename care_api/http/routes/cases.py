@@ -11,7 +11,7 @@ from care_api.domain.model import CaseKind, CaseState, Role
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.schemas import AckBody, CallbackBody, CaseDetail, CasePublic, ResolveBody
-from care_api.store.tables import Case
+from care_api.store.tables import Case, Device
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import acknowledge, arrive, record_callback, resolve
 from care_api.usecases.cases.log import add_note
@@ -78,8 +78,10 @@ def read_case(case_id: CaseId, uow: UowDep, principal: ResponderDep, audit: Audi
     """One case with its full history and the messages sent about it; in the audit log."""
     case = _visible_case(uow, case_id, principal, lock=False)
     session = uow.session
+    # Only staff and the elder's caregivers reach this route: they may see where the elder is.
+    device = session.get(Device, case.device_id) if case.device_id else None
     detail = CaseDetail.build(
-        case, case_history(session, case.id), notifications_of_case(session, case.id)
+        case, case_history(session, case.id), notifications_of_case(session, case.id), device
     )
     audit.shown("case", case.elder_id, ref=case.id)
     return detail
