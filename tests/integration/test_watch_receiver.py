@@ -17,6 +17,7 @@ from device_gateway.downlink import DownlinkRouter
 from device_gateway.pipeline import Pipeline
 from device_gateway.runtime import GatewayComponent
 from device_gateway.transports.watch import WatchTransport
+from firmware_sim.watch import HOME, SimWatch
 from tests.api.support import TestClient
 from tests.helpers import seed_elder
 from tests.mosquitto import free_port
@@ -309,3 +310,20 @@ def test_the_sos_case_knows_where_the_watch_was(watch: Watch, services: Services
         121.4737,
         "gps",
     )
+
+
+def test_simulated_watch_wanders_near_home_and_its_sos_opens_the_emergency(
+    receiver: WatchTransport, services: Services
+) -> None:
+    sim = SimWatch(WATCH, receiver.address, seed=7)
+    try:
+        sim.connect()  # LK answered
+        for _ in range(3):
+            sim.report_position(AT)
+        assert sim.sos(AT.replace(minute=31))
+    finally:
+        sim.close()
+    assert [c.kind for c in cases(services)] == ["emergency"]
+    device = _device(services)
+    assert device.position_lat is not None and device.position_lon is not None
+    assert abs(device.position_lat - HOME[0]) < 0.01 and abs(device.position_lon - HOME[1]) < 0.01
