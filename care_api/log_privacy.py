@@ -17,9 +17,7 @@ MASK = "***"
 # a token), and no other bare runs: case numbers (C-20261122-0001), event counters (boot,
 # seq up to 2**31) and a watch's 15-digit IMEI in "device=…" must stay readable, or no log
 # line could be traced to its event.
-_PHONE_IN_TEXT = re.compile(
-    r"(?<![\w+])(?:\+\d(?:[ \-]?\d){6,14}|00\d{8,13}|1[3-9]\d{9})(?!\w)"
-)
+_PHONE_IN_TEXT = re.compile(r"(?<![\w+])(?:\+\d(?:[ \-]?\d){6,14}|00\d{8,13}|1[3-9]\d{9})(?!\w)")
 
 
 def mask_phone(phone: str | None) -> str:

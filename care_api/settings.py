@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     # free, then each one shuts the source out twice as long as the last, up to the ceiling.
     auth_free_failures: Annotated[int, Field(ge=1, le=1000)] = 5
     auth_max_backoff_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    # "0.0.0.0:7060": listen for 4G SOS watches there; None: no watch receiver. The watch
+    # protocol carries no secret: expose it only on a private APN or VPN.
+    watch_listen: str | None = None
+    # Watches hold a connection each; caps keep one source (or a flood) from taking them all.
+    watch_max_connections: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    watch_max_per_source: Annotated[int, Field(ge=1, le=100_000)] = 20
+    # Watches link (LK) every few minutes; a connection silent this long is closed.
+    watch_idle_timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 900.0
 
     @classmethod
     def settings_customise_sources(

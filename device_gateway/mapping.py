@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from care_api.domain.fleet import DevicePosition, PositionSource
 from care_api.domain.model import DeviceReport, EventKey, ReportType
 from device_gateway.protocol.model import (
     Battery,
@@ -14,6 +17,9 @@ from device_gateway.protocol.model import (
     Press,
     WireEvent,
 )
+from device_gateway.protocol.watch_codec import Position
+
+CLOCK_SLACK = timedelta(minutes=5)  # a watch clock this far ahead of ours is wrong
 
 
 def to_report(event: WireEvent, *, source: str = "mqtt") -> DeviceReport:
@@ -57,3 +63,26 @@ def _body(event: WireEvent) -> tuple[ReportType, dict[str, object]]:
         case CmdResult():
             return ReportType.CMD_RESULT, {"ref": event.ref, "ok": event.ok, "detail": event.detail}
     raise TypeError(f"no domain mapping for wire event {type(event).__name__}")
+
+
+def to_position(position: Position, received_at: datetime) -> DevicePosition | None:
+    """The domain's view of a watch position; None when it says nowhere.
+
+    Without a believable time of its own (not yet synchronised, or ahead of ours) it is
+    placed at the receive time, so a wrong clock cannot pin an old position in place.
+    Without a GPS fix many watches repeat 0,0 or their last fix: 0,0 is nowhere.
+    """
+    if position.lat is None or position.lon is None:
+        return None
+    if not position.gps_fix and position.lat == 0 and position.lon == 0:
+        return None
+    at = position.at
+    if at is None or at > received_at + CLOCK_SLACK:
+        at = received_at
+    return DevicePosition(
+        at=at,
+        lat=position.lat,
+        lon=position.lon,
+        fix=position.gps_fix,
+        source=PositionSource(position.source),
+    )

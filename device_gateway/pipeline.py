@@ -14,21 +14,24 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
 from care_api.services import Services
+from care_api.usecases.fleet.positions import record_position
 from care_api.usecases.fleet.presence import record_presence
 from care_api.usecases.intake.batch import record_presses
 from care_api.usecases.intake.heartbeats import record_heartbeats
 from care_api.usecases.intake.reports import record_device_report, source_refusal
 from device_gateway.batching import Run, split_runs, take_batch
 from device_gateway.downlink import DownlinkRouter
-from device_gateway.mapping import to_report
+from device_gateway.mapping import to_position, to_report
 from device_gateway.ports import Inbound
 from device_gateway.protocol.dc09_codec import Dc09Error
 from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.json_codec import decode_uplink
 from device_gateway.protocol.model import Ack, AckStatus, Heartbeat, Nak, WireEvent
 from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
+from device_gateway.protocol.watch_codec import WatchFrameError
 from device_gateway.transports.dc09 import Dc09Transport, device_id_for
 from device_gateway.transports.serial import SerialTransport
+from device_gateway.transports.watch import WatchTransport
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +171,9 @@ class Pipeline:
         if isinstance(item.transport, Dc09Transport):
             self._dc09_frame(item.transport, item)
             return
+        if isinstance(item.transport, WatchTransport):
+            self._watch_frame(item.transport, item)
+            return
         parsed = parse_topic(item.topic)
         if parsed is None:
             log.warning("message on unexpected topic %r dropped", item.topic)
@@ -229,8 +235,39 @@ class Pipeline:
             return  # no answer: the panel resends
         transport.answer(item, message, refused=reason)
 
-    def _record_event(self, event: WireEvent, item: Inbound) -> None:
+    def _watch_frame(self, transport: WatchTransport, item: Inbound) -> None:
+        # Same path again once decoded; `LK` and `AL` are answered after intake commits.
+        now = self._services.clock.now()
+        try:
+            frame, position, event = transport.decode(item, now)
+        except WatchFrameError as exc:
+            log.warning("bad frame on %s: %s", transport.source, exc)  # no answer, no case
+            return
+        if position is not None or event is None:
+            # The position first: whoever opens the case sees where the elder is. A watch
+            # that may not report is cut off here, before its alarm is looked at.
+            where = to_position(position, now) if position is not None else None
+            try:
+                reason = self._persist(
+                    lambda: record_position(
+                        self._services.uow, frame.watch_id, transport.source, where
+                    ),
+                    what=f"position of {frame.watch_id}",
+                )
+            except (_Abandoned, _GaveUp):
+                return  # no answer: an alarm is resent, a position comes again
+            if reason is not None or event is None:
+                transport.answer(item, refused=reason)
+                return
+        # The watch counted its own cancel window before it raised the fall alarm.
+        self._record_event(event, item, fall_window_s=0)
+
+    def _record_event(
+        self, event: WireEvent, item: Inbound, *, fall_window_s: int | None = None
+    ) -> None:
         transport = item.transport
+        if fall_window_s is None:
+            fall_window_s = self._services.settings.fall_cancel_window_s
         report = to_report(event, source=transport.source)
         self._router.note(event.device_id, transport)
         now = self._services.clock.now()
@@ -242,7 +279,7 @@ class Pipeline:
                     now=now,
                     tz=self._services.tz,
                     heartbeats=self._services.heartbeats,
-                    fall_window_s=self._services.settings.fall_cancel_window_s,
+                    fall_window_s=fall_window_s,
                 ),
                 what=f"{report.type} {report.key}",
             )

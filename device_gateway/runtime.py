@@ -17,6 +17,7 @@ from device_gateway.transports.dc09 import Dc09Transport
 from device_gateway.transports.embedded_broker import EmbeddedBroker
 from device_gateway.transports.mqtt import MqttTransport, worker_client_id
 from device_gateway.transports.serial import SerialTransport
+from device_gateway.transports.watch import WatchTransport
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class GatewayComponent:
         self._commands: CommandSender | None = None
         self._flusher: HeartbeatFlusher | None = None
         self._dc09: Dc09Transport | None = None
+        self._watch: WatchTransport | None = None
 
     def start(self) -> None:
         """Start broker (if embedded), workers, case news, then the MQTT connection."""
@@ -64,6 +66,20 @@ class GatewayComponent:
         )
         if dc09 is not None:
             dc09.listen()  # a taken address stops the start here, before anything runs
+        watch = None
+        if settings.watch_listen:
+            watch = WatchTransport(
+                settings.watch_listen,
+                max_connections=settings.watch_max_connections,
+                max_per_source=settings.watch_max_per_source,
+                idle_timeout_s=settings.watch_idle_timeout_s,
+            )
+            try:
+                watch.listen()  # as for DC-09: a taken address stops the start here
+            except OSError:
+                if dc09 is not None:
+                    dc09.close()
+                raise
         access = None
         if settings.mqtt_url is None:
             access = embedded_access(settings, self._services)
@@ -100,6 +116,9 @@ class GatewayComponent:
         if dc09 is not None:  # panels report through the same pipeline as terminals
             dc09.start(self._pipeline.offer)
             self._dc09 = dc09
+        if watch is not None:  # watches too: one pipeline, one intake core
+            watch.start(self._pipeline.offer)
+            self._watch = watch
         if not self._mqtt.wait_ready(self._ready_timeout_s):
             log.warning("gateway started but not yet subscribed at %s; it keeps trying", address)
         log.info("device gateway started (%d workers)", settings.gateway_workers)
@@ -122,6 +141,8 @@ class GatewayComponent:
             port.close()
         if self._dc09 is not None:
             self._dc09.close()
+        if self._watch is not None:
+            self._watch.close()
         if self._broker is not None:
             self._services.bus.unsubscribe(DeviceLoginRevoked, self._end_sessions)
             self._broker.stop()
@@ -146,4 +167,6 @@ class GatewayComponent:
             report["serial"] = {port.port: port.health() for port in self._serial}
         if self._dc09 is not None:
             report["dc09"] = self._dc09.health()
+        if self._watch is not None:
+            report["watch"] = self._watch.health()
         return report

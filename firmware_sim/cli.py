@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import random
 import threading
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from firmware_sim.hub_state import HubStats
 from firmware_sim.provision import ProvisionError, provision
 from firmware_sim.serial_line import DEFAULT_BAUDRATE, HubLine, PtyLine, PyserialLine
 from firmware_sim.terminal import ACK_TIMEOUT_S
+from firmware_sim.watch import SimWatch
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +122,32 @@ def sim(
             "terminals' hub_port (default with --serial-pty: the link or pty path)."
         ),
     ] = None,
+    watch: Annotated[
+        str | None,
+        typer.Option(
+            help="Be 4G SOS watches on the gateway's watch receiver at HOST:PORT "
+            "(VNH_WATCH_LISTEN) instead of MQTT terminals."
+        ),
+    ] = None,
+    position_every: Annotated[
+        float, typer.Option(min=0.1, help="With --watch: seconds between positions.")
+    ] = 10.0,
 ) -> None:
     """Run simulated one-button terminals over MQTT, or behind a serial hub, pressing at random."""
     console = Console()
+    if watch is not None:
+        creds = _credentials(
+            console,
+            credentials,
+            token,
+            devices,
+            api_url,
+            prefix,
+            hub_port=None,
+            wait_for_service=False,
+        )
+        _run_watches(console, watch, [d for d, _ in creds], rate, duration, position_every, seed)
+        return
     if serial is not None and serial_pty:
         raise typer.BadParameter("give --serial PORT or --serial-pty, not both")
     if pty_link is not None and not serial_pty:
@@ -279,3 +304,49 @@ def _run_live(fleet: Fleet | Hub, console: Console, rate: float, duration: float
         if not interrupted and not fleet.wait_idle(DRAIN_TIMEOUT_S):
             log.info("some events still unacked after %g s", DRAIN_TIMEOUT_S)
         live.update(Text(fleet.stats().summary()), refresh=True)
+
+
+def _run_watches(
+    console: Console,
+    listen: str,
+    device_ids: list[str],
+    rate: float,
+    duration: float,
+    position_every: float,
+    seed: int | None,
+) -> None:
+    """Watches linking, wandering around home and pressing SOS at `rate` across them."""
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter(f"--watch {listen!r} must be host:port")
+    rng = random.Random(seed)
+    watches = [
+        SimWatch(d, (host.strip("[]"), int(port)), seed=rng.randrange(2**31)) for d in device_ids
+    ]
+    counts = {"linked": 0, "positions": 0, "sos": 0, "sos_answered": 0}
+    try:
+        for w in watches:
+            w.connect()
+            counts["linked"] += 1
+        console.print(f"{len(watches)} watches linked to {listen}; Ctrl-C stops", markup=False)
+        end = time.monotonic() + duration if duration else None
+        next_position = time.monotonic()
+        while end is None or time.monotonic() < end:
+            if time.monotonic() >= next_position:
+                for w in watches:
+                    w.report_position()
+                    counts["positions"] += 1
+                next_position = time.monotonic() + position_every
+            if rate > 0 and rng.random() < rate * SERVICE_POLL_S:
+                counts["sos"] += 1
+                counts["sos_answered"] += rng.choice(watches).sos()
+            time.sleep(SERVICE_POLL_S)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        console.print(f"[red]watch connection failed:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    finally:
+        for w in watches:
+            w.close()
+    console.print(" ".join(f"{k}={v}" for k, v in counts.items()), markup=False)

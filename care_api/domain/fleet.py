@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -76,3 +77,32 @@ def describe_duration(span: timedelta) -> str:
     if minutes:
         return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
     return f"{seconds} s"
+
+
+class PositionSource(StrEnum):
+    """How a terminal found where it is."""
+
+    GPS = "gps"
+    WIFI = "wifi"
+    CELL = "cell"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePosition:
+    """Where a terminal says it is: `at` its own time, `fix` whether GPS had a fix."""
+
+    at: datetime
+    lat: float
+    lon: float
+    fix: bool
+    source: PositionSource
+
+
+def is_newer_position(known_at: datetime | None, candidate: DevicePosition) -> bool:
+    """True when `candidate` replaces the position known as of `known_at`.
+
+    A resent alarm carries the time it was raised: it must not move the elder back to
+    where they were before a later position report.
+    """
+    return known_at is None or candidate.at >= known_at

@@ -223,6 +223,31 @@ class DeviceProvisioned(DeviceSecret):
     elder_id: int
 
 
+class PositionPublic(BaseModel):
+    """Where a terminal last said it was: its time, GPS fix or not, found by gps/wifi/cell."""
+
+    at: Timestamp
+    lat: float
+    lon: float
+    fix: bool
+    source: str
+
+    @classmethod
+    def of(cls, device: Device) -> Self | None:
+        """The device row's last position, None when it never reported one."""
+        if device.position_at is None or device.position_lat is None:
+            return None
+        if device.position_lon is None:
+            return None
+        return cls(
+            at=device.position_at,
+            lat=device.position_lat,
+            lon=device.position_lon,
+            fix=bool(device.position_fix),
+            source=device.position_source or "none",
+        )
+
+
 class DevicePublic(BaseModel):
     """A terminal's binding and last known state; never its secret."""
 
@@ -242,11 +267,14 @@ class DevicePublic(BaseModel):
     outage_since: Timestamp | None = None  # last heard, while an outage is open
     battery_low: bool = False
     power_lost: bool = False
+    position: PositionPublic | None = None  # watches: the last position reported
 
     @classmethod
     def of(cls, device: Device) -> Self:
         """The public view of a device row."""
-        return cls.model_validate(device)
+        view = cls.model_validate(device)
+        view.position = PositionPublic.of(device)
+        return view
 
 
 class ContactIdPublic(BaseModel):
@@ -355,6 +383,8 @@ class CaseDetail(CasePublic):
 
     events: list[CaseEventPublic]
     notifications: list[NotificationPublic]
+    # The last position of the case's terminal (a watch), for whoever may read the case.
+    position: PositionPublic | None = None
 
     @classmethod
     def build(
@@ -365,6 +395,7 @@ class CaseDetail(CasePublic):
         warnings: Sequence[str] = (),
         *,
         shown_to: Callable[[Notification], str] | None = None,
+        device: Device | None = None,
     ) -> Self:
         """Assemble the detail view from the rows; `shown_to` words each message's `to`."""
         return cls(
@@ -373,6 +404,7 @@ class CaseDetail(CasePublic):
             notifications=[
                 NotificationPublic.of(n, to=shown_to(n) if shown_to else None) for n in notes
             ],
+            position=PositionPublic.of(device) if device is not None else None,
         )
 
 

@@ -80,6 +80,12 @@ class Device(SQLModel, table=True):
     outage_since: datetime | None = _ts(nullable=True)  # last heard, while an outage is open
     battery_low: bool = False  # below 20 %: set once per crossing, reset above 20 %
     power_lost: bool = False
+    # The last position it reported (watches): its own time, GPS fix or not, how found.
+    position_at: datetime | None = _ts(nullable=True)
+    position_lat: float | None = None
+    position_lon: float | None = None
+    position_fix: bool | None = None
+    position_source: str | None = Field(default=None, max_length=8)  # gps | wifi | cell | none
 
 
 class DeviceEvent(SQLModel, table=True):

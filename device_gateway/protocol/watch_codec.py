@@ -156,10 +156,10 @@ def _cut(data: bytes) -> tuple[WatchFrame, int] | None:
     maker, watch_id, third = head.split("*")
     if not MAKER_RULE.match(maker) or not WATCH_ID_RULE.match(watch_id) or not HEX4.match(third):
         raise WatchFrameError(f"bad frame header {head[:40]!r}")
-    # Without an index: content starts after the third star and is `third` bytes long.
-    plain = _complete(data, stars[2] + 1, int(third, 16))
-    if plain is not None and plain is not False:
-        return _frame(maker, watch_id, None, data[stars[2] + 1 : plain]), plain + 1
+    # With an index the fourth field is a length too. It is tried first: a frame without
+    # index whose content began "HHHH*" would have no valid keyword, while an indexed
+    # frame whose index happens to equal the length of "LLLL*CONTENT" (index 7 on
+    # "0002*LK") also reads as a complete frame without index, with a bogus keyword.
     if header_end > 0:
         fourth = data[stars[2] + 1 : header_end].decode("ascii", errors="replace")
         if HEX4.match(fourth):
@@ -169,6 +169,10 @@ def _cut(data: bytes) -> tuple[WatchFrame, int] | None:
                 return _frame(maker, watch_id, int(third, 16), content), indexed + 1
             if indexed is None:
                 return None
+    # Without an index: content starts after the third star and is `third` bytes long.
+    plain = _complete(data, stars[2] + 1, int(third, 16))
+    if plain is not None and plain is not False:
+        return _frame(maker, watch_id, None, data[stars[2] + 1 : plain]), plain + 1
     if plain is None:
         return None
     raise WatchFrameError(f"frame of {watch_id} does not end where its length says")

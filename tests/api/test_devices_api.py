@@ -6,10 +6,14 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import select
 
+from care_api.domain.fleet import DevicePosition, PositionSource
+from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.http.app import create_app
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Device
+from care_api.usecases.fleet.positions import record_position
+from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.people.credentials import hash_secret, secret_matches
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient, mint
 from tests.fakes import FakeClock
@@ -59,6 +63,7 @@ def test_devices_provision_shows_secret_once_and_keeps_only_its_hash(
         "outage_since": None,
         "battery_low": False,
         "power_lost": False,
+        "position": None,
     }
 
 
@@ -168,3 +173,29 @@ def test_devices_caregiver_reads_own_elders_terminal_only(
 def test_devices_volunteer_is_refused(api: TestClient, services: Services) -> None:
     seed_elder(services, "T0001")
     assert api.get("/api/v1/devices/T0001", headers=mint(api, "volunteer")).status_code == 403
+
+
+def test_devices_and_cases_show_the_last_position_to_staff_and_caregivers(
+    api: TestClient, services: Services
+) -> None:
+    mine, _ = seed_elder(services, "8800000015")
+    seed_elder(services, "T0002", name="Li Ming")
+    at = services.clock.now()
+    where = DevicePosition(at, 31.2304, 121.4737, fix=False, source=PositionSource.CELL)
+    assert record_position(services.uow, "8800000015", "watch", where) is None
+    assert record_position(services.uow, "NOPE", "watch", where) == "unknown device"
+    report = DeviceReport(EventKey("8800000015", 1, 1), ReportType.PRESS, {"button": "sos"})
+    case_id = record_device_report(services.uow, report, now=at, tz=services.tz).case_id
+    shown = {"lat": 31.2304, "lon": 121.4737, "fix": False, "source": "cell"}
+
+    body = api.get("/api/v1/devices/8800000015", headers=ADMIN).json()
+    assert {k: body["position"][k] for k in shown} == shown
+    assert api.get("/api/v1/devices/T0002", headers=ADMIN).json()["position"] is None
+    caregiver = mint(api, "caregiver", elder_ids=[mine])
+    case = api.get(f"/api/v1/cases/{case_id}", headers=caregiver).json()
+    assert {k: case["position"][k] for k in shown} == shown
+    stranger = mint(api, "caregiver", name="Other", elder_ids=[mine + 1])
+    assert api.get(f"/api/v1/cases/{case_id}", headers=stranger).status_code == 404
+    volunteer = mint(api, "volunteer", name="Vol")
+    assert api.get("/api/v1/devices/8800000015", headers=volunteer).status_code == 403
+    assert api.get(f"/api/v1/cases/{case_id}", headers=volunteer).status_code == 403

@@ -19,7 +19,7 @@ from care_api.http.schemas import (
     CasePublic,
     ResolveBody,
 )
-from care_api.store.tables import Case
+from care_api.store.tables import Case, Device
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import acknowledge, arrive, record_callback, resolve
 from care_api.usecases.cases.log import add_note
@@ -98,12 +98,15 @@ def read_case(case_id: CaseId, uow: UowDep, principal: ResponderDep, audit: Audi
     session = uow.session
     # The family sees who was told by role and name, never a volunteer's or supervisor's phone.
     shown_to = None if is_staff(principal) else partial(shown_to_family, session)
+    # Only staff and the elder's caregivers reach this route: they may see where the elder is.
+    device = session.get(Device, case.device_id) if case.device_id else None
     detail = CaseDetail.build(
         case,
         case_history(session, case.id),
         notifications_of_case(session, case.id),
         elder_warnings(session, case.elder_id),
         shown_to=shown_to,
+        device=device,
     )
     audit.shown("case", case.elder_id, ref=case.id)
     return detail
