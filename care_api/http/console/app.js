@@ -5,13 +5,19 @@ import { api, ApiError, clearToken, openStream, setToken, token } from "./api.js
 import * as board from "./board.js";
 import * as caseView from "./case.js";
 import { fill, h } from "./dom.js";
+import * as elder from "./elder.js";
+import * as elders from "./elders.js";
 import * as fleet from "./fleet.js";
 import { currentLang, loadLanguage, t, translateStatic } from "./i18n.js";
 import * as kpi from "./kpi.js";
+import * as merchants from "./merchants.js";
 import { UNOWNED } from "./states.js";
+import * as volunteers from "./volunteers.js";
 
 const TOAST_MS = 4000;
-const VIEWS = { board, case: caseView, fleet, kpi };
+const VIEWS = { board, case: caseView, elder, elders, fleet, kpi, merchants, volunteers };
+// The header link a view belongs under: one case is part of the board, one elder of the directory.
+const SECTION = { case: "board", elder: "elders" };
 const $ = (id) => document.getElementById(id);
 
 let view = null;
@@ -73,7 +79,7 @@ function render() {
     drawBanner();
   }
   for (const link of document.querySelectorAll("[data-route]")) {
-    link.classList.toggle("active", link.dataset.route === name);
+    link.classList.toggle("active", link.dataset.route === (SECTION[name] ?? name));
   }
   view = VIEWS[name].mount($("view"), { arg, toast, navigate });
 }

@@ -1,0 +1,192 @@
+"""The centre's desk in a real Chromium at 1280×720: onboarding without curl, search, alarms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import select
+
+from care_api.store.tables import Contact, Device, Elder, Merchant, Volunteer
+from care_api.usecases.people.credentials import secret_matches
+from tests.browser.conftest import LiveConsole
+from tests.browser.test_console import UI_TIMEOUT_MS, log_in, operator_token
+
+Shot = Callable[[str], Path]
+DESK = {"width": 1280, "height": 720}
+
+
+@pytest.fixture
+def desk(page: Page) -> Page:
+    """The console at the size of a centre's desk monitor."""
+    page.set_viewport_size(DESK)
+    return page
+
+
+def rows_of(live: LiveConsole, table: type) -> list:  # type: ignore[type-arg]
+    with live.services.uow() as uow:
+        return list(uow.session.exec(select(table)).all())
+
+
+def test_desk_registers_an_elder_with_contacts_and_a_terminal(
+    live_console: LiveConsole, desk: Page, screenshot: Shot
+) -> None:
+    live, page = live_console, desk
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    log_in(page, operator_token(live))
+
+    page.click("[data-route=elders]")
+    expect(page.locator("#elder-none")).to_have_text("No elder registered yet.")
+    page.click("#elder-new")
+    # Refused input: each reason beside its field, and nothing is written.
+    page.fill("#elder-phone", "call me")
+    page.fill("#elder-lat", "north")
+    page.click("#elder-form-submit")
+    expect(page.locator("#elder-name-error")).to_have_text("Required.", timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#elder-phone-error")).to_have_text("Not in the expected form.")
+    expect(page.locator("#elder-lat-error")).to_have_text("Must be a number.")
+    expect(page.locator("#elder-name")).to_be_focused()
+    screenshot("30-elder-new-refused")
+    assert rows_of(live, Elder) == []
+
+    page.fill("#elder-name", "Zhang Xiuying")
+    page.fill("#elder-phone", "+86 138 0000 0000")
+    page.fill("#elder-address", "3 Wuyi Road")
+    page.fill("#elder-district", "Wucheng")
+    page.fill("#elder-lat", "29.08")
+    page.fill("#elder-lon", "119.65")
+    page.fill("#elder-medical_notes", "Hypertension; takes amlodipine at 8")
+    page.click("#elder-form-submit")
+    expect(page.locator(".elder-view h1")).to_have_text("Zhang Xiuying", timeout=UI_TIMEOUT_MS)
+    [elder] = rows_of(live, Elder)
+    assert (elder.phone, elder.district, elder.lat, elder.lon) == (
+        "+86 138 0000 0000",
+        "Wucheng",
+        29.08,
+        119.65,
+    )
+    assert elder.medical_notes == "Hypertension; takes amlodipine at 8"
+    assert page.url.endswith(f"#/elder/{elder.id}")
+    expect(page.locator("[data-route=elders]")).to_have_class("active")
+
+    # Contacts: the first is paged first; an info-only one is never paged.
+    page.fill("#contact-name", "Li Na")
+    page.click("#contact-form-submit")
+    expect(page.locator("#contact-phone-error")).to_have_text("Not in the expected form.")
+    page.fill("#contact-phone", "+8613900000001")
+    page.fill("#contact-relation", "daughter")
+    page.click("#contact-form-submit")
+    expect(page.locator("#contact-table tbody tr")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#contact-name")).to_have_value("")  # ready for the next one
+    page.fill("#contact-name", "Zhang Wei")
+    page.fill("#contact-phone", "+8613900000002")
+    page.fill("#contact-relation", "son, abroad")
+    expect(page.locator("#contact-priority")).to_have_value("2")
+    page.check("#contact-notify_only")
+    page.click("#contact-form-submit")
+    contacts = page.locator("#contact-table tbody tr")
+    expect(contacts).to_have_count(2, timeout=UI_TIMEOUT_MS)
+    expect(contacts.nth(1)).to_contain_text("info only")
+    stored = sorted((c.priority, c.name, c.notify_only) for c in rows_of(live, Contact))
+    assert stored == [(1, "Li Na", False), (2, "Zhang Wei", True)]
+
+    # A terminal: its secret is shown once, with a copy button and a warning.
+    page.fill("#device-device_id", "T5001")
+    page.click("#device-form-submit")
+    panel = page.locator("#device-secret")
+    expect(panel).to_contain_text("Shown this once", timeout=UI_TIMEOUT_MS)
+    secret = page.locator("#secret-value").input_value()
+    [device] = rows_of(live, Device)
+    assert (device.device_id, device.elder_id) == ("T5001", elder.id)
+    assert secret_matches(secret, device.secret_hash)
+    page.click("#secret-copy")
+    expect(page.locator("#toast")).to_have_text("Secret copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    expect(page.locator("#terminal-table")).to_contain_text("T5001")
+    screenshot("31-elder-terminal-secret")
+    # The same id again: refused beside the field; the secret panel stays until dismissed.
+    page.fill("#device-device_id", "T5001")
+    page.click("#device-form-submit")
+    expect(page.locator("#device-device_id-error")).to_have_text(
+        "Terminal T5001 is already provisioned.", timeout=UI_TIMEOUT_MS
+    )
+    page.click("#secret-done")
+    expect(panel).to_have_count(0)
+    page.reload()
+    expect(page.locator("#terminal-table")).to_contain_text("T5001", timeout=UI_TIMEOUT_MS)
+    assert secret not in page.content()
+    assert page.evaluate("JSON.stringify({...sessionStorage, ...localStorage})").find(secret) < 0
+
+    # Editing the profile changes what was changed.
+    page.fill("#elder-district", "Jindong")
+    page.click("#elder-form-submit")
+    expect(page.locator("#toast")).to_contain_text("profile saved", timeout=UI_TIMEOUT_MS)
+    [elder] = rows_of(live, Elder)
+    assert (elder.district, elder.address) == ("Jindong", "3 Wuyi Road")
+    screenshot("32-elder-page")
+
+    page.click("#lang")
+    expect(page.locator("#profile-card h2")).to_have_text("基本信息", timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#contacts-card")).to_contain_text("仅知会")
+    page.fill("#elder-phone", "打电话")
+    page.click("#elder-form-submit")
+    expect(page.locator("#elder-phone-error")).to_have_text("格式不正确。", timeout=UI_TIMEOUT_MS)
+    screenshot("33-elder-page-zh")
+    page.click("[data-route=elders]")
+    expect(page.locator("#elder-table")).to_contain_text("T5001", timeout=UI_TIMEOUT_MS)
+    screenshot("34-elders-zh")
+
+
+def test_desk_registers_volunteers_and_merchants(
+    live_console: LiveConsole, desk: Page, screenshot: Shot
+) -> None:
+    live, page = live_console, desk
+    log_in(page, operator_token(live))
+
+    page.click("[data-route=volunteers]")
+    expect(page.locator("#volunteers-card")).to_contain_text("No volunteer registered yet.")
+    page.fill("#volunteer-name", "Ann Liu")
+    page.fill("#volunteer-phone", "+8613100000001")
+    page.fill("#volunteer-lat", "95")
+    page.click("#volunteer-form-submit")
+    expect(page.locator("#volunteer-lat-error")).to_have_text("Too large.", timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#volunteer-lon-error")).to_have_text("Must be a number.")
+    assert rows_of(live, Volunteer) == []
+    page.fill("#volunteer-lat", "29.1")
+    page.fill("#volunteer-lon", "119.65")
+    page.fill("#volunteer-skills", "first aid, Shopping")
+    page.click("#volunteer-form-submit")
+    row = page.locator("#volunteer-table tbody tr")
+    expect(row).to_contain_text("Ann Liu", timeout=UI_TIMEOUT_MS)
+    expect(row).to_contain_text("first aid, shopping")
+    [ann] = rows_of(live, Volunteer)
+    assert (ann.skills, ann.active, ann.lat) == (["first aid", "shopping"], True, 29.1)
+    screenshot("35-volunteers")
+
+    page.click("[data-route=merchants]")
+    page.fill("#merchant-name", "Golden Spoon Kitchen")
+    page.fill("#merchant-phone", "+8615100000001")
+    page.click("#merchant-form-submit")
+    expect(page.locator("#merchant-categories-error")).to_have_text(
+        "Give at least one.", timeout=UI_TIMEOUT_MS
+    )
+    assert rows_of(live, Merchant) == []
+    page.fill("#merchant-categories", "meals，cleaning")  # a Chinese comma separates too
+    page.fill("#merchant-rating", "4.5")
+    page.click("#merchant-form-submit")
+    row = page.locator("#merchant-table tbody tr")
+    expect(row).to_contain_text("Golden Spoon Kitchen", timeout=UI_TIMEOUT_MS)
+    expect(row).to_contain_text("4.5")
+    [kitchen] = rows_of(live, Merchant)
+    assert kitchen.categories == ["cleaning", "meals"]
+    screenshot("36-merchants")
+
+    page.click("#lang")
+    expect(page.locator("#merchant-new h2")).to_have_text("登记加盟商", timeout=UI_TIMEOUT_MS)
+    expect(row).to_contain_text("正常")
+    screenshot("37-merchants-zh")
+    page.click("[data-route=volunteers]")
+    expect(page.locator("#volunteer-new h2")).to_have_text("登记志愿者", timeout=UI_TIMEOUT_MS)
+    screenshot("38-volunteers-zh")
