@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from sqlmodel import select
 from care_api.store.tables import Contact, Device, Elder, Merchant, Volunteer
 from care_api.usecases.people.credentials import secret_matches
 from tests.browser.conftest import LiveConsole
-from tests.browser.test_console import UI_TIMEOUT_MS, log_in, operator_token
+from tests.browser.test_console import UI_TIMEOUT_MS, log_in, operator_token, press_button
+from tests.helpers import seed_elder
 
 Shot = Callable[[str], Path]
 DESK = {"width": 1280, "height": 720}
@@ -190,3 +192,67 @@ def test_desk_registers_volunteers_and_merchants(
     page.click("[data-route=volunteers]")
     expect(page.locator("#volunteer-new h2")).to_have_text("登记志愿者", timeout=UI_TIMEOUT_MS)
     screenshot("38-volunteers-zh")
+
+
+def test_desk_finds_an_elder_by_name_phone_or_terminal_and_opens_their_cases(
+    live_console: LiveConsole, desk: Page, screenshot: Shot
+) -> None:
+    live, page = live_console, desk
+    seed_elder(live.services, "T6001", name="Wang Fang", phone="+86 138 1111 0001")
+    seed_elder(live.services, "T6002", name="Li Ming", phone="+86 138 1111 0002")
+    first = press_button(live, "T6002", seq=1, pattern="single")
+    live.clock.advance(minutes=5)
+    second = press_button(live, "T6002", seq=2, pattern="long")
+    log_in(page, operator_token(live))
+
+    # A terminal id from the board's header: the one elder it belongs to opens at once.
+    page.keyboard.press("/")
+    expect(page.locator("#search-q")).to_be_focused()
+    page.keyboard.type("t6002")
+    page.keyboard.press("Enter")
+    expect(page.locator(".elder-view h1")).to_have_text("Li Ming", timeout=UI_TIMEOUT_MS)
+    cases = page.locator("#elder-cases tbody tr")
+    expect(cases).to_have_count(2)
+    expect(cases.first).to_have_attribute("data-case-id", second)  # newest first
+    expect(cases.nth(1)).to_have_attribute("data-case-id", first)
+    screenshot("40-search-terminal-elder-cases")
+    cases.first.click()
+    expect(page.locator(".case-view")).to_have_attribute("data-case-id", second)
+    page.go_back()
+    expect(page.locator(".elder-view h1")).to_have_text("Li Ming", timeout=UI_TIMEOUT_MS)
+
+    # Phone digits shared by both: the directory lists them, a click opens one.
+    page.fill("#search-q", "1381111")
+    page.press("#search-q", "Enter")
+    rows = page.locator("#elder-table tbody tr")
+    expect(rows).to_have_count(2, timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#elder-search")).to_have_value("1381111")
+    page.fill("#elder-search", "wang")
+    expect(rows).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    expect(rows.first).to_contain_text("T6001")
+    rows.first.click()
+    expect(page.locator(".elder-view h1")).to_have_text("Wang Fang", timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#elder-cases")).to_contain_text("No case yet.")
+
+    # A case number opens the case itself; a new case of the elder shows up on their page.
+    page.fill("#search-q", first.lower())
+    page.press("#search-q", "Enter")
+    expect(page.locator(".case-view")).to_have_attribute("data-case-id", first)
+    page.fill("#search-q", "Wang")
+    page.press("#search-q", "Enter")
+    expect(page.locator(".elder-view h1")).to_have_text("Wang Fang", timeout=UI_TIMEOUT_MS)
+    third = press_button(live, "T6001", seq=1, pattern="double")
+    expect(page.locator(f"#elder-cases tr[data-case-id='{third}']")).to_be_visible(
+        timeout=UI_TIMEOUT_MS
+    )
+
+    page.click("#lang")
+    expect(page.locator("#search-q")).to_have_attribute("placeholder", re.compile("姓名、电话"))
+    page.fill("#search-q", "没有这个人")
+    page.press("#search-q", "Enter")
+    expect(page.locator("#elder-none")).to_have_text(
+        "没有与“没有这个人”匹配的老人。", timeout=UI_TIMEOUT_MS
+    )
+    page.fill("#elder-search", "")
+    expect(rows).to_have_count(2, timeout=UI_TIMEOUT_MS)
+    screenshot("41-elders-directory-zh")

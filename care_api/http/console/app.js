@@ -49,6 +49,7 @@ function setSignedIn(value) {
   $("nav").hidden = !signedIn;
   $("logout").hidden = !signedIn;
   $("live").hidden = !signedIn;
+  $("search").hidden = !signedIn;
   if (!signedIn) {
     closeStream?.();
     closeStream = null;
@@ -166,6 +167,31 @@ function showLogin(message = "") {
 
 function setLanguageButton() {
   $("lang").textContent = currentLang() === "zh" ? "English" : "中文";
+  const hint = t("search.header");
+  $("search-q").placeholder = hint;
+  $("search-q").setAttribute("aria-label", hint);
+  $("search-q").title = t("search.shortcut");
+}
+
+const CASE_NUMBER = /^C-\d{8}-\d+$/i;
+
+/** The header's search: a case number opens the case, anything else the elder directory. */
+function search(event) {
+  event.preventDefault();
+  const input = $("search-q");
+  const q = input.value.trim();
+  input.value = "";
+  input.blur();
+  if (CASE_NUMBER.test(q)) navigate(`#/case/${encodeURIComponent(q.toUpperCase())}`);
+  else navigate(q ? `#/elders/${encodeURIComponent(q)}` : "#/elders");
+}
+
+function shortcut(event) {
+  // "/" searches from anywhere but a field the operator is typing in.
+  const typing = event.target.closest?.("input, textarea, select, [contenteditable]");
+  if (event.key !== "/" || typing || !signedIn || event.ctrlKey || event.metaKey || event.altKey) return;
+  event.preventDefault();
+  $("search-q").focus();
 }
 
 async function main() {
@@ -181,6 +207,8 @@ async function main() {
     render();
   });
   $("logout").addEventListener("click", () => signOut(""));
+  $("search").addEventListener("submit", search);
+  document.addEventListener("keydown", shortcut);
   window.addEventListener("hashchange", render);
   window.addEventListener("vnh:unauthorized", () => {
     if (signedIn) signOut(t("login.expired")); // else the login form reports it itself

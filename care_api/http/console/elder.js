@@ -197,8 +197,8 @@ export function mount(root, { arg, navigate, toast }) {
             class: "link-row", tabindex: 0, dataset: { caseId: c.id, state: c.state },
             onclick: () => open(c), onkeydown: (e) => { if (e.key === "Enter") open(c); },
           },
-          h("td", { class: "mono" }, h("a", { href: `#/case/${enc(c.id)}` }, c.id)),
-          h("td", {}, kindBadge(c.kind), caseBadges(c)), h("td", {}, c.summary),
+          h("td", { class: "mono nowrap" }, h("a", { href: `#/case/${enc(c.id)}` }, c.id)),
+          h("td", { class: "nowrap" }, kindBadge(c.kind), caseBadges(c)), h("td", {}, c.summary),
           h("td", {}, stateBadge(c.state)), h("td", { class: "mono nowrap" }, formatTime(c.opened_at)),
           h("td", { class: "muted" }, c.owner ?? "—")))))
         : h("p", { class: "empty" }, t("elders.no_cases")),
