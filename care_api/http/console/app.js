@@ -82,7 +82,11 @@ function render() {
   for (const link of document.querySelectorAll("[data-route]")) {
     link.classList.toggle("active", link.dataset.route === (SECTION[name] ?? name));
   }
-  view = VIEWS[name].mount($("view"), { arg, toast, navigate });
+  // Each view draws into its own box: a view left while its reads were still out then draws
+  // into a detached box, never over the view the operator moved on to.
+  const box = h("div", { class: "view-box" });
+  fill($("view"), box);
+  view = VIEWS[name].mount(box, { arg, toast, navigate });
 }
 
 function signOut(message) {

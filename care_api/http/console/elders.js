@@ -36,10 +36,11 @@ export function mount(root, { arg, navigate, toast }) {
     }
   }
 
-  const search = () => {
+  const search = (event) => {
+    const typed = event.target.value.trim();
     clearTimeout(typing);
     typing = setTimeout(() => {
-      query = root.querySelector("#elder-search").value.trim();
+      query = typed;
       offset = 0;
       load();
     }, SEARCH_DEBOUNCE_MS);
