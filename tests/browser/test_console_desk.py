@@ -13,11 +13,20 @@ from sqlmodel import select
 from care_api.store.tables import Contact, Device, Elder, Merchant, Volunteer
 from care_api.usecases.people.credentials import secret_matches
 from tests.browser.conftest import LiveConsole
-from tests.browser.test_console import UI_TIMEOUT_MS, log_in, operator_token, press_button
+from tests.browser.test_console import (
+    UI_TIMEOUT_MS,
+    escalate,
+    log_in,
+    operator_token,
+    press_button,
+)
 from tests.helpers import seed_elder
 
 Shot = Callable[[str], Path]
 DESK = {"width": 1280, "height": 720}
+# alarm.js and watch.js: a tone repeats this often; a lost link sounds after this long.
+REPEAT_MS = 4000
+LOST_SOUND_AFTER_MS = 3000
 
 
 @pytest.fixture
@@ -256,3 +265,164 @@ def test_desk_finds_an_elder_by_name_phone_or_terminal_and_opens_their_cases(
     page.fill("#elder-search", "")
     expect(rows).to_have_count(2, timeout=UI_TIMEOUT_MS)
     screenshot("41-elders-directory-zh")
+
+
+def ring_count(page: Page) -> int:
+    """How many times a tone has played on this page (the alarm counts what it sounds)."""
+    return int(page.evaluate("document.body.dataset.rings || '0'"))
+
+
+def body_data(page: Page, name: str) -> str | None:
+    value = page.evaluate(f"document.body.dataset.{name}")
+    return None if value is None else str(value)
+
+
+def test_desk_alarm_repeats_until_taken_with_a_tone_per_urgency(
+    live_console: LiveConsole, desk: Page, screenshot: Shot
+) -> None:
+    live, page = live_console, desk
+    for device, name in (("T8001", "Wang Fang"), ("T8002", "Li Ming"), ("T8003", "Chen Hua")):
+        seed_elder(live.services, device, name=name)
+    first = press_button(live, "T8001", seq=1, pattern="long")
+    live.clock.advance(seconds=30)
+    second = press_button(live, "T8002", seq=1, pattern="long")
+    press_button(live, "T8003", seq=1, pattern="single")  # a service request sounds nothing
+    # The page's timers run on a clock the test moves: repeats are checked without waiting.
+    page.clock.install()
+
+    # Emergencies already waiting at login are announced at once; the login click armed sound.
+    log_in(page, operator_token(live))
+    banner = page.locator("#banner")
+    expect(page.locator("#banner-count")).to_have_text("2 emergencies not taken")
+    expect(banner).to_contain_text(f"{first} · Wang Fang")
+    expect(banner).to_contain_text(second)
+    expect(page.locator("#sound")).to_have_attribute("data-state", "on")
+    assert body_data(page, "alarms") == "1"  # one flash for what was waiting
+    assert body_data(page, "ringing") == "emergency"
+    assert body_data(page, "lastTone") == "emergency"
+    rings = ring_count(page)
+    assert rings >= 1
+    page.clock.run_for(2 * REPEAT_MS)
+    assert ring_count(page) >= rings + 2  # it repeats; one beep would be easy to miss
+    screenshot("50-alarm-two-waiting")
+
+    escalate(live, second, step=1, flag="supervisor alerted")
+    expect(banner).to_have_attribute("data-tone", "escalation", timeout=UI_TIMEOUT_MS)
+    assert body_data(page, "lastTone") == "escalation"
+    escalate(live, first, step=2, flag="call 120")
+    expect(banner).to_have_attribute("data-tone", "call120", timeout=UI_TIMEOUT_MS)
+    expect(banner.locator(".flag")).to_have_text("call 120")
+    assert body_data(page, "lastTone") == "call120"
+    screenshot("51-alarm-call-120")
+
+    page.click("#banner-open")  # the oldest: Wang Fang's, now "call 120"
+    expect(page.locator(".case-view")).to_have_attribute("data-case-id", first)
+    page.click("#act-ack")
+    expect(page.locator("#banner-count")).to_have_text(
+        "1 emergency not taken", timeout=UI_TIMEOUT_MS
+    )
+    expect(banner).to_have_attribute("data-tone", "escalation")
+    page.click("#banner-open")
+    expect(page.locator(".case-view")).to_have_attribute("data-case-id", second)
+    page.click("#act-ack")
+    expect(banner).to_be_hidden(timeout=UI_TIMEOUT_MS)
+    assert body_data(page, "ringing") == ""
+    rings = ring_count(page)
+    page.clock.run_for(3 * REPEAT_MS)
+    assert ring_count(page) == rings  # taken: silence
+
+    third = press_button(live, "T8003", seq=2, pattern="long")
+    expect(page.locator("#banner-count")).to_have_text(
+        "1 emergency not taken", timeout=UI_TIMEOUT_MS
+    )
+    expect(banner).to_contain_text(third)
+    assert body_data(page, "alarms") == "2"
+    assert body_data(page, "lastTone") == "emergency"
+
+    page.click("#lang")
+    expect(page.locator("#banner-count")).to_have_text("1 起紧急呼叫未受理")
+    expect(page.locator("#sound")).to_be_hidden()  # armed: nothing to warn about
+    screenshot("52-alarm-zh")
+
+
+def test_desk_reload_announces_waiting_emergencies_and_says_sound_is_off(
+    live_console: LiveConsole, desk: Page, screenshot: Shot
+) -> None:
+    live, page = live_console, desk
+    seed_elder(live.services, "T8101")
+    log_in(page, operator_token(live))
+    expect(page.locator("#banner")).to_be_hidden()
+    waiting = press_button(live, "T8101", seq=1, pattern="long")
+    expect(page.locator("#banner-count")).to_have_text(
+        "1 emergency not taken", timeout=UI_TIMEOUT_MS
+    )
+
+    page.reload()  # no click on this page yet: the browser will not play a sound
+    expect(page.locator("#banner-count")).to_have_text(
+        "1 emergency not taken", timeout=UI_TIMEOUT_MS
+    )
+    expect(page.locator("#banner")).to_contain_text(waiting)
+    sound = page.locator("#sound")
+    expect(sound).to_have_attribute("data-state", "off")
+    expect(sound).to_have_text("Sound off — click to enable")
+    assert body_data(page, "ringing") == "emergency"
+    assert ring_count(page) == 0
+    screenshot("53-reload-sound-off")
+    page.evaluate("localStorage.setItem('vnh.lang', 'zh')")  # a click would arm the sound
+    page.reload()
+    expect(sound).to_have_text("声音已关闭——点击开启", timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#banner-count")).to_have_text("1 起紧急呼叫未受理")
+    screenshot("54-reload-sound-off-zh")
+    sound.click()
+    expect(sound).to_have_attribute("data-state", "on")
+    expect(sound).to_be_hidden()
+    assert ring_count(page) == 1  # armed while an emergency waits: it sounds at once
+    assert body_data(page, "lastTone") == "emergency"
+
+
+def drop_the_link(live: LiveConsole, page: Page) -> None:
+    """The network between console and server fails: open streams end, reconnecting fails."""
+    page.context.set_offline(True)  # new requests fail; an open stream would not notice
+    for client in list(live.stream._clients):
+        client.close()
+
+
+def test_desk_lost_connection_is_loud_and_the_board_catches_up(
+    live_console: LiveConsole, desk: Page, screenshot: Shot
+) -> None:
+    live, page = live_console, desk
+    seed_elder(live.services, "T8201", name="Zhou Lan")
+    page.clock.install()
+    log_in(page, operator_token(live))
+
+    drop_the_link(live, page)
+    bar = page.locator("#offline")
+    expect(bar).to_have_text(
+        re.compile("Connection lost — this board is not live."), timeout=UI_TIMEOUT_MS
+    )
+    expect(page.locator("body")).to_have_class(re.compile(r"\boffline\b"))
+    page.clock.run_for(LOST_SOUND_AFTER_MS + 100)
+    assert body_data(page, "ringing") == "lost"
+    assert body_data(page, "lastTone") == "lost"
+    missed = press_button(live, "T8201", seq=1, pattern="long")  # while the board is blind
+    screenshot("55-connection-lost")
+
+    page.context.set_offline(False)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=10_000)
+    expect(bar).to_be_hidden()
+    expect(page.locator("body")).not_to_have_class(re.compile(r"\boffline\b"))
+    # What happened while it was blind is on the board and sounds now.
+    expect(page.locator(f"tr.case-row[data-case-id='{missed}']")).to_be_visible(
+        timeout=UI_TIMEOUT_MS
+    )
+    expect(page.locator("#banner-count")).to_have_text("1 emergency not taken")
+    assert body_data(page, "ringing") == "emergency"
+
+    page.click("#lang")  # the words come from the server: switched while it is reachable
+    expect(page.locator("#banner-count")).to_have_text("1 起紧急呼叫未受理")
+    expect(page.locator("#board-open h2")).to_contain_text("未结案件", timeout=UI_TIMEOUT_MS)
+    drop_the_link(live, page)
+    expect(bar).to_contain_text("连接已断开——本看板不是实时的。", timeout=UI_TIMEOUT_MS)
+    screenshot("56-connection-lost-zh")
+    page.context.set_offline(False)
+    expect(bar).to_be_hidden(timeout=10_000)

@@ -1,6 +1,5 @@
 // The console shell: login, the header, hash routing between views, the live stream, alarms.
 
-import { soundTheAlarm, unlockAudio } from "./alarm.js";
 import { api, ApiError, clearToken, openStream, setToken, token } from "./api.js";
 import * as board from "./board.js";
 import * as caseView from "./case.js";
@@ -11,8 +10,8 @@ import * as fleet from "./fleet.js";
 import { currentLang, loadLanguage, t, translateStatic } from "./i18n.js";
 import * as kpi from "./kpi.js";
 import * as merchants from "./merchants.js";
-import { UNOWNED } from "./states.js";
 import * as volunteers from "./volunteers.js";
+import { startWatch, wireSoundButton } from "./watch.js";
 
 const TOAST_MS = 4000;
 const VIEWS = { board, case: caseView, elder, elders, fleet, kpi, merchants, volunteers };
@@ -23,6 +22,7 @@ const $ = (id) => document.getElementById(id);
 let view = null;
 let signedIn = false;
 let closeStream = null;
+let watch = null; // the alarm's watch over unowned emergencies and the link, while signed in
 let toastTimer = null;
 
 function route() {
@@ -53,8 +53,8 @@ function setSignedIn(value) {
   if (!signedIn) {
     closeStream?.();
     closeStream = null;
-    bannerCase = null;
-    drawBanner();
+    watch?.stop();
+    watch = null;
   }
 }
 
@@ -62,6 +62,7 @@ function setLive(state) {
   const node = $("live");
   node.dataset.state = state;
   node.textContent = t(`live.${state}`);
+  watch?.onStatus(state);
 }
 
 function render() {
@@ -75,10 +76,6 @@ function render() {
   setSignedIn(true);
   if (!closeStream) startStream();
   const { name, arg } = route();
-  if (name === "case" && arg === bannerCase) {
-    bannerCase = null;
-    drawBanner();
-  }
   for (const link of document.querySelectorAll("[data-route]")) {
     link.classList.toggle("active", link.dataset.route === (SECTION[name] ?? name));
   }
@@ -98,46 +95,19 @@ function signOut(message) {
 }
 
 function startStream() {
+  watch = startWatch({ navigate });
   setLive("connecting");
   closeStream = openStream({
     onStatus: setLive,
-    onSync: () => view?.onSync?.(),
+    onSync: () => {
+      watch?.onSync();
+      view?.onSync?.();
+    },
     onCase: (news) => {
-      // A press reclassified as an emergency is as new to the room as a fresh one.
-      const fresh = news.change === "opened" || news.change === "reclassified";
-      if (fresh && news.kind === "emergency") announceEmergency(news.case_id);
-      followBanner(news);
+      watch?.onCase(news);
       view?.onCase?.(news);
     },
   });
-}
-
-let bannerCase = null; // the emergency the red banner is about, until someone takes it
-
-function drawBanner() {
-  const banner = $("banner");
-  banner.hidden = !bannerCase;
-  if (!bannerCase) return;
-  const caseId = bannerCase;
-  fill(banner, h("strong", {}, t("alarm.new_emergency")), " ", h("span", { class: "mono" }, caseId),
-    h("button", { type: "button", onclick: () => navigate(`#/case/${encodeURIComponent(caseId)}`) },
-      t("alarm.open")),
-    h("button", { type: "button", class: "ghost", onclick: () => { bannerCase = null; drawBanner(); } },
-      t("alarm.dismiss")));
-}
-
-function announceEmergency(caseId) {
-  soundTheAlarm(t("alarm.title", { id: caseId }));
-  bannerCase = caseId;
-  drawBanner();
-}
-
-function followBanner(news) {
-  // Once someone owns the emergency (or it ends) the banner has done its job.
-  if (news.case_id === bannerCase && news.change === "state" && !UNOWNED.has(news.to)) {
-    bannerCase = null;
-    drawBanner();
-  }
 }
 
 function showLogin(message = "") {
@@ -207,7 +177,7 @@ async function main() {
     translateStatic();
     setLanguageButton();
     setLive($("live").dataset.state);
-    drawBanner();
+    watch?.draw();
     render();
   });
   $("logout").addEventListener("click", () => signOut(""));
@@ -217,9 +187,7 @@ async function main() {
   window.addEventListener("vnh:unauthorized", () => {
     if (signedIn) signOut(t("login.expired")); // else the login form reports it itself
   });
-  // Browsers allow sound only after a gesture; an operator always clicks or types first.
-  document.addEventListener("pointerdown", unlockAudio, { once: true });
-  document.addEventListener("keydown", unlockAudio, { once: true });
+  wireSoundButton();
   render();
 }
 
