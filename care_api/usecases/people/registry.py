@@ -44,11 +44,13 @@ def _like(text: str) -> str:
     return f"%{escaped.lower()}%"
 
 
-def _digits_of(column: ColumnElement[str]) -> ColumnElement[str]:
-    # Phones are stored as typed ("+86 138-0000-0000"); searches compare the digits.
-    for mark in (" ", "-", "(", ")", "+", "."):
-        column = func.replace(column, mark, "")
-    return column
+def _phone_digits() -> ColumnElement[str]:
+    # Phones are stored as typed ("+86 138-0000-0000"); searches compare the digits. The API
+    # allows only digits, spaces, dashes and a leading plus in a phone number.
+    digits: ColumnElement[str] = func.replace(col(Elder.phone), " ", "")
+    for mark in ("-", "+"):
+        digits = func.replace(digits, mark, "")
+    return digits
 
 
 def find_elders(session: Session, text: str, page: Page) -> list[tuple[Elder, list[str]]]:
@@ -69,7 +71,7 @@ def find_elders(session: Session, text: str, page: Page) -> list[tuple[Elder, li
             col(Elder.id).in_(terminal.scalar_subquery()),
         ]
         if len(digits) >= MIN_PHONE_DIGITS:
-            matches.append(_digits_of(col(Elder.phone)).like(f"%{digits}%"))
+            matches.append(_phone_digits().like(f"%{digits}%"))
         query = query.where(or_(*matches))
     query = query.order_by(col(Elder.name), col(Elder.id)).offset(page.offset).limit(page.limit)
     elders = list(session.exec(query).all())
