@@ -32,9 +32,10 @@ export function armSound() {
 
 export const soundArmed = () => armed;
 
-/** `listener(armed)` is called when the sound is armed. */
+/** `listener(armed)` is called when the sound is armed; returns a function that stops it. */
 export function onArmed(listener) {
   armedListeners.add(listener);
+  return () => armedListeners.delete(listener);
 }
 
 function pulse(at, frequency, length, type = "square", to = null) {

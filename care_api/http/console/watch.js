@@ -109,7 +109,7 @@ export function startWatch({ navigate }) {
     drawLink();
   }
 
-  onArmed(() => { if (!stopped) drawSound(); });
+  const forgetArmed = onArmed(drawSound);
   draw();
   return {
     onCase: readSoon,
@@ -118,6 +118,7 @@ export function startWatch({ navigate }) {
     draw,
     stop() {
       stopped = true;
+      forgetArmed();
       clearTimeout(reloadTimer);
       clearTimeout(lostTimer);
       waiting = [];
