@@ -170,6 +170,16 @@ class CaseElder(BaseModel):
     access_notes: str | None
 
 
+class ElderListed(BaseModel):
+    """An elder as the directory lists them: who, how to reach them, their terminals."""
+
+    id: int
+    name: str
+    phone: str
+    district: str
+    devices: list[str]  # terminals in service, by id
+
+
 class ContactCreate(BaseModel):
     """A caregiver or family member to alert; priority 1 is called first."""
 

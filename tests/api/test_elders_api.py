@@ -212,3 +212,54 @@ def test_elders_without_token_is_401_with_bearer_challenge(api: TestClient) -> N
     assert resp.status_code == 401
     assert resp.json() == {"detail": "not authenticated"}
     assert resp.headers["www-authenticate"] == "Bearer"
+
+
+def _directory(api: TestClient, headers: dict[str, str] = ADMIN, **query: object) -> list[str]:
+    resp = api.get("/api/v1/elders", params=query, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return [e["name"] for e in resp.json()]
+
+
+def test_elders_directory_finds_by_name_phone_digits_or_terminal_and_pages(
+    api: TestClient,
+) -> None:
+    wang = create(api)["id"]
+    create(api, name="Li Ming", phone="+8613911112222")
+    create(api, name="Zhao 50%_off", phone="+8613700000000")
+    device = {"device_id": "T7001", "elder_id": wang}
+    assert api.post("/api/v1/devices", json=device, headers=ADMIN).status_code == 201
+
+    assert _directory(api) == ["Li Ming", "Wang Fang", "Zhao 50%_off"]
+    assert _directory(api, q="wang") == ["Wang Fang"]
+    # The digits of the phone (typed "+86 138-0000-0000", stored in E.164).
+    assert _directory(api, q="13800000000") == ["Wang Fang"]
+    assert _directory(api, q="1391111") == ["Li Ming"]
+    assert _directory(api, q="t70") == ["Wang Fang"]
+    # % and _ are the operator's text, not wildcards.
+    assert _directory(api, q="%") == ["Zhao 50%_off"]
+    assert _directory(api, q="nobody") == []
+    assert _directory(api, limit=2) == ["Li Ming", "Wang Fang"]
+    assert _directory(api, limit=2, offset=2) == ["Zhao 50%_off"]
+    [listed] = api.get("/api/v1/elders", params={"q": "T7001"}, headers=ADMIN).json()
+    assert listed == {
+        "id": wang,
+        "name": "Wang Fang",
+        "phone": "+8613800000000",  # stored in E.164, whatever was typed
+        "district": "",
+        "devices": ["T7001"],
+    }
+
+
+def test_elders_directory_is_for_staff_bounded_and_audited(api: TestClient) -> None:
+    elder_id = create(api)["id"]
+    caregiver = mint(api, "caregiver", elder_ids=[elder_id])
+    assert api.get("/api/v1/elders", headers=caregiver).status_code == 403
+    assert api.get("/api/v1/elders", params={"limit": 201}, headers=ADMIN).status_code == 422
+    assert api.get("/api/v1/elders", params={"q": "x" * 201}, headers=ADMIN).status_code == 422
+    operator = mint(api, "operator", "Operator Zhao")
+    assert _directory(api, operator, q="Wang") == ["Wang Fang"]
+    rows = api.get("/api/v1/audit", params={"elder_id": elder_id}, headers=ADMIN).json()
+    # The admin's own registration is audited too; the directory read is the operator's.
+    assert [(r["actor"], r["what"], r["route"]) for r in rows if r["what"] == "elder_list"] == [
+        ("operator:Operator Zhao", "elder_list", "GET /api/v1/elders")
+    ]

@@ -128,6 +128,7 @@ def watched(w: World, role: str, own: bool) -> dict[str, Any]:
 
 RULES: dict[str, Rule] = {
     "POST /api/v1/elders": Rule(STAFF, body=lambda w: ELDER),
+    "GET /api/v1/elders": Rule(STAFF, query={"q": "a"}),
     "GET /api/v1/elders/{elder_id}": Rule(CAREGIVER_OWN, elder),
     "PATCH /api/v1/elders/{elder_id}": Rule(STAFF, elder, lambda w: {"address": "13 Lane"}),
     "POST /api/v1/elders/{elder_id}/contacts": Rule(STAFF, elder, lambda w: contact()),
@@ -216,6 +217,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/volunteers": Rule(
         STAFF, body=lambda w: {"name": "Chen", "phone": "+8613100009999", "lat": 29, "lon": 119}
     ),
+    "GET /api/v1/volunteers": Rule(STAFF),
     "GET /api/v1/volunteers/{volunteer_id}": Rule(
         STAFF_OR_VOLUNTEER_OWN,
         lambda w, r, o: {"volunteer_id": w.volunteer_v if o else w.volunteer_w},

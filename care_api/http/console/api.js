@@ -20,6 +20,7 @@ export class ApiError extends Error {
   constructor(status, detail) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
     this.status = status;
+    this.detail = detail; // a 422's list of {loc, type, msg}: forms show each by its field
   }
 }
 

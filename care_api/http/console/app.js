@@ -1,22 +1,28 @@
 // The console shell: login, the header, hash routing between views, the live stream, alarms.
 
-import { soundTheAlarm, unlockAudio } from "./alarm.js";
 import { api, ApiError, clearToken, openStream, setToken, token } from "./api.js";
 import * as board from "./board.js";
 import * as caseView from "./case.js";
 import { fill, h } from "./dom.js";
+import * as elder from "./elder.js";
+import * as elders from "./elders.js";
 import * as fleet from "./fleet.js";
 import { currentLang, loadLanguage, t, translateStatic } from "./i18n.js";
 import * as kpi from "./kpi.js";
-import { UNOWNED } from "./states.js";
+import * as merchants from "./merchants.js";
+import * as volunteers from "./volunteers.js";
+import { startWatch, wireSoundButton } from "./watch.js";
 
 const TOAST_MS = 4000;
-const VIEWS = { board, case: caseView, fleet, kpi };
+const VIEWS = { board, case: caseView, elder, elders, fleet, kpi, merchants, volunteers };
+// The header link a view belongs under: one case is part of the board, one elder of the directory.
+const SECTION = { case: "board", elder: "elders" };
 const $ = (id) => document.getElementById(id);
 
 let view = null;
 let signedIn = false;
 let closeStream = null;
+let watch = null; // the alarm's watch over unowned emergencies and the link, while signed in
 let toastTimer = null;
 
 function route() {
@@ -43,11 +49,12 @@ function setSignedIn(value) {
   $("nav").hidden = !signedIn;
   $("logout").hidden = !signedIn;
   $("live").hidden = !signedIn;
+  $("search").hidden = !signedIn;
   if (!signedIn) {
     closeStream?.();
     closeStream = null;
-    bannerCase = null;
-    drawBanner();
+    watch?.stop();
+    watch = null;
   }
 }
 
@@ -55,6 +62,7 @@ function setLive(state) {
   const node = $("live");
   node.dataset.state = state;
   node.textContent = t(`live.${state}`);
+  watch?.onStatus(state);
 }
 
 function render() {
@@ -68,14 +76,14 @@ function render() {
   setSignedIn(true);
   if (!closeStream) startStream();
   const { name, arg } = route();
-  if (name === "case" && arg === bannerCase) {
-    bannerCase = null;
-    drawBanner();
-  }
   for (const link of document.querySelectorAll("[data-route]")) {
-    link.classList.toggle("active", link.dataset.route === name);
+    link.classList.toggle("active", link.dataset.route === (SECTION[name] ?? name));
   }
-  view = VIEWS[name].mount($("view"), { arg, toast, navigate });
+  // Each view draws into its own box: a view left while its reads were still out then draws
+  // into a detached box, never over the view the operator moved on to.
+  const box = h("div", { class: "view-box" });
+  fill($("view"), box);
+  view = VIEWS[name].mount(box, { arg, toast, navigate });
 }
 
 function signOut(message) {
@@ -87,46 +95,19 @@ function signOut(message) {
 }
 
 function startStream() {
+  watch = startWatch({ navigate });
   setLive("connecting");
   closeStream = openStream({
     onStatus: setLive,
-    onSync: () => view?.onSync?.(),
+    onSync: () => {
+      watch?.onSync();
+      view?.onSync?.();
+    },
     onCase: (news) => {
-      // A press reclassified as an emergency is as new to the room as a fresh one.
-      const fresh = news.change === "opened" || news.change === "reclassified";
-      if (fresh && news.kind === "emergency") announceEmergency(news.case_id);
-      followBanner(news);
+      watch?.onCase(news);
       view?.onCase?.(news);
     },
   });
-}
-
-let bannerCase = null; // the emergency the red banner is about, until someone takes it
-
-function drawBanner() {
-  const banner = $("banner");
-  banner.hidden = !bannerCase;
-  if (!bannerCase) return;
-  const caseId = bannerCase;
-  fill(banner, h("strong", {}, t("alarm.new_emergency")), " ", h("span", { class: "mono" }, caseId),
-    h("button", { type: "button", onclick: () => navigate(`#/case/${encodeURIComponent(caseId)}`) },
-      t("alarm.open")),
-    h("button", { type: "button", class: "ghost", onclick: () => { bannerCase = null; drawBanner(); } },
-      t("alarm.dismiss")));
-}
-
-function announceEmergency(caseId) {
-  soundTheAlarm(t("alarm.title", { id: caseId }));
-  bannerCase = caseId;
-  drawBanner();
-}
-
-function followBanner(news) {
-  // Once someone owns the emergency (or it ends) the banner has done its job.
-  if (news.case_id === bannerCase && news.change === "state" && !UNOWNED.has(news.to)) {
-    bannerCase = null;
-    drawBanner();
-  }
 }
 
 function showLogin(message = "") {
@@ -160,6 +141,31 @@ function showLogin(message = "") {
 
 function setLanguageButton() {
   $("lang").textContent = currentLang() === "zh" ? "English" : "中文";
+  const hint = t("search.header");
+  $("search-q").placeholder = hint;
+  $("search-q").setAttribute("aria-label", hint);
+  $("search-q").title = t("search.shortcut");
+}
+
+const CASE_NUMBER = /^C-\d{8}-\d+$/i;
+
+/** The header's search: a case number opens the case, anything else the elder directory. */
+function search(event) {
+  event.preventDefault();
+  const input = $("search-q");
+  const q = input.value.trim();
+  input.value = "";
+  input.blur();
+  if (CASE_NUMBER.test(q)) navigate(`#/case/${encodeURIComponent(q.toUpperCase())}`);
+  else navigate(q ? `#/elders/${encodeURIComponent(q)}` : "#/elders");
+}
+
+function shortcut(event) {
+  // "/" searches from anywhere but a field the operator is typing in.
+  const typing = event.target.closest?.("input, textarea, select, [contenteditable]");
+  if (event.key !== "/" || typing || !signedIn || event.ctrlKey || event.metaKey || event.altKey) return;
+  event.preventDefault();
+  $("search-q").focus();
 }
 
 async function main() {
@@ -171,17 +177,17 @@ async function main() {
     translateStatic();
     setLanguageButton();
     setLive($("live").dataset.state);
-    drawBanner();
+    watch?.draw();
     render();
   });
   $("logout").addEventListener("click", () => signOut(""));
+  $("search").addEventListener("submit", search);
+  document.addEventListener("keydown", shortcut);
   window.addEventListener("hashchange", render);
   window.addEventListener("vnh:unauthorized", () => {
     if (signedIn) signOut(t("login.expired")); // else the login form reports it itself
   });
-  // Browsers allow sound only after a gesture; an operator always clicks or types first.
-  document.addEventListener("pointerdown", unlockAudio, { once: true });
-  document.addEventListener("keydown", unlockAudio, { once: true });
+  wireSoundButton();
   render();
 }
 

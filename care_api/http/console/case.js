@@ -110,6 +110,9 @@ export function mount(root, { arg: caseId, toast }) {
     try {
       const result = await api(`/cases/${enc(caseId)}/${path}`, { method: "POST", body });
       toast(typeof done === "function" ? done(result) : t(done, { id: caseId }));
+      // What was sent is done with: the redraw must not carry it into the next form (a second
+      // callback would otherwise go out as "not reached" again).
+      for (const form of root.querySelectorAll("form")) form.reset();
     } catch (err) {
       toast(t("error.action", { detail: err.message }), "error");
     } finally {

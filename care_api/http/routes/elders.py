@@ -13,15 +13,18 @@ from care_api.http.schemas import (
     ContactCreate,
     ContactPublic,
     ElderCreate,
+    ElderListed,
     ElderPublic,
     ElderUpdate,
 )
-from care_api.usecases.cases.queries import MAX_PAGE
+from care_api.usecases.cases.queries import MAX_PAGE, Page
+from care_api.usecases.people.audit import ElderRead
 from care_api.usecases.people.registry import (
     add_contact,
     contacts_of,
     create_elder,
     elder_warnings,
+    find_elders,
     get_elder,
     update_elder,
 )
@@ -50,6 +53,28 @@ def post_elder(
     profile = ElderPublic.of(elder, principal, warnings)
     audit.shown("elder", profile.id)
     return profile
+
+
+@router.get("")
+def list_elders(
+    uow: UowDep,
+    _staff: StaffDep,
+    audit: AuditDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ElderListed]:
+    """The elder directory by name, a page at a time; `q` finds a name, phone or terminal id.
+
+    Staff only. Every elder listed is written to the audit log.
+    """
+    found = find_elders(uow.session, q, Page(limit=limit, offset=offset))
+    listed = [
+        ElderListed(id=e.id or 0, name=e.name, phone=e.phone, district=e.district, devices=devices)
+        for e, devices in found
+    ]
+    audit.shown_all([ElderRead("elder_list", e.id) for e in listed])
+    return listed
 
 
 @router.get("/{elder_id}")

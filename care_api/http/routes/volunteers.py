@@ -32,6 +32,7 @@ from care_api.usecases.dispatch.offers import (
 from care_api.usecases.dispatch.volunteers import (
     create_volunteer,
     get_volunteer,
+    list_volunteers,
     set_volunteer_hours,
 )
 from care_api.usecases.people.audit import ElderRead
@@ -63,6 +64,18 @@ def post_volunteer(
     uow.commit()
     log.info("volunteer %s registered", row.id)
     return VolunteerPublic.of(row)
+
+
+@router.get("/volunteers")
+def read_volunteers(
+    uow: UowDep,
+    _staff: StaffDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[VolunteerPublic]:
+    """Volunteers by id, a page at a time (staff)."""
+    rows = list_volunteers(uow.session, limit=limit, offset=offset)
+    return [VolunteerPublic.of(v) for v in rows]
 
 
 @router.get("/volunteers/{volunteer_id}")

@@ -81,6 +81,12 @@ def get_volunteer(session: Session, volunteer_id: int) -> Volunteer:
     return volunteer
 
 
+def list_volunteers(session: Session, *, limit: int, offset: int) -> list[Volunteer]:
+    """Volunteers by id, a page at a time."""
+    query = select(Volunteer).order_by(col(Volunteer.id)).offset(offset).limit(limit)
+    return list(session.exec(query).all())
+
+
 def nearest_volunteers(
     session: Session,
     *,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
@@ -12,10 +13,13 @@ from care_api.domain.fleet import DEFAULT_HEARTBEAT_S, check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.phones import DEFAULT_REGION, to_e164
 from care_api.store.tables import Contact, Device, DeviceModel, Elder
+from care_api.usecases.cases.queries import Page
 from care_api.usecases.fleet.broker_passwords import broker_name_problem, mosquitto_hash
 from care_api.usecases.fleet.history import record_history
 from care_api.usecases.people.credentials import hash_secret, new_secret
 
+# Fewer digits than this would match most phone numbers: searched as a name only.
+MIN_PHONE_DIGITS = 3
 ELDER_FIELDS = frozenset(
     {
         "name",
@@ -47,6 +51,57 @@ def get_elder(session: Session, elder_id: int) -> Elder:
     if elder is None:
         raise NotFound(f"elder {elder_id} not found")
     return elder
+
+
+def _like(text: str) -> str:
+    # The operator's text is matched literally: % and _ are not wildcards to them.
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+def _phone_digits() -> ColumnElement[str]:
+    # Phones are stored as typed ("+86 138-0000-0000"); searches compare the digits. The API
+    # allows only digits, spaces, dashes and a leading plus in a phone number.
+    digits: ColumnElement[str] = func.replace(col(Elder.phone), " ", "")
+    for mark in ("-", "+"):
+        digits = func.replace(digits, mark, "")
+    return digits
+
+
+def find_elders(session: Session, text: str, page: Page) -> list[tuple[Elder, list[str]]]:
+    """Elders by name, each with their terminals in service, matching `text` if given.
+
+    `text` matches part of a name (any case), the digits of a phone number, or a terminal id
+    (its start); an empty text lists everyone.
+    """
+    query = select(Elder)
+    needle = text.strip()
+    if needle:
+        digits = "".join(c for c in needle if c.isdigit())
+        terminal = select(Device.elder_id).where(
+            func.lower(Device.device_id).like(_like(needle)[1:], escape="\\")
+        )
+        matches = [
+            func.lower(Elder.name).like(_like(needle), escape="\\"),
+            col(Elder.id).in_(terminal.scalar_subquery()),
+        ]
+        if len(digits) >= MIN_PHONE_DIGITS:
+            matches.append(_phone_digits().like(f"%{digits}%"))
+        query = query.where(or_(*matches))
+    query = query.order_by(col(Elder.name), col(Elder.id)).offset(page.offset).limit(page.limit)
+    elders = list(session.exec(query).all())
+    ids = [e.id for e in elders]
+    terminals: dict[int, list[str]] = {}
+    if ids:
+        rows = session.exec(
+            select(Device.elder_id, Device.device_id)
+            .where(col(Device.elder_id).in_(ids), Device.status != "retired")
+            .order_by(col(Device.device_id))
+        ).all()
+        for elder_id, device_id in rows:
+            if elder_id is not None:
+                terminals.setdefault(elder_id, []).append(device_id)
+    return [(e, terminals.get(e.id or 0, [])) for e in elders]
 
 
 def update_elder(
