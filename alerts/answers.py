@@ -16,24 +16,27 @@ from sqlmodel import Session, col, delete, select
 from alerts.checkins import ELDER_PREFIX
 from alerts.escalation import case_facts
 from alerts.hand_on import hand_on_if_nobody_left, unreachable
-from alerts.ladder import CaseFacts, asks_for_answer
+from alerts.ladder import CaseFacts, asks_for_answer, kind_label
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.replies import Answer, matches_case, parse_reply, short_code
 from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, PHONE_CHANNELS, SKIPPED
 from care_api.domain.cases import ACTIVE, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.texts import N_
+from care_api.i18n import t
 from care_api.log_privacy import mask_phone
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, WebhookReceipt
 from care_api.usecases.cases.actions import arrive, get_case
 from care_api.usecases.dispatch.merchants import MERCHANT
 from care_api.usecases.dispatch.responders import decline, describe_actor, identify_phone, take_case
+from care_api.usecases.people.languages import language_of_person
 
 log = logging.getLogger(__name__)
 
 HELP_TEXT = "Reply 1 to take the case, 2 if you cannot (add its number if you have several)."
-NO_ANSWER_TEXT = "We did not hear an answer. We will ask someone else."
+NO_ANSWER_TEXT = N_("We did not hear an answer. We will ask someone else.")
 ARRIVE_HELP_TEXT = "You have several cases: reply 3 and the case number once you are there."
 UNKNOWN_SENDER_TEXT = "This number is not on the centre's alert list. Please call the centre."
 # Twilio's final statuses, as the notification row shows them; others only go to `detail`.
@@ -60,7 +63,8 @@ class CallPrompt:
     who: str
     say: str
     listen: bool = True  # False: only say it (no "press 1", e.g. a call to the elder)
-    no_answer: str = NO_ANSWER_TEXT  # said when no key comes
+    no_answer: str = NO_ANSWER_TEXT  # said when no key comes (a catalogue text)
+    language: str | None = None  # of the callee: what is said, and the voice saying it
 
 
 def alerted_cases(session: Session, actors: Sequence[str]) -> list[tuple[Case, str]]:
@@ -149,11 +153,14 @@ def asked_cases(session: Session, actors: Sequence[str]) -> list[Ask]:
     return sorted(asks, key=lambda a: a.row_id, reverse=True)
 
 
-def gather_text(facts: CaseFacts) -> str:
-    """What a call says before it waits for a key."""
-    return (
-        f"{facts.summary}. {facts.elder_name} at {facts.address} needs help. "
-        "Press 1 to take the case, or 2 if you cannot."
+def gather_text(facts: CaseFacts, language: str | None = None) -> str:
+    """What a call says before it waits for a key, in the callee's language."""
+    return t(
+        language,
+        "{what}. {elder} at {address} needs help. Press 1 to take the case, or 2 if you cannot.",
+        what=kind_label(facts.kind, language),
+        elder=facts.elder_name,
+        address=facts.address,
     )
 
 
@@ -391,7 +398,8 @@ class Answers:
             facts = case_facts(case, session.get(Elder, case.elder_id))
             if case.owner is not None and case.owner == who:
                 return owner_prompt(case, facts)
-            return CallPrompt(case_id, who, gather_text(facts))
+            language = language_of_person(session, who, centre=self._services.settings.language)
+            return CallPrompt(case_id, who, gather_text(facts, language), language=language)
 
     def first_sighting(self, sid: str, step: str) -> bool:
         """Record that Twilio's message or call `sid` did `step`; False when it had: a replay.

@@ -45,12 +45,14 @@ from alerts.throttle import UNSENT_BY_BOUNDS
 from alerts.timers import Dispatch, TimerBusy, TimerContext
 from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseKind, CaseState
+from care_api.i18n import DEFAULT_LANGUAGE, language_of
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, Timer
 from care_api.usecases.cases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
 from care_api.usecases.cases.log import LADDER_TIMER
 from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
+from care_api.usecases.people.languages import language_of_person
 from care_api.usecases.people.registry import contacts_of
 from care_api.usecases.schedules.rotas import who_is_on_duty
 
@@ -108,14 +110,16 @@ def tell_all(
     what: str,
     *,
     console: str,
-    sms: str,
+    sms: str | Callable[[str], str],
     people: Mapping[str, str] | None = None,
     owner_sms: str | None = None,
+    centre: str = DEFAULT_LANGUAGE,
 ) -> None:
     """The console line, and an SMS to everyone the ladder alerted, once each per `what`.
 
     `people` (actor → number) replaces those alerted; the case's owner among them is sent
-    `owner_sms` when one is given.
+    `owner_sms` when one is given. `sms` may be a text per language, written for each person
+    in theirs (`centre` for those who have none).
     """
     writer.add(
         case_id=case.id,
@@ -128,13 +132,16 @@ def tell_all(
     if people is None:
         people = alerted_people(writer.session, case.id)
     for who, phone in people.items():
+        language = language_of_person(writer.session, who, centre=centre)
+        text = sms(language) if callable(sms) else sms
         writer.add(
             case_id=case.id,
             channel="sms",
             to=phone,
             recipient=who,
-            body=owner_sms if owner_sms is not None and who == case.owner else sms,
+            body=owner_sms if owner_sms is not None and who == case.owner else text,
             key=f"{what}:{case.id}:{who}",
+            language=language if callable(sms) else None,
         )
 
 
@@ -204,6 +211,7 @@ class Escalation:
                     body=action.body,
                     say=action.say,
                     key=key,
+                    language=action.language,
                 )
                 if action.channel != CONSOLE and action.recipient not in notified:
                     notified.append(action.recipient)
@@ -234,8 +242,11 @@ class Escalation:
         self, session: Session, case: Case, elder: Elder | None, ladder: Ladder, step: int
     ) -> tuple[list[Recipient], dict[str, Sequence[Recipient]]]:
         """The elder's contacts and the people of the step's other audiences, for `plan`."""
+        centre = self._services.settings.language
         contacts = [
-            Recipient(f"contact:{c.id}", c.name, c.phone, c.priority)
+            Recipient(
+                f"contact:{c.id}", c.name, c.phone, c.priority, language_of(c.language, centre)
+            )
             for c in contacts_of(session, case.elder_id)
             if not c.notify_only  # info-only people hear of it when the case closes
         ]
@@ -261,7 +272,8 @@ class Escalation:
             )
             return ()
         name = f"{duty.supervisor_name} (supervisor on duty)" if duty.supervisor_name else None
-        return (Recipient(SUPERVISOR, name or "the supervisor", duty.supervisor_phone),)
+        centre = language_of(self._services.settings.language)
+        return (Recipient(SUPERVISOR, name or "the supervisor", duty.supervisor_phone, 1, centre),)
 
     # -- notices that follow a case's events -------------------------------------------------
 
@@ -277,16 +289,19 @@ class Escalation:
             log.warning("taken timer %s: case %s has no owner", timer.id, timer.case_id)
             return
         owner = describe_actor(session, case.owner)
+        centre = self._services.settings.language
         for who, phone in alerted_people(session, case.id).items():
             if who == case.owner:
                 continue
+            language = language_of_person(session, who, centre=centre)
             ctx.outbox.add(
                 case_id=case.id,
                 channel="sms",
                 to=phone,
                 recipient=who,
-                body=taken_text(case.id, owner),
+                body=taken_text(case.id, owner, language),
                 key=f"taken:{case.id}:{who}",
+                language=language,
             )
         ctx.outbox.add(
             case_id=case.id,
@@ -306,7 +321,8 @@ class Escalation:
                 case,
                 "cancelled",
                 console=cancelled_console_text(facts, by_elder),
-                sms=cancelled_sms_text(facts),
+                sms=lambda language: cancelled_sms_text(facts, language),
+                centre=self._services.settings.language,
             )
 
     def notify_checked_in_late(self, case_id: str, at: datetime) -> None:

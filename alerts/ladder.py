@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from care_api.domain.model import CaseKind
+from care_api.i18n import language_of, t
 from care_api.usecases.cases.ladders import CONSOLE, CONSOLE_AUDIENCES, Audience, Ladder, Target
 
 CONTACT_AUDIENCES = frozenset(
@@ -26,6 +27,7 @@ class Recipient:
     name: str
     phone: str
     priority: int = 1
+    language: str | None = None  # of what they read and hear; None: the centre's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Notify:
     to: str
     body: str
     say: str | None = None
+    language: str | None = None  # of `body` and `say`
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,35 +220,87 @@ def asks_for_answer(kind: CaseKind) -> bool:
 
 
 def _alert(channel: str, person: Recipient, facts: CaseFacts, step: int) -> Notify:
-    say = alert_say(facts) if channel == "voice" else None
-    body = alert_sms(facts, step) if channel == "sms" else f"Voice call: {alert_say(facts)}"
-    return Notify(channel, person.key, person.phone, body, say)
+    lang = language_of(person.language)
+    say = alert_say(facts, lang) if channel == "voice" else None
+    if channel == "sms":
+        body = alert_sms(facts, step, lang)
+    else:
+        body = t(lang, "Voice call: {text}", text=alert_say(facts, lang))
+    return Notify(channel, person.key, person.phone, body, say, lang)
 
 
-def alert_sms(facts: CaseFacts, step: int) -> str:
-    """The SMS that asks a person to take the case (or, for a device case, informs them)."""
+def kind_label(kind: CaseKind, language: str | None) -> str:
+    """A case kind as a person reads it in an alert ("Emergency", "紧急求助")."""
+    labels = {
+        CaseKind.EMERGENCY: t(language, "Emergency"),
+        CaseKind.CARE: t(language, "Care request"),
+        CaseKind.SERVICE: t(language, "Service request"),
+        CaseKind.CONSULT: t(language, "Consultation"),
+        CaseKind.DEVICE: t(language, "Terminal problem"),
+    }
+    return labels[kind]
+
+
+def alert_sms(facts: CaseFacts, step: int, language: str | None = None) -> str:
+    """The SMS that asks a person to take the case (or, for a device case, informs them).
+
+    Written for the medium: a Chinese one says who, where, what and how to answer in at
+    most two UCS-2 segments (134 characters) for a usual name and address.
+    """
+    lang = language_of(language)
     if facts.kind is CaseKind.DEVICE:
         # Offline, battery or power: in each case a press may not get through, so the
         # family is asked to look in on the elder while the technician sees to the terminal.
-        return (
-            f"{facts.elder_name}'s help terminal may not be working: {facts.summary}. "
-            f"Please check on {facts.elder_name}. "
-            f"The centre's technician is on it (case {facts.case_id})."
+        return t(
+            lang,
+            "{elder}'s help terminal may not be working: {problem}. Please check on {elder}. "
+            "The centre's technician is on it (case {case}).",
+            elder=facts.elder_name,
+            problem=facts.summary,
+            case=facts.case_id,
         )
-    still = "STILL UNANSWERED. " if step > 0 else ""
-    what = "EMERGENCY" if facts.kind is CaseKind.EMERGENCY else facts.summary
-    return (
-        f"{still}{what} {facts.case_id}: {facts.elder_name} at {facts.address} needs help. "
-        "Reply 1 to take it, 2 if you cannot."
+    fields = {
+        "what": kind_label(facts.kind, lang),
+        "case": facts.case_id,
+        "elder": facts.elder_name,
+        "address": facts.address,
+    }
+    if facts.kind is CaseKind.EMERGENCY:
+        if step > 0:
+            return t(
+                lang,
+                "STILL UNANSWERED. EMERGENCY {case}: {elder} at {address} needs help. "
+                "Reply 1 to take it, 2 if you cannot.",
+                **fields,
+            )
+        return t(
+            lang,
+            "EMERGENCY {case}: {elder} at {address} needs help. "
+            "Reply 1 to take it, 2 if you cannot.",
+            **fields,
+        )
+    if step > 0:
+        return t(
+            lang,
+            "STILL UNANSWERED. {what} {case}: {elder} at {address} needs help. "
+            "Reply 1 to take it, 2 if you cannot.",
+            **fields,
+        )
+    return t(
+        lang,
+        "{what} {case}: {elder} at {address} needs help. Reply 1 to take it, 2 if you cannot.",
+        **fields,
     )
 
 
-def alert_say(facts: CaseFacts) -> str:
+def alert_say(facts: CaseFacts, language: str | None = None) -> str:
     """What a voice call says."""
-    what = "Emergency" if facts.kind is CaseKind.EMERGENCY else facts.summary
-    return (
-        f"{what}. {facts.elder_name} at {facts.address} needs help. "
-        "To take the case, reply 1 by text message."
+    return t(
+        language,
+        "{what}. {elder} at {address} needs help. To take the case, reply 1 by text message.",
+        what=kind_label(facts.kind, language),
+        elder=facts.elder_name,
+        address=facts.address,
     )
 
 
@@ -276,9 +331,14 @@ def console_text(
     return text
 
 
-def taken_text(case_id: str, owner: str) -> str:
+def taken_text(case_id: str, owner: str, language: str | None = None) -> str:
     """What everyone else who was alerted is told once someone owns the case."""
-    return f"Case {case_id} is taken by {owner}, thank you. No need to act."
+    return t(
+        language,
+        "Case {case} is taken by {owner}, thank you. No need to act.",
+        case=case_id,
+        owner=owner,
+    )
 
 
 def pressed_again_text(facts: CaseFacts) -> str:
@@ -299,11 +359,13 @@ def cancelled_console_text(facts: CaseFacts, by_elder: bool) -> str:
     return f"{facts.case_id} {who} — check in with {facts.elder_name}{phone}"
 
 
-def cancelled_sms_text(facts: CaseFacts) -> str:
+def cancelled_sms_text(facts: CaseFacts, language: str | None = None) -> str:
     """What alerted people are told when the elder cancels."""
-    return (
-        f"{facts.elder_name} cancelled case {facts.case_id}; the centre will check in. "
-        "No need to act."
+    return t(
+        language,
+        "{elder} cancelled case {case}; the centre will check in. No need to act.",
+        elder=facts.elder_name,
+        case=facts.case_id,
     )
 
 

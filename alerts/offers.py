@@ -33,6 +33,7 @@ from care_api.domain.volunteering import (
     Offeree,
     ring_radius_km,
 )
+from care_api.i18n import language_of
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Timer, Volunteer
 from care_api.usecases.cases.ladders import CONSOLE, Target
@@ -93,7 +94,13 @@ class VolunteerOffers:
             local_now=local_now,
             radius_km=EMERGENCY_RADIUS_KM,
         )
-        return [Recipient(volunteer_actor(o.volunteer_id), v.name, v.phone) for v, o in found]
+        centre = self._services.settings.language
+        return [
+            Recipient(
+                volunteer_actor(o.volunteer_id), v.name, v.phone, 1, language_of(v.language, centre)
+            )
+            for v, o in found
+        ]
 
     @staticmethod
     def why_nobody(elder: Elder) -> str:

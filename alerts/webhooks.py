@@ -18,6 +18,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from alerts.answers import Answers
 from care_api.http.deps import client_source, too_many_failures
+from care_api.i18n import t
 from care_api.services import Services
 from care_api.throttle import Gate
 
@@ -157,9 +158,11 @@ def webhook_router(services: Services) -> APIRouter:
         action = f"{_public_base(services)}{PREFIX}{ANSWER_PATH}?{query}"
         response = VoiceResponse()
         gather = Gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_S)
-        gather.say(prompt.say)
+        # Spoken in the callee's language (Twilio reads the text with that language's voice).
+        gather.say(prompt.say, language=prompt.language)
         response.append(gather)
-        response.say(f"{prompt.no_answer} Goodbye.")
+        bye = t(prompt.language, "{text} Goodbye.", text=t(prompt.language, prompt.no_answer))
+        response.say(bye, language=prompt.language)
         return _twiml(response)
 
     @router.post(ANSWER_PATH)

@@ -15,8 +15,10 @@ from care_api.domain.events import (
     DomainEvent,
 )
 from care_api.domain.model import CaseKind, CaseState
+from care_api.i18n import t
 from care_api.services import Services
 from care_api.store.tables import Case
+from care_api.usecases.people.languages import language_of_person
 from device_gateway.ports import Downlink
 from device_gateway.protocol.model import CaseNews
 
@@ -123,10 +125,15 @@ class CaseNewsSender:
                 return
             kind, owner = CaseKind(case.kind), case.owner
             state = state if state is not None else CaseState(case.state)
+            # The terminal speaks to its elder: in the elder's language, else the centre's.
+            language = language_of_person(
+                uow.session, f"elder:{case.elder_id}", centre=self._services.settings.language
+            )
         # What the elder hears follows what a person did; a device case tells them nothing.
         if kind is CaseKind.DEVICE:
             return
-        say = NO_TAKER_SAY if isinstance(event, CaseNobodyTook) else news_say(kind, state, owner)
+        said = NO_TAKER_SAY if isinstance(event, CaseNobodyTook) else news_say(kind, state, owner)
+        say = t(language, said) if said is not None else None
         news = CaseNews(case=case_id, state=state.value, say=say)
         self._router.downlink_for(device_id).send_news(device_id, news)
         log.debug("case news device=%s case=%s state=%s", device_id, case_id, state)

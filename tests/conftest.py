@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from care_api.services import Services, build_services
 from care_api.settings import Settings
 from tests.databases import database_url, migrated_sqlite_url
 from tests.fakes import FakeClock
+
+# The suite's stories were written in English: they run with English as the centre's
+# language (also for the `vnh serve` they start). The Chinese default and a Chinese centre's
+# messages have their own tests (tests/integration/test_languages.py).
+os.environ.setdefault("VNH_LANGUAGE", "en")
 
 
 @pytest.fixture

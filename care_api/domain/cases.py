@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from care_api.domain.errors import IllegalTransition
 from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.texts import N_
 
 S = CaseState
 
@@ -26,20 +27,20 @@ UNOWNED: frozenset[CaseState] = frozenset({S.OPEN, S.DISPATCHED, S.ESCALATED})
 ACTIVE: frozenset[CaseState] = UNOWNED | {S.ACCEPTED, S.ON_SITE}
 
 SAY: Mapping[CaseState, str] = {
-    S.OPEN: "Your call is received",
-    S.DISPATCHED: "We are finding help",
-    S.ESCALATED: "We are finding help",
-    S.ACCEPTED: "Help is coming",
-    S.ON_SITE: "Help has arrived",
-    S.RESOLVED: "Your call is done",
-    S.CLOSED: "Your call is closed",
-    S.CANCELLED: "Call cancelled; the centre will check on you",
+    S.OPEN: N_("Your call is received"),
+    S.DISPATCHED: N_("We are finding help"),
+    S.ESCALATED: N_("We are finding help"),
+    S.ACCEPTED: N_("Help is coming"),
+    S.ON_SITE: N_("Help has arrived"),
+    S.RESOLVED: N_("Your call is done"),
+    S.CLOSED: N_("Your call is closed"),
+    S.CANCELLED: N_("Call cancelled; the centre will check on you"),
 }
 # Accepted by a desk (an operator, or the centre placing a merchant order): nobody is on
 # the way yet, so the elder is not told help is coming.
-DESK_ACCEPTED_SAY = "The centre has your call"
+DESK_ACCEPTED_SAY = N_("The centre has your call")
 # No merchant took the service request (all declined or let their 10 minutes pass).
-NO_TAKER_SAY = "Nobody could take your request yet; the centre will call you back"
+NO_TAKER_SAY = N_("Nobody could take your request yet; the centre will call you back")
 _DESK_ACTORS = ("operator", "admin")
 
 

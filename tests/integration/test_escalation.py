@@ -421,7 +421,7 @@ def test_escalation_with_twilio_messages_reach_the_server_through_the_real_clien
         [call] = server.calls()
     assert sms.auth_ok and sms.form["To"] == "+8613900000000" and sms.form["From"] == TWILIO_FROM
     assert "Wang Fang" in sms.form["Body"] and "Reply 1" in sms.form["Body"]
-    assert '<Say language="zh-CN">' in call.form["Twiml"] and "Wang Fang" in call.form["Twiml"]
+    assert '<Say language="en">' in call.form["Twiml"] and "Wang Fang" in call.form["Twiml"]
     rows = [n for n in notifications(svc, case_id) if n.channel != "console"]
     assert [n.status for n in rows] == ["sent", "sent"]
     assert rows[0].provider_id and rows[0].provider_id.startswith("SM")

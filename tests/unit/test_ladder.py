@@ -42,6 +42,14 @@ NEIGHBOUR = Recipient("contact:3", "Zhao", "+8613900000003", priority=3)
 SUPERVISOR = Recipient("supervisor", "the supervisor", "+8613700000000")
 
 
+def test_plan_writes_each_alert_in_the_recipients_language() -> None:
+    english = Recipient("contact:1", "Tom", "+447911123456", priority=1, language="en")
+    actions = plan(EMERGENCY, 0, FACTS, [english], NOW)
+    sms = next(a for a in actions if isinstance(a, Notify) and a.channel == "sms")
+    assert sms.body.startswith("EMERGENCY C-20261122-0007: Wang Fang at 12 Bamboo Lane")
+    assert sms.language == "en"
+
+
 def notes(actions: list[Action]) -> list[tuple[str, str]]:
     return [(a.channel, a.recipient) for a in actions if isinstance(a, Notify)]
 
@@ -57,7 +65,9 @@ def test_plan_emergency_step0_first_contact_sms_voice_console_and_step1_in_2_min
     assert Schedule(1, NOW + timedelta(minutes=2)) in actions
     sms = next(a for a in actions if isinstance(a, Notify) and a.channel == "sms")
     assert sms.to == DAUGHTER.phone
-    assert "Wang Fang" in sms.body and "12 Bamboo Lane" in sms.body and "Reply 1" in sms.body
+    # A person with no language of their own reads the default, Chinese.
+    assert "Wang Fang" in sms.body and "12 Bamboo Lane" in sms.body and "回复1接单" in sms.body
+    assert sms.language == "zh-CN"
     voice = next(a for a in actions if isinstance(a, Notify) and a.channel == "voice")
     assert voice.say is not None and "Wang Fang" in voice.say
 

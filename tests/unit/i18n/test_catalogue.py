@@ -24,7 +24,7 @@ from care_api.i18n import (
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("care_api", "alerts", "device_gateway", "vnh")
-KEYWORDS = {"t": (2,), "tn": (2, 3)}
+KEYWORDS = {"t": (2,), "tn": (2, 3), "N_": (1,)}
 
 
 def used_messages() -> set[tuple[str, ...]]:
