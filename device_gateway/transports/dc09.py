@@ -49,6 +49,7 @@ from device_gateway.protocol.model import (
     Press,
     WireEvent,
 )
+from device_gateway.transports.tcp import bound_address, open_listener, parse_listen
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +73,6 @@ REFUSAL_LOG_EVERY = 100  # a flood of refusals logs one line in this many
 def device_id_for(account: str) -> str:
     """The device id a DC-09 account reports as: `dc09-` + the account in upper case."""
     return DEVICE_PREFIX + account.upper()
-
-
-def parse_listen(spec: str) -> tuple[str, int]:
-    """`"127.0.0.1:7050"` → `("127.0.0.1", 7050)`; port 0 picks a free port.
-
-    Raises:
-        ValueError: not host:port with a port 0–65535.
-    """
-    host, sep, port = spec.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"DC-09 listen address {spec!r} must be host:port")
-    return host.strip("[]"), int(port)
 
 
 def event_of(message: Dc09Message, received_at: datetime) -> WireEvent | None:
@@ -202,10 +191,7 @@ class Dc09Transport:
     @property
     def address(self) -> tuple[str, int]:
         """Where it listens (the real port once started with port 0)."""
-        if self._server is None:
-            return self.host, self.port
-        host, port = self._server.getsockname()[:2]
-        return str(host), int(port)
+        return bound_address(self._server, self.host, self.port)
 
     def health(self) -> dict[str, object]:
         """Listening address, open connections, reply counts and refusals, for /healthz."""
@@ -222,15 +208,7 @@ class Dc09Transport:
         """Bind and listen; OSError when the address is taken. `start` does it if not done."""
         if self._server is not None:
             return
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        server = socket.socket(family, socket.SOCK_STREAM)
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            server.bind((self.host, self.port))
-            server.listen(16)
-        except OSError:
-            server.close()
-            raise
+        server = open_listener(self.host, self.port, backlog=16)
         server.settimeout(READ_TIMEOUT_S)
         self._server = server
 

@@ -48,7 +48,7 @@ from device_gateway.protocol.watch_codec import (
     link_battery,
     reply_to,
 )
-from device_gateway.transports.dc09 import parse_listen
+from device_gateway.transports.tcp import bound_address, open_listener, parse_listen
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +193,7 @@ class WatchTransport:
     @property
     def address(self) -> tuple[str, int]:
         """Where it listens (the real port once started with port 0)."""
-        if self._server is None:
-            return self.host, self.port
-        host, port = self._server.getsockname()[:2]
-        return str(host), int(port)
+        return bound_address(self._server, self.host, self.port)
 
     def health(self) -> dict[str, object]:
         """Listening address, open connections and counters, for /healthz."""
@@ -213,15 +210,7 @@ class WatchTransport:
         """Bind and listen; OSError when the address is taken. `start` does it if not done."""
         if self._server is not None:
             return
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        server = socket.socket(family, socket.SOCK_STREAM)
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            server.bind((self.host, self.port))
-            server.listen(512)
-        except OSError:
-            server.close()
-            raise
+        server = open_listener(self.host, self.port, backlog=512)
         server.setblocking(False)
         self._server = server
 
