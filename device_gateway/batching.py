@@ -6,11 +6,8 @@ import queue
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from device_gateway.ports import Inbound
-from device_gateway.protocol.errors import FrameError
-from device_gateway.protocol.json_codec import decode_uplink
+from device_gateway.ports import Decoded, Inbound
 from device_gateway.protocol.model import Heartbeat, Press
-from device_gateway.protocol.topics import UP_LEAF, parse_topic
 
 # Presses a worker records in one transaction. A commit costs about as much as several
 # presses, so a burst goes through in few commits; a lone press is not kept waiting.
@@ -19,7 +16,7 @@ BATCH_MAX = 200
 
 @dataclass
 class Run:
-    """Consecutive MQTT events of one batchable type (presses, or heartbeats), decoded, in order."""
+    """Consecutive events of one batchable type (presses, or heartbeats), decoded, in order."""
 
     type: type[Press] | type[Heartbeat]
     events: list[tuple[Press | Heartbeat, Inbound]] = field(default_factory=list)
@@ -43,21 +40,23 @@ def take_batch(
     return items
 
 
-def split_runs(items: Sequence[Inbound]) -> Iterator[Run | Inbound]:
+def split_runs(
+    items: Sequence[tuple[Inbound, Decoded]],
+) -> Iterator[Run | tuple[Inbound, Decoded]]:
     """Runs of presses or of heartbeats, and every other item alone, keeping the order.
 
     Order matters per device (a cancel must not overtake its press), so a run ends at the
-    first item of another type. Anything that does not decode is passed on alone, for the
-    one-by-one path to answer it.
+    first item of another type. Whatever asks more of intake than a plain report (a
+    position to keep first, a presence flag, a fall window of its own) goes alone.
     """
     run: Run | None = None
-    for item in items:
-        event = _as_batchable(item)
+    for item, decoded in items:
+        event = _as_batchable(decoded)
         if run is not None and (event is None or type(event) is not run.type):
             yield run
             run = None
         if event is None:
-            yield item
+            yield item, decoded
             continue
         if run is None:
             run = Run(type(event))
@@ -66,14 +65,8 @@ def split_runs(items: Sequence[Inbound]) -> Iterator[Run | Inbound]:
         yield run
 
 
-def _as_batchable(item: Inbound) -> Press | Heartbeat | None:
-    if item.transport.source != "mqtt":
+def _as_batchable(decoded: Decoded) -> Press | Heartbeat | None:
+    if decoded.position is not None or decoded.fall_window_s is not None:
         return None
-    parsed = parse_topic(item.topic)
-    if parsed is None or parsed[1] != UP_LEAF:
-        return None
-    try:
-        event = decode_uplink(parsed[0], item.payload)
-    except FrameError:
-        return None
+    event = decoded.event
     return event if isinstance(event, Press | Heartbeat) else None

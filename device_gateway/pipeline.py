@@ -18,20 +18,12 @@ from care_api.usecases.fleet.positions import record_position
 from care_api.usecases.fleet.presence import record_presence
 from care_api.usecases.intake.batch import record_presses
 from care_api.usecases.intake.heartbeats import record_heartbeats
-from care_api.usecases.intake.reports import record_device_report, source_refusal
+from care_api.usecases.intake.reports import record_device_report
 from device_gateway.batching import Run, split_runs, take_batch
 from device_gateway.downlink import DownlinkRouter
-from device_gateway.mapping import to_position, to_report
-from device_gateway.ports import Inbound
-from device_gateway.protocol.dc09_codec import Dc09Error
-from device_gateway.protocol.errors import FrameError
-from device_gateway.protocol.json_codec import decode_uplink
-from device_gateway.protocol.model import Ack, AckStatus, Heartbeat, Nak, WireEvent
-from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
-from device_gateway.protocol.watch_codec import WatchFrameError
-from device_gateway.transports.dc09 import Dc09Transport, device_id_for
-from device_gateway.transports.serial import SerialTransport
-from device_gateway.transports.watch import WatchTransport
+from device_gateway.mapping import to_report
+from device_gateway.ports import Decoded, Inbound
+from device_gateway.protocol.model import Ack, AckStatus, Heartbeat, WireEvent
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +41,6 @@ BUG_ATTEMPTS = 3
 BUG_RETRY_S = 0.2
 # Database down, locked or unreachable: wait and retry the same message, however long.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
-PRESENCE = {"online": True, "offline": False}
 
 
 class _Abandoned(Exception):
@@ -149,13 +140,13 @@ class Pipeline:
         return self._stopping.is_set() and (inbox.empty() or time.monotonic() > self._drain_until)
 
     def _work_batch(self, batch: list[Inbound]) -> None:
-        for part in split_runs(batch):
-            items = part.items if isinstance(part, Run) else [part]
+        for part in split_runs(self._decode_all(batch)):
+            items = part.items if isinstance(part, Run) else [part[0]]
             try:
                 if isinstance(part, Run):
                     self._record_run(part)
                 else:
-                    self.handle(part)
+                    self._record(*part)
             except Exception:
                 # A bug: full traceback, settle so the broker window does not clog; a
                 # terminal without its app ack resends anyway.
@@ -163,104 +154,48 @@ class Pipeline:
                 for item in items:
                     self._settle_quietly(item)
 
+    def _decode_all(self, batch: list[Inbound]) -> list[tuple[Inbound, Decoded]]:
+        # Each transport decodes its own messages and answers what it refuses, in its own
+        # protocol; from here on every transport takes the same path.
+        now = self._services.clock.now()
+        decoded: list[tuple[Inbound, Decoded]] = []
+        for item in batch:
+            try:
+                asks = item.transport.decode(item, now)
+            except Exception:
+                log.exception("decoding failed on %s", item.topic)
+                self._settle_quietly(item)
+                continue
+            if asks is not None:
+                decoded.append((item, asks))
+        return decoded
+
     def handle(self, item: Inbound) -> None:
         """Process one inbound message to its end (ack and settle, or leave unsettled)."""
-        if isinstance(item.transport, SerialTransport):
-            self._serial_line(item.transport, item)
-            return
-        if isinstance(item.transport, Dc09Transport):
-            self._dc09_frame(item.transport, item)
-            return
-        if isinstance(item.transport, WatchTransport):
-            self._watch_frame(item.transport, item)
-            return
-        parsed = parse_topic(item.topic)
-        if parsed is None:
-            log.warning("message on unexpected topic %r dropped", item.topic)
-            item.transport.settle(item.receipt)
-            return
-        device_id, leaf = parsed
-        if leaf == UP_LEAF:
-            self._uplink(device_id, item)
-        elif leaf == STATUS_LEAF:
-            self._presence(device_id, item)
-        else:
-            log.warning("message on %r dropped: not a topic the gateway reads", item.topic)
-            item.transport.settle(item.receipt)
+        asks = item.transport.decode(item, self._services.clock.now())
+        if asks is not None:
+            self._record(item, asks)
 
-    def _uplink(self, device_id: str, item: Inbound) -> None:
-        try:
-            event = decode_uplink(device_id, item.payload)
-        except FrameError as exc:
-            log.warning(
-                "rejected frame device=%s via %s: %s", device_id, item.transport.source, exc
-            )
-            item.transport.send_ack(device_id, Ack.rejecting(device_id, exc))
-            item.transport.settle(item.receipt)
+    def _record(self, item: Inbound, asks: Decoded) -> None:
+        if asks.online is not None:
+            self._presence(asks.device_id, asks.online, item)
             return
-        self._record_event(event, item)
-
-    def _serial_line(self, transport: SerialTransport, item: Inbound) -> None:
-        # Same path as MQTT once decoded; a line that does not decode is answered $NAK.
-        try:
-            event = transport.decode(item)
-        except FrameError as exc:
-            log.warning("NAK on %s: %s", transport.source, exc)
-            transport.send_nak(Nak.from_error(exc))
-            return
-        if event is not None:
-            self._record_event(event, item)
-
-    def _dc09_frame(self, transport: Dc09Transport, item: Inbound) -> None:
-        # Same path again once decoded; the ACK goes out after intake commits.
-        now = self._services.clock.now()
-        try:
-            message, event = transport.decode(item, now)
-        except Dc09Error as exc:
-            log.warning("%s on %s: %s", exc.answer, transport.source, exc)
-            transport.refuse(item, exc, now)
-            return
-        if event is not None:
-            self._record_event(event, item)
-            return
-        # Nothing to record (an event the service does not act on): ACK it if the panel
-        # may report at all, else DUH, as intake would answer its other messages.
-        device_id = device_id_for(message.account)
-        try:
-            reason = self._persist(
-                lambda: source_refusal(self._services.uow, device_id, transport.source),
-                what=f"source check of {device_id}",
-            )
-        except (_Abandoned, _GaveUp):
-            return  # no answer: the panel resends
-        transport.answer(item, message, refused=reason)
-
-    def _watch_frame(self, transport: WatchTransport, item: Inbound) -> None:
-        # Same path again once decoded; `LK` and `AL` are answered after intake commits.
-        now = self._services.clock.now()
-        try:
-            frame, position, event = transport.decode(item, now)
-        except WatchFrameError as exc:
-            log.warning("bad frame on %s: %s", transport.source, exc)  # no answer, no case
-            return
-        if position is not None or event is None:
-            # The position first: whoever opens the case sees where the elder is. A watch
-            # that may not report is cut off here, before its alarm is looked at.
-            where = to_position(position, now) if position is not None else None
+        if asks.position is not None or asks.event is None:
+            # The position first: whoever opens the case sees where the elder is. A terminal
+            # that may not report is answered here, before its event is looked at.
             try:
                 reason = self._persist(
                     lambda: record_position(
-                        self._services.uow, frame.watch_id, transport.source, where
+                        self._services.uow, asks.device_id, item.transport.source, asks.position
                     ),
-                    what=f"position of {frame.watch_id}",
+                    what=f"source check of {asks.device_id}",
                 )
             except (_Abandoned, _GaveUp):
-                return  # no answer: an alarm is resent, a position comes again
-            if reason is not None or event is None:
-                transport.answer(item, refused=reason)
+                return  # no answer: the terminal resends
+            if reason is not None or asks.event is None:
+                item.transport.answer(item, refused=reason)
                 return
-        # The watch counted its own cancel window before it raised the fall alarm.
-        self._record_event(event, item, fall_window_s=0)
+        self._record_event(asks.event, item, fall_window_s=asks.fall_window_s)
 
     def _record_event(
         self, event: WireEvent, item: Inbound, *, fall_window_s: int | None = None
@@ -322,18 +257,12 @@ class Pipeline:
             _log_outcome(report, outcome)
             item.transport.settle(item.receipt)
 
-    def _presence(self, device_id: str, item: Inbound) -> None:
-        text = item.payload.decode("utf-8", "replace").strip()
-        if text not in PRESENCE:
-            if text:  # empty: a retained flag being cleared
-                log.warning("status of %s not online/offline: %r", device_id, text[:32])
-            item.transport.settle(item.receipt)
-            return
+    def _presence(self, device_id: str, online: bool, item: Inbound) -> None:
         now = self._services.clock.now()
         try:
             self._persist(
                 lambda: record_presence(
-                    self._services.uow, device_id, PRESENCE[text], now, seen=not item.retained
+                    self._services.uow, device_id, online, now, seen=not item.retained
                 ),
                 what=f"presence of {device_id}",
             )
@@ -341,7 +270,7 @@ class Pipeline:
             return
         except _GaveUp:
             pass
-        log.debug("device %s is %s", device_id, text)
+        log.debug("device %s is %s", device_id, "online" if online else "offline")
         item.transport.settle(item.receipt)
 
     def _persist(self, action: Callable[[], T], *, what: str) -> T:

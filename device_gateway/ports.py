@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from device_gateway.protocol.model import Ack, CaseNews, Command
+    from care_api.domain.fleet import DevicePosition
+    from device_gateway.protocol.model import Ack, CaseNews, Command, WireEvent
 
 
 class Downlink(Protocol):
@@ -26,6 +28,19 @@ class Transport(Downlink, Protocol):
     @property
     def source(self) -> str:
         """What intake records as the report's source: "mqtt", "serial:/dev/ttyUSB0"."""
+        ...
+
+    def decode(self, item: Inbound, now: datetime) -> Decoded | None:
+        """What `item` asks of intake (pipeline worker thread).
+
+        None when there is nothing for intake: the transport has answered the message
+        itself (a refusal in its own protocol: `$NAK`, DC-09 NAK/DUH, a rejecting ack) or
+        it needs no answer (an echo, an unknown topic), and settled it.
+        """
+        ...
+
+    def answer(self, item: Inbound, *, refused: str | None) -> None:
+        """Answer a message that recorded no event: taken, or refused naming why."""
         ...
 
     def start(self, handler: InboundHandler) -> None:
@@ -55,6 +70,25 @@ class Inbound:
     receipt: object
     transport: Transport
     retained: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """What one inbound message asks of intake, whichever transport brought it.
+
+    `event` is recorded and answered with `send_ack`; a message with no event (a link
+    frame, a panel's event the service does not act on) is only checked against the
+    device's right to report and answered with `answer`. A `position` is kept before the
+    event is looked at, so whoever opens the case sees where the elder is. `online` is a
+    presence flag (nothing else is done with such a message). `fall_window_s` 0: the
+    terminal counted its own cancel window before raising the fall.
+    """
+
+    device_id: str
+    event: WireEvent | None = None
+    position: DevicePosition | None = None
+    online: bool | None = None
+    fall_window_s: int | None = None
 
 
 # Returns False when the message could not be taken (inbox full): the transport then

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from care_api.domain.fleet import LOW_BATTERY_PERCENT
-from device_gateway.ports import Inbound, InboundHandler
+from device_gateway.ports import Decoded, Inbound, InboundHandler
 from device_gateway.protocol.dc09_codec import (
     Dc09Error,
     Dc09Message,
@@ -68,6 +68,14 @@ MAX_CONNECTIONS = 256  # one thread each
 MAX_PER_SOURCE = 16  # one address (a panel, or a NAT in front of several) cannot take them all
 JOIN_TIMEOUT_S = 5.0
 REFUSAL_LOG_EVERY = 100  # a flood of refusals logs one line in this many
+
+
+def _message(receipt: Dc09Receipt, payload: bytes) -> Dc09Message:
+    # A frame the reader already found broken (length, CRC) is refused like one that
+    # does not decode.
+    if receipt.error is not None:
+        raise Dc09Error(receipt.error)
+    return decode_frame(payload)
 
 
 def device_id_for(account: str) -> str:
@@ -236,27 +244,33 @@ class Dc09Transport:
 
     # --- pipeline side (worker threads) ------------------------------------------------------
 
-    def decode(self, item: Inbound, now: datetime) -> tuple[Dc09Message, WireEvent | None]:
-        """The message of one frame and its event (None: nothing for intake, see `answer`).
+    def decode(self, item: Inbound, now: datetime) -> Decoded | None:
+        """The event of one frame (None in `Decoded`: nothing to record, see `answer`).
 
-        Raises:
-            Dc09Error: the frame is to be answered NAK or DUH (`refuse`).
+        A frame that cannot be taken is answered NAK or DUH here, and None returned.
         """
         receipt = _receipt(item)
-        if receipt.error is not None:
-            raise Dc09Error(receipt.error)
-        message = decode_frame(item.payload)
+        try:
+            message = _message(receipt, item.payload)
+        except Dc09Error as exc:
+            log.warning("%s on %s: %s", exc.answer, self.source, exc)
+            self.refuse(item, exc, now)
+            return None
         receipt.message = message
         event = event_of(message, now)
         if event is not None:
             receipt.key = (event.device_id, event.boot, event.seq)
             with self._lock:
                 self._pending.setdefault(receipt.key, []).append(receipt)
-        return message, event
+        return Decoded(device_id_for(message.account), event=event)
 
-    def answer(self, item: Inbound, message: Dc09Message, *, refused: str | None) -> None:
+    def answer(self, item: Inbound, *, refused: str | None) -> None:
         """Answer a message with nothing to record: ACK, or DUH naming why it is `refused`."""
         receipt = _receipt(item)
+        message = receipt.message
+        if message is None:  # never decoded: nothing to echo
+            log.warning("DC-09 frame on %s answered before it was decoded", self.source)
+            return
         if refused is not None:
             log.warning("DC-09 account %s refused: %s", message.account, refused)
             self._reply(receipt.connection, Token.DUH, encode_answer(Token.DUH, message))

@@ -9,6 +9,7 @@ import ssl
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -18,10 +19,24 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from device_gateway.mqtt_url import MqttAddress
-from device_gateway.ports import Inbound, InboundHandler
-from device_gateway.protocol.json_codec import encode_ack, encode_command, encode_news
+from device_gateway.ports import Decoded, Inbound, InboundHandler
+from device_gateway.protocol.errors import FrameError
+from device_gateway.protocol.json_codec import (
+    decode_uplink,
+    encode_ack,
+    encode_command,
+    encode_news,
+)
 from device_gateway.protocol.model import Ack, CaseNews, Command
-from device_gateway.protocol.topics import STATUS_FILTER, UP_FILTER, down_topic, shared_filter
+from device_gateway.protocol.topics import (
+    STATUS_FILTER,
+    STATUS_LEAF,
+    UP_FILTER,
+    UP_LEAF,
+    down_topic,
+    parse_topic,
+    shared_filter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +52,7 @@ RECEIVE_MAXIMUM = 1000
 SESSION_EXPIRY_S = 7 * 24 * 3600
 UPLINK_QOS = 1
 DOWNLINK_QOS = 1
+PRESENCE = {"online": True, "offline": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +181,38 @@ class MqttTransport:
                 log.debug("not acking mid=%d of an earlier connection", receipt.mid)
                 return
             self._client.ack(receipt.mid, receipt.qos)
+
+    def decode(self, item: Inbound, now: datetime) -> Decoded | None:
+        """The event of an `up` message or the flag of a `status` one; None: answered here.
+
+        A frame that does not decode is answered with a rejecting ack naming why; a
+        message on a topic the gateway does not read is dropped. Both are settled.
+        """
+        parsed = parse_topic(item.topic)
+        if parsed is None or parsed[1] not in (UP_LEAF, STATUS_LEAF):
+            log.warning("message on %r dropped: not a topic the gateway reads", item.topic)
+            self.settle(item.receipt)
+            return None
+        device_id, leaf = parsed
+        if leaf == STATUS_LEAF:
+            text = item.payload.decode("utf-8", "replace").strip()
+            if text in PRESENCE:
+                return Decoded(device_id, online=PRESENCE[text])
+            if text:  # empty: a retained flag being cleared
+                log.warning("status of %s not online/offline: %r", device_id, text[:32])
+            self.settle(item.receipt)
+            return None
+        try:
+            return Decoded(device_id, event=decode_uplink(device_id, item.payload))
+        except FrameError as exc:
+            log.warning("rejected frame device=%s via mqtt: %s", device_id, exc)
+            self.send_ack(device_id, Ack.rejecting(device_id, exc))
+            self.settle(item.receipt)
+            return None
+
+    def answer(self, item: Inbound, *, refused: str | None) -> None:
+        """Every MQTT message carries an event or a flag: nothing to answer but the PUBACK."""
+        self.settle(item.receipt)
 
     def send_ack(self, device_id: str, ack: Ack) -> None:
         self._publish(device_id, encode_ack(ack))

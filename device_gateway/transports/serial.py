@@ -6,13 +6,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import serial
 
 from care_api.domain.model import NOT_BEHIND_HUB
-from device_gateway.ports import Inbound, InboundHandler
+from device_gateway.ports import Decoded, Inbound, InboundHandler
 from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.model import Ack, AckStatus, CaseNews, Command, Nak, WireEvent
 from device_gateway.protocol.nmea_codec import LineSplitter, decode_line, encode_ack, encode_nak
@@ -151,8 +152,18 @@ class SerialTransport:
     def settle(self, receipt: object) -> None:
         """Nothing to do: on serial the `$ACK` is the only acknowledgement."""
 
-    def decode(self, item: Inbound) -> WireEvent | None:
-        """The event of one line (pipeline worker); None for an echo of our own replies.
+    def decode(self, item: Inbound, now: datetime) -> Decoded | None:
+        """The event of one line; None for an echo of our own replies or a line `$NAK`ed."""
+        try:
+            event = self.decode_line(item)
+        except FrameError as exc:
+            log.warning("NAK on %s: %s", self.source, exc)
+            self.send_nak(Nak.from_error(exc))
+            return None
+        return None if event is None else Decoded(event.device_id, event=event)
+
+    def decode_line(self, item: Inbound) -> WireEvent | None:
+        """The event of one line; None for an echo of our own replies.
 
         Raises:
             FrameError: the line is to be answered `$NAK` with its reason.
@@ -163,6 +174,9 @@ class SerialTransport:
             log.debug("ignoring a reply line on %s: %r", self.port, item.payload[:40])
             return None
         return decode_line(item.payload)
+
+    def answer(self, item: Inbound, *, refused: str | None) -> None:
+        """Every line that decodes carries an event: nothing else is ever answered."""
 
     def send_ack(self, device_id: str, ack: Ack) -> None:
         if ack.status is AckStatus.REJECTED and ack.reason == NOT_BEHIND_HUB:

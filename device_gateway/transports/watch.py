@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from care_api.domain.fleet import LOW_BATTERY_PERCENT
-from device_gateway.ports import Inbound, InboundHandler
+from device_gateway.mapping import to_position
+from device_gateway.ports import Decoded, Inbound, InboundHandler
 from device_gateway.protocol.model import (
     Ack,
     AckStatus,
@@ -235,26 +236,30 @@ class WatchTransport:
 
     # --- pipeline side (worker threads) ------------------------------------------------------
 
-    def decode(
-        self, item: Inbound, now: datetime
-    ) -> tuple[WatchFrame, Position | None, WireEvent | None]:
-        """The frame, its position and its event (None: nothing for intake, see `answer`).
+    def decode(self, item: Inbound, now: datetime) -> Decoded | None:
+        """The frame's position and event (no event: nothing to record, see `answer`).
 
-        Raises:
-            WatchFrameError: the frame's fields do not decode (it is not answered).
+        A frame whose fields do not decode is counted and left unanswered (None).
         """
         receipt = _receipt(item)
         try:
             position, event = event_of(receipt.frame, now)
-        except WatchFrameError:
+        except WatchFrameError as exc:
+            log.warning("bad frame on %s: %s", self.source, exc)  # no answer, no case
             with self._lock:
                 self._counts["bad_frames"] += 1
-            raise
+            return None
         if event is not None:
             receipt.key = (event.device_id, event.boot, event.seq)
             with self._lock:
                 self._pending.setdefault(receipt.key, []).append(receipt)
-        return receipt.frame, position, event
+        return Decoded(
+            receipt.frame.watch_id,
+            event=event,
+            position=to_position(position, now) if position is not None else None,
+            # The watch counted its own cancel window before it raised the fall alarm.
+            fall_window_s=0 if event is not None else None,
+        )
 
     def answer(self, item: Inbound, *, refused: str | None) -> None:
         """Answer a frame with nothing to record; a watch that may not report is cut off."""

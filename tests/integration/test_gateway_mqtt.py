@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from care_api.usecases.dispatch.orders import decline_order, place_order
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.mqtt_url import parse_mqtt_url
 from device_gateway.pipeline import Pipeline
-from device_gateway.ports import Inbound, InboundHandler
+from device_gateway.ports import Decoded, Inbound, InboundHandler
+from device_gateway.protocol.json_codec import decode_uplink
 from device_gateway.protocol.model import Ack, CaseNews, Command
 from device_gateway.runtime import GatewayComponent
 from device_gateway.transports.embedded_broker import EmbeddedBroker
@@ -478,6 +480,13 @@ class RecordingTransport:
     def start(self, handler: InboundHandler) -> None: ...
 
     def close(self) -> None: ...
+
+    def decode(self, item: Inbound, now: datetime) -> Decoded | None:
+        device_id = item.topic.split("/")[-2]
+        return Decoded(device_id, event=decode_uplink(device_id, item.payload))
+
+    def answer(self, item: Inbound, *, refused: str | None) -> None:
+        self.log.append(("answer", refused))
 
     def settle(self, receipt: object) -> None:
         self.log.append(("settle", receipt))

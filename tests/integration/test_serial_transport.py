@@ -264,7 +264,7 @@ def test_serial_loop_url_echo_of_own_reply_is_ignored_not_answered() -> None:
         (item,) = taken
         assert item.payload == nak_line("bad checksum")
         assert item.transport is transport
-        assert transport.decode(item) is None  # an echo: never NAK a NAK
+        assert transport.decode_line(item) is None  # an echo: never NAK a NAK
         health = transport.health()
         assert (health["baudrate"], health["lines_in"], health["lines_out"]) == (9600, 1, 1)
     finally:
@@ -308,7 +308,7 @@ def test_serial_decode_of_any_line_gives_an_event_nothing_or_frame_error(line: b
     item = Inbound("serial:loop:///line", line, SerialReceipt(), transport)
     reason = None
     try:
-        event = transport.decode(item)
+        event = transport.decode_line(item)
     except FrameError as exc:
         reason, event = exc.reason, None
     assert event is None or isinstance(event, WireEvent)
