@@ -148,7 +148,7 @@ def asked_cases(session: Session, actors: Sequence[str]) -> list[Ask]:
     asks = [
         Ask(case, latest[case.id][1], latest[case.id][0])
         for case in cases
-        if asks_for_answer(CaseKind(case.kind))  # reclassified to a device case since
+        if asks_for_answer(case.kind)  # reclassified to a device case since
     ]
     return sorted(asks, key=lambda a: a.row_id, reverse=True)
 
@@ -183,7 +183,7 @@ def on_site_no_answer_text(facts: CaseFacts) -> str:
 def owner_prompt(case: Case, facts: CaseFacts) -> CallPrompt:
     """The prompt of a call to the person who owns `case`: "press 3" while they are awaited."""
     owner = str(case.owner)
-    state = CaseState(case.state)
+    state = case.state
     if state is CaseState.ACCEPTED:
         no_answer = on_site_no_answer_text(facts)
         return CallPrompt(case.id, owner, on_site_prompt_text(facts), no_answer=no_answer)
@@ -386,7 +386,7 @@ class Answers:
                 awaited = [
                     (c, str(c.owner))
                     for c, _ in alerted
-                    if c.owner in actors and CaseState(c.state) is CaseState.ACCEPTED
+                    if c.owner in actors and c.state is CaseState.ACCEPTED
                 ]
                 found = open_cases or awaited
                 if not found:
@@ -492,7 +492,7 @@ class Answers:
     @staticmethod
     def _not_yours(session: Session, case_id: str) -> str:
         case = get_case(session, case_id)
-        state = CaseState(case.state)
+        state = case.state
         if state is CaseState.CANCELLED:
             return f"Case {case_id} was cancelled; the centre is checking in. Thank you."
         if case.owner is None:

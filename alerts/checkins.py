@@ -11,9 +11,10 @@ import logging
 
 from alerts.sender import ELDER_CALL_KEY_PREFIX
 from alerts.timers import TimerContext
+from care_api.domain.model import TimerPurpose
 from care_api.services import Services
 from care_api.store.tables import Case, CheckinWindow, Elder, Timer
-from care_api.usecases.schedules.checkins import CHECKIN_TIMER, judge_window, next_check
+from care_api.usecases.schedules.checkins import judge_window, next_check
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ class Checkins:
             return
         tz = self._services.tz
         # After downtime only the window this timer was for is judged, not every day missed.
-        ctx.schedule(purpose=CHECKIN_TIMER, step=window.id, due_at=next_check(window, ctx.now, tz))
+        ctx.schedule(
+            purpose=TimerPurpose.CHECKIN, step=window.id, due_at=next_check(window, ctx.now, tz)
+        )
         case = judge_window(ctx.uow, window, closes_at=timer.due_at, now=ctx.now, tz=tz)
         if case is None:
             return

@@ -24,7 +24,7 @@ from alerts.escalation import OPERATORS, Escalation, alerted_people, case_facts
 from alerts.ladder import CaseFacts, Notify, plan
 from alerts.sender import ALERT_KEY_PREFIX
 from alerts.timers import TimerBusy, TimerContext
-from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.model import CaseState, TimerPurpose
 from care_api.services import Services
 from care_api.store.tables import Case, Contact, Elder, Timer, Volunteer
 from care_api.usecases.cases.ladders import CONSOLE, get_ladder
@@ -32,7 +32,6 @@ from care_api.usecases.cases.log import (
     LOOP_ARM,
     LOOP_ON_SITE,
     LOOP_RESOLVE,
-    LOOP_TIMER,
     add_note,
 )
 from care_api.usecases.cases.supervision import BY
@@ -127,19 +126,19 @@ class ClosedLoop:
             if session.get(Case, timer.case_id) is not None:
                 raise TimerBusy(timer.case_id)
             return
-        state = CaseState(case.state)
+        state = case.state
         if state not in STILL_RESOLVING:
             return
         if timer.step == LOOP_ARM:
             taken = case.acknowledged_at or ctx.now
             ctx.schedule(
-                purpose=LOOP_TIMER,
+                purpose=TimerPurpose.LOOP,
                 case_id=case.id,
                 step=LOOP_ON_SITE,
                 due_at=taken + self._on_site_within,
             )
             ctx.schedule(
-                purpose=LOOP_TIMER,
+                purpose=TimerPurpose.LOOP,
                 case_id=case.id,
                 step=LOOP_RESOLVE,
                 due_at=taken + self._resolve_within,
@@ -147,7 +146,7 @@ class ClosedLoop:
         elif timer.step == LOOP_ON_SITE and state is CaseState.ACCEPTED:
             self._on_site_overdue(ctx, case, timer)
             ctx.schedule(
-                purpose=LOOP_TIMER,
+                purpose=TimerPurpose.LOOP,
                 case_id=case.id,
                 step=LOOP_ON_SITE,
                 due_at=ctx.now + self._on_site_within,
@@ -155,7 +154,7 @@ class ClosedLoop:
         elif timer.step == LOOP_RESOLVE:
             self._resolve_overdue(ctx, case, timer)
             ctx.schedule(
-                purpose=LOOP_TIMER,
+                purpose=TimerPurpose.LOOP,
                 case_id=case.id,
                 step=LOOP_RESOLVE,
                 due_at=ctx.now + self._resolve_within,
@@ -193,7 +192,7 @@ class ClosedLoop:
                 say=asked,
                 key=f"loop:{case.id}:{timer.id}:owner:voice",
             )
-        ladder = get_ladder(session, CaseKind(case.kind))
+        ladder = get_ladder(session, case.kind)
         step = min(case.level + 1, len(ladder.steps) - 1)
         contacts, others = self._escalation.people_of_step(session, case, elder, ladder, step)
         text = on_site_overdue_alert_text(facts, owner, minutes)

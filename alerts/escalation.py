@@ -44,12 +44,11 @@ from alerts.sender import (
 from alerts.throttle import UNSENT_BY_BOUNDS
 from alerts.timers import Dispatch, TimerBusy, TimerContext
 from care_api.domain.cases import is_unowned
-from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.model import TimerPurpose
 from care_api.i18n import DEFAULT_LANGUAGE, language_of
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, Timer
 from care_api.usecases.cases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
-from care_api.usecases.cases.log import LADDER_TIMER
 from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
 from care_api.usecases.people.languages import language_of_person
@@ -77,7 +76,7 @@ def case_facts(case: Case, elder: Elder | None) -> CaseFacts:
     """What messages say about `case`."""
     return CaseFacts(
         case_id=case.id,
-        kind=CaseKind(case.kind),
+        kind=case.kind,
         summary=case.summary,
         elder_name=elder.name if elder else "the elder",
         address=elder.address if elder else "",
@@ -176,9 +175,9 @@ class Escalation:
                 raise TimerBusy(timer.case_id)
             log.warning("ladder timer %s: case %s does not exist", timer.id, timer.case_id)
             return
-        if not is_unowned(CaseState(case.state)):
+        if not is_unowned(case.state):
             return
-        kind = CaseKind(case.kind)
+        kind = case.kind
         ladder = get_ladder(session, kind)
         if timer.step > ladder.final_step:
             return  # an admin cut the ladder (or its repeats) short meanwhile
@@ -217,7 +216,10 @@ class Escalation:
                     notified.append(action.recipient)
             elif isinstance(action, Schedule):
                 ctx.schedule(
-                    purpose=LADDER_TIMER, case_id=case.id, step=action.step, due_at=action.due_at
+                    purpose=TimerPurpose.LADDER,
+                    case_id=case.id,
+                    step=action.step,
+                    due_at=action.due_at,
                 )
             elif isinstance(action, Flag):
                 flag = action.text

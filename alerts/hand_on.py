@@ -21,11 +21,11 @@ from sqlmodel import Session, col, select
 
 from alerts.sender import ALERT_KEY_PREFIX, PHONE_CHANNELS, OutboxWriter
 from care_api.domain.cases import is_unowned
-from care_api.domain.model import SYSTEM, CaseKind, CaseState
+from care_api.domain.model import SYSTEM, TimerPurpose
 from care_api.store.tables import Case, CaseEvent, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.ladders import CONSOLE, Audience, get_ladder
-from care_api.usecases.cases.log import LADDER_TIMER, add_note
+from care_api.usecases.cases.log import add_note
 from care_api.usecases.dispatch.responders import describe_actor
 
 log = logging.getLogger(__name__)
@@ -83,14 +83,14 @@ def unreachable(
 
 def hand_on_if_nobody_left(uow: SqlUnitOfWork, case: Case, now: datetime) -> int | None:
     """Make the next rung due now if everyone the current one reached is out; its step or None."""
-    if not is_unowned(CaseState(case.state)):
+    if not is_unowned(case.state):
         return None
     session = uow.session
     found = _latest_step(session, case)
     if found is None:
         return None
     step, people = found
-    ladder = get_ladder(session, CaseKind(case.kind))
+    ladder = get_ladder(session, case.kind)
     if ladder.rung_of(step + 1)[1]:
         return None  # the last rung: its repeats keep their pace
     declined = _declined(session, case.id)
@@ -102,7 +102,7 @@ def hand_on_if_nobody_left(uow: SqlUnitOfWork, case: Case, now: datetime) -> int
             update(Timer)
             .where(
                 col(Timer.case_id) == case.id,
-                col(Timer.purpose) == LADDER_TIMER,
+                col(Timer.purpose) == TimerPurpose.LADDER,
                 col(Timer.step) == step + 1,
                 col(Timer.fired_at).is_(None),
                 col(Timer.cancelled).is_(False),

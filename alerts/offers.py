@@ -25,7 +25,7 @@ from alerts.replies import short_code
 from alerts.sender import ALERT_KEY_PREFIX
 from alerts.timers import TimerBusy, TimerContext, TimerHandler
 from care_api.domain.cases import is_unowned
-from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.domain.volunteering import (
     EMERGENCY_RADIUS_KM,
     OFFERS_PER_RING,
@@ -48,7 +48,6 @@ from care_api.usecases.dispatch.offers import (
     withdraw_open_offers,
 )
 from care_api.usecases.dispatch.volunteers import (
-    VOLUNTEER_RING_TIMER,
     nearest_volunteers,
     volunteer_actor,
 )
@@ -123,7 +122,7 @@ class VolunteerOffers:
 
     def _begin(self, ctx: TimerContext, case_id: str) -> None:
         case = ctx.uow.session.get(Case, case_id)
-        if case is None or case.kind != CaseKind.CARE or not is_unowned(CaseState(case.state)):
+        if case is None or case.kind != CaseKind.CARE or not is_unowned(case.state):
             return
         if offered_volunteers(ctx.uow.session, case.id):
             return  # a replayed step 0 must not offer twice
@@ -142,7 +141,7 @@ class VolunteerOffers:
             if session.get(Case, timer.case_id) is not None:
                 raise TimerBusy(timer.case_id)  # someone is accepting it right now
             return
-        if case.kind != CaseKind.CARE or not is_unowned(CaseState(case.state)):
+        if case.kind != CaseKind.CARE or not is_unowned(case.state):
             return
         if timer.step == 0 and has_open_offers(session, case.id):
             return  # staff asked while the ladder's step 0 was offering it: once is enough
@@ -198,7 +197,7 @@ class VolunteerOffers:
                 key=f"{ALERT_KEY_PREFIX}{case.id}:ring{ring}:{who}:sms",
             )
         ctx.schedule(
-            purpose=VOLUNTEER_RING_TIMER,
+            purpose=TimerPurpose.VOLUNTEER_RING,
             case_id=case.id,
             step=ring + 1,
             due_at=ctx.now + timedelta(seconds=RING_WAIT_S),

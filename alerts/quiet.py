@@ -10,9 +10,10 @@ import logging
 
 from alerts.checkins import call_elder
 from alerts.timers import TimerContext
+from care_api.domain.model import TimerPurpose
 from care_api.services import Services
 from care_api.store.tables import Elder, QuietWatch, Timer
-from care_api.usecases.schedules.quiet_watch import QUIET_TIMER, run_watch
+from care_api.usecases.schedules.quiet_watch import run_watch
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class QuietWatches:
         if watch is None or not watch.active:
             return
         decision, case = run_watch(ctx.uow, watch, now=ctx.now, tz=self._services.tz)
-        ctx.schedule(purpose=QUIET_TIMER, step=watch.elder_id, due_at=decision.next_at)
+        ctx.schedule(purpose=TimerPurpose.QUIET, step=watch.elder_id, due_at=decision.next_at)
         log.info("quiet watch of elder %s: %s", watch.elder_id, decision.action)
         if case is not None:
             elder = ctx.uow.session.get(Elder, watch.elder_id)

@@ -25,8 +25,9 @@ from alerts.ladder import (
     reclassified_sms_text,
 )
 from alerts.timers import TimerBusy, TimerContext, TimerHandler, claim_timer
+from care_api.domain.model import TimerPurpose
 from care_api.store.tables import Case, CaseEvent, Contact, Elder, Notification, Timer
-from care_api.usecases.cases.log import LADDER_TIMER, RECLASSIFIED_TIMER, pending_timers
+from care_api.usecases.cases.log import pending_timers
 from care_api.usecases.cases.reclassify import kinds_of
 from care_api.usecases.dispatch.responders import describe_actor
 
@@ -49,7 +50,7 @@ class ReclassifiedNotices:
         if timer.case_id is None:
             return
         session = ctx.uow.session
-        if pending_timers(session, timer.case_id, purposes=(LADDER_TIMER,), step=0):
+        if pending_timers(session, timer.case_id, purposes=(TimerPurpose.LADDER,), step=0):
             # The new kind's step 0 is still to run: it tells them, knowing whom it alerts.
             raise TimerBusy(timer.case_id)
         case = session.get(Case, timer.case_id)
@@ -64,7 +65,7 @@ class ReclassifiedNotices:
             if timer.step != 0 or timer.case_id is None:
                 return
             session = ctx.uow.session
-            notices = pending_timers(session, timer.case_id, purposes=(RECLASSIFIED_TIMER,))
+            notices = pending_timers(session, timer.case_id, purposes=(TimerPurpose.RECLASSIFIED,))
             case = session.get(Case, timer.case_id)
             if not notices or case is None:
                 return

@@ -49,27 +49,14 @@ from care_api.domain.events import (
     DomainEvent,
     VolunteersRequested,
 )
-from care_api.domain.model import CaseState
+from care_api.domain.model import CaseState, TimerPurpose
 from care_api.i18n import CHINESE, ENGLISH, language_of
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.ladders import MAX_STEPS, Audience
-from care_api.usecases.cases.log import (
-    DEADLINE_TIMER,
-    LADDER_TIMER,
-    LOOP_TIMER,
-    RECLASSIFIED_TIMER,
-    TAKEN_TIMER,
-)
-from care_api.usecases.dispatch.orders import MERCHANT_CONTACT_TIMER, MERCHANT_NOTIFY_TIMER
-from care_api.usecases.dispatch.volunteers import VOLUNTEER_RING_TIMER
-from care_api.usecases.fleet.commands import COMMAND_TIMEOUT_TIMER
-from care_api.usecases.fleet.device_cases import DEVICE_SETTLE_TIMER
-from care_api.usecases.intake.fall_window import FALL_WINDOW_TIMER, open_held_fall
-from care_api.usecases.schedules.checkins import CHECKIN_TIMER
-from care_api.usecases.schedules.quiet_watch import QUIET_TIMER
+from care_api.usecases.intake.fall_window import open_held_fall
 
 __all__ = ["AlertsComponent", "webhook_router"]
 
@@ -125,24 +112,24 @@ class AlertsComponent:
         self.escalation.why_nobody[Audience.VOLUNTEERS_NEAREST.value] = self.offers.why_nobody
         self.reclassified = ReclassifiedNotices()
         self.sweeper.register(
-            LADDER_TIMER,
+            TimerPurpose.LADDER,
             self.reclassified.after_ladder(self.offers.after_ladder(self.escalation.run_step)),
         )
         # Notices written as rows by the change itself (acknowledge, reclassify).
-        self.sweeper.register(TAKEN_TIMER, self.escalation.notify_taken)
-        self.sweeper.register(RECLASSIFIED_TIMER, self.reclassified.run)
-        self.sweeper.register(VOLUNTEER_RING_TIMER, self.offers.run_ring)
-        self.sweeper.register(MERCHANT_NOTIFY_TIMER, self.merchants.notify)
-        self.sweeper.register(MERCHANT_CONTACT_TIMER, self.merchants.contact_due)
-        self.sweeper.register(DEADLINE_TIMER, Deadlines(services).due)
-        self.sweeper.register(LOOP_TIMER, ClosedLoop(services, self.escalation).run)
-        self.sweeper.register(CHECKIN_TIMER, Checkins(services).due)
-        self.sweeper.register(QUIET_TIMER, QuietWatches(services).due)
+        self.sweeper.register(TimerPurpose.TAKEN, self.escalation.notify_taken)
+        self.sweeper.register(TimerPurpose.RECLASSIFIED, self.reclassified.run)
+        self.sweeper.register(TimerPurpose.VOLUNTEER_RING, self.offers.run_ring)
+        self.sweeper.register(TimerPurpose.MERCHANT_NOTIFY, self.merchants.notify)
+        self.sweeper.register(TimerPurpose.MERCHANT_CONTACT, self.merchants.contact_due)
+        self.sweeper.register(TimerPurpose.CASE_DEADLINE, Deadlines(services).due)
+        self.sweeper.register(TimerPurpose.LOOP, ClosedLoop(services, self.escalation).run)
+        self.sweeper.register(TimerPurpose.CHECKIN, Checkins(services).due)
+        self.sweeper.register(TimerPurpose.QUIET, QuietWatches(services).due)
         # The terminal fleet: its watch runs on its own beat (start), commands time out here.
         self.fleet = FleetAlerts(services, self.sender.enqueue)
-        self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)
-        self.sweeper.register(DEVICE_SETTLE_TIMER, self.fleet.settle)
-        self.sweeper.register(FALL_WINDOW_TIMER, self._fall_window_closed)
+        self.sweeper.register(TimerPurpose.DEVICE_COMMAND, self.fleet.expire_command)
+        self.sweeper.register(TimerPurpose.DEVICE_SETTLE, self.fleet.settle)
+        self.sweeper.register(TimerPurpose.FALL_WINDOW, self._fall_window_closed)
         self.summaries = ClosingSummaries(services, self.sender.enqueue)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False
@@ -238,7 +225,9 @@ class AlertsComponent:
             if isinstance(event, CaseOpened):
                 # The fast path: step 0 now, by claiming the timer row the sweep would fire.
                 now = self._services.clock.now()
-                if self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now):
+                if self.sweeper.fire(
+                    case_id=event.case_id, purpose=TimerPurpose.LADDER, step=0, now=now
+                ):
                     self._climb_empty_rungs(event.case_id, now)
             elif isinstance(event, CaseStateChanged):
                 self.escalation.forget_pressed_again(event.case_id)
@@ -248,7 +237,9 @@ class AlertsComponent:
                     # The fast path of the "taken" row the acknowledgement wrote; once fired
                     # (here or by the sweep) it never fires again, so nobody is told twice.
                     now = self._services.clock.now()
-                    self.sweeper.fire(case_id=event.case_id, purpose=TAKEN_TIMER, step=0, now=now)
+                    self.sweeper.fire(
+                        case_id=event.case_id, purpose=TimerPurpose.TAKEN, step=0, now=now
+                    )
                 elif event.to_state is CaseState.CANCELLED:
                     self.escalation.notify_cancelled(event.case_id, event.by)
                 elif event.to_state is CaseState.RESOLVED:
@@ -265,14 +256,16 @@ class AlertsComponent:
                 # the people alerted so far ride on that step, or fire on their own.
                 now = self._services.clock.now()
                 if event.restart:
-                    self.sweeper.fire(case_id=event.case_id, purpose=LADDER_TIMER, step=0, now=now)
+                    self.sweeper.fire(
+                        case_id=event.case_id, purpose=TimerPurpose.LADDER, step=0, now=now
+                    )
                 self.sweeper.fire(
-                    case_id=event.case_id, purpose=RECLASSIFIED_TIMER, step=None, now=now
+                    case_id=event.case_id, purpose=TimerPurpose.RECLASSIFIED, step=None, now=now
                 )
             elif isinstance(event, VolunteersRequested):
                 now = self._services.clock.now()
                 self.sweeper.fire(
-                    case_id=event.case_id, purpose=VOLUNTEER_RING_TIMER, step=0, now=now
+                    case_id=event.case_id, purpose=TimerPurpose.VOLUNTEER_RING, step=0, now=now
                 )
         except Exception:
             log.exception("alerts failed on %r", event)
@@ -282,7 +275,7 @@ class AlertsComponent:
         # than on the next beat, so an elder with nobody to call reaches the supervisor at once.
         for _ in range(MAX_STEPS):
             if not self.sweeper.fire(
-                case_id=case_id, purpose=LADDER_TIMER, step=None, now=now, due_only=True
+                case_id=case_id, purpose=TimerPurpose.LADDER, step=None, now=now, due_only=True
             ):
                 return
 

@@ -26,7 +26,7 @@ from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, Outbou
 from alerts.sms_segments import sms_segments
 from alerts.throttle import HELD, SendBounds, limits_from_settings
 from care_api.domain.cases import is_unowned
-from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.model import CaseKind
 from care_api.log_privacy import mask_phone, mask_phones_in
 from care_api.services import Services
 from care_api.store.tables import Case, Notification
@@ -455,7 +455,7 @@ def _skip_reason(session: Session, row: Notification) -> str | None:
         # closed loop's alerts about a taken case (nobody on site yet) are written after it
         # was taken, on purpose: those go out.
         case = session.get(Case, row.case_id)
-        if case is not None and not is_unowned(CaseState(case.state)):
+        if case is not None and not is_unowned(case.state):
             taken = case.acknowledged_at
             if taken is None or row.created_at <= taken:
                 return TAKEN_SKIP_DETAIL

@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
 from alerts.sender import OutboxWriter
+from care_api.domain.model import TimerPurpose
 from care_api.services import Services
 from care_api.store.tables import Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -55,7 +56,7 @@ class TimerContext:
     outbox: OutboxWriter
 
     def schedule(
-        self, *, purpose: str, due_at: datetime, case_id: str | None = None, step: int = 0
+        self, *, purpose: TimerPurpose, due_at: datetime, case_id: str | None = None, step: int = 0
     ) -> Timer:
         """Add a timer row in this transaction."""
         timer = Timer(
@@ -76,16 +77,16 @@ class TimerSweeper:
         self,
         services: Services,
         dispatch: Dispatch,
-        handlers: Mapping[str, TimerHandler] | None = None,
+        handlers: Mapping[TimerPurpose, TimerHandler] | None = None,
     ) -> None:
         self._services = services
         self._dispatch = dispatch
-        self.handlers: dict[str, TimerHandler] = dict(handlers or {})
+        self.handlers: dict[TimerPurpose, TimerHandler] = dict(handlers or {})
         self._warned: set[int] = set()
         self.fired = 0
         self.last_sweep_at: datetime | None = None
 
-    def register(self, purpose: str, handler: TimerHandler) -> None:
+    def register(self, purpose: TimerPurpose, handler: TimerHandler) -> None:
         """Run `handler` for every timer row of `purpose` (one handler per purpose)."""
         if purpose in self.handlers:
             raise ValueError(f"a handler for timer purpose {purpose!r} is registered already")
@@ -108,7 +109,7 @@ class TimerSweeper:
         self,
         *,
         case_id: str,
-        purpose: str,
+        purpose: TimerPurpose,
         step: int | None,
         now: datetime,
         due_only: bool = False,
@@ -144,7 +145,7 @@ class TimerSweeper:
             ).first()
             if found is None:
                 return None
-            timer_id, purpose = cast(tuple[int, str], found)
+            timer_id, purpose = cast(tuple[int, TimerPurpose], found)
             skipped.add(timer_id)
             handler = self.handlers.get(purpose)
             if handler is None:

@@ -123,8 +123,8 @@ class CaseNewsSender:
             case = uow.session.get(Case, case_id)
             if case is None:
                 return
-            kind, owner = CaseKind(case.kind), case.owner
-            state = state if state is not None else CaseState(case.state)
+            kind, owner = case.kind, case.owner
+            state = state if state is not None else case.state
             # The terminal speaks to its elder: in the elder's language, else the centre's.
             language = language_of_person(
                 uow.session, f"elder:{case.elder_id}", centre=self._services.settings.language

@@ -40,13 +40,33 @@ class CaseState(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Pattern(StrEnum):
-    """How the button was pressed."""
+class TimerPurpose(StrEnum):
+    """What a timer row is for: the alerts engine runs one handler per purpose.
 
-    SINGLE = "single"
-    DOUBLE = "double"
-    TRIPLE = "triple"
-    LONG = "long"
+    Its `step` says which part: the ladder step due, a closed-loop stage, an order attempt's
+    id, a deadline row's id, a device command's id.
+    """
+
+    LADDER = "ladder"  # step = the ladder step due
+    # The closed loop of an accepted emergency: step 0 arms it when the case is taken,
+    # step 1 checks "on site", step 2 chases resolution (alerts/closed_loop.py).
+    LOOP = "loop"
+    # Notices of what already happened to a case, written in the transaction that did it so
+    # a crash before the alerts hear of it loses nothing: "taken" (step 0) when someone
+    # acknowledges, "reclassified" (step = the history row's id) when the kind changes.
+    TAKEN = "taken"
+    RECLASSIFIED = "reclassified"
+    # A matter's working-day deadline: no case id, so acknowledging the case (which cancels
+    # the case's own timers) does not stop the clock; step = the deadline row's id.
+    CASE_DEADLINE = "case_deadline"
+    VOLUNTEER_RING = "volunteer_ring"  # step = the ring due (0 first)
+    MERCHANT_NOTIFY = "merchant_notify"  # step = order_attempt.id: send the order now
+    MERCHANT_CONTACT = "merchant_contact"  # step = order_attempt.id: contact overdue?
+    DEVICE_SETTLE = "device_settle"  # resolve the device case if the terminal held
+    DEVICE_COMMAND = "device_command"  # step = the command's id: answered in time?
+    FALL_WINDOW = "fall_window"  # step = the fall's event id: open unless cancelled
+    CHECKIN = "checkin"  # a wellness check-in window closing
+    QUIET = "quiet"  # a quiet watch's silence to look at
 
 
 class ReportType(StrEnum):

@@ -36,8 +36,8 @@ class BoardCase(BaseModel):
         """The board's view of a case row."""
         return cls(
             id=case.id,
-            kind=CaseKind(case.kind),
-            state=CaseState(case.state),
+            kind=case.kind,
+            state=case.state,
             elder_id=case.elder_id,
             elder_name=elder_name,
             device_id=case.device_id,

@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from care_api.store.types import UtcDateTime
+from care_api.domain.model import CaseKind, CaseState, TimerPurpose
+from care_api.store.types import TextEnum, UtcDateTime
 
 
 def _ts(*, nullable: bool = False, index: bool = False) -> Any:  # noqa: ANN401
@@ -110,8 +111,8 @@ class Case(SQLModel, table=True):
     __tablename__ = "care_case"
     __table_args__ = (Index("ix_care_case_elder_kind_state", "elder_id", "kind", "state"),)
     id: str = Field(primary_key=True, max_length=32)  # C-20261122-0001
-    kind: str = Field(max_length=16, index=True)
-    state: str = Field(max_length=16, index=True)
+    kind: CaseKind = Field(sa_type=TextEnum(CaseKind, 16), index=True)
+    state: CaseState = Field(sa_type=TextEnum(CaseState, 16), index=True)
     elder_id: int = Field(foreign_key="elder.id")
     device_id: str | None = Field(default=None, max_length=64)
     device_event_id: int | None = None
@@ -140,8 +141,8 @@ class CaseEvent(SQLModel, table=True):
     at: datetime = _ts()
     by: str = Field(max_length=100)
     action: str = Field(max_length=32)  # opened | transition | note | pressed_again | notified …
-    from_state: str | None = Field(default=None, max_length=16)
-    to_state: str | None = Field(default=None, max_length=16)
+    from_state: CaseState | None = Field(default=None, sa_type=TextEnum(CaseState, 16))
+    to_state: CaseState | None = Field(default=None, sa_type=TextEnum(CaseState, 16))
     why: str = Field(default="", max_length=1000)
 
 
@@ -160,7 +161,7 @@ class Timer(SQLModel, table=True):
     __table_args__ = (Index("ix_timer_pending_due", "fired_at", "due_at"),)
     id: int | None = Field(default=None, primary_key=True)
     case_id: str | None = Field(default=None, max_length=32, index=True)
-    purpose: str = Field(max_length=32)  # ladder | …
+    purpose: TimerPurpose = Field(sa_type=TextEnum(TimerPurpose, 32))
     step: int = 0
     due_at: datetime = _ts()
     fired_at: datetime | None = _ts(nullable=True)

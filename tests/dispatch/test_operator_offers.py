@@ -12,10 +12,9 @@ from sqlmodel import col, select
 
 from alerts.runtime import AlertsComponent
 from care_api.domain.events import CaseReclassified
-from care_api.domain.model import CaseKind
+from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.services import Services
 from care_api.store.tables import Contact, Timer
-from care_api.usecases.cases.log import LADDER_TIMER, RECLASSIFIED_TIMER
 from tests.api.support import TestClient
 from tests.dispatch.support import (
     ADMIN,
@@ -83,7 +82,7 @@ def pending_ladder_steps(svc: Services, case_id: str) -> list[int]:
         steps = uow.session.exec(
             select(Timer.step).where(
                 Timer.case_id == case_id,
-                Timer.purpose == LADDER_TIMER,
+                Timer.purpose == TimerPurpose.LADDER,
                 col(Timer.fired_at).is_(None),
                 col(Timer.cancelled).is_(False),
             )
@@ -310,7 +309,7 @@ def test_reclassified_care_to_emergency_tells_the_volunteers_offered_it_once(
         alerts.run_pending()
         assert sms_to(svc, case_id) == offered
         # Reached before the new step 0, the notices wait for it: it knows whom it alerts.
-        notices = {"case_id": case_id, "purpose": RECLASSIFIED_TIMER, "step": None}
+        notices = {"case_id": case_id, "purpose": TimerPurpose.RECLASSIFIED, "step": None}
         assert not alerts.sweeper.fire(**notices, now=clock.now())
     settle(alerts)  # the event's fast path, or only the timer sweep
 

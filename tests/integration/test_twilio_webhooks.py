@@ -17,13 +17,13 @@ from typer.testing import CliRunner
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
-from care_api.domain.model import DeviceReport, EventKey, ReportType
+from care_api.domain.model import DeviceReport, EventKey, ReportType, TimerPurpose
 from care_api.http.app import create_app
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseEvent, Contact, Notification, Timer
 from care_api.throttle import FREE_FAILURES
-from care_api.usecases.cases.log import LOOP_ON_SITE, LOOP_TIMER
+from care_api.usecases.cases.log import LOOP_ON_SITE
 from care_api.usecases.dispatch.volunteers import create_volunteer
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.people.registry import add_contact
@@ -596,7 +596,7 @@ def on_site_checks_pending(svc: Services, case_id: str) -> int:
             uow.session.exec(
                 select(Timer).where(
                     Timer.case_id == case_id,
-                    Timer.purpose == LOOP_TIMER,
+                    Timer.purpose == TimerPurpose.LOOP,
                     Timer.step == LOOP_ON_SITE,
                     col(Timer.fired_at).is_(None),
                     col(Timer.cancelled).is_(False),

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from care_api.domain.cases import ACTIVE, UNOWNED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
-from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.model import CaseKind, CaseState, TimerPurpose
 from care_api.store.tables import Case, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.callbacks import (
@@ -22,8 +22,6 @@ from care_api.usecases.cases.callbacks import (
 )
 from care_api.usecases.cases.log import (
     LOOP_ARM,
-    LOOP_TIMER,
-    TAKEN_TIMER,
     add_note,
     cancel_pending_timers,
     move_case,
@@ -78,7 +76,7 @@ def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via
     case = _lock_case(uow.session, case_id)
     if case.owner == by:
         return case
-    if not is_unowned(CaseState(case.state)) or not _claim(uow.session, case_id, by):
+    if not is_unowned(case.state) or not _claim(uow.session, case_id, by):
         uow.session.refresh(case)
         if case.owner == by:
             return case
@@ -89,12 +87,20 @@ def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via
     cancel_pending_timers(uow.session, case.id)
     # Everyone else alerted must hear it is taken, or they may all set off: a row in this
     # transaction, which the alerts' sweep turns into the notices if the process dies first.
-    uow.session.add(Timer(case_id=case.id, purpose=TAKEN_TIMER, step=0, due_at=now, created_at=now))
+    uow.session.add(
+        Timer(case_id=case.id, purpose=TimerPurpose.TAKEN, step=0, due_at=now, created_at=now)
+    )
     if case.kind == CaseKind.EMERGENCY:
         # In the acknowledgement's own transaction, so a crash cannot lose the closed loop;
         # the alerts engine reads the configured times when it fires (at once).
         uow.session.add(
-            Timer(case_id=case.id, purpose=LOOP_TIMER, step=LOOP_ARM, due_at=now, created_at=now)
+            Timer(
+                case_id=case.id,
+                purpose=TimerPurpose.LOOP,
+                step=LOOP_ARM,
+                due_at=now,
+                created_at=now,
+            )
         )
     return case
 
@@ -132,7 +138,7 @@ def record_callback(
     long a red card stops their orders).
     """
     case = _lock_case(uow.session, case_id)
-    if CaseState(case.state) not in (CaseState.RESOLVED, CaseState.CANCELLED):
+    if case.state not in (CaseState.RESOLVED, CaseState.CANCELLED):
         raise Conflict(f"case {case_id} is {case.state}; a callback follows resolution")
     summary = ", ".join(f"{k}={v}" for k, v in result.items() if v not in (None, ""))
     add_note(uow, case, action="callback", by=by, why=summary or "callback made", now=now)

@@ -1,7 +1,7 @@
 """Cases an operator files by hand: their working-day deadline, one extension, and 督办 notices.
 
-`case_log.open_case` writes the deadline (and its DEADLINE_TIMER) for a filed case and for
-every consultation, so a consult a terminal opened has one too.
+`case_log.open_case` writes the deadline (a `TimerPurpose.CASE_DEADLINE` timer) for a filed
+case and for every consultation, so a consult a terminal opened has one too.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def extend_case(
     deadline = get_deadline(uow, case_id)
     if deadline is None:
         raise Conflict(f"case {case_id} has no working-day deadline to extend")
-    if CaseState(case.state) in SETTLED:
+    if case.state in SETTLED:
         raise Conflict(f"case {case_id} is {case.state}; its deadline no longer runs")
     if deadline.extended_days:
         raise Conflict(f"case {case_id} was extended once already; there is no second extension")
@@ -152,7 +152,7 @@ def supervise_if_overdue(uow: SqlUnitOfWork, deadline_id: int, *, now: datetime)
     if deadline is None:
         return None
     case = uow.session.get(Case, deadline.case_id, with_for_update=True)
-    if case is None or CaseState(case.state) in SETTLED or deadline.due_at > now:
+    if case is None or case.state in SETTLED or deadline.due_at > now:
         return None
     if deadline.supervised_at is not None and deadline.supervised_at >= deadline.due_at:
         return None

@@ -14,7 +14,7 @@ from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import ACTIVE, check_transition, summary_for
 from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged
 from care_api.domain.lines import check_line, default_line
-from care_api.domain.model import CaseKind, CaseState, ServiceLine
+from care_api.domain.model import CaseKind, CaseState, ServiceLine, TimerPurpose
 from care_api.domain.workdays import LIMIT_DAYS, Matter, due_for
 from care_api.store.tables import Case, CaseDeadline, CaseEvent, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -24,21 +24,16 @@ from care_api.usecases.schedules.workdays import load_calendar
 
 log = logging.getLogger(__name__)
 
-LADDER_TIMER = "ladder"
 # The closed loop of an accepted emergency: step 0 arms it when the case is taken,
 # step 1 checks "on site", step 2 chases resolution (alerts/closed_loop.py).
-LOOP_TIMER = "loop"
 LOOP_ARM, LOOP_ON_SITE, LOOP_RESOLVE = 0, 1, 2
 # Notices of what already happened to a case, written in the transaction that did it so a
 # crash before the alerts hear of it loses nothing: "taken" (step 0) when someone acknowledges,
 # "reclassified" (step = the id of the history row) when an operator changes the kind.
-TAKEN_TIMER = "taken"
-RECLASSIFIED_TIMER = "reclassified"
-NOTICE_TIMERS = (TAKEN_TIMER, RECLASSIFIED_TIMER)
+NOTICE_TIMERS = (TimerPurpose.TAKEN, TimerPurpose.RECLASSIFIED)
 # A matter's working-day deadline (filings.py). The timer has no case id, so acknowledging
 # the case (which cancels the case's own timers) does not stop the clock; its step is the
 # deadline row's id.
-DEADLINE_TIMER = "case_deadline"
 
 # One statement on both SQLite (3.35+) and PostgreSQL; the row lock it takes serialises
 # numbering between processes without a separate sequence per day.
@@ -77,8 +72,8 @@ def new_case_rows(
     code = contact_id_for_case(kind, cause)
     case = {
         "id": case_id,
-        "kind": kind.value,
-        "state": CaseState.OPEN.value,
+        "kind": kind,
+        "state": CaseState.OPEN,
         "elder_id": elder_id,
         "device_id": device_id,
         "device_event_id": device_event_id,
@@ -95,14 +90,14 @@ def new_case_rows(
         "by": by,
         "action": "opened",
         "from_state": None,
-        "to_state": CaseState.OPEN.value,
+        "to_state": CaseState.OPEN,
         "why": trigger,
     }
     # The side effect is a row first: if the process dies before the fast path runs, the
     # timer sweep still fires step 0.
     timer = {
         "case_id": case_id,
-        "purpose": LADDER_TIMER,
+        "purpose": TimerPurpose.LADDER,
         "step": 0,
         "due_at": now,
         "created_at": now,
@@ -192,7 +187,12 @@ def schedule_deadline(uow: SqlUnitOfWork, deadline: CaseDeadline, now: datetime)
     if deadline.id is None:  # pragma: no cover - flushed by the callers
         raise RuntimeError("deadline has no id yet")
     uow.session.add(
-        Timer(purpose=DEADLINE_TIMER, step=deadline.id, due_at=deadline.due_at, created_at=now)
+        Timer(
+            purpose=TimerPurpose.CASE_DEADLINE,
+            step=deadline.id,
+            due_at=deadline.due_at,
+            created_at=now,
+        )
     )
 
 
@@ -200,7 +200,7 @@ def move_case(
     uow: SqlUnitOfWork, case: Case, to: CaseState, *, by: str, why: str, now: datetime
 ) -> None:
     """Move `case` to `to` if the state machine allows it, recording who and why."""
-    current = CaseState(case.state)
+    current = case.state
     check_transition(case.id, current, to)
     case.state = to
     case.updated_at = now

@@ -16,26 +16,23 @@ from care_api.domain.cases import is_active, is_unowned, summary_for
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.events import CaseReclassified
 from care_api.domain.lines import check_line, default_line, fits, kind_for_line
-from care_api.domain.model import CaseKind, CaseState, ServiceLine
+from care_api.domain.model import CaseKind, CaseState, ServiceLine, TimerPurpose
 from care_api.domain.workdays import Matter
 from care_api.store.tables import Case, CaseDeadline, CaseEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import (
-    LADDER_TIMER,
-    RECLASSIFIED_TIMER,
     add_note,
     pending_timers,
     start_deadline,
 )
 from care_api.usecases.dispatch.offers import withdraw_open_offers
-from care_api.usecases.dispatch.volunteers import VOLUNTEER_RING_TIMER
 
 log = logging.getLogger(__name__)
 
 RECLASSIFIED = "reclassified"
 LINE_SET = "line"  # a history row "life_care → legal" when the line changed
 # The old kind's chase; a filed case's deadline timer belongs to the case, not the kind.
-_KIND_TIMERS = (LADDER_TIMER, VOLUNTEER_RING_TIMER)
+_KIND_TIMERS = (TimerPurpose.LADDER, TimerPurpose.VOLUNTEER_RING)
 _ARROW = " → "
 
 
@@ -55,7 +52,7 @@ def _target(
     case: Case, kind: CaseKind | None, line: ServiceLine | None
 ) -> tuple[CaseKind, ServiceLine | None]:
     """The kind and line the case gets: what was asked, the rest kept where it still fits."""
-    old_kind = CaseKind(case.kind)
+    old_kind = case.kind
     old_line = ServiceLine(case.line) if case.line is not None else None
     if kind is None:
         if line is None:
@@ -96,9 +93,9 @@ def reclassify(
     case = uow.session.get(Case, case_id, with_for_update=True)
     if case is None:
         raise NotFound(f"case {case_id} not found")
-    if CaseState(case.state) is CaseState.CLOSED:
+    if case.state is CaseState.CLOSED:
         raise Conflict(f"case {case_id} is closed; it keeps its kind")
-    old = CaseKind(case.kind)
+    old = case.kind
     old_line = case.line
     kind, line = _target(case, kind, line)
     if old is kind and old_line == line:
@@ -126,22 +123,22 @@ def reclassify(
     why = f"{old}{_ARROW}{kind}" + (f": {note}" if note else "")
     record = add_note(uow, case, action=RECLASSIFIED, by=by, why=why, now=now)
     stopped = _stop_kind_timers(uow, case.id)
-    restart = is_unowned(CaseState(case.state))
+    restart = is_unowned(case.state)
     if restart:
         # Offers of a care task are moot once it is another kind (or a fresh care round).
         withdraw_open_offers(uow.session, case.id, now)
         case.level = 0
         uow.session.add(
-            Timer(case_id=case.id, purpose=LADDER_TIMER, step=0, due_at=now, created_at=now)
+            Timer(case_id=case.id, purpose=TimerPurpose.LADDER, step=0, due_at=now, created_at=now)
         )
-    if is_active(CaseState(case.state)):
+    if is_active(case.state):
         # People alerted under the old kind may be on their way for the wrong thing. A case
         # resolved or cancelled already told them it ended; a new kind changes nothing there.
         uow.session.flush()  # the history row's id names this reclassification
         uow.session.add(
             Timer(
                 case_id=case.id,
-                purpose=RECLASSIFIED_TIMER,
+                purpose=TimerPurpose.RECLASSIFIED,
                 step=record.id or 0,
                 due_at=now,
                 created_at=now,

@@ -49,7 +49,7 @@ def record_step(
     if notified:
         why = f"{label}: " + ", ".join(notified)
         add_note(uow, case, action="notified", by=BY, why=why, now=now)
-    current = CaseState(case.state)
+    current = case.state
     if step == 0:
         if asked and notified and CaseState.DISPATCHED in ALLOWED[current]:
             move_case(uow, case, CaseState.DISPATCHED, by=BY, why="alerts sent", now=now)

@@ -12,14 +12,14 @@ from sqlmodel import Session, col, select
 from care_api.domain.cases import ALLOWED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.events import VolunteersRequested
-from care_api.domain.model import SYSTEM, CaseKind, CaseState
+from care_api.domain.model import SYSTEM, CaseKind, CaseState, TimerPurpose
 from care_api.domain.volunteering import Offeree
 from care_api.store.tables import Case, CaseNeed, Elder, Timer, Volunteer, VolunteerTask
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import acknowledge, resolve
 from care_api.usecases.cases.log import add_note, move_case
 from care_api.usecases.cases.queries import Page
-from care_api.usecases.dispatch.volunteers import VOLUNTEER_RING_TIMER, volunteer_actor
+from care_api.usecases.dispatch.volunteers import volunteer_actor
 
 BY = str(SYSTEM)
 
@@ -107,7 +107,7 @@ def record_offers(
 
 
 def _climb(uow: SqlUnitOfWork, case: Case, ring: int, *, why: str, now: datetime) -> None:
-    allowed = ALLOWED[CaseState(case.state)]
+    allowed = ALLOWED[case.state]
     if ring == 0 and CaseState.DISPATCHED in allowed:
         move_case(uow, case, CaseState.DISPATCHED, by=BY, why="offered to volunteers", now=now)
     elif ring > 0 and CaseState.ESCALATED in allowed:
@@ -134,7 +134,7 @@ def request_offers(
         raise NotFound(f"case {case_id} not found")
     if case.kind != CaseKind.CARE:
         raise Conflict(f"case {case_id} is a {case.kind} case; only care cases go to volunteers")
-    if not is_unowned(CaseState(case.state)):
+    if not is_unowned(case.state):
         owner = f" by {case.owner}" if case.owner else ""
         raise Conflict(f"case {case_id} is {case.state}{owner}; offers are for unowned cases")
     if has_open_offers(uow.session, case_id) or _pending_ring(uow.session, case_id):
@@ -146,7 +146,9 @@ def request_offers(
         row.needs_medical = need.needs_medical
         uow.session.add(row)
     uow.session.add(
-        Timer(case_id=case_id, purpose=VOLUNTEER_RING_TIMER, step=0, due_at=now, created_at=now)
+        Timer(
+            case_id=case_id, purpose=TimerPurpose.VOLUNTEER_RING, step=0, due_at=now, created_at=now
+        )
     )
     case.level = 0  # a fresh round: the rings count from the first again
     what = need.need if need is not None and need.need else "offer to volunteers"
@@ -167,7 +169,7 @@ def has_open_offers(session: Session, case_id: str) -> bool:
 
 def _unowned(session: Session, case_id: str) -> bool:
     case = session.get(Case, case_id)
-    return case is not None and is_unowned(CaseState(case.state))
+    return case is not None and is_unowned(case.state)
 
 
 def _pending_ring(session: Session, case_id: str) -> bool:
@@ -175,7 +177,7 @@ def _pending_ring(session: Session, case_id: str) -> bool:
         session.exec(
             select(Timer.id).where(
                 Timer.case_id == case_id,
-                Timer.purpose == VOLUNTEER_RING_TIMER,
+                Timer.purpose == TimerPurpose.VOLUNTEER_RING,
                 col(Timer.fired_at).is_(None),
                 col(Timer.cancelled).is_(False),
             )
@@ -283,7 +285,7 @@ def decline_offer(
     pending = uow.session.exec(
         select(Timer).where(
             Timer.case_id == case_id,
-            Timer.purpose == VOLUNTEER_RING_TIMER,
+            Timer.purpose == TimerPurpose.VOLUNTEER_RING,
             col(Timer.fired_at).is_(None),
             col(Timer.cancelled).is_(False),
         )

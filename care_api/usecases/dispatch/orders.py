@@ -28,7 +28,7 @@ from care_api.domain.dispatch import (
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.events import CaseNobodyTook
 from care_api.domain.geo import haversine_km
-from care_api.domain.model import SYSTEM, CaseKind, CaseState
+from care_api.domain.model import SYSTEM, CaseKind, TimerPurpose
 from care_api.domain.rota import is_open
 from care_api.store.tables import Case, Elder, Merchant, OrderAttempt, ServiceOrder, Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -37,8 +37,6 @@ from care_api.usecases.cases.log import add_note
 from care_api.usecases.cases.queries import Page
 from care_api.usecases.dispatch.merchants import merchant_actor
 
-MERCHANT_NOTIFY_TIMER = "merchant_notify"  # step = order_attempt.id: send the order now
-MERCHANT_CONTACT_TIMER = "merchant_contact"  # step = order_attempt.id: contact overdue?
 OPEN_ORDER = ("assigned", "contacted")
 BY = str(SYSTEM)
 
@@ -82,7 +80,7 @@ def place_order(
         raise NotFound(f"case {case_id} not found")
     if case.kind != CaseKind.SERVICE:
         raise Conflict(f"case {case_id} is a {case.kind} case; only service cases become orders")
-    if not is_active(CaseState(case.state)):
+    if not is_active(case.state):
         raise Conflict(f"case {case_id} is {case.state}; it cannot get an order")
     busy = uow.session.exec(
         select(ServiceOrder.id).where(
@@ -91,7 +89,7 @@ def place_order(
     ).first()
     if busy is not None:
         raise Conflict(f"case {case_id} has order {busy} running already")
-    if is_unowned(CaseState(case.state)):
+    if is_unowned(case.state):
         acknowledge(uow, case_id, by=by, now=now, via="order")
     order = ServiceOrder(
         case_id=case_id,
@@ -191,7 +189,7 @@ def _assign_next(
     uow.session.add(order)
     # case_id stays empty: acknowledging or resolving the case cancels its own timers, and
     # the order's clock must keep running whoever owns the case.
-    for purpose, at in ((MERCHANT_NOTIFY_TIMER, now), (MERCHANT_CONTACT_TIMER, due)):
+    for purpose, at in ((TimerPurpose.MERCHANT_NOTIFY, now), (TimerPurpose.MERCHANT_CONTACT, due)):
         uow.session.add(Timer(purpose=purpose, step=attempt.id, due_at=at, created_at=now))
     merchant = uow.session.get(Merchant, attempt.merchant_id)
     name = merchant.name if merchant else ""
@@ -295,7 +293,7 @@ def complete_order(
     order.status = "done"
     order.done_at = now
     uow.session.add(order)
-    if is_active(CaseState(case.state)):
+    if is_active(case.state):
         resolve(uow, case.id, by=by, why=f"order {order.id} done", now=now)
     return order
 

@@ -123,4 +123,4 @@ def decline(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via: st
             return CaseState(get_case(uow.session, case_id).state)
     case = get_case(uow.session, case_id)
     add_note(uow, case, action="declined", by=by, why=f"declined via {via}", now=now)
-    return CaseState(case.state)
+    return case.state

@@ -20,7 +20,6 @@ from care_api.domain.volunteering import (
 )
 from care_api.store.tables import Volunteer
 
-VOLUNTEER_RING_TIMER = "volunteer_ring"  # step = the ring due (0 first)
 VOLUNTEER = "volunteer"
 MAX_SKILLS = 20
 _KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180

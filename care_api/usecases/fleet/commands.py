@@ -20,12 +20,12 @@ from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.events import CommandRequested
 from care_api.domain.fleet import check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
+from care_api.domain.model import TimerPurpose
 from care_api.store.tables import Device, DeviceCommand, Timer
 from care_api.store.uow import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
-COMMAND_TIMEOUT_TIMER = "device_command"  # timer rows: step = the command's id
 COMMAND_TIMEOUT_S = 60
 MAX_PARAMS = 16
 MAX_DETAIL_CHARS = 500
@@ -104,7 +104,9 @@ def request_command(
     if row.id is None:  # pragma: no cover - the flush assigned it
         raise RuntimeError("command row has no id after flush")
     due = now + timedelta(seconds=timeout_s)
-    uow.session.add(Timer(purpose=COMMAND_TIMEOUT_TIMER, step=row.id, due_at=due, created_at=now))
+    uow.session.add(
+        Timer(purpose=TimerPurpose.DEVICE_COMMAND, step=row.id, due_at=due, created_at=now)
+    )
     uow.emit(CommandRequested(row.id, device_id))
     return row
 
@@ -233,7 +235,7 @@ def _cancel_timeout(session: Session, command_id: int | None) -> None:
     session.execute(
         update(Timer)
         .where(
-            col(Timer.purpose) == COMMAND_TIMEOUT_TIMER,
+            col(Timer.purpose) == TimerPurpose.DEVICE_COMMAND,
             col(Timer.step) == command_id,
             col(Timer.fired_at).is_(None),
         )

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from care_api.domain.cases import is_active
 from care_api.domain.fleet import BatteryChange, Problem, battery_change, describe_duration
-from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.store.tables import Case, CaseEvent, Device, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import resolve
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 POWER_LOST = "lost"
 POWER_RESTORED = "restored"
-DEVICE_SETTLE_TIMER = "device_settle"  # timer rows: resolve the case if the terminal held
 # Long enough for a loose plug or a hovering battery reading to show itself again; short
 # enough that the family hears "works again" the same quarter of an hour.
 STEADY_S = 300
@@ -129,7 +128,11 @@ def settle_problem(
         due = now + timedelta(seconds=steady_s)
         uow.session.add(
             Timer(
-                case_id=active.id, purpose=DEVICE_SETTLE_TIMER, step=0, due_at=due, created_at=now
+                case_id=active.id,
+                purpose=TimerPurpose.DEVICE_SETTLE,
+                step=0,
+                due_at=due,
+                created_at=now,
             )
         )
         return active
@@ -145,7 +148,7 @@ def settle_if_steady(uow: SqlUnitOfWork, case_id: str, *, now: datetime) -> Case
     change set decides later.
     """
     case = uow.session.get(Case, case_id)
-    if case is None or case.kind != CaseKind.DEVICE or not is_active(CaseState(case.state)):
+    if case is None or case.kind != CaseKind.DEVICE or not is_active(case.state):
         return None
     device = uow.session.get(Device, case.device_id) if case.device_id else None
     if device is None or problems_of(device) or not _steady(uow.session, case.id, now, STEADY_S):

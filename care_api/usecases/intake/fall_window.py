@@ -22,7 +22,7 @@ from sqlalchemy import CursorResult, update
 from sqlmodel import col
 
 from care_api.domain.alarm_codes import CAUSE_FALL
-from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.model import CaseKind, CaseState, TimerPurpose
 from care_api.store.tables import Case, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import cancel_pending_timers, move_case, open_case, open_or_join
@@ -30,7 +30,6 @@ from care_api.usecases.schedules.drills import in_drill
 
 log = logging.getLogger(__name__)
 
-FALL_WINDOW_TIMER = "fall_window"
 FALL_CANCEL_WINDOW_S = 30
 FALL_TRIGGER = "fall detected"
 
@@ -38,7 +37,7 @@ FALL_TRIGGER = "fall detected"
 def hold_fall(uow: SqlUnitOfWork, event: DeviceEvent, *, now: datetime, window_s: int) -> Timer:
     """Start the cancel window of a recorded fall: a timer row due `window_s` from now."""
     timer = Timer(
-        purpose=FALL_WINDOW_TIMER,
+        purpose=TimerPurpose.FALL_WINDOW,
         step=event.id or 0,
         due_at=now + timedelta(seconds=window_s),
         created_at=now,
@@ -84,7 +83,7 @@ def cancel_held_fall(
         uow.session.execute(
             update(Timer)
             .where(
-                col(Timer.purpose) == FALL_WINDOW_TIMER,
+                col(Timer.purpose) == TimerPurpose.FALL_WINDOW,
                 col(Timer.step) == fall.id,
                 col(Timer.fired_at).is_(None),
                 col(Timer.cancelled).is_(False),

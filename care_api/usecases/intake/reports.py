@@ -141,7 +141,7 @@ def _record(
     return IntakeOutcome(
         IntakeStatus.ACCEPTED,
         case_id=case.id if case else None,
-        kind=CaseKind(case.kind) if case else None,
+        kind=case.kind if case else None,
     )
 
 
@@ -288,7 +288,7 @@ def _cancel(
         why = f"elder cancelled {ref.type} seq {ref.seq}; the case goes on"
         add_note(uow, case, action="note", by=by, why=why, now=now)
         return case
-    if is_unowned(CaseState(case.state)):
+    if is_unowned(case.state):
         move_case(
             uow, case, CaseState.CANCELLED, by=by, why="elder cancelled (false alarm)", now=now
         )

@@ -19,7 +19,7 @@ from care_api.domain.access import (
     volunteer_sees_elder,
     volunteer_sees_medical_notes,
 )
-from care_api.domain.model import CaseKind, CaseState, Role
+from care_api.domain.model import Role
 from care_api.store.tables import Case, Elder, Merchant, ServiceOrder
 from care_api.usecases.dispatch.offers import task_of
 from care_api.usecases.dispatch.orders import OPEN_ORDER
@@ -51,11 +51,11 @@ def elder_view(
         medical = access = True
     elif principal.role is Role.VOLUNTEER and principal.subject_id is not None:
         theirs = case.owner == volunteer_actor(principal.subject_id)
-        if not volunteer_sees_elder(theirs=theirs, case_state=CaseState(case.state)):
+        if not volunteer_sees_elder(theirs=theirs, case_state=case.state):
             return None
         task = task_of(session, case.id, principal.subject_id)
         medical = volunteer_sees_medical_notes(
-            kind=CaseKind(case.kind), task_needs_medical=task is not None and task.needs_medical
+            kind=case.kind, task_needs_medical=task is not None and task.needs_medical
         )
         access = True
     elif principal.role is Role.MERCHANT and principal.subject_id is not None:

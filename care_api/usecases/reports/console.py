@@ -179,8 +179,8 @@ def kpi_inputs(
     ).all()
     facts = [
         CaseFacts(
-            kind=CaseKind(c.kind),
-            state=CaseState(c.state),
+            kind=c.kind,
+            state=c.state,
             opened_at=c.opened_at,
             acknowledged_at=c.acknowledged_at,
             resolved_at=c.resolved_at,

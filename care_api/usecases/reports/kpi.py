@@ -94,7 +94,7 @@ def emergency_facts(
         select(Case, Elder.district)
         .join(Elder, col(Elder.id) == col(Case.elder_id))
         .where(
-            col(Case.kind) == CaseKind.EMERGENCY.value,
+            col(Case.kind) == CaseKind.EMERGENCY,
             col(Case.opened_at) >= since,
             col(Case.opened_at) < until,
             col(Case.drill) == drill,
@@ -108,7 +108,7 @@ def emergency_facts(
             select(CaseEvent.case_id, CaseEvent.to_state, func.min(CaseEvent.at))
             .where(
                 col(CaseEvent.case_id).in_(ids),
-                col(CaseEvent.to_state).in_([CaseState.ON_SITE.value, CaseState.CANCELLED.value]),
+                col(CaseEvent.to_state).in_([CaseState.ON_SITE, CaseState.CANCELLED]),
             )
             .group_by(col(CaseEvent.case_id), col(CaseEvent.to_state))
         ).all()
@@ -117,11 +117,11 @@ def emergency_facts(
         EmergencyFacts(
             opened_at=c.opened_at,
             acknowledged_at=c.acknowledged_at,
-            on_site_at=_aware(moves.get((c.id, CaseState.ON_SITE.value))),
+            on_site_at=_aware(moves.get((c.id, CaseState.ON_SITE))),
             cancelled_at=(
                 None
                 if c.acknowledged_at is not None
-                else _aware(moves.get((c.id, CaseState.CANCELLED.value)))
+                else _aware(moves.get((c.id, CaseState.CANCELLED)))
             ),
             district=district,
         )

@@ -29,7 +29,7 @@ from care_api.domain.checkins import (
 )
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.events import CaseCheckedInLate
-from care_api.domain.model import CaseKind
+from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.store.tables import Case, CaseEvent, CheckinWindow, Elder, ElderAway, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import add_note, cancel_pending_timers, open_case
@@ -38,7 +38,6 @@ from care_api.usecases.people.registry import get_elder
 from care_api.usecases.reports.console import FLAG_ACTION
 from care_api.usecases.schedules.workdays import load_calendar
 
-CHECKIN_TIMER = "checkin"
 CHECKIN_ACTOR = "system:checkin"
 LATE_CHECKIN_ACTION = "checked_in_late"
 
@@ -91,7 +90,7 @@ def add_window(
     if window.id is None:  # pragma: no cover - flush gave it one
         raise RuntimeError("window has no id")
     due = next_window_end(now, first, last, tz)
-    session.add(Timer(purpose=CHECKIN_TIMER, step=window.id, due_at=due, created_at=now))
+    session.add(Timer(purpose=TimerPurpose.CHECKIN, step=window.id, due_at=due, created_at=now))
     return window
 
 
@@ -139,7 +138,7 @@ def remove_window(session: Session, elder_id: int, window_id: int) -> None:
     session.add(window)
     for timer in session.exec(
         select(Timer).where(
-            col(Timer.purpose) == CHECKIN_TIMER,
+            col(Timer.purpose) == TimerPurpose.CHECKIN,
             col(Timer.step) == window_id,
             col(Timer.fired_at).is_(None),
         )

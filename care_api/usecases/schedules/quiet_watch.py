@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import NotFound
-from care_api.domain.model import CaseKind
+from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.domain.quiet import ACTIVITY_TYPES, QuietAction, QuietDecision, check_periods, decide
 from care_api.store.tables import Case, Device, DeviceEvent, QuietWatch, Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -23,7 +23,6 @@ from care_api.usecases.fleet.commands import CommandName, request_command
 from care_api.usecases.people.registry import get_elder
 from care_api.usecases.schedules.checkins import away_days
 
-QUIET_TIMER = "quiet"
 QUIET_ACTOR = "system:quiet"
 PROMPT_SAY = "Hello, this is your care centre. Are you all right? Please press your button."
 
@@ -71,7 +70,7 @@ def put_watch(
     session.add(watch)
     _cancel_timers(session, elder_id)
     due = now + timedelta(seconds=quiet_s)
-    session.add(Timer(purpose=QUIET_TIMER, step=elder_id, due_at=due, created_at=now))
+    session.add(Timer(purpose=TimerPurpose.QUIET, step=elder_id, due_at=due, created_at=now))
     return watch
 
 
@@ -94,7 +93,7 @@ def view_watch(session: Session, elder_id: int) -> WatchView | None:
         return None
     due = session.exec(
         select(func.min(Timer.due_at)).where(
-            col(Timer.purpose) == QUIET_TIMER,
+            col(Timer.purpose) == TimerPurpose.QUIET,
             col(Timer.step) == elder_id,
             col(Timer.fired_at).is_(None),
             col(Timer.cancelled).is_(False),
@@ -107,7 +106,7 @@ def view_watch(session: Session, elder_id: int) -> WatchView | None:
 def _cancel_timers(session: Session, elder_id: int) -> None:
     for timer in session.exec(
         select(Timer).where(
-            col(Timer.purpose) == QUIET_TIMER,
+            col(Timer.purpose) == TimerPurpose.QUIET,
             col(Timer.step) == elder_id,
             col(Timer.fired_at).is_(None),
         )
