@@ -25,6 +25,8 @@ ALLOWED: Mapping[CaseState, frozenset[CaseState]] = {
 UNOWNED: frozenset[CaseState] = frozenset({S.OPEN, S.DISPATCHED, S.ESCALATED})
 # States in which the case still needs someone: a repeated press joins it.
 ACTIVE: frozenset[CaseState] = UNOWNED | {S.ACCEPTED, S.ON_SITE}
+# Settled, and the callback (回访) to the elder is still to be made.
+AWAITING_CALLBACK: frozenset[CaseState] = frozenset({S.RESOLVED, S.CANCELLED})
 
 SAY: Mapping[CaseState, str] = {
     S.OPEN: N_("Your call is received"),

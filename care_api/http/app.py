@@ -28,6 +28,7 @@ from care_api.http.routes import (
     orders,
     rotas,
     tokens,
+    vocabulary,
     volunteers,
 )
 from care_api.services import Services
@@ -102,6 +103,7 @@ def create_app(
         rotas,
         checkins,
         drills,
+        vocabulary,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

@@ -13,7 +13,16 @@ import httpx
 import pytest
 import uvicorn
 
-from care_api.domain.model import DeviceReport, EventKey, ReportType
+from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED
+from care_api.domain.dispatch import Strategy
+from care_api.domain.model import (
+    CaseKind,
+    CaseState,
+    DeviceReport,
+    EventKey,
+    ReportType,
+    ServiceLine,
+)
 from care_api.http.app import create_app
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
@@ -262,3 +271,14 @@ def test_stream_pushes_cases_over_real_http_and_ends_when_the_server_stops(
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def test_console_vocabulary_is_the_domains_own(api: TestClient) -> None:
+    # The console draws kinds, lines, states and strategies from this, not from JS copies.
+    words = api.get("/api/v1/vocabulary", headers=ADMIN).json()
+    assert words["kinds"] == [k.value for k in CaseKind]
+    assert words["lines"] == [line.value for line in ServiceLine]
+    assert words["states"] == [s.value for s in CaseState]
+    assert set(words["unowned"]) == set(UNOWNED) and set(words["active"]) == set(ACTIVE)
+    assert set(words["awaiting_callback"]) == set(AWAITING_CALLBACK)
+    assert words["strategies"] == [s.value for s in Strategy]

@@ -11,6 +11,7 @@ import { currentLang, loadLanguage, t, translateStatic } from "./i18n.js";
 import * as kpi from "./kpi.js";
 import * as merchants from "./merchants.js";
 import * as volunteers from "./volunteers.js";
+import { loadVocabulary, vocabularyLoaded } from "./states.js";
 import { startWatch, wireSoundButton } from "./watch.js";
 
 const TOAST_MS = 4000;
@@ -74,6 +75,14 @@ function render() {
     return;
   }
   setSignedIn(true);
+  if (!vocabularyLoaded()) {
+    // Kinds and states come from the server; nothing is drawn before they are here.
+    loadVocabulary().then(render, (err) => {
+      if (err instanceof ApiError && err.status === 401) return; // signed out already
+      fill($("view"), h("p", { class: "error" }, t("error.load", { detail: err.message })));
+    });
+    return;
+  }
   if (!closeStream) startStream();
   const { name, arg } = route();
   for (const link of document.querySelectorAll("[data-route]")) {

@@ -3,7 +3,7 @@
 import { api, serverNow } from "./api.js";
 import { fill, h, refill, telLink } from "./dom.js";
 import { formatDuration, formatTime, t, tOr } from "./i18n.js";
-import { ACTIVE, AWAITING_CALLBACK, KINDS, LINES, UNOWNED, kindBadge, lineBadge, stateBadge }
+import { ACTIVE, AWAITING_CALLBACK, KINDS, LINES, STRATEGIES, UNOWNED, kindBadge, lineBadge, stateBadge }
   from "./states.js";
 import { wellnessCard } from "./wellness.js";
 import { caseBadges, contactBadge } from "./codes.js";
@@ -49,7 +49,6 @@ function callbackText(why) {
   return [...shown, comment ? `“${comment}”` : null].filter(Boolean).join(" · ");
 }
 
-const STRATEGIES = ["balanced", "nearest", "fair", "best"];
 const RUNNING_ORDER = new Set(["assigned", "contacted"]);
 // Volunteers' names by id, kept for the page's life: a name does not change mid-shift.
 const volunteerNames = new Map();

@@ -1,14 +1,35 @@
 // Case states and kinds as the console groups them, and small labelled badges for both.
+// The words themselves come from the server (`GET /api/v1/vocabulary`, the domain's own
+// enums): filled in place once after sign-in, so every view's imports see them.
 
+import { api } from "./api.js";
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
 
-export const KINDS = ["emergency", "care", "service", "consult", "device"];
-// The centre's five service lines; a terminal problem (and an unclassified consult) has none.
-export const LINES = ["life_care", "medical", "emergency", "legal", "care_home"];
-export const UNOWNED = new Set(["open", "dispatched", "escalated"]);
-export const ACTIVE = new Set([...UNOWNED, "accepted", "on_site"]);
-export const AWAITING_CALLBACK = new Set(["resolved", "cancelled"]);
+export const KINDS = [];
+// The centre's service lines; a terminal problem (and an unclassified consult) has none.
+export const LINES = [];
+export const STRATEGIES = [];
+export const UNOWNED = new Set();
+export const ACTIVE = new Set();
+export const AWAITING_CALLBACK = new Set();
+
+let loaded = false;
+export const vocabularyLoaded = () => loaded;
+
+/** Fetch the vocabulary (staff only) and fill the lists and sets above. */
+export async function loadVocabulary() {
+  const words = await api("/vocabulary");
+  KINDS.splice(0, KINDS.length, ...words.kinds);
+  LINES.splice(0, LINES.length, ...words.lines);
+  STRATEGIES.splice(0, STRATEGIES.length, ...words.strategies);
+  for (const [set, values] of [[UNOWNED, words.unowned], [ACTIVE, words.active],
+    [AWAITING_CALLBACK, words.awaiting_callback]]) {
+    set.clear();
+    values.forEach((value) => set.add(value));
+  }
+  loaded = true;
+}
 
 export const kindBadge = (kind) => h("span", { class: `badge kind k-${kind}` }, t(`kind.${kind}`));
 export const lineBadge = (line) => (line

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from care_api.domain.cases import ACTIVE, UNOWNED, is_unowned
+from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, TimerPurpose
 from care_api.store.tables import Case, Timer
@@ -138,7 +138,7 @@ def record_callback(
     long a red card stops their orders).
     """
     case = _lock_case(uow.session, case_id)
-    if case.state not in (CaseState.RESOLVED, CaseState.CANCELLED):
+    if case.state not in AWAITING_CALLBACK:
         raise Conflict(f"case {case_id} is {case.state}; a callback follows resolution")
     summary = ", ".join(f"{k}={v}" for k, v in result.items() if v not in (None, ""))
     add_note(uow, case, action="callback", by=by, why=summary or "callback made", now=now)

@@ -9,13 +9,13 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, col, select
 
-from care_api.domain.cases import ACTIVE, UNOWNED
+from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED
 from care_api.domain.kpi import CallbackFacts, CaseFacts, parse_callback_line
 from care_api.domain.model import CaseKind, CaseState
 from care_api.store.tables import Case, CaseEvent, Device, Elder
 
 # States the board shows: cases that still need someone, and those awaiting their callback.
-BOARD_STATES: frozenset[CaseState] = ACTIVE | {CaseState.RESOLVED, CaseState.CANCELLED}
+BOARD_STATES: frozenset[CaseState] = ACTIVE | AWAITING_CALLBACK
 BOARD_MAX_ROWS = 500
 FLEET_MAX_ROWS = 1000
 LOW_BATTERY_PERCENT = 20

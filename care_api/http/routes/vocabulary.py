@@ -1,0 +1,45 @@
+"""The words the console draws with (kinds, lines, states and their groups, strategies).
+
+Served from the domain's own enums and sets, so the console holds no second copy that
+could drift when a kind, a state or a strategy is added.
+"""
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED
+from care_api.domain.dispatch import Strategy
+from care_api.domain.model import CaseKind, CaseState, ServiceLine
+from care_api.http.deps import StaffDep
+
+router = APIRouter(prefix="/vocabulary", tags=["console"])
+
+
+class Vocabulary(BaseModel):
+    """Every value a case's kind, line and state may take, in the order the console shows."""
+
+    kinds: list[CaseKind]
+    lines: list[ServiceLine]
+    states: list[CaseState]
+    unowned: list[CaseState]
+    active: list[CaseState]
+    awaiting_callback: list[CaseState]
+    strategies: list[Strategy]
+
+
+def _in_order(group: frozenset[CaseState]) -> list[CaseState]:
+    return [state for state in CaseState if state in group]
+
+
+@router.get("")
+def get_vocabulary(_principal: StaffDep) -> Vocabulary:
+    """Kinds, service lines, states (and which are unowned, active, awaiting a callback)."""
+    return Vocabulary(
+        kinds=list(CaseKind),
+        lines=list(ServiceLine),
+        states=list(CaseState),
+        unowned=_in_order(UNOWNED),
+        active=_in_order(ACTIVE),
+        awaiting_callback=_in_order(AWAITING_CALLBACK),
+        strategies=list(Strategy),
+    )
