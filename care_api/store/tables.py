@@ -562,3 +562,9 @@ class WebhookReceipt(SQLModel, table=True):
     sid: str = Field(max_length=64)
     step: str = Field(max_length=100)
     received_at: datetime = _ts()
+
+
+# The hotline's tables live in their own module (migration 0020); imported here so that
+# every table is known wherever this module is.
+from care_api.store.hotline_tables import HotlineCall as HotlineCall  # noqa: E402
+from care_api.store.hotline_tables import WalkInCaller as WalkInCaller  # noqa: E402
