@@ -17,12 +17,14 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from twilio.rest import Client
 
+from alerts.answers import Answers
 from alerts.checkins import Checkins
 from alerts.closed_loop import ClosedLoop
 from alerts.deadlines import Deadlines
 from alerts.escalation import Escalation
 from alerts.fleet import FleetAlerts
 from alerts.hand_on import unreachable
+from alerts.hotline import Hotline
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.notify.twilio import (
     TwilioSmsNotifier,
@@ -67,6 +69,7 @@ from care_api.usecases.dispatch.orders import MERCHANT_CONTACT_TIMER, MERCHANT_N
 from care_api.usecases.dispatch.volunteers import VOLUNTEER_RING_TIMER
 from care_api.usecases.fleet.commands import COMMAND_TIMEOUT_TIMER
 from care_api.usecases.fleet.device_cases import DEVICE_SETTLE_TIMER
+from care_api.usecases.hotline.calls import MISSED_CALL_TIMER
 from care_api.usecases.intake.fall_window import FALL_WINDOW_TIMER, open_held_fall
 from care_api.usecases.schedules.checkins import CHECKIN_TIMER
 from care_api.usecases.schedules.quiet_watch import QUIET_TIMER
@@ -138,6 +141,9 @@ class AlertsComponent:
         self.sweeper.register(LOOP_TIMER, ClosedLoop(services, self.escalation).run)
         self.sweeper.register(CHECKIN_TIMER, Checkins(services).due)
         self.sweeper.register(QUIET_TIMER, QuietWatches(services).due)
+        self.sweeper.register(
+            MISSED_CALL_TIMER, Hotline(services, Answers(services)).missed_call_due
+        )
         # The terminal fleet: its watch runs on its own beat (start), commands time out here.
         self.fleet = FleetAlerts(services, self.sender.enqueue)
         self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)

@@ -276,6 +276,10 @@ RULES: dict[str, Rule] = {
     "DELETE /api/v1/shifts/{shift_id}": Rule(ADMIN_ONLY, lambda w, r, o: {"shift_id": w.shift()}),
     "GET /api/v1/on-duty": Rule(STAFF),
     "GET /api/v1/console/board": Rule(STAFF),
+    "GET /api/v1/hotline/missed-calls": Rule(STAFF),
+    "POST /api/v1/hotline/calls/{call_id}/called-back": Rule(
+        STAFF, lambda w, r, o: {"call_id": w.missed_call()}, lambda w: {"note": "reached"}
+    ),
     "GET /api/v1/reports/kpi": Rule(STAFF),
     "GET /api/v1/stream": Rule(STREAMED),
     "GET /healthz": Rule(EVERYONE),
