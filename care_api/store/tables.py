@@ -86,6 +86,8 @@ class Device(SQLModel, table=True):
     position_lon: float | None = None
     position_fix: bool | None = None
     position_source: str | None = Field(default=None, max_length=8)  # gps | wifi | cell | none
+    # The number of the terminal's SIM (E.164): a call from it is the elder's (0020).
+    sim_phone: str | None = Field(default=None, max_length=32, index=True)
 
 
 class DeviceEvent(SQLModel, table=True):

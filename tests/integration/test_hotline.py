@@ -268,6 +268,25 @@ def test_a_chinese_elder_hears_the_menu_in_chinese_with_the_configured_voice(
     assert "话务员" in said(after)
 
 
+def test_a_call_from_the_terminals_sim_is_the_elders_call(
+    svc: Services, client: TestClient
+) -> None:
+    elder_id, _ = seed_elder(svc, contacts=1)
+    put_operators_on_duty(svc)
+    staff = staff_headers(svc)
+    bad = client.patch("/api/v1/devices/T1001", json={"sim_phone": "12"}, headers=staff)
+    assert bad.status_code == 422
+    sim = client.patch("/api/v1/devices/T1001", json={"sim_phone": "147 0000 0001"}, headers=staff)
+    assert sim.status_code == 200 and sim.json()["sim_phone"] == "+8614700000001"
+
+    sid, menu = call_in(client, "+8614700000001")
+
+    assert "Hello Wang Fang" in said(menu)
+    follow(client, f"{PUBLIC_URL}{VOICE}/menu", sid, Digits="1")
+    [case] = cases_of(svc, elder_id)
+    assert case.kind == "emergency"
+
+
 # -- strangers, contacts, and nobody on duty -------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from care_api.domain.hotline import (
 from care_api.domain.lines import kind_for_line
 from care_api.domain.model import CaseKind, ServiceLine
 from care_api.domain.phones import DEFAULT_REGION, e164_or_none
-from care_api.store.tables import Case, Elder, HotlineCall, Timer, WalkInCaller
+from care_api.store.tables import Case, Device, Elder, HotlineCall, Timer, WalkInCaller
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import add_note, open_case
 from care_api.usecases.dispatch.responders import SUPERVISOR, identify_phone
@@ -79,6 +79,13 @@ def recognise(
     elder = session.exec(
         select(Elder).where(col(Elder.phone) == e164).order_by(col(Elder.id))
     ).first()
+    if elder is None:
+        # A terminal is a phone too: a call from its SIM is its elder's.
+        elder = session.exec(
+            select(Elder)
+            .join(Device, col(Device.elder_id) == col(Elder.id))
+            .where(col(Device.sim_phone) == e164, col(Device.status) != "retired")
+        ).first()
     if elder is not None and elder.id is not None:
         actor = f"elder:{elder.id}"
         language = language_of_person(session, actor, centre=centre_language)

@@ -1,4 +1,4 @@
-"""hotline: calls and texts to the centre's number, missed calls and their callbacks
+"""hotline: calls and texts to the centre's number, missed calls, terminal SIM numbers
 
 Revision ID: 0020
 Revises: 0019
@@ -26,6 +26,9 @@ def _ts(name: str, nullable: bool) -> sa.Column:  # type: ignore[type-arg]
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("device") as batch:
+        batch.add_column(sa.Column("sim_phone", _TEXT(length=32), nullable=True))
+        batch.create_index(batch.f("ix_device_sim_phone"), ["sim_phone"])
     op.create_table(
         "hotline_call",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -73,3 +76,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("walk_in_caller")
     op.drop_table("hotline_call")
+    with op.batch_alter_table("device") as batch:
+        batch.drop_index(batch.f("ix_device_sim_phone"))
+        batch.drop_column("sim_phone")
