@@ -230,7 +230,7 @@ class Hotline:
         """The elder's key (or none): open or join the case of that line, then the operators."""
         now = self._services.clock.now()
         with self._services.uow() as uow:
-            call = seen(uow.session, sid)
+            call = seen(uow.session, sid, lock=True)
             if call is None or CallStatus(call.status) is not CallStatus.MENU:
                 return None
             language = call.language or CHINESE
@@ -300,7 +300,7 @@ class Hotline:
         """
         now = self._services.clock.now()
         with self._services.uow() as uow:
-            call = seen(uow.session, sid)
+            call = seen(uow.session, sid, lock=True)
             if call is None or call.dial_status is not None:
                 return None
             if CallStatus(call.status) is CallStatus.PROMPT and not dial_status:

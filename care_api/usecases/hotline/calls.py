@@ -100,9 +100,14 @@ def recognise(
     return Caller(kind, e164, tuple(actors), None, language)
 
 
-def seen(session: Session, sid: str) -> HotlineCall | None:
-    """The call or text Twilio named `sid`, if it reached us before."""
-    return session.exec(select(HotlineCall).where(col(HotlineCall.sid) == sid)).first()
+def seen(session: Session, sid: str, *, lock: bool = False) -> HotlineCall | None:
+    """The call or text Twilio named `sid`, if it reached us before; `lock`: for update.
+
+    Locked, two deliveries of the same step (a retry racing a replay) take turns: the second
+    sees what the first did.
+    """
+    query = select(HotlineCall).where(col(HotlineCall.sid) == sid)
+    return session.exec(query.with_for_update() if lock else query).first()
 
 
 def start_call(
