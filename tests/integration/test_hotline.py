@@ -312,6 +312,16 @@ def test_a_stranger_reaches_the_operators_and_a_consult_case_with_their_number(
     assert dialled(again) == OPERATOR_PHONES and len(cases_of(svc, elder_id)) == 1
 
 
+def test_callers_with_a_withheld_number_share_one_record(svc: Services, client: TestClient) -> None:
+    put_operators_on_duty(svc)
+
+    for _ in range(3):
+        _, twiml = call_in(client, "anonymous")
+        assert dialled(twiml) == OPERATOR_PHONES
+
+    assert len({c.elder_id for c in calls(svc)}) == 1
+
+
 def test_with_no_operator_on_the_rota_the_caller_is_told_and_the_call_is_missed(
     svc: Services, client: TestClient, clock: FakeClock
 ) -> None:

@@ -75,7 +75,10 @@ def recognise(
     e164 = e164_or_none(raw_phone, region)
     phone = (e164 or raw_phone.strip())[:MAX_PHONE_CHARS]
     if e164 is None:
-        return Caller(CallerKind.STRANGER, phone, (), None, centre_language)
+        # A withheld number ("anonymous"): such callers share one walk-in record, not one each.
+        known = session.exec(select(WalkInCaller).where(col(WalkInCaller.phone) == phone)).first()
+        elder_id = known.elder_id if known is not None else None
+        return Caller(CallerKind.STRANGER, phone, (), elder_id, centre_language)
     elder = session.exec(
         select(Elder).where(col(Elder.phone) == e164).order_by(col(Elder.id))
     ).first()
