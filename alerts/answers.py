@@ -153,6 +153,11 @@ def asked_cases(session: Session, actors: Sequence[str]) -> list[Ask]:
     return sorted(asks, key=lambda a: a.row_id, reverse=True)
 
 
+def case_state_text(session: Session, case_id: str) -> str:
+    """Where a case stands, as a person alerted to it is told (who took it, or its state)."""
+    return Answers._not_yours(session, case_id)
+
+
 def gather_text(facts: CaseFacts, language: str | None = None) -> str:
     """What a call says before it waits for a key, in the callee's language."""
     return t(

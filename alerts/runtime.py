@@ -17,12 +17,14 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from twilio.rest import Client
 
+from alerts.answers import Answers
 from alerts.checkins import Checkins
 from alerts.closed_loop import ClosedLoop
 from alerts.deadlines import Deadlines
 from alerts.escalation import Escalation
 from alerts.fleet import FleetAlerts
 from alerts.hand_on import unreachable
+from alerts.hotline import Hotline
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.notify.twilio import (
     TwilioSmsNotifier,
@@ -125,6 +127,9 @@ class AlertsComponent:
         self.sweeper.register(TimerPurpose.LOOP, ClosedLoop(services, self.escalation).run)
         self.sweeper.register(TimerPurpose.CHECKIN, Checkins(services).due)
         self.sweeper.register(TimerPurpose.QUIET, QuietWatches(services).due)
+        self.sweeper.register(
+            TimerPurpose.MISSED_CALL, Hotline(services, Answers(services)).missed_call_due
+        )
         # The terminal fleet: its watch runs on its own beat (start), commands time out here.
         self.fleet = FleetAlerts(services, self.sender.enqueue)
         self.sweeper.register(TimerPurpose.DEVICE_COMMAND, self.fleet.expire_command)

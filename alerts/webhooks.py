@@ -17,6 +17,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from alerts.answers import Answers
+from alerts.hotline import DIALED_PATH, MENU_PATH, Hotline, Urls
+from care_api.domain.hotline import CALL_ENDED
 from care_api.http.deps import client_source, too_many_failures
 from care_api.i18n import t
 from care_api.services import Services
@@ -89,6 +91,17 @@ async def _verified_form(services: Services, request: Request) -> dict[str, str]
     return params
 
 
+def _urls(services: Services) -> Urls:
+    return Urls(f"{_public_base(services)}{PREFIX}")
+
+
+def _voice_twiml(twiml: str | None, what: str, sid: str) -> Response:
+    if twiml is None:
+        log.warning("replayed %s refused: %s", what, sid)
+        raise _refuse_replay()
+    return Response(content=twiml, media_type=TWIML)
+
+
 def _person_phone(params: dict[str, str]) -> str:
     # On a call we placed, the person is the callee; on a call they placed, the caller.
     outbound = params.get("Direction", "").startswith("outbound")
@@ -115,20 +128,25 @@ def webhook_router(services: Services) -> APIRouter:
     """The Twilio webhooks, to mount on the app as they are (they carry their own prefix)."""
     router = APIRouter(prefix=PREFIX, tags=["webhooks"], include_in_schema=False)
     answers = Answers(services)
+    hotline = Hotline(services, answers)
 
     @router.post("/sms")
     async def inbound_sms(request: Request) -> Response:
-        """An SMS reply: "1" takes the case, "2" declines; the answer goes back by SMS."""
+        """An SMS reply: "1" takes the case, "2" declines; the answer goes back by SMS.
+
+        A text from an elder or from a number nobody has goes into a case the operator sees.
+        """
         params = await _verified_form(services, request)
         # Twilio names every message; a signed request seen before is a replay (409).
         sid = _sid(params, "MessageSid", "SmsSid")
         if sid and not await run_in_threadpool(answers.first_sighting, sid, SMS_STEP):
             log.warning("replayed sms webhook refused: %s", sid)
             raise _refuse_replay()
+        phone, body = params.get("From", ""), params.get("Body", "")
         try:
-            text = await run_in_threadpool(
-                answers.sms, params.get("From", ""), params.get("Body", "")
-            )
+            text = await run_in_threadpool(hotline.text_in, sid, phone, body) if sid else None
+            if text is None:
+                text = await run_in_threadpool(answers.sms, phone, body)
         except Exception:
             log.exception("sms webhook failed")
             if sid:
@@ -141,8 +159,21 @@ def webhook_router(services: Services) -> APIRouter:
         """Say who needs help and where, then wait for 1 (take it) or 2 (cannot).
 
         A call to the person who owns the case and is not yet with the elder waits for 3.
+        A call to the centre's number (Direction=inbound) is the hotline's (alerts/hotline.py).
         """
         params = await _verified_form(services, request)
+        if params.get("Direction", "") == "inbound":
+            sid = _sid(params, "CallSid")
+            if not sid:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "CallSid missing")
+            try:
+                twiml = await run_in_threadpool(
+                    hotline.call_in, sid, params.get("From", ""), _urls(services)
+                )
+            except Exception:
+                log.exception("inbound call webhook failed")
+                return _say(SORRY_TEXT)
+            return _voice_twiml(twiml, "inbound call", sid)
         try:
             prompt = await run_in_threadpool(
                 answers.call_prompt, params.get("CallSid", ""), _person_phone(params)
@@ -203,6 +234,34 @@ def webhook_router(services: Services) -> APIRouter:
             text = SORRY_TEXT
         return _say(f"{text} Goodbye.")
 
+    @router.post(MENU_PATH)
+    async def voice_menu(request: Request) -> Response:
+        """The elder's key on the hotline menu, or none (Gather timed out), then the operators."""
+        params = await _verified_form(services, request)
+        sid = _sid(params, "CallSid")
+        try:
+            twiml = await run_in_threadpool(
+                hotline.menu, sid, params.get("Digits", ""), _urls(services)
+            )
+        except Exception:
+            log.exception("hotline menu webhook failed")
+            return _say(SORRY_TEXT)
+        return _voice_twiml(twiml, "menu key", sid)
+
+    @router.post(DIALED_PATH)
+    async def voice_dialed(request: Request) -> Response:
+        """How the operators' phones ended (DialCallStatus): unanswered is a missed call."""
+        params = await _verified_form(services, request)
+        sid = _sid(params, "CallSid")
+        try:
+            twiml = await run_in_threadpool(
+                hotline.dialed, sid, params.get("DialCallStatus", ""), _urls(services)
+            )
+        except Exception:
+            log.exception("hotline dial webhook failed")
+            return _say(SORRY_TEXT)
+        return _voice_twiml(twiml, "dial outcome", sid)
+
     @router.post("/status")
     async def delivery_status(request: Request) -> Response:
         """Twilio's report on a message or call we sent: the notification row follows it."""
@@ -211,6 +270,9 @@ def webhook_router(services: Services) -> APIRouter:
         report = params.get("MessageStatus") or params.get("CallStatus") or ""
         try:
             found = await run_in_threadpool(answers.delivery_status, sid, report)
+            if not found and params.get("CallStatus") in CALL_ENDED:
+                # A call to the centre ended: one still waiting for an operator was missed.
+                found = await run_in_threadpool(hotline.ended, sid, report) or True
         except Exception:
             log.exception("status webhook failed")
             found = True  # not Twilio's fault: no point in it retrying

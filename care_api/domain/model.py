@@ -67,6 +67,7 @@ class TimerPurpose(StrEnum):
     FALL_WINDOW = "fall_window"  # step = the fall's event id: open unless cancelled
     CHECKIN = "checkin"  # a wellness check-in window closing
     QUIET = "quiet"  # a quiet watch's silence to look at
+    MISSED_CALL = "missed_call"  # step = the hotline_call row's id: called back in time?
 
 
 class ReportType(StrEnum):

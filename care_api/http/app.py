@@ -22,6 +22,7 @@ from care_api.http.routes import (
     elders,
     filings,
     health,
+    hotline,
     ladders,
     merchants,
     notifications,
@@ -48,6 +49,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "merchants", "description": "Franchised merchants, their record and strikes"},
     {"name": "orders", "description": "Service orders and the 10-minute contact rule"},
     {"name": "calendar", "description": "Cases filed by hand, working-day deadlines, supervision"},
+    {"name": "hotline", "description": "Calls to the centre: missed calls and callbacks"},
     {"name": "audit", "description": "Who read which elder's data, for the admin"},
     {"name": "health", "description": "Health check and Prometheus metrics"},
 ]
@@ -104,6 +106,7 @@ def create_app(
         checkins,
         drills,
         vocabulary,
+        hotline,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

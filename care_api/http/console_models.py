@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from care_api.domain.kpi import Kpi
 from care_api.domain.model import CaseKind, CaseState, ServiceLine
+from care_api.http.hotline_models import HotlineCallPublic
 from care_api.http.schemas import ContactIdPublic, Timestamp, contact_id_of_row
 from care_api.store.tables import Case
 from care_api.usecases.reports.console import FleetRow, FleetSummary
@@ -59,6 +60,8 @@ class BoardPublic(BaseModel):
 
     now: Timestamp
     cases: list[BoardCase]
+    # Calls nobody answered, waiting for their 5-minute callback (the hotline's rule).
+    missed_calls: list[HotlineCallPublic] = []
 
 
 class FleetDevice(BaseModel):

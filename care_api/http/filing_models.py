@@ -11,6 +11,7 @@ from care_api.domain.model import CaseKind, ServiceLine
 from care_api.domain.workdays import MAX_EXTENSION_DAYS, Matter
 from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.console_models import KpiPublic
+from care_api.http.hotline_models import HotlineKpiPublic
 from care_api.http.schemas import CasePublic, Timestamp
 from care_api.store.tables import Case, CaseDeadline
 from care_api.usecases.cases.filings import Filing
@@ -135,6 +136,7 @@ class KpiReport(KpiPublic):
     overdue: int  # of those, answered late or still open past the due time
     overdue_case_ids: list[str]
     answer_times: AnswerTimesPublic | None = None  # emergencies' answer times
+    hotline: HotlineKpiPublic | None = None  # calls in: answered, missed, called back
 
     @classmethod
     def build(cls, kpi: Kpi, service: ServiceKpi, answers: AnswerTimesPublic | None = None) -> Self:

@@ -63,6 +63,8 @@ class DeviceUpdate(BaseModel):
 
     heartbeat_s: HeartbeatSeconds | None = None
     model: ModelName | None = None
+    # The terminal SIM's number: a call from it reaches the hotline as its elder's call.
+    sim_phone: Annotated[str | None, Field(max_length=32, examples=["+8614700000001"])] = None
 
 
 class ModelInterval(BaseModel):

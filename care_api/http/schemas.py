@@ -278,6 +278,7 @@ class DevicePublic(BaseModel):
     battery_low: bool = False
     power_lost: bool = False
     position: PositionPublic | None = None  # watches: the last position reported
+    sim_phone: str | None = None  # the SIM's number: its calls to the centre are the elder's
 
     @classmethod
     def of(cls, device: Device) -> Self:

@@ -87,6 +87,8 @@ class Device(SQLModel, table=True):
     position_lon: float | None = None
     position_fix: bool | None = None
     position_source: str | None = Field(default=None, max_length=8)  # gps | wifi | cell | none
+    # The number of the terminal's SIM (E.164): a call from it is the elder's (0020).
+    sim_phone: str | None = Field(default=None, max_length=32, index=True)
 
 
 class DeviceEvent(SQLModel, table=True):
@@ -563,3 +565,9 @@ class WebhookReceipt(SQLModel, table=True):
     sid: str = Field(max_length=64)
     step: str = Field(max_length=100)
     received_at: datetime = _ts()
+
+
+# The hotline's tables live in their own module (migration 0020); imported here so that
+# every table is known wherever this module is.
+from care_api.store.hotline_tables import HotlineCall as HotlineCall  # noqa: E402
+from care_api.store.hotline_tables import WalkInCaller as WalkInCaller  # noqa: E402

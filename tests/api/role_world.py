@@ -20,7 +20,7 @@ from alerts.ports import Channel
 from alerts.runtime import AlertsComponent
 from care_api.services import Services, build_services
 from care_api.settings import Settings
-from care_api.store.tables import MerchantStrike, ServiceOrder, VolunteerTask
+from care_api.store.tables import HotlineCall, MerchantStrike, ServiceOrder, VolunteerTask
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient, bearer
 from tests.fakes import FakeClock
 from tests.mosquitto import free_port
@@ -43,6 +43,7 @@ MISSING = {
     "order_id": 987654,
     "volunteer_id": 987654,
     "merchant_id": 987654,
+    "call_id": 987654,
 }
 
 
@@ -222,6 +223,25 @@ class World:
         body = {"person": "Sun Li", "role": "supervisor", "phone": "+8613700000001"}
         body |= {"start": "2027-01-01T08:00:00+08:00", "end": "2027-01-01T20:00:00+08:00"}
         return int(self.post("/shifts", body)["id"])
+
+    def missed_call(self) -> int:
+        """A call to the centre nobody answered, waiting for its callback."""
+        now = self.services.clock.now()
+        with self.services.uow() as uow:
+            row = HotlineCall(
+                sid=self.unique("CA"),
+                phone="+8613311112222",
+                caller="stranger",
+                status="missed",
+                started_at=now,
+                updated_at=now,
+                missed_at=now,
+                callback_due_at=now,
+            )
+            uow.session.add(row)
+            uow.commit()
+            assert row.id is not None
+            return row.id
 
     def ladder_steps(self) -> list[dict[str, Any]]:
         ladder = ok(self.api.get("/api/v1/ladders/care", headers=ADMIN))

@@ -64,6 +64,7 @@ def test_devices_provision_shows_secret_once_and_keeps_only_its_hash(
         "battery_low": False,
         "power_lost": False,
         "position": None,
+        "sim_phone": None,
     }
 
 

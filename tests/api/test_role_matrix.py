@@ -277,6 +277,10 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/on-duty": Rule(STAFF),
     "GET /api/v1/console/board": Rule(STAFF),
     "GET /api/v1/vocabulary": Rule(STAFF),
+    "GET /api/v1/hotline/missed-calls": Rule(STAFF),
+    "POST /api/v1/hotline/calls/{call_id}/called-back": Rule(
+        STAFF, lambda w, r, o: {"call_id": w.missed_call()}, lambda w: {"note": "reached"}
+    ),
     "GET /api/v1/reports/kpi": Rule(STAFF),
     "GET /api/v1/stream": Rule(STREAMED),
     "GET /healthz": Rule(EVERYONE),

@@ -287,7 +287,8 @@ def test_sms_decline_and_nonsense_and_strangers_get_clear_answers(
         sms(client, FIRST_PHONE, "2") == f"Thank you; we will ask someone else for case {case_id}."
     )
     assert sms(client, FIRST_PHONE, "what?").startswith("Sorry, we did not understand")
-    assert sms(client, "+8613311112222", "1").startswith("This number is not on")
+    # A stranger's text is no answer to an alert: it goes into a case of its own.
+    assert sms(client, "+8613311112222", "1").startswith("Your message reached the care centre")
     with svc.uow() as uow:
         declined = uow.session.exec(
             select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.action == "declined")
@@ -306,7 +307,8 @@ def test_sms_from_a_foreign_number_sharing_the_last_11_digits_takes_nothing(
 
     answer = sms(client, "+13900000001", "1")
 
-    assert answer == "This number is not on the centre's alert list. Please call the centre."
+    assert answer.startswith("Your message reached the care centre (case ")
+    assert case_id not in answer  # its own case, a consultation, not the elder's emergency
     assert "Wang Fang" not in answer and "Bamboo" not in answer
     case = case_row(svc, case_id)
     assert (case.state, case.owner) == ("dispatched", None)
@@ -414,9 +416,10 @@ def test_voice_prompt_for_a_call_back_finds_the_callers_case(
     params = {"CallSid": "CA" + "1" * 32, "From": FIRST_PHONE, "Direction": "inbound"}
     response = post(client, "/webhooks/twilio/voice", params)
     assert "Wang Fang" in response.text and "<Gather" in response.text
-    params["From"] = "+8613311112222"
+    params.update(From="+8613311112222", CallSid="CA" + "4" * 32)
     stranger = post(client, "/webhooks/twilio/voice", params)
-    assert "no open case for you" in stranger.text and "<Gather" not in stranger.text
+    # A stranger is not hung up on: the hotline's greeting, and the operators (none on duty).
+    assert "care centre's hotline" in stranger.text and "<Gather" not in stranger.text
 
 
 def test_voice_answer_1_acknowledges_and_says_so(

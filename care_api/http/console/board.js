@@ -6,16 +6,20 @@ import { formatDuration, formatTime, t } from "./i18n.js";
 import { dutyLine, loadDuty } from "./duty.js";
 import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "./states.js";
 import { caseBadges } from "./codes.js";
+import { missedCard } from "./missed.js";
 
 // Several events arrive together for one change (state + press); one reload serves them all.
 const RELOAD_DEBOUNCE_MS = 60;
 // How long a case that just turned up stays highlighted.
 const FRESH_MS = 15000;
+// Missed calls come with no case event to push them: the board also looks every so often.
+const POLL_MS = 10000;
 
 const age = (iso) => formatDuration((serverNow() - Date.parse(iso)) / 1000);
 
 export function mount(root, { navigate, toast }) {
   let rows = [];
+  let missed = []; // calls nobody answered, waiting for their 5-minute callback
   let duty = null; // who is on duty, from the rota
   let loaded = false;
   let reloadTimer = null;
@@ -32,6 +36,7 @@ export function mount(root, { navigate, toast }) {
         seen.add(row.id);
       }
       rows = data.cases;
+      missed = data.missed_calls ?? [];
       loaded = true;
       draw();
     } catch (err) {
@@ -99,7 +104,9 @@ export function mount(root, { navigate, toast }) {
         stat(t("board.emergencies"), emergencies.length, emergencies.length ? "alert" : ""),
         stat(t("board.unowned_count"), unowned.length, unowned.length ? "warn" : ""),
         stat(t("board.active"), active.length),
-        stat(t("board.awaiting_count"), waiting.length)),
+        stat(t("board.awaiting_count"), waiting.length),
+        stat(t("missed.count"), missed.length, missed.length ? "warn" : "")),
+      missedCard(missed, { toast, reload: reloadSoon }),
       table(active, t("board.open"), t("board.none_open"), "board-open"),
       table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting")));
   }
@@ -113,12 +120,14 @@ export function mount(root, { navigate, toast }) {
 
   fill(root, h("p", { class: "empty" }, t("common.loading")));
   const ticker = setInterval(tick, 1000);
+  const poller = setInterval(load, POLL_MS);
   load();
   return {
     onCase: reloadSoon,
     onSync: reloadSoon,
     unmount() {
       clearInterval(ticker);
+      clearInterval(poller);
       clearTimeout(reloadTimer);
     },
   };

@@ -23,9 +23,12 @@ from care_api.http.case_stream import CaseStream
 from care_api.http.console_models import BoardCase, BoardPublic
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, check_token, client_source
 from care_api.http.filing_models import KpiReport
+from care_api.http.hotline_models import HotlineCallPublic, HotlineKpiPublic
 from care_api.http.schemas import CasePublic
 from care_api.services import Services
 from care_api.usecases.cases.reclassify import reclassify
+from care_api.usecases.hotline.calls import missed_calls
+from care_api.usecases.hotline.kpi import hotline_kpi
 from care_api.usecases.reports.console import board, kpi_inputs
 from care_api.usecases.reports.kpi import answer_kpi, parse_bound, service_kpi
 
@@ -127,6 +130,7 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
         return BoardPublic(
             now=services.clock.now(),
             cases=[BoardCase.of(r.case, r.elder_name, r.flags) for r in rows],
+            missed_calls=[HotlineCallPublic.of(c) for c in missed_calls(uow.session)],
         )
 
     # The fleet view, GET /api/v1/devices, lives in routes/devices.py with the other
@@ -170,11 +174,14 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
         )
         # Merchants' orders and filed deadlines are never drills: none in the drill report.
         service_since = end if drill else start
-        return KpiReport.build(
+        report = KpiReport.build(
             kpi,
             service_kpi(uow.session, facts, service_since, end, now),
             AnswerTimesPublic.build(answers, hours),
         )
+        if not drill:  # a call to the centre is never a drill
+            report.hotline = HotlineKpiPublic.of(hotline_kpi(uow.session, start, end))
+        return report
 
     @router.post(f"{API}/cases/{{case_id}}/reclassify", tags=["cases"])
     def post_reclassify(

@@ -176,6 +176,8 @@ def patch_device(
         now=services.clock.now(),
         heartbeat_s=body.heartbeat_s,
         model=body.model,
+        sim_phone=body.sim_phone,
+        region=services.settings.phone_region,
     )
     uow.commit()
     return DevicePublic.of(device)

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.errors import Conflict
 from care_api.domain.events import DeviceLoginRevoked
 from care_api.domain.fleet import check_heartbeat_s
+from care_api.domain.phones import DEFAULT_REGION, to_e164
 from care_api.store.tables import Device, DeviceCommand, DeviceModel
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import resolve
@@ -104,8 +105,10 @@ def update_device(
     now: datetime,
     heartbeat_s: int | None = None,
     model: str | None = None,
+    sim_phone: str | None = None,
+    region: str = DEFAULT_REGION,
 ) -> Device:
-    """Set the interval the watch expects of the terminal, and/or its model."""
+    """Set the interval the watch expects of the terminal, its model, and/or its SIM's number."""
     device = get_device(session, device_id)
     changes: list[str] = []
     if heartbeat_s is not None:
@@ -114,6 +117,9 @@ def update_device(
     if model is not None:
         device.model = model
         changes.append(f"model={model}")
+    if sim_phone is not None:
+        device.sim_phone = to_e164(sim_phone, region)
+        changes.append(f"sim_phone={device.sim_phone}")
     if changes:
         session.add(device)
         record_history(session, device, "updated", by=by, now=now, detail=", ".join(changes))

@@ -1,0 +1,1 @@
+"""The hotline: calls and texts to the centre's number, missed calls and their callbacks."""
