@@ -17,6 +17,7 @@ from care_api.http.routes import (
     audit,
     cases,
     checkins,
+    desk,
     devices,
     drills,
     elders,
@@ -48,6 +49,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "orders", "description": "Service orders and the 10-minute contact rule"},
     {"name": "calendar", "description": "Cases filed by hand, working-day deadlines, supervision"},
     {"name": "audit", "description": "Who read which elder's data, for the admin"},
+    {"name": "desk", "description": "Notes, procedures, outcome codes, handover, the map"},
     {"name": "health", "description": "Health check and Prometheus metrics"},
 ]
 
@@ -102,6 +104,7 @@ def create_app(
         rotas,
         checkins,
         drills,
+        desk,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

@@ -135,6 +135,8 @@ class KpiReport(KpiPublic):
     overdue: int  # of those, answered late or still open past the due time
     overdue_case_ids: list[str]
     answer_times: AnswerTimesPublic | None = None  # emergencies' answer times
+    # Cases opened in the period by the outcome code they were resolved with.
+    by_outcome: dict[str, int] = Field(default_factory=dict)
 
     @classmethod
     def build(cls, kpi: Kpi, service: ServiceKpi, answers: AnswerTimesPublic | None = None) -> Self:

@@ -425,9 +425,10 @@ class AckBody(BaseModel):
 
 
 class ResolveBody(BaseModel):
-    """How the need was met."""
+    """How the need was met, and its outcome code (GET /outcome-codes)."""
 
     note: Note = ""
+    outcome: Annotated[str | None, Field(max_length=32)] = None
 
 
 class CallbackBody(BaseModel):

@@ -25,6 +25,7 @@ from care_api.http.deps import ServicesDep, StaffDep, UowDep, check_token, clien
 from care_api.http.filing_models import KpiReport
 from care_api.http.schemas import CasePublic
 from care_api.services import Services
+from care_api.usecases.cases.desk import outcome_counts
 from care_api.usecases.cases.reclassify import reclassify
 from care_api.usecases.reports.console import board, kpi_inputs
 from care_api.usecases.reports.kpi import answer_kpi, parse_bound, service_kpi
@@ -170,11 +171,13 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
         )
         # Merchants' orders and filed deadlines are never drills: none in the drill report.
         service_since = end if drill else start
-        return KpiReport.build(
+        report = KpiReport.build(
             kpi,
             service_kpi(uow.session, facts, service_since, end, now),
             AnswerTimesPublic.build(answers, hours),
         )
+        report.by_outcome = outcome_counts(uow.session, start, end, drill=drill)
+        return report
 
     @router.post(f"{API}/cases/{{case_id}}/reclassify", tags=["cases"])
     def post_reclassify(
