@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+import re
+from typing import Annotated, Literal, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from care_api.domain.model import CaseKind, ServiceLine
 from care_api.http.schemas import CaseDetail, CaseEventPublic, Timestamp
@@ -13,7 +15,7 @@ from care_api.store.desk_tables import CaseOutcome, HandoverNote
 from care_api.store.tables import CaseEvent
 from care_api.usecases.cases.countdown import NextEscalation
 from care_api.usecases.cases.desk import NOTE_MAX, Outcome, Script, ScriptStep
-from care_api.usecases.people.names import Named
+from care_api.usecases.people.names import Named, name_actors
 from care_api.usecases.people.nearby import Responder
 
 Label = Annotated[str, Field(min_length=1, max_length=200)]
@@ -158,6 +160,24 @@ class NextEscalationPublic(BaseModel):
         )
 
 
+class _Owned(Protocol):
+    owner: str | None
+    owner_role: str | None
+    owner_name: str | None
+
+
+T = TypeVar("T", bound=_Owned)
+
+
+def name_owners(session: Session, rows: list[T]) -> list[T]:
+    """Fill in each row's owner by role and name, for lists and the board."""
+    names = name_actors(session, [r.owner for r in rows if r.owner])
+    for row in rows:
+        if row.owner:
+            row.owner_role, row.owner_name = names[row.owner].role, names[row.owner].name
+    return rows
+
+
 class CaseOutcomePublic(BaseModel):
     """How the case ended, who coded it and when."""
 
@@ -181,6 +201,8 @@ class CaseDeskDetail(CaseDetail):
     outcome: CaseOutcomePublic | None = None
     script: ScriptPublic | None = None
     next_escalation: NextEscalationPublic | None = None
+    # Every person key the history and the messages mention ("contact:9"), by name and role.
+    people: dict[str, PersonPublic] = Field(default_factory=dict)
 
     @classmethod
     def extend(
@@ -216,7 +238,16 @@ class CaseDeskDetail(CaseDetail):
             else None,
             script=script,
             next_escalation=NextEscalationPublic.of(nxt) if nxt is not None else None,
+            people={key: PersonPublic.of(who) for key, who in names.items()},
         )
+
+
+PERSON_KEY = re.compile(r"\b(?:contact|volunteer|merchant|elder):\d+\b")
+
+
+def mentioned_people(texts: list[str]) -> set[str]:
+    """The person keys ("contact:9") a history's lines and messages' recipients mention."""
+    return {key for text in texts for key in PERSON_KEY.findall(text)}
 
 
 class ResponderPublic(BaseModel):
@@ -257,3 +288,14 @@ class MapPublic(BaseModel):
     home: PointPublic | None
     responders: list[ResponderPublic]
     watch: PointPublic | None = None
+
+
+def tile_origin(map_tiles: str | None) -> str | None:
+    """The scheme and host of a tile URL template; None when unset or not http(s)."""
+    if not map_tiles:
+        return None
+    found = re.match(r"^(https?://[A-Za-z0-9.{}-]+(?::\d+)?)/", map_tiles)
+    if found is None:
+        return None
+    # A {s} subdomain template ("{s}.tile.example.org") is allowed as a wildcard host.
+    return re.sub(r"^(https?://)\{s\}\.", r"\1*.", found.group(1))

@@ -1,11 +1,12 @@
 // The live board: open cases, newest emergency first, redrawn whenever the stream says so.
 
 import { api, noteServerTime, serverNow } from "./api.js";
-import { fill, h } from "./dom.js";
+import { fill, h, refill } from "./dom.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
 import { dutyLine, loadDuty } from "./duty.js";
 import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "./states.js";
 import { caseBadges } from "./codes.js";
+import { handoverCard, ownerText } from "./desk.js";
 
 // Several events arrive together for one change (state + press); one reload serves them all.
 const RELOAD_DEBOUNCE_MS = 60;
@@ -17,6 +18,7 @@ const age = (iso) => formatDuration((serverNow() - Date.parse(iso)) / 1000);
 export function mount(root, { navigate, toast }) {
   let rows = [];
   let duty = null; // who is on duty, from the rota
+  let handover = []; // the last day's notes from shift to shift
   let loaded = false;
   let reloadTimer = null;
   const seen = new Set();
@@ -24,8 +26,10 @@ export function mount(root, { navigate, toast }) {
 
   async function load() {
     try {
-      const [data, onDuty] = await Promise.all([api("/console/board"), loadDuty()]);
+      const [data, onDuty, notes] = await Promise.all([api("/console/board"), loadDuty(),
+        api("/handover").catch(() => handover)]);
       duty = onDuty;
+      handover = notes;
       noteServerTime(data.now);
       for (const row of data.cases) {
         if (loaded && !seen.has(row.id)) fresh.set(row.id, Date.now());
@@ -69,7 +73,7 @@ export function mount(root, { navigate, toast }) {
       age(row.opened_at)),
     h("td", {}, stateBadge(row.state)),
     h("td", { class: "num" }, row.level ? t("board.step", { n: row.level }) : "—"),
-    h("td", { class: row.owner ? "owner" : "owner none" }, row.owner ?? t("board.unowned")));
+    h("td", { class: row.owner ? "owner" : "owner none" }, ownerText(row) ?? t("board.unowned")));
   }
 
   function table(list, title, empty, id) {
@@ -93,7 +97,7 @@ export function mount(root, { navigate, toast }) {
     const waiting = rows.filter((r) => !ACTIVE.has(r.state));
     const emergencies = active.filter((r) => r.kind === "emergency");
     const unowned = active.filter((r) => UNOWNED.has(r.state));
-    fill(root, h("div", { class: "board" },
+    refill(root, h("div", { class: "board" },
       dutyLine(duty),
       h("div", { class: "stats" },
         stat(t("board.emergencies"), emergencies.length, emergencies.length ? "alert" : ""),
@@ -101,7 +105,8 @@ export function mount(root, { navigate, toast }) {
         stat(t("board.active"), active.length),
         stat(t("board.awaiting_count"), waiting.length)),
       table(active, t("board.open"), t("board.none_open"), "board-open"),
-      table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting")));
+      table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting"),
+      handoverCard(handover, load, toast)));
   }
 
   function tick() {

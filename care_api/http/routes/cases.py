@@ -11,7 +11,12 @@ from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, Role, ServiceLine
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import PrincipalDep, ServicesDep, StaffDep, UowDep, require_roles
-from care_api.http.desk_models import CaseDeskDetail, ScriptPublic
+from care_api.http.desk_models import (
+    CaseDeskDetail,
+    ScriptPublic,
+    mentioned_people,
+    name_owners,
+)
 from care_api.http.schemas import (
     AckBody,
     CallbackBody,
@@ -98,7 +103,8 @@ def read_cases(
     )
     rows = list_cases(uow.session, where, Page(limit=limit, offset=offset))
     alone = elders_without_contacts(uow.session, {c.elder_id for c in rows})
-    return [CasePublic.of(c, [NO_CONTACTS_WARNING] if c.elder_id in alone else []) for c in rows]
+    listed = [CasePublic.of(c, [NO_CONTACTS_WARNING] if c.elder_id in alone else []) for c in rows]
+    return name_owners(uow.session, listed)
 
 
 @router.get("/{case_id}")
@@ -126,6 +132,8 @@ def read_case(
     )
     outcome = outcome_of(session, case.id)
     actors = [e.by for e in rows] + [a for a in (case.owner, outcome and outcome.by) if a]
+    texts = [e.why for e in rows] + [n.recipient for n in detail.notifications]
+    actors += sorted(mentioned_people(texts)) if is_staff(principal) else []
     script = get_script(session, CaseKind(case.kind), case.line)
     desk = CaseDeskDetail.extend(
         detail,

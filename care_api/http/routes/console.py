@@ -22,6 +22,7 @@ from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_models import BoardCase, BoardPublic
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, check_token, client_source
+from care_api.http.desk_models import name_owners, tile_origin
 from care_api.http.filing_models import KpiReport
 from care_api.http.schemas import CasePublic
 from care_api.services import Services
@@ -46,6 +47,19 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+
+
+def page_headers(map_tiles: str | None) -> dict[str, str]:
+    """The page's headers; the map's tile server (VNH_MAP_TILES) is the one outside image source."""
+    origin = tile_origin(map_tiles)
+    if origin is None:
+        return PAGE_HEADERS
+    policy = PAGE_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:;", f"img-src 'self' data: {origin};"
+    )
+    return {**PAGE_HEADERS, "Content-Security-Policy": policy}
+
+
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
@@ -99,10 +113,12 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
     router = APIRouter()
     router.mount("/console/static", StaticFiles(directory=CONSOLE_DIR), name="console-static")
 
+    headers = page_headers(services.settings.map_tiles)
+
     @router.get("/", include_in_schema=False)
     def page() -> FileResponse:
         """The console's single page; it asks for a token before showing anything."""
-        return FileResponse(CONSOLE_DIR / "index.html", headers=PAGE_HEADERS)
+        return FileResponse(CONSOLE_DIR / "index.html", headers=headers)
 
     @router.get(f"{API}/stream", tags=["console"], response_class=StreamingResponse)
     async def case_stream(
@@ -125,10 +141,8 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
     def read_board(services: ServicesDep, uow: UowDep, _staff: StaffDep) -> BoardPublic:
         """Open cases, newest emergency first, with their elder's name and the server's time."""
         rows = board(uow.session)
-        return BoardPublic(
-            now=services.clock.now(),
-            cases=[BoardCase.of(r.case, r.elder_name, r.flags) for r in rows],
-        )
+        cases = [BoardCase.of(r.case, r.elder_name, r.flags) for r in rows]
+        return BoardPublic(now=services.clock.now(), cases=name_owners(uow.session, cases))
 
     # The fleet view, GET /api/v1/devices, lives in routes/devices.py with the other
     # terminal routes, so that it is served with or without the console.

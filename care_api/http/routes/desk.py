@@ -22,6 +22,7 @@ from care_api.http.desk_models import (
     ResponderPublic,
     ScriptBody,
     ScriptPublic,
+    tile_origin,
 )
 from care_api.http.schemas import CaseEventPublic, ContactPublic, Language, Name, Phone
 from care_api.store.tables import Case, Device
@@ -235,7 +236,8 @@ def read_elder_map(
             )
     audit.shown("elder map", elder_id)
     return MapPublic(
-        tiles=services.settings.map_tiles,
+        # A template the page's policy could not allow is not offered: the drawing goes without.
+        tiles=services.settings.map_tiles if tile_origin(services.settings.map_tiles) else None,
         home=home,
         responders=[
             ResponderPublic.of(r) for r in responders_near(session, elder, radius_km=radius_km)
