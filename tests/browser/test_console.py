@@ -390,7 +390,8 @@ def test_console_dispatches_a_merchant_offers_to_volunteers_and_records_callback
         accept_offer(uow, care_id, ann.id, now=live.clock.now(), via="sms")
         uow.commit()
     expect(view).to_have_attribute("data-state", "accepted", timeout=UI_TIMEOUT_MS)
-    expect(page.locator(".case-head")).to_contain_text(f"volunteer:{ann.id}")
+    # The owner by name and role, never the key "volunteer:<id>".
+    expect(page.locator(".case-head")).to_contain_text("Owner: Ann Liu · Volunteer")
     expect(page.locator(f"#offers-card tr[data-volunteer-id='{ann.id}']")).to_contain_text(
         "Accepted"
     )
