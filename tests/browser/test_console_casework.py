@@ -79,7 +79,11 @@ def test_casework_notes_procedure_countdown_outcome_and_map(
 
     case_id = press_button(live, "T1001", seq=1, pattern="long")
     settle(alerts)  # step 0 ran: contact 1 paged, step 1 due in 2 minutes
-    page.locator(f"tr.case-row[data-case-id='{case_id}']").click()
+    board_row = page.locator(f"tr.case-row[data-case-id='{case_id}']")
+    expect(board_row.locator(".countdown-left")).to_contain_text(
+        re.compile(r"in (2 min 00 s|1 min 5\d s)"), timeout=UI_TIMEOUT_MS
+    )
+    board_row.click()
     view = page.locator(".case-view")
     unowned = re.compile("open|dispatched")
     expect(view).to_have_attribute("data-state", unowned, timeout=UI_TIMEOUT_MS)
@@ -96,6 +100,11 @@ def test_casework_notes_procedure_countdown_outcome_and_map(
     expect(history).to_contain_text("Terminal T1001")
     expect(history).not_to_contain_text("device:T1001")
     expect(history).not_to_contain_text("system:vnh")
+    # Whom the step paged, by name in the history line and in the messages sent.
+    expect(history).to_contain_text("step 0: Contact 1 · Contact")
+    expect(history).not_to_contain_text("contact:1")
+    expect(page.locator("#notifications-card")).to_contain_text("Contact 1 · Contact")
+    expect(page.locator("#notifications-card")).not_to_contain_text("contact:1")
 
     # The map: home, the volunteer 1.1 km away, the watch 300 m off; no tiles set.
     card = page.locator("#map-card")

@@ -6,7 +6,7 @@ import { formatDuration, formatTime, t } from "./i18n.js";
 import { dutyLine, loadDuty } from "./duty.js";
 import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "./states.js";
 import { caseBadges } from "./codes.js";
-import { handoverCard, ownerText } from "./desk.js";
+import { handoverCard, leftText, ownerText, tickCountdowns } from "./desk.js";
 
 // Several events arrive together for one change (state + press); one reload serves them all.
 const RELOAD_DEBOUNCE_MS = 60;
@@ -72,7 +72,9 @@ export function mount(root, { navigate, toast }) {
     h("td", { class: "age mono", dataset: { opened: row.opened_at }, title: formatTime(row.opened_at) },
       age(row.opened_at)),
     h("td", {}, stateBadge(row.state)),
-    h("td", { class: "num" }, row.level ? t("board.step", { n: row.level }) : "—"),
+    h("td", { class: "num step" }, row.level ? t("board.step", { n: row.level }) : "—",
+      row.next_escalation_at ? h("div", { class: "mono small countdown-left", title: t("countdown.board"),
+        dataset: { due: row.next_escalation_at } }, leftText(row.next_escalation_at)) : null),
     h("td", { class: row.owner ? "owner" : "owner none" }, ownerText(row) ?? t("board.unowned")));
   }
 
@@ -111,6 +113,7 @@ export function mount(root, { navigate, toast }) {
 
   function tick() {
     for (const cell of root.querySelectorAll("td.age")) cell.textContent = age(cell.dataset.opened);
+    tickCountdowns(root);
     for (const row of root.querySelectorAll("tr.fresh")) {
       if (Date.now() - (fresh.get(row.dataset.caseId) ?? 0) >= FRESH_MS) row.classList.remove("fresh");
     }

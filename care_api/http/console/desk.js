@@ -58,7 +58,8 @@ export function countdown(next) {
   next.flag ? h("span", { class: "flag" }, next.flag) : null);
 }
 
-function leftText(iso) {
+/** "in 1 min 40 s", or "due now" once the time has come. */
+export function leftText(iso) {
   const left = (Date.parse(iso) - serverNow()) / 1000;
   return left > 0 ? t("countdown.in", { left: formatDuration(left) }) : t("countdown.due_now");
 }

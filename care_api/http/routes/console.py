@@ -26,6 +26,7 @@ from care_api.http.desk_models import name_owners, tile_origin
 from care_api.http.filing_models import KpiReport
 from care_api.http.schemas import CasePublic
 from care_api.services import Services
+from care_api.usecases.cases.countdown import next_due_of
 from care_api.usecases.cases.desk import outcome_counts
 from care_api.usecases.cases.reclassify import reclassify
 from care_api.usecases.reports.console import board, kpi_inputs
@@ -142,6 +143,9 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
         """Open cases, newest emergency first, with their elder's name and the server's time."""
         rows = board(uow.session)
         cases = [BoardCase.of(r.case, r.elder_name, r.flags) for r in rows]
+        due = next_due_of(uow.session, [r.case for r in rows])
+        for row in cases:
+            row.next_escalation_at = due.get(row.id)
         return BoardPublic(now=services.clock.now(), cases=name_owners(uow.session, cases))
 
     # The fleet view, GET /api/v1/devices, lives in routes/devices.py with the other

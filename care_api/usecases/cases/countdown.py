@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseKind, CaseState
-from care_api.store.tables import Case, Contact
+from care_api.store.tables import Case, Contact, Timer
 from care_api.usecases.cases.ladders import Audience, get_ladder
 from care_api.usecases.cases.log import LADDER_TIMER, pending_timers
 from care_api.usecases.people.registry import contacts_of
@@ -74,3 +75,21 @@ def next_escalation(session: Session, case: Case) -> NextEscalation | None:
         for target in rung.notify
     ]
     return NextEscalation(timer.step, timer.due_at, reaches, rung.flag, repeat)
+
+
+def next_due_of(session: Session, cases: list[Case]) -> dict[str, datetime]:
+    """When each unowned case's next ladder step falls due, for the board (one query)."""
+    unowned = [c.id for c in cases if is_unowned(CaseState(c.state))]
+    if not unowned:
+        return {}
+    query = (
+        select(Timer.case_id, func.min(Timer.due_at))
+        .where(
+            col(Timer.case_id).in_(unowned),
+            col(Timer.purpose) == LADDER_TIMER,
+            col(Timer.fired_at).is_(None),
+            col(Timer.cancelled).is_(False),
+        )
+        .group_by(col(Timer.case_id))
+    )
+    return {case_id: due for case_id, due in session.exec(query).all() if case_id and due}
