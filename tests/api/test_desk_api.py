@@ -261,3 +261,45 @@ def test_desk_map_shows_home_responders_and_watch(
     assert 1.0 < shown["responders"][0]["distance_km"] < 1.2
     caregiver = mint(api, "caregiver", "Son", elder_ids=[elder_id])
     assert api.get(f"/api/v1/elders/{elder_id}/map", headers=caregiver).status_code == 403
+
+
+def test_desk_case_names_the_people_its_lines_mention(
+    api: TestClient, emergency: tuple[int, str]
+) -> None:
+    elder_id, case_id = emergency
+    first = api.get(f"/api/v1/elders/{elder_id}/contacts", headers=ADMIN).json()[0]
+    api.patch(
+        f"/api/v1/elders/{elder_id}/contacts/{first['id']}", json={"relation": "son"}, headers=ADMIN
+    )
+    api.post(
+        f"/api/v1/cases/{case_id}/notes",
+        json={"text": f"rang contact:{first['id']}"},
+        headers=ADMIN,
+    )
+    people = api.get(f"/api/v1/cases/{case_id}", headers=ADMIN).json()["people"]
+    assert people[f"contact:{first['id']}"] == {
+        "role": "contact",
+        "name": "Contact 1",
+        "detail": "son",
+    }
+    # A caregiver reads the names of who acted, not those a line only mentions.
+    caregiver = mint(api, "caregiver", "Son", elder_ids=[elder_id])
+    theirs = api.get(f"/api/v1/cases/{case_id}", headers=caregiver).json()["people"]
+    assert f"contact:{first['id']}" not in theirs
+
+
+def test_desk_page_policy_allows_only_the_configured_tile_host() -> None:
+    from care_api.http.desk_models import tile_origin
+    from care_api.http.routes.console import PAGE_HEADERS, page_headers
+
+    assert page_headers(None) == PAGE_HEADERS
+    policy = page_headers("https://tiles.example.org/{z}/{x}/{y}.png")["Content-Security-Policy"]
+    assert "img-src 'self' data: https://tiles.example.org;" in policy
+    assert "connect-src 'self';" in policy  # the tiles are images only
+    assert tile_origin("https://{s}.tile.example.org/{z}/{x}/{y}.png") == (
+        "https://*.tile.example.org"
+    )
+    # Anything but an http(s) URL with a host is no tile source: the map draws without it.
+    for bad in ("javascript:alert(1)/{z}", "//evil/{z}", "https://a b/{z}", "data:x/{z}"):
+        assert tile_origin(bad) is None
+        assert page_headers(bad) == PAGE_HEADERS
