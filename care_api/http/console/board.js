@@ -72,7 +72,8 @@ export function mount(root, { navigate, toast }) {
     h("td", { class: "age mono", dataset: { opened: row.opened_at }, title: formatTime(row.opened_at) },
       age(row.opened_at)),
     h("td", {}, stateBadge(row.state)),
-    h("td", { class: "num step" }, row.level ? t("board.step", { n: row.level }) : "—",
+    h("td", { class: "num step" },
+      row.level ? t("board.step", { n: row.level }) : row.next_escalation_at ? null : "—",
       row.next_escalation_at ? h("div", { class: "mono small countdown-left", title: t("countdown.board"),
         dataset: { due: row.next_escalation_at } }, leftText(row.next_escalation_at)) : null),
     h("td", { class: row.owner ? "owner" : "owner none" }, ownerText(row) ?? t("board.unowned")));
