@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"  # the centre's local day numbers cases and working days
     # The centre's language (BCP 47): what a person with no language of their own reads.
     language: str = "zh-CN"
+    # The console's map tiles: a URL template with {z}, {x} and {y} (an https:// tile server
+    # the centre may use). Unset: the map draws relative positions and distances only.
+    map_tiles: str | None = None
     # Twilio <Say> voices per language; None: Twilio's default voice for that language.
     twilio_voice_zh: str | None = None
     twilio_voice_en: str | None = None

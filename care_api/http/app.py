@@ -17,6 +17,7 @@ from care_api.http.routes import (
     audit,
     cases,
     checkins,
+    desk,
     devices,
     drills,
     elders,
@@ -51,6 +52,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "calendar", "description": "Cases filed by hand, working-day deadlines, supervision"},
     {"name": "hotline", "description": "Calls to the centre: missed calls and callbacks"},
     {"name": "audit", "description": "Who read which elder's data, for the admin"},
+    {"name": "desk", "description": "Notes, procedures, outcome codes, handover, the map"},
     {"name": "health", "description": "Health check and Prometheus metrics"},
 ]
 
@@ -107,6 +109,7 @@ def create_app(
         drills,
         vocabulary,
         hotline,
+        desk,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

@@ -31,6 +31,9 @@ class BoardCase(BaseModel):
     line: ServiceLine | None = None  # the service line; None for a terminal problem
     contact_id: ContactIdPublic | None = None
     drill: bool = False
+    owner_role: str | None = None  # the owner as people read it: "operator", "contact"…
+    owner_name: str | None = None  # … and their name ("contact:9" is never shown)
+    next_escalation_at: Timestamp | None = None  # the ladder's next step, while nobody owns it
 
     @classmethod
     def of(cls, case: Case, elder_name: str, flags: tuple[str, ...] = ()) -> Self:

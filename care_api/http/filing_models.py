@@ -137,6 +137,8 @@ class KpiReport(KpiPublic):
     overdue_case_ids: list[str]
     answer_times: AnswerTimesPublic | None = None  # emergencies' answer times
     hotline: HotlineKpiPublic | None = None  # calls in: answered, missed, called back
+    # Cases opened in the period by the outcome code they were resolved with.
+    by_outcome: dict[str, int] = Field(default_factory=dict)
 
     @classmethod
     def build(cls, kpi: Kpi, service: ServiceKpi, answers: AnswerTimesPublic | None = None) -> Self:

@@ -337,6 +337,8 @@ class CasePublic(BaseModel):
     # terminal problem or a consultation not classified yet.
     line: ServiceLine | None = None
     warnings: list[str] = Field(default_factory=list)  # the elder's ("no_contacts")
+    owner_role: str | None = None  # the owner as people read it (lists fill these in)
+    owner_name: str | None = None
 
     @field_validator("contact_id", mode="before")
     @classmethod
@@ -426,9 +428,10 @@ class AckBody(BaseModel):
 
 
 class ResolveBody(BaseModel):
-    """How the need was met."""
+    """How the need was met, and its outcome code (GET /outcome-codes)."""
 
     note: Note = ""
+    outcome: Annotated[str | None, Field(max_length=32)] = None
 
 
 class CallbackBody(BaseModel):

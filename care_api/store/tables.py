@@ -569,5 +569,6 @@ class WebhookReceipt(SQLModel, table=True):
 
 # The hotline's tables live in their own module (migration 0020); imported here so that
 # every table is known wherever this module is.
+from care_api.store import desk_tables as desk_tables  # noqa: E402  the desk's tables (0025)
 from care_api.store.hotline_tables import HotlineCall as HotlineCall  # noqa: E402
 from care_api.store.hotline_tables import WalkInCaller as WalkInCaller  # noqa: E402

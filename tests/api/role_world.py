@@ -130,6 +130,13 @@ class World:
         self.settle()
         return case_id
 
+    def contact_of(self, own: bool) -> dict[str, int]:
+        """A fresh contact of the own (or other) elder, to edit or remove."""
+        elder_id = self.elder_of(own)
+        body = {"name": self.unique("Kin "), "phone": "+8613900000077", "relation": "niece"}
+        made = self.post(f"/elders/{elder_id}/contacts", body)
+        return {"elder_id": elder_id, "contact_id": int(made["id"])}
+
     def care_case_to_offer(self) -> str:
         """A care case nobody owns whose offers have not gone out (reclassified just now)."""
         case_id = self.case(True)

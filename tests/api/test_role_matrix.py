@@ -214,6 +214,31 @@ RULES: dict[str, Rule] = {
     ),
     "DELETE /api/v1/ladders/{kind}": Rule(ADMIN_ONLY, lambda w, r, o: {"kind": "care"}),
     "GET /api/v1/audit": Rule(ADMIN_ONLY),
+    "POST /api/v1/cases/{case_id}/notes": Rule(STAFF, case, lambda w: {"text": "no answer"}),
+    "POST /api/v1/cases/{case_id}/script/{step_id}": Rule(
+        STAFF, lambda w, r, o: {**case(w, r, o), "step_id": "call_elder"}
+    ),
+    "GET /api/v1/outcome-codes": Rule(STAFF),
+    "PUT /api/v1/outcome-codes": Rule(
+        ADMIN_ONLY, body=lambda w: [{"code": "false_alarm", "labels": {"en": "False alarm"}}]
+    ),
+    "DELETE /api/v1/outcome-codes": Rule(ADMIN_ONLY),
+    "GET /api/v1/scripts/{kind}": Rule(STAFF, lambda w, r, o: {"kind": "care"}),
+    "PUT /api/v1/scripts/{kind}": Rule(
+        ADMIN_ONLY,
+        lambda w, r, o: {"kind": "care"},
+        lambda w: {"steps": [{"id": "call_elder", "labels": {"en": "Call the elder"}}]},
+    ),
+    "DELETE /api/v1/scripts/{kind}": Rule(ADMIN_ONLY, lambda w, r, o: {"kind": "care"}),
+    "GET /api/v1/handover": Rule(STAFF),
+    "POST /api/v1/handover": Rule(STAFF, body=lambda w: {"text": "quiet night"}),
+    "PATCH /api/v1/elders/{elder_id}/contacts/{contact_id}": Rule(
+        STAFF, lambda w, r, o: w.contact_of(o), lambda w: {"relation": "son"}
+    ),
+    "DELETE /api/v1/elders/{elder_id}/contacts/{contact_id}": Rule(
+        STAFF, lambda w, r, o: w.contact_of(o)
+    ),
+    "GET /api/v1/elders/{elder_id}/map": Rule(STAFF, elder),
     "POST /api/v1/volunteers": Rule(
         STAFF, body=lambda w: {"name": "Chen", "phone": "+8613100009999", "lat": 29, "lon": 119}
     ),

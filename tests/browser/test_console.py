@@ -158,9 +158,10 @@ def test_console_press_to_closed_case_and_figures(
     live.clock.advance(seconds=40)
     page.click("#act-ack")
     expect(view).to_have_attribute("data-state", "accepted", timeout=UI_TIMEOUT_MS)
-    expect(page.locator(".case-head")).to_contain_text("operator:Li Na")
+    expect(page.locator(".case-head")).to_contain_text("Li Na · Operator")
     live.clock.advance(minutes=20)
     page.fill("#resolve-note", "Daughter arrived; blood sugar back to normal")
+    page.select_option("#resolve-outcome", "help_given")
     page.click("#act-resolve")
     expect(view).to_have_attribute("data-state", "resolved", timeout=UI_TIMEOUT_MS)
     expect(page.locator("#callback-form")).to_be_visible()
@@ -312,7 +313,7 @@ def test_console_dispatches_a_merchant_offers_to_volunteers_and_records_callback
     expect(order_row).to_contain_text("Waiting for contact")
     expect(page.locator("#toast")).to_contain_text("sent to Golden Spoon Kitchen")
     expect(view).to_have_attribute("data-state", "accepted")  # who dispatches it owns it
-    expect(page.locator(".case-head")).to_contain_text("operator:Zhou Min")
+    expect(page.locator(".case-head")).to_contain_text("Zhou Min · Operator")
     expect(page.locator("#dispatch-running")).to_contain_text("Golden Spoon Kitchen")
     screenshot("11-case-dispatched")
 
@@ -389,7 +390,8 @@ def test_console_dispatches_a_merchant_offers_to_volunteers_and_records_callback
         accept_offer(uow, care_id, ann.id, now=live.clock.now(), via="sms")
         uow.commit()
     expect(view).to_have_attribute("data-state", "accepted", timeout=UI_TIMEOUT_MS)
-    expect(page.locator(".case-head")).to_contain_text(f"volunteer:{ann.id}")
+    # The owner by name and role, never the key "volunteer:<id>".
+    expect(page.locator(".case-head")).to_contain_text("Owner: Ann Liu · Volunteer")
     expect(page.locator(f"#offers-card tr[data-volunteer-id='{ann.id}']")).to_contain_text(
         "Accepted"
     )

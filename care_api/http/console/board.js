@@ -1,12 +1,13 @@
 // The live board: open cases, newest emergency first, redrawn whenever the stream says so.
 
 import { api, noteServerTime, serverNow } from "./api.js";
-import { fill, h } from "./dom.js";
+import { fill, h, refill } from "./dom.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
 import { dutyLine, loadDuty } from "./duty.js";
 import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "./states.js";
 import { caseBadges } from "./codes.js";
 import { missedCard } from "./missed.js";
+import { handoverCard, leftText, ownerText, tickCountdowns } from "./desk.js";
 
 // Several events arrive together for one change (state + press); one reload serves them all.
 const RELOAD_DEBOUNCE_MS = 60;
@@ -21,6 +22,7 @@ export function mount(root, { navigate, toast }) {
   let rows = [];
   let missed = []; // calls nobody answered, waiting for their 5-minute callback
   let duty = null; // who is on duty, from the rota
+  let handover = []; // the last day's notes from shift to shift
   let loaded = false;
   let reloadTimer = null;
   const seen = new Set();
@@ -28,8 +30,10 @@ export function mount(root, { navigate, toast }) {
 
   async function load() {
     try {
-      const [data, onDuty] = await Promise.all([api("/console/board"), loadDuty()]);
+      const [data, onDuty, notes] = await Promise.all([api("/console/board"), loadDuty(),
+        api("/handover").catch(() => handover)]);
       duty = onDuty;
+      handover = notes;
       noteServerTime(data.now);
       for (const row of data.cases) {
         if (loaded && !seen.has(row.id)) fresh.set(row.id, Date.now());
@@ -73,8 +77,11 @@ export function mount(root, { navigate, toast }) {
     h("td", { class: "age mono", dataset: { opened: row.opened_at }, title: formatTime(row.opened_at) },
       age(row.opened_at)),
     h("td", {}, stateBadge(row.state)),
-    h("td", { class: "num" }, row.level ? t("board.step", { n: row.level }) : "—"),
-    h("td", { class: row.owner ? "owner" : "owner none" }, row.owner ?? t("board.unowned")));
+    h("td", { class: "num step" },
+      row.level ? t("board.step", { n: row.level }) : row.next_escalation_at ? null : "—",
+      row.next_escalation_at ? h("div", { class: "mono small countdown-left", title: t("countdown.board"),
+        dataset: { due: row.next_escalation_at } }, leftText(row.next_escalation_at)) : null),
+    h("td", { class: row.owner ? "owner" : "owner none" }, ownerText(row) ?? t("board.unowned")));
   }
 
   function table(list, title, empty, id) {
@@ -98,7 +105,7 @@ export function mount(root, { navigate, toast }) {
     const waiting = rows.filter((r) => !ACTIVE.has(r.state));
     const emergencies = active.filter((r) => r.kind === "emergency");
     const unowned = active.filter((r) => UNOWNED.has(r.state));
-    fill(root, h("div", { class: "board" },
+    refill(root, h("div", { class: "board" },
       dutyLine(duty),
       h("div", { class: "stats" },
         stat(t("board.emergencies"), emergencies.length, emergencies.length ? "alert" : ""),
@@ -108,11 +115,13 @@ export function mount(root, { navigate, toast }) {
         stat(t("missed.count"), missed.length, missed.length ? "warn" : "")),
       missedCard(missed, { toast, reload: reloadSoon }),
       table(active, t("board.open"), t("board.none_open"), "board-open"),
-      table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting")));
+      table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting"),
+      handoverCard(handover, load, toast)));
   }
 
   function tick() {
     for (const cell of root.querySelectorAll("td.age")) cell.textContent = age(cell.dataset.opened);
+    tickCountdowns(root);
     for (const row of root.querySelectorAll("tr.fresh")) {
       if (Date.now() - (fresh.get(row.dataset.caseId) ?? 0) >= FRESH_MS) row.classList.remove("fresh");
     }

@@ -7,6 +7,9 @@ import { ACTIVE, AWAITING_CALLBACK, KINDS, LINES, STRATEGIES, UNOWNED, kindBadge
   from "./states.js";
 import { wellnessCard } from "./wellness.js";
 import { caseBadges, contactBadge } from "./codes.js";
+import { countdown, label, namePeople, notesCard, recipientText, outcomeCodes, outcomeSelect, personCell, personText, scriptCard,
+  tickCountdowns, tickText } from "./desk.js";
+import { mapCard } from "./map.js";
 
 const enc = encodeURIComponent;
 const dash = (value) => (value === null || value === undefined || value === "" ? "—" : value);
@@ -67,6 +70,8 @@ export function mount(root, { arg: caseId, toast }) {
   let orders = [];
   let offers = [];
   let categories = [];
+  let outcomes = [];
+  let mapNode = null; // drawn once per visit: case news must not re-read the map each time
   let busy = false;
 
   async function load() {
@@ -98,6 +103,7 @@ export function mount(root, { arg: caseId, toast }) {
       categories = [...new Set(m.value.flatMap((merchant) => merchant.categories))].sort();
     }
     await nameVolunteers(offers);
+    if ((ACTIVE.has(detail.state) || detail.outcome) && !outcomes.length) outcomes = await outcomeCodes();
     draw();
   }
 
@@ -273,10 +279,18 @@ export function mount(root, { arg: caseId, toast }) {
 
   function resolveForm() {
     const note = h("input", { id: "resolve-note", maxlength: 1000, placeholder: t("action.note") });
-    return h("form", { class: "inline", onsubmit: (e) => {
+    // The outcome is required here: the centre's figures count cases by it.
+    const outcome = outcomeSelect(outcomes);
+    return h("form", { class: "inline", id: "resolve-form", novalidate: true, onsubmit: (e) => {
       e.preventDefault();
-      act("resolve", { note: note.value }, "done.resolve");
-    } }, h("label", { for: "resolve-note" }, t("action.resolve_label")), note,
+      if (!outcome.value) {
+        outcome.setAttribute("aria-invalid", "true");
+        outcome.focus();
+        toast(t("outcome.required"), "error");
+        return;
+      }
+      act("resolve", { note: note.value, outcome: outcome.value }, "done.resolve");
+    } }, h("label", { for: "resolve-outcome" }, t("action.resolve_label")), outcome, note,
     h("button", { type: "submit", id: "act-resolve" }, t("action.resolve")));
   }
 
@@ -336,12 +350,13 @@ export function mount(root, { arg: caseId, toast }) {
     const what = (ev) => (ev.action === "transition"
       ? `${t(`state.${ev.from_state}`)} → ${t(`state.${ev.to_state}`)}`
       : tOr(`event.${ev.action}`, ev.action));
-    const why = (ev) => (ev.action === "callback" ? callbackText(ev.why) : ev.why);
+    const why = (ev) => (ev.action === "callback" ? callbackText(ev.why)
+      : ev.action === "script_step" ? tickText(ev, detail.script) : namePeople(ev.why, detail.people));
     return h("section", { class: "card", id: "history-card" }, h("h2", {}, t("case.history")),
       h("table", { class: "grid compact" },
         h("thead", {}, h("tr", {}, ["col.time", "col.by", "col.what", "col.why"].map((k) => h("th", {}, t(k))))),
         h("tbody", {}, detail.events.map((ev) => h("tr", { class: `ev-${ev.action}` },
-          h("td", { class: "mono nowrap" }, formatTime(ev.at)), h("td", { class: "mono" }, ev.by),
+          h("td", { class: "mono nowrap" }, formatTime(ev.at)), h("td", { class: "by" }, personCell(ev.who)),
           h("td", {}, what(ev)), h("td", {}, why(ev)))))));
   }
 
@@ -351,18 +366,21 @@ export function mount(root, { arg: caseId, toast }) {
       h("h2", {}, t("case.notifications"), h("span", { class: "count" }, String(list.length))),
       list.length
         ? h("table", { class: "grid compact" },
-          h("thead", {}, h("tr", {}, ["col.time", "col.channel", "col.to", "col.status"].map((k) => h("th", {}, t(k))))),
+          // Three columns, so the card's width at 1280×720 holds them all without clipping.
+          h("thead", {}, h("tr", {}, ["col.time", "col.to", "col.status"].map((k) => h("th", {}, t(k))))),
           h("tbody", {}, list.map((n) => h("tr", { title: n.body },
-            h("td", { class: "mono nowrap" }, formatTime(n.created_at)),
-            h("td", {}, tOr(`channel.${n.channel}`, n.channel)),
-            h("td", {}, n.recipient ? `${n.recipient} ` : "", h("span", { class: "mono" }, n.to)),
-            h("td", {}, h("span", { class: `badge delivery d-${n.status}` }, tOr(`delivery.${n.status}`, n.status)),
+            h("td", { class: "mono" }, formatTime(n.created_at)),
+            h("td", {}, n.recipient ? h("div", {}, recipientText(n.recipient, detail.people)) : null,
+              h("span", { class: "mono small" }, n.to)),
+            h("td", {}, h("div", { class: "small" }, tOr(`channel.${n.channel}`, n.channel)),
+              h("span", { class: `badge delivery d-${n.status}` }, tOr(`delivery.${n.status}`, n.status)),
               n.detail ? h("div", { class: "muted small" }, n.detail) : null)))))
         : h("p", { class: "empty" }, t("case.no_notifications")));
   }
 
   function draw() {
     const d = detail;
+    mapNode ??= mapCard(d.elder_id);
     const running = ACTIVE.has(d.state);
     const since = running ? (serverNow() - Date.parse(d.opened_at)) / 1000 : null;
     refill(root, h("div", { class: "case-view", dataset: { caseId: d.id, state: d.state } },
@@ -379,11 +397,19 @@ export function mount(root, { arg: caseId, toast }) {
         h("span", { class: "meta" }, t("case.opened", { at: formatTime(d.opened_at) }),
           since !== null ? ` · ${t("case.age", { age: formatDuration(since) })}` : "",
           d.level ? ` · ${t("board.step", { n: d.level })}` : "",
-          ` · ${t("col.owner")}: ${d.owner ?? t("board.unowned")}`)),
+          ` · ${t("col.owner")}: ${d.owner ? personText(d.owner_who) : t("board.unowned")}`,
+          d.outcome ? ` · ${t("outcome.label")}: ${outcomeLabel(d.outcome.code)}` : "")),
+      countdown(d.next_escalation),
       h("div", { class: "case-grid" },
-        h("div", { class: "col" }, elderCard(), wellnessCard(d.elder_id, toast), deviceCard()),
-        h("div", { class: "col" }, actionsCard(), ordersCard(), offersCard(), historyCard()),
-        h("div", { class: "col" }, notificationsCard()))));
+        h("div", { class: "col" }, elderCard(), wellnessCard(d.elder_id, toast), deviceCard(), mapNode),
+        h("div", { class: "col" }, scriptCard(caseId, d.script, ACTIVE.has(d.state), load, toast), actionsCard(),
+          ordersCard(), offersCard(), historyCard()),
+        h("div", { class: "col" }, notesCard(caseId, load, toast), notificationsCard()))));
+  }
+
+  function outcomeLabel(code) {
+    const known = outcomes.find((o) => o.code === code);
+    return known ? label(known.labels) : code;
   }
 
   function onlineLabel(online) {
@@ -393,8 +419,10 @@ export function mount(root, { arg: caseId, toast }) {
 
   fill(root, h("p", { class: "empty" }, t("common.loading")));
   load();
+  const ticker = setInterval(() => tickCountdowns(root), 1000);
   return {
     onCase: (news) => { if (news.case_id === caseId && !busy) load(); },
     onSync: () => { if (!busy) load(); },
+    unmount: () => clearInterval(ticker),
   };
 }

@@ -7,10 +7,14 @@ import { fill, h, refill, telLink } from "./dom.js";
 import { checked, field, number, registryForm, submit, text } from "./forms.js";
 import { formatTime, t } from "./i18n.js";
 import { kindBadge, stateBadge } from "./states.js";
+import { ownerText } from "./desk.js";
 
 const enc = encodeURIComponent;
 const CASES_SHOWN = 50;
 const dash = (value) => (value === null || value === undefined || value === "" ? "—" : value);
+
+// The languages a person may read and hear; "" leaves them on the centre's.
+const languageOptions = () => [["", t("language.centre")], ["zh-CN", "中文"], ["en", "English"]];
 
 function profileFields(elder) {
   const e = elder ?? {};
@@ -23,6 +27,10 @@ function profileFields(elder) {
     field("elder", "lon", t("elder.lon"), { value: e.lon, hint: t("hint.lon"), attrs: { inputmode: "decimal" } }),
     field("elder", "medical_notes", t("elder.notes"), { type: "textarea", value: e.medical_notes,
       attrs: { maxlength: 4000 } }),
+    field("elder", "access_notes", t("elder.access_notes"), { type: "textarea", value: e.access_notes,
+      hint: t("hint.access_notes"), attrs: { maxlength: 1000 } }),
+    field("elder", "language", t("elder.language"), { type: "select", value: e.language ?? "",
+      options: languageOptions() }),
   ];
 }
 
@@ -30,7 +38,8 @@ function profileBody(form) {
   return {
     name: text(form, "name"), phone: text(form, "phone"), address: text(form, "address"),
     district: text(form, "district"), lat: number(form, "lat"), lon: number(form, "lon"),
-    medical_notes: text(form, "medical_notes"),
+    medical_notes: text(form, "medical_notes"), access_notes: text(form, "access_notes"),
+    language: text(form, "language") || null,
   };
 }
 
@@ -41,6 +50,8 @@ export function mount(root, { arg, navigate, toast }) {
   let contacts = [];
   let devices = [];
   let cases = [];
+  let editing = null; // the contact whose details the contact form shows, or null to add one
+  let removing = null; // the contact id whose Remove button was clicked once
   // A terminal's secret, shown until the operator says it is copied; never stored anywhere.
   let secret = null;
 
@@ -83,12 +94,31 @@ export function mount(root, { arg, navigate, toast }) {
     const body = {
       name: text(form, "name"), phone: text(form, "phone"), relation: text(form, "relation"),
       priority: number(form, "priority") ?? 1, notify_only: checked(form, "notify_only"),
-      drill_opt_in: checked(form, "drill_opt_in"),
+      drill_opt_in: checked(form, "drill_opt_in"), language: text(form, "language") || null,
     };
-    const added = await submit(form, `/elders/${elderId}/contacts`, "POST", body);
-    if (!added) return;
+    const path = editing ? `/elders/${elderId}/contacts/${editing.id}` : `/elders/${elderId}/contacts`;
+    const saved = await submit(form, path, editing ? "PATCH" : "POST", body);
+    if (!saved) return;
     form.reset();
-    toast(t("contacts.added", { name: added.name }));
+    toast(t(editing ? "contacts.saved" : "contacts.added", { name: saved.name }));
+    editing = null;
+    load();
+  }
+
+  async function removeContact(contact) {
+    // Two clicks: the first arms the button, the second removes (no browser dialog).
+    if (removing !== contact.id) {
+      removing = contact.id;
+      draw();
+      return;
+    }
+    removing = null;
+    try {
+      await api(`/elders/${elderId}/contacts/${contact.id}`, { method: "DELETE" });
+      toast(t("contacts.removed", { name: contact.name }));
+    } catch (err) {
+      toast(t("error.action", { detail: err.message }), "error");
+    }
     load();
   }
 
@@ -138,7 +168,9 @@ export function mount(root, { arg, navigate, toast }) {
   }
 
   function contactsCard() {
-    const head = ["contacts.priority", "elder.name", "contacts.relation", "elder.phone"].map((k) => h("th", {}, t(k)));
+    const head = ["contacts.priority", "elder.name", "contacts.relation", "elder.phone", "contacts.actions"]
+      .map((k) => h("th", {}, t(k)));
+    const c0 = editing ?? {};
     return h("section", { class: "card", id: "contacts-card" },
       h("h2", {}, t("elder.contacts"), h("span", { class: "count" }, String(contacts.length))),
       contacts.length
@@ -146,18 +178,29 @@ export function mount(root, { arg, navigate, toast }) {
           h("tbody", {}, contacts.map((c) => h("tr", { dataset: { contactId: String(c.id) } },
             h("td", { class: "num" }, String(c.priority)), h("td", {}, c.name, contactBadge(c)),
             h("td", { class: "muted" }, dash(c.relation)),
-            h("td", {}, telLink(c.phone, c.phone, { class: "tel" }))))))
+            h("td", {}, telLink(c.phone, c.phone, { class: "tel" })),
+            h("td", { class: "nowrap" },
+              h("button", { type: "button", class: "ghost small", dataset: { edit: String(c.id) },
+                onclick: () => { editing = c; removing = null; draw(); } }, t("contacts.edit")),
+              h("button", { type: "button", class: ["ghost small", removing === c.id && "danger"],
+                dataset: { remove: String(c.id) }, onclick: () => removeContact(c) },
+              t(removing === c.id ? "contacts.remove_confirm" : "contacts.remove")))))))
         : h("p", { class: "empty" }, t("elder.no_contacts")),
-      h("h3", {}, t("contacts.add")),
-      registryForm("contact-form", [
-        field("contact", "name", t("elder.name"), { attrs: { maxlength: 200 } }),
-        field("contact", "phone", t("elder.phone"), { type: "tel", hint: t("hint.phone") }),
-        field("contact", "relation", t("contacts.relation"), { attrs: { maxlength: 64 } }),
-        field("contact", "priority", t("contacts.priority"), { value: contacts.length + 1,
+      h("h3", {}, editing ? t("contacts.editing", { name: editing.name }) : t("contacts.add")),
+      // Keyed by the contact edited, so switching contacts draws fresh values, not kept edits.
+      registryForm(editing ? `contact-form-${editing.id}` : "contact-form", [
+        field("contact", "name", t("elder.name"), { value: c0.name, attrs: { maxlength: 200 } }),
+        field("contact", "phone", t("elder.phone"), { type: "tel", value: c0.phone, hint: t("hint.phone") }),
+        field("contact", "relation", t("contacts.relation"), { value: c0.relation, attrs: { maxlength: 64 } }),
+        field("contact", "priority", t("contacts.priority"), { value: c0.priority ?? contacts.length + 1,
           hint: t("hint.priority"), attrs: { inputmode: "numeric" } }),
-        field("contact", "notify_only", t("contacts.notify_only"), { type: "checkbox" }),
-        field("contact", "drill_opt_in", t("contacts.drill_opt_in"), { type: "checkbox" }),
-      ], t("contacts.add"), addContact));
+        field("contact", "language", t("elder.language"), { type: "select", value: c0.language ?? "",
+          options: languageOptions() }),
+        field("contact", "notify_only", t("contacts.notify_only"), { type: "checkbox", value: c0.notify_only }),
+        field("contact", "drill_opt_in", t("contacts.drill_opt_in"), { type: "checkbox", value: c0.drill_opt_in }),
+      ], editing ? t("common.save") : t("contacts.add"), addContact),
+      editing ? h("button", { type: "button", class: "ghost", id: "contact-cancel",
+        onclick: () => { editing = null; draw(); } }, t("common.cancel")) : null);
   }
 
   function terminalsCard() {
@@ -200,7 +243,7 @@ export function mount(root, { arg, navigate, toast }) {
           h("td", { class: "mono nowrap" }, h("a", { href: `#/case/${enc(c.id)}` }, c.id)),
           h("td", { class: "nowrap" }, kindBadge(c.kind), caseBadges(c)), h("td", {}, c.summary),
           h("td", {}, stateBadge(c.state)), h("td", { class: "mono nowrap" }, formatTime(c.opened_at)),
-          h("td", { class: "muted" }, c.owner ?? "—")))))
+          h("td", { class: "muted" }, ownerText(c) ?? "—")))))
         : h("p", { class: "empty" }, t("elders.no_cases")),
       cases.length === CASES_SHOWN ? h("p", { class: "muted small" }, t("elders.latest_cases", { n: CASES_SHOWN })) : null);
   }

@@ -8,14 +8,18 @@ import { t, tOr } from "./i18n.js";
 
 /**
  * A labelled control for API field `name`; its id is `${prefix}-${name}`.
- * `type` is an input type, or "textarea"; `value` the current value (null shows empty).
+ * `type` is an input type, "textarea" or "select" (with `options`); `value` the current value.
  */
-export function field(prefix, name, label, { type = "text", value = null, hint = "", attrs = {} } = {}) {
+export function field(prefix, name, label, { type = "text", value = null, hint = "", attrs = {}, options = null } = {}) {
   const id = `${prefix}-${name}`;
   const shown = value === null || value === undefined ? "" : String(value);
   let control;
   if (type === "textarea") {
     control = h("textarea", { id, name, rows: 3, ...attrs }, shown);
+  } else if (type === "select") {
+    // `options`: [[value, label], …]; the current value is selected.
+    control = h("select", { id, name, ...attrs }, (options ?? []).map(([v, text]) => h("option",
+      { value: v, selected: v === shown }, text)));
   } else if (type === "checkbox") {
     control = h("input", { id, name, type, checked: Boolean(value), ...attrs });
   } else {

@@ -6,6 +6,7 @@ import { hBars, legend, stackedBars } from "./charts.js";
 import { fill, h } from "./dom.js";
 import { formatDate, formatDuration, formatPercent, t } from "./i18n.js";
 import { KINDS } from "./states.js";
+import { label, outcomeCodes } from "./desk.js";
 
 // The figures the centre is judged by (DESIGN.md): 98 % completion and satisfaction.
 const TARGET_RATE = 0.98;
@@ -24,8 +25,9 @@ export function mount(root, { toast }) {
     // Only the last request draws, so a slow real answer never lands under the drill switch.
     const ask = { days, drill, n: ++latest };
     try {
-      const k = await api(`/reports/kpi?days=${ask.days}${ask.drill ? "&drill=true" : ""}`);
-      if (ask.n === latest) draw(k, ask.drill);
+      const [k, codes] = await Promise.all([
+        api(`/reports/kpi?days=${ask.days}${ask.drill ? "&drill=true" : ""}`), outcomeCodes()]);
+      if (ask.n === latest) draw(k, ask.drill, codes);
     } catch (err) {
       if (err.status !== 401) toast(t("error.load", { detail: err.message }), "error");
     }
@@ -46,7 +48,21 @@ export function mount(root, { toast }) {
       button(false, "kpi.mode_real"), button(true, "kpi.mode_drill"));
   }
 
-  function draw(k, shownDrill) {
+  /** Cases by the outcome they were resolved with: the admin's codes first, in their order. */
+  function outcomeBars(k, codes) {
+    const counts = k.by_outcome ?? {};
+    const known = codes.map((c) => c.code);
+    const rows = [...known, ...Object.keys(counts).filter((c) => !known.includes(c))]
+      .map((code) => {
+        const found = codes.find((c) => c.code === code);
+        const n = counts[code] || 0;
+        return { label: found ? label(found.labels) : code, value: n, text: String(n), cls: `oc-${code}` };
+      });
+    return h("section", { class: "card", id: "kpi-outcomes" }, h("h2", {}, t("kpi.outcomes")),
+      rows.length ? hBars(rows) : h("p", { class: "empty" }, t("kpi.no_outcomes")));
+  }
+
+  function draw(k, shownDrill, codes = []) {
     const kindLabel = (kind) => t(`kind.${kind}`);
     const periodButtons = PERIODS.map((n) => h("button", {
       type: "button", class: ["ghost", n === days && "active"], dataset: { days: String(n) },
@@ -87,6 +103,7 @@ export function mount(root, { toast }) {
           h("span", { class: "muted small" }, ` ${t("kpi.ack_count", { n: k.ack_count })}`)),
         hBars(acks, { max: ackMax })),
         h("section", { class: "card" }, h("h2", {}, t("kpi.by_state")), hBars(states)),
+        outcomeBars(k, codes),
         answerTimesCard(k.answer_times))));
   }
 

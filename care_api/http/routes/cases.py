@@ -11,6 +11,12 @@ from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, Role, ServiceLine
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import PrincipalDep, ServicesDep, StaffDep, UowDep, require_roles
+from care_api.http.desk_models import (
+    CaseDeskDetail,
+    ScriptPublic,
+    mentioned_people,
+    name_owners,
+)
 from care_api.http.schemas import (
     AckBody,
     CallbackBody,
@@ -21,7 +27,15 @@ from care_api.http.schemas import (
 )
 from care_api.store.tables import Case, Device
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.cases.actions import acknowledge, arrive, record_callback, resolve
+from care_api.usecases.cases.actions import (
+    acknowledge,
+    arrive,
+    get_case,
+    record_callback,
+    resolve,
+)
+from care_api.usecases.cases.countdown import next_escalation
+from care_api.usecases.cases.desk import get_script, outcome_of, record_outcome, ticked_steps
 from care_api.usecases.cases.log import add_note
 from care_api.usecases.cases.queries import (
     MAX_PAGE,
@@ -33,6 +47,7 @@ from care_api.usecases.cases.queries import (
 )
 from care_api.usecases.dispatch.responders import shown_to_family
 from care_api.usecases.people.disclosure import elder_view
+from care_api.usecases.people.names import name_actors
 from care_api.usecases.people.registry import (
     NO_CONTACTS_WARNING,
     elder_warnings,
@@ -88,28 +103,48 @@ def read_cases(
     )
     rows = list_cases(uow.session, where, Page(limit=limit, offset=offset))
     alone = elders_without_contacts(uow.session, {c.elder_id for c in rows})
-    return [CasePublic.of(c, [NO_CONTACTS_WARNING] if c.elder_id in alone else []) for c in rows]
+    listed = [CasePublic.of(c, [NO_CONTACTS_WARNING] if c.elder_id in alone else []) for c in rows]
+    return name_owners(uow.session, listed)
 
 
 @router.get("/{case_id}")
-def read_case(case_id: CaseId, uow: UowDep, principal: ResponderDep, audit: AuditDep) -> CaseDetail:
-    """One case with its full history and the messages sent about it; in the audit log."""
+def read_case(
+    case_id: CaseId, uow: UowDep, principal: ResponderDep, audit: AuditDep
+) -> CaseDeskDetail:
+    """One case with its history (people named), messages, procedure, outcome and countdown.
+
+    Written to the audit log.
+    """
     case = _visible_case(uow, case_id, principal, lock=False)
     session = uow.session
     # The family sees who was told by role and name, never a volunteer's or supervisor's phone.
     shown_to = None if is_staff(principal) else partial(shown_to_family, session)
     # Only staff and the elder's caregivers reach this route: they may see where the elder is.
     device = session.get(Device, case.device_id) if case.device_id else None
+    rows = case_history(session, case.id)
     detail = CaseDetail.build(
         case,
-        case_history(session, case.id),
+        rows,
         notifications_of_case(session, case.id),
         elder_warnings(session, case.elder_id),
         shown_to=shown_to,
         device=device,
     )
+    outcome = outcome_of(session, case.id)
+    actors = [e.by for e in rows] + [a for a in (case.owner, outcome and outcome.by) if a]
+    texts = [e.why for e in rows] + [n.recipient for n in detail.notifications]
+    actors += sorted(mentioned_people(texts)) if is_staff(principal) else []
+    script = get_script(session, CaseKind(case.kind), case.line)
+    desk = CaseDeskDetail.extend(
+        detail,
+        rows,
+        name_actors(session, actors),
+        outcome=outcome,
+        script=ScriptPublic.of(script, ticked_steps(rows)),
+        nxt=next_escalation(session, case),
+    )
     audit.shown("case", case.elder_id, ref=case.id)
-    return detail
+    return desk
 
 
 @router.get("/{case_id}/elder")
@@ -189,7 +224,13 @@ def post_resolve(
     """The need is met; the case waits for its callback."""
     _check_owner(_visible_case(uow, case_id, principal, lock=True), principal)
     note = body.note if body is not None else ""
-    case = resolve(uow, case_id, by=principal.actor, why=note, now=services.clock.now())
+    now = services.clock.now()
+    if body is not None and body.outcome is not None:
+        # Checked before the state moves: an unknown code changes nothing (422).
+        record_outcome(
+            uow.session, get_case(uow.session, case_id), body.outcome, by=principal.actor, now=now
+        )
+    case = resolve(uow, case_id, by=principal.actor, why=note, now=now)
     uow.commit()
     return CasePublic.of(case)
 

@@ -22,10 +22,13 @@ from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_models import BoardCase, BoardPublic
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, check_token, client_source
+from care_api.http.desk_models import name_owners, tile_origin
 from care_api.http.filing_models import KpiReport
 from care_api.http.hotline_models import HotlineCallPublic, HotlineKpiPublic
 from care_api.http.schemas import CasePublic
 from care_api.services import Services
+from care_api.usecases.cases.countdown import next_due_of
+from care_api.usecases.cases.desk import outcome_counts
 from care_api.usecases.cases.reclassify import reclassify
 from care_api.usecases.hotline.calls import missed_calls
 from care_api.usecases.hotline.kpi import hotline_kpi
@@ -48,6 +51,19 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+
+
+def page_headers(map_tiles: str | None) -> dict[str, str]:
+    """The page's headers; the map's tile server (VNH_MAP_TILES) is the one outside image source."""
+    origin = tile_origin(map_tiles)
+    if origin is None:
+        return PAGE_HEADERS
+    policy = PAGE_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:;", f"img-src 'self' data: {origin};"
+    )
+    return {**PAGE_HEADERS, "Content-Security-Policy": policy}
+
+
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
@@ -101,10 +117,12 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
     router = APIRouter()
     router.mount("/console/static", StaticFiles(directory=CONSOLE_DIR), name="console-static")
 
+    headers = page_headers(services.settings.map_tiles)
+
     @router.get("/", include_in_schema=False)
     def page() -> FileResponse:
         """The console's single page; it asks for a token before showing anything."""
-        return FileResponse(CONSOLE_DIR / "index.html", headers=PAGE_HEADERS)
+        return FileResponse(CONSOLE_DIR / "index.html", headers=headers)
 
     @router.get(f"{API}/stream", tags=["console"], response_class=StreamingResponse)
     async def case_stream(
@@ -127,9 +145,13 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
     def read_board(services: ServicesDep, uow: UowDep, _staff: StaffDep) -> BoardPublic:
         """Open cases, newest emergency first, with their elder's name and the server's time."""
         rows = board(uow.session)
+        cases = [BoardCase.of(r.case, r.elder_name, r.flags) for r in rows]
+        due = next_due_of(uow.session, [r.case for r in rows])
+        for row in cases:
+            row.next_escalation_at = due.get(row.id)
         return BoardPublic(
             now=services.clock.now(),
-            cases=[BoardCase.of(r.case, r.elder_name, r.flags) for r in rows],
+            cases=name_owners(uow.session, cases),
             missed_calls=[HotlineCallPublic.of(c) for c in missed_calls(uow.session)],
         )
 
@@ -181,6 +203,7 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
         )
         if not drill:  # a call to the centre is never a drill
             report.hotline = HotlineKpiPublic.of(hotline_kpi(uow.session, start, end))
+        report.by_outcome = outcome_counts(uow.session, start, end, drill=drill)
         return report
 
     @router.post(f"{API}/cases/{{case_id}}/reclassify", tags=["cases"])

@@ -243,3 +243,42 @@ def rotate_device_secret(
     if now is not None:
         record_history(session, device, "secret_rotated", by=by, now=now)
     return secret
+
+
+CONTACT_FIELDS = frozenset(
+    {"name", "phone", "relation", "priority", "notify_only", "drill_opt_in", "language"}
+)
+
+
+def _contact_of(session: Session, elder_id: int, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.elder_id != elder_id:
+        raise NotFound(f"contact {contact_id} of elder {elder_id} not found")
+    return contact
+
+
+def update_contact(
+    session: Session,
+    elder_id: int,
+    contact_id: int,
+    changes: Mapping[str, object],
+    *,
+    region: str = DEFAULT_REGION,
+) -> Contact:
+    """Change the fields sent of one of the elder's contacts (phone stored in E.164)."""
+    contact = _contact_of(session, elder_id, contact_id)
+    for name, value in changes.items():
+        if name not in CONTACT_FIELDS:
+            continue
+        if name == "phone":
+            value = to_e164(str(value or ""), region)
+        setattr(contact, name, value)
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def remove_contact(session: Session, elder_id: int, contact_id: int) -> None:
+    """Take a contact off the elder's alert list; the case histories keep their name lines."""
+    session.delete(_contact_of(session, elder_id, contact_id))
+    session.flush()
