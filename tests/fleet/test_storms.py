@@ -1,0 +1,140 @@
+"""Alarm storms: a district's terminals losing power at once make one area incident."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from alerts.runtime import AlertsComponent
+from care_api.domain.model import CaseKind, CaseState, ReportType
+from care_api.services import Services
+from care_api.store.tables import Case, DeviceHistory, Incident, Notification
+from tests.fakes import FakeClock
+from tests.fleet.support import Reporter, device_cases
+from tests.helpers import seed_elder
+
+
+def terminals(services: Services, n: int, district: str = "Huangpu") -> list[Reporter]:
+    for i in range(n):
+        seed_elder(services, f"T{2000 + i}", contacts=1, district=district)
+    return [Reporter(services, f"T{2000 + i}") for i in range(n)]
+
+
+def incidents(services: Services) -> list[Incident]:
+    with services.uow() as uow:
+        rows = list(uow.session.exec(select(Incident).order_by(col(Incident.id))).all())
+        uow.session.expunge_all()
+        return rows
+
+
+def open_device_cases(services: Services) -> list[Case]:
+    with services.uow() as uow:
+        rows = list(
+            uow.session.exec(
+                select(Case).where(Case.kind == CaseKind.DEVICE, Case.state == CaseState.OPEN)
+            ).all()
+        )
+        uow.session.expunge_all()
+        return rows
+
+
+def family_sms(services: Services) -> list[Notification]:
+    with services.uow() as uow:
+        rows = list(
+            uow.session.exec(
+                select(Notification).where(
+                    Notification.channel == "sms",
+                    col(Notification.recipient).startswith("contact:"),
+                    col(Notification.status).not_like("skipped%"),
+                )
+            ).all()
+        )
+        uow.session.expunge_all()
+        return rows
+
+
+def test_a_district_losing_power_makes_one_incident_and_no_family_sms(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 30)
+    for term in fleet:
+        term.send(ReportType.POWER, state="lost")
+        clock.advance(seconds=1)
+    alerts.run_pending()
+    [incident] = incidents(services)
+    assert (incident.trouble, incident.scope, incident.area) == (
+        "power_lost",
+        "district",
+        "Huangpu",
+    )
+    assert incident.terminals == 30 and incident.closed_at is None
+    # The first terminals opened their cases before the storm showed: folded into it.
+    assert open_device_cases(services) == []
+    assert family_sms(services) == []
+    with services.uow() as uow:
+        told = uow.session.exec(
+            select(DeviceHistory).where(DeviceHistory.device_id == "T2029")
+        ).all()
+        assert "incident" in [h.action for h in told]  # still on the terminal's history
+
+
+def test_power_back_closes_the_incident_and_one_still_dark_gets_its_case_later(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 25)
+    for term in fleet:
+        term.send(ReportType.POWER, state="lost")
+    clock.advance(minutes=40)
+    for term in fleet[:-1]:
+        term.send(ReportType.POWER, state="restored")
+    alerts.run_pending()
+    [incident] = incidents(services)
+    assert incident.closed_at is not None
+    assert incident.close_reason == "power back: 20 of 25 terminals back"
+    assert open_device_cases(services) == []
+    clock.advance(minutes=29)
+    alerts.tick()
+    assert [c for c in device_cases(services, "T2024") if c.state == CaseState.OPEN] == []
+    clock.advance(minutes=2)
+    alerts.tick()
+    alerts.run_pending()
+    [case] = [c for c in device_cases(services, "T2024") if c.state == CaseState.OPEN]
+    assert "after area incident" in case.summary
+    assert len(open_device_cases(services)) == 1
+
+
+def test_a_few_terminals_losing_power_keep_their_own_cases(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 4)
+    for term in fleet:
+        term.send(ReportType.POWER, state="lost")
+    alerts.run_pending()
+    assert incidents(services) == []
+    assert len(open_device_cases(services)) == 4
+    assert len(family_sms(services)) == 4
+
+
+def test_terminals_going_silent_together_make_an_offline_incident(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 22, district="Xuhui")
+    for term in fleet:
+        term.beat(battery=90)
+    alerts.fleet.watch()
+    clock.advance(minutes=16)  # 3 intervals of 300 s and more: all silent at once
+    alerts.fleet.watch()
+    alerts.run_pending()
+    [incident] = incidents(services)
+    assert (incident.trouble, incident.area, incident.terminals) == ("offline", "Xuhui", 22)
+    assert open_device_cases(services) == []
+    # They come back and the signals stop: the watch closes the incident.
+    clock.advance(minutes=1)
+    for term in fleet:
+        term.beat(battery=90)
+    clock.advance(minutes=3)
+    alerts.fleet.watch()
+    [incident] = incidents(services)
+    assert incident.closed_at is not None
+    assert incident.closed_at - incident.opened_at >= timedelta(minutes=1)
