@@ -67,7 +67,7 @@ from care_api.usecases.dispatch.orders import MERCHANT_CONTACT_TIMER, MERCHANT_N
 from care_api.usecases.dispatch.volunteers import VOLUNTEER_RING_TIMER
 from care_api.usecases.fleet.commands import COMMAND_TIMEOUT_TIMER
 from care_api.usecases.fleet.device_cases import DEVICE_SETTLE_TIMER
-from care_api.usecases.fleet.storms import FOLLOWUP_TIMER
+from care_api.usecases.fleet.storms import FOLLOWUP_TIMER, HOLD_TIMER
 from care_api.usecases.intake.fall_window import FALL_WINDOW_TIMER, open_held_fall
 from care_api.usecases.schedules.checkins import CHECKIN_TIMER
 from care_api.usecases.schedules.quiet_watch import QUIET_TIMER
@@ -144,6 +144,7 @@ class AlertsComponent:
         self.sweeper.register(COMMAND_TIMEOUT_TIMER, self.fleet.expire_command)
         self.sweeper.register(DEVICE_SETTLE_TIMER, self.fleet.settle)
         self.sweeper.register(FOLLOWUP_TIMER, self.fleet.follow_up)
+        self.sweeper.register(HOLD_TIMER, self.fleet.release_held)
         self.sweeper.register(FALL_WINDOW_TIMER, self._fall_window_closed)
         self.summaries = ClosingSummaries(services, self.sender.enqueue)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()

@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     storm_floor: Annotated[int, Field(ge=2, le=1_000_000)] = 5
     storm_close_share: Annotated[float, Field(gt=0, le=1)] = 0.8
     storm_followup_s: Annotated[int, Field(ge=0, le=86400)] = 1800
+    # A trouble while others of its district or hub have one: its case waits this long.
+    storm_hold_s: Annotated[int, Field(ge=0, le=3600)] = 60
     # Watches link (LK) every few minutes; a connection silent this long is closed.
     watch_idle_timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 900.0
 
@@ -198,6 +200,7 @@ class Settings(BaseSettings):
             floor=self.storm_floor,
             close_share=self.storm_close_share,
             followup_s=self.storm_followup_s,
+            hold_s=self.storm_hold_s,
         )
 
     @property

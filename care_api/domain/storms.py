@@ -80,6 +80,9 @@ class StormRule:
     floor: int = 5
     close_share: float = 0.8  # this share of its terminals back closes an incident
     followup_s: int = 1800  # after the close, a terminal still down gets its own case
+    # A trouble while others of its district or hub have one too may be a storm's start:
+    # its device case waits this long (0: never waits). A lone one opens at once.
+    hold_s: int = 60
 
     def threshold(self, area: Area, size: int) -> int:
         """How many distinct terminals of `area` (holding `size`) make a storm.

@@ -10,6 +10,7 @@ from alerts.runtime import AlertsComponent
 from care_api.domain.model import CaseKind, CaseState, ReportType
 from care_api.services import Services
 from care_api.store.tables import Case, DeviceHistory, Incident, Notification
+from tests.api.support import ADMIN, TestClient, mint
 from tests.fakes import FakeClock
 from tests.fleet.support import Reporter, device_cases
 from tests.helpers import seed_elder
@@ -104,7 +105,7 @@ def test_power_back_closes_the_incident_and_one_still_dark_gets_its_case_later(
     assert len(open_device_cases(services)) == 1
 
 
-def test_a_few_terminals_losing_power_keep_their_own_cases(
+def test_a_few_terminals_losing_power_get_their_own_cases_after_a_short_hold(
     services: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
     fleet = terminals(services, 4)
@@ -112,8 +113,27 @@ def test_a_few_terminals_losing_power_keep_their_own_cases(
         term.send(ReportType.POWER, state="lost")
     alerts.run_pending()
     assert incidents(services) == []
-    assert len(open_device_cases(services)) == 4
-    assert len(family_sms(services)) == 4
+    # The first alone opens at once; the others wait in case a storm is starting.
+    assert len(open_device_cases(services)) == 1
+    assert len(family_sms(services)) == 1
+    fleet[3].send(ReportType.POWER, state="restored")  # back within the hold: no case at all
+    clock.advance(seconds=61)
+    alerts.tick()
+    alerts.run_pending()
+    cases = open_device_cases(services)
+    assert sorted(c.device_id or "" for c in cases) == ["T2000", "T2001", "T2002"]
+    assert len(family_sms(services)) == 3
+    assert incidents(services) == []
+
+
+def test_a_lone_power_loss_opens_its_case_at_once_as_before(
+    services: Services, alerts: AlertsComponent
+) -> None:
+    [term] = terminals(services, 1)
+    out = term.send(ReportType.POWER, state="lost")
+    assert out.case_id is not None
+    alerts.run_pending()
+    assert len(family_sms(services)) == 1
 
 
 def test_terminals_going_silent_together_make_an_offline_incident(
@@ -138,3 +158,20 @@ def test_terminals_going_silent_together_make_an_offline_incident(
     [incident] = incidents(services)
     assert incident.closed_at is not None
     assert incident.closed_at - incident.opened_at >= timedelta(minutes=1)
+
+
+def test_the_incident_is_shown_to_staff_growing_live_and_refused_to_a_caregiver(
+    services: Services, api: TestClient, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 30)
+    for term in fleet[:10]:
+        term.send(ReportType.POWER, state="lost")
+    [shown] = api.get("/api/v1/incidents", headers=ADMIN).json()
+    assert (shown["trouble"], shown["area"], shown["terminals"]) == ("power_lost", "Huangpu", 10)
+    for term in fleet[10:]:
+        term.send(ReportType.POWER, state="lost")
+    [shown] = api.get("/api/v1/incidents?open_only=true", headers=ADMIN).json()
+    assert (shown["terminals"], shown["still_down"], shown["closed_at"]) == (30, 30, None)
+    caregiver = mint(api, "caregiver", elder_ids=[1])
+    assert api.get("/api/v1/incidents", headers=caregiver).status_code == 403
+    assert api.get("/api/v1/incidents?limit=0", headers=ADMIN).status_code == 422

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 STORM_BY = "system:storm"
 FOLLOWUP_TIMER = "incident_followup"  # timer rows: step is the incident's id
+HOLD_TIMER = "storm_hold"  # timer rows: step is the tech_signal's id
+# Signals are counted over the window only, but a held one is read when its timer fires.
+SIGNAL_KEEP_S = 3600
 TROUBLE_OF = {Problem.POWER_LOST: Trouble.POWER_LOST, Problem.OFFLINE: Trouble.OFFLINE}
 MAX_SIGNALS = 100_000
 
@@ -65,33 +68,84 @@ def open_incident_of(session: Session, areas: list[Area]) -> Incident | None:
     return next((by_key[a.key] for a in areas if a.key in by_key), None)
 
 
-def hold_in_storm(
-    uow: SqlUnitOfWork, device: Device, problem: Problem, *, now: datetime
-) -> Incident | None:
-    """The incident holding the terminal's `problem` (joined or opened now); None: no storm."""
+def hold_in_storm(uow: SqlUnitOfWork, device: Device, problem: Problem, *, now: datetime) -> bool:
+    """True when the terminal's `problem` opens no case now: an incident holds it, or may.
+
+    An incident holds it when one covers its area or opens with it. It may when other
+    terminals of its district or hub had a trouble within the window: the case then
+    waits `hold_s` (a `storm_hold` timer) for the storm to show itself or not.
+    """
     trouble = TROUBLE_OF.get(problem)
     if trouble is None:
-        return None
+        return False
     session = uow.session
     areas = _areas(session, device)
     incident = open_incident_of(session, areas)
     if incident is not None:
         _join(session, incident, device.device_id, trouble, now)
-        return incident
+        return True
     district = next((a.name for a in areas if a.scope is Scope.DISTRICT), "")
     hub = device.hub_port or ""
-    session.add(
-        TechSignal(device_id=device.device_id, trouble=trouble, district=district, hub=hub, at=now)
+    signal = TechSignal(
+        device_id=device.device_id, trouble=trouble, district=district, hub=hub, at=now
     )
+    session.add(signal)
     session.flush()
     rule = uow.storm_rule
-    storm = _storm_for(session, areas, rule, now)
-    if storm is None:
+    storm, others = _storm_for(session, areas, rule, now, device.device_id)
+    if storm is not None:
+        return _open(uow, storm, device, now) is not None
+    if not others or rule.hold_s <= 0 or signal.id is None:
+        return False
+    due = now + timedelta(seconds=rule.hold_s)
+    session.add(Timer(purpose=HOLD_TIMER, step=signal.id, due_at=due, created_at=now))
+    log.info(
+        "device %s: %s held %d s, others of its area too", device.device_id, trouble, rule.hold_s
+    )
+    return True
+
+
+def release_held(uow: SqlUnitOfWork, signal_id: int, *, now: datetime, tz: tzinfo) -> Case | None:
+    """The `storm_hold` timer: no storm came, so the terminal still in trouble gets its case."""
+    # Imported here: device_cases asks this module before opening a case.
+    from care_api.usecases.fleet.device_cases import raise_problem
+
+    session = uow.session
+    signal = session.get(TechSignal, signal_id)
+    device = session.get(Device, signal.device_id) if signal is not None else None
+    if signal is None or device is None:
         return None
-    return _open(uow, storm, device, now)
+    taken = session.exec(
+        select(IncidentTerminal.id).where(
+            IncidentTerminal.device_id == device.device_id,
+            col(IncidentTerminal.joined_at) >= signal.at,
+        )
+    ).first()
+    if taken is not None:
+        return None  # the storm came and holds it (or closed and follows it up)
+    if signal.trouble == Trouble.POWER_LOST and device.power_lost:
+        problem, trigger = Problem.POWER_LOST, "mains power lost"
+    elif signal.trouble == Trouble.OFFLINE and device.outage_since is not None:
+        problem, trigger = Problem.OFFLINE, "terminal offline"
+    else:
+        return None  # it came back meanwhile
+    waited = int((now - signal.at).total_seconds())
+    return raise_problem(
+        uow,
+        device,
+        trigger=f"{trigger} (waited {waited} s: others of its area had trouble too)",
+        by=STORM_BY,
+        now=now,
+        tz=tz,
+        problem=problem,
+        storm=False,
+    )
 
 
-def _storm_for(session: Session, areas: list[Area], rule: StormRule, now: datetime) -> Storm | None:
+def _storm_for(
+    session: Session, areas: list[Area], rule: StormRule, now: datetime, device_id: str
+) -> tuple[Storm | None, bool]:
+    """The storm of the terminal's areas, if any; and whether others near it had trouble."""
     start = now - timedelta(seconds=rule.window_s)
     sizes = {area: _size(session, area) for area in areas}
     near = [
@@ -120,7 +174,13 @@ def _storm_for(session: Session, areas: list[Area], rule: StormRule, now: dateti
         Signal(r.device_id, Trouble(r.trouble), r.at, r.district, r.hub) for r in rows.values()
     ]
     storms = [s for s in find_storms(signals, sizes, rule, now) if s.area in areas]
-    return storms[0] if storms else None
+    nearby = {a for a in areas if a.scope is not Scope.ALL}
+    others = any(
+        s.device_id != device_id and nearby.intersection(s.areas())
+        for s in signals
+        if s.at >= start
+    )
+    return (storms[0] if storms else None), others
 
 
 def _size(session: Session, area: Area) -> int:
@@ -286,8 +346,9 @@ def sweep_incidents(uow_factory: UowFactory, now: datetime) -> int:
     with uow_factory() as uow:
         rule = uow.storm_rule
         quiet_since = now - timedelta(seconds=rule.window_s)
+        keep_since = now - timedelta(seconds=max(SIGNAL_KEEP_S, rule.window_s, rule.hold_s * 2))
         uow.session.execute(
-            TechSignal.__table__.delete().where(col(TechSignal.at) < quiet_since)  # type: ignore[attr-defined]
+            TechSignal.__table__.delete().where(col(TechSignal.at) < keep_since)  # type: ignore[attr-defined]
         )
         for incident in uow.session.exec(
             select(Incident).where(
