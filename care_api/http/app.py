@@ -22,6 +22,7 @@ from care_api.http.routes import (
     elders,
     filings,
     health,
+    incidents,
     ladders,
     merchants,
     notifications,
@@ -102,6 +103,7 @@ def create_app(
         rotas,
         checkins,
         drills,
+        incidents,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

@@ -6,6 +6,7 @@ import { formatDuration, formatTime, t } from "./i18n.js";
 import { dutyLine, loadDuty } from "./duty.js";
 import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "./states.js";
 import { caseBadges } from "./codes.js";
+import { INCIDENT_REFRESH_MS, incidentsCard, loadIncidents } from "./incidents.js";
 
 // Several events arrive together for one change (state + press); one reload serves them all.
 const RELOAD_DEBOUNCE_MS = 60;
@@ -17,6 +18,7 @@ const age = (iso) => formatDuration((serverNow() - Date.parse(iso)) / 1000);
 export function mount(root, { navigate, toast }) {
   let rows = [];
   let duty = null; // who is on duty, from the rota
+  let incidents = []; // area incidents: a storm is one line here, not a case per terminal
   let loaded = false;
   let reloadTimer = null;
   const seen = new Set();
@@ -24,8 +26,10 @@ export function mount(root, { navigate, toast }) {
 
   async function load() {
     try {
-      const [data, onDuty] = await Promise.all([api("/console/board"), loadDuty()]);
+      const [data, onDuty, storms] = await Promise.all([api("/console/board"), loadDuty(),
+        loadIncidents()]);
       duty = onDuty;
+      incidents = storms;
       noteServerTime(data.now);
       for (const row of data.cases) {
         if (loaded && !seen.has(row.id)) fresh.set(row.id, Date.now());
@@ -100,6 +104,7 @@ export function mount(root, { navigate, toast }) {
         stat(t("board.unowned_count"), unowned.length, unowned.length ? "warn" : ""),
         stat(t("board.active"), active.length),
         stat(t("board.awaiting_count"), waiting.length)),
+      incidentsCard(incidents, { openOnly: true }),
       table(active, t("board.open"), t("board.none_open"), "board-open"),
       table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting")));
   }
@@ -113,12 +118,20 @@ export function mount(root, { navigate, toast }) {
 
   fill(root, h("p", { class: "empty" }, t("common.loading")));
   const ticker = setInterval(tick, 1000);
+  const stormTimer = setInterval(async () => {
+    const storms = await loadIncidents();
+    if (JSON.stringify(storms) !== JSON.stringify(incidents)) {
+      incidents = storms;
+      if (loaded) draw();
+    }
+  }, INCIDENT_REFRESH_MS);
   load();
   return {
     onCase: reloadSoon,
     onSync: reloadSoon,
     unmount() {
       clearInterval(ticker);
+      clearInterval(stormTimer);
       clearTimeout(reloadTimer);
     },
   };
