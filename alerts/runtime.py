@@ -67,7 +67,7 @@ from care_api.usecases.dispatch.orders import MERCHANT_CONTACT_TIMER, MERCHANT_N
 from care_api.usecases.dispatch.volunteers import VOLUNTEER_RING_TIMER
 from care_api.usecases.fleet.commands import COMMAND_TIMEOUT_TIMER
 from care_api.usecases.fleet.device_cases import DEVICE_SETTLE_TIMER
-from care_api.usecases.fleet.storms import FOLLOWUP_TIMER, HOLD_TIMER
+from care_api.usecases.fleet.storms import FOLLOWUP_TIMER, HOLD_TIMER, STORM_BY
 from care_api.usecases.intake.fall_window import FALL_WINDOW_TIMER, open_held_fall
 from care_api.usecases.schedules.checkins import CHECKIN_TIMER
 from care_api.usecases.schedules.quiet_watch import QUIET_TIMER
@@ -252,7 +252,9 @@ class AlertsComponent:
                     # (here or by the sweep) it never fires again, so nobody is told twice.
                     now = self._services.clock.now()
                     self.sweeper.fire(case_id=event.case_id, purpose=TAKEN_TIMER, step=0, now=now)
-                elif event.to_state is CaseState.CANCELLED:
+                elif event.to_state is CaseState.CANCELLED and event.by != STORM_BY:
+                    # A device case folded into an area incident was not a false alarm:
+                    # "cancelled" would mislead whoever was told of the power loss.
                     self.escalation.notify_cancelled(event.case_id, event.by)
                 elif event.to_state is CaseState.RESOLVED:
                     self.fleet.notify_back(event.case_id, event.by)

@@ -175,3 +175,20 @@ def test_the_incident_is_shown_to_staff_growing_live_and_refused_to_a_caregiver(
     caregiver = mint(api, "caregiver", elder_ids=[1])
     assert api.get("/api/v1/incidents", headers=caregiver).status_code == 403
     assert api.get("/api/v1/incidents?limit=0", headers=ADMIN).status_code == 422
+
+
+def test_the_first_terminal_of_a_storm_is_texted_once_and_never_told_cancelled(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 30)
+    fleet[0].send(ReportType.POWER, state="lost")  # alone so far: its case opens at once
+    alerts.run_pending()
+    assert len(family_sms(services)) == 1
+    for term in fleet[1:]:
+        term.send(ReportType.POWER, state="lost")
+    alerts.run_pending()
+    [incident] = incidents(services)
+    assert incident.terminals == 30
+    [case] = device_cases(services, "T2000")
+    assert case.state == CaseState.CANCELLED  # folded into the incident
+    assert len(family_sms(services)) == 1  # the one power-loss text; no "cancelled" after it
