@@ -52,11 +52,10 @@ MAX_SIGNALS = 100_000
 
 
 def _areas(session: Session, device: Device) -> list[Area]:
-    district = ""
+    district = None
     if device.elder_id is not None:
-        elder = session.get(Elder, device.elder_id)
-        district = elder.district if elder else ""
-    return areas_of(district, device.hub_port or "")
+        district = session.exec(select(Elder.district).where(Elder.id == device.elder_id)).first()
+    return areas_of(district or "", device.hub_port or "")
 
 
 def open_incident_of(session: Session, areas: list[Area]) -> Incident | None:
@@ -79,11 +78,14 @@ def hold_in_storm(uow: SqlUnitOfWork, device: Device, problem: Problem, *, now: 
     if trouble is None:
         return False
     session = uow.session
-    areas = _areas(session, device)
-    incident = open_incident_of(session, areas)
-    if incident is not None:
-        _join(session, incident, device.device_id, trouble, now)
-        return True
+    # No autoflush: in a storm this runs for every event, and each query would first write
+    # the event's pending rows; they are written once, at the commit.
+    with session.no_autoflush:
+        areas = _areas(session, device)
+        incident = open_incident_of(session, areas)
+        if incident is not None:
+            _join(session, incident, device.device_id, trouble, now, device)
+            return True
     district = next((a.name for a in areas if a.scope is Scope.DISTRICT), "")
     hub = device.hub_port or ""
     signal = TechSignal(
@@ -251,7 +253,12 @@ def _trouble_now(device: Device) -> Trouble:
 
 
 def _join(
-    session: Session, incident: Incident, device_id: str, trouble: Trouble, now: datetime
+    session: Session,
+    incident: Incident,
+    device_id: str,
+    trouble: Trouble,
+    now: datetime,
+    device: Device | None = None,
 ) -> None:
     there = session.exec(
         select(IncidentTerminal.id).where(
@@ -264,13 +271,14 @@ def _join(
                 incident_id=_id(incident), device_id=device_id, trouble=trouble, joined_at=now
             )
         )
-        # In SQL: several workers join the same incident at once.
-        session.execute(
+        # In SQL: several workers join the same incident at once. On the connection, not
+        # the ORM session: an ORM update would look for the row among the loaded ones.
+        session.connection().execute(
             update(Incident)
             .where(col(Incident.id) == incident.id)
             .values(terminals=col(Incident.terminals) + 1, last_signal_at=now)
         )
-    device = session.get(Device, device_id)
+    device = device or session.get(Device, device_id)
     if device is not None:
         record_history(
             session,
@@ -313,7 +321,7 @@ def note_back(uow: SqlUnitOfWork, device: Device, *, now: datetime) -> Incident 
         return None
     row.back_at = now
     session.add(row)
-    session.execute(
+    session.connection().execute(
         update(Incident)
         .where(col(Incident.id) == row.incident_id)
         .values(back=col(Incident.back) + 1)
