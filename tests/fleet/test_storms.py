@@ -192,3 +192,16 @@ def test_the_first_terminal_of_a_storm_is_texted_once_and_never_told_cancelled(
     [case] = device_cases(services, "T2000")
     assert case.state == CaseState.CANCELLED  # folded into the incident
     assert len(family_sms(services)) == 1  # the one power-loss text; no "cancelled" after it
+
+
+def test_a_terminal_back_then_down_again_is_no_longer_counted_back(
+    services: Services, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 30)
+    for term in fleet:
+        term.send(ReportType.POWER, state="lost")
+    fleet[0].send(ReportType.POWER, state="restored")
+    assert incidents(services)[0].back == 1
+    fleet[0].send(ReportType.POWER, state="lost")  # a flapping socket
+    [incident] = incidents(services)
+    assert (incident.terminals, incident.back) == (30, 0)

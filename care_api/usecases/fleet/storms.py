@@ -261,10 +261,19 @@ def _join(
     device: Device | None = None,
 ) -> None:
     there = session.exec(
-        select(IncidentTerminal.id).where(
+        select(IncidentTerminal).where(
             IncidentTerminal.incident_id == incident.id, IncidentTerminal.device_id == device_id
         )
     ).first()
+    if there is not None and there.back_at is not None:
+        # Back, then down again while the incident holds: no longer counted as back.
+        there.back_at = None
+        session.add(there)
+        session.connection().execute(
+            update(Incident)
+            .where(col(Incident.id) == incident.id)
+            .values(back=col(Incident.back) - 1, last_signal_at=now)
+        )
     if there is None:
         session.add(
             IncidentTerminal(
