@@ -20,6 +20,7 @@ from care_api.store.tables import Case, Elder, Timer
 from care_api.usecases.cases.ladders import CONSOLE, Audience
 from care_api.usecases.fleet.commands import expire_command
 from care_api.usecases.fleet.device_cases import settle_if_steady
+from care_api.usecases.fleet.storms import follow_up, release_held, sweep_incidents
 from care_api.usecases.fleet.watch import WatchReport, watch_fleet
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class FleetAlerts:
             lwt_grace_s=self._lwt_grace_s,
         )
         self.last_report = report
+        try:
+            sweep_incidents(services.uow, now or services.clock.now())
+        except Exception:
+            log.exception("incident sweep failed")  # the next beat looks again
         return report
 
     def schedule(self, scheduler: BackgroundScheduler) -> None:
@@ -95,6 +100,14 @@ class FleetAlerts:
         """The `device_settle` timer: a terminal that stayed fine resolves its case."""
         if timer.case_id is not None:
             settle_if_steady(ctx.uow, timer.case_id, now=ctx.now)
+
+    def follow_up(self, ctx: TimerContext, timer: Timer) -> None:
+        """The `incident_followup` timer: terminals still down after an incident, a case each."""
+        follow_up(ctx.uow, timer.step, now=ctx.now, tz=self._services.tz)
+
+    def release_held(self, ctx: TimerContext, timer: Timer) -> None:
+        """The `storm_hold` timer: no storm came, the held terminal gets its case now."""
+        release_held(ctx.uow, timer.step, now=ctx.now, tz=self._services.tz)
 
     def notify_back(self, case_id: str, by: str) -> None:
         """A device case the terminal's return resolved: those alerted hear it works again.

@@ -58,6 +58,7 @@ from care_api.settings import Settings
 from care_api.store.tables import Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.ladders import MAX_STEPS, Audience
+from care_api.usecases.fleet.storms import STORM_BY
 from care_api.usecases.intake.fall_window import open_held_fall
 
 __all__ = ["AlertsComponent", "webhook_router"]
@@ -134,6 +135,8 @@ class AlertsComponent:
         self.fleet = FleetAlerts(services, self.sender.enqueue)
         self.sweeper.register(TimerPurpose.DEVICE_COMMAND, self.fleet.expire_command)
         self.sweeper.register(TimerPurpose.DEVICE_SETTLE, self.fleet.settle)
+        self.sweeper.register(TimerPurpose.STORM_FOLLOWUP, self.fleet.follow_up)
+        self.sweeper.register(TimerPurpose.STORM_HOLD, self.fleet.release_held)
         self.sweeper.register(TimerPurpose.FALL_WINDOW, self._fall_window_closed)
         self.summaries = ClosingSummaries(services, self.sender.enqueue)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
@@ -245,7 +248,9 @@ class AlertsComponent:
                     self.sweeper.fire(
                         case_id=event.case_id, purpose=TimerPurpose.TAKEN, step=0, now=now
                     )
-                elif event.to_state is CaseState.CANCELLED:
+                elif event.to_state is CaseState.CANCELLED and event.by != STORM_BY:
+                    # A device case folded into an area incident was not a false alarm:
+                    # "cancelled" would mislead whoever was told of the power loss.
                     self.escalation.notify_cancelled(event.case_id, event.by)
                 elif event.to_state is CaseState.RESOLVED:
                     self.fleet.notify_back(event.case_id, event.by)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from care_api.domain.clock import Clock, SystemClock
 from care_api.domain.events import EventBus
+from care_api.domain.storms import StormRule
 from care_api.priority import IntakePriority
 from care_api.settings import Settings
 from care_api.store.db import make_engine, upgrade_schema
@@ -40,7 +42,11 @@ class Services:
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work on the service's database."""
-        return SqlUnitOfWork(self.engine, self.bus)
+        return SqlUnitOfWork(self.engine, self.bus, storm_rule=self._storm_rule)
+
+    @cached_property
+    def _storm_rule(self) -> StormRule:
+        return self.settings.storm_rule
 
     def close(self) -> None:
         """Release the database connections."""

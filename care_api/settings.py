@@ -16,6 +16,7 @@ from pydantic_settings import (
 )
 
 from care_api.domain.phones import DEFAULT_REGION, checked_region, to_e164
+from care_api.domain.storms import StormRule
 
 # 1884, not 1883: the embedded broker must not fight a system Mosquitto for the standard port.
 EMBEDDED_MQTT_PORT = 1884
@@ -111,6 +112,19 @@ class Settings(BaseSettings):
     # Watches hold a connection each; caps keep one source (or a flood) from taking them all.
     watch_max_connections: Annotated[int, Field(ge=1, le=100_000)] = 10_000
     watch_max_per_source: Annotated[int, Field(ge=1, le=100_000)] = 20
+    # Alarm storms (issue 21): this many terminals of one district or hub (or this share of
+    # it, never fewer than the floor) with a technical trouble within the window make one
+    # area incident instead of a device case and family SMS each. The incident closes once
+    # the close share of its terminals are back; one still down after the follow-up gets
+    # its own device case.
+    storm_window_s: Annotated[int, Field(ge=1, le=86400)] = 120
+    storm_terminals: Annotated[int, Field(ge=2, le=1_000_000)] = 20
+    storm_share: Annotated[float, Field(gt=0, le=1)] = 0.05
+    storm_floor: Annotated[int, Field(ge=2, le=1_000_000)] = 5
+    storm_close_share: Annotated[float, Field(gt=0, le=1)] = 0.8
+    storm_followup_s: Annotated[int, Field(ge=0, le=86400)] = 1800
+    # A trouble while others of its district or hub have one: its case waits this long.
+    storm_hold_s: Annotated[int, Field(ge=0, le=3600)] = 60
     # Watches link (LK) every few minutes; a connection silent this long is closed.
     watch_idle_timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 900.0
 
@@ -178,6 +192,19 @@ class Settings(BaseSettings):
                 f"not {self.public_url!r}"
             )
         return None
+
+    @property
+    def storm_rule(self) -> StormRule:
+        """The alarm-storm thresholds as the domain rule."""
+        return StormRule(
+            window_s=self.storm_window_s,
+            terminals=self.storm_terminals,
+            share=self.storm_share,
+            floor=self.storm_floor,
+            close_share=self.storm_close_share,
+            followup_s=self.storm_followup_s,
+            hold_s=self.storm_hold_s,
+        )
 
     @property
     def twilio_configured(self) -> bool:

@@ -3,15 +3,93 @@
 from __future__ import annotations
 
 import queue
+import threading
+import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from device_gateway.ports import Decoded, Inbound
 from device_gateway.protocol.model import Heartbeat, Press
+from device_gateway.protocol.topics import UP_LEAF
 
 # Presses a worker records in one transaction. A commit costs about as much as several
 # presses, so a burst goes through in few commits; a lone press is not kept waiting.
 BATCH_MAX = 200
+# Technical events taken at a time; the urgent lane is looked at again between each.
+ROUTINE_BATCH_MAX = 50
+# What makes an uplink urgent, found without parsing on the transport's thread: a press,
+# a fall, an SOS, or the cancel that must follow its press in the same lane. A technical
+# event naming one of these words by chance only goes first; nothing is lost.
+URGENT_MARKS = (b'"press"', b'"fall"', b'"cancel"', b'"sos"')
+
+
+def is_urgent(item: Inbound) -> bool:
+    """True for what a person waits on (presses, falls, SOS, cancels); False for the rest.
+
+    Lines of serial hubs, DC-09 panels and watches are not looked into here: urgent.
+    """
+    if item.transport.source != "mqtt":
+        return True
+    if item.topic.endswith(f"/{UP_LEAF}"):
+        return any(mark in item.payload for mark in URGENT_MARKS)
+    return False  # presence and anything else: routine
+
+
+class PriorityInbox:
+    """A worker's inbox with two lanes: urgent items are always taken before routine ones.
+
+    Order is kept within a lane, so a cancel never overtakes its press; a press may
+    overtake the power or battery reports queued before it, which is the point. A full
+    inbox refuses routine items at `maxsize` and urgent ones only at twice that.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._urgent: deque[Inbound] = deque()
+        self._routine: deque[Inbound] = deque()
+        self._ready = threading.Condition()
+
+    def put_nowait(self, item: Inbound, urgent: bool) -> None:
+        """Queue `item` in its lane; raises queue.Full when the inbox is full."""
+        with self._ready:
+            size = len(self._urgent) + len(self._routine)
+            if size >= self.maxsize * (2 if urgent else 1):
+                raise queue.Full
+            (self._urgent if urgent else self._routine).append(item)
+            self._ready.notify()
+
+    def get(self, timeout: float) -> tuple[Inbound, bool]:
+        """The next item and whether it is urgent, urgent first; raises queue.Empty."""
+        deadline = time.monotonic() + timeout
+        with self._ready:
+            while not (self._urgent or self._routine):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise queue.Empty
+                self._ready.wait(left)
+            if self._urgent:
+                return self._urgent.popleft(), True
+            return self._routine.popleft(), False
+
+    def take(self, urgent: bool, limit: int) -> list[Inbound]:
+        """Up to `limit` items of one lane waiting now; never blocks."""
+        lane = self._urgent if urgent else self._routine
+        with self._ready:
+            return [lane.popleft() for _ in range(min(limit, len(lane)))]
+
+    @property
+    def urgent_waiting(self) -> bool:
+        """True when an urgent item waits."""
+        return bool(self._urgent)
+
+    def qsize(self) -> int:
+        """Items waiting in both lanes."""
+        return len(self._urgent) + len(self._routine)
+
+    def empty(self) -> bool:
+        """True when nothing waits."""
+        return self.qsize() == 0
 
 
 @dataclass
@@ -25,19 +103,6 @@ class Run:
     def items(self) -> list[Inbound]:
         """The messages of the run."""
         return [item for _, item in self.events]
-
-
-def take_batch(
-    inbox: queue.Queue[Inbound], first: Inbound, limit: int = BATCH_MAX
-) -> list[Inbound]:
-    """`first` and whatever else waits in `inbox` right now, up to `limit` items; never blocks."""
-    items = [first]
-    while len(items) < limit:
-        try:
-            items.append(inbox.get_nowait())
-        except queue.Empty:
-            break
-    return items
 
 
 def split_runs(

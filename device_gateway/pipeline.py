@@ -19,7 +19,14 @@ from care_api.usecases.fleet.presence import record_presence
 from care_api.usecases.intake.batch import record_presses
 from care_api.usecases.intake.heartbeats import record_heartbeats
 from care_api.usecases.intake.reports import record_device_report
-from device_gateway.batching import Run, split_runs, take_batch
+from device_gateway.batching import (
+    BATCH_MAX,
+    ROUTINE_BATCH_MAX,
+    PriorityInbox,
+    Run,
+    is_urgent,
+    split_runs,
+)
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.mapping import to_report
 from device_gateway.ports import Decoded, Inbound
@@ -70,9 +77,10 @@ class Pipeline:
         self._services = services
         self._router = router
         # One inbox per worker, a device always on the same one: its events are handled
-        # in the order they came (a cancel must not overtake the press it cancels).
-        self._inboxes: list[queue.Queue[Inbound]] = [
-            queue.Queue(maxsize=inbox_size) for _ in range(max(1, workers))
+        # in the order they came (a cancel must not overtake the press it cancels), the
+        # urgent ones (presses, falls, SOS) before the technical ones of a storm.
+        self._inboxes: list[PriorityInbox] = [
+            PriorityInbox(inbox_size) for _ in range(max(1, workers))
         ]
         self._stopping = threading.Event()
         self._drain_until = 0.0
@@ -94,7 +102,7 @@ class Pipeline:
         # put the device's own name there too); no parsing on the transport's thread.
         device = item.topic.rpartition("/")[0]
         try:
-            self._inboxes[hash(device) % len(self._inboxes)].put_nowait(item)
+            self._inboxes[hash(device) % len(self._inboxes)].put_nowait(item, is_urgent(item))
         except queue.Full:
             return False
         return True
@@ -124,23 +132,39 @@ class Pipeline:
         if self.depth:
             log.info("gateway stopped with %d messages unsettled for redelivery", self.depth)
 
-    def _work(self, inbox: queue.Queue[Inbound]) -> None:
+    def _work(self, inbox: PriorityInbox) -> None:
         while not self._done(inbox):
             try:
-                first: Inbound | None = inbox.get(timeout=POLL_S)
+                first, urgent = inbox.get(timeout=POLL_S)
             except queue.Empty:
                 continue
-            # Busy until the inbox is empty: the alerts' threads wait meanwhile.
-            with self._services.intake.busy():
-                while first is not None:
-                    self._work_batch(take_batch(inbox, first))
-                    first = None if self._done(inbox) else _next_or_none(inbox)
+            if urgent:
+                self._work_urgent(inbox, first)
+            else:
+                self._work_batch([first, *inbox.take(False, ROUTINE_BATCH_MAX - 1)], inbox)
 
-    def _done(self, inbox: queue.Queue[Inbound]) -> bool:
+    def _work_urgent(self, inbox: PriorityInbox, first: Inbound | None = None) -> None:
+        # Busy until no urgent item is left: the alerts' threads wait meanwhile. Technical
+        # events do not make them wait: a storm must not hold back a press's alerts.
+        with self._services.intake.busy():
+            batch = [first] if first is not None else []
+            while True:
+                batch += inbox.take(True, BATCH_MAX - len(batch))
+                if not batch:
+                    return
+                self._work_batch(batch)
+                batch = []
+                if self._done(inbox):
+                    return
+
+    def _done(self, inbox: PriorityInbox) -> bool:
         return self._stopping.is_set() and (inbox.empty() or time.monotonic() > self._drain_until)
 
-    def _work_batch(self, batch: list[Inbound]) -> None:
+    def _work_batch(self, batch: list[Inbound], inbox: PriorityInbox | None = None) -> None:
+        """Record `batch`; with `inbox` (a routine batch), urgent items go first between parts."""
         for part in split_runs(self._decode_all(batch)):
+            if inbox is not None and inbox.urgent_waiting:
+                self._work_urgent(inbox)
             items = part.items if isinstance(part, Run) else [part[0]]
             try:
                 if isinstance(part, Run):
@@ -313,13 +337,6 @@ class Pipeline:
             item.transport.settle(item.receipt)
         except Exception:
             log.exception("settling %s failed", item.topic)
-
-
-def _next_or_none(inbox: queue.Queue[Inbound]) -> Inbound | None:
-    try:
-        return inbox.get_nowait()
-    except queue.Empty:
-        return None
 
 
 def _ack(event: WireEvent, outcome: IntakeOutcome) -> Ack:

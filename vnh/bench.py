@@ -167,6 +167,7 @@ def _cell(value: object) -> str:
 
 
 def bench(
+    ctx: typer.Context,
     devices: Annotated[int, typer.Option(min=1, help="Simulated terminals.")] = 100,
     rounds: Annotated[int, typer.Option(min=1, help="Burst rounds (all terminals at once).")] = 5,
     rate: Annotated[float, typer.Option(min=1.0, help="Steady presses per second.")] = 100.0,
@@ -190,6 +191,8 @@ def bench(
     ] = False,
 ) -> None:
     """Measure presses acked per second and press-to-ack latency against a bare MQTT echo."""
+    if ctx.invoked_subcommand is not None:
+        return  # `vnh bench storm`: its own options, its own run
     logging.basicConfig(level=logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="vnh-bench-"))
     if keep:

@@ -132,7 +132,14 @@ def start_amqtt(workdir: Path) -> tuple[Process, str]:
 class Service:
     """`vnh serve` as a child process, with an admin token of its own."""
 
-    def __init__(self, workdir: Path, database_url: str, mqtt_url: str | None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str,
+        mqtt_url: str | None,
+        *,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.http_port = free_port()
         self.api_url = f"http://{HOST}:{self.http_port}"
         self.token = secrets.token_urlsafe(24)
@@ -141,6 +148,7 @@ class Service:
             VNH_HTTP_HOST=HOST,
             VNH_HTTP_PORT=str(self.http_port),
             VNH_ADMIN_TOKEN=self.token,
+            **(extra_env or {}),
         )
         if mqtt_url is None:
             self.mqtt_port = free_port()

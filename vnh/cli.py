@@ -21,6 +21,7 @@ from care_api.usecases.people.tokens import mint_token
 from firmware_sim.cli import sim
 from vnh.bench import bench
 from vnh.bench_heartbeats import bench_heartbeats
+from vnh.bench_storm import bench_storm
 from vnh.broker_config import broker_config
 
 if TYPE_CHECKING:
@@ -35,9 +36,13 @@ token_app = typer.Typer(help="Bearer tokens for people.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.command("sim", help="Run simulated terminals against a running service.")(sim)
 app.command("broker-config")(broker_config)
-app.command("bench", help="Measure presses: burst rate and latency against a bare MQTT echo.")(
-    bench
+bench_app = typer.Typer(
+    help="Measure presses: burst rate and latency against a bare MQTT echo.",
+    add_completion=False,
 )
+bench_app.callback(invoke_without_command=True)(bench)
+bench_app.command("storm", help="A district blackout while elders press for help.")(bench_storm)
+app.add_typer(bench_app, name="bench")
 app.command("bench-heartbeats", help="Measure heartbeat intake of many terminals.")(
     bench_heartbeats
 )

@@ -68,6 +68,8 @@ class TimerPurpose(StrEnum):
     CHECKIN = "checkin"  # a wellness check-in window closing
     QUIET = "quiet"  # a quiet watch's silence to look at
     MISSED_CALL = "missed_call"  # step = the hotline_call row's id: called back in time?
+    STORM_FOLLOWUP = "incident_followup"  # step = the incident's id: terminals still down?
+    STORM_HOLD = "storm_hold"  # step = the tech_signal's id: open its case unless a storm
 
 
 class ReportType(StrEnum):

@@ -24,6 +24,7 @@ from care_api.http.routes import (
     filings,
     health,
     hotline,
+    incidents,
     ladders,
     merchants,
     notifications,
@@ -110,6 +111,7 @@ def create_app(
         vocabulary,
         hotline,
         desk,
+        incidents,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

@@ -572,3 +572,4 @@ class WebhookReceipt(SQLModel, table=True):
 from care_api.store import desk_tables as desk_tables  # noqa: E402  the desk's tables (0025)
 from care_api.store.hotline_tables import HotlineCall as HotlineCall  # noqa: E402
 from care_api.store.hotline_tables import WalkInCaller as WalkInCaller  # noqa: E402
+from care_api.store.incident_tables import Incident, IncidentTerminal, TechSignal  # noqa: E402, F401

@@ -9,14 +9,19 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from care_api.domain.events import DomainEvent, EventBus
+from care_api.domain.storms import StormRule
 
 
 class SqlUnitOfWork:
     """A session plus the domain events it produced; leaving the block without commit rolls back."""
 
-    def __init__(self, engine: Engine, bus: EventBus) -> None:
+    def __init__(
+        self, engine: Engine, bus: EventBus, *, storm_rule: StormRule | None = None
+    ) -> None:
         self._engine = engine
         self._bus = bus
+        # The use cases that raise terminal troubles read the centre's storm thresholds here.
+        self.storm_rule = storm_rule or StormRule()
         self.session: Session
         self._events: list[DomainEvent] = []
 

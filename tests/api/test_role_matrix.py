@@ -151,6 +151,7 @@ RULES: dict[str, Rule] = {
         STAFF, body=lambda w: {"device_id": w.unique("N"), "elder_id": w.elder_a}
     ),
     "GET /api/v1/devices": Rule(STAFF),
+    "GET /api/v1/incidents": Rule(STAFF),
     "PUT /api/v1/devices/models/{model}": Rule(
         STAFF, lambda w, r, o: {"model": "OneKey-2"}, lambda w: {"heartbeat_s": 600}
     ),

@@ -8,6 +8,7 @@ import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "./states.js";
 import { caseBadges } from "./codes.js";
 import { missedCard } from "./missed.js";
 import { handoverCard, leftText, ownerText, tickCountdowns } from "./desk.js";
+import { INCIDENT_REFRESH_MS, incidentsCard, loadIncidents } from "./incidents.js";
 
 // Several events arrive together for one change (state + press); one reload serves them all.
 const RELOAD_DEBOUNCE_MS = 60;
@@ -23,6 +24,7 @@ export function mount(root, { navigate, toast }) {
   let missed = []; // calls nobody answered, waiting for their 5-minute callback
   let duty = null; // who is on duty, from the rota
   let handover = []; // the last day's notes from shift to shift
+  let incidents = []; // area incidents: a storm is one line here, not a case per terminal
   let loaded = false;
   let reloadTimer = null;
   const seen = new Set();
@@ -30,10 +32,11 @@ export function mount(root, { navigate, toast }) {
 
   async function load() {
     try {
-      const [data, onDuty, notes] = await Promise.all([api("/console/board"), loadDuty(),
-        api("/handover").catch(() => handover)]);
+      const [data, onDuty, notes, storms] = await Promise.all([api("/console/board"), loadDuty(),
+        api("/handover").catch(() => handover), loadIncidents()]);
       duty = onDuty;
       handover = notes;
+      incidents = storms;
       noteServerTime(data.now);
       for (const row of data.cases) {
         if (loaded && !seen.has(row.id)) fresh.set(row.id, Date.now());
@@ -114,6 +117,7 @@ export function mount(root, { navigate, toast }) {
         stat(t("board.awaiting_count"), waiting.length),
         stat(t("missed.count"), missed.length, missed.length ? "warn" : "")),
       missedCard(missed, { toast, reload: reloadSoon }),
+      incidentsCard(incidents, { openOnly: true }),
       table(active, t("board.open"), t("board.none_open"), "board-open"),
       table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting"),
       handoverCard(handover, load, toast)));
@@ -130,6 +134,13 @@ export function mount(root, { navigate, toast }) {
   fill(root, h("p", { class: "empty" }, t("common.loading")));
   const ticker = setInterval(tick, 1000);
   const poller = setInterval(load, POLL_MS);
+  const stormTimer = setInterval(async () => {
+    const storms = await loadIncidents();
+    if (JSON.stringify(storms) !== JSON.stringify(incidents)) {
+      incidents = storms;
+      if (loaded) draw();
+    }
+  }, INCIDENT_REFRESH_MS);
   load();
   return {
     onCase: reloadSoon,
@@ -137,6 +148,7 @@ export function mount(root, { navigate, toast }) {
     unmount() {
       clearInterval(ticker);
       clearInterval(poller);
+      clearInterval(stormTimer);
       clearTimeout(reloadTimer);
     },
   };

@@ -3,6 +3,7 @@
 import { api, serverNow, token } from "./api.js";
 import { fill, h } from "./dom.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
+import { INCIDENT_REFRESH_MS, incidentsCard, loadIncidents } from "./incidents.js";
 
 const REFRESH_MS = 30000;
 const LOW_BATTERY_PERCENT = 20;
@@ -11,6 +12,7 @@ export function mount(root, { toast }) {
   let problemsOnly = false;
   let data = null;
   let hubs = {};
+  let incidents = [];
 
   async function loadHubs() {
     // Serial hubs are the gateway's ports, so their state comes from the service's health.
@@ -28,7 +30,8 @@ export function mount(root, { toast }) {
 
   async function load() {
     try {
-      [data, hubs] = await Promise.all([api(`/devices?problems=${problemsOnly}`), loadHubs()]);
+      [data, hubs, incidents] = await Promise.all([api(`/devices?problems=${problemsOnly}`),
+        loadHubs(), loadIncidents()]);
       draw();
     } catch (err) {
       if (err.status !== 401) toast(t("error.load", { detail: err.message }), "error");
@@ -85,6 +88,7 @@ export function mount(root, { toast }) {
         tile(t("fleet.offline"), sum.offline, "alert"),
         tile(t("fleet.unknown"), sum.unknown, "warn"),
         tile(t("fleet.low_battery"), sum.low_battery, "warn")),
+      incidentsCard(incidents),
       h("section", { class: "card" },
         h("div", { class: "toolbar" }, h("h2", {}, t("nav.fleet")),
           h("label", { for: "problems-only" }, toggle, ` ${t("fleet.problems_only")}`),
@@ -105,9 +109,16 @@ export function mount(root, { toast }) {
 
   fill(root, h("p", { class: "empty" }, t("common.loading")));
   const timer = setInterval(load, REFRESH_MS);
+  const stormTimer = setInterval(async () => {
+    const storms = await loadIncidents();
+    if (data && JSON.stringify(storms) !== JSON.stringify(incidents)) {
+      incidents = storms;
+      draw();
+    }
+  }, INCIDENT_REFRESH_MS);
   load();
   return {
     onCase: (news) => { if (news.kind === "device") load(); },
-    unmount: () => clearInterval(timer),
+    unmount: () => { clearInterval(timer); clearInterval(stormTimer); },
   };
 }

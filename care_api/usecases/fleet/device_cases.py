@@ -25,6 +25,7 @@ from care_api.store.tables import Case, CaseEvent, Device, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import resolve
 from care_api.usecases.cases.log import add_note, find_active_case, open_case
+from care_api.usecases.fleet.storms import hold_in_storm, note_back
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +64,18 @@ def raise_problem(
     tz: tzinfo,
     device_event_id: int | None = None,
     problem: Problem | None = None,
+    storm: bool = True,
 ) -> Case | None:
     """Open the terminal's device case, or note `trigger` in the one open; None if unbound.
 
     The caller has set the problem's flag on `device` already; `problem` picks the case's
-    Contact ID code.
+    Contact ID code. A power loss or outage that an area incident holds (`storm`) opens
+    nothing: None.
     """
     uow.session.add(device)
     if device.elder_id is None:
+        return None
+    if storm and problem is not None and hold_in_storm(uow, device, problem, now=now):
         return None
     active = active_device_case(uow, device)
     if active is not None:
@@ -207,6 +212,7 @@ def end_outage(
     span = describe_duration((back_at or now) - since)
     why = f"terminal back ({via}) after an outage of {span}"
     log.info("device %s back via %s after %s", device.device_id, via, span)
+    note_back(uow, device, now=now)
     return settle_problem(uow, device, why=why, by=by, now=now)
 
 
@@ -268,6 +274,7 @@ def note_power(
         )
     if state == POWER_RESTORED and device.power_lost:
         device.power_lost = False
+        note_back(uow, device, now=now)
         return settle_problem(
             uow, device, why="mains power restored", by=by, now=now, steady_s=STEADY_S
         )

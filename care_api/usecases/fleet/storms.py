@@ -1,0 +1,430 @@
+"""Area incidents: a storm of technical troubles held as one row instead of a case each.
+
+`hold_in_storm` is asked before a terminal's power loss or outage opens its device case.
+While an incident holds the terminal's area, the terminal joins it (its history still
+says what happened) and no case, hence no family SMS, is opened. When the trouble of a
+terminal not yet held makes its area cross the storm threshold, the incident opens with
+every terminal of the window, and the few device cases they opened just before are
+folded into it. `note_back` counts the terminals coming back; the incident closes when
+most are back (or by `sweep_incidents` once the signals stopped and all are back), and a
+`incident_followup` timer gives each terminal still down its own case later.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, tzinfo
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from care_api.domain.cases import is_unowned
+from care_api.domain.fleet import Problem
+from care_api.domain.model import CaseKind, CaseState, TimerPurpose
+from care_api.domain.storms import (
+    ALL,
+    Area,
+    Scope,
+    Signal,
+    Storm,
+    StormRule,
+    Trouble,
+    areas_of,
+    find_storms,
+    may_close,
+)
+from care_api.store.incident_tables import Incident, IncidentTerminal, TechSignal
+from care_api.store.tables import Case, Device, Elder, Timer
+from care_api.store.uow import SqlUnitOfWork, UowFactory
+from care_api.usecases.cases.log import move_case
+from care_api.usecases.fleet.history import record_history
+
+log = logging.getLogger(__name__)
+
+STORM_BY = "system:storm"
+# Signals are counted over the window only, but a held one is read when its timer fires.
+SIGNAL_KEEP_S = 3600
+TROUBLE_OF = {Problem.POWER_LOST: Trouble.POWER_LOST, Problem.OFFLINE: Trouble.OFFLINE}
+MAX_SIGNALS = 100_000
+
+
+def _areas(session: Session, device: Device) -> list[Area]:
+    district = None
+    if device.elder_id is not None:
+        district = session.exec(select(Elder.district).where(Elder.id == device.elder_id)).first()
+    return areas_of(district or "", device.hub_port or "")
+
+
+def open_incident_of(session: Session, areas: list[Area]) -> Incident | None:
+    """The open incident covering one of `areas`, the narrowest first."""
+    rows = session.exec(
+        select(Incident).where(col(Incident.open_key).in_([a.key for a in areas]))
+    ).all()
+    by_key = {row.open_key: row for row in rows}
+    return next((by_key[a.key] for a in areas if a.key in by_key), None)
+
+
+def hold_in_storm(uow: SqlUnitOfWork, device: Device, problem: Problem, *, now: datetime) -> bool:
+    """True when the terminal's `problem` opens no case now: an incident holds it, or may.
+
+    An incident holds it when one covers its area or opens with it. It may when other
+    terminals of its district or hub had a trouble within the window: the case then
+    waits `hold_s` (a `storm_hold` timer) for the storm to show itself or not.
+    """
+    trouble = TROUBLE_OF.get(problem)
+    if trouble is None:
+        return False
+    session = uow.session
+    # No autoflush: in a storm this runs for every event, and each query would first write
+    # the event's pending rows; they are written once, at the commit.
+    with session.no_autoflush:
+        areas = _areas(session, device)
+        incident = open_incident_of(session, areas)
+        if incident is not None:
+            _join(session, incident, device.device_id, trouble, now, device)
+            return True
+    district = next((a.name for a in areas if a.scope is Scope.DISTRICT), "")
+    hub = device.hub_port or ""
+    signal = TechSignal(
+        device_id=device.device_id, trouble=trouble, district=district, hub=hub, at=now
+    )
+    session.add(signal)
+    session.flush()
+    rule = uow.storm_rule
+    storm, others = _storm_for(session, areas, rule, now, device.device_id)
+    if storm is not None:
+        return _open(uow, storm, device, now) is not None
+    if not others or rule.hold_s <= 0 or signal.id is None:
+        return False
+    due = now + timedelta(seconds=rule.hold_s)
+    session.add(Timer(purpose=TimerPurpose.STORM_HOLD, step=signal.id, due_at=due, created_at=now))
+    log.info(
+        "device %s: %s held %d s, others of its area too", device.device_id, trouble, rule.hold_s
+    )
+    return True
+
+
+def release_held(uow: SqlUnitOfWork, signal_id: int, *, now: datetime, tz: tzinfo) -> Case | None:
+    """The `storm_hold` timer: no storm came, so the terminal still in trouble gets its case."""
+    # Imported here: device_cases asks this module before opening a case.
+    from care_api.usecases.fleet.device_cases import raise_problem
+
+    session = uow.session
+    signal = session.get(TechSignal, signal_id)
+    device = session.get(Device, signal.device_id) if signal is not None else None
+    if signal is None or device is None:
+        return None
+    taken = session.exec(
+        select(IncidentTerminal.id).where(
+            IncidentTerminal.device_id == device.device_id,
+            col(IncidentTerminal.joined_at) >= signal.at,
+        )
+    ).first()
+    if taken is not None:
+        return None  # the storm came and holds it (or closed and follows it up)
+    if signal.trouble == Trouble.POWER_LOST and device.power_lost:
+        problem, trigger = Problem.POWER_LOST, "mains power lost"
+    elif signal.trouble == Trouble.OFFLINE and device.outage_since is not None:
+        problem, trigger = Problem.OFFLINE, "terminal offline"
+    else:
+        return None  # it came back meanwhile
+    waited = int((now - signal.at).total_seconds())
+    return raise_problem(
+        uow,
+        device,
+        trigger=f"{trigger} (waited {waited} s: others of its area had trouble too)",
+        by=STORM_BY,
+        now=now,
+        tz=tz,
+        problem=problem,
+        storm=False,
+    )
+
+
+def _storm_for(
+    session: Session, areas: list[Area], rule: StormRule, now: datetime, device_id: str
+) -> tuple[Storm | None, bool]:
+    """The storm of the terminal's areas, if any; and whether others near it had trouble."""
+    start = now - timedelta(seconds=rule.window_s)
+    sizes = {area: _size(session, area) for area in areas}
+    near = [
+        col(TechSignal.district) == a.name
+        if a.scope is Scope.DISTRICT
+        else col(TechSignal.hub) == a.name
+        for a in areas
+        if a.scope is not Scope.ALL
+    ]
+    rows: dict[int | None, TechSignal] = {}
+    if near:
+        for row in session.exec(
+            select(TechSignal).where(col(TechSignal.at) >= start, or_(*near)).limit(MAX_SIGNALS)
+        ).all():
+            rows[row.id] = row
+    # The whole fleet: at most as many as make its storm are needed to see one.
+    enough = min(MAX_SIGNALS, rule.threshold(ALL, sizes[ALL]) * 2)
+    for row in session.exec(
+        select(TechSignal)
+        .where(col(TechSignal.at) >= start)
+        .order_by(col(TechSignal.at))
+        .limit(enough)
+    ).all():
+        rows[row.id] = row
+    signals = [
+        Signal(r.device_id, Trouble(r.trouble), r.at, r.district, r.hub) for r in rows.values()
+    ]
+    storms = [s for s in find_storms(signals, sizes, rule, now) if s.area in areas]
+    nearby = {a for a in areas if a.scope is not Scope.ALL}
+    others = any(
+        s.device_id != device_id and nearby.intersection(s.areas())
+        for s in signals
+        if s.at >= start
+    )
+    return (storms[0] if storms else None), others
+
+
+def _size(session: Session, area: Area) -> int:
+    query = (
+        select(func.count())
+        .select_from(Device)
+        .where(col(Device.status) != "retired", col(Device.elder_id).is_not(None))
+    )
+    if area.scope is Scope.DISTRICT:
+        query = query.join(Elder, col(Elder.id) == col(Device.elder_id)).where(
+            col(Elder.district) == area.name
+        )
+    elif area.scope is Scope.HUB:
+        query = query.where(col(Device.hub_port) == area.name)
+    return int(session.exec(query).one())
+
+
+def _open(uow: SqlUnitOfWork, storm: Storm, device: Device, now: datetime) -> Incident | None:
+    session = uow.session
+    incident = Incident(
+        trouble=storm.trouble,
+        scope=storm.area.scope,
+        area=storm.area.name,
+        open_key=storm.area.key,
+        since=storm.since,
+        last_signal_at=now,
+        opened_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(incident)
+            session.flush()
+    except IntegrityError:
+        # Another process opened it a moment ago: join that one.
+        found = open_incident_of(session, [storm.area])
+        if found is not None:
+            _join(session, found, device.device_id, _trouble_now(device), now)
+        return found
+    for device_id in sorted(storm.terminals):
+        _join(session, incident, device_id, storm.trouble, now)
+        if device_id != device.device_id:
+            _fold_case(uow, device_id, incident, now)
+    log.warning(
+        "area incident %s opened: %s in %s, %d terminals since %s",
+        incident.id,
+        storm.trouble,
+        storm.area.key,
+        storm.count,
+        storm.since.isoformat(),
+    )
+    return incident
+
+
+def where(incident: Incident) -> str:
+    """Where the incident is, e.g. "district Huangpu", or "all terminals"."""
+    return f"{incident.scope} {incident.area}" if incident.area else "all terminals"
+
+
+def _id(incident: Incident) -> int:
+    if incident.id is None:  # flushed before use; this guards later edits
+        raise RuntimeError("incident used before it was flushed")
+    return incident.id
+
+
+def _trouble_now(device: Device) -> Trouble:
+    """The trouble a terminal shows now (power first: it explains a silence)."""
+    return Trouble.POWER_LOST if device.power_lost else Trouble.OFFLINE
+
+
+def _join(
+    session: Session,
+    incident: Incident,
+    device_id: str,
+    trouble: Trouble,
+    now: datetime,
+    device: Device | None = None,
+) -> None:
+    there = session.exec(
+        select(IncidentTerminal).where(
+            IncidentTerminal.incident_id == incident.id, IncidentTerminal.device_id == device_id
+        )
+    ).first()
+    if there is not None and there.back_at is not None:
+        # Back, then down again while the incident holds: no longer counted as back.
+        there.back_at = None
+        session.add(there)
+        session.connection().execute(
+            update(Incident)
+            .where(col(Incident.id) == incident.id)
+            .values(back=col(Incident.back) - 1, last_signal_at=now)
+        )
+    if there is None:
+        session.add(
+            IncidentTerminal(
+                incident_id=_id(incident), device_id=device_id, trouble=trouble, joined_at=now
+            )
+        )
+        # In SQL: several workers join the same incident at once. On the connection, not
+        # the ORM session: an ORM update would look for the row among the loaded ones.
+        session.connection().execute(
+            update(Incident)
+            .where(col(Incident.id) == incident.id)
+            .values(terminals=col(Incident.terminals) + 1, last_signal_at=now)
+        )
+    device = device or session.get(Device, device_id)
+    if device is not None:
+        record_history(
+            session,
+            device,
+            "incident",
+            by=STORM_BY,
+            now=now,
+            detail=f"{trouble} during area incident {incident.id} ({where(incident)})",
+        )
+
+
+def _fold_case(uow: SqlUnitOfWork, device_id: str, incident: Incident, now: datetime) -> None:
+    """A device case the storm's first terminals opened before it was seen: into the incident."""
+    case = uow.session.exec(
+        select(Case).where(
+            Case.kind == CaseKind.DEVICE,
+            Case.device_id == device_id,
+            col(Case.opened_at) >= incident.since,
+        )
+    ).first()
+    if case is None or not is_unowned(CaseState(case.state)):
+        return
+    why = f"part of area incident {incident.id} ({where(incident)})"
+    move_case(uow, case, CaseState.CANCELLED, by=STORM_BY, why=why, now=now)
+
+
+def note_back(uow: SqlUnitOfWork, device: Device, *, now: datetime) -> Incident | None:
+    """The terminal is back (power restored, heard again): count it; close when most are."""
+    session = uow.session
+    row = session.exec(
+        select(IncidentTerminal)
+        .join(Incident, col(Incident.id) == col(IncidentTerminal.incident_id))
+        .where(
+            IncidentTerminal.device_id == device.device_id,
+            col(IncidentTerminal.back_at).is_(None),
+            col(Incident.closed_at).is_(None),
+        )
+    ).first()
+    if row is None or device.power_lost or device.outage_since is not None:
+        return None
+    row.back_at = now
+    session.add(row)
+    session.connection().execute(
+        update(Incident)
+        .where(col(Incident.id) == row.incident_id)
+        .values(back=col(Incident.back) + 1)
+    )
+    incident = session.get(Incident, row.incident_id)
+    if incident is None:
+        return None
+    session.refresh(incident)
+    if may_close(incident.terminals, incident.back, uow.storm_rule.close_share):
+        close_incident(uow, incident, now=now, why="power back")
+    return incident
+
+
+def close_incident(uow: SqlUnitOfWork, incident: Incident, *, now: datetime, why: str) -> None:
+    """Close with its figures; terminals still down get their own case after the follow-up."""
+    incident.closed_at = now
+    incident.open_key = None
+    incident.close_reason = f"{why}: {incident.back} of {incident.terminals} terminals back"
+    uow.session.add(incident)
+    due = now + timedelta(seconds=uow.storm_rule.followup_s)
+    uow.session.add(
+        Timer(
+            case_id=None,
+            purpose=TimerPurpose.STORM_FOLLOWUP,
+            step=_id(incident),
+            due_at=due,
+            created_at=now,
+        )
+    )
+    log.warning("area incident %s closed: %s", incident.id, incident.close_reason)
+
+
+def sweep_incidents(uow_factory: UowFactory, now: datetime) -> int:
+    """Close incidents whose signals stopped and whose terminals are all back; prune signals."""
+    closed = 0
+    with uow_factory() as uow:
+        rule = uow.storm_rule
+        quiet_since = now - timedelta(seconds=rule.window_s)
+        keep_since = now - timedelta(seconds=max(SIGNAL_KEEP_S, rule.window_s, rule.hold_s * 2))
+        uow.session.execute(
+            TechSignal.__table__.delete().where(col(TechSignal.at) < keep_since)  # type: ignore[attr-defined]
+        )
+        for incident in uow.session.exec(
+            select(Incident).where(
+                col(Incident.closed_at).is_(None), col(Incident.last_signal_at) < quiet_since
+            )
+        ).all():
+            if still_down(uow.session, incident) == 0:
+                close_incident(uow, incident, now=now, why="signals stopped, terminals back")
+                closed += 1
+        uow.commit()
+    return closed
+
+
+def still_down(session: Session, incident: Incident) -> int:
+    """The incident's terminals whose power is still off or that are still silent."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(IncidentTerminal)
+            .join(Device, col(Device.device_id) == col(IncidentTerminal.device_id))
+            .where(
+                IncidentTerminal.incident_id == incident.id,
+                or_(col(Device.power_lost).is_(True), col(Device.outage_since).is_not(None)),
+            )
+        ).one()
+    )
+
+
+def follow_up(uow: SqlUnitOfWork, incident_id: int, *, now: datetime, tz: tzinfo) -> int:
+    """The `incident_followup` timer: each terminal still down gets its own device case."""
+    # Imported here: device_cases asks this module before opening a case.
+    from care_api.usecases.fleet.device_cases import raise_problem
+
+    session = uow.session
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        return 0
+    devices = session.exec(
+        select(Device)
+        .join(IncidentTerminal, col(IncidentTerminal.device_id) == col(Device.device_id))
+        .where(
+            IncidentTerminal.incident_id == incident_id,
+            or_(col(Device.power_lost).is_(True), col(Device.outage_since).is_not(None)),
+        )
+    ).all()
+    opened = 0
+    for device in devices:
+        problem = Problem.POWER_LOST if device.power_lost else Problem.OFFLINE
+        span = now - (incident.closed_at or now)
+        trigger = (
+            f"{problem} still, {int(span.total_seconds() // 60)} min after "
+            f"area incident {incident.id} closed"
+        )
+        case = raise_problem(
+            uow, device, trigger=trigger, by=STORM_BY, now=now, tz=tz, problem=problem, storm=False
+        )
+        opened += case is not None
+    return opened

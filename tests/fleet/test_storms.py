@@ -1,0 +1,207 @@
+"""Alarm storms: a district's terminals losing power at once make one area incident."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from alerts.runtime import AlertsComponent
+from care_api.domain.model import CaseKind, CaseState, ReportType
+from care_api.services import Services
+from care_api.store.tables import Case, DeviceHistory, Incident, Notification
+from tests.api.support import ADMIN, TestClient, mint
+from tests.fakes import FakeClock
+from tests.fleet.support import Reporter, device_cases
+from tests.helpers import seed_elder
+
+
+def terminals(services: Services, n: int, district: str = "Huangpu") -> list[Reporter]:
+    for i in range(n):
+        seed_elder(services, f"T{2000 + i}", contacts=1, district=district)
+    return [Reporter(services, f"T{2000 + i}") for i in range(n)]
+
+
+def incidents(services: Services) -> list[Incident]:
+    with services.uow() as uow:
+        rows = list(uow.session.exec(select(Incident).order_by(col(Incident.id))).all())
+        uow.session.expunge_all()
+        return rows
+
+
+def open_device_cases(services: Services) -> list[Case]:
+    with services.uow() as uow:
+        rows = list(
+            uow.session.exec(
+                select(Case).where(Case.kind == CaseKind.DEVICE, Case.state == CaseState.OPEN)
+            ).all()
+        )
+        uow.session.expunge_all()
+        return rows
+
+
+def family_sms(services: Services) -> list[Notification]:
+    with services.uow() as uow:
+        rows = list(
+            uow.session.exec(
+                select(Notification).where(
+                    Notification.channel == "sms",
+                    col(Notification.recipient).startswith("contact:"),
+                    col(Notification.status).not_like("skipped%"),
+                )
+            ).all()
+        )
+        uow.session.expunge_all()
+        return rows
+
+
+def test_a_district_losing_power_makes_one_incident_and_no_family_sms(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 30)
+    for term in fleet:
+        term.send(ReportType.POWER, state="lost")
+        clock.advance(seconds=1)
+    alerts.run_pending()
+    [incident] = incidents(services)
+    assert (incident.trouble, incident.scope, incident.area) == (
+        "power_lost",
+        "district",
+        "Huangpu",
+    )
+    assert incident.terminals == 30 and incident.closed_at is None
+    # The first terminals opened their cases before the storm showed: folded into it.
+    assert open_device_cases(services) == []
+    assert family_sms(services) == []
+    with services.uow() as uow:
+        told = uow.session.exec(
+            select(DeviceHistory).where(DeviceHistory.device_id == "T2029")
+        ).all()
+        assert "incident" in [h.action for h in told]  # still on the terminal's history
+
+
+def test_power_back_closes_the_incident_and_one_still_dark_gets_its_case_later(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 25)
+    for term in fleet:
+        term.send(ReportType.POWER, state="lost")
+    clock.advance(minutes=40)
+    for term in fleet[:-1]:
+        term.send(ReportType.POWER, state="restored")
+    alerts.run_pending()
+    [incident] = incidents(services)
+    assert incident.closed_at is not None
+    assert incident.close_reason == "power back: 20 of 25 terminals back"
+    assert open_device_cases(services) == []
+    clock.advance(minutes=29)
+    alerts.tick()
+    assert [c for c in device_cases(services, "T2024") if c.state == CaseState.OPEN] == []
+    clock.advance(minutes=2)
+    alerts.tick()
+    alerts.run_pending()
+    [case] = [c for c in device_cases(services, "T2024") if c.state == CaseState.OPEN]
+    assert "after area incident" in case.summary
+    assert len(open_device_cases(services)) == 1
+
+
+def test_a_few_terminals_losing_power_get_their_own_cases_after_a_short_hold(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 4)
+    for term in fleet:
+        term.send(ReportType.POWER, state="lost")
+    alerts.run_pending()
+    assert incidents(services) == []
+    # The first alone opens at once; the others wait in case a storm is starting.
+    assert len(open_device_cases(services)) == 1
+    assert len(family_sms(services)) == 1
+    fleet[3].send(ReportType.POWER, state="restored")  # back within the hold: no case at all
+    clock.advance(seconds=61)
+    alerts.tick()
+    alerts.run_pending()
+    cases = open_device_cases(services)
+    assert sorted(c.device_id or "" for c in cases) == ["T2000", "T2001", "T2002"]
+    assert len(family_sms(services)) == 3
+    assert incidents(services) == []
+
+
+def test_a_lone_power_loss_opens_its_case_at_once_as_before(
+    services: Services, alerts: AlertsComponent
+) -> None:
+    [term] = terminals(services, 1)
+    out = term.send(ReportType.POWER, state="lost")
+    assert out.case_id is not None
+    alerts.run_pending()
+    assert len(family_sms(services)) == 1
+
+
+def test_terminals_going_silent_together_make_an_offline_incident(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 22, district="Xuhui")
+    for term in fleet:
+        term.beat(battery=90)
+    alerts.fleet.watch()
+    clock.advance(minutes=16)  # 3 intervals of 300 s and more: all silent at once
+    alerts.fleet.watch()
+    alerts.run_pending()
+    [incident] = incidents(services)
+    assert (incident.trouble, incident.area, incident.terminals) == ("offline", "Xuhui", 22)
+    assert open_device_cases(services) == []
+    # They come back and the signals stop: the watch closes the incident.
+    clock.advance(minutes=1)
+    for term in fleet:
+        term.beat(battery=90)
+    clock.advance(minutes=3)
+    alerts.fleet.watch()
+    [incident] = incidents(services)
+    assert incident.closed_at is not None
+    assert incident.closed_at - incident.opened_at >= timedelta(minutes=1)
+
+
+def test_the_incident_is_shown_to_staff_growing_live_and_refused_to_a_caregiver(
+    services: Services, api: TestClient, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 30)
+    for term in fleet[:10]:
+        term.send(ReportType.POWER, state="lost")
+    [shown] = api.get("/api/v1/incidents", headers=ADMIN).json()
+    assert (shown["trouble"], shown["area"], shown["terminals"]) == ("power_lost", "Huangpu", 10)
+    for term in fleet[10:]:
+        term.send(ReportType.POWER, state="lost")
+    [shown] = api.get("/api/v1/incidents?open_only=true", headers=ADMIN).json()
+    assert (shown["terminals"], shown["still_down"], shown["closed_at"]) == (30, 30, None)
+    caregiver = mint(api, "caregiver", elder_ids=[1])
+    assert api.get("/api/v1/incidents", headers=caregiver).status_code == 403
+    assert api.get("/api/v1/incidents?limit=0", headers=ADMIN).status_code == 422
+
+
+def test_the_first_terminal_of_a_storm_is_texted_once_and_never_told_cancelled(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 30)
+    fleet[0].send(ReportType.POWER, state="lost")  # alone so far: its case opens at once
+    alerts.run_pending()
+    assert len(family_sms(services)) == 1
+    for term in fleet[1:]:
+        term.send(ReportType.POWER, state="lost")
+    alerts.run_pending()
+    [incident] = incidents(services)
+    assert incident.terminals == 30
+    [case] = device_cases(services, "T2000")
+    assert case.state == CaseState.CANCELLED  # folded into the incident
+    assert len(family_sms(services)) == 1  # the one power-loss text; no "cancelled" after it
+
+
+def test_a_terminal_back_then_down_again_is_no_longer_counted_back(
+    services: Services, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 30)
+    for term in fleet:
+        term.send(ReportType.POWER, state="lost")
+    fleet[0].send(ReportType.POWER, state="restored")
+    assert incidents(services)[0].back == 1
+    fleet[0].send(ReportType.POWER, state="lost")  # a flapping socket
+    [incident] = incidents(services)
+    assert (incident.terminals, incident.back) == (30, 0)
