@@ -7,6 +7,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -14,8 +15,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
 from care_api.services import Services
+from care_api.usecases.fleet.commands import answer_watch_command
 from care_api.usecases.fleet.positions import record_position
 from care_api.usecases.fleet.presence import record_presence
+from care_api.usecases.fleet.readings import record_reading
 from care_api.usecases.intake.batch import record_presses
 from care_api.usecases.intake.heartbeats import record_heartbeats
 from care_api.usecases.intake.reports import record_device_report, source_refusal
@@ -28,7 +31,14 @@ from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.json_codec import decode_uplink
 from device_gateway.protocol.model import Ack, AckStatus, Heartbeat, Nak, WireEvent
 from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
-from device_gateway.protocol.watch_codec import WatchFrameError
+from device_gateway.protocol.watch_codec import (
+    ANSWERED_COMMANDS,
+    HEALTH_KEYWORDS,
+    WatchAlarm,
+    WatchFrame,
+    WatchFrameError,
+    decode_health,
+)
 from device_gateway.transports.dc09 import Dc09Transport, device_id_for
 from device_gateway.transports.serial import SerialTransport
 from device_gateway.transports.watch import WatchTransport
@@ -243,24 +253,89 @@ class Pipeline:
         except WatchFrameError as exc:
             log.warning("bad frame on %s: %s", transport.source, exc)  # no answer, no case
             return
+        if frame.keyword in HEALTH_KEYWORDS:
+            self._watch_reading(transport, item, frame, now)
+            return
+        if frame.keyword in ANSWERED_COMMANDS:
+            self._watch_answer(transport, item, frame, now)
+            return
         if position is not None or event is None:
             # The position first: whoever opens the case sees where the elder is. A watch
             # that may not report is cut off here, before its alarm is looked at.
             where = to_position(position, now) if position is not None else None
+            left = position is not None and WatchAlarm.LEFT_FENCE in position.alarms
             try:
                 reason = self._persist(
                     lambda: record_position(
-                        self._services.uow, frame.watch_id, transport.source, where
+                        self._services.uow,
+                        frame.watch_id,
+                        transport.source,
+                        where,
+                        now=now,
+                        tz=self._services.tz,
+                        watch_says_left=left,
                     ),
                     what=f"position of {frame.watch_id}",
                 )
             except (_Abandoned, _GaveUp):
                 return  # no answer: an alarm is resent, a position comes again
+            if reason is None:
+                self._router.note(frame.watch_id, transport)  # commands go back this way
             if reason is not None or event is None:
                 transport.answer(item, refused=reason)
                 return
         # The watch counted its own cancel window before it raised the fall alarm.
         self._record_event(event, item, fall_window_s=0)
+
+    def _watch_reading(
+        self, transport: WatchTransport, item: Inbound, frame: WatchFrame, now: datetime
+    ) -> None:
+        # A measurement goes on the elder's record and opens nothing.
+        try:
+            values = decode_health(frame)
+        except WatchFrameError as exc:
+            log.warning("bad health frame on %s: %s", transport.source, exc)
+            return
+        try:
+            reason = self._persist(
+                lambda: record_reading(
+                    self._services.uow,
+                    frame.watch_id,
+                    transport.source,
+                    keyword=frame.keyword,
+                    heart_rate=values.heart_rate,
+                    systolic=values.systolic,
+                    diastolic=values.diastolic,
+                    temperature_c=values.temperature_c,
+                    now=now,
+                ),
+                what=f"{frame.keyword} reading of {frame.watch_id}",
+            )
+        except (_Abandoned, _GaveUp):
+            return
+        transport.answer(item, refused=reason)
+
+    def _watch_answer(
+        self, transport: WatchTransport, item: Inbound, frame: WatchFrame, now: datetime
+    ) -> None:
+        # The watch answers a command with its keyword: settle the command it answers.
+        uow_factory, device_id = self._services.uow, frame.watch_id
+        detail = ",".join((frame.keyword, *frame.fields))
+
+        def settle() -> str | None:
+            reason = source_refusal(uow_factory, device_id, transport.source)
+            if reason is None:
+                with uow_factory() as uow:
+                    cmds = ANSWERED_COMMANDS[frame.keyword]
+                    answer_watch_command(uow.session, device_id, cmds, detail, now)
+                    uow.commit()
+            return reason
+
+        try:
+            reason = self._persist(settle, what=f"{frame.keyword} answer of {device_id}")
+        except (_Abandoned, _GaveUp):
+            return
+        transport.answer(item, refused=reason)
 
     def _record_event(
         self, event: WireEvent, item: Inbound, *, fall_window_s: int | None = None

@@ -29,6 +29,7 @@ from care_api.http.routes import (
     rotas,
     tokens,
     volunteers,
+    watches,
 )
 from care_api.services import Services
 
@@ -102,6 +103,7 @@ def create_app(
         rotas,
         checkins,
         drills,
+        watches,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

@@ -562,3 +562,6 @@ class WebhookReceipt(SQLModel, table=True):
     sid: str = Field(max_length=64)
     step: str = Field(max_length=100)
     received_at: datetime = _ts()
+
+
+from care_api.store.watch_tables import HealthReading, PositionPoint, SafeZone  # noqa: E402, F401

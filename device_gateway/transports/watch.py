@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from care_api.domain.fleet import LOW_BATTERY_PERCENT
+from care_api.domain.phones import DEFAULT_REGION
+from care_api.domain.watch_commands import WatchCommand
 from device_gateway.ports import Inbound, InboundHandler
 from device_gateway.protocol.model import (
     Ack,
@@ -44,7 +46,9 @@ from device_gateway.protocol.watch_codec import (
     WatchAlarm,
     WatchFrame,
     WatchFrameError,
+    command_content,
     decode_position,
+    encode_frame,
     link_battery,
     reply_to,
 )
@@ -114,6 +118,10 @@ def event_of(frame: WatchFrame, now: datetime) -> tuple[Position | None, WireEve
     return position, None
 
 
+class WatchOffline(ValueError):
+    """The watch has no open connection to this receiver: a command cannot reach it now."""
+
+
 class _Connection:
     """One watch's TCP connection; answers are written under a lock from pipeline workers."""
 
@@ -123,6 +131,8 @@ class _Connection:
         self.peer = peer
         self.reader = FrameReader()
         self.watch_id: str | None = None
+        self.maker = ""
+        self.index: int | None = None  # the last index it sent: commands carry one too
         self.last_heard = now
         self.closing = False
         self._lock = threading.Lock()
@@ -181,14 +191,31 @@ class WatchTransport:
         self._lock = threading.Lock()  # guards _pending, _counts, _connections, _per_source
         self._pending: dict[tuple[str, int, int], list[WatchReceipt]] = {}
         self._connections: set[_Connection] = set()
+        self._by_watch: dict[str, _Connection] = {}  # the newest connection of each watch
         self._per_source: dict[str, int] = {}
         self._counts = dict.fromkeys(
-            ("frames_in", "bad_frames", "answers", "refused", "turned_away", "idle_closed"), 0
+            (
+                "frames_in",
+                "bad_frames",
+                "answers",
+                "commands",
+                "refused",
+                "turned_away",
+                "idle_closed",
+            ),
+            0,
         )
+
+    carries_commands = True
 
     @property
     def source(self) -> str:
         return SOURCE
+
+    def connected(self, watch_id: str) -> bool:
+        """True while the watch holds a connection open to this receiver."""
+        with self._lock:
+            return watch_id in self._by_watch
 
     @property
     def address(self) -> tuple[str, int]:
@@ -296,7 +323,26 @@ class WatchTransport:
         log.debug("no case news to watch %s: %s", device_id, news)
 
     def send_command(self, device_id: str, command: Command) -> None:
-        log.warning("command %s for watch %s dropped: not supported yet", command.cmd, device_id)
+        # The command sender turns rows into typed watch commands (send_watch_command).
+        raise ValueError(f"a watch cannot carry {command.cmd.value!r}")
+
+    def send_watch_command(
+        self, device_id: str, command: WatchCommand, region: str = DEFAULT_REGION
+    ) -> None:
+        """Write `command` on the watch's connection; the watch answers with its keyword.
+
+        Raises:
+            WatchOffline: the watch holds no connection open here (or it broke while sending).
+        """
+        with self._lock:
+            conn = self._by_watch.get(device_id)
+        if conn is None:
+            raise WatchOffline(f"watch {device_id} is not connected")
+        content = command_content(command, region)  # numbers as dialled there
+        if not conn.write(encode_frame(conn.maker or "3G", device_id, content, conn.index)):
+            raise WatchOffline(f"watch {device_id}: connection broke while sending")
+        with self._lock:
+            self._counts["commands"] += 1
 
     def _reply(self, receipt: WatchReceipt) -> None:
         answer = reply_to(receipt.frame)
@@ -391,6 +437,8 @@ class WatchTransport:
                 continue
             if conn.watch_id is None:
                 conn.watch_id = piece.watch_id
+                with self._lock:
+                    self._by_watch[piece.watch_id] = conn
             elif piece.watch_id != conn.watch_id:
                 # One connection is one watch: another ID on it is someone else speaking.
                 log.warning(
@@ -398,6 +446,7 @@ class WatchTransport:
                 )
                 self._drop(conn, selector)
                 return
+            conn.maker, conn.index = piece.maker, piece.index
             self._hand_over(conn, piece)
 
     def _hand_over(self, conn: _Connection, frame: WatchFrame) -> None:
@@ -424,6 +473,8 @@ class WatchTransport:
         with contextlib.suppress(KeyError, ValueError):
             selector.unregister(conn.sock)
         with self._lock:
+            if conn.watch_id is not None and self._by_watch.get(conn.watch_id) is conn:
+                del self._by_watch[conn.watch_id]
             if conn in self._connections:
                 self._connections.discard(conn)
                 left = self._per_source.get(conn.host, 1) - 1
