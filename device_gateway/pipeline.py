@@ -32,6 +32,7 @@ from device_gateway.protocol.json_codec import decode_uplink
 from device_gateway.protocol.model import Ack, AckStatus, Heartbeat, Nak, WireEvent
 from device_gateway.protocol.topics import STATUS_LEAF, UP_LEAF, parse_topic
 from device_gateway.protocol.watch_codec import (
+    ALARM_KEYWORD,
     ANSWERED_COMMANDS,
     HEALTH_KEYWORDS,
     WatchAlarm,
@@ -264,6 +265,14 @@ class Pipeline:
             # that may not report is cut off here, before its alarm is looked at.
             where = to_position(position, now) if position is not None else None
             left = position is not None and WatchAlarm.LEFT_FENCE in position.alarms
+            # Only the alarm counts: positions repeat the bit for as long as it is off.
+            taken_off = (
+                (position.at or now)
+                if position is not None
+                and frame.keyword == ALARM_KEYWORD
+                and WatchAlarm.TAKEN_OFF in position.alarms
+                else None
+            )
             try:
                 reason = self._persist(
                     lambda: record_position(
@@ -274,6 +283,8 @@ class Pipeline:
                         now=now,
                         tz=self._services.tz,
                         watch_says_left=left,
+                        taken_off_at=taken_off,
+                        language=self._services.settings.language,
                     ),
                     what=f"position of {frame.watch_id}",
                 )

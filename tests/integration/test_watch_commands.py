@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlmodel import select
+from sqlmodel import col, select
 
+from alerts.runtime import AlertsComponent
 from care_api.http.app import create_app
 from care_api.services import Services, build_services
 from care_api.settings import Settings
-from care_api.store.tables import Case, DeviceCommand
+from care_api.store.tables import Case, DeviceCommand, Notification
 from care_api.store.watch_tables import HealthReading, PositionPoint
 from device_gateway.commands import NO_WATCH, CommandSender
 from device_gateway.downlink import DownlinkRouter
@@ -34,6 +35,7 @@ WATCH = "8800000042"
 OTHER = "8800000043"
 HOME = (29.079000, 119.647000)
 LEFT_FENCE_BIT = 1 << 18
+TAKEN_OFF_BIT = 1 << 20
 # About 1.1 km north of home, and 100 m north of it.
 AWAY = (29.089000, 119.647000)
 NEAR = (29.079900, 119.647000)
@@ -65,6 +67,11 @@ def services(db_url: str, clock: FakeClock) -> Iterator[Services]:
     svc = build_services(settings, clock=clock)
     yield svc
     svc.close()
+
+
+@pytest.fixture
+def svc(services: Services) -> Services:
+    return services  # the alerts fixture's name for it
 
 
 @pytest.fixture
@@ -407,3 +414,30 @@ def test_bad_and_binary_frames_do_not_stop_commands(
     assert cases(services) == []
     with services.uow() as uow:
         assert uow.session.exec(select(Case)).all() == []
+
+
+def test_taken_off_the_wrist_tells_the_first_contact_and_the_centre_once(
+    watch: Watch, services: Services, alerts: AlertsComponent
+) -> None:
+    alarm = frame(WATCH, located("AL", _now(services), status=TAKEN_OFF_BIT))
+    watch.send(alarm)
+    assert watch.answer() == frame(WATCH, "AL")
+    watch.send(alarm)  # resent: the same alarm
+    assert watch.answer() == frame(WATCH, "AL")
+    watch.send(frame(WATCH, located("UD", _now(services), status=TAKEN_OFF_BIT)))
+    watch.send(frame(WATCH, "LK"))  # positions repeat the bit: no new notice
+    assert watch.answer() == frame(WATCH, "LK")
+    with services.uow() as uow:
+        rows = uow.session.exec(select(Notification).order_by(col(Notification.id))).all()
+    assert [(n.channel, n.to, n.status) for n in rows] == [
+        ("console", "console", "delivered"),
+        ("sms", "+8613900000000", "pending"),
+    ]
+    assert "taken off the wrist" in rows[1].body
+    assert cases(services) == []  # a notice, not a case
+    services.clock.advance(seconds=5)  # type: ignore[attr-defined]
+    alerts.tick()
+    alerts.run_pending()
+    with services.uow() as uow:
+        sms = uow.session.get(Notification, rows[1].id)
+        assert sms is not None and sms.status in ("queued", "sent", "delivered"), sms.status

@@ -11,6 +11,7 @@ from care_api.store.tables import Device
 from care_api.store.uow import UowFactory
 from care_api.store.watch_tables import PositionPoint
 from care_api.usecases.fleet.safe_zones import check_departure
+from care_api.usecases.fleet.worn import note_taken_off
 from care_api.usecases.intake.sources import refusal
 
 
@@ -23,6 +24,8 @@ def record_position(
     now: datetime | None = None,
     tz: tzinfo | None = None,
     watch_says_left: bool = False,
+    taken_off_at: datetime | None = None,
+    language: str = "zh-CN",
 ) -> str | None:
     """Keep `position` as the terminal's last one; why it may not report, None if it may.
 
@@ -30,6 +33,8 @@ def record_position(
     nothing. `position` None: only the check (a frame that says nowhere). With `now` and
     `tz` the position also joins the track and is checked against the elder's safe zone
     (`watch_says_left`: the watch's own fence bit), which may open a care case.
+    `taken_off_at`: the time of a "taken off the wrist" alarm, noticed to the family and
+    the centre (in `language` for the centre).
     """
     with uow_factory() as uow:
         device = uow.session.get(Device, device_id, with_for_update=position is not None)
@@ -57,6 +62,8 @@ def record_position(
                 now=now,
                 tz=tz,
             )
+            if taken_off_at is not None:
+                note_taken_off(uow, device, taken_off_at, now=now, tz=tz, centre=language)
         uow.commit()
         return None
 
