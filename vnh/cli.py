@@ -21,6 +21,7 @@ from care_api.usecases.people.tokens import mint_token
 from firmware_sim.cli import sim
 from vnh.bench import bench
 from vnh.bench_heartbeats import bench_heartbeats
+from vnh.bench_watch import bench_watch
 from vnh.broker_config import broker_config
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ app.command("bench", help="Measure presses: burst rate and latency against a bar
 )
 app.command("bench-heartbeats", help="Measure heartbeat intake of many terminals.")(
     bench_heartbeats
+)
+app.command("bench-watch", help="Measure the 4G watch receiver with many connected watches.")(
+    bench_watch
 )
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
