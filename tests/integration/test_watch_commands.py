@@ -25,6 +25,7 @@ from device_gateway.downlink import DownlinkRouter
 from device_gateway.pipeline import Pipeline
 from device_gateway.protocol.model import Ack, CaseNews, Command
 from device_gateway.transports.watch import WatchTransport
+from firmware_sim.watch import SimWatch
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient, mint
 from tests.fakes import FakeClock
 from tests.helpers import seed_elder
@@ -441,3 +442,19 @@ def test_taken_off_the_wrist_tells_the_first_contact_and_the_centre_once(
     with services.uow() as uow:
         sms = uow.session.get(Notification, rows[1].id)
         assert sms is not None and sms.status in ("queued", "sent", "delivered"), sms.status
+
+
+def test_the_simulated_watch_answers_commands(
+    api: TestClient, receiver: WatchTransport, services: Services
+) -> None:
+    sim = SimWatch(WATCH, receiver.address, seed=3)
+    try:
+        sim.connect()
+        command_id = _post(api, "locate").json()["id"]
+        assert wait_until(lambda: sim.poll() > 0)
+        assert _settled(api, command_id)["status"] == "ok"
+        assert sim.commands == ["CR"]
+        with services.uow() as uow:  # CR is followed by where it is
+            assert wait_until(lambda: len(uow.session.exec(select(PositionPoint)).all()) == 1)
+    finally:
+        sim.close()
