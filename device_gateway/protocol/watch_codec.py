@@ -386,7 +386,8 @@ def _float(value: str) -> float | None:
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    # isascii: str.isdigit() also takes "¹" and other digits int() refuses.
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def _percent(value: str) -> int | None:
