@@ -5,6 +5,7 @@ import { fill, h, refill, telLink } from "./dom.js";
 import { formatDuration, formatTime, t, tOr } from "./i18n.js";
 import { ACTIVE, AWAITING_CALLBACK, KINDS, LINES, UNOWNED, kindBadge, lineBadge, stateBadge }
   from "./states.js";
+import { wearableCard } from "./wearable.js";
 import { wellnessCard } from "./wellness.js";
 import { caseBadges, contactBadge } from "./codes.js";
 
@@ -382,7 +383,8 @@ export function mount(root, { arg: caseId, toast }) {
           d.level ? ` · ${t("board.step", { n: d.level })}` : "",
           ` · ${t("col.owner")}: ${d.owner ?? t("board.unowned")}`)),
       h("div", { class: "case-grid" },
-        h("div", { class: "col" }, elderCard(), wellnessCard(d.elder_id, toast), deviceCard()),
+        h("div", { class: "col" }, elderCard(), wellnessCard(d.elder_id, toast), deviceCard(),
+          wearableCard(d.id, d.elder_id)),
         h("div", { class: "col" }, actionsCard(), ordersCard(), offersCard(), historyCard()),
         h("div", { class: "col" }, notificationsCard()))));
   }

@@ -23,7 +23,7 @@ from care_api.usecases.fleet.readings import (
     readings_of,
     track_of_case,
 )
-from care_api.usecases.fleet.safe_zones import get_zone, put_zone, remove_zone
+from care_api.usecases.fleet.safe_zones import find_zone, put_zone, remove_zone
 from care_api.usecases.people.registry import get_elder
 
 router = APIRouter(tags=["watches"])
@@ -85,10 +85,12 @@ def put_safe_zone(
 
 
 @router.get("/elders/{elder_id}/safe-zone")
-def read_safe_zone(elder_id: int, uow: UowDep, principal: ReaderDep) -> ZonePublic:
-    """The elder's zone; 404 when none is set."""
+def read_safe_zone(elder_id: int, uow: UowDep, principal: ReaderDep) -> ZonePublic | None:
+    """The elder's zone; null when none is set."""
     _check_readable(principal, elder_id)
-    return ZonePublic.of(get_zone(uow, elder_id))
+    get_elder(uow.session, elder_id)
+    zone = find_zone(uow, elder_id)
+    return ZonePublic.of(zone) if zone is not None else None
 
 
 @router.delete("/elders/{elder_id}/safe-zone", status_code=status.HTTP_204_NO_CONTENT)

@@ -51,6 +51,11 @@ def get_zone(uow: SqlUnitOfWork, elder_id: int) -> SafeZone:
     return zone
 
 
+def find_zone(uow: SqlUnitOfWork, elder_id: int) -> SafeZone | None:
+    """The elder's zone, None when none is set."""
+    return uow.session.get(SafeZone, elder_id)
+
+
 def remove_zone(uow: SqlUnitOfWork, elder_id: int) -> None:
     """Stop watching the elder's zone."""
     uow.session.delete(get_zone(uow, elder_id))
