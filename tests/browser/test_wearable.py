@@ -63,3 +63,23 @@ def test_a_terminal_without_a_watch_shows_no_watch_card(
     page.goto(f"/#/case/{case_id}")
     expect(page.locator("#wellness-card")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.locator("#wearable-card")).to_be_hidden()
+
+
+def test_the_elder_page_shows_the_watchs_last_position_and_readings(
+    live_console: LiveConsole, page: Page
+) -> None:
+    live = live_console
+    services, now = live.services, live.clock.now()
+    elder, _ = seed_elder(services, WATCH)
+    where = DevicePosition(now, 29.0791, 119.647, False, PositionSource.WIFI)
+    assert record_position(services.uow, WATCH, "watch", where, now=now, tz=services.tz) is None
+    record_reading(services.uow, WATCH, "watch", keyword="heart", heart_rate=72, now=now)
+    log_in(page, operator_token(live))
+    page.goto(f"/#/elder/{elder}")
+    expect(page.locator("#wearable-position")).to_contain_text(
+        "29.079100,119.647000", timeout=UI_TIMEOUT_MS
+    )
+    expect(page.locator("#wearable-position")).to_contain_text("wifi")
+    expect(page.locator("#wearable-track")).to_have_count(0)  # no case: no track
+    expect(page.locator("#wearable-zone")).to_contain_text("No safe zone.")
+    expect(page.locator("#wearable-readings")).to_contain_text("heart rate 72/min")

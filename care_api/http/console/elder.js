@@ -7,6 +7,7 @@ import { fill, h, refill, telLink } from "./dom.js";
 import { checked, field, number, registryForm, submit, text } from "./forms.js";
 import { formatTime, t } from "./i18n.js";
 import { kindBadge, stateBadge } from "./states.js";
+import { wearableCard } from "./wearable.js";
 
 const enc = encodeURIComponent;
 const CASES_SHOWN = 50;
@@ -43,6 +44,7 @@ export function mount(root, { arg, navigate, toast }) {
   let cases = [];
   // A terminal's secret, shown until the operator says it is copied; never stored anywhere.
   let secret = null;
+  let wearable = null; // made once: a redraw must not load it again
 
   async function load() {
     if (isNew) {
@@ -64,6 +66,7 @@ export function mount(root, { arg, navigate, toast }) {
       api(`/devices?elder_id=${elderId}`),
       api(`/cases?elder_id=${elderId}&limit=${CASES_SHOWN}`),
     ]);
+    wearable = wearableCard(null, elderId);
     contacts = c.status === "fulfilled" ? c.value : [];
     devices = d.status === "fulfilled" ? d.value.devices : [];
     cases = k.status === "fulfilled" ? k.value : [];
@@ -214,7 +217,7 @@ export function mount(root, { arg, navigate, toast }) {
       isNew
         ? profileCard()
         : h("div", { class: "elder-grid" },
-          h("div", { class: "col" }, profileCard()),
+          h("div", { class: "col" }, profileCard(), wearable),
           h("div", { class: "col" }, casesCard(), terminalsCard(), contactsCard()))));
   }
 

@@ -1,5 +1,5 @@
-// What the elder's 4G watch tells, on the case view: the track over the case with a map
-// link, the last position, the safe zone, and the latest health readings.
+// What the elder's 4G watch tells, on the case view (with the track over the case) and on
+// the elder's page: the last position with a map link, the safe zone, the latest readings.
 
 import { api } from "./api.js";
 import { fill, h } from "./dom.js";
@@ -24,13 +24,16 @@ function readingText(r) {
   return parts.join(" · ");
 }
 
-/** A card that loads itself; stays hidden for an elder whose terminals report none of it. */
+/** A card that loads itself; stays hidden for an elder whose terminals report none of it.
+ *  `caseId` null (the elder's page): the last position only, no track. */
 export function wearableCard(caseId, elderId) {
   const card = h("section", { class: "card", id: "wearable-card", hidden: true });
 
   async function load() {
     const [track, readings, zone] = await Promise.allSettled([
-      api(`/cases/${enc(caseId)}/track`),
+      caseId !== null
+        ? api(`/cases/${enc(caseId)}/track`)
+        : api(`/elders/${enc(elderId)}/position`).then((last) => ({ last, points: null })),
       api(`/elders/${enc(elderId)}/readings?limit=${READINGS_SHOWN}`),
       api(`/elders/${enc(elderId)}/safe-zone`),
     ]);
@@ -42,9 +45,11 @@ export function wearableCard(caseId, elderId) {
     if (tr && tr.last) {
       parts.push(h("p", { id: "wearable-position" }, `${t("wearable.last")}: `, mapLink(tr.last),
         ` (${tr.last.source}, ${formatTime(tr.last.at)})`));
-      parts.push(h("p", { class: "muted small", id: "wearable-track" },
-        t("wearable.track", { n: tr.points.length })));
-      if (tr.points.length) {
+      if (tr.points !== null) {
+        parts.push(h("p", { class: "muted small", id: "wearable-track" },
+          t("wearable.track", { n: tr.points.length })));
+      }
+      if (tr.points && tr.points.length) {
         parts.push(h("table", { class: "grid compact" }, h("tbody", {},
           tr.points.slice(-READINGS_SHOWN).reverse().map((p) => h("tr", {},
             h("td", {}, formatTime(p.at)), h("td", {}, mapLink(p)), h("td", { class: "muted" }, p.source))))));
