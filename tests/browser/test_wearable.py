@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from playwright.sync_api import Page, expect
+from sqlmodel import select
 
 from care_api.domain.fleet import DevicePosition, PositionSource
+from care_api.store.tables import DeviceCommand
 from care_api.usecases.fleet.positions import record_position
 from care_api.usecases.fleet.readings import record_reading
 from care_api.usecases.fleet.safe_zones import put_zone
@@ -51,6 +53,13 @@ def test_the_case_shows_where_the_watch_went_its_zone_and_readings(
     expect(page.locator("#wearable-zone")).to_contain_text("outside since")
     expect(page.locator("#wearable-readings")).to_contain_text("blood pressure 128/82 mmHg")
     screenshot("12-wearable")
+    page.click("#watch-locate")
+    expect(page.locator("#toast")).to_contain_text("Sent to the watch: locate")
+    with services.uow() as uow:
+        sent = uow.session.exec(select(DeviceCommand)).all()
+    assert [(c.device_id, c.cmd, c.requested_by.split(":")[0]) for c in sent] == [
+        (WATCH, "locate", "operator")
+    ]
 
 
 def test_a_terminal_without_a_watch_shows_no_watch_card(

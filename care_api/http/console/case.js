@@ -384,7 +384,7 @@ export function mount(root, { arg: caseId, toast }) {
           ` · ${t("col.owner")}: ${d.owner ?? t("board.unowned")}`)),
       h("div", { class: "case-grid" },
         h("div", { class: "col" }, elderCard(), wellnessCard(d.elder_id, toast), deviceCard(),
-          wearableCard(d.id, d.elder_id)),
+          wearableCard(d.id, d.elder_id, d.device_id ?? null, toast)),
         h("div", { class: "col" }, actionsCard(), ordersCard(), offersCard(), historyCard()),
         h("div", { class: "col" }, notificationsCard()))));
   }

@@ -24,9 +24,31 @@ function readingText(r) {
   return parts.join(" · ");
 }
 
+/** Buttons that send the watch a command; each is followed on its terminal's command list. */
+function commandsPart(deviceId, toast) {
+  async function send(cmd, params = {}) {
+    try {
+      await api(`/devices/${enc(deviceId)}/commands`, { method: "POST", body: { cmd, params } });
+      toast(t("wearable.sent", { cmd }));
+    } catch (err) {
+      toast(t("error.action", { detail: err.message }), "error");
+    }
+  }
+  const number = h("input", { type: "tel", id: "monitor-number", placeholder: "+86…", size: 16 });
+  return h("div", { class: "inline", id: "wearable-commands" },
+    h("button", { type: "button", id: "watch-locate", onclick: () => send("locate") }, t("wearable.locate")),
+    h("button", { type: "button", class: "ghost", id: "watch-ring", onclick: () => send("ring") }, t("wearable.ring")),
+    h("button", { type: "button", class: "ghost", id: "watch-sos",
+      onclick: () => send("sos_numbers") }, t("wearable.sos_numbers")),
+    number,
+    h("button", { type: "button", class: "ghost", id: "watch-monitor",
+      onclick: () => send("monitor", { number: number.value }) }, t("wearable.monitor")));
+}
+
 /** A card that loads itself; stays hidden for an elder whose terminals report none of it.
- *  `caseId` null (the elder's page): the last position only, no track. */
-export function wearableCard(caseId, elderId) {
+ *  `caseId` null (the elder's page): the last position only, no track. With `deviceId`
+ *  (the case's watch) and `toast`, buttons send it commands. */
+export function wearableCard(caseId, elderId, deviceId = null, toast = null) {
   const card = h("section", { class: "card", id: "wearable-card", hidden: true });
 
   async function load() {
@@ -65,6 +87,9 @@ export function wearableCard(caseId, elderId) {
       parts.push(h("h3", {}, t("wearable.readings")));
       parts.push(h("table", { class: "grid compact", id: "wearable-readings" }, h("tbody", {},
         rs.map((r) => h("tr", {}, h("td", {}, formatTime(r.received_at)), h("td", {}, readingText(r)))))));
+    }
+    if (deviceId !== null && toast !== null && tr && tr.last && tr.last.device_id === deviceId) {
+      parts.push(commandsPart(deviceId, toast));
     }
     card.hidden = false;
     fill(card, ...parts);
