@@ -11,7 +11,9 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from care_api.domain.errors import InvalidInput
 from care_api.domain.events import CommandRequested, DomainEvent
+from care_api.domain.watch_commands import WATCH_ONLY, watch_command
 from care_api.services import Services
 from care_api.usecases.fleet.commands import claim_for_sending, mark_failed, pending_ids
 from device_gateway.downlink import DownlinkRouter
@@ -19,6 +21,7 @@ from device_gateway.ports import Downlink
 from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.model import Command, CommandName
 from device_gateway.transports.serial import SerialTransport
+from device_gateway.transports.watch import WatchOffline, WatchTransport
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ POLL_S = 2.0
 STALE_AFTER_S = 2.0
 JOIN_TIMEOUT_S = 5.0
 CANNOT_CARRY = "transport cannot carry commands"
+NO_WATCH = "no watch connection: not connected since the gateway started, or not a watch"
 
 
 def carries_commands(downlink: Downlink) -> bool:
@@ -110,6 +114,12 @@ class CommandSender:
         if row is None:
             return False
         downlink = self._router.downlink_for(row.device_id)
+        if isinstance(downlink, WatchTransport):
+            return self._send_to_watch(downlink, command_id, row.device_id, row.cmd, row.params)
+        if row.cmd in WATCH_ONLY:
+            self._fail(command_id, NO_WATCH)
+            log.warning("command %d to %s failed: %s", command_id, row.device_id, NO_WATCH)
+            return False
         if not carries_commands(downlink):
             self._fail(command_id, CANNOT_CARRY)
             log.warning("command %d to %s failed: %s", command_id, row.device_id, CANNOT_CARRY)
@@ -122,6 +132,25 @@ class CommandSender:
             log.warning("command %d to %s cannot be sent: %s", command_id, row.device_id, exc)
             return False
         log.info("command %d (%s) sent to %s", command_id, row.cmd, row.device_id)
+        return True
+
+    def _send_to_watch(
+        self,
+        watch: WatchTransport,
+        command_id: int,
+        device_id: str,
+        cmd: str,
+        params: dict[str, object],
+    ) -> bool:
+        region = self._services.settings.phone_region
+        try:
+            watch.send_watch_command(device_id, watch_command(cmd, params, region), region)
+        except (InvalidInput, WatchOffline) as exc:
+            # Refused at once rather than queued: the operator tries another way now.
+            self._fail(command_id, str(exc))
+            log.warning("command %d to watch %s failed: %s", command_id, device_id, exc)
+            return False
+        log.info("command %d (%s) sent to watch %s", command_id, cmd, device_id)
         return True
 
     def _fail(self, command_id: int, detail: str) -> None:

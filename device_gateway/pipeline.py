@@ -14,11 +14,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
 from care_api.services import Services
+from care_api.usecases.fleet.commands import answer_watch_command
 from care_api.usecases.fleet.positions import record_position
 from care_api.usecases.fleet.presence import record_presence
+from care_api.usecases.fleet.readings import record_reading
 from care_api.usecases.intake.batch import record_presses
 from care_api.usecases.intake.heartbeats import record_heartbeats
-from care_api.usecases.intake.reports import record_device_report
+from care_api.usecases.intake.reports import record_device_report, source_refusal
 from device_gateway.batching import (
     BATCH_MAX,
     ROUTINE_BATCH_MAX,
@@ -204,22 +206,78 @@ class Pipeline:
         if asks.online is not None:
             self._presence(asks.device_id, asks.online, item)
             return
-        if asks.position is not None or asks.event is None:
+        if asks.reading is not None or asks.answer is not None:
+            self._record_aside(item, asks)
+            return
+        if asks.says_where or asks.event is None:
             # The position first: whoever opens the case sees where the elder is. A terminal
             # that may not report is answered here, before its event is looked at.
             try:
                 reason = self._persist(
-                    lambda: record_position(
-                        self._services.uow, asks.device_id, item.transport.source, asks.position
-                    ),
-                    what=f"source check of {asks.device_id}",
+                    lambda: self._where(item, asks), what=f"source check of {asks.device_id}"
                 )
             except (_Abandoned, _GaveUp):
-                return  # no answer: the terminal resends
+                return  # no answer: the terminal resends (an alarm), or says it again
+            if reason is None:
+                self._router.note(asks.device_id, item.transport)  # commands go back this way
             if reason is not None or asks.event is None:
                 item.transport.answer(item, refused=reason)
                 return
         self._record_event(asks.event, item, fall_window_s=asks.fall_window_s)
+
+    def _where(self, item: Inbound, asks: Decoded) -> str | None:
+        """Keep what the message says of where the terminal is; why it may not report."""
+        source = item.transport.source
+        if not asks.says_where:
+            return source_refusal(self._services.uow, asks.device_id, source)
+        services = self._services
+        return record_position(
+            services.uow,
+            asks.device_id,
+            source,
+            asks.position,
+            now=services.clock.now(),
+            tz=services.tz,
+            watch_says_left=asks.left_fence,
+            taken_off_at=asks.taken_off_at,
+            language=services.settings.language,
+        )
+
+    def _record_aside(self, item: Inbound, asks: Decoded) -> None:
+        # A measurement goes on the elder's record, an answer settles its command: neither
+        # opens anything. The terminal is answered once it is kept (or refused).
+        uow_factory, device_id, source = self._services.uow, asks.device_id, item.transport.source
+        now = self._services.clock.now()
+
+        def keep() -> str | None:
+            if asks.reading is not None:
+                values = asks.reading.values
+                return record_reading(
+                    uow_factory,
+                    device_id,
+                    source,
+                    keyword=asks.reading.keyword,
+                    heart_rate=values.heart_rate,
+                    systolic=values.systolic,
+                    diastolic=values.diastolic,
+                    temperature_c=values.temperature_c,
+                    now=now,
+                )
+            reason = source_refusal(uow_factory, device_id, source)
+            if reason is None and asks.answer is not None:
+                with uow_factory() as uow:
+                    answer = asks.answer
+                    answer_watch_command(
+                        uow.session, device_id, answer.commands, answer.detail, now
+                    )
+                    uow.commit()
+            return reason
+
+        try:
+            reason = self._persist(keep, what=f"reading or answer of {device_id}")
+        except (_Abandoned, _GaveUp):
+            return
+        item.transport.answer(item, refused=reason)
 
     def _record_event(
         self, event: WireEvent, item: Inbound, *, fall_window_s: int | None = None

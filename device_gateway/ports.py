@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from care_api.domain.fleet import DevicePosition
     from device_gateway.protocol.model import Ack, CaseNews, Command, WireEvent
+    from device_gateway.protocol.watch_codec import HealthValues
 
 
 class Downlink(Protocol):
@@ -73,6 +74,22 @@ class Inbound:
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    """A health measurement a terminal sent (a watch's heart rate, blood pressure …)."""
+
+    keyword: str
+    values: HealthValues
+
+
+@dataclass(frozen=True, slots=True)
+class CommandAnswer:
+    """A terminal's answer to a command: it settles the oldest waiting one of `commands`."""
+
+    commands: frozenset[str]
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class Decoded:
     """What one inbound message asks of intake, whichever transport brought it.
 
@@ -81,7 +98,10 @@ class Decoded:
     device's right to report and answered with `answer`. A `position` is kept before the
     event is looked at, so whoever opens the case sees where the elder is. `online` is a
     presence flag (nothing else is done with such a message). `fall_window_s` 0: the
-    terminal counted its own cancel window before raising the fall.
+    terminal counted its own cancel window before raising the fall. `left_fence` and
+    `taken_off_at` are what the terminal says of its wearer with the position (a watch's
+    alarm bits). A `reading` is kept on the elder's record and an `answer` settles a
+    command; neither opens anything.
     """
 
     device_id: str
@@ -89,6 +109,15 @@ class Decoded:
     position: DevicePosition | None = None
     online: bool | None = None
     fall_window_s: int | None = None
+    left_fence: bool = False
+    taken_off_at: datetime | None = None
+    reading: Reading | None = None
+    answer: CommandAnswer | None = None
+
+    @property
+    def says_where(self) -> bool:
+        """True when the message says where the terminal is or what its wearer did."""
+        return self.position is not None or self.left_fence or self.taken_off_at is not None
 
 
 # Returns False when the message could not be taken (inbox full): the transport then

@@ -323,7 +323,7 @@ def _run_watches(
     watches = [
         SimWatch(d, (host.strip("[]"), int(port)), seed=rng.randrange(2**31)) for d in device_ids
     ]
-    counts = {"linked": 0, "positions": 0, "sos": 0, "sos_answered": 0}
+    counts = {"linked": 0, "positions": 0, "sos": 0, "sos_answered": 0, "commands": 0}
     try:
         for w in watches:
             w.connect()
@@ -340,6 +340,7 @@ def _run_watches(
             if rate > 0 and rng.random() < rate * SERVICE_POLL_S:
                 counts["sos"] += 1
                 counts["sos_answered"] += rng.choice(watches).sos()
+            counts["commands"] += sum(w.poll() for w in watches)  # locate, ring, SOS numbers…
             time.sleep(SERVICE_POLL_S)
     except KeyboardInterrupt:
         pass

@@ -3,7 +3,9 @@
 Its own small encoder (firmware_sim knows only the protocol, never the gateway's code):
 `[3G*ID*LLLL*CONTENT]`, LLLL the content's byte length in four hex digits. A watch links
 (`LK`), reports where it is (`UD`) and raises SOS alarms (`AL` with status bit 16), which
-it resends until answered `[3G*ID*0002*AL]`.
+it resends until answered `[3G*ID*0002*AL]`. Commands from the centre (`CR`, `FIND`,
+`SOS,…`, `CALL,…`, `MONITOR,…`, `UPLOAD,…`, `POWEROFF`) are answered with their keyword;
+`CR` is followed by a position.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ STEP_M = 30.0  # how far a watch wanders between two positions
 RADIUS_M = 500.0  # and never further than this from home
 ANSWER_TIMEOUT_S = 5.0
 METRES_PER_DEGREE = 111_320.0
+COMMANDS = frozenset({"CR", "FIND", "SOS", "CALL", "MONITOR", "UPLOAD", "POWEROFF"})
 
 
 def encode(watch_id: str, content: str) -> bytes:
@@ -94,6 +97,7 @@ class SimWatch:
     seed: int | None = None
     battery: int = 90
     answers: list[bytes] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)  # what the centre told it, as sent
 
     def __post_init__(self) -> None:
         self.walk = Walk(random.Random(self.seed))
@@ -123,6 +127,39 @@ class SimWatch:
         frame = encode(self.watch_id, content)
         return any(self._exchange(frame, "AL") for _ in range(attempts))
 
+    def poll(self) -> int:
+        """Answer the commands waiting on the connection, without blocking; how many."""
+        if self._sock is None:
+            raise ConnectionError("watch not connected")
+        self._sock.setblocking(False)
+        try:
+            while True:
+                chunk = self._sock.recv(1024)
+                if not chunk:
+                    raise ConnectionError(f"the gateway closed the connection of {self.watch_id}")
+                self._buffer += chunk
+        except BlockingIOError:
+            pass
+        finally:
+            self._sock.settimeout(ANSWER_TIMEOUT_S)
+        answered = 0
+        while b"]" in self._buffer:
+            answer, _, self._buffer = self._buffer.partition(b"]")
+            answered += self._obey(answer + b"]")
+        return answered
+
+    def _obey(self, frame: bytes) -> int:
+        """Answer `frame` when it is a command; 1 if it was."""
+        content = frame.split(b"*", 3)[-1][:-1].decode(errors="replace")
+        keyword = content.partition(",")[0]
+        if keyword not in COMMANDS:
+            return 0
+        self.commands.append(content)
+        self._send(encode(self.watch_id, keyword))
+        if keyword == "CR":
+            self.report_position()
+        return 1
+
     def close(self) -> None:
         """Close the connection."""
         if self._sock is not None:
@@ -141,6 +178,8 @@ class SimWatch:
         try:
             while True:
                 answer = self._next_answer()
+                if self._obey(answer):
+                    continue
                 self.answers.append(answer)
                 if answer.endswith(expected):
                     return True

@@ -22,6 +22,7 @@ from firmware_sim.cli import sim
 from vnh.bench import bench
 from vnh.bench_heartbeats import bench_heartbeats
 from vnh.bench_storm import bench_storm
+from vnh.bench_watch import bench_watch
 from vnh.broker_config import broker_config
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ bench_app.command("storm", help="A district blackout while elders press for help
 app.add_typer(bench_app, name="bench")
 app.command("bench-heartbeats", help="Measure heartbeat intake of many terminals.")(
     bench_heartbeats
+)
+app.command("bench-watch", help="Measure the 4G watch receiver with many connected watches.")(
+    bench_watch
 )
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

@@ -33,6 +33,7 @@ from care_api.http.routes import (
     tokens,
     vocabulary,
     volunteers,
+    watches,
 )
 from care_api.services import Services
 
@@ -112,6 +113,7 @@ def create_app(
         hotline,
         desk,
         incidents,
+        watches,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

@@ -14,12 +14,20 @@ ModelName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z
 
 
 class CommandCreate(BaseModel):
-    """A command for the terminal: `ring` to find it, `ping` for a round trip, `config`."""
+    """A command for the terminal: `ring` to find it, `ping` for a round trip, `config`.
+
+    4G watches also take `locate`, `call` / `monitor` (`{"number": …}`), `sos_numbers`
+    (`{"numbers": [up to 3]}`; none given: the elder's first contacts), `upload`
+    (`{"seconds": …}`) and `power_off`; `ring` makes a watch ring (FIND).
+    """
 
     cmd: CommandName
     params: Annotated[
         dict[str, Any],
-        Field(max_length=MAX_PARAMS, examples=[{}, {"heartbeat_s": 600}]),
+        Field(
+            max_length=MAX_PARAMS,
+            examples=[{}, {"heartbeat_s": 600}, {"number": "+8613800138000"}, {"seconds": 60}],
+        ),
     ] = {}
 
 

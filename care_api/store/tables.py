@@ -573,3 +573,4 @@ from care_api.store import desk_tables as desk_tables  # noqa: E402  the desk's 
 from care_api.store.hotline_tables import HotlineCall as HotlineCall  # noqa: E402
 from care_api.store.hotline_tables import WalkInCaller as WalkInCaller  # noqa: E402
 from care_api.store.incident_tables import Incident, IncidentTerminal, TechSignal  # noqa: E402, F401
+from care_api.store.watch_tables import HealthReading, PositionPoint, SafeZone  # noqa: E402, F401

@@ -14,6 +14,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from care_api.domain.phones import DEFAULT_REGION
+from care_api.domain.watch_commands import (
+    Call,
+    Find,
+    Locate,
+    Monitor,
+    PowerOff,
+    SosNumbers,
+    Upload,
+    WatchCommand,
+    dialable,
+)
+
 OPEN, CLOSE, STAR = ord("["), ord("]"), ord("*")
 MAX_CONTENT_BYTES = 0xFFFF  # what four hex digits can say
 MAX_HEADER_BYTES = 64  # maker code, a 15-digit IMEI, index and length, with room to spare
@@ -28,6 +41,21 @@ HEALTH_KEYWORDS = frozenset({"heart", "bphrt", "btemp2", "PULSE", "BLOOD"})
 # Keywords the watch answers commands with (the command's own keyword).
 COMMAND_KEYWORDS = frozenset({"CR", "SOS", "CALL", "MONITOR", "UPLOAD", "FIND", "POWEROFF"})
 BINARY_KEYWORDS = frozenset({"TK", "img"})
+# The API's command names each answer keyword settles (a watch answers with the keyword).
+ANSWERED_COMMANDS: dict[str, frozenset[str]] = {
+    "CR": frozenset({"locate"}),
+    "FIND": frozenset({"ring"}),
+    "POWEROFF": frozenset({"power_off"}),
+    "SOS": frozenset({"sos_numbers"}),
+    "CALL": frozenset({"call"}),
+    "MONITOR": frozenset({"monitor"}),
+    "UPLOAD": frozenset({"upload"}),
+}
+# Plausible bounds of a reading; a value outside is a sensor error, not an elder.
+HEART_RATE = (20, 250)
+SYSTOLIC = (50, 260)
+DIASTOLIC = (30, 200)
+TEMPERATURE_C = (30.0, 45.0)
 
 
 class WatchFrameError(ValueError):
@@ -213,10 +241,82 @@ def encode_frame(
 
 
 def reply_to(frame: WatchFrame) -> bytes | None:
-    """The server's answer to a frame: `LK` and `AL` are answered with their keyword."""
-    if frame.keyword in (LINK_KEYWORD, ALARM_KEYWORD):
+    """The server's answer to a frame: `LK`, `AL` and health frames get their keyword."""
+    if frame.keyword in (LINK_KEYWORD, ALARM_KEYWORD) or frame.keyword in HEALTH_KEYWORDS:
         return encode_frame(frame.maker, frame.watch_id, frame.keyword, frame.index)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthValues:
+    """What a health frame measured; None where it says nothing."""
+
+    heart_rate: int | None = None
+    systolic: int | None = None
+    diastolic: int | None = None
+    temperature_c: float | None = None
+
+
+def decode_health(frame: WatchFrame) -> HealthValues:
+    """The reading of a `heart`, `bphrt`, `btemp2`, `PULSE` or `BLOOD` frame.
+
+    `heart,HR`; `bphrt,SYS,DIA,HR,…`; `btemp2,MODE,TEMP` (or `btemp2,TEMP`); `PULSE,HR`;
+    `BLOOD,SYS,DIA`.
+
+    Raises:
+        WatchFrameError: not a health frame, or no plausible value in it.
+    """
+    f = frame.fields
+    values: HealthValues
+    match frame.keyword:
+        case "heart" | "PULSE":
+            values = HealthValues(heart_rate=_bounded(f, 0, HEART_RATE))
+        case "bphrt":
+            values = HealthValues(
+                systolic=_bounded(f, 0, SYSTOLIC),
+                diastolic=_bounded(f, 1, DIASTOLIC),
+                heart_rate=_bounded(f, 2, HEART_RATE),
+            )
+        case "BLOOD":
+            values = HealthValues(
+                systolic=_bounded(f, 0, SYSTOLIC), diastolic=_bounded(f, 1, DIASTOLIC)
+            )
+        case "btemp2":
+            temp = _float(f[-1]) if f else None
+            low, high = TEMPERATURE_C
+            ok = temp is not None and low <= temp <= high
+            values = HealthValues(temperature_c=round(temp, 2) if ok and temp is not None else None)
+        case _:
+            raise WatchFrameError(f"{frame.keyword[:16]!r} is no health frame")
+    if values == HealthValues():
+        raise WatchFrameError(f"{frame.keyword} carries no plausible reading")
+    return values
+
+
+def _bounded(fields: tuple[str, ...], at: int, bounds: tuple[int, int]) -> int | None:
+    value = _int(fields[at].strip()) if len(fields) > at else None
+    return value if value is not None and bounds[0] <= value <= bounds[1] else None
+
+
+def command_content(command: WatchCommand, region: str = DEFAULT_REGION) -> str:
+    """The content of the frame that sends `command` to a watch."""
+    match command:
+        case Locate():
+            return "CR"
+        case Find():
+            return "FIND"
+        case PowerOff():
+            return "POWEROFF"
+        case SosNumbers():
+            slots = [dialable(n, region) for n in command.numbers]
+            return ",".join(["SOS", *slots, *[""] * (3 - len(slots))])
+        case Call():
+            return f"CALL,{dialable(command.number, region)}"
+        case Monitor():
+            return f"MONITOR,{dialable(command.number, region)}"
+        case Upload():
+            return f"UPLOAD,{command.seconds}"
+    raise WatchFrameError(f"no watch keyword for {command!r}")
 
 
 def alarm_bits(status: int) -> frozenset[WatchAlarm]:
@@ -286,7 +386,8 @@ def _float(value: str) -> float | None:
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    # isascii: str.isdigit() also takes "¹" and other digits int() refuses.
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def _percent(value: str) -> int | None:

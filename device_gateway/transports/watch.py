@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from care_api.domain.fleet import LOW_BATTERY_PERCENT
+from care_api.domain.phones import DEFAULT_REGION
+from care_api.domain.watch_commands import WatchCommand
 from device_gateway.mapping import to_position
-from device_gateway.ports import Decoded, Inbound, InboundHandler
+from device_gateway.ports import CommandAnswer, Decoded, Inbound, InboundHandler, Reading
 from device_gateway.protocol.model import (
     Ack,
     AckStatus,
@@ -38,6 +40,8 @@ from device_gateway.protocol.model import (
 )
 from device_gateway.protocol.watch_codec import (
     ALARM_KEYWORD,
+    ANSWERED_COMMANDS,
+    HEALTH_KEYWORDS,
     LINK_KEYWORD,
     POSITION_KEYWORDS,
     FrameReader,
@@ -45,7 +49,10 @@ from device_gateway.protocol.watch_codec import (
     WatchAlarm,
     WatchFrame,
     WatchFrameError,
+    command_content,
+    decode_health,
     decode_position,
+    encode_frame,
     link_battery,
     reply_to,
 )
@@ -115,6 +122,10 @@ def event_of(frame: WatchFrame, now: datetime) -> tuple[Position | None, WireEve
     return position, None
 
 
+class WatchOffline(ValueError):
+    """The watch has no open connection to this receiver: a command cannot reach it now."""
+
+
 class _Connection:
     """One watch's TCP connection; answers are written under a lock from pipeline workers."""
 
@@ -124,6 +135,8 @@ class _Connection:
         self.peer = peer
         self.reader = FrameReader()
         self.watch_id: str | None = None
+        self.maker = ""
+        self.index: int | None = None  # the last index it sent: commands carry one too
         self.last_heard = now
         self.closing = False
         self._lock = threading.Lock()
@@ -182,14 +195,31 @@ class WatchTransport:
         self._lock = threading.Lock()  # guards _pending, _counts, _connections, _per_source
         self._pending: dict[tuple[str, int, int], list[WatchReceipt]] = {}
         self._connections: set[_Connection] = set()
+        self._by_watch: dict[str, _Connection] = {}  # the newest connection of each watch
         self._per_source: dict[str, int] = {}
         self._counts = dict.fromkeys(
-            ("frames_in", "bad_frames", "answers", "refused", "turned_away", "idle_closed"), 0
+            (
+                "frames_in",
+                "bad_frames",
+                "answers",
+                "commands",
+                "refused",
+                "turned_away",
+                "idle_closed",
+            ),
+            0,
         )
+
+    carries_commands = True
 
     @property
     def source(self) -> str:
         return SOURCE
+
+    def connected(self, watch_id: str) -> bool:
+        """True while the watch holds a connection open to this receiver."""
+        with self._lock:
+            return watch_id in self._by_watch
 
     @property
     def address(self) -> tuple[str, int]:
@@ -237,13 +267,21 @@ class WatchTransport:
     # --- pipeline side (worker threads) ------------------------------------------------------
 
     def decode(self, item: Inbound, now: datetime) -> Decoded | None:
-        """The frame's position and event (no event: nothing to record, see `answer`).
+        """What the frame asks: a position and event, a reading, or a command's answer.
 
         A frame whose fields do not decode is counted and left unanswered (None).
         """
         receipt = _receipt(item)
+        frame = receipt.frame
         try:
-            position, event = event_of(receipt.frame, now)
+            if frame.keyword in HEALTH_KEYWORDS:
+                reading = Reading(frame.keyword, decode_health(frame))
+                return Decoded(frame.watch_id, reading=reading)
+            if frame.keyword in ANSWERED_COMMANDS:
+                detail = ",".join((frame.keyword, *frame.fields))
+                answer = CommandAnswer(ANSWERED_COMMANDS[frame.keyword], detail)
+                return Decoded(frame.watch_id, answer=answer)
+            position, event = event_of(frame, now)
         except WatchFrameError as exc:
             log.warning("bad frame on %s: %s", self.source, exc)  # no answer, no case
             with self._lock:
@@ -253,12 +291,17 @@ class WatchTransport:
             receipt.key = (event.device_id, event.boot, event.seq)
             with self._lock:
                 self._pending.setdefault(receipt.key, []).append(receipt)
+        alarms = position.alarms if position is not None else frozenset()
+        # Only the alarm counts: positions repeat the taken-off bit for as long as it is off.
+        taken_off = frame.keyword == ALARM_KEYWORD and WatchAlarm.TAKEN_OFF in alarms
         return Decoded(
-            receipt.frame.watch_id,
+            frame.watch_id,
             event=event,
             position=to_position(position, now) if position is not None else None,
             # The watch counted its own cancel window before it raised the fall alarm.
             fall_window_s=0 if event is not None else None,
+            left_fence=WatchAlarm.LEFT_FENCE in alarms,
+            taken_off_at=((position.at if position else None) or now) if taken_off else None,
         )
 
     def answer(self, item: Inbound, *, refused: str | None) -> None:
@@ -301,7 +344,26 @@ class WatchTransport:
         log.debug("no case news to watch %s: %s", device_id, news)
 
     def send_command(self, device_id: str, command: Command) -> None:
-        log.warning("command %s for watch %s dropped: not supported yet", command.cmd, device_id)
+        # The command sender turns rows into typed watch commands (send_watch_command).
+        raise ValueError(f"a watch cannot carry {command.cmd.value!r}")
+
+    def send_watch_command(
+        self, device_id: str, command: WatchCommand, region: str = DEFAULT_REGION
+    ) -> None:
+        """Write `command` on the watch's connection; the watch answers with its keyword.
+
+        Raises:
+            WatchOffline: the watch holds no connection open here (or it broke while sending).
+        """
+        with self._lock:
+            conn = self._by_watch.get(device_id)
+        if conn is None:
+            raise WatchOffline(f"watch {device_id} is not connected")
+        content = command_content(command, region)  # numbers as dialled there
+        if not conn.write(encode_frame(conn.maker or "3G", device_id, content, conn.index)):
+            raise WatchOffline(f"watch {device_id}: connection broke while sending")
+        with self._lock:
+            self._counts["commands"] += 1
 
     def _reply(self, receipt: WatchReceipt) -> None:
         answer = reply_to(receipt.frame)
@@ -396,6 +458,8 @@ class WatchTransport:
                 continue
             if conn.watch_id is None:
                 conn.watch_id = piece.watch_id
+                with self._lock:
+                    self._by_watch[piece.watch_id] = conn
             elif piece.watch_id != conn.watch_id:
                 # One connection is one watch: another ID on it is someone else speaking.
                 log.warning(
@@ -403,6 +467,7 @@ class WatchTransport:
                 )
                 self._drop(conn, selector)
                 return
+            conn.maker, conn.index = piece.maker, piece.index
             self._hand_over(conn, piece)
 
     def _hand_over(self, conn: _Connection, frame: WatchFrame) -> None:
@@ -429,6 +494,8 @@ class WatchTransport:
         with contextlib.suppress(KeyError, ValueError):
             selector.unregister(conn.sock)
         with self._lock:
+            if conn.watch_id is not None and self._by_watch.get(conn.watch_id) is conn:
+                del self._by_watch[conn.watch_id]
             if conn in self._connections:
                 self._connections.discard(conn)
                 left = self._per_source.get(conn.host, 1) - 1

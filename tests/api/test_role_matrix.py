@@ -126,7 +126,23 @@ def watched(w: World, role: str, own: bool) -> dict[str, Any]:
     return {"elder_id": elder_id}
 
 
+ZONE = {"lat": 29.079, "lon": 119.647, "radius_m": 500}
+
+
+def zoned(w: World, role: str, own: bool) -> dict[str, Any]:
+    """An elder with a safe zone (set afresh for each call)."""
+    elder_id = w.elder_of(own)
+    w.api.put(f"/api/v1/elders/{elder_id}/safe-zone", json=ZONE, headers=w.headers[ADMIN_ROLE])
+    return {"elder_id": elder_id}
+
+
 RULES: dict[str, Rule] = {
+    "GET /api/v1/elders/{elder_id}/readings": Rule(CAREGIVER_OWN, elder),
+    "GET /api/v1/elders/{elder_id}/position": Rule(CAREGIVER_OWN, elder),
+    "GET /api/v1/elders/{elder_id}/safe-zone": Rule(CAREGIVER_OWN, zoned),
+    "PUT /api/v1/elders/{elder_id}/safe-zone": Rule(STAFF, elder, lambda w: ZONE),
+    "DELETE /api/v1/elders/{elder_id}/safe-zone": Rule(STAFF, zoned),
+    "GET /api/v1/cases/{case_id}/track": Rule(CAREGIVER_OWN, case),
     "POST /api/v1/elders": Rule(STAFF, body=lambda w: ELDER),
     "GET /api/v1/elders": Rule(STAFF, query={"q": "a"}),
     "GET /api/v1/elders/{elder_id}": Rule(CAREGIVER_OWN, elder),

@@ -181,6 +181,7 @@ def test_frames_as_the_makers_write_them_and_bad_frames_open_nothing(
     watch.send(frame(WATCH, located("AL", AT, status=SOS_BIT).replace(",A,", ",Q,", 1)))
     watch.send(b"\x00\xffnoise]]" + frame(WATCH, "heart,72"))
     watch.send(frame(WATCH, "LK"))
+    assert watch.answer() == frame(WATCH, "heart")  # a reading, kept and answered
     assert watch.answer() == LK_ANSWER  # still the same connection, nothing else answered
     assert cases(services) == []
     assert [e.type for e in _events(services)] == []

@@ -5,6 +5,7 @@ import { fill, h, refill, telLink } from "./dom.js";
 import { formatDuration, formatTime, t, tOr } from "./i18n.js";
 import { ACTIVE, AWAITING_CALLBACK, KINDS, LINES, STRATEGIES, UNOWNED, kindBadge, lineBadge, stateBadge }
   from "./states.js";
+import { wearableCard } from "./wearable.js";
 import { wellnessCard } from "./wellness.js";
 import { caseBadges, contactBadge } from "./codes.js";
 import { countdown, label, namePeople, notesCard, recipientText, outcomeCodes, outcomeSelect, personCell, personText, scriptCard,
@@ -401,7 +402,8 @@ export function mount(root, { arg: caseId, toast }) {
           d.outcome ? ` · ${t("outcome.label")}: ${outcomeLabel(d.outcome.code)}` : "")),
       countdown(d.next_escalation),
       h("div", { class: "case-grid" },
-        h("div", { class: "col" }, elderCard(), wellnessCard(d.elder_id, toast), deviceCard(), mapNode),
+        h("div", { class: "col" }, elderCard(), wellnessCard(d.elder_id, toast), deviceCard(),
+          wearableCard(d.id, d.elder_id, d.device_id ?? null, toast), mapNode),
         h("div", { class: "col" }, scriptCard(caseId, d.script, ACTIVE.has(d.state), load, toast), actionsCard(),
           ordersCard(), offersCard(), historyCard()),
         h("div", { class: "col" }, notesCard(caseId, load, toast), notificationsCard()))));

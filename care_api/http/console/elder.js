@@ -8,6 +8,7 @@ import { checked, field, number, registryForm, submit, text } from "./forms.js";
 import { formatTime, t } from "./i18n.js";
 import { kindBadge, stateBadge } from "./states.js";
 import { ownerText } from "./desk.js";
+import { wearableCard } from "./wearable.js";
 
 const enc = encodeURIComponent;
 const CASES_SHOWN = 50;
@@ -54,6 +55,7 @@ export function mount(root, { arg, navigate, toast }) {
   let removing = null; // the contact id whose Remove button was clicked once
   // A terminal's secret, shown until the operator says it is copied; never stored anywhere.
   let secret = null;
+  let wearable = null; // made once: a redraw must not load it again
 
   async function load() {
     if (isNew) {
@@ -75,6 +77,7 @@ export function mount(root, { arg, navigate, toast }) {
       api(`/devices?elder_id=${elderId}`),
       api(`/cases?elder_id=${elderId}&limit=${CASES_SHOWN}`),
     ]);
+    wearable = wearableCard(null, elderId);
     contacts = c.status === "fulfilled" ? c.value : [];
     devices = d.status === "fulfilled" ? d.value.devices : [];
     cases = k.status === "fulfilled" ? k.value : [];
@@ -257,7 +260,7 @@ export function mount(root, { arg, navigate, toast }) {
       isNew
         ? profileCard()
         : h("div", { class: "elder-grid" },
-          h("div", { class: "col" }, profileCard()),
+          h("div", { class: "col" }, profileCard(), wearable),
           h("div", { class: "col" }, casesCard(), terminalsCard(), contactsCard()))));
   }
 

@@ -243,7 +243,10 @@ def post_command(
     uow: UowDep,
     principal: StaffDep,
 ) -> CommandPublic:
-    """Send `ring`, `ping` or `config` to the terminal; follow it with GET …/commands/{id}."""
+    """Send a command to the terminal (watches: also locate, call, monitor, sos_numbers…).
+
+    Follow it with GET …/commands/{id}: a watch that is not connected fails it at once.
+    """
     row = request_command(
         uow, device_id, body.cmd, body.params, by=principal.actor, now=services.clock.now()
     )

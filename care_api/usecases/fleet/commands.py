@@ -21,7 +21,8 @@ from care_api.domain.events import CommandRequested
 from care_api.domain.fleet import check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.model import TimerPurpose
-from care_api.store.tables import Device, DeviceCommand, Timer
+from care_api.domain.watch_commands import MAX_SOS_NUMBERS, WATCH_ONLY, params_of, watch_command
+from care_api.store.tables import Contact, Device, DeviceCommand, Timer
 from care_api.store.uow import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,13 @@ class CommandName(StrEnum):
     RING = "ring"  # ring so that it can be found
     PING = "ping"  # answer at once: a round trip
     CONFIG = "config"  # change settings: heartbeat_s, keymap
+    # 4G watches only (care_api.domain.watch_commands); `ring` is their FIND.
+    LOCATE = "locate"  # report the position now
+    SOS_NUMBERS = "sos_numbers"  # the numbers its SOS button dials (default: the contacts)
+    CALL = "call"  # dial a number
+    MONITOR = "monitor"  # call a number back and listen
+    UPLOAD = "upload"  # position interval in seconds
+    POWER_OFF = "power_off"
 
 
 class CommandStatus(StrEnum):
@@ -63,6 +71,8 @@ def check_params(cmd: CommandName, params: Mapping[str, Any]) -> dict[str, Any]:
     if reserved:
         raise InvalidInput(f"parameters may not be named {reserved}")
     out = dict(params)
+    if cmd.value in WATCH_ONLY:
+        return params_of(watch_command(cmd.value, params))
     if cmd is CommandName.CONFIG:
         unknown = sorted(set(params) - CONFIG_KEYS)
         if unknown:
@@ -92,6 +102,8 @@ def request_command(
         raise NotFound(f"device {device_id} not found")
     if device.status == "retired":
         raise Conflict(f"device {device_id} is retired")
+    if cmd is CommandName.SOS_NUMBERS and not params.get("numbers"):
+        params = {**params, "numbers": _contact_phones(uow.session, device)}
     row = DeviceCommand(
         device_id=device_id,
         cmd=cmd.value,
@@ -109,6 +121,21 @@ def request_command(
     )
     uow.emit(CommandRequested(row.id, device_id))
     return row
+
+
+def _contact_phones(session: Session, device: Device) -> list[str]:
+    """The elder's first contacts (by priority) who are paged, for the watch's SOS slots."""
+    if device.elder_id is None:
+        raise InvalidInput(f"device {device.device_id} has no elder: give the numbers")
+    phones = session.exec(
+        select(Contact.phone)
+        .where(col(Contact.elder_id) == device.elder_id, col(Contact.notify_only).is_(False))
+        .order_by(col(Contact.priority), col(Contact.id))
+        .limit(MAX_SOS_NUMBERS)
+    ).all()
+    if not phones:
+        raise InvalidInput("the elder has no contacts: give the numbers")
+    return list(phones)
 
 
 def get_command(session: Session, device_id: str, command_id: int) -> DeviceCommand:
@@ -242,3 +269,27 @@ def _cancel_timeout(session: Session, command_id: int | None) -> None:
         .values(cancelled=True)
         .execution_options(synchronize_session=False)
     )
+
+
+def answer_watch_command(
+    session: Session, device_id: str, cmds: frozenset[str], detail: str, now: datetime
+) -> DeviceCommand | None:
+    """A watch answered with a command's keyword: settle its oldest such command sent.
+
+    A watch answers with the keyword alone (no id), so the oldest command of those names
+    that is still waiting for its answer (or timed out) is the one answered.
+    """
+    row = session.exec(
+        select(DeviceCommand)
+        .where(
+            col(DeviceCommand.device_id) == device_id,
+            col(DeviceCommand.cmd).in_(sorted(cmds)),
+            col(DeviceCommand.status).in_([CommandStatus.SENT.value, CommandStatus.TIMEOUT.value]),
+        )
+        .order_by(col(DeviceCommand.status), col(DeviceCommand.id))  # sent before timeout
+        .limit(1)
+    ).first()
+    if row is None:
+        log.info("watch %s answered %s, which nobody sent it", device_id, sorted(cmds))
+        return None
+    return record_result(session, device_id, ref=row.id, ok=True, detail=detail, now=now)

@@ -93,6 +93,19 @@ def _record_report(
         return IntakeOutcome(IntakeStatus.DUPLICATE, case_id=previous.case_id)
 
 
+def source_refusal(uow_factory: UowFactory, device_id: str, source: str) -> str | None:
+    """Why `device_id` may not report through `source` ("unknown device" …), None if it may.
+
+    For messages that carry nothing to record (a panel's event the service does not act
+    on), so they are answered like the device's other reports would be.
+    """
+    with uow_factory() as uow:
+        device = uow.session.get(Device, device_id)
+        if device is None:
+            return "unknown device"
+        return refusal(device.status, device.elder_id, device.hub_port, source)
+
+
 def _check_source(session: Session, report: DeviceReport) -> Device | IntakeOutcome:
     device = session.get(Device, report.key.device_id)
     if device is None:
