@@ -19,8 +19,9 @@ from alerts.hand_on import hand_on_if_nobody_left, unreachable
 from alerts.ladder import CaseFacts, asks_for_answer, kind_label
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.replies import Answer, matches_case, parse_reply, short_code
-from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, PHONE_CHANNELS, SKIPPED
+from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, SKIPPED
 from care_api.domain.cases import ACTIVE, is_unowned
+from care_api.domain.channels import PERSON_CHANNELS
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState
 from care_api.domain.texts import N_
@@ -73,7 +74,7 @@ def alerted_cases(session: Session, actors: Sequence[str]) -> list[tuple[Case, s
         select(Notification.case_id, Notification.recipient)
         .where(
             col(Notification.recipient).in_(list(actors)),
-            col(Notification.channel).in_(PHONE_CHANNELS),
+            col(Notification.channel).in_(PERSON_CHANNELS),
             col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
         )
         .order_by(col(Notification.id))
@@ -132,7 +133,7 @@ def asked_cases(session: Session, actors: Sequence[str]) -> list[Ask]:
         )
         .where(
             col(Notification.recipient).in_(list(actors)),
-            col(Notification.channel).in_(PHONE_CHANNELS),
+            col(Notification.channel).in_(PERSON_CHANNELS),
             col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
             col(Notification.status).not_in(list(NEVER_ASKED)),
         )

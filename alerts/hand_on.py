@@ -19,8 +19,9 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
-from alerts.sender import ALERT_KEY_PREFIX, PHONE_CHANNELS, OutboxWriter
+from alerts.sender import ALERT_KEY_PREFIX, OutboxWriter
 from care_api.domain.cases import is_unowned
+from care_api.domain.channels import PERSON_CHANNELS
 from care_api.domain.model import SYSTEM, CaseKind, CaseState
 from care_api.store.tables import Case, CaseEvent, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -136,7 +137,7 @@ def _latest_step(session: Session, case: Case) -> tuple[int, dict[str, list[Noti
     rows = session.exec(
         select(Notification).where(
             col(Notification.case_id) == case.id,
-            col(Notification.channel).in_(PHONE_CHANNELS),
+            col(Notification.channel).in_(PERSON_CHANNELS),
             col(Notification.idempotency_key).startswith(prefix),
         )
     ).all()

@@ -562,3 +562,6 @@ class WebhookReceipt(SQLModel, table=True):
     sid: str = Field(max_length=64)
     step: str = Field(max_length=100)
     received_at: datetime = _ts()
+
+
+import care_api.store.channel_tables  # noqa: E402, F401  (the channel model's tables)
