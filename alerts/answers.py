@@ -21,7 +21,7 @@ from alerts.merchant_dispatch import MerchantDispatch
 from alerts.replies import Answer, matches_case, parse_reply, short_code
 from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, SKIPPED
 from care_api.domain.cases import ACTIVE, is_unowned
-from care_api.domain.channels import PERSON_CHANNELS
+from care_api.domain.channels import PERSON_CHANNELS, Channel
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState
 from care_api.domain.texts import N_
@@ -32,6 +32,7 @@ from care_api.store.tables import Case, Elder, Notification, WebhookReceipt
 from care_api.usecases.cases.actions import arrive, get_case
 from care_api.usecases.dispatch.merchants import MERCHANT
 from care_api.usecases.dispatch.responders import decline, describe_actor, identify_phone, take_case
+from care_api.usecases.people.addresses import bind_wechat, identify_openid
 from care_api.usecases.people.languages import language_of_person
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,13 @@ log = logging.getLogger(__name__)
 HELP_TEXT = "Reply 1 to take the case, 2 if you cannot (add its number if you have several)."
 NO_ANSWER_TEXT = N_("We did not hear an answer. We will ask someone else.")
 ARRIVE_HELP_TEXT = "You have several cases: reply 3 and the case number once you are there."
+WECHAT_BOUND_TEXT = N_(
+    "Your WeChat now gets the centre's alerts. Reply 1 to an alert to take the case, "
+    "2 if you cannot."
+)
+WECHAT_UNKNOWN_TEXT = N_(
+    "This WeChat is not linked to the centre's alerts. Send the 8-digit code the centre gave you."
+)
 UNKNOWN_SENDER_TEXT = "This number is not on the centre's alert list. Please call the centre."
 # Twilio's final statuses, as the notification row shows them; others only go to `detail`.
 FINAL_STATUS = {
@@ -204,7 +212,6 @@ class Answers:
 
     def sms(self, phone: str, text: str) -> str:
         """Handle one SMS reply; returns the text to answer it with."""
-        reply = parse_reply(text)
         with self._services.uow() as uow:
             supervisor = self._services.settings.supervisor_phone
             region = self._services.settings.phone_region
@@ -212,6 +219,28 @@ class Answers:
         if not actors:
             log.warning("sms reply from a number nobody has: %s", mask_phone(phone))
             return UNKNOWN_SENDER_TEXT
+        return self.reply(actors, text, via=Channel.sms)
+
+    def wechat(self, openid: str, text: str) -> str:
+        """A message to the official account: a bind code binds it, else a reply as by SMS."""
+        now = self._services.clock.now()
+        centre = self._services.settings.language
+        with self._services.uow() as uow:
+            bound = bind_wechat(uow.session, openid, text, now=now)
+            if bound is not None:
+                uow.commit()
+                log.info("wechat bound to %s", bound)
+                language = language_of_person(uow.session, bound, centre=centre)
+                return t(language, WECHAT_BOUND_TEXT)
+            actors = identify_openid(uow.session, openid)
+        if not actors:
+            log.warning("wechat message from an account nobody bound")
+            return t(centre, WECHAT_UNKNOWN_TEXT)
+        return self.reply(actors, text, via=Channel.wechat)
+
+    def reply(self, actors: Sequence[str], text: str, *, via: str) -> str:
+        """One text answer (SMS, WeChat) from the person behind `actors`; the text to answer."""
+        reply = parse_reply(text)
         if reply is None:
             return f"Sorry, we did not understand. {HELP_TEXT}"
         merchants = [int(a.partition(":")[2]) for a in actors if a.startswith(MERCHANT_PREFIX)]
@@ -232,8 +261,8 @@ class Answers:
             return self.arrive(case_id, who)
         # A fresh transaction: acknowledge must see the case as it is when locked, not as read.
         if reply.answer is Answer.ACCEPT:
-            return self.take(case_id, who, via="sms")
-        return self.refuse(case_id, who, via="sms")
+            return self.take(case_id, who, via=via)
+        return self.refuse(case_id, who, via=via)
 
     def _arrival_case(
         self, session: Session, actors: Sequence[str], code: str | None

@@ -32,6 +32,7 @@ from alerts.sender import NotificationSender
 from alerts.summaries import ClosingSummaries
 from alerts.timers import TimerContext, TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
+from alerts.wechat_webhook import wechat_router
 from care_api.domain.cases import is_unowned
 from care_api.domain.events import (
     CaseCheckedInLate,
@@ -63,7 +64,7 @@ from care_api.usecases.intake.fall_window import FALL_WINDOW_TIMER, open_held_fa
 from care_api.usecases.schedules.checkins import CHECKIN_TIMER
 from care_api.usecases.schedules.quiet_watch import QUIET_TIMER
 
-__all__ = ["AlertsComponent", "webhook_router"]
+__all__ = ["AlertsComponent", "webhook_router", "wechat_router"]
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from care_api.http.metrics import MetricsMiddleware, build_registry
 from care_api.http.routes import (
     audit,
     cases,
+    channels,
     checkins,
     devices,
     drills,
@@ -102,6 +103,7 @@ def create_app(
         rotas,
         checkins,
         drills,
+        channels,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

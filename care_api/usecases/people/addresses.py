@@ -17,8 +17,10 @@ from sqlmodel import Session, col, delete, select
 
 from care_api.domain.channels import CHANNELS, PERSON_CHANNELS, AddressKind, Channel
 from care_api.domain.errors import InvalidInput, NotFound
+from care_api.domain.texts import N_
+from care_api.i18n import t
 from care_api.store.channel_tables import PersonAddress, PersonPreference, WechatBindCode
-from care_api.store.tables import Contact, Volunteer
+from care_api.store.tables import Contact, Notification, Volunteer
 
 BIND_CODE_DIGITS = 8  # never a reply: "1", "2", "3" and case codes are at most 6 digits
 BIND_CODE_TTL_S = 24 * 3600
@@ -170,3 +172,32 @@ def set_preferred(session: Session, actor: str, channel: str | None, *, now: dat
     pref.channel = channel
     pref.updated_at = now
     session.add(pref)
+
+
+BIND_CODE_SMS = N_(
+    "Your code for the centre's alerts on WeChat: {code}. Send it to the centre's official "
+    "account within 24 hours."
+)
+
+
+def send_bind_code_by_sms(
+    session: Session, actor: str, code: str, *, language: str, now: datetime
+) -> Notification:
+    """Queue an SMS with the code to the person's phone; the alerts' sender sends it."""
+    person = person_of(session, actor)
+    if person is None:
+        raise NotFound(f"{actor} not found")
+    body = t(language, BIND_CODE_SMS, code=code)
+    row = Notification(
+        channel=Channel.sms.value,
+        to=person.phone,
+        recipient=actor,
+        body=body,
+        language=language,
+        status="pending",
+        next_attempt_at=now,  # the sender's next beat takes it
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    return row
