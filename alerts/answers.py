@@ -29,10 +29,11 @@ from care_api.i18n import t
 from care_api.log_privacy import mask_phone
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, WebhookReceipt
+from care_api.throttle import Gate
 from care_api.usecases.cases.actions import arrive, get_case
 from care_api.usecases.dispatch.merchants import MERCHANT
 from care_api.usecases.dispatch.responders import decline, describe_actor, identify_phone, take_case
-from care_api.usecases.people.addresses import bind_wechat, identify_openid
+from care_api.usecases.people.addresses import bind_wechat, identify_openid, looks_like_bind_code
 from care_api.usecases.people.languages import language_of_person
 
 log = logging.getLogger(__name__)
@@ -225,8 +226,15 @@ class Answers:
         """A message to the official account: a bind code binds it, else a reply as by SMS."""
         now = self._services.clock.now()
         centre = self._services.settings.language
+        # Guessing codes: each account gets a few tries, then waits longer each time.
+        guesses, source = self._services.auth[Gate.WEBHOOK], f"wechat-bind:{openid}"
+        if looks_like_bind_code(text) and guesses.retry_after(source, now) is not None:
+            log.warning("wechat bind code guessing held back")
+            return t(centre, WECHAT_UNKNOWN_TEXT)
         with self._services.uow() as uow:
             bound = bind_wechat(uow.session, openid, text, now=now)
+            if bound is None and looks_like_bind_code(text):
+                guesses.failed(source, now)
             if bound is not None:
                 uow.commit()
                 log.info("wechat bound to %s", bound)

@@ -11,6 +11,7 @@ import logging
 
 from alerts.sender import ELDER_CALL_KEY_PREFIX
 from alerts.timers import TimerContext
+from care_api.domain.channels import Channel
 from care_api.services import Services
 from care_api.store.tables import Case, CheckinWindow, Elder, Timer
 from care_api.usecases.schedules.checkins import CHECKIN_TIMER, judge_window, next_check
@@ -65,7 +66,7 @@ def call_elder(ctx: TimerContext, case: Case, elder: Elder, say: str) -> None:
         return
     ctx.outbox.add(
         case_id=case.id,
-        channel="voice",
+        channel=Channel.voice,
         to=elder.phone,
         recipient=f"{ELDER_PREFIX}{elder.id}",
         body=f"Voice call: {say}",

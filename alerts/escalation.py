@@ -153,7 +153,7 @@ def tell_all(
         text = sms(language) if callable(sms) else sms
         writer.add(
             case_id=case.id,
-            channel="sms",
+            channel=Channel.sms,
             to=phone,
             recipient=who,
             body=owner_sms if owner_sms is not None and who == case.owner else text,
@@ -332,7 +332,7 @@ class Escalation:
             language = language_of_person(session, who, centre=centre)
             ctx.outbox.add(
                 case_id=case.id,
-                channel="sms",
+                channel=Channel.sms,
                 to=phone,
                 recipient=who,
                 body=taken_text(case.id, owner, language),
@@ -410,7 +410,7 @@ class Escalation:
             for who, phone in alerted.items():
                 writer.add(
                     case_id=case.id,
-                    channel="sms",
+                    channel=Channel.sms,
                     to=phone,
                     recipient=who,
                     body=text,

@@ -105,7 +105,7 @@ class OutboxWriter:
             recipient=recipient,
             body=body[:MAX_BODY_CHARS],
             say=say[:MAX_BODY_CHARS] if say is not None else None,
-            segments=sms_segments(body[:MAX_BODY_CHARS]) if channel == "sms" else None,
+            segments=sms_segments(body[:MAX_BODY_CHARS]) if channel == Channel.sms else None,
             language=language,
             status="pending" if phone else "delivered",
             idempotency_key=key,

@@ -17,6 +17,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from alerts.answers import Answers
+from care_api.domain.channels import Channel
 from care_api.http.deps import client_source, too_many_failures
 from care_api.i18n import t
 from care_api.services import Services
@@ -189,9 +190,9 @@ def webhook_router(services: Services) -> APIRouter:
                 raise _refuse_replay()
         try:
             if digits == "1":
-                text = await run_in_threadpool(answers.take, case_id, who, via="voice")
+                text = await run_in_threadpool(answers.take, case_id, who, via=Channel.voice)
             elif digits == "2":
-                text = await run_in_threadpool(answers.refuse, case_id, who, via="voice")
+                text = await run_in_threadpool(answers.refuse, case_id, who, via=Channel.voice)
             elif digits == "3":
                 text = await run_in_threadpool(answers.arrive, case_id, who)
             else:

@@ -178,7 +178,7 @@ class Notification(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     case_id: str | None = Field(default=None, max_length=32, index=True)
-    channel: str = Field(max_length=16)  # sms | voice | console
+    channel: str = Field(max_length=16)  # a care_api.domain.channels.Channel
     to: str = Field(max_length=64)
     recipient: str = Field(default="", max_length=100)  # contact:3, volunteer:2, …
     body: str = Field(max_length=1600)

@@ -9,6 +9,7 @@ from itertools import count
 import pytest
 from fastapi import FastAPI
 from httpx import Response
+from pydantic import SecretStr
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
@@ -19,12 +20,14 @@ from alerts.ports import NotifyError
 from alerts.runtime import AlertsComponent, wechat_router
 from alerts.wechat_webhook import signature
 from care_api.domain.model import CaseState
+from care_api.http.app import create_app
 from care_api.services import Services, build_services
 from care_api.store.channel_tables import PersonAddress
 from care_api.store.tables import Case, Notification
+from care_api.throttle import FREE_FAILURES
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.people.addresses import new_bind_code
-from tests.api.support import TestClient
+from tests.api.support import ADMIN_TOKEN, TestClient, mint
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder
@@ -247,3 +250,68 @@ def test_channel_without_adapter_fails_at_start(
     result = CliRunner().invoke(cli.app, ["serve"])
     assert result.exit_code == 2
     assert "wechat" in result.output and "alerts/notify/registry.py" in result.output
+
+
+def test_wechat_code_by_sms_from_the_operator_binds_the_daughter(
+    svc: Services, alerts: AlertsComponent, twilio: RecordingTwilioServer, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    svc.settings = svc.settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN)})
+    with TestClient(create_app(svc)) as api:
+        operator = mint(api, "operator", "Li")
+        caregiver = mint(api, "caregiver", "Wu")
+        refused = api.post("/api/v1/contacts/1/wechat/code", json={}, headers=caregiver)
+        assert refused.status_code == 403
+        too_soon = api.put(
+            "/api/v1/contacts/1/channels", json={"preferred": "wechat"}, headers=operator
+        )
+        assert too_soon.status_code == 422  # nothing bound to prefer yet
+        made = api.post("/api/v1/contacts/1/wechat/code", json={"send_sms": True}, headers=operator)
+        assert made.status_code == 201, made.text
+        code = made.json()["code"]
+        alerts.tick()  # the sender's beat takes the queued SMS
+        alerts.run_pending()
+        [sms] = twilio.messages()
+        assert sms.form["To"] == DAUGHTER and code in sms.form["Body"]
+        assert "公众号" in sms.form["Body"]  # in her language (the centre's)
+        assert "微信" in reply_text(send_text(client, svc, code))
+        again = send_text(client, svc, code, openid="o_someone_else")
+        assert "8" in reply_text(again)  # a used code binds nobody else: "send the 8-digit code"
+        shown = api.get("/api/v1/contacts/1/channels", headers=operator).json()
+        assert shown == {"phone": DAUGHTER, "wechat_bound": True, "preferred": None}
+        assert OPENID not in str(shown)
+
+
+def test_wechat_message_from_an_unbound_account_or_seen_before_changes_nothing(
+    svc: Services, alerts: AlertsComponent, client: TestClient
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = press_emergency(svc, alerts)
+    assert "8" in reply_text(send_text(client, svc, "1", openid="o_stranger"))
+    bind_daughter(svc, client)
+    body = (
+        f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName>"
+        "<MsgType>text</MsgType><Content>2</Content><MsgId>777</MsgId></xml>"
+    )
+    first = client.post("/webhooks/wechat", params=signed(svc), content=body.encode())
+    assert case_id in reply_text(first)  # "we will ask someone else"
+    resent = client.post("/webhooks/wechat", params=signed(svc), content=body.encode())
+    assert resent.text == "success"  # WeChat's resend is taken once
+    entity = b'<!DOCTYPE x [<!ENTITY a "b">]><xml><Content>&a;</Content></xml>'
+    assert client.post("/webhooks/wechat", params=signed(svc), content=entity).status_code == 400
+    with svc.uow() as uow:
+        case = uow.session.get(Case, case_id)
+        assert case is not None and case.owner is None
+
+
+def test_wechat_guessing_bind_codes_is_held_back(svc: Services, client: TestClient) -> None:
+    seed_elder(svc, contacts=1)
+    with svc.uow() as uow:
+        code, _ = new_bind_code(uow.session, "contact:1", now=svc.clock.now())
+        uow.commit()
+    wrong = "00000000" if code != "00000000" else "11111111"
+    for _ in range(FREE_FAILURES + 1):
+        reply_text(send_text(client, svc, wrong, openid="o_guesser"))
+    reply_text(send_text(client, svc, code, openid="o_guesser"))  # right, but held back
+    with svc.uow() as uow:
+        assert uow.session.exec(select(PersonAddress)).all() == []
