@@ -43,7 +43,7 @@ class _Server(ThreadingHTTPServer):
 class RecordingWechatServer:
     """A WeChat look-alike on 127.0.0.1; use as a context manager, point at `base_url`."""
 
-    def __init__(self, app_id: str = APP_ID, app_secret: str = APP_SECRET) -> None:
+    def __init__(self, app_id: str = APP_ID, app_secret: str = APP_SECRET, port: int = 0) -> None:
         self.app_id = app_id
         self.app_secret = app_secret
         self.requests: list[WechatRequest] = []
@@ -52,7 +52,7 @@ class RecordingWechatServer:
         self.fail_with: int | None = None  # errcode of every send while set
         self.hang_s = 0.0  # sends wait this long before answering
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
