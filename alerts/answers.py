@@ -19,7 +19,7 @@ from alerts.hand_on import hand_on_if_nobody_left, unreachable
 from alerts.ladder import CaseFacts, asks_for_answer, kind_label
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.replies import Answer, matches_case, parse_reply, short_code
-from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, SKIPPED
+from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, SKIPPED, fall_back
 from care_api.domain.cases import ACTIVE, is_unowned
 from care_api.domain.channels import PERSON_CHANNELS, Channel
 from care_api.domain.errors import Conflict, NotFound
@@ -506,6 +506,39 @@ class Answers:
                 # Not only on the row: the case's history and the console hear of it, and
                 # the ladder goes on if that was the last person the step could reach.
                 unreachable(uow, row, f"twilio {status}", now, tell_console=True)
+            uow.commit()
+        return True
+
+    def wechat_delivery(self, msgid: str, status: str) -> bool:
+        """WeChat's report on a template message; a failed one falls back to SMS now.
+
+        `status` is "success", or why it failed ("failed:user block", "failed: system
+        failed"). False when no message has that id.
+        """
+        if not msgid:
+            return False
+        now = self._services.clock.now()
+        with self._services.uow() as uow:
+            row = uow.session.exec(
+                select(Notification).where(col(Notification.provider_id) == f"wx-{msgid}")
+            ).first()
+            if row is None:
+                return False
+            if status == "success":
+                if row.status not in SETTLED:
+                    row.status = "delivered"
+            elif row.status not in SETTLED | UNREACHED:
+                row.status = "failed"
+                reason = f"wechat {status}"
+                fallback = fall_back(uow.session, row, reason, now)
+                if fallback is not None:
+                    fallback.next_attempt_at = now  # the sender's next beat, not after a grace
+                    reason += f"; sent by {fallback.channel} instead"
+                else:
+                    unreachable(uow, row, reason, now, tell_console=True)
+                row.detail = reason[:MAX_DETAIL_CHARS]
+            row.updated_at = now
+            uow.session.add(row)
             uow.commit()
         return True
 

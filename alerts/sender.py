@@ -417,7 +417,7 @@ class NotificationSender:
             row.status = "failed"
             row.updated_at = now
             row.sent_at = None  # nothing went out: the send bounds do not count it
-            fallback = _fall_back(uow.session, row, detail, now)
+            fallback = fall_back(uow.session, row, detail, now)
             if fallback is not None:
                 # The person is reached on the fallback channel now, not after retries.
                 row.next_attempt_at = None
@@ -457,7 +457,7 @@ class NotificationSender:
         return "failed"
 
 
-def _fall_back(
+def fall_back(
     session: Session, row: Notification, detail: str, now: datetime
 ) -> Notification | None:
     """The same message on the channel's fallback (WeChat → SMS), written now; None if none.

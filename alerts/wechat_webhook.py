@@ -29,6 +29,7 @@ MAX_BODY_BYTES = 16 * 1024  # a text message is a few hundred bytes
 MAX_AGE_S = 300  # a signed request older (or newer) than this is refused as a replay
 MAX_MSGID_CHARS = 32
 STEP = "wechat"
+JOB_FINISHED = "TEMPLATESENDJOBFINISH"  # WeChat's report on one template message
 SORRY_TEXT = "Sorry, something went wrong at the centre. Please call the centre."
 
 
@@ -100,8 +101,14 @@ def wechat_router(services: Services) -> APIRouter:
         fields = parse_message(await request.body())
         openid = fields.get("FromUserName", "")
         account = fields.get("ToUserName", "")
+        if fields.get("MsgType") == "event" and fields.get("Event") == JOB_FINISHED:
+            # The template message reached the person, or not (they blocked the account).
+            msgid, report = fields.get("MsgID", "")[:MAX_MSGID_CHARS], fields.get("Status", "")
+            if not await run_in_threadpool(answers.wechat_delivery, msgid, report[:64]):
+                log.info("wechat report %s for unknown msgid %s", report, msgid)
+            return PlainTextResponse("success")
         if fields.get("MsgType") != "text" or not openid:
-            return PlainTextResponse("success")  # events (follow, menu), pictures: nothing to do
+            return PlainTextResponse("success")  # other events (follow, menu), pictures
         msgid = fields.get("MsgId", "")[:MAX_MSGID_CHARS]
         # WeChat resends a message it got no answer to within 5 s: each is taken once.
         if msgid and not await run_in_threadpool(answers.first_sighting, f"wx{msgid}", STEP):

@@ -315,3 +315,35 @@ def test_wechat_guessing_bind_codes_is_held_back(svc: Services, client: TestClie
     reply_text(send_text(client, svc, code, openid="o_guesser"))  # right, but held back
     with svc.uow() as uow:
         assert uow.session.exec(select(PersonAddress)).all() == []
+
+
+def test_wechat_report_of_a_blocked_account_falls_back_to_sms(
+    svc: Services,
+    alerts: AlertsComponent,
+    client: TestClient,
+    twilio: RecordingTwilioServer,
+    wechat: RecordingWechatServer,
+) -> None:
+    seed_elder(svc, contacts=1)
+    bind_daughter(svc, client)
+    case_id = press_emergency(svc, alerts)
+    assert twilio.messages() == []
+    with svc.uow() as uow:
+        row = uow.session.exec(
+            select(Notification).where(col(Notification.channel) == "wechat")
+        ).one()
+    assert row.provider_id is not None
+    msgid = row.provider_id.removeprefix("wx-")
+    report = (
+        f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName>"
+        "<MsgType>event</MsgType><Event>TEMPLATESENDJOBFINISH</Event>"
+        f"<MsgID>{msgid}</MsgID><Status>failed:user block</Status></xml>"
+    )
+    forged = client.post("/webhooks/wechat", params={**signed(svc), "nonce": "x"}, content=report)
+    assert forged.status_code == 403
+    answered = client.post("/webhooks/wechat", params=signed(svc), content=report.encode())
+    assert answered.text == "success"
+    alerts.tick()  # the sender's beat
+    alerts.run_pending()
+    [sms] = twilio.messages()
+    assert sms.form["To"] == DAUGHTER and case_id in sms.form["Body"]
