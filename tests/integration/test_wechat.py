@@ -26,7 +26,7 @@ from care_api.store.channel_tables import PersonAddress
 from care_api.store.tables import Case, Notification
 from care_api.throttle import FREE_FAILURES
 from care_api.usecases.intake.reports import record_device_report
-from care_api.usecases.people.addresses import new_bind_code
+from care_api.usecases.people.addresses import new_bind_code, set_preferred
 from tests.api.support import ADMIN_TOKEN, TestClient, mint
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
@@ -347,3 +347,20 @@ def test_wechat_report_of_a_blocked_account_falls_back_to_sms(
     alerts.run_pending()
     [sms] = twilio.messages()
     assert sms.form["To"] == DAUGHTER and case_id in sms.form["Body"]
+
+
+def test_wechat_a_person_who_prefers_sms_gets_sms_though_bound(
+    svc: Services,
+    alerts: AlertsComponent,
+    client: TestClient,
+    twilio: RecordingTwilioServer,
+    wechat: RecordingWechatServer,
+) -> None:
+    seed_elder(svc, contacts=1)
+    bind_daughter(svc, client)
+    with svc.uow() as uow:
+        set_preferred(uow.session, "contact:1", "sms", now=svc.clock.now())
+        uow.commit()
+    press_emergency(svc, alerts)
+    assert wechat.sends() == []
+    assert [m.form["To"] for m in twilio.messages()] == [DAUGHTER]
