@@ -19,8 +19,9 @@ from alerts.hand_on import hand_on_if_nobody_left, unreachable
 from alerts.ladder import CaseFacts, asks_for_answer, kind_label
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.replies import Answer, matches_case, parse_reply, short_code
-from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, PHONE_CHANNELS, SKIPPED
+from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, SKIPPED, fall_back
 from care_api.domain.cases import ACTIVE, is_unowned
+from care_api.domain.channels import PERSON_CHANNELS, Channel
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState
 from care_api.domain.texts import N_
@@ -28,9 +29,11 @@ from care_api.i18n import t
 from care_api.log_privacy import mask_phone
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, WebhookReceipt
+from care_api.throttle import Gate
 from care_api.usecases.cases.actions import arrive, get_case
 from care_api.usecases.dispatch.merchants import MERCHANT
 from care_api.usecases.dispatch.responders import decline, describe_actor, identify_phone, take_case
+from care_api.usecases.people.addresses import bind_wechat, identify_openid, looks_like_bind_code
 from care_api.usecases.people.languages import language_of_person
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,13 @@ log = logging.getLogger(__name__)
 HELP_TEXT = "Reply 1 to take the case, 2 if you cannot (add its number if you have several)."
 NO_ANSWER_TEXT = N_("We did not hear an answer. We will ask someone else.")
 ARRIVE_HELP_TEXT = "You have several cases: reply 3 and the case number once you are there."
+WECHAT_BOUND_TEXT = N_(
+    "Your WeChat now gets the centre's alerts. Reply 1 to an alert to take the case, "
+    "2 if you cannot."
+)
+WECHAT_UNKNOWN_TEXT = N_(
+    "This WeChat is not linked to the centre's alerts. Send the 8-digit code the centre gave you."
+)
 UNKNOWN_SENDER_TEXT = "This number is not on the centre's alert list. Please call the centre."
 # Twilio's final statuses, as the notification row shows them; others only go to `detail`.
 FINAL_STATUS = {
@@ -73,7 +83,7 @@ def alerted_cases(session: Session, actors: Sequence[str]) -> list[tuple[Case, s
         select(Notification.case_id, Notification.recipient)
         .where(
             col(Notification.recipient).in_(list(actors)),
-            col(Notification.channel).in_(PHONE_CHANNELS),
+            col(Notification.channel).in_(PERSON_CHANNELS),
             col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
         )
         .order_by(col(Notification.id))
@@ -132,7 +142,7 @@ def asked_cases(session: Session, actors: Sequence[str]) -> list[Ask]:
         )
         .where(
             col(Notification.recipient).in_(list(actors)),
-            col(Notification.channel).in_(PHONE_CHANNELS),
+            col(Notification.channel).in_(PERSON_CHANNELS),
             col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
             col(Notification.status).not_in(list(NEVER_ASKED)),
         )
@@ -208,7 +218,6 @@ class Answers:
 
     def sms(self, phone: str, text: str) -> str:
         """Handle one SMS reply; returns the text to answer it with."""
-        reply = parse_reply(text)
         with self._services.uow() as uow:
             supervisor = self._services.settings.supervisor_phone
             region = self._services.settings.phone_region
@@ -216,6 +225,35 @@ class Answers:
         if not actors:
             log.warning("sms reply from a number nobody has: %s", mask_phone(phone))
             return UNKNOWN_SENDER_TEXT
+        return self.reply(actors, text, via=Channel.sms)
+
+    def wechat(self, openid: str, text: str) -> str:
+        """A message to the official account: a bind code binds it, else a reply as by SMS."""
+        now = self._services.clock.now()
+        centre = self._services.settings.language
+        # Guessing codes: each account gets a few tries, then waits longer each time.
+        guesses, source = self._services.auth[Gate.WEBHOOK], f"wechat-bind:{openid}"
+        if looks_like_bind_code(text) and guesses.retry_after(source, now) is not None:
+            log.warning("wechat bind code guessing held back")
+            return t(centre, WECHAT_UNKNOWN_TEXT)
+        with self._services.uow() as uow:
+            bound = bind_wechat(uow.session, openid, text, now=now)
+            if bound is None and looks_like_bind_code(text):
+                guesses.failed(source, now)
+            if bound is not None:
+                uow.commit()
+                log.info("wechat bound to %s", bound)
+                language = language_of_person(uow.session, bound, centre=centre)
+                return t(language, WECHAT_BOUND_TEXT)
+            actors = identify_openid(uow.session, openid)
+        if not actors:
+            log.warning("wechat message from an account nobody bound")
+            return t(centre, WECHAT_UNKNOWN_TEXT)
+        return self.reply(actors, text, via=Channel.wechat)
+
+    def reply(self, actors: Sequence[str], text: str, *, via: str) -> str:
+        """One text answer (SMS, WeChat) from the person behind `actors`; the text to answer."""
+        reply = parse_reply(text)
         if reply is None:
             return f"Sorry, we did not understand. {HELP_TEXT}"
         merchants = [int(a.partition(":")[2]) for a in actors if a.startswith(MERCHANT_PREFIX)]
@@ -236,8 +274,8 @@ class Answers:
             return self.arrive(case_id, who)
         # A fresh transaction: acknowledge must see the case as it is when locked, not as read.
         if reply.answer is Answer.ACCEPT:
-            return self.take(case_id, who, via="sms")
-        return self.refuse(case_id, who, via="sms")
+            return self.take(case_id, who, via=via)
+        return self.refuse(case_id, who, via=via)
 
     def _arrival_case(
         self, session: Session, actors: Sequence[str], code: str | None
@@ -473,6 +511,39 @@ class Answers:
                 # Not only on the row: the case's history and the console hear of it, and
                 # the ladder goes on if that was the last person the step could reach.
                 unreachable(uow, row, f"twilio {status}", now, tell_console=True)
+            uow.commit()
+        return True
+
+    def wechat_delivery(self, msgid: str, status: str) -> bool:
+        """WeChat's report on a template message; a failed one falls back to SMS now.
+
+        `status` is "success", or why it failed ("failed:user block", "failed: system
+        failed"). False when no message has that id.
+        """
+        if not msgid:
+            return False
+        now = self._services.clock.now()
+        with self._services.uow() as uow:
+            row = uow.session.exec(
+                select(Notification).where(col(Notification.provider_id) == f"wx-{msgid}")
+            ).first()
+            if row is None:
+                return False
+            if status == "success":
+                if row.status not in SETTLED:
+                    row.status = "delivered"
+            elif row.status not in SETTLED | UNREACHED:
+                row.status = "failed"
+                reason = f"wechat {status}"
+                fallback = fall_back(uow.session, row, reason, now)
+                if fallback is not None:
+                    fallback.next_attempt_at = now  # the sender's next beat, not after a grace
+                    reason += f"; sent by {fallback.channel} instead"
+                else:
+                    unreachable(uow, row, reason, now, tell_console=True)
+                row.detail = reason[:MAX_DETAIL_CHARS]
+            row.updated_at = now
+            uow.session.add(row)
             uow.commit()
         return True
 

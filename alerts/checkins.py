@@ -11,6 +11,7 @@ import logging
 
 from alerts.sender import ELDER_CALL_KEY_PREFIX
 from alerts.timers import TimerContext
+from care_api.domain.channels import Channel
 from care_api.domain.model import TimerPurpose
 from care_api.services import Services
 from care_api.store.tables import Case, CheckinWindow, Elder, Timer
@@ -68,7 +69,7 @@ def call_elder(ctx: TimerContext, case: Case, elder: Elder, say: str) -> None:
         return
     ctx.outbox.add(
         case_id=case.id,
-        channel="voice",
+        channel=Channel.voice,
         to=elder.phone,
         recipient=f"{ELDER_PREFIX}{elder.id}",
         body=f"Voice call: {say}",

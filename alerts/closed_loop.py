@@ -24,6 +24,7 @@ from alerts.escalation import OPERATORS, Escalation, alerted_people, case_facts
 from alerts.ladder import CaseFacts, Notify, plan
 from alerts.sender import ALERT_KEY_PREFIX
 from alerts.timers import TimerBusy, TimerContext
+from care_api.domain.channels import Channel
 from care_api.domain.model import CaseState, TimerPurpose
 from care_api.services import Services
 from care_api.store.tables import Case, Contact, Elder, Timer, Volunteer
@@ -174,7 +175,7 @@ class ClosedLoop:
         if phone and case.owner:
             ctx.outbox.add(
                 case_id=case.id,
-                channel="sms",
+                channel=Channel.sms,
                 to=phone,
                 recipient=case.owner,
                 body=on_site_overdue_owner_text(case.id, minutes),
@@ -185,7 +186,7 @@ class ClosedLoop:
             asked = on_site_overdue_call_text(facts, minutes)
             ctx.outbox.add(
                 case_id=case.id,
-                channel="voice",
+                channel=Channel.voice,
                 to=phone,
                 recipient=case.owner,
                 body=f"Voice call: {asked}",
@@ -204,7 +205,7 @@ class ClosedLoop:
                 body = f"{case.id}: {owner} not on site after {minutes} min; re-alerted step {step}"
                 say = None
             else:
-                body, say = text, (text if action.channel == "voice" else None)
+                body, say = text, (text if action.channel == Channel.voice else None)
                 told.append(action.recipient)
             # The alert prefix makes them "alerted people": they hear when the case ends.
             ctx.outbox.add(
@@ -230,7 +231,7 @@ class ClosedLoop:
         if phone and case.owner:
             ctx.outbox.add(
                 case_id=case.id,
-                channel="sms",
+                channel=Channel.sms,
                 to=phone,
                 recipient=case.owner,
                 body=resolve_overdue_text(case.id, minutes),

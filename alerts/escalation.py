@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -37,13 +38,19 @@ from alerts.ladder import (
 from alerts.sender import (
     ALERT_KEY_PREFIX,
     CHECKED_IN_LATE_DETAIL,
-    PHONE_CHANNELS,
     OutboxWriter,
     cancel_elder_calls,
 )
 from alerts.throttle import UNSENT_BY_BOUNDS
 from alerts.timers import Dispatch, TimerBusy, TimerContext
 from care_api.domain.cases import is_unowned
+from care_api.domain.channels import (
+    CHANNELS,
+    PERSON_CHANNELS,
+    PHONE_CHANNELS,
+    AddressKind,
+    Channel,
+)
 from care_api.domain.model import TimerPurpose
 from care_api.i18n import DEFAULT_LANGUAGE, language_of
 from care_api.services import Services
@@ -51,6 +58,7 @@ from care_api.store.tables import Case, Elder, Notification, Timer
 from care_api.usecases.cases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
 from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
+from care_api.usecases.people.addresses import Reach, phone_of, reach_of
 from care_api.usecases.people.languages import language_of_person
 from care_api.usecases.people.registry import contacts_of
 from care_api.usecases.schedules.rotas import who_is_on_duty
@@ -85,12 +93,16 @@ def case_facts(case: Case, elder: Elder | None) -> CaseFacts:
 
 
 def alerted_people(session: Session, case_id: str) -> dict[str, str]:
-    """Everyone the ladder alerted for the case by phone: actor → number, first alerted first."""
+    """Everyone the ladder alerted for the case: actor → phone number, first alerted first.
+
+    Notices that follow (taken, cancelled) go by SMS, so a person alerted on WeChat only is
+    named by the phone on their record.
+    """
     rows = session.exec(
         select(Notification)
         .where(
             col(Notification.case_id) == case_id,
-            col(Notification.channel).in_(PHONE_CHANNELS),
+            col(Notification.channel).in_(PERSON_CHANNELS),
             col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
             # Alerts the send bounds kept back told nobody anything: nothing to follow up.
             col(Notification.status).not_in(UNSENT_BY_BOUNDS),
@@ -99,7 +111,12 @@ def alerted_people(session: Session, case_id: str) -> dict[str, str]:
     ).all()
     people: dict[str, str] = {}
     for row in rows:
-        people.setdefault(row.recipient, row.to)
+        if row.channel in PHONE_CHANNELS:
+            people.setdefault(row.recipient, row.to)
+        elif row.recipient not in people:
+            phone = phone_of(session, row.recipient)
+            if phone:
+                people[row.recipient] = phone
     return people
 
 
@@ -135,7 +152,7 @@ def tell_all(
         text = sms(language) if callable(sms) else sms
         writer.add(
             case_id=case.id,
-            channel="sms",
+            channel=Channel.sms,
             to=phone,
             recipient=who,
             body=owner_sms if owner_sms is not None and who == case.owner else text,
@@ -155,6 +172,8 @@ class Escalation:
             Audience.SUPERVISOR.value: self._supervisor,
         }
         self.why_nobody: dict[str, NobodyReason] = {}
+        # The channels a notifier sends on here: a person is reached only on those.
+        self.channels: frozenset[str] = frozenset(PERSON_CHANNELS)
         # case → the window in which "pressed again" was last written (one worker thread).
         self._told_again: dict[str, int] = {}
 
@@ -257,7 +276,24 @@ class Escalation:
             hook = self.audiences.get(target.audience.value)
             if hook is not None and elder is not None:
                 others[target.audience.value] = hook(session, case, elder, target)
-        return contacts, others
+        everyone = [r.key for r in contacts] + [r.key for rs in others.values() for r in rs]
+        found = reach_of(session, everyone)
+        return (
+            [self._with_addresses(r, found) for r in contacts],
+            {a: [self._with_addresses(r, found) for r in rs] for a, rs in others.items()},
+        )
+
+    def _with_addresses(self, person: Recipient, found: Mapping[str, Reach]) -> Recipient:
+        """`person` with their other addresses, on the channels a notifier serves here."""
+        reach = found.get(person.key)
+        if reach is None:
+            return person
+        usable = {
+            CHANNELS[Channel(c)].address for c in self.channels if CHANNELS[Channel(c)].address
+        }
+        addresses = {k: v for k, v in reach.addresses.items() if AddressKind(k) in usable}
+        preferred = reach.preferred if reach.preferred in self.channels else None
+        return replace(person, addresses=addresses, preferred=preferred)
 
     def _supervisor(
         self, session: Session, case: Case, elder: Elder, target: Target
@@ -298,7 +334,7 @@ class Escalation:
             language = language_of_person(session, who, centre=centre)
             ctx.outbox.add(
                 case_id=case.id,
-                channel="sms",
+                channel=Channel.sms,
                 to=phone,
                 recipient=who,
                 body=taken_text(case.id, owner, language),
@@ -376,7 +412,7 @@ class Escalation:
             for who, phone in alerted.items():
                 writer.add(
                     case_id=case.id,
-                    channel="sms",
+                    channel=Channel.sms,
                     to=phone,
                     recipient=who,
                     body=text,

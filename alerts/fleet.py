@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from alerts.escalation import alerted_people, case_facts
 from alerts.sender import OutboxWriter
 from alerts.timers import Dispatch, TimerContext
+from care_api.domain.channels import Channel
 from care_api.domain.model import CaseKind, CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Timer
@@ -126,7 +127,7 @@ class FleetAlerts:
             for who, phone in alerted_people(uow.session, case.id).items():
                 writer.add(
                     case_id=case.id,
-                    channel="sms",
+                    channel=Channel.sms,
                     to=phone,
                     recipient=who,
                     body=text,

@@ -19,8 +19,9 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
-from alerts.sender import ALERT_KEY_PREFIX, PHONE_CHANNELS, OutboxWriter
+from alerts.sender import ALERT_KEY_PREFIX, OutboxWriter
 from care_api.domain.cases import is_unowned
+from care_api.domain.channels import PERSON_CHANNELS, Channel
 from care_api.domain.model import SYSTEM, TimerPurpose
 from care_api.store.tables import Case, CaseEvent, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -66,7 +67,7 @@ def unreachable(
     if case is None:
         return
     who = describe_actor(session, row.recipient)
-    what = "call" if row.channel == "voice" else row.channel.upper()
+    what = "call" if row.channel == Channel.voice else row.channel.upper()
     why = f"{what} to {who} ({row.to}) did not reach them: {detail}"
     add_note(uow, case, action="unreachable", by=BY, why=why, now=now)
     if tell_console:
@@ -136,7 +137,7 @@ def _latest_step(session: Session, case: Case) -> tuple[int, dict[str, list[Noti
     rows = session.exec(
         select(Notification).where(
             col(Notification.case_id) == case.id,
-            col(Notification.channel).in_(PHONE_CHANNELS),
+            col(Notification.channel).in_(PERSON_CHANNELS),
             col(Notification.idempotency_key).startswith(prefix),
         )
     ).all()
@@ -164,5 +165,5 @@ def _declined(session: Session, case_id: str) -> set[str]:
 
 
 def _reached_nobody(rows: Sequence[Notification]) -> bool:
-    calls = [r for r in rows if r.channel == "voice"]
+    calls = [r for r in rows if r.channel == Channel.voice]
     return all(is_dead(r) for r in (calls or rows))

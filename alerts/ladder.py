@@ -7,9 +7,10 @@ people around it into actions; escalation.py writes them as rows. No I/O happens
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from care_api.domain.channels import AddressKind, Channel, reach
 from care_api.domain.model import CaseKind
 from care_api.i18n import language_of, t
 from care_api.usecases.cases.ladders import CONSOLE, CONSOLE_AUDIENCES, Audience, Ladder, Target
@@ -28,6 +29,16 @@ class Recipient:
     phone: str
     priority: int = 1
     language: str | None = None  # of what they read and hear; None: the centre's default
+    # Addresses besides the phone, by AddressKind value ({"wechat_openid": "o6_bm…"}).
+    addresses: Mapping[str, str] = field(default_factory=dict)
+    preferred: str | None = None  # the channel to reach them on first, where set
+
+    def reach(self, channels: Sequence[str]) -> list[tuple[str, str]]:
+        """The (channel, address) pairs of `channels` this person is reached on."""
+        addresses = dict(self.addresses)
+        if self.phone:
+            addresses[AddressKind.phone.value] = self.phone
+        return reach(channels, addresses, self.preferred)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +55,7 @@ class CaseFacts:
 
 @dataclass(frozen=True, slots=True)
 class Notify:
-    """Write (then send) one message; `channel` is "sms", "voice" or "console"."""
+    """Write (then send) one message on a `Channel` ("sms", "voice", "wechat", "console")."""
 
     channel: str
     recipient: str
@@ -130,11 +141,11 @@ def plan(
             if reason not in reasons:
                 reasons.append(reason)
         for person in people:
-            for channel in target.channels:
-                if (channel, person.phone) in seen:
+            for channel, address in person.reach(target.channels):
+                if (channel, address) in seen:
                     continue
-                seen.add((channel, person.phone))
-                alerts[-1].append(_alert(channel, person, facts, step))
+                seen.add((channel, address))
+                alerts[-1].append(_alert(channel, person, address, facts, step))
     # A rung for the console alone is the operators' turn and keeps its wait; a rung for
     # people that finds no phone to ring must not hold the elder's alarm for minutes.
     unreached = tuple(reasons) if reasons and not any(alerts) else ()
@@ -219,14 +230,15 @@ def asks_for_answer(kind: CaseKind) -> bool:
     return kind is not CaseKind.DEVICE
 
 
-def _alert(channel: str, person: Recipient, facts: CaseFacts, step: int) -> Notify:
+def _alert(channel: str, person: Recipient, to: str, facts: CaseFacts, step: int) -> Notify:
     lang = language_of(person.language)
-    say = alert_say(facts, lang) if channel == "voice" else None
-    if channel == "sms":
-        body = alert_sms(facts, step, lang)
-    else:
+    say = alert_say(facts, lang) if channel == Channel.voice else None
+    if channel == Channel.voice:
         body = t(lang, "Voice call: {text}", text=alert_say(facts, lang))
-    return Notify(channel, person.key, person.phone, body, say, lang)
+    else:
+        # A text message (SMS, WeChat) asks for the same reply whichever way it went.
+        body = alert_sms(facts, step, lang)
+    return Notify(channel, person.key, to, body, say, lang)
 
 
 def kind_label(kind: CaseKind, language: str | None) -> str:

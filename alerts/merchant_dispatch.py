@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from alerts.escalation import OPERATORS
 from alerts.replies import Answer, Reply, matches_case, short_code
 from alerts.timers import TimerContext
+from care_api.domain.channels import Channel
 from care_api.domain.errors import DomainError
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Merchant, ServiceOrder, Timer
@@ -69,7 +70,7 @@ class MerchantDispatch:
             return
         ctx.outbox.add(
             case_id=order.case_id,
-            channel="sms",
+            channel=Channel.sms,
             to=merchant.phone,
             recipient=merchant_actor(attempt.merchant_id),
             body=order_text(order, session.get(Elder, case.elder_id)),
@@ -89,7 +90,7 @@ class MerchantDispatch:
             return
         ctx.outbox.add(
             case_id=order.case_id,
-            channel="sms",
+            channel=Channel.sms,
             to=skipped.phone,
             recipient=merchant_actor(missed.merchant_id),
             body=moved_text(order),

@@ -25,6 +25,7 @@ from alerts.replies import short_code
 from alerts.sender import ALERT_KEY_PREFIX
 from alerts.timers import TimerBusy, TimerContext, TimerHandler
 from care_api.domain.cases import is_unowned
+from care_api.domain.channels import Channel
 from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.domain.volunteering import (
     EMERGENCY_RADIUS_KM,
@@ -190,7 +191,7 @@ class VolunteerOffers:
             who = volunteer_actor(task.volunteer_id)
             ctx.outbox.add(
                 case_id=case.id,
-                channel="sms",
+                channel=Channel.sms,
                 to=phones[task.volunteer_id],
                 recipient=who,
                 body=offer_text(case.id, task.distance_km, need.need),

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Literal, Protocol, get_args, runtime_checkable
+
+from care_api.domain.channels import Channel
+
+__all__ = [
+    "DELIVERY_STATUSES",
+    "Channel",
+    "DeliveryReceipt",
+    "DeliveryStatus",
+    "Notifier",
+    "NotifyError",
+    "OutboundMessage",
+]
 
 DeliveryStatus = Literal["sent", "queued", "failed"]
 DELIVERY_STATUSES: frozenset[str] = frozenset(get_args(DeliveryStatus))
-
-
-class Channel(StrEnum):
-    """How a notification reaches a person."""
-
-    sms = "sms"
-    voice = "voice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,11 +27,13 @@ class OutboundMessage:
 
     Attributes:
         notification_id: Id of the notification row the caller wrote first.
-        channel: SMS or voice call.
-        to: Recipient phone number, E.164 (e.g. "+8613800000000").
+        channel: The channel (care_api.domain.channels): SMS, voice call, WeChat.
+        to: The recipient's address on that channel: an E.164 phone number
+            ("+8613800000000") or a WeChat openid.
         body: The SMS text; for a voice call, the text that is logged and shown.
         say: For a voice call, the text spoken to the callee; None means speak `body`.
         language: The language of `body` and `say` (BCP 47: zh-CN, en); None: the centre's.
+        case_id: The case the message is about, if any (a WeChat template shows it).
     """
 
     notification_id: int
@@ -36,6 +42,7 @@ class OutboundMessage:
     body: str
     say: str | None = None
     language: str | None = None
+    case_id: str | None = None
 
     @property
     def spoken_text(self) -> str:

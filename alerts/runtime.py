@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from twilio.rest import Client
 
 from alerts.answers import Answers
 from alerts.checkins import Checkins
@@ -26,13 +25,7 @@ from alerts.fleet import FleetAlerts
 from alerts.hand_on import unreachable
 from alerts.hotline import Hotline
 from alerts.merchant_dispatch import MerchantDispatch
-from alerts.notify.twilio import (
-    TwilioSmsNotifier,
-    TwilioVoiceNotifier,
-    close_twilio_client,
-    make_twilio_client,
-    notifiers_from_settings,
-)
+from alerts.notify.registry import build_notifiers
 from alerts.offers import VolunteerOffers
 from alerts.ports import Channel, Notifier
 from alerts.quiet import QuietWatches
@@ -41,6 +34,7 @@ from alerts.sender import NotificationSender
 from alerts.summaries import ClosingSummaries
 from alerts.timers import TimerContext, TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
+from alerts.wechat_webhook import wechat_router
 from care_api.domain.cases import is_unowned
 from care_api.domain.events import (
     CaseCheckedInLate,
@@ -52,7 +46,6 @@ from care_api.domain.events import (
     VolunteersRequested,
 )
 from care_api.domain.model import CaseState, TimerPurpose
-from care_api.i18n import CHINESE, ENGLISH, language_of
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Notification, Timer
@@ -61,7 +54,7 @@ from care_api.usecases.cases.ladders import MAX_STEPS, Audience
 from care_api.usecases.fleet.storms import STORM_BY
 from care_api.usecases.intake.fall_window import open_held_fall
 
-__all__ = ["AlertsComponent", "webhook_router"]
+__all__ = ["AlertsComponent", "webhook_router", "wechat_router"]
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +91,18 @@ class AlertsComponent:
     ) -> None:
         self._settings = settings
         self._services = services
-        self._twilio: Client | None = None
-        # SMS are paced only through Twilio built here; injected notifiers (tests) are not.
-        self.sender = NotificationSender(
-            services,
-            notifiers or self._build_notifiers(),
-            on_gave_up=_gave_up,
-            pace_sms=notifiers is None and settings.twilio_configured,
-        )
+        self._closers: list[Callable[[], None]] = []
+        if notifiers is None:
+            # Raises ChannelWithoutAdapter when a declared channel has no adapter registered.
+            base = f"{settings.public_url.rstrip('/')}{PREFIX}" if settings.public_url else None
+            notifiers, self._closers = build_notifiers(settings, twilio_webhooks=base)
+            pace = settings.twilio_configured
+        else:
+            pace = False  # SMS are paced only through Twilio built here, not injected (tests)
+        self.sender = NotificationSender(services, notifiers, on_gave_up=_gave_up, pace_sms=pace)
         self.escalation = Escalation(services, self.sender.enqueue)
+        # People are reached only on channels a notifier serves here (WeChat when configured).
+        self.escalation.channels = frozenset(c.value for c in notifiers)
         self.sweeper = TimerSweeper(services, self.sender.enqueue)
         # Dispatch (volunteer offers, merchant orders, deadlines) rides on the same sweep.
         self.offers = VolunteerOffers(services)
@@ -144,29 +140,6 @@ class AlertsComponent:
         self._worker: threading.Thread | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._last_tick_error: str | None = None
-
-    def _build_notifiers(self) -> dict[Channel, Notifier]:
-        s = self._settings
-        token = s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else None
-        if not (s.twilio_account_sid and token and s.twilio_from):
-            # The outbox; it also warns about a half-done Twilio configuration.
-            return notifiers_from_settings(s.twilio_account_sid, token, s.twilio_from, None)
-        self._twilio = make_twilio_client(s.twilio_account_sid, token, s.twilio_api_url)
-        # Status callbacks need a URL Twilio can reach; without one, rows stop at "sent".
-        base = f"{s.public_url.rstrip('/')}{PREFIX}" if s.public_url else None
-        callback = f"{base}/status" if base else None
-        prompt = f"{base}/voice" if base else None
-        return {
-            Channel.sms: TwilioSmsNotifier(self._twilio, s.twilio_from, callback),
-            Channel.voice: TwilioVoiceNotifier(
-                self._twilio,
-                s.twilio_from,
-                callback,
-                prompt_url=prompt,
-                language=language_of(s.language),
-                voices={CHINESE: s.twilio_voice_zh, ENGLISH: s.twilio_voice_en},
-            ),
-        }
 
     def _fall_window_closed(self, ctx: TimerContext, timer: Timer) -> None:
         # No cancel came in the window: the emergency opens, and its ladder starts at once.
@@ -209,8 +182,8 @@ class AlertsComponent:
             self._worker.join(STOP_JOIN_S)
             self._worker = None
         self.sender.stop()
-        if self._twilio is not None:
-            close_twilio_client(self._twilio)
+        for close in self._closers:
+            close()
         log.info("alerts stopped")
 
     # -- work ---------------------------------------------------------------------------------

@@ -26,17 +26,18 @@ from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, Outbou
 from alerts.sms_segments import sms_segments
 from alerts.throttle import HELD, SendBounds, limits_from_settings
 from care_api.domain.cases import is_unowned
+from care_api.domain.channels import CHANNELS, PERSON_CHANNELS
 from care_api.domain.model import CaseKind
 from care_api.log_privacy import mask_phone, mask_phones_in
 from care_api.services import Services
 from care_api.store.tables import Case, Notification
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.people.addresses import phone_of
 from care_api.usecases.schedules.checkins import has_checked_in_late
 from care_api.usecases.schedules.drills import mark_test, takes_part_in_drills
 
 log = logging.getLogger(__name__)
 
-PHONE_CHANNELS = (Channel.sms.value, Channel.voice.value)
 # Twilio keeps retrying on its side for hours; ours covers outages and rate limits.
 RETRY_BACKOFF_S = (10, 30, 120, 600)
 MAX_ATTEMPTS = len(RETRY_BACKOFF_S) + 1
@@ -82,11 +83,14 @@ class OutboxWriter:
 
         `language` is that of `body` and `say` (a voice call speaks it); None: the centre's.
 
-        Console rows are delivered by being written; SMS and voice rows wait for the sender.
+        Console rows are delivered by being written; rows on a person's channel (SMS, voice,
+        WeChat) wait for the sender. A channel nobody declared is a bug: ValueError.
         """
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}: declare it in care_api.domain.channels")
         if key is not None and self._exists(key):
             return None
-        phone = channel in PHONE_CHANNELS
+        phone = channel in PERSON_CHANNELS
         if case_id is not None and self._is_drill(case_id):
             # A drill runs the whole ladder, but nobody may take it for a real alarm, and
             # only people who opted in to drills are disturbed; the rest are recorded.
@@ -101,7 +105,7 @@ class OutboxWriter:
             recipient=recipient,
             body=body[:MAX_BODY_CHARS],
             say=say[:MAX_BODY_CHARS] if say is not None else None,
-            segments=sms_segments(body[:MAX_BODY_CHARS]) if channel == "sms" else None,
+            segments=sms_segments(body[:MAX_BODY_CHARS]) if channel == Channel.sms else None,
             language=language,
             status="pending" if phone else "delivered",
             idempotency_key=key,
@@ -208,7 +212,7 @@ class NotificationSender:
                 select(Notification.id)
                 .where(
                     col(Notification.provider_id).is_(None),
-                    col(Notification.channel).in_(PHONE_CHANNELS),
+                    col(Notification.channel).in_(PERSON_CHANNELS),
                     col(Notification.status).in_(("pending", "failed", "sending", HELD)),
                     col(Notification.next_attempt_at) <= now,
                 )
@@ -277,7 +281,9 @@ class NotificationSender:
         message, attempts = claimed
         notifier = self._notifiers.get(message.channel)
         if notifier is None:
+            # Never "delivered": the row fails where all can see it (or falls back).
             detail = f"no notifier for channel {message.channel}"
+            log.error("notification %d: %s", notification_id, detail)
             return self._record_failure(notification_id, attempts, detail, False)
         try:
             receipt = notifier.send(message)
@@ -300,7 +306,7 @@ class NotificationSender:
                 .where(
                     col(n.id) == notification_id,
                     col(n.provider_id).is_(None),
-                    col(n.channel).in_(PHONE_CHANNELS),
+                    col(n.channel).in_(PERSON_CHANNELS),
                     or_(
                         col(n.status) == "pending",
                         and_(
@@ -348,7 +354,13 @@ class NotificationSender:
                 uow.commit()
                 return None
             message = OutboundMessage(
-                notification_id, Channel(row.channel), row.to, row.body, row.say, row.language
+                notification_id,
+                Channel(row.channel),
+                row.to,
+                row.body,
+                row.say,
+                row.language,
+                row.case_id,
             )
             attempts = row.attempts
             uow.commit()
@@ -397,6 +409,7 @@ class NotificationSender:
         now = self._services.clock.now()
         self.failed += 1
         give_up = not retryable or attempts >= MAX_ATTEMPTS
+        fell_back: list[int] = []
         with self._services.uow() as uow:
             row = uow.session.get(Notification, notification_id)
             if row is None:  # pragma: no cover - rows are never deleted
@@ -404,7 +417,14 @@ class NotificationSender:
             row.status = "failed"
             row.updated_at = now
             row.sent_at = None  # nothing went out: the send bounds do not count it
-            if give_up:
+            fallback = fall_back(uow.session, row, detail, now)
+            if fallback is not None:
+                # The person is reached on the fallback channel now, not after retries.
+                row.next_attempt_at = None
+                row.detail = f"{detail}; sent by {fallback.channel} instead"[:MAX_DETAIL_CHARS]
+                if fallback.id is not None:
+                    fell_back.append(fallback.id)
+            elif give_up:
                 row.next_attempt_at = None
                 row.detail = f"gave up after {attempts} attempt(s): {detail}"[:MAX_DETAIL_CHARS]
                 OutboxWriter(uow.session, now).add(
@@ -430,10 +450,51 @@ class NotificationSender:
             notification_id,
             mask_phone(to),
             attempts,
-            ", giving up" if give_up else "",
+            ", falling back" if fell_back else ", giving up" if give_up else "",
             mask_phones_in(detail),  # a provider's error quotes the number
         )
+        self.enqueue(fell_back)
         return "failed"
+
+
+def fall_back(
+    session: Session, row: Notification, detail: str, now: datetime
+) -> Notification | None:
+    """The same message on the channel's fallback (WeChat → SMS), written now; None if none.
+
+    Its key is the one the ladder would have given the fallback channel, so replies and
+    "taken" notices find it like any alert, and it is written once.
+    """
+    channel = CHANNELS[Channel(row.channel)].fallback
+    if channel is None:
+        return None
+    phone = phone_of(session, row.recipient)
+    if not phone:
+        return None
+    key = row.idempotency_key
+    if key is not None:
+        segment = f":{row.channel}:"
+        key = key.replace(segment, f":{channel}:", 1) if segment in key else f"{key}:{channel}"
+    writer = OutboxWriter(session, now)
+    added = writer.add(
+        case_id=row.case_id,
+        channel=channel,
+        to=phone,
+        recipient=row.recipient,
+        body=row.body,
+        say=row.say,
+        key=key,
+        language=row.language,
+    )
+    if added is not None:
+        log.info(
+            "notification %d by %s failed (%s): falling back to %s",
+            row.id,
+            row.channel,
+            mask_phones_in(detail),
+            channel,
+        )
+    return added
 
 
 def _outgoing(row: Notification, case: Case | None) -> Outgoing:

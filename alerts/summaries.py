@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from alerts.sender import OutboxWriter
 from alerts.timers import Dispatch
+from care_api.domain.channels import Channel
 from care_api.domain.model import CaseState
 from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, Contact, Elder
@@ -102,7 +103,7 @@ class ClosingSummaries:
             for person in people:
                 writer.add(
                     case_id=case.id,
-                    channel="sms",
+                    channel=Channel.sms,
                     to=person.phone,
                     recipient=f"contact:{person.id}",
                     body=body,

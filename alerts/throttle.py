@@ -30,6 +30,7 @@ from alerts.bounds import (
     judge,
 )
 from alerts.ladder import folded_prefix
+from care_api.domain.channels import Channel
 from care_api.domain.model import CaseKind
 from care_api.settings import Settings
 from care_api.store.tables import Case, Elder, Notification
@@ -239,5 +240,5 @@ def _count(
 
 
 def _message(row: Notification) -> str:
-    what = "call" if row.channel == "voice" else row.channel.upper()
+    what = "call" if row.channel == Channel.voice else row.channel.upper()
     return f"{what} to {row.recipient or row.to}"

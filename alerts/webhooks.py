@@ -18,6 +18,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from alerts.answers import Answers
 from alerts.hotline import DIALED_PATH, MENU_PATH, Hotline, Urls
+from care_api.domain.channels import Channel
 from care_api.domain.hotline import CALL_ENDED
 from care_api.http.deps import client_source, too_many_failures
 from care_api.i18n import t
@@ -220,9 +221,9 @@ def webhook_router(services: Services) -> APIRouter:
                 raise _refuse_replay()
         try:
             if digits == "1":
-                text = await run_in_threadpool(answers.take, case_id, who, via="voice")
+                text = await run_in_threadpool(answers.take, case_id, who, via=Channel.voice)
             elif digits == "2":
-                text = await run_in_threadpool(answers.refuse, case_id, who, via="voice")
+                text = await run_in_threadpool(answers.refuse, case_id, who, via=Channel.voice)
             elif digits == "3":
                 text = await run_in_threadpool(answers.arrive, case_id, who)
             else:

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     twilio_api_url: str | None = None
     public_url: str | None = None  # how Twilio reaches our webhooks, e.g. https://vnh.example.org
     supervisor_phone: str | None = None  # the last rung of the emergency ladder
+    # A WeChat official account (服务号) sending template messages to people who bound it;
+    # the token signs its inbound message webhook (/webhooks/wechat).
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_template_id: str | None = None
+    wechat_token: SecretStr | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"  # another only for tests
     # The centre's region (ISO 3166 code): numbers typed without "+" are read as its local
     # ones; every number is stored and matched in E.164.
     phone_region: str = DEFAULT_REGION
@@ -204,6 +211,28 @@ class Settings(BaseSettings):
             close_share=self.storm_close_share,
             followup_s=self.storm_followup_s,
             hold_s=self.storm_hold_s,
+        )
+
+    @property
+    def wechat_configured(self) -> bool:
+        """True when every WeChat setting needed to send template messages is present."""
+        return bool(self.wechat_app_id and self.wechat_app_secret and self.wechat_template_id)
+
+    def wechat_config_error(self) -> str | None:
+        """Why the WeChat settings cannot work as given (some set, not all), or None."""
+        named = {
+            "VNH_WECHAT_APP_ID": self.wechat_app_id,
+            "VNH_WECHAT_APP_SECRET": self.wechat_app_secret,
+            "VNH_WECHAT_TEMPLATE_ID": self.wechat_template_id,
+            "VNH_WECHAT_TOKEN": self.wechat_token,
+        }
+        missing = [name for name, value in named.items() if not value]
+        if not missing or len(missing) == len(named):
+            return None
+        return (
+            f"WeChat is only partly configured: set {', '.join(missing)} too (or none of "
+            "them): the template messages need the app id, secret and template, and the "
+            "webhook that binds people and takes their replies needs the token"
         )
 
     @property

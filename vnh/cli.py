@@ -61,7 +61,7 @@ def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStre
     """
     # Imported here, not at the top: the composition root is the only place allowed to see
     # the gateway and alerts (import-linter contract), and `vnh token` needs neither.
-    from alerts.runtime import AlertsComponent, webhook_router
+    from alerts.runtime import AlertsComponent, webhook_router, wechat_router
     from care_api.http.app import create_app
     from device_gateway.runtime import GatewayComponent
 
@@ -70,7 +70,11 @@ def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStre
     stream = CaseStream(services.bus)
     api = create_app(
         services,
-        routers=[webhook_router(services), console_router(services, stream=stream)],
+        routers=[
+            webhook_router(services),
+            wechat_router(services),
+            console_router(services, stream=stream),
+        ],
         components=[gateway, alerts],
         health_checks={"gateway": gateway.health, "alerts": alerts.health},
     )
@@ -92,13 +96,20 @@ def http_server(settings: Settings, api: FastAPI, stream: CaseStream) -> uvicorn
     return ConsoleAwareServer(config, streams=[stream])
 
 
+def channel_error() -> str | None:
+    """Why the alerts cannot start: a declared channel without a notifier adapter."""
+    from alerts.notify.registry import adapter_config_error
+
+    return adapter_config_error()
+
+
 @app.command()
 def serve() -> None:
     """Run API, gateway and timers in one process (and a broker when VNH_MQTT_URL is unset)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     install_phone_mask()  # whatever a log site or a library forgot to mask
     settings = Settings()
-    problem = settings.webhook_config_error()
+    problem = settings.webhook_config_error() or settings.wechat_config_error() or channel_error()
     if problem is not None:
         typer.echo(f"vnh serve: {problem}", err=True)
         raise typer.Exit(code=2)

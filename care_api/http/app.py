@@ -16,6 +16,7 @@ from care_api.http.metrics import MetricsMiddleware, build_registry
 from care_api.http.routes import (
     audit,
     cases,
+    channels,
     checkins,
     desk,
     devices,
@@ -114,6 +115,7 @@ def create_app(
         desk,
         incidents,
         watches,
+        channels,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

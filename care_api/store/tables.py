@@ -181,7 +181,7 @@ class Notification(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     case_id: str | None = Field(default=None, max_length=32, index=True)
-    channel: str = Field(max_length=16)  # sms | voice | console
+    channel: str = Field(max_length=16)  # a care_api.domain.channels.Channel
     to: str = Field(max_length=64)
     recipient: str = Field(default="", max_length=100)  # contact:3, volunteer:2, …
     body: str = Field(max_length=1600)
@@ -569,6 +569,7 @@ class WebhookReceipt(SQLModel, table=True):
 
 # The hotline's tables live in their own module (migration 0020); imported here so that
 # every table is known wherever this module is.
+import care_api.store.channel_tables  # noqa: E402, F401  (the channel model's tables)
 from care_api.store import desk_tables as desk_tables  # noqa: E402  the desk's tables (0025)
 from care_api.store.hotline_tables import HotlineCall as HotlineCall  # noqa: E402
 from care_api.store.hotline_tables import WalkInCaller as WalkInCaller  # noqa: E402

@@ -136,6 +136,10 @@ def zoned(w: World, role: str, own: bool) -> dict[str, Any]:
     return {"elder_id": elder_id}
 
 
+def volunteer_channels(w: World, role: str, own: bool) -> dict[str, Any]:
+    return {"kind": "volunteers", "person_id": w.volunteer_v}
+
+
 RULES: dict[str, Rule] = {
     "GET /api/v1/elders/{elder_id}/readings": Rule(CAREGIVER_OWN, elder),
     "GET /api/v1/elders/{elder_id}/position": Rule(CAREGIVER_OWN, elder),
@@ -269,6 +273,14 @@ RULES: dict[str, Rule] = {
         lambda w, r, o: {"volunteer_id": w.volunteer_v if o else w.volunteer_w},
         lambda w: {"availability": ALL_WEEK},  # unchanged hours: later offers still reach them
     ),
+    "GET /api/v1/{kind}/{person_id}/channels": Rule(STAFF, volunteer_channels),
+    "PUT /api/v1/{kind}/{person_id}/channels": Rule(
+        STAFF, volunteer_channels, lambda w: {"preferred": "sms"}
+    ),
+    "POST /api/v1/{kind}/{person_id}/wechat/code": Rule(
+        STAFF, volunteer_channels, lambda w: {"send_sms": False}
+    ),
+    "DELETE /api/v1/{kind}/{person_id}/wechat": Rule(STAFF, volunteer_channels),
     "GET /api/v1/tasks": Rule(VOLUNTEER_LIST),
     "POST /api/v1/tasks/{task_id}/accept": Rule(
         VOLUNTEER_OWN, lambda w, r, o: {"task_id": w.task(o)}

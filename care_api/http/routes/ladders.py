@@ -1,11 +1,11 @@
 """Escalation ladders per case kind: staff read them, the admin edits or resets them."""
 
 import logging
-from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from care_api.domain.channels import CHANNELS, Channel
 from care_api.domain.model import CaseKind
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
 from care_api.usecases.cases.ladders import (
@@ -35,7 +35,7 @@ class LadderTarget(BaseModel):
     """Who a step tells and on which channels (console audiences: ["console"] only)."""
 
     audience: Audience
-    channels: list[Literal["sms", "voice", "console"]] = Field(min_length=1, max_length=3)
+    channels: list[Channel] = Field(min_length=1, max_length=len(CHANNELS))
     limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
 
 

@@ -10,6 +10,7 @@ from typing import Any, TypeGuard
 
 from sqlmodel import Session
 
+from care_api.domain.channels import PERSON_CHANNELS, Channel
 from care_api.domain.errors import InvalidInput
 from care_api.domain.model import CaseKind
 from care_api.store.tables import LadderConfig
@@ -24,8 +25,7 @@ DEFAULT_REPEAT = 3
 DEFAULT_REPEAT_EVERY_S = 300
 MAX_REPEAT = 20
 MIN_REPEAT_EVERY_S = 30  # paging the same people more often only drowns them
-CONSOLE = "console"
-PERSON_CHANNELS = ("sms", "voice")
+CONSOLE = Channel.console.value
 
 
 class InvalidLadder(InvalidInput):
@@ -99,6 +99,10 @@ def _t(audience: Audience, *channels: str, limit: int | None = None) -> Target:
 
 _A = Audience
 _OPERATORS = _t(_A.OPERATORS, CONSOLE)
+# A person is reached on those they have, one text message each (WeChat when bound, else SMS).
+_TEXT = (Channel.wechat.value, Channel.sms.value)
+_PHONE = (Channel.sms.value, Channel.voice.value)
+_FAMILY = (*_TEXT, Channel.voice.value)
 # DESIGN.md "Default rules". Care offers to volunteers and merchant dispatch add rungs later.
 # Only the emergency's last rung repeats: the other kinds' rungs ask nobody to take the case
 # by phone (device cases inform, the rest go to the console and have their own chases).
@@ -106,21 +110,21 @@ DEFAULT_LADDERS: Mapping[CaseKind, Ladder] = {
     CaseKind.EMERGENCY: Ladder(
         CaseKind.EMERGENCY,
         (
-            Step(0, (_t(_A.CONTACTS_FIRST, "sms", "voice"), _OPERATORS)),
+            Step(0, (_t(_A.CONTACTS_FIRST, *_FAMILY), _OPERATORS)),
             Step(
                 120,
                 (
-                    _t(_A.CONTACTS_REST, "sms", "voice"),
-                    _t(_A.VOLUNTEERS_NEAREST, "sms", limit=5),
+                    _t(_A.CONTACTS_REST, *_FAMILY),
+                    _t(_A.VOLUNTEERS_NEAREST, *_TEXT, limit=5),
                     _OPERATORS,
                 ),
             ),
-            Step(300, (_t(_A.SUPERVISOR, "sms", "voice"), _OPERATORS), flag="call 120"),
+            Step(300, (_t(_A.SUPERVISOR, *_PHONE), _OPERATORS), flag="call 120"),
         ),
         repeat=DEFAULT_REPEAT,
     ),
     CaseKind.DEVICE: Ladder(
-        CaseKind.DEVICE, (Step(0, (_t(_A.CONTACTS_FIRST, "sms"), _t(_A.TECHNICIAN, CONSOLE))),)
+        CaseKind.DEVICE, (Step(0, (_t(_A.CONTACTS_FIRST, *_TEXT), _t(_A.TECHNICIAN, CONSOLE))),)
     ),
     CaseKind.CARE: Ladder(CaseKind.CARE, (Step(0, (_OPERATORS,)),)),
     CaseKind.SERVICE: Ladder(CaseKind.SERVICE, (Step(0, (_OPERATORS,)),)),
@@ -192,7 +196,7 @@ def _target_from_data(where: str, raw: object) -> Target:
         if list(channels) != [CONSOLE]:
             raise InvalidLadder(f"{where}: {audience} is reached on the console only")
     elif not set(channels) <= set(PERSON_CHANNELS):
-        raise InvalidLadder(f"{where}: {audience} is reached by {' and/or '.join(PERSON_CHANNELS)}")
+        raise InvalidLadder(f"{where}: {audience} is reached by {', '.join(PERSON_CHANNELS)}")
     limit = raw.get("limit")
     if limit is not None and (
         not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT

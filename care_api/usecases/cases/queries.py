@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from care_api.domain.cases import ACTIVE
+from care_api.domain.channels import Channel
 from care_api.domain.errors import InvalidInput
 from care_api.domain.model import CaseKind, CaseState, ServiceLine
 from care_api.store.tables import Case, CaseEvent, Notification
@@ -129,7 +130,7 @@ def sms_segments_by_status(session: Session) -> dict[str, int]:
     """SMS segments written to the outbox, by the messages' delivery status."""
     rows = session.exec(
         select(Notification.status, func.sum(Notification.segments))
-        .where(Notification.channel == "sms")
+        .where(Notification.channel == Channel.sms.value)
         .group_by(Notification.status)
     ).all()
     return {str(status): int(total or 0) for status, total in rows}

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from care_api.domain.channels import PERSON_CHANNELS, PHONE_CHANNELS
 from care_api.domain.model import CaseState
 from care_api.domain.phones import DEFAULT_REGION, e164_or_none
 from care_api.store.tables import Case, Contact, Merchant, Notification, Shift, Volunteer
@@ -87,7 +88,10 @@ FAMILY_SEES_NUMBERS_OF = frozenset({"contact", "elder"})
 def shown_to_family(session: Session, row: Notification) -> str:
     """The `to` of a message as a caregiver sees it: "volunteer Ann Liu", not their number."""
     kind = row.recipient.partition(":")[0]
-    if kind in FAMILY_SEES_NUMBERS_OF or row.channel not in {"sms", "voice"}:
+    if row.channel in PERSON_CHANNELS and row.channel not in PHONE_CHANNELS:
+        # An address that is no phone (a WeChat openid) means nothing to a reader: the name.
+        return f"{row.channel} {describe_actor(session, row.recipient)}"
+    if kind in FAMILY_SEES_NUMBERS_OF or row.channel not in PHONE_CHANNELS:
         return row.to  # a family number, or a desk ("operators"): no one's phone
     if row.recipient == SUPERVISOR:
         # The supervisor on the rota with that phone, latest shift first; else the role alone.
