@@ -22,6 +22,7 @@ from firmware_sim.cli import sim
 from vnh.bench import bench
 from vnh.bench_heartbeats import bench_heartbeats
 from vnh.broker_config import broker_config
+from vnh.onboarding import bench_import, import_file, user_app
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -41,6 +42,9 @@ app.command("bench", help="Measure presses: burst rate and latency against a bar
 app.command("bench-heartbeats", help="Measure heartbeat intake of many terminals.")(
     bench_heartbeats
 )
+app.command("import")(import_file)
+app.command("bench-import", help="Time the import of a generated register of elders.")(bench_import)
+app.add_typer(user_app, name="user")
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
