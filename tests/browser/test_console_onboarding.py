@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -129,3 +129,48 @@ def test_an_operator_cannot_import_and_a_locked_username_is_told(
     page.goto("/#/imports")
     expect(page.locator("#import-admin-only")).to_have_text("Only an administrator can import.")
     expect(page.locator("#import-file")).to_have_count(0)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_admin_adds_an_operator_and_resets_their_password(
+    live_console: LiveConsole, browser: Browser, desk: Page, screenshot: Shot, lang: str
+) -> None:
+    live, page = live_console, desk
+    _user(live, "wang.admin", "admin")
+    page.goto("/")
+    if lang == "zh":
+        page.click("#lang")
+    _sign_in(page, "wang.admin")
+    page.click("[data-route=users]")
+    page.fill("#user-username", "li.na")
+    page.fill("#user-name", "Li Na")
+    page.fill("#user-password", "short")
+    page.click("#user-form-submit")
+    expect(page.locator("#user-password-error")).not_to_be_empty(timeout=UI_TIMEOUT_MS)
+    page.fill("#user-password", PASSWORD)
+    page.click("#user-form-submit")
+    expect(page.locator("#users-table tr[data-username='li.na']")).to_be_visible(
+        timeout=UI_TIMEOUT_MS
+    )
+
+    # Li Na signs in elsewhere; the admin resets her password, which ends that session.
+    other = browser.new_context(base_url=live.base_url, viewport=DESK)
+    try:
+        tab = other.new_page()
+        tab.goto("/")
+        _sign_in(tab, "li.na")
+        expect(tab.locator("#login-error")).to_have_text("", timeout=UI_TIMEOUT_MS)
+        expect(tab.locator("#board-open")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        page.click("#users-table tr[data-username='li.na'] [data-action=reset]")
+        page.fill("#user-reset-password", "a new password 1")
+        screenshot(f"55-users-reset-{lang}")
+        page.click("#user-reset-submit")
+        expect(page.locator("form#user-reset")).to_have_count(0, timeout=UI_TIMEOUT_MS)
+        _fits(page)
+        tab.goto("/#/elders")
+        expect(tab.locator("#password-submit")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        _sign_in(tab, "li.na", "a new password 1")  # back where she was: the elders
+        expect(tab.locator("#elder-none")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(tab.locator("[data-route=users]")).to_be_hidden()  # an operator: no staff page
+    finally:
+        other.close()

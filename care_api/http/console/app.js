@@ -14,10 +14,13 @@ import { currentLang, loadLanguage, t, translateStatic } from "./i18n.js";
 import * as kpi from "./kpi.js";
 import * as merchants from "./merchants.js";
 import * as volunteers from "./volunteers.js";
+import * as users from "./users.js";
 import { startWatch, wireSoundButton } from "./watch.js";
 
 const TOAST_MS = 4000;
-const VIEWS = { board, case: caseView, elder, elders, fleet, imports, kpi, merchants, volunteers };
+const VIEWS = {
+  board, case: caseView, elder, elders, fleet, imports, kpi, merchants, users, volunteers,
+};
 // The header link a view belongs under: one case is part of the board, one elder of the directory.
 const SECTION = { case: "board", elder: "elders" };
 const $ = (id) => document.getElementById(id);
