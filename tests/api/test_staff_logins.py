@@ -103,7 +103,7 @@ def test_unknown_usernames_get_the_same_answer(api: TestClient, services: Servic
 
 
 def test_an_admin_resets_a_password_ending_sessions_and_the_lockout(
-    api: TestClient, services: Services
+    api: TestClient, services: Services, clock: FakeClock
 ) -> None:
     user_id = _user(services)
     other = TestClient(api.app)
@@ -116,6 +116,7 @@ def test_an_admin_resets_a_password_ending_sessions_and_the_lockout(
     assert reset.status_code == 200, reset.text
     assert other.get("/api/v1/devices").status_code == 401  # signed out everywhere
     assert _login(api) == 401  # the old password is gone
+    clock.advance(seconds=5)  # this address's own backoff (a sixth wrong password) ends
     assert _login(api, new["password"]) == 200
 
 
@@ -167,3 +168,15 @@ def test_docs_work_offline(api: TestClient) -> None:
         for url in urls:
             if url != "/openapi.json":
                 assert api.get(url).status_code == 200, url
+
+
+def test_one_address_guessing_across_usernames_is_slowed_down(
+    api: TestClient, services: Services, clock: FakeClock
+) -> None:
+    # Each username stays under its own lockout; the address guessing them all does not.
+    answers = [_login(api, "summer2026!", username=f"user{n}") for n in range(7)]
+    assert answers[:5] == [401] * 5
+    assert answers[6] == 429
+    clock.advance(seconds=30)
+    _user(services)
+    assert _login(api) == 200

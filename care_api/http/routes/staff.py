@@ -17,7 +17,9 @@ from care_api.http.deps import (
     ServicesDep,
     UowDep,
     client_source,
+    too_many_failures,
 )
+from care_api.throttle import Gate
 from care_api.usecases.people.staff import (
     PASSWORD_MAX,
     PASSWORD_MIN,
@@ -92,10 +94,13 @@ def post_session(
 ) -> SessionPublic:
     """Sign in with a username and password; the answer sets the HttpOnly session cookie."""
     now = services.clock.now()
+    source = client_source(request)
+    throttle = services.auth[Gate.STAFF_LOGIN]
+    wait_s = throttle.retry_after(source, now)
+    if wait_s is not None:
+        raise too_many_failures(wait_s)
     try:
-        signed = sign_in(
-            uow.session, body.username, body.password, now=now, source=client_source(request)
-        )
+        signed = sign_in(uow.session, body.username, body.password, now=now, source=source)
     except LockedOut as exc:
         wait = max(1, math.ceil(exc.retry_after.total_seconds()))
         raise HTTPException(
@@ -105,6 +110,7 @@ def post_session(
         ) from None
     except LoginRefused:
         uow.commit()  # the failure counts towards the lockout
+        throttle.failed(source, now)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail="wrong username or password"
         ) from None
