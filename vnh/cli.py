@@ -99,7 +99,8 @@ def serve() -> None:
         raise typer.Exit(code=2)
     if settings.admin_token is None:
         logging.getLogger(__name__).warning(
-            "VNH_ADMIN_TOKEN is not set: nobody can use the API until an admin token exists"
+            "VNH_ADMIN_TOKEN is not set: staff sign in with their logins "
+            "(`vnh user add NAME --role admin` creates the first) or minted tokens"
         )
     services = build_services(settings)
     try:
