@@ -22,6 +22,9 @@ class Gate(StrEnum):
     BEARER = "bearer_token"
     MQTT = "mqtt_login"
     WEBHOOK = "webhook_signature"
+    # Wrong staff passwords from one address, whatever the username: guessing one password
+    # across many usernames (which the per-username lockout does not see) slows down too.
+    STAFF_LOGIN = "staff_password"
 
 
 # Enough for a person who mistyped a token or a terminal with a stale secret a few times.

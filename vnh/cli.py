@@ -24,6 +24,7 @@ from vnh.bench_heartbeats import bench_heartbeats
 from vnh.bench_storm import bench_storm
 from vnh.bench_watch import bench_watch
 from vnh.broker_config import broker_config
+from vnh.onboarding import bench_import, import_file, user_app
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -50,6 +51,9 @@ app.command("bench-heartbeats", help="Measure heartbeat intake of many terminals
 app.command("bench-watch", help="Measure the 4G watch receiver with many connected watches.")(
     bench_watch
 )
+app.command("import")(import_file)
+app.command("bench-import", help="Time the import of a generated register of elders.")(bench_import)
+app.add_typer(user_app, name="user")
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -115,7 +119,8 @@ def serve() -> None:
         raise typer.Exit(code=2)
     if settings.admin_token is None:
         logging.getLogger(__name__).warning(
-            "VNH_ADMIN_TOKEN is not set: nobody can use the API until an admin token exists"
+            "VNH_ADMIN_TOKEN is not set: staff sign in with their logins "
+            "(`vnh user add NAME --role admin` creates the first) or minted tokens"
         )
     services = build_services(settings)
     try:

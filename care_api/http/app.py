@@ -13,6 +13,7 @@ from care_api import __version__
 from care_api.http.body_limit import BodySizeLimitMiddleware
 from care_api.http.errors import install_error_handlers
 from care_api.http.metrics import MetricsMiddleware, build_registry
+from care_api.http.offline_docs import install_offline_docs
 from care_api.http.routes import (
     audit,
     cases,
@@ -25,12 +26,14 @@ from care_api.http.routes import (
     filings,
     health,
     hotline,
+    imports,
     incidents,
     ladders,
     merchants,
     notifications,
     orders,
     rotas,
+    staff,
     tokens,
     vocabulary,
     volunteers,
@@ -57,6 +60,8 @@ TAGS: list[dict[str, Any]] = [
     {"name": "audit", "description": "Who read which elder's data, for the admin"},
     {"name": "desk", "description": "Notes, procedures, outcome codes, handover, the map"},
     {"name": "health", "description": "Health check and Prometheus metrics"},
+    {"name": "staff", "description": "Named staff logins: console sessions and the user list"},
+    {"name": "imports", "description": "Bulk import of elders, volunteers and merchants"},
 ]
 
 
@@ -91,12 +96,17 @@ def create_app(
         description="Cases from one-button terminals, their dispatch, alerts and callbacks.",
         openapi_tags=TAGS,
         lifespan=_lifespan(list(components)),
+        docs_url=None,  # served by install_offline_docs, from the package, not a CDN
+        redoc_url=None,
     )
+    install_offline_docs(app)
     registry, metrics = build_registry(services)
     app.state.services = services
     app.state.health_checks = dict(health_checks or {})
     app.state.metrics_registry = registry
-    app.add_middleware(BodySizeLimitMiddleware)  # inside metrics: 413s are counted
+    app.add_middleware(  # inside metrics: 413s are counted
+        BodySizeLimitMiddleware, larger={f"{API_PREFIX}/imports/": imports.MAX_IMPORT_BYTES}
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
     routes = (
@@ -118,7 +128,8 @@ def create_app(
         channels,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
-    for module in routes + dispatch_routes:
+    onboarding_routes = (staff, imports)
+    for module in routes + dispatch_routes + onboarding_routes:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     for router in routers:

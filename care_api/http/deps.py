@@ -20,6 +20,7 @@ from care_api.domain.model import Role
 from care_api.services import Services
 from care_api.store.uow import SqlUnitOfWork
 from care_api.throttle import Gate
+from care_api.usecases.people.staff import session_principal
 from care_api.usecases.people.tokens import authenticate
 
 log = logging.getLogger(__name__)
@@ -97,15 +98,42 @@ def check_token(services: Services, session: Session, token: str, source: str) -
     return principal
 
 
+# The console's session cookie (HttpOnly, SameSite=Strict) and the header its every call sends:
+# a cross-site form or image cannot set a custom header, so a cookie-authenticated write
+# without it is refused (CSRF), on top of what SameSite=Strict already keeps out.
+SESSION_COOKIE = "vnh_session"
+CSRF_HEADER = "X-VNH-Console"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cookie_principal(request: Request, services: Services, session: Session) -> Principal | None:
+    """The staff member behind the session cookie, or None without a cookie; 401/403 when bad."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        return None
+    principal = session_principal(session, secret, services.clock.now())
+    if principal is None:
+        raise _unauthenticated()
+    if request.method not in _SAFE_METHODS and request.headers.get(CSRF_HEADER) != "1":
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail=f"a write with the session cookie needs the {CSRF_HEADER}: 1 header",
+        )
+    return principal
+
+
 def get_principal(
     request: Request,
     services: ServicesDep,
     uow: UowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
-    """The person behind the bearer token; 401 when it is missing, unknown, expired or revoked."""
+    """The person behind the bearer token or the console's session cookie; 401 without one."""
     if credentials is None or not credentials.credentials:
-        raise _unauthenticated()
+        principal = cookie_principal(request, services, uow.session)
+        if principal is None:
+            raise _unauthenticated()
+        return principal
     return check_token(services, uow.session, credentials.credentials, client_source(request))
 
 
@@ -118,9 +146,9 @@ def get_optional_principal(
     uow: UowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal | None:
-    """The person behind the bearer token, or None without one; 401 for a bad token."""
+    """The person behind the bearer token or cookie, or None without one; 401 for a bad one."""
     if credentials is None:
-        return None
+        return cookie_principal(request, services, uow.session)
     return get_principal(request, services, uow, credentials)
 
 

@@ -21,6 +21,7 @@ from alerts.runtime import AlertsComponent
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import HotlineCall, MerchantStrike, ServiceOrder, VolunteerTask
+from care_api.usecases.people.staff import add_user
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient, bearer
 from tests.fakes import FakeClock
 from tests.mosquitto import free_port
@@ -60,6 +61,7 @@ class World:
         self.services = services
         self.alerts = alerts
         self._serial = itertools.count(1)
+        self._staff_user: int | None = None
         self.elder_a = self.elder("Wang Fang")  # the caregiver's
         self.elder_b = self.elder("Li Na")  # someone else's
         self.volunteer_v = self.post("/volunteers", self._person("Ann", 0.5))["id"]
@@ -90,6 +92,27 @@ class World:
         self.alerts.run_pending()
         self.alerts.tick()
         self.alerts.run_pending()
+
+    STAFF_PASSWORD = "matrix password"
+
+    def staff_user(self) -> int:
+        """A staff login (made once) for the user routes and the sign-in."""
+        if self._staff_user is None:
+            with self.services.uow() as uow:
+                user = add_user(
+                    uow.session,
+                    username="matrix.op",
+                    role="operator",
+                    password=self.STAFF_PASSWORD,
+                    now=self.services.clock.now(),
+                )
+                uow.commit()
+                self._staff_user = user.id
+        return self._staff_user or 0
+
+    def staff_login(self) -> dict[str, str]:
+        self.staff_user()
+        return {"username": "matrix.op", "password": self.STAFF_PASSWORD}
 
     def unique(self, prefix: str) -> str:
         return f"{prefix}{next(self._serial)}"

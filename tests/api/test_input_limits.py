@@ -21,6 +21,7 @@ PAGING_EXCEPTIONS = {
     # Fleet owner: add limit/offset (MAX_PAGE) to the device history and command lists.
     "GET /api/v1/devices/{device_id}/history": "not paged yet",
     "GET /api/v1/devices/{device_id}/commands": "not paged yet",
+    "GET /api/v1/users": "the centre's staff logins: a few dozen",
 }
 # An unescaped + or * makes a pattern unbounded; {m,n} and ? keep it bounded.
 _UNBOUNDED = re.compile(r"(?<!\\)[+*]")

@@ -337,6 +337,25 @@ RULES: dict[str, Rule] = {
     ),
     "GET /api/v1/reports/kpi": Rule(STAFF),
     "GET /api/v1/stream": Rule(STREAMED),
+    # Signing in is open to anyone with the password (one user for every role's call here).
+    "POST /api/v1/session": Rule(EVERYONE, body=lambda w: w.staff_login()),
+    "GET /api/v1/session": Rule(EVERYONE),
+    "DELETE /api/v1/session": Rule(EVERYONE),
+    "GET /api/v1/users": Rule(ADMIN_ONLY),
+    "POST /api/v1/users": Rule(
+        ADMIN_ONLY,
+        body=lambda w: {"username": w.unique("op"), "role": "operator", "password": "p" * 12},
+    ),
+    "POST /api/v1/users/{user_id}/password": Rule(
+        ADMIN_ONLY, lambda w, r, o: {"user_id": w.staff_user()}, lambda w: {"password": "q" * 12}
+    ),
+    "PATCH /api/v1/users/{user_id}": Rule(
+        ADMIN_ONLY, lambda w, r, o: {"user_id": w.staff_user()}, lambda w: {"active": True}
+    ),
+    # The body is the file; a JSON string is a one-column CSV whose problems the report lists.
+    "POST /api/v1/imports/{kind}": Rule(
+        ADMIN_ONLY, lambda w, r, o: {"kind": "elders"}, lambda w: "name,phone"
+    ),
     "GET /healthz": Rule(EVERYONE),
     "GET /metrics": Rule(EVERYONE),
 }

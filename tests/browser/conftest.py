@@ -157,7 +157,14 @@ def page(browser: Browser, live_console: LiveConsole) -> Iterator[Page]:
     # A script error in the console is a failed test even if every assertion held. Refused
     # input (409, 422) is not one: a form shows it beside the field, and the test checks that;
     # nor are the loads a test fails on purpose by taking the browser offline.
-    refusals = ("401", "status of 409", "status of 422", "net::ERR_INTERNET_DISCONNECTED")
+    # A locked-out sign-in (429) is shown on the login form, which the test checks.
+    refusals = (
+        "401",
+        "status of 409",
+        "status of 422",
+        "status of 429",
+        "net::ERR_INTERNET_DISCONNECTED",
+    )
     assert not [e for e in errors if not any(r in e for r in refusals)], (errors, failed)
 
 

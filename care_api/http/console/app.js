@@ -1,21 +1,27 @@
 // The console shell: login, the header, hash routing between views, the live stream, alarms.
 
-import { api, ApiError, clearToken, openStream, setToken, token } from "./api.js";
+import {
+  api, ApiError, clearToken, openStream, setToken, signIn, signOutSession, token,
+} from "./api.js";
 import * as board from "./board.js";
 import * as caseView from "./case.js";
 import { fill, h } from "./dom.js";
 import * as elder from "./elder.js";
 import * as elders from "./elders.js";
 import * as fleet from "./fleet.js";
+import * as imports from "./imports.js";
 import { currentLang, loadLanguage, t, translateStatic } from "./i18n.js";
 import * as kpi from "./kpi.js";
 import * as merchants from "./merchants.js";
 import * as volunteers from "./volunteers.js";
 import { loadVocabulary, vocabularyLoaded } from "./states.js";
+import * as users from "./users.js";
 import { startWatch, wireSoundButton } from "./watch.js";
 
 const TOAST_MS = 4000;
-const VIEWS = { board, case: caseView, elder, elders, fleet, kpi, merchants, volunteers };
+const VIEWS = {
+  board, case: caseView, elder, elders, fleet, imports, kpi, merchants, users, volunteers,
+};
 // The header link a view belongs under: one case is part of the board, one elder of the directory.
 const SECTION = { case: "board", elder: "elders" };
 const $ = (id) => document.getElementById(id);
@@ -83,7 +89,10 @@ function render() {
     });
     return;
   }
-  if (!closeStream) startStream();
+  if (!closeStream) {
+    startStream();
+    showAdminLinks();
+  }
   const { name, arg } = route();
   for (const link of document.querySelectorAll("[data-route]")) {
     link.classList.toggle("active", link.dataset.route === (SECTION[name] ?? name));
@@ -95,9 +104,22 @@ function render() {
   view = VIEWS[name].mount(box, { arg, toast, navigate });
 }
 
+/** Links only an administrator can use (bulk import) are shown to administrators only. */
+async function showAdminLinks() {
+  const links = document.querySelectorAll("[data-admin-only]");
+  for (const link of links) link.hidden = true;
+  try {
+    const who = await api("/session");
+    for (const link of links) link.hidden = who.role !== "admin";
+  } catch {
+    // A dead session is handled by the view's own reads (vnh:unauthorized).
+  }
+}
+
 function signOut(message) {
   view?.unmount?.();
   view = null;
+  signOutSession();
   clearToken();
   setSignedIn(false);
   showLogin(message);
@@ -120,12 +142,41 @@ function startStream() {
 }
 
 function showLogin(message = "") {
+  const next = () => navigate(location.hash && location.hash !== "#/login" ? location.hash : "#/board");
+  const error = h("p", { class: "error", id: "login-error" }, message);
+
+  // Staff sign in with their own username and password (an HttpOnly session cookie).
+  const username = h("input", {
+    type: "text", id: "username", name: "username", autocomplete: "username", required: true,
+    maxlength: 64, autocapitalize: "none", spellcheck: "false",
+  });
+  const password = h("input", {
+    type: "password", id: "password", name: "password", autocomplete: "current-password",
+    required: true, maxlength: 128,
+  });
+  const withPassword = async (event) => {
+    event.preventDefault();
+    error.textContent = ""; // the answer to this attempt, never the last one's
+    try {
+      await signIn(username.value.trim(), password.value);
+      await api("/console/board");
+    } catch (err) {
+      clearToken();
+      password.value = "";
+      const key = err instanceof ApiError && err.status === 429 ? "login.locked"
+        : err instanceof ApiError && err.status === 403 ? "login.not_staff" : "login.wrong_password";
+      error.textContent = t(key);
+      return;
+    }
+    next();
+  };
+
+  // A bearer token (VNH_ADMIN_TOKEN or one minted for a person) still works, for set-up.
   const input = h("input", {
     type: "password", id: "token", name: "token", autocomplete: "off", required: true,
     placeholder: t("login.placeholder"),
   });
-  const error = h("p", { class: "error", id: "login-error" }, message);
-  const submit = async (event) => {
+  const withToken = async (event) => {
     event.preventDefault();
     setToken(input.value.trim());
     try {
@@ -136,16 +187,23 @@ function showLogin(message = "") {
       error.textContent = t(forbidden ? "login.not_staff" : "login.invalid");
       return;
     }
-    navigate(location.hash && location.hash !== "#/login" ? location.hash : "#/board");
+    next();
   };
-  fill($("view"), h("form", { class: "login card", onsubmit: submit },
-    h("h1", {}, t("login.title")),
-    h("label", { for: "token" }, t("login.token")),
-    input,
-    h("button", { type: "submit", id: "login-submit", class: "primary" }, t("login.submit")),
-    error,
-    h("p", { class: "hint" }, t("login.hint"))));
-  input.focus();
+  fill($("view"), h("div", { class: "login-box" },
+    h("form", { class: "login card", id: "login-password", onsubmit: withPassword },
+      h("h1", {}, t("login.title")),
+      h("label", { for: "username" }, t("login.username")),
+      username,
+      h("label", { for: "password" }, t("login.password")),
+      password,
+      h("button", { type: "submit", id: "password-submit", class: "primary" }, t("login.submit")),
+      error),
+    h("form", { class: "login card token-login", id: "login-token", onsubmit: withToken },
+      h("label", { for: "token" }, t("login.token")),
+      input,
+      h("button", { type: "submit", id: "login-submit" }, t("login.submit_token")),
+      h("p", { class: "hint" }, t("login.hint")))));
+  username.focus();
 }
 
 function setLanguageButton() {

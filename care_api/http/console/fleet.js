@@ -1,6 +1,6 @@
 // The fleet of terminals: online or not, battery, last seen; problems listed first.
 
-import { api, serverNow, token } from "./api.js";
+import { api, authHeaders, serverNow } from "./api.js";
 import { fill, h } from "./dom.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
 import { INCIDENT_REFRESH_MS, incidentsCard, loadIncidents } from "./incidents.js";
@@ -19,7 +19,7 @@ export function mount(root, { toast }) {
     try {
       // The ports' details are for staff: without the token /healthz says only up or down.
       const res = await fetch("/healthz", {
-        headers: { Accept: "application/json", Authorization: `Bearer ${token()}` },
+        headers: { Accept: "application/json", ...authHeaders() },
       });
       const health = await res.json();
       return (health.gateway && health.gateway.serial) || {};

@@ -21,7 +21,14 @@ from care_api.domain.model import CaseKind, ServiceLine
 from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_models import BoardCase, BoardPublic
-from care_api.http.deps import ServicesDep, StaffDep, UowDep, check_token, client_source
+from care_api.http.deps import (
+    ServicesDep,
+    StaffDep,
+    UowDep,
+    check_token,
+    client_source,
+    cookie_principal,
+)
 from care_api.http.desk_models import name_owners, tile_origin
 from care_api.http.filing_models import KpiReport
 from care_api.http.hotline_models import HotlineCallPublic, HotlineKpiPublic
@@ -100,8 +107,15 @@ def _redact_access_log() -> None:
         access.addFilter(_RedactTokenFilter())
 
 
-def _stream_principal(services: Services, token: str, source: str) -> Principal:
+def _stream_principal(
+    services: Services, token: str | None, source: str, request: Request
+) -> Principal:
     with services.uow() as uow:
+        if token is None:  # a console signed in with a password: its session cookie
+            principal = cookie_principal(request, services, uow.session)
+            if principal is None:
+                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated")
+            return principal
         return check_token(services, uow.session, token, source)
 
 
@@ -127,11 +141,11 @@ def console_router(services: Services, *, stream: CaseStream | None = None) -> A
     @router.get(f"{API}/stream", tags=["console"], response_class=StreamingResponse)
     async def case_stream(
         request: Request,
-        token: Annotated[str, Query(min_length=1, max_length=200)],
+        token: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     ) -> StreamingResponse:
-        """Server-sent `case` events for staff; the token rides in the query for EventSource."""
+        """Server-sent `case` events for staff: a token in the query, else the session cookie."""
         principal = await run_in_threadpool(
-            _stream_principal, services, token, client_source(request)
+            _stream_principal, services, token, client_source(request), request
         )
         if not is_staff(principal):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "the case stream is for staff")

@@ -1,0 +1,1 @@
+"""Onboarding a centre: bulk import of elders, volunteers and merchants from spreadsheets."""
