@@ -22,6 +22,9 @@ PAGING_EXCEPTIONS = {
     "GET /api/v1/devices/{device_id}/history": "not paged yet",
     "GET /api/v1/devices/{device_id}/commands": "not paged yet",
     "GET /api/v1/users": "the centre's staff logins: a few dozen",
+    "GET /api/v1/handover": "the last day's handover notes, capped by HANDOVER_LIMIT",
+    "GET /api/v1/hotline/missed-calls": "missed calls still to call back, capped at 200",
+    "GET /api/v1/outcome-codes": "the centre's outcome codes: a configured handful",
 }
 # An unescaped + or * makes a pattern unbounded; {m,n} and ? keep it bounded.
 _UNBOUNDED = re.compile(r"(?<!\\)[+*]")
