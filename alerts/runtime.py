@@ -15,8 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import APIRouter
 from twilio.rest import Client
 
+from alerts.call_webhooks import call_router
+from alerts.callbacks_by_machine import AutoCallbacks
+from alerts.calls import CallDesk
 from alerts.checkins import Checkins
 from alerts.closed_loop import ClosedLoop
 from alerts.deadlines import Deadlines
@@ -41,6 +45,7 @@ from alerts.timers import TimerContext, TimerSweeper, start_beat
 from alerts.webhooks import PREFIX, webhook_router
 from care_api.domain.cases import is_unowned
 from care_api.domain.events import (
+    CallRequested,
     CaseCheckedInLate,
     CaseOpened,
     CasePressedAgain,
@@ -55,6 +60,7 @@ from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.callbacks import AUTO_CALLBACK_TIMER
 from care_api.usecases.cases.ladders import MAX_STEPS, Audience
 from care_api.usecases.cases.log import (
     DEADLINE_TIMER,
@@ -83,6 +89,7 @@ FOLLOWED: tuple[type, ...] = (
     CaseCheckedInLate,
     CaseReclassified,
     VolunteersRequested,
+    CallRequested,
 )
 
 
@@ -144,11 +151,33 @@ class AlertsComponent:
         self.sweeper.register(DEVICE_SETTLE_TIMER, self.fleet.settle)
         self.sweeper.register(FALL_WINDOW_TIMER, self._fall_window_closed)
         self.summaries = ClosingSummaries(services, self.sender.enqueue)
+        # Calls we place ourselves: operators' bridged calls and the callbacks by machine.
+        self._call_client, self._own_call_client = self._twilio, False
+        if self._call_client is None and settings.twilio_configured:
+            self._call_client, self._own_call_client = self._make_twilio(), True
+        self.calls = CallDesk(services, self._call_client, self._webhook_base())
+        self.machine = AutoCallbacks(services, voice=self.calls.can_call)
+        self.sweeper.register(AUTO_CALLBACK_TIMER, self.machine.run)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False
         self._worker: threading.Thread | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._last_tick_error: str | None = None
+
+    def _make_twilio(self) -> Client:
+        s = self._settings
+        token = s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else ""
+        return make_twilio_client(s.twilio_account_sid or "", token, s.twilio_api_url)
+
+    def _webhook_base(self) -> str | None:
+        s = self._settings
+        if not s.twilio_configured or s.webhook_config_error() is not None or not s.public_url:
+            return None
+        return f"{s.public_url.rstrip('/')}{PREFIX}"
+
+    def call_router(self) -> APIRouter:
+        """The webhooks of the calls this engine places, to mount beside `webhook_router`."""
+        return call_router(self._services, self.calls, self.machine)
 
     def _build_notifiers(self) -> dict[Channel, Notifier]:
         s = self._settings
@@ -216,6 +245,8 @@ class AlertsComponent:
         self.sender.stop()
         if self._twilio is not None:
             close_twilio_client(self._twilio)
+        if self._own_call_client and self._call_client is not None:
+            close_twilio_client(self._call_client)
         log.info("alerts stopped")
 
     # -- work ---------------------------------------------------------------------------------
@@ -269,6 +300,8 @@ class AlertsComponent:
                 self.sweeper.fire(
                     case_id=event.case_id, purpose=RECLASSIFIED_TIMER, step=None, now=now
                 )
+            elif isinstance(event, CallRequested):
+                self.calls.dial_due(self._services.clock.now())
             elif isinstance(event, VolunteersRequested):
                 now = self._services.clock.now()
                 self.sweeper.fire(
@@ -302,6 +335,7 @@ class AlertsComponent:
         now = now or self._services.clock.now()
         fired = self.sweeper.sweep_due(now)
         self.sender.enqueue_due(now)
+        self.calls.dial_due(now)
         return fired
 
     def _beat(self) -> None:

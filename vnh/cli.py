@@ -61,7 +61,11 @@ def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStre
     stream = CaseStream(services.bus)
     api = create_app(
         services,
-        routers=[webhook_router(services), console_router(services, stream=stream)],
+        routers=[
+            webhook_router(services),
+            alerts.call_router(),
+            console_router(services, stream=stream),
+        ],
         components=[gateway, alerts],
         health_checks={"gateway": gateway.health, "alerts": alerts.health},
     )

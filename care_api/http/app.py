@@ -15,6 +15,7 @@ from care_api.http.errors import install_error_handlers
 from care_api.http.metrics import MetricsMiddleware, build_registry
 from care_api.http.routes import (
     audit,
+    calls,
     cases,
     checkins,
     devices,
@@ -102,6 +103,7 @@ def create_app(
         rotas,
         checkins,
         drills,
+        calls,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     for module in routes + dispatch_routes:

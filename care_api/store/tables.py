@@ -562,3 +562,6 @@ class WebhookReceipt(SQLModel, table=True):
     sid: str = Field(max_length=64)
     step: str = Field(max_length=100)
     received_at: datetime = _ts()
+
+
+from care_api.store.call_tables import AutoCallback, CaseCall  # noqa: E402, F401  (migration 0021)

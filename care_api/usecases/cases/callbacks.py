@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from care_api.domain.dispatch import is_bad_callback
-from care_api.store.tables import Callback, Case, MerchantStrike
+from care_api.store.tables import Callback, Case, MerchantStrike, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.dispatch.merchants import (
     DEFAULT_RED_CARD,
@@ -19,6 +19,7 @@ from care_api.usecases.dispatch.merchants import (
 
 MAX_FAILED_CALLBACKS = 3  # unreached this often, the case closes as "callback failed"
 FAILED_CLOSE_WHY = f"callback failed {MAX_FAILED_CALLBACKS} times"
+AUTO_CALLBACK_TIMER = "callback_auto"  # the machine's callback (alerts/callbacks_by_machine.py)
 
 
 def _opt_int(value: object) -> int | None:
@@ -72,3 +73,10 @@ def penalise_if_bad(
     if merchant_id is None:
         return None
     return record_strike(uow, case, callback, merchant_id, now=now, red_card=red_card)
+
+
+def arm_auto_callback(session: Session, case: Case, now: datetime) -> None:
+    """Leave the machine's callback due; its handler decides whether and when it calls."""
+    session.add(
+        Timer(case_id=case.id, purpose=AUTO_CALLBACK_TIMER, step=0, due_at=now, created_at=now)
+    )
