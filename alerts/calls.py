@@ -49,9 +49,7 @@ SURVEY_PATH = "/survey"
 class CallDesk:
     """Places bridged and survey calls; answers the bridge's webhooks."""
 
-    def __init__(
-        self, services: Services, client: Client | None, webhook_base: str | None
-    ) -> None:
+    def __init__(self, services: Services, client: Client | None, webhook_base: str | None) -> None:
         self._services = services
         self._client = client
         self._from = services.settings.twilio_from or ""
