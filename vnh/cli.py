@@ -126,6 +126,8 @@ def demo(
         "twilio_account_sid": None,
         "twilio_auth_token": None,
         "twilio_from": None,
+        # Callbacks by machine run in the demo too: their messages land in the outbox.
+        "auto_callbacks": True,
     }
     if not Settings().admin_token:
         overrides["admin_token"] = secrets.token_urlsafe(24)

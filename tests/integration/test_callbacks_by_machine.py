@@ -15,13 +15,17 @@ from twilio.request_validator import RequestValidator
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
+from care_api.domain.dispatch import Strategy
 from care_api.domain.model import Role
 from care_api.http.app import create_app
 from care_api.http.routes.console import console_router
 from care_api.services import Services, build_services
 from care_api.store.call_tables import AutoCallback
-from care_api.store.tables import Callback, Case, CaseEvent, Notification
+from care_api.store.tables import Callback, Case, CaseEvent, MerchantStrike, Notification, Timer
 from care_api.usecases.cases.actions import acknowledge, resolve
+from care_api.usecases.cases.callbacks import AUTO_CALLBACK_TIMER
+from care_api.usecases.dispatch.merchants import create_merchant
+from care_api.usecases.dispatch.orders import complete_order, confirm_contact, place_order
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.people.tokens import mint_token
 from tests.api.support import TestClient
@@ -316,8 +320,6 @@ def test_three_unanswered_attempts_in_working_hours_fall_back_to_the_operator_li
 
 
 def _next_due(svc: Services, case_id: str) -> datetime:
-    from care_api.store.tables import Timer
-    from care_api.usecases.cases.callbacks import AUTO_CALLBACK_TIMER
 
     with svc.uow() as uow:
         timer = uow.session.exec(
@@ -434,3 +436,76 @@ def test_satisfaction_figures_come_from_the_callback_rows_not_the_history_text(
 
     assert kpi.json()["satisfaction_rate"] == 0.0
     assert kpi.json()["callbacks"] == 1
+
+
+def test_where_a_merchant_served_the_price_is_asked_and_a_bad_callback_is_a_strike(
+    svc: Services, alerts: AlertsComponent, api: TestClient, clock: FakeClock
+) -> None:
+
+    seed_elder(svc, lat=29.1, lon=119.65)
+    outcome = record_device_report(svc.uow, press(pattern="single"), now=clock.now(), tz=svc.tz)
+    assert outcome.case_id is not None
+    case_id = outcome.case_id
+    alerts.run_pending()
+    now = clock.now()
+    with svc.uow() as uow:
+        data = {"name": "Golden Spoon", "phone": "+8615100000001", "categories": ["meals"]}
+        merchant = create_merchant(uow.session, {**data, "lat": 29.11, "lon": 119.65}, now)
+        uow.commit()
+        merchant_id = merchant.id
+    with svc.uow() as uow:
+        order, _ = place_order(
+            uow,
+            case_id,
+            category="meals",
+            note="",
+            strategy=Strategy("balanced"),
+            by="operator:Li Na",
+            now=now,
+            tz=svc.tz,
+        )
+        uow.commit()
+        order_id = order.id
+    assert order_id is not None and merchant_id is not None
+    with svc.uow() as uow:
+        confirm_contact(uow, order_id, merchant_id, now=now)
+        uow.commit()
+    with svc.uow() as uow:
+        complete_order(uow, order_id, merchant_id, by="merchant:Golden Spoon", now=now)
+        uow.commit()
+    alerts.run_pending()
+    first_attempt(svc, alerts, clock)
+    row = row_of(svc, case_id)
+    assert row.id is not None and row.call_sid
+    sid = row.call_sid
+
+    answer(api, row.id, sid)
+    answer(api, row.id, sid, "ok", "1")
+    answer(api, row.id, sid, "satisfaction", "1")
+    key, said = asked(answer(api, row.id, sid, "time_ok", "1"))
+    assert (key, said) == ("price_ok", "Was the price fair? Press 1 for yes, 2 for no.")
+    answer(api, row.id, sid, "price_ok", "2")
+
+    [typed] = callbacks(svc, case_id)
+    assert (typed.satisfaction, typed.price_ok) == (1, False)
+    with svc.uow() as uow:
+        strikes = uow.session.exec(select(MerchantStrike)).all()
+        assert [s.merchant_id for s in strikes] == [merchant_id]
+
+
+def test_attempts_go_on_after_a_restart_from_the_timer_rows(
+    svc: Services, alerts: AlertsComponent, twilio: RecordingTwilioServer, clock: FakeClock
+) -> None:
+    seed_elder(svc)
+    resolved_case(svc, alerts, pattern="double")
+    alerts.tick()  # the first attempt is scheduled, then the process stops
+    alerts.stop()
+
+    restarted = _alerts(svc)
+    try:
+        clock.advance(minutes=30)
+        restarted.tick()
+    finally:
+        restarted.stop()
+
+    assert [c.form["To"] for c in twilio.calls()] == [ELDER_PHONE]

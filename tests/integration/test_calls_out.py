@@ -18,6 +18,7 @@ from alerts.runtime import AlertsComponent, webhook_router
 from care_api.domain.model import Role
 from care_api.http.app import create_app
 from care_api.services import Services, build_services
+from care_api.store.call_tables import CaseCall
 from care_api.store.tables import CaseEvent, Contact
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.people.registry import create_elder
@@ -189,8 +190,6 @@ def test_call_rings_the_operator_on_the_rota_then_dials_the_elder_and_logs_it(
 
 
 def _sid_of(svc: Services, call_id: int) -> str:
-    from care_api.store.call_tables import CaseCall
-
     with svc.uow() as uow:
         call = uow.session.get(CaseCall, call_id)
         assert call is not None and call.call_sid
@@ -240,7 +239,7 @@ def test_the_party_must_be_someone_of_the_case_and_never_a_number(
 
     def ask(body: dict[str, Any]) -> int:
         url = f"/api/v1/cases/{case_id}/calls"
-        return api.post(url, json={**given, **body}, headers=operator).status_code
+        return int(api.post(url, json={**given, **body}, headers=operator).status_code)
 
     assert ask({"to": "+8613900000099"}) == 422
     assert ask({"to": "elder", "phone": "+8613900000099"}) == 422  # no such field
