@@ -38,6 +38,7 @@ from care_api.usecases.cases.auto_callbacks import (
     ASKING,
     CALLING,
     DIAL,
+    DONE,
     FINISHED,
     WAITING,
     awaits_machine,
@@ -183,7 +184,12 @@ class AutoCallbacks:
                 return None
             lang = row.language
             order = questions(merchant_served(uow.session, row.case_id))
-            if not question:
+            case = uow.session.get(Case, row.case_id)
+            if case is None or not awaits_machine(case):
+                # An operator made the callback by hand meanwhile: nothing left to ask.
+                row.state = DONE
+                turn = Turn(t(lang, "This call has ended. Goodbye."), lang)
+            elif not question:
                 row.state, row.question, row.asked = ASKING, order[0], 1
                 greeting = t(lang, "Hello, this is the care centre calling about your recent help.")
                 turn = Turn(f"{greeting} {t(lang, PROMPTS[order[0]])}", lang, order[0])

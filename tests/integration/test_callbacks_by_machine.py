@@ -509,3 +509,22 @@ def test_attempts_go_on_after_a_restart_from_the_timer_rows(
         restarted.stop()
 
     assert [c.form["To"] for c in twilio.calls()] == [ELDER_PHONE]
+
+
+def test_a_callback_made_by_hand_meanwhile_ends_the_machine_call_politely(
+    svc: Services, alerts: AlertsComponent, api: TestClient, clock: FakeClock
+) -> None:
+    seed_elder(svc)
+    case_id = resolved_case(svc, alerts, pattern="double")
+    first_attempt(svc, alerts, clock)
+    row = row_of(svc, case_id)
+    assert row.id is not None and row.call_sid
+    by_hand = api.post(
+        f"/api/v1/cases/{case_id}/callback", json={"satisfaction": 5}, headers=operator(svc)
+    )
+    assert by_hand.status_code == 200, by_hand.text
+
+    bye = answer(api, row.id, row.call_sid)
+
+    assert bye.findtext("Say") == "This call has ended. Goodbye."
+    assert [c.by for c in callbacks(svc, case_id)] == ["operator:Li Na"]
