@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from care_api.domain.errors import NotFound
 from care_api.http.call_models import CallBody, CallPublic, CaseCalls, DueCallbackPublic
@@ -11,6 +11,7 @@ from care_api.settings import Settings
 from care_api.store.tables import Case
 from care_api.usecases.cases.auto_callbacks import due_callbacks
 from care_api.usecases.cases.calls import calls_of_case, request_call
+from care_api.usecases.cases.queries import MAX_PAGE
 
 router = APIRouter(tags=["cases"])
 
@@ -60,6 +61,12 @@ def get_calls(
 
 
 @router.get("/callbacks/due")
-def get_due_callbacks(uow: UowDep, principal: StaffDep) -> list[DueCallbackPublic]:
-    """Callbacks (回访) the machine could not make: call these by their due time."""
-    return [DueCallbackPublic.of(d) for d in due_callbacks(uow.session)]
+def get_due_callbacks(
+    uow: UowDep,
+    principal: StaffDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[DueCallbackPublic]:
+    """Callbacks (回访) the machine could not make, soonest due first: call these by then."""
+    rows = due_callbacks(uow.session, limit=limit, offset=offset)
+    return [DueCallbackPublic.of(d) for d in rows]

@@ -121,7 +121,7 @@ def finish(
     )
 
 
-def due_callbacks(session: Session) -> list[DueCallback]:
+def due_callbacks(session: Session, *, limit: int = 50, offset: int = 0) -> list[DueCallback]:
     """Cases the machine could not call back that still wait for a callback, soonest first."""
     rows = session.exec(
         select(AutoCallback, Case, Elder)
@@ -129,6 +129,8 @@ def due_callbacks(session: Session) -> list[DueCallback]:
         .join(Elder, col(Elder.id) == col(Case.elder_id))
         .where(AutoCallback.state == OPERATOR, Case.state == CaseState.RESOLVED.value)
         .order_by(col(AutoCallback.due_at), col(AutoCallback.id))
+        .limit(limit)
+        .offset(offset)
     ).all()
     return [
         DueCallback(c.id, c.kind, e.name, a.phone, a.whom, a.due_at, a.attempts, a.reason)
