@@ -14,6 +14,8 @@ from alerts.runtime import AlertsComponent
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.call_tables import CaseCall
+from care_api.usecases.cases.actions import get_case, resolve
+from care_api.usecases.cases.auto_callbacks import fall_back, start_auto_callback
 from tests.browser.conftest import ADMIN_TOKEN, LiveConsole
 from tests.browser.test_console import UI_TIMEOUT_MS, log_in, operator_token, press_button
 from tests.fakes import FakeClock
@@ -102,3 +104,29 @@ def test_console_call_places_a_bridged_call_and_shows_its_state(
     expect(item).to_have_attribute("data-state", "completed", timeout=CALL_TIMEOUT_MS)
     expect(item).to_contain_text("Wang Fang")
     expect(page.locator("#history-card")).to_contain_text("call to Wang Fang (elder): talked 42 s")
+
+
+def test_board_lists_the_callbacks_the_machine_could_not_make(
+    live_console: LiveConsole, alerts: AlertsComponent, page: Page
+) -> None:
+    services = live_console.services
+    seed_elder(services)
+    case_id = press_button(live_console, "T1001", 1, "double")
+    now = live_console.clock.now()
+    with services.uow() as uow:
+        resolve(uow, case_id, by="operator:Li Na", why="helped", now=now)
+        row = start_auto_callback(
+            uow.session, get_case(uow.session, case_id), default_language="en", now=now
+        )
+        assert row is not None
+        row.attempts = 3
+        fall_back(uow, row, reason="not reached in 3 calls by machine", due_at=now, now=now)
+        uow.commit()
+    log_in(page, operator_token(live_console))
+
+    due = page.locator("#board-callbacks tr[data-case-id]")
+    expect(due).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    expect(due).to_contain_text("Wang Fang")
+    expect(due).to_contain_text("not reached in 3 calls by machine")
+    due.locator("td.mono").first.click()
+    expect(page.locator(".case-view")).to_have_attribute("data-case-id", case_id)

@@ -1,7 +1,7 @@
 // The live board: open cases, newest emergency first, redrawn whenever the stream says so.
 
 import { api, noteServerTime, serverNow } from "./api.js";
-import { fill, h } from "./dom.js";
+import { fill, h, telLink } from "./dom.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
 import { dutyLine, loadDuty } from "./duty.js";
 import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "./states.js";
@@ -17,6 +17,7 @@ const age = (iso) => formatDuration((serverNow() - Date.parse(iso)) / 1000);
 export function mount(root, { navigate, toast }) {
   let rows = [];
   let duty = null; // who is on duty, from the rota
+  let dueCallbacks = []; // callbacks the machine could not make: the operators' list
   let loaded = false;
   let reloadTimer = null;
   const seen = new Set();
@@ -24,8 +25,10 @@ export function mount(root, { navigate, toast }) {
 
   async function load() {
     try {
-      const [data, onDuty] = await Promise.all([api("/console/board"), loadDuty()]);
+      const [data, onDuty, due] = await Promise.all([api("/console/board"), loadDuty(),
+        api("/callbacks/due?limit=200").catch(() => [])]);
       duty = onDuty;
+      dueCallbacks = due;
       noteServerTime(data.now);
       for (const row of data.cases) {
         if (loaded && !seen.has(row.id)) fresh.set(row.id, Date.now());
@@ -83,6 +86,24 @@ export function mount(root, { navigate, toast }) {
         : h("p", { class: "empty" }, empty));
   }
 
+  function dueCard() {
+    if (!dueCallbacks.length) return null;
+    const overdue = (d) => d.due_at && Date.parse(d.due_at) <= serverNow();
+    return h("section", { class: "card", id: "board-callbacks" },
+      h("h2", {}, t("board.callbacks_due"), h("span", { class: "count" }, String(dueCallbacks.length))),
+      h("table", { class: "grid cases" },
+        h("thead", {}, h("tr", {}, ["col.case", "col.elder", "col.to", "col.due", "col.why"]
+          .map((key) => h("th", {}, t(key))))),
+        h("tbody", {}, dueCallbacks.map((d) => h("tr", {
+          class: ["case-row", overdue(d) && "urgent"], dataset: { caseId: d.case_id }, tabindex: 0,
+          onclick: (event) => { if (event.target.tagName !== "A") open({ id: d.case_id }); },
+        },
+        h("td", { class: "mono" }, d.case_id), h("td", {}, d.elder_name),
+        h("td", {}, telLink(d.phone, d.phone, { class: "tel" })),
+        h("td", { class: "mono nowrap" }, formatTime(d.due_at)),
+        h("td", {}, d.reason))))));
+  }
+
   function stat(label, value, cls) {
     return h("div", { class: ["stat", cls] }, h("span", { class: "value" }, String(value)),
       h("span", { class: "label" }, label));
@@ -101,7 +122,8 @@ export function mount(root, { navigate, toast }) {
         stat(t("board.active"), active.length),
         stat(t("board.awaiting_count"), waiting.length)),
       table(active, t("board.open"), t("board.none_open"), "board-open"),
-      table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting")));
+      table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting"),
+      dueCard()));
   }
 
   function tick() {
