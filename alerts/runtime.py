@@ -15,8 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import APIRouter
+from twilio.rest import Client
 
 from alerts.answers import Answers
+from alerts.call_webhooks import call_router
+from alerts.callbacks_by_machine import AutoCallbacks
+from alerts.calls import CallDesk
 from alerts.checkins import Checkins
 from alerts.closed_loop import ClosedLoop
 from alerts.deadlines import Deadlines
@@ -26,6 +31,7 @@ from alerts.hand_on import unreachable
 from alerts.hotline import Hotline
 from alerts.merchant_dispatch import MerchantDispatch
 from alerts.notify.registry import build_notifiers
+from alerts.notify.twilio import close_twilio_client, make_twilio_client
 from alerts.offers import VolunteerOffers
 from alerts.ports import Channel, Notifier
 from alerts.quiet import QuietWatches
@@ -37,6 +43,7 @@ from alerts.webhooks import PREFIX, webhook_router
 from alerts.wechat_webhook import wechat_router
 from care_api.domain.cases import is_unowned
 from care_api.domain.events import (
+    CallRequested,
     CaseCheckedInLate,
     CaseOpened,
     CasePressedAgain,
@@ -66,6 +73,7 @@ FOLLOWED: tuple[type, ...] = (
     CaseCheckedInLate,
     CaseReclassified,
     VolunteersRequested,
+    CallRequested,
 )
 
 
@@ -135,11 +143,31 @@ class AlertsComponent:
         self.sweeper.register(TimerPurpose.STORM_HOLD, self.fleet.release_held)
         self.sweeper.register(TimerPurpose.FALL_WINDOW, self._fall_window_closed)
         self.summaries = ClosingSummaries(services, self.sender.enqueue)
+        # Calls we place ourselves: operators' bridged calls and the callbacks by machine.
+        self._call_client = self._make_twilio() if settings.twilio_configured else None
+        self.calls = CallDesk(services, self._call_client, self._webhook_base())
+        self.machine = AutoCallbacks(services, voice=self.calls.can_call)
+        self.sweeper.register(TimerPurpose.AUTO_CALLBACK, self.machine.run)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False
         self._worker: threading.Thread | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._last_tick_error: str | None = None
+
+    def _make_twilio(self) -> Client:
+        s = self._settings
+        token = s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else ""
+        return make_twilio_client(s.twilio_account_sid or "", token, s.twilio_api_url)
+
+    def _webhook_base(self) -> str | None:
+        s = self._settings
+        if not s.twilio_configured or s.webhook_config_error() is not None or not s.public_url:
+            return None
+        return f"{s.public_url.rstrip('/')}{PREFIX}"
+
+    def call_router(self) -> APIRouter:
+        """The webhooks of the calls this engine places, to mount beside `webhook_router`."""
+        return call_router(self._services, self.calls, self.machine)
 
     def _fall_window_closed(self, ctx: TimerContext, timer: Timer) -> None:
         # No cancel came in the window: the emergency opens, and its ladder starts at once.
@@ -184,6 +212,8 @@ class AlertsComponent:
         self.sender.stop()
         for close in self._closers:
             close()
+        if self._call_client is not None:
+            close_twilio_client(self._call_client)
         log.info("alerts stopped")
 
     # -- work ---------------------------------------------------------------------------------
@@ -245,6 +275,8 @@ class AlertsComponent:
                 self.sweeper.fire(
                     case_id=event.case_id, purpose=TimerPurpose.RECLASSIFIED, step=None, now=now
                 )
+            elif isinstance(event, CallRequested):
+                self.calls.dial_due(self._services.clock.now())
             elif isinstance(event, VolunteersRequested):
                 now = self._services.clock.now()
                 self.sweeper.fire(
@@ -278,6 +310,7 @@ class AlertsComponent:
         now = now or self._services.clock.now()
         fired = self.sweeper.sweep_due(now)
         self.sender.enqueue_due(now)
+        self.calls.dial_due(now)
         return fired
 
     def _beat(self) -> None:

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     twilio_voice_zh: str | None = None
     twilio_voice_en: str | None = None
     timer_sweep_interval_s: float = 1.0
+    # Callbacks by machine (回访): None: on when Twilio is configured. The first call goes
+    # this long after the case is resolved, the next ones this far apart (in working hours:
+    # on working days from the day shift's start to the night shift's).
+    auto_callbacks: bool | None = None
+    auto_callback_delay_s: Annotated[int, Field(ge=0, le=7 * 86_400)] = 30 * 60
+    auto_callback_retry_s: Annotated[int, Field(ge=60, le=7 * 86_400)] = 2 * 3600
     # Closed loop: an accepted emergency's owner confirms "on site" within this
     # long or the ladder is re-alerted; an accepted case not resolved within the next is chased.
     on_site_within_s: int = 30 * 60
@@ -234,6 +240,11 @@ class Settings(BaseSettings):
             "them): the template messages need the app id, secret and template, and the "
             "webhook that binds people and takes their replies needs the token"
         )
+
+    @property
+    def auto_callbacks_on(self) -> bool:
+        """Whether the service makes the callbacks itself (by default only with Twilio)."""
+        return self.twilio_configured if self.auto_callbacks is None else self.auto_callbacks
 
     @property
     def twilio_configured(self) -> bool:

@@ -77,6 +77,7 @@ def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStre
         routers=[
             webhook_router(services),
             wechat_router(services),
+            alerts.call_router(),
             console_router(services, stream=stream),
         ],
         components=[gateway, alerts],
@@ -147,6 +148,8 @@ def demo(
         "twilio_account_sid": None,
         "twilio_auth_token": None,
         "twilio_from": None,
+        # Callbacks by machine run in the demo too: their messages land in the outbox.
+        "auto_callbacks": True,
     }
     if not Settings().admin_token:
         overrides["admin_token"] = secrets.token_urlsafe(24)

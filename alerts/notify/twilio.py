@@ -31,6 +31,7 @@ TWILIO_DOMAIN = "twilio.com"
 # requests.RequestException already derives from OSError; named for whoever reads this list.
 # JSONDecodeError: Twilio (or a proxy in front of it) answered 2xx with a body that is not JSON.
 _PROVIDER_ERRORS = (TwilioException, requests.RequestException, OSError, json.JSONDecodeError)
+PROVIDER_ERRORS = _PROVIDER_ERRORS  # for the other modules that call Twilio (alerts/calls.py)
 
 
 class RebasedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]

@@ -103,6 +103,14 @@ class DeviceLoginRevoked:
     device_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class CallRequested:
+    """An operator asked for a bridged call from a case; the alerts place it at once."""
+
+    case_id: str
+    call_id: int
+
+
 DomainEvent = (
     CaseOpened
     | CaseStateChanged
@@ -114,6 +122,7 @@ DomainEvent = (
     | TimerDue
     | CommandRequested
     | DeviceLoginRevoked
+    | CallRequested
 )
 Handler = Callable[[DomainEvent], None]
 

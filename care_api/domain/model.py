@@ -70,6 +70,7 @@ class TimerPurpose(StrEnum):
     MISSED_CALL = "missed_call"  # step = the hotline_call row's id: called back in time?
     STORM_FOLLOWUP = "incident_followup"  # step = the incident's id: terminals still down?
     STORM_HOLD = "storm_hold"  # step = the tech_signal's id: open its case unless a storm
+    AUTO_CALLBACK = "callback_auto"  # the machine's callback to the elder or family (回访)
 
 
 class ReportType(StrEnum):

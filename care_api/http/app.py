@@ -16,6 +16,7 @@ from care_api.http.metrics import MetricsMiddleware, build_registry
 from care_api.http.offline_docs import install_offline_docs
 from care_api.http.routes import (
     audit,
+    calls,
     cases,
     channels,
     checkins,
@@ -126,6 +127,7 @@ def create_app(
         incidents,
         watches,
         channels,
+        calls,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
     onboarding_routes = (staff, imports)

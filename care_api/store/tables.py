@@ -572,6 +572,7 @@ class WebhookReceipt(SQLModel, table=True):
 import care_api.store.channel_tables  # noqa: E402, F401  (the channel model's tables)
 from care_api.store import desk_tables as desk_tables  # noqa: E402  the desk's tables (0025)
 from care_api.store import staff_tables as _staff_tables  # noqa: E402, F401  (0027)
+from care_api.store.call_tables import AutoCallback, CaseCall  # noqa: E402, F401  (migration 0021)
 from care_api.store.hotline_tables import HotlineCall as HotlineCall  # noqa: E402
 from care_api.store.hotline_tables import WalkInCaller as WalkInCaller  # noqa: E402
 from care_api.store.incident_tables import Incident, IncidentTerminal, TechSignal  # noqa: E402, F401

@@ -223,6 +223,11 @@ RULES: dict[str, Rule] = {
         lambda w: {"need": "shopping", "skill": "driving"},
     ),
     "GET /api/v1/cases/{case_id}/deadline": Rule(STAFF, case),
+    "POST /api/v1/cases/{case_id}/calls": Rule(
+        STAFF, case, lambda w: {"to": "elder", "operator_phone": "+8613700000001"}
+    ),
+    "GET /api/v1/cases/{case_id}/calls": Rule(STAFF, case),
+    "GET /api/v1/callbacks/due": Rule(STAFF),
     "POST /api/v1/cases/{case_id}/extend": Rule(
         STAFF, case, lambda w: {"days": 2, "reason": "waiting for the district"}
     ),

@@ -1,7 +1,7 @@
 // The live board: open cases, newest emergency first, redrawn whenever the stream says so.
 
 import { api, noteServerTime, serverNow } from "./api.js";
-import { fill, h, refill } from "./dom.js";
+import { fill, h, refill, telLink } from "./dom.js";
 import { formatDuration, formatTime, t } from "./i18n.js";
 import { dutyLine, loadDuty } from "./duty.js";
 import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "./states.js";
@@ -25,6 +25,7 @@ export function mount(root, { navigate, toast }) {
   let duty = null; // who is on duty, from the rota
   let handover = []; // the last day's notes from shift to shift
   let incidents = []; // area incidents: a storm is one line here, not a case per terminal
+  let dueCallbacks = []; // callbacks the machine could not make: the operators' list
   let loaded = false;
   let reloadTimer = null;
   const seen = new Set();
@@ -32,11 +33,13 @@ export function mount(root, { navigate, toast }) {
 
   async function load() {
     try {
-      const [data, onDuty, notes, storms] = await Promise.all([api("/console/board"), loadDuty(),
-        api("/handover").catch(() => handover), loadIncidents()]);
+      const [data, onDuty, notes, storms, due] = await Promise.all([api("/console/board"),
+        loadDuty(), api("/handover").catch(() => handover), loadIncidents(),
+        api("/callbacks/due?limit=200").catch(() => [])]);
       duty = onDuty;
       handover = notes;
       incidents = storms;
+      dueCallbacks = due;
       noteServerTime(data.now);
       for (const row of data.cases) {
         if (loaded && !seen.has(row.id)) fresh.set(row.id, Date.now());
@@ -98,6 +101,24 @@ export function mount(root, { navigate, toast }) {
         : h("p", { class: "empty" }, empty));
   }
 
+  function dueCard() {
+    if (!dueCallbacks.length) return null;
+    const overdue = (d) => d.due_at && Date.parse(d.due_at) <= serverNow();
+    return h("section", { class: "card", id: "board-callbacks" },
+      h("h2", {}, t("board.callbacks_due"), h("span", { class: "count" }, String(dueCallbacks.length))),
+      h("table", { class: "grid cases" },
+        h("thead", {}, h("tr", {}, ["col.case", "col.elder", "col.to", "col.due", "col.why"]
+          .map((key) => h("th", {}, t(key))))),
+        h("tbody", {}, dueCallbacks.map((d) => h("tr", {
+          class: ["case-row", overdue(d) && "urgent"], dataset: { caseId: d.case_id }, tabindex: 0,
+          onclick: (event) => { if (event.target.tagName !== "A") open({ id: d.case_id }); },
+        },
+        h("td", { class: "mono" }, d.case_id), h("td", {}, d.elder_name),
+        h("td", {}, telLink(d.phone, d.phone, { class: "tel" })),
+        h("td", { class: "mono nowrap" }, formatTime(d.due_at)),
+        h("td", {}, d.reason))))));
+  }
+
   function stat(label, value, cls) {
     return h("div", { class: ["stat", cls] }, h("span", { class: "value" }, String(value)),
       h("span", { class: "label" }, label));
@@ -120,7 +141,7 @@ export function mount(root, { navigate, toast }) {
       incidentsCard(incidents, { openOnly: true }),
       table(active, t("board.open"), t("board.none_open"), "board-open"),
       table(waiting, t("board.awaiting"), t("board.none_awaiting"), "board-awaiting"),
-      handoverCard(handover, load, toast)));
+      handoverCard(handover, load, toast), dueCard()));
   }
 
   function tick() {

@@ -53,6 +53,12 @@ function callbackText(why) {
   return [...shown, comment ? `“${comment}”` : null].filter(Boolean).join(" · ");
 }
 
+// A bridged call's states that are over; until then the page follows it.
+const CALL_OVER = new Set(["completed", "busy", "no-answer", "failed", "canceled", "unplaced"]);
+const CALL_POLL_MS = 3000;
+// The phone an operator gave for calls, kept in this browser (the rota's is used without it).
+const OPERATOR_PHONE_KEY = "vnh.operator_phone";
+
 const RUNNING_ORDER = new Set(["assigned", "contacted"]);
 // Volunteers' names by id, kept for the page's life: a name does not change mid-shift.
 const volunteerNames = new Map();
@@ -73,6 +79,8 @@ export function mount(root, { arg: caseId, toast }) {
   let categories = [];
   let outcomes = [];
   let mapNode = null; // drawn once per visit: case news must not re-read the map each time
+  let calling = { can_call: false, calls: [] };
+  let callPoll = null;
   let busy = false;
 
   async function load() {
@@ -84,7 +92,7 @@ export function mount(root, { arg: caseId, toast }) {
     }
     const id = detail.elder_id;
     const kind = detail.kind;
-    const [e, c, d, o, v, m] = await Promise.allSettled([
+    const [e, c, d, o, v, m, k] = await Promise.allSettled([
       api(`/elders/${id}`),
       api(`/elders/${id}/contacts`),
       detail.device_id ? api(`/devices/${enc(detail.device_id)}`) : Promise.resolve(null),
@@ -92,7 +100,12 @@ export function mount(root, { arg: caseId, toast }) {
       kind === "service" ? api(`/orders?case_id=${enc(caseId)}`) : Promise.resolve([]),
       kind === "care" || hasEvent("offered") ? api(`/tasks?case_id=${enc(caseId)}`) : Promise.resolve([]),
       kind === "service" && !categories.length ? api("/merchants?limit=200") : Promise.resolve(null),
+      api(`/cases/${enc(caseId)}/calls`),
     ]);
+    calling = k.status === "fulfilled" ? k.value : { can_call: false, calls: [] };
+    // A call under way changes without a case event: look again until it is over.
+    clearTimeout(callPoll);
+    if (calling.calls.some((call) => !CALL_OVER.has(call.state))) callPoll = setTimeout(load, CALL_POLL_MS);
     elder = e.status === "fulfilled" ? e.value : null;
     contacts = c.status === "fulfilled" ? c.value : [];
     device = d.status === "fulfilled" ? d.value : null;
@@ -127,6 +140,50 @@ export function mount(root, { arg: caseId, toast }) {
     await load();
   }
 
+  // "Call": a bridged call through the service (your phone rings, then theirs); a tel: link
+  // only where the service has no Twilio account to place one.
+  function callLink(party, phone, label, attrs = {}) {
+    if (!calling.can_call) return telLink(phone, label, attrs);
+    return h("button", { type: "button", ...attrs, dataset: { party },
+      onclick: () => placeCall(party) }, label === phone ? `📞 ${label}` : label);
+  }
+
+  async function placeCall(party, askPhone = false) {
+    let phone = localStorage.getItem(OPERATOR_PHONE_KEY) || undefined;
+    if (askPhone) {
+      phone = window.prompt(t("call.your_phone"), phone ?? "") || undefined;
+      if (!phone) return;
+      localStorage.setItem(OPERATOR_PHONE_KEY, phone);
+    }
+    try {
+      await api(`/cases/${enc(caseId)}/calls`, { method: "POST", body: { to: party, operator_phone: phone } });
+      toast(t("call.placed"));
+    } catch (err) {
+      // No phone of the operator's on the rota or given yet: ask for one, once.
+      if (err.status === 422 && !askPhone && String(err.message).includes("operator_phone")) {
+        await placeCall(party, true);
+        return;
+      }
+      toast(t("error.action", { detail: err.message }), "error");
+    }
+    await load();
+  }
+
+  function partyButton(party) {
+    return h("button", { type: "button", class: "small", dataset: { party }, onclick: () => placeCall(party) },
+      t("call.call"));
+  }
+
+  function callsList() {
+    if (!calling.calls.length) return null;
+    return h("ul", { class: "calls", id: "case-calls" }, calling.calls.slice(0, 5).map((call) =>
+      h("li", { dataset: { callId: String(call.id), state: call.state } },
+        h("span", {}, call.party_name || call.party), " ",
+        h("span", { class: `badge delivery c-${call.state}` }, tOr(`call.${call.state}`, call.state)),
+        call.duration_s !== null ? ` ${formatDuration(call.duration_s)}` : "",
+        call.detail ? h("div", { class: "muted small" }, call.detail) : null)));
+  }
+
   function elderCard() {
     if (!elder) return h("section", { class: "card" }, h("h2", {}, t("case.elder")),
       h("p", { class: "empty" }, t("case.elder_unavailable")));
@@ -137,7 +194,7 @@ export function mount(root, { arg: caseId, toast }) {
       h("h2", {}, t("case.elder")),
       h("dl", { class: "facts" },
         field(t("elder.name"), h("strong", {}, elder.name)),
-        field(t("elder.phone"), telLink(elder.phone, elder.phone, { class: "tel" })),
+        field(t("elder.phone"), callLink("elder", elder.phone, elder.phone, { class: "tel" })),
         field(t("elder.address"), dash(elder.address)),
         field(t("elder.district"), dash(elder.district)),
         field(t("elder.notes"), notes)),
@@ -146,7 +203,7 @@ export function mount(root, { arg: caseId, toast }) {
         ? h("table", { class: "grid compact" }, h("tbody", {}, contacts.map((c) => h("tr", {},
           h("td", { class: "num" }, String(c.priority)), h("td", {}, c.name, contactBadge(c)),
           h("td", { class: "muted" }, dash(c.relation)),
-          h("td", {}, telLink(c.phone, c.phone, { class: "tel" }))))))
+          h("td", {}, callLink(`contact:${c.id}`, c.phone, c.phone, { class: "tel" }))))))
         : h("p", { class: "empty" }, t("elder.no_contacts")));
   }
 
@@ -176,7 +233,7 @@ export function mount(root, { arg: caseId, toast }) {
       parts.push(h("button", { type: "button", id: "act-ack", class: "primary",
         onclick: () => act("ack", {}, "done.ack") }, t("action.ack")));
     }
-    if (elder) parts.push(telLink(elder.phone, t("action.call_elder"), { class: "button", id: "act-call" }));
+    if (elder) parts.push(callLink("elder", elder.phone, t("action.call_elder"), { class: "button", id: "act-call" }));
     if (state === "accepted") {
       parts.push(h("button", { type: "button", id: "act-onsite",
         onclick: () => act("on-site", undefined, "done.on_site") }, t("action.on_site")));
@@ -191,7 +248,7 @@ export function mount(root, { arg: caseId, toast }) {
     const lateNotice = late ? h("p", { class: "late-checkin", id: "late-checkin", role: "status" },
       t("checkin.late_notice", { at: formatTime(late.at) })) : null;
     return h("section", { class: "card", id: "actions-card" }, h("h2", {}, t("case.actions")),
-      lateNotice, h("div", { class: "actions" }, parts), forms,
+      lateNotice, h("div", { class: "actions" }, parts), callsList(), forms,
       state === "closed" ? h("p", { class: "muted" }, t("case.closed_note")) : null);
   }
 
@@ -247,7 +304,8 @@ export function mount(root, { arg: caseId, toast }) {
           h("tbody", {}, orders.map((o) => h("tr", { dataset: { orderId: String(o.id), status: o.status } },
             h("td", { class: "mono" }, `#${o.id}`),
             h("td", {}, o.category, o.note ? h("div", { class: "muted small" }, o.note) : null),
-            h("td", {}, o.merchant_name ?? h("span", { class: "muted" }, t("dispatch.nobody"))),
+            h("td", {}, o.merchant_name ?? h("span", { class: "muted" }, t("dispatch.nobody")),
+              o.merchant_id && calling.can_call ? [" ", partyButton(`merchant:${o.merchant_id}`)] : null),
             h("td", {}, h("span", { class: `badge delivery o-${o.status}` }, tOr(`order.${o.status}`, o.status))),
             h("td", { class: "mono nowrap" }, contactCell(o))))))
         : h("p", { class: "empty" }, t("case.no_orders")));
@@ -270,7 +328,8 @@ export function mount(root, { arg: caseId, toast }) {
           h("thead", {}, h("tr", {}, ["col.volunteer", "col.ring", "col.distance", "col.status", "col.answered"]
             .map((k) => h("th", {}, t(k))))),
           h("tbody", {}, offers.map((o) => h("tr", { dataset: { volunteerId: String(o.volunteer_id), status: o.status } },
-            h("td", {}, volunteerNames.get(o.volunteer_id) ?? `volunteer:${o.volunteer_id}`),
+            h("td", {}, volunteerNames.get(o.volunteer_id) ?? `volunteer:${o.volunteer_id}`,
+              calling.can_call ? [" ", partyButton(`volunteer:${o.volunteer_id}`)] : null),
             h("td", { class: "num" }, String(o.ring)),
             h("td", { class: "num" }, `${o.distance_km.toFixed(1)} km`),
             h("td", {}, h("span", { class: `badge delivery t-${o.status}` }, tOr(`offer.${o.status}`, o.status))),

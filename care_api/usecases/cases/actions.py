@@ -16,6 +16,7 @@ from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.callbacks import (
     FAILED_CLOSE_WHY,
     MAX_FAILED_CALLBACKS,
+    arm_auto_callback,
     failed_callbacks,
     penalise_if_bad,
     store_callback,
@@ -118,6 +119,8 @@ def resolve(uow: SqlUnitOfWork, case_id: str, *, by: str, why: str, now: datetim
     move_case(uow, case, CaseState.RESOLVED, by=by, why=why or "resolved", now=now)
     case.resolved_at = now
     cancel_pending_timers(uow.session, case.id)
+    if not case.drill:
+        arm_auto_callback(uow.session, case, now)
     return case
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from care_api.domain.dispatch import is_bad_callback
-from care_api.store.tables import Callback, Case, MerchantStrike
+from care_api.domain.model import TimerPurpose
+from care_api.store.tables import Callback, Case, MerchantStrike, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.dispatch.merchants import (
     DEFAULT_RED_CARD,
@@ -72,3 +73,12 @@ def penalise_if_bad(
     if merchant_id is None:
         return None
     return record_strike(uow, case, callback, merchant_id, now=now, red_card=red_card)
+
+
+def arm_auto_callback(session: Session, case: Case, now: datetime) -> None:
+    """Leave the machine's callback due; its handler decides whether and when it calls."""
+    session.add(
+        Timer(
+            case_id=case.id, purpose=TimerPurpose.AUTO_CALLBACK, step=0, due_at=now, created_at=now
+        )
+    )

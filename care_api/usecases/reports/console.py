@@ -10,9 +10,9 @@ from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, col, select
 
 from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED
-from care_api.domain.kpi import CallbackFacts, CaseFacts, parse_callback_line
+from care_api.domain.kpi import CallbackFacts, CaseFacts
 from care_api.domain.model import CaseKind, CaseState
-from care_api.store.tables import Case, CaseEvent, Device, Elder
+from care_api.store.tables import Callback, Case, CaseEvent, Device, Elder
 
 # States the board shows: cases that still need someone, and those awaiting their callback.
 BOARD_STATES: frozenset[CaseState] = ACTIVE | AWAITING_CALLBACK
@@ -188,14 +188,15 @@ def kpi_inputs(
         )
         for c in cases
     ]
-    lines = session.exec(
-        select(CaseEvent.why)
-        .join(Case, col(Case.id) == col(CaseEvent.case_id))
+    # The typed callback rows, not the history's text: an operator's comment can never be
+    # read as an answer, and the machine's callbacks count the same as the operators'.
+    answers = session.exec(
+        select(Callback.reached, Callback.satisfaction)
+        .join(Case, col(Case.id) == col(Callback.case_id))
         .where(
-            CaseEvent.action == CALLBACK_ACTION,
             col(Case.opened_at) >= since,
             col(Case.opened_at) < until,
             col(Case.drill) == drill,
         )
     ).all()
-    return facts, [parse_callback_line(why) for why in lines]
+    return facts, [CallbackFacts(reached=r, satisfaction=s) for r, s in answers]

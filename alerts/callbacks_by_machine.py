@@ -1,0 +1,247 @@
+"""Callbacks by machine (回访): the attempts' timer, and the survey asked by keys on the call.
+
+Resolving a case leaves a timer (step 0). Step 0 picks whom to call and schedules attempt 1
+`auto_callback_delay_s` later; attempt n marks the row "dial" (CallDesk places the call) and
+schedules attempt n+1 `auto_callback_retry_s` later, every time moved into the centre's
+working hours. An attempt finding the callback done does nothing; one finding three attempts
+made without an answer puts the case on the operators' callback list with a due time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from alerts.timers import TimerContext
+from care_api.domain.model import TimerPurpose
+from care_api.domain.survey import (
+    MAX_ASKS,
+    MAX_ATTEMPTS,
+    OK,
+    PRICE_OK,
+    SATISFACTION,
+    TIME_OK,
+    callback_slot,
+    next_question,
+    questions,
+    read_key,
+)
+from care_api.domain.texts import N_
+from care_api.i18n import t
+from care_api.services import Services
+from care_api.store.call_tables import AutoCallback
+from care_api.store.tables import Case, Timer
+from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.auto_callbacks import (
+    ASKING,
+    CALLING,
+    DIAL,
+    DONE,
+    FINISHED,
+    WAITING,
+    awaits_machine,
+    callback_of,
+    fall_back,
+    finish,
+    merchant_served,
+    note,
+    start_auto_callback,
+)
+from care_api.usecases.schedules.workdays import load_calendar
+
+log = logging.getLogger(__name__)
+
+ON_THE_LINE_RETRY_S = 600  # an attempt due while the last call is still asking waits this long
+PROMPTS = {
+    OK: N_("Is everything all right now? Press 1 for yes, or 2 if you still need help."),
+    SATISFACTION: N_(
+        "How satisfied are you with the help? Press a key from 1, very unhappy, "
+        "to 5, very satisfied."
+    ),
+    TIME_OK: N_("Did the help come on time? Press 1 for yes, 2 for no."),
+    PRICE_OK: N_("Was the price fair? Press 1 for yes, 2 for no."),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What the survey says next on the call: `ask` a question key, or hang up (None)."""
+
+    say: str
+    language: str
+    ask: str | None = None
+
+
+class AutoCallbacks:
+    """The machine's callback: its attempts on the timer, and its answers from the call."""
+
+    def __init__(self, services: Services, *, voice: bool) -> None:
+        self._services = services
+        self._voice = voice  # Twilio can call and reach our webhooks; else SMS to the outbox
+
+    # -- attempts ------------------------------------------------------------------------------
+
+    def _slot(self, session: Session, at: datetime) -> datetime:
+        s = self._services.settings
+        start, end = s.day_shift_start_hour, s.night_shift_start_hour
+        if end <= start:
+            end = 24  # a day shift running past midnight: call until the day ends
+        return callback_slot(
+            at,
+            tz=self._services.tz,
+            calendar=load_calendar(session),
+            start_hour=start,
+            end_hour=end,
+        )
+
+    def run(self, ctx: TimerContext, timer: Timer) -> None:
+        """One step of a case's machine callback (see the module's docstring)."""
+        settings = self._services.settings
+        session = ctx.uow.session
+        case = session.get(Case, timer.case_id) if timer.case_id else None
+        if not settings.auto_callbacks_on or case is None or not awaits_machine(case):
+            return
+        row = callback_of(session, case.id)
+        if timer.step == 0:
+            if row is None:
+                row = start_auto_callback(
+                    session, case, default_language=settings.language, now=ctx.now
+                )
+            if row is not None and row.state not in FINISHED:
+                first = ctx.now + timedelta(seconds=settings.auto_callback_delay_s)
+                self._next(ctx, case.id, 1, self._slot(session, first))
+            return
+        if row is None or row.state in FINISHED:
+            return
+        if row.state == ASKING:  # someone is answering right now
+            self._next(ctx, case.id, timer.step, ctx.now + timedelta(seconds=ON_THE_LINE_RETRY_S))
+            return
+        if row.attempts >= MAX_ATTEMPTS:
+            why = f"not reached in {MAX_ATTEMPTS} calls by machine"
+            fall_back(ctx.uow, row, reason=why, due_at=self._slot(session, ctx.now), now=ctx.now)
+            return
+        slot = self._slot(session, ctx.now)
+        if slot > ctx.now:  # out of working hours: wait for them
+            self._next(ctx, case.id, timer.step, slot)
+            return
+        self._attempt(ctx, row, case)
+        later = ctx.now + timedelta(seconds=settings.auto_callback_retry_s)
+        self._next(ctx, case.id, timer.step + 1, self._slot(session, later))
+
+    def _next(self, ctx: TimerContext, case_id: str, step: int, due_at: datetime) -> None:
+        ctx.schedule(purpose=TimerPurpose.AUTO_CALLBACK, case_id=case_id, step=step, due_at=due_at)
+
+    def _attempt(self, ctx: TimerContext, row: AutoCallback, case: Case) -> None:
+        row.attempts += 1
+        row.question, row.asked, row.call_sid = "", 0, None
+        row.updated_at = ctx.now
+        if self._voice:
+            row.state = DIAL  # CallDesk.dial_due places it after this commits
+            how = "voice call"
+        else:
+            row.state = CALLING  # nobody can answer an SMS survey: it counts as unreached
+            body = t(
+                row.language,
+                "The care centre asks how the help on {case} went. We will call you again, "
+                "or please call the centre.",
+                case=case.id,
+            )
+            ctx.outbox.add(
+                case_id=case.id,
+                channel="sms",
+                to=row.phone,
+                recipient=row.whom,
+                body=body,
+                key=f"callback {case.id} {row.attempts}",
+                language=row.language,
+            )
+            how = "sms"
+        ctx.uow.session.add(row)
+        note(ctx.uow, row, f"callback by machine: attempt {row.attempts} ({how})", ctx.now)
+
+    # -- the survey on the call ----------------------------------------------------------------
+
+    def _own(self, session: Session, row_id: int, call_sid: str) -> AutoCallback | None:
+        row = session.get(AutoCallback, row_id)
+        if row is None or not call_sid or row.call_sid != call_sid:
+            return None
+        return row
+
+    def survey(self, row_id: int, call_sid: str, question: str, digits: str | None) -> Turn | None:
+        """The next turn of the call; None when the call or the question is not the one asked.
+
+        `question` empty: the callee just answered the phone. Otherwise `digits` answer it
+        (None or a wrong key: asked again, MAX_ASKS times in all).
+        """
+        now = self._services.clock.now()
+        red_card = timedelta(days=self._services.settings.merchant_red_card_days)
+        with self._services.uow() as uow:
+            row = self._own(uow.session, row_id, call_sid)
+            if row is None or row.state not in (CALLING, ASKING) or row.question != question:
+                return None
+            lang = row.language
+            order = questions(merchant_served(uow.session, row.case_id))
+            case = uow.session.get(Case, row.case_id)
+            if case is None or not awaits_machine(case):
+                # An operator made the callback by hand meanwhile: nothing left to ask.
+                row.state = DONE
+                turn = Turn(t(lang, "This call has ended. Goodbye."), lang)
+            elif not question:
+                row.state, row.question, row.asked = ASKING, order[0], 1
+                greeting = t(lang, "Hello, this is the care centre calling about your recent help.")
+                turn = Turn(f"{greeting} {t(lang, PROMPTS[order[0]])}", lang, order[0])
+            else:
+                turn = self._answer(uow, row, order, digits, now=now, red_card=red_card)
+            row.updated_at = now
+            uow.session.add(row)
+            uow.commit()
+            return turn
+
+    def _answer(
+        self,
+        uow: SqlUnitOfWork,
+        row: AutoCallback,
+        order: tuple[str, ...],
+        digits: str | None,
+        *,
+        now: datetime,
+        red_card: timedelta,
+    ) -> Turn:
+        lang, question = row.language, row.question
+        value = read_key(question, digits or "")
+        if value is None:
+            if row.asked >= MAX_ASKS:
+                row.state = WAITING  # unanswered: the next attempt is due already
+                return Turn(t(lang, "We will call you again later. Goodbye."), lang)
+            row.asked += 1
+            sorry = t(lang, "Sorry, that key is not one of the answers.")
+            return Turn(f"{sorry} {t(lang, PROMPTS[question])}", lang, question)
+        row.answers = {**row.answers, question: value}
+        if question == OK and value is False:
+            fall_back(uow, row, reason="the callee still needs help", due_at=now, now=now)
+            return Turn(t(lang, "An operator will call you back soon. Goodbye."), lang)
+        following = next_question(question, order)
+        if following is not None:
+            row.question, row.asked = following, 1
+            return Turn(t(lang, PROMPTS[following]), lang, following)
+        row.question = ""
+        finish(uow, row, now=now, red_card=red_card)
+        return Turn(t(lang, "Thank you for your answers. Goodbye."), lang)
+
+    def call_ended(self, row_id: int, call_sid: str, status: str) -> bool:
+        """Twilio's final report on a callback call; unfinished, the attempt was unreached."""
+        now = self._services.clock.now()
+        with self._services.uow() as uow:
+            row = self._own(uow.session, row_id, call_sid)
+            if row is None:
+                return False
+            if row.state in (CALLING, ASKING):
+                row.state = WAITING
+                row.updated_at = now
+                uow.session.add(row)
+                note(uow, row, f"callback attempt {row.attempts} unreached ({status})", now)
+                uow.commit()
+            return True
