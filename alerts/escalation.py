@@ -45,14 +45,15 @@ from alerts.throttle import UNSENT_BY_BOUNDS
 from alerts.timers import Dispatch, TimerBusy, TimerContext
 from care_api.domain.cases import is_unowned
 from care_api.domain.model import CaseKind, CaseState
-from care_api.i18n import DEFAULT_LANGUAGE, language_of
+from care_api.domain.texts import Msg, stored_text
+from care_api.i18n import DEFAULT_LANGUAGE, language_of, render
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, Timer
 from care_api.usecases.cases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
 from care_api.usecases.cases.log import LADDER_TIMER
 from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
-from care_api.usecases.people.languages import language_of_person
+from care_api.usecases.people.languages import language_of_person, worded_for
 from care_api.usecases.people.registry import contacts_of
 from care_api.usecases.schedules.rotas import who_is_on_duty
 
@@ -78,8 +79,8 @@ def case_facts(case: Case, elder: Elder | None) -> CaseFacts:
     return CaseFacts(
         case_id=case.id,
         kind=CaseKind(case.kind),
-        summary=case.summary,
-        elder_name=elder.name if elder else "the elder",
+        summary=stored_text(case.summary, case.summary_msg),
+        elder_name=elder.name if elder else Msg("the elder"),
         address=elder.address if elder else "",
         elder_phone=elder.phone if elder else "",
     )
@@ -134,14 +135,16 @@ def tell_all(
     for who, phone in people.items():
         language = language_of_person(writer.session, who, centre=centre)
         text = sms(language) if callable(sms) else sms
+        if owner_sms is not None and who == case.owner:
+            text = owner_sms
         writer.add(
             case_id=case.id,
             channel="sms",
             to=phone,
             recipient=who,
-            body=owner_sms if owner_sms is not None and who == case.owner else text,
+            body=render(language, text),
             key=f"{what}:{case.id}:{who}",
-            language=language if callable(sms) else None,
+            language=language,
         )
 
 
@@ -308,7 +311,7 @@ class Escalation:
             channel=CONSOLE,
             to=OPERATORS,
             recipient=OPERATORS,
-            body=f"{case.id} taken by {owner}",
+            body=Msg("{case} taken by {owner}", case=case.id, owner=owner),
             key=f"taken:{case.id}:{OPERATORS}",
         )
 
@@ -347,6 +350,7 @@ class Escalation:
                 "late",
                 console=checked_in_late_console_text(facts, local_time),
                 sms=checked_in_late_sms_text(facts, local_time),
+                centre=self._services.settings.language,
             )
 
     def notify_pressed_again(self, case_id: str) -> None:
@@ -371,14 +375,17 @@ class Escalation:
             alerted = alerted_people(writer.session, case.id)
             if case.owner is not None:
                 alerted = {k: v for k, v in alerted.items() if k == case.owner}
+            centre = self._services.settings.language
             for who, phone in alerted.items():
+                body, language = worded_for(writer.session, who, text, centre=centre)
                 writer.add(
                     case_id=case.id,
                     channel="sms",
                     to=phone,
                     recipient=who,
-                    body=text,
+                    body=body,
                     key=f"again:{case.id}:{who}:{window}",
+                    language=language,
                 )
         self._remember_told_again(case_id, minute)
 

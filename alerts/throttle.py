@@ -221,7 +221,7 @@ class SendBounds:
         elder = session.get(Elder, case.elder_id)
         name = elder.name if elder is not None else "the elder"
         since_local = since.astimezone(self._tz).strftime("%H:%M")
-        prefix = folded_prefix(name, others + 1, since_local)
+        prefix = folded_prefix(name, others + 1, since_local, row.language)
         row.body = f"{prefix}{row.body}"[:MAX_TEXT_CHARS]
         if row.say is not None:
             row.say = f"{prefix}{row.say}"[:MAX_TEXT_CHARS]

@@ -13,6 +13,7 @@ from care_api import __version__
 from care_api.http.body_limit import BodySizeLimitMiddleware
 from care_api.http.errors import install_error_handlers
 from care_api.http.metrics import MetricsMiddleware, build_registry
+from care_api.http.reader_language import ReaderLanguageMiddleware
 from care_api.http.routes import (
     audit,
     cases,
@@ -90,6 +91,8 @@ def create_app(
     app.state.metrics_registry = registry
     app.add_middleware(BodySizeLimitMiddleware)  # inside metrics: 413s are counted
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outermost: every handler, error answers included, knows the reader's language.
+    app.add_middleware(ReaderLanguageMiddleware, default=services.settings.language)
     install_error_handlers(app)
     routes = (
         elders,

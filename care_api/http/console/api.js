@@ -1,5 +1,7 @@
 // Talking to the API: the bearer token (sessionStorage only), JSON calls, the live stream.
 
+import { currentLang } from "./i18n.js";
+
 const TOKEN_KEY = "vnh.token";
 const STREAM_RETRY_MS = 5000;
 
@@ -16,6 +18,9 @@ export function noteServerTime(iso) {
 
 export const serverNow = () => Date.now() + skewMs;
 
+/** The console's language as a BCP 47 tag for the server. */
+export const readerLanguage = () => (currentLang() === "zh" ? "zh-CN" : "en");
+
 export class ApiError extends Error {
   constructor(status, detail) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
@@ -26,7 +31,12 @@ export class ApiError extends Error {
 
 /** Call /api/v1`path`; throws ApiError with the server's detail on any non-2xx answer. */
 export async function api(path, { method = "GET", body } = {}) {
-  const headers = { Accept: "application/json", Authorization: `Bearer ${token()}` };
+  const headers = {
+    Accept: "application/json",
+    Authorization: `Bearer ${token()}`,
+    // The server says its own texts (case titles, history, flags) in the console's language.
+    "Accept-Language": readerLanguage(),
+  };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(`/api/v1${path}`, {
     method,

@@ -17,6 +17,7 @@ from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.events import CaseReclassified
 from care_api.domain.lines import check_line, default_line, fits, kind_for_line
 from care_api.domain.model import CaseKind, CaseState, ServiceLine
+from care_api.domain.texts import Msg, msg_json, stored_text
 from care_api.domain.workdays import Matter
 from care_api.store.tables import Case, CaseDeadline, CaseEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -118,8 +119,12 @@ def reclassify(
         return case
     case.kind = kind
     # The title names the kind ("Emergency (main long press)"); keep the trigger, fix the rest.
-    trigger = case.summary.partition(" (")[2].removesuffix(")") or "reclassified"
-    case.summary = summary_for(kind, trigger)
+    kept = stored_text(case.summary, case.summary_msg)
+    trigger = (kept.fields.get("trigger") if isinstance(kept, Msg) else None) or (
+        case.summary.partition(" (")[2].removesuffix(")") or Msg("reclassified")
+    )
+    summary = summary_for(kind, str(trigger) if not isinstance(trigger, Msg) else trigger)
+    case.summary, case.summary_msg = summary, msg_json(summary)
     # The Contact ID code follows the kind: a press found to be a care need is no alarm.
     code = contact_id_for_case(kind)
     case.contact_id = code.code if code is not None else None
