@@ -152,3 +152,19 @@ def test_console_language_an_english_contact_still_gets_english(
     assert answers.sms(SON_ABROAD, "1").startswith(f"You have case {case_id}: 张秀英")
     assert answers.sms(DAUGHTER, "1") == f"案件{case_id}已由Tom接单，谢谢。"
     assert answers.sms(DAUGHTER, "what?").startswith("抱歉，未能识别您的回复。")
+
+
+@pytest.mark.parametrize("asked", ["<script>", "fr", "zh-CN;q=abc", "x" * 300])
+def test_console_language_a_strange_language_gets_the_centres_and_no_token_still_401(
+    services: Services, alerts: AlertsComponent, clock: FakeClock, asked: str
+) -> None:
+    seed_elder(services, contacts=1)
+    case_id = walk_to_call_120(services, alerts, clock)
+    with TestClient(console_app(services)) as api:
+        as_query = api.get(f"/api/v1/cases/{case_id}", params={"lang": asked}, headers=ADMIN)
+        as_header = api.get(f"/api/v1/cases/{case_id}", headers={**ADMIN, "Accept-Language": asked})
+        anonymous = api.get(f"/api/v1/cases/{case_id}", headers={"Accept-Language": "zh-CN"})
+    # The centre's language (zh-CN here) for what the service does not speak; nothing fails.
+    assert as_query.json()["summary"] == as_header.json()["summary"] == "紧急求助（主键长按）"
+    assert anonymous.status_code == 401
+    assert "summary" not in anonymous.json()
