@@ -63,7 +63,9 @@ def _encode(value: Field) -> object:
         return value.to_json()
     if isinstance(value, datetime):
         return {"time": value.isoformat()}
-    return value
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return str(value)  # an enum or any other value: as the English text shows it
 
 
 def _decode(value: object) -> Field:
