@@ -168,3 +168,21 @@ def test_console_language_a_strange_language_gets_the_centres_and_no_token_still
     assert as_query.json()["summary"] == as_header.json()["summary"] == "紧急求助（主键长按）"
     assert anonymous.status_code == 401
     assert "summary" not in anonymous.json()
+
+
+def test_console_language_a_reclassification_reads_in_chinese_and_parses_in_english(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    seed_elder(services, contacts=1)
+    case_id = walk_to_call_120(services, alerts, clock)
+    with TestClient(console_app(services)) as api:
+        url = f"/api/v1/cases/{case_id}/reclassify"
+        moved = api.post(url, json={"kind": "care", "note": "fell, unhurt"}, headers=ADMIN)
+        assert moved.status_code == 200, moved.text
+        zh = api.get(f"/api/v1/cases/{case_id}", headers={**ADMIN, "Accept-Language": "zh"})
+        en = api.get(f"/api/v1/cases/{case_id}", headers={**ADMIN, "Accept-Language": "en"})
+    zh_lines = [e["why"] for e in zh.json()["events"] if e["action"] == "reclassified"]
+    en_lines = [e["why"] for e in en.json()["events"] if e["action"] == "reclassified"]
+    assert zh_lines == ["紧急求助 → 上门照料：fell, unhurt"]
+    assert en_lines == ["emergency → care: fell, unhurt"]
+    assert zh.json()["summary"] == "上门照料（主键长按）"
