@@ -49,7 +49,7 @@ test-fast: $(STAMP)
 # After adding or changing a t(language, "…") text: extract it into the catalogues, then
 # translate the new entries of care_api/i18n/locales/zh_CN (the catalogue test says which).
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k t:2 -k tn:2,3 --no-location --omit-header -o care_api/i18n/vnh.pot care_api alerts device_gateway vnh
+	$(BIN)/pybabel extract -F babel.cfg -k t:2 -k tn:2,3 -k N_ -k Msg --no-location --omit-header -o care_api/i18n/vnh.pot care_api alerts device_gateway vnh
 	$(BIN)/pybabel update -i care_api/i18n/vnh.pot -d care_api/i18n/locales -D vnh --no-fuzzy-matching --omit-header
 	rm care_api/i18n/vnh.pot
 

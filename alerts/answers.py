@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
@@ -18,14 +18,14 @@ from alerts.escalation import case_facts
 from alerts.hand_on import hand_on_if_nobody_left, unreachable
 from alerts.ladder import CaseFacts, asks_for_answer, kind_label
 from alerts.merchant_dispatch import MerchantDispatch
-from alerts.replies import Answer, matches_case, parse_reply, short_code
+from alerts.replies import Answer, Reply, matches_case, parse_reply, short_code
 from alerts.sender import ALERT_KEY_PREFIX, MAX_DETAIL_CHARS, SKIPPED, fall_back
 from care_api.domain.cases import ACTIVE, is_unowned
 from care_api.domain.channels import PERSON_CHANNELS, Channel
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState
-from care_api.domain.texts import N_
-from care_api.i18n import t
+from care_api.domain.texts import Msg, state_word, term
+from care_api.i18n import render, t
 from care_api.log_privacy import mask_phone
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, WebhookReceipt
@@ -38,17 +38,17 @@ from care_api.usecases.people.languages import language_of_person
 
 log = logging.getLogger(__name__)
 
-HELP_TEXT = "Reply 1 to take the case, 2 if you cannot (add its number if you have several)."
-NO_ANSWER_TEXT = N_("We did not hear an answer. We will ask someone else.")
-ARRIVE_HELP_TEXT = "You have several cases: reply 3 and the case number once you are there."
-WECHAT_BOUND_TEXT = N_(
+HELP_TEXT = Msg("Reply 1 to take the case, 2 if you cannot (add its number if you have several).")
+NO_ANSWER_TEXT = Msg("We did not hear an answer. We will ask someone else.")
+ARRIVE_HELP_TEXT = Msg("You have several cases: reply 3 and the case number once you are there.")
+UNKNOWN_SENDER_TEXT = Msg("This number is not on the centre's alert list. Please call the centre.")
+WECHAT_BOUND_TEXT = Msg(
     "Your WeChat now gets the centre's alerts. Reply 1 to an alert to take the case, "
     "2 if you cannot."
 )
-WECHAT_UNKNOWN_TEXT = N_(
+WECHAT_UNKNOWN_TEXT = Msg(
     "This WeChat is not linked to the centre's alerts. Send the 8-digit code the centre gave you."
 )
-UNKNOWN_SENDER_TEXT = "This number is not on the centre's alert list. Please call the centre."
 # Twilio's final statuses, as the notification row shows them; others only go to `detail`.
 FINAL_STATUS = {
     "delivered": "delivered",
@@ -181,17 +181,20 @@ def gather_text(facts: CaseFacts, language: str | None = None) -> str:
 
 def on_site_prompt_text(facts: CaseFacts) -> str:
     """What a call to the owner of a case not yet confirmed on site says before it waits for 3."""
-    return (
-        f"{facts.summary}. You took the case of {facts.elder_name} at {facts.address} and have "
-        f"not confirmed you are there yet. Press 3 when you are with {facts.elder_name}."
+    return Msg(
+        "{summary}. You took the case of {elder} at {address} and have "
+        "not confirmed you are there yet. Press 3 when you are with {elder}.",
+        summary=facts.summary,
+        elder=facts.elder_name,
+        address=facts.address,
     )
 
 
 def on_site_no_answer_text(facts: CaseFacts) -> str:
     """What the owner hears when they press nothing: how to confirm later."""
-    return (
-        f"We did not hear 3. Once you are with {facts.elder_name}, reply 3 by text message "
-        "or call the centre."
+    return Msg(
+        "We did not hear 3. Once you are with {elder}, reply 3 by text message or call the centre.",
+        elder=facts.elder_name,
     )
 
 
@@ -203,10 +206,18 @@ def owner_prompt(case: Case, facts: CaseFacts) -> CallPrompt:
         no_answer = on_site_no_answer_text(facts)
         return CallPrompt(case.id, owner, on_site_prompt_text(facts), no_answer=no_answer)
     if state is CaseState.ON_SITE:
-        say = f"You are with {facts.elder_name} for case {case.id}. Resolve it when done."
+        say = Msg(
+            "You are with {elder} for case {case}. Resolve it when done. Thank you.",
+            elder=facts.elder_name,
+            case=case.id,
+        )
     else:
-        say = f"Case {case.id} is {state.value.replace('_', ' ')}. Nothing is needed from you."
-    return CallPrompt(case.id, owner, f"{say} Thank you.", listen=False)
+        say = Msg(
+            "Case {case} is {state}. Nothing is needed from you. Thank you.",
+            case=case.id,
+            state=state_word(state),
+        )
+    return CallPrompt(case.id, owner, say, listen=False)
 
 
 class Answers:
@@ -224,7 +235,7 @@ class Answers:
             actors = identify_phone(uow.session, phone, supervisor_phone=supervisor, region=region)
         if not actors:
             log.warning("sms reply from a number nobody has: %s", mask_phone(phone))
-            return UNKNOWN_SENDER_TEXT
+            return render(self._services.settings.language, UNKNOWN_SENDER_TEXT)
         return self.reply(actors, text, via=Channel.sms)
 
     def wechat(self, openid: str, text: str) -> str:
@@ -235,7 +246,7 @@ class Answers:
         guesses, source = self._services.auth[Gate.WEBHOOK], f"wechat-bind:{openid}"
         if looks_like_bind_code(text) and guesses.retry_after(source, now) is not None:
             log.warning("wechat bind code guessing held back")
-            return t(centre, WECHAT_UNKNOWN_TEXT)
+            return render(centre, WECHAT_UNKNOWN_TEXT)
         with self._services.uow() as uow:
             bound = bind_wechat(uow.session, openid, text, now=now)
             if bound is None and looks_like_bind_code(text):
@@ -244,18 +255,24 @@ class Answers:
                 uow.commit()
                 log.info("wechat bound to %s", bound)
                 language = language_of_person(uow.session, bound, centre=centre)
-                return t(language, WECHAT_BOUND_TEXT)
+                return render(language, WECHAT_BOUND_TEXT)
             actors = identify_openid(uow.session, openid)
         if not actors:
             log.warning("wechat message from an account nobody bound")
-            return t(centre, WECHAT_UNKNOWN_TEXT)
+            return render(centre, WECHAT_UNKNOWN_TEXT)
         return self.reply(actors, text, via=Channel.wechat)
 
     def reply(self, actors: Sequence[str], text: str, *, via: str) -> str:
-        """One text answer (SMS, WeChat) from the person behind `actors`; the text to answer."""
-        reply = parse_reply(text)
+        """One text answer (SMS, WeChat) from the person behind `actors`, in their language."""
+        with self._services.uow() as uow:
+            centre = self._services.settings.language
+            language = language_of_person(uow.session, actors[0], centre=centre)
+        return render(language, self._answer_text(actors, parse_reply(text), via=via))
+
+    def _answer_text(self, actors: Sequence[str], reply: Reply | None, *, via: str) -> str:
+        """The answer to a text reply from `actors`, as a text to render in their language."""
         if reply is None:
-            return f"Sorry, we did not understand. {HELP_TEXT}"
+            return Msg("Sorry, we did not understand. {help}", help=HELP_TEXT)
         merchants = [int(a.partition(":")[2]) for a in actors if a.startswith(MERCHANT_PREFIX)]
         if merchants and reply.answer is not Answer.ARRIVE:
             # A merchant's "1" confirms contact on an order waiting for it, if one is.
@@ -285,12 +302,12 @@ class Answers:
         if code is not None:
             candidates = [c for c in candidates if matches_case(code, c[0].id)]
             if not candidates:
-                return f"No open case {code} was sent to you. {HELP_TEXT}"
+                return Msg("No open case {code} was sent to you. {help}", code=code, help=HELP_TEXT)
         if not candidates:
-            return "You have no open case to answer. Thank you."
+            return Msg("You have no open case to answer. Thank you.")
         mine = [(c.id, str(c.owner)) for c, _ in candidates if c.owner in actors]
         if len(mine) != 1:
-            return ARRIVE_HELP_TEXT if mine else "You have no case taken to confirm."
+            return ARRIVE_HELP_TEXT if mine else Msg("You have no case taken to confirm.")
         return mine[0]
 
     def _asked_case(
@@ -308,31 +325,42 @@ class Answers:
             named = [a for a in asks if matches_case(code, a.case.id)]
             named = [a for a in named if CaseState(a.case.state) in ACTIVE]
             if not named:
-                return f"No open case {code} was sent to you. {HELP_TEXT}"
+                return Msg("No open case {code} was sent to you. {help}", code=code, help=HELP_TEXT)
             return named[0].case.id, named[0].who
         if not asks:
-            return "You have no open case to answer. Thank you."
+            return Msg("You have no open case to answer. Thank you.")
         waiting = [a for a in asks if is_unowned(CaseState(a.case.state))]
         latest = asks[0]
         if not waiting or waiting[0] is not latest:
             text = self._not_yours(session, latest.case.id)
             if waiting:
                 choices = ", ".join(self._choice(session, a.case) for a in waiting)
-                text += f" Nothing else was changed. Still waiting for an answer: {choices}"
-                text += "; reply 1 and the number to take one."
+                text = Msg(
+                    "{text} Nothing else was changed. Still waiting for an answer: {choices}; "
+                    "reply 1 and the number to take one.",
+                    text=text,
+                    choices=choices,
+                )
             return text
         if len(waiting) == 1:
             return latest.case.id, latest.who
         choices = ", ".join(self._choice(session, a.case) for a in waiting)
-        return (
-            f"You have {len(waiting)} cases waiting for an answer. "
-            f"Reply 1 and the number: {choices}."
+        return Msg(
+            "You have {n} cases waiting for an answer. Reply 1 and the number: {choices}.",
+            n=len(waiting),
+            choices=choices,
         )
 
-    def _choice(self, session: Session, case: Case) -> str:
+    def _choice(self, session: Session, case: Case) -> Msg:
         """A case as a choice reads: "0056 emergency 03:12 (Zhang Xiuying)", centre time."""
         opened = case.opened_at.astimezone(self._services.tz).strftime("%H:%M")
-        return f"{short_code(case.id)} {case.kind} {opened} ({self._elder_name(session, case)})"
+        return Msg(
+            "{code} {kind} {opened} ({elder})",
+            code=short_code(case.id),
+            kind=term(case.kind),
+            opened=opened,
+            elder=self._elder_name(session, case),
+        )
 
     def take(self, case_id: str, who: str, *, via: str) -> str:
         """`who` takes the case if nobody has; the reply says which it was."""
@@ -343,16 +371,24 @@ class Answers:
                 case = take_case(uow, case_id, by=who, now=now, via=via)
                 uow.commit()
             except NotFound:
-                return f"Case {case_id} does not exist."
+                return Msg("Case {case} does not exist.", case=case_id)
             except Conflict:
                 uow.rollback()
                 return self._not_yours(uow.session, case_id)
             facts = case_facts(case, uow.session.get(Elder, case.elder_id))
         log.info("case %s taken by %s via %s", case_id, who, via)
-        phone = f", phone {facts.elder_phone}" if facts.elder_phone else ""
-        return (
-            f"You have case {case_id}: {facts.elder_name}, {facts.address}{phone}. "
-            "Please go now; the centre is informed. Reply 3 when you are with them."
+        fields = {"case": case_id, "elder": facts.elder_name, "address": facts.address}
+        if facts.elder_phone:
+            return Msg(
+                "You have case {case}: {elder}, {address}, phone {phone}. "
+                "Please go now; the centre is informed. Reply 3 when you are with them.",
+                phone=facts.elder_phone,
+                **fields,
+            )
+        return Msg(
+            "You have case {case}: {elder}, {address}. "
+            "Please go now; the centre is informed. Reply 3 when you are with them.",
+            **fields,
         )
 
     def arrive(self, case_id: str, who: str) -> str:
@@ -365,7 +401,7 @@ class Answers:
             # Locked: the owner read here is the one the transition below sees.
             case = uow.session.get(Case, case_id, with_for_update=True)
             if case is None:
-                return f"Case {case_id} does not exist."
+                return Msg("Case {case} does not exist.", case=case_id)
             if case.owner != who:
                 return self._not_yours_to_confirm(uow.session, case)
             try:
@@ -373,9 +409,11 @@ class Answers:
                 uow.commit()
             except Conflict:
                 uow.rollback()
-                return f"Case {case_id} is not waiting for you to arrive. Thank you."
+                return Msg("Case {case} is not waiting for you to arrive. Thank you.", case=case_id)
         log.info("case %s: %s is on site", case_id, who)
-        return f"Thank you: you are with the elder for case {case_id}. Resolve it when done."
+        return Msg(
+            "Thank you: you are with the elder for case {case}. Resolve it when done.", case=case_id
+        )
 
     def refuse(self, case_id: str, who: str, *, via: str) -> str:
         """`who` cannot take the case: a history line, and the ladder goes on.
@@ -388,13 +426,13 @@ class Answers:
             try:
                 decline(uow, case_id, by=who, now=now, via=via)
             except NotFound:
-                return f"Case {case_id} does not exist."
+                return Msg("Case {case} does not exist.", case=case_id)
             # Someone taking the case meanwhile is harmless: the step checks the owner first.
             case = uow.session.get(Case, case_id)
             if case is not None:
                 hand_on_if_nobody_left(uow, case, now)
             uow.commit()
-        return f"Thank you; we will ask someone else for case {case_id}."
+        return Msg("Thank you; we will ask someone else for case {case}.", case=case_id)
 
     def call_prompt(self, call_sid: str, phone: str) -> CallPrompt | None:
         """The case a call is about: the alert it was placed for, else the callee's newest."""
@@ -439,10 +477,15 @@ class Answers:
             if case is None:
                 return None
             facts = case_facts(case, session.get(Elder, case.elder_id))
-            if case.owner is not None and case.owner == who:
-                return owner_prompt(case, facts)
             language = language_of_person(session, who, centre=self._services.settings.language)
+            if case.owner is not None and case.owner == who:
+                return replace(owner_prompt(case, facts), language=language)
             return CallPrompt(case_id, who, gather_text(facts, language), language=language)
+
+    def language_of(self, who: str) -> str:
+        """The language `who` ("contact:3") reads and hears; the centre's for anyone else."""
+        with self._services.uow() as uow:
+            return language_of_person(uow.session, who, centre=self._services.settings.language)
 
     def first_sighting(self, sid: str, step: str) -> bool:
         """Record that Twilio's message or call `sid` did `step`; False when it had: a replay.
@@ -555,14 +598,17 @@ class Answers:
     @staticmethod
     def _not_yours_to_confirm(session: Session, case: Case) -> str:
         if case.owner is None:
-            return (
-                f"Nobody has taken case {case.id} yet, so there is nothing to confirm. "
-                "To take it, reply 1 by text message."
+            return Msg(
+                "Nobody has taken case {case} yet, so there is nothing to confirm. "
+                "To take it, reply 1 by text message.",
+                case=case.id,
             )
         owner = describe_actor(session, case.owner)
-        return (
-            f"Case {case.id} was taken by {owner}; only they can confirm they are with the "
-            "elder. Nothing was changed."
+        return Msg(
+            "Case {case} was taken by {owner}; only they can confirm they are with the "
+            "elder. Nothing was changed.",
+            case=case.id,
+            owner=owner,
         )
 
     @staticmethod
@@ -570,8 +616,12 @@ class Answers:
         case = get_case(session, case_id)
         state = case.state
         if state is CaseState.CANCELLED:
-            return f"Case {case_id} was cancelled; the centre is checking in. Thank you."
+            return Msg(
+                "Case {case} was cancelled; the centre is checking in. Thank you.", case=case_id
+            )
         if case.owner is None:
-            return f"Case {case_id} is already {state.value}. Thank you."
+            return Msg(
+                "Case {case} is already {state}. Thank you.", case=case_id, state=state_word(state)
+            )
         owner = describe_actor(session, case.owner)
-        return f"Case {case_id} is already taken by {owner}, thank you."
+        return Msg("Case {case} is already taken by {owner}, thank you.", case=case_id, owner=owner)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from care_api.domain.texts import N_, Msg
+
 HOUR_S = 3600
 MINUTE_S = 60
 
@@ -119,26 +121,37 @@ def judge(message: Outgoing, recent: Recent, limits: SendLimits, now: datetime) 
                 Verdict.HOLD,
                 Bound.FOLD,
                 until,
-                "already alerted about another emergency of the elder "
-                f"{_ago(now, recent.other_alert_at)}; one folded update follows",
+                Msg(
+                    "already alerted about another emergency of the elder {ago}; "
+                    "one folded update follows",
+                    ago=_ago(now, recent.other_alert_at),
+                ),
             )
     if message.urgent:
         return SEND
     hourly = (
-        (Bound.PER_CASE, recent.about_case, limits.per_case_per_hour, "about this case"),
-        (Bound.PER_PERSON, recent.to_person, limits.per_person_per_hour, "to this person"),
+        (
+            Bound.PER_CASE,
+            recent.about_case,
+            limits.per_case_per_hour,
+            N_("{n} messages about this case in the last hour"),
+        ),
+        (
+            Bound.PER_PERSON,
+            recent.to_person,
+            limits.per_person_per_hour,
+            N_("{n} messages to this person in the last hour"),
+        ),
         (
             Bound.PER_TERMINAL,
             recent.from_terminal,
             limits.per_terminal_per_hour,
-            "about this terminal's cases",
+            N_("{n} messages about this terminal's cases in the last hour"),
         ),
     )
     for bound, count, limit, what in hourly:
         if limit > 0 and count >= limit:
-            return Decision(
-                Verdict.SUPPRESS, bound, None, f"{count} messages {what} in the last hour"
-            )
+            return Decision(Verdict.SUPPRESS, bound, None, Msg(what, n=count))
     if limits.overall_per_minute > 0 and recent.overall >= limits.overall_per_minute:
         # Spread the excess over the next minute rather than drop it: not an abuse pattern.
         wait_s = max(1.0, MINUTE_S / limits.overall_per_minute)
@@ -146,14 +159,16 @@ def judge(message: Outgoing, recent: Recent, limits: SendLimits, now: datetime) 
             Verdict.WAIT,
             Bound.OVERALL,
             now + timedelta(seconds=wait_s),
-            f"{recent.overall} messages in the last minute",
+            Msg("{n} messages in the last minute", n=recent.overall),
         )
     return SEND
 
 
 def _ago(now: datetime, then: datetime) -> str:
     seconds = max(0, int((now - then).total_seconds()))
-    return f"{seconds} s ago" if seconds < MINUTE_S else f"{seconds // MINUTE_S} min ago"
+    if seconds < MINUTE_S:
+        return Msg("{s} s ago", s=seconds)
+    return Msg("{m} min ago", m=seconds // MINUTE_S)
 
 
 def pace(

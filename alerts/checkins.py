@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 
+from alerts.ladder import spoken
 from alerts.sender import ELDER_CALL_KEY_PREFIX
 from alerts.timers import TimerContext
 from care_api.domain.channels import Channel
 from care_api.domain.model import TimerPurpose
+from care_api.domain.texts import Msg
+from care_api.i18n import language_of, render, t
 from care_api.services import Services
 from care_api.store.tables import Case, CheckinWindow, Elder, Timer
 from care_api.usecases.schedules.checkins import judge_window, next_check
@@ -24,10 +27,13 @@ ELDER_PREFIX = "elder:"
 
 def checkin_call_text(elder_name: str, start: str, end: str) -> str:
     """What the call to an elder who missed a check-in says."""
-    return (
-        f"Hello {elder_name}, this is your care centre. We did not hear from you between "
-        f"{start} and {end}. If you are well, press your button once. If you need help, hold "
-        "it down. An operator will call you back."
+    return Msg(
+        "Hello {elder}, this is your care centre. We did not hear from you between "
+        "{start} and {end}. If you are well, press your button once. If you need help, hold "
+        "it down. An operator will call you back.",
+        elder=elder_name,
+        start=start,
+        end=end,
     )
 
 
@@ -53,7 +59,8 @@ class Checkins:
             return
         elder = session.get(Elder, window.elder_id)
         if elder is not None:
-            call_elder(ctx, case, elder, checkin_call_text(elder.name, window.start, window.end))
+            said = checkin_call_text(elder.name, window.start, window.end)
+            call_elder(ctx, case, elder, said, centre=self._services.settings.language)
         log.info(
             "elder %s missed check-in %s–%s: case %s",
             window.elder_id,
@@ -63,16 +70,22 @@ class Checkins:
         )
 
 
-def call_elder(ctx: TimerContext, case: Case, elder: Elder, say: str) -> None:
-    """Start a case's ladder with a voice call to the elder (it speaks, it asks nothing)."""
+def call_elder(ctx: TimerContext, case: Case, elder: Elder, say: str, *, centre: str) -> None:
+    """Start a case's ladder with a voice call to the elder (it speaks, it asks nothing).
+
+    `say` (a catalogue text) is said in the elder's language, else the centre's.
+    """
     if not elder.phone:
         return
+    lang = language_of(elder.language, default=language_of(centre))
+    said = render(lang, say)
     ctx.outbox.add(
         case_id=case.id,
         channel=Channel.voice,
         to=elder.phone,
         recipient=f"{ELDER_PREFIX}{elder.id}",
-        body=f"Voice call: {say}",
-        say=say,
+        body=t(lang, "Voice call: {text}", text=said),
+        say=spoken(said),
         key=f"{ELDER_CALL_KEY_PREFIX}{case.id}:{ELDER_PREFIX}{elder.id}",
+        language=lang,
     )

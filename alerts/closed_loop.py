@@ -21,11 +21,13 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from alerts.escalation import OPERATORS, Escalation, alerted_people, case_facts
-from alerts.ladder import CaseFacts, Notify, plan
+from alerts.ladder import CaseFacts, Notify, plan, spoken
 from alerts.sender import ALERT_KEY_PREFIX
 from alerts.timers import TimerBusy, TimerContext
 from care_api.domain.channels import Channel
 from care_api.domain.model import CaseState, TimerPurpose
+from care_api.domain.texts import Msg
+from care_api.i18n import render, t
 from care_api.services import Services
 from care_api.store.tables import Case, Contact, Elder, Timer, Volunteer
 from care_api.usecases.cases.ladders import CONSOLE, get_ladder
@@ -38,6 +40,7 @@ from care_api.usecases.cases.log import (
 from care_api.usecases.cases.supervision import BY
 from care_api.usecases.dispatch.responders import describe_actor
 from care_api.usecases.dispatch.volunteers import volunteer_id_of
+from care_api.usecases.people.languages import worded_for
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +49,11 @@ STILL_RESOLVING = frozenset({CaseState.ACCEPTED, CaseState.ON_SITE})
 
 def on_site_overdue_owner_text(case_id: str, minutes: int) -> str:
     """What the owner is asked when "on site" is late."""
-    return (
-        f"Case {case_id}: you took it {minutes} min ago but have not confirmed you are with "
-        "the elder. Reply 3 once you are there, or call the centre; others are being alerted."
+    return Msg(
+        "Case {case}: you took it {minutes} min ago but have not confirmed you are with "
+        "the elder. Reply 3 once you are there, or call the centre; others are being alerted.",
+        case=case_id,
+        minutes=minutes,
     )
 
 
@@ -58,27 +63,44 @@ def on_site_overdue_call_text(facts: CaseFacts, minutes: int) -> str:
     Read out as it is when Twilio cannot reach our webhook; with it, the webhook's prompt
     asks for 3 on the keypad instead.
     """
-    return (
-        f"Case {facts.case_id}: you took the case of {facts.elder_name} {minutes} minutes ago "
-        "but have not confirmed you are with them. Once you are there, reply 3 by text message."
+    return Msg(
+        "Case {case}: you took the case of {elder} {minutes} minutes ago "
+        "but have not confirmed you are with them. Once you are there, reply 3 by text message.",
+        case=facts.case_id,
+        elder=facts.elder_name,
+        minutes=minutes,
     )
 
 
 def on_site_overdue_alert_text(facts: CaseFacts, owner: str, minutes: int) -> str:
     """What the next step's people are told: someone took it, but nobody is there yet."""
-    return (
-        f"EMERGENCY {facts.case_id}: {facts.elder_name} at {facts.address}. {owner} took it "
-        f"{minutes} min ago but is not on site yet. Please check on {facts.elder_name} "
-        "or call the centre."
+    return Msg(
+        "EMERGENCY {case}: {elder} at {address}. {owner} took it "
+        "{minutes} min ago but is not on site yet. Please check on {elder} "
+        "or call the centre.",
+        case=facts.case_id,
+        elder=facts.elder_name,
+        address=facts.address,
+        owner=owner,
+        minutes=minutes,
     )
 
 
 def resolve_overdue_text(case_id: str, minutes: int, *, owner: str | None = None) -> str:
     """The chase of a case accepted but not resolved in time (owner's SMS or console line)."""
-    who = f" (taken by {owner})" if owner else ""
-    return (
-        f"Case {case_id}{who} is still not resolved {minutes} min after it was accepted. "
-        "Resolve it or tell the centre what is holding it up."
+    if owner:
+        return Msg(
+            "Case {case} (taken by {owner}) is still not resolved {minutes} min after it was "
+            "accepted. Resolve it or tell the centre what is holding it up.",
+            case=case_id,
+            owner=owner,
+            minutes=minutes,
+        )
+    return Msg(
+        "Case {case} is still not resolved {minutes} min after it was accepted. "
+        "Resolve it or tell the centre what is holding it up.",
+        case=case_id,
+        minutes=minutes,
     )
 
 
@@ -172,26 +194,32 @@ class ClosedLoop:
         phone = owner_phone(session, case.id, case.owner)
         elder = session.get(Elder, case.elder_id)
         facts = case_facts(case, elder)
+        centre = self._services.settings.language
         if phone and case.owner:
+            body, lang = worded_for(
+                session, case.owner, on_site_overdue_owner_text(case.id, minutes), centre=centre
+            )
             ctx.outbox.add(
                 case_id=case.id,
                 channel=Channel.sms,
                 to=phone,
                 recipient=case.owner,
-                body=on_site_overdue_owner_text(case.id, minutes),
+                body=body,
                 key=f"loop:{case.id}:{timer.id}:owner",
+                language=lang,
             )
             # And a call: someone who took the case by phone may not read texts on the way;
             # the call's prompt (alerts/answers.py) lets them press 3 once they are there.
-            asked = on_site_overdue_call_text(facts, minutes)
+            asked = render(lang, on_site_overdue_call_text(facts, minutes))
             ctx.outbox.add(
                 case_id=case.id,
                 channel=Channel.voice,
                 to=phone,
                 recipient=case.owner,
-                body=f"Voice call: {asked}",
-                say=asked,
+                body=t(lang, "Voice call: {text}", text=asked),
+                say=spoken(asked),
                 key=f"loop:{case.id}:{timer.id}:owner:voice",
+                language=lang,
             )
         ladder = get_ladder(session, case.kind)
         step = min(case.level + 1, len(ladder.steps) - 1)
@@ -202,10 +230,17 @@ class ClosedLoop:
             if not isinstance(action, Notify) or action.recipient == case.owner:
                 continue
             if action.channel == CONSOLE:
-                body = f"{case.id}: {owner} not on site after {minutes} min; re-alerted step {step}"
+                body = Msg(
+                    "{case}: {owner} not on site after {minutes} min; re-alerted step {step}",
+                    case=case.id,
+                    owner=owner,
+                    minutes=minutes,
+                    step=step,
+                )
                 say = None
             else:
-                body, say = text, (text if action.channel == Channel.voice else None)
+                body = render(action.language, text)
+                say = spoken(body) if action.channel == Channel.voice else None
                 told.append(action.recipient)
             # The alert prefix makes them "alerted people": they hear when the case ends.
             ctx.outbox.add(
@@ -216,11 +251,16 @@ class ClosedLoop:
                 body=body,
                 say=say,
                 key=f"{ALERT_KEY_PREFIX}{case.id}:loop{timer.id}:{action.recipient}:{action.channel}",
+                language=action.language if action.channel != CONSOLE else None,
             )
         case.level = max(case.level, step)
-        why = f"no on-site confirmation after {minutes} min; re-alerted step {step}"
+        why = Msg(
+            "no on-site confirmation after {minutes} min; re-alerted step {step}",
+            minutes=minutes,
+            step=step,
+        )
         if told:
-            why += f": {', '.join(dict.fromkeys(told))}"
+            why = Msg("{text}: {people}", text=why, people=", ".join(dict.fromkeys(told)))
         add_note(ctx.uow, case, action="on_site_overdue", by=BY, why=why, now=ctx.now)
         log.info("case %s: on site overdue, re-alerted step %d", case.id, step)
 
@@ -229,13 +269,17 @@ class ClosedLoop:
         minutes = self._minutes(case, ctx.now)
         phone = owner_phone(session, case.id, case.owner)
         if phone and case.owner:
+            centre = self._services.settings.language
+            text = resolve_overdue_text(case.id, minutes)
+            body, lang = worded_for(session, case.owner, text, centre=centre)
             ctx.outbox.add(
                 case_id=case.id,
                 channel=Channel.sms,
                 to=phone,
                 recipient=case.owner,
-                body=resolve_overdue_text(case.id, minutes),
+                body=body,
                 key=f"loop:{case.id}:{timer.id}:owner",
+                language=lang,
             )
         ctx.outbox.add(
             case_id=case.id,
@@ -250,6 +294,6 @@ class ClosedLoop:
             case,
             action="resolve_overdue",
             by=BY,
-            why=f"not resolved {minutes} min after acceptance; owner chased",
+            why=Msg("not resolved {minutes} min after acceptance; owner chased", minutes=minutes),
             now=ctx.now,
         )

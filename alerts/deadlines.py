@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from alerts.escalation import OPERATORS
 from alerts.timers import TimerContext
+from care_api.domain.texts import Msg, term
 from care_api.services import Services
 from care_api.store.tables import Timer
 from care_api.usecases.cases.filings import supervise_if_overdue
@@ -14,10 +16,15 @@ from care_api.usecases.cases.ladders import CONSOLE
 log = logging.getLogger(__name__)
 
 
-def notice_text(case_id: str, matter: str, summary: str, due: str) -> str:
-    """The console's supervision notice."""
-    head = f"督办通知书 SUPERVISION NOTICE {case_id}"
-    return f"{head}: {matter} matter due {due} is overdue: {summary}"
+def notice_text(case_id: str, matter: str, summary: str, due: datetime) -> str:
+    """The console's supervision notice (`due` in the centre's time, said per reader)."""
+    return Msg(
+        "督办通知书 SUPERVISION NOTICE {case}: {matter} matter due {due} is overdue: {summary}",
+        case=case_id,
+        matter=term(matter),
+        due=due,
+        summary=summary,
+    )
 
 
 class Deadlines:
@@ -31,7 +38,7 @@ class Deadlines:
         notice = supervise_if_overdue(ctx.uow, timer.step, now=ctx.now)
         if notice is None:
             return
-        due = notice.due_at.astimezone(self._services.tz).strftime("%Y-%m-%d %H:%M")
+        due = notice.due_at.astimezone(self._services.tz)
         ctx.outbox.add(
             case_id=notice.case_id,
             channel=CONSOLE,

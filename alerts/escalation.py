@@ -52,14 +52,15 @@ from care_api.domain.channels import (
     Channel,
 )
 from care_api.domain.model import TimerPurpose
-from care_api.i18n import DEFAULT_LANGUAGE, language_of
+from care_api.domain.texts import Msg, stored_text
+from care_api.i18n import DEFAULT_LANGUAGE, language_of, render
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, Timer
 from care_api.usecases.cases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
 from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
 from care_api.usecases.people.addresses import Reach, phone_of, reach_of
-from care_api.usecases.people.languages import language_of_person
+from care_api.usecases.people.languages import language_of_person, worded_for
 from care_api.usecases.people.registry import contacts_of
 from care_api.usecases.schedules.rotas import who_is_on_duty
 
@@ -85,8 +86,8 @@ def case_facts(case: Case, elder: Elder | None) -> CaseFacts:
     return CaseFacts(
         case_id=case.id,
         kind=case.kind,
-        summary=case.summary,
-        elder_name=elder.name if elder else "the elder",
+        summary=stored_text(case.summary, case.summary_msg),
+        elder_name=elder.name if elder else Msg("the elder"),
         address=elder.address if elder else "",
         elder_phone=elder.phone if elder else "",
     )
@@ -150,14 +151,16 @@ def tell_all(
     for who, phone in people.items():
         language = language_of_person(writer.session, who, centre=centre)
         text = sms(language) if callable(sms) else sms
+        if owner_sms is not None and who == case.owner:
+            text = owner_sms
         writer.add(
             case_id=case.id,
             channel=Channel.sms,
             to=phone,
             recipient=who,
-            body=owner_sms if owner_sms is not None and who == case.owner else text,
+            body=render(language, text),
             key=f"{what}:{case.id}:{who}",
-            language=language if callable(sms) else None,
+            language=language,
         )
 
 
@@ -346,7 +349,7 @@ class Escalation:
             channel=CONSOLE,
             to=OPERATORS,
             recipient=OPERATORS,
-            body=f"{case.id} taken by {owner}",
+            body=Msg("{case} taken by {owner}", case=case.id, owner=owner),
             key=f"taken:{case.id}:{OPERATORS}",
         )
 
@@ -385,6 +388,7 @@ class Escalation:
                 "late",
                 console=checked_in_late_console_text(facts, local_time),
                 sms=checked_in_late_sms_text(facts, local_time),
+                centre=self._services.settings.language,
             )
 
     def notify_pressed_again(self, case_id: str) -> None:
@@ -409,14 +413,17 @@ class Escalation:
             alerted = alerted_people(writer.session, case.id)
             if case.owner is not None:
                 alerted = {k: v for k, v in alerted.items() if k == case.owner}
+            centre = self._services.settings.language
             for who, phone in alerted.items():
+                body, language = worded_for(writer.session, who, text, centre=centre)
                 writer.add(
                     case_id=case.id,
                     channel=Channel.sms,
                     to=phone,
                     recipient=who,
-                    body=text,
+                    body=body,
                     key=f"again:{case.id}:{who}:{window}",
+                    language=language,
                 )
         self._remember_told_again(case_id, minute)
 

@@ -16,6 +16,7 @@ from alerts.sender import OutboxWriter
 from alerts.timers import Dispatch, TimerContext
 from care_api.domain.channels import Channel
 from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.texts import Msg
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Timer
 from care_api.usecases.cases.ladders import CONSOLE, Audience
@@ -23,6 +24,7 @@ from care_api.usecases.fleet.commands import expire_command
 from care_api.usecases.fleet.device_cases import settle_if_steady
 from care_api.usecases.fleet.storms import follow_up, release_held, sweep_incidents
 from care_api.usecases.fleet.watch import WatchReport, watch_fleet
+from care_api.usecases.people.languages import worded_for
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,11 @@ TECHNICIAN = Audience.TECHNICIAN.value
 
 def works_again_text(elder_name: str, case_id: str) -> str:
     """What the people alerted for a terminal problem hear once it cleared by itself."""
-    return f"{elder_name}'s help terminal works again (case {case_id}). No need to act."
+    return Msg(
+        "{elder}'s help terminal works again (case {case}). No need to act.",
+        elder=elder_name,
+        case=case_id,
+    )
 
 
 class FleetAlerts:
@@ -124,21 +130,28 @@ class FleetAlerts:
             facts = case_facts(case, uow.session.get(Elder, case.elder_id))
             writer = OutboxWriter(uow.session, self._services.clock.now())
             text = works_again_text(facts.elder_name, case.id)
+            centre = self._services.settings.language
             for who, phone in alerted_people(uow.session, case.id).items():
+                body, lang = worded_for(uow.session, who, text, centre=centre)
                 writer.add(
                     case_id=case.id,
                     channel=Channel.sms,
                     to=phone,
                     recipient=who,
-                    body=text,
+                    body=body,
                     key=f"back:{case.id}:{who}",
+                    language=lang,
                 )
             writer.add(
                 case_id=case.id,
                 channel=CONSOLE,
                 to=TECHNICIAN,
                 recipient=TECHNICIAN,
-                body=f"{case.id} resolved by itself: {facts.elder_name}'s terminal works again",
+                body=Msg(
+                    "{case} resolved by itself: {elder}'s terminal works again",
+                    case=case.id,
+                    elder=facts.elder_name,
+                ),
                 key=f"back:{case.id}:{TECHNICIAN}",
             )
             uow.commit()

@@ -23,6 +23,7 @@ from alerts.sender import ALERT_KEY_PREFIX, OutboxWriter
 from care_api.domain.cases import is_unowned
 from care_api.domain.channels import PERSON_CHANNELS, Channel
 from care_api.domain.model import SYSTEM, TimerPurpose
+from care_api.domain.texts import Msg, term
 from care_api.store.tables import Case, CaseEvent, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.ladders import CONSOLE, Audience, get_ladder
@@ -67,8 +68,14 @@ def unreachable(
     if case is None:
         return
     who = describe_actor(session, row.recipient)
-    what = "call" if row.channel == Channel.voice else row.channel.upper()
-    why = f"{what} to {who} ({row.to}) did not reach them: {detail}"
+    what = Msg("call") if row.channel == Channel.voice else row.channel.upper()
+    why = Msg(
+        "{what} to {who} ({to}) did not reach them: {detail}",
+        what=what,
+        who=who,
+        to=row.to,
+        detail=detail,
+    )
     add_note(uow, case, action="unreachable", by=BY, why=why, now=now)
     if tell_console:
         OutboxWriter(session, now).add(
@@ -76,7 +83,14 @@ def unreachable(
             channel=CONSOLE,
             to=OPERATORS,
             recipient=OPERATORS,
-            body=f"{case.id}: could not reach {who} ({row.to}) by {row.channel}: {detail}",
+            body=Msg(
+                "{case}: could not reach {who} ({to}) by {channel}: {detail}",
+                case=case.id,
+                who=who,
+                to=row.to,
+                channel=term(row.channel),
+                detail=detail,
+            ),
         )
     if (row.idempotency_key or "").startswith(ALERT_KEY_PREFIX):
         hand_on_if_nobody_left(uow, case, now)
@@ -116,15 +130,19 @@ def hand_on_if_nobody_left(uow: SqlUnitOfWork, case: Case, now: datetime) -> int
     if moved.rowcount != 1:
         return None  # no such step waiting, or it is due already
     names = ", ".join(describe_actor(session, who) for who in people)
-    why = f"everyone alerted at step {step} declined or cannot be reached ({names}); "
-    why += f"step {step + 1} now"
+    why = Msg(
+        "everyone alerted at step {step} declined or cannot be reached ({names}); step {next} now",
+        step=step,
+        names=names,
+        next=step + 1,
+    )
     add_note(uow, case, action="handed_on", by=BY, why=why, now=now)
     OutboxWriter(session, now).add(
         case_id=case.id,
         channel=CONSOLE,
         to=OPERATORS,
         recipient=OPERATORS,
-        body=f"{case.id}: {why}",
+        body=Msg("{case}: {why}", case=case.id, why=why),
         key=f"handed-on:{case.id}:{step}:{case.kind}",
     )
     log.info("case %s: nobody left at step %d, step %d now", case.id, step, step + 1)

@@ -6,13 +6,15 @@ people around it into actions; escalation.py writes them as rows. No I/O happens
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from care_api.domain.channels import AddressKind, Channel, reach
 from care_api.domain.model import CaseKind
-from care_api.i18n import language_of, t
+from care_api.domain.texts import N_, Msg, joined, term
+from care_api.i18n import language_of, t, tn
 from care_api.usecases.cases.ladders import CONSOLE, CONSOLE_AUDIENCES, Audience, Ladder, Target
 
 CONTACT_AUDIENCES = frozenset(
@@ -89,10 +91,10 @@ class Unreached:
 
 Action = Notify | Schedule | Flag | Unreached
 
-NO_CONTACTS = "no contacts on record"
-NO_OTHER_CONTACTS = "no other contacts"
-NO_SUPERVISOR = "no supervisor on duty or set"
-NO_VOLUNTEER = "no volunteer near"
+NO_CONTACTS = Msg("no contacts on record")
+NO_OTHER_CONTACTS = Msg("no other contacts")
+NO_SUPERVISOR = Msg("no supervisor on duty or set")
+NO_VOLUNTEER = Msg("no volunteer near")
 
 
 def plan(
@@ -199,7 +201,7 @@ def _why_nobody(
         return NO_SUPERVISOR
     if audience is Audience.VOLUNTEERS_NEAREST:
         return NO_VOLUNTEER
-    return f"nobody in {audience.value}"
+    return Msg("nobody in {audience}", audience=audience.value)
 
 
 def _audience(
@@ -232,13 +234,27 @@ def asks_for_answer(kind: CaseKind) -> bool:
 
 def _alert(channel: str, person: Recipient, to: str, facts: CaseFacts, step: int) -> Notify:
     lang = language_of(person.language)
-    say = alert_say(facts, lang) if channel == Channel.voice else None
+    say = spoken(alert_say(facts, lang)) if channel == Channel.voice else None
     if channel == Channel.voice:
         body = t(lang, "Voice call: {text}", text=alert_say(facts, lang))
     else:
         # A text message (SMS, WeChat) asks for the same reply whichever way it went.
         body = alert_sms(facts, step, lang)
     return Notify(channel, person.key, to, body, say, lang)
+
+
+_CASE_ID = re.compile(r"\bC-\d{8}-(\d{1,6})\b")
+_LONG_NUMBER = re.compile(r"\+?\d{3,}")
+
+
+def spoken(text: str) -> str:
+    """`text` for a voice: a case number as its short code and long numbers digit by digit.
+
+    A speech engine reads "20261122" or "13800000000" as one huge number; a listener needs
+    "0 0 0 7" and "1 3 8 0 …" to note or dial it.
+    """
+    text = _CASE_ID.sub(lambda m: m.group(1), text)
+    return _LONG_NUMBER.sub(lambda m: " ".join(m.group(0).lstrip("+")), text)
 
 
 def kind_label(kind: CaseKind, language: str | None) -> str:
@@ -329,17 +345,24 @@ def console_text(
 
     `repeat` is (n, of): the n-th repeat of the last step, of at most `of`.
     """
-    text = f"{facts.summary}: {facts.elder_name}, {facts.address} ({facts.case_id})"
+    text = Msg(
+        "{summary}: {elder}, {address} ({case})",
+        summary=facts.summary,
+        elder=facts.elder_name,
+        address=facts.address,
+        case=facts.case_id,
+    )
     if step > 0:
-        text += f"; no acknowledgement, step {step}"
+        text = Msg("{text}; no acknowledgement, step {step}", text=text, step=step)
     if repeat[0]:
-        text += f" (repeat {repeat[0]} of {repeat[1]})"
+        text = Msg("{text} (repeat {n} of {of})", text=text, n=repeat[0], of=repeat[1])
     if unreached:
-        text += f"; nobody to call: {', '.join(unreached)}"
+        # Each reason is a catalogue text: joined so the list is said in one language.
+        text = Msg("{text}; nobody to call: {reasons}", text=text, reasons=joined(unreached))
         if handed_on:
-            text += ", next step now"
+            text = Msg("{text}, next step now", text=text)
     if flag:
-        text += f"; {flag.upper()}"
+        text = Msg("{text}; {flag}", text=text, flag=term(flag.upper()))
     return text
 
 
@@ -355,20 +378,46 @@ def taken_text(case_id: str, owner: str, language: str | None = None) -> str:
 
 def pressed_again_text(facts: CaseFacts) -> str:
     """The elder pressed again while the case was running."""
-    return f"{facts.elder_name} pressed the button again (case {facts.case_id}, {facts.address})."
+    return Msg(
+        "{elder} pressed the button again (case {case}, {address}).",
+        elder=facts.elder_name,
+        case=facts.case_id,
+        address=facts.address,
+    )
 
 
-def folded_prefix(elder_name: str, emergencies: int, since_local: str) -> str:
+def folded_prefix(
+    elder_name: str, emergencies: int, since_local: str, language: str | None = None
+) -> str:
     """Opens the one alert that stands for several of the elder's emergencies in a row."""
-    times = "once" if emergencies == 1 else f"{emergencies} times"
-    return f"{elder_name} pressed again {times} since {since_local}. "
+    return tn(
+        language,
+        "{elder} pressed again once since {since}. ",
+        "{elder} pressed again {n} times since {since}. ",
+        emergencies,
+        elder=elder_name,
+        since=since_local,
+    )
 
 
 def cancelled_console_text(facts: CaseFacts, by_elder: bool) -> str:
     """The console line for a cancelled case: the operator still checks in."""
-    who = "elder cancelled" if by_elder else "case cancelled"
-    phone = f", call {facts.elder_phone}" if facts.elder_phone else ""
-    return f"{facts.case_id} {who} — check in with {facts.elder_name}{phone}"
+    fields: dict[str, str] = {"case": facts.case_id, "elder": facts.elder_name}
+    if facts.elder_phone:
+        if by_elder:
+            return Msg(
+                "{case} elder cancelled — check in with {elder}, call {phone}",
+                phone=facts.elder_phone,
+                **fields,
+            )
+        return Msg(
+            "{case} case cancelled — check in with {elder}, call {phone}",
+            phone=facts.elder_phone,
+            **fields,
+        )
+    if by_elder:
+        return Msg("{case} elder cancelled — check in with {elder}", **fields)
+    return Msg("{case} case cancelled — check in with {elder}", **fields)
 
 
 def cancelled_sms_text(facts: CaseFacts, language: str | None = None) -> str:
@@ -383,56 +432,90 @@ def cancelled_sms_text(facts: CaseFacts, language: str | None = None) -> str:
 
 def checked_in_late_console_text(facts: CaseFacts, local_time: str) -> str:
     """The console line when the elder checks in after a missed window: confirm, then resolve."""
-    phone = f", call {facts.elder_phone}" if facts.elder_phone else ""
-    return (
-        f"{facts.elder_name} checked in late at {local_time} ({facts.case_id}) — "
-        f"confirm{phone} and resolve the case"
-    )
+    fields = {"elder": facts.elder_name, "at": local_time, "case": facts.case_id}
+    if facts.elder_phone:
+        return Msg(
+            "{elder} checked in late at {at} ({case}) — confirm, call {phone} and resolve the case",
+            phone=facts.elder_phone,
+            **fields,
+        )
+    return Msg("{elder} checked in late at {at} ({case}) — confirm and resolve the case", **fields)
 
 
 def checked_in_late_sms_text(facts: CaseFacts, local_time: str) -> str:
     """What alerted people are told when the elder checks in after a missed window."""
-    return (
-        f"{facts.elder_name} checked in at {local_time} (case {facts.case_id}); "
-        "the centre will confirm. No need to act."
+    return Msg(
+        "{elder} checked in at {at} (case {case}); the centre will confirm. No need to act.",
+        elder=facts.elder_name,
+        at=local_time,
+        case=facts.case_id,
     )
 
 
 KIND_NAMES = {
-    CaseKind.EMERGENCY: "an emergency",
-    CaseKind.CARE: "a care need",
-    CaseKind.SERVICE: "a service request",
-    CaseKind.CONSULT: "a consultation",
-    CaseKind.DEVICE: "a terminal problem",
+    CaseKind.EMERGENCY: N_("an emergency"),
+    CaseKind.CARE: N_("a care need"),
+    CaseKind.SERVICE: N_("a service request"),
+    CaseKind.CONSULT: N_("a consultation"),
+    CaseKind.DEVICE: N_("a terminal problem"),
 }
 
 
-def _changed(facts: CaseFacts, old: CaseKind, new: CaseKind) -> str:
-    return (
-        f"Case {facts.case_id} ({facts.elder_name}) is now {KIND_NAMES[new]}, "
-        f"no longer {KIND_NAMES[old]}."
+def _changed(facts: CaseFacts, old: CaseKind, new: CaseKind) -> Msg:
+    return Msg(
+        "Case {case} ({elder}) is now {new}, no longer {old}.",
+        case=facts.case_id,
+        elder=facts.elder_name,
+        new=Msg(KIND_NAMES[new]),
+        old=Msg(KIND_NAMES[old]),
     )
 
 
 def reclassified_owner_text(facts: CaseFacts, old: CaseKind, new: CaseKind) -> str:
     """What the owner of a reclassified case is told: it stays theirs."""
-    text = f"{_changed(facts, old, new)} It is still yours."
     if new is CaseKind.EMERGENCY:
-        text += f" Call 120 if {facts.elder_name} needs an ambulance."
-    return f"{text} Call the centre if you need help."
+        return Msg(
+            "{changed} It is still yours. Call 120 if {elder} needs an ambulance. "
+            "Call the centre if you need help.",
+            changed=_changed(facts, old, new),
+            elder=facts.elder_name,
+        )
+    return Msg(
+        "{changed} It is still yours. Call the centre if you need help.",
+        changed=_changed(facts, old, new),
+    )
 
 
 def reclassified_sms_text(facts: CaseFacts, old: CaseKind, new: CaseKind, owner: str | None) -> str:
     """What someone alerted under the old kind is told: they are no longer needed for it."""
-    who = f"{owner} has it" if owner else "the centre is handling it"
-    text = f"{_changed(facts, old, new)} No longer needed from you: {who}."
+    who = Msg("{owner} has it", owner=owner) if owner else Msg("the centre is handling it")
     if new is CaseKind.EMERGENCY:
         # Someone already with the elder must not walk away from what is now an emergency.
-        text += f" If you are with {facts.elder_name} now, stay and call the centre."
-    return text
+        return Msg(
+            "{changed} No longer needed from you: {who}. "
+            "If you are with {elder} now, stay and call the centre.",
+            changed=_changed(facts, old, new),
+            who=who,
+            elder=facts.elder_name,
+        )
+    return Msg(
+        "{changed} No longer needed from you: {who}.", changed=_changed(facts, old, new), who=who
+    )
 
 
 def reclassified_console_text(case_id: str, old: CaseKind, new: CaseKind, told: int) -> str:
     """The console line once the people alerted under the old kind were told of the change."""
-    people = "person" if told == 1 else "people"
-    return f"{case_id} is now {new} (was {old}): {told} {people} alerted before told by SMS"
+    if told == 1:
+        return Msg(
+            "{case} is now {new} (was {old}): 1 person alerted before told by SMS",
+            case=case_id,
+            new=term(new),
+            old=term(old),
+        )
+    return Msg(
+        "{case} is now {new} (was {old}): {n} people alerted before told by SMS",
+        case=case_id,
+        new=term(new),
+        old=term(old),
+        n=told,
+    )

@@ -18,6 +18,7 @@ from alerts.replies import Answer, Reply, matches_case, short_code
 from alerts.timers import TimerContext
 from care_api.domain.channels import Channel
 from care_api.domain.errors import DomainError
+from care_api.domain.texts import Field, Msg
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Merchant, ServiceOrder, Timer
 from care_api.usecases.cases.ladders import CONSOLE
@@ -28,6 +29,7 @@ from care_api.usecases.dispatch.orders import (
     decline_order,
     miss_contact,
 )
+from care_api.usecases.people.languages import worded_for
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +37,43 @@ log = logging.getLogger(__name__)
 def order_text(order: ServiceOrder, elder: Elder | None) -> str:
     """The SMS that gives a merchant an order: whom to serve and where, never medical notes."""
     code = short_code(order.case_id)
-    who = f"{elder.name}, {elder.address}, phone {elder.phone}" if elder else "see the centre"
-    note = f" Note: {order.note}." if order.note else ""
-    return (
-        f"New order {order.id} ({order.category}), code {code}: {who}.{note} "
-        f"Call the elder within 10 minutes, then reply 1 {code} (2 {code} if you cannot)."
+    who = (
+        Msg(
+            "{elder}, {address}, phone {phone}",
+            elder=elder.name,
+            address=elder.address,
+            phone=elder.phone,
+        )
+        if elder
+        else Msg("see the centre")
+    )
+    fields: dict[str, Field] = {
+        "order": order.id,
+        "category": order.category,
+        "code": code,
+        "who": who,
+    }
+    if order.note:
+        return Msg(
+            "New order {order} ({category}), code {code}: {who}. Note: {note}. "
+            "Call the elder within 10 minutes, then reply 1 {code} (2 {code} if you cannot).",
+            note=order.note,
+            **fields,
+        )
+    return Msg(
+        "New order {order} ({category}), code {code}: {who}. "
+        "Call the elder within 10 minutes, then reply 1 {code} (2 {code} if you cannot).",
+        **fields,
     )
 
 
 def moved_text(order: ServiceOrder) -> str:
     """What a merchant is told when the order left them for want of a confirmed contact."""
-    return (
-        f"Order {order.id} ({short_code(order.case_id)}) has gone to another merchant: "
-        "contact with the elder was not confirmed within 10 minutes."
+    return Msg(
+        "Order {order} ({code}) has gone to another merchant: "
+        "contact with the elder was not confirmed within 10 minutes.",
+        order=order.id,
+        code=short_code(order.case_id),
     )
 
 
@@ -68,13 +94,17 @@ class MerchantDispatch:
         case = session.get(Case, order.case_id)
         if merchant is None or case is None:
             return
+        who = merchant_actor(attempt.merchant_id)
+        text = order_text(order, session.get(Elder, case.elder_id))
+        body, lang = worded_for(session, who, text, centre=self._services.settings.language)
         ctx.outbox.add(
             case_id=order.case_id,
             channel=Channel.sms,
             to=merchant.phone,
-            recipient=merchant_actor(attempt.merchant_id),
-            body=order_text(order, session.get(Elder, case.elder_id)),
+            recipient=who,
+            body=body,
             key=f"order:{attempt.id}:sms",
+            language=lang,
         )
 
     def contact_due(self, ctx: TimerContext, timer: Timer) -> None:
@@ -88,27 +118,36 @@ class MerchantDispatch:
         skipped = session.get(Merchant, missed.merchant_id)
         if order is None or skipped is None:
             return
+        who = merchant_actor(missed.merchant_id)
+        body, lang = worded_for(
+            session, who, moved_text(order), centre=self._services.settings.language
+        )
         ctx.outbox.add(
             case_id=order.case_id,
             channel=Channel.sms,
             to=skipped.phone,
-            recipient=merchant_actor(missed.merchant_id),
-            body=moved_text(order),
+            recipient=who,
+            body=body,
             key=f"order:{missed.id}:moved",
+            language=lang,
         )
         if following is not None:
             nxt = session.get(Merchant, following.merchant_id)
-            then = f"now with {nxt.name if nxt else following.merchant_id}"
+            then = Msg("now with {who}", who=nxt.name if nxt else following.merchant_id)
         else:
-            then = "no merchant left: please arrange the service"
+            then = Msg("no merchant left: please arrange the service")
         ctx.outbox.add(
             case_id=order.case_id,
             channel=CONSOLE,
             to=OPERATORS,
             recipient=OPERATORS,
-            body=(
-                f"Order {order.id} ({order.case_id}): {skipped.name} did not confirm contact "
-                f"within 10 minutes; {then}"
+            body=Msg(
+                "Order {order} ({case}): {merchant} did not confirm contact "
+                "within 10 minutes; {then}",
+                order=order.id,
+                case=order.case_id,
+                merchant=skipped.name,
+                then=then,
             ),
             key=f"order:{missed.id}:console",
         )
@@ -134,21 +173,25 @@ class MerchantDispatch:
                 return None
             if len(waiting) > 1:
                 codes = ", ".join(f"{short_code(o.case_id)} ({o.category})" for o in waiting)
-                return f"You have {len(waiting)} orders waiting. Reply 1 and the code: {codes}."
+                return Msg(
+                    "You have {n} orders waiting. Reply 1 and the code: {codes}.",
+                    n=len(waiting),
+                    codes=codes,
+                )
             order = waiting[0]
             if order.id is None or order.merchant_id is None:
                 return None
             try:
                 if reply.answer is Answer.ACCEPT:
                     confirm_contact(uow, order.id, order.merchant_id, now=now)
-                    text = f"Thank you: contact confirmed for order {order.id}."
+                    text = Msg("Thank you: contact confirmed for order {order}.", order=order.id)
                 else:
                     decline_order(uow, order.id, order.merchant_id, now=now, tz=self._services.tz)
-                    text = f"Thank you; order {order.id} goes to another merchant."
+                    text = Msg("Thank you; order {order} goes to another merchant.", order=order.id)
                 uow.commit()
             except DomainError as exc:
                 uow.rollback()
                 log.warning("merchant reply on order %s refused: %s", order.id, exc)
-                return f"Order {order.id}: {exc}."
+                return Msg("Order {order}: {problem}.", order=order.id, problem=str(exc))
         log.info("order %s: merchant %s answered %s by sms", order.id, order.merchant_id, reply)
         return text

@@ -27,6 +27,7 @@ from alerts.timers import TimerBusy, TimerContext, TimerHandler
 from care_api.domain.cases import is_unowned
 from care_api.domain.channels import Channel
 from care_api.domain.model import CaseKind, TimerPurpose
+from care_api.domain.texts import Msg
 from care_api.domain.volunteering import (
     EMERGENCY_RADIUS_KM,
     OFFERS_PER_RING,
@@ -34,7 +35,7 @@ from care_api.domain.volunteering import (
     Offeree,
     ring_radius_km,
 )
-from care_api.i18n import language_of
+from care_api.i18n import language_of, render
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Timer, Volunteer
 from care_api.usecases.cases.ladders import CONSOLE, Target
@@ -59,16 +60,26 @@ log = logging.getLogger(__name__)
 def offer_text(case_id: str, distance_km: float, need: str) -> str:
     """The SMS that offers a care task; the elder's name and address come with acceptance."""
     code = short_code(case_id)
-    return (
-        f"Care task {code} near you ({distance_km:.1f} km): {need}. "
-        f"Reply 1 {code} to take it, 2 {code} if you cannot."
+    return Msg(
+        "Care task {code} near you ({km} km): {need}. Reply 1 {code} to take it, "
+        "2 {code} if you cannot.",
+        code=code,
+        km=f"{distance_km:.1f}",
+        need=need,
     )
 
 
 def operator_text(case: Case, elder: Elder | None, why: str) -> str:
     """The console line when no volunteer took the case."""
     facts = case_facts(case, elder)
-    return f"{facts.summary}: {facts.elder_name}, {facts.address} ({case.id}); {why}"
+    return Msg(
+        "{summary}: {elder}, {address} ({case}); {why}",
+        summary=facts.summary,
+        elder=facts.elder_name,
+        address=facts.address,
+        case=case.id,
+        why=why,
+    )
 
 
 class VolunteerOffers:
@@ -106,8 +117,8 @@ class VolunteerOffers:
     def why_nobody(elder: Elder) -> str:
         """Why `nearest` found nobody for this elder, as the console and history say it."""
         if elder.lat is None or elder.lon is None:
-            return "no volunteer: the elder's location is not on record"
-        return f"no volunteer within {EMERGENCY_RADIUS_KM:g} km"
+            return Msg("no volunteer: the elder's location is not on record")
+        return Msg("no volunteer within {km} km", km=f"{EMERGENCY_RADIUS_KM:g}")
 
     # -- rings ---------------------------------------------------------------------------------
 
@@ -157,7 +168,7 @@ class VolunteerOffers:
         local_now = ctx.now.astimezone(self._services.tz)
         while (radius := ring_radius_km(ring)) is not None:
             if elder is None or elder.lat is None or elder.lon is None:
-                self._to_operator(ctx, case, elder, ring, "the elder has no location on file")
+                self._to_operator(ctx, case, elder, ring, Msg("the elder has no location on file"))
                 return
             found = nearest_volunteers(
                 session,
@@ -172,7 +183,7 @@ class VolunteerOffers:
                 self._send(ctx, case, ring, radius, found, need)
                 return
             ring += 1  # nobody new in this circle: widen at once rather than wait for nobody
-        self._to_operator(ctx, case, elder, ring, "no volunteer took it: please arrange help")
+        self._to_operator(ctx, case, elder, ring, Msg("no volunteer took it: please arrange help"))
 
     def _send(
         self,
@@ -187,15 +198,19 @@ class VolunteerOffers:
             ctx.uow, case, ring=ring, radius_km=radius, chosen=found, need=need, now=ctx.now
         )
         phones = {v.id: v.phone for v, _ in found}
+        centre = language_of(self._services.settings.language)
+        languages = {v.id: language_of(v.language, centre) for v, _ in found}
         for task in tasks:
             who = volunteer_actor(task.volunteer_id)
+            lang = languages[task.volunteer_id]
             ctx.outbox.add(
                 case_id=case.id,
                 channel=Channel.sms,
                 to=phones[task.volunteer_id],
                 recipient=who,
-                body=offer_text(case.id, task.distance_km, need.need),
+                body=render(lang, offer_text(case.id, task.distance_km, need.need)),
                 key=f"{ALERT_KEY_PREFIX}{case.id}:ring{ring}:{who}:sms",
+                language=lang,
             )
         ctx.schedule(
             purpose=TimerPurpose.VOLUNTEER_RING,

@@ -11,6 +11,7 @@ import logging
 from alerts.checkins import call_elder
 from alerts.timers import TimerContext
 from care_api.domain.model import TimerPurpose
+from care_api.domain.texts import Msg
 from care_api.services import Services
 from care_api.store.tables import Elder, QuietWatch, Timer
 from care_api.usecases.schedules.quiet_watch import run_watch
@@ -20,9 +21,10 @@ log = logging.getLogger(__name__)
 
 def quiet_call_text(elder_name: str) -> str:
     """What the call to an elder who did not answer the terminal's prompt says."""
-    return (
-        f"Hello {elder_name}, this is your care centre. We have not heard from you for a long "
-        "time. If you are well, press your button once. An operator will call you back."
+    return Msg(
+        "Hello {elder}, this is your care centre. We have not heard from you for a long "
+        "time. If you are well, press your button once. An operator will call you back.",
+        elder=elder_name,
     )
 
 
@@ -43,4 +45,5 @@ class QuietWatches:
         if case is not None:
             elder = ctx.uow.session.get(Elder, watch.elder_id)
             if elder is not None:
-                call_elder(ctx, case, elder, quiet_call_text(elder.name))
+                centre = self._services.settings.language
+                call_elder(ctx, case, elder, quiet_call_text(elder.name), centre=centre)

@@ -26,6 +26,7 @@ from alerts.ladder import (
 )
 from alerts.timers import TimerBusy, TimerContext, TimerHandler, claim_timer
 from care_api.domain.model import TimerPurpose
+from care_api.i18n import DEFAULT_LANGUAGE
 from care_api.store.tables import Case, CaseEvent, Contact, Elder, Notification, Timer
 from care_api.usecases.cases.log import pending_timers
 from care_api.usecases.cases.reclassify import kinds_of
@@ -44,6 +45,9 @@ def _is_info_only(session: Session, who: str) -> bool:
 
 class ReclassifiedNotices:
     """The "reclassified" timer handler, and the hook that runs it with a new step 0."""
+
+    def __init__(self, centre: str = DEFAULT_LANGUAGE) -> None:
+        self._centre = centre  # the language of people who have none of their own
 
     def run(self, ctx: TimerContext, timer: Timer) -> None:
         """Tell the people alerted so far of one reclassification (its timer fired)."""
@@ -113,5 +117,6 @@ class ReclassifiedNotices:
             sms=reclassified_sms_text(facts, old, new, owner),
             people=people,
             owner_sms=reclassified_owner_text(facts, old, new),
+            centre=self._centre,
         )
         log.info("case %s: %d person(s) told of %s → %s", case.id, len(people), old, new)

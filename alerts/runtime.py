@@ -117,7 +117,7 @@ class AlertsComponent:
         self.merchants = MerchantDispatch(services)
         self.escalation.audiences[Audience.VOLUNTEERS_NEAREST.value] = self.offers.nearest
         self.escalation.why_nobody[Audience.VOLUNTEERS_NEAREST.value] = self.offers.why_nobody
-        self.reclassified = ReclassifiedNotices()
+        self.reclassified = ReclassifiedNotices(services.settings.language)
         self.sweeper.register(
             TimerPurpose.LADDER,
             self.reclassified.after_ladder(self.offers.after_ladder(self.escalation.run_step)),

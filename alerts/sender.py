@@ -28,6 +28,7 @@ from alerts.throttle import HELD, SendBounds, limits_from_settings
 from care_api.domain.cases import is_unowned
 from care_api.domain.channels import CHANNELS, PERSON_CHANNELS
 from care_api.domain.model import CaseKind
+from care_api.domain.texts import Msg, msg_json, term
 from care_api.log_privacy import mask_phone, mask_phones_in
 from care_api.services import Services
 from care_api.store.tables import Case, Notification
@@ -107,6 +108,8 @@ class OutboxWriter:
             say=say[:MAX_BODY_CHARS] if say is not None else None,
             segments=sms_segments(body[:MAX_BODY_CHARS]) if channel == Channel.sms else None,
             language=language,
+            # A console row is rendered per reader by the API (a drill's is marked, as written).
+            body_msg=None if phone else msg_json(body),
             status="pending" if phone else "delivered",
             idempotency_key=key,
             next_attempt_at=self._now + timedelta(seconds=ORPHAN_GRACE_S) if phone else None,
@@ -432,7 +435,13 @@ class NotificationSender:
                     channel="console",
                     to="operators",
                     recipient="operators",
-                    body=f"Could not reach {row.recipient} ({row.to}) by {row.channel}: {detail}",
+                    body=Msg(
+                        "Could not reach {who} ({to}) by {channel}: {detail}",
+                        who=row.recipient,
+                        to=row.to,
+                        channel=term(row.channel),
+                        detail=detail,
+                    ),
                 )
                 if self._on_gave_up is not None:
                     self._on_gave_up(uow, row, detail, now)

@@ -18,6 +18,8 @@ from alerts.sender import OutboxWriter
 from alerts.timers import Dispatch
 from care_api.domain.channels import Channel
 from care_api.domain.model import CaseState
+from care_api.domain.texts import Msg, stored_text
+from care_api.i18n import CHINESE, format_time, language_of, t
 from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, Contact, Elder
 from care_api.usecases.dispatch.responders import describe_actor
@@ -40,21 +42,41 @@ class ClosedCase:
     outcome: str  # the resolving or cancelling note
 
 
-def summary_sms(case: ClosedCase, tz: tzinfo) -> str:
-    """The SMS an info-only contact gets when the case closes; pure."""
+def summary_sms(case: ClosedCase, tz: tzinfo, language: str | None = None) -> str:
+    """The SMS an info-only contact gets when the case closes, in their language; pure."""
+    lang = language_of(language)
 
     def at(value: datetime) -> str:
-        return value.astimezone(tz).strftime("%d %b %H:%M")
+        return format_time(lang, value.astimezone(tz))
 
-    parts = [f"For your information: case {case.case_id} for {case.elder_name} is closed."]
-    parts.append(f"{case.summary}, opened {at(case.opened_at)}.")
+    parts = [
+        t(
+            lang,
+            "For your information: case {case} for {elder} is closed.",
+            case=case.case_id,
+            elder=case.elder_name,
+        ),
+        t(lang, "{summary}, opened {at}.", summary=case.summary, at=at(case.opened_at)),
+    ]
     if case.taken_by is not None and case.taken_at is not None:
-        parts.append(f"Taken by {case.taken_by} at {at(case.taken_at)}.")
+        parts.append(t(lang, "Taken by {who} at {at}.", who=case.taken_by, at=at(case.taken_at)))
     if case.ended_at is not None:
-        note = f": {case.outcome}" if case.outcome else ""
-        parts.append(f"{case.ended.capitalize()} {at(case.ended_at)}{note}.")
-    parts.append("No need to reply.")
-    return " ".join(parts)
+        ended = t(lang, "Cancelled") if case.ended == "cancelled" else t(lang, "Resolved")
+        if case.outcome:
+            parts.append(
+                t(
+                    lang,
+                    "{ended} {at}: {note}.",
+                    ended=ended,
+                    at=at(case.ended_at),
+                    note=case.outcome,
+                )
+            )
+        else:
+            parts.append(t(lang, "{ended} {at}.", ended=ended, at=at(case.ended_at)))
+    parts.append(t(lang, "No need to reply."))
+    # Chinese sentences run on without spaces.
+    return ("" if lang == CHINESE else " ").join(parts)
 
 
 class ClosingSummaries:
@@ -89,25 +111,27 @@ class ClosingSummaries:
             elder = session.get(Elder, case.elder_id)
             closed = ClosedCase(
                 case_id=case.id,
-                summary=case.summary,
-                elder_name=elder.name if elder else "the elder",
+                summary=stored_text(case.summary, case.summary_msg),
+                elder_name=elder.name if elder else Msg("the elder"),
                 opened_at=case.opened_at,
                 ended=str(history.to_state) if history else "closed",
                 ended_at=history.at if history else case.closed_at,
                 taken_by=describe_actor(session, case.owner) if case.owner else None,
                 taken_at=case.acknowledged_at,
-                outcome=history.why if history else "",
+                outcome=stored_text(history.why, history.why_msg) if history else "",
             )
-            body = summary_sms(closed, self._services.tz)
             writer = OutboxWriter(session, self._services.clock.now())
+            centre = language_of(self._services.settings.language)
             for person in people:
+                lang = language_of(person.language, default=centre)
                 writer.add(
                     case_id=case.id,
                     channel=Channel.sms,
                     to=person.phone,
                     recipient=f"contact:{person.id}",
-                    body=body,
+                    body=summary_sms(closed, self._services.tz, lang),
                     key=f"summary:{case.id}:contact:{person.id}",
+                    language=lang,
                 )
             uow.commit()
         if writer.to_send:

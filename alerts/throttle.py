@@ -32,6 +32,7 @@ from alerts.bounds import (
 from alerts.ladder import folded_prefix
 from care_api.domain.channels import Channel
 from care_api.domain.model import CaseKind
+from care_api.domain.texts import Msg
 from care_api.settings import Settings
 from care_api.store.tables import Case, Elder, Notification
 from care_api.store.uow import SqlUnitOfWork
@@ -95,7 +96,12 @@ class SendBounds:
             row.next_attempt_at = None
             row.detail = f"suppressed ({decision.bound}): {decision.why}"
             if case is not None:
-                why = f"{_message(row)} not sent: {decision.why} (bound {decision.bound})"
+                why = Msg(
+                    "{message} not sent: {why} (bound {bound})",
+                    message=_message(row),
+                    why=decision.why,
+                    bound=decision.bound,
+                )
                 add_note(uow, case, action=SUPPRESSED_NOTE, by=BY, why=why, now=now)
             log.info("notification %s suppressed by %s: %s", row.id, decision.bound, decision.why)
         elif decision.verdict is Verdict.WAIT:
@@ -182,7 +188,11 @@ class SendBounds:
             uow.session.add(older)
             older_case = uow.session.get(Case, older.case_id) if older.case_id else None
             if older_case is not None:
-                why = f"{_message(older)} folded into the alert of case {case.id}"
+                why = Msg(
+                    "{message} folded into the alert of case {case}",
+                    message=_message(older),
+                    case=case.id,
+                )
                 add_note(uow, older_case, action=FOLDED_NOTE, by=BY, why=why, now=now)
 
     def _hold(
@@ -195,7 +205,9 @@ class SendBounds:
         row.bounded_by = Bound.FOLD
         row.next_attempt_at = at
         row.detail = f"held until {local}: {decision.why}"
-        why = f"{_message(row)} held until {local}: {decision.why}"
+        why = Msg(
+            "{message} held until {at}: {why}", message=_message(row), at=local, why=decision.why
+        )
         add_note(uow, case, action=HELD_NOTE, by=BY, why=why, now=now)
         log.info("notification %s held until %s: %s", row.id, at.isoformat(), decision.why)
 
@@ -222,7 +234,7 @@ class SendBounds:
         elder = session.get(Elder, case.elder_id)
         name = elder.name if elder is not None else "the elder"
         since_local = since.astimezone(self._tz).strftime("%H:%M")
-        prefix = folded_prefix(name, others + 1, since_local)
+        prefix = folded_prefix(name, others + 1, since_local, row.language)
         row.body = f"{prefix}{row.body}"[:MAX_TEXT_CHARS]
         if row.say is not None:
             row.say = f"{prefix}{row.say}"[:MAX_TEXT_CHARS]
@@ -240,5 +252,6 @@ def _count(
 
 
 def _message(row: Notification) -> str:
-    what = "call" if row.channel == Channel.voice else row.channel.upper()
-    return f"{what} to {row.recipient or row.to}"
+    if row.channel == Channel.voice:
+        return Msg("call to {who}", who=row.recipient or row.to)
+    return Msg("{channel} to {who}", channel=row.channel.upper(), who=row.recipient or row.to)

@@ -18,10 +18,12 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from alerts.answers import Answers
 from alerts.hotline import DIALED_PATH, MENU_PATH, Hotline, Urls
+from alerts.ladder import spoken
 from care_api.domain.channels import Channel
 from care_api.domain.hotline import CALL_ENDED
+from care_api.domain.texts import Msg
 from care_api.http.deps import client_source, too_many_failures
-from care_api.i18n import t
+from care_api.i18n import language_of, render, t
 from care_api.services import Services
 from care_api.throttle import Gate
 
@@ -32,7 +34,7 @@ ANSWER_PATH = "/voice/answer"
 GATHER_TIMEOUT_S = 10
 MAX_FORM_BYTES = 64 * 1024  # Twilio's requests are a few hundred bytes
 TWIML = "application/xml"
-SORRY_TEXT = "Sorry, something went wrong at the centre. Please call the centre."
+SORRY_TEXT = Msg("Sorry, something went wrong at the centre. Please call the centre.")
 MAX_SID_CHARS = 64  # Twilio's SIDs are 34 characters
 REPLAYED = "this webhook was already received; nothing was changed"
 SMS_STEP = "sms"
@@ -42,9 +44,9 @@ def _twiml(response: VoiceResponse | MessagingResponse) -> Response:
     return Response(content=str(response), media_type=TWIML)
 
 
-def _say(text: str) -> Response:
+def _say(text: str, language: str | None) -> Response:
     response = VoiceResponse()
-    response.say(text)
+    response.say(spoken(render(language, text)), language=language_of(language))
     return _twiml(response)
 
 
@@ -152,7 +154,7 @@ def webhook_router(services: Services) -> APIRouter:
             log.exception("sms webhook failed")
             if sid:
                 await run_in_threadpool(answers.forget_sighting, sid, SMS_STEP)
-            text = SORRY_TEXT
+            text = render(services.settings.language, SORRY_TEXT)
         return _message(text)
 
     @router.post("/voice")
@@ -173,7 +175,7 @@ def webhook_router(services: Services) -> APIRouter:
                 )
             except Exception:
                 log.exception("inbound call webhook failed")
-                return _say(SORRY_TEXT)
+                return _say(SORRY_TEXT, services.settings.language)
             return _voice_twiml(twiml, "inbound call", sid)
         try:
             prompt = await run_in_threadpool(
@@ -181,19 +183,22 @@ def webhook_router(services: Services) -> APIRouter:
             )
         except Exception:
             log.exception("voice webhook failed")
-            return _say(SORRY_TEXT)
+            return _say(SORRY_TEXT, services.settings.language)
         if prompt is None:
-            return _say("There is no open case for you now. Thank you. Goodbye.")
+            return _say(
+                Msg("There is no open case for you now. Thank you. Goodbye."),
+                services.settings.language,
+            )
         if not prompt.listen:
-            return _say(prompt.say)
+            return _say(prompt.say, prompt.language)
         query = urlencode({"case": prompt.case_id, "who": prompt.who})
         action = f"{_public_base(services)}{PREFIX}{ANSWER_PATH}?{query}"
         response = VoiceResponse()
         gather = Gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_S)
         # Spoken in the callee's language (Twilio reads the text with that language's voice).
-        gather.say(prompt.say, language=prompt.language)
+        gather.say(spoken(render(prompt.language, prompt.say)), language=prompt.language)
         response.append(gather)
-        bye = t(prompt.language, "{text} Goodbye.", text=t(prompt.language, prompt.no_answer))
+        bye = t(prompt.language, "{text} Goodbye.", text=prompt.no_answer)
         response.say(bye, language=prompt.language)
         return _twiml(response)
 
@@ -209,7 +214,10 @@ def webhook_router(services: Services) -> APIRouter:
         digits = params.get("Digits", "")
         if not case_id or not who:
             log.warning("voice answer without case or person: %s", request.url.query)
-            return _say("Sorry, we lost track of the case. Please call the centre.")
+            return _say(
+                Msg("Sorry, we lost track of the case. Please call the centre."),
+                services.settings.language,
+            )
         call_sid = _sid(params, "CallSid")
         step = _voice_step(case_id, digits)
         if call_sid:
@@ -219,6 +227,7 @@ def webhook_router(services: Services) -> APIRouter:
             if not await run_in_threadpool(answers.first_sighting, call_sid, step):
                 log.warning("replayed voice answer refused: %s %s", call_sid, step)
                 raise _refuse_replay()
+        language = await run_in_threadpool(answers.language_of, who)
         try:
             if digits == "1":
                 text = await run_in_threadpool(answers.take, case_id, who, via=Channel.voice)
@@ -227,13 +236,13 @@ def webhook_router(services: Services) -> APIRouter:
             elif digits == "3":
                 text = await run_in_threadpool(answers.arrive, case_id, who)
             else:
-                text = "We did not get 1, 2 or 3, so nothing was changed."
+                text = Msg("We did not get 1, 2 or 3, so nothing was changed.")
         except Exception:
             log.exception("voice answer webhook failed")
             if call_sid:
                 await run_in_threadpool(answers.forget_sighting, call_sid, step)
             text = SORRY_TEXT
-        return _say(f"{text} Goodbye.")
+        return _say(Msg("{text} Goodbye.", text=text), language)
 
     @router.post(MENU_PATH)
     async def voice_menu(request: Request) -> Response:
@@ -246,7 +255,7 @@ def webhook_router(services: Services) -> APIRouter:
             )
         except Exception:
             log.exception("hotline menu webhook failed")
-            return _say(SORRY_TEXT)
+            return _say(SORRY_TEXT, services.settings.language)
         return _voice_twiml(twiml, "menu key", sid)
 
     @router.post(DIALED_PATH)
@@ -260,7 +269,7 @@ def webhook_router(services: Services) -> APIRouter:
             )
         except Exception:
             log.exception("hotline dial webhook failed")
-            return _say(SORRY_TEXT)
+            return _say(SORRY_TEXT, services.settings.language)
         return _voice_twiml(twiml, "dial outcome", sid)
 
     @router.post("/status")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from care_api.domain.errors import IllegalTransition
 from care_api.domain.model import CaseKind, CaseState
-from care_api.domain.texts import N_
+from care_api.domain.texts import N_, Msg
 
 S = CaseState
 
@@ -77,13 +77,18 @@ def is_unowned(state: CaseState) -> bool:
     return state in UNOWNED
 
 
-def summary_for(kind: CaseKind, trigger: str) -> str:
-    """The one-line title of a new case, shown on the console and in messages."""
+def kind_title(kind: CaseKind) -> Msg:
+    """A case kind as people read it ("Emergency", "紧急求助")."""
     titles = {
-        CaseKind.EMERGENCY: "Emergency",
-        CaseKind.CARE: "Care request",
-        CaseKind.SERVICE: "Service request",
-        CaseKind.CONSULT: "Consultation",
-        CaseKind.DEVICE: "Terminal problem",
+        CaseKind.EMERGENCY: N_("Emergency"),
+        CaseKind.CARE: N_("Care request"),
+        CaseKind.SERVICE: N_("Service request"),
+        CaseKind.CONSULT: N_("Consultation"),
+        CaseKind.DEVICE: N_("Terminal problem"),
     }
-    return f"{titles[kind]} ({trigger})"
+    return Msg(titles[kind])
+
+
+def summary_for(kind: CaseKind, trigger: str) -> Msg:
+    """The one-line title of a new case, shown on the console and in messages."""
+    return Msg("{kind} ({trigger})", kind=kind_title(kind), trigger=trigger)

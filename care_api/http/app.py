@@ -14,6 +14,7 @@ from care_api.http.body_limit import BodySizeLimitMiddleware
 from care_api.http.errors import install_error_handlers
 from care_api.http.metrics import MetricsMiddleware, build_registry
 from care_api.http.offline_docs import install_offline_docs
+from care_api.http.reader_language import ReaderLanguageMiddleware
 from care_api.http.routes import (
     audit,
     calls,
@@ -109,6 +110,8 @@ def create_app(
         BodySizeLimitMiddleware, larger={f"{API_PREFIX}/imports/": imports.MAX_IMPORT_BYTES}
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outermost: every handler, error answers included, knows the reader's language.
+    app.add_middleware(ReaderLanguageMiddleware, default=services.settings.language)
     install_error_handlers(app)
     routes = (
         elders,

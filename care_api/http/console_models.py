@@ -7,7 +7,9 @@ from pydantic import BaseModel
 from care_api.domain.kpi import Kpi
 from care_api.domain.model import CaseKind, CaseState, ServiceLine
 from care_api.http.hotline_models import HotlineCallPublic
+from care_api.http.reader_language import in_reader_language, reader_language
 from care_api.http.schemas import ContactIdPublic, Timestamp, contact_id_of_row
+from care_api.i18n import render
 from care_api.store.tables import Case
 from care_api.usecases.reports.console import FleetRow, FleetSummary
 
@@ -45,13 +47,13 @@ class BoardCase(BaseModel):
             elder_id=case.elder_id,
             elder_name=elder_name,
             device_id=case.device_id,
-            summary=case.summary,
+            summary=in_reader_language(case.summary, case.summary_msg),
             owner=case.owner,
             level=case.level,
             opened_at=case.opened_at,
             acknowledged_at=case.acknowledged_at,
             updated_at=case.updated_at,
-            flags=list(flags),
+            flags=[render(reader_language(), f) for f in flags],
             contact_id=contact_id_of_row(case.contact_id),
             drill=case.drill,
             line=ServiceLine(case.line) if case.line is not None else None,

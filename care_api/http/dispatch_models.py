@@ -13,8 +13,10 @@ from care_api.domain.access import (
 from care_api.domain.dispatch import Strategy
 from care_api.domain.model import CaseKind, CaseState
 from care_api.domain.volunteering import MAX_SPANS_PER_DAY, validate_availability
+from care_api.http.reader_language import in_reader_language
 from care_api.http.schemas import Language, Latitude, Longitude, Name, Phone, Timestamp
 from care_api.store.tables import (
+    Case,
     Elder,
     Merchant,
     MerchantStrike,
@@ -133,12 +135,19 @@ class TaskPublic(BaseModel):
             status=task.status,
             ring=task.ring,
             distance_km=task.distance_km,
-            need=task.need,
+            need=_need_for_reader(task.need, row.case),
             needs_medical=task.needs_medical,
             offered_at=task.offered_at,
             answered_at=task.answered_at,
             elder=_task_elder(row.elder, medical) if shown else None,
         )
+
+
+def _need_for_reader(need: str, case: Case) -> str:
+    # No need typed by staff: the task carries the case's title, said in the reader's language.
+    if need == case.summary:
+        return in_reader_language(case.summary, case.summary_msg)
+    return need
 
 
 def _task_elder(elder: Elder, needs_medical: bool) -> TaskElder:

@@ -9,6 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PlainSerializer,
     WithJsonSchema,
     field_validator,
@@ -19,6 +20,7 @@ from care_api.domain.access import Principal, may_see_medical_notes
 from care_api.domain.alarm_codes import ContactId, parse_contact_id
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.model import CaseKind, CaseState, Role, ServiceLine
+from care_api.http.reader_language import in_reader_language
 from care_api.i18n import checked_language
 from care_api.store.tables import (
     ApiToken,
@@ -345,6 +347,14 @@ class CasePublic(BaseModel):
     def _spell_out(cls, value: object) -> object:
         return contact_id_of_row(value) if isinstance(value, str) else value
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _summary_for_reader(cls, data: object, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        # The title is kept as a catalogue key: said in the reader's language.
+        public = handler(data)
+        public.summary = in_reader_language(public.summary, getattr(data, "summary_msg", None))
+        return public
+
     @classmethod
     def of(cls, case: Case, warnings: Sequence[str] = ()) -> Self:
         """The public view of a case row, with the warnings of its elder's set-up."""
@@ -364,6 +374,13 @@ class CaseEventPublic(BaseModel):
     from_state: str | None
     to_state: str | None
     why: str
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _why_for_reader(cls, data: object, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        line = handler(data)
+        line.why = in_reader_language(line.why, getattr(data, "why_msg", None))
+        return line
 
 
 class NotificationPublic(BaseModel):
@@ -388,6 +405,8 @@ class NotificationPublic(BaseModel):
     def of(cls, row: Notification, *, to: str | None = None) -> Self:
         """The public view of a notification row; `to` replaces the number when given."""
         view = cls.model_validate(row)
+        # A console row is rendered for its reader; a message to a person is as it was sent.
+        view.body = in_reader_language(view.body, row.body_msg)
         return view if to is None else view.model_copy(update={"to": to})
 
 

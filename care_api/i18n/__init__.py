@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -18,6 +19,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from care_api.domain.errors import InvalidInput
+from care_api.domain.texts import TIME_FORMATS, Msg
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +91,32 @@ def _translations(language: str) -> Translations:
 
 def t(language: str | None, message: str, /, **fields: object) -> str:
     """`message` in `language` (the default when None), its `{fields}` filled in."""
-    text = _translations(language_of(language)).gettext(message)
-    return text.format(**fields) if fields else text
+    lang = language_of(language)
+    text = _translations(lang).gettext(message)
+    return text.format(**{n: _field(lang, v) for n, v in fields.items()}) if fields else text
 
 
 def tn(language: str | None, singular: str, plural: str, n: int, /, **fields: object) -> str:
     """The singular or plural form for `n` in `language`; `{n}` and `{fields}` filled in."""
-    text = _translations(language_of(language)).ngettext(singular, plural, n)
-    return text.format(n=n, **fields)
+    lang = language_of(language)
+    text = _translations(lang).ngettext(singular, plural, n)
+    return text.format(n=n, **{name: _field(lang, v) for name, v in fields.items()})
+
+
+def render(language: str | None, text: str) -> str:
+    """`text` for a reader of `language`: a `Msg` in that language, any other text as it is."""
+    return str(_field(language_of(language), text))
+
+
+def format_time(language: str | None, at: datetime) -> str:
+    """A time inside a text, in the one format of `language` (the console's own)."""
+    return at.strftime(TIME_FORMATS[language_of(language)])
+
+
+def _field(language: str, value: object) -> object:
+    # A field that is itself a server-made text or a time is said in the reader's language.
+    if isinstance(value, Msg):
+        return t(language, value.key, **value.fields)
+    if isinstance(value, datetime):
+        return format_time(language, value)
+    return value

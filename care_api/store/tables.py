@@ -132,6 +132,9 @@ class Case(SQLModel, table=True):
     # The service line (domain.model.ServiceLine): life_care, medical, emergency, legal,
     # care_home; None for a terminal problem or a consultation not classified yet (0013).
     line: str | None = Field(default=None, max_length=16, index=True)
+    # `summary` as a catalogue key and its fields (domain.texts.Msg), rendered in the reader's
+    # language by the API; None for rows before 0024 and for a title typed by hand.
+    summary_msg: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class CaseEvent(SQLModel, table=True):
@@ -146,6 +149,8 @@ class CaseEvent(SQLModel, table=True):
     from_state: CaseState | None = Field(default=None, sa_type=TextEnum(CaseState, 16))
     to_state: CaseState | None = Field(default=None, sa_type=TextEnum(CaseState, 16))
     why: str = Field(default="", max_length=1000)
+    # `why` as a catalogue key and its fields (rendered per reader); None: `why` as written.
+    why_msg: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class CaseCounter(SQLModel, table=True):
@@ -203,6 +208,9 @@ class Notification(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True, index=True)
     # The send bound that held it back (alerts.bounds.Bound), if one did.
     bounded_by: str | None = Field(default=None, max_length=16)
+    # A console row's `body` as a catalogue key and its fields, rendered in the reader's
+    # language by the API; None for messages to a person (written in their language).
+    body_msg: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ApiToken(SQLModel, table=True):

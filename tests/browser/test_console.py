@@ -402,6 +402,9 @@ def test_console_dispatches_a_merchant_offers_to_volunteers_and_records_callback
     page.click("#lang")
     expect(page.locator("#offers-card h2")).to_contain_text("志愿者", timeout=UI_TIMEOUT_MS)
     expect(page.locator("#offers-card")).to_contain_text("已撤回")
+    # The server's own lines (title, history) come in the console's language too.
+    expect(page.locator("#view")).to_contain_text("已派给志愿者")
+    expect(page.locator("#view")).not_to_contain_text("offered to volunteers")
     screenshot("15-case-offers-zh")
 
 

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 from typer.testing import CliRunner
 
+from alerts.ladder import spoken as for_voice
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
@@ -433,7 +434,8 @@ def test_voice_answer_1_acknowledges_and_says_so(
     response = post(client, path, {"Digits": "1", "CallSid": "CA" + "2" * 32})
 
     assert response.status_code == 200
-    assert f"You have case {case_id}" in (ET.fromstring(response.text).findtext("Say") or "")
+    said = ET.fromstring(response.text).findtext("Say") or ""
+    assert f"You have case {for_voice(case_id)}" in said
     case = case_row(svc, case_id)
     assert (case.state, case.owner) == ("accepted", who)
     history = rows(svc, case_id)
@@ -583,7 +585,7 @@ def taken_by_phone(
     owner = contact_key(svc, FIRST_PHONE)
     said, action = call_prompt(client, voice_to(svc, case_id, owner))
     assert "Press 1" in said
-    assert spoken(press_key(client, action, "1")).startswith(f"You have case {case_id}")
+    assert spoken(press_key(client, action, "1")).startswith(f"You have case {for_voice(case_id)}")
     alerts.run_pending()
     alerts.tick()  # the closed loop is armed
     clock.advance(minutes=30)
@@ -630,8 +632,8 @@ def test_voice_the_owner_presses_3_on_the_closed_loops_call_and_is_on_site(
             assert parse_qs(urlsplit(action).query) == {"case": [case_id], "who": [owner]}
             answer = spoken(press_key(client, action, "3"))
             assert answer == (
-                f"Thank you: you are with the elder for case {case_id}. Resolve it when done."
-                " Goodbye."
+                f"Thank you: you are with the elder for case {for_voice(case_id)}. "
+                "Resolve it when done. Goodbye."
             )
 
             case = case_row(svc, case_id)
@@ -669,8 +671,8 @@ def test_voice_3_from_someone_who_does_not_own_the_case_is_refused_and_changes_n
     answer = spoken(press_key(client, action, "3"))
 
     assert answer == (
-        f"Case {case_id} was taken by Contact 1; only they can confirm they are with the elder."
-        " Nothing was changed. Goodbye."
+        f"Case {for_voice(case_id)} was taken by Contact 1; only they can confirm they are "
+        "with the elder. Nothing was changed. Goodbye."
     )
     case = case_row(svc, case_id)
     assert (case.state, case.owner) == ("accepted", owner)
@@ -687,7 +689,7 @@ def test_voice_3_before_anyone_took_the_case_confirms_nothing(
     call = voice_to(svc, case_id, contact_key(svc, FIRST_PHONE))
     _, action = call_prompt(client, call)
     assert spoken(press_key(client, action, "3")).startswith(
-        f"Nobody has taken case {case_id} yet, so there is nothing to confirm."
+        f"Nobody has taken case {for_voice(case_id)} yet, so there is nothing to confirm."
     )
     assert case_row(svc, case_id).state == "dispatched"
 
@@ -722,7 +724,7 @@ def test_voice_the_owner_calling_back_is_asked_for_3(
     assert parse_qs(urlsplit(action).query) == {"case": [case_id], "who": [owner]}
 
     answer = spoken(press_key(client, action.removeprefix(PUBLIC_URL), "3"))
-    assert answer.startswith(f"Thank you: you are with the elder for case {case_id}")
+    assert answer.startswith(f"Thank you: you are with the elder for case {for_voice(case_id)}")
     assert case_row(svc, case_id).state == "on_site"
     # The loop's call answered only now: it says there is nothing more to press.
     late = post(
@@ -735,7 +737,8 @@ def test_voice_the_owner_calling_back_is_asked_for_3(
         },
     )
     assert "<Gather" not in late.text
-    assert f"You are with Wang Fang for case {case_id}. Resolve it when done." in late.text
+    with_her = f"You are with Wang Fang for case {for_voice(case_id)}. Resolve it when done."
+    assert with_her in late.text
 
 
 # -- refusals and dead numbers move the ladder ----------------------------------------------

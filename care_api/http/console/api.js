@@ -1,5 +1,7 @@
 // Talking to the API: the bearer token or the session cookie, JSON calls, the live stream.
 
+import { currentLang } from "./i18n.js";
+
 const TOKEN_KEY = "vnh.token";
 // Signed in with a password: the HttpOnly cookie carries the session, this tab only notes it.
 export const COOKIE_SESSION = "cookie-session";
@@ -24,6 +26,9 @@ export function noteServerTime(iso) {
 
 export const serverNow = () => Date.now() + skewMs;
 
+/** The console's language as a BCP 47 tag for the server. */
+export const readerLanguage = () => (currentLang() === "zh" ? "zh-CN" : "en");
+
 export class ApiError extends Error {
   constructor(status, detail) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
@@ -34,7 +39,12 @@ export class ApiError extends Error {
 
 /** Call /api/v1`path`; throws ApiError with the server's detail on any non-2xx answer. */
 export async function api(path, { method = "GET", body, file } = {}) {
-  const headers = { Accept: "application/json", ...authHeaders() };
+  const headers = {
+    Accept: "application/json",
+    ...authHeaders(),
+    // The server says its own texts (case titles, history, flags) in the console's language.
+    "Accept-Language": readerLanguage(),
+  };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   // A file goes as the raw body (bulk import): no multipart to parse on the server.
   if (file !== undefined) headers["Content-Type"] = file.type || "application/octet-stream";

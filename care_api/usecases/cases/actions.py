@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, TimerPurpose
+from care_api.domain.texts import Msg, term
 from care_api.store.tables import Case, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.callbacks import (
@@ -30,7 +31,7 @@ from care_api.usecases.cases.log import (
 from care_api.usecases.dispatch.merchants import DEFAULT_RED_CARD
 from care_api.usecases.schedules.drills import drilled_devices
 
-DRILL_ENDED_WHY = "drill ended"
+DRILL_ENDED_WHY = Msg("drill ended")
 
 
 def get_case(session: Session, case_id: str) -> Case:
@@ -82,7 +83,14 @@ def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via
         if case.owner == by:
             return case
         raise Conflict(f"case {case_id} is already taken by {case.owner or 'someone'}")
-    move_case(uow, case, CaseState.ACCEPTED, by=by, why=f"acknowledged via {via}", now=now)
+    move_case(
+        uow,
+        case,
+        CaseState.ACCEPTED,
+        by=by,
+        why=Msg("acknowledged via {via}", via=term(via)),
+        now=now,
+    )
     case.owner = by
     case.acknowledged_at = now
     cancel_pending_timers(uow.session, case.id)
@@ -109,14 +117,14 @@ def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via
 def arrive(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime) -> Case:
     """The owner is with the elder."""
     case = _lock_case(uow.session, case_id)
-    move_case(uow, case, CaseState.ON_SITE, by=by, why="on site", now=now)
+    move_case(uow, case, CaseState.ON_SITE, by=by, why=Msg("on site"), now=now)
     return case
 
 
 def resolve(uow: SqlUnitOfWork, case_id: str, *, by: str, why: str, now: datetime) -> Case:
     """The need is met; the case waits for its callback before it closes."""
     case = _lock_case(uow.session, case_id)
-    move_case(uow, case, CaseState.RESOLVED, by=by, why=why or "resolved", now=now)
+    move_case(uow, case, CaseState.RESOLVED, by=by, why=why or Msg("resolved"), now=now)
     case.resolved_at = now
     cancel_pending_timers(uow.session, case.id)
     if not case.drill:
@@ -144,7 +152,7 @@ def record_callback(
     if case.state not in AWAITING_CALLBACK:
         raise Conflict(f"case {case_id} is {case.state}; a callback follows resolution")
     summary = ", ".join(f"{k}={v}" for k, v in result.items() if v not in (None, ""))
-    add_note(uow, case, action="callback", by=by, why=summary or "callback made", now=now)
+    add_note(uow, case, action="callback", by=by, why=summary or Msg("callback made"), now=now)
     row = store_callback(uow.session, case, result, by=by, now=now)
     if not row.reached:
         if failed_callbacks(uow.session, case_id) < MAX_FAILED_CALLBACKS:
@@ -152,7 +160,7 @@ def record_callback(
         move_case(uow, case, CaseState.CLOSED, by=by, why=FAILED_CLOSE_WHY, now=now)
     else:
         penalise_if_bad(uow, case, row, now=now, red_card=red_card)
-        move_case(uow, case, CaseState.CLOSED, by=by, why="closed after callback", now=now)
+        move_case(uow, case, CaseState.CLOSED, by=by, why=Msg("closed after callback"), now=now)
     case.closed_at = now
     return case
 

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from care_api.domain.dispatch import is_bad_callback
 from care_api.domain.model import TimerPurpose
+from care_api.domain.texts import Msg
 from care_api.store.tables import Callback, Case, MerchantStrike, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.dispatch.merchants import (
@@ -19,7 +20,7 @@ from care_api.usecases.dispatch.merchants import (
 )
 
 MAX_FAILED_CALLBACKS = 3  # unreached this often, the case closes as "callback failed"
-FAILED_CLOSE_WHY = f"callback failed {MAX_FAILED_CALLBACKS} times"
+FAILED_CLOSE_WHY = Msg("callback failed {n} times", n=MAX_FAILED_CALLBACKS)
 
 
 def _opt_int(value: object) -> int | None:

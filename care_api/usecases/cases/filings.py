@@ -14,6 +14,7 @@ from sqlmodel import select
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.lines import kind_for_line
 from care_api.domain.model import SYSTEM, CaseKind, CaseState, ServiceLine
+from care_api.domain.texts import Msg, stored_text, term
 from care_api.domain.workdays import Matter, extended_due
 from care_api.store.tables import Case, CaseDeadline, CaseNeed
 from care_api.store.uow import SqlUnitOfWork
@@ -25,7 +26,7 @@ FILED_KINDS = frozenset({CaseKind.CONSULT, CaseKind.SERVICE, CaseKind.CARE})
 # The deadline stops mattering once the matter is answered (or withdrawn).
 SETTLED = frozenset({CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELLED})
 SUPERVISION = "supervision"
-OVERDUE_FLAG = "overdue: supervision notice"
+OVERDUE_FLAG = Msg("overdue: supervision notice")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +81,14 @@ def file_case(
         uow,
         kind=kind,
         elder_id=filing.elder_id,
-        trigger="filed by hand",
+        trigger=Msg("filed by hand"),
         by=by,
         now=now,
         tz=tz,
         line=filing.line,
         matter=filing.matter,
     )
-    case.summary = filing.summary
+    case.summary, case.summary_msg = filing.summary, None  # typed by hand: as it was typed
     if kind is CaseKind.CARE:
         # In the case's own transaction, so the first offer (after the commit) finds it.
         need = CaseNeed(
@@ -137,7 +138,12 @@ def extend_case(
     deadline.extended_at = now
     uow.session.add(deadline)
     schedule_deadline(uow, deadline, now)
-    why = f"extended by {days} working day(s) to {_local(deadline.due_at, tz)}: {reason.strip()}"
+    why = Msg(
+        "extended by {days} working day(s) to {due}: {reason}",
+        days=days,
+        due=deadline.due_at.astimezone(tz),
+        reason=reason.strip(),
+    )
     add_note(uow, case, action="extended", by=by, why=why, now=now)
     return deadline
 
@@ -159,10 +165,13 @@ def supervise_if_overdue(uow: SqlUnitOfWork, deadline_id: int, *, now: datetime)
     deadline.supervised_at = now
     uow.session.add(deadline)
     by = str(SYSTEM)
-    why = (
-        f"督办通知书 supervision notice: {deadline.matter} matter due "
-        f"{deadline.due_at.isoformat()} is overdue"
+    why = Msg(
+        "督办通知书 supervision notice: {matter} matter due {due} is overdue",
+        matter=term(deadline.matter),
+        due=deadline.due_at,
     )
     add_note(uow, case, action=SUPERVISION, by=by, why=why, now=now)
     add_note(uow, case, action="flag", by=by, why=OVERDUE_FLAG, now=now)
-    return Notice(case.id, deadline.matter, deadline.due_at, case.summary)
+    return Notice(
+        case.id, deadline.matter, deadline.due_at, stored_text(case.summary, case.summary_msg)
+    )

@@ -15,6 +15,7 @@ from care_api.domain.cases import ACTIVE, check_transition, summary_for
 from care_api.domain.events import CaseOpened, CasePressedAgain, CaseStateChanged
 from care_api.domain.lines import check_line, default_line
 from care_api.domain.model import CaseKind, CaseState, ServiceLine, TimerPurpose
+from care_api.domain.texts import Msg, msg_json, term
 from care_api.domain.workdays import LIMIT_DAYS, Matter, due_for
 from care_api.store.tables import Case, CaseDeadline, CaseEvent, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -70,6 +71,7 @@ def new_case_rows(
     columns, so a case reads the same whichever path opened it.
     """
     code = contact_id_for_case(kind, cause)
+    summary = summary_for(kind, trigger)
     case = {
         "id": case_id,
         "kind": kind,
@@ -77,7 +79,8 @@ def new_case_rows(
         "elder_id": elder_id,
         "device_id": device_id,
         "device_event_id": device_event_id,
-        "summary": summary_for(kind, trigger),
+        "summary": summary,
+        "summary_msg": msg_json(summary),
         "opened_at": now,
         "updated_at": now,
         "contact_id": code.code if code is not None else None,
@@ -92,6 +95,7 @@ def new_case_rows(
         "from_state": None,
         "to_state": CaseState.OPEN,
         "why": trigger,
+        "why_msg": msg_json(trigger),
     }
     # The side effect is a row first: if the process dies before the fast path runs, the
     # timer sweep still fires step 0.
@@ -162,8 +166,9 @@ def open_case(
     return case
 
 
-def _local(value: datetime, tz: tzinfo) -> str:
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+def _local(value: datetime, tz: tzinfo) -> datetime:
+    # A time in a history line: the centre's local time, formatted per reader (domain.texts).
+    return value.astimezone(tz)
 
 
 def start_deadline(
@@ -177,7 +182,12 @@ def start_deadline(
     uow.session.add(deadline)
     uow.session.flush()
     schedule_deadline(uow, deadline, now)
-    why = f"{matter}: {deadline.limit_days} working day(s), due by {_local(due_at, tz)}"
+    why = Msg(
+        "{matter}: {days} working day(s), due by {due}",
+        matter=term(matter),
+        days=deadline.limit_days,
+        due=_local(due_at, tz),
+    )
     add_note(uow, case, action="deadline", by=by, why=why, now=now)
     return deadline
 
@@ -214,6 +224,7 @@ def move_case(
             from_state=current,
             to_state=to,
             why=why,
+            why_msg=msg_json(why),
         )
     )
     uow.emit(CaseStateChanged(case.id, current, to, by, case.device_id))
@@ -223,7 +234,7 @@ def add_note(
     uow: SqlUnitOfWork, case: Case, *, action: str, by: str, why: str, now: datetime
 ) -> CaseEvent:
     """Append a history row that does not change the state; returns it."""
-    note = CaseEvent(case_id=case.id, at=now, by=by, action=action, why=why)
+    note = CaseEvent(case_id=case.id, at=now, by=by, action=action, why=why, why_msg=msg_json(why))
     uow.session.add(note)
     case.updated_at = now
     uow.session.add(case)

@@ -17,6 +17,7 @@ from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.events import CaseReclassified
 from care_api.domain.lines import check_line, default_line, fits, kind_for_line
 from care_api.domain.model import CaseKind, CaseState, ServiceLine, TimerPurpose
+from care_api.domain.texts import Msg, msg_json, stored_text, term
 from care_api.domain.workdays import Matter
 from care_api.store.tables import Case, CaseDeadline, CaseEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -103,8 +104,12 @@ def reclassify(
     if old_line != line:
         case.line = line
         # The note goes with the kind's row when the kind changes too.
-        said = f": {note}" if note and old is kind else ""
-        why = f"{old_line or '-'}{_ARROW}{line or '-'}{said}"
+        # Reads "medical → emergency" in English (as before); the words in the reader's language.
+        moved = {"old": term(old_line or "-"), "new": term(line or "-")}
+        if note and old is kind:
+            why = Msg("{old} → {new}: {note}", note=note, **moved)
+        else:
+            why = Msg("{old} → {new}", **moved)
         add_note(uow, case, action=LINE_SET, by=by, why=why, now=now)
     if kind is CaseKind.CONSULT and _deadline_of(uow, case.id) is None:
         start_deadline(uow, case, Matter.GENERAL, by=by, now=now, tz=tz)
@@ -115,12 +120,19 @@ def reclassify(
         return case
     case.kind = kind
     # The title names the kind ("Emergency (main long press)"); keep the trigger, fix the rest.
-    trigger = case.summary.partition(" (")[2].removesuffix(")") or "reclassified"
-    case.summary = summary_for(kind, trigger)
+    kept = stored_text(case.summary, case.summary_msg)
+    trigger = (kept.fields.get("trigger") if isinstance(kept, Msg) else None) or (
+        case.summary.partition(" (")[2].removesuffix(")") or Msg("reclassified")
+    )
+    summary = summary_for(kind, str(trigger) if not isinstance(trigger, Msg) else trigger)
+    case.summary, case.summary_msg = summary, msg_json(summary)
     # The Contact ID code follows the kind: a press found to be a care need is no alarm.
     code = contact_id_for_case(kind)
     case.contact_id = code.code if code is not None else None
-    why = f"{old}{_ARROW}{kind}" + (f": {note}" if note else "")
+    kinds = {"old": term(old), "new": term(kind)}  # English as kinds_of reads it back
+    why = (
+        Msg("{old} → {new}: {note}", note=note, **kinds) if note else Msg("{old} → {new}", **kinds)
+    )
     record = add_note(uow, case, action=RECLASSIFIED, by=by, why=why, now=now)
     stopped = _stop_kind_timers(uow, case.id)
     restart = is_unowned(case.state)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from care_api.domain.cases import ALLOWED
 from care_api.domain.model import SYSTEM, CaseState
+from care_api.domain.texts import Msg, joined, term
 from care_api.store.tables import Case
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import add_note, move_case
@@ -45,29 +46,40 @@ def record_step(
         handed_on: True when the next step was therefore made due at once.
         repeat: (n, of) when this is the n-th repeat of the last step, of at most `of`.
     """
-    label = f"step {step}" + (f", repeat {repeat[0]} of {repeat[1]}" if repeat[0] else "")
+    label = (
+        Msg("step {step}, repeat {n} of {of}", step=step, n=repeat[0], of=repeat[1])
+        if repeat[0]
+        else Msg("step {step}", step=step)
+    )
     if notified:
-        why = f"{label}: " + ", ".join(notified)
+        why = Msg("{step}: {people}", step=label, people=", ".join(notified))
         add_note(uow, case, action="notified", by=BY, why=why, now=now)
     current = case.state
     if step == 0:
         if asked and notified and CaseState.DISPATCHED in ALLOWED[current]:
-            move_case(uow, case, CaseState.DISPATCHED, by=BY, why="alerts sent", now=now)
+            move_case(uow, case, CaseState.DISPATCHED, by=BY, why=Msg("alerts sent"), now=now)
         elif repeat[0]:
             # A one-step ladder repeating: no state change says so, this line does.
             add_note(
-                uow, case, action="repeated", by=BY, why=f"no acknowledgement: {label}", now=now
+                uow,
+                case,
+                action="repeated",
+                by=BY,
+                why=Msg("no acknowledgement: {step}", step=label),
+                now=now,
             )
     elif CaseState.ESCALATED in ALLOWED[current]:
         # A repeat moves escalated to escalated: one more history line, saying which repeat.
-        why = f"no acknowledgement: {label}"
+        why = Msg("no acknowledgement: {step}", step=label)
         move_case(uow, case, CaseState.ESCALATED, by=BY, why=why, now=now)
         case.level = step
     if unreached:
         # After the step's own lines, so the history reads: step 1 ran, found nobody, step 2.
-        why = f"{label} reached nobody by phone: " + ", ".join(unreached)
+        why = Msg(
+            "{step} reached nobody by phone: {reasons}", step=label, reasons=joined(unreached)
+        )
         if handed_on:
-            why += f"; step {step + 1} now"
+            why = Msg("{text}; step {next} now", text=why, next=step + 1)
         add_note(uow, case, action="unreached", by=BY, why=why, now=now)
     if flag:
-        add_note(uow, case, action="flag", by=BY, why=flag, now=now)
+        add_note(uow, case, action="flag", by=BY, why=term(flag), now=now)

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.dispatch import MerchantStatus, Standing, standing_of
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.phones import DEFAULT_REGION, to_e164
+from care_api.domain.texts import Msg, term
 from care_api.domain.volunteering import validate_availability
 from care_api.store.tables import (
     Callback,
@@ -157,7 +158,13 @@ def record_strike(
     standing = _restand(uow.session, merchant, red_card)
     strike.card = standing.status
     uow.session.add(strike)
-    note = f"{merchant_actor(merchant_id)} {merchant.name}: {standing.status} card ({why})"
+    note = Msg(
+        "{merchant} {name}: {status} card ({why})",
+        merchant=merchant_actor(merchant_id),
+        name=merchant.name,
+        status=term(standing.status),
+        why=why,
+    )
     add_note(uow, case, action="strike", by=callback.by, why=note, now=now)
     return strike
 

@@ -13,6 +13,7 @@ from care_api.domain.cases import ALLOWED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.events import VolunteersRequested
 from care_api.domain.model import SYSTEM, CaseKind, CaseState, TimerPurpose
+from care_api.domain.texts import Msg, stored_text, term
 from care_api.domain.volunteering import Offeree
 from care_api.store.tables import Case, CaseNeed, Elder, Timer, Volunteer, VolunteerTask
 from care_api.store.uow import SqlUnitOfWork
@@ -59,9 +60,10 @@ class TaskRow:
 def need_of(session: Session, case: Case) -> Need:
     """The need an operator recorded for the case, else the case's own title."""
     row = session.get(CaseNeed, case.id)
+    title = stored_text(case.summary, case.summary_msg)  # said in each reader's language
     if row is None:
-        return Need(case.summary)
-    return Need(row.need or case.summary, row.skill, row.needs_medical)
+        return Need(title)
+    return Need(row.need or title, row.skill, row.needs_medical)
 
 
 def offered_volunteers(session: Session, case_id: str) -> set[int]:
@@ -100,16 +102,16 @@ def record_offers(
         tasks.append(task)
     uow.session.flush()
     names = ", ".join(volunteer_actor(t.volunteer_id) for t in tasks)
-    why = f"ring {ring} ({radius_km:g} km): {names}"
+    why = Msg("ring {ring} ({km} km): {names}", ring=ring, km=f"{radius_km:g}", names=names)
     add_note(uow, case, action="offered", by=BY, why=why, now=now)
-    _climb(uow, case, ring, why=f"no volunteer accepted: ring {ring}", now=now)
+    _climb(uow, case, ring, why=Msg("no volunteer accepted: ring {ring}", ring=ring), now=now)
     return tasks
 
 
 def _climb(uow: SqlUnitOfWork, case: Case, ring: int, *, why: str, now: datetime) -> None:
     allowed = ALLOWED[case.state]
     if ring == 0 and CaseState.DISPATCHED in allowed:
-        move_case(uow, case, CaseState.DISPATCHED, by=BY, why="offered to volunteers", now=now)
+        move_case(uow, case, CaseState.DISPATCHED, by=BY, why=Msg("offered to volunteers"), now=now)
     elif ring > 0 and CaseState.ESCALATED in allowed:
         move_case(uow, case, CaseState.ESCALATED, by=BY, why=why, now=now)
         case.level = ring
@@ -118,7 +120,7 @@ def _climb(uow: SqlUnitOfWork, case: Case, ring: int, *, why: str, now: datetime
 def fall_to_operator(uow: SqlUnitOfWork, case: Case, *, ring: int, why: str, now: datetime) -> None:
     """No volunteer took the case: the console must act (a flag the board shows)."""
     _climb(uow, case, max(ring, 1), why=why, now=now)
-    add_note(uow, case, action="flag", by=BY, why="no volunteer: operator to arrange", now=now)
+    add_note(uow, case, action="flag", by=BY, why=Msg("no volunteer: operator to arrange"), now=now)
 
 
 def request_offers(
@@ -274,7 +276,14 @@ def decline_offer(
     case = uow.session.get(Case, case_id)
     if case is not None:
         by = volunteer_actor(volunteer_id)
-        add_note(uow, case, action="declined", by=by, why=f"declined via {via}", now=now)
+        add_note(
+            uow,
+            case,
+            action="declined",
+            by=by,
+            why=Msg("declined via {via}", via=term(via)),
+            now=now,
+        )
     still_open = uow.session.exec(
         select(VolunteerTask.id).where(
             VolunteerTask.case_id == case_id, VolunteerTask.status == TaskStatus.OFFERED
@@ -302,7 +311,7 @@ def finish_task(uow: SqlUnitOfWork, task_id: int, volunteer_id: int, *, now: dat
     if task.status != TaskStatus.ACCEPTED:
         raise Conflict(f"task {task_id} is {task.status}; only an accepted task can be done")
     case = resolve(
-        uow, task.case_id, by=volunteer_actor(volunteer_id), why="volunteer: done", now=now
+        uow, task.case_id, by=volunteer_actor(volunteer_id), why=Msg("volunteer: done"), now=now
     )
     task.status = TaskStatus.DONE
     uow.session.add(task)

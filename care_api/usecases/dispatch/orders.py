@@ -30,6 +30,7 @@ from care_api.domain.events import CaseNobodyTook
 from care_api.domain.geo import haversine_km
 from care_api.domain.model import SYSTEM, CaseKind, TimerPurpose
 from care_api.domain.rota import is_open
+from care_api.domain.texts import Msg
 from care_api.store.tables import Case, Elder, Merchant, OrderAttempt, ServiceOrder, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import acknowledge, get_case, resolve
@@ -163,8 +164,14 @@ def _assign_next(
         order.status = "unassigned"
         order.merchant_id = None
         uow.session.add(order)
-        why = f"order {order.id} ({order.category}): no merchant left to take it"
-        add_note(uow, case, action="flag", by=by, why="no merchant: operator to arrange", now=now)
+        why = Msg(
+            "order {order} ({category}): no merchant left to take it",
+            order=order.id,
+            category=order.category,
+        )
+        add_note(
+            uow, case, action="flag", by=by, why=Msg("no merchant: operator to arrange"), now=now
+        )
         add_note(uow, case, action="order", by=by, why=why, now=now)
         uow.emit(CaseNobodyTook(case.id, case.device_id))  # the terminal: "we will call back"
         return None
@@ -193,9 +200,14 @@ def _assign_next(
         uow.session.add(Timer(purpose=purpose, step=attempt.id, due_at=at, created_at=now))
     merchant = uow.session.get(Merchant, attempt.merchant_id)
     name = merchant.name if merchant else ""
-    why = (
-        f"order {order.id} ({order.category}) to {merchant_actor(attempt.merchant_id)} {name}, "
-        f"score {best.score:.2f}; contact due by {due.isoformat()}"
+    why = Msg(
+        "order {order} ({category}) to {merchant} {name}, score {score}; contact due by {due}",
+        order=order.id,
+        category=order.category,
+        merchant=merchant_actor(attempt.merchant_id),
+        name=name,
+        score=f"{best.score:.2f}",
+        due=due,
     )
     add_note(uow, case, action="order", by=by, why=why, now=now)
     return attempt
@@ -234,8 +246,16 @@ def miss_contact(
     uow.session.add(attempt)
     case = get_case(uow.session, order.case_id)
     who = merchant_actor(attempt.merchant_id)
-    what = "declined" if outcome == "declined" else "did not confirm contact within 10 minutes"
-    add_note(uow, case, action="order", by=BY, why=f"order {order.id}: {who} {what}", now=now)
+    why = (
+        Msg("order {order}: {who} declined", order=order.id, who=who)
+        if outcome == "declined"
+        else Msg(
+            "order {order}: {who} did not confirm contact within 10 minutes",
+            order=order.id,
+            who=who,
+        )
+    )
+    add_note(uow, case, action="order", by=BY, why=why, now=now)
     return attempt, _assign_next(uow, order, case, now, tz=tz)
 
 
@@ -266,8 +286,12 @@ def confirm_contact(
     order.status = "contacted"
     order.contacted_at = now
     uow.session.add_all([attempt, order])
-    late = "" if now <= attempt.contact_due_at else " (late)"
-    why = f"order {order.id}: {merchant_actor(merchant_id)} contacted the elder{late}"
+    who = merchant_actor(merchant_id)
+    why = (
+        Msg("order {order}: {who} contacted the elder", order=order.id, who=who)
+        if now <= attempt.contact_due_at
+        else Msg("order {order}: {who} contacted the elder (late)", order=order.id, who=who)
+    )
     add_note(uow, get_case(uow.session, order.case_id), action="order", by=BY, why=why, now=now)
     return order
 
@@ -294,7 +318,7 @@ def complete_order(
     order.done_at = now
     uow.session.add(order)
     if is_active(case.state):
-        resolve(uow, case.id, by=by, why=f"order {order.id} done", now=now)
+        resolve(uow, case.id, by=by, why=Msg("order {order} done", order=order.id), now=now)
     return order
 
 

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.channels import PERSON_CHANNELS, PHONE_CHANNELS
 from care_api.domain.model import CaseState
 from care_api.domain.phones import DEFAULT_REGION, e164_or_none
+from care_api.domain.texts import Msg, term
 from care_api.store.tables import Case, Contact, Merchant, Notification, Shift, Volunteer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import acknowledge, get_case
@@ -59,7 +60,7 @@ def identify_phone(
 def describe_actor(session: Session, actor: str | None) -> str:
     """A name for the person behind an actor string, as others are told it."""
     if not actor:
-        return "someone"
+        return Msg("someone")
     kind, _, ident = actor.partition(":")
     if kind == "contact" and ident.isdigit():
         contact = session.get(Contact, int(ident))
@@ -74,9 +75,9 @@ def describe_actor(session: Session, actor: str | None) -> str:
         if person is not None:
             return person.name
     if actor == SUPERVISOR:
-        return "the supervisor"
+        return Msg("the supervisor")
     if kind in {"operator", "admin"}:
-        return f"operator {ident}" if ident else "an operator"
+        return Msg("operator {name}", name=ident) if ident else Msg("an operator")
     return ident or actor
 
 
@@ -126,5 +127,7 @@ def decline(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via: st
             decline_offer(uow, case_id, volunteer_id, now=now, via=via)
             return CaseState(get_case(uow.session, case_id).state)
     case = get_case(uow.session, case_id)
-    add_note(uow, case, action="declined", by=by, why=f"declined via {via}", now=now)
+    add_note(
+        uow, case, action="declined", by=by, why=Msg("declined via {via}", via=term(via)), now=now
+    )
     return case.state

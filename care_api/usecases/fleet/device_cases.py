@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.cases import is_active
 from care_api.domain.fleet import BatteryChange, Problem, battery_change, describe_duration
 from care_api.domain.model import CaseKind, TimerPurpose
+from care_api.domain.texts import Msg, term
 from care_api.store.tables import Case, CaseEvent, Device, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import resolve
@@ -118,7 +119,14 @@ def settle_problem(
     left = problems_of(device)
     if left:
         still = ", ".join(str(p) for p in left)
-        add_note(uow, active, action="note", by=by, why=f"{why}; still {still}", now=now)
+        add_note(
+            uow,
+            active,
+            action="note",
+            by=by,
+            why=Msg("{why}; still {still}", why=why, still=still),
+            now=now,
+        )
         return active
     if steady_s and not _steady(uow.session, active.id, now, steady_s):
         wait = describe_duration(timedelta(seconds=steady_s))
@@ -127,7 +135,7 @@ def settle_problem(
             active,
             action="note",
             by=by,
-            why=f"{why}; resolves by itself if it stays so for {wait}",
+            why=Msg("{why}; resolves by itself if it stays so for {wait}", why=why, wait=wait),
             now=now,
         )
         due = now + timedelta(seconds=steady_s)
@@ -141,7 +149,7 @@ def settle_problem(
             )
         )
         return active
-    resolve(uow, active.id, by=by, why=f"{why}; resolved by itself", now=now)
+    resolve(uow, active.id, by=by, why=Msg("{why}; resolved by itself", why=why), now=now)
     log.info("device case resolved case=%s device=%s: %s", active.id, device.device_id, why)
     return active
 
@@ -159,7 +167,13 @@ def settle_if_steady(uow: SqlUnitOfWork, case_id: str, *, now: datetime) -> Case
     if device is None or problems_of(device) or not _steady(uow.session, case.id, now, STEADY_S):
         return None
     wait = describe_duration(timedelta(seconds=STEADY_S))
-    resolve(uow, case.id, by=SETTLE_BY, why=f"fine for {wait}; resolved by itself", now=now)
+    resolve(
+        uow,
+        case.id,
+        by=SETTLE_BY,
+        why=Msg("fine for {wait}; resolved by itself", wait=wait),
+        now=now,
+    )
     log.info("device case resolved case=%s device=%s: steady", case.id, device.device_id)
     return case
 
@@ -210,7 +224,7 @@ def end_outage(
     device.offline_at = None
     device.online = True
     span = describe_duration((back_at or now) - since)
-    why = f"terminal back ({via}) after an outage of {span}"
+    why = Msg("terminal back ({via}) after an outage of {span}", via=term(via), span=span)
     log.info("device %s back via %s after %s", device.device_id, via, span)
     note_back(uow, device, now=now)
     return settle_problem(uow, device, why=why, by=by, now=now)
@@ -234,7 +248,7 @@ def note_battery(
         return raise_problem(
             uow,
             device,
-            trigger=f"battery low ({level} %)",
+            trigger=Msg("battery low ({level} %)", level=level),
             by=by,
             now=now,
             tz=tz,
@@ -244,7 +258,12 @@ def note_battery(
     if change is BatteryChange.RECOVERED:
         device.battery_low = False
         return settle_problem(
-            uow, device, why=f"battery back to {level} %", by=by, now=now, steady_s=STEADY_S
+            uow,
+            device,
+            why=Msg("battery back to {level} %", level=level),
+            by=by,
+            now=now,
+            steady_s=STEADY_S,
         )
     return None
 
@@ -265,7 +284,7 @@ def note_power(
         return raise_problem(
             uow,
             device,
-            trigger="mains power lost",
+            trigger=Msg("mains power lost"),
             by=by,
             now=now,
             tz=tz,
@@ -276,6 +295,6 @@ def note_power(
         device.power_lost = False
         note_back(uow, device, now=now)
         return settle_problem(
-            uow, device, why="mains power restored", by=by, now=now, steady_s=STEADY_S
+            uow, device, why=Msg("mains power restored"), by=by, now=now, steady_s=STEADY_S
         )
     return None

@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from care_api.domain.fleet import HEARTBEAT_MISSES, describe_duration, is_silent, silent_since
+from care_api.domain.texts import Msg
 from care_api.store.heartbeat_book import HeartbeatBook
 from care_api.store.tables import Device
 from care_api.store.uow import UowFactory
@@ -161,13 +162,16 @@ def _check_down(
             (t for t in (device.last_seen_at, beat.seen_at if beat else None) if t), default=None
         )
         if is_silent(last_heard, device.heartbeat_s, now):
-            quiet = describe_duration(now - last_heard) if last_heard else "ever"
-            trigger = (
-                f"terminal offline: no sign of life for {quiet} "
-                f"({HEARTBEAT_MISSES} heartbeat intervals of {device.heartbeat_s} s)"
+            quiet = describe_duration(now - last_heard) if last_heard else Msg("ever")
+            trigger: str = Msg(
+                "terminal offline: no sign of life for {quiet} "
+                "({misses} heartbeat intervals of {every} s)",
+                quiet=quiet,
+                misses=HEARTBEAT_MISSES,
+                every=device.heartbeat_s,
             )
         elif device.online is False and _dropped_long_enough(device, now, grace_s):
-            trigger = "terminal offline: its connection to the centre dropped"
+            trigger = Msg("terminal offline: its connection to the centre dropped")
         else:
             return False
         open_outage(

@@ -30,6 +30,7 @@ from care_api.domain.model import (
     IntakeStatus,
     ReportType,
 )
+from care_api.domain.texts import msg_json
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.cases.log import new_case_rows
@@ -277,6 +278,7 @@ def _history(
         "from_state": None,
         "to_state": to_state,
         "why": why,
+        "why_msg": msg_json(why),
     }
 
 

@@ -23,6 +23,7 @@ from sqlmodel import col
 
 from care_api.domain.alarm_codes import CAUSE_FALL
 from care_api.domain.model import CaseKind, CaseState, TimerPurpose
+from care_api.domain.texts import Msg
 from care_api.store.tables import Case, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import cancel_pending_timers, move_case, open_case, open_or_join
@@ -31,7 +32,7 @@ from care_api.usecases.schedules.drills import in_drill
 log = logging.getLogger(__name__)
 
 FALL_CANCEL_WINDOW_S = 30
-FALL_TRIGGER = "fall detected"
+FALL_TRIGGER = Msg("fall detected")
 
 
 def hold_fall(uow: SqlUnitOfWork, event: DeviceEvent, *, now: datetime, window_s: int) -> Timer:
@@ -63,7 +64,7 @@ def open_held_fall(uow: SqlUnitOfWork, timer: Timer, *, now: datetime, tz: tzinf
         log.warning("held fall of %s: the terminal has no elder now", event.device_id)
         return None
     window_s = int((timer.due_at - timer.created_at).total_seconds())
-    trigger = f"{FALL_TRIGGER}, not cancelled within {window_s} s"
+    trigger = Msg("fall detected, not cancelled within {s} s", s=window_s)
     case = open_or_join(uow, device, event, CaseKind.EMERGENCY, trigger, now, tz, cause=CAUSE_FALL)
     event.case_id = case.id
     uow.session.add(event)
@@ -101,7 +102,7 @@ def cancel_held_fall(
         uow,
         kind=CaseKind.EMERGENCY,
         elder_id=device.elder_id,
-        trigger=f"{FALL_TRIGGER}, cancelled by the elder after {after} s",
+        trigger=Msg("fall detected, cancelled by the elder after {s} s", s=after),
         by=by,
         now=now,
         tz=tz,
@@ -111,7 +112,7 @@ def cancel_held_fall(
         drill=in_drill(uow.session, device.device_id),
     )
     cancel_pending_timers(uow.session, case.id)  # nobody is paged for a cancelled fall
-    why = "elder cancelled the fall within the window; the centre calls to check in"
+    why = Msg("elder cancelled the fall within the window; the centre calls to check in")
     move_case(uow, case, CaseState.CANCELLED, by=by, why=why, now=now)
     fall.case_id = case.id
     uow.session.add(fall)

@@ -20,6 +20,7 @@ from care_api.domain.cases import ACTIVE
 from care_api.domain.keymap import route_press
 from care_api.domain.lines import default_line
 from care_api.domain.model import CaseKind, CaseState, DeviceReport, EventKey, ServiceLine
+from care_api.domain.texts import Msg, term
 from care_api.store.tables import Case
 from care_api.usecases.intake.sources import refusal
 
@@ -101,7 +102,8 @@ def press_route(
     pattern = str(report.fields.get("pattern", "single"))
     route = route_press(button, pattern, override)
     line = route.line or default_line(route.kind)
-    return route.kind, line, f"{button} {pattern} press"
+    trigger = Msg("{button} {pattern} press", button=term(button), pattern=term(pattern))
+    return route.kind, line, trigger
 
 
 def plan_presses(

@@ -19,6 +19,7 @@ from care_api.domain.model import (
     IntakeStatus,
     ReportType,
 )
+from care_api.domain.texts import Msg
 from care_api.store.heartbeat_book import HeartbeatBook
 from care_api.store.tables import Case, Device, DeviceEvent, Elder
 from care_api.store.uow import SqlUnitOfWork, UowFactory
@@ -298,14 +299,14 @@ def _cancel(
     if case.device_event_id != ref.id:
         # The event named only joined a case something else opened (a repeat press after a
         # fall): undo that event, never the alarm that is still running.
-        why = f"elder cancelled {ref.type} seq {ref.seq}; the case goes on"
+        why = Msg("elder cancelled {type} seq {seq}; the case goes on", type=ref.type, seq=ref.seq)
         add_note(uow, case, action="note", by=by, why=why, now=now)
         return case
     if is_unowned(case.state):
         move_case(
-            uow, case, CaseState.CANCELLED, by=by, why="elder cancelled (false alarm)", now=now
+            uow, case, CaseState.CANCELLED, by=by, why=Msg("elder cancelled (false alarm)"), now=now
         )
     else:
         # Someone already took it: help keeps coming, the responder is told.
-        add_note(uow, case, action="note", by=by, why="elder pressed cancel", now=now)
+        add_note(uow, case, action="note", by=by, why=Msg("elder pressed cancel"), now=now)
     return case

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from care_api.i18n import language_of
+from care_api.i18n import language_of, render
 from care_api.store.tables import Contact, Elder, Merchant, Volunteer
 
 _PEOPLE: dict[str, type[Contact | Elder | Merchant | Volunteer]] = {
@@ -27,3 +27,9 @@ def language_of_person(session: Session, actor: str | None, *, centre: str) -> s
     person = session.get(table, int(ident))
     own: str | None = getattr(person, "language", None)
     return language_of(own, default=language_of(centre))
+
+
+def worded_for(session: Session, actor: str | None, text: str, *, centre: str) -> tuple[str, str]:
+    """`text` (a catalogue `Msg`) as `actor` reads it, and that language (for the row)."""
+    language = language_of_person(session, actor, centre=centre)
+    return render(language, text), language

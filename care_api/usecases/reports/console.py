@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED
 from care_api.domain.kpi import CallbackFacts, CaseFacts
 from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.texts import stored_text
 from care_api.store.tables import Callback, Case, CaseEvent, Device, Elder
 
 # States the board shows: cases that still need someone, and those awaiting their callback.
@@ -94,13 +95,13 @@ def _flags_of(session: Session, case_ids: list[str]) -> dict[str, list[str]]:
         return {}
     found: dict[str, list[str]] = {}
     rows = session.exec(
-        select(CaseEvent.case_id, CaseEvent.why)
+        select(CaseEvent.case_id, CaseEvent.why, CaseEvent.why_msg)
         .where(CaseEvent.action == FLAG_ACTION, col(CaseEvent.case_id).in_(case_ids))
         .order_by(col(CaseEvent.at), col(CaseEvent.id))
     ).all()
-    for case_id, why in rows:
+    for case_id, why, stored in rows:
         if why not in found.setdefault(case_id, []):
-            found[case_id].append(why)
+            found[case_id].append(stored_text(why, stored))  # a Msg: rendered per reader
     return found
 
 

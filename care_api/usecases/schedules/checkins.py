@@ -30,6 +30,7 @@ from care_api.domain.checkins import (
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.events import CaseCheckedInLate
 from care_api.domain.model import CaseKind, TimerPurpose
+from care_api.domain.texts import Msg, term
 from care_api.store.tables import Case, CaseEvent, CheckinWindow, Elder, ElderAway, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import add_note, cancel_pending_timers, open_case
@@ -266,18 +267,29 @@ def note_late_checkin(
     if not cases:
         return None
     elder = session.get(Elder, elder_id)
-    name = elder.name if elder is not None else "The elder"
+    name = elder.name if elder is not None else Msg("The elder")
     local = now.astimezone(tz).strftime("%H:%M")
     by = f"device:{device_id}"
     for case in cases:
         if has_checked_in_late(session, case.id):
             continue  # pressed again after checking in: already told, nothing new to say
-        why = (
-            f"{name} checked in late at {local} ({button} {pattern} press); the case stays "
-            "open until an operator confirms and resolves it"
+        why = Msg(
+            "{name} checked in late at {local} ({button} {pattern} press); the case stays "
+            "open until an operator confirms and resolves it",
+            name=name,
+            local=local,
+            button=term(button),
+            pattern=term(pattern),
         )
         add_note(uow, case, action=LATE_CHECKIN_ACTION, by=by, why=why, now=now)
-        add_note(uow, case, action=FLAG_ACTION, by=by, why=f"checked in late {local}", now=now)
+        add_note(
+            uow,
+            case,
+            action=FLAG_ACTION,
+            by=by,
+            why=Msg("checked in late {local}", local=local),
+            now=now,
+        )
         cancel_pending_timers(session, case.id)
         withdraw_open_offers(session, case.id, now)
         uow.emit(CaseCheckedInLate(case.id, device_id, now))
@@ -313,7 +325,7 @@ def judge_window(
         uow,
         kind=CaseKind.CARE,
         elder_id=window.elder_id,
-        trigger=f"missed check-in {window.start}–{window.end}",
+        trigger=Msg("missed check-in {start}–{end}", start=window.start, end=window.end),
         by=CHECKIN_ACTOR,
         now=now,
         tz=tz,
@@ -324,7 +336,12 @@ def judge_window(
         case,
         action="note",
         by=CHECKIN_ACTOR,
-        why=f"no press between {window.start} and {window.end} on {day.isoformat()}",
+        why=Msg(
+            "no press between {start} and {end} on {day}",
+            start=window.start,
+            end=window.end,
+            day=day.isoformat(),
+        ),
         now=now,
     )
     window.missed_case_id = case.id

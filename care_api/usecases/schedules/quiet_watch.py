@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.errors import NotFound
 from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.domain.quiet import ACTIVITY_TYPES, QuietAction, QuietDecision, check_periods, decide
+from care_api.domain.texts import Msg
 from care_api.store.tables import Case, Device, DeviceEvent, QuietWatch, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import add_note, open_case
@@ -155,7 +156,7 @@ def run_watch(
             uow,
             kind=CaseKind.CARE,
             elder_id=watch.elder_id,
-            trigger=f"no activity for {hours:g} h, prompt unanswered",
+            trigger=Msg("no activity for {hours} h, prompt unanswered", hours=f"{hours:g}"),
             by=QUIET_ACTOR,
             now=now,
             tz=tz,
@@ -165,8 +166,11 @@ def run_watch(
             case,
             action="note",
             by=QUIET_ACTOR,
-            why=f"last sign of life {last.isoformat()}; terminal prompted "
-            f"{watch.prompted_at.isoformat() if watch.prompted_at else '-'}, no press since",
+            why=Msg(
+                "last sign of life {last}; terminal prompted {prompted}, no press since",
+                last=last.isoformat(),
+                prompted=watch.prompted_at.isoformat() if watch.prompted_at else "-",
+            ),
             now=now,
         )
         watch.case_id = case.id
