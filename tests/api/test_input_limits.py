@@ -25,6 +25,8 @@ PAGING_EXCEPTIONS = {
     "GET /api/v1/handover": "the last day's handover notes, capped by HANDOVER_LIMIT",
     "GET /api/v1/hotline/missed-calls": "missed calls still to call back, capped at 200",
     "GET /api/v1/outcome-codes": "the centre's outcome codes: a configured handful",
+    "GET /api/v1/elders/{elder_id}/readings": "the newest readings of one elder, limit capped",
+    "GET /api/v1/incidents": "open incidents and the last closed ones, limit capped",
 }
 # An unescaped + or * makes a pattern unbounded; {m,n} and ? keep it bounded.
 _UNBOUNDED = re.compile(r"(?<!\\)[+*]")
