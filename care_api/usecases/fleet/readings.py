@@ -11,7 +11,7 @@ from care_api.store.uow import UowFactory
 from care_api.store.watch_tables import HealthReading, PositionPoint
 from care_api.usecases.intake.sources import refusal
 
-READINGS_MAX = 500
+READINGS_MAX = 200  # the API's list cap
 TRACK_MAX = 2_000
 TRACK_BEFORE = timedelta(minutes=30)  # where the elder came from before the case opened
 
