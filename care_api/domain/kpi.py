@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,9 +18,6 @@ MAX_PERIOD_DAYS = 366
 
 # record_callback writes "reached=True, …, satisfaction=5, comment=…" with the comment last;
 # everything from "comment=" on is the operator's free text and is never read as an answer.
-_COMMENT = re.compile(r"(?:^|, )comment=")
-_SATISFACTION = re.compile(r"(?:^|, )satisfaction=([1-5])(?:,|$)")
-_REACHED = re.compile(r"(?:^|, )reached=(True|False)(?:,|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,17 +77,6 @@ class Kpi:
     ack_count: int
     ack_p50_s: float | None
     ack_p90_s: float | None
-
-
-def parse_callback_line(why: str) -> CallbackFacts:
-    """Read a callback history line back into its answers."""
-    answers = _COMMENT.split(why, maxsplit=1)[0]
-    reached = _REACHED.search(answers)
-    score = _SATISFACTION.search(answers)
-    return CallbackFacts(
-        reached=reached is None or reached.group(1) == "True",
-        satisfaction=int(score.group(1)) if score else None,
-    )
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta, tzinfo
 
+from care_api.domain.texts import Msg
 from care_api.domain.workdays import MAX_SCAN_DAYS, WorkCalendar
 
 OK = "ok"  # reached, and is all well now? 1 yes, 2 no (someone still has to help)
@@ -68,3 +69,30 @@ def callback_slot(
             return max(local, opens).astimezone(at.tzinfo)
         local = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
     raise ValueError("the calendar has no working day for ten years")
+
+
+def callback_line(result: Mapping[str, object]) -> Msg:
+    """The history line of a callback's answers, in the reader's language when rendered.
+
+    Answers not given read as a dash; the comment is the operator's or elder's own words.
+    """
+
+    def yes_no(value: object) -> Msg | str:
+        if value is None:
+            return "–"
+        return Msg("yes") if value else Msg("no")
+
+    def score(value: object) -> str:
+        return "–" if value is None else f"{value}/5"
+
+    comment = str(result.get("comment") or "")
+    return Msg(
+        "Callback: reached {reached}; on time {time_ok}; service {quality}; price fair "
+        "{price_ok}; satisfaction {satisfaction}. {comment}",
+        reached=yes_no(result.get("reached", True)),
+        time_ok=yes_no(result.get("time_ok")),
+        quality=score(result.get("quality")),
+        price_ok=yes_no(result.get("price_ok")),
+        satisfaction=score(result.get("satisfaction")),
+        comment=comment,
+    )

@@ -176,8 +176,14 @@ def test_cases_resolve_then_callback_closes(
     with services.uow() as uow:
         rows = uow.session.exec(select(CaseEvent).where(CaseEvent.case_id == first)).all()
         notes = {r.action: r.why for r in rows}
-    assert notes["callback"].startswith("reached=True, time_ok=True, quality=5")
-    assert "comment=thanks" in notes["callback"]
+    assert notes["callback"].startswith("Callback: reached yes; on time yes; service 5/5")
+    assert notes["callback"].endswith(". thanks")
+    # The same line for a reader of the console in Chinese.
+    history = api.get(
+        f"/api/v1/cases/{first}", headers={**operator, "Accept-Language": "zh-CN"}
+    ).json()["events"]
+    line = next(e["why"] for e in history if e["action"] == "callback")
+    assert line.startswith("回访：联系上 是；准时 是；服务 5/5") and line.endswith("thanks")
     assert api.post(f"/api/v1/cases/{first}/ack", headers=ADMIN).status_code == 409
 
 

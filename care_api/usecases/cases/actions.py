@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, TimerPurpose
+from care_api.domain.survey import callback_line
 from care_api.domain.texts import Msg, term
 from care_api.store.tables import Case, Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -151,8 +152,7 @@ def record_callback(
     case = _lock_case(uow.session, case_id)
     if case.state not in AWAITING_CALLBACK:
         raise Conflict(f"case {case_id} is {case.state}; a callback follows resolution")
-    summary = ", ".join(f"{k}={v}" for k, v in result.items() if v not in (None, ""))
-    add_note(uow, case, action="callback", by=by, why=summary or Msg("callback made"), now=now)
+    add_note(uow, case, action="callback", by=by, why=callback_line(result), now=now)
     row = store_callback(uow.session, case, result, by=by, now=now)
     if not row.reached:
         if failed_callbacks(uow.session, case_id) < MAX_FAILED_CALLBACKS:

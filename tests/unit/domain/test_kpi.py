@@ -6,14 +6,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from care_api.domain.kpi import (
     CallbackFacts,
     CaseFacts,
     compute_kpi,
-    parse_callback_line,
     percentile,
 )
 from care_api.domain.model import CaseKind, CaseState
@@ -115,30 +112,7 @@ def test_percentile_nearest_rank() -> None:
     assert percentile([], 0.5) is None
 
 
-def test_callback_line_unreached_elder_gives_no_score() -> None:
-    facts = parse_callback_line("reached=False, comment=no answer")
-    assert facts == CallbackFacts(reached=False, satisfaction=None)
+def test_kpi_an_unreached_elder_gives_no_score() -> None:
+    facts = CallbackFacts(reached=False, satisfaction=None)
     kpi = compute_kpi([], [facts], since=T0, until=T0 + timedelta(days=1), tz=SHANGHAI)
     assert (kpi.callbacks, kpi.satisfaction_rate) == (1, None)
-
-
-def test_callback_line_ignores_answers_typed_into_the_comment() -> None:
-    line = "reached=True, comment=she said satisfaction=1, reached=False"
-    assert parse_callback_line(line) == CallbackFacts(reached=True, satisfaction=None)
-
-
-@given(
-    score=st.none() | st.integers(min_value=1, max_value=5),
-    reached=st.booleans(),
-    comment=st.text(max_size=60),
-)
-def test_callback_line_reads_back_what_record_callback_wrote(
-    score: int | None, reached: bool, comment: str
-) -> None:
-    # The same rendering as case_actions.record_callback over CallbackBody.as_result().
-    result: dict[str, object] = {"reached": reached, "quality": 4}
-    if score is not None:
-        result["satisfaction"] = score
-    result["comment"] = comment
-    line = ", ".join(f"{k}={v}" for k, v in result.items() if v not in (None, ""))
-    assert parse_callback_line(line) == CallbackFacts(reached=reached, satisfaction=score)
