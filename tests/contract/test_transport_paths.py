@@ -114,7 +114,10 @@ def without_source(rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
 
 
 def answered(answers: list[Ack | Nak]) -> list[tuple[Any, ...]]:
-    return [(a.status, a.case, a.reason) if isinstance(a, Ack) else ("nak",) for a in answers]
+    return [
+        (a.device_id, a.seq, a.status, a.case, a.reason) if isinstance(a, Ack) else ("nak",)
+        for a in answers
+    ]
 
 
 def test_mqtt_and_serial_frames_write_the_same_and_answer_the_same(
@@ -141,6 +144,8 @@ def test_mqtt_and_serial_frames_write_the_same_and_answer_the_same(
     assert len(broken_serial) == 1
     events_mqtt = [a for a in mqtt.answers if a not in broken_mqtt]
     events_serial = [a for a in serial.answers if a not in broken_serial]
-    assert answered(events_mqtt) == answered(events_serial)
+    # Per terminal in the order sent; across terminals the urgent lane may reorder them
+    # (a hub's lines are not looked into, so all go first; an MQTT heartbeat waits).
+    assert sorted(answered(events_mqtt), key=repr) == sorted(answered(events_serial), key=repr)
     assert len(events_mqtt) == len(EVENTS)
-    assert [s[0] for s in answered(events_mqtt)].count(AckStatus.DUPLICATE) == 1
+    assert [s[2] for s in answered(events_mqtt)].count(AckStatus.DUPLICATE) == 1
