@@ -32,27 +32,6 @@ function yesNoSelect(id) {
 
 const optional = (value, parse) => (value === "" ? undefined : parse(value));
 
-// A callback's history line is "reached=True, satisfaction=4, comment=…" (the comment last,
-// and it may hold commas): shown as the form's own words in the operator's language.
-const CALLBACK_LABELS = {
-  reached: "callback.reached", satisfaction: "callback.satisfaction", quality: "callback.quality",
-  time_ok: "callback.time_ok", price_ok: "callback.price_ok",
-};
-
-function callbackText(why) {
-  const at = why.indexOf("comment=");
-  const comment = at >= 0 ? why.slice(at + "comment=".length) : "";
-  const answers = (at >= 0 ? why.slice(0, at) : why).split(",").map((p) => p.trim()).filter(Boolean);
-  const shown = answers.map((pair) => {
-    const [key, value] = pair.split("=");
-    if (!(key in CALLBACK_LABELS) || value === undefined) return null;
-    const text = value === "True" ? t("common.yes") : value === "False" ? t("common.no") : `${value}/5`;
-    return `${t(CALLBACK_LABELS[key])}: ${text}`;
-  });
-  if (shown.includes(null)) return why; // not a line this console wrote: show it as it is
-  return [...shown, comment ? `“${comment}”` : null].filter(Boolean).join(" · ");
-}
-
 // A bridged call's states that are over; until then the page follows it.
 const CALL_OVER = new Set(["completed", "busy", "no-answer", "failed", "canceled", "unplaced"]);
 const CALL_POLL_MS = 3000;
@@ -410,8 +389,9 @@ export function mount(root, { arg: caseId, toast }) {
     const what = (ev) => (ev.action === "transition"
       ? `${t(`state.${ev.from_state}`)} → ${t(`state.${ev.to_state}`)}`
       : tOr(`event.${ev.action}`, ev.action));
-    const why = (ev) => (ev.action === "callback" ? callbackText(ev.why)
-      : ev.action === "script_step" ? tickText(ev, detail.script) : namePeople(ev.why, detail.people));
+    // The server says its lines (a callback's answers too) in the console's language.
+    const why = (ev) => (ev.action === "script_step" ? tickText(ev, detail.script)
+      : namePeople(ev.why, detail.people));
     return h("section", { class: "card", id: "history-card" }, h("h2", {}, t("case.history")),
       h("table", { class: "grid compact" },
         h("thead", {}, h("tr", {}, ["col.time", "col.by", "col.what", "col.why"].map((k) => h("th", {}, t(k))))),
