@@ -17,6 +17,7 @@ from httpx import Response
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
+from alerts.ladder import spoken
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
@@ -349,7 +350,9 @@ def test_a_contact_calling_hears_the_case_and_takes_it_by_key(
     assert redirect is not None and redirect.text == f"{PUBLIC_URL}{VOICE}/dialed"
     taken = follow(client, gather.get("action", ""), sid, Digits="1")
     [case] = cases_of(svc, elder_id)
-    assert said(taken).startswith(f"You have case {case.id}")
+    assert said(taken).startswith(
+        spoken(f"You have case {case.id}")
+    )  # the code read digit by digit
     assert case.state == "accepted" and case.owner is not None
 
 

@@ -10,7 +10,15 @@ import pytest
 
 from device_gateway.batching import PriorityInbox, is_urgent
 from device_gateway.ports import Inbound
-from tests.unit.gateway.test_batching import _Mqtt, _Serial
+
+
+class _Mqtt:
+    source = "mqtt"
+
+
+class _Serial:
+    source = "serial:/dev/ttyUSB0"
+
 
 BODIES: dict[str, dict[str, Any]] = {
     "press": {"type": "press", "pattern": "single"},
