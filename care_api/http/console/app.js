@@ -12,7 +12,9 @@ import * as fleet from "./fleet.js";
 import * as imports from "./imports.js";
 import { currentLang, loadLanguage, t, translateStatic } from "./i18n.js";
 import * as kpi from "./kpi.js";
+import * as ladders from "./ladders.js";
 import * as merchants from "./merchants.js";
+import * as procedures from "./procedures.js";
 import * as volunteers from "./volunteers.js";
 import { loadVocabulary, vocabularyLoaded } from "./states.js";
 import * as users from "./users.js";
@@ -20,7 +22,8 @@ import { startWatch, wireSoundButton } from "./watch.js";
 
 const TOAST_MS = 4000;
 const VIEWS = {
-  board, case: caseView, elder, elders, fleet, imports, kpi, merchants, users, volunteers,
+  board, case: caseView, elder, elders, fleet, imports, kpi, ladders, merchants, procedures, users,
+  volunteers,
 };
 // The header link a view belongs under: one case is part of the board, one elder of the directory.
 const SECTION = { case: "board", elder: "elders" };
@@ -104,7 +107,7 @@ function render() {
   view = VIEWS[name].mount(box, { arg, toast, navigate });
 }
 
-/** Links only an administrator can use (bulk import) are shown to administrators only. */
+/** Links only an administrator can use (import, staff, procedures, ladders) are shown to administrators only. */
 async function showAdminLinks() {
   const links = document.querySelectorAll("[data-admin-only]");
   for (const link of links) link.hidden = true;
