@@ -198,3 +198,11 @@ def test_an_operator_sees_no_editor(live_console: LiveConsole, desk: Page) -> No
     page.goto("/#/ladders")
     expect(page.locator("#ladders-admin-only")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.locator("#ladder-save")).to_have_count(0)
+
+
+def test_without_sso_set_up_the_login_offers_none(page: Page) -> None:
+    """Without VNH_OIDC_ISSUER (conftest's services) the login shows no single sign-on."""
+    page.goto("/")
+    expect(page.locator("#password-submit")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#sso-box")).to_be_hidden()
