@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     # The console's map tiles: a URL template with {z}, {x} and {y} (an https:// tile server
     # the centre may use). Unset: the map draws relative positions and distances only.
     map_tiles: str | None = None
+    # Optional single sign-on (OpenID Connect, authorization code with PKCE): the IdP's issuer
+    # URL (its /.well-known/openid-configuration is read), this service's client id and
+    # secret there. A staff login of the same username must exist; see sso_user.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    # Set: a verified e-mail at this domain names the login when the IdP sends no username.
+    oidc_email_domain: str | None = None
     # Twilio <Say> voices per language; None: Twilio's default voice for that language.
     twilio_voice_zh: str | None = None
     twilio_voice_en: str | None = None

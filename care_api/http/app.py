@@ -35,6 +35,7 @@ from care_api.http.routes import (
     notifications,
     orders,
     rotas,
+    sso,
     staff,
     tokens,
     vocabulary,
@@ -133,7 +134,7 @@ def create_app(
         calls,
     )
     dispatch_routes = (volunteers, merchants, orders, filings)
-    onboarding_routes = (staff, imports)
+    onboarding_routes = (staff, sso, imports)
     for module in routes + dispatch_routes + onboarding_routes:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -346,6 +346,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/session": Rule(EVERYONE, body=lambda w: w.staff_login()),
     "GET /api/v1/session": Rule(EVERYONE),
     "DELETE /api/v1/session": Rule(EVERYONE),
+    "GET /api/v1/session/sso": Rule(EVERYONE),
     "GET /api/v1/users": Rule(ADMIN_ONLY),
     "POST /api/v1/users": Rule(
         ADMIN_ONLY,

@@ -1,7 +1,7 @@
 // The console shell: login, the header, hash routing between views, the live stream, alarms.
 
 import {
-  api, ApiError, clearToken, openStream, setToken, signIn, signOutSession, token,
+  api, ApiError, clearToken, COOKIE_SESSION, openStream, setToken, signIn, signOutSession, token,
 } from "./api.js";
 import * as board from "./board.js";
 import * as caseView from "./case.js";
@@ -12,7 +12,9 @@ import * as fleet from "./fleet.js";
 import * as imports from "./imports.js";
 import { currentLang, loadLanguage, t, translateStatic } from "./i18n.js";
 import * as kpi from "./kpi.js";
+import * as ladders from "./ladders.js";
 import * as merchants from "./merchants.js";
+import * as procedures from "./procedures.js";
 import * as volunteers from "./volunteers.js";
 import { loadVocabulary, vocabularyLoaded } from "./states.js";
 import * as users from "./users.js";
@@ -20,7 +22,8 @@ import { startWatch, wireSoundButton } from "./watch.js";
 
 const TOAST_MS = 4000;
 const VIEWS = {
-  board, case: caseView, elder, elders, fleet, imports, kpi, merchants, users, volunteers,
+  board, case: caseView, elder, elders, fleet, imports, kpi, ladders, merchants, procedures, users,
+  volunteers,
 };
 // The header link a view belongs under: one case is part of the board, one elder of the directory.
 const SECTION = { case: "board", elder: "elders" };
@@ -104,7 +107,7 @@ function render() {
   view = VIEWS[name].mount(box, { arg, toast, navigate });
 }
 
-/** Links only an administrator can use (bulk import) are shown to administrators only. */
+/** Links only an administrator can use (import, staff, procedures, ladders) are shown to administrators only. */
 async function showAdminLinks() {
   const links = document.querySelectorAll("[data-admin-only]");
   for (const link of links) link.hidden = true;
@@ -189,9 +192,17 @@ function showLogin(message = "") {
     }
     next();
   };
+  // A centre with single sign-on gets a link to its IdP (a plain navigation, no script).
+  const sso = h("p", { class: "sso", id: "sso-box", hidden: true },
+    h("a", { class: "button primary", id: "sso-login", href: "/api/v1/session/sso/login" },
+      t("login.sso")));
+  fetch("/api/v1/session/sso", { headers: { Accept: "application/json" } })
+    .then((r) => (r.ok ? r.json() : { enabled: false }))
+    .then((answer) => { sso.hidden = !answer.enabled; }, () => {});
   fill($("view"), h("div", { class: "login-box" },
     h("form", { class: "login card", id: "login-password", onsubmit: withPassword },
       h("h1", {}, t("login.title")),
+      sso,
       h("label", { for: "username" }, t("login.username")),
       username,
       h("label", { for: "password" }, t("login.password")),
@@ -235,6 +246,15 @@ function shortcut(event) {
   $("search-q").focus();
 }
 
+/** Back from the IdP: "?sso=ok" means the session cookie is set; "?sso=refused" why not. */
+function ssoReturn() {
+  const answer = new URLSearchParams(location.search).get("sso");
+  if (!answer) return "";
+  history.replaceState(null, "", `/${location.hash}`);
+  if (answer === "ok") setToken(COOKIE_SESSION);
+  return answer === "refused" ? t("login.sso_refused") : "";
+}
+
 async function main() {
   await loadLanguage();
   translateStatic();
@@ -255,7 +275,9 @@ async function main() {
     if (signedIn) signOut(t("login.expired")); // else the login form reports it itself
   });
   wireSoundButton();
-  render();
+  const refused = ssoReturn();
+  if (refused) showLogin(refused);
+  else render();
 }
 
 main();

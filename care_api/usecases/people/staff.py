@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -197,6 +198,11 @@ def sign_in(
     if new_hash is not None:  # argon2 parameters changed since: keep the stronger hash
         user.password_hash = new_hash
         session.add(user)
+    return open_session(session, user, now=now)
+
+
+def open_session(session: Session, user: StaffUser, *, now: datetime) -> SignedIn:
+    """A new session for `user`, whose identity the caller checked (password or single sign-on)."""
     secret = new_secret()
     expires = now + SESSION_LIFETIME
     session.add(
@@ -209,6 +215,30 @@ def sign_in(
 
 
 _DUMMY_HASH = _hasher.hash("not-a-password-anyone-has")
+
+
+def sso_user(
+    session: Session, claims: Mapping[str, object], *, email_domain: str | None = None
+) -> StaffUser:
+    """The active staff login an identity provider's verified claims name, or LoginRefused.
+
+    The IdP's `preferred_username` is the login's username; without one, a verified e-mail
+    at the centre's own domain (`email_domain`) names it by the part before the "@". Nobody
+    is created: the admin adds the login first, so the IdP alone never makes an operator.
+    """
+    wanted = claims.get("preferred_username")
+    email = claims.get("email")
+    if not isinstance(wanted, str) and email_domain and isinstance(email, str):
+        local, _, domain = email.strip().lower().rpartition("@")
+        if claims.get("email_verified") is True and domain == email_domain.strip().lower():
+            wanted = local
+    login = wanted.strip().lower() if isinstance(wanted, str) else ""
+    if not USERNAME_RE.fullmatch(login):
+        raise LoginRefused
+    user = session.exec(select(StaffUser).where(StaffUser.username == login)).first()
+    if user is None or not user.active:
+        raise LoginRefused
+    return user
 
 
 def session_principal(session: Session, secret: str, now: datetime) -> Principal | None:
