@@ -146,7 +146,9 @@ class AlertsComponent:
         # Calls we place ourselves: operators' bridged calls and the callbacks by machine.
         self._call_client = self._make_twilio() if settings.twilio_configured else None
         self.calls = CallDesk(services, self._call_client, self._webhook_base())
-        self.machine = AutoCallbacks(services, voice=self.calls.can_call)
+        self.machine = AutoCallbacks(
+            services, voice=self.calls.can_call and settings.auto_callback_channel == "voice"
+        )
         self.sweeper.register(TimerPurpose.AUTO_CALLBACK, self.machine.run)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     auto_callbacks: bool | None = None
     auto_callback_delay_s: Annotated[int, Field(ge=0, le=7 * 86_400)] = 30 * 60
     auto_callback_retry_s: Annotated[int, Field(ge=60, le=7 * 86_400)] = 2 * 3600
+    # "sms": the survey goes by SMS even where Twilio could call (answered by SMS replies).
+    auto_callback_channel: Literal["voice", "sms"] = "voice"
     # Closed loop: an accepted emergency's owner confirms "on site" within this
     # long or the ladder is re-alerted; an accepted case not resolved within the next is chased.
     on_site_within_s: int = 30 * 60
