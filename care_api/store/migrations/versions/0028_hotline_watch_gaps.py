@@ -1,0 +1,33 @@
+"""hotline and watch gaps: the operator's own phone for bridged calls
+
+Revision ID: 0028
+Revises: 0021
+Create Date: 2026-12-04 14:40:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import care_api.store.types
+
+revision: str = "0028"
+down_revision: str | None = "0021"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "operator_phone",
+        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("updated_at", care_api.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("actor"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("operator_phone")
