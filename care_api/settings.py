@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     storm_hold_s: Annotated[int, Field(ge=0, le=3600)] = 60
     # Watches link (LK) every few minutes; a connection silent this long is closed.
     watch_idle_timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 900.0
+    # A watch taken off the wrist and not worn again within this long opens a care case
+    # for elders flagged for it (Elder.taken_off_case).
+    watch_taken_off_case_s: Annotated[int, Field(ge=60, le=7 * 86_400)] = 30 * 60
 
     @classmethod
     def settings_customise_sources(

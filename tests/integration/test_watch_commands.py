@@ -302,10 +302,18 @@ def test_an_unknown_watchs_health_frame_is_kept_nowhere(
         assert uow.session.exec(select(HealthReading)).all() == []
 
 
-def _zone(api: TestClient, elder_id: int, radius_m: int = 500) -> None:
+def _flag(api: TestClient, elder_id: int, **flags: bool) -> None:
+    resp = api.patch(f"/api/v1/elders/{elder_id}", json=flags, headers=ADMIN)
+    assert resp.status_code == 200, resp.text
+    for name, value in flags.items():
+        assert resp.json()[name] is value
+
+
+def _zone(api: TestClient, elder_id: int, radius_m: int = 500, *, wanders: bool = True) -> None:
     body = {"lat": HOME[0], "lon": HOME[1], "radius_m": radius_m}
     resp = api.put(f"/api/v1/elders/{elder_id}/safe-zone", json=body, headers=ADMIN)
     assert resp.status_code == 200, resp.text
+    _flag(api, elder_id, wanders=wanders)
 
 
 def _at(watch: Watch, at: datetime, where: tuple[float, float], **more: Any) -> None:
@@ -415,6 +423,61 @@ def test_bad_and_binary_frames_do_not_stop_commands(
     assert cases(services) == []
     with services.uow() as uow:
         assert uow.session.exec(select(Case)).all() == []
+
+
+def test_a_zone_of_an_elder_not_flagged_for_wandering_opens_nothing(
+    api: TestClient, watch: Watch, services: Services, elder_id: int
+) -> None:
+    _zone(api, elder_id, wanders=False)
+    _at(watch, _now(services), AWAY)
+    assert cases(services) == []
+    _flag(api, elder_id, wanders=True)  # flagged (dementia): the next position away counts
+    _at(watch, _now(services) + timedelta(minutes=10), AWAY)
+    assert [c.kind for c in cases(services)] == ["care"]
+
+
+def _take_off(watch: Watch, at: datetime) -> None:
+    watch.send(frame(WATCH, located("AL", at, status=TAKEN_OFF_BIT)))
+    assert watch.answer() == frame(WATCH, "AL")
+
+
+def _wait(services: Services, alerts: AlertsComponent, minutes: int) -> None:
+    services.clock.advance(minutes=minutes)  # type: ignore[attr-defined]
+    alerts.tick()
+
+
+def test_a_watch_left_off_the_wrist_past_the_set_time_opens_a_care_case_for_a_flagged_elder(
+    api: TestClient, watch: Watch, services: Services, alerts: AlertsComponent, elder_id: int
+) -> None:
+    _flag(api, elder_id, taken_off_case=True)
+    _take_off(watch, _now(services))
+    _wait(services, alerts, 29)
+    assert cases(services) == []  # VNH_WATCH_TAKEN_OFF_CASE_S: 30 minutes by default
+    _wait(services, alerts, 2)
+    (case,) = cases(services)
+    assert (case.kind, case.device_id) == ("care", WATCH)
+    assert "off the wrist for 31 min" in case.summary
+
+
+def test_a_watch_worn_again_in_time_opens_no_case(
+    api: TestClient, watch: Watch, services: Services, alerts: AlertsComponent, elder_id: int
+) -> None:
+    _flag(api, elder_id, taken_off_case=True)
+    start = _now(services)
+    _take_off(watch, start)
+    _at(watch, start + timedelta(minutes=5), HOME, status=TAKEN_OFF_BIT)  # still off
+    _wait(services, alerts, 10)
+    _at(watch, start + timedelta(minutes=10), HOME)  # the bit cleared: on the wrist again
+    _wait(services, alerts, 60)
+    assert cases(services) == []
+
+
+def test_a_watch_off_the_wrist_of_an_elder_not_flagged_is_only_a_notice(
+    watch: Watch, services: Services, alerts: AlertsComponent
+) -> None:
+    _take_off(watch, _now(services))
+    _wait(services, alerts, 120)
+    assert cases(services) == []
 
 
 def test_taken_off_the_wrist_tells_the_first_contact_and_the_centre_once(

@@ -1,4 +1,4 @@
-"""hotline and watch gaps: the operator's own phone for bridged calls
+"""hotline and watch gaps: the operator's own phone, elders' wandering and taken-off flags
 
 Revision ID: 0028
 Revises: 0021
@@ -27,7 +27,17 @@ def upgrade() -> None:
         sa.Column("updated_at", care_api.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("actor"),
     )
+    with op.batch_alter_table("elder", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("wanders", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.add_column(
+            sa.Column("taken_off_case", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("elder", schema=None) as batch_op:
+        batch_op.drop_column("taken_off_case")
+        batch_op.drop_column("wanders")
     op.drop_table("operator_phone")
