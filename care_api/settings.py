@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from: str | None = None
+    # The centre's hotline a watch's SOS button may dial (sos_numbers {"hotline": true});
+    # None: the Twilio number the centre's calls come in on.
+    hotline_number: str | None = None
     # Only for tests and Twilio-compatible gateways; the real API is the default.
     twilio_api_url: str | None = None
     public_url: str | None = None  # how Twilio reaches our webhooks, e.g. https://vnh.example.org

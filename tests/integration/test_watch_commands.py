@@ -35,6 +35,7 @@ from tests.watch_sender import SOS_BIT, Watch, frame, located
 WATCH = "8800000042"
 OTHER = "8800000043"
 HOME = (29.079000, 119.647000)
+HOTLINE = "+8657188888888"  # the centre's hotline (VNH_HOTLINE_NUMBER)
 LEFT_FENCE_BIT = 1 << 18
 TAKEN_OFF_BIT = 1 << 20
 # About 1.1 km north of home, and 100 m north of it.
@@ -63,6 +64,7 @@ def services(db_url: str, clock: FakeClock) -> Iterator[Services]:
     settings = Settings(
         database_url=db_url,
         admin_token=SecretStr(ADMIN_TOKEN),
+        hotline_number=HOTLINE,
         _env_file=None,  # type: ignore[call-arg]
     )
     svc = build_services(settings, clock=clock)
@@ -171,6 +173,31 @@ def test_sos_numbers_default_to_the_elders_contacts_in_order(api: TestClient, wa
     assert resp.status_code == 201, resp.text
     assert resp.json()["params"] == {"numbers": ["+8613900000000", "+8613900000001"]}
     assert watch.answer() == frame(WATCH, "SOS,13900000000,13900000001,")
+
+
+def test_sos_numbers_set_to_the_centres_hotline(api: TestClient, watch: Watch) -> None:
+    resp = _post(api, "sos_numbers", hotline=True)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["params"] == {"numbers": [HOTLINE]}
+    assert watch.answer() == frame(WATCH, "SOS,057188888888,,")  # the other slots cleared
+    for bad in ({"hotline": False}, {"hotline": True, "numbers": ["13800138000"]}):
+        assert _post(api, "sos_numbers", **bad).status_code == 422
+
+
+def test_call_back_rings_the_phone_the_operator_set(api: TestClient, watch: Watch) -> None:
+    li_na = mint(api, "operator", "Li Na")
+    no_phone = api.post(
+        f"/api/v1/devices/{WATCH}/commands", json={"cmd": "monitor", "params": {}}, headers=li_na
+    )
+    assert no_phone.status_code == 422 and "PUT /api/v1/me/phone" in no_phone.text
+    mine = api.put("/api/v1/me/phone", json={"phone": "13700000077"}, headers=li_na)
+    assert mine.status_code == 200, mine.text
+    resp = api.post(
+        f"/api/v1/devices/{WATCH}/commands", json={"cmd": "monitor", "params": {}}, headers=li_na
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["params"] == {"number": "+8613700000077"}
+    assert watch.answer() == frame(WATCH, "MONITOR,13700000077")
 
 
 def test_an_indexed_watch_gets_its_commands_indexed(
