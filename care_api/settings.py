@@ -148,6 +148,8 @@ class Settings(BaseSettings):
     # A watch taken off the wrist and not worn again within this long opens a care case
     # for elders flagged for it (Elder.taken_off_case).
     watch_taken_off_case_s: Annotated[int, Field(ge=60, le=7 * 86_400)] = 30 * 60
+    # Positions (the tracks) are deleted this many days after they were received.
+    position_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
     @classmethod
     def settings_customise_sources(

@@ -507,6 +507,28 @@ def test_a_watch_off_the_wrist_of_an_elder_not_flagged_is_only_a_notice(
     assert cases(services) == []
 
 
+def _track(services: Services) -> list[datetime]:
+    with services.uow() as uow:
+        points = uow.session.exec(select(PositionPoint).order_by(col(PositionPoint.id))).all()
+        return [p.received_at for p in points]
+
+
+def test_positions_older_than_the_retention_are_deleted_by_the_periodic_job(
+    watch: Watch, services: Services, alerts: AlertsComponent
+) -> None:
+    clock: FakeClock = services.clock  # type: ignore[assignment]
+    first = _now(services)
+    _at(watch, first, NEAR)
+    clock.advance(days=29)
+    _at(watch, _now(services), HOME)
+    kept = _now(services)
+    alerts.fleet.watch()
+    assert _track(services) == [first, kept]  # 29 days: within VNH_POSITION_RETENTION_DAYS
+    clock.advance(days=2)
+    alerts.fleet.watch()
+    assert _track(services) == [kept]  # the first is 31 days old: gone; the other stays
+
+
 def test_taken_off_the_wrist_tells_the_first_contact_and_the_centre_once(
     watch: Watch, services: Services, alerts: AlertsComponent
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from care_api.domain.fleet import DevicePosition, is_newer_position
@@ -100,3 +101,13 @@ def _point(device_id: str, elder_id: int, position: DevicePosition, now: datetim
         source=str(position.source),
         received_at=now,
     )
+
+
+def prune_positions(uow_factory: UowFactory, received_before: datetime) -> int:
+    """Delete the track's points received before `received_before`; how many went."""
+    with uow_factory() as uow:
+        result = uow.session.execute(
+            delete(PositionPoint).where(col(PositionPoint.received_at) < received_before)
+        )
+        uow.commit()
+        return int(getattr(result, "rowcount", 0) or 0)

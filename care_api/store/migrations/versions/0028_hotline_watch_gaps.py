@@ -1,4 +1,4 @@
-"""hotline and watch gaps: the operator's own phone, elders' wandering and taken-off flags
+"""hotline and watch gaps: operators' own phones, elders' watch flags, position retention
 
 Revision ID: 0028
 Revises: 0021
@@ -35,8 +35,13 @@ def upgrade() -> None:
             sa.Column("taken_off_case", sa.Boolean(), nullable=False, server_default=sa.false())
         )
 
+    with op.batch_alter_table("position_point", schema=None) as batch_op:
+        batch_op.create_index("ix_position_point_received_at", ["received_at"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("position_point", schema=None) as batch_op:
+        batch_op.drop_index("ix_position_point_received_at")
     with op.batch_alter_table("elder", schema=None) as batch_op:
         batch_op.drop_column("taken_off_case")
         batch_op.drop_column("wanders")
