@@ -34,7 +34,7 @@ from care_api.domain.texts import N_
 from care_api.i18n import t
 from care_api.services import Services
 from care_api.store.call_tables import AutoCallback
-from care_api.store.tables import Case, Timer
+from care_api.store.tables import Case, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.auto_callbacks import (
     ASKING,
@@ -75,6 +75,19 @@ class Turn:
     say: str
     language: str
     ask: str | None = None
+
+
+def _alerted_since(session: Session, row: AutoCallback) -> bool:
+    """The phone was alerted about another case since the survey's last SMS.
+
+    Its "1" then takes that case: an emergency's answer never goes to a survey.
+    """
+    newer = select(Notification.id).where(
+        col(Notification.to) == row.phone,
+        col(Notification.case_id) != row.case_id,
+        col(Notification.created_at) >= row.updated_at,
+    )
+    return session.exec(newer).first() is not None
 
 
 class AutoCallbacks:
@@ -251,7 +264,7 @@ class AutoCallbacks:
                 .where(col(AutoCallback.phone) == e164, col(AutoCallback.state) == TEXTING)
                 .order_by(col(AutoCallback.updated_at).desc())
             ).first()
-            if row is None:
+            if row is None or _alerted_since(uow.session, row):
                 return None
             case = uow.session.get(Case, row.case_id)
             if case is None or not awaits_machine(case):

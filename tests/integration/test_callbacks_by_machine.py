@@ -580,3 +580,42 @@ def test_a_survey_sent_by_sms_is_answered_by_the_elders_sms_replies(
     finally:
         alerts.stop()
         svc.close()
+
+
+def test_a_contact_alerted_to_a_new_emergency_takes_it_with_1_not_the_survey(
+    db_url: str, clock: FakeClock, twilio: RecordingTwilioServer
+) -> None:
+    svc = _services(db_url, clock, twilio, auto_callback_channel="sms")
+    alerts = _alerts(svc)
+    api = TestClient(create_app(svc, routers=[webhook_router(svc), alerts.call_router()]))
+    try:
+        seed_elder(svc)
+        old = resolved_case(svc, alerts)  # an emergency: the family's first contact is asked
+        first_attempt(svc, alerts, clock)
+        assert row_of(svc, old).state == "texting"
+        clock.advance(minutes=1)
+        outcome = record_device_report(
+            svc.uow, press(seq=2, pattern="long"), now=svc.clock.now(), tz=svc.tz
+        )
+        new = outcome.case_id
+        assert new is not None and new != old
+        for _ in range(6):  # the ladder reaches the family
+            alerts.run_pending()
+            with svc.uow() as uow:
+                paged = uow.session.exec(
+                    select(Notification).where(
+                        Notification.case_id == new, Notification.to == FIRST_CONTACT
+                    )
+                ).first()
+            if paged is not None:
+                break
+            clock.advance(minutes=2)
+            alerts.tick()
+        assert paged is not None
+        reply = _sms_in(api, "SM9", FIRST_CONTACT, "1")
+        assert "Ok" in reply or new in reply, reply
+        assert case_state(svc, new) == "accepted"
+        assert row_of(svc, old).answers == {}  # the survey did not take the "1"
+    finally:
+        alerts.stop()
+        svc.close()
