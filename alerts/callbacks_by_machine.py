@@ -13,10 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from alerts.timers import TimerContext
 from care_api.domain.model import TimerPurpose
+from care_api.domain.phones import e164_or_none
 from care_api.domain.survey import (
     MAX_ASKS,
     MAX_ATTEMPTS,
@@ -33,7 +34,7 @@ from care_api.domain.texts import N_
 from care_api.i18n import t
 from care_api.services import Services
 from care_api.store.call_tables import AutoCallback
-from care_api.store.tables import Case, Timer
+from care_api.store.tables import Case, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.auto_callbacks import (
     ASKING,
@@ -41,6 +42,7 @@ from care_api.usecases.cases.auto_callbacks import (
     DIAL,
     DONE,
     FINISHED,
+    TEXTING,
     WAITING,
     awaits_machine,
     callback_of,
@@ -73,6 +75,19 @@ class Turn:
     say: str
     language: str
     ask: str | None = None
+
+
+def _alerted_since(session: Session, row: AutoCallback) -> bool:
+    """The phone was alerted about another case since the survey's last SMS.
+
+    Its "1" then takes that case: an emergency's answer never goes to a survey.
+    """
+    newer = select(Notification.id).where(
+        col(Notification.to) == row.phone,
+        col(Notification.case_id) != row.case_id,
+        col(Notification.created_at) >= row.updated_at,
+    )
+    return session.exec(newer).first() is not None
 
 
 class AutoCallbacks:
@@ -142,13 +157,14 @@ class AutoCallbacks:
             row.state = DIAL  # CallDesk.dial_due places it after this commits
             how = "voice call"
         else:
-            row.state = CALLING  # nobody can answer an SMS survey: it counts as unreached
-            body = t(
-                row.language,
-                "The care centre asks how the help on {case} went. We will call you again, "
-                "or please call the centre.",
-                case=case.id,
+            # The survey by SMS: the callee's next SMS reply answers the first question.
+            order = questions(merchant_served(ctx.uow.session, case.id))
+            row.state, row.question, row.asked = TEXTING, order[0], 1
+            greeting = t(
+                row.language, "Hello, this is the care centre asking about your recent help."
             )
+            reply = t(row.language, "Please answer by SMS with the number.")
+            body = f"{greeting} {reply} {t(row.language, PROMPTS[order[0]])}"
             ctx.outbox.add(
                 case_id=case.id,
                 channel="sms",
@@ -230,6 +246,42 @@ class AutoCallbacks:
         row.question = ""
         finish(uow, row, now=now, red_card=red_card)
         return Turn(t(lang, "Thank you for your answers. Goodbye."), lang)
+
+    def sms_reply(self, phone: str, body: str) -> str | None:
+        """An SMS from a phone whose survey waits for an SMS answer: the next question or thanks.
+
+        None when no survey by SMS waits for this phone (the reply is someone else's business).
+        """
+        settings = self._services.settings
+        e164 = e164_or_none(phone, settings.phone_region)
+        if e164 is None:
+            return None
+        now = self._services.clock.now()
+        red_card = timedelta(days=settings.merchant_red_card_days)
+        with self._services.uow() as uow:
+            row = uow.session.exec(
+                select(AutoCallback)
+                .where(col(AutoCallback.phone) == e164, col(AutoCallback.state) == TEXTING)
+                .order_by(col(AutoCallback.updated_at).desc())
+            ).first()
+            if row is None or _alerted_since(uow.session, row):
+                return None
+            case = uow.session.get(Case, row.case_id)
+            if case is None or not awaits_machine(case):
+                row.state = DONE  # an operator called back by hand meanwhile
+                text = t(row.language, "Thank you. The centre has your answers already.")
+            else:
+                order = questions(merchant_served(uow.session, row.case_id))
+                turn = self._answer(uow, row, order, body.strip()[:8], now=now, red_card=red_card)
+                text = turn.say
+                if turn.ask is not None:
+                    row.state = TEXTING  # the next reply answers the next question
+                elif row.state == WAITING:
+                    note(uow, row, f"callback attempt {row.attempts} unanswered by SMS", now)
+            row.updated_at = now
+            uow.session.add(row)
+            uow.commit()
+            return text
 
     def call_ended(self, row_id: int, call_sid: str, status: str) -> bool:
         """Twilio's final report on a callback call; unfinished, the attempt was unreached."""

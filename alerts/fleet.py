@@ -7,7 +7,7 @@ follow the `device` ladder like any case (first contact by SMS, the technicians'
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -22,6 +22,7 @@ from care_api.store.tables import Case, Elder, Timer
 from care_api.usecases.cases.ladders import CONSOLE, Audience
 from care_api.usecases.fleet.commands import expire_command
 from care_api.usecases.fleet.device_cases import settle_if_steady
+from care_api.usecases.fleet.positions import prune_positions
 from care_api.usecases.fleet.storms import follow_up, release_held, sweep_incidents
 from care_api.usecases.fleet.watch import WatchReport, watch_fleet
 from care_api.usecases.people.languages import worded_for
@@ -34,6 +35,7 @@ FLEET_WATCH_INTERVAL_S = 10.0
 # only grace: a connection that drops and comes back between two checks raises nothing.
 LWT_GRACE_S = 0.0
 FLEET_JOB_ID = "alerts-fleet-watch"
+PRUNE_EVERY = timedelta(hours=1)  # old positions go in one sweep an hour
 TECHNICIAN = Audience.TECHNICIAN.value
 
 
@@ -62,6 +64,7 @@ class FleetAlerts:
         self._interval_s = interval_s
         self._lwt_grace_s = lwt_grace_s
         self.last_report: WatchReport | None = None
+        self._pruned_at: datetime | None = None
 
     def watch(self, now: datetime | None = None) -> WatchReport:
         """One run of the watch: flush the heartbeats, open and end outages."""
@@ -78,7 +81,23 @@ class FleetAlerts:
             sweep_incidents(services.uow, now or services.clock.now())
         except Exception:
             log.exception("incident sweep failed")  # the next beat looks again
+        self.prune(now or services.clock.now())
         return report
+
+    def prune(self, now: datetime) -> int:
+        """Delete positions past their retention, at most once an hour; how many went."""
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        days = self._services.settings.position_retention_days
+        try:
+            gone = prune_positions(self._services.uow, now - timedelta(days=days))
+        except Exception:
+            log.exception("position retention failed")  # the next hour tries again
+            return 0
+        self._pruned_at = now
+        if gone:
+            log.info("deleted %d positions older than %d days", gone, days)
+        return gone
 
     def schedule(self, scheduler: BackgroundScheduler) -> None:
         """Run the watch every `interval_s` on the alerts scheduler's thread."""

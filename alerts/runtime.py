@@ -59,6 +59,7 @@ from care_api.store.tables import Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.ladders import MAX_STEPS, Audience
 from care_api.usecases.fleet.storms import STORM_BY
+from care_api.usecases.fleet.worn import open_taken_off_case
 from care_api.usecases.intake.fall_window import open_held_fall
 
 __all__ = ["AlertsComponent", "webhook_router", "wechat_router"]
@@ -142,11 +143,14 @@ class AlertsComponent:
         self.sweeper.register(TimerPurpose.STORM_FOLLOWUP, self.fleet.follow_up)
         self.sweeper.register(TimerPurpose.STORM_HOLD, self.fleet.release_held)
         self.sweeper.register(TimerPurpose.FALL_WINDOW, self._fall_window_closed)
+        self.sweeper.register(TimerPurpose.TAKEN_OFF, self._taken_off_too_long)
         self.summaries = ClosingSummaries(services, self.sender.enqueue)
         # Calls we place ourselves: operators' bridged calls and the callbacks by machine.
         self._call_client = self._make_twilio() if settings.twilio_configured else None
         self.calls = CallDesk(services, self._call_client, self._webhook_base())
-        self.machine = AutoCallbacks(services, voice=self.calls.can_call)
+        self.machine = AutoCallbacks(
+            services, voice=self.calls.can_call and settings.auto_callback_channel == "voice"
+        )
         self.sweeper.register(TimerPurpose.AUTO_CALLBACK, self.machine.run)
         self._inbox: queue.Queue[DomainEvent | None] = queue.Queue()
         self._attached = False
@@ -168,6 +172,12 @@ class AlertsComponent:
     def call_router(self) -> APIRouter:
         """The webhooks of the calls this engine places, to mount beside `webhook_router`."""
         return call_router(self._services, self.calls, self.machine)
+
+    def _taken_off_too_long(self, ctx: TimerContext, timer: Timer) -> None:
+        # Not worn again in time (that would have cancelled this timer): a care case.
+        open_taken_off_case(
+            ctx.uow, timer.step, off_since=timer.created_at, now=ctx.now, tz=self._services.tz
+        )
 
     def _fall_window_closed(self, ctx: TimerContext, timer: Timer) -> None:
         # No cancel came in the window: the emergency opens, and its ladder starts at once.

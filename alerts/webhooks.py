@@ -17,6 +17,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from alerts.answers import Answers
+from alerts.callbacks_by_machine import AutoCallbacks
 from alerts.hotline import DIALED_PATH, MENU_PATH, Hotline, Urls
 from alerts.ladder import spoken
 from care_api.domain.channels import Channel
@@ -132,12 +133,15 @@ def webhook_router(services: Services) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["webhooks"], include_in_schema=False)
     answers = Answers(services)
     hotline = Hotline(services, answers)
+    # Only its SMS answers are read here; the attempts run in the alerts engine.
+    surveys = AutoCallbacks(services, voice=False)
 
     @router.post("/sms")
     async def inbound_sms(request: Request) -> Response:
         """An SMS reply: "1" takes the case, "2" declines; the answer goes back by SMS.
 
-        A text from an elder or from a number nobody has goes into a case the operator sees.
+        A reply to a callback survey sent by SMS answers it first; a text from an elder or from
+        a number nobody has goes into a case the operator sees.
         """
         params = await _verified_form(services, request)
         # Twilio names every message; a signed request seen before is a replay (409).
@@ -147,7 +151,11 @@ def webhook_router(services: Services) -> APIRouter:
             raise _refuse_replay()
         phone, body = params.get("From", ""), params.get("Body", "")
         try:
-            text = await run_in_threadpool(hotline.text_in, sid, phone, body) if sid else None
+            text = None
+            if sid:  # only a named message can be told from its replay
+                text = await run_in_threadpool(surveys.sms_reply, phone, body)
+                if text is None:
+                    text = await run_in_threadpool(hotline.text_in, sid, phone, body)
             if text is None:
                 text = await run_in_threadpool(answers.sms, phone, body)
         except Exception:

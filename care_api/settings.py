@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from: str | None = None
+    # The centre's hotline a watch's SOS button may dial (sos_numbers {"hotline": true});
+    # None: the Twilio number the centre's calls come in on.
+    hotline_number: str | None = None
     # Only for tests and Twilio-compatible gateways; the real API is the default.
     twilio_api_url: str | None = None
     public_url: str | None = None  # how Twilio reaches our webhooks, e.g. https://vnh.example.org
@@ -94,6 +97,8 @@ class Settings(BaseSettings):
     auto_callbacks: bool | None = None
     auto_callback_delay_s: Annotated[int, Field(ge=0, le=7 * 86_400)] = 30 * 60
     auto_callback_retry_s: Annotated[int, Field(ge=60, le=7 * 86_400)] = 2 * 3600
+    # "sms": the survey goes by SMS even where Twilio could call (answered by SMS replies).
+    auto_callback_channel: Literal["voice", "sms"] = "voice"
     # Closed loop: an accepted emergency's owner confirms "on site" within this
     # long or the ladder is re-alerted; an accepted case not resolved within the next is chased.
     on_site_within_s: int = 30 * 60
@@ -148,6 +153,11 @@ class Settings(BaseSettings):
     storm_hold_s: Annotated[int, Field(ge=0, le=3600)] = 60
     # Watches link (LK) every few minutes; a connection silent this long is closed.
     watch_idle_timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 900.0
+    # A watch taken off the wrist and not worn again within this long opens a care case
+    # for elders flagged for it (Elder.taken_off_case).
+    watch_taken_off_case_s: Annotated[int, Field(ge=60, le=7 * 86_400)] = 30 * 60
+    # Positions (the tracks) are deleted this many days after they were received.
+    position_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
     @classmethod
     def settings_customise_sources(

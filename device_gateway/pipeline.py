@@ -240,6 +240,8 @@ class Pipeline:
             tz=services.tz,
             watch_says_left=asks.left_fence,
             taken_off_at=asks.taken_off_at,
+            worn=asks.worn,
+            taken_off_case_s=services.settings.watch_taken_off_case_s,
             language=services.settings.language,
         )
 

@@ -111,6 +111,8 @@ class Decoded:
     fall_window_s: int | None = None
     left_fence: bool = False
     taken_off_at: datetime | None = None
+    # A position whose status word lacks the taken-off bit: the watch is on the wrist again.
+    worn: bool = False
     reading: Reading | None = None
     answer: CommandAnswer | None = None
 

@@ -111,6 +111,15 @@ class CallRequested:
     call_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class CallMissed:
+    """A call to the centre no operator answered: on the board at once, called back in 5 min."""
+
+    call_id: int
+    phone: str
+    case_id: str | None
+
+
 DomainEvent = (
     CaseOpened
     | CaseStateChanged
@@ -123,6 +132,7 @@ DomainEvent = (
     | CommandRequested
     | DeviceLoginRevoked
     | CallRequested
+    | CallMissed
 )
 Handler = Callable[[DomainEvent], None]
 

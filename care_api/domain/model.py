@@ -71,6 +71,7 @@ class TimerPurpose(StrEnum):
     STORM_FOLLOWUP = "incident_followup"  # step = the incident's id: terminals still down?
     STORM_HOLD = "storm_hold"  # step = the tech_signal's id: open its case unless a storm
     AUTO_CALLBACK = "callback_auto"  # the machine's callback to the elder or family (回访)
+    TAKEN_OFF = "watch_taken_off"  # step = the elder's id: a care case unless worn again
 
 
 class ReportType(StrEnum):

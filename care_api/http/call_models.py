@@ -18,6 +18,13 @@ class CallBody(BaseModel):
     operator_phone: Annotated[str | None, Field(pattern=PHONE_PATTERN)] = None
 
 
+class OwnPhone(BaseModel):
+    """The phone Twilio rings first for your bridged calls; null forgets it."""
+
+    model_config = ConfigDict(extra="forbid")
+    phone: Annotated[str | None, Field(pattern=PHONE_PATTERN, examples=["+8613700000001"])]
+
+
 class CallPublic(BaseModel):
     """A bridged call and how far it got."""
 

@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import AsyncGenerator
 
 from care_api.domain.events import (
+    CallMissed,
     CaseCheckedInLate,
     CaseOpened,
     CasePressedAgain,
@@ -27,6 +28,7 @@ _NEWS = (
     CaseCheckedInLate,
     CaseReclassified,
     VolunteersRequested,
+    CallMissed,
 )
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,9 @@ def case_news(event: DomainEvent) -> dict[str, object] | None:
             "kind": str(event.to_kind),
             "by": event.by,
         }
+    if isinstance(event, CallMissed):
+        # The board reloads its missed calls at once instead of at its next poll.
+        return {"case_id": event.case_id or "", "change": "missed_call", "call_id": event.call_id}
     if isinstance(event, VolunteersRequested):
         return {"case_id": event.case_id, "change": "offers_requested", "by": event.by}
     return None

@@ -88,6 +88,8 @@ class ElderCreate(BaseModel):
     district: District = ""
     language: Language | None = None
     access_notes: AccessNotes = ""
+    wanders: bool = False  # leaving the safe zone opens a care case
+    taken_off_case: bool = False  # the watch off the wrist too long opens a care case
 
     _keymap = field_validator("keymap_override")(_checked_keymap)
 
@@ -108,13 +110,16 @@ class ElderUpdate(BaseModel):
     district: District | None = None
     language: Language | None = None
     access_notes: AccessNotes | None = None
+    wanders: bool | None = None
+    taken_off_case: bool | None = None
 
     _keymap = field_validator("keymap_override")(_checked_keymap)
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> Self:
         # lat, lon and keymap_override may be cleared with null; the rest always have a value.
-        for name in ("name", "phone", "address", "medical_notes", "district", "access_notes"):
+        required = ("name", "phone", "address", "medical_notes", "district", "access_notes")
+        for name in (*required, "wanders", "taken_off_case"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
         return self
@@ -137,6 +142,8 @@ class ElderPublic(BaseModel):
     # "no_contacts": nobody to page, so an alarm goes straight to the supervisor.
     warnings: list[str] = Field(default_factory=list)
     access_notes: str | None = None  # like the medical notes
+    wanders: bool = False
+    taken_off_case: bool = False
 
     @classmethod
     def of(cls, elder: Elder, principal: Principal, warnings: Sequence[str] = ()) -> Self:
@@ -158,6 +165,8 @@ class ElderPublic(BaseModel):
             language=elder.language,
             warnings=list(warnings),
             access_notes=elder.access_notes if private else None,
+            wanders=elder.wanders,
+            taken_off_case=elder.taken_off_case,
         )
 
 

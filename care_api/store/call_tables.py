@@ -53,3 +53,12 @@ class AutoCallback(SQLModel, table=True):
     reason: str = Field(default="", max_length=200)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class OperatorPhone(SQLModel, table=True):
+    """The phone a staff member set for their bridged calls (migration 0028): rung first."""
+
+    __tablename__ = "operator_phone"
+    actor: str = Field(primary_key=True, max_length=100)  # as CaseCall.operator names them
+    phone: str = Field(max_length=32)  # E.164
+    updated_at: datetime = _ts()

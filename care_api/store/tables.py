@@ -34,6 +34,10 @@ class Elder(SQLModel, table=True):
     # How a responder gets in: the key safe and its code, a neighbour with a key (0015).
     # Shown like the medical notes, and to a volunteer only while the case is theirs.
     access_notes: str = Field(default="", max_length=1000)
+    # 4G watches (0028): a care case when the elder leaves their safe zone (dementia), and
+    # when their watch stays off the wrist past VNH_WATCH_TAKEN_OFF_CASE_S.
+    wanders: bool = False
+    taken_off_case: bool = False
 
 
 class Contact(SQLModel, table=True):

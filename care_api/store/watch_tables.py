@@ -17,7 +17,10 @@ class PositionPoint(SQLModel, table=True):
     """Every position a terminal reported: the track shown on a case."""
 
     __tablename__ = "position_point"
-    __table_args__ = (Index("ix_position_point_elder_at", "elder_id", "at"),)
+    __table_args__ = (
+        Index("ix_position_point_elder_at", "elder_id", "at"),
+        Index("ix_position_point_received_at", "received_at"),  # the retention job's (0028)
+    )
     id: int | None = Field(default=None, primary_key=True)
     device_id: str = Field(foreign_key="device.device_id", max_length=64)
     elder_id: int | None = Field(default=None, foreign_key="elder.id")

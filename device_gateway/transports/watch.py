@@ -302,6 +302,7 @@ class WatchTransport:
             fall_window_s=0 if event is not None else None,
             left_fence=WatchAlarm.LEFT_FENCE in alarms,
             taken_off_at=((position.at if position else None) or now) if taken_off else None,
+            worn=position is not None and WatchAlarm.TAKEN_OFF not in alarms,
         )
 
     def answer(self, item: Inbound, *, refused: str | None) -> None:

@@ -228,6 +228,8 @@ RULES: dict[str, Rule] = {
     ),
     "GET /api/v1/cases/{case_id}/calls": Rule(STAFF, case),
     "GET /api/v1/callbacks/due": Rule(STAFF),
+    "GET /api/v1/me/phone": Rule(STAFF),
+    "PUT /api/v1/me/phone": Rule(STAFF, body=lambda w: {"phone": "+8613700000009"}),
     "POST /api/v1/cases/{case_id}/extend": Rule(
         STAFF, case, lambda w: {"days": 2, "reason": "waiting for the district"}
     ),

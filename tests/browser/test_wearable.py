@@ -24,7 +24,7 @@ def test_the_case_shows_where_the_watch_went_its_zone_and_readings(
 ) -> None:
     live = live_console
     services, now = live.services, live.clock.now()
-    elder, _ = seed_elder(services, WATCH)
+    elder, _ = seed_elder(services, WATCH, wanders=True)  # only then is the zone watched
     with services.uow() as uow:
         put_zone(uow, elder, lat=29.079, lon=119.647, radius_m=500, by="t", now=now)
         uow.commit()

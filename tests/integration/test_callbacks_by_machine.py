@@ -405,8 +405,9 @@ def test_without_twilio_but_switched_on_the_callback_goes_to_the_outbox(
                 )
             ).all()
             assert [n.body for n in sms] == [
-                f"The care centre asks how the help on {case_id} went. We will call you "
-                "again, or please call the centre."
+                "Hello, this is the care centre asking about your recent help. Please answer by "
+                "SMS with the number. Is everything all right now? Press 1 for yes, or 2 if you "
+                "still need help."
             ]
     finally:
         alerts.stop()
@@ -527,3 +528,94 @@ def test_a_callback_made_by_hand_meanwhile_ends_the_machine_call_politely(
 
     assert bye.findtext("Say") == "This call has ended. Goodbye."
     assert [c.by for c in callbacks(svc, case_id)] == ["operator:Li Na"]
+
+
+def _sms_body(svc: Services, case_id: str) -> list[str]:
+    with svc.uow() as uow:
+        rows = uow.session.exec(
+            select(Notification)
+            .where(Notification.case_id == case_id, Notification.recipient == "elder")
+            .order_by(col(Notification.id))
+        ).all()
+        return [n.body for n in rows]
+
+
+def _sms_in(api: TestClient, sid: str, phone: str, body: str) -> str:
+    response = signed(api, "/webhooks/twilio/sms", {"MessageSid": sid, "From": phone, "Body": body})
+    assert response.status_code == 200, response.text
+    return ET.fromstring(response.text).findtext("Message") or ""
+
+
+def test_a_survey_sent_by_sms_is_answered_by_the_elders_sms_replies(
+    db_url: str, clock: FakeClock, twilio: RecordingTwilioServer
+) -> None:
+    svc = _services(db_url, clock, twilio, auto_callback_channel="sms")
+    alerts = _alerts(svc)
+    api = TestClient(create_app(svc, routers=[webhook_router(svc), alerts.call_router()]))
+    try:
+        seed_elder(svc)
+        case_id = resolved_case(svc, alerts, pattern="double")
+        first_attempt(svc, alerts, clock)
+        assert twilio.calls() == []  # by SMS, not by a call
+        [sent] = _sms_body(svc, case_id)
+        assert sent.startswith("Hello, this is the care centre asking about your recent help.")
+        assert sent.endswith("Press 1 for yes, or 2 if you still need help.")
+        # The elder's replies answer the survey, one question after the other.
+        assert _sms_in(api, "SM1", "13800000000", "1").startswith("How satisfied")
+        assert _sms_in(api, "SM2", ELDER_PHONE, "9").startswith("Sorry, that key")
+        assert _sms_in(api, "SM3", ELDER_PHONE, " 5 ").startswith("Did the help come on time")
+        assert _sms_in(api, "SM4", ELDER_PHONE, "1") == "Thank you for your answers. Goodbye."
+        # A replay of a signed reply changes nothing.
+        params = {"MessageSid": "SM4", "From": ELDER_PHONE, "Body": "1"}
+        assert signed(api, "/webhooks/twilio/sms", params).status_code == 409
+        [typed] = callbacks(svc, case_id)
+        assert (typed.reached, typed.satisfaction, typed.time_ok) == (True, 5, True)
+        assert case_state(svc, case_id) == "closed"
+        assert row_of(svc, case_id).attempts == 1
+        # Done: the next text from the elder is a new message for the operator, not an answer.
+        assert _sms_in(api, "SM5", ELDER_PHONE, "1").startswith("Your message reached")
+        clock.advance(hours=3)
+        alerts.tick()
+        assert len(_sms_body(svc, case_id)) == 1  # nobody is asked again
+    finally:
+        alerts.stop()
+        svc.close()
+
+
+def test_a_contact_alerted_to_a_new_emergency_takes_it_with_1_not_the_survey(
+    db_url: str, clock: FakeClock, twilio: RecordingTwilioServer
+) -> None:
+    svc = _services(db_url, clock, twilio, auto_callback_channel="sms")
+    alerts = _alerts(svc)
+    api = TestClient(create_app(svc, routers=[webhook_router(svc), alerts.call_router()]))
+    try:
+        seed_elder(svc)
+        old = resolved_case(svc, alerts)  # an emergency: the family's first contact is asked
+        first_attempt(svc, alerts, clock)
+        assert row_of(svc, old).state == "texting"
+        clock.advance(minutes=1)
+        outcome = record_device_report(
+            svc.uow, press(seq=2, pattern="long"), now=svc.clock.now(), tz=svc.tz
+        )
+        new = outcome.case_id
+        assert new is not None and new != old
+        for _ in range(6):  # the ladder reaches the family
+            alerts.run_pending()
+            with svc.uow() as uow:
+                paged = uow.session.exec(
+                    select(Notification).where(
+                        Notification.case_id == new, Notification.to == FIRST_CONTACT
+                    )
+                ).first()
+            if paged is not None:
+                break
+            clock.advance(minutes=2)
+            alerts.tick()
+        assert paged is not None
+        reply = _sms_in(api, "SM9", FIRST_CONTACT, "1")
+        assert "Ok" in reply or new in reply, reply
+        assert case_state(svc, new) == "accepted"
+        assert row_of(svc, old).answers == {}  # the survey did not take the "1"
+    finally:
+        alerts.stop()
+        svc.close()

@@ -395,3 +395,36 @@ def test_a_call_asked_for_while_the_service_was_down_is_not_placed_late(
 
     assert twilio.calls() == []
     assert the_call(api, case_id, operator)["state"] == "unplaced"
+
+
+def test_an_operator_sets_their_own_phone_through_the_api_and_it_rings_first(
+    svc: Services, alerts: AlertsComponent, api: TestClient, twilio: RecordingTwilioServer
+) -> None:
+    seed_elder(svc)
+    case_id = open_case(svc, alerts)
+    on_rota(svc, "Li Na", OPERATOR_PHONE)  # the rota's phone loses to the one she sets
+    li_na = header(svc, Role.OPERATOR, "Li Na")
+    assert api.get("/api/v1/me/phone", headers=li_na).json() == {"phone": None}
+
+    bad = api.put("/api/v1/me/phone", json={"phone": "12"}, headers=li_na)
+    assert bad.status_code == 422
+    set_ = api.put("/api/v1/me/phone", json={"phone": "13700000077"}, headers=li_na)
+    assert set_.status_code == 200, set_.text
+    assert set_.json() == {"phone": "+8613700000077"}
+    assert api.get("/api/v1/me/phone", headers=li_na).json() == {"phone": "+8613700000077"}
+
+    # Family and volunteers have no bridged calls: they may not set or read one.
+    family = header(svc, Role.CAREGIVER, "Wang Wei")
+    assert (
+        api.put("/api/v1/me/phone", json={"phone": "+8613700000078"}, headers=family).status_code
+        == 403
+    )
+
+    asked = api.post(f"/api/v1/cases/{case_id}/calls", json={"to": "elder"}, headers=li_na)
+    assert asked.status_code == 202, asked.text
+    alerts.run_pending()
+    [placed] = twilio.calls()
+    assert placed.form["To"] == "+8613700000077"
+
+    forgot = api.put("/api/v1/me/phone", json={"phone": None}, headers=li_na)
+    assert forgot.json() == {"phone": None}

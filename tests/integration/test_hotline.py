@@ -6,7 +6,9 @@ answers (TwiML) are read as Twilio would read them. Time moves on an injected cl
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import timedelta
@@ -537,3 +539,23 @@ def test_the_real_twilio_client_places_nothing_for_an_inbound_call(
         finally:
             component.stop()
             services.close()
+
+
+def test_a_missed_call_is_pushed_to_the_live_console_stream_at_once(
+    svc: Services, client: TestClient
+) -> None:
+    stream = CaseStream(svc.bus)
+    loop = asyncio.new_event_loop()
+    try:
+        console = stream.connect(loop)
+        _, twiml = call_in(client, STRANGER_PHONE)  # nobody on the rota: missed at once
+        assert twiml.find("Dial") is None
+        [call] = calls(svc)
+        frames = console.take()
+        news = [json.loads(f.split("data: ", 1)[1]) for f in frames if "missed_call" in f]
+        assert news == [
+            {"case_id": call.case_id or "", "change": "missed_call", "call_id": call.id}
+        ]
+    finally:
+        stream.close()
+        loop.close()

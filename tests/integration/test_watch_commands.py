@@ -35,6 +35,7 @@ from tests.watch_sender import SOS_BIT, Watch, frame, located
 WATCH = "8800000042"
 OTHER = "8800000043"
 HOME = (29.079000, 119.647000)
+HOTLINE = "+8657188888888"  # the centre's hotline (VNH_HOTLINE_NUMBER)
 LEFT_FENCE_BIT = 1 << 18
 TAKEN_OFF_BIT = 1 << 20
 # About 1.1 km north of home, and 100 m north of it.
@@ -63,6 +64,7 @@ def services(db_url: str, clock: FakeClock) -> Iterator[Services]:
     settings = Settings(
         database_url=db_url,
         admin_token=SecretStr(ADMIN_TOKEN),
+        hotline_number=HOTLINE,
         _env_file=None,  # type: ignore[call-arg]
     )
     svc = build_services(settings, clock=clock)
@@ -171,6 +173,31 @@ def test_sos_numbers_default_to_the_elders_contacts_in_order(api: TestClient, wa
     assert resp.status_code == 201, resp.text
     assert resp.json()["params"] == {"numbers": ["+8613900000000", "+8613900000001"]}
     assert watch.answer() == frame(WATCH, "SOS,13900000000,13900000001,")
+
+
+def test_sos_numbers_set_to_the_centres_hotline(api: TestClient, watch: Watch) -> None:
+    resp = _post(api, "sos_numbers", hotline=True)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["params"] == {"numbers": [HOTLINE]}
+    assert watch.answer() == frame(WATCH, "SOS,057188888888,,")  # the other slots cleared
+    for bad in ({"hotline": False}, {"hotline": True, "numbers": ["13800138000"]}):
+        assert _post(api, "sos_numbers", **bad).status_code == 422
+
+
+def test_call_back_rings_the_phone_the_operator_set(api: TestClient, watch: Watch) -> None:
+    li_na = mint(api, "operator", "Li Na")
+    no_phone = api.post(
+        f"/api/v1/devices/{WATCH}/commands", json={"cmd": "monitor", "params": {}}, headers=li_na
+    )
+    assert no_phone.status_code == 422 and "PUT /api/v1/me/phone" in no_phone.text
+    mine = api.put("/api/v1/me/phone", json={"phone": "13700000077"}, headers=li_na)
+    assert mine.status_code == 200, mine.text
+    resp = api.post(
+        f"/api/v1/devices/{WATCH}/commands", json={"cmd": "monitor", "params": {}}, headers=li_na
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["params"] == {"number": "+8613700000077"}
+    assert watch.answer() == frame(WATCH, "MONITOR,13700000077")
 
 
 def test_an_indexed_watch_gets_its_commands_indexed(
@@ -302,10 +329,18 @@ def test_an_unknown_watchs_health_frame_is_kept_nowhere(
         assert uow.session.exec(select(HealthReading)).all() == []
 
 
-def _zone(api: TestClient, elder_id: int, radius_m: int = 500) -> None:
+def _flag(api: TestClient, elder_id: int, **flags: bool) -> None:
+    resp = api.patch(f"/api/v1/elders/{elder_id}", json=flags, headers=ADMIN)
+    assert resp.status_code == 200, resp.text
+    for name, value in flags.items():
+        assert resp.json()[name] is value
+
+
+def _zone(api: TestClient, elder_id: int, radius_m: int = 500, *, wanders: bool = True) -> None:
     body = {"lat": HOME[0], "lon": HOME[1], "radius_m": radius_m}
     resp = api.put(f"/api/v1/elders/{elder_id}/safe-zone", json=body, headers=ADMIN)
     assert resp.status_code == 200, resp.text
+    _flag(api, elder_id, wanders=wanders)
 
 
 def _at(watch: Watch, at: datetime, where: tuple[float, float], **more: Any) -> None:
@@ -415,6 +450,83 @@ def test_bad_and_binary_frames_do_not_stop_commands(
     assert cases(services) == []
     with services.uow() as uow:
         assert uow.session.exec(select(Case)).all() == []
+
+
+def test_a_zone_of_an_elder_not_flagged_for_wandering_opens_nothing(
+    api: TestClient, watch: Watch, services: Services, elder_id: int
+) -> None:
+    _zone(api, elder_id, wanders=False)
+    _at(watch, _now(services), AWAY)
+    assert cases(services) == []
+    _flag(api, elder_id, wanders=True)  # flagged (dementia): the next position away counts
+    _at(watch, _now(services) + timedelta(minutes=10), AWAY)
+    assert [c.kind for c in cases(services)] == ["care"]
+
+
+def _take_off(watch: Watch, at: datetime) -> None:
+    watch.send(frame(WATCH, located("AL", at, status=TAKEN_OFF_BIT)))
+    assert watch.answer() == frame(WATCH, "AL")
+
+
+def _wait(services: Services, alerts: AlertsComponent, minutes: int) -> None:
+    services.clock.advance(minutes=minutes)  # type: ignore[attr-defined]
+    alerts.tick()
+
+
+def test_a_watch_left_off_the_wrist_past_the_set_time_opens_a_care_case_for_a_flagged_elder(
+    api: TestClient, watch: Watch, services: Services, alerts: AlertsComponent, elder_id: int
+) -> None:
+    _flag(api, elder_id, taken_off_case=True)
+    _take_off(watch, _now(services))
+    _wait(services, alerts, 29)
+    assert cases(services) == []  # VNH_WATCH_TAKEN_OFF_CASE_S: 30 minutes by default
+    _wait(services, alerts, 2)
+    (case,) = cases(services)
+    assert (case.kind, case.device_id) == ("care", WATCH)
+    assert "off the wrist for 31 min" in case.summary
+
+
+def test_a_watch_worn_again_in_time_opens_no_case(
+    api: TestClient, watch: Watch, services: Services, alerts: AlertsComponent, elder_id: int
+) -> None:
+    _flag(api, elder_id, taken_off_case=True)
+    start = _now(services)
+    _take_off(watch, start)
+    _at(watch, start + timedelta(minutes=5), HOME, status=TAKEN_OFF_BIT)  # still off
+    _wait(services, alerts, 10)
+    _at(watch, start + timedelta(minutes=10), HOME)  # the bit cleared: on the wrist again
+    _wait(services, alerts, 60)
+    assert cases(services) == []
+
+
+def test_a_watch_off_the_wrist_of_an_elder_not_flagged_is_only_a_notice(
+    watch: Watch, services: Services, alerts: AlertsComponent
+) -> None:
+    _take_off(watch, _now(services))
+    _wait(services, alerts, 120)
+    assert cases(services) == []
+
+
+def _track(services: Services) -> list[datetime]:
+    with services.uow() as uow:
+        points = uow.session.exec(select(PositionPoint).order_by(col(PositionPoint.id))).all()
+        return [p.received_at for p in points]
+
+
+def test_positions_older_than_the_retention_are_deleted_by_the_periodic_job(
+    watch: Watch, services: Services, alerts: AlertsComponent
+) -> None:
+    clock: FakeClock = services.clock  # type: ignore[assignment]
+    first = _now(services)
+    _at(watch, first, NEAR)
+    clock.advance(days=29)
+    _at(watch, _now(services), HOME)
+    kept = _now(services)
+    alerts.fleet.watch()
+    assert _track(services) == [first, kept]  # 29 days: within VNH_POSITION_RETENTION_DAYS
+    clock.advance(days=2)
+    alerts.fleet.watch()
+    assert _track(services) == [kept]  # the first is 31 days old: gone; the other stays
 
 
 def test_taken_off_the_wrist_tells_the_first_contact_and_the_centre_once(

@@ -32,6 +32,9 @@ function profileFields(elder) {
       hint: t("hint.access_notes"), attrs: { maxlength: 1000 } }),
     field("elder", "language", t("elder.language"), { type: "select", value: e.language ?? "",
       options: languageOptions() }),
+    field("elder", "wanders", t("elder.wanders"), { type: "checkbox", value: e.wanders }),
+    field("elder", "taken_off_case", t("elder.taken_off_case"), { type: "checkbox",
+      value: e.taken_off_case }),
   ];
 }
 
@@ -41,6 +44,7 @@ function profileBody(form) {
     district: text(form, "district"), lat: number(form, "lat"), lon: number(form, "lon"),
     medical_notes: text(form, "medical_notes"), access_notes: text(form, "access_notes"),
     language: text(form, "language") || null,
+    wanders: checked(form, "wanders"), taken_off_case: checked(form, "taken_off_case"),
   };
 }
 

@@ -40,9 +40,13 @@ function commandsPart(deviceId, toast) {
     h("button", { type: "button", class: "ghost", id: "watch-ring", onclick: () => send("ring") }, t("wearable.ring")),
     h("button", { type: "button", class: "ghost", id: "watch-sos",
       onclick: () => send("sos_numbers") }, t("wearable.sos_numbers")),
+    h("button", { type: "button", class: "ghost", id: "watch-sos-hotline",
+      onclick: () => send("sos_numbers", { hotline: true }) }, t("wearable.sos_hotline")),
     number,
+    // No number: the watch calls back the phone the operator set for bridged calls.
     h("button", { type: "button", class: "ghost", id: "watch-monitor",
-      onclick: () => send("monitor", { number: number.value }) }, t("wearable.monitor")));
+      onclick: () => send("monitor", number.value ? { number: number.value } : {}) },
+    t("wearable.monitor")));
 }
 
 /** A card that loads itself; stays hidden for an elder whose terminals report none of it.

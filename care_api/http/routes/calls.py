@@ -5,12 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from care_api.domain.errors import NotFound
-from care_api.http.call_models import CallBody, CallPublic, CaseCalls, DueCallbackPublic
+from care_api.http.call_models import CallBody, CallPublic, CaseCalls, DueCallbackPublic, OwnPhone
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
 from care_api.settings import Settings
 from care_api.store.tables import Case
 from care_api.usecases.cases.auto_callbacks import due_callbacks
-from care_api.usecases.cases.calls import calls_of_case, request_call
+from care_api.usecases.cases.calls import calls_of_case, own_phone, request_call, set_own_phone
 from care_api.usecases.cases.queries import MAX_PAGE
 
 router = APIRouter(tags=["cases"])
@@ -47,6 +47,28 @@ def post_call(
     )
     uow.commit()
     return CallPublic.of(call)
+
+
+@router.get("/me/phone", tags=["staff"])
+def get_own_phone(uow: UowDep, principal: StaffDep) -> OwnPhone:
+    """The phone you set for your bridged calls (null: the rota's, or your last one)."""
+    return OwnPhone(phone=own_phone(uow.session, principal.actor))
+
+
+@router.put("/me/phone", tags=["staff"])
+def put_own_phone(
+    body: OwnPhone, services: ServicesDep, uow: UowDep, principal: StaffDep
+) -> OwnPhone:
+    """Set the phone Twilio rings first when you call from a case; null forgets it."""
+    phone = set_own_phone(
+        uow.session,
+        principal.actor,
+        body.phone,
+        now=services.clock.now(),
+        region=services.settings.phone_region,
+    )
+    uow.commit()
+    return OwnPhone(phone=phone)
 
 
 @router.get("/cases/{case_id}/calls")

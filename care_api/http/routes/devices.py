@@ -247,8 +247,15 @@ def post_command(
 
     Follow it with GET …/commands/{id}: a watch that is not connected fails it at once.
     """
+    settings = services.settings
     row = request_command(
-        uow, device_id, body.cmd, body.params, by=principal.actor, now=services.clock.now()
+        uow,
+        device_id,
+        body.cmd,
+        body.params,
+        by=principal.actor,
+        now=services.clock.now(),
+        hotline=settings.hotline_number or settings.twilio_from,
     )
     uow.commit()
     return CommandPublic.of(row)

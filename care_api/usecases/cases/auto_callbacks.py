@@ -21,6 +21,7 @@ WAITING = "waiting"
 DIAL = "dial"
 CALLING = "calling"
 ASKING = "asking"
+TEXTING = "texting"  # the survey went by SMS: the next reply from the phone answers it
 DONE = "done"
 OPERATOR = "operator"  # fallen back to the operator's list
 FINISHED = frozenset({DONE, OPERATOR})

@@ -12,7 +12,7 @@ from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.events import CallRequested
 from care_api.domain.phones import DEFAULT_REGION, to_e164
 from care_api.domain.rota import DutyRole
-from care_api.store.call_tables import CaseCall
+from care_api.store.call_tables import CaseCall, OperatorPhone
 from care_api.store.tables import (
     Case,
     Contact,
@@ -96,12 +96,15 @@ def find_party(session: Session, case: Case, key: str) -> Party:
 def operator_phone(
     session: Session, name: str, actor: str, given: str | None, *, now: datetime, region: str
 ) -> str:
-    """The phone Twilio rings first: the one given, the person's shift on the rota, their last.
+    """The phone Twilio rings first: the one given, the one they set, their shift, their last.
 
     The rota names people as their token does; a supervisor on duty is an operator here too.
     """
     if given:
         return to_e164(given, region)  # InvalidPhone (422) for what is no number
+    own = session.get(OperatorPhone, actor)
+    if own is not None:
+        return own.phone
     roles = {DutyRole.OPERATOR, DutyRole.SUPERVISOR}
     for shift in shifts_at(session, now):
         if shift.person == name and shift.role in roles and shift.phone:
@@ -116,6 +119,29 @@ def operator_phone(
     raise InvalidInput(
         "no phone of yours to ring first: give operator_phone, or be on the rota with a phone"
     )
+
+
+def set_own_phone(
+    session: Session, actor: str, phone: str | None, *, now: datetime, region: str
+) -> str | None:
+    """Keep (or with None forget) the phone rung first for `actor`'s bridged calls."""
+    row = session.get(OperatorPhone, actor)
+    if phone is None:
+        if row is not None:
+            session.delete(row)
+        return None
+    e164 = to_e164(phone, region)  # InvalidPhone (422) for what is no number
+    if row is None:
+        row = OperatorPhone(actor=actor, phone=e164, updated_at=now)
+    row.phone, row.updated_at = e164, now
+    session.add(row)
+    return e164
+
+
+def own_phone(session: Session, actor: str) -> str | None:
+    """The phone `actor` set for their bridged calls, if any."""
+    row = session.get(OperatorPhone, actor)
+    return row.phone if row is not None else None
 
 
 def request_call(

@@ -22,6 +22,7 @@ from care_api.domain.fleet import check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.model import TimerPurpose
 from care_api.domain.watch_commands import MAX_SOS_NUMBERS, WATCH_ONLY, params_of, watch_command
+from care_api.store.call_tables import OperatorPhone
 from care_api.store.tables import Contact, Device, DeviceCommand, Timer
 from care_api.store.uow import SqlUnitOfWork
 
@@ -95,15 +96,29 @@ def request_command(
     by: str,
     now: datetime,
     timeout_s: int = COMMAND_TIMEOUT_S,
+    hotline: str | None = None,
 ) -> DeviceCommand:
-    """Queue a command for the terminal, with its timeout; the gateway sends it after commit."""
+    """Queue a command for the terminal, with its timeout; the gateway sends it after commit.
+
+    A watch's `sos_numbers` `{"hotline": true}` is the centre's `hotline`; `call` and
+    `monitor` without a number call back the phone the requester set (PUT /me/phone).
+    """
     device = uow.session.get(Device, device_id)
     if device is None:
         raise NotFound(f"device {device_id} not found")
     if device.status == "retired":
         raise Conflict(f"device {device_id} is retired")
-    if cmd is CommandName.SOS_NUMBERS and not params.get("numbers"):
+    if cmd is CommandName.SOS_NUMBERS and "hotline" in params:
+        params = _hotline_numbers(params, hotline)
+    elif cmd is CommandName.SOS_NUMBERS and not params.get("numbers"):
         params = {**params, "numbers": _contact_phones(uow.session, device)}
+    if cmd in (CommandName.CALL, CommandName.MONITOR) and "number" not in params:
+        mine = uow.session.get(OperatorPhone, by)
+        if mine is None:
+            raise InvalidInput(
+                "give the number, or set your own phone first (PUT /api/v1/me/phone)"
+            )
+        params = {**params, "number": mine.phone}
     row = DeviceCommand(
         device_id=device_id,
         cmd=cmd.value,
@@ -121,6 +136,15 @@ def request_command(
     )
     uow.emit(CommandRequested(row.id, device_id))
     return row
+
+
+def _hotline_numbers(params: Mapping[str, Any], hotline: str | None) -> dict[str, Any]:
+    """`{"hotline": true}`: the watch's SOS button dials the centre's hotline only."""
+    if params.get("hotline") is not True or set(params) != {"hotline"}:
+        raise InvalidInput('hotline must be true, and alone (not with "numbers")')
+    if not hotline:
+        raise InvalidInput("the centre has no hotline number: set VNH_HOTLINE_NUMBER")
+    return {"numbers": [hotline]}
 
 
 def _contact_phones(session: Session, device: Device) -> list[str]:

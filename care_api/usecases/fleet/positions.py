@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from care_api.domain.fleet import DevicePosition, is_newer_position
@@ -11,7 +12,7 @@ from care_api.store.tables import Device
 from care_api.store.uow import UowFactory
 from care_api.store.watch_tables import PositionPoint
 from care_api.usecases.fleet.safe_zones import check_departure
-from care_api.usecases.fleet.worn import note_taken_off
+from care_api.usecases.fleet.worn import note_taken_off, watch_taken_off, worn_again
 from care_api.usecases.intake.sources import refusal
 
 
@@ -25,6 +26,8 @@ def record_position(
     tz: tzinfo | None = None,
     watch_says_left: bool = False,
     taken_off_at: datetime | None = None,
+    worn: bool = False,
+    taken_off_case_s: int = 30 * 60,
     language: str = "zh-CN",
 ) -> str | None:
     """Keep `position` as the terminal's last one; why it may not report, None if it may.
@@ -34,7 +37,8 @@ def record_position(
     `tz` the position also joins the track and is checked against the elder's safe zone
     (`watch_says_left`: the watch's own fence bit), which may open a care case.
     `taken_off_at`: the time of a "taken off the wrist" alarm, noticed to the family and
-    the centre (in `language` for the centre).
+    the centre (in `language` for the centre), and for a flagged elder a care case unless
+    the watch is `worn` again within `taken_off_case_s`.
     """
     with uow_factory() as uow:
         device = uow.session.get(Device, device_id, with_for_update=position is not None)
@@ -63,7 +67,10 @@ def record_position(
                 tz=tz,
             )
             if taken_off_at is not None:
-                note_taken_off(uow, device, taken_off_at, now=now, tz=tz, centre=language)
+                if note_taken_off(uow, device, taken_off_at, now=now, tz=tz, centre=language):
+                    watch_taken_off(uow, device.elder_id, now=now, after_s=taken_off_case_s)
+            elif worn:
+                worn_again(uow, device.elder_id)
         uow.commit()
         return None
 
@@ -94,3 +101,13 @@ def _point(device_id: str, elder_id: int, position: DevicePosition, now: datetim
         source=str(position.source),
         received_at=now,
     )
+
+
+def prune_positions(uow_factory: UowFactory, received_before: datetime) -> int:
+    """Delete the track's points received before `received_before`; how many went."""
+    with uow_factory() as uow:
+        result = uow.session.execute(
+            delete(PositionPoint).where(col(PositionPoint.received_at) < received_before)
+        )
+        uow.commit()
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -9,7 +9,7 @@ from care_api.domain.errors import NotFound
 from care_api.domain.fleet import DevicePosition
 from care_api.domain.model import CaseKind
 from care_api.domain.zones import check_zone, distance_m, is_outside
-from care_api.store.tables import Case
+from care_api.store.tables import Case, Elder
 from care_api.store.uow import SqlUnitOfWork
 from care_api.store.watch_tables import SafeZone
 from care_api.usecases.cases.log import add_note, open_case
@@ -75,8 +75,11 @@ def check_departure(
 
     Left: a position outside the circle, or the watch's own "left the fence" bit. One
     case a departure: the zone remembers the elder is outside until a position inside.
-    Elders without a zone (not flagged for wandering) are never checked.
+    Only elders flagged for wandering (`Elder.wanders`) with a zone are checked.
     """
+    elder = uow.session.get(Elder, elder_id)
+    if elder is None or not elder.wanders:
+        return None
     zone = uow.session.get(SafeZone, elder_id, with_for_update=True)
     if zone is None:
         return None

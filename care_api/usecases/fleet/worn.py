@@ -7,9 +7,11 @@ from datetime import datetime, timedelta, tzinfo
 
 from sqlmodel import col, select
 
+from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.i18n import t
-from care_api.store.tables import Contact, Device, Elder, Notification
+from care_api.store.tables import Case, Contact, Device, Elder, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.log import open_case
 from care_api.usecases.people.languages import language_of_person
 
 log = logging.getLogger(__name__)
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 TAKEN_OFF = (
     "{name}'s watch was taken off the wrist at {time}. If that is unexpected, please check on them."
 )
+WORN_ACTOR = "system:watch"
 SEND_AFTER_S = 1  # the alerts sender picks the row up on its next look
 
 
@@ -70,3 +73,58 @@ def _row(
         created_at=now,
         updated_at=now,
     )
+
+
+def watch_taken_off(uow: SqlUnitOfWork, elder_id: int, *, now: datetime, after_s: int) -> bool:
+    """For an elder flagged for it, a timer: a care case unless the watch is worn again."""
+    elder = uow.session.get(Elder, elder_id)
+    if elder is None or not elder.taken_off_case:
+        return False
+    due = now + timedelta(seconds=after_s)
+    uow.session.add(
+        Timer(purpose=TimerPurpose.TAKEN_OFF, step=elder_id, due_at=due, created_at=now)
+    )
+    return True
+
+
+def worn_again(uow: SqlUnitOfWork, elder_id: int) -> int:
+    """The watch is on the wrist again: its pending taken-off timers are cancelled."""
+    pending = uow.session.exec(
+        select(Timer).where(
+            col(Timer.purpose) == TimerPurpose.TAKEN_OFF,
+            col(Timer.step) == elder_id,
+            col(Timer.fired_at).is_(None),
+            col(Timer.cancelled).is_(False),
+        )
+    ).all()
+    for timer in pending:
+        timer.cancelled = True
+        uow.session.add(timer)
+    return len(pending)
+
+
+def open_taken_off_case(
+    uow: SqlUnitOfWork, elder_id: int, *, off_since: datetime, now: datetime, tz: tzinfo
+) -> Case | None:
+    """The watch stayed off the wrist: a care case for the flagged elder (None: not flagged)."""
+    elder = uow.session.get(Elder, elder_id)
+    if elder is None or not elder.taken_off_case:
+        return None
+    device = uow.session.exec(
+        select(Device)
+        .where(col(Device.elder_id) == elder_id, col(Device.status) != "retired")
+        .order_by(col(Device.position_at).desc().nulls_last())
+    ).first()
+    minutes = max(1, round((now - off_since).total_seconds() / 60))
+    case = open_case(
+        uow,
+        kind=CaseKind.CARE,
+        elder_id=elder_id,
+        trigger=f"the watch has been off the wrist for {minutes} min",
+        by=WORN_ACTOR,
+        now=now,
+        tz=tz,
+        device_id=device.device_id if device is not None else None,
+    )
+    log.info("elder %d: watch off the wrist for %d min, case %s", elder_id, minutes, case.id)
+    return case

@@ -14,7 +14,7 @@ from datetime import datetime, tzinfo
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import Conflict, NotFound
-from care_api.domain.events import CasePressedAgain
+from care_api.domain.events import CallMissed, CasePressedAgain
 from care_api.domain.hotline import (
     WAITING,
     CallerKind,
@@ -277,6 +277,7 @@ def mark_missed(
     uow.session.add(
         Timer(purpose=TimerPurpose.MISSED_CALL, step=call.id, due_at=due, created_at=now)
     )
+    uow.emit(CallMissed(call_id=call.id, phone=call.phone, case_id=call.case_id))
     if call.case_id is not None:
         case = uow.session.get(Case, call.case_id)
         if case is not None:

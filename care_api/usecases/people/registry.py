@@ -31,6 +31,8 @@ ELDER_FIELDS = frozenset(
         "district",
         "language",
         "access_notes",
+        "wanders",
+        "taken_off_case",
     }
 )
 
