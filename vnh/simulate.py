@@ -30,11 +30,12 @@ from care_api.domain.answer_times import AnswerTimes, ShiftHours
 from care_api.domain.errors import InvalidInput
 from care_api.domain.kpi import Kpi, compute_kpi
 from care_api.domain.kpi_service import ServiceKpi
-from care_api.domain.model import DeviceReport, EventKey, ReportType
+from care_api.domain.model import CaseKind, DeviceReport, EventKey, ReportType
 from care_api.services import build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, Notification, Timer
 from care_api.usecases.cases.actions import resolve
+from care_api.usecases.cases.ladders import DEFAULT_LADDERS, ladder_to_data, put_ladder
 from care_api.usecases.dispatch.volunteers import create_volunteer
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.people.registry import add_contact, create_elder, provision_device
@@ -100,6 +101,8 @@ class Scenario:
     supervisor: People = People(0.95, Delay(30, 90))
     on_site: Delay = Delay(900, 1800)
     visit: Delay = Delay(1200, 3600)
+    # The emergency ladder's supervisor rung, seconds after the one before; None: the default.
+    supervisor_after_s: int | None = None
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -135,6 +138,7 @@ class Scenario:
                 supervisor=_people(sup, base.supervisor),
                 on_site=_delay(visit, "on_site", base.on_site),
                 visit=_delay(visit, "visit", base.visit),
+                supervisor_after_s=_optional_int(data.get("ladders", {}), "supervisor_after_s"),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(f"scenario {name}: {exc}") from None
@@ -156,6 +160,11 @@ class Scenario:
 def _delay(table: Mapping[str, Any], key: str, default: Delay) -> Delay:
     median = float(table.get(f"{key}_median_s", default.median_s))
     return Delay(median, float(table.get(f"{key}_p90_s", max(default.p90_s, median))))
+
+
+def _optional_int(table: Mapping[str, Any], key: str) -> int | None:
+    value = table.get(key)
+    return None if value is None else int(value)
 
 
 def _people(table: Mapping[str, Any], default: People) -> People:
@@ -325,6 +334,11 @@ class Simulation:
                     },
                     now,
                 )
+            if s.supervisor_after_s is not None:
+                # Through the admin's own use case, as PUT /api/v1/ladders would.
+                steps = ladder_to_data(DEFAULT_LADDERS[CaseKind.EMERGENCY])
+                steps[-1]["after_s"] = s.supervisor_after_s
+                put_ladder(uow.session, CaseKind.EMERGENCY, steps, by="simulate", now=now)
             uow.commit()
         return devices
 

@@ -134,3 +134,23 @@ def test_simulate_command_compares_two_scenarios_side_by_side(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     header = result.output.splitlines()[0].split()
     assert header == ["base", "more"]
+
+
+def test_simulate_a_later_supervisor_step_comes_from_the_scenario(tmp_path: Path) -> None:
+    # Two family members never answer: step 1 (the second one) at 120 s, the supervisor
+    # `supervisor_after_s` later, who answers in 30 s.
+    scenario = Scenario.of(
+        {
+            "district": {"elders": 3, "family_share": 1.0, "family_count": 2},
+            "presses": ONLY_EMERGENCIES,
+            "families": {"answer": 0.0},
+            "volunteers": {"count": 0},
+            "supervisor": {"answer": 1.0, "delay_median_s": 30, "delay_p90_s": 30},
+            "ladders": {"supervisor_after_s": 60},
+        }
+    )
+    figures = simulate(scenario, seed=3, days=1)
+    ack = figures.service.ack_by_kind["emergency"]
+    assert ack.count > 0
+    assert (ack.p50_s, ack.p90_s) == pytest.approx((120 + 60 + 30, 120 + 60 + 30), abs=0.01)
+    assert figures.answers.overall.within == {60: 0.0, 180: 0.0}
