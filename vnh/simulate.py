@@ -27,15 +27,18 @@ from alerts.ports import Channel, DeliveryReceipt, OutboundMessage
 from alerts.replies import short_code
 from alerts.runtime import AlertsComponent
 from care_api.domain.answer_times import AnswerTimes, ShiftHours
-from care_api.domain.errors import InvalidInput
+from care_api.domain.dispatch import Strategy
+from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.kpi import Kpi, compute_kpi
 from care_api.domain.kpi_service import ServiceKpi
 from care_api.domain.model import CaseKind, DeviceReport, EventKey, ReportType
 from care_api.services import build_services
 from care_api.settings import Settings
-from care_api.store.tables import Case, Notification, Timer
+from care_api.store.tables import Case, Notification, ServiceOrder, Timer
 from care_api.usecases.cases.actions import resolve
 from care_api.usecases.cases.ladders import DEFAULT_LADDERS, ladder_to_data, put_ladder
+from care_api.usecases.dispatch.merchants import create_merchant
+from care_api.usecases.dispatch.orders import complete_order, place_order
 from care_api.usecases.dispatch.volunteers import create_volunteer
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.people.registry import add_contact, create_elder, provision_device
@@ -45,6 +48,8 @@ from care_api.usecases.reports.kpi import answer_kpi, service_kpi
 SUPERVISOR_PHONE = "+8613700000000"
 START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Shanghai
 # Presses of each kind: the keymap pattern that opens it (PROTOCOL.md's default keymap).
+OPERATOR = "operator:simulated"
+CATEGORY = "meals"
 PATTERNS = {"emergency": "long", "false_alarm": "long", "service": "single", "care": "double"}
 # Telecare centres see few calls by night; the shape is an assumption (scenarios/district.toml).
 DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 2, 1, 1]
@@ -101,6 +106,9 @@ class Scenario:
     supervisor: People = People(0.95, Delay(30, 90))
     on_site: Delay = Delay(900, 1800)
     visit: Delay = Delay(1200, 3600)
+    merchants: int = 15
+    merchant: People = People(0.9, Delay(180, 600))
+    operator_order: Delay = Delay(120, 300)
     # The emergency ladder's supervisor rung, seconds after the one before; None: the default.
     supervisor_after_s: int | None = None
 
@@ -119,6 +127,7 @@ class Scenario:
         d, p = data.get("district", {}), data.get("presses", {})
         fam, vol = data.get("families", {}), data.get("volunteers", {})
         sup, visit = data.get("supervisor", {}), data.get("visits", {})
+        shop = data.get("merchants", {})
         try:
             rates = {k: float(p.get(f"{k}_per_elder_day", v)) for k, v in base.rates.items()}
             hours = tuple(float(h) for h in p.get("hour_weights", base.hours))
@@ -138,6 +147,9 @@ class Scenario:
                 supervisor=_people(sup, base.supervisor),
                 on_site=_delay(visit, "on_site", base.on_site),
                 visit=_delay(visit, "visit", base.visit),
+                merchants=int(shop.get("count", base.merchants)),
+                merchant=_people(shop, base.merchant),
+                operator_order=_delay(shop, "order_after", base.operator_order),
                 supervisor_after_s=_optional_int(data.get("ladders", {}), "supervisor_after_s"),
             )
         except (TypeError, ValueError, AttributeError) as exc:
@@ -146,10 +158,16 @@ class Scenario:
         return scenario
 
     def check(self) -> None:
-        shares = (self.family_share, self.family.answer, self.volunteer.answer)
+        shares = (
+            self.family_share,
+            self.family.answer,
+            self.volunteer.answer,
+            self.merchant.answer,
+        )
         if not all(0.0 <= s <= 1.0 for s in (*shares, self.supervisor.answer)):
             raise InvalidInput("shares and answer rates must lie between 0 and 1")
-        if self.elders < 0 or self.volunteers < 0 or self.family_count < 0:
+        counts = (self.elders, self.volunteers, self.family_count, self.merchants)
+        if min(counts) < 0:
             raise InvalidInput("counts must not be negative")
         if len(self.hours) != 24 or sum(self.hours) <= 0 or min(self.hours) < 0:
             raise InvalidInput("hour_weights needs 24 non-negative weights, not all zero")
@@ -234,7 +252,11 @@ class SimulatedPeople:
         person = self.sim.people.get(message.to)
         fresh = case_id is not None and (message.to, case_id) not in self._asked
         # Each person decides once per case, on the first message that asks them.
-        if fresh and person is not None and self.sim.asks(message.notification_id):
+        if fresh and person == "merchant":
+            assert case_id is not None  # noqa: S101 - for mypy: `fresh` says so
+            self._asked.add((message.to, case_id))
+            self.sim._merchant(message.to, case_id)
+        elif fresh and person is not None and self.sim.asks(message.notification_id):
             assert case_id is not None  # noqa: S101 - for mypy: `fresh` says so
             self._asked.add((message.to, case_id))
             self.sim.decide(person, message.to, case_id)
@@ -264,7 +286,11 @@ class Simulation:
     def __init__(self, scenario: Scenario, *, seed: int, days: int, workdir: Path) -> None:
         self.scenario = scenario
         self.days = days
-        self.rng = random.Random(seed)
+        # One stream each for places, presses and answers: a what-if that changes one
+        # (20 more volunteers) meets the same elders pressing at the same moments.
+        self.rng = random.Random(f"{seed}:answers")
+        self._places = random.Random(f"{seed}:places")
+        self._presses = random.Random(f"{seed}:presses")
         self.clock = VirtualClock(START)
         self.loop = Loop(self.clock)
         self.end = START + timedelta(days=days)
@@ -289,7 +315,7 @@ class Simulation:
 
     # The district: elders with terminals and family, volunteers across the same box.
     def populate(self) -> list[str]:
-        s, rng, now = self.scenario, self.rng, self.clock.now()
+        s, rng, now = self.scenario, self._places, self.clock.now()
         lat0, lon0, lat1, lon1 = s.box
         langs, weights = list(s.languages), list(s.languages.values())
         devices: list[str] = []
@@ -334,6 +360,20 @@ class Simulation:
                     },
                     now,
                 )
+            for m in range(s.merchants):
+                phone = f"+86151{m:08d}"
+                self.people[phone] = "merchant"
+                create_merchant(
+                    uow.session,
+                    {
+                        "name": f"Merchant {m + 1}",
+                        "phone": phone,
+                        "lat": rng.uniform(lat0, lat1),
+                        "lon": rng.uniform(lon0, lon1),
+                        "categories": [CATEGORY],
+                    },
+                    now,
+                )
             if s.supervisor_after_s is not None:
                 # Through the admin's own use case, as PUT /api/v1/ladders would.
                 steps = ladder_to_data(DEFAULT_LADDERS[CaseKind.EMERGENCY])
@@ -344,7 +384,7 @@ class Simulation:
 
     def schedule_presses(self, devices: list[str]) -> None:
         """Poisson presses per kind, hour by hour, at the scenario's rates and hour weights."""
-        s, rng = self.scenario, self.rng
+        s, rng = self.scenario, self._presses
         total = sum(s.hours)
         if not devices:
             return
@@ -360,25 +400,76 @@ class Simulation:
                     self.loop.at(START + timedelta(seconds=t), self._press(kind, device))
                     t += rng.expovariate(rate)
 
-    def _report(self, device: str, kind: ReportType, **fields: object) -> int:
+    def _report(self, device: str, kind: ReportType, **fields: object) -> tuple[int, str | None]:
         seq = self._seq.get(device, 0) + 1
         self._seq[device] = seq
         report = DeviceReport(EventKey(device, 1, seq), kind, dict(fields))
-        record_device_report(self.services.uow, report, now=self.clock.now(), tz=self.services.tz)
-        return seq
+        outcome = record_device_report(
+            self.services.uow, report, now=self.clock.now(), tz=self.services.tz
+        )
+        return seq, outcome.case_id
 
     def _press(self, kind: str, device: str) -> Callable[[], None]:
         def press() -> None:
             self.presses[kind] += 1
-            seq = self._report(device, ReportType.PRESS, button="main", pattern=PATTERNS[kind])
+            seq, case_id = self._report(
+                device, ReportType.PRESS, button="main", pattern=PATTERNS[kind]
+            )
+            if kind == "service" and case_id is not None:
+                # The operator on the console turns the request into an order.
+                self.loop.after(
+                    self.scenario.operator_order.draw(self._presses), lambda: self._order(case_id)
+                )
             if kind == "false_alarm":
 
                 def cancel() -> None:
                     self._report(device, ReportType.CANCEL, ref_seq=seq)
 
-                self.loop.after(self.scenario.cancel_after.draw(self.rng), cancel)
+                self.loop.after(self.scenario.cancel_after.draw(self._presses), cancel)
 
         return press
+
+    def _order(self, case_id: str) -> None:
+        with self.services.uow() as uow:
+            try:
+                place_order(
+                    uow,
+                    case_id,
+                    category=CATEGORY,
+                    note="simulated order",
+                    strategy=Strategy.NEAREST,
+                    by=OPERATOR,
+                    now=self.clock.now(),
+                    tz=self.services.tz,
+                )
+            except (Conflict, NotFound):
+                return  # cancelled or ordered meanwhile: nothing to order
+            uow.commit()
+
+    def _merchant(self, phone: str, case_id: str) -> None:
+        """A merchant who got an order decides once whether and when to call the elder."""
+        s = self.scenario
+        if self.rng.random() >= s.merchant.answer:
+            return
+
+        def contact() -> None:
+            self.answers.sms(phone, f"1 {short_code(case_id)}")
+            self.taken_by["merchant"] = self.taken_by.get("merchant", 0) + 1
+            self.loop.after(s.visit.draw(self.rng), lambda: self._deliver(case_id))
+
+        self.loop.after(s.merchant.delay.draw(self.rng), contact)
+
+    def _deliver(self, case_id: str) -> None:
+        with self.services.uow() as uow:
+            order = uow.session.exec(
+                select(ServiceOrder).where(
+                    ServiceOrder.case_id == case_id, ServiceOrder.status == "contacted"
+                )
+            ).first()
+            if order is None or order.id is None:
+                return
+            complete_order(uow, order.id, None, by=OPERATOR, now=self.clock.now())
+            uow.commit()
 
     def asks(self, notification_id: int) -> bool:
         with self.services.uow() as uow:
@@ -510,6 +601,7 @@ def rows_of(f: Figures) -> list[tuple[str, str]]:
         ("answer time p50 / p90 (s)", f"{_num(ack.p50_s)} / {_num(ack.p90_s)}"),
         ("on site p50 (s)", _num(overall.on_site_p50_s)),
         ("taken by family/volunteer/supervisor", _taken(f.taken_by)),
+        ("merchant orders / contacted in 10 min", _turns(f.service)),
         ("merchant contact within 10 min", _pct(f.service.merchant_contact_rate)),
         ("completion", _pct(f.kpi.completion_rate)),
         ("callbacks", str(f.kpi.callbacks)),
@@ -520,6 +612,10 @@ def rows_of(f: Figures) -> list[tuple[str, str]]:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
+
+
+def _turns(service: ServiceKpi) -> str:
+    return f"{service.merchant_turns} / {service.merchant_contacts_in_time}"
 
 
 def _taken(taken: Mapping[str, int]) -> str:

@@ -154,3 +154,32 @@ def test_simulate_a_later_supervisor_step_comes_from_the_scenario(tmp_path: Path
     assert ack.count > 0
     assert (ack.p50_s, ack.p90_s) == pytest.approx((120 + 60 + 30, 120 + 60 + 30), abs=0.01)
     assert figures.answers.overall.within == {60: 0.0, 180: 0.0}
+
+
+def test_simulate_a_merchant_calling_in_a_minute_meets_the_10_minute_rule() -> None:
+    # Service presses only; the operator orders at once from the one merchant, who calls the
+    # elder 60 s later: every turn is a contact in time.
+    scenario = Scenario.of(
+        {
+            "district": {"elders": 4, "family_share": 0.0},
+            "presses": {
+                **ONLY_EMERGENCIES,
+                "emergency_per_elder_day": 0,
+                "service_per_elder_day": 1,
+            },
+            "volunteers": {"count": 0},
+            "merchants": {
+                "count": 1,
+                "answer": 1.0,
+                "delay_median_s": 60,
+                "delay_p90_s": 60,
+                "order_after_median_s": 0,
+            },
+        }
+    )
+    figures = simulate(scenario, seed=4, days=1)
+    turns = figures.service.merchant_turns
+    assert turns > 0
+    assert figures.service.merchant_contacts_in_time == turns
+    assert figures.service.merchant_contact_rate == 1.0
+    assert figures.taken_by == {"merchant": turns}
