@@ -26,7 +26,7 @@ from alerts.answers import Answers, is_asking_key
 from alerts.ports import Channel, DeliveryReceipt, OutboundMessage
 from alerts.replies import short_code
 from alerts.runtime import AlertsComponent
-from care_api.domain.answer_times import AnswerTimes, ShiftHours
+from care_api.domain.answer_times import DAY, NIGHT, AnswerFigures, AnswerTimes, ShiftHours
 from care_api.domain.dispatch import Strategy
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.kpi import Kpi, compute_kpi
@@ -598,6 +598,10 @@ def rows_of(f: Figures) -> list[tuple[str, str]]:
         ("emergencies (incl. cancelled)", str(emergencies)),
         ("answered by a person within 60 s", _pct(overall.within.get(60))),
         ("answered by a person within 180 s", _pct(overall.within.get(180))),
+        *(
+            (f"  {shift} shift: within 60 s / 180 s", _shares(f.answers.by_shift.get(shift)))
+            for shift in (DAY, NIGHT)
+        ),
         ("answer time p50 / p90 (s)", f"{_num(ack.p50_s)} / {_num(ack.p90_s)}"),
         ("on site p50 (s)", _num(overall.on_site_p50_s)),
         ("taken by family/volunteer/supervisor", _taken(f.taken_by)),
@@ -612,6 +616,12 @@ def rows_of(f: Figures) -> list[tuple[str, str]]:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
+
+
+def _shares(group: AnswerFigures | None) -> str:
+    if group is None:
+        return "-"
+    return f"{_pct(group.within.get(60))} / {_pct(group.within.get(180))}"
 
 
 def _turns(service: ServiceKpi) -> str:
