@@ -71,15 +71,17 @@ def simulate(
 ) -> None:
     """Run a district on a virtual clock through the service's own code; print its figures."""
     # Imported here: it builds the alerts engine, which `vnh token` never needs.
+    from rich.console import Console
+
     from care_api.domain.errors import InvalidInput
-    from vnh.simulate import Scenario, table
+    from vnh.simulate import Scenario, rich_table
     from vnh.simulate import simulate as run
 
     try:
         scenarios = [Scenario.load(p) for p in (scenario, compare) if p is not None]
     except InvalidInput as exc:
         raise typer.BadParameter(str(exc)) from None
-    typer.echo(table([run(s, seed=seed, days=days) for s in scenarios]))
+    Console(width=100).print(rich_table([run(s, seed=seed, days=days) for s in scenarios]))
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -648,3 +649,15 @@ def table(runs: list[Figures]) -> str:
         if n == 0:
             out.append("-" * len(out[0]))
     return "\n".join(out)
+
+
+def rich_table(runs: list[Figures]) -> Table:
+    """The same lines as `table`, as a rich table for the terminal."""
+    out = Table(title=f"vnh simulate: {runs[0].days} days")
+    out.add_column("figure")
+    for f in runs:
+        out.add_column(f.scenario, justify="right")
+    lines = [rows_of(f) for f in runs]
+    for i, (label, _) in enumerate(lines[0]):
+        out.add_row(label, *(rows[i][1] for rows in lines))
+    return out
