@@ -287,9 +287,10 @@ class Simulation:
     def __init__(self, scenario: Scenario, *, seed: int, days: int, workdir: Path) -> None:
         self.scenario = scenario
         self.days = days
-        # One stream each for places, presses and answers: a what-if that changes one
-        # (20 more volunteers) meets the same elders pressing at the same moments.
-        self.rng = random.Random(f"{seed}:answers")
+        # One stream for places, one for presses, one per person and case for answers: a
+        # what-if that changes one thing (20 more volunteers) meets the same elders pressing
+        # at the same moments, and the same family answering the same way.
+        self._seed = seed
         self._places = random.Random(f"{seed}:places")
         self._presses = random.Random(f"{seed}:presses")
         self.clock = VirtualClock(START)
@@ -449,16 +450,16 @@ class Simulation:
 
     def _merchant(self, phone: str, case_id: str) -> None:
         """A merchant who got an order decides once whether and when to call the elder."""
-        s = self.scenario
-        if self.rng.random() >= s.merchant.answer:
+        s, rng = self.scenario, self._person(phone, case_id)
+        if rng.random() >= s.merchant.answer:
             return
 
         def contact() -> None:
             self.answers.sms(phone, f"1 {short_code(case_id)}")
             self.taken_by["merchant"] = self.taken_by.get("merchant", 0) + 1
-            self.loop.after(s.visit.draw(self.rng), lambda: self._deliver(case_id))
+            self.loop.after(s.visit.draw(rng), lambda: self._deliver(case_id))
 
-        self.loop.after(s.merchant.delay.draw(self.rng), contact)
+        self.loop.after(s.merchant.delay.draw(rng), contact)
 
     def _deliver(self, case_id: str) -> None:
         with self.services.uow() as uow:
@@ -481,7 +482,8 @@ class Simulation:
         """Whether and when this person answers: per the scenario's share and delay."""
         s = self.scenario
         people = {"family": s.family, "volunteer": s.volunteer, "supervisor": s.supervisor}[role]
-        if self.rng.random() >= people.answer:
+        rng = self._person(phone, case_id)
+        if rng.random() >= people.answer:
             return
         code = short_code(case_id)
 
@@ -498,13 +500,16 @@ class Simulation:
                 mine = case.owner
             if self.people.get(phone) and mine:
                 self.taken_by[role] = self.taken_by.get(role, 0) + 1
-                self.loop.after(s.on_site.draw(self.rng), lambda: self._arrive(phone, case_id))
+                self.loop.after(s.on_site.draw(rng), lambda: self._arrive(phone, case_id, rng))
 
-        self.loop.after(people.delay.draw(self.rng), take)
+        self.loop.after(people.delay.draw(rng), take)
 
-    def _arrive(self, phone: str, case_id: str) -> None:
+    def _person(self, phone: str, case_id: str) -> random.Random:
+        return random.Random(f"{self._seed}:{phone}:{case_id}")
+
+    def _arrive(self, phone: str, case_id: str, rng: random.Random) -> None:
         self.answers.sms(phone, f"3 {short_code(case_id)}")
-        self.loop.after(self.scenario.visit.draw(self.rng), lambda: self._resolve(case_id))
+        self.loop.after(self.scenario.visit.draw(rng), lambda: self._resolve(case_id))
 
     def _resolve(self, case_id: str) -> None:
         with self.services.uow() as uow:
