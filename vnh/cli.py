@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -54,6 +55,34 @@ app.command("bench-watch", help="Measure the 4G watch receiver with many connect
 app.command("import")(import_file)
 app.command("bench-import", help="Time the import of a generated register of elders.")(bench_import)
 app.add_typer(user_app, name="user")
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A scenario TOML file.")
+    ],
+    days: Annotated[int, typer.Option(min=1, max=31, help="Days to simulate.")] = 7,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same figures.")] = 1,
+    compare: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Another scenario, shown side by side."),
+    ] = None,
+) -> None:
+    """Run a district on a virtual clock through the service's own code; print its figures."""
+    # Imported here: it builds the alerts engine, which `vnh token` never needs.
+    from rich.console import Console
+
+    from care_api.domain.errors import InvalidInput
+    from vnh.simulate import Scenario, rich_table
+    from vnh.simulate import simulate as run
+
+    try:
+        scenarios = [Scenario.load(p) for p in (scenario, compare) if p is not None]
+    except InvalidInput as exc:
+        raise typer.BadParameter(str(exc)) from None
+    Console(width=100).print(rich_table([run(s, seed=seed, days=days) for s in scenarios]))
+
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 

@@ -1,0 +1,668 @@
+"""`vnh simulate`: a district on a virtual clock, run through the service's own code.
+
+One process, no sleeping: the real Services on a temporary SQLite file with a clock the loop
+moves, intake by `record_device_report`, the alerts engine driven by `run_pending`/`tick`,
+and simulated people at the edge (a Notifier) who answer through `alerts.answers.Answers`.
+The figures come from the same functions as GET /api/v1/reports/kpi.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from alerts.answers import Answers, is_asking_key
+from alerts.ports import Channel, DeliveryReceipt, OutboundMessage
+from alerts.replies import short_code
+from alerts.runtime import AlertsComponent
+from care_api.domain.answer_times import DAY, NIGHT, AnswerFigures, AnswerTimes, ShiftHours
+from care_api.domain.dispatch import Strategy
+from care_api.domain.errors import Conflict, InvalidInput, NotFound
+from care_api.domain.kpi import Kpi, compute_kpi
+from care_api.domain.kpi_service import ServiceKpi
+from care_api.domain.model import CaseKind, DeviceReport, EventKey, ReportType
+from care_api.services import build_services
+from care_api.settings import Settings
+from care_api.store.tables import Case, Notification, ServiceOrder, Timer
+from care_api.usecases.cases.actions import resolve
+from care_api.usecases.cases.ladders import DEFAULT_LADDERS, ladder_to_data, put_ladder
+from care_api.usecases.dispatch.merchants import create_merchant
+from care_api.usecases.dispatch.orders import complete_order, place_order
+from care_api.usecases.dispatch.volunteers import create_volunteer
+from care_api.usecases.intake.reports import record_device_report
+from care_api.usecases.people.registry import add_contact, create_elder, provision_device
+from care_api.usecases.reports.console import kpi_inputs
+from care_api.usecases.reports.kpi import answer_kpi, service_kpi
+
+SUPERVISOR_PHONE = "+8613700000000"
+START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Shanghai
+# Presses of each kind: the keymap pattern that opens it (PROTOCOL.md's default keymap).
+OPERATOR = "operator:simulated"
+CATEGORY = "meals"
+PATTERNS = {"emergency": "long", "false_alarm": "long", "service": "single", "care": "double"}
+# Telecare centres see few calls by night; the shape is an assumption (scenarios/district.toml).
+DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 2, 1, 1]
+
+
+# -- the scenario ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delay:
+    """A lognormal delay given by its median and 90th percentile, in seconds (0: at once)."""
+
+    median_s: float
+    p90_s: float
+
+    def draw(self, rng: random.Random) -> float:
+        if self.median_s <= 0:
+            return 0.0
+        sigma = max(math.log(max(self.p90_s, self.median_s) / self.median_s) / 1.2816, 1e-9)
+        return rng.lognormvariate(math.log(self.median_s), sigma)
+
+
+@dataclass(frozen=True)
+class People:
+    """How one kind of person answers an alert: the share who take it, and how fast."""
+
+    answer: float
+    delay: Delay
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A district, its press rates and how its people answer (see scenarios/district.toml)."""
+
+    name: str = "district"
+    elders: int = 5000
+    box: tuple[float, float, float, float] = (29.05, 119.60, 29.15, 119.72)
+    family_share: float = 0.8
+    family_count: int = 2
+    languages: Mapping[str, float] = field(default_factory=lambda: {"zh-CN": 0.95, "en": 0.05})
+    rates: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "emergency": 0.002,
+            "false_alarm": 0.01,
+            "service": 0.03,
+            "care": 0.01,
+        }
+    )
+    hours: tuple[float, ...] = tuple(DEFAULT_HOURS)
+    cancel_after: Delay = Delay(15, 40)
+    family: People = People(0.7, Delay(45, 180))
+    volunteers: int = 40
+    volunteer: People = People(0.5, Delay(60, 240))
+    supervisor: People = People(0.95, Delay(30, 90))
+    on_site: Delay = Delay(900, 1800)
+    visit: Delay = Delay(1200, 3600)
+    merchants: int = 15
+    merchant: People = People(0.9, Delay(180, 600))
+    operator_order: Delay = Delay(120, 300)
+    # The emergency ladder's supervisor rung, seconds after the one before; None: the default.
+    supervisor_after_s: int | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> Scenario:
+        """Read a scenario TOML; a missing key keeps its default, a bad one is InvalidInput."""
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidInput(f"{path}: {exc}") from None
+        return cls.of(data, name=path.stem)
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any], name: str = "district") -> Scenario:
+        base = cls()
+        d, p = data.get("district", {}), data.get("presses", {})
+        fam, vol = data.get("families", {}), data.get("volunteers", {})
+        sup, visit = data.get("supervisor", {}), data.get("visits", {})
+        shop = data.get("merchants", {})
+        try:
+            rates = {k: float(p.get(f"{k}_per_elder_day", v)) for k, v in base.rates.items()}
+            hours = tuple(float(h) for h in p.get("hour_weights", base.hours))
+            scenario = cls(
+                name=str(data.get("name", name)),
+                elders=int(d.get("elders", base.elders)),
+                box=tuple(float(x) for x in d.get("box", base.box)),  # type: ignore[arg-type]
+                family_share=float(d.get("family_share", base.family_share)),
+                family_count=int(d.get("family_count", base.family_count)),
+                languages={str(k): float(v) for k, v in d.get("languages", base.languages).items()},
+                rates=rates,
+                hours=hours,
+                cancel_after=_delay(p, "cancel_after", base.cancel_after),
+                family=_people(fam, base.family),
+                volunteers=int(vol.get("count", base.volunteers)),
+                volunteer=_people(vol, base.volunteer),
+                supervisor=_people(sup, base.supervisor),
+                on_site=_delay(visit, "on_site", base.on_site),
+                visit=_delay(visit, "visit", base.visit),
+                merchants=int(shop.get("count", base.merchants)),
+                merchant=_people(shop, base.merchant),
+                operator_order=_delay(shop, "order_after", base.operator_order),
+                supervisor_after_s=_optional_int(data.get("ladders", {}), "supervisor_after_s"),
+            )
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInput(f"scenario {name}: {exc}") from None
+        scenario.check()
+        return scenario
+
+    def check(self) -> None:
+        shares = (
+            self.family_share,
+            self.family.answer,
+            self.volunteer.answer,
+            self.merchant.answer,
+        )
+        if not all(0.0 <= s <= 1.0 for s in (*shares, self.supervisor.answer)):
+            raise InvalidInput("shares and answer rates must lie between 0 and 1")
+        counts = (self.elders, self.volunteers, self.family_count, self.merchants)
+        if min(counts) < 0:
+            raise InvalidInput("counts must not be negative")
+        if len(self.hours) != 24 or sum(self.hours) <= 0 or min(self.hours) < 0:
+            raise InvalidInput("hour_weights needs 24 non-negative weights, not all zero")
+        if len(self.box) != 4 or any(r < 0 for r in self.rates.values()):
+            raise InvalidInput("box is [lat_min, lon_min, lat_max, lon_max]; rates >= 0")
+
+
+def _delay(table: Mapping[str, Any], key: str, default: Delay) -> Delay:
+    median = float(table.get(f"{key}_median_s", default.median_s))
+    return Delay(median, float(table.get(f"{key}_p90_s", max(default.p90_s, median))))
+
+
+def _optional_int(table: Mapping[str, Any], key: str) -> int | None:
+    value = table.get(key)
+    return None if value is None else int(value)
+
+
+def _people(table: Mapping[str, Any], default: People) -> People:
+    return People(float(table.get("answer", default.answer)), _delay(table, "delay", default.delay))
+
+
+# -- the clock and the people ------------------------------------------------------------------
+
+
+class VirtualClock:
+    """The simulation's time: it moves only when the loop sets it."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        self._now = max(self._now, moment)
+
+
+@dataclass
+class Sent:
+    """What the simulated people were sent, per channel."""
+
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+
+class Loop:
+    """A heap of (virtual time, action); each action runs at its time, then due timers."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self._heap: list[tuple[datetime, int, Callable[[], None]]] = []
+        self._seq = 0
+
+    def at(self, moment: datetime, action: Callable[[], None]) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (moment, self._seq, action))
+
+    def after(self, seconds: float, action: Callable[[], None]) -> None:
+        self.at(self.clock.now() + timedelta(seconds=seconds), action)
+
+    def pop(self) -> tuple[datetime, Callable[[], None]] | None:
+        if not self._heap:
+            return None
+        moment, _, action = heapq.heappop(self._heap)
+        return moment, action
+
+    def peek(self) -> datetime | None:
+        return self._heap[0][0] if self._heap else None
+
+
+class SimulatedPeople:
+    """The Notifier at the edge: records each SMS and call and schedules the person's answer."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.sent = Sent()
+        self._asked: set[tuple[str, str]] = set()
+
+    def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        channel = message.channel.value
+        self.sent.by_channel[channel] = self.sent.by_channel.get(channel, 0) + 1
+        case_id = message.case_id
+        person = self.sim.people.get(message.to)
+        fresh = case_id is not None and (message.to, case_id) not in self._asked
+        # Each person decides once per case, on the first message that asks them.
+        if fresh and person == "merchant":
+            assert case_id is not None  # noqa: S101 - for mypy: `fresh` says so
+            self._asked.add((message.to, case_id))
+            self.sim._merchant(message.to, case_id)
+        elif fresh and person is not None and self.sim.asks(message.notification_id):
+            assert case_id is not None  # noqa: S101 - for mypy: `fresh` says so
+            self._asked.add((message.to, case_id))
+            self.sim.decide(person, message.to, case_id)
+        return DeliveryReceipt("queued", f"sim-{message.notification_id}")
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The centre's figures of a run, as GET /api/v1/reports/kpi computes them, and the costs."""
+
+    scenario: str
+    days: int
+    kpi: Kpi
+    answers: AnswerTimes
+    service: ServiceKpi
+    sent: Mapping[str, int]
+    presses: Mapping[str, int]
+    taken_by: Mapping[str, int]
+
+
+class Simulation:
+    """One scenario on a fresh database, for `days` from START."""
+
+    def __init__(self, scenario: Scenario, *, seed: int, days: int, workdir: Path) -> None:
+        self.scenario = scenario
+        self.days = days
+        # One stream for places, one for presses, one per person and case for answers: a
+        # what-if that changes one thing (20 more volunteers) meets the same elders pressing
+        # at the same moments, and the same family answering the same way.
+        self._seed = seed
+        self._places = random.Random(f"{seed}:places")
+        self._presses = random.Random(f"{seed}:presses")
+        self.clock = VirtualClock(START)
+        self.loop = Loop(self.clock)
+        self.end = START + timedelta(days=days)
+        self.people: dict[str, str] = {SUPERVISOR_PHONE: "supervisor"}
+        self.presses: dict[str, int] = dict.fromkeys(scenario.rates, 0)
+        self.taken_by: dict[str, int] = {}
+        settings = Settings(  # type: ignore[call-arg]
+            database_url=f"sqlite:///{workdir / 'simulate.db'}",
+            supervisor_phone=SUPERVISOR_PHONE,
+            _env_file=None,
+        )
+        self.services = build_services(settings, clock=self.clock)
+        self.crowd = SimulatedPeople(self)
+        self.alerts = AlertsComponent(
+            settings,
+            self.services,
+            notifiers={Channel.sms: self.crowd, Channel.voice: self.crowd},
+        )
+        self.alerts.attach()
+        self.answers = Answers(self.services)
+        self._seq: dict[str, int] = {}
+
+    # The district: elders with terminals and family, volunteers across the same box.
+    def populate(self) -> list[str]:
+        s, rng, now = self.scenario, self._places, self.clock.now()
+        lat0, lon0, lat1, lon1 = s.box
+        langs, weights = list(s.languages), list(s.languages.values())
+        devices: list[str] = []
+        with self.services.uow() as uow:
+            for i in range(s.elders):
+                elder = create_elder(
+                    uow.session,
+                    {
+                        "name": f"Elder {i + 1}",
+                        "phone": f"+86138{i:08d}",
+                        "address": f"{i + 1} Sim Lane",
+                        "lat": rng.uniform(lat0, lat1),
+                        "lon": rng.uniform(lon0, lon1),
+                        "language": rng.choices(langs, weights)[0] if langs else None,
+                    },
+                    now,
+                )
+                if elder.id is None:  # pragma: no cover - flush gives every row its id
+                    raise RuntimeError("an elder row without an id")
+                if rng.random() < s.family_share:
+                    for k in range(s.family_count):
+                        phone = f"+86139{i:06d}{k:02d}"
+                        self.people[phone] = "family"
+                        add_contact(
+                            uow.session,
+                            elder.id,
+                            {"name": f"Family {i + 1}.{k + 1}", "phone": phone, "priority": k + 1},
+                        )
+                device = f"S{i + 1:06d}"
+                provision_device(uow.session, device, elder.id, now, None)
+                devices.append(device)
+            for v in range(s.volunteers):
+                phone = f"+86131{v:08d}"
+                self.people[phone] = "volunteer"
+                create_volunteer(
+                    uow.session,
+                    {
+                        "name": f"Volunteer {v + 1}",
+                        "phone": phone,
+                        "lat": rng.uniform(lat0, lat1),
+                        "lon": rng.uniform(lon0, lon1),
+                    },
+                    now,
+                )
+            for m in range(s.merchants):
+                phone = f"+86151{m:08d}"
+                self.people[phone] = "merchant"
+                create_merchant(
+                    uow.session,
+                    {
+                        "name": f"Merchant {m + 1}",
+                        "phone": phone,
+                        "lat": rng.uniform(lat0, lat1),
+                        "lon": rng.uniform(lon0, lon1),
+                        "categories": [CATEGORY],
+                    },
+                    now,
+                )
+            if s.supervisor_after_s is not None:
+                # Through the admin's own use case, as PUT /api/v1/ladders would.
+                steps = ladder_to_data(DEFAULT_LADDERS[CaseKind.EMERGENCY])
+                steps[-1]["after_s"] = s.supervisor_after_s
+                put_ladder(uow.session, CaseKind.EMERGENCY, steps, by="simulate", now=now)
+            uow.commit()
+        return devices
+
+    def schedule_presses(self, devices: list[str]) -> None:
+        """Poisson presses per kind, hour by hour, at the scenario's rates and hour weights."""
+        s, rng = self.scenario, self._presses
+        total = sum(s.hours)
+        if not devices:
+            return
+        for kind, per_day in s.rates.items():
+            for hour in range(self.days * 24):
+                local_hour = (hour + 8) % 24  # START is midnight UTC, 08:00 in Shanghai
+                rate = len(devices) * per_day * s.hours[local_hour] / total / 3600.0
+                if rate <= 0:
+                    continue
+                t = hour * 3600.0 + rng.expovariate(rate)
+                while t < (hour + 1) * 3600.0:
+                    device = rng.choice(devices)
+                    self.loop.at(START + timedelta(seconds=t), self._press(kind, device))
+                    t += rng.expovariate(rate)
+
+    def _report(self, device: str, kind: ReportType, **fields: object) -> tuple[int, str | None]:
+        seq = self._seq.get(device, 0) + 1
+        self._seq[device] = seq
+        report = DeviceReport(EventKey(device, 1, seq), kind, dict(fields))
+        outcome = record_device_report(
+            self.services.uow, report, now=self.clock.now(), tz=self.services.tz
+        )
+        return seq, outcome.case_id
+
+    def _press(self, kind: str, device: str) -> Callable[[], None]:
+        def press() -> None:
+            self.presses[kind] += 1
+            seq, case_id = self._report(
+                device, ReportType.PRESS, button="main", pattern=PATTERNS[kind]
+            )
+            if kind == "service" and case_id is not None:
+                # The operator on the console turns the request into an order.
+                self.loop.after(
+                    self.scenario.operator_order.draw(self._presses), lambda: self._order(case_id)
+                )
+            if kind == "false_alarm":
+
+                def cancel() -> None:
+                    self._report(device, ReportType.CANCEL, ref_seq=seq)
+
+                self.loop.after(self.scenario.cancel_after.draw(self._presses), cancel)
+
+        return press
+
+    def _order(self, case_id: str) -> None:
+        with self.services.uow() as uow:
+            try:
+                place_order(
+                    uow,
+                    case_id,
+                    category=CATEGORY,
+                    note="simulated order",
+                    strategy=Strategy.NEAREST,
+                    by=OPERATOR,
+                    now=self.clock.now(),
+                    tz=self.services.tz,
+                )
+            except (Conflict, NotFound):
+                return  # cancelled or ordered meanwhile: nothing to order
+            uow.commit()
+
+    def _merchant(self, phone: str, case_id: str) -> None:
+        """A merchant who got an order decides once whether and when to call the elder."""
+        s, rng = self.scenario, self._person(phone, case_id)
+        if rng.random() >= s.merchant.answer:
+            return
+
+        def contact() -> None:
+            self.answers.sms(phone, f"1 {short_code(case_id)}")
+            self.taken_by["merchant"] = self.taken_by.get("merchant", 0) + 1
+            self.loop.after(s.visit.draw(rng), lambda: self._deliver(case_id))
+
+        self.loop.after(s.merchant.delay.draw(rng), contact)
+
+    def _deliver(self, case_id: str) -> None:
+        with self.services.uow() as uow:
+            order = uow.session.exec(
+                select(ServiceOrder).where(
+                    ServiceOrder.case_id == case_id, ServiceOrder.status == "contacted"
+                )
+            ).first()
+            if order is None or order.id is None:
+                return
+            complete_order(uow, order.id, None, by=OPERATOR, now=self.clock.now())
+            uow.commit()
+
+    def asks(self, notification_id: int) -> bool:
+        with self.services.uow() as uow:
+            row = uow.session.get(Notification, notification_id)
+            return row is not None and is_asking_key(row.idempotency_key)
+
+    def decide(self, role: str, phone: str, case_id: str) -> None:
+        """Whether and when this person answers: per the scenario's share and delay."""
+        s = self.scenario
+        people = {"family": s.family, "volunteer": s.volunteer, "supervisor": s.supervisor}[role]
+        rng = self._person(phone, case_id)
+        if rng.random() >= people.answer:
+            return
+        code = short_code(case_id)
+
+        def take() -> None:
+            with self.services.uow() as uow:
+                case = uow.session.get(Case, case_id)
+                if case is None or case.owner is not None:
+                    return
+            self.answers.sms(phone, f"1 {code}")
+            with self.services.uow() as uow:
+                case = uow.session.get(Case, case_id)
+                if case is None or case.owner is None:
+                    return
+                mine = case.owner
+            if self.people.get(phone) and mine:
+                self.taken_by[role] = self.taken_by.get(role, 0) + 1
+                self.loop.after(s.on_site.draw(rng), lambda: self._arrive(phone, case_id, rng))
+
+        self.loop.after(people.delay.draw(rng), take)
+
+    def _person(self, phone: str, case_id: str) -> random.Random:
+        return random.Random(f"{self._seed}:{phone}:{case_id}")
+
+    def _arrive(self, phone: str, case_id: str, rng: random.Random) -> None:
+        self.answers.sms(phone, f"3 {short_code(case_id)}")
+        self.loop.after(self.scenario.visit.draw(rng), lambda: self._resolve(case_id))
+
+    def _resolve(self, case_id: str) -> None:
+        with self.services.uow() as uow:
+            case = uow.session.get(Case, case_id)
+            if case is None or case.owner is None or case.resolved_at is not None:
+                return
+            resolve(uow, case_id, by=case.owner, why="helped", now=self.clock.now())
+            uow.commit()
+
+    def _next_timer(self) -> datetime | None:
+        with self.services.uow() as uow:
+            due = uow.session.exec(
+                select(func.min(Timer.due_at)).where(
+                    col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
+                )
+            ).one()
+        if due is not None and due.tzinfo is None:
+            due = due.replace(tzinfo=UTC)
+        return due
+
+    def run(self) -> Figures:
+        self.schedule_presses(self.populate())
+        while True:
+            action_at, timer_at = self.loop.peek(), self._next_timer()
+            if timer_at is not None and (action_at is None or timer_at <= action_at):
+                if timer_at >= self.end:
+                    break
+                self.clock.set(timer_at)
+                self.alerts.tick()
+                self.alerts.run_pending()
+                continue
+            popped = self.loop.pop()
+            if popped is None or popped[0] >= self.end:
+                break
+            self.clock.set(popped[0])
+            popped[1]()
+            self.alerts.run_pending()
+        self.clock.set(self.end)
+        return self.figures()
+
+    def figures(self) -> Figures:
+        """The same calls as GET /api/v1/reports/kpi over the simulated days."""
+        svc, now = self.services, self.clock.now()
+        hours = ShiftHours(svc.settings.day_shift_start_hour, svc.settings.night_shift_start_hour)
+        with svc.uow() as uow:
+            facts, callbacks = kpi_inputs(uow.session, START, self.end, drill=False)
+            kpi = compute_kpi(facts, callbacks, since=START, until=self.end, tz=svc.tz)
+            answers = answer_kpi(uow.session, START, self.end, now=now, tz=svc.tz, hours=hours)
+            service = service_kpi(uow.session, facts, START, self.end, now)
+        return Figures(
+            self.scenario.name,
+            self.days,
+            kpi,
+            answers,
+            service,
+            dict(self.crowd.sent.by_channel),
+            dict(self.presses),
+            dict(self.taken_by),
+        )
+
+    def close(self) -> None:
+        self.alerts.detach()
+        self.services.close()
+
+
+def simulate(scenario: Scenario, *, seed: int = 1, days: int = 7) -> Figures:
+    """Run `scenario` for `days` on a temporary database; the figures of the period."""
+    with tempfile.TemporaryDirectory(prefix="vnh-simulate-") as tmp:
+        sim = Simulation(scenario, seed=seed, days=days, workdir=Path(tmp))
+        try:
+            return sim.run()
+        finally:
+            sim.close()
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def rows_of(f: Figures) -> list[tuple[str, str]]:
+    """The lines of the report, label and value."""
+    overall = f.answers.overall
+    emergencies = f.kpi.by_kind.get("emergency", 0)
+    ack = f.service.ack_by_kind["emergency"]
+    return [
+        ("days simulated", str(f.days)),
+        ("presses (emergency/false alarm/service/care)", "/".join(map(str, f.presses.values()))),
+        ("cases", str(f.kpi.total)),
+        ("emergencies (incl. cancelled)", str(emergencies)),
+        ("answered by a person within 60 s", _pct(overall.within.get(60))),
+        ("answered by a person within 180 s", _pct(overall.within.get(180))),
+        *(
+            (f"  {shift} shift: within 60 s / 180 s", _shares(f.answers.by_shift.get(shift)))
+            for shift in (DAY, NIGHT)
+        ),
+        ("answer time p50 / p90 (s)", f"{_num(ack.p50_s)} / {_num(ack.p90_s)}"),
+        ("on site p50 (s)", _num(overall.on_site_p50_s)),
+        ("taken by family/volunteer/supervisor", _taken(f.taken_by)),
+        ("merchant orders / contacted in 10 min", _turns(f.service)),
+        ("merchant contact within 10 min", _pct(f.service.merchant_contact_rate)),
+        ("completion", _pct(f.kpi.completion_rate)),
+        ("callbacks", str(f.kpi.callbacks)),
+        ("SMS sent", str(f.sent.get("sms", 0))),
+        ("calls placed", str(f.sent.get("voice", 0))),
+    ]
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _shares(group: AnswerFigures | None) -> str:
+    if group is None:
+        return "-"
+    return f"{_pct(group.within.get(60))} / {_pct(group.within.get(180))}"
+
+
+def _turns(service: ServiceKpi) -> str:
+    return f"{service.merchant_turns} / {service.merchant_contacts_in_time}"
+
+
+def _taken(taken: Mapping[str, int]) -> str:
+    return "/".join(str(taken.get(k, 0)) for k in ("family", "volunteer", "supervisor"))
+
+
+def table(runs: list[Figures]) -> str:
+    """A plain text table, one column per run."""
+    lines = [rows_of(f) for f in runs]
+    header = ["", *(f.scenario for f in runs)]
+    body = [[label, *(rows[i][1] for rows in lines)] for i, (label, _) in enumerate(lines[0])]
+    widths = [max(len(r[c]) for r in [header, *body]) for c in range(len(header))]
+    out = []
+    for n, row in enumerate([header, *body]):
+        cells = [
+            row[0].ljust(widths[0]),
+            *(v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)),
+        ]
+        out.append("  ".join(cells).rstrip())
+        if n == 0:
+            out.append("-" * len(out[0]))
+    return "\n".join(out)
+
+
+def rich_table(runs: list[Figures]) -> Table:
+    """The same lines as `table`, as a rich table for the terminal."""
+    out = Table(title=f"vnh simulate: {runs[0].days} days")
+    out.add_column("figure")
+    for f in runs:
+        out.add_column(f.scenario, justify="right")
+    lines = [rows_of(f) for f in runs]
+    for i, (label, _) in enumerate(lines[0]):
+        out.add_row(label, *(rows[i][1] for rows in lines))
+    return out
