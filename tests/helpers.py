@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from alerts.notify.outbox import OutboxNotifier
+from alerts.ports import Channel
+from alerts.runtime import AlertsComponent
 from care_api.domain.model import DeviceReport, EventKey, ReportType, Role
 from care_api.services import Services
 from care_api.usecases.people.registry import add_contact, create_elder, provision_device
@@ -71,3 +74,16 @@ def operator_header(services: Services, name: str = "Operator on duty") -> dict[
         _, token = mint_token(uow.session, role=Role.OPERATOR, name=name, now=services.clock.now())
         uow.commit()
     return {"Authorization": f"Bearer {token}"}
+
+
+def outbox_alerts(services: Services) -> AlertsComponent:
+    """The alerts engine attached to `services`, every SMS and call kept in one outbox.
+
+    The tests read the notification rows, not a provider's; the caller stops it.
+    """
+    outbox = OutboxNotifier()
+    component = AlertsComponent(
+        services.settings, services, notifiers={Channel.sms: outbox, Channel.voice: outbox}
+    )
+    component.attach()
+    return component

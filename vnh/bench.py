@@ -7,7 +7,8 @@ import logging
 import shutil
 import statistics
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -194,10 +195,7 @@ def bench(
     if ctx.invoked_subcommand is not None:
         return  # `vnh bench storm`: its own options, its own run
     logging.basicConfig(level=logging.WARNING)
-    workdir = Path(tempfile.mkdtemp(prefix="vnh-bench-"))
-    if keep:
-        typer.echo(f"working directory: {workdir}", err=True)
-    try:
+    with bench_workdir("vnh-bench-", keep) as workdir:
         report = run_bench(
             devices=devices,
             rounds=rounds,
@@ -210,10 +208,27 @@ def bench(
             token=token if api_url else None,
             workdir=workdir,
         )
+    print_report(report, as_json, _table)
+
+
+@contextmanager
+def bench_workdir(prefix: str, keep: bool) -> Iterator[Path]:
+    """A working directory for one bench run: removed afterwards, or kept and named."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    if keep:
+        typer.echo(f"working directory: {workdir}", err=True)
+    try:
+        yield workdir
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def print_report(
+    report: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]], Table]
+) -> None:
+    """The report as JSON, or as the bench's table."""
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:
-        Console().print(_table(report))
+        Console().print(table(report))

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import shutil
-import tempfile
 import threading
 import time
 from contextlib import ExitStack
@@ -27,7 +25,6 @@ from urllib.parse import parse_qs
 import paho.mqtt.client as mqtt
 import typer
 from paho.mqtt.enums import CallbackAPIVersion
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, insert
 from sqlmodel import col, select
@@ -38,7 +35,7 @@ from care_api.settings import Settings
 from care_api.store.incident_tables import Incident
 from care_api.store.tables import Case, Contact, Device, DeviceEvent, Elder
 from firmware_sim.address import BrokerAddress
-from vnh.bench import _start_broker
+from vnh.bench import _start_broker, bench_workdir, print_report
 from vnh.bench_load import percentile_ms
 from vnh.bench_procs import HOST, Service, free_port
 
@@ -429,10 +426,7 @@ def bench_storm(
 ) -> None:
     """A district blackout while elders press: ack and alert times with and without it."""
     logging.basicConfig(level=logging.WARNING)
-    workdir = Path(tempfile.mkdtemp(prefix="vnh-bench-storm-"))
-    if keep:
-        typer.echo(f"working directory: {workdir}", err=True)
-    try:
+    with bench_workdir("vnh-bench-storm-", keep) as workdir:
         report = run_storm(
             storm_terminals=terminals,
             storm_s=storm_s,
@@ -440,10 +434,4 @@ def bench_storm(
             baseline_s=baseline_s,
             workdir=workdir,
         )
-    finally:
-        if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
-    else:
-        Console().print(_table(report))
+    print_report(report, as_json, _table)

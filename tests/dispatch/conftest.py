@@ -6,14 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from alerts.notify.outbox import OutboxNotifier
-from alerts.ports import Channel
 from alerts.runtime import AlertsComponent
 from care_api.services import Services, build_services
 from tests.api.support import TestClient
 from tests.conftest import make_settings
 from tests.dispatch.support import ADMIN_TOKEN, AUTH_TOKEN, PUBLIC_URL, dispatch_app
 from tests.fakes import FakeClock
+from tests.helpers import outbox_alerts
 
 
 @pytest.fixture
@@ -35,11 +34,7 @@ def svc(db_url: str, clock: FakeClock) -> Iterator[Services]:
 @pytest.fixture
 def alerts(svc: Services) -> Iterator[AlertsComponent]:
     # Messages stay in the outbox: the stories check the rows, not a provider.
-    outbox = OutboxNotifier()
-    component = AlertsComponent(
-        svc.settings, svc, notifiers={Channel.sms: outbox, Channel.voice: outbox}
-    )
-    component.attach()
+    component = outbox_alerts(svc)
     yield component
     component.stop()
 

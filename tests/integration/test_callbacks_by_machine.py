@@ -12,8 +12,6 @@ from httpx import Response
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
-from alerts.notify.outbox import OutboxNotifier
-from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
 from care_api.domain.dispatch import Strategy
 from care_api.domain.model import Role, TimerPurpose
@@ -30,7 +28,7 @@ from care_api.usecases.people.tokens import mint_token
 from tests.api.support import TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
-from tests.helpers import press, seed_elder
+from tests.helpers import outbox_alerts, press, seed_elder
 from tests.twilio_server import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, RecordingTwilioServer
 
 PUBLIC_URL = "https://vnh.example.org"
@@ -74,18 +72,9 @@ def svc(db_url: str, clock: FakeClock, twilio: RecordingTwilioServer) -> Iterato
     services.close()
 
 
-def _alerts(svc: Services) -> AlertsComponent:
-    outbox = OutboxNotifier()
-    component = AlertsComponent(
-        svc.settings, svc, notifiers={Channel.sms: outbox, Channel.voice: outbox}
-    )
-    component.attach()
-    return component
-
-
 @pytest.fixture
 def alerts(svc: Services) -> Iterator[AlertsComponent]:
-    component = _alerts(svc)
+    component = outbox_alerts(svc)
     yield component
     component.stop()
 
@@ -373,7 +362,7 @@ def test_switched_off_the_service_makes_no_callback(
     db_url: str, clock: FakeClock, twilio: RecordingTwilioServer
 ) -> None:
     svc = _services(db_url, clock, twilio, auto_callbacks=False)
-    alerts = _alerts(svc)
+    alerts = outbox_alerts(svc)
     try:
         seed_elder(svc)
         case_id = resolved_case(svc, alerts, pattern="double")
@@ -393,7 +382,7 @@ def test_without_twilio_but_switched_on_the_callback_goes_to_the_outbox(
     db_url: str, clock: FakeClock
 ) -> None:
     svc = build_services(make_settings(db_url, auto_callbacks=True), clock=clock)
-    alerts = _alerts(svc)
+    alerts = outbox_alerts(svc)
     try:
         seed_elder(svc)
         case_id = resolved_case(svc, alerts, pattern="double")
@@ -501,7 +490,7 @@ def test_attempts_go_on_after_a_restart_from_the_timer_rows(
     alerts.tick()  # the first attempt is scheduled, then the process stops
     alerts.stop()
 
-    restarted = _alerts(svc)
+    restarted = outbox_alerts(svc)
     try:
         clock.advance(minutes=30)
         restarted.tick()
@@ -550,7 +539,7 @@ def test_a_survey_sent_by_sms_is_answered_by_the_elders_sms_replies(
     db_url: str, clock: FakeClock, twilio: RecordingTwilioServer
 ) -> None:
     svc = _services(db_url, clock, twilio, auto_callback_channel="sms")
-    alerts = _alerts(svc)
+    alerts = outbox_alerts(svc)
     api = TestClient(create_app(svc, routers=[webhook_router(svc), alerts.call_router()]))
     try:
         seed_elder(svc)
@@ -586,7 +575,7 @@ def test_a_contact_alerted_to_a_new_emergency_takes_it_with_1_not_the_survey(
     db_url: str, clock: FakeClock, twilio: RecordingTwilioServer
 ) -> None:
     svc = _services(db_url, clock, twilio, auto_callback_channel="sms")
-    alerts = _alerts(svc)
+    alerts = outbox_alerts(svc)
     api = TestClient(create_app(svc, routers=[webhook_router(svc), alerts.call_router()]))
     try:
         seed_elder(svc)

@@ -12,8 +12,6 @@ from httpx import Response
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
-from alerts.notify.outbox import OutboxNotifier
-from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
 from care_api.domain.model import Role
 from care_api.http.app import create_app
@@ -27,7 +25,7 @@ from care_api.usecases.schedules.rotas import add_shift
 from tests.api.support import TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
-from tests.helpers import press, seed_elder
+from tests.helpers import outbox_alerts, press, seed_elder
 from tests.twilio_server import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, RecordingTwilioServer
 
 PUBLIC_URL = "https://vnh.example.org"
@@ -61,18 +59,9 @@ def svc(db_url: str, clock: FakeClock, twilio: RecordingTwilioServer) -> Iterato
     services.close()
 
 
-def _alerts(svc: Services) -> AlertsComponent:
-    outbox = OutboxNotifier()
-    component = AlertsComponent(
-        svc.settings, svc, notifiers={Channel.sms: outbox, Channel.voice: outbox}
-    )
-    component.attach()
-    return component
-
-
 @pytest.fixture
 def alerts(svc: Services) -> Iterator[AlertsComponent]:
-    component = _alerts(svc)
+    component = outbox_alerts(svc)
     yield component
     component.stop()
 
@@ -353,7 +342,7 @@ def test_without_twilio_the_call_is_kept_unplaced_and_the_console_dials_by_hand(
     db_url: str, clock: FakeClock
 ) -> None:
     svc = _services(db_url, clock)
-    alerts = _alerts(svc)
+    alerts = outbox_alerts(svc)
     try:
         api = TestClient(create_app(svc, routers=[webhook_router(svc), alerts.call_router()]))
         seed_elder(svc)

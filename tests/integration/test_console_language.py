@@ -16,8 +16,6 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from alerts.answers import Answers
-from alerts.notify.outbox import OutboxNotifier
-from alerts.ports import Channel
 from alerts.runtime import AlertsComponent
 from care_api.http.app import create_app
 from care_api.http.routes.console import console_router
@@ -27,7 +25,7 @@ from care_api.store.tables import CaseEvent, Contact
 from care_api.usecases.intake.reports import record_device_report
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient
 from tests.fakes import FakeClock
-from tests.helpers import press, seed_elder
+from tests.helpers import outbox_alerts, press, seed_elder
 
 # What the catalogue test calls an English sentence: three words in a row.
 ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{3,} [a-z]{2,} [a-z]{2,}")
@@ -50,11 +48,7 @@ def services(db_url: str, clock: FakeClock) -> Iterator[Services]:
 
 @pytest.fixture
 def alerts(services: Services) -> Iterator[AlertsComponent]:
-    outbox = OutboxNotifier()
-    component = AlertsComponent(
-        services.settings, services, notifiers={Channel.sms: outbox, Channel.voice: outbox}
-    )
-    component.attach()
+    component = outbox_alerts(services)
     yield component
     component.stop()
 

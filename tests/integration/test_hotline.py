@@ -20,8 +20,6 @@ from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
 from alerts.ladder import spoken
-from alerts.notify.outbox import OutboxNotifier
-from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
 from care_api.domain.model import Role
 from care_api.http.app import create_app
@@ -36,7 +34,7 @@ from care_api.usecases.schedules.rotas import add_shift
 from tests.api.support import TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
-from tests.helpers import press, seed_elder
+from tests.helpers import outbox_alerts, press, seed_elder
 from tests.twilio_server import RecordingTwilioServer
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -72,11 +70,7 @@ def svc(db_url: str, clock: FakeClock) -> Iterator[Services]:
 
 @pytest.fixture
 def alerts(svc: Services) -> Iterator[AlertsComponent]:
-    outbox = OutboxNotifier()
-    component = AlertsComponent(
-        svc.settings, svc, notifiers={Channel.sms: outbox, Channel.voice: outbox}
-    )
-    component.attach()
+    component = outbox_alerts(svc)
     yield component
     component.stop()
 

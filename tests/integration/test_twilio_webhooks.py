@@ -15,8 +15,6 @@ from twilio.request_validator import RequestValidator
 from typer.testing import CliRunner
 
 from alerts.ladder import spoken as for_voice
-from alerts.notify.outbox import OutboxNotifier
-from alerts.ports import Channel
 from alerts.runtime import AlertsComponent, webhook_router
 from care_api.domain.model import DeviceReport, EventKey, ReportType, TimerPurpose
 from care_api.http.app import create_app
@@ -31,7 +29,7 @@ from care_api.usecases.people.registry import add_contact
 from tests.api.support import TestClient
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
-from tests.helpers import add_morning_check_in, press, seed_elder
+from tests.helpers import add_morning_check_in, outbox_alerts, press, seed_elder
 from tests.twilio_server import RecordingTwilioServer
 from vnh import cli
 
@@ -61,11 +59,7 @@ def svc(db_url: str, clock: FakeClock) -> Iterator[Services]:
 
 @pytest.fixture
 def alerts(svc: Services) -> Iterator[AlertsComponent]:
-    outbox = OutboxNotifier()
-    component = AlertsComponent(
-        svc.settings, svc, notifiers={Channel.sms: outbox, Channel.voice: outbox}
-    )
-    component.attach()
+    component = outbox_alerts(svc)
     yield component
     component.stop()
 
