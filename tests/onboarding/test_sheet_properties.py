@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from care_api.domain.errors import InvalidInput
@@ -21,6 +21,8 @@ cell = st.text(
 
 @settings(max_examples=200)
 @given(st.binary(max_size=400))
+@example(b"name,phone\r0\r\n1,2\n")  # a lone CR in an old Mac file: once a csv.Error
+@example(b'name,phone\n"a\x00b",1\n')
 def test_any_bytes_are_read_or_refused_cleanly(data: bytes) -> None:
     try:
         sheet = read_sheet(data)

@@ -83,9 +83,12 @@ def read_csv(data: bytes) -> Sheet:
     text = _decode(data)
     header = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=header.count)
-    table: list[list[object]] = [
-        list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)
-    ]
+    # newline="": the reader itself takes CR, LF and CRLF as line ends, as the csv docs ask.
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        table: list[list[object]] = [list(r) for r in rows]
+    except csv.Error as exc:
+        raise InvalidInput(f"the file is not a readable CSV table ({exc})") from None
     return _build(table)
 
 
