@@ -8,6 +8,7 @@ request's own Host header is never trusted as the signed URL.
 """
 
 import logging
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -136,6 +137,18 @@ def webhook_router(services: Services) -> APIRouter:
     # Only its SMS answers are read here; the attempts run in the alerts engine.
     surveys = AutoCallbacks(services, voice=False)
 
+    async def hotline_turn(what: str, sid: str, step: Callable[[], str | None]) -> Response:
+        """One turn of a call to the hotline: its TwiML, or a replay refused.
+
+        A failure still answers the caller (sorry, in the centre's language): no hang-up.
+        """
+        try:
+            twiml = await run_in_threadpool(step)
+        except Exception:
+            log.exception("hotline %s webhook failed", what)
+            return _say(SORRY_TEXT, services.settings.language)
+        return _voice_twiml(twiml, what, sid)
+
     @router.post("/sms")
     async def inbound_sms(request: Request) -> Response:
         """An SMS reply: "1" takes the case, "2" declines; the answer goes back by SMS.
@@ -177,14 +190,10 @@ def webhook_router(services: Services) -> APIRouter:
             sid = _sid(params, "CallSid")
             if not sid:
                 raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "CallSid missing")
-            try:
-                twiml = await run_in_threadpool(
-                    hotline.call_in, sid, params.get("From", ""), _urls(services)
-                )
-            except Exception:
-                log.exception("inbound call webhook failed")
-                return _say(SORRY_TEXT, services.settings.language)
-            return _voice_twiml(twiml, "inbound call", sid)
+            urls = _urls(services)
+            return await hotline_turn(
+                "inbound call", sid, lambda: hotline.call_in(sid, params.get("From", ""), urls)
+            )
         try:
             prompt = await run_in_threadpool(
                 answers.call_prompt, params.get("CallSid", ""), _person_phone(params)
@@ -256,29 +265,19 @@ def webhook_router(services: Services) -> APIRouter:
     async def voice_menu(request: Request) -> Response:
         """The elder's key on the hotline menu, or none (Gather timed out), then the operators."""
         params = await _verified_form(services, request)
-        sid = _sid(params, "CallSid")
-        try:
-            twiml = await run_in_threadpool(
-                hotline.menu, sid, params.get("Digits", ""), _urls(services)
-            )
-        except Exception:
-            log.exception("hotline menu webhook failed")
-            return _say(SORRY_TEXT, services.settings.language)
-        return _voice_twiml(twiml, "menu key", sid)
+        sid, urls = _sid(params, "CallSid"), _urls(services)
+        return await hotline_turn(
+            "menu key", sid, lambda: hotline.menu(sid, params.get("Digits", ""), urls)
+        )
 
     @router.post(DIALED_PATH)
     async def voice_dialed(request: Request) -> Response:
         """How the operators' phones ended (DialCallStatus): unanswered is a missed call."""
         params = await _verified_form(services, request)
-        sid = _sid(params, "CallSid")
-        try:
-            twiml = await run_in_threadpool(
-                hotline.dialed, sid, params.get("DialCallStatus", ""), _urls(services)
-            )
-        except Exception:
-            log.exception("hotline dial webhook failed")
-            return _say(SORRY_TEXT, services.settings.language)
-        return _voice_twiml(twiml, "dial outcome", sid)
+        sid, urls = _sid(params, "CallSid"), _urls(services)
+        return await hotline_turn(
+            "dial outcome", sid, lambda: hotline.dialed(sid, params.get("DialCallStatus", ""), urls)
+        )
 
     @router.post("/status")
     async def delivery_status(request: Request) -> Response:
