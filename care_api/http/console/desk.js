@@ -1,11 +1,9 @@
-// The desk's parts of a case and the board: people by name and role, notes, the procedure,
-// outcome codes, the countdown to the next escalation, handover notes.
+// The desk's parts of a case and the board: people by name and role, outcome codes, the
+// countdown to the next escalation, handover notes. The case page's cards are in case/.
 
 import { api, serverNow } from "./api.js";
 import { h } from "./dom.js";
 import { currentLang, formatDuration, formatTime, t, tOr } from "./i18n.js";
-
-const enc = encodeURIComponent;
 
 /** The API's label maps are keyed by language tag; the console's languages are en and zh. */
 export function label(labels) {
@@ -67,51 +65,6 @@ export function leftText(iso) {
 /** Refresh every countdown under `root` (called each second). */
 export function tickCountdowns(root) {
   for (const node of root.querySelectorAll(".countdown-left")) node.textContent = leftText(node.dataset.due);
-}
-
-/** The note form: a note or a call attempt, written to the history without moving the case. */
-export function notesCard(caseId, onDone, toast) {
-  const kind = h("select", { id: "note-kind" },
-    h("option", { value: "note" }, t("note.kind_note")),
-    h("option", { value: "call_attempt" }, t("note.kind_call")));
-  const text = h("textarea", { id: "note-text", rows: 2, maxlength: 1000, placeholder: t("note.hint") });
-  const send = async (event) => {
-    event.preventDefault();
-    if (!text.value.trim()) { text.focus(); return; }
-    try {
-      await api(`/cases/${enc(caseId)}/notes`, { method: "POST", body: { kind: kind.value, text: text.value } });
-      event.target.reset();
-      toast(t("note.saved"));
-    } catch (err) {
-      toast(t("error.action", { detail: err.message }), "error");
-    }
-    onDone();
-  };
-  return h("section", { class: "card", id: "notes-card" }, h("h2", {}, t("note.title")),
-    h("form", { class: "note-form", id: "note-form", onsubmit: send },
-      h("label", { for: "note-kind" }, t("note.kind")), kind,
-      h("label", { for: "note-text", class: "sr-only" }, t("note.title")), text,
-      h("button", { type: "submit", id: "note-submit", class: "primary" }, t("note.add"))));
-}
-
-/** The case's procedure: its steps with a tick box each; a tick goes to the history. */
-export function scriptCard(caseId, script, active, onDone, toast) {
-  if (!script) return null;
-  const tick = async (step) => {
-    try {
-      await api(`/cases/${enc(caseId)}/script/${enc(step.id)}`, { method: "POST" });
-    } catch (err) {
-      toast(t("error.action", { detail: err.message }), "error");
-    }
-    onDone();
-  };
-  const done = script.steps.filter((s) => s.done).length;
-  return h("section", { class: "card", id: "script-card" },
-    h("h2", {}, t("script.title"), h("span", { class: "count" }, `${done}/${script.steps.length}`)),
-    h("ol", { class: "script" }, script.steps.map((step) => h("li", {
-      class: step.done && "done", dataset: { step: step.id } },
-    h("label", {}, h("input", { type: "checkbox", id: `step-${step.id}`, checked: step.done,
-      disabled: step.done || !active, onchange: () => tick(step) }), " ", label(step.labels))))));
 }
 
 /** The outcome codes, the resolve form's choices ([] when they cannot be read). */
