@@ -3,7 +3,7 @@
 // reads, lays the cards out once per visit, and reads again on news.
 
 import { api } from "./api.js";
-import { tickCountdowns } from "./desk.js";
+import { tickCountdowns } from "./countdown.js";
 import { fill, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { mapCard } from "./map.js";
@@ -47,7 +47,7 @@ export function mount(root, { arg: caseId, toast }) {
   let busy = false;
   let left = false;
   const ctx = { caseId, toast, act, reload: load };
-  const calls = caller(caseId, toast, load);
+  const callsFor = caller(caseId, toast, load);
 
   /** The view for the case's first read: its cards, each in its column, none drawn yet. */
   function layout({ detail: d }) {
@@ -93,7 +93,7 @@ export function mount(root, { arg: caseId, toast }) {
       return;
     }
     if (left) return;
-    read = { ...next, calls: calls(next.calling) };
+    read = { ...next, calls: callsFor(next.calling) };
     // A call under way changes without a case event: look again until it is over.
     clearTimeout(callPoll);
     if (callUnderWay(read.calling)) callPoll = setTimeout(load, CALL_POLL_MS);

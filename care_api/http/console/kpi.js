@@ -4,9 +4,9 @@ import { api } from "./api.js";
 import { answerTimesCard } from "./answer_times.js";
 import { hBars, legend, stackedBars } from "./charts.js";
 import { fill, h } from "./dom.js";
-import { formatDate, formatDuration, formatPercent, t } from "./i18n.js";
+import { formatDate, formatDuration, formatPercent, label, t } from "./i18n.js";
 import { KINDS, STATES } from "./states.js";
-import { label, outcomeCodes } from "./desk.js";
+import { outcomeCodes } from "./outcomes.js";
 
 // The figures the centre is judged by (DESIGN.md): 98 % completion and satisfaction.
 const TARGET_RATE = 0.98;

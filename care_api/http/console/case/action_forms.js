@@ -2,9 +2,9 @@
 // outcome, reclassify, and the callback's answers. Each is drawn from a read `s`
 // of the case and submits through the page's `act(path, body, done)`.
 
-import { outcomeSelect } from "../desk.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
+import { outcomeSelect } from "../outcomes.js";
 import { KINDS, LINES, STRATEGIES } from "../states.js";
 
 // An order still with its merchant: no second one is sent meanwhile.

@@ -16,8 +16,9 @@ const CALLS_SHOWN = 5;
 export const callUnderWay = (calling) => calling.calls.some((call) => !CALL_OVER.has(call.state));
 
 /**
- * The page's caller for case `caseId`: `links(calling)` gives the call buttons for what
- * GET /cases/{id}/calls said; after a call is placed (or refused) `reload()` reads the case again.
+ * The page's caller for case `caseId`: a function that, given what GET /cases/{id}/calls
+ * said, gives the cards their call links, buttons and list of calls. After a call is placed
+ * (or refused) `reload()` reads the case again.
  */
 export function caller(caseId, toast, reload) {
   async function placeCall(party, askPhone = false) {

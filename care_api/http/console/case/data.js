@@ -2,7 +2,7 @@
 // orders or volunteer offers, the merchants' categories, the calls and the outcome codes.
 
 import { api } from "../api.js";
-import { outcomeCodes } from "../desk.js";
+import { outcomeCodes } from "../outcomes.js";
 import { ACTIVE } from "../states.js";
 
 const enc = encodeURIComponent;

@@ -3,9 +3,10 @@
 
 import { serverNow } from "../api.js";
 import { caseBadges } from "../codes.js";
-import { countdown, label, personText } from "../desk.js";
+import { countdown } from "../countdown.js";
 import { fill, h } from "../dom.js";
-import { formatDuration, formatTime, t } from "../i18n.js";
+import { formatDuration, formatTime, label, t } from "../i18n.js";
+import { personText } from "../people.js";
 import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "../states.js";
 
 function outcomeLabel(code, outcomes) {

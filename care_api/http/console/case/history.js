@@ -1,8 +1,9 @@
 // The case's history: every event with its time, who, what and why, in the reader's words.
 
-import { namePeople, personCell, tickText } from "../desk.js";
 import { h, refill } from "../dom.js";
 import { formatTime, t, tOr } from "../i18n.js";
+import { namePeople, personCell } from "../people.js";
+import { tickText } from "./procedure.js";
 
 /** The history card: `update(s)` redraws it from a read of the case. */
 export function historyCard() {

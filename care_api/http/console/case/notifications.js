@@ -1,8 +1,8 @@
 // The messages the case sent: when, to whom, by which channel, and how each was delivered.
 
-import { recipientText } from "../desk.js";
 import { h, refill } from "../dom.js";
 import { formatTime, t, tOr } from "../i18n.js";
+import { recipientText } from "../people.js";
 
 /** The notifications card: `update(s)` redraws it from a read of the case. */
 export function notificationsCard() {

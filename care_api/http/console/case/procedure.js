@@ -1,9 +1,8 @@
 // The case's procedure: its steps with a tick box each; a tick goes to the history.
 
 import { api } from "../api.js";
-import { label } from "../desk.js";
 import { h, refill } from "../dom.js";
-import { t } from "../i18n.js";
+import { label, t } from "../i18n.js";
 import { ACTIVE } from "../states.js";
 
 const enc = encodeURIComponent;
@@ -37,4 +36,12 @@ export function procedureCard({ caseId, toast, reload }) {
           disabled: step.done || !active, onchange: () => tick(step) }), " ", label(step.labels))))));
     },
   };
+}
+
+/** A history line's "why" for a tick: the step's words in the operator's language. */
+export function tickText(ev, script) {
+  const found = /^\[([a-z0-9_]+)\] (.*)$/.exec(ev.why);
+  if (!found) return ev.why;
+  const step = script?.steps.find((s) => s.id === found[1]);
+  return step ? label(step.labels) : found[2];
 }
