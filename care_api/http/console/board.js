@@ -7,7 +7,9 @@ import { dutyLine, loadDuty } from "./duty.js";
 import { ACTIVE, UNOWNED, kindBadge, lineBadge, stateBadge } from "./states.js";
 import { caseBadges } from "./codes.js";
 import { missedCard } from "./missed.js";
-import { handoverCard, leftText, ownerText, tickCountdowns } from "./desk.js";
+import { leftText, tickCountdowns } from "./countdown.js";
+import { handoverCard } from "./handover.js";
+import { ownerText } from "./people.js";
 import { INCIDENT_REFRESH_MS, incidentsCard, loadIncidents } from "./incidents.js";
 
 // Several events arrive together for one change (state + press); one reload serves them all.

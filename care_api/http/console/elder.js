@@ -7,7 +7,7 @@ import { fill, h, refill, telLink } from "./dom.js";
 import { checked, field, number, registryForm, submit, text } from "./forms.js";
 import { formatTime, t } from "./i18n.js";
 import { kindBadge, stateBadge } from "./states.js";
-import { ownerText } from "./desk.js";
+import { ownerText } from "./people.js";
 import { wearableCard } from "./wearable.js";
 
 const enc = encodeURIComponent;

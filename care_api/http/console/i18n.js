@@ -75,3 +75,9 @@ export function formatDuration(seconds) {
   if (minutes) return t("unit.min_s", { m: minutes, s: String(secs).padStart(2, "0") });
   return t("unit.s", { s: secs });
 }
+
+/** The API's label maps are keyed by language tag; the console's languages are en and zh. */
+export function label(labels) {
+  const tag = currentLang() === "zh" ? "zh-CN" : "en";
+  return labels?.[tag] ?? labels?.en ?? labels?.["zh-CN"] ?? Object.values(labels ?? {})[0] ?? "";
+}

@@ -7,6 +7,8 @@ import { h } from "./dom.js";
 import { t } from "./i18n.js";
 
 export const KINDS = [];
+// Every state a case may be in, in the order of its life.
+export const STATES = [];
 // The centre's service lines; a terminal problem (and an unclassified consult) has none.
 export const LINES = [];
 export const STRATEGIES = [];
@@ -21,6 +23,7 @@ export const vocabularyLoaded = () => loaded;
 export async function loadVocabulary() {
   const words = await api("/vocabulary");
   KINDS.splice(0, KINDS.length, ...words.kinds);
+  STATES.splice(0, STATES.length, ...words.states);
   LINES.splice(0, LINES.length, ...words.lines);
   STRATEGIES.splice(0, STRATEGIES.length, ...words.strategies);
   for (const [set, values] of [[UNOWNED, words.unowned], [ACTIVE, words.active],

@@ -2,7 +2,7 @@
 // the elder's page: the last position with a map link, the safe zone, the latest readings.
 
 import { api } from "./api.js";
-import { fill, h } from "./dom.js";
+import { h, refill } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
 
 const enc = encodeURIComponent;
@@ -53,9 +53,18 @@ function commandsPart(deviceId, toast) {
  *  `caseId` null (the elder's page): the last position only, no track. With `deviceId`
  *  (the case's watch) and `toast`, buttons send it commands. */
 export function wearableCard(caseId, elderId, deviceId = null, toast = null) {
+  return wearablePart(caseId, elderId, deviceId, toast).node;
+}
+
+/** The same card and its `reload()`, for a page that reads it again on news: a number
+ *  being typed for the call-back survives the redraw. */
+export function wearablePart(caseId, elderId, deviceId = null, toast = null) {
   const card = h("section", { class: "card", id: "wearable-card", hidden: true });
+  let latest = 0;
 
   async function load() {
+    // Only the last read draws: an older answer arriving late would undo a newer one.
+    const n = ++latest;
     const [track, readings, zone] = await Promise.allSettled([
       caseId !== null
         ? api(`/cases/${enc(caseId)}/track`)
@@ -66,6 +75,7 @@ export function wearableCard(caseId, elderId, deviceId = null, toast = null) {
     const tr = track.status === "fulfilled" ? track.value : null;
     const rs = readings.status === "fulfilled" ? readings.value : [];
     const z = zone.status === "fulfilled" ? zone.value : null;
+    if (n !== latest) return;
     if (!(tr && tr.last) && !rs.length && !z) return;
     const parts = [h("h2", {}, t("wearable.title"))];
     if (tr && tr.last) {
@@ -96,9 +106,9 @@ export function wearableCard(caseId, elderId, deviceId = null, toast = null) {
       parts.push(commandsPart(deviceId, toast));
     }
     card.hidden = false;
-    fill(card, ...parts);
+    refill(card, ...parts);
   }
 
   load();
-  return card;
+  return { node: card, reload: load };
 }

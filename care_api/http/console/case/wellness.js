@@ -1,13 +1,16 @@
 // Wellness of the case's elder: daily "I'm OK" check-in windows and the
 // no-activity watch, shown in the case view; staff add a window or start/stop the watch.
 
-import { api } from "./api.js";
-import { fill, h } from "./dom.js";
-import { formatTime, t } from "./i18n.js";
+import { api } from "../api.js";
+import { h, refill } from "../dom.js";
+import { formatTime, t } from "../i18n.js";
 
 const enc = encodeURIComponent;
 
-/** A card that loads and draws itself; `toast` reports what the operator did. */
+/**
+ * A card that loads and draws itself; `toast` reports what the operator did. `reload()`
+ * reads it again (on case news): a window being typed in the form survives it.
+ */
 export function wellnessCard(elderId, toast) {
   const card = h("section", { class: "card", id: "wellness-card" }, h("h2", {}, t("wellness.title")));
   const base = `/elders/${enc(elderId)}`;
@@ -16,6 +19,8 @@ export function wellnessCard(elderId, toast) {
     try {
       await api(`${base}${path}`, options);
       toast(t(doneKey));
+      // What was sent is done with: the redraw keeps typed values, so let go of them here.
+      for (const form of card.querySelectorAll("form")) form.reset();
     } catch (err) {
       toast(t("error.action", { detail: err.message }), "error");
     }
@@ -59,16 +64,21 @@ export function wellnessCard(elderId, toast) {
     return [h("h3", {}, t("wellness.quiet")), facts, button];
   }
 
+  let latest = 0;
+
   async function load() {
+    // Only the last read draws: an older answer arriving late would undo a newer one.
+    const n = ++latest;
     const [c, q] = await Promise.allSettled([api(`${base}/checkins`), api(`${base}/quiet-watch`)]);
+    if (n !== latest) return;
     if (c.status !== "fulfilled") {
-      fill(card, h("h2", {}, t("wellness.title")), h("p", { class: "empty" }, t("case.elder_unavailable")));
+      refill(card, h("h2", {}, t("wellness.title")), h("p", { class: "empty" }, t("case.elder_unavailable")));
       return;
     }
-    fill(card, h("h2", {}, t("wellness.title")), windowsPart(c.value),
+    refill(card, h("h2", {}, t("wellness.title")), windowsPart(c.value),
       quietPart(q.status === "fulfilled" ? q.value : null));
   }
 
   load();
-  return card;
+  return { node: card, reload: load };
 }
