@@ -18,9 +18,7 @@ from care_api.domain.answer_times import ShiftHours
 from care_api.domain.errors import InvalidInput
 from care_api.domain.kpi import MAX_PERIOD_DAYS, compute_kpi
 from care_api.domain.model import CaseKind, ServiceLine
-from care_api.http.answer_models import AnswerTimesPublic
 from care_api.http.case_stream import CaseStream
-from care_api.http.console_models import BoardCase, BoardPublic
 from care_api.http.deps import (
     ServicesDep,
     StaffDep,
@@ -29,10 +27,10 @@ from care_api.http.deps import (
     client_source,
     cookie_principal,
 )
-from care_api.http.desk_models import name_owners, tile_origin
-from care_api.http.filing_models import KpiReport
-from care_api.http.hotline_models import HotlineCallPublic, HotlineKpiPublic
-from care_api.http.schemas import CasePublic
+from care_api.http.models.cases import CasePublic
+from care_api.http.models.console import AnswerTimesPublic, BoardCase, BoardPublic, KpiReport
+from care_api.http.models.desk import name_owners, tile_origin
+from care_api.http.models.hotline import HotlineCallPublic, HotlineKpiPublic
 from care_api.services import Services
 from care_api.usecases.cases.countdown import next_due_of
 from care_api.usecases.cases.desk import outcome_counts
