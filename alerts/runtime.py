@@ -40,6 +40,7 @@ from alerts.sender import NotificationSender
 from alerts.summaries import ClosingSummaries
 from alerts.timers import TimerContext, TimerSweeper, start_beat
 from alerts.webhook_deps import PLACED_CALLS, PlacedCalls
+from alerts.webhooks import PREFIX
 from care_api.domain.cases import is_unowned
 from care_api.domain.events import (
     CallRequested,
@@ -109,11 +110,7 @@ class AlertsComponent:
         self._closers: list[Callable[[], None]] = []
         if notifiers is None:
             # Raises ChannelWithoutAdapter when a declared channel has no adapter registered.
-            base = (
-                f"{settings.public_url.rstrip('/')}{webhooks.PREFIX}"
-                if settings.public_url
-                else None
-            )
+            base = f"{settings.public_url.rstrip('/')}{PREFIX}" if settings.public_url else None
             notifiers, self._closers = build_notifiers(settings, twilio_webhooks=base)
             pace = settings.twilio_configured
         else:
@@ -177,7 +174,7 @@ class AlertsComponent:
         s = self._settings
         if not s.twilio_configured or s.webhook_config_error() is not None or not s.public_url:
             return None
-        return f"{s.public_url.rstrip('/')}{webhooks.PREFIX}"
+        return f"{s.public_url.rstrip('/')}{PREFIX}"
 
     def app_state(self) -> dict[str, object]:
         """What the call webhooks read from `app.state`: this engine's desk and callback machine."""
