@@ -18,8 +18,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import APIRouter
 from twilio.rest import Client
 
+from alerts import call_webhooks, webhooks, wechat_webhook
 from alerts.answers import Answers
-from alerts.call_webhooks import call_router
 from alerts.callbacks_by_machine import AutoCallbacks
 from alerts.calls import CallDesk
 from alerts.checkins import Checkins
@@ -39,8 +39,8 @@ from alerts.reclassified import ReclassifiedNotices
 from alerts.sender import NotificationSender
 from alerts.summaries import ClosingSummaries
 from alerts.timers import TimerContext, TimerSweeper, start_beat
-from alerts.webhooks import PREFIX, webhook_router
-from alerts.wechat_webhook import wechat_router
+from alerts.webhook_deps import PLACED_CALLS, PlacedCalls
+from alerts.webhooks import PREFIX
 from care_api.domain.cases import is_unowned
 from care_api.domain.events import (
     CallRequested,
@@ -62,11 +62,18 @@ from care_api.usecases.fleet.storms import STORM_BY
 from care_api.usecases.fleet.worn import open_taken_off_case
 from care_api.usecases.intake.fall_window import open_held_fall
 
-__all__ = ["AlertsComponent", "webhook_router", "wechat_router"]
+__all__ = ["WEBHOOK_ROUTERS", "AlertsComponent"]
 
 log = logging.getLogger(__name__)
 
 STOP_JOIN_S = 15.0
+# Every webhook the alerts answer (Twilio SMS and voice, WeChat, the calls we place), for
+# `create_app(routers=…)`; the calls' routes also need `AlertsComponent.app_state()`.
+WEBHOOK_ROUTERS: tuple[APIRouter, ...] = (
+    webhooks.router,
+    wechat_webhook.router,
+    call_webhooks.router,
+)
 FOLLOWED: tuple[type, ...] = (
     CaseOpened,
     CaseStateChanged,
@@ -169,9 +176,9 @@ class AlertsComponent:
             return None
         return f"{s.public_url.rstrip('/')}{PREFIX}"
 
-    def call_router(self) -> APIRouter:
-        """The webhooks of the calls this engine places, to mount beside `webhook_router`."""
-        return call_router(self._services, self.calls, self.machine)
+    def app_state(self) -> dict[str, object]:
+        """What the call webhooks read from `app.state`: this engine's desk and callback machine."""
+        return {PLACED_CALLS: PlacedCalls(self.calls, self.machine)}
 
     def _taken_off_too_long(self, ctx: TimerContext, timer: Timer) -> None:
         # Not worn again in time (that would have cancelled this timer): a care case.

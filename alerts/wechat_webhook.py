@@ -17,8 +17,8 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from alerts.answers import Answers
-from care_api.http.deps import client_source, too_many_failures
+from alerts.webhook_deps import AnswersDep
+from care_api.http.deps import ServicesDep, client_source, too_many_failures
 from care_api.services import Services
 from care_api.throttle import Gate
 
@@ -83,45 +83,42 @@ def reply_xml(to: str, account: str, text: str, now: int) -> str:
     )
 
 
-def wechat_router(services: Services) -> APIRouter:
-    """The WeChat webhook, to mount on the app as it is (it carries its own prefix)."""
-    router = APIRouter(prefix=PREFIX, tags=["webhooks"], include_in_schema=False)
-    answers = Answers(services)
+router = APIRouter(prefix=PREFIX, tags=["webhooks"], include_in_schema=False)
 
-    @router.get("")
-    def verify(request: Request) -> Response:
-        """WeChat's URL check when the account is set up: echo `echostr` if signed by us."""
-        _checked(services, request)
-        return PlainTextResponse(request.query_params.get("echostr", ""))
 
-    @router.post("")
-    async def message(request: Request) -> Response:
-        """One message to the account: a bind code, or an answer to an alert."""
-        _checked(services, request)
-        fields = parse_message(await request.body())
-        openid = fields.get("FromUserName", "")
-        account = fields.get("ToUserName", "")
-        if fields.get("MsgType") == "event" and fields.get("Event") == JOB_FINISHED:
-            # The template message reached the person, or not (they blocked the account).
-            msgid, report = fields.get("MsgID", "")[:MAX_MSGID_CHARS], fields.get("Status", "")
-            if not await run_in_threadpool(answers.wechat_delivery, msgid, report[:64]):
-                log.info("wechat report %s for unknown msgid %s", report, msgid)
-            return PlainTextResponse("success")
-        if fields.get("MsgType") != "text" or not openid:
-            return PlainTextResponse("success")  # other events (follow, menu), pictures
-        msgid = fields.get("MsgId", "")[:MAX_MSGID_CHARS]
-        # WeChat resends a message it got no answer to within 5 s: each is taken once.
-        if msgid and not await run_in_threadpool(answers.first_sighting, f"wx{msgid}", STEP):
-            log.info("wechat message %s seen before: not taken again", msgid)
-            return PlainTextResponse("success")
-        try:
-            text = await run_in_threadpool(answers.wechat, openid, fields.get("Content", ""))
-        except Exception:
-            log.exception("wechat webhook failed")
-            if msgid:
-                await run_in_threadpool(answers.forget_sighting, f"wx{msgid}", STEP)
-            text = SORRY_TEXT
-        now = int(services.clock.now().timestamp())
-        return Response(reply_xml(openid, account, text, now), media_type="application/xml")
+@router.get("")
+def verify(request: Request, services: ServicesDep) -> Response:
+    """WeChat's URL check when the account is set up: echo `echostr` if signed by us."""
+    _checked(services, request)
+    return PlainTextResponse(request.query_params.get("echostr", ""))
 
-    return router
+
+@router.post("")
+async def message(request: Request, services: ServicesDep, answers: AnswersDep) -> Response:
+    """One message to the account: a bind code, or an answer to an alert."""
+    _checked(services, request)
+    fields = parse_message(await request.body())
+    openid = fields.get("FromUserName", "")
+    account = fields.get("ToUserName", "")
+    if fields.get("MsgType") == "event" and fields.get("Event") == JOB_FINISHED:
+        # The template message reached the person, or not (they blocked the account).
+        msgid, report = fields.get("MsgID", "")[:MAX_MSGID_CHARS], fields.get("Status", "")
+        if not await run_in_threadpool(answers.wechat_delivery, msgid, report[:64]):
+            log.info("wechat report %s for unknown msgid %s", report, msgid)
+        return PlainTextResponse("success")
+    if fields.get("MsgType") != "text" or not openid:
+        return PlainTextResponse("success")  # other events (follow, menu), pictures
+    msgid = fields.get("MsgId", "")[:MAX_MSGID_CHARS]
+    # WeChat resends a message it got no answer to within 5 s: each is taken once.
+    if msgid and not await run_in_threadpool(answers.first_sighting, f"wx{msgid}", STEP):
+        log.info("wechat message %s seen before: not taken again", msgid)
+        return PlainTextResponse("success")
+    try:
+        text = await run_in_threadpool(answers.wechat, openid, fields.get("Content", ""))
+    except Exception:
+        log.exception("wechat webhook failed")
+        if msgid:
+            await run_in_threadpool(answers.forget_sighting, f"wx{msgid}", STEP)
+        text = SORRY_TEXT
+    now = int(services.clock.now().timestamp())
+    return Response(reply_xml(openid, account, text, now), media_type="application/xml")

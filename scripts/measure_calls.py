@@ -12,9 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from alerts import webhooks
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
-from alerts.runtime import AlertsComponent, webhook_router
+from alerts.runtime import AlertsComponent
 from care_api.http.app import create_app
 from care_api.services import build_services
 from care_api.usecases.intake.reports import record_device_report
@@ -44,7 +45,7 @@ def main(count: int) -> str:
         )
         alerts.attach()
         try:
-            api = TestClient(create_app(services, routers=[webhook_router(services)]))
+            api = TestClient(create_app(services, routers=[webhooks.router]))
             seed_elder(services)
             outcome = record_device_report(
                 services.uow, press(), now=services.clock.now(), tz=services.tz

@@ -14,7 +14,6 @@ import uvicorn
 from care_api.domain.model import Role
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
-from care_api.http.routes.console import console_router
 from care_api.log_privacy import install_phone_mask
 from care_api.services import Services, build_services
 from care_api.settings import Settings
@@ -94,7 +93,7 @@ def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStre
     """
     # Imported here, not at the top: the composition root is the only place allowed to see
     # the gateway and alerts (import-linter contract), and `vnh token` needs neither.
-    from alerts.runtime import AlertsComponent, webhook_router, wechat_router
+    from alerts.runtime import WEBHOOK_ROUTERS, AlertsComponent
     from care_api.http.app import create_app
     from device_gateway.runtime import GatewayComponent
 
@@ -103,14 +102,11 @@ def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStre
     stream = CaseStream(services.bus)
     api = create_app(
         services,
-        routers=[
-            webhook_router(services),
-            wechat_router(services),
-            alerts.call_router(),
-            console_router(services, stream=stream),
-        ],
+        routers=WEBHOOK_ROUTERS,
         components=[gateway, alerts],
         health_checks={"gateway": gateway.health, "alerts": alerts.health},
+        stream=stream,
+        state=alerts.app_state(),
     )
     return api, stream
 

@@ -1,4 +1,4 @@
-"""The FastAPI app factory: our routes under /api/v1, extra routers, and component lifecycles."""
+"""The FastAPI app factory: our routes under /api/v1, the console, extra routers, lifecycles."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from care_api import __version__
 from care_api.http.body_limit import BodySizeLimitMiddleware
+from care_api.http.case_stream import CaseStream
 from care_api.http.errors import install_error_handlers
 from care_api.http.metrics import MetricsMiddleware, build_registry
 from care_api.http.offline_docs import install_offline_docs
@@ -21,6 +22,7 @@ from care_api.http.routes import (
     cases,
     channels,
     checkins,
+    console,
     desk,
     devices,
     drills,
@@ -82,16 +84,22 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     components: Sequence[Component] = (),
     health_checks: Mapping[str, Callable[[], dict[str, Any]]] | None = None,
+    stream: CaseStream | None = None,
+    state: Mapping[str, object] | None = None,
 ) -> FastAPI:
     """Build the HTTP app over `services`.
 
     Args:
         services: shared settings, database, clock and event bus; kept in `app.state.services`.
         routers: extra routers, included as given (each carries its own prefix, e.g.
-            `/api/v1` for volunteer routes or `/webhooks/twilio`).
+            `/webhooks/twilio` for the alerts' webhooks, which care_api may not import).
         components: started in order when the app starts, stopped in reverse when it stops.
         health_checks: name → check; `/healthz` shows each returned dict under its name,
             and a check that raises makes the service report itself degraded (503).
+        stream: the consoles' live fan-out; by default one over `services.bus`. Pass your
+            own to close it when the server stops (`ConsoleAwareServer`).
+        state: objects the extra routers' dependencies read from `app.state`, by name
+            (e.g. the alerts engine's call desk for its webhooks).
     """
     app = FastAPI(
         title="Virtual nursing home",
@@ -107,6 +115,9 @@ def create_app(
     app.state.services = services
     app.state.health_checks = dict(health_checks or {})
     app.state.metrics_registry = registry
+    app.state.case_stream = stream if stream is not None else CaseStream(services.bus)
+    for name, value in (state or {}).items():
+        setattr(app.state, name, value)
     app.add_middleware(  # inside metrics: 413s are counted
         BodySizeLimitMiddleware, larger={f"{API_PREFIX}/imports/": imports.MAX_IMPORT_BYTES}
     )
@@ -138,6 +149,9 @@ def create_app(
     for module in routes + dispatch_routes + onboarding_routes:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    # The console's page and files sit outside /api/v1; its reads carry the prefix themselves.
+    console.redact_access_log()
+    app.include_router(console.router)
     for router in routers:
         app.include_router(router)
     return app

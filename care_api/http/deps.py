@@ -2,7 +2,7 @@
 
 Route modules (ours and those other packages pass to `create_app`) import exactly these:
 `ServicesDep`, `UowDep`, `PrincipalDep`, `require_roles`, and the shorthands `StaffDep`,
-`AdminDep`.
+`AdminDep`; the console's routes also `CaseStreamDep`.
 """
 
 import logging
@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from care_api.domain.access import Principal
 from care_api.domain.model import Role
+from care_api.http.case_stream import CaseStream
 from care_api.services import Services
 from care_api.store.uow import SqlUnitOfWork
 from care_api.throttle import Gate
@@ -32,6 +33,14 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_case_stream(request: Request) -> CaseStream:
+    """The consoles' live fan-out `create_app` made (or was given)."""
+    return cast(CaseStream, request.app.state.case_stream)
+
+
+CaseStreamDep = Annotated[CaseStream, Depends(get_case_stream)]
 
 
 def get_uow(services: ServicesDep) -> Iterator[SqlUnitOfWork]:

@@ -8,7 +8,6 @@ import pytest
 
 from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.http.app import create_app
-from care_api.http.routes.console import console_router
 from care_api.services import Services
 from care_api.usecases.intake.reports import record_device_report
 from tests.api.support import ADMIN, TestClient
@@ -18,7 +17,7 @@ from tests.helpers import press, seed_elder
 @pytest.fixture
 def api(services: Services) -> Iterator[TestClient]:
     """The API with the console's routes (board, reclassify) mounted."""
-    with TestClient(create_app(services, routers=[console_router(services)])) as client:
+    with TestClient(create_app(services)) as client:
         yield client
 
 

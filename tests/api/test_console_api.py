@@ -26,7 +26,6 @@ from care_api.domain.model import (
 from care_api.http.app import create_app
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
-from care_api.http.routes.console import console_router
 from care_api.services import Services
 from care_api.usecases.cases.actions import get_case
 from care_api.usecases.cases.log import add_note
@@ -38,7 +37,7 @@ from tests.helpers import press, seed_elder
 
 @pytest.fixture
 def console(services: Services) -> Iterator[TestClient]:
-    app = create_app(services, routers=[console_router(services)])
+    app = create_app(services)
     with TestClient(app) as client:
         yield client
 
@@ -240,7 +239,7 @@ def test_stream_pushes_cases_over_real_http_and_ends_when_the_server_stops(
 ) -> None:
     seed_elder(services, "T1001")
     stream = CaseStream(services.bus)
-    app = create_app(services, routers=[console_router(services, stream=stream)])
+    app = create_app(services, stream=stream)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -289,7 +289,7 @@ def test_desk_case_names_the_people_its_lines_mention(
 
 
 def test_desk_page_policy_allows_only_the_configured_tile_host() -> None:
-    from care_api.http.desk_models import tile_origin
+    from care_api.http.models.desk import tile_origin
     from care_api.http.routes.console import PAGE_HEADERS, page_headers
 
     assert page_headers(None) == PAGE_HEADERS

@@ -10,7 +10,6 @@ from fastapi import APIRouter
 
 from care_api.domain.errors import InvalidInput
 from care_api.http.app import create_app
-from care_api.http.routes.console import console_router
 from care_api.services import Services, build_services
 from tests.api.support import ADMIN, TestClient
 from tests.conftest import make_settings
@@ -54,7 +53,7 @@ def test_errors_a_programming_error_is_a_500_not_a_422(client: TestClient) -> No
 
 def test_errors_a_kpi_period_that_is_no_date_is_422(services: Services) -> None:
     # schemathesis found it: the parser's own ValueError used to pass as the client's fault
-    with TestClient(create_app(services, routers=[console_router(services)])) as api:
+    with TestClient(create_app(services)) as api:
         answer = api.get("/api/v1/reports/kpi", params={"from": "\U000c3ce9.B"}, headers=ADMIN)
     assert answer.status_code == 422
     assert "neither a date" in answer.json()["detail"]

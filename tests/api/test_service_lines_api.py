@@ -9,7 +9,6 @@ import pytest
 from sqlmodel import select
 
 from care_api.http.app import create_app
-from care_api.http.routes.console import console_router
 from care_api.services import Services
 from care_api.store.tables import Case
 from care_api.usecases.intake.reports import record_device_report
@@ -20,7 +19,7 @@ from tests.helpers import press, seed_elder
 @pytest.fixture
 def api(services: Services) -> Iterator[TestClient]:
     """The API with the console's routes, where reclassify lives."""
-    with TestClient(create_app(services, routers=[console_router(services)])) as client:
+    with TestClient(create_app(services)) as client:
         yield client
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from twilio.request_validator import RequestValidator
 
-from alerts.runtime import webhook_router
+from alerts import webhooks
 from care_api.http.app import create_app
 from care_api.services import build_services
 from care_api.settings import Settings
@@ -50,7 +50,7 @@ def main(n: int) -> None:
         validator = RequestValidator(TOKEN)
         first: list[float] = []
         key: list[float] = []
-        with TestClient(create_app(services, routers=[webhook_router(services)])) as client:
+        with TestClient(create_app(services, routers=[webhooks.router])) as client:
             for i in range(n):
                 sid = f"CA{i:032d}"
                 for path, params, into in (

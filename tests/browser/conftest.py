@@ -19,7 +19,6 @@ from pydantic import SecretStr
 from care_api.http.app import create_app
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
-from care_api.http.routes.console import console_router
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from tests.fakes import FakeClock
@@ -95,7 +94,7 @@ def live_console(browser_services: Services, clock: FakeClock) -> Iterator[LiveC
     stream = CaseStream(browser_services.bus)
     app = create_app(
         browser_services,
-        routers=[console_router(browser_services, stream=stream)],
+        stream=stream,
         health_checks={"gateway": _gateway_health},
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

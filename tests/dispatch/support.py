@@ -9,11 +9,10 @@ from fastapi import APIRouter, FastAPI
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
-from alerts.runtime import AlertsComponent, webhook_router
+from alerts import webhooks
+from alerts.runtime import AlertsComponent
 from care_api.http.app import API_PREFIX, create_app
-from care_api.http.case_stream import CaseStream
 from care_api.http.routes import filings, merchants, orders, volunteers
-from care_api.http.routes.console import console_router
 from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, Notification
 from tests.api.support import TestClient, bearer
@@ -31,10 +30,7 @@ def dispatch_app(services: Services) -> FastAPI:
     """The service's app with the dispatch routes, the console's reads and the webhooks."""
     app = create_app(
         services,
-        routers=[
-            webhook_router(services),
-            console_router(services, stream=CaseStream(services.bus)),
-        ],
+        routers=[webhooks.router],
     )
     paths = {getattr(r, "path", "") for r in app.routes}
     if f"{API_PREFIX}/volunteers" not in paths:

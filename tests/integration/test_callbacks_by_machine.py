@@ -12,11 +12,11 @@ from httpx import Response
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
-from alerts.runtime import AlertsComponent, webhook_router
+from alerts import call_webhooks, webhooks
+from alerts.runtime import AlertsComponent
 from care_api.domain.dispatch import Strategy
 from care_api.domain.model import Role, TimerPurpose
 from care_api.http.app import create_app
-from care_api.http.routes.console import console_router
 from care_api.services import Services, build_services
 from care_api.store.call_tables import AutoCallback
 from care_api.store.tables import Callback, Case, CaseEvent, MerchantStrike, Notification, Timer
@@ -33,6 +33,7 @@ from tests.twilio_server import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, Recordi
 
 PUBLIC_URL = "https://vnh.example.org"
 SURVEY = "/webhooks/twilio/survey"
+CALL_ROUTERS = [webhooks.router, call_webhooks.router]  # state=alerts.app_state()
 ELDER_PHONE = "+8613800000000"
 FIRST_CONTACT = "+8613900000000"
 # Monday 2026-11-23, 10:00 in Shanghai: a working day, in working hours (08–20).
@@ -81,8 +82,7 @@ def alerts(svc: Services) -> Iterator[AlertsComponent]:
 
 @pytest.fixture
 def api(svc: Services, alerts: AlertsComponent) -> TestClient:
-    routers = [webhook_router(svc), alerts.call_router(), console_router(svc)]
-    return TestClient(create_app(svc, routers=routers))
+    return TestClient(create_app(svc, routers=CALL_ROUTERS, state=alerts.app_state()))
 
 
 def operator(svc: Services) -> dict[str, str]:
@@ -540,7 +540,7 @@ def test_a_survey_sent_by_sms_is_answered_by_the_elders_sms_replies(
 ) -> None:
     svc = _services(db_url, clock, twilio, auto_callback_channel="sms")
     alerts = outbox_alerts(svc)
-    api = TestClient(create_app(svc, routers=[webhook_router(svc), alerts.call_router()]))
+    api = TestClient(create_app(svc, routers=CALL_ROUTERS, state=alerts.app_state()))
     try:
         seed_elder(svc)
         case_id = resolved_case(svc, alerts, pattern="double")
@@ -576,7 +576,7 @@ def test_a_contact_alerted_to_a_new_emergency_takes_it_with_1_not_the_survey(
 ) -> None:
     svc = _services(db_url, clock, twilio, auto_callback_channel="sms")
     alerts = outbox_alerts(svc)
-    api = TestClient(create_app(svc, routers=[webhook_router(svc), alerts.call_router()]))
+    api = TestClient(create_app(svc, routers=CALL_ROUTERS, state=alerts.app_state()))
     try:
         seed_elder(svc)
         old = resolved_case(svc, alerts)  # an emergency: the family's first contact is asked

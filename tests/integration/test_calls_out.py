@@ -12,7 +12,8 @@ from httpx import Response
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
-from alerts.runtime import AlertsComponent, webhook_router
+from alerts import call_webhooks, webhooks
+from alerts.runtime import AlertsComponent
 from care_api.domain.model import Role
 from care_api.http.app import create_app
 from care_api.services import Services, build_services
@@ -32,6 +33,7 @@ PUBLIC_URL = "https://vnh.example.org"
 ELDER_PHONE = "+8613800000000"  # seed_elder's elder
 OPERATOR_PHONE = "+8613700000001"
 BRIDGE = "/webhooks/twilio/bridge"
+CALL_ROUTERS = [webhooks.router, call_webhooks.router]  # state=alerts.app_state()
 
 
 @pytest.fixture
@@ -68,7 +70,7 @@ def alerts(svc: Services) -> Iterator[AlertsComponent]:
 
 @pytest.fixture
 def api(svc: Services, alerts: AlertsComponent) -> TestClient:
-    app = create_app(svc, routers=[webhook_router(svc), alerts.call_router()])
+    app = create_app(svc, routers=CALL_ROUTERS, state=alerts.app_state())
     return TestClient(app)
 
 
@@ -344,7 +346,7 @@ def test_without_twilio_the_call_is_kept_unplaced_and_the_console_dials_by_hand(
     svc = _services(db_url, clock)
     alerts = outbox_alerts(svc)
     try:
-        api = TestClient(create_app(svc, routers=[webhook_router(svc), alerts.call_router()]))
+        api = TestClient(create_app(svc, routers=CALL_ROUTERS, state=alerts.app_state()))
         seed_elder(svc)
         case_id = open_case(svc, alerts)
         operator = header(svc, Role.OPERATOR, "Li Na")

@@ -18,7 +18,6 @@ from sqlmodel import select
 from alerts.answers import Answers
 from alerts.runtime import AlertsComponent
 from care_api.http.app import create_app
-from care_api.http.routes.console import console_router
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import CaseEvent, Contact
@@ -54,7 +53,7 @@ def alerts(services: Services) -> Iterator[AlertsComponent]:
 
 
 def console_app(services: Services) -> FastAPI:
-    return create_app(services, routers=[console_router(services)])
+    return create_app(services)
 
 
 def walk_to_call_120(services: Services, alerts: AlertsComponent, clock: FakeClock) -> str:

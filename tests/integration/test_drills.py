@@ -10,7 +10,6 @@ from sqlmodel import col, select
 
 from alerts.runtime import AlertsComponent
 from care_api.http.app import create_app
-from care_api.http.routes.console import console_router
 from care_api.services import Services, build_services
 from care_api.store.tables import Case, Notification
 from care_api.usecases.intake.batch import record_presses
@@ -38,7 +37,7 @@ def svc(db_url: str, clock: FakeClock) -> Iterator[Services]:
 
 @pytest.fixture
 def api(svc: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(svc, routers=[console_router(svc)])) as client:
+    with TestClient(create_app(svc)) as client:
         yield client
 
 

@@ -19,12 +19,12 @@ from httpx import Response
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
+from alerts import webhooks
 from alerts.ladder import spoken
-from alerts.runtime import AlertsComponent, webhook_router
+from alerts.runtime import AlertsComponent
 from care_api.domain.model import Role
 from care_api.http.app import create_app
 from care_api.http.case_stream import CaseStream
-from care_api.http.routes.console import console_router
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, CaseEvent, Elder, HotlineCall, Notification
@@ -78,7 +78,7 @@ def alerts(svc: Services) -> Iterator[AlertsComponent]:
 @pytest.fixture
 def client(svc: Services) -> Iterator[TestClient]:
     stream = CaseStream(svc.bus)
-    app = create_app(svc, routers=[webhook_router(svc), console_router(svc, stream=stream)])
+    app = create_app(svc, routers=[webhooks.router], stream=stream)
     with TestClient(app) as test_client:
         yield test_client
     stream.close()
@@ -523,7 +523,7 @@ def test_the_real_twilio_client_places_nothing_for_an_inbound_call(
         try:
             seed_elder(services, contacts=1)
             put_operators_on_duty(services)
-            with TestClient(create_app(services, routers=[webhook_router(services)])) as client:
+            with TestClient(create_app(services, routers=[webhooks.router])) as client:
                 sid, _ = call_in(client, ELDER_PHONE)
                 follow(client, f"{PUBLIC_URL}{VOICE}/menu", sid, Digits="1")
                 component.run_pending()

@@ -10,9 +10,10 @@ from httpx import Response
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
+from alerts import webhooks
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
-from alerts.runtime import AlertsComponent, webhook_router
+from alerts.runtime import AlertsComponent
 from care_api.http.app import create_app
 from care_api.log_privacy import PhoneMaskFilter, install_phone_mask, mask_phone, mask_phones_in
 from care_api.services import Services, build_services
@@ -100,7 +101,7 @@ def test_a_press_its_alerts_and_the_answers_log_no_full_phone_number(
     notifiers = {Channel.sms: outbox, Channel.voice: outbox} if provider == "outbox" else None
     alerts = AlertsComponent(svc.settings, svc, notifiers=notifiers)
     alerts.attach()
-    app = create_app(svc, routers=[webhook_router(svc)])
+    app = create_app(svc, routers=[webhooks.router])
     try:
         with TestClient(app) as client:
             elder_id, _ = seed_elder(svc, contacts=2)

@@ -14,8 +14,9 @@ from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 from typer.testing import CliRunner
 
+from alerts import webhooks
 from alerts.ladder import spoken as for_voice
-from alerts.runtime import AlertsComponent, webhook_router
+from alerts.runtime import AlertsComponent
 from care_api.domain.model import DeviceReport, EventKey, ReportType, TimerPurpose
 from care_api.http.app import create_app
 from care_api.services import Services, build_services
@@ -67,7 +68,8 @@ def alerts(svc: Services) -> Iterator[AlertsComponent]:
 @pytest.fixture
 def client(svc: Services) -> Iterator[TestClient]:
     app = FastAPI()
-    app.include_router(webhook_router(svc))
+    app.state.services = svc  # what the webhooks' dependencies read
+    app.include_router(webhooks.router)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -458,7 +460,8 @@ def test_status_callback_updates_the_notification_row(
 def test_webhooks_answer_404_without_twilio(db_url: str, clock: FakeClock) -> None:
     services = build_services(make_settings(db_url), clock=clock)
     app = FastAPI()
-    app.include_router(webhook_router(services))
+    app.state.services = services
+    app.include_router(webhooks.router)
     try:
         with TestClient(app) as client:
             for path in ("sms", "voice", "voice/answer", "status"):
@@ -471,7 +474,8 @@ def test_webhooks_without_public_url_trust_no_host_header(db_url: str, clock: Fa
     # An attacker signs for whatever Host they send; with no public URL nothing is accepted.
     services = build_services(twilio_settings(db_url), clock=clock)
     app = FastAPI()
-    app.include_router(webhook_router(services))
+    app.state.services = services
+    app.include_router(webhooks.router)
     try:
         with TestClient(app) as client:
             params = {"From": FIRST_PHONE, "Body": "1"}
@@ -852,7 +856,7 @@ def test_forged_signatures_from_one_address_back_off(
     seed_elder(svc, contacts=1)
     case_id = open_emergency(svc, alerts)
     params = {"From": FIRST_PHONE, "Body": "1"}
-    app = create_app(svc, routers=[webhook_router(svc)])
+    app = create_app(svc, routers=[webhooks.router])
     with TestClient(app) as client:
         for _ in range(FREE_FAILURES + 1):
             assert post(client, "/webhooks/twilio/sms", params, token="guess").status_code == 403

@@ -13,11 +13,12 @@ from pydantic import SecretStr
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
+from alerts import wechat_webhook
 from alerts.notify import registry
 from alerts.notify.registry import ChannelWithoutAdapter, adapter_config_error
 from alerts.notify.wechat import WechatApi
 from alerts.ports import NotifyError
-from alerts.runtime import AlertsComponent, wechat_router
+from alerts.runtime import AlertsComponent
 from alerts.wechat_webhook import signature
 from care_api.domain.model import CaseState
 from care_api.http.app import create_app
@@ -86,7 +87,8 @@ def alerts(svc: Services) -> Iterator[AlertsComponent]:
 @pytest.fixture
 def client(svc: Services) -> Iterator[TestClient]:
     app = FastAPI()
-    app.include_router(wechat_router(svc))
+    app.state.services = svc  # what the webhook's dependencies read
+    app.include_router(wechat_webhook.router)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from care_api.http.deps import AdminDep, UowDep
-from care_api.http.schemas import Timestamp
+from care_api.http.models.common import Timestamp
 from care_api.store.tables import AuditLog
 from care_api.usecases.cases.queries import MAX_PAGE, Page
 from care_api.usecases.people.audit import list_audit

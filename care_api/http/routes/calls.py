@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from care_api.domain.errors import NotFound
-from care_api.http.call_models import CallBody, CallPublic, CaseCalls, DueCallbackPublic, OwnPhone
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
+from care_api.http.models.calls import CallBody, CallPublic, CaseCalls, DueCallbackPublic, OwnPhone
 from care_api.settings import Settings
 from care_api.store.tables import Case
 from care_api.usecases.cases.auto_callbacks import due_callbacks

@@ -11,13 +11,7 @@ from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, Role, ServiceLine
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import PrincipalDep, ServicesDep, StaffDep, UowDep, require_roles
-from care_api.http.desk_models import (
-    CaseDeskDetail,
-    ScriptPublic,
-    mentioned_people,
-    name_owners,
-)
-from care_api.http.schemas import (
+from care_api.http.models.cases import (
     AckBody,
     CallbackBody,
     CaseDetail,
@@ -25,6 +19,7 @@ from care_api.http.schemas import (
     CasePublic,
     ResolveBody,
 )
+from care_api.http.models.desk import CaseDeskDetail, ScriptPublic, mentioned_people, name_owners
 from care_api.store.tables import Case, Device
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import (

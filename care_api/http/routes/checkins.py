@@ -13,7 +13,7 @@ from care_api.domain.access import Principal, may_read_elder
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
 from care_api.http.deps import ServicesDep, UowDep, require_roles
-from care_api.http.schemas import Timestamp
+from care_api.http.models.common import Timestamp
 from care_api.usecases.schedules.checkins import (
     WindowView,
     add_window,

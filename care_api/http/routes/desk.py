@@ -9,7 +9,9 @@ from sqlmodel import select
 from care_api.domain.model import CaseKind, ServiceLine
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
-from care_api.http.desk_models import (
+from care_api.http.models.cases import CaseEventPublic
+from care_api.http.models.common import Language, Name, Phone
+from care_api.http.models.desk import (
     HandoverBody,
     HandoverPublic,
     MapPublic,
@@ -24,7 +26,7 @@ from care_api.http.desk_models import (
     ScriptPublic,
     tile_origin,
 )
-from care_api.http.schemas import CaseEventPublic, ContactPublic, Language, Name, Phone
+from care_api.http.models.elders import ContactPublic
 from care_api.store.tables import Case, Device
 from care_api.usecases.cases.actions import get_case
 from care_api.usecases.cases.desk import (

@@ -9,26 +9,24 @@ from care_api.domain.access import Principal, is_staff, may_read_elder
 from care_api.domain.errors import NotFound
 from care_api.domain.events import DeviceLoginRevoked
 from care_api.domain.model import Role
-from care_api.http.console_models import FleetPublic
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
-from care_api.http.fleet_models import (
+from care_api.http.models.common import DEVICE_ID_PATTERN
+from care_api.http.models.devices import (
     CommandCreate,
     CommandPublic,
     DeviceBind,
     DeviceEventPublic,
     DeviceHistoryPublic,
-    DeviceRetire,
-    DeviceUpdate,
-    ModelInterval,
-    ModelIntervalSet,
-    ModelName,
-)
-from care_api.http.schemas import (
-    DEVICE_ID_PATTERN,
     DeviceProvision,
     DeviceProvisioned,
     DevicePublic,
+    DeviceRetire,
     DeviceSecret,
+    DeviceUpdate,
+    FleetPublic,
+    ModelInterval,
+    ModelIntervalSet,
+    ModelName,
 )
 from care_api.store.tables import Device
 from care_api.usecases.cases.queries import MAX_PAGE

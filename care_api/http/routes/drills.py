@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
-from care_api.http.drill_models import DrillCreate, DrillPublic
+from care_api.http.models.drills import DrillCreate, DrillPublic
 from care_api.usecases.cases.actions import settle_drill_cases
 from care_api.usecases.cases.queries import MAX_PAGE
 from care_api.usecases.schedules.drills import end_drill, list_drills, start_drill

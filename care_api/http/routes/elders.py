@@ -9,7 +9,7 @@ from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
-from care_api.http.schemas import (
+from care_api.http.models.elders import (
     ContactCreate,
     ContactPublic,
     ElderCreate,

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from care_api.domain.errors import Conflict, NotFound
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
-from care_api.http.filing_models import (
+from care_api.http.models.cases import CasePublic
+from care_api.http.models.filings import (
     CalendarDayBody,
     CalendarDayPublic,
     DeadlinePublic,
@@ -16,7 +17,6 @@ from care_api.http.filing_models import (
     FiledCase,
     FilingBody,
 )
-from care_api.http.schemas import CasePublic
 from care_api.store.tables import Case, CaseDeadline
 from care_api.usecases.cases.filings import extend_case, file_case, get_deadline
 from care_api.usecases.schedules.workdays import clear_day, list_days, put_day

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
-from care_api.http.hotline_models import CalledBackIn, HotlineCallPublic
+from care_api.http.models.hotline import CalledBackIn, HotlineCallPublic
 from care_api.usecases.hotline.calls import called_back, missed_calls
 
 router = APIRouter(tags=["hotline"])

@@ -11,7 +11,7 @@ from care_api.domain.dispatch import MerchantStatus
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep, require_roles
-from care_api.http.dispatch_models import (
+from care_api.http.models.merchants import (
     MerchantCreate,
     MerchantDetail,
     MerchantHours,

@@ -8,7 +8,7 @@ from care_api.domain.access import Principal, is_staff
 from care_api.domain.model import Role
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import UowDep, require_roles
-from care_api.http.schemas import NotificationPublic
+from care_api.http.models.notifications import NotificationPublic
 from care_api.usecases.cases.queries import MAX_PAGE, NotificationFilter, Page, list_notifications
 from care_api.usecases.dispatch.responders import shown_to_family
 from care_api.usecases.people.audit import ElderRead, elders_of_cases

@@ -9,7 +9,7 @@ from care_api.domain.access import Principal, is_staff
 from care_api.domain.model import Role
 from care_api.http.audit_trail import AuditDep, AuditTrail
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
-from care_api.http.dispatch_models import OrderCreate, OrderPublic
+from care_api.http.models.orders import OrderCreate, OrderPublic
 from care_api.usecases.cases.queries import MAX_PAGE, Page
 from care_api.usecases.dispatch.merchants import merchant_actor
 from care_api.usecases.dispatch.orders import (

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 from care_api.domain.errors import InvalidInput
 from care_api.domain.rota import DutyRole, Shift
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
-from care_api.http.schemas import Name, Phone, Timestamp
+from care_api.http.models.common import Name, Phone, Timestamp
 from care_api.store.tables import Shift as ShiftRow
 from care_api.usecases.cases.queries import MAX_PAGE
 from care_api.usecases.schedules.rotas import add_shift, list_shifts, remove_shift, who_is_on_duty

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from care_api.domain.errors import InvalidInput, NotFound
 from care_api.http.deps import AdminDep, ServicesDep, UowDep
-from care_api.http.schemas import TokenCreate, TokenCreated
+from care_api.http.models.tokens import TokenCreate, TokenCreated
 from care_api.usecases.people.registry import get_elder
 from care_api.usecases.people.tokens import mint_token, revoke_token
 

@@ -10,14 +10,14 @@ from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
 from care_api.http.audit_trail import AuditDep, AuditTrail
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
-from care_api.http.dispatch_models import (
+from care_api.http.models.cases import CasePublic
+from care_api.http.models.volunteers import (
     OfferRequest,
     TaskPublic,
     VolunteerCreate,
     VolunteerHours,
     VolunteerPublic,
 )
-from care_api.http.schemas import CasePublic
 from care_api.usecases.cases.queries import MAX_PAGE, Page
 from care_api.usecases.dispatch.offers import (
     TaskStatus,

@@ -1,18 +1,14 @@
-"""API models of hand-filed cases, their deadlines, the working-day calendar and the KPI report."""
+"""API models of hand-filed cases, their deadlines and the working-day calendar."""
 
 import datetime as dt
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
-from care_api.domain.kpi import Kpi
-from care_api.domain.kpi_service import ServiceKpi
 from care_api.domain.model import CaseKind, ServiceLine
 from care_api.domain.workdays import MAX_EXTENSION_DAYS, Matter
-from care_api.http.answer_models import AnswerTimesPublic
-from care_api.http.console_models import KpiPublic
-from care_api.http.hotline_models import HotlineKpiPublic
-from care_api.http.schemas import CasePublic, Timestamp
+from care_api.http.models.cases import CasePublic
+from care_api.http.models.common import Timestamp
 from care_api.store.tables import Case, CaseDeadline
 from care_api.usecases.cases.filings import Filing
 from care_api.usecases.schedules.workdays import DayView
@@ -114,47 +110,3 @@ class CalendarDayPublic(BaseModel):
     def of(cls, view: DayView) -> Self:
         """The API's view of a calendar day."""
         return cls(day=view.day, working=view.working, override=view.override, note=view.note)
-
-
-class AckPublic(BaseModel):
-    """Time to first acknowledgement of one case kind, in seconds."""
-
-    count: int
-    p50_s: float | None
-    p90_s: float | None
-
-
-class KpiReport(KpiPublic):
-    """The centre's figures: the console's, plus speed by kind, merchants and overdue matters."""
-
-    by_kind_state: dict[str, dict[str, int]]
-    ack_by_kind: dict[str, AckPublic]
-    merchant_turns: int  # merchants' turns at orders that ended (or ran out) in the period
-    merchant_contacts_in_time: int
-    merchant_contact_rate: float | None  # confirmed within 10 minutes / turns
-    deadlines: int  # hand-filed matters with a working-day deadline
-    overdue: int  # of those, answered late or still open past the due time
-    overdue_case_ids: list[str]
-    answer_times: AnswerTimesPublic | None = None  # emergencies' answer times
-    hotline: HotlineKpiPublic | None = None  # calls in: answered, missed, called back
-    # Cases opened in the period by the outcome code they were resolved with.
-    by_outcome: dict[str, int] = Field(default_factory=dict)
-
-    @classmethod
-    def build(cls, kpi: Kpi, service: ServiceKpi, answers: AnswerTimesPublic | None = None) -> Self:
-        """The console's figures with the service figures beside them."""
-        return cls(
-            **dict(KpiPublic.of(kpi)),
-            by_kind_state=service.by_kind_state,
-            ack_by_kind={
-                kind: AckPublic(count=a.count, p50_s=a.p50_s, p90_s=a.p90_s)
-                for kind, a in service.ack_by_kind.items()
-            },
-            merchant_turns=service.merchant_turns,
-            merchant_contacts_in_time=service.merchant_contacts_in_time,
-            merchant_contact_rate=service.merchant_contact_rate,
-            deadlines=service.deadlines,
-            overdue=service.overdue,
-            overdue_case_ids=service.overdue_case_ids,
-            answer_times=answers,
-        )

@@ -4,7 +4,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, Field, model_validator
 
-from care_api.http.schemas import DEVICE_ID_PATTERN, District, Timestamp
+from care_api.http.models.common import DEVICE_ID_PATTERN, District, Timestamp
 from care_api.store.tables import Drill
 
 

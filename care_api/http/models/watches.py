@@ -5,7 +5,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from care_api.domain.zones import RADIUS_MAX_M, RADIUS_MIN_M
-from care_api.http.schemas import Timestamp
+from care_api.http.models.common import Timestamp
 from care_api.store.watch_tables import HealthReading, PositionPoint, SafeZone
 
 

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from care_api.domain.model import CaseKind, ServiceLine
-from care_api.http.schemas import CaseDetail, CaseEventPublic, Timestamp
+from care_api.http.models.cases import CaseDetail, CaseEventPublic
+from care_api.http.models.common import Timestamp
 from care_api.i18n import LANGUAGES
 from care_api.store.desk_tables import CaseOutcome, HandoverNote
 from care_api.store.tables import CaseEvent

@@ -4,7 +4,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, Field
 
-from care_api.http.schemas import Timestamp
+from care_api.http.models.common import Timestamp
 from care_api.store.tables import HotlineCall
 from care_api.usecases.hotline.kpi import HotlineKpi
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from care_api.http.schemas import PHONE_PATTERN, Timestamp
+from care_api.http.models.common import PHONE_PATTERN, Timestamp
 from care_api.store.call_tables import CaseCall
 from care_api.usecases.cases.auto_callbacks import DueCallback
 
