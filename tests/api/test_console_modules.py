@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from care_api.http.app import create_app
-from care_api.http.routes.console import CONSOLE_DIR, console_router
+from care_api.http.routes.console import CONSOLE_DIR
 from care_api.services import Services
 from tests.api.support import TestClient
 
@@ -21,7 +21,7 @@ IMPORT = re.compile(r"""(?:\bfrom|^\s*import)\s*["']([^"']+)["']""", re.MULTILIN
 
 @pytest.fixture
 def console(services: Services) -> Iterator[TestClient]:
-    app = create_app(services, routers=[console_router(services)])
+    app = create_app(services)
     with TestClient(app) as client:
         yield client
 
