@@ -244,6 +244,7 @@ class Parts:
     services: list[Service]
     database_url: str
     twilio: TwilioStandIn
+    quiet_ms_per_s: float = 0.0  # all gateways together, with nothing to do
 
     def settle(self, *, disconnected: bool = False) -> None:
         """Until every gateway is about idle: what the last step left behind is done.
@@ -268,6 +269,7 @@ class Parts:
         """CPU, memory, tables and Twilio requests now."""
         requests = Counter(resource for _, resource, _ in list(self.twilio.requests))
         return {
+            "at": time.monotonic(),
             "broker_cpu_s": cpu_s(self.broker.pid),
             "broker_rss": rss_bytes(self.broker.pid),
             "gateways": [thread_cpu_s(s.process.pid) for s in self.services],
@@ -276,8 +278,14 @@ class Parts:
         }
 
 
-def costs(before: dict[str, Any], after: dict[str, Any], units: int) -> dict[str, Any]:
-    """What `units` (presses, heartbeats) cost between two snapshots, in total and per unit."""
+def costs(
+    before: dict[str, Any], after: dict[str, Any], units: int, quiet_ms_per_s: float = 0.0
+) -> dict[str, Any]:
+    """What `units` (presses, heartbeats) cost between two snapshots, in total and per unit.
+
+    `gateway_cpu_ms_net` leaves out what the gateways spend when quiet (`quiet_ms_per_s`,
+    all processes together) over the same seconds: their timers run with or without units.
+    """
     gateways = [
         {k: a[k] - b[k] for k in a}
         for a, b in zip(after["gateways"], before["gateways"], strict=True)
@@ -294,6 +302,9 @@ def costs(before: dict[str, Any], after: dict[str, Any], units: int) -> dict[str
         "units": units,
         "broker_cpu_ms": _r(1000 * (after["broker_cpu_s"] - before["broker_cpu_s"]) * per),
         "gateway_cpu_ms": {k: _r(1000 * v * per) for k, v in summed.items()},
+        "gateway_cpu_ms_net": _r(
+            (1000 * summed["total"] - quiet_ms_per_s * (after["at"] - before["at"])) * per
+        ),
         "gateway_cpu_share": [_r(g["total"] / max(summed["total"], 1e-9), 2) for g in gateways],
         "db_rows": _r(sum(t["rows"] for t in tables.values()) * per),
         "db_row_writes": _r(sum(t["writes"] for t in tables.values()) * per),
@@ -362,7 +373,7 @@ def press_costs(parts: Parts, fleet: Fleet, rate: float) -> dict[str, Any]:
         "acked": acked,
         "p50_ms": _ms(percentile_ms(latencies, 0.5)),
         "p99_ms": _ms(percentile_ms(latencies, 0.99)),
-        **costs(before, after, len(events)),
+        **costs(before, after, len(events), parts.quiet_ms_per_s),
     }
 
 
@@ -392,8 +403,8 @@ def idle_costs(
         wait_acked(beats, ROUND_TIMEOUT_S)
         time.sleep(FLUSH_WAIT_S)  # the heartbeat book writes what it holds
     beaten = parts.snapshot()
-    connect = costs(empty, connected, len(device_ids))
-    beat = costs(warm, beaten, len(sent))
+    connect = costs(empty, connected, len(device_ids), parts.quiet_ms_per_s)
+    beat = costs(warm, beaten, len(sent), parts.quiet_ms_per_s)
     return {
         "terminals": len(device_ids),
         "broker_rss_before": empty["broker_rss"],
@@ -518,6 +529,7 @@ def measure_count(
     """One process count: quiet CPU, press costs, idle terminals (last count), throughput."""
     parts.settle()  # starting up is not being quiet
     run: dict[str, Any] = {"processes": count, "quiet_cpu_ms_per_s": quiet_cpu(parts, QUIET_S)}
+    parts.quiet_ms_per_s = sum(run["quiet_cpu_ms_per_s"])
     with ExitStack() as fleets:
         # Costs first, on a quiet service: the burst's cases leave ladder steps and texts
         # behind that would be counted with the presses.
@@ -600,6 +612,7 @@ def _table(report: dict[str, Any]) -> Table:
     press("  press→ack p50 / p99 ms", lambda p: f"{p['p50_ms']} / {p['p99_ms']}")
     press("  broker CPU ms/press", lambda p: p["broker_cpu_ms"])
     press("  gateway process CPU ms/press", lambda p: p["gateway_cpu_ms"]["total"])
+    press("    less the quiet processes' own", lambda p: p["gateway_cpu_ms_net"])
     press("    gateway threads", lambda p: p["gateway_cpu_ms"]["gateway"])
     press("    alerts threads", lambda p: p["gateway_cpu_ms"]["alerts"])
     press("    share per process", lambda p: p["gateway_cpu_share"])
@@ -616,6 +629,7 @@ def _table(report: dict[str, Any]) -> Table:
             ("heartbeats (acked)", f"{idle['heartbeats']} ({idle['heartbeats_acked']})"),
             ("  broker CPU ms/heartbeat", _cell(beat["broker_cpu_ms"])),
             ("  gateway CPU ms/heartbeat", _cell(beat["gateway_cpu_ms"]["total"])),
+            ("    less the quiet processes' own", _cell(beat["gateway_cpu_ms_net"])),
             (
                 "  DB rows / row writes per heartbeat",
                 f"{beat['db_rows']} / {beat['db_row_writes']}",
