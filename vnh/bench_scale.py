@@ -79,7 +79,7 @@ ALERTS_WAIT_S = 300.0
 # The heartbeat book writes every 5 s and PostgreSQL's statistics lag about 1 s behind.
 FLUSH_WAIT_S = 7.0
 STATS_WAIT_S = 1.5
-# Thread names (set in the child by `name_threads`) → the part they belong to.
+# Thread names (set in the child by `serve_named`) → the part they belong to.
 PARTS = (("alerts", ("alerts-",)), ("gateway", ("vnh-gateway", "paho-", "vnh-")))
 TWILIO_ENV = {
     "VNH_TWILIO_ACCOUNT_SID": TWILIO_SID,
@@ -416,6 +416,14 @@ def idle_costs(
         "heartbeats": len(sent),
         "heartbeats_acked": sum(1 for e in sent if e.acked_at is not None),
         "heartbeat": beat,
+        # An idle terminal's day: its heartbeats at the default 300 s (connecting excluded).
+        "per_terminal_day": {
+            "heartbeats": HEARTBEAT_DAY,
+            "broker_cpu_s": _r(beat["broker_cpu_ms"] * HEARTBEAT_DAY / 1000),
+            "gateway_cpu_s": _r(beat["gateway_cpu_ms_net"] * HEARTBEAT_DAY / 1000),
+            "db_row_writes": _r(beat["db_row_writes"] * HEARTBEAT_DAY, 1),
+            "db_bytes": _r(beat["db_bytes"] * HEARTBEAT_DAY, 0),
+        },
     }
 
 
@@ -526,26 +534,26 @@ def measure_count(
     mqtt_url: str,
     options: dict[str, Any],
 ) -> dict[str, Any]:
-    """One process count: quiet CPU, press costs, idle terminals (last count), throughput."""
+    """One process count: quiet CPU, throughput, press costs, idle terminals (last count)."""
     parts.settle()  # starting up is not being quiet
     run: dict[str, Any] = {"processes": count, "quiet_cpu_ms_per_s": quiet_cpu(parts, QUIET_S)}
     parts.quiet_ms_per_s = sum(run["quiet_cpu_ms_per_s"])
+    # The burst and the steady rate first, with no other terminal connected; the cases
+    # they open and the outages their disconnect leaves are worked before the costs.
+    fleet = [(d, NO_SECRET) for d in ids[f"T{count}_"]]
+    run.update(
+        throughput(
+            echo_url, mqtt_url, fleet, options["rounds"], options["rate"], options["duration"]
+        )
+    )
+    parts.settle(disconnected=True)
     with ExitStack() as fleets:
-        # Costs first, on a quiet service: the burst's cases leave ladder steps and texts
-        # behind that would be counted with the presses.
         pressers = open_fleet(fleets, mqtt_url, ids[f"E{count}_"])
         run["press"] = press_costs(parts, pressers, options["press_rate"])
         if count == options["last"]:
             report["idle"] = idle_costs(
                 parts, fleets, mqtt_url, ids["I_"], options["heartbeat_rounds"]
             )
-        parts.settle()
-        fleet = [(d, NO_SECRET) for d in ids[f"T{count}_"]]
-        run.update(
-            throughput(
-                echo_url, mqtt_url, fleet, options["rounds"], options["rate"], options["duration"]
-            )
-        )
     # Every terminal of this count has gone: its outages are worked before the next count.
     parts.settle(disconnected=True)
     return run
@@ -621,7 +629,7 @@ def _table(report: dict[str, Any]) -> Table:
     press("  Twilio requests/press", lambda p: f"{p['twilio_requests']} {p['twilio']}")
     idle = report.get("idle")
     if idle:
-        beat = idle["heartbeat"]
+        beat, day = idle["heartbeat"], idle["per_terminal_day"]
         pad = [""] * (2 * len(runs) - 1)
         lines = [
             ("idle terminals connected", str(idle["terminals"])),
@@ -635,6 +643,10 @@ def _table(report: dict[str, Any]) -> Table:
                 f"{beat['db_rows']} / {beat['db_row_writes']}",
             ),
             ("  DB bytes/heartbeat", _cell(beat["db_bytes"])),
+            (
+                "  an idle terminal's day (288 heartbeats): gateway CPU s, DB row writes",
+                f"{day['gateway_cpu_s']} s, {day['db_row_writes']}",
+            ),
         ]
         for label, value in lines:
             table.add_row(label, value, *pad)
