@@ -13,8 +13,6 @@ from tests.databases import PG_ADMIN_DSN, postgres_available
 from vnh.bench_procs import mosquitto_binary
 from vnh.bench_scale import PARTS, thread_cpu_s
 
-pytestmark = [pytest.mark.slow, pytest.mark.external_service, pytest.mark.pg]
-
 
 def _require(ok: bool, what: str) -> None:
     if not ok:
@@ -23,6 +21,10 @@ def _require(ok: bool, what: str) -> None:
         pytest.skip(f"{what} is missing")
 
 
+@pytest.mark.slow
+@pytest.mark.external_service
+@pytest.mark.pg
+@pytest.mark.mosquitto
 @pytest.mark.timeout(600)
 def test_bench_scale_reports_two_gateways_every_press_acked_and_costs_per_part() -> None:
     _require(mosquitto_binary() is not None, "Mosquitto")
