@@ -20,6 +20,7 @@ MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.05
+SERVE_CODE = "from vnh.cli import main; main()"  # what `vnh serve` runs, without a console script
 # The broker settings a production gateway needs: the gateway PUBACKs only after its commit,
 # so Mosquitto's default of 20 messages in flight per client would cap every batch at 20.
 MOSQUITTO_TUNING = (
@@ -74,6 +75,11 @@ class Process:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    @property
+    def pid(self) -> int:
+        """The child's process id (to read its CPU time and memory from /proc)."""
+        return self._proc.pid
 
     @property
     def alive(self) -> bool:
@@ -139,6 +145,7 @@ class Service:
         mqtt_url: str | None,
         *,
         extra_env: dict[str, str] | None = None,
+        code: str = SERVE_CODE,
     ) -> None:
         self.http_port = free_port()
         self.api_url = f"http://{HOST}:{self.http_port}"
@@ -157,12 +164,12 @@ class Service:
         else:
             env["VNH_MQTT_URL"] = mqtt_url
             self.mqtt_url = mqtt_url
-        argv = [sys.executable, "-c", "from vnh.cli import main; main()", "serve"]
+        argv = [sys.executable, "-c", code, "serve"]
         self.process = Process("vnh serve", argv, workdir / "vnh-serve.log", env)
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Block until /healthz shows the gateway subscribed; RuntimeError if it never does."""
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + timeout_s
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline and self.process.alive:
                 with contextlib.suppress(httpx.HTTPError, ValueError):

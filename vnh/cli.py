@@ -21,6 +21,7 @@ from care_api.usecases.people.tokens import mint_token
 from firmware_sim.cli import sim
 from vnh.bench import bench
 from vnh.bench_heartbeats import bench_heartbeats
+from vnh.bench_scale import bench_scale
 from vnh.bench_storm import bench_storm
 from vnh.bench_watch import bench_watch
 from vnh.broker_config import broker_config
@@ -44,6 +45,9 @@ bench_app = typer.Typer(
 )
 bench_app.callback(invoke_without_command=True)(bench)
 bench_app.command("storm", help="A district blackout while elders press for help.")(bench_storm)
+bench_app.command("scale", help="One and two gateway processes; what a terminal and a press cost.")(
+    bench_scale
+)
 app.add_typer(bench_app, name="bench")
 app.command("bench-heartbeats", help="Measure heartbeat intake of many terminals.")(
     bench_heartbeats
