@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
@@ -55,8 +55,13 @@ _SOURCES = (
     .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
     .where(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
 )
+# Each column IN its own list, not the triple IN a list of triples: SQLite scans the whole
+# table for the latter, and looks the former up in the unique key's index. The rows are
+# then narrowed to the exact keys.
 _EXISTING = select(_EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq, _EVENT.c.case_id).where(
-    tuple_(_EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq).in_(bindparam("keys", expanding=True))
+    _EVENT.c.device_id.in_(bindparam("ids", expanding=True)),
+    _EVENT.c.boot.in_(bindparam("boots", expanding=True)),
+    _EVENT.c.seq.in_(bindparam("seqs", expanding=True)),
 )
 _INSERT_EVENTS = insert(_EVENT)
 _POWER_OFF = (
@@ -169,6 +174,14 @@ def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
 
 
 def _existing(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKey, str | None]:
-    keys = sorted({(r.key.device_id, r.key.boot, r.key.seq) for r in reports})
-    rows = conn.execute(_EXISTING, {"keys": keys}).all()
-    return {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
+    keys = {r.key for r in reports}
+    rows = conn.execute(
+        _EXISTING,
+        {
+            "ids": sorted({k.device_id for k in keys}),
+            "boots": sorted({k.boot for k in keys}),
+            "seqs": sorted({k.seq for k in keys}),
+        },
+    ).all()
+    found = {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
+    return {key: case_id for key, case_id in found.items() if key in keys}
