@@ -49,6 +49,9 @@ DB_RETRY_FIRST_S = 0.1
 DB_RETRY_MAX_S = 10.0
 BUG_ATTEMPTS = 3
 BUG_RETRY_S = 0.2
+# How long a batch of technical reports waits for the alerts' threads to finish their unit
+# of work: under a storm with alerts going out all the time it still moves this often.
+ALERTS_YIELD_MAX_S = 0.05
 # Database down, locked or unreachable: wait and retry the same message, however long.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
 
@@ -144,6 +147,10 @@ class Pipeline:
             if urgent:
                 self._work_urgent(inbox, first)
             else:
+                # Technical reports come last, after the alerts too: on SQLite every batch
+                # holds the one write lock, and a storm's back-to-back batches would starve
+                # the alert of a press (its writers sleep and retry on a busy database).
+                self._services.alerting.step_aside(ALERTS_YIELD_MAX_S)
                 self._work_batch([first, *inbox.take(False, ROUTINE_BATCH_MAX - 1)], inbox)
 
     def _work_urgent(self, inbox: PriorityInbox, first: Inbound | None = None) -> None:
@@ -365,6 +372,8 @@ class Pipeline:
             return
         except _GaveUp:
             outcomes = [None] * len(reports)  # each alone, with its own retries
+        if inbox is not None and inbox.urgent_waiting:
+            self._work_urgent(inbox)  # a press came meanwhile: its ack before the storm's
         for (event, item), report, outcome in zip(run.events, reports, outcomes, strict=True):
             if outcome is not None:
                 item.transport.send_ack(event.device_id, _ack(event, outcome))
