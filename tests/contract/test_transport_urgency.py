@@ -21,7 +21,7 @@ from device_gateway.mqtt_url import parse_mqtt_url
 from device_gateway.ports import Inbound, Transport
 from device_gateway.transports.dc09 import Dc09Transport
 from device_gateway.transports.mqtt import MqttTransport
-from device_gateway.transports.serial import SerialTransport
+from device_gateway.transports.serial import PortState, SerialTransport
 from device_gateway.transports.watch import WatchTransport
 from firmware_sim.wire import encode_event, encode_line
 from tests.dc09_sender import Panel, block, contact_id
@@ -123,6 +123,7 @@ def test_a_serial_hub_line_is_urgent_by_its_type(recorder: Recorder) -> None:
     transport = SerialTransport(hub.path, retry_first_s=FAST_RETRY_S, retry_max_s=FAST_RETRY_S)
     try:
         for _ in started(transport, recorder):
+            assert transport.wait_state(PortState.OPEN, WAIT_S)  # lines before are not read
             for seq, (kind, fields, _) in enumerate(EVENTS, start=1):
                 hub.send(encode_line("T1", 1, seq, kind, fields))
             hub.send(b"$VNH,T1,1,99,pre*00\r\n")  # unreadable (NAKed later): urgent
