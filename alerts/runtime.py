@@ -245,7 +245,8 @@ class AlertsComponent:
             if event is None:
                 return
             self._services.intake.step_aside()
-            self.handle(event)
+            with self._services.alerting.busy():  # a storm's reports wait meanwhile
+                self.handle(event)
 
     def handle(self, event: DomainEvent) -> None:
         """Write the rows one event calls for; a failure is logged and the next event goes on."""

@@ -266,7 +266,8 @@ class NotificationSender:
             if item is None:
                 return
             self._services.intake.step_aside()
-            self._take(item)
+            with self._services.alerting.busy():  # a storm's reports wait meanwhile
+                self._take(item)
 
     def _take(self, notification_id: int) -> None:
         with self._lock:

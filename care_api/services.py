@@ -32,6 +32,9 @@ class Services:
     heartbeats: HeartbeatBook = field(default_factory=HeartbeatBook)
     # The gateway marks itself busy; the alerts' threads step aside meanwhile.
     intake: IntakePriority = field(default_factory=IntakePriority)
+    # The reverse, one rung lower: the alerts' threads mark themselves busy and the
+    # gateway's technical reports (a storm's thousands) step aside meanwhile.
+    alerting: IntakePriority = field(default_factory=IntakePriority)
     # Failed logins per source, at every door (API, broker, webhooks), with their backoff.
     auth: AuthThrottles = field(default_factory=AuthThrottles)
 

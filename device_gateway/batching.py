@@ -10,30 +10,25 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from device_gateway.ports import Decoded, Inbound
-from device_gateway.protocol.model import Heartbeat, Press
-from device_gateway.protocol.topics import UP_LEAF
+from device_gateway.protocol.model import Heartbeat, Power, Press
 
 # Presses a worker records in one transaction. A commit costs about as much as several
 # presses, so a burst goes through in few commits; a lone press is not kept waiting.
 BATCH_MAX = 200
-# Technical events taken at a time; the urgent lane is looked at again between each.
-ROUTINE_BATCH_MAX = 50
-# What makes an uplink urgent, found without parsing on the transport's thread: a press,
-# a fall, an SOS, or the cancel that must follow its press in the same lane. A technical
-# event naming one of these words by chance only goes first; nothing is lost.
-URGENT_MARKS = (b'"press"', b'"fall"', b'"cancel"', b'"sos"')
+# Technical events taken at a time, recorded in one transaction where they can be (a storm's
+# `power lost` of terminals an incident already holds); the urgent lane is looked at again
+# between each batch, so a press waits for at most one of them. 25 such reports take about
+# as long as a few presses (`vnh bench storm`), and still go through far faster than a
+# storm sends them.
+ROUTINE_BATCH_MAX = 25
 
 
 def is_urgent(item: Inbound) -> bool:
     """True for what a person waits on (presses, falls, SOS, cancels); False for the rest.
 
-    Lines of serial hubs, DC-09 panels and watches are not looked into here: urgent.
+    The item's own transport tells, at a glance in its own protocol (`Transport.urgent`).
     """
-    if item.transport.source != "mqtt":
-        return True
-    if item.topic.endswith(f"/{UP_LEAF}"):
-        return any(mark in item.payload for mark in URGENT_MARKS)
-    return False  # presence and anything else: routine
+    return item.transport.urgent(item)
 
 
 class PriorityInbox:
@@ -94,10 +89,10 @@ class PriorityInbox:
 
 @dataclass
 class Run:
-    """Consecutive events of one batchable type (presses, or heartbeats), decoded, in order."""
+    """Consecutive events of one batchable type (presses, heartbeats, power), in order."""
 
-    type: type[Press] | type[Heartbeat]
-    events: list[tuple[Press | Heartbeat, Inbound]] = field(default_factory=list)
+    type: type[Press] | type[Heartbeat] | type[Power]
+    events: list[tuple[Press | Heartbeat | Power, Inbound]] = field(default_factory=list)
 
     @property
     def items(self) -> list[Inbound]:
@@ -108,7 +103,7 @@ class Run:
 def split_runs(
     items: Sequence[tuple[Inbound, Decoded]],
 ) -> Iterator[Run | tuple[Inbound, Decoded]]:
-    """Runs of presses or of heartbeats, and every other item alone, keeping the order.
+    """Runs of presses, of heartbeats or of power reports, every other item alone, in order.
 
     Order matters per device (a cancel must not overtake its press), so a run ends at the
     first item of another type. Whatever asks more of intake than a plain report (a
@@ -130,8 +125,8 @@ def split_runs(
         yield run
 
 
-def _as_batchable(decoded: Decoded) -> Press | Heartbeat | None:
+def _as_batchable(decoded: Decoded) -> Press | Heartbeat | Power | None:
     if decoded.position is not None or decoded.fall_window_s is not None:
         return None
     event = decoded.event
-    return event if isinstance(event, Press | Heartbeat) else None
+    return event if isinstance(event, Press | Heartbeat | Power) else None

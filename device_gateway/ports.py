@@ -44,6 +44,15 @@ class Transport(Downlink, Protocol):
         """Answer a message that recorded no event: taken, or refused naming why."""
         ...
 
+    def urgent(self, item: Inbound) -> bool:
+        """True when a person waits on `item` (a press, fall, SOS, cancel), at a glance.
+
+        Called on the transport's own thread before the item is queued: no full parse.
+        Technical reports (power, battery, heartbeats) are False, so a storm of them
+        waits behind presses; what the glance cannot read is True.
+        """
+        ...
+
     def start(self, handler: InboundHandler) -> None:
         """Begin delivering inbound messages to `handler` (from the transport's own thread)."""
         ...

@@ -49,6 +49,7 @@ from device_gateway.protocol.model import (
     Press,
     WireEvent,
 )
+from device_gateway.protocol.urgency import dc09_frame_is_urgent
 from device_gateway.transports.tcp import bound_address, open_listener, parse_listen
 
 log = logging.getLogger(__name__)
@@ -243,6 +244,10 @@ class Dc09Transport:
             self._server = None
 
     # --- pipeline side (worker threads) ------------------------------------------------------
+
+    def urgent(self, item: Inbound) -> bool:
+        """An alarm frame (or one the glance cannot read); AC, battery and link are routine."""
+        return dc09_frame_is_urgent(item.payload)
 
     def decode(self, item: Inbound, now: datetime) -> Decoded | None:
         """The event of one frame (None in `Decoded`: nothing to record, see `answer`).

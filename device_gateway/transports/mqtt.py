@@ -37,6 +37,7 @@ from device_gateway.protocol.topics import (
     parse_topic,
     shared_filter,
 )
+from device_gateway.protocol.urgency import json_uplink_is_urgent
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 UPLINK_QOS = 1
 DOWNLINK_QOS = 1
 PRESENCE = {"online": True, "offline": False}
+UP_TOPIC_END = f"/{UP_LEAF}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,10 @@ class MqttTransport:
                 log.debug("not acking mid=%d of an earlier connection", receipt.mid)
                 return
             self._client.ack(receipt.mid, receipt.qos)
+
+    def urgent(self, item: Inbound) -> bool:
+        """An `up` message naming a press, fall, cancel or SOS; presence is routine."""
+        return item.topic.endswith(UP_TOPIC_END) and json_uplink_is_urgent(item.payload)
 
     def decode(self, item: Inbound, now: datetime) -> Decoded | None:
         """The event of an `up` message or the flag of a `status` one; None: answered here.

@@ -17,6 +17,7 @@ from device_gateway.ports import Decoded, Inbound, InboundHandler
 from device_gateway.protocol.errors import FrameError
 from device_gateway.protocol.model import Ack, AckStatus, CaseNews, Command, Nak, WireEvent
 from device_gateway.protocol.nmea_codec import LineSplitter, decode_line, encode_ack, encode_nak
+from device_gateway.protocol.urgency import nmea_line_is_urgent
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,10 @@ class SerialTransport:
 
     def settle(self, receipt: object) -> None:
         """Nothing to do: on serial the `$ACK` is the only acknowledgement."""
+
+    def urgent(self, item: Inbound) -> bool:
+        """A line of a press, fall or cancel (or one not read as a technical report)."""
+        return nmea_line_is_urgent(item.payload)
 
     def decode(self, item: Inbound, now: datetime) -> Decoded | None:
         """The event of one line; None for an echo of our own replies or a line `$NAK`ed."""

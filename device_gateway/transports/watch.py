@@ -38,6 +38,7 @@ from device_gateway.protocol.model import (
     Press,
     WireEvent,
 )
+from device_gateway.protocol.urgency import watch_frame_is_urgent
 from device_gateway.protocol.watch_codec import (
     ALARM_KEYWORD,
     ANSWERED_COMMANDS,
@@ -265,6 +266,11 @@ class WatchTransport:
             self._server = None
 
     # --- pipeline side (worker threads) ------------------------------------------------------
+
+    def urgent(self, item: Inbound) -> bool:
+        """An alarm frame (SOS, fall, fence, taken off); link, position and health are routine."""
+        receipt = item.receipt
+        return not isinstance(receipt, WatchReceipt) or watch_frame_is_urgent(receipt.frame.keyword)
 
     def decode(self, item: Inbound, now: datetime) -> Decoded | None:
         """What the frame asks: a position and event, a reading, or a command's answer.

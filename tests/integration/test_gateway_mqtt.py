@@ -32,6 +32,7 @@ from device_gateway.pipeline import Pipeline
 from device_gateway.ports import Decoded, Inbound, InboundHandler
 from device_gateway.protocol.json_codec import decode_uplink
 from device_gateway.protocol.model import Ack, CaseNews, Command
+from device_gateway.protocol.urgency import json_uplink_is_urgent
 from device_gateway.runtime import GatewayComponent
 from device_gateway.transports.embedded_broker import EmbeddedBroker
 from tests.helpers import seed_elder
@@ -487,6 +488,9 @@ class RecordingTransport:
 
     def answer(self, item: Inbound, *, refused: str | None) -> None:
         self.log.append(("answer", refused))
+
+    def urgent(self, item: Inbound) -> bool:
+        return json_uplink_is_urgent(item.payload)
 
     def settle(self, receipt: object) -> None:
         self.log.append(("settle", receipt))

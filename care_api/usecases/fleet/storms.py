@@ -13,9 +13,12 @@ most are back (or by `sweep_incidents` once the signals stopped and all are back
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -35,10 +38,10 @@ from care_api.domain.storms import (
     may_close,
 )
 from care_api.store.incident_tables import Incident, IncidentTerminal, TechSignal
-from care_api.store.tables import Case, Device, Elder, Timer
+from care_api.store.tables import Case, Device, DeviceHistory, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.cases.log import move_case
-from care_api.usecases.fleet.history import record_history
+from care_api.usecases.fleet.history import MAX_DETAIL_CHARS, record_history
 
 log = logging.getLogger(__name__)
 
@@ -428,3 +431,106 @@ def follow_up(uow: SqlUnitOfWork, incident_id: int, *, now: datetime, tz: tzinfo
         )
         opened += case is not None
     return opened
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A terminal whose `power lost` an open incident takes, recorded in a batch."""
+
+    device_id: str
+    elder_id: int
+    incident: Incident
+
+
+def open_incidents_by_key(session: Session) -> dict[str, Incident]:
+    """The open incidents by their area key ("district:Huangpu")."""
+    rows = session.exec(select(Incident).where(col(Incident.open_key).is_not(None))).all()
+    return {row.open_key: row for row in rows if row.open_key is not None}
+
+
+def incident_for(by_key: Mapping[str, Incident], district: str, hub: str) -> Incident | None:
+    """The open incident covering a terminal of `district` behind `hub`, narrowest first."""
+    return next((by_key[a.key] for a in areas_of(district, hub) if a.key in by_key), None)
+
+
+def join_many(conn: Connection, held: Sequence[Held], now: datetime) -> None:
+    """`_join` for many terminals of a storm at once, in a few statements on `conn`.
+
+    The same rows as one `hold_in_storm` each: a terminal joins (or, back and down
+    again, rejoins) its incident, the incident's counters move in SQL (other workers
+    join it too), and a line goes on each terminal's history.
+    """
+    if not held:
+        return
+    incident_ids = sorted({_id(h.incident) for h in held})
+    device_ids = sorted({h.device_id for h in held})
+    there = {
+        (row.incident_id, row.device_id): row.back_at
+        for row in conn.execute(
+            select(
+                IncidentTerminal.incident_id, IncidentTerminal.device_id, IncidentTerminal.back_at
+            ).where(
+                col(IncidentTerminal.incident_id).in_(incident_ids),
+                col(IncidentTerminal.device_id).in_(device_ids),
+            )
+        )
+    }
+    trouble = Trouble.POWER_LOST
+    new: list[dict[str, object]] = []
+    rejoined: list[dict[str, object]] = []
+    grown: Counter[int] = Counter()
+    details: list[str] = []
+    returned: Counter[int] = Counter()
+    for h in held:
+        key = (_id(h.incident), h.device_id)
+        detail = f"{trouble} during area incident {key[0]} ({where(h.incident)})"
+        details.append(detail[:MAX_DETAIL_CHARS])
+        if key not in there:
+            new.append(
+                {
+                    "incident_id": key[0],
+                    "device_id": h.device_id,
+                    "trouble": str(trouble),
+                    "joined_at": now,
+                }
+            )
+            grown[key[0]] += 1
+        elif there[key] is not None:
+            rejoined.append({"i": key[0], "d": h.device_id})
+            returned[key[0]] += 1
+    if new:
+        conn.execute(insert(IncidentTerminal), new)
+    if rejoined:
+        conn.execute(
+            update(IncidentTerminal)
+            .where(
+                col(IncidentTerminal.incident_id) == bindparam("i"),
+                col(IncidentTerminal.device_id) == bindparam("d"),
+            )
+            .values(back_at=None),
+            rejoined,
+        )
+    for incident_id in sorted(set(grown) | set(returned)):
+        conn.execute(
+            update(Incident)
+            .where(col(Incident.id) == incident_id)
+            .values(
+                terminals=col(Incident.terminals) + grown[incident_id],
+                back=col(Incident.back) - returned[incident_id],
+                last_signal_at=now,
+            )
+        )
+    conn.execute(
+        insert(DeviceHistory),
+        [
+            {
+                "device_id": h.device_id,
+                "at": now,
+                "by": STORM_BY,
+                "action": "incident",
+                "elder_id": h.elder_id,
+                "detail": detail,
+            }
+            for h, detail in zip(held, details, strict=True)
+        ],
+    )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, text, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
@@ -67,8 +67,13 @@ _SOURCES = (
     .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
     .where(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
 )
+# Each column IN its own list, not the triple IN a list of triples: SQLite scans the whole
+# table for the latter, and looks the former up in the unique key's index. The rows are
+# then narrowed to the exact keys.
 _EXISTING = select(_EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq, _EVENT.c.case_id).where(
-    tuple_(_EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq).in_(bindparam("keys", expanding=True))
+    _EVENT.c.device_id.in_(bindparam("ids", expanding=True)),
+    _EVENT.c.boot.in_(bindparam("boots", expanding=True)),
+    _EVENT.c.seq.in_(bindparam("seqs", expanding=True)),
 )
 _INSERT_EVENTS = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
 _TOUCH_DEVICE = (
@@ -289,6 +294,14 @@ def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
 
 def _existing(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKey, str | None]:
     """Keys of `reports` already recorded, with their case."""
-    keys = sorted({(r.key.device_id, r.key.boot, r.key.seq) for r in reports})
-    rows = conn.execute(_EXISTING, {"keys": keys}).all()
-    return {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
+    keys = {r.key for r in reports}
+    rows = conn.execute(
+        _EXISTING,
+        {
+            "ids": sorted({k.device_id for k in keys}),
+            "boots": sorted({k.boot for k in keys}),
+            "seqs": sorted({k.seq for k in keys}),
+        },
+    ).all()
+    found = {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
+    return {key: case_id for key, case_id in found.items() if key in keys}

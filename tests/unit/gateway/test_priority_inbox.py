@@ -9,15 +9,12 @@ from typing import Any
 import pytest
 
 from device_gateway.batching import PriorityInbox, is_urgent
+from device_gateway.mqtt_url import parse_mqtt_url
 from device_gateway.ports import Inbound
+from device_gateway.transports.mqtt import MqttTransport
 
-
-class _Mqtt:
-    source = "mqtt"
-
-
-class _Serial:
-    source = "serial:/dev/ttyUSB0"
+# Never connected: only its glance at a message is used.
+_MQTT = MqttTransport(parse_mqtt_url("mqtt://127.0.0.1:1"), client_id="inbox-test")
 
 
 BODIES: dict[str, dict[str, Any]] = {
@@ -30,19 +27,16 @@ BODIES: dict[str, dict[str, Any]] = {
 }
 
 
-def _item(kind: str, seq: int, transport: Any = None) -> Inbound:
-    payload = json.dumps({"boot": 1, "seq": seq, **BODIES[kind]}).encode()
-    return Inbound("vnh/v1/dev/T1001/up", payload, seq, transport or _Mqtt())
-
-
 def _mqtt(kind: str, seq: int) -> Inbound:
-    return _item(kind, seq)
+    payload = json.dumps({"boot": 1, "seq": seq, **BODIES[kind]}).encode()
+    return Inbound("vnh/v1/dev/T1001/up", payload, seq, _MQTT)
 
 
 def test_presses_falls_and_cancels_are_urgent_technical_reports_are_not() -> None:
     assert [is_urgent(_mqtt(k, 1)) for k in ("press", "fall", "cancel")] == [True] * 3
     assert [is_urgent(_mqtt(k, 1)) for k in ("power", "heartbeat", "battery")] == [False] * 3
-    assert is_urgent(_item("power", 1, _Serial()))  # not looked into: urgent
+    presence = Inbound("vnh/v1/dev/T1001/status", b"offline", 1, _MQTT)
+    assert not is_urgent(presence)
 
 
 def test_an_urgent_item_is_taken_before_the_routine_ones_queued_earlier() -> None:
