@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 import statistics
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from firmware_sim.provision import provision
 from vnh.bench_load import Echo, Figures, run_fleet
-from vnh.bench_procs import Process, Service, mosquitto_binary, start_amqtt, start_mosquitto
+from vnh.bench_procs import Service, bench_workdir, mosquitto_binary, print_report, start_broker
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +31,6 @@ def _echo_figures(
         return run_fleet(mqtt_url, credentials, rounds=rounds, rate_per_s=rate, duration_s=duration)
     finally:
         echo.close()
-
-
-def _start_broker(workdir: Path) -> tuple[Process, str, str]:
-    """A broker of our own in `workdir`: Mosquitto when installed, else amqtt."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    binary = mosquitto_binary()
-    if binary is not None:
-        proc, url = start_mosquitto(binary, workdir)
-        return proc, url, "mosquitto"
-    proc, url = start_amqtt(workdir)
-    return proc, url, "amqtt"
 
 
 def run_bench(
@@ -78,11 +62,11 @@ def run_bench(
         else:
             # The echo gets a broker of its own: a gateway subscribed to the service's broker
             # would answer the echo's terminals too.
-            proc, echo_url, kind = _start_broker(workdir / "echo-broker")
+            proc, echo_url, kind = start_broker(workdir / "echo-broker")
             stack.enter_context(proc)
             service_broker = mqtt_url
             if service_broker is None and kind == "mosquitto":
-                proc, service_broker, _ = _start_broker(workdir / "service-broker")
+                proc, service_broker, _ = start_broker(workdir / "service-broker")
                 stack.enter_context(proc)
             db = database_url or f"sqlite:///{workdir / 'bench.db'}"
             report["database"] = db.split("://", 1)[0]
@@ -209,26 +193,3 @@ def bench(
             workdir=workdir,
         )
     print_report(report, as_json, _table)
-
-
-@contextmanager
-def bench_workdir(prefix: str, keep: bool) -> Iterator[Path]:
-    """A working directory for one bench run: removed afterwards, or kept and named."""
-    workdir = Path(tempfile.mkdtemp(prefix=prefix))
-    if keep:
-        typer.echo(f"working directory: {workdir}", err=True)
-    try:
-        yield workdir
-    finally:
-        if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-def print_report(
-    report: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]], Table]
-) -> None:
-    """The report as JSON, or as the bench's table."""
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
-    else:
-        Console().print(table(report))

@@ -35,9 +35,8 @@ from care_api.settings import Settings
 from care_api.store.incident_tables import Incident
 from care_api.store.tables import Case, Contact, Device, DeviceEvent, Elder
 from firmware_sim.address import BrokerAddress
-from vnh.bench import _start_broker, bench_workdir, print_report
 from vnh.bench_load import percentile_ms
-from vnh.bench_procs import HOST, Service, free_port
+from vnh.bench_procs import HOST, Service, bench_workdir, free_port, print_report, start_broker
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +239,7 @@ def run_storm(
     storm_ids = [d for d in phones if d.startswith(STORM_PREFIX)]
     report: dict[str, Any] = {"storm_terminals": storm_terminals, "storm_s": storm_s, "rate": rate}
     with ExitStack() as stack:
-        proc, broker_url, kind = _start_broker(workdir / "broker")
+        proc, broker_url, kind = start_broker(workdir / "broker")
         stack.enter_context(proc)
         report["broker"] = kind
         twilio = TwilioStandIn()
