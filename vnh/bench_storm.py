@@ -92,6 +92,19 @@ class TwilioStandIn:
         """Where the service's Twilio client is pointed."""
         return f"http://{HOST}:{self._server.server_address[1]}"
 
+    def service_env(self) -> dict[str, str]:
+        """The settings that point `vnh serve` at this stand-in."""
+        return {
+            "VNH_TWILIO_ACCOUNT_SID": TWILIO_SID,
+            "VNH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "VNH_TWILIO_FROM": "+15005550006",
+            "VNH_TWILIO_API_URL": self.base_url,
+            "VNH_PUBLIC_URL": "http://127.0.0.1",
+            # Twilio's own per-number pace is not what is measured here.
+            "VNH_TWILIO_SMS_PER_S": "0",
+            "VNH_SEND_MAX_PER_MINUTE": "0",
+        }
+
     def close(self) -> None:
         """Stop serving."""
         self._server.shutdown()
@@ -202,6 +215,12 @@ def seed(database_url: str, storm: int, pressers: int) -> dict[str, str]:
         for table, rows in ((Elder, elders), (Contact, contacts), (Device, devices)):
             for start in range(0, len(rows), 5000):
                 conn.execute(insert(table), rows[start : start + 5000])
+        if conn.dialect.name == "postgresql":
+            # The ids above were given, not drawn: elders added later (`vnh bench` provisions
+            # its fleet after) must not be handed them again.
+            conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('elder', 'id'), (SELECT max(id) FROM elder))"
+            )
     services.close()
     return phones
 
@@ -244,21 +263,7 @@ def run_storm(
         report["broker"] = kind
         twilio = TwilioStandIn()
         stack.callback(twilio.close)
-        service = Service(
-            workdir,
-            database_url,
-            broker_url,
-            extra_env={
-                "VNH_TWILIO_ACCOUNT_SID": TWILIO_SID,
-                "VNH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-                "VNH_TWILIO_FROM": "+15005550006",
-                "VNH_TWILIO_API_URL": twilio.base_url,
-                "VNH_PUBLIC_URL": "http://127.0.0.1",
-                # Twilio's own per-number pace is not what is measured here.
-                "VNH_TWILIO_SMS_PER_S": "0",
-                "VNH_SEND_MAX_PER_MINUTE": "0",
-            },
-        )
+        service = Service(workdir, database_url, broker_url, extra_env=twilio.service_env())
         stack.callback(service.stop)
         service.wait_ready()
         terminals = Terminals(service.mqtt_url)
