@@ -52,7 +52,7 @@ from care_api.domain.events import (
     DomainEvent,
     VolunteersRequested,
 )
-from care_api.domain.model import CaseState, TimerPurpose
+from care_api.domain.model import CaseKind, CaseState, TimerPurpose
 from care_api.services import Services
 from care_api.settings import Settings
 from care_api.store.tables import Notification, Timer
@@ -76,6 +76,10 @@ FOLLOWED: tuple[type, ...] = (
     VolunteersRequested,
     CallRequested,
 )
+
+
+def _is_emergency(event: DomainEvent) -> bool:
+    return isinstance(event, CaseOpened) and event.kind is CaseKind.EMERGENCY
 
 
 def _gave_up(uow: SqlUnitOfWork, row: Notification, detail: str, now: datetime) -> None:
@@ -237,7 +241,11 @@ class AlertsComponent:
             event = self._inbox.get()
             if event is None:
                 return
-            self._services.intake.step_aside()
+            if not _is_emergency(event):
+                # An emergency's first alert does not wait for the intake to be calm: under
+                # a steady press rate it never is, and stepping aside up to 50 ms an event
+                # capped these alerts at 20 a second.
+                self._services.intake.step_aside()
             self.handle(event)
 
     def handle(self, event: DomainEvent) -> None:
