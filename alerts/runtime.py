@@ -242,11 +242,14 @@ class AlertsComponent:
             if event is None:
                 return
             if not _is_emergency(event):
-                # An emergency's first alert does not wait for the intake to be calm: under
-                # a steady press rate it never is, and stepping aside up to 50 ms an event
-                # capped these alerts at 20 a second.
                 self._services.intake.step_aside()
-            self.handle(event)
+                self.handle(event)
+                continue
+            # An emergency's first alert does not wait for the intake to be calm, nor do its
+            # messages: under a steady press rate it never is, and stepping aside up to 50 ms
+            # a unit capped these alerts at 20 a second.
+            with self.sender.urgent():
+                self.handle(event)
 
     def handle(self, event: DomainEvent) -> None:
         """Write the rows one event calls for; a failure is logged and the next event goes on."""

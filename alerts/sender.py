@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -64,10 +65,6 @@ STOP_JOIN_S = 15.0
 # record go to these. One at a time, a provider answering in 200 ms caps the sender at five
 # messages a second, and 100 emergencies a second ask for 200.
 SEND_THREADS = 8
-# Claims made in a row once the sender has stepped aside for the intake (or waited its
-# most): stepping aside before each claim capped the sender at 20 claims a second under a
-# steady press rate, which never leaves the intake calm for long.
-CLAIMS_PER_TURN = 10
 
 
 class OutboxWriter:
@@ -199,6 +196,8 @@ class NotificationSender:
         self._sms_slots: dict[int, datetime] = {}  # row → the pace slot kept for it
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._queued: set[int] = set()
+        self._urgent: set[int] = set()  # queued rows of an emergency's alert
+        self._marking = threading.local()  # set while a thread enqueues an emergency's rows
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -214,11 +213,23 @@ class NotificationSender:
         with self._lock:
             return len(self._queued)
 
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """Rows this thread enqueues meanwhile are an emergency's: they do not step aside."""
+        self._marking.on = True
+        try:
+            yield
+        finally:
+            self._marking.on = False
+
     def enqueue(self, ids: Iterable[int]) -> None:
         """Hand rows to the sender; a row already waiting is not queued twice."""
+        urgent = getattr(self._marking, "on", False)
         with self._lock:
             fresh = [i for i in ids if i not in self._queued]
             self._queued.update(fresh)
+            if urgent:
+                self._urgent.update(fresh)
         for notification_id in fresh:
             self._queue.put(notification_id)
 
@@ -280,15 +291,17 @@ class NotificationSender:
 
     def _run(self) -> None:
         pool = self._pool
-        turn = 0
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            if turn == 0 or self._queue.empty():
+            with self._lock:
+                urgent = item in self._urgent
+                self._urgent.discard(item)
+            if not urgent:
+                # Up to 50 ms a row while presses wait for acks; an emergency's alert does
+                # not wait (under a steady press rate that capped them at 20 a second).
                 self._services.intake.step_aside()
-                turn = CLAIMS_PER_TURN
-            turn -= 1
             if pool is None:  # pragma: no cover - start() makes the pool first
                 self._take(item)
                 continue
@@ -316,6 +329,7 @@ class NotificationSender:
     def _take(self, notification_id: int) -> None:
         with self._lock:
             self._queued.discard(notification_id)
+            self._urgent.discard(notification_id)
         try:
             self.deliver(notification_id)
         except Exception:

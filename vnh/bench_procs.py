@@ -33,6 +33,7 @@ MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.05
+BENCH_DB_PREFIX = "vnh_bench_run_"  # a PostgreSQL database made for one run
 # The broker settings a production gateway needs: the gateway PUBACKs only after its commit,
 # so Mosquitto's default of 20 messages in flight per client would cap every batch at 20.
 MOSQUITTO_TUNING = (
@@ -239,7 +240,7 @@ def print_report(
 def postgres_database(admin_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database on the server of `admin_url`; dropped afterwards."""
     url = make_url(admin_url).set(drivername="postgresql+psycopg")
-    name = f"vnh_bench_{secrets.token_hex(4)}"
+    name = f"{BENCH_DB_PREFIX}{secrets.token_hex(4)}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
