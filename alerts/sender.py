@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -58,6 +60,11 @@ CHECKED_IN_LATE_DETAIL = "cancelled: checked in late"
 MAX_BODY_CHARS = 1600
 MAX_DETAIL_CHARS = 500
 STOP_JOIN_S = 15.0
+# Requests to the provider in flight at once. One thread claims rows in order (the send
+# bounds and the SMS pace decide there, one row at a time, as before); the request and its
+# record go to these. One at a time, a provider answering in 200 ms caps the sender at five
+# messages a second, and 100 emergencies a second ask for 200.
+SEND_THREADS = 8
 
 
 class OutboxWriter:
@@ -189,8 +196,14 @@ class NotificationSender:
         self._sms_slots: dict[int, datetime] = {}  # row → the pace slot kept for it
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._queued: set[int] = set()
+        self._urgent: set[int] = set()  # queued rows of an emergency's alert
+        self._marking = threading.local()  # set while a thread enqueues an emergency's rows
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        # Claimed rows not yet sent stay few: a row claimed long before its request would
+        # outlive its lease and be claimed again.
+        self._in_flight = threading.BoundedSemaphore(SEND_THREADS)
         self.sent = 0
         self.failed = 0
 
@@ -200,11 +213,23 @@ class NotificationSender:
         with self._lock:
             return len(self._queued)
 
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """Rows this thread enqueues meanwhile are an emergency's: they do not step aside."""
+        self._marking.on = True
+        try:
+            yield
+        finally:
+            self._marking.on = False
+
     def enqueue(self, ids: Iterable[int]) -> None:
         """Hand rows to the sender; a row already waiting is not queued twice."""
+        urgent = getattr(self._marking, "on", False)
         with self._lock:
             fresh = [i for i in ids if i not in self._queued]
             self._queued.update(fresh)
+            if urgent:
+                self._urgent.update(fresh)
         for notification_id in fresh:
             self._queue.put(notification_id)
 
@@ -239,14 +264,15 @@ class NotificationSender:
                 self._take(item)
 
     def start(self) -> None:
-        """Start the sender thread."""
+        """Start the claiming thread and the threads that send what it claimed."""
         if self._thread is not None:
             return
+        self._pool = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="alerts-send")
         self._thread = threading.Thread(target=self._run, name="alerts-sender", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after the message in hand; rows still queued are picked up by the next sweep."""
+        """Stop after the messages in hand; rows still queued are picked up by the next sweep."""
         if self._thread is None:
             return
         self._queue.put(None)
@@ -254,6 +280,9 @@ class NotificationSender:
         if self._thread.is_alive():
             log.warning("sender thread did not stop within %.0f s", STOP_JOIN_S)
         self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # each request ends within the notifier's timeout
+            self._pool = None
 
     @property
     def running(self) -> bool:
@@ -261,17 +290,49 @@ class NotificationSender:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        pool = self._pool
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            self._services.intake.step_aside()
-            with self._services.alerting.busy():  # a storm's reports wait meanwhile
-                self._take(item)
+            with self._lock:
+                urgent = item in self._urgent
+                self._urgent.discard(item)
+            if not urgent:
+                # Up to 50 ms a row while presses wait for acks; an emergency's alert does
+                # not wait (under a steady press rate that capped them at 20 a second).
+                self._services.intake.step_aside()
+            if pool is None:  # pragma: no cover - start() makes the pool first
+                with self._services.alerting.busy():
+                    self._take(item)
+                continue
+            with self._lock:
+                self._queued.discard(item)
+            self._in_flight.acquire()  # a sending thread is free
+            try:
+                with self._services.alerting.busy():  # a storm's reports wait meanwhile
+                    claimed = self._claim(item)
+            except Exception:
+                log.exception("claiming notification %d failed", item)
+                claimed = None
+            if claimed is None:
+                self._in_flight.release()
+                continue
+            pool.submit(self._send_quietly, item, *claimed)
+
+    def _send_quietly(self, notification_id: int, message: OutboundMessage, attempts: int) -> None:
+        try:
+            with self._services.alerting.busy():
+                self._send(notification_id, message, attempts)
+        except Exception:
+            log.exception("delivering notification %d failed", notification_id)
+        finally:
+            self._in_flight.release()
 
     def _take(self, notification_id: int) -> None:
         with self._lock:
             self._queued.discard(notification_id)
+            self._urgent.discard(notification_id)
         try:
             self.deliver(notification_id)
         except Exception:
@@ -282,7 +343,10 @@ class NotificationSender:
         claimed = self._claim(notification_id)
         if claimed is None:
             return None
-        message, attempts = claimed
+        return self._send(notification_id, *claimed)
+
+    def _send(self, notification_id: int, message: OutboundMessage, attempts: int) -> str:
+        """Hand a claimed row to its notifier and record what came of it; its new status."""
         notifier = self._notifiers.get(message.channel)
         if notifier is None:
             # Never "delivered": the row fails where all can see it (or falls back).
@@ -403,7 +467,8 @@ class NotificationSender:
             row.updated_at = now
             uow.session.add(row)
             uow.commit()
-        self.sent += 1
+        with self._lock:
+            self.sent += 1
         log.debug("notification %d %s (%s)", notification_id, receipt.status, receipt.provider_id)
         return receipt.status
 
@@ -411,7 +476,8 @@ class NotificationSender:
         self, notification_id: int, attempts: int, detail: str, retryable: bool
     ) -> str:
         now = self._services.clock.now()
-        self.failed += 1
+        with self._lock:
+            self.failed += 1
         give_up = not retryable or attempts >= MAX_ATTEMPTS
         fell_back: list[int] = []
         with self._services.uow() as uow:

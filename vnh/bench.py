@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 import statistics
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from firmware_sim.provision import provision
+from vnh.bench_alerts import AlertPhase
 from vnh.bench_load import Echo, Figures, run_fleet
-from vnh.bench_procs import Process, Service, mosquitto_binary, start_amqtt, start_mosquitto
+from vnh.bench_procs import (
+    Service,
+    bench_workdir,
+    mosquitto_binary,
+    postgres_database,
+    print_report,
+    start_broker,
+)
+from vnh.bench_storm import TwilioStandIn
 
 log = logging.getLogger(__name__)
 
 PREFIX = "BENCH"
 RATIO_KEYS = ("burst_per_s", "p50_ms", "p99_ms")
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def _echo_figures(
@@ -38,17 +43,6 @@ def _echo_figures(
         echo.close()
 
 
-def _start_broker(workdir: Path) -> tuple[Process, str, str]:
-    """A broker of our own in `workdir`: Mosquitto when installed, else amqtt."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    binary = mosquitto_binary()
-    if binary is not None:
-        proc, url = start_mosquitto(binary, workdir)
-        return proc, url, "mosquitto"
-    proc, url = start_amqtt(workdir)
-    return proc, url, "amqtt"
-
-
 def run_bench(
     *,
     devices: int,
@@ -61,13 +55,18 @@ def run_bench(
     mqtt_url: str | None,
     token: str | None,
     workdir: Path,
+    alert_rate: float = 0.0,
+    alert_s: float = 0.0,
 ) -> dict[str, Any]:
     """Start what is missing, then measure the echo and the service in turn, `repeat` times.
 
     The two alternate so that a machine whose load changes meanwhile weighs on both alike;
-    each service repeat uses terminals of its own, so its burst opens new cases.
+    each service repeat uses terminals of its own, so its burst opens new cases. Before
+    them, with `alert_rate`, emergencies at that rate show how soon their first alert
+    reaches Twilio (a local stand-in), on a service that starts on its own brokers.
     """
     report: dict[str, Any] = {"devices": devices, "rounds": rounds, "repeat": repeat}
+    alerts: AlertPhase | None = None
     with ExitStack() as stack:
         echo_url: str | None = None
         if api_url is not None:
@@ -78,17 +77,26 @@ def run_bench(
         else:
             # The echo gets a broker of its own: a gateway subscribed to the service's broker
             # would answer the echo's terminals too.
-            proc, echo_url, kind = _start_broker(workdir / "echo-broker")
+            proc, echo_url, kind = start_broker(workdir / "echo-broker")
             stack.enter_context(proc)
             service_broker = mqtt_url
             if service_broker is None and kind == "mosquitto":
-                proc, service_broker, _ = _start_broker(workdir / "service-broker")
+                proc, service_broker, _ = start_broker(workdir / "service-broker")
                 stack.enter_context(proc)
             db = database_url or f"sqlite:///{workdir / 'bench.db'}"
-            report["database"] = db.split("://", 1)[0]
-            service = Service(workdir, db, service_broker)
+            report["database"] = db.split("://", 1)[0].split("+", 1)[0]
+            extra_env: dict[str, str] = {}
+            if alert_rate > 0 and mqtt_url is None and service_broker is not None:
+                # Our own anonymous broker: one client may speak for the seeded terminals.
+                twilio = TwilioStandIn()
+                stack.callback(twilio.close)
+                alerts = AlertPhase(db, twilio, alert_rate, alert_s)
+                extra_env = twilio.service_env()
+            service = Service(workdir, db, service_broker, extra_env=extra_env)
             stack.callback(service.stop)
             service.wait_ready()
+            if alerts is not None:
+                report["alerts"] = alerts.run(service.mqtt_url)
             service_mqtt, service_api, service_token = (
                 service.mqtt_url,
                 service.api_url,
@@ -143,12 +151,21 @@ def _ratios(service: dict[str, Any], echo: dict[str, Any] | None) -> dict[str, f
 
 
 def _table(report: dict[str, Any]) -> Table:
+    first = report["databases"][0]
     table = Table(
-        title=f"vnh bench: {report['devices']} terminals, broker {report['broker']}, "
-        f"database {report.get('database', 'external')}, median of {report['repeat']} runs"
+        title=f"vnh bench: {first['devices']} terminals, broker {first['broker']}, "
+        f"median of {first['repeat']} runs per database"
     )
     for column in ("figure", "service", "bare echo", "service / echo (paired)"):
         table.add_column(column, justify="left" if column == "figure" else "right")
+    for one in report["databases"]:
+        table.add_row(f"[bold]{one.get('database', 'external')}[/bold]", "", "", "")
+        _database_rows(table, one)
+        table.add_section()
+    return table
+
+
+def _database_rows(table: Table, report: dict[str, Any]) -> None:
     service, echo, ratios = report["service"], report["echo"] or {}, report["ratio"]
     rows = [
         ("burst presses/s", "burst_per_s"),
@@ -159,8 +176,25 @@ def _table(report: dict[str, Any]) -> Table:
         ("resends", "resends"),
     ]
     for label, key in rows:
-        table.add_row(label, _cell(service.get(key)), _cell(echo.get(key)), _cell(ratios.get(key)))
-    return table
+        table.add_row(
+            label,
+            _cell(service.get(key)),
+            _cell(echo.get(key)),
+            _cell(ratios.get(key)),
+        )
+    alerts = report.get("alerts")
+    if alerts is None:
+        return
+    at = f"alerts, {alerts['rate']:g} emergencies/s"
+    pairs: tuple[tuple[str, tuple[str, str]], ...] = (
+        ("press→ack p50 / p99 ms", ("ack_p50_ms", "ack_p99_ms")),
+        ("case commit→first Twilio p50 / p99 ms", ("alert_p50_ms", "alert_p99_ms")),
+    )
+    counts = f"{alerts['presses']} ({alerts['acked']}, {alerts['alerted']})"
+    table.add_row(f"{at}: presses (acked, alerted)", counts, "-", "-")
+    for label, (p50, p99) in pairs:
+        cell = f"{_cell(alerts[p50])} / {_cell(alerts[p99])}"
+        table.add_row(f"{at}: {label}", cell, "-", "-")
 
 
 def _cell(value: object) -> str:
@@ -176,9 +210,24 @@ def bench(
     repeat: Annotated[
         int, typer.Option(min=1, help="Echo and service measured in turn this many times.")
     ] = 3,
-    database_url: Annotated[
-        str | None, typer.Option(help="Database for the service it starts (default: temp SQLite).")
+    database: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Database of the service it starts: sqlite, postgresql (a database made for "
+            "the run on --pg-admin-url, dropped after) or a URL; repeat it to measure each "
+            "in turn in one run (default: sqlite)."
+        ),
     ] = None,
+    pg_admin_url: Annotated[
+        str, typer.Option(envvar="VNH_BENCH_PG_URL", help="PostgreSQL server for `postgresql`.")
+    ] = PG_ADMIN_URL,
+    alert_rate: Annotated[
+        float,
+        typer.Option(min=0.0, help="Emergencies per second of the alert phase (0: none)."),
+    ] = 100.0,
+    alert_duration: Annotated[
+        float, typer.Option(min=1.0, help="Seconds of the alert phase.")
+    ] = 5.0,
     api_url: Annotated[
         str | None, typer.Option(help="Bench a running service instead of starting one.")
     ] = None,
@@ -195,40 +244,39 @@ def bench(
     if ctx.invoked_subcommand is not None:
         return  # `vnh bench storm`: its own options, its own run
     logging.basicConfig(level=logging.WARNING)
+    kinds = [None] if api_url is not None else (database or ["sqlite"])
+    reports = []
     with bench_workdir("vnh-bench-", keep) as workdir:
-        report = run_bench(
-            devices=devices,
-            rounds=rounds,
-            rate=rate,
-            duration=duration,
-            repeat=repeat,
-            database_url=database_url,
-            api_url=api_url,
-            mqtt_url=mqtt_url,
-            token=token if api_url else None,
-            workdir=workdir,
-        )
-    print_report(report, as_json, _table)
+        for n, kind in enumerate(kinds):
+            with ExitStack() as stack:
+                here = workdir / f"db{n}"
+                here.mkdir()
+                url = None if kind is None else _database_url(kind, here, pg_admin_url, stack)
+                reports.append(
+                    run_bench(
+                        devices=devices,
+                        rounds=rounds,
+                        rate=rate,
+                        duration=duration,
+                        repeat=repeat,
+                        database_url=url,
+                        api_url=api_url,
+                        mqtt_url=mqtt_url,
+                        token=token if api_url else None,
+                        workdir=here,
+                        alert_rate=alert_rate,
+                        alert_s=alert_duration,
+                    )
+                )
+    print_report({"databases": reports}, as_json, _table)
 
 
-@contextmanager
-def bench_workdir(prefix: str, keep: bool) -> Iterator[Path]:
-    """A working directory for one bench run: removed afterwards, or kept and named."""
-    workdir = Path(tempfile.mkdtemp(prefix=prefix))
-    if keep:
-        typer.echo(f"working directory: {workdir}", err=True)
-    try:
-        yield workdir
-    finally:
-        if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-def print_report(
-    report: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]], Table]
-) -> None:
-    """The report as JSON, or as the bench's table."""
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
-    else:
-        Console().print(table(report))
+def _database_url(kind: str, workdir: Path, pg_admin_url: str, stack: ExitStack) -> str:
+    """The URL of `--database` KIND; a PostgreSQL database made for the run is dropped after."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    if kind in ("postgresql", "postgres", "pg"):
+        return stack.enter_context(postgres_database(pg_admin_url))
+    if "://" not in kind:
+        raise typer.BadParameter(f"--database {kind!r}: sqlite, postgresql or a URL")
+    return kind

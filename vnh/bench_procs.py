@@ -1,19 +1,32 @@
-"""Processes `vnh bench` starts for itself: a broker and `vnh serve`, on free local ports."""
+"""What every `vnh bench` run shares: brokers, `vnh serve`, a database, the report printer.
+
+The processes run on free local ports in a working directory of the run; a PostgreSQL
+database is made for the run and dropped after it.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, make_url
 
 HOST = "127.0.0.1"
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -21,6 +34,7 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.05
 SERVE_CODE = "from vnh.cli import main; main()"  # what `vnh serve` runs, without a console script
+BENCH_DB_PREFIX = "vnh_bench_run_"  # a PostgreSQL database made for one run
 # The broker settings a production gateway needs: the gateway PUBACKs only after its commit,
 # so Mosquitto's default of 20 messages in flight per client would cap every batch at 20.
 MOSQUITTO_TUNING = (
@@ -193,3 +207,55 @@ def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VNH_")}
     env.update(extra)
     return env
+
+
+def start_broker(workdir: Path) -> tuple[Process, str, str]:
+    """A broker of our own in `workdir`: Mosquitto when installed, else amqtt."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    binary = mosquitto_binary()
+    if binary is not None:
+        proc, url = start_mosquitto(binary, workdir)
+        return proc, url, "mosquitto"
+    proc, url = start_amqtt(workdir)
+    return proc, url, "amqtt"
+
+
+@contextmanager
+def bench_workdir(prefix: str, keep: bool) -> Iterator[Path]:
+    """A working directory for one bench run: removed afterwards, or kept and named."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    if keep:
+        typer.echo(f"working directory: {workdir}", err=True)
+    try:
+        yield workdir
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def print_report(
+    report: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]], Table]
+) -> None:
+    """The report as JSON, or as the bench's table."""
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        Console().print(table(report))
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on the server of `admin_url`; dropped afterwards."""
+    url = make_url(admin_url).set(drivername="postgresql+psycopg")
+    name = f"{BENCH_DB_PREFIX}{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()

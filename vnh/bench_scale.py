@@ -22,10 +22,9 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +46,6 @@ from care_api.usecases.cases.ladders import DEFAULT_LADDERS, ladder_to_data
 from firmware_sim.fleet import Fleet
 from firmware_sim.pending import PendingEvent
 from firmware_sim.terminal import Terminal
-from vnh.bench import bench_workdir, print_report
 from vnh.bench_load import (
     BENCH_ACK_TIMEOUT_S,
     BENCH_HEARTBEAT_S,
@@ -56,8 +54,16 @@ from vnh.bench_load import (
     percentile_ms,
     run_fleet,
 )
-from vnh.bench_procs import Process, Service, mosquitto_binary, start_mosquitto
-from vnh.bench_storm import TWILIO_SID, TWILIO_TOKEN, TwilioStandIn
+from vnh.bench_procs import (
+    Process,
+    Service,
+    bench_workdir,
+    mosquitto_binary,
+    postgres_database,
+    print_report,
+    start_mosquitto,
+)
+from vnh.bench_storm import TwilioStandIn
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +87,6 @@ FLUSH_WAIT_S = 7.0
 STATS_WAIT_S = 1.5
 # Thread names (set in the child by `serve_named`) → the part they belong to.
 PARTS = (("alerts", ("alerts-",)), ("gateway", ("vnh-gateway", "paho-", "vnh-")))
-TWILIO_ENV = {
-    "VNH_TWILIO_ACCOUNT_SID": TWILIO_SID,
-    "VNH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-    "VNH_TWILIO_FROM": "+15005550006",
-    "VNH_PUBLIC_URL": "http://127.0.0.1",
-    # Twilio's own pace per number and the centre's send bounds are not what is measured.
-    "VNH_TWILIO_SMS_PER_S": "0",
-    "VNH_SEND_MAX_PER_MINUTE": "0",
-}
 # What a `vnh serve` of this bench runs: the service, its threads named for /proc.
 SERVE_CODE = "from vnh.bench_scale import serve_named; serve_named()"
 PR_SET_NAME = 15
@@ -154,20 +151,6 @@ def rss_bytes(pid: int) -> int:
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------
-
-
-@contextmanager
-def own_database(admin_dsn: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for this run (SQLAlchemy URL), dropped afterwards."""
-    name = f"vnh_bench_scale_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def table_figures(database_url: str) -> dict[str, tuple[int, int, int]]:
@@ -451,8 +434,7 @@ def start_gateways(
 ) -> list[Service]:
     """`count` gateway processes sharing the terminals through `$share/vnh-gw/…`."""
     env = {
-        **TWILIO_ENV,
-        "VNH_TWILIO_API_URL": twilio.base_url,
+        **twilio.service_env(),
         "VNH_MQTT_SHARED_GROUP": SHARE_GROUP,
     }
     services = []
@@ -501,7 +483,7 @@ def run_scale(
     }
     groups = {f"T{n}_": devices for n in processes} | {f"E{n}_": presses for n in processes}
     with ExitStack() as stack:
-        database_url = stack.enter_context(own_database(admin_dsn))
+        database_url = stack.enter_context(postgres_database(admin_dsn))
         ids = seed(database_url, {**groups, "I_": idle})
         (workdir / "echo").mkdir()
         echo_broker, echo_url = start_mosquitto(binary, workdir / "echo")

@@ -35,9 +35,8 @@ from care_api.settings import Settings
 from care_api.store.incident_tables import Incident
 from care_api.store.tables import Case, Contact, Device, DeviceEvent, Elder
 from firmware_sim.address import BrokerAddress
-from vnh.bench import _start_broker, bench_workdir, print_report
 from vnh.bench_load import percentile_ms
-from vnh.bench_procs import HOST, Service, free_port
+from vnh.bench_procs import HOST, Service, bench_workdir, free_port, print_report, start_broker
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +91,19 @@ class TwilioStandIn:
     def base_url(self) -> str:
         """Where the service's Twilio client is pointed."""
         return f"http://{HOST}:{self._server.server_address[1]}"
+
+    def service_env(self) -> dict[str, str]:
+        """The settings that point `vnh serve` at this stand-in."""
+        return {
+            "VNH_TWILIO_ACCOUNT_SID": TWILIO_SID,
+            "VNH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "VNH_TWILIO_FROM": "+15005550006",
+            "VNH_TWILIO_API_URL": self.base_url,
+            "VNH_PUBLIC_URL": "http://127.0.0.1",
+            # Twilio's own per-number pace is not what is measured here.
+            "VNH_TWILIO_SMS_PER_S": "0",
+            "VNH_SEND_MAX_PER_MINUTE": "0",
+        }
 
     def close(self) -> None:
         """Stop serving."""
@@ -203,6 +215,12 @@ def seed(database_url: str, storm: int, pressers: int) -> dict[str, str]:
         for table, rows in ((Elder, elders), (Contact, contacts), (Device, devices)):
             for start in range(0, len(rows), 5000):
                 conn.execute(insert(table), rows[start : start + 5000])
+        if conn.dialect.name == "postgresql":
+            # The ids above were given, not drawn: elders added later (`vnh bench` provisions
+            # its fleet after) must not be handed them again.
+            conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('elder', 'id'), (SELECT max(id) FROM elder))"
+            )
     services.close()
     return phones
 
@@ -240,26 +258,12 @@ def run_storm(
     storm_ids = [d for d in phones if d.startswith(STORM_PREFIX)]
     report: dict[str, Any] = {"storm_terminals": storm_terminals, "storm_s": storm_s, "rate": rate}
     with ExitStack() as stack:
-        proc, broker_url, kind = _start_broker(workdir / "broker")
+        proc, broker_url, kind = start_broker(workdir / "broker")
         stack.enter_context(proc)
         report["broker"] = kind
         twilio = TwilioStandIn()
         stack.callback(twilio.close)
-        service = Service(
-            workdir,
-            database_url,
-            broker_url,
-            extra_env={
-                "VNH_TWILIO_ACCOUNT_SID": TWILIO_SID,
-                "VNH_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-                "VNH_TWILIO_FROM": "+15005550006",
-                "VNH_TWILIO_API_URL": twilio.base_url,
-                "VNH_PUBLIC_URL": "http://127.0.0.1",
-                # Twilio's own per-number pace is not what is measured here.
-                "VNH_TWILIO_SMS_PER_S": "0",
-                "VNH_SEND_MAX_PER_MINUTE": "0",
-            },
-        )
+        service = Service(workdir, database_url, broker_url, extra_env=twilio.service_env())
         stack.callback(service.stop)
         service.wait_ready()
         terminals = Terminals(service.mqtt_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from twilio.http.response import Response
 
 logger = logging.getLogger(__name__)
+# twilio-python logs every request at INFO, ten lines with its headers: more log than the
+# rest of a message's work, on the sender's threads. Its warnings and errors still show.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 DEFAULT_TIMEOUT_S = 10.0
 # A short gap lets a startled callee catch the second reading of the message.
@@ -34,7 +38,36 @@ _PROVIDER_ERRORS = (TwilioException, requests.RequestException, OSError, json.JS
 PROVIDER_ERRORS = _PROVIDER_ERRORS  # for the other modules that call Twilio (alerts/calls.py)
 
 
-class RebasedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]
+class ThreadSafeTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """A TwilioHttpClient that several threads may send through at once.
+
+    twilio-python keeps each response on the client (`_test_only_last_response`) and
+    returns it from there: two requests in flight at once could each get the other's
+    answer (and record the other message's SID). Here each thread keeps its own.
+    """
+
+    def __init__(self, *, timeout: float | None = None) -> None:
+        self._mine = threading.local()  # before the base class sets the attributes below
+        super().__init__(timeout=timeout)
+
+    @property
+    def _test_only_last_request(self) -> object:
+        return getattr(self._mine, "request", None)
+
+    @_test_only_last_request.setter
+    def _test_only_last_request(self, value: object) -> None:
+        self._mine.request = value
+
+    @property
+    def _test_only_last_response(self) -> Response | None:
+        return getattr(self._mine, "response", None)
+
+    @_test_only_last_response.setter
+    def _test_only_last_response(self, value: Response | None) -> None:
+        self._mine.response = value
+
+
+class RebasedTwilioHttpClient(ThreadSafeTwilioHttpClient):
     """A TwilioHttpClient that sends every request meant for https://*.twilio.com elsewhere.
 
     twilio-python has no base-URL option; tests and Twilio-compatible gateways use this instead.
@@ -100,7 +133,7 @@ def make_twilio_client(
     """
     http_client: TwilioHttpClient
     if api_base_url is None:
-        http_client = TwilioHttpClient(timeout=timeout_s)
+        http_client = ThreadSafeTwilioHttpClient(timeout=timeout_s)
     else:
         http_client = RebasedTwilioHttpClient(api_base_url, timeout=timeout_s)
     return Client(account_sid, auth_token, http_client=http_client)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 
@@ -16,6 +18,7 @@ from twilio.rest import Client
 from alerts.notify.outbox import OutboxNotifier
 from alerts.notify.twilio import (
     RebasedTwilioHttpClient,
+    ThreadSafeTwilioHttpClient,
     TwilioSmsNotifier,
     TwilioVoiceNotifier,
     close_twilio_client,
@@ -250,10 +253,27 @@ def test_notifiers_from_settings_picks_twilio_when_configured(
 def test_make_twilio_client_without_base_url_talks_to_twilio() -> None:
     client = make_twilio_client("AC123", "token", timeout_s=3.0)
     try:
-        assert type(client.http_client) is TwilioHttpClient
+        assert type(client.http_client) is ThreadSafeTwilioHttpClient
+        assert isinstance(client.http_client, TwilioHttpClient)
         assert client.http_client.timeout == 3.0
     finally:
         close_twilio_client(client)
+
+
+def test_each_sending_thread_gets_its_own_twilio_answer(
+    server: RecordingTwilioServer, client: Client
+) -> None:
+    # twilio-python returns the answer it kept on the client: the sender's threads share
+    # one client, so an answer kept by one thread must not be what another one returns.
+    first = client.messages.create(to=TO, from_=FROM, body="one")
+    http = client.http_client
+    seen: list[object] = []
+    other = threading.Thread(target=lambda: seen.append(http._test_only_last_response))
+    other.start()
+    other.join()
+    assert seen == [None]
+    assert http._test_only_last_response is not None
+    assert first.sid == json.loads(http._test_only_last_response.text)["sid"]
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,12 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from care_api.domain.model import DeviceReport, EventKey, IntakeOutcome, IntakeStatus, ReportType
+from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
 from care_api.store.tables import Device, DeviceEvent, Elder
 from care_api.store.uow import UowFactory
 from care_api.usecases.fleet.device_cases import POWER_LOST
 from care_api.usecases.fleet.storms import Held, incident_for, join_many, open_incidents_by_key
+from care_api.usecases.intake.batch import recorded_keys
 from care_api.usecases.intake.sources import refusal
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,6 @@ _SOURCES = (
     )
     .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
     .where(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
-)
-# Each column IN its own list, not the triple IN a list of triples: SQLite scans the whole
-# table for the latter, and looks the former up in the unique key's index. The rows are
-# then narrowed to the exact keys.
-_EXISTING = select(_EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq, _EVENT.c.case_id).where(
-    _EVENT.c.device_id.in_(bindparam("ids", expanding=True)),
-    _EVENT.c.boot.in_(bindparam("boots", expanding=True)),
-    _EVENT.c.seq.in_(bindparam("seqs", expanding=True)),
 )
 _INSERT_EVENTS = insert(_EVENT)
 _POWER_OFF = (
@@ -125,7 +118,7 @@ def _record(
         return outcomes  # no storm (yet): the storm rule decides, one by one
     conn = session.connection()  # Core statements: the ORM has nothing to track here
     sources = _sources(conn, {reports[i].key.device_id for i in candidates})
-    existing = _existing(conn, [reports[i] for i in candidates])
+    existing = recorded_keys(conn, [reports[i] for i in candidates])
     held: list[Held] = []
     taken: list[int] = []
     for i in candidates:
@@ -171,17 +164,3 @@ def _record(
 def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
     rows = conn.execute(_SOURCES, {"ids": sorted(device_ids)}).all()
     return {row[0]: _Source(row[1], row[2], row[3], row[4] is not None, row[5]) for row in rows}
-
-
-def _existing(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKey, str | None]:
-    keys = {r.key for r in reports}
-    rows = conn.execute(
-        _EXISTING,
-        {
-            "ids": sorted({k.device_id for k in keys}),
-            "boots": sorted({k.boot for k in keys}),
-            "seqs": sorted({k.seq for k in keys}),
-        },
-    ).all()
-    found = {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
-    return {key: case_id for key, case_id in found.items() if key in keys}
