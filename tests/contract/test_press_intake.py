@@ -110,7 +110,7 @@ def test_press_batch_key_committed_meanwhile_falls_back_to_one_by_one(
     seed_elder(services, "T1")
     (first,) = batch(services, press("T1", seq=5))
     # As if another gateway committed seq 5 after this batch looked for it.
-    monkeypatch.setattr(press_intake, "_existing", lambda conn, reports: {})
+    monkeypatch.setattr(press_intake, "recorded_keys", lambda conn, reports: {})
 
     again, fresh = batch(services, press("T1", seq=5), press("T1", seq=6))
 
