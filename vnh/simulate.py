@@ -364,7 +364,8 @@ class Simulation:
                 if not report.committed:
                     raise InvalidInput(f"the simulated district was refused: {report.problems[:3]}")
             if extra:
-                ids = dict(uow.session.exec(select(Elder.phone, Elder.id)).all())
+                rows_ids = uow.session.exec(select(Elder.phone, Elder.id)).all()
+                ids = {phone: elder_id for phone, elder_id in rows_ids if elder_id is not None}
                 for i, contact in extra:
                     add_contact(uow.session, ids[f"+86138{i:08d}"], contact)
             for v in range(s.volunteers):
