@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
+from typing import cast
 
-from sqlalchemy import func
+from sqlalchemy import case as when
+from sqlalchemy import func, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -124,13 +126,22 @@ class SendBounds:
         now: datetime,
     ) -> Recent:
         hour = now - timedelta(seconds=HOUR_S)
+        minute = now - timedelta(seconds=MINUTE_S)
         n = Notification
-        to_person = _count(session, hour, col(n.to) == row.to)
-        about_case = _count(session, hour, col(n.case_id) == row.case_id) if row.case_id else 0
-        from_terminal = 0
-        if case is not None and case.device_id is not None:
-            from_terminal = _count(session, hour, col(Case.device_id) == case.device_id, join=True)
-        overall = _count(session, now - timedelta(seconds=MINUTE_S))
+        # One pass over the hour's sent rows counts all four bounds: a statement per
+        # message instead of four (the minute lies inside the hour).
+        device = case.device_id if case is not None else None
+        counts = [
+            _tally(col(n.to) == row.to),
+            _tally(col(n.case_id) == row.case_id if row.case_id else None),
+            _tally(col(Case.device_id) == device if device is not None else None),
+            _tally(col(n.sent_at) >= minute),
+        ]
+        query = select(*counts).select_from(n)
+        if device is not None:
+            query = query.outerjoin(Case, col(Case.id) == col(n.case_id))
+        found = cast(Sequence[int | None], session.exec(query.where(col(n.sent_at) >= hour)).one())
+        to_person, about_case, from_terminal, overall = (int(c or 0) for c in found)
         other_alert_at = None
         if message.foldable and case is not None and self.limits.emergency_fold_s > 0:
             window = now - timedelta(seconds=self.limits.emergency_fold_s)
@@ -240,15 +251,11 @@ class SendBounds:
             row.say = f"{prefix}{row.say}"[:MAX_TEXT_CHARS]
 
 
-def _count(
-    session: Session, since: datetime, *where: ColumnElement[bool], join: bool = False
-) -> int:
-    n = Notification
-    query = select(func.count()).select_from(n)
-    if join:
-        query = query.join(Case, col(Case.id) == col(n.case_id))
-    conditions: Sequence[ColumnElement[bool]] = (col(n.sent_at) >= since, *where)
-    return int(session.exec(query.where(*conditions)).one())
+def _tally(condition: ColumnElement[bool] | None) -> ColumnElement[int]:
+    """A count of the rows meeting `condition`, as a column of one aggregate query (0: none)."""
+    if condition is None:
+        return literal(0)
+    return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
 
 
 def _message(row: Notification) -> str:
