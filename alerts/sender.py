@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, update
+from sqlalchemy import CursorResult, and_, bindparam, or_, update
 from sqlmodel import Session, col, select
 
 from alerts.bounds import Outgoing, SendLimits, Verdict, pace
@@ -150,10 +150,11 @@ class OutboxWriter:
         return row
 
     def _exists(self, key: str) -> bool:
-        found = self.session.exec(
-            select(Notification.id).where(Notification.idempotency_key == key)
-        ).first()
-        return found is not None
+        return self.session.exec(_BY_KEY, params={"key": key}).first() is not None
+
+
+# Asked before every message written: built once, it skips the per-call construction.
+_BY_KEY = select(Notification.id).where(Notification.idempotency_key == bindparam("key"))
 
 
 # Called in the transaction that gave up on a row: (uow, row, what went wrong, now).

@@ -54,6 +54,10 @@ START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Shanghai
 OPERATOR = "operator:simulated"
 CATEGORY = "meals"
 PATTERNS = {"emergency": "long", "false_alarm": "long", "service": "single", "care": "double"}
+# The next unfired timer's due time, asked before every step of the loop.
+NEXT_TIMER = select(func.min(Timer.due_at)).where(
+    col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
+)
 # Telecare centres see few calls by night; the shape is an assumption (scenarios/district.toml).
 DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 2, 1, 1]
 
@@ -539,12 +543,10 @@ class Simulation:
             uow.commit()
 
     def _next_timer(self) -> datetime | None:
-        with self.services.uow() as uow:
-            due = uow.session.exec(
-                select(func.min(Timer.due_at)).where(
-                    col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
-                )
-            ).one()
+        # A read on a bare connection with a statement built once: the loop asks before
+        # every step, and a session per question cost more than the question.
+        with self.services.engine.connect() as conn:
+            due = conn.execute(NEXT_TIMER).scalar()
         if due is not None and due.tzinfo is None:
             due = due.replace(tzinfo=UTC)
         return due
