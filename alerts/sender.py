@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, update
+from sqlalchemy import CursorResult, and_, bindparam, or_, update
 from sqlmodel import Session, col, select
 
 from alerts.bounds import Outgoing, SendLimits, Verdict, pace
@@ -157,10 +157,11 @@ class OutboxWriter:
         return row
 
     def _exists(self, key: str) -> bool:
-        found = self.session.exec(
-            select(Notification.id).where(Notification.idempotency_key == key)
-        ).first()
-        return found is not None
+        return self.session.exec(_BY_KEY, params={"key": key}).first() is not None
+
+
+# Asked before every message written: built once, it skips the per-call construction.
+_BY_KEY = select(Notification.id).where(Notification.idempotency_key == bindparam("key"))
 
 
 # Called in the transaction that gave up on a row: (uow, row, what went wrong, now).
@@ -396,7 +397,9 @@ class NotificationSender:
             row = uow.session.get(Notification, notification_id)
             if row is None:  # pragma: no cover - the UPDATE just matched it
                 return None
-            reason = _skip_reason(uow.session, row)
+            # Loaded once here: the session holds loaded rows only while someone refers to them.
+            case = uow.session.get(Case, row.case_id) if row.case_id is not None else None
+            reason = _skip_reason(uow.session, row, case)
             if reason is not None:
                 self._sms_slots.pop(notification_id, None)
                 row.status = SKIPPED
@@ -406,7 +409,6 @@ class NotificationSender:
                 uow.session.add(row)
                 uow.commit()
                 return None
-            case = uow.session.get(Case, row.case_id) if row.case_id is not None else None
             outgoing = _outgoing(row, case)
             decision = self.bounds.check(uow, row, case, outgoing, now)
             if decision.verdict is not Verdict.SEND:
@@ -457,15 +459,19 @@ class NotificationSender:
     def _record_success(self, notification_id: int, receipt: DeliveryReceipt) -> str:
         now = self._services.clock.now()
         with self._services.uow() as uow:
-            row = uow.session.get(Notification, notification_id)
-            if row is None:  # pragma: no cover - rows are never deleted
-                return receipt.status
-            row.status = receipt.status
-            row.provider_id = receipt.provider_id
-            row.detail = (receipt.detail or "")[:MAX_DETAIL_CHARS] or None
-            row.next_attempt_at = None
-            row.updated_at = now
-            uow.session.add(row)
+            # One UPDATE by id: the row need not be loaded to record what the provider said.
+            uow.session.execute(
+                update(Notification)
+                .where(col(Notification.id) == notification_id)
+                .values(
+                    status=receipt.status,
+                    provider_id=receipt.provider_id,
+                    detail=(receipt.detail or "")[:MAX_DETAIL_CHARS] or None,
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
             uow.commit()
         with self._lock:
             self.sent += 1
@@ -582,8 +588,8 @@ def _outgoing(row: Notification, case: Case | None) -> Outgoing:
     return Outgoing(urgent=ladder or key.startswith(LOOP_KEY_PREFIX), foldable=ladder)
 
 
-def _skip_reason(session: Session, row: Notification) -> str | None:
-    """Why a claimed row must not go out after all, or None to send it."""
+def _skip_reason(session: Session, row: Notification, case: Case | None) -> str | None:
+    """Why a claimed row (of `case`) must not go out after all, or None to send it."""
     key = row.idempotency_key or ""
     if row.case_id is None:
         return None
@@ -591,7 +597,6 @@ def _skip_reason(session: Session, row: Notification) -> str | None:
         # A retried "reply 1 to take it" after someone took the case only confuses. The
         # closed loop's alerts about a taken case (nobody on site yet) are written after it
         # was taken, on purpose: those go out.
-        case = session.get(Case, row.case_id)
         if case is not None and not is_unowned(case.state):
             taken = case.acknowledged_at
             if taken is None or row.created_at <= taken:

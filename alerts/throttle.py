@@ -10,10 +10,10 @@ back leaves a line in its case's history and keeps the bound's name in `bounded_
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
+from sqlalchemy import case as when
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -123,14 +123,19 @@ class SendBounds:
         message: Outgoing,
         now: datetime,
     ) -> Recent:
-        hour = now - timedelta(seconds=HOUR_S)
-        n = Notification
-        to_person = _count(session, hour, col(n.to) == row.to)
-        about_case = _count(session, hour, col(n.case_id) == row.case_id) if row.case_id else 0
-        from_terminal = 0
-        if case is not None and case.device_id is not None:
-            from_terminal = _count(session, hour, col(Case.device_id) == case.device_id, join=True)
-        overall = _count(session, now - timedelta(seconds=MINUTE_S))
+        # One statement, built once, counts all four bounds over the hour's sent rows (the
+        # minute lies inside it); a missing case or terminal matches nothing and counts 0.
+        found = session.exec(
+            _RECENT,
+            params={
+                "to": row.to,
+                "case_id": row.case_id,
+                "device_id": case.device_id if case is not None else None,
+                "hour": now - timedelta(seconds=HOUR_S),
+                "minute": now - timedelta(seconds=MINUTE_S),
+            },
+        ).one()
+        to_person, about_case, from_terminal, overall = (int(c or 0) for c in found)
         other_alert_at = None
         if message.foldable and case is not None and self.limits.emergency_fold_s > 0:
             window = now - timedelta(seconds=self.limits.emergency_fold_s)
@@ -240,15 +245,23 @@ class SendBounds:
             row.say = f"{prefix}{row.say}"[:MAX_TEXT_CHARS]
 
 
-def _count(
-    session: Session, since: datetime, *where: ColumnElement[bool], join: bool = False
-) -> int:
-    n = Notification
-    query = select(func.count()).select_from(n)
-    if join:
-        query = query.join(Case, col(Case.id) == col(n.case_id))
-    conditions: Sequence[ColumnElement[bool]] = (col(n.sent_at) >= since, *where)
-    return int(session.exec(query.where(*conditions)).one())
+def _tally(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """A count of the rows meeting `condition`, as a column of one aggregate query."""
+    return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
+
+
+_N = Notification
+_RECENT = (
+    select(
+        _tally(col(_N.to) == bindparam("to")),
+        _tally(col(_N.case_id) == bindparam("case_id")),
+        _tally(col(Case.device_id) == bindparam("device_id")),
+        _tally(col(_N.sent_at) >= bindparam("minute")),
+    )
+    .select_from(_N)
+    .outerjoin(Case, col(Case.id) == col(_N.case_id))
+    .where(col(_N.sent_at) >= bindparam("hour"))
+)
 
 
 def _message(row: Notification) -> str:

@@ -131,8 +131,9 @@ class TimerSweeper:
     ) -> int | None:
         """Claim and run one matching timer: 1 fired, 0 left alone, None when none matched."""
         with self._services.uow() as uow:
+            # The whole row at once: the handler's `session.get` below finds it loaded.
             found = uow.session.exec(
-                select(col(Timer.id), col(Timer.purpose))
+                select(Timer)
                 .where(
                     *where,
                     col(Timer.fired_at).is_(None),
@@ -143,9 +144,9 @@ class TimerSweeper:
                 .limit(1)
                 .with_for_update(skip_locked=True)
             ).first()
-            if found is None:
+            if found is None or found.id is None:
                 return None
-            timer_id, purpose = cast(tuple[int, TimerPurpose], found)
+            timer_id, purpose = found.id, found.purpose
             skipped.add(timer_id)
             handler = self.handlers.get(purpose)
             if handler is None:

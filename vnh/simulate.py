@@ -35,14 +35,16 @@ from care_api.domain.kpi_service import ServiceKpi
 from care_api.domain.model import CaseKind, DeviceReport, EventKey, ReportType
 from care_api.services import build_services
 from care_api.settings import Settings
-from care_api.store.tables import Case, Notification, ServiceOrder, Timer
+from care_api.store.tables import Case, Elder, Notification, ServiceOrder, Timer
 from care_api.usecases.cases.actions import resolve
 from care_api.usecases.cases.ladders import DEFAULT_LADDERS, ladder_to_data, put_ladder
 from care_api.usecases.dispatch.merchants import create_merchant
 from care_api.usecases.dispatch.orders import complete_order, place_order
 from care_api.usecases.dispatch.volunteers import create_volunteer
 from care_api.usecases.intake.reports import record_device_report
-from care_api.usecases.people.registry import add_contact, create_elder, provision_device
+from care_api.usecases.onboarding.imports import CONTACT_SLOTS, ImportKind, run_import
+from care_api.usecases.onboarding.sheets import Sheet
+from care_api.usecases.people.registry import add_contact
 from care_api.usecases.reports.console import kpi_inputs
 from care_api.usecases.reports.kpi import answer_kpi, service_kpi
 
@@ -52,6 +54,10 @@ START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Shanghai
 OPERATOR = "operator:simulated"
 CATEGORY = "meals"
 PATTERNS = {"emergency": "long", "false_alarm": "long", "service": "single", "care": "double"}
+# The next unfired timer's due time, asked before every step of the loop.
+NEXT_TIMER = select(func.min(Timer.due_at)).where(
+    col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
+)
 # Telecare centres see few calls by night; the shape is an assumption (scenarios/district.toml).
 DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 2, 1, 1]
 
@@ -317,38 +323,55 @@ class Simulation:
 
     # The district: elders with terminals and family, volunteers across the same box.
     def populate(self) -> list[str]:
+        """Create the district; the elders through the register import's bulk path."""
         s, rng, now = self.scenario, self._places, self.clock.now()
         lat0, lon0, lat1, lon1 = s.box
         langs, weights = list(s.languages), list(s.languages.values())
         devices: list[str] = []
+        rows: list[tuple[int, dict[str, str]]] = []
+        extra: list[tuple[int, dict[str, object]]] = []  # contacts past the sheet's slots
+        for i in range(s.elders):
+            # Drawn in the order the per-row set-up drew them: the same seed, the same district.
+            cells = {
+                "name": f"Elder {i + 1}",
+                "phone": f"+86138{i:08d}",
+                "address": f"{i + 1} Sim Lane",
+                "lat": repr(rng.uniform(lat0, lat1)),
+                "lon": repr(rng.uniform(lon0, lon1)),
+                "language": rng.choices(langs, weights)[0] if langs else "",
+            }
+            if rng.random() < s.family_share:
+                for k in range(s.family_count):
+                    phone = f"+86139{i:06d}{k:02d}"
+                    self.people[phone] = "family"
+                    name = f"Family {i + 1}.{k + 1}"
+                    if k < CONTACT_SLOTS:
+                        cells |= {f"contact{k + 1}_name": name, f"contact{k + 1}_phone": phone}
+                    else:
+                        extra.append((i, {"name": name, "phone": phone, "priority": k + 1}))
+            device = f"S{i + 1:06d}"
+            cells["terminal"] = device
+            rows.append((i + 2, cells))  # row 1 is the header
+            devices.append(device)
         with self.services.uow() as uow:
-            for i in range(s.elders):
-                elder = create_elder(
+            if rows:
+                columns = tuple(dict.fromkeys(c for _, cells in rows for c in cells))
+                report = run_import(
                     uow.session,
-                    {
-                        "name": f"Elder {i + 1}",
-                        "phone": f"+86138{i:08d}",
-                        "address": f"{i + 1} Sim Lane",
-                        "lat": rng.uniform(lat0, lat1),
-                        "lon": rng.uniform(lon0, lon1),
-                        "language": rng.choices(langs, weights)[0] if langs else None,
-                    },
-                    now,
+                    Sheet(columns, tuple(rows)),
+                    ImportKind.ELDERS,
+                    now=now,
+                    commit=True,
+                    lang="en",
+                    by="simulate",
                 )
-                if elder.id is None:  # pragma: no cover - flush gives every row its id
-                    raise RuntimeError("an elder row without an id")
-                if rng.random() < s.family_share:
-                    for k in range(s.family_count):
-                        phone = f"+86139{i:06d}{k:02d}"
-                        self.people[phone] = "family"
-                        add_contact(
-                            uow.session,
-                            elder.id,
-                            {"name": f"Family {i + 1}.{k + 1}", "phone": phone, "priority": k + 1},
-                        )
-                device = f"S{i + 1:06d}"
-                provision_device(uow.session, device, elder.id, now, None)
-                devices.append(device)
+                if not report.committed:
+                    raise InvalidInput(f"the simulated district was refused: {report.problems[:3]}")
+            if extra:
+                rows_ids = uow.session.exec(select(Elder.phone, Elder.id)).all()
+                ids = {phone: elder_id for phone, elder_id in rows_ids if elder_id is not None}
+                for i, contact in extra:
+                    add_contact(uow.session, ids[f"+86138{i:08d}"], contact)
             for v in range(s.volunteers):
                 phone = f"+86131{v:08d}"
                 self.people[phone] = "volunteer"
@@ -520,12 +543,10 @@ class Simulation:
             uow.commit()
 
     def _next_timer(self) -> datetime | None:
-        with self.services.uow() as uow:
-            due = uow.session.exec(
-                select(func.min(Timer.due_at)).where(
-                    col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
-                )
-            ).one()
+        # A read on a bare connection with a statement built once: the loop asks before
+        # every step, and a session per question cost more than the question.
+        with self.services.engine.connect() as conn:
+            due = conn.execute(NEXT_TIMER).scalar()
         if due is not None and due.tzinfo is None:
             due = due.replace(tzinfo=UTC)
         return due

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from care_api.domain.errors import InvalidInput
-from care_api.store.tables import Case
+from care_api.store.tables import Case, Contact, Device, Elder
 from vnh.cli import app
 from vnh.simulate import SUPERVISOR_PHONE, Scenario, Simulation, simulate, table
 
@@ -186,3 +186,24 @@ def test_simulate_a_merchant_calling_in_a_minute_meets_the_10_minute_rule() -> N
     assert figures.service.merchant_contacts_in_time == turns
     assert figures.service.merchant_contact_rate == 1.0
     assert figures.taken_by == {"merchant": turns}
+
+
+def test_simulate_sets_up_the_district_through_the_register_import(tmp_path: Path) -> None:
+    # Four family members each: three fit the import's contact columns, the fourth is added
+    # after it; every elder gets its terminal, and the family their place in the ladder.
+    scenario = tiny(district={"elders": 3, "family_share": 1.0, "family_count": 4})
+    sim = Simulation(scenario, seed=1, days=1, workdir=tmp_path)
+    try:
+        devices = sim.populate()
+        with sim.services.uow() as uow:
+            elders = uow.session.exec(select(Elder).order_by(col(Elder.id))).all()
+            contacts = uow.session.exec(select(Contact.elder_id, Contact.priority)).all()
+            terminals = uow.session.exec(select(Device.device_id, Device.elder_id)).all()
+    finally:
+        sim.close()
+
+    assert [e.name for e in elders] == ["Elder 1", "Elder 2", "Elder 3"]
+    ids = [e.id for e in elders]
+    assert sorted(contacts) == [(i, p) for i in ids for p in (1, 2, 3, 4)]
+    assert sorted(terminals) == list(zip(devices, ids, strict=True))
+    assert sum(1 for role in sim.people.values() if role == "family") == 12
