@@ -339,6 +339,9 @@ class Figures:
     by_district: Mapping[str, AnswerTimes] = field(default_factory=dict)
     callbacks_to_operators: int = 0
     surveys: int = 0  # survey SMS of the callbacks by machine, counted in sent["sms"] too
+    # Each answered emergency's time to a person's answer (s), and those nobody answered.
+    answer_s: tuple[float, ...] = ()
+    unanswered: int = 0
 
 
 class Simulation:
@@ -639,9 +642,7 @@ class Simulation:
             kpi = compute_kpi(facts, callbacks, since=START, until=self.end, tz=svc.tz)
             answers = answer_kpi(uow.session, START, self.end, now=now, tz=svc.tz, hours=hours)
             service = service_kpi(uow.session, facts, START, self.end, now)
-            emergencies = (
-                emergency_facts(uow.session, START, self.end) if self.scenario.districts else []
-            )
+            emergencies = emergency_facts(uow.session, START, self.end)
         # Each district's emergencies through the same answer_times as the report's.
         by_district = {
             d.name: answer_times(
@@ -661,6 +662,8 @@ class Simulation:
             by_district,
             left_to_operators(svc),
             self.crowd.sent.surveys,
+            tuple(e.answer_s for e in emergencies if e.answer_s is not None),
+            sum(1 for e in emergencies if e.acknowledged_at is None and e.cancelled_at is None),
         )
 
     def close(self) -> None:
