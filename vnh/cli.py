@@ -66,8 +66,10 @@ def simulate(
     days: Annotated[int, typer.Option(min=1, max=31, help="Days to simulate.")] = 7,
     seed: Annotated[int, typer.Option(help="The same seed gives the same figures.")] = 1,
     compare: Annotated[
-        Path | None,
-        typer.Option(exists=True, dir_okay=False, help="Another scenario, shown side by side."),
+        list[Path] | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="Another scenario, shown side by side (repeatable)."
+        ),
     ] = None,
     plot: Annotated[
         Path | None,
@@ -94,7 +96,7 @@ def simulate(
     from vnh.simulate import simulate as run
 
     if from_db is not None:
-        if scenario is not None or compare is not None or plot is not None:
+        if scenario is not None or compare or plot is not None:
             raise typer.BadParameter("--from-db makes a scenario: give no scenario to run")
         _scenario_from_db(from_db, history_days, out)
         return
@@ -109,7 +111,7 @@ def simulate(
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
     try:
-        scenarios = [Scenario.load(p) for p in (scenario, compare) if p is not None]
+        scenarios = [Scenario.load(p) for p in (scenario, *(compare or []))]
     except InvalidInput as exc:
         raise typer.BadParameter(str(exc)) from None
     runs = [run(s, seed=seed, days=days) for s in scenarios]

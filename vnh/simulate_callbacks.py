@@ -126,22 +126,26 @@ class SimulatedCallees:
         self._loop.after(self._delay.draw(rng), lambda: self._reply(phone, case_id, rng))
 
     def _reply(self, phone: str, case_id: str, rng: random.Random) -> None:
-        # One reply per question while the machine still waits for this case's answer by SMS.
+        # One reply per question while this case's survey waits. Each reply answers the last
+        # question the phone was sent, which with two surveys at once may be the other's.
         for _ in range(MAX_REPLIES):
-            question = self._waiting_question(case_id)
+            question = self._last_question(phone, case_id)
             if question is None:
                 return
             if self._machine.sms_reply(phone, self._key(question, rng)) is None:
                 return  # another case's alert came since: the reply is not the survey's
 
-    def _waiting_question(self, case_id: str) -> str | None:
+    def _last_question(self, phone: str, case_id: str) -> str | None:
+        """The question last sent to `phone`, while the survey of `case_id` still waits."""
         with self._services.uow() as uow:
-            row = uow.session.exec(
-                select(AutoCallback).where(AutoCallback.case_id == case_id)
-            ).first()
-            if row is None or row.state != TEXTING:
+            waiting = uow.session.exec(
+                select(AutoCallback)
+                .where(col(AutoCallback.phone) == phone, col(AutoCallback.state) == TEXTING)
+                .order_by(col(AutoCallback.updated_at).desc())
+            ).all()
+            if not any(row.case_id == case_id for row in waiting):
                 return None
-            return row.question
+            return waiting[0].question
 
     def _key(self, question: str, rng: random.Random) -> str:
         h = self._habits

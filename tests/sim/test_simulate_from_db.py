@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import sys
 import tomllib
@@ -170,8 +171,14 @@ def test_simulate_command_writes_a_scenario_from_db_then_plots_its_run(tmp_path:
     result = runner.invoke(app, ["simulate", "--from-db", centre(tmp_path), "--out", str(made)])
     assert result.exit_code == 0, result.output
     assert Scenario.load(made).districts[1].name == "婺城区"
-    result = runner.invoke(app, ["simulate", str(made), "--days", "1", "--plot", str(chart)])
+    # --compare repeats: the same file twice gives two equal columns (one seed).
+    result = runner.invoke(
+        app, ["simulate", str(made), "--compare", str(made), "--days", "1", "--plot", str(chart)]
+    )
     assert result.exit_code == 0, result.output
+    line = next(row for row in result.output.splitlines() if "cases" in row)
+    assert len(set(re.findall(r"│\s*(\d+)\s*", line))) == 1
+    assert line.count("│") == 4
     assert "婺城区" in result.output
     assert png_size(chart) == (1000, 500)
 
