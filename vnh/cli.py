@@ -63,13 +63,31 @@ app.add_typer(user_app, name="user")
 @app.command()
 def simulate(
     scenario: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="A scenario TOML file.")
-    ],
+        Path | None,
+        typer.Argument(exists=True, dir_okay=False, help="A scenario TOML file."),
+    ] = None,
     days: Annotated[int, typer.Option(min=1, max=31, help="Days to simulate.")] = 7,
     seed: Annotated[int, typer.Option(help="The same seed gives the same figures.")] = 1,
     compare: Annotated[
+        list[Path] | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="Another scenario, shown side by side (repeatable)."
+        ),
+    ] = None,
+    plot: Annotated[
         Path | None,
-        typer.Option(exists=True, dir_okay=False, help="Another scenario, shown side by side."),
+        typer.Option(dir_okay=False, help="Draw the answer-time distribution into this PNG."),
+    ] = None,
+    from_db: Annotated[
+        str | None,
+        typer.Option(help="Make a scenario from this database URL instead of running one."),
+    ] = None,
+    history_days: Annotated[
+        int, typer.Option(min=1, max=366, help="With --from-db: press rates of the last days.")
+    ] = 30,
+    out: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="With --from-db: write the scenario here."),
     ] = None,
 ) -> None:
     """Run a district on a virtual clock through the service's own code; print its figures."""
@@ -80,11 +98,54 @@ def simulate(
     from vnh.simulate import Scenario, rich_table
     from vnh.simulate import simulate as run
 
+    if from_db is not None:
+        if scenario is not None or compare or plot is not None:
+            raise typer.BadParameter("--from-db makes a scenario: give no scenario to run")
+        _scenario_from_db(from_db, history_days, out)
+        return
+    if scenario is None:
+        raise typer.BadParameter("give a scenario TOML file, or --from-db URL to make one")
+    if plot is not None:
+        from vnh.simulate_plot import PlotUnavailable, need_matplotlib, plot_answer_times
+
+        try:
+            need_matplotlib()  # before a run of minutes, not after it
+        except PlotUnavailable as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
     try:
-        scenarios = [Scenario.load(p) for p in (scenario, compare) if p is not None]
+        scenarios = [Scenario.load(p) for p in (scenario, *(compare or []))]
     except InvalidInput as exc:
         raise typer.BadParameter(str(exc)) from None
-    Console(width=100).print(rich_table([run(s, seed=seed, days=days) for s in scenarios]))
+    runs = [run(s, seed=seed, days=days) for s in scenarios]
+    Console(width=100).print(rich_table(runs))
+    if plot is not None:
+        plot_answer_times(runs, plot)
+        typer.echo(f"answer times drawn into {plot}")
+
+
+def _scenario_from_db(url: str, history_days: int, out: Path | None) -> None:
+    """`vnh simulate --from-db`: print the scenario made from the database, or write it."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from vnh.simulate_from_db import scenario_from_db
+
+    settings = Settings()
+    try:
+        text = scenario_from_db(
+            url,
+            now=datetime.now(UTC),
+            history_days=history_days,
+            timezone=settings.timezone,
+            centre_language=settings.language,
+        )
+    except (ArgumentError, SQLAlchemyError) as exc:
+        raise typer.BadParameter(f"--from-db: {exc.__class__.__name__}: {exc}") from None
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"scenario written to {out}")
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

@@ -14,30 +14,36 @@ import random
 import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.table import Table
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from alerts.answers import Answers, is_asking_key
 from alerts.ports import Channel, DeliveryReceipt, OutboundMessage
 from alerts.replies import short_code
 from alerts.runtime import AlertsComponent
-from care_api.domain.answer_times import DAY, NIGHT, AnswerFigures, AnswerTimes, ShiftHours
+from care_api.domain.answer_times import (
+    DAY,
+    NIGHT,
+    AnswerFigures,
+    AnswerTimes,
+    ShiftHours,
+    answer_times,
+)
 from care_api.domain.dispatch import Strategy
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.kpi import Kpi, compute_kpi
 from care_api.domain.kpi_service import ServiceKpi
-from care_api.domain.model import CaseKind, DeviceReport, EventKey, ReportType
+from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.services import build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, Elder, Notification, ServiceOrder, Timer
 from care_api.usecases.cases.actions import resolve
-from care_api.usecases.cases.ladders import DEFAULT_LADDERS, ladder_to_data, put_ladder
 from care_api.usecases.dispatch.merchants import create_merchant
 from care_api.usecases.dispatch.orders import complete_order, place_order
 from care_api.usecases.dispatch.volunteers import create_volunteer
@@ -46,7 +52,16 @@ from care_api.usecases.onboarding.imports import CONTACT_SLOTS, ImportKind, run_
 from care_api.usecases.onboarding.sheets import Sheet
 from care_api.usecases.people.registry import add_contact
 from care_api.usecases.reports.console import kpi_inputs
-from care_api.usecases.reports.kpi import answer_kpi, service_kpi
+from care_api.usecases.reports.kpi import answer_kpi, emergency_facts, service_kpi
+from vnh.simulate_callbacks import (
+    CallbackHabits,
+    SimulatedCallees,
+    habits_of,
+    left_to_operators,
+    survey_attempt,
+)
+from vnh.simulate_districts import District, districts_of, hours_of
+from vnh.simulate_ladders import LadderSetting, ladders_of, save_ladders
 
 SUPERVISOR_PHONE = "+8613700000000"
 START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Shanghai
@@ -54,12 +69,12 @@ START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Shanghai
 OPERATOR = "operator:simulated"
 CATEGORY = "meals"
 PATTERNS = {"emergency": "long", "false_alarm": "long", "service": "single", "care": "double"}
+# Telecare centres see few calls by night; the shape is an assumption (scenarios/district.toml).
+DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 2, 1, 1]
 # The next unfired timer's due time, asked before every step of the loop.
 NEXT_TIMER = select(func.min(Timer.due_at)).where(
     col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
 )
-# Telecare centres see few calls by night; the shape is an assumption (scenarios/district.toml).
-DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 2, 1, 1]
 
 
 # -- the scenario ------------------------------------------------------------------------------
@@ -116,8 +131,14 @@ class Scenario:
     merchants: int = 15
     merchant: People = People(0.9, Delay(180, 600))
     operator_order: Delay = Delay(120, 300)
-    # The emergency ladder's supervisor rung, seconds after the one before; None: the default.
-    supervisor_after_s: int | None = None
+    # Volunteers' weekly hours (weekday -> spans); None: every hour.
+    volunteer_hours: Mapping[str, Any] | None = None
+    # The ladders an admin would set (`[ladders]`); empty: the service's defaults.
+    ladders: tuple[LadderSetting, ...] = ()
+    # How callees answer the callbacks by machine (`[callbacks]`).
+    callbacks: CallbackHabits = field(default_factory=CallbackHabits)
+    # `[[district]]`: several districts; empty: one unnamed district of the fields above.
+    districts: tuple[District, ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -131,7 +152,8 @@ class Scenario:
     @classmethod
     def of(cls, data: Mapping[str, Any], name: str = "district") -> Scenario:
         base = cls()
-        d, p = data.get("district", {}), data.get("presses", {})
+        raw, p = data.get("district", {}), data.get("presses", {})
+        d = raw if isinstance(raw, Mapping) else {}
         fam, vol = data.get("families", {}), data.get("volunteers", {})
         sup, visit = data.get("supervisor", {}), data.get("visits", {})
         shop = data.get("merchants", {})
@@ -157,12 +179,41 @@ class Scenario:
                 merchants=int(shop.get("count", base.merchants)),
                 merchant=_people(shop, base.merchant),
                 operator_order=_delay(shop, "order_after", base.operator_order),
-                supervisor_after_s=_optional_int(data.get("ladders", {}), "supervisor_after_s"),
+                volunteer_hours=hours_of(vol.get("hours")),
+                ladders=ladders_of(data),
+                callbacks=habits_of(data),
             )
+            if not isinstance(raw, Mapping) or "districts" in data:
+                scenario = replace(
+                    scenario,
+                    districts=districts_of(
+                        data,
+                        scenario.areas()[0],
+                        volunteers=scenario.volunteers,
+                        merchants=scenario.merchants,
+                    ),
+                )
         except (TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(f"scenario {name}: {exc}") from None
         scenario.check()
         return scenario
+
+    def areas(self) -> tuple[District, ...]:
+        """The districts to populate: `[[district]]`'s, or the one of the top-level fields."""
+        if self.districts:
+            return self.districts
+        one = District(
+            name="",
+            elders=self.elders,
+            box=self.box,
+            family_share=self.family_share,
+            family_count=self.family_count,
+            languages=self.languages,
+            volunteers=self.volunteers,
+            merchants=self.merchants,
+            volunteer_hours=self.volunteer_hours,
+        )
+        return (one,)
 
     def check(self) -> None:
         shares = (
@@ -180,16 +231,13 @@ class Scenario:
             raise InvalidInput("hour_weights needs 24 non-negative weights, not all zero")
         if len(self.box) != 4 or any(r < 0 for r in self.rates.values()):
             raise InvalidInput("box is [lat_min, lon_min, lat_max, lon_max]; rates >= 0")
+        for district in self.areas():
+            district.check()
 
 
 def _delay(table: Mapping[str, Any], key: str, default: Delay) -> Delay:
     median = float(table.get(f"{key}_median_s", default.median_s))
     return Delay(median, float(table.get(f"{key}_p90_s", max(default.p90_s, median))))
-
-
-def _optional_int(table: Mapping[str, Any], key: str) -> int | None:
-    value = table.get(key)
-    return None if value is None else int(value)
 
 
 def _people(table: Mapping[str, Any], default: People) -> People:
@@ -217,6 +265,7 @@ class Sent:
     """What the simulated people were sent, per channel."""
 
     by_channel: dict[str, int] = field(default_factory=dict)
+    surveys: int = 0  # of the SMS: the callbacks' surveys
 
 
 class Loop:
@@ -257,6 +306,13 @@ class SimulatedPeople:
         self.sent.by_channel[channel] = self.sent.by_channel.get(channel, 0) + 1
         case_id = message.case_id
         person = self.sim.people.get(message.to)
+        if case_id is not None and person in (None, "family") and channel == "sms":
+            # The callback's survey goes to the elder, or for an emergency to the family.
+            attempt = survey_attempt(self.sim.services, message.notification_id)
+            if attempt is not None:
+                self.sent.surveys += 1
+                self.sim.callees.asked(message.to, case_id, attempt)
+                return DeliveryReceipt("queued", f"sim-{message.notification_id}")
         fresh = case_id is not None and (message.to, case_id) not in self._asked
         # Each person decides once per case, on the first message that asks them.
         if fresh and person == "merchant":
@@ -285,6 +341,13 @@ class Figures:
     sent: Mapping[str, int]
     presses: Mapping[str, int]
     taken_by: Mapping[str, int]
+    # The answer times of each named district, by the KPI's own function (none: one district).
+    by_district: Mapping[str, AnswerTimes] = field(default_factory=dict)
+    callbacks_to_operators: int = 0
+    surveys: int = 0  # survey SMS of the callbacks by machine, counted in sent["sms"] too
+    # Each answered emergency's time to a person's answer (s), and those nobody answered.
+    answer_s: tuple[float, ...] = ()
+    unanswered: int = 0
 
 
 class Simulation:
@@ -308,6 +371,11 @@ class Simulation:
         settings = Settings(  # type: ignore[call-arg]
             database_url=f"sqlite:///{workdir / 'simulate.db'}",
             supervisor_phone=SUPERVISOR_PHONE,
+            # Callbacks by machine, by SMS as without Twilio; the callees are simulated.
+            auto_callbacks=scenario.callbacks.enabled,
+            auto_callback_channel="sms",
+            auto_callback_delay_s=scenario.callbacks.after_resolve_s,
+            auto_callback_retry_s=scenario.callbacks.retry_s,
             _env_file=None,
         )
         self.services = build_services(settings, clock=self.clock)
@@ -319,93 +387,116 @@ class Simulation:
         )
         self.alerts.attach()
         self.answers = Answers(self.services)
+        habits = scenario.callbacks
+        self.callees = SimulatedCallees(
+            self.services,
+            self.alerts.machine,
+            self.loop,
+            habits,
+            Delay(habits.delay_median_s, habits.delay_p90_s),
+            seed,
+        )
         self._seq: dict[str, int] = {}
 
-    # The district: elders with terminals and family, volunteers across the same box.
+    # The districts: elders with terminals and family, volunteers and merchants in each box.
     def populate(self) -> list[str]:
-        """Create the district; the elders through the register import's bulk path."""
+        """Create the districts; the elders through the register import's bulk path."""
         s, rng, now = self.scenario, self._places, self.clock.now()
-        lat0, lon0, lat1, lon1 = s.box
-        langs, weights = list(s.languages), list(s.languages.values())
         devices: list[str] = []
         rows: list[tuple[int, dict[str, str]]] = []
         extra: list[tuple[int, dict[str, object]]] = []  # contacts past the sheet's slots
-        for i in range(s.elders):
-            # Drawn in the order the per-row set-up drew them: the same seed, the same district.
-            cells = {
-                "name": f"Elder {i + 1}",
-                "phone": f"+86138{i:08d}",
-                "address": f"{i + 1} Sim Lane",
-                "lat": repr(rng.uniform(lat0, lat1)),
-                "lon": repr(rng.uniform(lon0, lon1)),
-                "language": rng.choices(langs, weights)[0] if langs else "",
-            }
-            if rng.random() < s.family_share:
-                for k in range(s.family_count):
-                    phone = f"+86139{i:06d}{k:02d}"
-                    self.people[phone] = "family"
-                    name = f"Family {i + 1}.{k + 1}"
-                    if k < CONTACT_SLOTS:
-                        cells |= {f"contact{k + 1}_name": name, f"contact{k + 1}_phone": phone}
-                    else:
-                        extra.append((i, {"name": name, "phone": phone, "priority": k + 1}))
-            device = f"S{i + 1:06d}"
-            cells["terminal"] = device
-            rows.append((i + 2, cells))  # row 1 is the header
-            devices.append(device)
+        i = v = m = 0  # phone numbers run on across districts
         with self.services.uow() as uow:
-            if rows:
-                columns = tuple(dict.fromkeys(c for _, cells in rows for c in cells))
-                report = run_import(
-                    uow.session,
-                    Sheet(columns, tuple(rows)),
-                    ImportKind.ELDERS,
-                    now=now,
-                    commit=True,
-                    lang="en",
-                    by="simulate",
-                )
-                if not report.committed:
-                    raise InvalidInput(f"the simulated district was refused: {report.problems[:3]}")
-            if extra:
-                rows_ids = uow.session.exec(select(Elder.phone, Elder.id)).all()
-                ids = {phone: elder_id for phone, elder_id in rows_ids if elder_id is not None}
-                for i, contact in extra:
-                    add_contact(uow.session, ids[f"+86138{i:08d}"], contact)
-            for v in range(s.volunteers):
-                phone = f"+86131{v:08d}"
-                self.people[phone] = "volunteer"
-                create_volunteer(
-                    uow.session,
-                    {
+            for area in s.areas():
+                lat0, lon0, lat1, lon1 = area.box
+                langs, weights = list(area.languages), list(area.languages.values())
+                for _ in range(area.elders):
+                    # Drawn in the order the per-row set-up drew them: one seed, one district.
+                    cells = {
+                        "name": f"Elder {i + 1}",
+                        "phone": f"+86138{i:08d}",
+                        "address": f"{i + 1} Sim Lane",
+                        "lat": repr(rng.uniform(lat0, lat1)),
+                        "lon": repr(rng.uniform(lon0, lon1)),
+                        "language": rng.choices(langs, weights)[0] if langs else "",
+                        "district": area.name,
+                    }
+                    if rng.random() < area.family_share:
+                        for k in range(area.family_count):
+                            phone = f"+86139{i:06d}{k:02d}"
+                            self.people[phone] = "family"
+                            name = f"Family {i + 1}.{k + 1}"
+                            if k < CONTACT_SLOTS:
+                                cells |= {
+                                    f"contact{k + 1}_name": name,
+                                    f"contact{k + 1}_phone": phone,
+                                }
+                            else:
+                                extra.append((i, {"name": name, "phone": phone, "priority": k + 1}))
+                    device = f"S{i + 1:06d}"
+                    cells["terminal"] = device
+                    rows.append((len(rows) + 2, cells))  # row 1 is the header
+                    devices.append(device)
+                    i += 1
+                for _ in range(area.volunteers):
+                    phone = f"+86131{v:08d}"
+                    self.people[phone] = "volunteer"
+                    person: dict[str, object] = {
                         "name": f"Volunteer {v + 1}",
                         "phone": phone,
                         "lat": rng.uniform(lat0, lat1),
                         "lon": rng.uniform(lon0, lon1),
-                    },
-                    now,
-                )
-            for m in range(s.merchants):
-                phone = f"+86151{m:08d}"
-                self.people[phone] = "merchant"
-                create_merchant(
-                    uow.session,
-                    {
-                        "name": f"Merchant {m + 1}",
-                        "phone": phone,
-                        "lat": rng.uniform(lat0, lat1),
-                        "lon": rng.uniform(lon0, lon1),
-                        "categories": [CATEGORY],
-                    },
-                    now,
-                )
-            if s.supervisor_after_s is not None:
-                # Through the admin's own use case, as PUT /api/v1/ladders would.
-                steps = ladder_to_data(DEFAULT_LADDERS[CaseKind.EMERGENCY])
-                steps[-1]["after_s"] = s.supervisor_after_s
-                put_ladder(uow.session, CaseKind.EMERGENCY, steps, by="simulate", now=now)
+                    }
+                    if area.volunteer_hours is not None:
+                        person["availability"] = area.volunteer_hours
+                    create_volunteer(uow.session, person, now)
+                    v += 1
+                for _ in range(area.merchants):
+                    phone = f"+86151{m:08d}"
+                    self.people[phone] = "merchant"
+                    create_merchant(
+                        uow.session,
+                        {
+                            "name": f"Merchant {m + 1}",
+                            "phone": phone,
+                            "lat": rng.uniform(lat0, lat1),
+                            "lon": rng.uniform(lon0, lon1),
+                            "categories": [CATEGORY],
+                        },
+                        now,
+                    )
+                    m += 1
+            self._import_elders(uow.session, rows, extra, now)
+            # Through the admin's own use case, as PUT /api/v1/ladders would.
+            save_ladders(uow.session, s.ladders, now)
             uow.commit()
         return devices
+
+    @staticmethod
+    def _import_elders(
+        session: Session,
+        rows: list[tuple[int, dict[str, str]]],
+        extra: list[tuple[int, dict[str, object]]],
+        now: datetime,
+    ) -> None:
+        """The elders as one register sheet (`vnh import`'s path), then family past its slots."""
+        if rows:
+            columns = tuple(dict.fromkeys(c for _, cells in rows for c in cells))
+            report = run_import(
+                session,
+                Sheet(columns, tuple(rows)),
+                ImportKind.ELDERS,
+                now=now,
+                commit=True,
+                lang="en",
+                by="simulate",
+            )
+            if not report.committed:
+                raise InvalidInput(f"the simulated district was refused: {report.problems[:3]}")
+        if extra:
+            ids = dict(session.exec(select(Elder.phone, Elder.id)).all())
+            for i, contact in extra:
+                add_contact(session, cast(int, ids[f"+86138{i:08d}"]), contact)
 
     def schedule_presses(self, devices: list[str]) -> None:
         """Poisson presses per kind, hour by hour, at the scenario's rates and hour weights."""
@@ -580,6 +671,14 @@ class Simulation:
             kpi = compute_kpi(facts, callbacks, since=START, until=self.end, tz=svc.tz)
             answers = answer_kpi(uow.session, START, self.end, now=now, tz=svc.tz, hours=hours)
             service = service_kpi(uow.session, facts, START, self.end, now)
+            emergencies = emergency_facts(uow.session, START, self.end)
+        # Each district's emergencies through the same answer_times as the report's.
+        by_district = {
+            d.name: answer_times(
+                [e for e in emergencies if e.district == d.name], now=now, tz=svc.tz, hours=hours
+            )
+            for d in self.scenario.districts
+        }
         return Figures(
             self.scenario.name,
             self.days,
@@ -589,6 +688,11 @@ class Simulation:
             dict(self.crowd.sent.by_channel),
             dict(self.presses),
             dict(self.taken_by),
+            by_district,
+            left_to_operators(svc),
+            self.crowd.sent.surveys,
+            tuple(e.answer_s for e in emergencies if e.answer_s is not None),
+            sum(1 for e in emergencies if e.acknowledged_at is None and e.cancelled_at is None),
         )
 
     def close(self) -> None:
@@ -636,9 +740,39 @@ def rows_of(f: Figures) -> list[tuple[str, str]]:
         ("merchant contact within 10 min", _pct(f.service.merchant_contact_rate)),
         ("completion", _pct(f.kpi.completion_rate)),
         ("callbacks", str(f.kpi.callbacks)),
-        ("SMS sent", str(f.sent.get("sms", 0))),
+        ("  resolved cases closed after a callback", _pct(f.kpi.callback_rate)),
+        ("  satisfied (4 or 5 of 5)", _pct(f.kpi.satisfaction_rate)),
+        ("  left to the operators' callback list", str(f.callbacks_to_operators)),
+        ("SMS sent (of them callback surveys)", f"{f.sent.get('sms', 0)} ({f.surveys})"),
         ("calls placed", str(f.sent.get("voice", 0))),
+        *_district_rows(f),
     ]
+
+
+def _district_rows(f: Figures) -> list[tuple[str, str]]:
+    rows = []
+    for name, times in f.by_district.items():
+        rows.append((f"{name}: emergencies / answered", _answered(times.overall)))
+        rows.append((f"  {name}: within 60 s / 180 s", _shares(times.overall)))
+        for shift in (DAY, NIGHT):
+            rows.append((f"  {name}, {shift} shift", _shares(times.by_shift.get(shift))))
+        rows.append((f"  {name}: on site p50 (s)", _num(times.overall.on_site_p50_s)))
+    return rows
+
+
+def _answered(group: AnswerFigures) -> str:
+    return f"{group.emergencies} / {group.answered}"
+
+
+def _merged(runs: list[Figures]) -> list[tuple[str, list[str]]]:
+    """Every run's lines under one list of labels; a line a run lacks (a district) is "-"."""
+    labels: dict[str, None] = {}
+    values = []
+    for f in runs:
+        rows = dict(rows_of(f))
+        labels.update(dict.fromkeys(rows))
+        values.append(rows)
+    return [(label, [v.get(label, "-") for v in values]) for label in labels]
 
 
 def _num(value: float | None) -> str:
@@ -661,9 +795,8 @@ def _taken(taken: Mapping[str, int]) -> str:
 
 def table(runs: list[Figures]) -> str:
     """A plain text table, one column per run."""
-    lines = [rows_of(f) for f in runs]
     header = ["", *(f.scenario for f in runs)]
-    body = [[label, *(rows[i][1] for rows in lines)] for i, (label, _) in enumerate(lines[0])]
+    body = [[label, *values] for label, values in _merged(runs)]
     widths = [max(len(r[c]) for r in [header, *body]) for c in range(len(header))]
     out = []
     for n, row in enumerate([header, *body]):
@@ -683,7 +816,6 @@ def rich_table(runs: list[Figures]) -> Table:
     out.add_column("figure")
     for f in runs:
         out.add_column(f.scenario, justify="right")
-    lines = [rows_of(f) for f in runs]
-    for i, (label, _) in enumerate(lines[0]):
-        out.add_row(label, *(rows[i][1] for rows in lines))
+    for label, values in _merged(runs):
+        out.add_row(label, *values)
     return out
