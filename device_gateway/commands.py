@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 POLL_S = 2.0
 STALE_AFTER_S = 2.0
 JOIN_TIMEOUT_S = 5.0
+_WAKE = -1  # not a command id: wakes the thread so `stop()` does not wait out a poll
 CANNOT_CARRY = "transport cannot carry commands"
 NO_WATCH = "no watch connection: not connected since the gateway started, or not a watch"
 
@@ -71,6 +72,7 @@ class CommandSender:
         self._services.bus.unsubscribe(CommandRequested, self._on_event)
         thread, self._thread = self._thread, None
         if thread is not None:
+            self._queue.put_nowait(_WAKE)
             thread.join(JOIN_TIMEOUT_S)
             if thread.is_alive():
                 log.warning("command sender did not stop within %.0f s", JOIN_TIMEOUT_S)
@@ -87,7 +89,8 @@ class CommandSender:
             except queue.Empty:
                 self._guarded(self._send_stale)
                 continue
-            self._guarded(functools.partial(self.send, command_id))
+            if command_id != _WAKE:
+                self._guarded(functools.partial(self.send, command_id))
 
     def _guarded(self, step: Callable[[], object]) -> None:
         try:

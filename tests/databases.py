@@ -3,6 +3,8 @@
 Each is a copy of a template migrated once per test process (a copied SQLite file, a
 PostgreSQL `CREATE DATABASE … TEMPLATE`), so a test starts on the newest schema without
 paying for the migrations again; `upgrade_schema` on the copy finds nothing to do.
+The next PostgreSQL copy is made, and the last one dropped, by a helper thread while a test
+runs: a test waits for neither.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sqlite3
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,8 +38,15 @@ def postgres_available() -> bool:
         return False
 
 
+_reached = False  # once the server answered, each test need not ask again
+
+
 def _require_postgres() -> None:
-    if not postgres_available():
+    global _reached
+    if _reached:
+        return
+    _reached = postgres_available()
+    if not _reached:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_DSN}; `make test` starts it")
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_DSN}")
@@ -96,18 +106,42 @@ def empty_postgres_database() -> Iterator[str]:
         _drop(name)
 
 
+# One thread does every CREATE and DROP of copies, in order: copies of one template are
+# never made at once, and a drop queued behind the next copy does not hold up a test.
+_pg_helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vnh-test-pg")
+_spare: list[Future[str]] = []  # the copy being made for the next test, if any
+
+
+def _copy_of_template() -> str:
+    name = f"vnh_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_postgres_template()}"')
+    return name
+
+
+def _drop_spare() -> None:
+    # At exit the helper thread has finished its queue (threading joins it before atexit).
+    for future in _spare:
+        if future.exception() is None:
+            _drop(future.result())
+
+
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
     """Create a database on the newest schema, yield its SQLAlchemy URL, drop it afterwards."""
     _require_postgres()
-    template = _postgres_template()
-    name = f"vnh_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    if not _spare:
+        _postgres_template()  # made here, so a failed migration fails this test plainly
+        atexit.register(_drop_spare)
+        _spare.append(_pg_helper.submit(_copy_of_template))
+    try:
+        name = _spare[0].result()
+    finally:  # a failed copy is not handed to every later test
+        _spare[0] = _pg_helper.submit(_copy_of_template)
     try:
         yield _sqlalchemy_url(name)
     finally:
-        _drop(name)
+        _pg_helper.submit(_drop, name)
 
 
 @contextmanager

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
 from sqlmodel import create_engine
 
@@ -45,9 +48,27 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+@functools.cache
+def _heads() -> frozenset[str]:
+    """The newest revisions of our migrations (read once: they do not change while we run)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def _is_current(url: str) -> bool:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return frozenset(MigrationContext.configure(conn).get_current_heads()) == _heads()
+    finally:
+        engine.dispose()
+
+
 def upgrade_schema(url: str) -> None:
     """Bring the database at `url` to the newest schema (idempotent)."""
-    command.upgrade(alembic_config(url), "head")
+    # A database already at head skips alembic's upgrade, which compiles every migration
+    # file again on each call (a tenth of a second each time a service is built).
+    if not _is_current(url):
+        command.upgrade(alembic_config(url), "head")
     log.info("database schema is current at %s", _redact(url))
 
 

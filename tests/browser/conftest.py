@@ -121,9 +121,10 @@ def live_console(browser_services: Services, clock: FakeClock) -> Iterator[LiveC
     assert not thread.is_alive(), "server did not stop"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the module; every test gets its own context (no shared storage)."""
+    """One Chromium per test process; every test gets its own context (no shared storage)."""
+    # Per module it was launched again for each of the 16 modules in each worker they reach.
     _require_browser()
     from playwright.sync_api import sync_playwright
 
