@@ -5,26 +5,14 @@ could drift when a kind, a state or a strategy is added.
 """
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED
 from care_api.domain.dispatch import Strategy
 from care_api.domain.model import CaseKind, CaseState, ServiceLine
 from care_api.http.deps import StaffDep
+from care_api.http.models.vocabulary import Vocabulary
 
 router = APIRouter(prefix="/vocabulary", tags=["console"])
-
-
-class Vocabulary(BaseModel):
-    """Every value a case's kind, line and state may take, in the order the console shows."""
-
-    kinds: list[CaseKind]
-    lines: list[ServiceLine]
-    states: list[CaseState]
-    unowned: list[CaseState]
-    active: list[CaseState]
-    awaiting_callback: list[CaseState]
-    strategies: list[Strategy]
 
 
 def _in_order(group: frozenset[CaseState]) -> list[CaseState]:

@@ -1,0 +1,18 @@
+"""API model of the console's vocabulary: kinds, lines, states and their groups, strategies."""
+
+from pydantic import BaseModel
+
+from care_api.domain.dispatch import Strategy
+from care_api.domain.model import CaseKind, CaseState, ServiceLine
+
+
+class Vocabulary(BaseModel):
+    """Every value a case's kind, line and state may take, in the order the console shows."""
+
+    kinds: list[CaseKind]
+    lines: list[ServiceLine]
+    states: list[CaseState]
+    unowned: list[CaseState]
+    active: list[CaseState]
+    awaiting_callback: list[CaseState]
+    strategies: list[Strategy]
