@@ -1,4 +1,4 @@
-"""API model of the console's vocabulary: kinds, lines, states and their groups, strategies."""
+"""API model of the console's vocabulary: case words, strategies, call and order states."""
 
 from pydantic import BaseModel
 
@@ -16,3 +16,5 @@ class Vocabulary(BaseModel):
     active: list[CaseState]
     awaiting_callback: list[CaseState]
     strategies: list[Strategy]
+    call_over: list[str]  # a bridged call's states that are over (the console stops following)
+    open_order_statuses: list[str]  # an order still with its merchant (no second one is sent)
