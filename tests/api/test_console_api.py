@@ -28,7 +28,9 @@ from care_api.http.case_stream import CaseStream
 from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
 from care_api.services import Services
 from care_api.usecases.cases.actions import get_case
+from care_api.usecases.cases.calls import FINAL_STATES, UNPLACED
 from care_api.usecases.cases.log import add_note
+from care_api.usecases.dispatch.orders import OPEN_ORDER
 from care_api.usecases.intake.reports import record_device_report
 from tests.api.support import ADMIN, ADMIN_TOKEN, TestClient, mint
 from tests.fakes import FakeClock
@@ -281,3 +283,7 @@ def test_console_vocabulary_is_the_domains_own(api: TestClient) -> None:
     assert set(words["unowned"]) == set(UNOWNED) and set(words["active"]) == set(ACTIVE)
     assert set(words["awaiting_callback"]) == set(AWAITING_CALLBACK)
     assert words["strategies"] == [s.value for s in Strategy]
+    # The case page follows a call until its state is over, and sends no second order while
+    # one is open: both sets are the use cases' own.
+    assert sorted(words["call_over"]) == sorted(FINAL_STATES) and UNPLACED in words["call_over"]
+    assert words["open_order_statuses"] == list(OPEN_ORDER)

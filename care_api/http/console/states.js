@@ -15,6 +15,10 @@ export const STRATEGIES = [];
 export const UNOWNED = new Set();
 export const ACTIVE = new Set();
 export const AWAITING_CALLBACK = new Set();
+// A bridged call's states that are over; until then the case page follows it.
+export const CALL_OVER = new Set();
+// An order's statuses while it is still with its merchant: no second one is sent meanwhile.
+export const OPEN_ORDER = new Set();
 
 let loaded = false;
 export const vocabularyLoaded = () => loaded;
@@ -27,7 +31,8 @@ export async function loadVocabulary() {
   LINES.splice(0, LINES.length, ...words.lines);
   STRATEGIES.splice(0, STRATEGIES.length, ...words.strategies);
   for (const [set, values] of [[UNOWNED, words.unowned], [ACTIVE, words.active],
-    [AWAITING_CALLBACK, words.awaiting_callback]]) {
+    [AWAITING_CALLBACK, words.awaiting_callback], [CALL_OVER, words.call_over],
+    [OPEN_ORDER, words.open_order_statuses]]) {
     set.clear();
     values.forEach((value) => set.add(value));
   }

@@ -1,10 +1,11 @@
 """API models of the console's own reads: the board, and the KPI report with answer times."""
 
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from care_api.domain.answer_times import AnswerFigures, AnswerTimes, ShiftHours
+from care_api.domain.errors import InvalidInput
 from care_api.domain.kpi import Kpi
 from care_api.domain.kpi_service import ServiceKpi
 from care_api.domain.model import CaseKind, CaseState, ServiceLine
@@ -203,3 +204,17 @@ class KpiReport(KpiPublic):
             overdue_case_ids=service.overdue_case_ids,
             answer_times=answers,
         )
+
+
+class ReclassifyBody(BaseModel):
+    """The kind the case really is, or its service line, or both; and why."""
+
+    kind: CaseKind | None = None
+    line: ServiceLine | None = None
+    note: Annotated[str, Field(max_length=900)] = ""
+
+    @model_validator(mode="after")
+    def _kind_or_line(self) -> Self:
+        if self.kind is None and self.line is None:
+            raise InvalidInput("give a kind, a line, or both")
+        return self

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from care_api.domain.model import CaseKind, ServiceLine
 from care_api.http.models.cases import CaseDetail, CaseEventPublic
-from care_api.http.models.common import Timestamp
+from care_api.http.models.common import Language, Name, Phone, Timestamp
 from care_api.i18n import LANGUAGES
 from care_api.store.desk_tables import CaseOutcome, HandoverNote
 from care_api.store.tables import CaseEvent
@@ -300,3 +300,15 @@ def tile_origin(map_tiles: str | None) -> str | None:
         return None
     # A {s} subdomain template ("{s}.tile.example.org") is allowed as a wildcard host.
     return re.sub(r"^(https?://)\{s\}\.", r"\1*.", found.group(1))
+
+
+class ContactUpdate(BaseModel):
+    """The fields of a contact to change; the others stay."""
+
+    name: Name | None = None
+    phone: Phone | None = None
+    relation: Annotated[str | None, Field(max_length=64)] = None
+    priority: Annotated[int | None, Field(ge=1, le=100)] = None
+    notify_only: bool | None = None
+    drill_opt_in: bool | None = None
+    language: Language | None = None

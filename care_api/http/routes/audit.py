@@ -1,38 +1,15 @@
 """The audit log of reads of elders' data; the admin's alone."""
 
-from typing import Annotated, Self
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
 
 from care_api.http.deps import AdminDep, UowDep
-from care_api.http.models.common import Timestamp
-from care_api.store.tables import AuditLog
+from care_api.http.models.audit import AuditPublic
 from care_api.usecases.cases.queries import MAX_PAGE, Page
 from care_api.usecases.people.audit import list_audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-
-
-class AuditPublic(BaseModel):
-    """One read of an elder's data: who, in which role, what, when, by which route."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    at: Timestamp
-    actor: str
-    role: str
-    token_id: int | None
-    what: str
-    ref: str | None
-    elder_id: int
-    route: str
-
-    @classmethod
-    def of(cls, row: AuditLog) -> Self:
-        """The public view of an audit row."""
-        return cls.model_validate(row)
 
 
 @router.get("")

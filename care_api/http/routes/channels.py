@@ -1,15 +1,14 @@
 """How contacts and volunteers are reached: their addresses, preferred channel, WeChat binding."""
 
 import logging
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
 
-from care_api.domain.channels import AddressKind, Channel
+from care_api.domain.channels import AddressKind
 from care_api.domain.errors import NotFound
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
+from care_api.http.models.channels import BindCodeIn, BindCodeOut, ChannelsOut, PreferredIn
 from care_api.usecases.people.addresses import (
     new_bind_code,
     person_of,
@@ -25,34 +24,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["channels"])
 PersonKind = Literal["contacts", "volunteers"]
 _ACTOR = {"contacts": "contact", "volunteers": "volunteer"}
-
-
-class BindCodeIn(BaseModel):
-    """Whether to send the code to the person's phone by SMS as well."""
-
-    send_sms: bool = False
-
-
-class BindCodeOut(BaseModel):
-    """A one-time code the person sends to the official account; shown once."""
-
-    code: str
-    expires_at: datetime
-    sms_queued: bool
-
-
-class ChannelsOut(BaseModel):
-    """Where the person is reached: phone, whether WeChat is bound, the preferred channel."""
-
-    phone: str
-    wechat_bound: bool
-    preferred: str | None
-
-
-class PreferredIn(BaseModel):
-    """The channel to reach the person on first; null for none."""
-
-    preferred: Channel | None = Field(default=None)
 
 
 def _actor(kind: PersonKind, person_id: int) -> str:

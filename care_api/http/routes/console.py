@@ -5,19 +5,16 @@ import logging
 import re
 from datetime import datetime, timedelta
 from pathlib import Path as FsPath
-from typing import Annotated, Self
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, model_validator
 
 from care_api.domain.access import Principal, is_staff
 from care_api.domain.answer_times import ShiftHours
-from care_api.domain.errors import InvalidInput
 from care_api.domain.kpi import MAX_PERIOD_DAYS, compute_kpi
-from care_api.domain.model import CaseKind, ServiceLine
 from care_api.http.deps import (
     CaseStreamDep,
     ServicesDep,
@@ -28,7 +25,13 @@ from care_api.http.deps import (
     cookie_principal,
 )
 from care_api.http.models.cases import CasePublic
-from care_api.http.models.console import AnswerTimesPublic, BoardCase, BoardPublic, KpiReport
+from care_api.http.models.console import (
+    AnswerTimesPublic,
+    BoardCase,
+    BoardPublic,
+    KpiReport,
+    ReclassifyBody,
+)
 from care_api.http.models.desk import name_owners, tile_origin
 from care_api.http.models.hotline import HotlineCallPublic, HotlineKpiPublic
 from care_api.services import Services
@@ -70,20 +73,6 @@ def page_headers(map_tiles: str | None) -> dict[str, str]:
 
 
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-
-
-class ReclassifyBody(BaseModel):
-    """The kind the case really is, or its service line, or both; and why."""
-
-    kind: CaseKind | None = None
-    line: ServiceLine | None = None
-    note: Annotated[str, Field(max_length=900)] = ""
-
-    @model_validator(mode="after")
-    def _kind_or_line(self) -> Self:
-        if self.kind is None and self.line is None:
-            raise InvalidInput("give a kind, a line, or both")
-        return self
 
 
 class _RedactTokenFilter(logging.Filter):

@@ -3,15 +3,15 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import select
 
 from care_api.domain.model import CaseKind, ServiceLine
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
 from care_api.http.models.cases import CaseEventPublic
-from care_api.http.models.common import Language, Name, Phone
 from care_api.http.models.desk import (
+    ContactUpdate,
     HandoverBody,
     HandoverPublic,
     MapPublic,
@@ -51,18 +51,6 @@ router = APIRouter(tags=["desk"])
 
 CaseId = Annotated[str, Path(min_length=1, max_length=32)]
 StepId = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-
-
-class ContactUpdate(BaseModel):
-    """The fields of a contact to change; the others stay."""
-
-    name: Name | None = None
-    phone: Phone | None = None
-    relation: Annotated[str | None, Field(max_length=64)] = None
-    priority: Annotated[int | None, Field(ge=1, le=100)] = None
-    notify_only: bool | None = None
-    drill_opt_in: bool | None = None
-    language: Language | None = None
 
 
 @router.post("/cases/{case_id}/notes", status_code=status.HTTP_201_CREATED)

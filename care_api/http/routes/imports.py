@@ -6,62 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 
 from care_api.http.deps import AdminDep, ServicesDep, UowDep
+from care_api.http.models.imports import ImportReportPublic
 from care_api.i18n import accept_language, language_of
-from care_api.usecases.onboarding.imports import ImportKind, ImportReport, run_import
+from care_api.usecases.onboarding.imports import ImportKind, run_import
 from care_api.usecases.onboarding.sheets import read_sheet
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 # A file of 10,000 elders with contacts is about 2 MB; this route alone takes more than 1 MB.
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
-
-
-class ProblemPublic(BaseModel):
-    """One bad row: its number as the spreadsheet shows it (header = 1), the column, why."""
-
-    row: int
-    column: str
-    reason: str
-
-
-class TerminalSecret(BaseModel):
-    """The secret of a terminal the import registered (shown once, to be set in the device)."""
-
-    device_id: str
-    secret: str
-
-
-class ImportReportPublic(BaseModel):
-    """What the file adds (or added, when committed) and every bad row."""
-
-    kind: ImportKind
-    rows: int
-    new: int
-    unchanged: int
-    new_contacts: int
-    new_terminals: int
-    committed: bool
-    problems: list[ProblemPublic]
-    secrets: list[TerminalSecret]
-
-    @classmethod
-    def of(cls, report: ImportReport) -> ImportReportPublic:
-        """The API's view of a report."""
-        return cls(
-            kind=report.kind,
-            rows=report.rows,
-            new=report.new,
-            unchanged=report.unchanged,
-            new_contacts=report.new_contacts,
-            new_terminals=report.new_terminals,
-            committed=report.committed,
-            problems=[
-                ProblemPublic(row=p.row, column=p.column, reason=p.reason) for p in report.problems
-            ],
-            secrets=[TerminalSecret(device_id=d, secret=s) for d, s in report.secrets],
-        )
 
 
 @router.post(

@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 from sqlmodel import col, select
 
 from care_api.http.deps import StaffDep, UowDep
+from care_api.http.models.incidents import IncidentPublic
 from care_api.store.incident_tables import Incident
 from care_api.usecases.fleet.storms import still_down
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 MAX_ROWS = 200
-
-
-class IncidentPublic(BaseModel):
-    """One area incident: what, where, how many terminals, since when, and how it ended."""
-
-    id: int
-    trouble: str
-    scope: str
-    area: str
-    terminals: int
-    back: int
-    still_down: int
-    since: datetime
-    last_signal_at: datetime
-    opened_at: datetime
-    closed_at: datetime | None
-    close_reason: str
 
 
 @router.get("")

@@ -8,9 +8,9 @@ from typing import Annotated
 from authlib.common.errors import AuthlibBaseError
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
 
 from care_api.http.deps import SESSION_COOKIE, ServicesDep, UowDep
+from care_api.http.models.sso import SsoPublic
 from care_api.http.sso import OidcClient, SsoRefused
 from care_api.services import Services
 from care_api.usecases.people.staff import LoginRefused, open_session, sso_user
@@ -24,12 +24,6 @@ STATE_PATH = "/api/v1/session/sso"
 # Where the browser lands: the console, signed in, or its login page told why not.
 SIGNED_IN = "/?sso=ok#/board"
 REFUSED = "/?sso=refused"
-
-
-class SsoPublic(BaseModel):
-    """Whether the console offers single sign-on."""
-
-    enabled: bool
 
 
 def _client(request: Request, services: Services) -> OidcClient:

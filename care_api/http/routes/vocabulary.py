@@ -1,30 +1,20 @@
-"""The words the console draws with (kinds, lines, states and their groups, strategies).
+"""The words the console draws with: case kinds, lines, states, strategies, call and order states.
 
 Served from the domain's own enums and sets, so the console holds no second copy that
 could drift when a kind, a state or a strategy is added.
 """
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED
 from care_api.domain.dispatch import Strategy
 from care_api.domain.model import CaseKind, CaseState, ServiceLine
 from care_api.http.deps import StaffDep
+from care_api.http.models.vocabulary import Vocabulary
+from care_api.usecases.cases.calls import FINAL_STATES
+from care_api.usecases.dispatch.orders import OPEN_ORDER
 
 router = APIRouter(prefix="/vocabulary", tags=["console"])
-
-
-class Vocabulary(BaseModel):
-    """Every value a case's kind, line and state may take, in the order the console shows."""
-
-    kinds: list[CaseKind]
-    lines: list[ServiceLine]
-    states: list[CaseState]
-    unowned: list[CaseState]
-    active: list[CaseState]
-    awaiting_callback: list[CaseState]
-    strategies: list[Strategy]
 
 
 def _in_order(group: frozenset[CaseState]) -> list[CaseState]:
@@ -33,7 +23,7 @@ def _in_order(group: frozenset[CaseState]) -> list[CaseState]:
 
 @router.get("")
 def get_vocabulary(_principal: StaffDep) -> Vocabulary:
-    """Kinds, service lines, states (and which are unowned, active, awaiting a callback)."""
+    """Kinds, lines, states (unowned, active, awaiting a callback), calls over, open orders."""
     return Vocabulary(
         kinds=list(CaseKind),
         lines=list(ServiceLine),
@@ -42,4 +32,6 @@ def get_vocabulary(_principal: StaffDep) -> Vocabulary:
         active=_in_order(ACTIVE),
         awaiting_callback=_in_order(AWAITING_CALLBACK),
         strategies=list(Strategy),
+        call_over=sorted(FINAL_STATES),  # a set: sorted, so the answer does not vary
+        open_order_statuses=list(OPEN_ORDER),
     )

@@ -5,12 +5,10 @@
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import { outcomeSelect } from "../outcomes.js";
-import { KINDS, LINES, STRATEGIES } from "../states.js";
+import { KINDS, LINES, OPEN_ORDER, STRATEGIES } from "../states.js";
 
 // An order still with its merchant: no second one is sent meanwhile.
-const RUNNING_ORDER = new Set(["assigned", "contacted"]);
-
-export const orderRunning = (order) => RUNNING_ORDER.has(order.status);
+export const orderRunning = (order) => OPEN_ORDER.has(order.status);
 
 const optional = (value, parse) => (value === "" ? undefined : parse(value));
 

@@ -4,10 +4,9 @@
 import { api } from "../api.js";
 import { h, telLink } from "../dom.js";
 import { formatDuration, t, tOr } from "../i18n.js";
+import { CALL_OVER } from "../states.js";
 
 const enc = encodeURIComponent;
-// A bridged call's states that are over; until then the page follows it.
-const CALL_OVER = new Set(["completed", "busy", "no-answer", "failed", "canceled", "unplaced"]);
 // The phone an operator gave for calls, kept in this browser (the rota's is used without it).
 const OPERATOR_PHONE_KEY = "vnh.operator_phone";
 const CALLS_SHOWN = 5;
