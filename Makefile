@@ -45,7 +45,7 @@ PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 # The suite runs in 4 workers (pytest-xdist), each with its own brokers and databases: its
 # tests mostly wait on brokers, sockets and browsers, so 2 workers left both cores 70 % idle.
 test: $(STAMP) lint
-	VNH_TEST_PG_DSN="$$(bash scripts/test-services.sh)" $(PYTEST) -n 4
+	VNH_TEST_PG_DSN="$$(bash scripts/test-services.sh)" $(PYTEST) -n 4 --durations=15
 
 # The domain, the codecs and the contracts, without brokers, PostgreSQL or a browser.
 test-fast: $(STAMP)

@@ -82,3 +82,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(getattr(pytest.mark, marker))
         if "browser" in path.parts:
             item.add_marker(pytest.mark.browser)
+    # The slow tests (a whole service and its benches, crash and fault runs) go first: xdist
+    # hands tests out in collection order, and one of them starting last kept a single worker
+    # busy for the run's last minutes while the others were idle. Stable: the rest keep order.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
