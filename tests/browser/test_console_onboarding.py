@@ -174,3 +174,21 @@ def test_admin_adds_an_operator_and_resets_their_password(
         expect(tab.locator("[data-route=users]")).to_be_hidden()  # an operator: no staff page
     finally:
         other.close()
+
+
+def test_switching_language_at_the_login_keeps_what_was_typed(
+    live_console: LiveConsole, desk: Page
+) -> None:
+    page = desk
+    page.goto("/")
+    title = page.locator("#login-password h1")
+    expect(title).not_to_be_empty(timeout=UI_TIMEOUT_MS)
+    before = title.text_content()
+    page.fill("#username", "wang.admin")
+    page.fill("#password", PASSWORD)
+
+    page.click("#lang")
+
+    expect(title).not_to_have_text(before or "", timeout=UI_TIMEOUT_MS)  # redrawn in the other
+    expect(page.locator("#username")).to_have_value("wang.admin")
+    expect(page.locator("#password")).to_have_value(PASSWORD)

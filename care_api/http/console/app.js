@@ -147,6 +147,9 @@ function startStream() {
 function showLogin(message = "") {
   const next = () => navigate(location.hash && location.hash !== "#/login" ? location.hash : "#/board");
   const error = h("p", { class: "error", id: "login-error" }, message);
+  // Redrawn when the language changes: what was typed meanwhile, and where, stays.
+  const typed = (id) => document.getElementById(id)?.value ?? "";
+  const focused = document.activeElement?.id;
 
   // Staff sign in with their own username and password (an HttpOnly session cookie).
   const username = h("input", {
@@ -157,6 +160,8 @@ function showLogin(message = "") {
     type: "password", id: "password", name: "password", autocomplete: "current-password",
     required: true, maxlength: 128,
   });
+  username.value = typed("username");
+  password.value = typed("password");
   const withPassword = async (event) => {
     event.preventDefault();
     error.textContent = ""; // the answer to this attempt, never the last one's
@@ -179,6 +184,7 @@ function showLogin(message = "") {
     type: "password", id: "token", name: "token", autocomplete: "off", required: true,
     placeholder: t("login.placeholder"),
   });
+  input.value = typed("token");
   const withToken = async (event) => {
     event.preventDefault();
     setToken(input.value.trim());
@@ -214,7 +220,7 @@ function showLogin(message = "") {
       input,
       h("button", { type: "submit", id: "login-submit" }, t("login.submit_token")),
       h("p", { class: "hint" }, t("login.hint")))));
-  username.focus();
+  ({ password, token: input }[focused] ?? username).focus();
 }
 
 function setLanguageButton() {
