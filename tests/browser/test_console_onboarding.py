@@ -58,6 +58,8 @@ def test_admin_signs_in_with_a_password_and_imports_a_sheet_with_three_bad_rows(
     _user(live, "wang.admin", "admin")
     page.goto("/")
     if lang == "zh":
+        # The button listens once the app has started: a click before is lost.
+        expect(page.locator("#lang")).to_have_text("中文", timeout=UI_TIMEOUT_MS)
         page.click("#lang")
     expect(page.locator("#password-submit")).to_be_visible()
     screenshot(f"50-login-password-{lang}")
@@ -139,6 +141,8 @@ def test_admin_adds_an_operator_and_resets_their_password(
     _user(live, "wang.admin", "admin")
     page.goto("/")
     if lang == "zh":
+        # The button listens once the app has started: a click before is lost.
+        expect(page.locator("#lang")).to_have_text("中文", timeout=UI_TIMEOUT_MS)
         page.click("#lang")
     _sign_in(page, "wang.admin")
     page.click("[data-route=users]")
