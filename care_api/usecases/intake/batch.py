@@ -43,17 +43,17 @@ from care_api.usecases.schedules.drills import drilled_devices
 log = logging.getLogger(__name__)
 
 
-def _table(model: type[SQLModel]) -> Table:
-    # The Core table behind a model, for statements the ORM has nothing to track in.
+def core_table(model: type[SQLModel]) -> Table:
+    """The Core table behind a model, for statements the ORM has nothing to track in."""
     return SQLModel.metadata.tables[str(model.__tablename__)]
 
 
-_DEVICE = _table(Device)
-_ELDER = _table(Elder)
-_EVENT = _table(DeviceEvent)
-_CASE = _table(Case)
-_CASE_EVENT = _table(CaseEvent)
-_TIMER = _table(Timer)
+_DEVICE = core_table(Device)
+_ELDER = core_table(Elder)
+_EVENT = core_table(DeviceEvent)
+_CASE = core_table(Case)
+_CASE_EVENT = core_table(CaseEvent)
+_TIMER = core_table(Timer)
 
 # Built once: building a statement costs more than running it on a small batch.
 _SOURCES = (

@@ -20,28 +20,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
 from care_api.store.tables import Device, DeviceEvent, Elder
 from care_api.store.uow import UowFactory
 from care_api.usecases.fleet.device_cases import POWER_LOST
 from care_api.usecases.fleet.storms import Held, incident_for, join_many, open_incidents_by_key
-from care_api.usecases.intake.batch import recorded_keys
+from care_api.usecases.intake.batch import core_table, recorded_keys
 from care_api.usecases.intake.sources import refusal
 
 log = logging.getLogger(__name__)
 
 
-def _table(model: type[SQLModel]) -> Table:
-    return SQLModel.metadata.tables[str(model.__tablename__)]
-
-
-_DEVICE = _table(Device)
-_ELDER = _table(Elder)
-_EVENT = _table(DeviceEvent)
+_DEVICE = core_table(Device)
+_ELDER = core_table(Elder)
+_EVENT = core_table(DeviceEvent)
 
 # Built once: building a statement costs more than running it on a small batch.
 _SOURCES = (
