@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # Twilio sends about one SMS segment a second from a long number; 0: not paced.
     twilio_sms_per_s: Annotated[float, Field(ge=0)] = 1.0
     gateway_workers: int = 1
+    # Messages each gateway worker holds before it refuses technical reports (presses get
+    # twice that). A refused report gets no app ack, so its terminal sends it again.
+    gateway_inbox_size: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
     # "127.0.0.1:7050": listen for SIA DC-09 alarm panels there; None: no DC-09 receiver
     dc09_listen: str | None = None
     # One thread per DC-09 connection: caps in all and per source address, and how long a

@@ -100,7 +100,12 @@ class GatewayComponent:
             address, client_id=client_id, shared_group=settings.mqtt_shared_group
         )
         router = DownlinkRouter(default=self._mqtt)
-        self._pipeline = Pipeline(self._services, router, workers=settings.gateway_workers)
+        self._pipeline = Pipeline(
+            self._services,
+            router,
+            workers=settings.gateway_workers,
+            inbox_size=settings.gateway_inbox_size,
+        )
         self._pipeline.start()
         self._news = CaseNewsSender(self._services, router)
         self._news.start()
@@ -160,6 +165,7 @@ class GatewayComponent:
             "broker": "external" if self._settings.mqtt_url else "embedded",
             "broker_running": self._broker.is_running if self._broker else None,
             "mqtt_connected": self._mqtt.is_connected if self._mqtt else False,
+            "mqtt_refused": self._mqtt.refused if self._mqtt else 0,
             "inbox_depth": self._pipeline.depth if self._pipeline else 0,
             "workers_alive": self._pipeline.workers_alive if self._pipeline else 0,
         }

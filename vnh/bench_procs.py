@@ -197,6 +197,15 @@ class Service:
         self.process.stop()
         raise RuntimeError(f"vnh serve did not become ready:\n{self.process.log_tail()}")
 
+    def health(self) -> dict[str, Any]:
+        """What /healthz shows the staff now; empty when it does not answer."""
+        with contextlib.suppress(httpx.HTTPError, ValueError), httpx.Client(timeout=5.0) as client:
+            body = client.get(
+                f"{self.api_url}/healthz", headers={"Authorization": f"Bearer {self.token}"}
+            ).json()
+            return body if isinstance(body, dict) else {}
+        return {}
+
     def stop(self) -> None:
         """Stop the service."""
         self.process.stop()

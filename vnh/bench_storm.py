@@ -113,17 +113,27 @@ class TwilioStandIn:
 
 @dataclass
 class Terminals:
-    """One MQTT client speaking for many terminals, timing each event's ack."""
+    """One MQTT client speaking for many terminals, timing each event's ack.
+
+    With `resend_s`, an event without its app ack is sent again that long after it was
+    last sent, with the same (boot, seq), as PROTOCOL.md has terminals do; its latency
+    still counts from the first send.
+    """
 
     mqtt_url: str
+    resend_s: float = 0.0
     sent: dict[tuple[str, int], float] = field(default_factory=dict)
     acked: dict[tuple[str, int], float] = field(default_factory=dict)
     cases: dict[tuple[str, int], str | None] = field(default_factory=dict)
+    resends: int = 0
 
     def __post_init__(self) -> None:
         address = BrokerAddress.from_url(self.mqtt_url)
         self._lock = threading.Lock()
         self._seq: dict[str, int] = {}
+        # Unacked events: key -> (when last sent, topic, payload), oldest first.
+        self._pending: dict[tuple[str, int], tuple[float, str, str]] = {}
+        self._closed = threading.Event()
         ready = threading.Event()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"vnh-bench-storm-{secrets.token_hex(4)}"
@@ -138,6 +148,28 @@ class Terminals:
         self._client = client
         if not ready.wait(30):
             raise RuntimeError(f"could not subscribe at {self.mqtt_url}")
+        self._resender: threading.Thread | None = None
+        if self.resend_s > 0:
+            self._resender = threading.Thread(target=self._resend, name="bench-resend", daemon=True)
+            self._resender.start()
+
+    def _resend(self) -> None:
+        # The terminals' resend timers, one thread for all: the oldest pending come first.
+        while not self._closed.wait(min(0.1, self.resend_s / 2)):
+            due = time.monotonic() - self.resend_s
+            with self._lock:
+                late = []
+                for key, (at, topic, payload) in self._pending.items():
+                    if at > due:
+                        break  # in order of last send: the rest are not due yet
+                    late.append((key, topic, payload))
+                now = time.monotonic()
+                for key, topic, payload in late:
+                    del self._pending[key]  # moved to the end: sent again now
+                    self._pending[key] = (now, topic, payload)
+                self.resends += len(late)
+            for _, topic, payload in late:
+                self._client.publish(topic, payload, qos=QOS)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         at = time.monotonic()
@@ -150,6 +182,7 @@ class Terminals:
             if key in self.sent and key not in self.acked:
                 self.acked[key] = at
                 self.cases[key] = ack.get("case")
+                self._pending.pop(key, None)
 
     def send(self, device_id: str, event: dict[str, Any]) -> tuple[str, int]:
         """Publish one event of `device_id` with its next seq; returns its key."""
@@ -157,9 +190,12 @@ class Terminals:
             seq = self._seq.get(device_id, 0) + 1
             self._seq[device_id] = seq
             key = (device_id, seq)
+            payload = json.dumps({"boot": BOOT, "seq": seq, **event})
+            topic = f"vnh/v1/dev/{device_id}/up"
             self.sent[key] = time.monotonic()
-        payload = json.dumps({"boot": BOOT, "seq": seq, **event})
-        self._client.publish(f"vnh/v1/dev/{device_id}/up", payload, qos=QOS)
+            if self.resend_s > 0:
+                self._pending[key] = (self.sent[key], topic, payload)
+        self._client.publish(topic, payload, qos=QOS)
         return key
 
     def wait_acked(self, keys: list[tuple[str, int]], timeout: float) -> None:
@@ -177,7 +213,10 @@ class Terminals:
             return [self.acked[k] - self.sent[k] for k in keys if k in self.acked]
 
     def close(self) -> None:
-        """Disconnect."""
+        """Stop resending and disconnect."""
+        self._closed.set()
+        if self._resender is not None:
+            self._resender.join()
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -248,7 +287,13 @@ def press_for(
 
 
 def run_storm(
-    *, storm_terminals: int, storm_s: float, rate: float, baseline_s: float, workdir: Path
+    *,
+    storm_terminals: int,
+    storm_s: float,
+    rate: float,
+    baseline_s: float,
+    workdir: Path,
+    resend_s: float = 0.0,
 ) -> dict[str, Any]:
     """Baseline presses, then the storm with presses, then the figures (see module doc)."""
     database_url = f"sqlite:///{workdir / 'storm.db'}"
@@ -256,7 +301,12 @@ def run_storm(
     phones = seed(database_url, storm_terminals, pressers_needed)
     pressers = sorted((d for d in phones if d.startswith(PRESS_PREFIX)), reverse=True)
     storm_ids = [d for d in phones if d.startswith(STORM_PREFIX)]
-    report: dict[str, Any] = {"storm_terminals": storm_terminals, "storm_s": storm_s, "rate": rate}
+    report: dict[str, Any] = {
+        "storm_terminals": storm_terminals,
+        "storm_s": storm_s,
+        "rate": rate,
+        "resend_s": resend_s,
+    }
     with ExitStack() as stack:
         proc, broker_url, kind = start_broker(workdir / "broker")
         stack.enter_context(proc)
@@ -266,7 +316,7 @@ def run_storm(
         service = Service(workdir, database_url, broker_url, extra_env=twilio.service_env())
         stack.callback(service.stop)
         service.wait_ready()
-        terminals = Terminals(service.mqtt_url)
+        terminals = Terminals(service.mqtt_url, resend_s=resend_s)
         stack.callback(terminals.close)
 
         quiet, stormy = Phase(), Phase()
@@ -294,6 +344,8 @@ def run_storm(
             "acked": len(terminals.latencies(storm_keys)),
             "recorded": _recorded(database_url),
             "seconds_to_record": round(storm_done - storm_started, 1),
+            "resent": terminals.resends,
+            "refused_by_gateway": service.health().get("gateway", {}).get("mqtt_refused"),
         }
         storm_phones = {phones[d] for d in storm_ids}
         report["storm_effects"] = {
@@ -399,6 +451,11 @@ def _table(report: dict[str, Any]) -> Table:
         f"{events['sent']} / {events['acked']} / {events['recorded']}",
     )
     table.add_row(
+        f"messages resent (after {report['resend_s']} s) / refused by a full inbox",
+        "",
+        f"{events['resent']} / {events['refused_by_gateway']}",
+    )
+    table.add_row(
         "area incidents (terminals)",
         "",
         f"{effects['incidents']} ({effects['incident_terminals']})",
@@ -425,6 +482,12 @@ def bench_storm(
     baseline_s: Annotated[
         float, typer.Option(min=1.0, help="Seconds of presses before the storm.")
     ] = 20.0,
+    resend_s: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Terminals resend an unacked event after this many s (0: never)."
+        ),
+    ] = 5.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, not a table.")] = False,
     keep: Annotated[bool, typer.Option(help="Keep the working directory and print it.")] = False,
 ) -> None:
@@ -437,5 +500,6 @@ def bench_storm(
             rate=rate,
             baseline_s=baseline_s,
             workdir=workdir,
+            resend_s=resend_s,
         )
     print_report(report, as_json, _table)

@@ -7,6 +7,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +55,9 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 UPLINK_QOS = 1
 DOWNLINK_QOS = 1
 PRESENCE = {"online": True, "offline": False}
+# A storm refused by a full inbox is told in one line per this many seconds, not one per
+# message: thousands of ERROR lines a second cost the network thread more than the storm.
+REFUSED_LOG_EVERY_S = 1.0
 UP_TOPIC_END = f"/{UP_LEAF}"
 
 
@@ -112,11 +116,19 @@ class MqttTransport:
         self._ready = threading.Event()
         self._started = False
         self._client_id = client_id
+        self._refused = 0  # messages the inbox refused, since start (network thread only)
+        self._refused_logged = 0
+        self._refused_logged_at = 0.0
         self._client = self._make_client(client_id)
 
     @property
     def source(self) -> str:
         return "mqtt"
+
+    @property
+    def refused(self) -> int:
+        """Messages a full inbox refused (PUBACKed without an app ack) since start."""
+        return self._refused
 
     @property
     def is_connected(self) -> bool:
@@ -240,6 +252,10 @@ class MqttTransport:
         if not self._started:
             return
         self._started = False
+        if self._refused > self._refused_logged:
+            log.warning(
+                "inbox full: %d more messages refused", self._refused - self._refused_logged
+            )
         self._client.disconnect()
         self._client.loop_stop()
         self._ready.clear()
@@ -317,8 +333,28 @@ class MqttTransport:
                 retained=bool(msg.retain),
             )
             if self._handler is None or not self._handler(item):
-                log.error(
-                    "inbox full; mid=%d on %s left unacked for redelivery", msg.mid, msg.topic
-                )
+                self._refuse(item)
         except Exception:
             log.exception("mqtt message mid=%d could not be handed over", msg.mid)
+
+    def _refuse(self, item: Inbound) -> None:
+        """A full inbox: PUBACK without an app ack, so the terminal sends the event again.
+
+        Left without its PUBACK, the message would hold one of the few slots the broker
+        keeps in flight to us (Mosquitto's max_inflight_messages, MQTT 5 Receive Maximum)
+        until we reconnect, since the broker resends nothing on a live connection; once
+        they were all held, nothing reached the gateway, presses included. The terminal
+        resends every event until its app ack (PROTOCOL.md), so nothing is lost.
+        """
+        self.settle(item.receipt)
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged_at >= REFUSED_LOG_EVERY_S:
+            log.warning(
+                "inbox full: %d messages refused since the last report (last on %s); "
+                "PUBACKed without an app ack, their terminals send them again",
+                self._refused - self._refused_logged,
+                item.topic,
+            )
+            self._refused_logged = self._refused
+            self._refused_logged_at = now

@@ -461,6 +461,7 @@ def test_gateway_runs_embedded_broker_when_no_url_is_set(
         "broker": "embedded",
         "broker_running": None,
         "mqtt_connected": False,
+        "mqtt_refused": 0,
         "inbox_depth": 0,
         "workers_alive": 0,
     }
