@@ -16,10 +16,10 @@ from device_gateway.protocol.model import Heartbeat, Power, Press
 # presses, so a burst goes through in few commits; a lone press is not kept waiting.
 BATCH_MAX = 200
 # Technical events taken at a time, recorded in one transaction where they can be (a storm's
-# `power lost` of terminals an incident already holds); the urgent lane is looked at again
-# between each batch, so a press waits for at most one of them. 25 such reports take about
-# as long as a few presses (`vnh bench storm`), and still go through far faster than a
-# storm sends them.
+# `power lost` of terminals an incident already holds, and their `power restored`); the
+# urgent lane is looked at again between each batch, so a press waits for at most one.
+# 25 such reports take about as long as a few presses (`vnh bench storm`), and still go
+# through far faster than a storm sends them.
 ROUTINE_BATCH_MAX = 25
 
 

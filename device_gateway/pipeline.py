@@ -354,11 +354,12 @@ class Pipeline:
             item.transport.settle(item.receipt)
 
     def _record_power_run(self, run: Run, inbox: PriorityInbox | None) -> None:
-        """Power reports: those an open incident holds in one transaction, the rest alone.
+        """Power reports: a storm's in one transaction, the rest alone.
 
-        A storm's thousands of `power lost` join their incident a batch at a time; the
-        reports the batch path leaves (no incident yet, power restored, …) are recorded
-        one by one as before, urgent work going first between them.
+        A storm's thousands of `power lost` join their incident a batch at a time, and
+        their `power restored` are counted back the same way; the reports the batch path
+        leaves (no incident yet, a device case to settle, …) are recorded one by one as
+        before, urgent work going first between them.
         """
         reports = [to_report(event, source=item.transport.source) for event, item in run.events]
         for event, item in run.events:

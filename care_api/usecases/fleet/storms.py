@@ -534,3 +534,59 @@ def join_many(conn: Connection, held: Sequence[Held], now: datetime) -> None:
             for h, detail in zip(held, details, strict=True)
         ],
     )
+
+
+def count_back(uow: SqlUnitOfWork, device_ids: Sequence[str], now: datetime) -> None:
+    """`note_back` for many terminals whose power came back, in order, in a few statements.
+
+    The caller has cleared their power flag. Each open incident holding one of them counts
+    it back, until the one that makes the incident close: it closes there, as one report
+    at a time would, and the rest of its terminals find it closed (not counted back).
+    """
+    if not device_ids:
+        return
+    conn = uow.session.connection()
+    rows = conn.execute(
+        select(IncidentTerminal.id, IncidentTerminal.device_id, IncidentTerminal.incident_id)
+        .join(Incident, col(Incident.id) == col(IncidentTerminal.incident_id))
+        .where(
+            col(IncidentTerminal.device_id).in_(sorted(set(device_ids))),
+            col(IncidentTerminal.back_at).is_(None),
+            col(Incident.closed_at).is_(None),
+        )
+        .order_by(col(IncidentTerminal.id))
+    ).all()
+    first: dict[str, tuple[int, int]] = {}
+    for row_id, device_id, incident_id in rows:
+        first.setdefault(device_id, (row_id, incident_id))  # as `note_back` takes its first
+    per_incident: dict[int, list[int]] = {}
+    for device_id in device_ids:
+        if device_id in first:
+            row_id, incident_id = first[device_id]
+            per_incident.setdefault(incident_id, []).append(row_id)
+    share = uow.storm_rule.close_share
+    for incident_id, row_ids in sorted(per_incident.items()):
+        terminals, back = conn.execute(
+            select(Incident.terminals, Incident.back).where(col(Incident.id) == incident_id)
+        ).one()
+        counted = 0
+        for _ in row_ids:
+            counted += 1
+            if may_close(terminals, back + counted, share):
+                break  # closed here: the rest find it closed
+        conn.execute(
+            update(IncidentTerminal)
+            .where(col(IncidentTerminal.id).in_(row_ids[:counted]))
+            .values(back_at=now)
+        )
+        conn.execute(
+            update(Incident)
+            .where(col(Incident.id) == incident_id)
+            .values(back=col(Incident.back) + counted)
+        )
+        incident = uow.session.get(Incident, incident_id)
+        if incident is None:
+            continue
+        uow.session.refresh(incident)
+        if may_close(incident.terminals, incident.back, share):
+            close_incident(uow, incident, now=now, why="power back")

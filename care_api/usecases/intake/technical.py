@@ -2,14 +2,16 @@
 
 During a district blackout thousands of terminals say `power lost` within seconds, and
 once the area incident is open each of them only joins it: its event is recorded, its
-device row says power is off, the incident counts it and its history says so. Written one
-transaction per event that is about 90 a second; here a batch of them takes one.
+device row says power is off, the incident counts it and its history says so. When power
+returns they all say `power restored`: the event, the device row, and the incident
+counting it back (closing it once enough are). Written one transaction per event that is
+about 90 a second; here a batch of them takes one.
 
-Only what the batch path knows how to write is taken: `power lost` of a terminal that
-may report, has no outage to end, appears once in the batch, and whose area has an open
-incident. The rest (and every report of a terminal with one that is not taken) is left
-to `record_device_report`, one by one, by the caller: the storm's first terminals, which
-may open the incident, take that path as before.
+Only what the batch path knows how to write is taken, from terminals that may report,
+have no outage to end and appear once in the batch: `power lost` whose area has an open
+incident, and `power restored` with no device case open (whose settling is the single
+path's). The rest is left to `record_device_report`, one by one, by the caller: the
+storm's first terminals, which may open the incident, take that path as before.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
-from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus, ReportType
-from care_api.store.tables import Device, DeviceEvent, Elder
-from care_api.store.uow import UowFactory
-from care_api.usecases.fleet.device_cases import POWER_LOST
-from care_api.usecases.fleet.storms import Held, incident_for, join_many, open_incidents_by_key
+from care_api.domain.cases import ACTIVE
+from care_api.domain.model import CaseKind, DeviceReport, IntakeOutcome, IntakeStatus, ReportType
+from care_api.store.tables import Case, Device, DeviceEvent, Elder
+from care_api.store.uow import SqlUnitOfWork, UowFactory
+from care_api.usecases.fleet.device_cases import POWER_LOST, POWER_RESTORED
+from care_api.usecases.fleet.storms import (
+    Held,
+    count_back,
+    incident_for,
+    join_many,
+    open_incidents_by_key,
+)
 from care_api.usecases.intake.batch import core_table, recorded_keys
 from care_api.usecases.intake.sources import refusal
 
@@ -38,6 +46,7 @@ log = logging.getLogger(__name__)
 _DEVICE = core_table(Device)
 _ELDER = core_table(Elder)
 _EVENT = core_table(DeviceEvent)
+_CASE = core_table(Case)
 
 # Built once: building a statement costs more than running it on a small batch.
 _SOURCES = (
@@ -48,6 +57,7 @@ _SOURCES = (
         _DEVICE.c.hub_port,
         _DEVICE.c.outage_since,
         _ELDER.c.district,
+        _DEVICE.c.power_lost,
     )
     .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
     .where(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
@@ -58,6 +68,17 @@ _POWER_OFF = (
     .where(_DEVICE.c.device_id == bindparam("d"))
     .values(last_seen_at=bindparam("now"), online=True, power_lost=True)
 )
+_POWER_ON = (
+    update(_DEVICE)
+    .where(_DEVICE.c.device_id == bindparam("d"))
+    .values(last_seen_at=bindparam("now"), online=True, power_lost=False)
+)
+# Terminals with a device case open: their restore settles it, which is the single path's.
+_WITH_CASE = select(_CASE.c.device_id).where(
+    _CASE.c.kind == CaseKind.DEVICE.value,
+    _CASE.c.state.in_([state.value for state in ACTIVE]),
+    _CASE.c.device_id.in_(bindparam("ids", expanding=True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +88,19 @@ class _Source:
     hub_port: str | None
     silent: bool  # an outage is open: the report ends it, which this path does not write
     district: str | None
+    power_lost: bool
 
 
 def is_technical_batchable(report: DeviceReport) -> bool:
-    """True for the reports `record_held_reports` may take: `power lost`."""
-    return report.type is ReportType.POWER and report.fields.get("state") == POWER_LOST
+    """True for the reports `record_held_reports` may take: `power lost` and `restored`."""
+    return report.type is ReportType.POWER and report.fields.get("state") in (
+        POWER_LOST,
+        POWER_RESTORED,
+    )
+
+
+def _restores(report: DeviceReport) -> bool:
+    return report.fields.get("state") == POWER_RESTORED
 
 
 def record_held_reports(
@@ -87,7 +116,7 @@ def record_held_reports(
         return []
     with uow_factory() as uow:
         try:
-            outcomes = _record(uow.session, reports, now)
+            outcomes = _record(uow, reports, now)
             uow.commit()
         except IntegrityError:
             uow.rollback()
@@ -97,8 +126,9 @@ def record_held_reports(
 
 
 def _record(
-    session: Session, reports: Sequence[DeviceReport], now: datetime
+    uow: SqlUnitOfWork, reports: Sequence[DeviceReport], now: datetime
 ) -> list[IntakeOutcome | None]:
+    session = uow.session
     outcomes: list[IntakeOutcome | None] = [None] * len(reports)
     per_device = Counter(r.key.device_id for r in reports)
     # A terminal with two reports in the batch goes one by one: its order is intake's.
@@ -107,16 +137,27 @@ def _record(
         for i, r in enumerate(reports)
         if is_technical_batchable(r) and per_device[r.key.device_id] == 1
     ]
-    if not candidates:
-        return outcomes
     by_key = open_incidents_by_key(session)
     if not by_key:
-        return outcomes  # no storm (yet): the storm rule decides, one by one
+        # No storm (yet): the storm rule decides each `power lost`, one by one.
+        candidates = [i for i in candidates if _restores(reports[i])]
+    if not candidates:
+        return outcomes
     conn = session.connection()  # Core statements: the ORM has nothing to track here
-    sources = _sources(conn, {reports[i].key.device_id for i in candidates})
+    ids = {reports[i].key.device_id for i in candidates}
+    sources = _sources(conn, ids)
     existing = recorded_keys(conn, [reports[i] for i in candidates])
+    restoring = [i for i in candidates if _restores(reports[i])]
+    with_case = (
+        set(
+            conn.scalars(_WITH_CASE, {"ids": sorted({reports[i].key.device_id for i in restoring})})
+        )
+        if restoring
+        else set()
+    )
     held: list[Held] = []
     taken: list[int] = []
+    back: list[str] = []  # terminals whose power came back, in order
     for i in candidates:
         report = reports[i]
         source = sources.get(report.key.device_id)
@@ -126,6 +167,13 @@ def _record(
             continue
         if report.key in existing:
             outcomes[i] = IntakeOutcome(IntakeStatus.DUPLICATE, case_id=existing[report.key])
+            continue
+        if _restores(report):
+            if report.key.device_id in with_case:
+                continue
+            if source.power_lost:
+                back.append(report.key.device_id)
+            taken.append(i)
             continue
         incident = incident_for(by_key, source.district or "", source.hub_port or "")
         if incident is None:
@@ -150,8 +198,14 @@ def _record(
             for i in taken
         ],
     )
-    conn.execute(_POWER_OFF, [{"d": h.device_id, "now": now} for h in held])
-    join_many(conn, held, now)
+    if held:
+        conn.execute(_POWER_OFF, [{"d": h.device_id, "now": now} for h in held])
+        join_many(conn, held, now)
+    on = [reports[i].key.device_id for i in taken if _restores(reports[i])]
+    if on:
+        conn.execute(_POWER_ON, [{"d": device_id, "now": now} for device_id in on])
+    # After the joins, as the single path's order would have it when restores come last.
+    count_back(uow, back, now)
     for i in taken:
         outcomes[i] = IntakeOutcome(IntakeStatus.ACCEPTED)
     return outcomes
@@ -159,4 +213,7 @@ def _record(
 
 def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
     rows = conn.execute(_SOURCES, {"ids": sorted(device_ids)}).all()
-    return {row[0]: _Source(row[1], row[2], row[3], row[4] is not None, row[5]) for row in rows}
+    return {
+        row[0]: _Source(row[1], row[2], row[3], row[4] is not None, row[5], bool(row[6]))
+        for row in rows
+    }
