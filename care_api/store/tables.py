@@ -187,6 +187,9 @@ class Notification(SQLModel, table=True):
     __table_args__ = (
         Index("ix_notification_provider_id", "provider_id"),
         Index("ix_notification_idempotency_key", "idempotency_key", unique=True),
+        # Counts by status and send bound (/metrics, the sender's due rows) read only the
+        # few rows of a status, not the whole outbox.
+        Index("ix_notification_status_bounded_by", "status", "bounded_by"),
     )
     id: int | None = Field(default=None, primary_key=True)
     case_id: str | None = Field(default=None, max_length=32, index=True)

@@ -140,14 +140,18 @@ def sms_segments_by_status(session: Session) -> dict[str, int]:
 NOTIFICATION_STOPPED_BY_BOUNDS = ("suppressed", "folded")
 
 
+# Read through ix_notification_status_bounded_by: the few stopped rows, not the outbox.
+BOUNDED_NOTIFICATIONS = (
+    select(Notification.bounded_by, func.count())
+    .where(
+        col(Notification.bounded_by).is_not(None),
+        col(Notification.status).in_(NOTIFICATION_STOPPED_BY_BOUNDS),
+    )
+    .group_by(Notification.bounded_by)
+)
+
+
 def count_bounded_notifications(session: Session) -> dict[str, int]:
     """Phone messages the send bounds stopped (suppressed or folded into another), by bound."""
-    rows = session.exec(
-        select(Notification.bounded_by, func.count())
-        .where(
-            col(Notification.bounded_by).is_not(None),
-            col(Notification.status).in_(NOTIFICATION_STOPPED_BY_BOUNDS),
-        )
-        .group_by(Notification.bounded_by)
-    ).all()
+    rows = session.exec(BOUNDED_NOTIFICATIONS).all()
     return {str(bound): int(count) for bound, count in rows}
