@@ -294,10 +294,11 @@ def run_storm(
     baseline_s: float,
     workdir: Path,
     resend_s: float = 0.0,
+    restore: bool = False,
 ) -> dict[str, Any]:
     """Baseline presses, then the storm with presses, then the figures (see module doc)."""
     database_url = f"sqlite:///{workdir / 'storm.db'}"
-    pressers_needed = int(rate * (baseline_s + storm_s)) + 10
+    pressers_needed = int(rate * (baseline_s + storm_s * (2 if restore else 1))) + 10
     phones = seed(database_url, storm_terminals, pressers_needed)
     pressers = sorted((d for d in phones if d.startswith(PRESS_PREFIX)), reverse=True)
     storm_ids = [d for d in phones if d.startswith(STORM_PREFIX)]
@@ -336,9 +337,6 @@ def run_storm(
         storming.join()
         terminals.wait_acked(quiet.keys + stormy.keys + storm_keys, DRAIN_TIMEOUT_S)
         storm_done = time.time()
-        time.sleep(ALERT_WAIT_S if storm_terminals > 100 else 3.0)  # the last alerts go out
-        report["quiet"] = _phase_figures(terminals, quiet, twilio, phones, database_url)
-        report["storm"] = _phase_figures(terminals, stormy, twilio, phones, database_url)
         report["storm_events"] = {
             "sent": len(storm_keys),
             "acked": len(terminals.latencies(storm_keys)),
@@ -347,6 +345,36 @@ def run_storm(
             "resent": terminals.resends,
             "refused_by_gateway": service.health().get("gateway", {}).get("mqtt_refused"),
         }
+        restoring = Phase()
+        if restore:
+            # Power returns: every terminal says so within the same seconds, presses go on.
+            restored_keys: list[tuple[str, int]] = []
+            restore_started = time.time()
+
+            def power_back() -> None:
+                start = time.monotonic()
+                for n, device_id in enumerate(storm_ids):
+                    time.sleep(max(0.0, start + n * storm_s / len(storm_ids) - time.monotonic()))
+                    restored_keys.append(
+                        terminals.send(device_id, {"type": "power", "state": "restored"})
+                    )
+
+            returning = threading.Thread(target=power_back, name="bench-restore")
+            returning.start()
+            press_for(terminals, pressers, rate, storm_s, restoring)
+            returning.join()
+            terminals.wait_acked(restoring.keys + restored_keys, DRAIN_TIMEOUT_S)
+            report["restore_events"] = {
+                "sent": len(restored_keys),
+                "acked": len(terminals.latencies(restored_keys)),
+                "recorded": _recorded(database_url) - report["storm_events"]["recorded"],
+                "seconds_to_record": round(time.time() - restore_started, 1),
+            }
+        time.sleep(ALERT_WAIT_S if storm_terminals > 100 else 3.0)  # the last alerts go out
+        report["quiet"] = _phase_figures(terminals, quiet, twilio, phones, database_url)
+        report["storm"] = _phase_figures(terminals, stormy, twilio, phones, database_url)
+        if restore:
+            report["restore"] = _phase_figures(terminals, restoring, twilio, phones, database_url)
         storm_phones = {phones[d] for d in storm_ids}
         report["storm_effects"] = {
             **_storm_cases(database_url),
@@ -420,6 +448,7 @@ def _storm_cases(db: str) -> dict[str, int]:
         "device_cases_opened": int(opened),
         "device_cases_open": int(still),
         "incidents": len(incidents),
+        "incidents_closed": sum(i.closed_at is not None for i in incidents),
         "incident_terminals": sum(i.terminals for i in incidents),
     }
 
@@ -455,10 +484,24 @@ def _table(report: dict[str, Any]) -> Table:
         "",
         f"{events['resent']} / {events['refused_by_gateway']}",
     )
+    if "restore" in report:
+        back, again = report["restore"], report["restore_events"]
+        table.add_row(
+            "power back: press→ack p50 / p99 ms, alert p50 / p99 ms",
+            "",
+            f"{back['ack_p50_ms']} / {back['ack_p99_ms']}, "
+            f"{back['alert_p50_ms']} / {back['alert_p99_ms']}",
+        )
+        table.add_row(
+            "restore events sent / acked / recorded (s)",
+            "",
+            f"{again['sent']} / {again['acked']} / {again['recorded']} "
+            f"({again['seconds_to_record']} s)",
+        )
     table.add_row(
-        "area incidents (terminals)",
+        "area incidents (terminals, closed)",
         "",
-        f"{effects['incidents']} ({effects['incident_terminals']})",
+        f"{effects['incidents']} ({effects['incident_terminals']}, {effects['incidents_closed']})",
     )
     table.add_row(
         "device cases opened (still open)",
@@ -482,6 +525,9 @@ def bench_storm(
     baseline_s: Annotated[
         float, typer.Option(min=1.0, help="Seconds of presses before the storm.")
     ] = 20.0,
+    restore: Annotated[
+        bool, typer.Option(help="Then power returns: every terminal says so, as fast.")
+    ] = False,
     resend_s: Annotated[
         float,
         typer.Option(
@@ -501,5 +547,6 @@ def bench_storm(
             baseline_s=baseline_s,
             workdir=workdir,
             resend_s=resend_s,
+            restore=restore,
         )
     print_report(report, as_json, _table)

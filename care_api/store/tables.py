@@ -187,8 +187,8 @@ class Notification(SQLModel, table=True):
     __table_args__ = (
         Index("ix_notification_provider_id", "provider_id"),
         Index("ix_notification_idempotency_key", "idempotency_key", unique=True),
-        # Counts by status and send bound (/metrics, the sender's due rows) read only the
-        # few rows of a status, not the whole outbox.
+        # Counting the messages the send bounds stopped, by bound (/metrics), reads only
+        # the rows of those statuses, not the whole outbox.
         Index("ix_notification_status_bounded_by", "status", "bounded_by"),
     )
     id: int | None = Field(default=None, primary_key=True)
