@@ -6,6 +6,8 @@ import logging
 import queue
 import threading
 
+from sqlmodel import Session, col, select
+
 from care_api.domain.cases import NO_TAKER_SAY, news_say
 from care_api.domain.events import (
     CaseNobodyTook,
@@ -17,7 +19,7 @@ from care_api.domain.events import (
 from care_api.domain.model import CaseKind, CaseState
 from care_api.i18n import t
 from care_api.services import Services
-from care_api.store.tables import Case
+from care_api.store.tables import Case, Elder
 from care_api.usecases.people.languages import language_of_person
 from device_gateway.ports import Downlink
 from device_gateway.protocol.model import CaseNews
@@ -25,6 +27,8 @@ from device_gateway.protocol.model import CaseNews
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
+# News events handled in one session; more wait for the next round.
+NEWS_BATCH_MAX = 200
 JOIN_TIMEOUT_S = 5.0
 NEWS_EVENTS: tuple[type, ...] = (CaseOpened, CaseStateChanged, CasePressedAgain, CaseNobodyTook)
 
@@ -98,13 +102,38 @@ class CaseNewsSender:
                 continue
             # The acks of a burst go out first; its news follows once the burst is over.
             self._services.intake.step_aside()
-            try:
-                self._send(event)
-            except Exception:
-                # News is a courtesy; the terminal already has its ack. Skip, do not stall.
-                log.exception("case news for %r failed", event)
+            self._send_all([event, *self._take_waiting()])
 
-    def _send(self, event: DomainEvent) -> None:
+    def _take_waiting(self) -> list[DomainEvent]:
+        events: list[DomainEvent] = []
+        while len(events) < NEWS_BATCH_MAX - 1:
+            try:
+                events.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return events
+
+    def _send_all(self, events: list[DomainEvent]) -> None:
+        """Send each event's news, in order, from one session: one look-up per table.
+
+        At 1,000 presses/s every press again is news: a session and two look-ups each
+        cost about as much as recording the press.
+        """
+        try:
+            with self._services.uow() as uow:
+                # Held until the end: the session only keeps weak references to its rows.
+                loaded = _load_cases(uow.session, events) if len(events) > 1 else []
+                for event in events:
+                    try:
+                        self._send(uow.session, event)
+                    except Exception:
+                        # News is a courtesy; the terminal has its ack. Skip, do not stall.
+                        log.exception("case news for %r failed", event)
+                del loaded
+        except Exception:
+            log.exception("case news for %d events failed", len(events))
+
+    def _send(self, session: Session, event: DomainEvent) -> None:
         state: CaseState | None
         match event:
             case CaseOpened():
@@ -119,16 +148,15 @@ class CaseNewsSender:
                 return
         if device_id is None:
             return
-        with self._services.uow() as uow:
-            case = uow.session.get(Case, case_id)
-            if case is None:
-                return
-            kind, owner = case.kind, case.owner
-            state = state if state is not None else case.state
-            # The terminal speaks to its elder: in the elder's language, else the centre's.
-            language = language_of_person(
-                uow.session, f"elder:{case.elder_id}", centre=self._services.settings.language
-            )
+        case = session.get(Case, case_id)  # loaded by `_load_cases`: no statement
+        if case is None:
+            return
+        kind, owner = case.kind, case.owner
+        state = state if state is not None else case.state
+        # The terminal speaks to its elder: in the elder's language, else the centre's.
+        language = language_of_person(
+            session, f"elder:{case.elder_id}", centre=self._services.settings.language
+        )
         # What the elder hears follows what a person did; a device case tells them nothing.
         if kind is CaseKind.DEVICE:
             return
@@ -137,3 +165,17 @@ class CaseNewsSender:
         news = CaseNews(case=case_id, state=state.value, say=say)
         self._router.downlink_for(device_id).send_news(device_id, news)
         log.debug("case news device=%s case=%s state=%s", device_id, case_id, state)
+
+
+def _load_cases(session: Session, events: list[DomainEvent]) -> list[Case | Elder]:
+    """Load the cases of `events` and their elders into `session` in two statements.
+
+    `session.get` then finds them without a statement, as long as the caller holds them.
+    """
+    case_ids = {case_id for e in events if (case_id := getattr(e, "case_id", None))}
+    if not case_ids:
+        return []
+    cases = session.exec(select(Case).where(col(Case.id).in_(sorted(case_ids)))).all()
+    elder_ids = sorted({c.elder_id for c in cases if c.elder_id is not None})
+    elders = session.exec(select(Elder).where(col(Elder.id).in_(elder_ids))).all()
+    return [*cases, *elders]
