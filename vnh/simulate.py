@@ -70,6 +70,12 @@ from vnh.simulate_checkins import (
 )
 from vnh.simulate_districts import District, districts_of, hours_of
 from vnh.simulate_ladders import LadderSetting, ladders_of, save_ladders
+from vnh.simulate_operators import (
+    OperatorHabits,
+    SimulatedOperators,
+    operator_callbacks,
+    operators_of,
+)
 
 SUPERVISOR_PHONE = "+8613700000000"
 START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Shanghai
@@ -154,6 +160,8 @@ class Scenario:
     callbacks: CallbackHabits = field(default_factory=CallbackHabits)
     # Daily check-in windows and how elders keep them (`[checkins]`); default: none.
     checkins: CheckinHabits = field(default_factory=CheckinHabits)
+    # The operators working the callback list (`[operators]`); default: nobody.
+    operators: OperatorHabits = field(default_factory=OperatorHabits)
     # `[[district]]`: several districts; empty: one unnamed district of the fields above.
     districts: tuple[District, ...] = ()
 
@@ -203,6 +211,7 @@ class Scenario:
                 ladders=ladders_of(data),
                 callbacks=habits_of(data),
                 checkins=checkins_of(data),
+                operators=operators_of(data),
             )
             if not isinstance(raw, Mapping) or "districts" in data:
                 scenario = replace(
@@ -392,6 +401,7 @@ class Figures:
     answer_s: tuple[float, ...] = ()
     unanswered: int = 0
     checkins: CheckinFigures | None = None  # None: no check-in windows in the scenario
+    operator_callbacks: int = 0  # calls the operators made from the callback list
 
 
 class Simulation:
@@ -456,6 +466,7 @@ class Simulation:
         # Merchants: how often each was given an order of a case (a case can get a second
         # order when the first found nobody), and the orders each has in hand.
         self._orders_seen: dict[tuple[str, str], int] = {}
+        self.operators = SimulatedOperators(self.services, self.loop, scenario.operators, seed)
         self._in_hand: dict[str, int] = {}
 
     # The districts: elders with terminals and family, volunteers and merchants in each box.
@@ -733,6 +744,7 @@ class Simulation:
     def run(self) -> Figures:
         self.schedule_presses(self.populate())
         self.checkins.schedule(START, self.days)
+        self.operators.schedule(START, self.days)
         while True:
             action_at, timer_at = self.loop.peek(), self._next_timer()
             if timer_at is not None and (action_at is None or timer_at <= action_at):
@@ -784,6 +796,7 @@ class Simulation:
             tuple(e.answer_s for e in emergencies if e.answer_s is not None),
             sum(1 for e in emergencies if e.acknowledged_at is None and e.cancelled_at is None),
             checkins,
+            operator_callbacks(svc),
         )
 
     def close(self) -> None:
@@ -834,6 +847,7 @@ def rows_of(f: Figures) -> list[tuple[str, str]]:
         ("  resolved cases closed after a callback", _pct(f.kpi.callback_rate)),
         ("  satisfied (4 or 5 of 5)", _pct(f.kpi.satisfaction_rate)),
         ("  left to the operators' callback list", str(f.callbacks_to_operators)),
+        ("  called back by the operators (calls)", str(f.operator_callbacks)),
         ("SMS sent (of them callback surveys)", f"{f.sent.get('sms', 0)} ({f.surveys})"),
         ("calls placed", str(f.sent.get("voice", 0))),
         *checkin_rows(f.checkins),

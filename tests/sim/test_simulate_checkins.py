@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from care_api.domain.errors import InvalidInput
+from care_api.store.call_tables import AutoCallback
 from care_api.store.tables import Case, CaseEvent, Notification, OrderAttempt
 from care_api.usecases.schedules.checkins import LATE_CHECKIN_ACTION
 from vnh.simulate import START, Scenario, Simulation, rows_of, simulate, table
@@ -214,3 +215,58 @@ def test_simulate_a_closed_merchant_gets_no_order_until_the_operator_orders_agai
     assert turns == ["contacted"]
     assert figures.service.merchant_contact_rate == 1.0
     assert figures.kpi.completion_rate == 1.0
+
+
+def callbacks_left_to_operators(**operators: Any) -> Scenario:
+    """Emergencies the family takes at once and resolves; nobody answers the survey SMS."""
+    return Scenario.of(
+        {
+            "district": {"elders": 6, "family_share": 1.0, "family_count": 1},
+            "presses": {**NO_PRESSES, "emergency_per_elder_day": 0.5},
+            "volunteers": {"count": 0},
+            "families": {"answer": 1.0, "delay_median_s": 0, "delay_p90_s": 0},
+            "visits": {"on_site_median_s": 0, "visit_median_s": 0},
+            "callbacks": {"answer": 0.0, "after_resolve_s": 60, "retry_s": 60},
+            "operators": {"enabled": True, "callback_rounds": ["20:30"], **operators},
+        }
+    )
+
+
+def test_simulate_operators_call_back_the_list_the_machine_left_them(tmp_path: Path) -> None:
+    # Nobody answers the machine: after its 3 attempts every resolved case is on the
+    # operators' list. One round a day at 20:30, after the machine's working hours: each
+    # case on the list by then is called once and, reached, closes.
+    sim = Simulation(callbacks_left_to_operators(reach=1.0), seed=2, days=2, workdir=tmp_path)
+    try:
+        figures = sim.run()
+        with sim.services.uow() as uow:
+            listed = uow.session.exec(
+                select(AutoCallback.case_id).where(col(AutoCallback.state) == "operator")
+            ).all()
+            states = {c.id: c.state for c in uow.session.exec(select(Case)).all()}
+    finally:
+        sim.close()
+
+    assert figures.callbacks_to_operators == len(listed) > 0
+    assert figures.operator_callbacks == len(listed)
+    assert {states[c] for c in listed} == {"closed"}
+
+
+def test_simulate_operators_who_reach_nobody_close_a_callback_as_failed_after_three_calls(
+    tmp_path: Path,
+) -> None:
+    scenario = callbacks_left_to_operators(reach=0.0, callback_rounds=["20:30", "21:00", "21:30"])
+    sim = Simulation(scenario, seed=2, days=1, workdir=tmp_path)
+    try:
+        figures = sim.run()
+        with sim.services.uow() as uow:
+            listed = uow.session.exec(
+                select(AutoCallback.case_id).where(col(AutoCallback.state) == "operator")
+            ).all()
+            states = {c.id: c.state for c in uow.session.exec(select(Case)).all()}
+    finally:
+        sim.close()
+
+    # Three rounds, each unreached: the third closes every listed case (as failed).
+    assert figures.operator_callbacks == 3 * len(listed) > 0
+    assert {states[c] for c in listed} == {"closed"}
