@@ -270,3 +270,20 @@ def test_simulate_operators_who_reach_nobody_close_a_callback_as_failed_after_th
     # Three rounds, each unreached: the third closes every listed case (as failed).
     assert figures.operator_callbacks == 3 * len(listed) > 0
     assert {states[c] for c in listed} == {"closed"}
+
+
+def test_simulate_a_press_back_after_a_volunteer_took_the_case_is_a_service_request() -> None:
+    # Volunteers take every missed check-in's care case at once; the elder presses a minute
+    # after the call: the case is no longer waiting, so the service opens a service request,
+    # which the operator resolves after calling the elder.
+    scenario = district(
+        volunteers={"count": 4, "answer": 1.0, "delay_median_s": 0, "delay_p90_s": 0},
+        checkins={"kept": 0.0, "call_back": 1.0, "call_back_median_s": 60},
+        callbacks={"enabled": False},
+    )
+    figures = simulate(scenario, seed=1, days=1)
+
+    assert figures.checkins is not None
+    assert figures.checkins.missed == figures.checkins.taken == 4
+    assert (figures.checkins.late, figures.checkins.service_requests) == (0, 4)
+    assert figures.kpi.by_kind.get("service") == 4
