@@ -15,7 +15,7 @@ import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, cast
 
@@ -40,6 +40,7 @@ from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.kpi import Kpi, compute_kpi
 from care_api.domain.kpi_service import ServiceKpi
 from care_api.domain.model import DeviceReport, EventKey, ReportType
+from care_api.domain.rota import WeeklyHours, is_open
 from care_api.services import build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, Elder, Notification, ServiceOrder, Timer
@@ -60,13 +61,27 @@ from vnh.simulate_callbacks import (
     left_to_operators,
     survey_attempt,
 )
+from vnh.simulate_checkins import (
+    CheckinFigures,
+    CheckinHabits,
+    SimulatedCheckins,
+    checkin_rows,
+    checkins_of,
+)
 from vnh.simulate_districts import District, districts_of, hours_of
 from vnh.simulate_ladders import LadderSetting, ladders_of, save_ladders
+from vnh.simulate_operators import (
+    OperatorHabits,
+    SimulatedOperators,
+    operator_callbacks,
+    operators_of,
+)
 
 SUPERVISOR_PHONE = "+8613700000000"
 START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Shanghai
 # Presses of each kind: the keymap pattern that opens it (PROTOCOL.md's default keymap).
 OPERATOR = "operator:simulated"
+REORDER_TRIES = 12  # an order nobody can take is placed again at most this often
 CATEGORY = "meals"
 PATTERNS = {"emergency": "long", "false_alarm": "long", "service": "single", "care": "double"}
 # Telecare centres see few calls by night; the shape is an assumption (scenarios/district.toml).
@@ -131,12 +146,22 @@ class Scenario:
     merchants: int = 15
     merchant: People = People(0.9, Delay(180, 600))
     operator_order: Delay = Delay(120, 300)
+    # Merchants' weekly opening hours (None: always open; the service skips a closed one)
+    # and how many orders one has in hand at most before a new one goes unanswered (0: any).
+    merchant_hours: Mapping[str, Any] | None = None
+    merchant_capacity: int = 0
+    # An order no merchant could take: the operator places it again this much later (0: not).
+    reorder_after_s: float = 0.0
     # Volunteers' weekly hours (weekday -> spans); None: every hour.
     volunteer_hours: Mapping[str, Any] | None = None
     # The ladders an admin would set (`[ladders]`); empty: the service's defaults.
     ladders: tuple[LadderSetting, ...] = ()
     # How callees answer the callbacks by machine (`[callbacks]`).
     callbacks: CallbackHabits = field(default_factory=CallbackHabits)
+    # Daily check-in windows and how elders keep them (`[checkins]`); default: none.
+    checkins: CheckinHabits = field(default_factory=CheckinHabits)
+    # The operators working the callback list (`[operators]`); default: nobody.
+    operators: OperatorHabits = field(default_factory=OperatorHabits)
     # `[[district]]`: several districts; empty: one unnamed district of the fields above.
     districts: tuple[District, ...] = ()
 
@@ -179,9 +204,14 @@ class Scenario:
                 merchants=int(shop.get("count", base.merchants)),
                 merchant=_people(shop, base.merchant),
                 operator_order=_delay(shop, "order_after", base.operator_order),
+                merchant_hours=hours_of(shop.get("hours")),
+                merchant_capacity=int(shop.get("capacity", base.merchant_capacity)),
+                reorder_after_s=float(shop.get("reorder_after_s", base.reorder_after_s)),
                 volunteer_hours=hours_of(vol.get("hours")),
                 ladders=ladders_of(data),
                 callbacks=habits_of(data),
+                checkins=checkins_of(data),
+                operators=operators_of(data),
             )
             if not isinstance(raw, Mapping) or "districts" in data:
                 scenario = replace(
@@ -224,7 +254,14 @@ class Scenario:
         )
         if not all(0.0 <= s <= 1.0 for s in (*shares, self.supervisor.answer)):
             raise InvalidInput("shares and answer rates must lie between 0 and 1")
-        counts = (self.elders, self.volunteers, self.family_count, self.merchants)
+        counts = (
+            self.elders,
+            self.volunteers,
+            self.family_count,
+            self.merchants,
+            self.merchant_capacity,
+            self.reorder_after_s,
+        )
         if min(counts) < 0:
             raise InvalidInput("counts must not be negative")
         if len(self.hours) != 24 or sum(self.hours) <= 0 or min(self.hours) < 0:
@@ -242,6 +279,15 @@ def _delay(table: Mapping[str, Any], key: str, default: Delay) -> Delay:
 
 def _people(table: Mapping[str, Any], default: People) -> People:
     return People(float(table.get("answer", default.answer)), _delay(table, "delay", default.delay))
+
+
+def opens_after(hours: Mapping[str, Any] | None, moment: datetime, tz: tzinfo) -> datetime:
+    """The first quarter hour from `moment` when shops with `hours` are open (a week at most)."""
+    for quarter in range(7 * 24 * 4 + 1):
+        at = moment + timedelta(minutes=15 * quarter)
+        if is_open(cast(WeeklyHours | None, hours), at.astimezone(tz)):
+            return at
+    return moment  # never open: the service will say so again
 
 
 # -- the clock and the people ------------------------------------------------------------------
@@ -313,13 +359,19 @@ class SimulatedPeople:
                 self.sent.surveys += 1
                 self.sim.callees.asked(message.to, case_id, attempt)
                 return DeliveryReceipt("queued", f"sim-{message.notification_id}")
+        if case_id is not None and channel == "voice" and person is None:
+            # The call to an elder who missed a check-in: they may press back.
+            self.sim.checkins.called(message.to, case_id)
+            return DeliveryReceipt("queued", f"sim-{message.notification_id}")
+        if person == "merchant":
+            # A merchant decides on each order given to them (its SMS), not once per case:
+            # a case whose first order found nobody gets a second one.
+            if case_id is not None and self.sim.is_order(message.notification_id):
+                self.sim._merchant(message.to, case_id)
+            return DeliveryReceipt("queued", f"sim-{message.notification_id}")
         fresh = case_id is not None and (message.to, case_id) not in self._asked
         # Each person decides once per case, on the first message that asks them.
-        if fresh and person == "merchant":
-            assert case_id is not None  # noqa: S101 - for mypy: `fresh` says so
-            self._asked.add((message.to, case_id))
-            self.sim._merchant(message.to, case_id)
-        elif fresh and person is not None and self.sim.asks(message.notification_id):
+        if fresh and person is not None and self.sim.asks(message.notification_id):
             assert case_id is not None  # noqa: S101 - for mypy: `fresh` says so
             self._asked.add((message.to, case_id))
             self.sim.decide(person, message.to, case_id)
@@ -348,6 +400,8 @@ class Figures:
     # Each answered emergency's time to a person's answer (s), and those nobody answered.
     answer_s: tuple[float, ...] = ()
     unanswered: int = 0
+    checkins: CheckinFigures | None = None  # None: no check-in windows in the scenario
+    operator_callbacks: int = 0  # calls the operators made from the callback list
 
 
 class Simulation:
@@ -397,6 +451,23 @@ class Simulation:
             seed,
         )
         self._seq: dict[str, int] = {}
+        c = scenario.checkins
+        self.checkins = SimulatedCheckins(
+            self.services,
+            self.loop,
+            c,
+            self._checkin_press,
+            (
+                Delay(c.call_back_median_s, c.call_back_p90_s),
+                Delay(c.confirm_median_s, c.confirm_p90_s),
+            ),
+            seed,
+        )
+        # Merchants: how often each was given an order of a case (a case can get a second
+        # order when the first found nobody), and the orders each has in hand.
+        self._orders_seen: dict[tuple[str, str], int] = {}
+        self.operators = SimulatedOperators(self.services, self.loop, scenario.operators, seed)
+        self._in_hand: dict[str, int] = {}
 
     # The districts: elders with terminals and family, volunteers and merchants in each box.
     def populate(self) -> list[str]:
@@ -454,19 +525,20 @@ class Simulation:
                 for _ in range(area.merchants):
                     phone = f"+86151{m:08d}"
                     self.people[phone] = "merchant"
-                    create_merchant(
-                        uow.session,
-                        {
-                            "name": f"Merchant {m + 1}",
-                            "phone": phone,
-                            "lat": rng.uniform(lat0, lat1),
-                            "lon": rng.uniform(lon0, lon1),
-                            "categories": [CATEGORY],
-                        },
-                        now,
-                    )
+                    shop: dict[str, object] = {
+                        "name": f"Merchant {m + 1}",
+                        "phone": phone,
+                        "lat": rng.uniform(lat0, lat1),
+                        "lon": rng.uniform(lon0, lon1),
+                        "categories": [CATEGORY],
+                    }
+                    if s.merchant_hours is not None:
+                        shop["hours"] = s.merchant_hours
+                    create_merchant(uow.session, shop, now)
                     m += 1
             self._import_elders(uow.session, rows, extra, now)
+            phones = {cells["phone"]: cells["terminal"] for _, cells in rows}
+            self.checkins.setup(uow.session, phones, now)
             # Through the admin's own use case, as PUT /api/v1/ladders would.
             save_ladders(uow.session, s.ladders, now)
             uow.commit()
@@ -525,6 +597,10 @@ class Simulation:
         )
         return seq, outcome.case_id
 
+    def _checkin_press(self, device: str) -> str | None:
+        # "I'm OK": the single press of the main button (care_api/domain/checkins.py).
+        return self._report(device, ReportType.PRESS, button="main", pattern="single")[1]
+
     def _press(self, kind: str, device: str) -> Callable[[], None]:
         def press() -> None:
             self.presses[kind] += 1
@@ -545,10 +621,10 @@ class Simulation:
 
         return press
 
-    def _order(self, case_id: str) -> None:
+    def _order(self, case_id: str, tries: int = 0) -> None:
         with self.services.uow() as uow:
             try:
-                place_order(
+                _, turn = place_order(
                     uow,
                     case_id,
                     category=CATEGORY,
@@ -561,21 +637,44 @@ class Simulation:
             except (Conflict, NotFound):
                 return  # cancelled or ordered meanwhile: nothing to order
             uow.commit()
+        again = self.scenario.reorder_after_s
+        if turn is None and again > 0 and tries < REORDER_TRIES:
+            # No merchant open or free: the operator tries again later, as the flag asks,
+            # and not before the shops open (a night's order waits for the morning).
+            later = self.clock.now() + timedelta(seconds=again)
+            at = opens_after(self.scenario.merchant_hours, later, self.services.tz)
+            self.loop.at(at, lambda: self._order(case_id, tries + 1))
+
+    def is_order(self, notification_id: int) -> bool:
+        """True when the notification is an order's SMS to a merchant (not "it moved on")."""
+        with self.services.uow() as uow:
+            row = uow.session.get(Notification, notification_id)
+            key = row.idempotency_key if row is not None else None
+        return key is not None and key.startswith("order:") and key.endswith(":sms")
 
     def _merchant(self, phone: str, case_id: str) -> None:
-        """A merchant who got an order decides once whether and when to call the elder."""
-        s, rng = self.scenario, self._person(phone, case_id)
+        """A merchant who got an order decides whether and when to call the elder."""
+        s = self.scenario
+        seen = self._orders_seen.get((phone, case_id), 0)
+        self._orders_seen[(phone, case_id)] = seen + 1
+        # The first order of a case keeps the stream it always had; a later one its own.
+        rng = self._person(phone, case_id if seen == 0 else f"{case_id}:{seen}")
         if rng.random() >= s.merchant.answer:
             return
+        busy = s.merchant_capacity and self._in_hand.get(phone, 0) >= s.merchant_capacity
+        if busy:
+            return  # orders enough in hand: this one waits out its 10 minutes and moves on
 
         def contact() -> None:
             self.answers.sms(phone, f"1 {short_code(case_id)}")
             self.taken_by["merchant"] = self.taken_by.get("merchant", 0) + 1
-            self.loop.after(s.visit.draw(rng), lambda: self._deliver(case_id))
+            self._in_hand[phone] = self._in_hand.get(phone, 0) + 1
+            self.loop.after(s.visit.draw(rng), lambda: self._deliver(phone, case_id))
 
         self.loop.after(s.merchant.delay.draw(rng), contact)
 
-    def _deliver(self, case_id: str) -> None:
+    def _deliver(self, phone: str, case_id: str) -> None:
+        self._in_hand[phone] -= 1
         with self.services.uow() as uow:
             order = uow.session.exec(
                 select(ServiceOrder).where(
@@ -644,6 +743,8 @@ class Simulation:
 
     def run(self) -> Figures:
         self.schedule_presses(self.populate())
+        self.checkins.schedule(START, self.days)
+        self.operators.schedule(START, self.days)
         while True:
             action_at, timer_at = self.loop.peek(), self._next_timer()
             if timer_at is not None and (action_at is None or timer_at <= action_at):
@@ -672,6 +773,7 @@ class Simulation:
             answers = answer_kpi(uow.session, START, self.end, now=now, tz=svc.tz, hours=hours)
             service = service_kpi(uow.session, facts, START, self.end, now)
             emergencies = emergency_facts(uow.session, START, self.end)
+            checkins = self.checkins.figures(uow.session, self.days)
         # Each district's emergencies through the same answer_times as the report's.
         by_district = {
             d.name: answer_times(
@@ -693,6 +795,8 @@ class Simulation:
             self.crowd.sent.surveys,
             tuple(e.answer_s for e in emergencies if e.answer_s is not None),
             sum(1 for e in emergencies if e.acknowledged_at is None and e.cancelled_at is None),
+            checkins,
+            operator_callbacks(svc),
         )
 
     def close(self) -> None:
@@ -743,8 +847,10 @@ def rows_of(f: Figures) -> list[tuple[str, str]]:
         ("  resolved cases closed after a callback", _pct(f.kpi.callback_rate)),
         ("  satisfied (4 or 5 of 5)", _pct(f.kpi.satisfaction_rate)),
         ("  left to the operators' callback list", str(f.callbacks_to_operators)),
+        ("  called back by the operators (calls)", str(f.operator_callbacks)),
         ("SMS sent (of them callback surveys)", f"{f.sent.get('sms', 0)} ({f.surveys})"),
         ("calls placed", str(f.sent.get("voice", 0))),
+        *checkin_rows(f.checkins),
         *_district_rows(f),
     ]
 

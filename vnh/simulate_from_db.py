@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from care_api.domain.model import CaseKind, CaseState
 from care_api.store.db import make_engine
-from care_api.store.tables import Case, Contact, Elder, Merchant, Volunteer
+from care_api.store.tables import Case, CheckinWindow, Contact, Elder, Merchant, Volunteer
 
 DEFAULT_BOX = (29.05, 119.60, 29.15, 119.72)  # scenarios/district.toml's Wucheng box
 PAD_DEG = 0.005  # ~500 m around a district's elders: one elder still makes a box
@@ -154,6 +154,55 @@ def read_presses(session: Session, *, since: datetime, until: datetime, tz: tzin
     return Presses((until - since) / timedelta(days=1), by_kind, by_hour)
 
 
+@dataclass(frozen=True)
+class Habits:
+    """What the database says of check-in windows and merchants' hours (the most common)."""
+
+    with_window: int = 0  # elders with an active check-in window
+    window: tuple[str, str] | None = None
+    merchant_hours: dict[str, list[str]] | None = None  # None: none set, always open
+
+
+def read_habits(session: Session) -> Habits:
+    """Elders with an active window and the commonest window; merchants' commonest hours."""
+    rows = session.exec(
+        select(CheckinWindow.elder_id, CheckinWindow.start, CheckinWindow.end).where(
+            col(CheckinWindow.active).is_(True)
+        )
+    ).all()
+    windows = Counter((start, end) for _, start, end in rows).most_common(1)
+    hours = Counter(
+        json.dumps(h, sort_keys=True)
+        for h in session.exec(select(Merchant.hours).where(col(Merchant.status) != "removed")).all()
+        if h is not None
+    ).most_common(1)
+    return Habits(
+        with_window=len({elder for elder, _, _ in rows}),
+        window=windows[0][0] if windows else None,
+        merchant_hours=json.loads(hours[0][0]) if hours else None,
+    )
+
+
+def _habit_lines(habits: Habits, elders: int, *, merchants_written: bool) -> list[str]:
+    out = []
+    if habits.merchant_hours is not None:
+        if not merchants_written:
+            out.append("[merchants]")
+        table = ", ".join(
+            f"{day} = {json.dumps(spans)}" for day, spans in habits.merchant_hours.items()
+        )
+        out += [f"hours = {{ {table} }}  # the commonest opening hours of the merchants", ""]
+    if habits.with_window and habits.window and elders:
+        out += [
+            "[checkins]",
+            f"share = {_num(habits.with_window / elders)}  # {habits.with_window} of {elders} "
+            "elders have a window",
+            f"window = {json.dumps(list(habits.window))}  # the commonest",
+            "",
+        ]
+    return out
+
+
 def _press_kind(kind: CaseKind, state: CaseState, acknowledged_at: datetime | None) -> str | None:
     if kind is CaseKind.EMERGENCY:
         cancelled = state is CaseState.CANCELLED and acknowledged_at is None
@@ -204,7 +253,12 @@ def _district_lines(area: Area) -> list[str]:
 
 
 def scenario_toml(
-    areas: Sequence[Area], presses: Presses, *, source: str, generated_at: datetime
+    areas: Sequence[Area],
+    presses: Presses,
+    *,
+    source: str,
+    generated_at: datetime,
+    habits: Habits | None = None,
 ) -> str:
     """The scenario text: what the database says, with where each figure comes from."""
     out = [
@@ -248,10 +302,14 @@ def scenario_toml(
     else:
         out.append(f"# No real case in the last {_num(presses.days)} days: the default rates.")
     out.append("")
-    if len(areas) == 1 and not areas[0].name:
+    one = len(areas) == 1 and not areas[0].name
+    if one:
         volunteers, merchants = areas[0].volunteers, areas[0].merchants
         out += ["[volunteers]", f"count = {volunteers}  # active volunteers", ""]
-        out += ["[merchants]", f"count = {merchants}  # merchants not removed", ""]
+        out += ["[merchants]", f"count = {merchants}  # merchants not removed"]
+        out += [] if habits and habits.merchant_hours else [""]
+    if habits is not None:
+        out += _habit_lines(habits, elders, merchants_written=one)
     return "\n".join(out)
 
 
@@ -275,9 +333,10 @@ def scenario_from_db(
                 first = first if first.tzinfo else first.replace(tzinfo=now.tzinfo)
                 since = min(max(since, first), now - MIN_PERIOD)
             presses = read_presses(session, since=since, until=now, tz=ZoneInfo(timezone))
+            habits = read_habits(session)
     finally:
         engine.dispose()
-    return scenario_toml(areas, presses, source=_safe(url), generated_at=now)
+    return scenario_toml(areas, presses, source=_safe(url), generated_at=now, habits=habits)
 
 
 def _safe(url: str) -> str:

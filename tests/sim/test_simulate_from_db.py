@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from care_api.domain.model import CaseKind, CaseState
 from care_api.store.db import make_engine
-from care_api.store.tables import Case, Contact, Elder, Merchant, Volunteer
+from care_api.store.tables import Case, CheckinWindow, Contact, Elder, Merchant, Volunteer
 from tests.databases import migrated_sqlite_url
 from vnh.cli import app
 from vnh.simulate import Scenario
@@ -193,3 +193,30 @@ def test_simulate_plot_without_matplotlib_says_how_to_install_it(
     assert result.exit_code == 1
     assert INSTALL_HINT in result.output
     assert not (tmp_path / "p.png").exists()
+
+
+def test_simulate_from_db_takes_check_in_windows_and_merchants_hours(tmp_path: Path) -> None:
+    url = centre(tmp_path)
+    engine = make_engine(url)
+    with Session(engine) as s:
+        elders = s.exec(select(Elder).order_by(col(Elder.id))).all()
+        for elder, (start, end) in zip(
+            elders[:3], [("08:00", "10:00"), ("08:00", "10:00"), ("18:00", "19:00")], strict=True
+        ):
+            s.add(
+                CheckinWindow(
+                    elder_id=elder.id, start=start, end=end, created_by="t", created_at=NOW
+                )
+            )
+        for merchant in s.exec(select(Merchant)).all():
+            merchant.hours = {"mon": ["07:00-20:00"]}
+            s.add(merchant)
+        s.commit()
+    engine.dispose()
+
+    data = tomllib.loads(scenario_from_db(url, now=NOW))
+    scenario = Scenario.of(data)
+    # 3 of the 6 elders have a window, the commonest 08:00-10:00; the merchants' hours.
+    assert scenario.checkins.share == 0.5
+    assert (scenario.checkins.start, scenario.checkins.end) == ("08:00", "10:00")
+    assert scenario.merchant_hours == {"mon": ["07:00-20:00"]}
