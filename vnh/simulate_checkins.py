@@ -99,8 +99,6 @@ class CheckinFigures:
     taken: int  # of them: taken by a person (a volunteer's offer, or an operator)
     resolved: int  # of them: resolved by the end
     open: int  # of them: still waiting for someone at the end
-    # Presses after the call that came when the case was taken: a service request each.
-    service_requests: int = 0
 
 
 class Later(Protocol):
@@ -131,7 +129,6 @@ class SimulatedCheckins:
         self._seed = seed
         self._device_of: dict[str, str] = {}  # phone of an elder with a window -> device
         self.pressed = 0
-        self.service_requests = 0  # presses back that opened a service request
 
     def setup(self, session: Session, devices: Mapping[str, str], now: datetime) -> None:
         """Add a window for the scenario's share of elders (`devices`: phone -> device)."""
@@ -200,10 +197,6 @@ class SimulatedCheckins:
             went_to = self._press(device)
             if went_to is None:
                 return
-            if went_to != case_id:
-                # Someone took the missed case first: the service reads the press as a
-                # service request. The operator calls the elder and resolves it the same way.
-                self.service_requests += 1
             # The operator confirms the late check-in by phone and resolves its case.
             self._loop.after(self._confirm.draw(rng), lambda: self._confirm_late(went_to))
 
@@ -248,7 +241,6 @@ class SimulatedCheckins:
             taken=sum(1 for c in missed if c.owner is not None and c.owner != OPERATOR),
             resolved=sum(1 for c in missed if c.resolved_at is not None),
             open=sum(1 for c in missed if c.state in UNOWNED),
-            service_requests=self.service_requests,
         )
 
 
@@ -263,5 +255,4 @@ def checkin_rows(f: CheckinFigures | None) -> list[tuple[str, str]]:
         ("  missed (a care case, a call)", str(f.missed)),
         ("  then: checked in late / taken / open", f"{f.late} / {f.taken} / {f.open}"),
         ("  missed check-in cases resolved", str(f.resolved)),
-        ("  pressed back after it was taken (service request)", str(f.service_requests)),
     ]

@@ -272,7 +272,7 @@ def test_a_late_check_in_cancels_the_call_to_the_elder_still_waiting_to_go(
     assert any(a == "checked_in_late" for a, _ in history(svc, case_id))
 
 
-def test_a_late_press_once_the_case_is_taken_or_of_another_kind_is_a_press(
+def test_a_long_press_after_a_missed_window_is_its_own_case(
     api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
     case_id = missed(api, svc, alerts, clock)
@@ -283,12 +283,22 @@ def test_a_late_press_once_the_case_is_taken_or_of_another_kind_is_a_press(
     settle(alerts)
     assert not any(a == "checked_in_late" for a, _ in history(svc, case_id))
 
+
+def test_a_late_check_in_once_the_case_is_taken_goes_to_it_not_to_a_service_request(
+    api: TestClient, svc: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    # The service's call asks the elder to press once; an operator (or a volunteer) taking
+    # the case meanwhile must not turn that answer into a service request.
+    case_id = missed(api, svc, alerts, clock)
     ok(api.post(f"/api/v1/cases/{case_id}/ack", json={}, headers=ADMIN))
     move_to(clock, "2026-11-23 10:40")
-    late = press(svc, 2)  # someone owns the case now: a single press is a service request
-    assert late.case_id not in (None, case_id) and late.kind is not None
-    assert late.kind.value == "service"
-    assert not any(a == "checked_in_late" for a, _ in history(svc, case_id))
+    late = press(svc, 2)
+    assert late.case_id == case_id
+    settle(alerts)
+    assert any(a == "checked_in_late" for a, _ in history(svc, case_id))
+    cases = {c["id"]: c for c in ok(api.get("/api/v1/cases", headers=ADMIN))}
+    assert list(cases) == [case_id]  # no service request beside it
+    assert cases[case_id]["state"] == "accepted"  # still the operator's to resolve
 
 
 def test_the_gateways_press_batches_hand_a_late_check_in_to_its_case(

@@ -14,7 +14,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from care_api.domain.alarm_codes import CAUSE_MISSED_CHECK_IN
-from care_api.domain.cases import UNOWNED
+from care_api.domain.cases import ACTIVE
 from care_api.domain.checkins import (
     MAX_WINDOWS_PER_ELDER,
     check_window,
@@ -206,7 +206,7 @@ def elders_checking_in(
 ) -> set[int]:
     """Which of `elder_ids` may be checking in at `now` (their presses need a look).
 
-    Those with a window open now, and those whose missed check-in case nobody took yet.
+    Those with a window open now, and those whose missed check-in case is still active.
     """
     if not elder_ids:
         return set()
@@ -220,7 +220,7 @@ def elders_checking_in(
     if missed:
         waiting = session.exec(
             select(Case.id).where(
-                col(Case.id).in_(list(missed)), col(Case.state).in_([str(s) for s in UNOWNED])
+                col(Case.id).in_(list(missed)), col(Case.state).in_([str(s) for s in ACTIVE])
             )
         ).all()
         found |= {missed[case_id] for case_id in waiting}
@@ -237,11 +237,13 @@ def note_late_checkin(
     now: datetime,
     tz: tzinfo,
 ) -> Case | None:
-    """A check-in press after a missed window: the missed check-in case nobody took hears it.
+    """A check-in press after a missed window: the missed check-in case, still active, hears it.
 
-    The case is not closed (an operator confirms and resolves it): the late check-in goes
-    on its history and the board, its pending ladder steps and volunteer offers stop, and
-    the console and the people alerted are told. Returns the case, else None.
+    Taken or not: the service's own call asks the elder to press, so a press while someone
+    is on the case is that answer, not a service request. The case is not closed (an
+    operator confirms and resolves it): the late check-in goes on its history and the
+    board, its pending ladder steps and volunteer offers stop, and the console and the
+    people alerted (its owner among them) are told. Returns the case, else None.
     """
     if not is_checkin_press(button, pattern):
         return None
@@ -253,13 +255,13 @@ def note_late_checkin(
     ).all()
     if not missed:
         return None
-    # Locked, so an operator taking the case at this moment is seen (PostgreSQL).
+    # Locked, so an operator resolving the case at this moment is seen (PostgreSQL).
     cases = session.exec(
         select(Case)
         .where(
             col(Case.id).in_([m for m in missed if m is not None]),
             col(Case.kind) == CaseKind.CARE,
-            col(Case.state).in_([str(s) for s in UNOWNED]),
+            col(Case.state).in_([str(s) for s in ACTIVE]),
         )
         .order_by(col(Case.opened_at))
         .with_for_update()
