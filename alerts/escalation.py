@@ -216,14 +216,18 @@ class Escalation:
         notified: list[str] = []
         flag: str | None = None
         unreached: tuple[str, ...] = ()
+        # The kind is in the key: after a reclassification the new kind's ladder starts at
+        # step 0 again and must not be taken for the old one's replay.
+        keys = {
+            action: f"{ALERT_KEY_PREFIX}{case.id}:{timer.step}:{action.recipient}:"
+            f"{action.channel}:{kind}"
+            for action in actions
+            if isinstance(action, Notify)
+        }
+        ctx.outbox.expect(keys.values())
         for action in actions:
             if isinstance(action, Notify):
-                # The kind is in the key: after a reclassification the new kind's ladder
-                # starts at step 0 again and must not be taken for the old one's replay.
-                key = (
-                    f"{ALERT_KEY_PREFIX}{case.id}:{timer.step}:{action.recipient}:"
-                    f"{action.channel}:{kind}"
-                )
+                key = keys[action]
                 ctx.outbox.add(
                     case_id=case.id,
                     channel=action.channel,

@@ -74,6 +74,7 @@ class OutboxWriter:
         self.session = session
         self._now = now
         self.to_send: list[int] = []
+        self._absent: set[str] = set()  # keys `expect` found unused, each until its add
 
     def add(
         self,
@@ -129,6 +130,14 @@ class OutboxWriter:
             self.to_send.append(row.id)
         return row
 
+    def expect(self, keys: Iterable[str]) -> None:
+        """Look up at once the keys the next `add`s will bring (one query, not one each)."""
+        wanted = set(keys) - self._absent
+        if not wanted:
+            return
+        used = set(self.session.exec(_KEYS_IN, params={"keys": list(wanted)}).all())
+        self._absent |= wanted - used
+
     def _is_drill(self, case_id: str) -> bool:
         case = self.session.get(Case, case_id)  # the caller's case, from the identity map
         return case is not None and case.drill
@@ -157,11 +166,18 @@ class OutboxWriter:
         return row
 
     def _exists(self, key: str) -> bool:
+        if key in self._absent:
+            # Unused when `expect` looked, in this transaction; once added it is used.
+            self._absent.discard(key)
+            return False
         return self.session.exec(_BY_KEY, params={"key": key}).first() is not None
 
 
 # Asked before every message written: built once, it skips the per-call construction.
 _BY_KEY = select(Notification.id).where(Notification.idempotency_key == bindparam("key"))
+_KEYS_IN = select(Notification.idempotency_key).where(
+    col(Notification.idempotency_key).in_(bindparam("keys", expanding=True))
+)
 
 
 # Called in the transaction that gave up on a row: (uow, row, what went wrong, now).
@@ -391,11 +407,10 @@ class NotificationSender:
                     updated_at=now,
                 )
             )
-            result = cast(CursorResult[Any], uow.session.execute(claim))
-            if result.rowcount != 1:
-                return None
-            row = uow.session.get(Notification, notification_id)
-            if row is None:  # pragma: no cover - the UPDATE just matched it
+            # The claimed row comes back with the UPDATE (RETURNING): no second round trip.
+            returning = claim.returning(n).execution_options(populate_existing=True)
+            row = cast(Notification | None, uow.session.execute(returning).scalars().first())
+            if row is None:
                 return None
             # Loaded once here: the session holds loaded rows only while someone refers to them.
             case = uow.session.get(Case, row.case_id) if row.case_id is not None else None
