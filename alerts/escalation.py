@@ -51,7 +51,7 @@ from care_api.domain.channels import (
     AddressKind,
     Channel,
 )
-from care_api.domain.model import TimerPurpose
+from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.domain.texts import Msg, stored_text
 from care_api.i18n import DEFAULT_LANGUAGE, language_of, render
 from care_api.services import Services
@@ -200,6 +200,9 @@ class Escalation:
         if not is_unowned(case.state):
             return
         kind = case.kind
+        # Its alerts go out as soon as the sender can, whoever fired the step (the sender's
+        # bounds treat an emergency's ladder alerts as urgent too).
+        ctx.urgent = kind is CaseKind.EMERGENCY
         ladder = get_ladder(session, kind)
         if timer.step > ladder.final_step:
             return  # an admin cut the ladder (or its repeats) short meanwhile

@@ -129,7 +129,9 @@ class AlertsComponent:
         self.escalation = Escalation(services, self.sender.enqueue)
         # People are reached only on channels a notifier serves here (WeChat when configured).
         self.escalation.channels = frozenset(c.value for c in notifiers)
-        self.sweeper = TimerSweeper(services, self.sender.enqueue)
+        # An emergency's ladder step fired by the beat (its case opened while the events
+        # thread was behind, or after a restart) is as urgent as the fast path's.
+        self.sweeper = TimerSweeper(services, self.sender.enqueue, urgent=self.sender.urgent)
         # Dispatch (volunteer offers, merchant orders, deadlines) rides on the same sweep.
         self.offers = VolunteerOffers(services)
         self.merchants = MerchantDispatch(services)

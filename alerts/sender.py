@@ -233,11 +233,12 @@ class NotificationSender:
     @contextmanager
     def urgent(self) -> Iterator[None]:
         """Rows this thread enqueues meanwhile are an emergency's: they do not step aside."""
+        before = getattr(self._marking, "on", False)  # nested in another: restore, not clear
         self._marking.on = True
         try:
             yield
         finally:
-            self._marking.on = False
+            self._marking.on = before
 
     def enqueue(self, ids: Iterable[int]) -> None:
         """Hand rows to the sender; a row already waiting is not queued twice."""

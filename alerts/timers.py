@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -55,6 +56,8 @@ class TimerContext:
     now: datetime
     outbox: OutboxWriter
     scheduled: list[Timer] = field(default_factory=list)  # added by `schedule`, in order
+    # Set by a handler whose messages are an emergency's alerts: they do not step aside.
+    urgent: bool = False
 
     def schedule(
         self, *, purpose: TimerPurpose, due_at: datetime, case_id: str | None = None, step: int = 0
@@ -80,9 +83,12 @@ class TimerSweeper:
         services: Services,
         dispatch: Dispatch,
         handlers: Mapping[TimerPurpose, TimerHandler] | None = None,
+        *,
+        urgent: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         self._services = services
         self._dispatch = dispatch
+        self._urgent = urgent  # wraps the dispatch of a handler that set `ctx.urgent`
         self.handlers: dict[TimerPurpose, TimerHandler] = dict(handlers or {})
         self._warned: set[int] = set()
         self.fired = 0
@@ -187,7 +193,8 @@ class TimerSweeper:
         self.fired += 1
         log.debug("timer %d (%s step %d) fired", timer_id, purpose, timer.step)
         if to_send:
-            self._dispatch(to_send)
+            with self._urgent() if ctx.urgent and self._urgent else nullcontext():
+                self._dispatch(to_send)
         return 1
 
     def _postpone(self, timer_id: int, now: datetime) -> None:
