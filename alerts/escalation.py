@@ -51,7 +51,7 @@ from care_api.domain.channels import (
     AddressKind,
     Channel,
 )
-from care_api.domain.model import TimerPurpose
+from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.domain.texts import Msg, stored_text
 from care_api.i18n import DEFAULT_LANGUAGE, language_of, render
 from care_api.services import Services
@@ -200,6 +200,9 @@ class Escalation:
         if not is_unowned(case.state):
             return
         kind = case.kind
+        # Its alerts go out as soon as the sender can, whoever fired the step (the sender's
+        # bounds treat an emergency's ladder alerts as urgent too).
+        ctx.urgent = kind is CaseKind.EMERGENCY
         ladder = get_ladder(session, kind)
         if timer.step > ladder.final_step:
             return  # an admin cut the ladder (or its repeats) short meanwhile
@@ -216,14 +219,18 @@ class Escalation:
         notified: list[str] = []
         flag: str | None = None
         unreached: tuple[str, ...] = ()
+        # The kind is in the key: after a reclassification the new kind's ladder starts at
+        # step 0 again and must not be taken for the old one's replay.
+        keys = {
+            action: f"{ALERT_KEY_PREFIX}{case.id}:{timer.step}:{action.recipient}:"
+            f"{action.channel}:{kind}"
+            for action in actions
+            if isinstance(action, Notify)
+        }
+        ctx.outbox.expect(keys.values())
         for action in actions:
             if isinstance(action, Notify):
-                # The kind is in the key: after a reclassification the new kind's ladder
-                # starts at step 0 again and must not be taken for the old one's replay.
-                key = (
-                    f"{ALERT_KEY_PREFIX}{case.id}:{timer.step}:{action.recipient}:"
-                    f"{action.channel}:{kind}"
-                )
+                key = keys[action]
                 ctx.outbox.add(
                     case_id=case.id,
                     channel=action.channel,

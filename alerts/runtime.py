@@ -89,6 +89,12 @@ def _is_emergency(event: DomainEvent) -> bool:
     return isinstance(event, CaseOpened) and event.kind is CaseKind.EMERGENCY
 
 
+def _next_rung_due(scheduled: list[Timer], now: datetime) -> bool:
+    # Only a step that reached nobody makes the next one due at once; otherwise looking for
+    # it costs a query per new case for nothing. A due rung missed here is the beat's.
+    return any(t.purpose == TimerPurpose.LADDER and t.due_at <= now for t in scheduled)
+
+
 def _gave_up(uow: SqlUnitOfWork, row: Notification, detail: str, now: datetime) -> None:
     # The sender wrote its console line; the case's history hears of it, and the ladder
     # goes on if that was the last person the step could reach.
@@ -123,7 +129,9 @@ class AlertsComponent:
         self.escalation = Escalation(services, self.sender.enqueue)
         # People are reached only on channels a notifier serves here (WeChat when configured).
         self.escalation.channels = frozenset(c.value for c in notifiers)
-        self.sweeper = TimerSweeper(services, self.sender.enqueue)
+        # An emergency's ladder step fired by the beat (its case opened while the events
+        # thread was behind, or after a restart) is as urgent as the fast path's.
+        self.sweeper = TimerSweeper(services, self.sender.enqueue, urgent=self.sender.urgent)
         # Dispatch (volunteer offers, merchant orders, deadlines) rides on the same sweep.
         self.offers = VolunteerOffers(services)
         self.merchants = MerchantDispatch(services)
@@ -265,9 +273,14 @@ class AlertsComponent:
             if isinstance(event, CaseOpened):
                 # The fast path: step 0 now, by claiming the timer row the sweep would fire.
                 now = self._services.clock.now()
+                scheduled: list[Timer] = []
                 if self.sweeper.fire(
-                    case_id=event.case_id, purpose=TimerPurpose.LADDER, step=0, now=now
-                ):
+                    case_id=event.case_id,
+                    purpose=TimerPurpose.LADDER,
+                    step=0,
+                    now=now,
+                    scheduled=scheduled,
+                ) and _next_rung_due(scheduled, now):
                     self._climb_empty_rungs(event.case_id, now)
             elif isinstance(event, CaseStateChanged):
                 self.escalation.forget_pressed_again(event.case_id)
@@ -318,9 +331,15 @@ class AlertsComponent:
         # A step that found nobody to call made the next one due now: run it here rather
         # than on the next beat, so an elder with nobody to call reaches the supervisor at once.
         for _ in range(MAX_STEPS):
+            scheduled: list[Timer] = []
             if not self.sweeper.fire(
-                case_id=case_id, purpose=TimerPurpose.LADDER, step=None, now=now, due_only=True
-            ):
+                case_id=case_id,
+                purpose=TimerPurpose.LADDER,
+                step=None,
+                now=now,
+                due_only=True,
+                scheduled=scheduled,
+            ) or not _next_rung_due(scheduled, now):
                 return
 
     def run_pending(self) -> None:

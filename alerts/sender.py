@@ -74,6 +74,7 @@ class OutboxWriter:
         self.session = session
         self._now = now
         self.to_send: list[int] = []
+        self._absent: set[str] = set()  # keys `expect` found unused, each until its add
 
     def add(
         self,
@@ -129,6 +130,14 @@ class OutboxWriter:
             self.to_send.append(row.id)
         return row
 
+    def expect(self, keys: Iterable[str]) -> None:
+        """Look up at once the keys the next `add`s will bring (one query, not one each)."""
+        wanted = set(keys) - self._absent
+        if not wanted:
+            return
+        used = set(self.session.exec(_KEYS_IN, params={"keys": list(wanted)}).all())
+        self._absent |= wanted - used
+
     def _is_drill(self, case_id: str) -> bool:
         case = self.session.get(Case, case_id)  # the caller's case, from the identity map
         return case is not None and case.drill
@@ -157,11 +166,18 @@ class OutboxWriter:
         return row
 
     def _exists(self, key: str) -> bool:
+        if key in self._absent:
+            # Unused when `expect` looked, in this transaction; once added it is used.
+            self._absent.discard(key)
+            return False
         return self.session.exec(_BY_KEY, params={"key": key}).first() is not None
 
 
 # Asked before every message written: built once, it skips the per-call construction.
 _BY_KEY = select(Notification.id).where(Notification.idempotency_key == bindparam("key"))
+_KEYS_IN = select(Notification.idempotency_key).where(
+    col(Notification.idempotency_key).in_(bindparam("keys", expanding=True))
+)
 
 
 # Called in the transaction that gave up on a row: (uow, row, what went wrong, now).
@@ -217,11 +233,12 @@ class NotificationSender:
     @contextmanager
     def urgent(self) -> Iterator[None]:
         """Rows this thread enqueues meanwhile are an emergency's: they do not step aside."""
+        before = getattr(self._marking, "on", False)  # nested in another: restore, not clear
         self._marking.on = True
         try:
             yield
         finally:
-            self._marking.on = False
+            self._marking.on = before
 
     def enqueue(self, ids: Iterable[int]) -> None:
         """Hand rows to the sender; a row already waiting is not queued twice."""
@@ -292,13 +309,16 @@ class NotificationSender:
 
     def _run(self) -> None:
         pool = self._pool
+        carried: int | None = None  # taken from the queue while gathering, not yet handled
+        have_carried = False
         while True:
-            item = self._queue.get()
+            if have_carried:
+                item, have_carried = carried, False
+            else:
+                item = self._queue.get()
             if item is None:
                 return
-            with self._lock:
-                urgent = item in self._urgent
-                self._urgent.discard(item)
+            urgent = self._take_urgent(item)
             if not urgent:
                 # Up to 50 ms a row while presses wait for acks; an emergency's alert does
                 # not wait (under a steady press rate that capped them at 20 a second).
@@ -310,16 +330,67 @@ class NotificationSender:
             with self._lock:
                 self._queued.discard(item)
             self._in_flight.acquire()  # a sending thread is free
-            try:
-                with self._services.alerting.busy():  # a storm's reports wait meanwhile
-                    claimed = self._claim(item)
-            except Exception:
-                log.exception("claiming notification %d failed", item)
-                claimed = None
-            if claimed is None:
+            batch = [item]
+            if urgent:
+                # Emergencies' alerts queued behind this one, as many as threads are free,
+                # are claimed in the same transaction: one commit for the lot.
+                while self._in_flight.acquire(blocking=False):
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        self._in_flight.release()
+                        break
+                    if more is None or not self._take_urgent(more):
+                        self._in_flight.release()
+                        carried, have_carried = more, True
+                        break
+                    with self._lock:
+                        self._queued.discard(more)
+                    batch.append(more)
+            with self._services.alerting.busy():  # a storm's reports wait meanwhile
+                claimed = self._claim_batch(batch)
+            for _ in range(len(batch) - len(claimed)):
                 self._in_flight.release()
+            for notification_id, message, attempts in claimed:
+                pool.submit(self._send_quietly, notification_id, message, attempts)
+
+    def _take_urgent(self, item: int) -> bool:
+        """Whether a queued row is an emergency's alert (and forget that it was marked)."""
+        with self._lock:
+            urgent = item in self._urgent
+            self._urgent.discard(item)
+        return urgent
+
+    def _claim_batch(self, ids: list[int]) -> list[tuple[int, OutboundMessage, int]]:
+        """Claim rows in one transaction, in order; the ones to send now, with their attempt.
+
+        Should the transaction fail, each row is claimed on its own instead, so one bad row
+        keeps no other from going out.
+        """
+        claimed: list[tuple[int, OutboundMessage, int]] = []
+        if len(ids) > 1:
+            try:
+                now = self._services.clock.now()
+                with self._services.uow() as uow:
+                    for notification_id in ids:
+                        one = self._claim_in(uow, notification_id, now)
+                        if one is not None:
+                            claimed.append((notification_id, *one))
+                    uow.commit()
+            except Exception:
+                log.exception("claiming notifications %s at once failed; one by one", ids)
+                claimed = []
+            else:
+                return claimed
+        for notification_id in ids:
+            try:
+                one = self._claim(notification_id)
+            except Exception:
+                log.exception("claiming notification %d failed", notification_id)
                 continue
-            pool.submit(self._send_quietly, item, *claimed)
+            if one is not None:
+                claimed.append((notification_id, *one))
+        return claimed
 
     def _send_quietly(self, notification_id: int, message: OutboundMessage, attempts: int) -> None:
         try:
@@ -368,73 +439,76 @@ class NotificationSender:
 
     def _claim(self, notification_id: int) -> tuple[OutboundMessage, int] | None:
         now = self._services.clock.now()
-        n = Notification
         with self._services.uow() as uow:
-            claim = (
-                update(n)
-                .where(
-                    col(n.id) == notification_id,
-                    col(n.provider_id).is_(None),
-                    col(n.channel).in_(PERSON_CHANNELS),
-                    or_(
-                        col(n.status) == "pending",
-                        and_(
-                            col(n.status).in_(("failed", "sending", HELD)),
-                            col(n.next_attempt_at) <= now,
-                        ),
-                    ),
-                )
-                .values(
-                    status="sending",
-                    attempts=col(n.attempts) + 1,
-                    next_attempt_at=now + timedelta(seconds=SEND_LEASE_S),
-                    updated_at=now,
-                )
-            )
-            result = cast(CursorResult[Any], uow.session.execute(claim))
-            if result.rowcount != 1:
-                return None
-            row = uow.session.get(Notification, notification_id)
-            if row is None:  # pragma: no cover - the UPDATE just matched it
-                return None
-            # Loaded once here: the session holds loaded rows only while someone refers to them.
-            case = uow.session.get(Case, row.case_id) if row.case_id is not None else None
-            reason = _skip_reason(uow.session, row, case)
-            if reason is not None:
-                self._sms_slots.pop(notification_id, None)
-                row.status = SKIPPED
-                row.detail = reason
-                row.attempts -= 1  # the claim counted an attempt that is not made
-                row.next_attempt_at = None
-                uow.session.add(row)
-                uow.commit()
-                return None
-            outgoing = _outgoing(row, case)
-            decision = self.bounds.check(uow, row, case, outgoing, now)
-            if decision.verdict is not Verdict.SEND:
-                self._sms_slots.pop(notification_id, None)  # its slot is not needed now
-            elif not self._paced(row, outgoing, now):
-                row.status = "pending"
-                row.sent_at = None
-                row.next_attempt_at = self._sms_slots[notification_id]
-                row.detail = f"paced: {self._sms_per_s:g} SMS segment(s)/s per sender number"
-            if decision.verdict is not Verdict.SEND or row.sent_at is None:
-                row.attempts -= 1  # the claim counted an attempt that is not made
-                uow.session.add(row)
-                uow.commit()
-                return None
-            message = OutboundMessage(
-                notification_id,
-                Channel(row.channel),
-                row.to,
-                row.body,
-                row.say,
-                row.language,
-                row.case_id,
-            )
-            attempts = row.attempts
+            claimed = self._claim_in(uow, notification_id, now)
             uow.commit()
-        return message, attempts
+        return claimed
+
+    def _claim_in(
+        self, uow: SqlUnitOfWork, notification_id: int, now: datetime
+    ) -> tuple[OutboundMessage, int] | None:
+        """Claim one row in `uow` (not committed): its message and attempt, None if not now."""
+        n = Notification
+        claim = (
+            update(n)
+            .where(
+                col(n.id) == notification_id,
+                col(n.provider_id).is_(None),
+                col(n.channel).in_(PERSON_CHANNELS),
+                or_(
+                    col(n.status) == "pending",
+                    and_(
+                        col(n.status).in_(("failed", "sending", HELD)),
+                        col(n.next_attempt_at) <= now,
+                    ),
+                ),
+            )
+            .values(
+                status="sending",
+                attempts=col(n.attempts) + 1,
+                next_attempt_at=now + timedelta(seconds=SEND_LEASE_S),
+                updated_at=now,
+            )
+        )
+        # The claimed row comes back with the UPDATE (RETURNING): no second round trip.
+        returning = claim.returning(n).execution_options(populate_existing=True)
+        row = cast(Notification | None, uow.session.execute(returning).scalars().first())
+        if row is None:
+            return None
+        # Loaded once here: the session holds loaded rows only while someone refers to them.
+        case = uow.session.get(Case, row.case_id) if row.case_id is not None else None
+        reason = _skip_reason(uow.session, row, case)
+        if reason is not None:
+            self._sms_slots.pop(notification_id, None)
+            row.status = SKIPPED
+            row.detail = reason
+            row.attempts -= 1  # the claim counted an attempt that is not made
+            row.next_attempt_at = None
+            uow.session.add(row)
+            return None
+        outgoing = _outgoing(row, case)
+        decision = self.bounds.check(uow, row, case, outgoing, now)
+        if decision.verdict is not Verdict.SEND:
+            self._sms_slots.pop(notification_id, None)  # its slot is not needed now
+        elif not self._paced(row, outgoing, now):
+            row.status = "pending"
+            row.sent_at = None
+            row.next_attempt_at = self._sms_slots[notification_id]
+            row.detail = f"paced: {self._sms_per_s:g} SMS segment(s)/s per sender number"
+        if decision.verdict is not Verdict.SEND or row.sent_at is None:
+            row.attempts -= 1  # the claim counted an attempt that is not made
+            uow.session.add(row)
+            return None
+        message = OutboundMessage(
+            notification_id,
+            Channel(row.channel),
+            row.to,
+            row.body,
+            row.say,
+            row.language,
+            row.case_id,
+        )
+        return message, row.attempts
 
     def _paced(self, row: Notification, outgoing: Outgoing, now: datetime) -> bool:
         """True when an SMS may go now; else its slot is kept in `_sms_slots`.

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy import case as when
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -82,10 +84,12 @@ class SendBounds:
     ) -> Decision:
         """Judge `row` and apply the verdict to it (and to the alerts it folds); not committed."""
         session = uow.session
-        recent = self._recent(session, row, case, message, now)
+        recent, others = self._recent(session, row, case, message, now)
         decision = judge(message, recent, self.limits, now)
         if decision.verdict is Verdict.SEND:
-            if message.foldable and case is not None:
+            # Nothing to fold, nothing to count (no other alert of the elder's lately, and
+            # this row was never held): the usual first alert skips four queries.
+            if message.foldable and case is not None and (others or row.bounded_by == Bound.FOLD):
                 self._fold_into(uow, row, case, now)
             row.sent_at = now
         elif decision.verdict is Verdict.HOLD and case is not None:
@@ -122,25 +126,35 @@ class SendBounds:
         case: Case | None,
         message: Outgoing,
         now: datetime,
-    ) -> Recent:
+    ) -> tuple[Recent, bool]:
+        """The bounds' counts, and whether other alerts of the elder may need folding."""
         # One statement, built once, counts all four bounds over the hour's sent rows (the
         # minute lies inside it); a missing case or terminal matches nothing and counts 0.
-        found = session.exec(
+        # Its fifth column looks for other alerts to fold: an elder without one (nearly
+        # always) then needs none of the folding queries.
+        foldable = message.foldable and case is not None
+        hour = now - timedelta(seconds=HOUR_S)
+        window = now - timedelta(seconds=self.limits.emergency_fold_s)
+        found = session.execute(
             _RECENT,
-            params={
+            {
                 "to": row.to,
                 "case_id": row.case_id,
                 "device_id": case.device_id if case is not None else None,
-                "hour": now - timedelta(seconds=HOUR_S),
+                "hour": hour,
                 "minute": now - timedelta(seconds=MINUTE_S),
+                "elder_id": case.elder_id if foldable and case is not None else None,
+                "kind": CaseKind.EMERGENCY.value,
+                "alerts": f"{self._alert_prefix}%",
+                "held": HELD,
+                "since": min(hour, window),
             },
         ).one()
-        to_person, about_case, from_terminal, overall = (int(c or 0) for c in found)
+        to_person, about_case, from_terminal, overall, others = (int(c or 0) for c in found)
         other_alert_at = None
-        if message.foldable and case is not None and self.limits.emergency_fold_s > 0:
-            window = now - timedelta(seconds=self.limits.emergency_fold_s)
+        if others and foldable and case is not None and self.limits.emergency_fold_s > 0:
             other_alert_at = self._last_other_alert(session, row, case, since=window)
-        return Recent(to_person, about_case, from_terminal, overall, other_alert_at)
+        return Recent(to_person, about_case, from_terminal, overall, other_alert_at), bool(others)
 
     def _elders_alerts(self, row: Notification, case: Case) -> list[ColumnElement[bool]]:
         """Ladder alerts to the same number about the elder's emergencies other than `case`."""
@@ -250,13 +264,37 @@ def _tally(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
 
 
+_OTHER = aliased(Notification)
+_OTHER_CASE = aliased(Case)
+# Any ladder alert to the same number about another emergency of the elder that is held, or
+# was sent or written since the earlier of the hour and the fold window: `_elders_alerts`
+# with every row `_last_other_alert`, `_held_siblings` and `_fold_into` could find.
+_OTHERS = (
+    select(_OTHER.id)
+    .join(_OTHER_CASE, col(_OTHER_CASE.id) == col(_OTHER.case_id))
+    .where(
+        col(_OTHER.to) == bindparam("to"),
+        col(_OTHER.idempotency_key).like(bindparam("alerts")),
+        col(_OTHER.case_id) != bindparam("case_id"),
+        col(_OTHER_CASE.elder_id) == bindparam("elder_id"),
+        col(_OTHER_CASE.kind) == bindparam("kind"),
+        or_(
+            col(_OTHER.status) == bindparam("held"),
+            col(_OTHER.sent_at) >= bindparam("since"),
+            col(_OTHER.created_at) > bindparam("since"),
+        ),
+    )
+    .exists()
+)
 _N = Notification
+# SQLAlchemy's own select: SQLModel's types stop at four columns.
 _RECENT = (
-    select(
+    sa_select(
         _tally(col(_N.to) == bindparam("to")),
         _tally(col(_N.case_id) == bindparam("case_id")),
         _tally(col(Case.device_id) == bindparam("device_id")),
         _tally(col(_N.sent_at) >= bindparam("minute")),
+        when((_OTHERS, 1), else_=0),
     )
     .select_from(_N)
     .outerjoin(Case, col(Case.id) == col(_N.case_id))

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -54,6 +55,9 @@ class TimerContext:
     uow: SqlUnitOfWork
     now: datetime
     outbox: OutboxWriter
+    scheduled: list[Timer] = field(default_factory=list)  # added by `schedule`, in order
+    # Set by a handler whose messages are an emergency's alerts: they do not step aside.
+    urgent: bool = False
 
     def schedule(
         self, *, purpose: TimerPurpose, due_at: datetime, case_id: str | None = None, step: int = 0
@@ -63,6 +67,7 @@ class TimerContext:
             case_id=case_id, purpose=purpose, step=step, due_at=due_at, created_at=self.now
         )
         self.uow.session.add(timer)
+        self.scheduled.append(timer)
         return timer
 
 
@@ -78,9 +83,12 @@ class TimerSweeper:
         services: Services,
         dispatch: Dispatch,
         handlers: Mapping[TimerPurpose, TimerHandler] | None = None,
+        *,
+        urgent: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         self._services = services
         self._dispatch = dispatch
+        self._urgent = urgent  # wraps the dispatch of a handler that set `ctx.urgent`
         self.handlers: dict[TimerPurpose, TimerHandler] = dict(handlers or {})
         self._warned: set[int] = set()
         self.fired = 0
@@ -113,21 +121,27 @@ class TimerSweeper:
         step: int | None,
         now: datetime,
         due_only: bool = False,
+        scheduled: list[Timer] | None = None,
     ) -> bool:
         """Fire one case's timer now if it is still unfired (the fast path); True if it ran.
 
         `step` None fires the case's oldest unfired timer of `purpose`, whatever its step;
-        `due_only` only one that is due by `now`.
+        `due_only` only one that is due by `now`. `scheduled` gets the timers its handler
+        scheduled (committed).
         """
         where = [col(Timer.case_id) == case_id, col(Timer.purpose) == purpose]
         if step is not None:
             where.append(col(Timer.step) == step)
         if due_only:
             where.append(col(Timer.due_at) <= now)
-        return self._fire_one(where, now, set()) == 1
+        return self._fire_one(where, now, set(), scheduled) == 1
 
     def _fire_one(
-        self, where: Sequence[ColumnElement[bool]], now: datetime, skipped: set[int]
+        self,
+        where: Sequence[ColumnElement[bool]],
+        now: datetime,
+        skipped: set[int],
+        scheduled: list[Timer] | None = None,
     ) -> int | None:
         """Claim and run one matching timer: 1 fired, 0 left alone, None when none matched."""
         with self._services.uow() as uow:
@@ -174,10 +188,13 @@ class TimerSweeper:
                 return 0
             uow.commit()
             to_send = ctx.outbox.to_send
+            if scheduled is not None:
+                scheduled.extend(ctx.scheduled)
         self.fired += 1
         log.debug("timer %d (%s step %d) fired", timer_id, purpose, timer.step)
         if to_send:
-            self._dispatch(to_send)
+            with self._urgent() if ctx.urgent and self._urgent else nullcontext():
+                self._dispatch(to_send)
         return 1
 
     def _postpone(self, timer_id: int, now: datetime) -> None:

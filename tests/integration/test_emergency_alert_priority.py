@@ -59,3 +59,29 @@ def test_an_emergency_is_alerted_while_the_intake_is_never_calm(services: Servic
     finally:
         intake.released.set()
         alerts.stop()
+
+
+def test_an_emergency_step_fired_by_the_sweep_does_not_step_aside_either(
+    services: Services,
+) -> None:
+    # The beat fires the step when the events thread is behind (or after a restart): its
+    # alerts are as urgent as the fast path's, or a busy intake holds them back.
+    intake = NeverCalm()
+    services.intake = intake
+    seed_elder(services, contacts=1)
+    alerts = outbox_alerts(services)
+    alerts.detach()  # no fast path: only the sweep will fire the case's first step
+    alerts.sender.start()
+    try:
+        outcome = record_device_report(
+            services.uow, press(pattern="long"), now=services.clock.now(), tz=services.tz
+        )
+        assert outcome.kind is CaseKind.EMERGENCY and outcome.case_id is not None
+        assert alerts.tick() >= 1
+        deadline = time.monotonic() + WAIT_S
+        while not _sent(services, outcome.case_id) and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling what the sender's threads record
+        assert [to for _, to in _sent(services, outcome.case_id)] != []
+    finally:
+        intake.released.set()
+        alerts.sender.stop()

@@ -1,0 +1,131 @@
+"""Emergencies' alerts queued together are claimed in one transaction: still one message each."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import datetime
+
+import pytest
+from sqlmodel import col, select
+
+from alerts.bounds import Decision, Outgoing
+from alerts.ports import Channel, DeliveryReceipt, OutboundMessage
+from alerts.sender import NotificationSender, OutboxWriter
+from care_api.services import Services
+from care_api.store.tables import Case, Notification
+from care_api.store.uow import SqlUnitOfWork
+
+ROWS = 6
+WAIT_S = 20.0
+
+
+class CountingNotifier:
+    """Counts the messages it is handed, by row, from any sending thread."""
+
+    def __init__(self) -> None:
+        self.sent: Counter[int] = Counter()
+        self._lock = threading.Lock()
+
+    def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        with self._lock:
+            self.sent[message.notification_id] += 1
+        return DeliveryReceipt("sent", provider_id=f"SM{message.notification_id}")
+
+
+def _write_rows(services: Services) -> list[int]:
+    with services.uow() as uow:
+        writer = OutboxWriter(uow.session, services.clock.now())
+        for i in range(ROWS):
+            writer.add(
+                case_id=None,
+                channel=Channel.sms,
+                to=f"+861390000{i:04d}",
+                recipient=f"contact:{i}",
+                body="Help needed",
+                key=f"batch-test:{i}",
+            )
+        uow.commit()
+    return writer.to_send
+
+
+def _recorded(services: Services) -> dict[int, str | None]:
+    with services.uow() as uow:
+        rows = uow.session.exec(
+            select(Notification.id, Notification.provider_id).where(
+                col(Notification.idempotency_key).startswith("batch-test:")
+            )
+        ).all()
+    return {i: p for i, p in rows if i is not None}
+
+
+def _run_until_sent(sender: NotificationSender, notifier: CountingNotifier, n: int) -> None:
+    sender.start()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while len(notifier.sent) < n and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling what the sending threads were handed
+    finally:
+        sender.stop()
+
+
+def test_alerts_claimed_together_go_out_once_each(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier = CountingNotifier()
+    sender = NotificationSender(services, {Channel.sms: notifier})
+    batches: list[int] = []
+    claim_batch = sender._claim_batch
+
+    def spy(ids: list[int]) -> list[tuple[int, OutboundMessage, int]]:
+        batches.append(len(ids))
+        return claim_batch(ids)
+
+    monkeypatch.setattr(sender, "_claim_batch", spy)
+    ids = _write_rows(services)
+    with sender.urgent():  # queued before the sender starts: its first claim finds them all
+        sender.enqueue(ids)
+        sender.enqueue(ids)  # a row already waiting is not queued twice
+    _run_until_sent(sender, notifier, ROWS)
+    # Queued again after they went (a retry sweep's race): claimed never twice.
+    with sender.urgent():
+        sender.enqueue(ids)
+    _run_until_sent(sender, notifier, ROWS + 1)
+
+    assert max(batches) > 1  # claimed together, the case under test
+    assert notifier.sent == Counter(dict.fromkeys(ids, 1))
+    assert _recorded(services) == {i: f"SM{i}" for i in ids}
+
+
+@pytest.mark.allow_logged_errors  # the bad row's failures are logged, as they should be
+def test_a_row_that_fails_its_claim_keeps_no_other_from_going(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier = CountingNotifier()
+    sender = NotificationSender(services, {Channel.sms: notifier})
+    ids = _write_rows(services)
+    bad = ids[2]
+    check = sender.bounds.check
+
+    def failing_check(
+        uow: SqlUnitOfWork, row: Notification, case: Case | None, outgoing: Outgoing, now: datetime
+    ) -> Decision:
+        if row.id == bad:
+            raise RuntimeError("a bad row")
+        return check(uow, row, case, outgoing, now)
+
+    monkeypatch.setattr(sender.bounds, "check", failing_check)
+    with sender.urgent():
+        sender.enqueue(ids)
+    _run_until_sent(sender, notifier, ROWS - 1)
+
+    good = [i for i in ids if i != bad]
+    assert notifier.sent == Counter(dict.fromkeys(good, 1))
+    recorded = _recorded(services)
+    assert {i: recorded[i] for i in good} == {i: f"SM{i}" for i in good}
+    # Not lost: its claim was rolled back, so the retry sweep finds it pending.
+    assert recorded[bad] is None
+    with services.uow() as uow:
+        row = uow.session.get(Notification, bad)
+        assert row is not None and row.status == "pending" and row.attempts == 0
