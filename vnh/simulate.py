@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rich.table import Table
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from alerts.answers import Answers, is_asking_key
@@ -75,6 +75,8 @@ DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 
 NEXT_TIMER = select(func.min(Timer.due_at)).where(
     col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
 )
+# A notification's idempotency key: what the simulated people read of each message.
+KEY_OF = select(Notification.idempotency_key).where(col(Notification.id) == bindparam("id"))
 
 
 # -- the scenario ------------------------------------------------------------------------------
@@ -306,9 +308,11 @@ class SimulatedPeople:
         self.sent.by_channel[channel] = self.sent.by_channel.get(channel, 0) + 1
         case_id = message.case_id
         person = self.sim.people.get(message.to)
+        # The row's idempotency key says what the message is; read once, when it matters.
+        key = self.sim.key_of(message.notification_id) if case_id is not None else None
         if case_id is not None and person in (None, "family") and channel == "sms":
             # The callback's survey goes to the elder, or for an emergency to the family.
-            attempt = survey_attempt(self.sim.services, message.notification_id)
+            attempt = survey_attempt(key)
             if attempt is not None:
                 self.sent.surveys += 1
                 self.sim.callees.asked(message.to, case_id, attempt)
@@ -319,7 +323,7 @@ class SimulatedPeople:
             assert case_id is not None  # noqa: S101 - for mypy: `fresh` says so
             self._asked.add((message.to, case_id))
             self.sim._merchant(message.to, case_id)
-        elif fresh and person is not None and self.sim.asks(message.notification_id):
+        elif fresh and person is not None and is_asking_key(key):
             assert case_id is not None  # noqa: S101 - for mypy: `fresh` says so
             self._asked.add((message.to, case_id))
             self.sim.decide(person, message.to, case_id)
@@ -587,10 +591,10 @@ class Simulation:
             complete_order(uow, order.id, None, by=OPERATOR, now=self.clock.now())
             uow.commit()
 
-    def asks(self, notification_id: int) -> bool:
-        with self.services.uow() as uow:
-            row = uow.session.get(Notification, notification_id)
-            return row is not None and is_asking_key(row.idempotency_key)
+    def key_of(self, notification_id: int) -> str | None:
+        """The idempotency key of a notification row (None: no row, or no key)."""
+        with self.services.engine.connect() as conn:
+            return conn.execute(KEY_OF, {"id": notification_id}).scalar()
 
     def decide(self, role: str, phone: str, case_id: str) -> None:
         """Whether and when this person answers: per the scenario's share and delay."""
