@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CompoundSelect, CursorResult, literal, union_all, update
 from sqlmodel import col, select
 from twilio.rest import Client
 from twilio.twiml.voice_response import Dial, VoiceResponse
@@ -40,6 +40,14 @@ log = logging.getLogger(__name__)
 CALL_STALE_S = 120
 DIAL_TIMEOUT_S = 30  # how long the party's phone rings before the bridge gives up
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# The calls a beat places: bridges asked for (kind 0), then surveys to dial (kind 1), each
+# by id. One statement, built once: every beat asks it, and almost always finds none.
+_CALLS_DUE: CompoundSelect[*tuple[Any, ...]] = union_all(
+    select(literal(0).label("kind"), col(CaseCall.id).label("id")).where(
+        col(CaseCall.state) == REQUESTED
+    ),
+    select(literal(1), col(AutoCallback.id)).where(col(AutoCallback.state) == DIAL),
+).order_by("kind", "id")
 # Twilio's progress reports before the end, as the console shows them.
 PROGRESS = {"initiated": DIALING, "ringing": "ringing", "in-progress": CONNECTING}
 BRIDGE_PATH = "/bridge"
@@ -66,14 +74,9 @@ class CallDesk:
     def dial_due(self, now: datetime) -> int:
         """Place every call a row asks for; returns how many were handed to Twilio."""
         with self._services.uow() as uow:
-            bridges = uow.session.exec(
-                select(CaseCall.id).where(CaseCall.state == REQUESTED).order_by(col(CaseCall.id))
-            ).all()
-            surveys = uow.session.exec(
-                select(AutoCallback.id)
-                .where(AutoCallback.state == DIAL)
-                .order_by(col(AutoCallback.id))
-            ).all()
+            rows = uow.session.execute(_CALLS_DUE).all()
+        bridges = [row_id for kind, row_id in rows if kind == 0]
+        surveys = [row_id for kind, row_id in rows if kind == 1]
         placed = 0
         for call_id in bridges:
             if call_id is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rich.table import Table
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from alerts.answers import Answers, is_asking_key
@@ -90,6 +90,13 @@ DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 
 NEXT_TIMER = select(func.min(Timer.due_at)).where(
     col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
 )
+# A notification's idempotency key: what the simulated people read of each message.
+KEY_OF = select(Notification.idempotency_key).where(col(Notification.id) == bindparam("id"))
+
+
+def is_order_key(key: str | None) -> bool:
+    """True for the idempotency key of an order's SMS to a merchant (not "it moved on")."""
+    return key is not None and key.startswith("order:") and key.endswith(":sms")
 
 
 # -- the scenario ------------------------------------------------------------------------------
@@ -352,9 +359,11 @@ class SimulatedPeople:
         self.sent.by_channel[channel] = self.sent.by_channel.get(channel, 0) + 1
         case_id = message.case_id
         person = self.sim.people.get(message.to)
+        # The row's idempotency key says what the message is; read once, when it matters.
+        key = self.sim.key_of(message.notification_id) if case_id is not None else None
         if case_id is not None and person in (None, "family") and channel == "sms":
             # The callback's survey goes to the elder, or for an emergency to the family.
-            attempt = survey_attempt(self.sim.services, message.notification_id)
+            attempt = survey_attempt(key)
             if attempt is not None:
                 self.sent.surveys += 1
                 self.sim.callees.asked(message.to, case_id, attempt)
@@ -366,12 +375,12 @@ class SimulatedPeople:
         if person == "merchant":
             # A merchant decides on each order given to them (its SMS), not once per case:
             # a case whose first order found nobody gets a second one.
-            if case_id is not None and self.sim.is_order(message.notification_id):
+            if case_id is not None and is_order_key(key):
                 self.sim._merchant(message.to, case_id)
             return DeliveryReceipt("queued", f"sim-{message.notification_id}")
         fresh = case_id is not None and (message.to, case_id) not in self._asked
         # Each person decides once per case, on the first message that asks them.
-        if fresh and person is not None and self.sim.asks(message.notification_id):
+        if fresh and person is not None and is_asking_key(key):
             assert case_id is not None  # noqa: S101 - for mypy: `fresh` says so
             self._asked.add((message.to, case_id))
             self.sim.decide(person, message.to, case_id)
@@ -645,13 +654,6 @@ class Simulation:
             at = opens_after(self.scenario.merchant_hours, later, self.services.tz)
             self.loop.at(at, lambda: self._order(case_id, tries + 1))
 
-    def is_order(self, notification_id: int) -> bool:
-        """True when the notification is an order's SMS to a merchant (not "it moved on")."""
-        with self.services.uow() as uow:
-            row = uow.session.get(Notification, notification_id)
-            key = row.idempotency_key if row is not None else None
-        return key is not None and key.startswith("order:") and key.endswith(":sms")
-
     def _merchant(self, phone: str, case_id: str) -> None:
         """A merchant who got an order decides whether and when to call the elder."""
         s = self.scenario
@@ -686,10 +688,10 @@ class Simulation:
             complete_order(uow, order.id, None, by=OPERATOR, now=self.clock.now())
             uow.commit()
 
-    def asks(self, notification_id: int) -> bool:
-        with self.services.uow() as uow:
-            row = uow.session.get(Notification, notification_id)
-            return row is not None and is_asking_key(row.idempotency_key)
+    def key_of(self, notification_id: int) -> str | None:
+        """The idempotency key of a notification row (None: no row, or no key)."""
+        with self.services.engine.connect() as conn:
+            return conn.execute(KEY_OF, {"id": notification_id}).scalar()
 
     def decide(self, role: str, phone: str, case_id: str) -> None:
         """Whether and when this person answers: per the scenario's share and delay."""

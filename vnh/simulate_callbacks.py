@@ -21,7 +21,6 @@ from care_api.domain.errors import InvalidInput
 from care_api.domain.survey import OK, PRICE_OK, SATISFACTION, TIME_OK
 from care_api.services import Services
 from care_api.store.call_tables import AutoCallback
-from care_api.store.tables import Notification
 from care_api.usecases.cases.auto_callbacks import OPERATOR, TEXTING
 
 SURVEY_KEY_PREFIX = "callback "  # the machine's survey SMS: key "callback <case> <attempt>"
@@ -88,11 +87,8 @@ class Later(Protocol):
     def after(self, seconds: float, action: Callable[[], None]) -> None: ...
 
 
-def survey_attempt(services: Services, notification_id: int) -> int | None:
-    """The attempt number when this notification is a callback survey's SMS, else None."""
-    with services.uow() as uow:
-        row = uow.session.get(Notification, notification_id)
-        key = row.idempotency_key if row is not None else None
+def survey_attempt(key: str | None) -> int | None:
+    """The attempt number when a notification of this idempotency key is a survey's SMS."""
     if not key or not key.startswith(SURVEY_KEY_PREFIX):
         return None
     attempt = key.rsplit(" ", 1)[-1]

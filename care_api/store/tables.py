@@ -47,7 +47,8 @@ class Contact(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     elder_id: int = Field(foreign_key="elder.id", index=True)
     name: str = Field(max_length=200)
-    phone: str = Field(max_length=32)
+    # Indexed (0030): an SMS reply is matched to its sender by the exact number.
+    phone: str = Field(max_length=32, index=True)
     relation: str = Field(default="", max_length=64)
     priority: int = 1
     # Told after the event (a summary when the case closes), never paged by a ladder (0007).
@@ -190,12 +191,16 @@ class Notification(SQLModel, table=True):
         # Counting the messages the send bounds stopped, by bound (/metrics), reads only
         # the rows of those statuses, not the whole outbox.
         Index("ix_notification_status_bounded_by", "status", "bounded_by"),
+        # The sender's sweep of unsent rows due for a try (0030): without it every sweep
+        # read all the console rows, which never get a provider id, and sorted them.
+        Index("ix_notification_unsent_due", "provider_id", "next_attempt_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     case_id: str | None = Field(default=None, max_length=32, index=True)
     channel: str = Field(max_length=16)  # a care_api.domain.channels.Channel
     to: str = Field(max_length=64)
-    recipient: str = Field(default="", max_length=100)  # contact:3, volunteer:2, …
+    # contact:3, volunteer:2, …; indexed (0030): an answer looks up what its actors were sent.
+    recipient: str = Field(default="", max_length=100, index=True)
     body: str = Field(max_length=1600)
     status: str = Field(default="pending", max_length=16)  # pending | queued | sent | failed …
     provider_id: str | None = Field(default=None, max_length=64)
