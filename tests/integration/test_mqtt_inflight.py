@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -44,6 +45,9 @@ def test_messages_queued_behind_the_inflight_limit_are_all_sent_in_order(
             writer.loop_start()
             # Without the fallback to paho's walk, all but the first few would never go out.
             assert all_in.wait(WAIT_S)
+            deadline = time.monotonic() + WAIT_S
+            for info in infos:  # their PUBACKs may still be on the way back
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
             assert all(info.is_published() for info in infos)
         finally:
             writer.loop_stop()
