@@ -18,6 +18,7 @@ from care_api.store.db import make_engine, upgrade_schema
 from care_api.store.heartbeat_book import HeartbeatBook
 from care_api.store.uow import SqlUnitOfWork
 from care_api.throttle import AuthThrottles
+from care_api.usecases.people.staff import use_password_hash_cost
 
 
 @dataclass
@@ -62,6 +63,7 @@ def build_services(
     """Build the shared services; bring the schema up to date first unless told not to."""
     if migrate:
         upgrade_schema(settings.database_url)
+    use_password_hash_cost(settings.password_hash_cost)
     return Services(
         settings=settings,
         engine=make_engine(settings.database_url),

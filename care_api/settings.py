@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     # free, then each one shuts the source out twice as long as the last, up to the ceiling.
     auth_free_failures: Annotated[int, Field(ge=1, le=1000)] = 5
     auth_max_backoff_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    # The argon2 cost of staff passwords: "standard" in production; "minimal" only where the
+    # passwords guard nothing (the test suite sets it: 0.2 s of CPU a hash there is waste).
+    password_hash_cost: Literal["standard", "minimal"] = "standard"  # noqa: S105 - no secret
     # "0.0.0.0:7060": listen for 4G SOS watches there; None: no watch receiver. The watch
     # protocol carries no secret: expose it only on a private APN or VPN.
     watch_listen: str | None = None

@@ -18,6 +18,9 @@ from tests.fakes import FakeClock
 # language (also for the `vnh serve` they start). The Chinese default and a Chinese centre's
 # messages have their own tests (tests/integration/test_languages.py).
 os.environ.setdefault("VNH_LANGUAGE", "en")
+# Staff passwords in tests guard nothing: argon2 at production cost spent 0.2 s of CPU on
+# every hash and sign-in (the role matrix alone signs in hundreds of times).
+os.environ.setdefault("VNH_PASSWORD_HASH_COST", "minimal")
 
 
 @pytest.fixture

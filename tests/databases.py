@@ -57,6 +57,16 @@ def _sqlalchemy_url(name: str) -> str:
     return f"{base}/{name}"
 
 
+def _create(conn: psycopg.Connection[object], name: str, template: str | None = None) -> None:
+    """CREATE DATABASE, set to commit without waiting for its WAL to reach the disk."""
+    suffix = f' TEMPLATE "{template}"' if template else ""
+    conn.execute(f'CREATE DATABASE "{name}"{suffix}')
+    # A test's database need not survive a crash of the server: a commit then costs 0.15 ms,
+    # not 2.5 ms of waiting for the disk. Per database (a copy does not inherit it), and
+    # only here: production's databases keep PostgreSQL's default.
+    conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+
+
 def _drop(name: str) -> None:
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -67,7 +77,7 @@ def _postgres_template() -> str:
     """The name of this process's migrated PostgreSQL template, made on first use."""
     name = f"vnh_test_tmpl_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        _create(conn, name)
     atexit.register(_drop, name)
     upgrade_schema(_sqlalchemy_url(name))
     return name
@@ -99,7 +109,7 @@ def empty_postgres_database() -> Iterator[str]:
     _require_postgres()
     name = f"vnh_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        _create(conn, name)
     try:
         yield _sqlalchemy_url(name)
     finally:
@@ -115,7 +125,7 @@ _spare: list[Future[str]] = []  # the copy being made for the next test, if any
 def _copy_of_template() -> str:
     name = f"vnh_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_postgres_template()}"')
+        _create(conn, name, _postgres_template())
     return name
 
 

@@ -229,15 +229,15 @@ class Parts:
     twilio: TwilioStandIn
     quiet_ms_per_s: float = 0.0  # all gateways together, with nothing to do
 
-    def settle(self, *, disconnected: bool = False) -> None:
+    def settle(self, *, gone: list[str] | None = None) -> None:
         """Until every gateway is about idle: what the last step left behind is done.
 
-        A fleet that disconnects leaves work behind: each terminal's `offline` flag, then at
-        the fleet watch's next run its device case (or an area incident); it must not be
-        counted with the next step.
+        A fleet that disconnects (`gone`: its terminals) leaves work behind: each terminal's
+        `offline` flag, then at the fleet watch's next run its device case (or an area
+        incident); it must not be counted with the next step.
         """
-        if disconnected:
-            time.sleep(FLEET_WATCH_INTERVAL_S + 2.0)  # the watch's next run has come
+        if gone:
+            self.wait_outages(gone)
         deadline = time.monotonic() + SETTLE_MAX_S
         calm = 0
         while calm < SETTLED_WINDOWS and time.monotonic() < deadline:
@@ -247,6 +247,25 @@ class Parts:
             used = [a - b for a, b in zip(after, before, strict=True)]
             busiest = max(1000 * u / SETTLE_WINDOW_S for u in used)
             calm = calm + 1 if busiest <= SETTLED_MS_PER_S else 0
+
+    def wait_outages(self, device_ids: list[str]) -> None:
+        """Until the fleet watch has opened an outage for each of `device_ids`.
+
+        At most the watch's interval and a margin: a terminal whose `offline` flag was
+        lost gets no outage, and the wait is then as long as a fixed one would be.
+        """
+        dsn = self.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        deadline = time.monotonic() + FLEET_WATCH_INTERVAL_S + 2.0
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                row = conn.execute(
+                    "SELECT count(*) FROM device WHERE device_id = ANY(%s)"
+                    " AND outage_since IS NOT NULL",
+                    (device_ids,),
+                ).fetchone()
+                if row is not None and row[0] >= len(device_ids):
+                    return
+                time.sleep(0.2)  # polling the watch's work in the database
 
     def snapshot(self) -> dict[str, Any]:
         """CPU, memory, tables and Twilio requests now."""
@@ -528,7 +547,7 @@ def measure_count(
             echo_url, mqtt_url, fleet, options["rounds"], options["rate"], options["duration"]
         )
     )
-    parts.settle(disconnected=True)
+    parts.settle(gone=ids[f"T{count}_"])
     with ExitStack() as fleets:
         pressers = open_fleet(fleets, mqtt_url, ids[f"E{count}_"])
         run["press"] = press_costs(parts, pressers, options["press_rate"])
@@ -536,8 +555,10 @@ def measure_count(
             report["idle"] = idle_costs(
                 parts, fleets, mqtt_url, ids["I_"], options["heartbeat_rounds"]
             )
-    # Every terminal of this count has gone: its outages are worked before the next count.
-    parts.settle(disconnected=True)
+    # Every terminal of this count has gone: its outages are worked before the next count
+    # (after the last count nothing is measured: the run ends without waiting for them).
+    if count != options["last"]:
+        parts.settle(gone=ids[f"E{count}_"])
     return run
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from care_api.services import Services
+from care_api.settings import Settings
 from care_api.store.staff_tables import StaffUser
-from care_api.usecases.people.staff import add_user
+from care_api.usecases.people.staff import add_user, sign_in, use_password_hash_cost
 from tests.api.support import ADMIN, TestClient, mint
 from tests.fakes import FakeClock
 
@@ -180,3 +182,23 @@ def test_one_address_guessing_across_usernames_is_slowed_down(
     clock.advance(seconds=30)
     _user(services)
     assert _login(api) == 200
+
+
+def test_production_hashes_at_the_standard_cost_and_upgrades_a_cheaper_hash_on_sign_in(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The suite runs at VNH_PASSWORD_HASH_COST=minimal (tests/conftest.py); a service
+    # started without the variable must hash at argon2's standard cost.
+    monkeypatch.delenv("VNH_PASSWORD_HASH_COST")
+    assert Settings(_env_file=None).password_hash_cost == "standard"  # type: ignore[call-arg]
+    _user(services)  # hashed at the suite's minimal cost
+    try:
+        use_password_hash_cost("standard")
+        with services.uow() as uow:
+            sign_in(uow.session, "li.na", PASSWORD, now=services.clock.now())
+            uow.commit()
+    finally:
+        use_password_hash_cost(services.settings.password_hash_cost)
+    with services.uow() as uow:
+        stored = uow.session.exec(select(StaffUser.password_hash)).one()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored

@@ -59,6 +59,10 @@ class Terminal:
             client_id=client_id,
             clean_session=clean_session,
             protocol=mqtt.MQTTv311,
+            # A refused or dropped client must not retry in the background while the test
+            # goes on; and without a reconnect to wait for, its loop thread ends at once
+            # (waiting for one, closing it took up to a second for each refused login).
+            reconnect_on_failure=False,
         )
         if username is not None:
             self.client.username_pw_set(username, password)
@@ -70,8 +74,6 @@ class Terminal:
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
-        # A refused client must not retry in the background while the test goes on.
-        self.client.reconnect_delay_set(60, 60)
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self._connack.put(reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,7 +28,19 @@ PASSWORD_MIN = 10
 PASSWORD_MAX = 128
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
-_hasher = PasswordHash((Argon2Hasher(),))
+# VNH_PASSWORD_HASH_COST: "standard" is argon2-cffi's default (64 MiB, 3 passes, 4 lanes:
+# about 0.2 s of CPU a hash); "minimal" is for test suites, whose passwords guard nothing.
+_HASHERS = {
+    "standard": PasswordHash((Argon2Hasher(),)),
+    "minimal": PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),)),
+}
+_hasher = _HASHERS["standard"]
+
+
+def use_password_hash_cost(cost: str) -> None:
+    """Hash passwords from now on at `cost` (VNH_PASSWORD_HASH_COST); set as services are built."""
+    global _hasher
+    _hasher = _HASHERS[cost]
 
 
 class LoginRefused(Exception):
@@ -190,7 +203,7 @@ def sign_in(
     user = session.exec(select(StaffUser).where(StaffUser.username == login)).first()
     # An unknown username still costs a hash, so timing does not tell which names exist.
     valid, new_hash = _hasher.verify_and_update(
-        password[:PASSWORD_MAX], user.password_hash if user else _DUMMY_HASH
+        password[:PASSWORD_MAX], user.password_hash if user else _dummy_hash(_hasher)
     )
     if user is None or not valid or not user.active:
         session.add(LoginFailure(username=login, at=now, source=source[:64]))
@@ -214,7 +227,10 @@ def open_session(session: Session, user: StaffUser, *, now: datetime) -> SignedI
     return SignedIn(user=user, secret=secret, expires_at=expires)
 
 
-_DUMMY_HASH = _hasher.hash("not-a-password-anyone-has")
+@functools.cache
+def _dummy_hash(hasher: PasswordHash) -> str:
+    # Made on first use, not at import: every process importing this module paid 0.2 s.
+    return hasher.hash("not-a-password-anyone-has")
 
 
 def sso_user(
