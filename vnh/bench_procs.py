@@ -261,6 +261,7 @@ def postgres_database(admin_url: str) -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        typer.echo(f"PostgreSQL database {name} made for this run; dropped after it", err=True)
         try:
             yield url.set(database=name).render_as_string(hide_password=False)
         finally:
