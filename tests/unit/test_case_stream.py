@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from care_api.domain.events import (
     CaseCheckedInLate,
@@ -16,6 +19,18 @@ from care_api.domain.events import (
 )
 from care_api.domain.model import CaseKind, CaseState
 from care_api.http.case_stream import HEARTBEAT_FRAME, RESYNC_FRAME, CaseStream
+
+T = TypeVar("T")
+
+
+def run_loop(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`asyncio.run(main())` on a thread of its own.
+
+    A worker that ran a browser test keeps Playwright's event loop running on its main
+    thread for the rest of the session, where `asyncio.run` refuses to start.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
 
 
 def opened(case_id: str) -> CaseOpened:
@@ -39,7 +54,7 @@ def test_case_stream_turns_bus_events_into_case_frames() -> None:
         bus.publish(CaseCheckedInLate("C-2", "T1001", datetime(2026, 11, 23, 2, 40, tzinfo=UTC)))
         return client.take()
 
-    frames = asyncio.run(run())
+    frames = run_loop(run)
     assert [data_of(f) for f in frames] == [
         {"case_id": "C-1", "change": "opened", "kind": "emergency"},
         {"case_id": "C-1", "change": "state", "from": "open", "to": "accepted", "by": "op:Li"},
@@ -56,7 +71,7 @@ def test_case_stream_drops_the_oldest_and_asks_a_slow_client_to_resync() -> None
             bus.publish(opened(f"C-{n}"))
         return client.take()
 
-    frames = asyncio.run(run())
+    frames = run_loop(run)
     assert frames[0] == RESYNC_FRAME
     assert [data_of(f)["case_id"] for f in frames[1:]] == ["C-1", "C-2"]
 
@@ -76,7 +91,7 @@ def test_case_stream_delivers_events_published_from_another_thread() -> None:
         got.extend([frame async for frame in frames])
         return got
 
-    frames = asyncio.run(run())
+    frames = run_loop(run)
     assert frames[0].startswith("retry: ")
     assert frames[1].startswith("event: hello")
     assert data_of(frames[2])["case_id"] == "C-9"
@@ -95,4 +110,4 @@ def test_case_stream_sends_a_heartbeat_when_quiet_and_forgets_closed_clients() -
         await frames.aclose()
         return beat, connected, stream.client_count
 
-    assert asyncio.run(run()) == (HEARTBEAT_FRAME, 1, 0)
+    assert run_loop(run) == (HEARTBEAT_FRAME, 1, 0)
