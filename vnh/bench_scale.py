@@ -360,13 +360,15 @@ def press_costs(parts: Parts, fleet: Fleet, rate: float) -> dict[str, Any]:
     """Each terminal presses once for an emergency, paced at `rate`; what it cost."""
     parts.settle()  # the terminals' `online` flags are not the presses'
     before = parts.snapshot()
+    # Counted before the presses: the first alerts may be out before the last ack is in.
+    requests_before = len(parts.twilio.requests)
     start = time.monotonic()
     events = []
     for n, terminal in enumerate(fleet.terminals):
         time.sleep(max(0.0, start + n / rate - time.monotonic()))  # pacing the presses
         events.append(terminal.press(EMERGENCY))
     acked = wait_acked(events, ROUND_TIMEOUT_S)
-    wait_quiet(parts.twilio, len(parts.twilio.requests) + acked)
+    wait_quiet(parts.twilio, requests_before + acked)
     time.sleep(STATS_WAIT_S)  # PostgreSQL's write counters catch up
     after = parts.snapshot()
     latencies = [e.latency_s for e in events if e.latency_s is not None]
