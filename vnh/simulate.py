@@ -71,6 +71,7 @@ from vnh.simulate_checkins import (
 from vnh.simulate_districts import District, districts_of, hours_of
 from vnh.simulate_ladders import LadderSetting, ladders_of, save_ladders
 from vnh.simulate_operators import (
+    OPERATOR,
     OperatorHabits,
     SimulatedOperators,
     operator_callbacks,
@@ -80,7 +81,6 @@ from vnh.simulate_operators import (
 SUPERVISOR_PHONE = "+8613700000000"
 START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Shanghai
 # Presses of each kind: the keymap pattern that opens it (PROTOCOL.md's default keymap).
-OPERATOR = "operator:simulated"
 REORDER_TRIES = 12  # an order nobody can take is placed again at most this often
 CATEGORY = "meals"
 PATTERNS = {"emergency": "long", "false_alarm": "long", "service": "single", "care": "double"}

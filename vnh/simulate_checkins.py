@@ -25,8 +25,7 @@ from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, Elder
 from care_api.usecases.cases.actions import acknowledge, resolve
 from care_api.usecases.schedules.checkins import CHECKIN_ACTOR, LATE_CHECKIN_ACTION, add_window
-
-OPERATOR = "operator:simulated"  # the same operator as vnh.simulate's
+from vnh.simulate_operators import OPERATOR
 
 
 class Draw(Protocol):

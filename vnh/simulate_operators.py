@@ -24,7 +24,7 @@ from care_api.store.tables import CaseEvent
 from care_api.usecases.cases.actions import record_callback
 from care_api.usecases.cases.auto_callbacks import due_callbacks
 
-OPERATOR = "operator:simulated"  # the same operator as vnh.simulate's
+OPERATOR = "operator:simulated"  # the simulated centre's operator, in every simulate module
 
 
 @dataclass(frozen=True)
