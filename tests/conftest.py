@@ -62,6 +62,8 @@ def no_logged_errors(
     assert not errors, [r.getMessage() for r in errors]
 
 
+SLOW_TIMEOUT_S = 600
+
 # What a module's source names decides what its tests need, so `-m "not pg"` and friends
 # select a slice without anyone remembering to mark each test.
 _NEEDS = {
@@ -85,6 +87,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(getattr(pytest.mark, marker))
         if "browser" in path.parts:
             item.add_marker(pytest.mark.browser)
+        # A slow test runs whole processes, each step bounded by its own waits; on a loaded
+        # machine (load average 17) a crash run took 119 s of the suite's 120 s limit.
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
     # The slow tests (a whole service and its benches, crash and fault runs) go first: xdist
     # hands tests out in collection order, and one of them starting last kept a single worker
     # busy for the run's last minutes while the others were idle. Stable: the rest keep order.

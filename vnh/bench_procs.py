@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -37,6 +38,13 @@ SERVE_CODE = "from vnh.cli import main; main()"  # what `vnh serve` runs, withou
 BENCH_DB_PREFIX = "vnh_bench_run_"  # a PostgreSQL database made for one run
 # The broker settings a production gateway needs: the gateway PUBACKs only after its commit,
 # so Mosquitto's default of 20 messages in flight per client would cap every batch at 20.
+# Listening ports are drawn from PORT_FLOOR up to the kernel's first port for outgoing
+# connections; by a generator of its own: a test seeding `random` must not make every
+# worker draw the same ports.
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PORT_FLOOR = 20_000
+PORT_TRIES = 200
+_PORT_PICKER = random.SystemRandom()
 MOSQUITTO_TUNING = (
     "set_tcp_nodelay true",
     "max_inflight_messages 1000",
@@ -45,10 +53,29 @@ MOSQUITTO_TUNING = (
 
 
 def free_port(host: str = HOST) -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody uses now, below the kernel's range for outgoing connections.
+
+    A port the kernel picks (bind to 0) comes from that range, where any client's next
+    connection may take it before the server binds it: "address already in use" in a
+    busy test run. Ports below the range are only taken by a listener that asks for them.
+    """
+    low = _ephemeral_low()
+    for _ in range(PORT_TRIES):
+        port = _PORT_PICKER.randrange(PORT_FLOOR, low) if low > PORT_FLOOR + 1000 else 0
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError(f"no free TCP port on {host} after {PORT_TRIES} tries")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0  # unknown: let the kernel pick
 
 
 def accepts(host: str, port: int) -> bool:

@@ -31,6 +31,9 @@ STOP_TIMEOUT_S = 10.0
 # A terminal away longer than this loses the acks and news queued for it; it resends anyway.
 SESSION_EXPIRY_S = 7 * 24 * 3600
 
+LATE_PUBACK_SAY = "broker: a client did not PUBACK a delivery within amqtt's 5 s; not resent"
+_AMQTT_BROKER_LOG = logging.getLogger("amqtt.broker")
+
 Authenticator = Callable[[str | None, str | None], bool]
 
 
@@ -116,6 +119,23 @@ class _Snapshots(dict[str, Any]):
 
     def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
         return list(super().items())
+
+
+class _LatePubackIsAWarning(logging.Filter):
+    """amqtt's "Task failed" ERROR for a QoS 1 delivery not PUBACKed within its fixed 5 s.
+
+    The gateway PUBACKs a press only after its commit, which a loaded or locked database
+    can hold past 5 s: amqtt then stops retrying that delivery, but the gateway has the
+    message and acks it once committed, and a terminal resends what it has no app ack
+    for. Nothing is lost; it is worth a warning, not an error.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.levelno >= logging.ERROR and isinstance(exc, TimeoutError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args, record.exc_info = LATE_PUBACK_SAY, (), None
+        return True
 
 
 class _Broker(Broker):  # type: ignore[misc]  # amqtt is untyped here
@@ -331,6 +351,8 @@ class EmbeddedBroker:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        if not any(isinstance(f, _LatePubackIsAWarning) for f in _AMQTT_BROKER_LOG.filters):
+            _AMQTT_BROKER_LOG.addFilter(_LatePubackIsAWarning())
         broker = self._amqtt = _Broker(self.config())
         await broker.start()
         self._started.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import paho.mqtt.client as mqtt
@@ -70,3 +71,23 @@ def test_embedded_broker_delivers_every_message_while_terminals_come_and_subscri
             client.disconnect()
             client.loop_stop()
         broker.stop()
+
+
+def test_embedded_broker_tells_a_late_puback_as_a_warning_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What amqtt logs when a client (a gateway waiting on its commit) PUBACKs after 5 s.
+    broker = EmbeddedBroker("127.0.0.1", free_port())
+    broker.start()
+    try:
+        amqtt_log = logging.getLogger("amqtt.broker")
+        late = TimeoutError("Timeout waiting for PUBACK for packet ID 1")
+        amqtt_log.error("Task failed and will be skipped", exc_info=late)
+        amqtt_log.error("Broadcast loop stopped by exception", exc_info=RuntimeError("a bug"))
+    finally:
+        broker.stop()
+    late, failure = [r for r in caplog.records if r.name == "amqtt.broker"]
+    assert (late.levelname, late.exc_info) == ("WARNING", None)
+    assert "PUBACK" in late.getMessage()
+    assert failure.levelname == "ERROR"  # anything else stays an error
+    caplog.clear()  # the error above was this test's own
