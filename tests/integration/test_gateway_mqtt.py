@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import time
@@ -103,6 +104,8 @@ class TestTerminal:
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         info = self._client.publish(f"vnh/v1/dev/{device_id}/{leaf}", payload, qos=1)
         info.wait_for_publish(WAIT_S)
+        # A missing ack later is then the gateway's, not a publish that never left.
+        assert info.is_published(), f"the broker did not PUBACK {device_id}'s {leaf} message"
 
     def expect(
         self, predicate: Callable[[dict[str, Any]], bool], device_id: str = "T1001"
@@ -141,6 +144,12 @@ class TestTerminal:
 
 
 # --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def gateway_trace(caplog: pytest.LogCaptureFixture) -> None:
+    """The gateway's INFO lines (connected, subscribed, each press and its case) in a failure."""
+    caplog.set_level(logging.INFO, logger="device_gateway")
 
 
 @pytest.fixture(params=["mosquitto", "amqtt"])
