@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from vnh.bench_procs import HOST, accepts, free_port
+from vnh.bench_procs import HOST, accepts, free_port, listens
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 __all__ = ["HOST", "Listeners", "MosquittoServer", "free_port", "run_mosquitto"]
@@ -74,7 +74,8 @@ class MosquittoServer:
                 [MOSQUITTO, "-c", str(self.conf_path)], stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not accepts(self.host, self.port):
+        # Its own listener: another test's broker on the same port would answer too.
+        while not (accepts(self.host, self.port) and listens(self._proc.pid, self.port)):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"mosquitto did not start: {self.log_tail()}")

@@ -45,6 +45,8 @@ EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 PORT_FLOOR = 20_000
 PORT_TRIES = 200
 _PORT_PICKER = random.SystemRandom()
+PROC_TCP_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 MOSQUITTO_TUNING = (
     "set_tcp_nodelay true",
     "max_inflight_messages 1000",
@@ -76,6 +78,34 @@ def _ephemeral_low() -> int:
         return int(EPHEMERAL_RANGE.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return 0  # unknown: let the kernel pick
+
+
+def listens(pid: int, port: int) -> bool:
+    """True when process `pid` holds a TCP socket listening on `port`; True if /proc can't tell.
+
+    "The port accepts connections" alone can be another run's server on the same port,
+    while ours died on "address already in use": its clients would talk to a stranger.
+    """
+    inodes: set[str] = set()
+    for table in PROC_TCP_TABLES:
+        try:
+            rows = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == TCP_LISTEN and int(local.rpartition(":")[2], 16) == port:
+                inodes.add(f"socket:[{inode}]")
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return True  # no /proc: the port's answer has to do
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) in inodes:
+                return True
+    return False
 
 
 def accepts(host: str, port: int) -> bool:
@@ -143,9 +173,9 @@ class Process:
                 self._proc.wait()
 
     def wait_port(self, port: int) -> None:
-        """Block until `port` accepts connections; RuntimeError if the process dies first."""
+        """Block until this process listens on `port`; RuntimeError if it dies first."""
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not accepts(HOST, port):
+        while not (accepts(HOST, port) and listens(self.pid, port)):
             if not self.alive or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"{self.name} did not start:\n{self.log_tail()}")
