@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlmodel import Session, col, select
 
@@ -50,6 +51,7 @@ from care_api.domain.channels import (
     PHONE_CHANNELS,
     AddressKind,
     Channel,
+    Medium,
 )
 from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.domain.texts import Msg, stored_text
@@ -74,6 +76,8 @@ OPERATORS = Audience.OPERATORS.value
 # case gets its owner): a stuck button or twenty nervous presses make one message, not twenty.
 PRESSED_AGAIN_QUIET_S = 60
 TOLD_AGAIN_MEMO = 10_000
+# A text with one of these statuses reached nobody (its fallback, if any, is a row of its own).
+NOT_RECEIVED = frozenset({"failed", "undelivered"})
 
 
 def nobody(session: Session, case: Case, elder: Elder, target: Target) -> Sequence[Recipient]:
@@ -93,31 +97,66 @@ def case_facts(case: Case, elder: Elder | None) -> CaseFacts:
     )
 
 
-def alerted_people(session: Session, case_id: str) -> dict[str, str]:
-    """Everyone the ladder alerted for the case: actor → phone number, first alerted first.
+class NoticeTo(NamedTuple):
+    """Where a notice that follows an alert reaches a person: a text channel and address."""
 
-    Notices that follow (taken, cancelled) go by SMS, so a person alerted on WeChat only is
-    named by the phone on their record.
-    """
-    rows = session.exec(
+    channel: str
+    to: str
+
+
+def _alert_rows(session: Session, case_id: str) -> Sequence[Notification]:
+    # Alerts the send bounds kept back told nobody anything: nothing to follow up.
+    return session.exec(
         select(Notification)
         .where(
             col(Notification.case_id) == case_id,
             col(Notification.channel).in_(PERSON_CHANNELS),
             col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
-            # Alerts the send bounds kept back told nobody anything: nothing to follow up.
             col(Notification.status).not_in(UNSENT_BY_BOUNDS),
         )
         .order_by(col(Notification.id))
     ).all()
+
+
+def alerted_people(session: Session, case_id: str) -> dict[str, str]:
+    """Everyone the ladder alerted for the case: actor → phone number, first alerted first.
+
+    A person alerted on WeChat only is named by the phone on their record.
+    """
     people: dict[str, str] = {}
-    for row in rows:
+    for row in _alert_rows(session, case_id):
         if row.channel in PHONE_CHANNELS:
             people.setdefault(row.recipient, row.to)
         elif row.recipient not in people:
             phone = phone_of(session, row.recipient)
             if phone:
                 people[row.recipient] = phone
+    return people
+
+
+def notice_addresses(session: Session, case_id: str) -> dict[str, NoticeTo]:
+    """Everyone the ladder alerted, first alerted first, and where their notices go.
+
+    A notice (taken, cancelled, pressed again…) takes the text channel the person's last
+    alert of the case went out on (WeChat for those who read the alert there; a WeChat
+    send that failed is followed by its SMS); by SMS for those only called. A WeChat
+    notice that fails falls back to SMS as the alert did.
+    """
+    text: dict[str, NoticeTo] = {}
+    phones: dict[str, str] = {}
+    for row in _alert_rows(session, case_id):
+        if row.channel in PHONE_CHANNELS:
+            phones.setdefault(row.recipient, row.to)
+        else:
+            phones.setdefault(row.recipient, "")
+        if CHANNELS[Channel(row.channel)].medium is Medium.text and row.status not in NOT_RECEIVED:
+            text[row.recipient] = NoticeTo(row.channel, row.to)
+    people: dict[str, NoticeTo] = {}
+    for who, phone in phones.items():
+        if who in text:
+            people[who] = text[who]
+        elif phone := phone or (phone_of(session, who) or ""):
+            people[who] = NoticeTo(Channel.sms.value, phone)
     return people
 
 
@@ -128,15 +167,16 @@ def tell_all(
     *,
     console: str,
     sms: str | Callable[[str], str],
-    people: Mapping[str, str] | None = None,
+    people: Mapping[str, NoticeTo] | None = None,
     owner_sms: str | None = None,
     centre: str = DEFAULT_LANGUAGE,
 ) -> None:
-    """The console line, and an SMS to everyone the ladder alerted, once each per `what`.
+    """The console line, and a text to everyone the ladder alerted, once each per `what`.
 
-    `people` (actor → number) replaces those alerted; the case's owner among them is sent
-    `owner_sms` when one is given. `sms` may be a text per language, written for each person
-    in theirs (`centre` for those who have none).
+    Each is reached where their alert was (`notice_addresses`: WeChat or SMS). `people`
+    replaces those alerted; the case's owner among them is sent `owner_sms` when one is
+    given. `sms` may be a text per language, written for each person in theirs (`centre`
+    for those who have none).
     """
     writer.add(
         case_id=case.id,
@@ -147,16 +187,16 @@ def tell_all(
         key=f"{what}:{case.id}:{OPERATORS}",
     )
     if people is None:
-        people = alerted_people(writer.session, case.id)
-    for who, phone in people.items():
+        people = notice_addresses(writer.session, case.id)
+    for who, where in people.items():
         language = language_of_person(writer.session, who, centre=centre)
         text = sms(language) if callable(sms) else sms
         if owner_sms is not None and who == case.owner:
             text = owner_sms
         writer.add(
             case_id=case.id,
-            channel=Channel.sms,
-            to=phone,
+            channel=where.channel,
+            to=where.to,
             recipient=who,
             body=render(language, text),
             key=f"{what}:{case.id}:{who}",
@@ -338,14 +378,14 @@ class Escalation:
             return
         owner = describe_actor(session, case.owner)
         centre = self._services.settings.language
-        for who, phone in alerted_people(session, case.id).items():
+        for who, where in notice_addresses(session, case.id).items():
             if who == case.owner:
                 continue
             language = language_of_person(session, who, centre=centre)
             ctx.outbox.add(
                 case_id=case.id,
-                channel=Channel.sms,
-                to=phone,
+                channel=where.channel,
+                to=where.to,
                 recipient=who,
                 body=taken_text(case.id, owner, language),
                 key=f"taken:{case.id}:{who}",
@@ -417,16 +457,16 @@ class Escalation:
                 body=text,
                 key=f"again:{case.id}:{OPERATORS}:{window}",
             )
-            alerted = alerted_people(writer.session, case.id)
+            alerted = notice_addresses(writer.session, case.id)
             if case.owner is not None:
                 alerted = {k: v for k, v in alerted.items() if k == case.owner}
             centre = self._services.settings.language
-            for who, phone in alerted.items():
+            for who, where in alerted.items():
                 body, language = worded_for(writer.session, who, text, centre=centre)
                 writer.add(
                     case_id=case.id,
-                    channel=Channel.sms,
-                    to=phone,
+                    channel=where.channel,
+                    to=where.to,
                     recipient=who,
                     body=body,
                     key=f"again:{case.id}:{who}:{window}",

@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from alerts.escalation import alerted_people, case_facts
+from alerts.escalation import case_facts, notice_addresses
 from alerts.sender import OutboxWriter
 from alerts.timers import Dispatch, TimerContext
-from care_api.domain.channels import Channel
 from care_api.domain.model import CaseKind, CaseState
 from care_api.domain.texts import Msg
 from care_api.services import Services
@@ -150,12 +149,12 @@ class FleetAlerts:
             writer = OutboxWriter(uow.session, self._services.clock.now())
             text = works_again_text(facts.elder_name, case.id)
             centre = self._services.settings.language
-            for who, phone in alerted_people(uow.session, case.id).items():
+            for who, where in notice_addresses(uow.session, case.id).items():
                 body, lang = worded_for(uow.session, who, text, centre=centre)
                 writer.add(
                     case_id=case.id,
-                    channel=Channel.sms,
-                    to=phone,
+                    channel=where.channel,
+                    to=where.to,
                     recipient=who,
                     body=body,
                     key=f"back:{case.id}:{who}",

@@ -18,13 +18,14 @@ from collections.abc import Collection
 from sqlmodel import Session
 
 from alerts.closed_loop import owner_phone
-from alerts.escalation import alerted_people, case_facts, tell_all
+from alerts.escalation import NoticeTo, case_facts, notice_addresses, tell_all
 from alerts.ladder import (
     reclassified_console_text,
     reclassified_owner_text,
     reclassified_sms_text,
 )
 from alerts.timers import TimerBusy, TimerContext, TimerHandler, claim_timer
+from care_api.domain.channels import Channel
 from care_api.domain.model import TimerPurpose
 from care_api.i18n import DEFAULT_LANGUAGE
 from care_api.store.tables import Case, CaseEvent, Contact, Elder, Notification, Timer
@@ -96,15 +97,15 @@ class ReclassifiedNotices:
             return
         old, new = kinds
         people = {
-            who: phone
-            for who, phone in alerted_people(session, case.id).items()
+            who: where
+            for who, where in notice_addresses(session, case.id).items()
             if who not in alerted_now and not _is_info_only(session, who)
         }
         if case.owner and case.owner not in people and case.owner not in alerted_now:
             # The owner may have taken it without being alerted (an SMS reply, the API).
             phone = owner_phone(session, case.id, case.owner)
             if phone:
-                people[case.owner] = phone
+                people[case.owner] = NoticeTo(Channel.sms.value, phone)
         if not people:
             return
         facts = case_facts(case, session.get(Elder, case.elder_id))

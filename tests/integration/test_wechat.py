@@ -26,6 +26,7 @@ from care_api.services import Services, build_services
 from care_api.store.channel_tables import PersonAddress
 from care_api.store.tables import Case, Notification
 from care_api.throttle import FREE_FAILURES
+from care_api.usecases.cases.actions import acknowledge
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.people.addresses import new_bind_code, set_preferred
 from tests.api.support import ADMIN_TOKEN, TestClient, mint
@@ -212,6 +213,32 @@ def test_wechat_timeout_is_a_retryable_failure(wechat: RecordingWechatServer) ->
         assert failed.value.retryable
     finally:
         api.close()
+
+
+def test_wechat_the_notices_after_an_alert_come_where_the_alert_came(
+    svc: Services,
+    alerts: AlertsComponent,
+    client: TestClient,
+    twilio: RecordingTwilioServer,
+    wechat: RecordingWechatServer,
+) -> None:
+    seed_elder(svc, contacts=2, name="张秀英")
+    bind_daughter(svc, client)
+    case_id = press_emergency(svc, alerts)
+    alerts.run_pending()
+    son = [m.form["To"] for m in twilio.messages()]
+    assert len(wechat.sends()) == 1 and DAUGHTER not in son  # alerted on WeChat alone
+    with svc.uow() as uow:
+        acknowledge(uow, case_id, by="operator:Li", now=svc.clock.now(), via="console")
+        uow.commit()
+    alerts.run_pending()
+    # "Taken by …" reaches her on WeChat, as the alert did; her son gets his by SMS.
+    alert, taken = wechat.sends()
+    assert taken.body is not None and taken.body["touser"] == OPENID
+    assert case_id in taken.body["data"]["first"]["value"]
+    assert taken.body["data"]["first"]["value"] != alert.body["data"]["first"]["value"]  # type: ignore[index]
+    texts = [m.form["To"] for m in twilio.messages()]
+    assert DAUGHTER not in texts and len(texts) == 2 * len(son)
 
 
 def test_wechat_failure_falls_back_to_sms_for_that_person(
