@@ -147,10 +147,12 @@ class World:
         self.post("/devices", {"device_id": device_id, "elder_id": self.elder_of(own)})
         return device_id
 
-    def case(self, own: bool, kind: str = "consult") -> str:
+    def case(self, own: bool, kind: str = "consult", *, settle: bool = False) -> str:
+        """A new case; `settle` runs its alerts (the offers of a care case)."""
         body = {"elder_id": self.elder_of(own), "kind": kind, "summary": "needs help"}
         case_id = str(self.post("/cases", body)["id"])
-        self.settle()
+        if settle:
+            self.settle()
         return case_id
 
     def contact_of(self, own: bool) -> dict[str, int]:
@@ -180,7 +182,7 @@ class World:
 
     def task(self, own: bool, *, accepted: bool = False) -> int:
         """A care task offered to the volunteer (own) or to another volunteer."""
-        case_id = self.case(True, kind="care")
+        case_id = self.case(True, kind="care", settle=True)
         volunteer = self.volunteer_v if own else self.volunteer_w
         with self.services.uow() as uow:
             task = uow.session.exec(
