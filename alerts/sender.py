@@ -398,8 +398,9 @@ class NotificationSender:
             try:
                 now = self._services.clock.now()
                 with self._services.uow() as uow:
+                    cases: dict[str, Case | None] = {}  # a case's alerts often come together
                     for notification_id in ids:
-                        one = self._claim_in(uow, notification_id, now)
+                        one = self._claim_in(uow, notification_id, now, cases)
                         if one is not None:
                             claimed.append((notification_id, *one))
                     uow.commit()
@@ -480,9 +481,16 @@ class NotificationSender:
         return claimed
 
     def _claim_in(
-        self, uow: SqlUnitOfWork, notification_id: int, now: datetime
+        self,
+        uow: SqlUnitOfWork,
+        notification_id: int,
+        now: datetime,
+        cases: dict[str, Case | None] | None = None,
     ) -> tuple[OutboundMessage, int] | None:
-        """Claim one row in `uow` (not committed): its message and attempt, None if not now."""
+        """Claim one row in `uow` (not committed): its message and attempt, None if not now.
+
+        `cases` keeps the cases read in `uow` for the next row of a batch.
+        """
         n = Notification
         claim = (
             update(n)
@@ -511,7 +519,12 @@ class NotificationSender:
         if row is None:
             return None
         # Loaded once here: the session holds loaded rows only while someone refers to them.
-        case = uow.session.get(Case, row.case_id) if row.case_id is not None else None
+        case = None
+        if row.case_id is not None:
+            known = cases if cases is not None else {}
+            if row.case_id not in known:
+                known[row.case_id] = uow.session.get(Case, row.case_id)
+            case = known[row.case_id]
         reason = _skip_reason(uow.session, row, case)
         if reason is not None:
             self._sms_slots.pop(notification_id, None)

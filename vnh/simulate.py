@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 import math
 import random
-import re
 import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
@@ -91,8 +90,6 @@ DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 
 NEXT_TIMER = select(func.min(Timer.due_at)).where(
     col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
 )
-# A statement that may move the next due time: only then is NEXT_TIMER asked again.
-TIMER_WRITE = re.compile(r"\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+timer\b", re.IGNORECASE)
 
 
 def is_order_key(key: str | None) -> bool:
@@ -490,10 +487,6 @@ class Simulation:
         self._orders_seen: dict[tuple[str, str], int] = {}
         self.operators = SimulatedOperators(self.services, self.loop, scenario.operators, seed)
         self._in_hand: dict[str, int] = {}
-        # The next due timer, read again only after a write to the timer table.
-        self._next_due: datetime | None = None
-        self._timers_moved = True
-        event.listen(self.services.engine, "before_cursor_execute", self._note_timer_write)
 
     # The districts: elders with terminals and family, volunteers and merchants in each box.
     def populate(self) -> list[str]:
@@ -746,23 +739,15 @@ class Simulation:
             resolve(uow, case_id, by=case.owner, why="helped", now=self.clock.now())
             uow.commit()
 
-    def _note_timer_write(self, _conn: object, _cursor: object, statement: str, *_: object) -> None:
-        # Executed, not yet committed, is enough: a rolled-back write only costs a read.
-        if TIMER_WRITE.match(statement):
-            self._timers_moved = True
-
     def _next_timer(self) -> datetime | None:
-        # The loop asks before every step; most steps (an answer, a send) write no timer.
-        if not self._timers_moved:
-            return self._next_due
-        self._timers_moved = False
-        # A read on a bare connection with a statement built once: a session per question
-        # cost more than the question.
+        # A read on a bare connection with a statement built once: the loop asks before
+        # every step, and a session per question cost more than the question. (Caching it
+        # behind a listener for timer writes cost more: any engine listener slows every
+        # statement.)
         with self.services.engine.connect() as conn:
             due = conn.execute(NEXT_TIMER).scalar()
         if due is not None and due.tzinfo is None:
             due = due.replace(tzinfo=UTC)
-        self._next_due = due
         return due
 
     def run(self) -> Figures:
