@@ -34,6 +34,8 @@ class OutboundMessage:
         say: For a voice call, the text spoken to the callee; None means speak `body`.
         language: The language of `body` and `say` (BCP 47: zh-CN, en); None: the centre's.
         case_id: The case the message is about, if any (a WeChat template shows it).
+        key: The row's idempotency key, which says what the message is (a ladder's alert,
+            an order); None: a row without one.
     """
 
     notification_id: int
@@ -43,6 +45,7 @@ class OutboundMessage:
     say: str | None = None
     language: str | None = None
     case_id: str | None = None
+    key: str | None = None
 
     @property
     def spoken_text(self) -> str:

@@ -270,16 +270,42 @@ class NotificationSender:
         return len(due)
 
     def drain(self) -> int:
-        """Deliver everything queued now on the calling thread; returns how many were taken."""
+        """Deliver everything queued now on the calling thread; returns how many were taken.
+
+        What waits at once is claimed in one transaction, as the sender thread claims an
+        emergency's alerts, then sent in order: a commit per row cost more than its send.
+        """
         taken = 0
         while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
+            batch: list[int] = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    batch.append(item)
+            if not batch:
                 return taken
-            if item is not None:
-                taken += 1
-                self._take(item)
+            with self._lock:
+                self._queued.difference_update(batch)
+                self._urgent.difference_update(batch)
+            taken += len(batch)
+            sent: list[tuple[int, DeliveryReceipt]] = []
+            try:
+                for notification_id, message, attempts in self._claim_batch(batch):
+                    try:
+                        handed = self._hand_over(notification_id, message, attempts)
+                    except Exception:
+                        log.exception("delivering notification %d failed", notification_id)
+                        continue
+                    if isinstance(handed, DeliveryReceipt):
+                        sent.append((notification_id, handed))
+            finally:
+                # What went out is recorded even if a later send blew up: unrecorded, it
+                # would go out again when its lease ran out.
+                if sent:
+                    self._record_success(sent)
 
     def start(self) -> None:
         """Start the claiming thread and the threads that send what it claimed."""
@@ -372,8 +398,9 @@ class NotificationSender:
             try:
                 now = self._services.clock.now()
                 with self._services.uow() as uow:
+                    cases: dict[str, Case | None] = {}  # a case's alerts often come together
                     for notification_id in ids:
-                        one = self._claim_in(uow, notification_id, now)
+                        one = self._claim_in(uow, notification_id, now, cases)
                         if one is not None:
                             claimed.append((notification_id, *one))
                     uow.commit()
@@ -419,6 +446,15 @@ class NotificationSender:
 
     def _send(self, notification_id: int, message: OutboundMessage, attempts: int) -> str:
         """Hand a claimed row to its notifier and record what came of it; its new status."""
+        handed = self._hand_over(notification_id, message, attempts)
+        if isinstance(handed, str):
+            return handed
+        return self._record_success([(notification_id, handed)])
+
+    def _hand_over(
+        self, notification_id: int, message: OutboundMessage, attempts: int
+    ) -> DeliveryReceipt | str:
+        """Hand a claimed row to its notifier: its receipt to record, or a failure's status."""
         notifier = self._notifiers.get(message.channel)
         if notifier is None:
             # Never "delivered": the row fails where all can see it (or falls back).
@@ -435,7 +471,7 @@ class NotificationSender:
             return self._record_failure(notification_id, attempts, f"internal error: {exc}", True)
         if receipt.status == "failed":
             return self._record_failure(notification_id, attempts, receipt.detail or "", True)
-        return self._record_success(notification_id, receipt)
+        return receipt
 
     def _claim(self, notification_id: int) -> tuple[OutboundMessage, int] | None:
         now = self._services.clock.now()
@@ -445,9 +481,16 @@ class NotificationSender:
         return claimed
 
     def _claim_in(
-        self, uow: SqlUnitOfWork, notification_id: int, now: datetime
+        self,
+        uow: SqlUnitOfWork,
+        notification_id: int,
+        now: datetime,
+        cases: dict[str, Case | None] | None = None,
     ) -> tuple[OutboundMessage, int] | None:
-        """Claim one row in `uow` (not committed): its message and attempt, None if not now."""
+        """Claim one row in `uow` (not committed): its message and attempt, None if not now.
+
+        `cases` keeps the cases read in `uow` for the next row of a batch.
+        """
         n = Notification
         claim = (
             update(n)
@@ -476,7 +519,12 @@ class NotificationSender:
         if row is None:
             return None
         # Loaded once here: the session holds loaded rows only while someone refers to them.
-        case = uow.session.get(Case, row.case_id) if row.case_id is not None else None
+        case = None
+        if row.case_id is not None:
+            known = cases if cases is not None else {}
+            if row.case_id not in known:
+                known[row.case_id] = uow.session.get(Case, row.case_id)
+            case = known[row.case_id]
         reason = _skip_reason(uow.session, row, case)
         if reason is not None:
             self._sms_slots.pop(notification_id, None)
@@ -507,6 +555,7 @@ class NotificationSender:
             row.say,
             row.language,
             row.case_id,
+            row.idempotency_key,
         )
         return message, row.attempts
 
@@ -530,27 +579,31 @@ class NotificationSender:
         self._sms_slots[row.id] = start
         return False
 
-    def _record_success(self, notification_id: int, receipt: DeliveryReceipt) -> str:
+    def _record_success(self, sent: list[tuple[int, DeliveryReceipt]]) -> str:
+        """Record what the provider said of rows sent, in one transaction; the last status."""
         now = self._services.clock.now()
         with self._services.uow() as uow:
-            # One UPDATE by id: the row need not be loaded to record what the provider said.
-            uow.session.execute(
-                update(Notification)
-                .where(col(Notification.id) == notification_id)
-                .values(
-                    status=receipt.status,
-                    provider_id=receipt.provider_id,
-                    detail=(receipt.detail or "")[:MAX_DETAIL_CHARS] or None,
-                    next_attempt_at=None,
-                    updated_at=now,
+            for notification_id, receipt in sent:
+                # One UPDATE by id: the row need not be loaded to record what the provider said.
+                uow.session.execute(
+                    update(Notification)
+                    .where(col(Notification.id) == notification_id)
+                    .values(
+                        status=receipt.status,
+                        provider_id=receipt.provider_id,
+                        detail=(receipt.detail or "")[:MAX_DETAIL_CHARS] or None,
+                        next_attempt_at=None,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
                 )
-                .execution_options(synchronize_session=False)
-            )
             uow.commit()
         with self._lock:
-            self.sent += 1
-        log.debug("notification %d %s (%s)", notification_id, receipt.status, receipt.provider_id)
-        return receipt.status
+            self.sent += len(sent)
+        for notification_id, receipt in sent:
+            status, provider_id = receipt.status, receipt.provider_id
+            log.debug("notification %d %s (%s)", notification_id, status, provider_id)
+        return sent[-1][1].status
 
     def _record_failure(
         self, notification_id: int, attempts: int, detail: str, retryable: bool

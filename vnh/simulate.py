@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rich.table import Table
-from sqlalchemy import bindparam, func
+from sqlalchemy import Engine, event, func
 from sqlmodel import Session, col, select
 
 from alerts.answers import Answers, is_asking_key
@@ -43,7 +43,7 @@ from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.domain.rota import WeeklyHours, is_open
 from care_api.services import build_services
 from care_api.settings import Settings
-from care_api.store.tables import Case, Elder, Notification, ServiceOrder, Timer
+from care_api.store.tables import Case, Elder, ServiceOrder, Timer
 from care_api.usecases.cases.actions import resolve
 from care_api.usecases.dispatch.merchants import create_merchant
 from care_api.usecases.dispatch.orders import complete_order, place_order
@@ -90,8 +90,6 @@ DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 
 NEXT_TIMER = select(func.min(Timer.due_at)).where(
     col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
 )
-# A notification's idempotency key: what the simulated people read of each message.
-KEY_OF = select(Notification.idempotency_key).where(col(Notification.id) == bindparam("id"))
 
 
 def is_order_key(key: str | None) -> bool:
@@ -297,6 +295,17 @@ def opens_after(hours: Mapping[str, Any] | None, moment: datetime, tz: tzinfo) -
     return moment  # never open: the service will say so again
 
 
+def throwaway(engine: Engine) -> None:
+    """No fsync for a database deleted after the run: a crash loses nothing worth keeping."""
+
+    @event.listens_for(engine, "connect")
+    def _no_sync(dbapi_conn: Any, _record: object) -> None:  # noqa: ANN401
+        # After make_engine's own pragmas (listeners run in order): WAL stays, the syncs go.
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA synchronous=OFF")
+        cur.close()
+
+
 # -- the clock and the people ------------------------------------------------------------------
 
 
@@ -359,8 +368,8 @@ class SimulatedPeople:
         self.sent.by_channel[channel] = self.sent.by_channel.get(channel, 0) + 1
         case_id = message.case_id
         person = self.sim.people.get(message.to)
-        # The row's idempotency key says what the message is; read once, when it matters.
-        key = self.sim.key_of(message.notification_id) if case_id is not None else None
+        # The row's idempotency key says what the message is (the sender hands it over).
+        key = message.key if case_id is not None else None
         if case_id is not None and person in (None, "family") and channel == "sms":
             # The callback's survey goes to the elder, or for an emergency to the family.
             attempt = survey_attempt(key)
@@ -442,6 +451,7 @@ class Simulation:
             _env_file=None,
         )
         self.services = build_services(settings, clock=self.clock)
+        throwaway(self.services.engine)
         self.crowd = SimulatedPeople(self)
         self.alerts = AlertsComponent(
             settings,
@@ -688,11 +698,6 @@ class Simulation:
             complete_order(uow, order.id, None, by=OPERATOR, now=self.clock.now())
             uow.commit()
 
-    def key_of(self, notification_id: int) -> str | None:
-        """The idempotency key of a notification row (None: no row, or no key)."""
-        with self.services.engine.connect() as conn:
-            return conn.execute(KEY_OF, {"id": notification_id}).scalar()
-
     def decide(self, role: str, phone: str, case_id: str) -> None:
         """Whether and when this person answers: per the scenario's share and delay."""
         s = self.scenario
@@ -736,7 +741,9 @@ class Simulation:
 
     def _next_timer(self) -> datetime | None:
         # A read on a bare connection with a statement built once: the loop asks before
-        # every step, and a session per question cost more than the question.
+        # every step, and a session per question cost more than the question. (Caching it
+        # behind a listener for timer writes cost more: any engine listener slows every
+        # statement.)
         with self.services.engine.connect() as conn:
             due = conn.execute(NEXT_TIMER).scalar()
         if due is not None and due.tzinfo is None:

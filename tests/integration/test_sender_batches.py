@@ -137,3 +137,61 @@ def test_a_row_that_fails_its_claim_keeps_no_other_from_going(
     with services.uow() as uow:
         row = uow.session.get(Notification, bad)
         assert row is not None and row.status == "pending" and row.attempts == 0
+
+
+class KeyNotifier(CountingNotifier):
+    """Also keeps each row's idempotency key as the sender handed it over."""
+
+    def __init__(self, fail: int | None = None) -> None:
+        super().__init__()
+        self.keys: dict[int, str | None] = {}
+        self._fail = fail
+
+    def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        if message.notification_id == self._fail:
+            raise RuntimeError("the provider's client broke")
+        self.keys[message.notification_id] = message.key
+        return super().send(message)
+
+
+def test_drain_claims_what_waits_in_one_go_and_hands_over_each_key(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier = KeyNotifier()
+    sender = NotificationSender(services, {Channel.sms: notifier})
+    batches: list[int] = []
+    claim_batch = sender._claim_batch
+
+    def spy(ids: list[int]) -> list[tuple[int, OutboundMessage, int]]:
+        batches.append(len(ids))
+        return claim_batch(ids)
+
+    monkeypatch.setattr(sender, "_claim_batch", spy)
+    ids = _write_rows(services)
+    sender.enqueue(ids)
+
+    assert sender.drain() == ROWS
+    assert batches == [ROWS]  # one claim for all that waited, not one per row
+    assert notifier.sent == Counter(dict.fromkeys(ids, 1))
+    assert notifier.keys == {row: f"batch-test:{n}" for n, row in enumerate(ids)}
+    assert _recorded(services) == {i: f"SM{i}" for i in ids}
+    assert sender.drain() == 0
+
+
+@pytest.mark.allow_logged_errors  # the broken send is logged, as it should be
+def test_drain_records_the_sent_rows_of_a_batch_whose_send_broke(services: Services) -> None:
+    ids = _write_rows(services)
+    bad = ids[2]
+    notifier = KeyNotifier(fail=bad)
+    sender = NotificationSender(services, {Channel.sms: notifier})
+    sender.enqueue(ids)
+
+    sender.drain()
+
+    good = [i for i in ids if i != bad]
+    recorded = _recorded(services)
+    assert {i: recorded[i] for i in good} == {i: f"SM{i}" for i in good}
+    with services.uow() as uow:
+        row = uow.session.get(Notification, bad)
+        # Not lost: failed, with a retry due, like any send that raised.
+        assert row is not None and row.status == "failed" and row.next_attempt_at is not None
