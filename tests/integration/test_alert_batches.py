@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from alerts import escalation
 from alerts.runtime import AlertsComponent
 from alerts.sender import NotificationSender
 from alerts.timers import HANDLER_RETRY_S
@@ -18,6 +17,7 @@ from care_api.domain.events import CaseOpened, DomainEvent
 from care_api.services import Services
 from care_api.store.tables import Case, Notification
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.intake.reports import record_device_report
 from tests.fakes import FakeClock
 from tests.helpers import outbox_alerts, press, seed_elder
@@ -107,7 +107,6 @@ def test_a_case_whose_step_fails_keeps_no_other_from_its_alert(
 ) -> None:
     cases = _open(services, CASES)
     bad = cases[2]
-    record_step = escalation.record_step
 
     def failing(uow: SqlUnitOfWork, case: Case, **step: Any) -> None:
         if case.id == bad:
@@ -115,7 +114,7 @@ def test_a_case_whose_step_fails_keeps_no_other_from_its_alert(
         record_step(uow, case, **step)
 
     with monkeypatch.context() as m:
-        m.setattr(escalation, "record_step", failing)
+        m.setattr("alerts.escalation.record_step", failing)
         alerts.run_pending()
     good = [c for c in cases if c != bad]
     assert _alerts(services) == dict.fromkeys(good, ALERT)
