@@ -185,6 +185,20 @@ _KEYS_IN = select(Notification.idempotency_key).where(
 )
 
 
+# What the provider said of a row it took (the sending threads record these in bulk).
+_RECORD_SENT = (
+    update(Notification)
+    .where(col(Notification.id) == bindparam("nid"))
+    .values(
+        status=bindparam("st"),
+        provider_id=bindparam("pid"),
+        detail=bindparam("det"),
+        next_attempt_at=None,
+        updated_at=bindparam("at"),
+    )
+)
+
+
 # Called in the transaction that gave up on a row: (uow, row, what went wrong, now).
 GaveUpHook = Callable[[SqlUnitOfWork, Notification, str, datetime], None]
 
@@ -226,6 +240,9 @@ class NotificationSender:
         # Claimed rows not yet sent stay few: a row claimed long before its request would
         # outlive its lease and be claimed again.
         self._in_flight = threading.BoundedSemaphore(CLAIMED_AHEAD)
+        # Receipts of sent rows not yet recorded, and who records them now (`_record_receipts`).
+        self._receipts: list[tuple[int, DeliveryReceipt, datetime]] = []
+        self._recording = threading.Lock()
         self.sent = 0
         self.failed = 0
 
@@ -579,26 +596,51 @@ class NotificationSender:
         return False
 
     def _record_success(self, notification_id: int, receipt: DeliveryReceipt) -> str:
-        now = self._services.clock.now()
-        with self._services.uow() as uow:
-            # One UPDATE by id: the row need not be loaded to record what the provider said.
-            uow.session.execute(
-                update(Notification)
-                .where(col(Notification.id) == notification_id)
-                .values(
-                    status=receipt.status,
-                    provider_id=receipt.provider_id,
-                    detail=(receipt.detail or "")[:MAX_DETAIL_CHARS] or None,
-                    next_attempt_at=None,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            uow.commit()
+        with self._lock:
+            self._receipts.append((notification_id, receipt, self._services.clock.now()))
+        self._record_receipts()
         with self._lock:
             self.sent += 1
         log.debug("notification %d %s (%s)", notification_id, receipt.status, receipt.provider_id)
         return receipt.status
+
+    def _record_receipts(self) -> None:
+        """Record the receipts waiting, all in one transaction, unless another thread is at it.
+
+        That thread looks again once done, so a receipt left to it is recorded too: under
+        load the sending threads share commits instead of queueing for one each.
+        """
+        while True:
+            if not self._recording.acquire(blocking=False):
+                return
+            try:
+                with self._lock:
+                    receipts, self._receipts = self._receipts, []
+                if receipts:
+                    self._write_receipts(receipts)
+            finally:
+                self._recording.release()
+            with self._lock:
+                if not self._receipts:
+                    return
+
+    def _write_receipts(self, receipts: list[tuple[int, DeliveryReceipt, datetime]]) -> None:
+        with self._services.uow() as uow:
+            # By id, the rows unloaded: one statement, executed for each receipt.
+            uow.session.connection().execute(
+                _RECORD_SENT,
+                [
+                    {
+                        "nid": notification_id,
+                        "st": receipt.status,
+                        "pid": receipt.provider_id,
+                        "det": (receipt.detail or "")[:MAX_DETAIL_CHARS] or None,
+                        "at": at,
+                    }
+                    for notification_id, receipt, at in receipts
+                ],
+            )
+            uow.commit()
 
     def _record_failure(
         self, notification_id: int, attempts: int, detail: str, retryable: bool

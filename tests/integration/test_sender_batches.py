@@ -137,3 +137,31 @@ def test_a_row_that_fails_its_claim_keeps_no_other_from_going(
     with services.uow() as uow:
         row = uow.session.get(Notification, bad)
         assert row is not None and row.status == "pending" and row.attempts == 0
+
+
+def test_receipts_of_messages_sent_meanwhile_are_recorded_together_and_none_lost(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier = CountingNotifier()
+    sender = NotificationSender(services, {Channel.sms: notifier})
+    ids = _write_rows(services)
+    written: list[int] = []
+    write = sender._write_receipts
+
+    def slow_first_write(receipts: list[tuple[int, DeliveryReceipt, datetime]]) -> None:
+        if not written:
+            # The first receipt's transaction lasts until every other message went out.
+            deadline = time.monotonic() + WAIT_S
+            while len(notifier.sent) < ROWS and time.monotonic() < deadline:
+                time.sleep(0.01)  # polling the other sending threads
+        written.append(len(receipts))
+        write(receipts)
+
+    monkeypatch.setattr(sender, "_write_receipts", slow_first_write)
+    with sender.urgent():
+        sender.enqueue(ids)
+    _run_until_sent(sender, notifier, ROWS)  # stopping waits for the sending threads
+
+    assert _recorded(services) == {i: f"SM{i}" for i in ids}
+    assert sum(written) == ROWS
+    assert len(written) < ROWS  # receipts that came in meanwhile shared a transaction
