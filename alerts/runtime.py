@@ -67,9 +67,9 @@ __all__ = ["WEBHOOK_ROUTERS", "AlertsComponent"]
 log = logging.getLogger(__name__)
 
 STOP_JOIN_S = 15.0
-# New emergencies whose first ladder step runs in one transaction, at most. Each adds its
-# rows to the batch's transaction; more would hold SQLite's write lock longer for the intake.
-OPEN_BATCH = 32
+# New emergencies whose first ladder step runs in one transaction, at most. Per case the
+# cost was alike at 8 and 32 a batch; 8 holds SQLite's write lock from the intake for less.
+OPEN_BATCH = 8
 # Every webhook the alerts answer (Twilio SMS and voice, WeChat, the calls we place), for
 # `create_app(routers=…)`; the calls' routes also need `AlertsComponent.app_state()`.
 WEBHOOK_ROUTERS: tuple[APIRouter, ...] = (

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from alerts.runtime import AlertsComponent
+from alerts.runtime import OPEN_BATCH, AlertsComponent
 from alerts.sender import NotificationSender
 from alerts.timers import HANDLER_RETRY_S
 from care_api.domain.events import CaseOpened, DomainEvent
@@ -79,15 +79,17 @@ def _handle_events(alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch) -> 
         alerts.run_pending()
 
 
-def test_emergencies_opened_together_are_alerted_in_one_transaction_once_each(
-    services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("n", [CASES, 2 * OPEN_BATCH + 1])
+def test_emergencies_opened_together_are_alerted_a_batch_a_transaction_once_each(
+    services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch, n: int
 ) -> None:
     opened: list[DomainEvent] = []
     services.bus.subscribe(CaseOpened, opened.append)
-    cases = _open(services, CASES)
+    cases = _open(services, n)
     commits = _count_commits(services)
     _handle_events(alerts, monkeypatch)
-    assert commits[0] == 1  # one transaction ran step 0 of all of them, not one each
+    # One transaction ran step 0 of each batch of them, not one each.
+    assert commits[0] == -(-n // OPEN_BATCH)
 
     alerts.sender.drain()
     assert _alerts(services) == dict.fromkeys(cases, ALERT)
