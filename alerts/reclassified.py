@@ -71,8 +71,10 @@ class ReclassifiedNotices:
                 return
             session = ctx.uow.session
             notices = pending_timers(session, timer.case_id, purposes=(TimerPurpose.RECLASSIFIED,))
+            if not notices:
+                return  # nearly always: the case is not loaded again for nothing
             case = session.get(Case, timer.case_id)
-            if not notices or case is None:
+            if case is None:
                 return
             # The phone messages this step just wrote (ring 0 offers included).
             alerted_now = {

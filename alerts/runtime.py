@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +67,9 @@ __all__ = ["WEBHOOK_ROUTERS", "AlertsComponent"]
 log = logging.getLogger(__name__)
 
 STOP_JOIN_S = 15.0
+# New emergencies whose first ladder step runs in one transaction, at most. Per case the
+# cost was alike at 8 and 32 a batch; 8 holds SQLite's write lock from the intake for less.
+OPEN_BATCH = 8
 # Every webhook the alerts answer (Twilio SMS and voice, WeChat, the calls we place), for
 # `create_app(routers=…)`; the calls' routes also need `AlertsComponent.app_state()`.
 WEBHOOK_ROUTERS: tuple[APIRouter, ...] = (
@@ -252,8 +255,9 @@ class AlertsComponent:
         self._inbox.put_nowait(event)
 
     def _work(self) -> None:
+        carried: list[DomainEvent | None] = []  # taken while gathering emergencies, not handled
         while True:
-            event = self._inbox.get()
+            event = carried.pop() if carried else self._inbox.get()
             if event is None:
                 return
             if not _is_emergency(event):
@@ -261,27 +265,50 @@ class AlertsComponent:
                 with self._services.alerting.busy():  # a storm's reports wait meanwhile
                     self.handle(event)
                 continue
+            opened = self._gather(event, carried)
             # An emergency's first alert does not wait for the intake to be calm, nor do its
             # messages: under a steady press rate it never is, and stepping aside up to 50 ms
             # a unit capped these alerts at 20 a second.
             with self.sender.urgent(), self._services.alerting.busy():
-                self.handle(event)
+                self.handle_opened(opened)
+
+    def _gather(self, first: DomainEvent, carried: list[DomainEvent | None]) -> list[DomainEvent]:
+        """`first` and the emergencies queued behind it; the event that ended them is carried.
+
+        Gathering stops at the first other event, so each case's events keep their order.
+        """
+        opened = [first]
+        while len(opened) < OPEN_BATCH:
+            try:
+                more = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if more is None or not _is_emergency(more):
+                carried.append(more)
+                break
+            opened.append(more)
+        return opened
+
+    def handle_opened(self, events: Sequence[DomainEvent]) -> None:
+        """Run step 0 of the ladders of cases just opened, together; a failure is logged."""
+        try:
+            now = self._services.clock.now()
+            case_ids = [e.case_id for e in events if isinstance(e, CaseOpened)]
+            # The fast path: step 0 now, by claiming the timer rows the sweep would fire.
+            fired = self.sweeper.fire_many(
+                case_ids=case_ids, purpose=TimerPurpose.LADDER, step=0, now=now
+            )
+            for case_id, scheduled in fired.items():
+                if _next_rung_due(scheduled, now):
+                    self._climb_empty_rungs(case_id, now)
+        except Exception:
+            log.exception("alerts failed on %r", events)
 
     def handle(self, event: DomainEvent) -> None:
         """Write the rows one event calls for; a failure is logged and the next event goes on."""
         try:
             if isinstance(event, CaseOpened):
-                # The fast path: step 0 now, by claiming the timer row the sweep would fire.
-                now = self._services.clock.now()
-                scheduled: list[Timer] = []
-                if self.sweeper.fire(
-                    case_id=event.case_id,
-                    purpose=TimerPurpose.LADDER,
-                    step=0,
-                    now=now,
-                    scheduled=scheduled,
-                ) and _next_rung_due(scheduled, now):
-                    self._climb_empty_rungs(event.case_id, now)
+                self.handle_opened([event])
             elif isinstance(event, CaseStateChanged):
                 self.escalation.forget_pressed_again(event.case_id)
                 if not is_unowned(event.to_state):
@@ -344,12 +371,18 @@ class AlertsComponent:
 
     def run_pending(self) -> None:
         """Handle queued events and send queued messages on this thread (tests, tools)."""
+        carried: list[DomainEvent | None] = []
         while True:
             try:
-                event = self._inbox.get_nowait()
+                event = carried.pop() if carried else self._inbox.get_nowait()
             except queue.Empty:
                 break
-            if event is not None:
+            if event is None:
+                continue
+            if _is_emergency(event):
+                # Emergencies opened together start their ladders together, as on the worker.
+                self.handle_opened(self._gather(event, carried))
+            else:
                 self.handle(event)
         self.sender.drain()
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, bindparam, or_, update
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from alerts.bounds import Outgoing, SendLimits, Verdict, pace
@@ -65,6 +66,10 @@ STOP_JOIN_S = 15.0
 # record go to these. One at a time, a provider answering in 200 ms caps the sender at five
 # messages a second, and 100 emergencies a second ask for 200.
 SEND_THREADS = 8
+# Rows claimed and not yet sent, at most: those sending and those waiting for a thread. Up
+# to 32 waiting (about 0.8 s of requests at 200 ms each) stay far inside the lease, and a
+# new case's alerts are claimed several to a transaction instead of one each.
+CLAIMED_AHEAD = 4 * SEND_THREADS
 
 
 class OutboxWriter:
@@ -180,6 +185,20 @@ _KEYS_IN = select(Notification.idempotency_key).where(
 )
 
 
+# What the provider said of a row it took (the sending threads record these in bulk).
+_RECORD_SENT = (
+    update(Notification)
+    .where(col(Notification.id) == bindparam("nid"))
+    .values(
+        status=bindparam("st"),
+        provider_id=bindparam("pid"),
+        detail=bindparam("det"),
+        next_attempt_at=None,
+        updated_at=bindparam("at"),
+    )
+)
+
+
 # Called in the transaction that gave up on a row: (uow, row, what went wrong, now).
 GaveUpHook = Callable[[SqlUnitOfWork, Notification, str, datetime], None]
 
@@ -220,7 +239,10 @@ class NotificationSender:
         self._pool: ThreadPoolExecutor | None = None
         # Claimed rows not yet sent stay few: a row claimed long before its request would
         # outlive its lease and be claimed again.
-        self._in_flight = threading.BoundedSemaphore(SEND_THREADS)
+        self._in_flight = threading.BoundedSemaphore(CLAIMED_AHEAD)
+        # Receipts of sent rows not yet recorded, and who records them now (`_record_receipts`).
+        self._receipts: list[tuple[int, DeliveryReceipt, datetime]] = []
+        self._recording = threading.Lock()
         self.sent = 0
         self.failed = 0
 
@@ -355,12 +377,16 @@ class NotificationSender:
                 continue
             with self._lock:
                 self._queued.discard(item)
-            self._in_flight.acquire()  # a sending thread is free
+            self._in_flight.acquire()  # a sending thread is free, or soon will be
             batch = [item]
             if urgent:
-                # Emergencies' alerts queued behind this one, as many as threads are free,
-                # are claimed in the same transaction: one commit for the lot.
-                while self._in_flight.acquire(blocking=False):
+                # Emergencies' alerts queued behind this one, as many as may be claimed ahead,
+                # are claimed in the same transaction: one commit for the lot. With that many
+                # claimed and waiting for a thread, waiting for a few more slots delays no
+                # request, and spares a transaction each.
+                while self._in_flight.acquire(
+                    blocking=len(batch) < SEND_THREADS and not self._queue.empty()
+                ):
                     try:
                         more = self._queue.get_nowait()
                     except queue.Empty:
@@ -398,9 +424,8 @@ class NotificationSender:
             try:
                 now = self._services.clock.now()
                 with self._services.uow() as uow:
-                    cases: dict[str, Case | None] = {}  # a case's alerts often come together
-                    for notification_id in ids:
-                        one = self._claim_in(uow, notification_id, now, cases)
+                    judged = self._claim_in(uow, ids, now)
+                    for notification_id, one in zip(ids, judged, strict=True):
                         if one is not None:
                             claimed.append((notification_id, *one))
                     uow.commit()
@@ -476,35 +501,53 @@ class NotificationSender:
     def _claim(self, notification_id: int) -> tuple[OutboundMessage, int] | None:
         now = self._services.clock.now()
         with self._services.uow() as uow:
-            claimed = self._claim_in(uow, notification_id, now)
+            (claimed,) = self._claim_in(uow, [notification_id], now)
             uow.commit()
         return claimed
 
     def _claim_in(
-        self,
-        uow: SqlUnitOfWork,
-        notification_id: int,
-        now: datetime,
-        cases: dict[str, Case | None] | None = None,
-    ) -> tuple[OutboundMessage, int] | None:
-        """Claim one row in `uow` (not committed): its message and attempt, None if not now.
+        self, uow: SqlUnitOfWork, ids: list[int], now: datetime
+    ) -> list[tuple[OutboundMessage, int] | None]:
+        """Claim rows in `uow` (not committed), in order: each one's message and attempt.
 
-        `cases` keeps the cases read in `uow` for the next row of a batch.
+        None for a row that does not go now.
         """
+        n = Notification
+        due = or_(
+            col(n.status) == "pending",
+            and_(col(n.status).in_(("failed", "sending", HELD)), col(n.next_attempt_at) <= now),
+        )
+        # Rows never tried (a new case's alerts, nearly always) are claimed in one statement.
+        # A retried or held row is claimed at its turn, as one by one: an alert judged before
+        # it may fold it, and a folded row must not be claimed.
+        rows = self._claim_rows(uow, ids, col(n.status) == "pending", now) if len(ids) > 1 else {}
+        # Held here: the session keeps loaded rows only while someone refers to them.
+        cases = self._cases(uow, rows.values())
+        claimed: list[tuple[OutboundMessage, int] | None] = []
+        for notification_id in ids:
+            row = rows.get(notification_id)
+            if row is None:
+                row = self._claim_rows(uow, [notification_id], due, now).get(notification_id)
+                if row is None:
+                    claimed.append(None)
+                    continue
+                cases.update(self._cases(uow, [row], known=cases))
+            claimed.append(self._judge(uow, row, cases.get(row.case_id or ""), now))
+        return claimed
+
+    @staticmethod
+    def _claim_rows(
+        uow: SqlUnitOfWork, ids: list[int], due: ColumnElement[bool], now: datetime
+    ) -> dict[int, Notification]:
+        """Claim those of `ids` that are unsent phone messages and `due`; by id."""
         n = Notification
         claim = (
             update(n)
             .where(
-                col(n.id) == notification_id,
+                col(n.id).in_(ids),
                 col(n.provider_id).is_(None),
                 col(n.channel).in_(PERSON_CHANNELS),
-                or_(
-                    col(n.status) == "pending",
-                    and_(
-                        col(n.status).in_(("failed", "sending", HELD)),
-                        col(n.next_attempt_at) <= now,
-                    ),
-                ),
+                due,
             )
             .values(
                 status="sending",
@@ -513,18 +556,27 @@ class NotificationSender:
                 updated_at=now,
             )
         )
-        # The claimed row comes back with the UPDATE (RETURNING): no second round trip.
+        # The claimed rows come back with the UPDATE (RETURNING): no second round trip.
         returning = claim.returning(n).execution_options(populate_existing=True)
-        row = cast(Notification | None, uow.session.execute(returning).scalars().first())
-        if row is None:
-            return None
-        # Loaded once here: the session holds loaded rows only while someone refers to them.
-        case = None
-        if row.case_id is not None:
-            known = cases if cases is not None else {}
-            if row.case_id not in known:
-                known[row.case_id] = uow.session.get(Case, row.case_id)
-            case = known[row.case_id]
+        found = cast(list[Notification], uow.session.execute(returning).scalars().all())
+        return {row.id: row for row in found if row.id is not None}
+
+    @staticmethod
+    def _cases(
+        uow: SqlUnitOfWork, rows: Iterable[Notification], known: Mapping[str, Case] | None = None
+    ) -> dict[str, Case]:
+        """The cases of `rows` not in `known`, in one query."""
+        wanted = {r.case_id for r in rows if r.case_id is not None} - set(known or ())
+        if not wanted:
+            return {}
+        found = uow.session.exec(select(Case).where(col(Case.id).in_(wanted))).all()
+        return {c.id: c for c in found}
+
+    def _judge(
+        self, uow: SqlUnitOfWork, row: Notification, case: Case | None, now: datetime
+    ) -> tuple[OutboundMessage, int] | None:
+        """A claimed row's message and attempt if it goes now; else None, and `uow` says why."""
+        notification_id = row.id or 0  # a claimed row is a stored row
         reason = _skip_reason(uow.session, row, case)
         if reason is not None:
             self._sms_slots.pop(notification_id, None)
@@ -580,30 +632,57 @@ class NotificationSender:
         return False
 
     def _record_success(self, sent: list[tuple[int, DeliveryReceipt]]) -> str:
-        """Record what the provider said of rows sent, in one transaction; the last status."""
+        """Record what the provider said of rows sent, with other threads' receipts; the last status."""
         now = self._services.clock.now()
-        with self._services.uow() as uow:
-            for notification_id, receipt in sent:
-                # One UPDATE by id: the row need not be loaded to record what the provider said.
-                uow.session.execute(
-                    update(Notification)
-                    .where(col(Notification.id) == notification_id)
-                    .values(
-                        status=receipt.status,
-                        provider_id=receipt.provider_id,
-                        detail=(receipt.detail or "")[:MAX_DETAIL_CHARS] or None,
-                        next_attempt_at=None,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-            uow.commit()
+        with self._lock:
+            self._receipts.extend(
+                (notification_id, receipt, now) for notification_id, receipt in sent
+            )
+        self._record_receipts()
         with self._lock:
             self.sent += len(sent)
         for notification_id, receipt in sent:
             status, provider_id = receipt.status, receipt.provider_id
             log.debug("notification %d %s (%s)", notification_id, status, provider_id)
         return sent[-1][1].status
+
+    def _record_receipts(self) -> None:
+        """Record the receipts waiting, all in one transaction, unless another thread is at it.
+
+        That thread looks again once done, so a receipt left to it is recorded too: under
+        load the sending threads share commits instead of queueing for one each.
+        """
+        while True:
+            if not self._recording.acquire(blocking=False):
+                return
+            try:
+                with self._lock:
+                    receipts, self._receipts = self._receipts, []
+                if receipts:
+                    self._write_receipts(receipts)
+            finally:
+                self._recording.release()
+            with self._lock:
+                if not self._receipts:
+                    return
+
+    def _write_receipts(self, receipts: list[tuple[int, DeliveryReceipt, datetime]]) -> None:
+        with self._services.uow() as uow:
+            # By id, the rows unloaded: one statement, executed for each receipt.
+            uow.session.connection().execute(
+                _RECORD_SENT,
+                [
+                    {
+                        "nid": notification_id,
+                        "st": receipt.status,
+                        "pid": receipt.provider_id,
+                        "det": (receipt.detail or "")[:MAX_DETAIL_CHARS] or None,
+                        "at": at,
+                    }
+                    for notification_id, receipt, at in receipts
+                ],
+            )
+            uow.commit()
 
     def _record_failure(
         self, notification_id: int, attempts: int, detail: str, retryable: bool

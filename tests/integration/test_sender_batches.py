@@ -195,3 +195,31 @@ def test_drain_records_the_sent_rows_of_a_batch_whose_send_broke(services: Servi
         row = uow.session.get(Notification, bad)
         # Not lost: failed, with a retry due, like any send that raised.
         assert row is not None and row.status == "failed" and row.next_attempt_at is not None
+
+
+def test_receipts_of_messages_sent_meanwhile_are_recorded_together_and_none_lost(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier = CountingNotifier()
+    sender = NotificationSender(services, {Channel.sms: notifier})
+    ids = _write_rows(services)
+    written: list[int] = []
+    write = sender._write_receipts
+
+    def slow_first_write(receipts: list[tuple[int, DeliveryReceipt, datetime]]) -> None:
+        if not written:
+            # The first receipt's transaction lasts until every other message went out.
+            deadline = time.monotonic() + WAIT_S
+            while len(notifier.sent) < ROWS and time.monotonic() < deadline:
+                time.sleep(0.01)  # polling the other sending threads
+        written.append(len(receipts))
+        write(receipts)
+
+    monkeypatch.setattr(sender, "_write_receipts", slow_first_write)
+    with sender.urgent():
+        sender.enqueue(ids)
+    _run_until_sent(sender, notifier, ROWS)  # stopping waits for the sending threads
+
+    assert _recorded(services) == {i: f"SM{i}" for i in ids}
+    assert sum(written) == ROWS
+    assert len(written) < ROWS  # receipts that came in meanwhile shared a transaction
