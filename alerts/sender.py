@@ -632,7 +632,7 @@ class NotificationSender:
         return False
 
     def _record_success(self, sent: list[tuple[int, DeliveryReceipt]]) -> str:
-        """Record what the provider said of rows sent, with other threads' receipts; the last status."""
+        """Record what the provider said of rows sent (with other threads'); the last status."""
         now = self._services.clock.now()
         with self._lock:
             self._receipts.extend(

@@ -172,12 +172,12 @@ class Scenario:
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
-        """Read a scenario TOML; a missing key keeps its default, a bad one is InvalidInput."""
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise InvalidInput(f"{path}: {exc}") from None
-        return cls.of(data, name=path.stem)
+        """Read a scenario TOML; a missing key keeps its default, a bad one is InvalidInput.
+
+        `extends = "other.toml"` (beside it) starts from that file: a what-if names only
+        what it changes, and follows every later edit of the district it varies.
+        """
+        return cls.of(read_scenario(path), name=path.stem)
 
     @classmethod
     def of(cls, data: Mapping[str, Any], name: str = "district") -> Scenario:
@@ -934,3 +934,35 @@ def rich_table(runs: list[Figures]) -> Table:
     for label, values in _merged(runs):
         out.add_row(label, *values)
     return out
+
+
+def read_scenario(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A scenario file's tables, on top of those of the file it `extends` (if any)."""
+    where = path.resolve()
+    if where in seen:
+        chain = " → ".join(p.name for p in (*seen, where))
+        raise InvalidInput(f"{path}: extends itself ({chain})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(f"{path}: {exc}") from None
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise InvalidInput(f"{path}: extends names one scenario file")
+    below = read_scenario(where.parent / base, (*seen, where))
+    below.pop("name", None)  # a name is the file's own: the what-if is not the district
+    return overlay(below, data)
+
+
+def overlay(base: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `change` laid over it: tables merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in change.items():
+        below = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            merged[key] = overlay(below, value)
+        else:
+            merged[key] = value
+    return merged

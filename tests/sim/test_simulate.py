@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from care_api.domain.errors import InvalidInput
 from care_api.store.tables import Case, Contact, Device, Elder
 from vnh.cli import app
 from vnh.simulate import SUPERVISOR_PHONE, Scenario, Simulation, simulate, table
+
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 ONLY_EMERGENCIES = {
     "emergency_per_elder_day": 2.0,
@@ -208,3 +211,24 @@ def test_simulate_sets_up_the_district_through_the_register_import(tmp_path: Pat
     assert sorted(contacts) == [(i, p) for i in ids for p in (1, 2, 3, 4)]
     assert sorted(terminals) == list(zip(devices, ids, strict=True))
     assert sum(1 for role in sim.people.values() if role == "family") == 12
+
+
+def test_a_what_if_scenario_extends_the_district_and_changes_only_what_it_names(
+    tmp_path: Path,
+) -> None:
+    district = Scenario.load(SCENARIOS / "district.toml")
+    more = Scenario.load(SCENARIOS / "district-more-volunteers.toml")
+    first = Scenario.load(SCENARIOS / "district-volunteers-first.toml")
+    assert (more.name, more.volunteers) == ("+20 volunteers", district.volunteers + 20)
+    # Everything else is the district's, the tables added to it later included.
+    assert replace(more, name=district.name, volunteers=district.volunteers) == district
+    assert replace(first, name=district.name, ladders=district.ladders) == district
+    assert first.ladders != district.ladders
+
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n', encoding="utf-8")
+    with pytest.raises(InvalidInput, match="extends itself"):
+        Scenario.load(tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text('extends = "missing.toml"\n', encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"missing\.toml"):
+        Scenario.load(tmp_path / "c.toml")
