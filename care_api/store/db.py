@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event, make_url
+from sqlalchemy import Engine, event, exc, make_url
 from sqlmodel import create_engine
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,12 @@ CHECKPOINT_EVERY_S = 0.1
 # instead of four times a second.
 CHECKPOINT_RESTART_PAGES = 10_000
 CHECKPOINT_JOIN_S = 5.0
+# PostgreSQL: a pooled connection idle for longer than this is tried with a round trip
+# before use, and replaced if the server dropped it meanwhile (a restart, an idle timeout).
+# One used again sooner goes without: the gateway takes one for every press batch, and the
+# ping was a twelfth of the batch's round trips. A server gone within this second fails
+# that one statement: the gateway retries it, an API request fails once.
+PING_AFTER_IDLE_S = 1.0
 
 
 def make_engine(url: str, *, checkpoint_apart: bool = False) -> Engine:
@@ -55,7 +62,31 @@ def make_engine(url: str, *, checkpoint_apart: bool = False) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_size=10, max_overflow=10)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's pre-ping, for connections idle long enough to have been dropped."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle(_dbapi_conn: object, record: Any) -> None:  # noqa: ANN401
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: object) -> None:  # noqa: ANN401
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_conn, None):
+                # As pre-ping: every connection as old is suspect; the pool opens new ones.
+                raise exc.InvalidatePoolError() from error
+            raise
 
 
 def has_wal(url: str) -> bool:
