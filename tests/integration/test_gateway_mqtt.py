@@ -517,7 +517,7 @@ class RecordingTransport:
         self.log.append(("settle", receipt))
         self.done.set()
 
-    def send_ack(self, device_id: str, ack: Ack) -> None:
+    def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
         self.log.append(("ack", ack))
 
     def send_news(self, device_id: str, news: CaseNews) -> None:

@@ -55,3 +55,41 @@ def test_messages_queued_behind_the_inflight_limit_are_all_sent_in_order(
             reader.loop_stop()
             reader.disconnect()
     assert got == [str(n).encode() for n in range(MESSAGES)]
+
+
+def test_an_urgent_message_goes_ahead_of_those_waiting_for_a_slot(tmp_path: Path) -> None:
+    # A storm's acks wait for the broker's PUBACKs; a press's ack must not wait behind them.
+    with run_mosquitto(tmp_path) as broker:
+        got: list[bytes] = []
+        all_in = threading.Event()
+
+        def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+            got.append(msg.payload)
+            if len(got) == MESSAGES + 1:
+                all_in.set()
+
+        subscribed = threading.Event()
+        reader = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="reader")
+        reader.on_message = on_message
+        reader.on_subscribe = lambda *_: subscribed.set()
+        reader.connect(broker.host, broker.port)
+        reader.subscribe("t/down", qos=1)
+        reader.loop_start()
+        writer = _Client(CallbackAPIVersion.VERSION2, client_id="writer")
+        writer.max_inflight_messages_set(INFLIGHT)
+        writer.connect(broker.host, broker.port)
+        try:
+            assert subscribed.wait(WAIT_S)
+            for n in range(MESSAGES):
+                writer.publish("t/down", str(n).encode(), qos=1)
+            writer.publish_first("t/down", b"urgent", qos=1)
+            writer.loop_start()
+            assert all_in.wait(WAIT_S)
+        finally:
+            writer.loop_stop()
+            writer.disconnect()
+            reader.loop_stop()
+            reader.disconnect()
+    in_flight = [str(n).encode() for n in range(INFLIGHT)]  # already on their way
+    waiting = [str(n).encode() for n in range(INFLIGHT, MESSAGES)]
+    assert got == [*in_flight, b"urgent", *waiting]
