@@ -20,15 +20,17 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-# With `checkpoint_apart`, how often `WalCheckpointer` copies the WAL back into the database.
-# SQLite's own checkpoint runs inside whichever commit takes the WAL past 1,000 pages: at
-# 1,000 presses/s a gateway worker's commit every quarter of a second, waiting on two
-# fsyncs (5–350 ms each on a shared disk) while the presses behind it wait for their acks.
-# Not more often: each checkpoint that catches up lets the next commit start the WAL over,
-# which syncs the WAL's header in that commit. Gateway worker fsyncs in a 15 s run at
-# 1,000 presses/s under strace: SQLite's own 40 (1,079 ms), every 0.1 s 32 (649 ms), every
-# 1 s 4 (63 ms; strace let fewer presses through that run).
+# With `checkpoint_apart`, how often `WalCheckpointer` looks at the WAL. SQLite's own
+# checkpoint runs inside whichever commit takes the WAL past 1,000 pages: at 1,000
+# presses/s a gateway worker's commit every quarter of a second, waiting on two fsyncs
+# (5–350 ms each on a shared disk) while the presses behind it wait for their acks.
 CHECKPOINT_EVERY_S = 1.0
+# ... and the commits since the last checkpoint it waits for. Each checkpoint that catches
+# up makes the next commit start the WAL over, syncing its header in that commit: checked
+# every 0.1 s, a burst's first press waited on it. Gateway worker fsyncs in a 15 s run at
+# 1,000 presses/s (strace): SQLite's own 40 (1,079 ms), every 0.1 s 32 (649 ms), every 1 s
+# 4 (63 ms; fewer presses got through that run).
+CHECKPOINT_AFTER_COMMITS = 100
 # A passive checkpoint never catches up with a writer that commits while it runs, and only
 # a caught-up WAL starts over from its beginning. Past this many pages (40 MB) one
 # checkpoint holds the writers off (a few pages left to copy, two fsyncs), once in seconds
@@ -102,7 +104,7 @@ def has_wal(url: str) -> bool:
 
 
 class WalCheckpointer:
-    """Checkpoints a SQLite engine's WAL from a thread of its own, every `every_s`.
+    """Checkpoints a SQLite engine's WAL from a thread of its own, every `every_s` when busy.
 
     A passive checkpoint takes no lock a writer needs: commits go on meanwhile, and the
     disk waits fall on this thread alone (the interpreter lock is let go during them).
@@ -118,6 +120,8 @@ class WalCheckpointer:
         self._engine = engine
         self._every_s = every_s
         self._restart_pages = restart_pages
+        self._commits = 0  # since the last checkpoint; a lost count only delays one
+        event.listen(engine, "commit", self._count_commit)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -153,9 +157,14 @@ class WalCheckpointer:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             return 0 if not busy else int(pages)
 
+    def _count_commit(self, _conn: object) -> None:
+        self._commits += 1
+
     def _run(self) -> None:
         while not self._stopping.wait(self._every_s):
-            self._checkpoint_quietly()
+            if self._commits >= CHECKPOINT_AFTER_COMMITS:
+                self._commits = 0
+                self._checkpoint_quietly()
         self._checkpoint_quietly()
 
     def _checkpoint_quietly(self) -> None:
