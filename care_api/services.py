@@ -14,7 +14,7 @@ from care_api.domain.events import EventBus
 from care_api.domain.storms import StormRule
 from care_api.priority import IntakePriority
 from care_api.settings import Settings
-from care_api.store.db import make_engine, upgrade_schema
+from care_api.store.db import WalCheckpointer, has_wal, make_engine, upgrade_schema
 from care_api.store.heartbeat_book import HeartbeatBook
 from care_api.store.uow import SqlUnitOfWork
 from care_api.throttle import AuthThrottles
@@ -38,6 +38,8 @@ class Services:
     alerting: IntakePriority = field(default_factory=IntakePriority)
     # Failed logins per source, at every door (API, broker, webhooks), with their backoff.
     auth: AuthThrottles = field(default_factory=AuthThrottles)
+    # SQLite only: checkpoints the WAL, which the commits leave alone (`make_engine`).
+    checkpointer: WalCheckpointer | None = None
 
     @property
     def tz(self) -> tzinfo:
@@ -53,7 +55,9 @@ class Services:
         return self.settings.storm_rule
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Stop checkpointing, then release the database connections."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 
@@ -64,9 +68,15 @@ def build_services(
     if migrate:
         upgrade_schema(settings.database_url)
     use_password_hash_cost(settings.password_hash_cost)
+    apart = has_wal(settings.database_url)
+    engine = make_engine(settings.database_url, checkpoint_apart=apart)
+    checkpointer = WalCheckpointer(engine) if apart else None
+    if checkpointer is not None:
+        checkpointer.start()
     return Services(
         settings=settings,
-        engine=make_engine(settings.database_url),
+        engine=engine,
         clock=clock or SystemClock(),
         auth=AuthThrottles.configured(settings.auth_free_failures, settings.auth_max_backoff_s),
+        checkpointer=checkpointer,
     )

@@ -33,7 +33,7 @@ from device_gateway.batching import (
 from device_gateway.downlink import DownlinkRouter
 from device_gateway.mapping import to_report
 from device_gateway.ports import Decoded, Inbound
-from device_gateway.protocol.model import Ack, AckStatus, Heartbeat, Power, WireEvent
+from device_gateway.protocol.model import Ack, AckStatus, Heartbeat, Power, Press, WireEvent
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +320,7 @@ class Pipeline:
         except _GaveUp:
             transport.settle(item.receipt)  # no app ack: the terminal resends it
             return
-        transport.send_ack(event.device_id, _ack(event, outcome))
+        transport.send_ack(event.device_id, _ack(event, outcome), urgent=is_urgent(item))
         _log_outcome(report, outcome)
         transport.settle(item.receipt)
 
@@ -348,8 +348,9 @@ class Pipeline:
             for item in run.items:
                 item.transport.settle(item.receipt)  # no app ack: the terminals resend
             return
+        urgent = run.type is Press  # its acks go ahead of a storm's still waiting to go out
         for (event, item), report, outcome in zip(run.events, reports, outcomes, strict=True):
-            item.transport.send_ack(event.device_id, _ack(event, outcome))
+            item.transport.send_ack(event.device_id, _ack(event, outcome), urgent=urgent)
             _log_outcome(report, outcome)
             item.transport.settle(item.receipt)
 

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 class Downlink(Protocol):
     """Sends replies and news to one terminal; non-blocking, safe from any thread."""
 
-    def send_ack(self, device_id: str, ack: Ack) -> None: ...
+    def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
+        """Answer an event; `urgent` (a press, a fall): ahead of what still waits to go."""
+        ...
 
     def send_news(self, device_id: str, news: CaseNews) -> None: ...
 

@@ -297,7 +297,7 @@ class Dc09Transport:
         else:
             self._reply(receipt.connection, Token.NAK, encode_nak(now, message))
 
-    def send_ack(self, device_id: str, ack: Ack) -> None:
+    def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
         """ACK (accepted, duplicate) or DUH (rejected) the message intake just answered."""
         with self._lock:
             waiting = self._pending.get((device_id, ack.boot or 0, ack.seq or 0))

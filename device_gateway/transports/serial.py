@@ -183,7 +183,7 @@ class SerialTransport:
     def answer(self, item: Inbound, *, refused: str | None) -> None:
         """Every line that decodes carries an event: nothing else is ever answered."""
 
-    def send_ack(self, device_id: str, ack: Ack) -> None:
+    def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
         if ack.status is AckStatus.REJECTED and ack.reason == NOT_BEHIND_HUB:
             # The hub is not trusted for this terminal: its line is refused, not acked.
             self.send_nak(Nak(device_id=device_id, boot=ack.boot, seq=ack.seq, reason=ack.reason))

@@ -319,7 +319,7 @@ class WatchTransport:
             return
         self._reply(receipt)
 
-    def send_ack(self, device_id: str, ack: Ack) -> None:
+    def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
         """Answer the frame intake just committed (or close, when intake refused the watch)."""
         key = (device_id, ack.boot or 0, ack.seq or 0)
         with self._lock:

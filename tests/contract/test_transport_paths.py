@@ -46,9 +46,11 @@ class MqttEnd(MqttTransport):
     def __init__(self) -> None:
         super().__init__(parse_mqtt_url("mqtt://127.0.0.1:1"), client_id="contract")
         self.answers: list[Ack | Nak] = []
+        self.urgent_acks: dict[tuple[str, int | None], bool] = {}
 
-    def send_ack(self, device_id: str, ack: Ack) -> None:
+    def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
         self.answers.append(ack)
+        self.urgent_acks[(ack.device_id, ack.seq)] = urgent
 
     def settle(self, receipt: object) -> None:
         pass
@@ -61,7 +63,7 @@ class SerialEnd(SerialTransport):
         super().__init__(HUB)
         self.answers: list[Ack | Nak] = []
 
-    def send_ack(self, device_id: str, ack: Ack) -> None:
+    def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
         self.answers.append(ack)
 
     def send_nak(self, nak: Nak) -> None:
@@ -149,3 +151,20 @@ def test_mqtt_and_serial_frames_write_the_same_and_answer_the_same(
     assert sorted(answered(events_mqtt), key=repr) == sorted(answered(events_serial), key=repr)
     assert len(events_mqtt) == len(EVENTS)
     assert [s[2] for s in answered(events_mqtt)].count(AckStatus.DUPLICATE) == 1
+
+
+def test_the_acks_of_what_a_person_waits_on_go_out_first(services: Services) -> None:
+    # Presses and cancels are answered ahead of what waits in the outgoing queue (a storm's
+    # acks); a heartbeat's answer takes its turn.
+    seed(services)
+    mqtt = MqttEnd()
+    run(services, mqtt_items(mqtt))
+    assert mqtt.urgent_acks == {
+        ("T1", 1): True,
+        ("T1", 2): True,
+        ("T2", 1): True,
+        ("T2", 2): True,
+        ("T3", 1): False,
+        ("NOPE", 1): True,
+        ("T1", None): False,  # the broken frame, refused as it is decoded
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -207,6 +208,25 @@ def gateway(
 
 
 # --- one press over MQTT ----------------------------------------------------------------------
+
+
+def test_gateway_shortens_the_interpreter_switch_while_it_runs(
+    services: Services,
+    broker_url: str,
+    make_gateway: Callable[..., GatewayComponent],
+    terminal: TestTerminal,
+) -> None:
+    # Its worker lets the interpreter go at every statement; with CPython's 5 ms a busy
+    # alerts or case news thread kept it that long each time, a batch of 1 ms took 13.
+    seed_elder(services)
+    before = sys.getswitchinterval()
+    assert before > 0.001  # CPython's default, 5 ms
+    gateway = make_gateway(broker_url)
+    assert sys.getswitchinterval() <= 0.001
+    terminal.publish(PRESS)
+    assert terminal.ack()["status"] == "accepted"
+    gateway.stop()
+    assert sys.getswitchinterval() == before
 
 
 def test_gateway_press_is_acked_accepted_with_its_case(
@@ -506,7 +526,7 @@ class RecordingTransport:
         self.log.append(("settle", receipt))
         self.done.set()
 
-    def send_ack(self, device_id: str, ack: Ack) -> None:
+    def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
         self.log.append(("ack", ack))
 
     def send_news(self, device_id: str, news: CaseNews) -> None:

@@ -49,7 +49,7 @@ class MqttStandIn:
     def __init__(self) -> None:
         self.commands: list[tuple[str, Command]] = []
 
-    def send_ack(self, device_id: str, ack: Ack) -> None:
+    def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
         pass
 
     def send_news(self, device_id: str, news: CaseNews) -> None:
