@@ -428,11 +428,14 @@ class Simulation:
     def __init__(self, scenario: Scenario, *, seed: int, days: int, workdir: Path) -> None:
         self.scenario = scenario
         self.days = days
-        # One stream for places, one for presses, one per person and case for answers: a
-        # what-if that changes one thing (20 more volunteers) meets the same elders pressing
-        # at the same moments, and the same family answering the same way.
+        # A stream each for the elders', the volunteers' and the merchants' places, one for
+        # presses, one per person and case for answers: a what-if that changes one thing (20
+        # more volunteers) meets the same elders pressing at the same moments, the same shops
+        # in the same streets, and the same family answering the same way.
         self._seed = seed
         self._places = random.Random(f"{seed}:places")
+        self._volunteer_places = random.Random(f"{seed}:volunteer-places")
+        self._merchant_places = random.Random(f"{seed}:merchant-places")
         self._presses = random.Random(f"{seed}:presses")
         self.clock = VirtualClock(START)
         self.loop = Loop(self.clock)
@@ -534,8 +537,8 @@ class Simulation:
                     person: dict[str, object] = {
                         "name": f"Volunteer {v + 1}",
                         "phone": phone,
-                        "lat": rng.uniform(lat0, lat1),
-                        "lon": rng.uniform(lon0, lon1),
+                        "lat": self._volunteer_places.uniform(lat0, lat1),
+                        "lon": self._volunteer_places.uniform(lon0, lon1),
                     }
                     if area.volunteer_hours is not None:
                         person["availability"] = area.volunteer_hours
@@ -547,8 +550,8 @@ class Simulation:
                     shop: dict[str, object] = {
                         "name": f"Merchant {m + 1}",
                         "phone": phone,
-                        "lat": rng.uniform(lat0, lat1),
-                        "lon": rng.uniform(lon0, lon1),
+                        "lat": self._merchant_places.uniform(lat0, lat1),
+                        "lon": self._merchant_places.uniform(lon0, lon1),
                         "categories": [CATEGORY],
                     }
                     if s.merchant_hours is not None:

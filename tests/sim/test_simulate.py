@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from care_api.domain.errors import InvalidInput
-from care_api.store.tables import Case, Contact, Device, Elder
+from care_api.store.tables import Case, Contact, Device, Elder, Merchant, Volunteer
 from vnh.cli import app
 from vnh.simulate import SUPERVISOR_PHONE, Scenario, Simulation, simulate, table
 
@@ -232,3 +232,29 @@ def test_a_what_if_scenario_extends_the_district_and_changes_only_what_it_names(
     (tmp_path / "c.toml").write_text('extends = "missing.toml"\n', encoding="utf-8")
     with pytest.raises(InvalidInput, match=r"missing\.toml"):
         Scenario.load(tmp_path / "c.toml")
+
+
+def test_more_volunteers_leave_the_elders_the_merchants_and_the_first_volunteers_in_place(
+    tmp_path: Path,
+) -> None:
+    def places(volunteers: int) -> tuple[list[Any], list[Any], list[Any]]:
+        scenario = tiny(volunteers={"count": volunteers}, merchants={"count": 3})
+        workdir = tmp_path / str(volunteers)
+        workdir.mkdir()
+        sim = Simulation(scenario, seed=1, days=1, workdir=workdir)
+        try:
+            sim.populate()
+            with sim.services.uow() as uow:
+                where = [
+                    [(r.lat, r.lon) for r in uow.session.exec(select(t).order_by(col(t.id)))]
+                    for t in (Elder, Volunteer, Merchant)
+                ]
+        finally:
+            sim.close()
+        return where[0], where[1], where[2]
+
+    elders, volunteers, merchants = places(2)
+    elders_more, volunteers_more, merchants_more = places(5)
+    # A what-if of 3 more volunteers changes that alone: the shops did not move.
+    assert (elders_more, merchants_more) == (elders, merchants)
+    assert volunteers_more[:2] == volunteers and len(volunteers_more) == 5
