@@ -24,10 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import CursorResult, update
+from sqlalchemy import update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
@@ -186,11 +185,7 @@ class TimerSweeper:
                     fired[case_id] = one
             return fired
         self.fired += len(done)
-        for urgent in (True, False):
-            to_send = [i for _, ctx in done if ctx.urgent is urgent for i in ctx.outbox.to_send]
-            if to_send:
-                with self._urgent() if urgent and self._urgent else nullcontext():
-                    self._dispatch(to_send)
+        self._send_written([ctx for _, ctx in done])
         return {t.case_id: ctx.scheduled for t, ctx in done if t.case_id is not None}
 
     def _fire_one(
@@ -248,15 +243,20 @@ class TimerSweeper:
                 return 0
             uow.commit()
             skipped.discard(timer_id)  # fired: its fired_at keeps it out of the next read
-            to_send = ctx.outbox.to_send
             if scheduled is not None:
                 scheduled.extend(ctx.scheduled)
         self.fired += 1
         log.debug("timer %d (%s step %d) fired", timer_id, purpose, timer.step)
-        if to_send:
-            with self._urgent() if ctx.urgent and self._urgent else nullcontext():
-                self._dispatch(to_send)
+        self._send_written([ctx])
         return 1
+
+    def _send_written(self, contexts: Sequence[TimerContext]) -> None:
+        """Hand what committed handlers wrote to the sender, an urgent handler's as urgent."""
+        for urgent in (True, False):
+            to_send = [i for ctx in contexts if ctx.urgent is urgent for i in ctx.outbox.to_send]
+            if to_send:
+                with self._urgent() if urgent and self._urgent else nullcontext():
+                    self._dispatch(to_send)
 
     def _postpone(self, timer_id: int, now: datetime) -> None:
         with self._services.uow() as uow:
@@ -273,27 +273,15 @@ def claim_timer(uow: SqlUnitOfWork, timer_id: int, now: datetime) -> bool:
 
     Also how a handler takes over another timer whose work it does in its own transaction.
     """
-    # The conditional UPDATE is the claim on SQLite, where FOR UPDATE is not rendered: the
-    # first writer wins and a second sees fired_at set. On PostgreSQL the row is ours anyway.
-    result = cast(
-        CursorResult[Any],
-        uow.session.execute(
-            update(Timer)
-            .where(
-                col(Timer.id) == timer_id,
-                col(Timer.fired_at).is_(None),
-                col(Timer.cancelled).is_(False),
-            )
-            .values(fired_at=now)
-        ),
-    )
-    return result.rowcount == 1
+    return timer_id in claim_timers(uow, [timer_id], now)
 
 
 def claim_timers(uow: SqlUnitOfWork, timer_ids: Sequence[int], now: datetime) -> set[int]:
     """Mark these timers fired in this transaction; the ids of those nobody had fired."""
     if not timer_ids:
         return set()
+    # The conditional UPDATE is the claim on SQLite, where FOR UPDATE is not rendered: the
+    # first writer wins and a second sees fired_at set. On PostgreSQL the rows are ours anyway.
     claimed = uow.session.execute(
         update(Timer)
         .where(
