@@ -4,11 +4,11 @@
 schedules the two checks with the configured times, counted from the acknowledgement:
 
 - LOOP_ON_SITE (`VNH_ON_SITE_WITHIN_S`, 30 min): still `accepted`, not `on_site`? The owner
-  is asked by SMS and by a call (press 3 once there), the console told, and the people of
-  the next ladder step alerted (the case's `level` moves up, the last step repeats).
-  Checked again after the same time.
-- LOOP_RESOLVE (`VNH_RESOLVE_WITHIN_S`, 2 h): still accepted or on site? The owner gets an
-  SMS and the console a notice; chased again after the same time until resolved.
+  is asked by a text (where they read their alert: WeChat or SMS) and by a call (press 3
+  once there), the console told, and the people of the next ladder step alerted (the
+  case's `level` moves up, the last step repeats). Checked again after the same time.
+- LOOP_RESOLVE (`VNH_RESOLVE_WITHIN_S`, 2 h): still accepted or on site? The owner gets a
+  text (as above) and the console a notice; chased again after the same time until resolved.
 
 Resolving cancels the case's pending timers; a check that finds the case moved on does nothing.
 """
@@ -20,7 +20,14 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from alerts.escalation import OPERATORS, Escalation, alerted_people, case_facts
+from alerts.escalation import (
+    OPERATORS,
+    Escalation,
+    NoticeTo,
+    alerted_people,
+    case_facts,
+    notice_addresses,
+)
 from alerts.ladder import CaseFacts, Notify, plan, spoken
 from alerts.sender import ALERT_KEY_PREFIX
 from alerts.timers import TimerBusy, TimerContext
@@ -122,6 +129,16 @@ def owner_phone(session: Session, case_id: str, owner: str | None) -> str | None
     return None
 
 
+def owner_text_to(session: Session, case: Case, phone: str) -> NoticeTo:
+    """Where the owner's reminder text goes: where their alert of the case was read, else SMS.
+
+    A daughter who read the alert on WeChat and took the case there reads her reminders
+    there too; one only called, or who took it at the console, gets an SMS.
+    """
+    where = notice_addresses(session, case.id).get(case.owner or "")
+    return where or NoticeTo(Channel.sms.value, phone)
+
+
 class ClosedLoop:
     """The "loop" timer handler: arms the two checks, then runs them."""
 
@@ -199,10 +216,11 @@ class ClosedLoop:
             body, lang = worded_for(
                 session, case.owner, on_site_overdue_owner_text(case.id, minutes), centre=centre
             )
+            where = owner_text_to(session, case, phone)
             ctx.outbox.add(
                 case_id=case.id,
-                channel=Channel.sms,
-                to=phone,
+                channel=where.channel,
+                to=where.to,
                 recipient=case.owner,
                 body=body,
                 key=f"loop:{case.id}:{timer.id}:owner",
@@ -272,10 +290,11 @@ class ClosedLoop:
             centre = self._services.settings.language
             text = resolve_overdue_text(case.id, minutes)
             body, lang = worded_for(session, case.owner, text, centre=centre)
+            where = owner_text_to(session, case, phone)
             ctx.outbox.add(
                 case_id=case.id,
-                channel=Channel.sms,
-                to=phone,
+                channel=where.channel,
+                to=where.to,
                 recipient=case.owner,
                 body=body,
                 key=f"loop:{case.id}:{timer.id}:owner",

@@ -393,3 +393,35 @@ def test_wechat_a_person_who_prefers_sms_gets_sms_though_bound(
     press_emergency(svc, alerts)
     assert wechat.sends() == []
     assert [m.form["To"] for m in twilio.messages()] == [DAUGHTER]
+
+
+def test_wechat_the_owner_who_took_it_there_is_reminded_there(
+    svc: Services,
+    alerts: AlertsComponent,
+    client: TestClient,
+    twilio: RecordingTwilioServer,
+    wechat: RecordingWechatServer,
+    clock: FakeClock,
+) -> None:
+    seed_elder(svc, contacts=1, name="张秀英")
+    bind_daughter(svc, client)
+    case_id = press_emergency(svc, alerts)
+    assert case_id in reply_text(send_text(client, svc, "1"))  # she takes it on WeChat
+    alerts.run_pending()
+    sent_before = len(wechat.sends())
+    clock.advance(seconds=svc.settings.on_site_within_s)
+    alerts.tick()
+    alerts.run_pending()
+    # Not on site in time: her reminder comes where she reads the centre, the call rings.
+    [late] = wechat.sends()[sent_before:]
+    assert late.body is not None and late.body["touser"] == OPENID
+    assert case_id in late.body["data"]["first"]["value"]
+    assert DAUGHTER not in [m.form["To"] for m in twilio.messages()]
+    assert [c.form["To"] for c in twilio.calls()] == [DAUGHTER, DAUGHTER]
+    clock.advance(seconds=svc.settings.resolve_within_s)
+    alerts.tick()
+    alerts.run_pending()
+    # Nor resolved: the chase too.
+    chased = [s for s in wechat.sends()[sent_before + 1 :] if s.body is not None]
+    assert chased and all(s.body["touser"] == OPENID for s in chased)  # type: ignore[index]
+    assert DAUGHTER not in [m.form["To"] for m in twilio.messages()]
