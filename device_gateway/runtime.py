@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 
 from care_api.domain.events import DeviceLoginRevoked, DomainEvent
 from care_api.services import Services
@@ -32,6 +33,35 @@ READY_TIMEOUT_S = 10.0
 GIL_SWITCH_S = 0.001
 
 
+class _ShortSwitch:
+    """The process's switch interval, short while at least one gateway runs.
+
+    Counted, not saved per gateway: two gateways of one process (tests, `$share` trials)
+    stopped in the order they started would otherwise leave the short interval behind.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._before = 0.0
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._before = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._before, GIL_SWITCH_S))
+            self._users += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                sys.setswitchinterval(self._before)
+
+
+_SHORT_SWITCH = _ShortSwitch()
+
+
 class GatewayComponent:
     """The device gateway as one start/stop component of the service.
 
@@ -54,14 +84,23 @@ class GatewayComponent:
         self._flusher: HeartbeatFlusher | None = None
         self._dc09: Dc09Transport | None = None
         self._watch: WatchTransport | None = None
-        self._switch_s: float | None = None  # the interval before start, put back at stop
+        self._short_switch = False  # holds the short interval (put back by the last to stop)
 
     def start(self) -> None:
         """Start broker (if embedded), workers, case news, then the MQTT connection."""
+        if not self._short_switch:
+            _SHORT_SWITCH.acquire()
+            self._short_switch = True
+        try:
+            self._start()
+        except BaseException:
+            # A start refused (a taken address…) leaves the process's interval as it was.
+            _SHORT_SWITCH.release()
+            self._short_switch = False
+            raise
+
+    def _start(self) -> None:
         settings = self._settings
-        if self._switch_s is None:
-            self._switch_s = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._switch_s, GIL_SWITCH_S))
         # Built first: a malformed port spec stops the start before anything runs.
         serial_ports = [SerialTransport(spec) for spec in dict.fromkeys(settings.serial_ports)]
         dc09 = (
@@ -162,9 +201,9 @@ class GatewayComponent:
             self._services.bus.unsubscribe(DeviceLoginRevoked, self._end_sessions)
             self._broker.stop()
         self._pipeline = self._news = self._mqtt = self._broker = None
-        if self._switch_s is not None:
-            sys.setswitchinterval(self._switch_s)
-            self._switch_s = None
+        if self._short_switch:
+            _SHORT_SWITCH.release()
+            self._short_switch = False
         log.info("device gateway stopped")
 
     def _end_sessions(self, event: DomainEvent) -> None:

@@ -229,6 +229,34 @@ def test_gateway_shortens_the_interpreter_switch_while_it_runs(
     assert sys.getswitchinterval() == before
 
 
+def test_two_gateways_stopped_in_the_order_they_started_put_the_interval_back(
+    services: Services, broker_url: str
+) -> None:
+    # Saved per gateway, the second saved the first's 1 ms and put it back when it stopped.
+    before = sys.getswitchinterval()
+    first, second = (
+        GatewayComponent(
+            Settings(
+                database_url=services.settings.database_url,
+                mqtt_url=broker_url,
+                mqtt_client_id=f"gw-{uuid.uuid4().hex[:8]}",
+                _env_file=None,  # type: ignore[call-arg]
+            ),
+            services,
+        )
+        for _ in range(2)
+    )
+    try:
+        first.start()
+        second.start()
+        first.stop()
+        assert sys.getswitchinterval() <= 0.001  # one still runs
+    finally:
+        first.stop()
+        second.stop()
+    assert sys.getswitchinterval() == before
+
+
 def test_gateway_press_is_acked_accepted_with_its_case(
     gateway: GatewayComponent, terminal: TestTerminal
 ) -> None:
