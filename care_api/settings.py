@@ -157,6 +157,8 @@ class Settings(BaseSettings):
     storm_followup_s: Annotated[int, Field(ge=0, le=86400)] = 1800
     # A trouble while others of its district or hub have one: its case waits this long.
     storm_hold_s: Annotated[int, Field(ge=0, le=3600)] = 60
+    # A lone power loss (the first of a blackout?): its case waits this long; 0: at once.
+    storm_settle_s: Annotated[int, Field(ge=0, le=3600)] = 30
     # Watches link (LK) every few minutes; a connection silent this long is closed.
     watch_idle_timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 900.0
     # A watch taken off the wrist and not worn again within this long opens a care case
@@ -241,6 +243,7 @@ class Settings(BaseSettings):
             close_share=self.storm_close_share,
             followup_s=self.storm_followup_s,
             hold_s=self.storm_hold_s,
+            settle_s=self.storm_settle_s,
         )
 
     @property

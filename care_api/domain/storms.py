@@ -81,8 +81,18 @@ class StormRule:
     close_share: float = 0.8  # this share of its terminals back closes an incident
     followup_s: int = 1800  # after the close, a terminal still down gets its own case
     # A trouble while others of its district or hub have one too may be a storm's start:
-    # its device case waits this long (0: never waits). A lone one opens at once.
+    # its device case waits this long (0: never waits).
     hold_s: int = 60
+    # A lone mains power loss may be the first terminal of a blackout: its case waits this
+    # long, so that terminal texts no family either (0: it opens at once). A lone silence
+    # does not wait: it was already silent for three heartbeat intervals.
+    settle_s: int = 30
+
+    def wait_s(self, trouble: Trouble, *, others: bool) -> int:
+        """How long a trouble's device case waits for a storm (0: it opens at once)."""
+        if others:
+            return self.hold_s
+        return self.settle_s if trouble is Trouble.POWER_LOST else 0
 
     def threshold(self, area: Area, size: int) -> int:
         """How many distinct terminals of `area` (holding `size`) make a storm.

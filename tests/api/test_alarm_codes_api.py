@@ -6,11 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from alerts.runtime import AlertsComponent
 from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.http.app import create_app
 from care_api.services import Services
 from care_api.usecases.intake.reports import record_device_report
 from tests.api.support import ADMIN, TestClient
+from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder
 
 
@@ -49,9 +51,19 @@ def test_an_emergency_press_carries_1101_on_the_case_and_the_board(
     assert [c["contact_id"]["code"] for c in board if c["id"] == emergency] == ["1101"]
 
 
-def test_power_lost_then_restored_reads_1301_then_3301(api: TestClient, services: Services) -> None:
+def test_power_lost_then_restored_reads_1301_then_3301(
+    api: TestClient, services: Services, clock: FakeClock
+) -> None:
     seed_elder(services)
-    case_id = report(services, event(1, ReportType.POWER, state="lost"))
+    alerts = AlertsComponent(services.settings, services)
+    alerts.attach()
+    try:
+        assert report(services, event(1, ReportType.POWER, state="lost")) is None
+        clock.advance(seconds=services.settings.storm_settle_s)  # no blackout: its case opens
+        alerts.tick()
+    finally:
+        alerts.stop()
+    [case_id] = [c["id"] for c in api.get("/api/v1/cases", headers=ADMIN).json()]
     report(services, event(2, ReportType.POWER, state="restored"))
     report(services, event(3, ReportType.BATTERY, level=9))
     case = api.get(f"/api/v1/cases/{case_id}", headers=ADMIN).json()

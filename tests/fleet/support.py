@@ -14,6 +14,7 @@ from care_api.domain.model import CaseKind, DeviceReport, EventKey, IntakeOutcom
 from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, Device, Notification
 from care_api.usecases.intake.reports import record_device_report
+from tests.fakes import FakeClock
 from tests.twilio_server import RecordingTwilioServer
 
 TWILIO_FROM = "+15005550006"
@@ -48,6 +49,13 @@ class Reporter:
 
     def beat(self, **fields: object) -> IntakeOutcome:
         return self.send(ReportType.HEARTBEAT, **fields)
+
+
+def past_the_settle(services: Services, alerts: AlertsComponent, clock: FakeClock) -> None:
+    """Move past `VNH_STORM_SETTLE_S`: a lone trouble's held case opens, its alerts go out."""
+    clock.advance(seconds=services.settings.storm_settle_s)
+    alerts.tick()
+    alerts.run_pending()
 
 
 def record(services: Services, report: DeviceReport, *, book: bool = True) -> IntakeOutcome:

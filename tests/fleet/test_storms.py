@@ -8,11 +8,12 @@ from sqlmodel import col, select
 
 from alerts.runtime import AlertsComponent
 from care_api.domain.model import CaseKind, CaseState, ReportType
-from care_api.services import Services
+from care_api.services import Services, build_services
 from care_api.store.tables import Case, DeviceHistory, Incident, Notification
 from tests.api.support import ADMIN, TestClient, mint
+from tests.conftest import make_settings
 from tests.fakes import FakeClock
-from tests.fleet.support import Reporter, device_cases
+from tests.fleet.support import Reporter, device_cases, past_the_settle
 from tests.helpers import seed_elder
 
 
@@ -113,11 +114,13 @@ def test_a_few_terminals_losing_power_get_their_own_cases_after_a_short_hold(
         term.send(ReportType.POWER, state="lost")
     alerts.run_pending()
     assert incidents(services) == []
-    # The first alone opens at once; the others wait in case a storm is starting.
-    assert len(open_device_cases(services)) == 1
+    # The first waits the settle, the others the longer hold, in case a storm is starting.
+    assert open_device_cases(services) == [] and family_sms(services) == []
+    past_the_settle(services, alerts, clock)
+    assert [c.device_id for c in open_device_cases(services)] == ["T2000"]
     assert len(family_sms(services)) == 1
     fleet[3].send(ReportType.POWER, state="restored")  # back within the hold: no case at all
-    clock.advance(seconds=61)
+    clock.advance(seconds=61 - services.settings.storm_settle_s)
     alerts.tick()
     alerts.run_pending()
     cases = open_device_cases(services)
@@ -126,14 +129,45 @@ def test_a_few_terminals_losing_power_get_their_own_cases_after_a_short_hold(
     assert incidents(services) == []
 
 
-def test_a_lone_power_loss_opens_its_case_at_once_as_before(
-    services: Services, alerts: AlertsComponent
+def test_a_lone_power_loss_opens_its_case_after_the_settle(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
     [term] = terminals(services, 1)
     out = term.send(ReportType.POWER, state="lost")
-    assert out.case_id is not None
+    assert out.case_id is None  # it may be the first of a blackout: nobody texted yet
     alerts.run_pending()
+    assert family_sms(services) == []
+    clock.advance(seconds=services.settings.storm_settle_s - 1)
+    alerts.tick()
+    assert open_device_cases(services) == []
+    clock.advance(seconds=1)
+    alerts.tick()
+    alerts.run_pending()
+    [case] = open_device_cases(services)
+    assert "waited 30 s" in case.summary
     assert len(family_sms(services)) == 1
+
+
+def test_a_power_flicker_shorter_than_the_settle_texts_nobody(
+    services: Services, alerts: AlertsComponent, clock: FakeClock
+) -> None:
+    [term] = terminals(services, 1)
+    term.send(ReportType.POWER, state="lost")
+    clock.advance(seconds=5)
+    term.send(ReportType.POWER, state="restored")
+    past_the_settle(services, alerts, clock)
+    assert open_device_cases(services) == [] and family_sms(services) == []
+
+
+def test_with_no_settle_a_lone_power_loss_opens_its_case_at_once(
+    db_url: str, clock: FakeClock
+) -> None:
+    services = build_services(make_settings(db_url, storm_settle_s=0), clock=clock)
+    try:
+        [term] = terminals(services, 1)
+        assert term.send(ReportType.POWER, state="lost").case_id is not None
+    finally:
+        services.close()
 
 
 def test_terminals_going_silent_together_make_an_offline_incident(
@@ -177,21 +211,44 @@ def test_the_incident_is_shown_to_staff_growing_live_and_refused_to_a_caregiver(
     assert api.get("/api/v1/incidents?limit=0", headers=ADMIN).status_code == 422
 
 
-def test_the_first_terminal_of_a_storm_is_texted_once_and_never_told_cancelled(
+def test_the_first_terminal_of_a_storm_texts_nobody_either(
     services: Services, alerts: AlertsComponent, clock: FakeClock
 ) -> None:
     fleet = terminals(services, 30)
-    fleet[0].send(ReportType.POWER, state="lost")  # alone so far: its case opens at once
+    fleet[0].send(ReportType.POWER, state="lost")  # alone so far: it waits the settle
     alerts.run_pending()
-    assert len(family_sms(services)) == 1
+    clock.advance(seconds=services.settings.storm_settle_s // 2)
     for term in fleet[1:]:
         term.send(ReportType.POWER, state="lost")
-    alerts.run_pending()
+    past_the_settle(services, alerts, clock)
     [incident] = incidents(services)
     assert incident.terminals == 30
-    [case] = device_cases(services, "T2000")
-    assert case.state == CaseState.CANCELLED  # folded into the incident
-    assert len(family_sms(services)) == 1  # the one power-loss text; no "cancelled" after it
+    assert device_cases(services, "T2000") == [] and family_sms(services) == []
+
+
+def test_a_first_terminal_opened_before_its_storm_is_folded_and_never_told_cancelled(
+    db_url: str, clock: FakeClock
+) -> None:
+    # With no settle (VNH_STORM_SETTLE_S=0) the first terminal's case opens at once.
+    services = build_services(make_settings(db_url, storm_settle_s=0), clock=clock)
+    alerts = AlertsComponent(services.settings, services)
+    alerts.attach()
+    try:
+        fleet = terminals(services, 30)
+        fleet[0].send(ReportType.POWER, state="lost")
+        alerts.run_pending()
+        assert len(family_sms(services)) == 1
+        for term in fleet[1:]:
+            term.send(ReportType.POWER, state="lost")
+        alerts.run_pending()
+        [incident] = incidents(services)
+        assert incident.terminals == 30
+        [case] = device_cases(services, "T2000")
+        assert case.state == CaseState.CANCELLED  # folded into the incident
+        assert len(family_sms(services)) == 1  # the one power-loss text; no "cancelled" after it
+    finally:
+        alerts.stop()
+        services.close()
 
 
 def test_a_terminal_back_then_down_again_is_no_longer_counted_back(

@@ -76,9 +76,13 @@ def raise_problem(
     uow.session.add(device)
     if device.elder_id is None:
         return None
-    if storm and problem is not None and hold_in_storm(uow, device, problem, now=now):
-        return None
     active = active_device_case(uow, device)
+    if (
+        storm
+        and problem is not None
+        and hold_in_storm(uow, device, problem, now=now, has_case=active is not None)
+    ):
+        return None
     if active is not None:
         add_note(uow, active, action="note", by=by, why=trigger, now=now)
         return active

@@ -68,12 +68,16 @@ def open_incident_of(session: Session, areas: list[Area]) -> Incident | None:
     return next((by_key[a.key] for a in areas if a.key in by_key), None)
 
 
-def hold_in_storm(uow: SqlUnitOfWork, device: Device, problem: Problem, *, now: datetime) -> bool:
+def hold_in_storm(
+    uow: SqlUnitOfWork, device: Device, problem: Problem, *, now: datetime, has_case: bool = False
+) -> bool:
     """True when the terminal's `problem` opens no case now: an incident holds it, or may.
 
     An incident holds it when one covers its area or opens with it. It may when other
     terminals of its district or hub had a trouble within the window: the case then
-    waits `hold_s` (a `storm_hold` timer) for the storm to show itself or not.
+    waits `hold_s` (a `storm_hold` timer) for the storm to show itself or not. A lone
+    power loss waits `settle_s` the same way: it may be the first of a blackout. A terminal
+    whose device case is open (`has_case`) waits for nothing: the trouble is noted there.
     """
     trouble = TROUBLE_OF.get(problem)
     if trouble is None:
@@ -98,12 +102,17 @@ def hold_in_storm(uow: SqlUnitOfWork, device: Device, problem: Problem, *, now: 
     storm, others = _storm_for(session, areas, rule, now, device.device_id)
     if storm is not None:
         return _open(uow, storm, device, now) is not None
-    if not others or rule.hold_s <= 0 or signal.id is None:
+    wait_s = rule.wait_s(trouble, others=others)
+    if has_case or wait_s <= 0 or signal.id is None:
         return False
-    due = now + timedelta(seconds=rule.hold_s)
+    due = now + timedelta(seconds=wait_s)
     session.add(Timer(purpose=TimerPurpose.STORM_HOLD, step=signal.id, due_at=due, created_at=now))
     log.info(
-        "device %s: %s held %d s, others of its area too", device.device_id, trouble, rule.hold_s
+        "device %s: %s held %d s (%s)",
+        device.device_id,
+        trouble,
+        wait_s,
+        "others of its area too" if others else "alone so far",
     )
     return True
 
@@ -136,7 +145,7 @@ def release_held(uow: SqlUnitOfWork, signal_id: int, *, now: datetime, tz: tzinf
     return raise_problem(
         uow,
         device,
-        trigger=f"{trigger} (waited {waited} s: others of its area had trouble too)",
+        trigger=f"{trigger} (waited {waited} s for a storm of its area; none came)",
         by=STORM_BY,
         now=now,
         tz=tz,
@@ -370,7 +379,9 @@ def sweep_incidents(uow_factory: UowFactory, now: datetime) -> int:
     with uow_factory() as uow:
         rule = uow.storm_rule
         quiet_since = now - timedelta(seconds=rule.window_s)
-        keep_since = now - timedelta(seconds=max(SIGNAL_KEEP_S, rule.window_s, rule.hold_s * 2))
+        keep_since = now - timedelta(
+            seconds=max(SIGNAL_KEEP_S, rule.window_s, 2 * max(rule.hold_s, rule.settle_s))
+        )
         uow.session.execute(
             TechSignal.__table__.delete().where(col(TechSignal.at) < keep_since)  # type: ignore[attr-defined]
         )

@@ -100,3 +100,12 @@ def test_an_incident_closes_when_most_of_its_terminals_are_back() -> None:
     assert not may_close(100, 79, 0.8)
     assert may_close(100, 80, 0.8)
     assert not may_close(0, 0, 0.8)
+
+
+def test_a_lone_power_loss_settles_others_hold_and_a_lone_silence_waits_for_nothing() -> None:
+    rule = StormRule()
+    assert rule.wait_s(Trouble.POWER_LOST, others=False) == rule.settle_s == 30
+    assert rule.wait_s(Trouble.POWER_LOST, others=True) == rule.hold_s == 60
+    assert rule.wait_s(Trouble.OFFLINE, others=True) == rule.hold_s
+    assert rule.wait_s(Trouble.OFFLINE, others=False) == 0  # silent 3 intervals already
+    assert StormRule(settle_s=0).wait_s(Trouble.POWER_LOST, others=False) == 0
