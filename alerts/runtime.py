@@ -145,6 +145,9 @@ class AlertsComponent:
             TimerPurpose.LADDER,
             self.reclassified.after_ladder(self.offers.after_ladder(self.escalation.run_step)),
         )
+        # Steps fired together (new emergencies) read what they need at once, for all.
+        self.sweeper.prepare(TimerPurpose.LADDER, self.escalation.read_steps)
+        self.sweeper.prepare(TimerPurpose.LADDER, self.reclassified.read_due)
         # Notices written as rows by the change itself (acknowledge, reclassify).
         self.sweeper.register(TimerPurpose.TAKEN, self.escalation.notify_taken)
         self.sweeper.register(TimerPurpose.RECLASSIFIED, self.reclassified.run)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -75,11 +75,23 @@ CLAIMED_AHEAD = 4 * SEND_THREADS
 class OutboxWriter:
     """Writes notification rows in the caller's transaction and remembers which to send."""
 
-    def __init__(self, session: Session, now: datetime) -> None:
+    def __init__(self, session: Session, now: datetime, *, defer_flush: bool = False) -> None:
         self.session = session
         self._now = now
-        self.to_send: list[int] = []
+        # Deferred, the rows reach the database with the transaction's next flush (a read,
+        # or the commit), all of a batch's in one statement; their ids are known from then.
+        self._defer_flush = defer_flush
+        self._to_send: list[Notification] = []
         self._absent: set[str] = set()  # keys `expect` found unused, each until its add
+
+    @property
+    def to_send(self) -> list[int]:
+        """The ids of the phone messages added, in order, for the sender after the commit."""
+        if any(row.id is None and row in self.session for row in self._to_send):
+            # Asked inside the transaction before its rows were flushed (a handler's hook);
+            # rows a rollback dropped are in no session, and have no id to send.
+            self.session.flush()
+        return [row.id for row in self._to_send if row.id is not None]
 
     def add(
         self,
@@ -130,18 +142,24 @@ class OutboxWriter:
             updated_at=self._now,
         )
         self.session.add(row)
-        self.session.flush()
-        if phone and row.id is not None:
-            self.to_send.append(row.id)
+        if not self._defer_flush:
+            self.session.flush()
+        if phone:
+            self._to_send.append(row)
         return row
 
-    def expect(self, keys: Iterable[str]) -> None:
-        """Look up at once the keys the next `add`s will bring (one query, not one each)."""
+    def expect(self, keys: Iterable[str], *, used: Collection[str] | None = None) -> None:
+        """Look up at once the keys the next `add`s will bring (one query, not one each).
+
+        `used`: every one of these keys already in the database, read by the caller (a
+        batch's keys at once): no query then.
+        """
         wanted = set(keys) - self._absent
         if not wanted:
             return
-        used = set(self.session.exec(_KEYS_IN, params={"keys": list(wanted)}).all())
-        self._absent |= wanted - used
+        if used is None:
+            used = set(self.session.exec(_KEYS_IN, params={"keys": list(wanted)}).all())
+        self._absent |= wanted - set(used)
 
     def _is_drill(self, case_id: str) -> bool:
         case = self.session.get(Case, case_id)  # the caller's case, from the identity map
