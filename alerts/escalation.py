@@ -236,7 +236,9 @@ class Escalation:
 
     # -- the "ladder" timer handler ----------------------------------------------------------
 
-    def read_steps(self, uow: SqlUnitOfWork, timers: Sequence[Timer], shared: dict[str, object]) -> None:
+    def read_steps(
+        self, uow: SqlUnitOfWork, timers: Sequence[Timer], shared: dict[str, object]
+    ) -> None:
         """The ladder timers' preparer: what their steps read, in a few queries for all."""
         session = uow.session
         ids = sorted({t.case_id for t in timers if t.case_id is not None})

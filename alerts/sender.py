@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from alerts.bounds import Outgoing, SendLimits, Verdict, pace
 from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
 from alerts.sms_segments import sms_segments
-from alerts.throttle import HELD, SendBounds, limits_from_settings
+from alerts.throttle import HELD, SendBounds, Tally, limits_from_settings
 from care_api.domain.cases import is_unowned
 from care_api.domain.channels import CHANNELS, PERSON_CHANNELS
 from care_api.domain.model import CaseKind
@@ -541,6 +541,14 @@ class NotificationSender:
         rows = self._claim_rows(uow, ids, col(n.status) == "pending", now) if len(ids) > 1 else {}
         # Held here: the session keeps loaded rows only while someone refers to them.
         cases = self._cases(uow, rows.values())
+        # The send bounds count the rows claimed together once, not a query each.
+        tally = (
+            self.bounds.tally(
+                uow.session, [(r, cases.get(r.case_id or "")) for r in rows.values()], now
+            )
+            if rows
+            else None
+        )
         claimed: list[tuple[OutboundMessage, int] | None] = []
         for notification_id in ids:
             row = rows.get(notification_id)
@@ -550,7 +558,9 @@ class NotificationSender:
                     claimed.append(None)
                     continue
                 cases.update(self._cases(uow, [row], known=cases))
-            claimed.append(self._judge(uow, row, cases.get(row.case_id or ""), now))
+                if tally is not None:
+                    tally.exact = False  # not in the tally: the database counts from here on
+            claimed.append(self._judge(uow, row, cases.get(row.case_id or ""), now, tally))
         return claimed
 
     @staticmethod
@@ -591,9 +601,17 @@ class NotificationSender:
         return {c.id: c for c in found}
 
     def _judge(
-        self, uow: SqlUnitOfWork, row: Notification, case: Case | None, now: datetime
+        self,
+        uow: SqlUnitOfWork,
+        row: Notification,
+        case: Case | None,
+        now: datetime,
+        tally: Tally | None = None,
     ) -> tuple[OutboundMessage, int] | None:
-        """A claimed row's message and attempt if it goes now; else None, and `uow` says why."""
+        """A claimed row's message and attempt if it goes now; else None, and `uow` says why.
+
+        `tally`: the counts of the batch the row was claimed in, kept up to date here.
+        """
         notification_id = row.id or 0  # a claimed row is a stored row
         reason = _skip_reason(uow.session, row, case)
         if reason is not None:
@@ -605,7 +623,9 @@ class NotificationSender:
             uow.session.add(row)
             return None
         outgoing = _outgoing(row, case)
-        decision = self.bounds.check(uow, row, case, outgoing, now)
+        sent_before = row.sent_at
+        counted = tally.counted(row, case, outgoing) if tally is not None else None
+        decision = self.bounds.check(uow, row, case, outgoing, now, counted=counted)
         if decision.verdict is not Verdict.SEND:
             self._sms_slots.pop(notification_id, None)  # its slot is not needed now
         elif not self._paced(row, outgoing, now):
@@ -613,6 +633,8 @@ class NotificationSender:
             row.sent_at = None
             row.next_attempt_at = self._sms_slots[notification_id]
             row.detail = f"paced: {self._sms_per_s:g} SMS segment(s)/s per sender number"
+        if tally is not None:
+            tally.judged(row, case, sent_before)
         if decision.verdict is not Verdict.SEND or row.sent_at is None:
             row.attempts -= 1  # the claim counted an attempt that is not made
             uow.session.add(row)
