@@ -158,7 +158,8 @@ class OutboxWriter:
         if not wanted:
             return
         if used is None:
-            used = set(self.session.exec(_KEYS_IN, params={"keys": list(wanted)}).all())
+            found = self.session.exec(_KEYS_IN, params={"keys": list(wanted)}).all()
+            used = {k for k in found if k is not None}
         self._absent |= wanted - set(used)
 
     def _is_drill(self, case_id: str) -> bool:

@@ -20,6 +20,7 @@ from sqlalchemy import case as when
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect
 from sqlmodel import Session, col, select
 
 from alerts.bounds import (
@@ -420,7 +421,7 @@ _RECENT = (
 
 # A batch's counts (`SendBounds.tally`): the hour's rows to its numbers, about its cases or
 # from its terminals, grouped, and one line (no number) of every row sent in the minute.
-_COUNTS = union_all(
+_COUNTS: CompoundSelect[tuple[str | None, str | None, str | None, int]] = union_all(
     sa_select(col(_N.to), col(_N.case_id), col(Case.device_id), func.count())
     .select_from(_N)
     .outerjoin(Case, col(Case.id) == col(_N.case_id))

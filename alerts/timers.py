@@ -154,12 +154,6 @@ class TimerSweeper:
         handler fail or find its case busy, nothing of the batch is kept and each case is
         fired on its own instead, as `fire` would: one case's trouble costs no other its step.
         """
-        if len(case_ids) == 1:
-            scheduled: list[Timer] = []
-            ran = self.fire(
-                case_id=case_ids[0], purpose=purpose, step=step, now=now, scheduled=scheduled
-            )
-            return {case_ids[0]: scheduled} if ran else {}
         handler = self.handlers.get(purpose)
         done: list[tuple[Timer, TimerContext]] = []
         try:

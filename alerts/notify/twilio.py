@@ -84,7 +84,7 @@ class ThreadSafeTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]
         self._mine = threading.local()  # before the base class sets the attributes below
         super().__init__(timeout=timeout)
         if self.session is not None:
-            self.session.merge_environment_settings = _settled(  # type: ignore[method-assign]
+            self.session.merge_environment_settings = _settled(
                 self.session.merge_environment_settings
             )
 
