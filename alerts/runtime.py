@@ -99,6 +99,15 @@ def _is_emergency(event: DomainEvent) -> bool:
     return isinstance(event, CaseOpened) and event.kind is CaseKind.EMERGENCY
 
 
+def _in_memory_only(event: DomainEvent) -> bool:
+    """Whether handling `event` touches no database: nothing to step aside for then."""
+    # A case still nobody's (its ladder's own step moved it): `handle` only forgets whom
+    # it told of a press again. One such event follows every new emergency's step 0, and
+    # stepping aside for each (up to 50 ms while presses keep coming) held the emergencies
+    # queued behind it.
+    return isinstance(event, CaseStateChanged) and is_unowned(event.to_state)
+
+
 def _next_rung_due(scheduled: list[Timer], now: datetime) -> bool:
     # Only a step that reached nobody makes the next one due at once; otherwise looking for
     # it costs a query per new case for nothing. A due rung missed here is the beat's.
@@ -271,6 +280,9 @@ class AlertsComponent:
             event = carried.pop() if carried else self._inbox.get()
             if event is None:
                 return
+            if _in_memory_only(event):
+                self.handle(event)
+                continue
             if not _is_emergency(event):
                 self._services.intake.step_aside()
                 with self._services.alerting.busy():  # a storm's reports wait meanwhile
