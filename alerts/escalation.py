@@ -254,7 +254,7 @@ class Escalation:
         elders = {
             e.id: e for e in session.exec(select(Elder).where(col(Elder.id).in_(elder_ids))).all()
         }
-        contacts: dict[int, list[Contact]] = {}
+        contacts: dict[int, list[Contact]] = {i: [] for i in elder_ids}
         # contacts_of's order, for all the elders at once.
         for contact in session.exec(
             select(Contact)
@@ -288,6 +288,7 @@ class Escalation:
         batch = read if isinstance(read, StepsRead) else None
         case = batch.cases.get(timer.case_id) if batch is not None else None
         if case is None:
+            batch = None  # not read with the batch (locked by someone then): read on its own
             case = session.exec(
                 select(Case).where(col(Case.id) == timer.case_id).with_for_update(skip_locked=True)
             ).first()
@@ -388,8 +389,8 @@ class Escalation:
         """
         centre = self._services.settings.language
         of_elder = (
-            read.contacts.get(case.elder_id, [])
-            if read is not None
+            read.contacts[case.elder_id]
+            if read is not None and case.elder_id in read.contacts
             else contacts_of(session, case.elder_id)
         )
         contacts = [
