@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -57,7 +57,8 @@ from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.domain.texts import Msg, stored_text
 from care_api.i18n import DEFAULT_LANGUAGE, language_of, render
 from care_api.services import Services
-from care_api.store.tables import Case, Elder, Notification, Timer
+from care_api.store.tables import Case, Contact, Elder, Notification, Timer
+from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
 from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
@@ -78,6 +79,19 @@ PRESSED_AGAIN_QUIET_S = 60
 TOLD_AGAIN_MEMO = 10_000
 # A text with one of these statuses reached nobody (its fallback, if any, is a row of its own).
 NOT_RECEIVED = frozenset({"failed", "undelivered"})
+STEPS_READ = "escalation.steps"  # the key of `StepsRead` in a batch's `TimerContext.shared`
+
+
+@dataclass(frozen=True, slots=True)
+class StepsRead:
+    """What the ladder steps of a batch of timers read, read once for all of them."""
+
+    cases: dict[str, Case]  # locked, as `run_step` locks one; a case locked elsewhere is absent
+    elders: dict[int, Elder]  # held here: the session's identity map keeps no row alive
+    contacts: dict[int, list[Contact]]  # by elder, first to alert first
+    reach: dict[str, Reach]  # of every contact
+    ladders: dict[CaseKind, Ladder]
+    used_keys: frozenset[str]  # the ladder keys these cases' rows already have
 
 
 def nobody(session: Session, case: Case, elder: Elder, target: Target) -> Sequence[Recipient]:
@@ -222,15 +236,62 @@ class Escalation:
 
     # -- the "ladder" timer handler ----------------------------------------------------------
 
+    def read_steps(
+        self, uow: SqlUnitOfWork, timers: Sequence[Timer], shared: dict[str, object]
+    ) -> None:
+        """The ladder timers' preparer: what their steps read, in a few queries for all."""
+        session = uow.session
+        ids = sorted({t.case_id for t in timers if t.case_id is not None})
+        if not ids:
+            return
+        cases = {
+            c.id: c
+            for c in session.exec(
+                select(Case).where(col(Case.id).in_(ids)).with_for_update(skip_locked=True)
+            ).all()
+        }
+        elder_ids = sorted({c.elder_id for c in cases.values()})
+        elders = {
+            e.id: e for e in session.exec(select(Elder).where(col(Elder.id).in_(elder_ids))).all()
+        }
+        contacts: dict[int, list[Contact]] = {i: [] for i in elder_ids}
+        # contacts_of's order, for all the elders at once.
+        for contact in session.exec(
+            select(Contact)
+            .where(col(Contact.elder_id).in_(elder_ids))
+            .order_by(col(Contact.priority), col(Contact.id))
+        ).all():
+            contacts.setdefault(contact.elder_id, []).append(contact)
+        actors = [f"contact:{c.id}" for cs in contacts.values() for c in cs if not c.notify_only]
+        used = session.exec(
+            select(Notification.idempotency_key).where(
+                col(Notification.case_id).in_(ids),
+                col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+            )
+        ).all()
+        shared[STEPS_READ] = StepsRead(
+            cases=cases,
+            elders={i: e for i, e in elders.items() if i is not None},
+            contacts=contacts,
+            reach=reach_of(session, actors),
+            ladders={kind: get_ladder(session, kind) for kind in {c.kind for c in cases.values()}},
+            used_keys=frozenset(k for k in used if k is not None),
+        )
+
     def run_step(self, ctx: TimerContext, timer: Timer) -> None:
         """Run step `timer.step` of the case's ladder unless someone owns the case already."""
         if timer.case_id is None:
             log.warning("ladder timer %s has no case", timer.id)
             return
         session = ctx.uow.session
-        case = session.exec(
-            select(Case).where(col(Case.id) == timer.case_id).with_for_update(skip_locked=True)
-        ).first()
+        read = ctx.shared.get(STEPS_READ)
+        batch = read if isinstance(read, StepsRead) else None
+        case = batch.cases.get(timer.case_id) if batch is not None else None
+        if case is None:
+            batch = None  # not read with the batch (locked by someone then): read on its own
+            case = session.exec(
+                select(Case).where(col(Case.id) == timer.case_id).with_for_update(skip_locked=True)
+            ).first()
         if case is None:
             if session.get(Case, timer.case_id) is not None:
                 # Someone holds the case (acknowledging it, most likely): decide after them.
@@ -243,12 +304,15 @@ class Escalation:
         # Its alerts go out as soon as the sender can, whoever fired the step (the sender's
         # bounds treat an emergency's ladder alerts as urgent too).
         ctx.urgent = kind is CaseKind.EMERGENCY
-        ladder = get_ladder(session, kind)
+        known = batch.ladders.get(kind) if batch is not None else None
+        ladder = known if known is not None else get_ladder(session, kind)
         if timer.step > ladder.final_step:
             return  # an admin cut the ladder (or its repeats) short meanwhile
-        elder = session.get(Elder, case.elder_id)
+        elder = batch.elders.get(case.elder_id) if batch is not None else None
+        if elder is None:
+            elder = session.get(Elder, case.elder_id)
         rung, repeat = ladder.rung_of(timer.step)
-        contacts, others = self.people_of_step(session, case, elder, ladder, rung)
+        contacts, others = self.people_of_step(session, case, elder, ladder, rung, read=batch)
         facts = case_facts(case, elder)
         why_nobody = (
             {name: reason(elder) for name, reason in self.why_nobody.items()} if elder else {}
@@ -267,7 +331,7 @@ class Escalation:
             for action in actions
             if isinstance(action, Notify)
         }
-        ctx.outbox.expect(keys.values())
+        ctx.outbox.expect(keys.values(), used=batch.used_keys if batch is not None else None)
         for action in actions:
             if isinstance(action, Notify):
                 key = keys[action]
@@ -310,15 +374,30 @@ class Escalation:
         self.forget_pressed_again(case.id)  # the people just alerted hear of the next press
 
     def people_of_step(
-        self, session: Session, case: Case, elder: Elder | None, ladder: Ladder, step: int
+        self,
+        session: Session,
+        case: Case,
+        elder: Elder | None,
+        ladder: Ladder,
+        step: int,
+        *,
+        read: StepsRead | None = None,
     ) -> tuple[list[Recipient], dict[str, Sequence[Recipient]]]:
-        """The elder's contacts and the people of the step's other audiences, for `plan`."""
+        """The elder's contacts and the people of the step's other audiences, for `plan`.
+
+        `read`: the batch's contacts and their addresses, read already.
+        """
         centre = self._services.settings.language
+        of_elder = (
+            read.contacts[case.elder_id]
+            if read is not None and case.elder_id in read.contacts
+            else contacts_of(session, case.elder_id)
+        )
         contacts = [
             Recipient(
                 f"contact:{c.id}", c.name, c.phone, c.priority, language_of(c.language, centre)
             )
-            for c in contacts_of(session, case.elder_id)
+            for c in of_elder
             if not c.notify_only  # info-only people hear of it when the case closes
         ]
         others: dict[str, Sequence[Recipient]] = {}
@@ -327,7 +406,8 @@ class Escalation:
             if hook is not None and elder is not None:
                 others[target.audience.value] = hook(session, case, elder, target)
         everyone = [r.key for r in contacts] + [r.key for rs in others.values() for r in rs]
-        found = reach_of(session, everyone)
+        known = read.reach if read is not None else {}
+        found = {**known, **reach_of(session, [k for k in everyone if k not in known])}
         return (
             [self._with_addresses(r, found) for r in contacts],
             {a: [self._with_addresses(r, found) for r in rs] for a, rs in others.items()},

@@ -13,9 +13,9 @@ just alerted: the new alert tells them enough, and nobody gets two messages for 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from alerts.closed_loop import owner_phone
 from alerts.escalation import NoticeTo, case_facts, notice_addresses, tell_all
@@ -29,11 +29,15 @@ from care_api.domain.channels import Channel
 from care_api.domain.model import TimerPurpose
 from care_api.i18n import DEFAULT_LANGUAGE
 from care_api.store.tables import Case, CaseEvent, Contact, Elder, Notification, Timer
+from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import pending_timers
 from care_api.usecases.cases.reclassify import kinds_of
 from care_api.usecases.dispatch.responders import describe_actor
 
 log = logging.getLogger(__name__)
+
+# The key, in a batch's `TimerContext.shared`, of its cases with "reclassified" notices due.
+NOTICES_DUE = "reclassified.due"
 
 
 def _is_info_only(session: Session, who: str) -> bool:
@@ -62,6 +66,20 @@ class ReclassifiedNotices:
         if case is not None:
             self._tell(ctx, case, timer, alerted_now=())
 
+    @staticmethod
+    def read_due(uow: SqlUnitOfWork, timers: Sequence[Timer], shared: dict[str, object]) -> None:
+        """The ladder timers' preparer: which of their cases have notices due, in one query."""
+        ids = sorted({t.case_id for t in timers if t.step == 0 and t.case_id is not None})
+        due = uow.session.exec(
+            select(Timer.case_id).where(
+                col(Timer.case_id).in_(ids),
+                col(Timer.purpose) == TimerPurpose.RECLASSIFIED,
+                col(Timer.fired_at).is_(None),
+                col(Timer.cancelled).is_(False),
+            )
+        ).all()
+        shared[NOTICES_DUE] = frozenset(due)
+
     def after_ladder(self, run_step: TimerHandler) -> TimerHandler:
         """The ladder handler; a step 0 after a reclassification then tells the others."""
 
@@ -69,6 +87,9 @@ class ReclassifiedNotices:
             run_step(ctx, timer)
             if timer.step != 0 or timer.case_id is None:
                 return
+            due = ctx.shared.get(NOTICES_DUE)
+            if isinstance(due, frozenset) and timer.case_id not in due:
+                return  # read for the whole batch: none due for this case
             session = ctx.uow.session
             notices = pending_timers(session, timer.case_id, purposes=(TimerPurpose.RECLASSIFIED,))
             if not notices:

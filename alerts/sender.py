@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from alerts.bounds import Outgoing, SendLimits, Verdict, pace
 from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
 from alerts.sms_segments import sms_segments
-from alerts.throttle import HELD, SendBounds, limits_from_settings
+from alerts.throttle import HELD, SendBounds, Tally, limits_from_settings
 from care_api.domain.cases import is_unowned
 from care_api.domain.channels import CHANNELS, PERSON_CHANNELS
 from care_api.domain.model import CaseKind
@@ -75,11 +75,23 @@ CLAIMED_AHEAD = 4 * SEND_THREADS
 class OutboxWriter:
     """Writes notification rows in the caller's transaction and remembers which to send."""
 
-    def __init__(self, session: Session, now: datetime) -> None:
+    def __init__(self, session: Session, now: datetime, *, defer_flush: bool = False) -> None:
         self.session = session
         self._now = now
-        self.to_send: list[int] = []
+        # Deferred, the rows reach the database with the transaction's next flush (a read,
+        # or the commit), all of a batch's in one statement; their ids are known from then.
+        self._defer_flush = defer_flush
+        self._to_send: list[Notification] = []
         self._absent: set[str] = set()  # keys `expect` found unused, each until its add
+
+    @property
+    def to_send(self) -> list[int]:
+        """The ids of the phone messages added, in order, for the sender after the commit."""
+        if any(row.id is None and row in self.session for row in self._to_send):
+            # Asked inside the transaction before its rows were flushed (a handler's hook);
+            # rows a rollback dropped are in no session, and have no id to send.
+            self.session.flush()
+        return [row.id for row in self._to_send if row.id is not None]
 
     def add(
         self,
@@ -130,18 +142,25 @@ class OutboxWriter:
             updated_at=self._now,
         )
         self.session.add(row)
-        self.session.flush()
-        if phone and row.id is not None:
-            self.to_send.append(row.id)
+        if not self._defer_flush:
+            self.session.flush()
+        if phone:
+            self._to_send.append(row)
         return row
 
-    def expect(self, keys: Iterable[str]) -> None:
-        """Look up at once the keys the next `add`s will bring (one query, not one each)."""
+    def expect(self, keys: Iterable[str], *, used: Collection[str] | None = None) -> None:
+        """Look up at once the keys the next `add`s will bring (one query, not one each).
+
+        `used`: every one of these keys already in the database, read by the caller (a
+        batch's keys at once): no query then.
+        """
         wanted = set(keys) - self._absent
         if not wanted:
             return
-        used = set(self.session.exec(_KEYS_IN, params={"keys": list(wanted)}).all())
-        self._absent |= wanted - used
+        if used is None:
+            found = self.session.exec(_KEYS_IN, params={"keys": list(wanted)}).all()
+            used = {k for k in found if k is not None}
+        self._absent |= wanted - set(used)
 
     def _is_drill(self, case_id: str) -> bool:
         case = self.session.get(Case, case_id)  # the caller's case, from the identity map
@@ -523,6 +542,14 @@ class NotificationSender:
         rows = self._claim_rows(uow, ids, col(n.status) == "pending", now) if len(ids) > 1 else {}
         # Held here: the session keeps loaded rows only while someone refers to them.
         cases = self._cases(uow, rows.values())
+        # The send bounds count the rows claimed together once, not a query each.
+        tally = (
+            self.bounds.tally(
+                uow.session, [(r, cases.get(r.case_id or "")) for r in rows.values()], now
+            )
+            if rows
+            else None
+        )
         claimed: list[tuple[OutboundMessage, int] | None] = []
         for notification_id in ids:
             row = rows.get(notification_id)
@@ -532,7 +559,9 @@ class NotificationSender:
                     claimed.append(None)
                     continue
                 cases.update(self._cases(uow, [row], known=cases))
-            claimed.append(self._judge(uow, row, cases.get(row.case_id or ""), now))
+                if tally is not None:
+                    tally.exact = False  # not in the tally: the database counts from here on
+            claimed.append(self._judge(uow, row, cases.get(row.case_id or ""), now, tally))
         return claimed
 
     @staticmethod
@@ -573,9 +602,17 @@ class NotificationSender:
         return {c.id: c for c in found}
 
     def _judge(
-        self, uow: SqlUnitOfWork, row: Notification, case: Case | None, now: datetime
+        self,
+        uow: SqlUnitOfWork,
+        row: Notification,
+        case: Case | None,
+        now: datetime,
+        tally: Tally | None = None,
     ) -> tuple[OutboundMessage, int] | None:
-        """A claimed row's message and attempt if it goes now; else None, and `uow` says why."""
+        """A claimed row's message and attempt if it goes now; else None, and `uow` says why.
+
+        `tally`: the counts of the batch the row was claimed in, kept up to date here.
+        """
         notification_id = row.id or 0  # a claimed row is a stored row
         reason = _skip_reason(uow.session, row, case)
         if reason is not None:
@@ -587,7 +624,9 @@ class NotificationSender:
             uow.session.add(row)
             return None
         outgoing = _outgoing(row, case)
-        decision = self.bounds.check(uow, row, case, outgoing, now)
+        sent_before = row.sent_at
+        counted = tally.counted(row, case, outgoing) if tally is not None else None
+        decision = self.bounds.check(uow, row, case, outgoing, now, counted=counted)
         if decision.verdict is not Verdict.SEND:
             self._sms_slots.pop(notification_id, None)  # its slot is not needed now
         elif not self._paced(row, outgoing, now):
@@ -595,6 +634,8 @@ class NotificationSender:
             row.sent_at = None
             row.next_attempt_at = self._sms_slots[notification_id]
             row.detail = f"paced: {self._sms_per_s:g} SMS segment(s)/s per sender number"
+        if tally is not None:
+            tally.judged(row, case, sent_before)
         if decision.verdict is not Verdict.SEND or row.sent_at is None:
             row.attempts -= 1  # the claim counted an attempt that is not made
             uow.session.add(row)

@@ -10,13 +10,17 @@ back leaves a line in its case's history and keeps the bound's name in `bounded_
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import bindparam, func, or_
+from sqlalchemy import bindparam, func, null, or_, union_all
 from sqlalchemy import case as when
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect
 from sqlmodel import Session, col, select
 
 from alerts.bounds import (
@@ -81,10 +85,15 @@ class SendBounds:
         case: Case | None,
         message: Outgoing,
         now: datetime,
+        *,
+        counted: tuple[Recent, bool] | None = None,
     ) -> Decision:
-        """Judge `row` and apply the verdict to it (and to the alerts it folds); not committed."""
+        """Judge `row` and apply the verdict to it (and to the alerts it folds); not committed.
+
+        `counted`: its counts, from a batch's `Tally` (no query then).
+        """
         session = uow.session
-        recent, others = self._recent(session, row, case, message, now)
+        recent, others = counted or self._recent(session, row, case, message, now)
         decision = judge(message, recent, self.limits, now)
         if decision.verdict is Verdict.SEND:
             # Nothing to fold, nothing to count (no other alert of the elder's lately, and
@@ -118,6 +127,46 @@ class SendBounds:
         return decision
 
     # -- counts ------------------------------------------------------------------------------
+
+    def tally(
+        self, session: Session, rows: Sequence[tuple[Notification, Case | None]], now: datetime
+    ) -> Tally:
+        """The counts of a batch of claimed rows, in two queries for all of them."""
+        hour = now - timedelta(seconds=HOUR_S)
+        minute = now - timedelta(seconds=MINUTE_S)
+        since = min(hour, now - timedelta(seconds=self.limits.emergency_fold_s))
+        tally = Tally(hour=hour, minute=minute, since=since, prefix=self._alert_prefix)
+        tos = sorted({r.to for r, _ in rows})
+        cases = sorted({r.case_id for r, _ in rows if r.case_id is not None})
+        devices = sorted({c.device_id for _, c in rows if c is not None and c.device_id})
+        # Empty lists stand in for "none": an expanding IN () matches nothing.
+        for to, case_id, device_id, n in session.execute(
+            _COUNTS,
+            {"tos": tos, "cases": cases, "devices": devices, "hour": hour, "minute": minute},
+        ).all():
+            if to is None:  # the overall line
+                tally.overall = int(n)
+                continue
+            tally.to[to] += n
+            if case_id is not None:
+                tally.case[case_id] += n
+            if device_id is not None:
+                tally.device[device_id] += n
+        elders = sorted({c.elder_id for _, c in rows if c is not None})
+        if elders:
+            for to, elder_id, case_id in session.execute(
+                _ALERTED,
+                {
+                    "tos": tos,
+                    "elders": elders,
+                    "kind": CaseKind.EMERGENCY.value,
+                    "alerts": f"{self._alert_prefix}%",
+                    "held": HELD,
+                    "since": since,
+                },
+            ).all():
+                tally.alerted.add((to, elder_id, case_id))
+        return tally
 
     def _recent(
         self,
@@ -259,6 +308,74 @@ class SendBounds:
             row.say = f"{prefix}{row.say}"[:MAX_TEXT_CHARS]
 
 
+@dataclass
+class Tally:
+    """A batch's counts for the send bounds, read once and kept up to date as rows are judged.
+
+    It answers as `SendBounds._recent` would for each row in turn, the rows judged before it
+    counted, until a row may fold others: that one and the rest are counted by the database.
+    """
+
+    hour: datetime
+    minute: datetime
+    since: datetime  # the earlier of the hour and the fold window
+    prefix: str  # of the ladder alerts' keys
+    to: Counter[str] = field(default_factory=Counter)
+    case: Counter[str] = field(default_factory=Counter)
+    device: Counter[str] = field(default_factory=Counter)
+    overall: int = 0
+    # (to, elder, case) of every ladder alert about an emergency `_OTHERS` would find.
+    alerted: set[tuple[str, int, str | None]] = field(default_factory=set)
+    exact: bool = True  # False from the first row counted by the database on
+
+    def counted(
+        self, row: Notification, case: Case | None, message: Outgoing
+    ) -> tuple[Recent, bool] | None:
+        """`row`'s counts, as `_recent` gives them; None when the database must count them."""
+        if not self.exact:
+            return None
+        elder = case.elder_id if message.foldable and case is not None else None
+        others = elder is not None and any(
+            to == row.to and e == elder and c != row.case_id for to, e, c in self.alerted
+        )
+        if others or row.bounded_by == Bound.FOLD:
+            # Folding reads and changes other rows: counted by the database from here on.
+            self.exact = False
+            return None
+        recent = Recent(
+            self.to[row.to],
+            self.case[row.case_id] if row.case_id is not None else 0,
+            self.device[case.device_id] if case is not None and case.device_id else 0,
+            self.overall,
+            None,
+        )
+        return recent, False
+
+    def judged(self, row: Notification, case: Case | None, sent_before: datetime | None) -> None:
+        """Count `row` as its judgement left it (its `sent_at` was `sent_before`)."""
+        after = row.sent_at
+        in_hour = int(after is not None and after >= self.hour) - int(
+            sent_before is not None and sent_before >= self.hour
+        )
+        if in_hour:
+            self.to[row.to] += in_hour
+            if row.case_id is not None:
+                self.case[row.case_id] += in_hour
+            if case is not None and case.device_id:
+                self.device[case.device_id] += in_hour
+        self.overall += int(after is not None and after >= self.minute) - int(
+            sent_before is not None and sent_before >= self.minute
+        )
+        key = row.idempotency_key or ""
+        if (
+            case is not None
+            and case.kind == CaseKind.EMERGENCY
+            and key.startswith(self.prefix)
+            and (row.status == HELD or (after is not None and after >= self.since))
+        ):
+            self.alerted.add((row.to, case.elder_id, row.case_id))
+
+
 def _tally(condition: ColumnElement[bool]) -> ColumnElement[int]:
     """A count of the rows meeting `condition`, as a column of one aggregate query."""
     return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
@@ -299,6 +416,44 @@ _RECENT = (
     .select_from(_N)
     .outerjoin(Case, col(Case.id) == col(_N.case_id))
     .where(col(_N.sent_at) >= bindparam("hour"))
+)
+
+
+# A batch's counts (`SendBounds.tally`): the hour's rows to its numbers, about its cases or
+# from its terminals, grouped, and one line (no number) of every row sent in the minute.
+_COUNTS: CompoundSelect[tuple[str | None, str | None, str | None, int]] = union_all(
+    sa_select(col(_N.to), col(_N.case_id), col(Case.device_id), func.count())
+    .select_from(_N)
+    .outerjoin(Case, col(Case.id) == col(_N.case_id))
+    .where(
+        col(_N.sent_at) >= bindparam("hour"),
+        or_(
+            col(_N.to).in_(bindparam("tos", expanding=True)),
+            col(_N.case_id).in_(bindparam("cases", expanding=True)),
+            col(Case.device_id).in_(bindparam("devices", expanding=True)),
+        ),
+    )
+    .group_by(col(_N.to), col(_N.case_id), col(Case.device_id)),
+    sa_select(null(), null(), null(), func.count())
+    .select_from(_N)
+    .where(col(_N.sent_at) >= bindparam("minute")),
+)
+# The batch's other alerts to fold (`_OTHERS`, for all its numbers and elders at once).
+_ALERTED = (
+    sa_select(col(_OTHER.to), col(_OTHER_CASE.elder_id), col(_OTHER.case_id))
+    .join(_OTHER_CASE, col(_OTHER_CASE.id) == col(_OTHER.case_id))
+    .where(
+        col(_OTHER.to).in_(bindparam("tos", expanding=True)),
+        col(_OTHER.idempotency_key).like(bindparam("alerts")),
+        col(_OTHER_CASE.elder_id).in_(bindparam("elders", expanding=True)),
+        col(_OTHER_CASE.kind) == bindparam("kind"),
+        or_(
+            col(_OTHER.status) == bindparam("held"),
+            col(_OTHER.sent_at) >= bindparam("since"),
+            col(_OTHER.created_at) > bindparam("since"),
+        ),
+    )
+    .distinct()
 )
 
 

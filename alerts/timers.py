@@ -57,6 +57,9 @@ class TimerContext:
     scheduled: list[Timer] = field(default_factory=list)  # added by `schedule`, in order
     # Set by a handler whose messages are an emergency's alerts: they do not step aside.
     urgent: bool = False
+    # What a batch's preparers read for all its timers at once (`TimerSweeper.prepare`), by
+    # the preparer's own key; empty when the timer fires alone.
+    shared: dict[str, object] = field(default_factory=dict)
 
     def schedule(
         self, *, purpose: TimerPurpose, due_at: datetime, case_id: str | None = None, step: int = 0
@@ -71,6 +74,8 @@ class TimerContext:
 
 
 TimerHandler = Callable[[TimerContext, Timer], None]
+# Reads, in the batch's transaction, what the handlers of these timers will need, into `shared`.
+TimerPreparer = Callable[[SqlUnitOfWork, Sequence[Timer], dict[str, object]], None]
 Dispatch = Callable[[Sequence[int]], None]
 
 
@@ -89,6 +94,7 @@ class TimerSweeper:
         self._dispatch = dispatch
         self._urgent = urgent  # wraps the dispatch of a handler that set `ctx.urgent`
         self.handlers: dict[TimerPurpose, TimerHandler] = dict(handlers or {})
+        self._preparers: dict[TimerPurpose, list[TimerPreparer]] = {}
         self._warned: set[int] = set()
         self.fired = 0
         self.last_sweep_at: datetime | None = None
@@ -98,6 +104,10 @@ class TimerSweeper:
         if purpose in self.handlers:
             raise ValueError(f"a handler for timer purpose {purpose!r} is registered already")
         self.handlers[purpose] = handler
+
+    def prepare(self, purpose: TimerPurpose, preparer: TimerPreparer) -> None:
+        """Run `preparer` before the handlers of a batch of `purpose` timers (`fire_many`)."""
+        self._preparers.setdefault(purpose, []).append(preparer)
 
     def sweep_due(self, now: datetime) -> int:
         """Fire every timer due at `now` that nobody fired or cancelled; returns how many fired."""
@@ -144,12 +154,6 @@ class TimerSweeper:
         handler fail or find its case busy, nothing of the batch is kept and each case is
         fired on its own instead, as `fire` would: one case's trouble costs no other its step.
         """
-        if len(case_ids) == 1:
-            scheduled: list[Timer] = []
-            ran = self.fire(
-                case_id=case_ids[0], purpose=purpose, step=step, now=now, scheduled=scheduled
-            )
-            return {case_ids[0]: scheduled} if ran else {}
         handler = self.handlers.get(purpose)
         done: list[tuple[Timer, TimerContext]] = []
         try:
@@ -169,12 +173,19 @@ class TimerSweeper:
                     .with_for_update(skip_locked=True)
                 ).all()
                 claimed = claim_timers(uow, [t.id for t in timers if t.id is not None], now)
-                for timer in timers:
-                    if timer.id not in claimed or handler is None:
-                        continue
-                    ctx = TimerContext(uow, now, OutboxWriter(uow.session, now))
-                    handler(ctx, timer)
-                    done.append((timer, ctx))
+                mine = [t for t in timers if t.id in claimed]
+                if handler is not None and mine:
+                    # The batch's reads first, for all its timers at once; the handlers then
+                    # write without reading, so their rows reach the database together at
+                    # the commit (a read between two handlers flushed the first one's alone).
+                    shared: dict[str, object] = {}
+                    for preparer in self._preparers.get(purpose, ()):
+                        preparer(uow, mine, shared)
+                    for timer in mine:
+                        writer = OutboxWriter(uow.session, now, defer_flush=True)
+                        ctx = TimerContext(uow, now, writer, shared=shared)
+                        handler(ctx, timer)
+                        done.append((timer, ctx))
                 uow.commit()
         except Exception as exc:
             log.info("firing %d timers at once failed (%r); one by one", len(case_ids), exc)

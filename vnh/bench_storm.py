@@ -70,6 +70,10 @@ class TwilioStandIn:
             # Keep-alive, as Twilio's API: a new connection per message would bill the
             # service's sender (and this stand-in) for TCP set-ups the real one never asks.
             protocol_version = "HTTP/1.1"
+            # The headers and the body leave in two writes: with Nagle's algorithm the body
+            # waited for the client's delayed ACK of the headers, 40 ms a request, and eight
+            # sending threads then managed 175 requests a second, less than 100 emergencies ask.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: ANN401
                 return

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
@@ -38,6 +38,40 @@ _PROVIDER_ERRORS = (TwilioException, requests.RequestException, OSError, json.JS
 PROVIDER_ERRORS = _PROVIDER_ERRORS  # for the other modules that call Twilio (alerts/calls.py)
 
 
+MergeSettings = Callable[[str, Any, Any, Any, Any], dict[str, Any]]
+
+
+def _settled(merge: MergeSettings) -> MergeSettings:
+    """`requests.Session.merge_environment_settings`, read from the environment once per host.
+
+    requests reads the proxy variables (and the CA bundle ones) before every request: a
+    fifth of a message's CPU in the sending threads. The service's environment does not
+    change while it runs, and these requests go to one or two hosts.
+    """
+    settled: dict[tuple[str, str, Any, Any, Any, Any], dict[str, Any]] = {}
+    lock = threading.Lock()
+
+    def merge_once(url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:  # noqa: ANN401
+        parts = urlsplit(url)
+        key = (
+            parts.scheme,
+            parts.netloc,
+            tuple(sorted((proxies or {}).items())),
+            stream,
+            verify,
+            cert,
+        )
+        with lock:
+            found = settled.get(key)
+        if found is None:
+            found = merge(url, proxies, stream, verify, cert)
+            with lock:
+                settled[key] = found
+        return dict(found)  # the caller's own copy
+
+    return merge_once
+
+
 class ThreadSafeTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """A TwilioHttpClient that several threads may send through at once.
 
@@ -49,6 +83,10 @@ class ThreadSafeTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]
     def __init__(self, *, timeout: float | None = None) -> None:
         self._mine = threading.local()  # before the base class sets the attributes below
         super().__init__(timeout=timeout)
+        if self.session is not None:
+            self.session.merge_environment_settings = _settled(
+                self.session.merge_environment_settings
+            )
 
     @property
     def _test_only_last_request(self) -> object:

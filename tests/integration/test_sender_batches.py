@@ -7,11 +7,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
-from alerts.bounds import Decision, Outgoing
+from alerts.bounds import Decision, Outgoing, SendLimits
 from alerts.ports import Channel, DeliveryReceipt, OutboundMessage
 from alerts.sender import NotificationSender, OutboxWriter
 from care_api.services import Services
@@ -117,11 +118,16 @@ def test_a_row_that_fails_its_claim_keeps_no_other_from_going(
     check = sender.bounds.check
 
     def failing_check(
-        uow: SqlUnitOfWork, row: Notification, case: Case | None, outgoing: Outgoing, now: datetime
+        uow: SqlUnitOfWork,
+        row: Notification,
+        case: Case | None,
+        outgoing: Outgoing,
+        now: datetime,
+        **counts: Any,
     ) -> Decision:
         if row.id == bad:
             raise RuntimeError("a bad row")
-        return check(uow, row, case, outgoing, now)
+        return check(uow, row, case, outgoing, now, **counts)
 
     monkeypatch.setattr(sender.bounds, "check", failing_check)
     with sender.urgent():
@@ -223,3 +229,46 @@ def test_receipts_of_messages_sent_meanwhile_are_recorded_together_and_none_lost
     assert _recorded(services) == {i: f"SM{i}" for i in ids}
     assert sum(written) == ROWS
     assert len(written) < ROWS  # receipts that came in meanwhile shared a transaction
+
+
+def _bounded_rows(services: Services, run: str) -> list[int]:
+    """Eight messages, four each to two numbers, alternating; not an emergency's."""
+    with services.uow() as uow:
+        writer = OutboxWriter(uow.session, services.clock.now())
+        for i in range(8):
+            writer.add(
+                case_id=None,
+                channel=Channel.sms,
+                to=f"+8613900000{i % 2:03d}",
+                recipient=f"contact:{i % 2}",
+                body="Your order is confirmed",
+                key=f"bounded-{run}:{i}",
+            )
+        uow.commit()
+    return writer.to_send
+
+
+def _statuses(services: Services, ids: list[int]) -> list[tuple[str, str | None]]:
+    with services.uow() as uow:
+        rows = {r.id: r for r in uow.session.exec(select(Notification)).all()}
+    return [(rows[i].status, rows[i].bounded_by) for i in ids]
+
+
+def test_rows_claimed_together_are_bounded_as_one_by_one(services: Services) -> None:
+    # Three to a person an hour, five a minute in all: the batch's counts are read once, and
+    # must still see the rows judged before each one, as a query per row did.
+    limits = SendLimits(per_person_per_hour=3, overall_per_minute=5)
+    sender = NotificationSender(services, {Channel.sms: CountingNotifier()}, limits=limits)
+    together = _bounded_rows(services, "together")
+    sender.enqueue(together)
+    assert sender.drain() == len(together)  # one claim for all eight
+    services.clock.advance(hours=2)  # out of every window: the next run starts from nothing
+    alone = _bounded_rows(services, "alone")
+    for notification_id in alone:
+        sender.deliver(notification_id)
+    expected = _statuses(services, alone)
+    assert _statuses(services, together) == expected
+    # Both bounds bit: five went, the sixth waits for the minute, the second person's fourth
+    # is over their hour, and the last waits again.
+    sent, wait, over = ("sent", None), ("pending", None), ("suppressed", "per_person")
+    assert expected == [sent] * 5 + [wait, over, wait]
