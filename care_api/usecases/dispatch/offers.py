@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from care_api.domain.cases import ALLOWED, is_unowned
@@ -198,6 +199,13 @@ def withdraw_open_offers(session: Session, case_id: str, now: datetime) -> int:
     return _close_offers(session, case_id, OPEN, TaskStatus.WITHDRAWN, now)
 
 
+# Built once: every case taken or ended looks for offers to withdraw, nearly always none.
+_OFFERS_IN = select(VolunteerTask).where(
+    col(VolunteerTask.case_id) == bindparam("case_id"),
+    col(VolunteerTask.status).in_(bindparam("states", expanding=True)),
+)
+
+
 def _close_offers(
     session: Session,
     case_id: str,
@@ -205,11 +213,7 @@ def _close_offers(
     to: TaskStatus,
     now: datetime,
 ) -> int:
-    rows = session.exec(
-        select(VolunteerTask).where(
-            VolunteerTask.case_id == case_id, col(VolunteerTask.status).in_(list(states))
-        )
-    ).all()
+    rows = session.exec(_OFFERS_IN, params={"case_id": case_id, "states": list(states)}).all()
     for task in rows:
         task.status = to
         task.answered_at = task.answered_at or now

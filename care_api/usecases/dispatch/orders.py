@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from care_api.domain.cases import is_active, is_unowned
@@ -113,40 +114,51 @@ def choose_merchants(
 
     Opening hours are read in the centre's time zone `tz`.
     """
-    tried = set(
-        session.exec(select(OrderAttempt.merchant_id).where(OrderAttempt.order_id == order.id))
-    )
+    tried = set(session.exec(_TRIED, params={"order_id": order.id}))
+    local_now = now.astimezone(tz)
+    # Plain rows, not objects: every merchant is read for every turn of every order.
     merchants = [
         m
-        for m in session.exec(select(Merchant).order_by(col(Merchant.id))).all()
-        if m.id is not None
-        and m.id not in tried
+        for m in session.execute(_MERCHANTS).all()
+        if m.id not in tried
         and order.category in m.categories
         and may_take_orders(m.status, m.red_until, now)
-        and is_open(m.hours, now.astimezone(tz))
+        and is_open(m.hours, local_now)
     ]
     since = now - timedelta(days=FAIR_WINDOW_DAYS)
-    recent = dict(
-        session.exec(
-            select(OrderAttempt.merchant_id, func.count())
-            .where(col(OrderAttempt.assigned_at) >= since)
-            .group_by(col(OrderAttempt.merchant_id))
-        ).all()
-    )
+    recent = dict(session.execute(_RECENT_TURNS, {"since": since}).all())
     candidates = [
-        Candidate(m.id, _distance(elder, m), m.rating, int(recent.get(m.id, 0)))
+        Candidate(m.id, _distance(elder, m.lat, m.lon), m.rating, int(recent.get(m.id, 0)))
         for m in merchants
-        if m.id is not None
     ]
     return rank_merchants(candidates, Strategy(order.strategy))
 
 
-def _distance(elder: Elder | None, merchant: Merchant) -> float | None:
+# Built once, as the two below: each turn of each order reads them.
+_TRIED = select(OrderAttempt.merchant_id).where(col(OrderAttempt.order_id) == bindparam("order_id"))
+_MERCHANTS = sa_select(
+    col(Merchant.id),
+    col(Merchant.categories),
+    col(Merchant.lat),
+    col(Merchant.lon),
+    col(Merchant.rating),
+    col(Merchant.status),
+    col(Merchant.red_until),
+    col(Merchant.hours),
+).order_by(col(Merchant.id))
+_RECENT_TURNS = (
+    sa_select(col(OrderAttempt.merchant_id), func.count())
+    .where(col(OrderAttempt.assigned_at) >= bindparam("since"))
+    .group_by(col(OrderAttempt.merchant_id))
+)
+
+
+def _distance(elder: Elder | None, lat: float | None, lon: float | None) -> float | None:
     if elder is None or elder.lat is None or elder.lon is None:
         return None
-    if merchant.lat is None or merchant.lon is None:
+    if lat is None or lon is None:
         return None
-    return haversine_km(elder.lat, elder.lon, merchant.lat, merchant.lon)
+    return haversine_km(elder.lat, elder.lon, lat, lon)
 
 
 def _assign_next(
