@@ -167,16 +167,15 @@ class AutoCallbacks:
         ctx.schedule(purpose=TimerPurpose.AUTO_CALLBACK, case_id=case_id, step=step, due_at=due_at)
 
     def _attempt(self, ctx: TimerContext, row: AutoCallback, case: Case) -> None:
-        row.attempts += 1
-        row.question, row.asked, row.call_sid = "", 0, None
-        row.updated_at = ctx.now
+        attempt = row.attempts + 1
         if self._voice:
-            row.state = DIAL  # CallDesk.dial_due places it after this commits
+            state, question, asked = DIAL, "", 0  # CallDesk.dial_due places it after this commits
             how = "voice call"
         else:
-            # The survey by SMS: the callee's next SMS reply answers the first question.
+            # The survey by SMS: the callee's next SMS reply answers the first question. Read
+            # and written before the row changes, so neither flushes it on its own.
             order = questions(merchant_served(ctx.uow.session, case.id))
-            row.state, row.question, row.asked = TEXTING, order[0], 1
+            state, question, asked = TEXTING, order[0], 1
             greeting = t(
                 row.language, "Hello, this is the care centre asking about your recent help."
             )
@@ -188,10 +187,13 @@ class AutoCallbacks:
                 to=row.phone,
                 recipient=row.whom,
                 body=body,
-                key=f"callback {case.id} {row.attempts}",
+                key=f"callback {case.id} {attempt}",
                 language=row.language,
             )
             how = "sms"
+        row.attempts = attempt
+        row.state, row.question, row.asked, row.call_sid = state, question, asked, None
+        row.updated_at = ctx.now
         ctx.uow.session.add(row)
         note(ctx.uow, row, f"callback by machine: attempt {row.attempts} ({how})", ctx.now)
 

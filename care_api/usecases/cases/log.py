@@ -291,7 +291,13 @@ def pending_timers(
         params["purposes"] = list(purposes)
     if step is not None:
         params["step"] = step
-    return list(session.exec(query, params=params).all())
+    if any(isinstance(o, Timer) for o in (*session.new, *session.dirty, *session.deleted)):
+        return list(session.exec(query, params=params).all())  # they must be seen: flush
+    # Only timer rows are read and no timer waits to be written, so the read is the same
+    # without the flush: the transition just made (acknowledge, resolve) is flushed once, at
+    # the commit, rather than here too.
+    with session.no_autoflush:
+        return list(session.exec(query, params=params).all())
 
 
 def _pending_query(by_purpose: bool, by_step: bool) -> SelectOfScalar[Timer]:
