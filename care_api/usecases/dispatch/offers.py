@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import bindparam
+from sqlalchemy import Connection, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from care_api.domain.cases import ALLOWED, is_unowned
@@ -192,6 +193,23 @@ def _pending_ring(session: Session, case_id: str) -> bool:
 def expire_open_offers(session: Session, case_id: str, now: datetime) -> int:
     """Offers left unanswered when the circle widens; returns how many."""
     return _close_offers(session, case_id, (TaskStatus.OFFERED,), TaskStatus.EXPIRED, now)
+
+
+def may_have_open_offers(conn: Connection, case_id: str) -> bool:
+    """Whether the case has an offer to withdraw, asked on a bare connection (no session)."""
+    params = {"case_id": case_id, "states": list(OPEN)}
+    return conn.execute(_ANY_OPEN_OFFER, params).first() is not None
+
+
+# Nearly every case taken or ended has no offer out: one plain row answers that.
+_ANY_OPEN_OFFER = (
+    sa_select(col(VolunteerTask.id))
+    .where(
+        col(VolunteerTask.case_id) == bindparam("case_id"),
+        col(VolunteerTask.status).in_(bindparam("states", expanding=True)),
+    )
+    .limit(1)
+)
 
 
 def withdraw_open_offers(session: Session, case_id: str, now: datetime) -> int:
