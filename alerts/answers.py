@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
@@ -79,27 +80,36 @@ class CallPrompt:
 
 def alerted_cases(session: Session, actors: Sequence[str]) -> list[tuple[Case, str]]:
     """Active cases whose ladder alerted one of `actors`, newest first, with the actor alerted."""
-    rows = session.exec(
-        select(Notification.case_id, Notification.recipient)
-        .where(
-            col(Notification.recipient).in_(list(actors)),
-            col(Notification.channel).in_(PERSON_CHANNELS),
-            col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
-        )
-        .order_by(col(Notification.id))
-    ).all()
+    rows = session.exec(_ALERTED, params={"actors": list(actors)}).all()
     who_of: dict[str, str] = {}
     for case_id, who in rows:
         if case_id is not None:
             who_of.setdefault(case_id, who)
     if not who_of:
         return []
-    cases = session.exec(
-        select(Case)
-        .where(col(Case.id).in_(list(who_of)), col(Case.state).in_([s.value for s in ACTIVE]))
-        .order_by(col(Case.opened_at).desc(), col(Case.id).desc())
-    ).all()
+    cases = session.exec(_ACTIVE_CASES, params={"ids": list(who_of)}).all()
     return [(case, who_of[case.id]) for case in cases]
+
+
+# Built once, as those of `asked_cases`: each SMS answer asks them. `actors` and case ids
+# are bound per call.
+_ALERTED = (
+    select(Notification.case_id, Notification.recipient)
+    .where(
+        col(Notification.recipient).in_(bindparam("actors", expanding=True)),
+        col(Notification.channel).in_(PERSON_CHANNELS),
+        col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+    )
+    .order_by(col(Notification.id))
+)
+_ACTIVE_CASES = (
+    select(Case)
+    .where(
+        col(Case.id).in_(bindparam("ids", expanding=True)),
+        col(Case.state).in_([s.value for s in ACTIVE]),
+    )
+    .order_by(col(Case.opened_at).desc(), col(Case.id).desc())
+)
 
 
 # A message in one of these states never reached its person, so it asked them nothing.
@@ -133,34 +143,38 @@ def is_asking_key(key: str | None) -> bool:
 
 def asked_cases(session: Session, actors: Sequence[str]) -> list[Ask]:
     """Cases (any state) whose alert asked one of `actors` for an answer, latest ask first."""
-    rows = session.exec(
-        select(
-            Notification.id,
-            Notification.case_id,
-            Notification.recipient,
-            Notification.idempotency_key,
-        )
-        .where(
-            col(Notification.recipient).in_(list(actors)),
-            col(Notification.channel).in_(PERSON_CHANNELS),
-            col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
-            col(Notification.status).not_in(list(NEVER_ASKED)),
-        )
-        .order_by(col(Notification.id))
-    ).all()
+    rows = session.exec(_ASKED, params={"actors": list(actors)}).all()
     latest: dict[str, tuple[int, str]] = {}
     for row_id, case_id, who, key in rows:
         if is_asking_key(key) and case_id is not None and row_id is not None:
             latest[case_id] = (row_id, who)  # rows come oldest first: the last one wins
     if not latest:
         return []
-    cases = session.exec(select(Case).where(col(Case.id).in_(list(latest)))).all()
+    cases = session.exec(_CASES_IN, params={"ids": list(latest)}).all()
     asks = [
         Ask(case, latest[case.id][1], latest[case.id][0])
         for case in cases
         if asks_for_answer(case.kind)  # reclassified to a device case since
     ]
     return sorted(asks, key=lambda a: a.row_id, reverse=True)
+
+
+_ASKED = (
+    select(
+        Notification.id,
+        Notification.case_id,
+        Notification.recipient,
+        Notification.idempotency_key,
+    )
+    .where(
+        col(Notification.recipient).in_(bindparam("actors", expanding=True)),
+        col(Notification.channel).in_(PERSON_CHANNELS),
+        col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+        col(Notification.status).not_in(list(NEVER_ASKED)),
+    )
+    .order_by(col(Notification.id))
+)
+_CASES_IN = select(Case).where(col(Case.id).in_(bindparam("ids", expanding=True)))
 
 
 def case_state_text(session: Session, case_id: str) -> str:

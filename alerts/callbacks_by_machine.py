@@ -10,9 +10,11 @@ made without an answer puts the case on the operators' callback list with a due 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from alerts.timers import TimerContext
@@ -31,6 +33,7 @@ from care_api.domain.survey import (
     read_key,
 )
 from care_api.domain.texts import N_
+from care_api.domain.workdays import WorkCalendar
 from care_api.i18n import t
 from care_api.services import Services
 from care_api.store.call_tables import AutoCallback
@@ -82,12 +85,21 @@ def _alerted_since(session: Session, row: AutoCallback) -> bool:
 
     Its "1" then takes that case: an emergency's answer never goes to a survey.
     """
-    newer = select(Notification.id).where(
-        col(Notification.to) == row.phone,
-        col(Notification.case_id) != row.case_id,
-        col(Notification.created_at) >= row.updated_at,
-    )
-    return session.exec(newer).first() is not None
+    params = {"phone": row.phone, "case_id": row.case_id, "since": row.updated_at}
+    return session.exec(_NEWER_ALERT, params=params).first() is not None
+
+
+# Built once, as the one below: each SMS reply to a survey asks both.
+_NEWER_ALERT = select(Notification.id).where(
+    col(Notification.to) == bindparam("phone"),
+    col(Notification.case_id) != bindparam("case_id"),
+    col(Notification.created_at) >= bindparam("since"),
+)
+_TEXTING_TO = (
+    select(AutoCallback)
+    .where(col(AutoCallback.phone) == bindparam("phone"), col(AutoCallback.state) == TEXTING)
+    .order_by(col(AutoCallback.updated_at).desc())
+)
 
 
 class AutoCallbacks:
@@ -99,18 +111,22 @@ class AutoCallbacks:
 
     # -- attempts ------------------------------------------------------------------------------
 
-    def _slot(self, session: Session, at: datetime) -> datetime:
+    def _slots(self, session: Session) -> Callable[[datetime], datetime]:
+        """The first calling slot at or after a moment; the calendar is read once, if asked."""
         s = self._services.settings
         start, end = s.day_shift_start_hour, s.night_shift_start_hour
         if end <= start:
             end = 24  # a day shift running past midnight: call until the day ends
-        return callback_slot(
-            at,
-            tz=self._services.tz,
-            calendar=load_calendar(session),
-            start_hour=start,
-            end_hour=end,
-        )
+        calendar: list[WorkCalendar] = []
+
+        def slot(at: datetime) -> datetime:
+            if not calendar:  # one step is one moment: its two slots need one read
+                calendar.append(load_calendar(session))
+            return callback_slot(
+                at, tz=self._services.tz, calendar=calendar[0], start_hour=start, end_hour=end
+            )
+
+        return slot
 
     def run(self, ctx: TimerContext, timer: Timer) -> None:
         """One step of a case's machine callback (see the module's docstring)."""
@@ -120,6 +136,7 @@ class AutoCallbacks:
         if not settings.auto_callbacks_on or case is None or not awaits_machine(case):
             return
         row = callback_of(session, case.id)
+        slot_at = self._slots(session)
         if timer.step == 0:
             if row is None:
                 row = start_auto_callback(
@@ -127,7 +144,7 @@ class AutoCallbacks:
                 )
             if row is not None and row.state not in FINISHED:
                 first = ctx.now + timedelta(seconds=settings.auto_callback_delay_s)
-                self._next(ctx, case.id, 1, self._slot(session, first))
+                self._next(ctx, case.id, 1, slot_at(first))
             return
         if row is None or row.state in FINISHED:
             return
@@ -136,30 +153,29 @@ class AutoCallbacks:
             return
         if row.attempts >= MAX_ATTEMPTS:
             why = f"not reached in {MAX_ATTEMPTS} calls by machine"
-            fall_back(ctx.uow, row, reason=why, due_at=self._slot(session, ctx.now), now=ctx.now)
+            fall_back(ctx.uow, row, reason=why, due_at=slot_at(ctx.now), now=ctx.now)
             return
-        slot = self._slot(session, ctx.now)
+        slot = slot_at(ctx.now)
         if slot > ctx.now:  # out of working hours: wait for them
             self._next(ctx, case.id, timer.step, slot)
             return
         self._attempt(ctx, row, case)
         later = ctx.now + timedelta(seconds=settings.auto_callback_retry_s)
-        self._next(ctx, case.id, timer.step + 1, self._slot(session, later))
+        self._next(ctx, case.id, timer.step + 1, slot_at(later))
 
     def _next(self, ctx: TimerContext, case_id: str, step: int, due_at: datetime) -> None:
         ctx.schedule(purpose=TimerPurpose.AUTO_CALLBACK, case_id=case_id, step=step, due_at=due_at)
 
     def _attempt(self, ctx: TimerContext, row: AutoCallback, case: Case) -> None:
-        row.attempts += 1
-        row.question, row.asked, row.call_sid = "", 0, None
-        row.updated_at = ctx.now
+        attempt = row.attempts + 1
         if self._voice:
-            row.state = DIAL  # CallDesk.dial_due places it after this commits
+            state, question, asked = DIAL, "", 0  # CallDesk.dial_due places it after this commits
             how = "voice call"
         else:
-            # The survey by SMS: the callee's next SMS reply answers the first question.
+            # The survey by SMS: the callee's next SMS reply answers the first question. Read
+            # and written before the row changes, so neither flushes it on its own.
             order = questions(merchant_served(ctx.uow.session, case.id))
-            row.state, row.question, row.asked = TEXTING, order[0], 1
+            state, question, asked = TEXTING, order[0], 1
             greeting = t(
                 row.language, "Hello, this is the care centre asking about your recent help."
             )
@@ -171,10 +187,13 @@ class AutoCallbacks:
                 to=row.phone,
                 recipient=row.whom,
                 body=body,
-                key=f"callback {case.id} {row.attempts}",
+                key=f"callback {case.id} {attempt}",
                 language=row.language,
             )
             how = "sms"
+        row.attempts = attempt
+        row.state, row.question, row.asked, row.call_sid = state, question, asked, None
+        row.updated_at = ctx.now
         ctx.uow.session.add(row)
         note(ctx.uow, row, f"callback by machine: attempt {row.attempts} ({how})", ctx.now)
 
@@ -259,11 +278,7 @@ class AutoCallbacks:
         now = self._services.clock.now()
         red_card = timedelta(days=settings.merchant_red_card_days)
         with self._services.uow() as uow:
-            row = uow.session.exec(
-                select(AutoCallback)
-                .where(col(AutoCallback.phone) == e164, col(AutoCallback.state) == TEXTING)
-                .order_by(col(AutoCallback.updated_at).desc())
-            ).first()
+            row = uow.session.exec(_TEXTING_TO, params={"phone": e164}).first()
             if row is None or _alerted_since(uow.session, row):
                 return None
             case = uow.session.get(Case, row.case_id)

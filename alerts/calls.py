@@ -73,8 +73,9 @@ class CallDesk:
 
     def dial_due(self, now: datetime) -> int:
         """Place every call a row asks for; returns how many were handed to Twilio."""
-        with self._services.uow() as uow:
-            rows = uow.session.execute(_CALLS_DUE).all()
+        # A bare connection: a read on every beat, nearly always of nothing, needs no session.
+        with self._services.engine.connect() as conn:
+            rows = conn.execute(_CALLS_DUE).all()
         bridges = [row_id for kind, row_id in rows if kind == 0]
         surveys = [row_id for kind, row_id in rows if kind == 1]
         placed = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from alerts.escalation import OPERATORS
@@ -75,6 +76,17 @@ def moved_text(order: ServiceOrder) -> str:
         order=order.id,
         code=short_code(order.case_id),
     )
+
+
+# Built once: each SMS from a merchant looks for the orders waiting for their contact.
+_WAITING = (
+    select(ServiceOrder)
+    .where(
+        col(ServiceOrder.merchant_id).in_(bindparam("merchants", expanding=True)),
+        col(ServiceOrder.status) == "assigned",
+    )
+    .order_by(col(ServiceOrder.id))
+)
 
 
 class MerchantDispatch:
@@ -157,16 +169,7 @@ class MerchantDispatch:
         """A merchant's SMS answer to an order waiting for contact; None when none waits."""
         now = self._services.clock.now()
         with self._services.uow() as uow:
-            waiting = list(
-                uow.session.exec(
-                    select(ServiceOrder)
-                    .where(
-                        col(ServiceOrder.merchant_id).in_(merchant_ids),
-                        ServiceOrder.status == "assigned",
-                    )
-                    .order_by(col(ServiceOrder.id))
-                ).all()
-            )
+            waiting = list(uow.session.exec(_WAITING, params={"merchants": merchant_ids}).all())
             if reply.code is not None:
                 waiting = [o for o in waiting if matches_case(reply.code, o.case_id)]
             if not waiting:

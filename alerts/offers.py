@@ -44,6 +44,7 @@ from care_api.usecases.dispatch.offers import (
     expire_open_offers,
     fall_to_operator,
     has_open_offers,
+    may_have_open_offers,
     need_of,
     offered_volunteers,
     record_offers,
@@ -238,6 +239,9 @@ class VolunteerOffers:
 
     def withdraw(self, case_id: str) -> int:
         """Withdraw the case's open offers (it was taken or ended); returns how many."""
+        with self._services.engine.connect() as conn:
+            if not may_have_open_offers(conn, case_id):
+                return 0  # nearly always: no session for nothing
         with self._services.uow() as uow:
             count = withdraw_open_offers(uow.session, case_id, self._services.clock.now())
             if count:

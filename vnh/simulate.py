@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rich.table import Table
-from sqlalchemy import Engine, event, func
+from sqlalchemy import Engine, bindparam, event, func
 from sqlmodel import Session, col, select
 
 from alerts.answers import Answers, is_asking_key
@@ -90,6 +90,8 @@ DEFAULT_HOURS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 
 NEXT_TIMER = select(func.min(Timer.due_at)).where(
     col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False)
 )
+# A simulated person looks before and after answering; the whole row was not needed.
+CASE_OWNER = select(Case.owner).where(col(Case.id) == bindparam("case_id"))
 
 
 def is_order_key(key: str | None) -> bool:
@@ -711,21 +713,24 @@ class Simulation:
         code = short_code(case_id)
 
         def take() -> None:
-            with self.services.uow() as uow:
-                case = uow.session.get(Case, case_id)
-                if case is None or case.owner is not None:
-                    return
+            found, owner = self._owner(case_id)
+            if not found or owner is not None:
+                return
             self.answers.sms(phone, f"1 {code}")
-            with self.services.uow() as uow:
-                case = uow.session.get(Case, case_id)
-                if case is None or case.owner is None:
-                    return
-                mine = case.owner
+            found, mine = self._owner(case_id)
+            if not found or mine is None:
+                return
             if self.people.get(phone) and mine:
                 self.taken_by[role] = self.taken_by.get(role, 0) + 1
                 self.loop.after(s.on_site.draw(rng), lambda: self._arrive(phone, case_id, rng))
 
         self.loop.after(people.delay.draw(rng), take)
+
+    def _owner(self, case_id: str) -> tuple[bool, str | None]:
+        """Whether the case exists, and its owner: one column on a bare connection."""
+        with self.services.engine.connect() as conn:
+            row = conn.execute(CASE_OWNER, {"case_id": case_id}).first()
+        return (False, None) if row is None else (True, row[0])
 
     def _person(self, phone: str, case_id: str) -> random.Random:
         return random.Random(f"{self._seed}:{phone}:{case_id}")

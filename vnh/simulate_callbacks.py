@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy import bindparam
 from sqlmodel import col, func, select
 
 from alerts.callbacks_by_machine import AutoCallbacks
@@ -133,15 +134,11 @@ class SimulatedCallees:
 
     def _last_question(self, phone: str, case_id: str) -> str | None:
         """The question last sent to `phone`, while the survey of `case_id` still waits."""
-        with self._services.uow() as uow:
-            waiting = uow.session.exec(
-                select(AutoCallback)
-                .where(col(AutoCallback.phone) == phone, col(AutoCallback.state) == TEXTING)
-                .order_by(col(AutoCallback.updated_at).desc())
-            ).all()
-            if not any(row.case_id == case_id for row in waiting):
-                return None
-            return waiting[0].question
+        with self._services.engine.connect() as conn:
+            waiting = conn.execute(_WAITING, {"phone": phone}).all()
+        if not any(row_case == case_id for row_case, _ in waiting):
+            return None
+        return str(waiting[0][1])
 
     def _key(self, question: str, rng: random.Random) -> str:
         h = self._habits
@@ -151,6 +148,14 @@ class SimulatedCallees:
             return str(rng.choices(range(1, 6), h.satisfaction)[0])
         share = {TIME_OK: h.on_time, PRICE_OK: h.price_fair}.get(question, 1.0)
         return "1" if rng.random() < share else "2"
+
+
+# Built once, two columns on a bare connection: asked before each reply a callee sends.
+_WAITING = (
+    select(AutoCallback.case_id, AutoCallback.question)
+    .where(col(AutoCallback.phone) == bindparam("phone"), col(AutoCallback.state) == TEXTING)
+    .order_by(col(AutoCallback.updated_at).desc())
+)
 
 
 def left_to_operators(services: Services) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from care_api.domain.model import CaseKind, CaseState
@@ -48,7 +49,11 @@ def awaits_machine(case: Case) -> bool:
 
 def callback_of(session: Session, case_id: str) -> AutoCallback | None:
     """The machine's callback of the case, if it started one."""
-    return session.exec(select(AutoCallback).where(AutoCallback.case_id == case_id)).first()
+    return session.exec(_CALLBACK_OF, params={"case_id": case_id}).first()
+
+
+# Built once: each step of a case's callback by machine reads it.
+_CALLBACK_OF = select(AutoCallback).where(col(AutoCallback.case_id) == bindparam("case_id"))
 
 
 def start_auto_callback(

@@ -7,8 +7,9 @@ from collections.abc import Collection
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from care_api.domain.alarm_codes import contact_id_for_case
 from care_api.domain.cases import ACTIVE, check_transition, summary_for
@@ -284,16 +285,37 @@ def pending_timers(
     step: int | None = None,
 ) -> list[Timer]:
     """The case's timers neither fired nor cancelled, oldest first; of `purposes` / `step` only."""
+    query = _PENDING[purposes is not None, step is not None]
+    params: dict[str, Any] = {"case_id": case_id}
+    if purposes is not None:
+        params["purposes"] = list(purposes)
+    if step is not None:
+        params["step"] = step
+    if any(isinstance(o, Timer) for o in (*session.new, *session.dirty, *session.deleted)):
+        return list(session.exec(query, params=params).all())  # they must be seen: flush
+    # Only timer rows are read and no timer waits to be written, so the read is the same
+    # without the flush: the transition just made (acknowledge, resolve) is flushed once, at
+    # the commit, rather than here too.
+    with session.no_autoflush:
+        return list(session.exec(query, params=params).all())
+
+
+def _pending_query(by_purpose: bool, by_step: bool) -> SelectOfScalar[Timer]:
     query = select(Timer).where(
-        col(Timer.case_id) == case_id,
+        col(Timer.case_id) == bindparam("case_id"),
         col(Timer.fired_at).is_(None),
         col(Timer.cancelled).is_(False),
     )
-    if purposes is not None:
-        query = query.where(col(Timer.purpose).in_(purposes))
-    if step is not None:
-        query = query.where(col(Timer.step) == step)
-    return list(session.exec(query.order_by(col(Timer.id))).all())
+    if by_purpose:
+        query = query.where(col(Timer.purpose).in_(bindparam("purposes", expanding=True)))
+    if by_step:
+        query = query.where(col(Timer.step) == bindparam("step"))
+    return query.order_by(col(Timer.id))
+
+
+# Built once: every acknowledgement and resolution reads its case's timers, and building the
+# statement cost more than running it. Keyed by (of some purposes only, of one step only).
+_PENDING = {(p, s): _pending_query(p, s) for p in (False, True) for s in (False, True)}
 
 
 def open_or_join(

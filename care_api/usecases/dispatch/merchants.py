@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from care_api.domain.dispatch import MerchantStatus, Standing, standing_of
@@ -126,11 +127,15 @@ def record_of(session: Session, merchant_id: int, limit: int = RECORD_ROWS) -> l
 
 def merchant_who_served(session: Session, case_id: str) -> int | None:
     """The merchant of the case's latest order that reached the elder, if any."""
-    return session.exec(
-        select(ServiceOrder.merchant_id)
-        .where(ServiceOrder.case_id == case_id, col(ServiceOrder.status).in_(SERVED))
-        .order_by(col(ServiceOrder.id).desc())
-    ).first()
+    return session.exec(_SERVED_BY, params={"case_id": case_id}).first()
+
+
+# Built once: every callback survey asks it, on each attempt and each answer.
+_SERVED_BY = (
+    select(ServiceOrder.merchant_id)
+    .where(col(ServiceOrder.case_id) == bindparam("case_id"), col(ServiceOrder.status).in_(SERVED))
+    .order_by(col(ServiceOrder.id).desc())
+)
 
 
 def record_strike(

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import Connection, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from care_api.domain.cases import ALLOWED, is_unowned
@@ -193,9 +195,33 @@ def expire_open_offers(session: Session, case_id: str, now: datetime) -> int:
     return _close_offers(session, case_id, (TaskStatus.OFFERED,), TaskStatus.EXPIRED, now)
 
 
+def may_have_open_offers(conn: Connection, case_id: str) -> bool:
+    """Whether the case has an offer to withdraw, asked on a bare connection (no session)."""
+    params = {"case_id": case_id, "states": list(OPEN)}
+    return conn.execute(_ANY_OPEN_OFFER, params).first() is not None
+
+
+# Nearly every case taken or ended has no offer out: one plain row answers that.
+_ANY_OPEN_OFFER = (
+    sa_select(col(VolunteerTask.id))
+    .where(
+        col(VolunteerTask.case_id) == bindparam("case_id"),
+        col(VolunteerTask.status).in_(bindparam("states", expanding=True)),
+    )
+    .limit(1)
+)
+
+
 def withdraw_open_offers(session: Session, case_id: str, now: datetime) -> int:
     """Offers nobody needs any more (the case was taken or ended); returns how many."""
     return _close_offers(session, case_id, OPEN, TaskStatus.WITHDRAWN, now)
+
+
+# Built once: every case taken or ended looks for offers to withdraw, nearly always none.
+_OFFERS_IN = select(VolunteerTask).where(
+    col(VolunteerTask.case_id) == bindparam("case_id"),
+    col(VolunteerTask.status).in_(bindparam("states", expanding=True)),
+)
 
 
 def _close_offers(
@@ -205,11 +231,7 @@ def _close_offers(
     to: TaskStatus,
     now: datetime,
 ) -> int:
-    rows = session.exec(
-        select(VolunteerTask).where(
-            VolunteerTask.case_id == case_id, col(VolunteerTask.status).in_(list(states))
-        )
-    ).all()
+    rows = session.exec(_OFFERS_IN, params={"case_id": case_id, "states": list(states)}).all()
     for task in rows:
         task.status = to
         task.answered_at = task.answered_at or now

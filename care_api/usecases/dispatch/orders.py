@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from care_api.domain.cases import is_active, is_unowned
@@ -83,11 +84,7 @@ def place_order(
         raise Conflict(f"case {case_id} is a {case.kind} case; only service cases become orders")
     if not is_active(case.state):
         raise Conflict(f"case {case_id} is {case.state}; it cannot get an order")
-    busy = uow.session.exec(
-        select(ServiceOrder.id).where(
-            ServiceOrder.case_id == case_id, col(ServiceOrder.status).in_(OPEN_ORDER)
-        )
-    ).first()
+    busy = uow.session.exec(_RUNNING_ORDER, params={"case_id": case_id}).first()
     if busy is not None:
         raise Conflict(f"case {case_id} has order {busy} running already")
     if is_unowned(case.state):
@@ -106,6 +103,12 @@ def place_order(
     return order, _assign_next(uow, order, case, now, tz=tz, by=by)
 
 
+# Built once: every order placed asks it first.
+_RUNNING_ORDER = select(ServiceOrder.id).where(
+    col(ServiceOrder.case_id) == bindparam("case_id"), col(ServiceOrder.status).in_(OPEN_ORDER)
+)
+
+
 def choose_merchants(
     session: Session, order: ServiceOrder, elder: Elder | None, now: datetime, *, tz: tzinfo
 ) -> list[Ranked]:
@@ -113,40 +116,51 @@ def choose_merchants(
 
     Opening hours are read in the centre's time zone `tz`.
     """
-    tried = set(
-        session.exec(select(OrderAttempt.merchant_id).where(OrderAttempt.order_id == order.id))
-    )
+    tried = set(session.exec(_TRIED, params={"order_id": order.id}))
+    local_now = now.astimezone(tz)
+    # Plain rows, not objects: every merchant is read for every turn of every order.
     merchants = [
         m
-        for m in session.exec(select(Merchant).order_by(col(Merchant.id))).all()
-        if m.id is not None
-        and m.id not in tried
+        for m in session.execute(_MERCHANTS).all()
+        if m.id not in tried
         and order.category in m.categories
         and may_take_orders(m.status, m.red_until, now)
-        and is_open(m.hours, now.astimezone(tz))
+        and is_open(m.hours, local_now)
     ]
     since = now - timedelta(days=FAIR_WINDOW_DAYS)
-    recent = dict(
-        session.exec(
-            select(OrderAttempt.merchant_id, func.count())
-            .where(col(OrderAttempt.assigned_at) >= since)
-            .group_by(col(OrderAttempt.merchant_id))
-        ).all()
-    )
+    recent = dict(session.execute(_RECENT_TURNS, {"since": since}).all())
     candidates = [
-        Candidate(m.id, _distance(elder, m), m.rating, int(recent.get(m.id, 0)))
+        Candidate(m.id, _distance(elder, m.lat, m.lon), m.rating, int(recent.get(m.id, 0)))
         for m in merchants
-        if m.id is not None
     ]
     return rank_merchants(candidates, Strategy(order.strategy))
 
 
-def _distance(elder: Elder | None, merchant: Merchant) -> float | None:
+# Built once, as the two below: each turn of each order reads them.
+_TRIED = select(OrderAttempt.merchant_id).where(col(OrderAttempt.order_id) == bindparam("order_id"))
+_MERCHANTS = sa_select(
+    col(Merchant.id),
+    col(Merchant.categories),
+    col(Merchant.lat),
+    col(Merchant.lon),
+    col(Merchant.rating),
+    col(Merchant.status),
+    col(Merchant.red_until),
+    col(Merchant.hours),
+).order_by(col(Merchant.id))
+_RECENT_TURNS = (
+    sa_select(col(OrderAttempt.merchant_id), func.count())
+    .where(col(OrderAttempt.assigned_at) >= bindparam("since"))
+    .group_by(col(OrderAttempt.merchant_id))
+)
+
+
+def _distance(elder: Elder | None, lat: float | None, lon: float | None) -> float | None:
     if elder is None or elder.lat is None or elder.lon is None:
         return None
-    if merchant.lat is None or merchant.lon is None:
+    if lat is None or lon is None:
         return None
-    return haversine_km(elder.lat, elder.lon, merchant.lat, merchant.lon)
+    return haversine_km(elder.lat, elder.lon, lat, lon)
 
 
 def _assign_next(
@@ -176,6 +190,8 @@ def _assign_next(
         uow.emit(CaseNobodyTook(case.id, case.device_id))  # the terminal: "we will call back"
         return None
     best = ranked[0]
+    # Read before anything is written: a read after the turn's rows would flush them alone.
+    merchant = uow.session.get(Merchant, best.candidate.merchant_id)
     due = now + timedelta(seconds=CONTACT_LIMIT_S)
     attempt = OrderAttempt(
         order_id=order.id,
@@ -198,7 +214,6 @@ def _assign_next(
     # the order's clock must keep running whoever owns the case.
     for purpose, at in ((TimerPurpose.MERCHANT_NOTIFY, now), (TimerPurpose.MERCHANT_CONTACT, due)):
         uow.session.add(Timer(purpose=purpose, step=attempt.id, due_at=at, created_at=now))
-    merchant = uow.session.get(Merchant, attempt.merchant_id)
     name = merchant.name if merchant else ""
     why = Msg(
         "order {order} ({category}) to {merchant} {name}, score {score}; contact due by {due}",
@@ -281,6 +296,7 @@ def confirm_contact(
     if order.status != "assigned":
         raise Conflict(f"order {order_id} is {order.status}")
     attempt = _live_attempt(uow.session, order)
+    case = get_case(uow.session, order.case_id)  # read before the writes: one flush, at commit
     attempt.outcome = "contacted"
     attempt.ended_at = now
     order.status = "contacted"
@@ -292,7 +308,7 @@ def confirm_contact(
         if now <= attempt.contact_due_at
         else Msg("order {order}: {who} contacted the elder (late)", order=order.id, who=who)
     )
-    add_note(uow, get_case(uow.session, order.case_id), action="order", by=BY, why=why, now=now)
+    add_note(uow, case, action="order", by=BY, why=why, now=now)
     return order
 
 
@@ -331,14 +347,22 @@ def _merchants_order(session: Session, order_id: int, merchant_id: int) -> Servi
 
 
 def _live_attempt(session: Session, order: ServiceOrder) -> OrderAttempt:
-    attempt = session.exec(
-        select(OrderAttempt)
-        .where(OrderAttempt.order_id == order.id, OrderAttempt.merchant_id == order.merchant_id)
-        .order_by(col(OrderAttempt.id).desc())
-    ).first()
+    params = {"order_id": order.id, "merchant_id": order.merchant_id}
+    attempt = session.exec(_LIVE_TURN, params=params).first()
     if attempt is None:  # pragma: no cover - an assigned order always has its turn
         raise Conflict(f"order {order.id} has no merchant turn")
     return attempt
+
+
+# Built once: each merchant's contact and each missed one reads it.
+_LIVE_TURN = (
+    select(OrderAttempt)
+    .where(
+        col(OrderAttempt.order_id) == bindparam("order_id"),
+        col(OrderAttempt.merchant_id) == bindparam("merchant_id"),
+    )
+    .order_by(col(OrderAttempt.id).desc())
+)
 
 
 def _rows_query() -> Any:  # noqa: ANN401 - sqlmodel's select of four entities

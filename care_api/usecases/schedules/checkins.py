@@ -54,8 +54,19 @@ class WindowView:
 
 def away_days(session: Session, elder_id: int) -> set[date]:
     """The local days the elder is away."""
-    rows = session.exec(select(ElderAway.day).where(col(ElderAway.elder_id) == elder_id)).all()
+    rows = session.exec(_AWAY, params={"elder_id": elder_id}).all()
     return {date.fromisoformat(d) for d in rows}
+
+
+# Built once, as the two below: every check-in press and window judged reads them.
+_AWAY = select(ElderAway.day).where(col(ElderAway.elder_id) == bindparam("elder_id"))
+_ACTIVE_WINDOWS = select(CheckinWindow).where(
+    col(CheckinWindow.elder_id) == bindparam("elder_id"), col(CheckinWindow.active).is_(True)
+)
+_MISSED_CASES = select(CheckinWindow.missed_case_id).where(
+    col(CheckinWindow.elder_id) == bindparam("elder_id"),
+    col(CheckinWindow.missed_case_id).is_not(None),
+)
 
 
 def add_window(
@@ -97,11 +108,7 @@ def add_window(
 
 def windows_of(session: Session, elder_id: int) -> list[CheckinWindow]:
     """The elder's active windows, earliest first."""
-    rows = session.exec(
-        select(CheckinWindow).where(
-            col(CheckinWindow.elder_id) == elder_id, col(CheckinWindow.active).is_(True)
-        )
-    ).all()
+    rows = session.exec(_ACTIVE_WINDOWS, params={"elder_id": elder_id}).all()
     return sorted(rows, key=lambda w: w.start)
 
 
@@ -248,11 +255,7 @@ def note_late_checkin(
     if not is_checkin_press(button, pattern):
         return None
     session = uow.session
-    missed = session.exec(
-        select(CheckinWindow.missed_case_id).where(
-            col(CheckinWindow.elder_id) == elder_id, col(CheckinWindow.missed_case_id).is_not(None)
-        )
-    ).all()
+    missed = session.exec(_MISSED_CASES, params={"elder_id": elder_id}).all()
     if not missed:
         return None
     # Locked, so an operator resolving the case at this moment is seen (PostgreSQL).
@@ -318,10 +321,10 @@ def judge_window(
     day = window_day(closes_at, tz)
     first, last = parse_hhmm(window.start), parse_hhmm(window.end)
     opens, closes = window_bounds(day, first, last, tz)
+    if was_kept(window.kept_at, opens, closes):
+        return None  # kept or a day off, no case either way: the calendar is read only if not
     calendar, away = load_calendar(session), away_days(session, window.elder_id)
     if is_day_off(day, calendar, away, holidays_off=window.holidays_off):
-        return None
-    if was_kept(window.kept_at, opens, closes):
         return None
     case = open_case(
         uow,

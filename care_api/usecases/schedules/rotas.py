@@ -121,7 +121,11 @@ def who_is_on_duty(session: Session, at: datetime, *, fallback_phone: str | None
 
 def supervisor_phones(session: Session) -> list[str]:
     """Every phone a supervisor has on the rota: their SMS replies are the supervisor's."""
-    rows = session.exec(
-        select(ShiftRow.phone).where(col(ShiftRow.role) == DutyRole.SUPERVISOR.value).distinct()
-    ).all()
+    rows = session.exec(_SUPERVISOR_PHONES).all()
     return [p for p in rows if p]
+
+
+# Built once: every SMS reply asks it (is this the supervisor?).
+_SUPERVISOR_PHONES = (
+    select(ShiftRow.phone).where(col(ShiftRow.role) == DutyRole.SUPERVISOR.value).distinct()
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import InvalidInput
@@ -26,8 +27,12 @@ class DayView:
 
 def load_calendar(session: Session) -> WorkCalendar:
     """Every override an admin made (a few dozen a year), as the domain's calendar."""
-    rows = session.exec(select(CalendarDay)).all()
-    return WorkCalendar({date.fromisoformat(r.day): r.working for r in rows})
+    rows = session.execute(_OVERRIDES).all()
+    return WorkCalendar({date.fromisoformat(day): working for day, working in rows})
+
+
+# Built once, two columns and no objects: check-ins and callbacks read it on each decision.
+_OVERRIDES = sa_select(col(CalendarDay.day), col(CalendarDay.working))
 
 
 def put_day(
