@@ -190,6 +190,8 @@ class GatewayComponent:
             # lives as long as it does, yet every full collection walked it all with every
             # thread stopped: 176-194 ms, twice in 20 s at 1,000 presses/s, the p99's stalls.
             # Frozen, it is left out of collections; what is made later is still collected.
+            # Collected first, once: garbage of the start-up is not kept for good.
+            gc.collect()
             gc.freeze()
             self._froze = True
         log.info("device gateway started (%d workers)", settings.gateway_workers)
