@@ -187,7 +187,7 @@ def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStre
     from care_api.http.app import create_app
     from device_gateway.runtime import GatewayComponent
 
-    gateway = GatewayComponent(settings, services)
+    gateway = GatewayComponent(settings, services, freeze_heap=True)
     alerts = AlertsComponent(settings, services)
     stream = CaseStream(services.bus)
     api = create_app(

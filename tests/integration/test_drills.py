@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from alerts.runtime import AlertsComponent
 from care_api.http.app import create_app
 from care_api.services import Services, build_services
-from care_api.store.tables import Case, Notification
+from care_api.store.tables import Case, Elder, Notification
 from care_api.usecases.intake.batch import record_presses
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.schedules.drills import start_drill
@@ -186,6 +186,28 @@ def test_the_gateways_press_batch_marks_drill_cases_too(svc: Services, clock: Fa
             (True, "1101"),
             (False, "1101"),
         ]
+
+
+def test_the_gateways_press_batch_marks_a_districts_drill_cases(
+    svc: Services, clock: FakeClock
+) -> None:
+    # The batch reads the drills with its terminals, in one statement: a district's too.
+    wucheng, _ = seed_elder(svc, "T1001")
+    seed_elder(svc, "T2002", name="Li Ming")
+    with svc.uow() as uow:
+        elder = uow.session.get(Elder, wucheng)
+        assert elder is not None
+        elder.district = "Wucheng"
+        start_drill(
+            uow.session, device_id=None, district="Wucheng", note="", by="t", now=clock.now()
+        )
+        uow.commit()
+    outcomes = record_presses(
+        svc.uow, [press("T1001", seq=1), press("T2002", seq=1)], now=clock.now(), tz=svc.tz
+    )
+    with svc.uow() as uow:
+        cases = [uow.session.get(Case, o.case_id) for o in outcomes]
+        assert [c.drill for c in cases if c is not None] == [True, False]
 
 
 # --- drill and real never mix ------------------------------------------------------------------

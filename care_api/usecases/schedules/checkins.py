@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import bindparam
+from sqlalchemy import ColumnElement, bindparam, exists
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -206,6 +206,14 @@ _WINDOWS = sa_select(
     col(CheckinWindow.active),
     col(CheckinWindow.missed_case_id),
 ).where(col(CheckinWindow.elder_id).in_(bindparam("elders", expanding=True)))
+
+
+def has_windows_clause(elder_id: ColumnElement[int | None]) -> ColumnElement[bool]:
+    """Whether the elder has any check-in window: only such an elder can be checking in.
+
+    The press batch reads it with its terminals, and asks `elders_checking_in` only of them.
+    """
+    return exists().where(col(CheckinWindow.elder_id) == elder_id)
 
 
 def elders_checking_in(

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -97,6 +97,22 @@ _DEVICES_IN_DISTRICTS = (
         col(Elder.district).in_(bindparam("districts", expanding=True)),
     )
 )
+
+
+def in_drill_clause(
+    device_id: ColumnElement[str], district: ColumnElement[str | None]
+) -> ColumnElement[bool]:
+    """`drilled_devices` as a column of a query that has the device and its elder's district.
+
+    The press batch reads it with its terminals: one statement instead of one or two more.
+    """
+    return exists().where(
+        col(Drill.ended_at).is_(None),
+        or_(
+            and_(col(Drill.device_id) == device_id, col(Drill.device_id) != ""),
+            and_(col(Drill.district) == district, col(Drill.district) != ""),
+        ),
+    )
 
 
 def drilled_devices(session: Session, device_ids: Iterable[str]) -> set[str]:
