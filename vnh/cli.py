@@ -176,10 +176,15 @@ def _scenario_from_db(url: str, history_days: int, out: Path | None) -> None:
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
-def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStream]:
+def build_app(
+    settings: Settings, services: Services, *, freeze_heap: bool = False
+) -> tuple[FastAPI, CaseStream]:
     """Wire the API, console, device gateway and alerts engine into one ASGI app.
 
     Returns the app and the console's event stream, which the server must close on shutdown.
+    `freeze_heap`: the process lives as long as the gateway (`vnh serve`, `vnh demo`), so
+    what it holds at start may leave the garbage collector's walks; never in a test process,
+    where sockets left to the collector would then be closed in some later test.
     """
     # Imported here, not at the top: the composition root is the only place allowed to see
     # the gateway and alerts (import-linter contract), and `vnh token` needs neither.
@@ -187,7 +192,7 @@ def build_app(settings: Settings, services: Services) -> tuple[FastAPI, CaseStre
     from care_api.http.app import create_app
     from device_gateway.runtime import GatewayComponent
 
-    gateway = GatewayComponent(settings, services, freeze_heap=True)
+    gateway = GatewayComponent(settings, services, freeze_heap=freeze_heap)
     alerts = AlertsComponent(settings, services)
     stream = CaseStream(services.bus)
     api = create_app(
@@ -240,7 +245,7 @@ def serve() -> None:
         )
     services = build_services(settings)
     try:
-        http_server(settings, *build_app(settings, services)).run()
+        http_server(settings, *build_app(settings, services, freeze_heap=True)).run()
     finally:
         services.close()
 
@@ -271,7 +276,7 @@ def demo(
     settings = Settings(**overrides)  # type: ignore[arg-type]
     services = build_services(settings)
     try:
-        server = http_server(settings, *build_app(settings, services))
+        server = http_server(settings, *build_app(settings, services, freeze_heap=True))
         run_demo(settings, services, server, elders=elders, rate=rate)
     finally:
         services.close()
