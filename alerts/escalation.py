@@ -64,7 +64,7 @@ from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
 from care_api.usecases.people.addresses import Reach, phone_of, reach_of
 from care_api.usecases.people.languages import language_of_person, worded_for
-from care_api.usecases.people.registry import contacts_of
+from care_api.usecases.people.registry import contacts_of, contacts_of_elders
 from care_api.usecases.schedules.rotas import who_is_on_duty
 
 log = logging.getLogger(__name__)
@@ -254,14 +254,7 @@ class Escalation:
         elders = {
             e.id: e for e in session.exec(select(Elder).where(col(Elder.id).in_(elder_ids))).all()
         }
-        contacts: dict[int, list[Contact]] = {i: [] for i in elder_ids}
-        # contacts_of's order, for all the elders at once.
-        for contact in session.exec(
-            select(Contact)
-            .where(col(Contact.elder_id).in_(elder_ids))
-            .order_by(col(Contact.priority), col(Contact.id))
-        ).all():
-            contacts.setdefault(contact.elder_id, []).append(contact)
+        contacts = contacts_of_elders(session, elder_ids)
         actors = [f"contact:{c.id}" for cs in contacts.values() for c in cs if not c.notify_only]
         used = session.exec(
             select(Notification.idempotency_key).where(

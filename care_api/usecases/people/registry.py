@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_
@@ -170,13 +170,19 @@ def elder_warnings(session: Session, elder_id: int) -> list[str]:
 
 def contacts_of(session: Session, elder_id: int) -> list[Contact]:
     """The elder's contacts, first to alert first."""
-    return list(
-        session.exec(
-            select(Contact)
-            .where(Contact.elder_id == elder_id)
-            .order_by(col(Contact.priority), col(Contact.id))
-        ).all()
-    )
+    return contacts_of_elders(session, [elder_id])[elder_id]
+
+
+def contacts_of_elders(session: Session, elder_ids: Sequence[int]) -> dict[int, list[Contact]]:
+    """Each elder's contacts, first to alert first, in one query (every elder has a list)."""
+    found: dict[int, list[Contact]] = {i: [] for i in elder_ids}
+    for contact in session.exec(
+        select(Contact)
+        .where(col(Contact.elder_id).in_(list(found)))
+        .order_by(col(Contact.priority), col(Contact.id))
+    ).all():
+        found.setdefault(contact.elder_id, []).append(contact)
+    return found
 
 
 def provision_device(
