@@ -354,18 +354,14 @@ class Tally:
     def judged(self, row: Notification, case: Case | None, sent_before: datetime | None) -> None:
         """Count `row` as its judgement left it (its `sent_at` was `sent_before`)."""
         after = row.sent_at
-        in_hour = int(after is not None and after >= self.hour) - int(
-            sent_before is not None and sent_before >= self.hour
-        )
+        in_hour = _entered(sent_before, after, self.hour)
         if in_hour:
             self.to[row.to] += in_hour
             if row.case_id is not None:
                 self.case[row.case_id] += in_hour
             if case is not None and case.device_id:
                 self.device[case.device_id] += in_hour
-        self.overall += int(after is not None and after >= self.minute) - int(
-            sent_before is not None and sent_before >= self.minute
-        )
+        self.overall += _entered(sent_before, after, self.minute)
         key = row.idempotency_key or ""
         if (
             case is not None
@@ -374,6 +370,11 @@ class Tally:
             and (row.status == HELD or (after is not None and after >= self.since))
         ):
             self.alerted.add((row.to, case.elder_id, row.case_id))
+
+
+def _entered(before: datetime | None, after: datetime | None, since: datetime) -> int:
+    """+1 when a judgement put a row's `sent_at` in the window from `since`, -1 out, else 0."""
+    return int(after is not None and after >= since) - int(before is not None and before >= since)
 
 
 def _tally(condition: ColumnElement[bool]) -> ColumnElement[int]:

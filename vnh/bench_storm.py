@@ -283,6 +283,11 @@ class Phase:
     keys: list[tuple[str, int]] = field(default_factory=list)
 
 
+def press_once(terminals: Terminals, pressers: list[str]) -> tuple[str, int]:
+    """An emergency press by a terminal that has not pressed yet; its key."""
+    return terminals.send(pressers.pop(), {"type": "press", "pattern": PRESS_PATTERN})
+
+
 def press_for(
     terminals: Terminals, pressers: list[str], rate: float, seconds: float, phase: Phase
 ) -> None:
@@ -292,9 +297,7 @@ def press_for(
     while time.monotonic() - start < seconds and pressers:
         due = start + n / rate
         time.sleep(max(0.0, due - time.monotonic()))  # pacing the presses
-        phase.keys.append(
-            terminals.send(pressers.pop(), {"type": "press", "pattern": PRESS_PATTERN})
-        )
+        phase.keys.append(press_once(terminals, pressers))
         n += 1
 
 
@@ -333,10 +336,7 @@ def run_storm(
         terminals = Terminals(service.mqtt_url, resend_s=resend_s)
         stack.callback(terminals.close)
 
-        warmup = [
-            terminals.send(pressers.pop(), {"type": "press", "pattern": PRESS_PATTERN})
-            for _ in range(WARMUP_PRESSES)
-        ]
+        warmup = [press_once(terminals, pressers) for _ in range(WARMUP_PRESSES)]
         terminals.wait_acked(warmup, DRAIN_TIMEOUT_S)
         time.sleep(1.0)  # their alerts go out before the baseline starts
         quiet, stormy = Phase(), Phase()
