@@ -37,6 +37,7 @@ from care_api.domain.storms import (
     find_storms,
     may_close,
 )
+from care_api.domain.texts import Msg
 from care_api.store.incident_tables import Incident, IncidentTerminal, TechSignal
 from care_api.store.tables import Case, Device, DeviceHistory, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
@@ -136,16 +137,23 @@ def release_held(uow: SqlUnitOfWork, signal_id: int, *, now: datetime, tz: tzinf
     if taken is not None:
         return None  # the storm came and holds it (or closed and follows it up)
     if signal.trouble == Trouble.POWER_LOST and device.power_lost:
-        problem, trigger = Problem.POWER_LOST, "mains power lost"
+        problem, trigger = Problem.POWER_LOST, Msg("mains power lost")
     elif signal.trouble == Trouble.OFFLINE and device.outage_since is not None:
-        problem, trigger = Problem.OFFLINE, "terminal offline"
+        problem, trigger = Problem.OFFLINE, Msg("terminal offline")
     else:
         return None  # it came back meanwhile
-    waited = int((now - signal.at).total_seconds())
+    # The case reads as if it had opened at once: its trigger is what the family's SMS and
+    # the console say (the wait for a storm is ours, not theirs to decode); the log keeps it.
+    log.info(
+        "device %s: %s, held %d s, no storm came: its case opens",
+        device.device_id,
+        signal.trouble,
+        int((now - signal.at).total_seconds()),
+    )
     return raise_problem(
         uow,
         device,
-        trigger=f"{trigger} (waited {waited} s for a storm of its area; none came)",
+        trigger=trigger,
         by=STORM_BY,
         now=now,
         tz=tz,
