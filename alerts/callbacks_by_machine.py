@@ -32,7 +32,7 @@ from care_api.domain.survey import (
     questions,
     read_key,
 )
-from care_api.domain.texts import N_
+from care_api.domain.texts import N_, Msg, term
 from care_api.domain.workdays import WorkCalendar
 from care_api.i18n import t
 from care_api.services import Services
@@ -152,8 +152,9 @@ class AutoCallbacks:
             self._next(ctx, case.id, timer.step, ctx.now + timedelta(seconds=ON_THE_LINE_RETRY_S))
             return
         if row.attempts >= MAX_ATTEMPTS:
-            why = f"not reached in {MAX_ATTEMPTS} calls by machine"
-            fall_back(ctx.uow, row, reason=why, due_at=slot_at(ctx.now), now=ctx.now)
+            why = Msg("not reached in {n} calls by machine", n=MAX_ATTEMPTS)
+            due = slot_at(ctx.now)
+            fall_back(ctx.uow, row, reason=why, due_at=due, now=ctx.now, tz=self._services.tz)
             return
         slot = slot_at(ctx.now)
         if slot > ctx.now:  # out of working hours: wait for them
@@ -195,7 +196,8 @@ class AutoCallbacks:
         row.state, row.question, row.asked, row.call_sid = state, question, asked, None
         row.updated_at = ctx.now
         ctx.uow.session.add(row)
-        note(ctx.uow, row, f"callback by machine: attempt {row.attempts} ({how})", ctx.now)
+        why = Msg("callback by machine: attempt {n} ({channel})", n=row.attempts, channel=term(how))
+        note(ctx.uow, row, why, ctx.now)
 
     # -- the survey on the call ----------------------------------------------------------------
 
@@ -256,7 +258,8 @@ class AutoCallbacks:
             return Turn(f"{sorry} {t(lang, PROMPTS[question])}", lang, question)
         row.answers = {**row.answers, question: value}
         if question == OK and value is False:
-            fall_back(uow, row, reason="the callee still needs help", due_at=now, now=now)
+            why = Msg("the callee still needs help")
+            fall_back(uow, row, reason=why, due_at=now, now=now, tz=self._services.tz)
             return Turn(t(lang, "An operator will call you back soon. Goodbye."), lang)
         following = next_question(question, order)
         if following is not None:
@@ -292,7 +295,8 @@ class AutoCallbacks:
                 if turn.ask is not None:
                     row.state = TEXTING  # the next reply answers the next question
                 elif row.state == WAITING:
-                    note(uow, row, f"callback attempt {row.attempts} unanswered by SMS", now)
+                    why = Msg("callback attempt {n} unanswered by SMS", n=row.attempts)
+                    note(uow, row, why, now)
             row.updated_at = now
             uow.session.add(row)
             uow.commit()
@@ -309,6 +313,9 @@ class AutoCallbacks:
                 row.state = WAITING
                 row.updated_at = now
                 uow.session.add(row)
-                note(uow, row, f"callback attempt {row.attempts} unreached ({status})", now)
+                why = Msg(
+                    "callback attempt {n} unreached ({status})", n=row.attempts, status=term(status)
+                )
+                note(uow, row, why, now)
                 uow.commit()
             return True

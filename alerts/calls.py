@@ -18,6 +18,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from alerts.notify.twilio import PROVIDER_ERRORS
+from care_api.domain.texts import Msg
 from care_api.i18n import language_of, t
 from care_api.log_privacy import mask_phone
 from care_api.services import Services
@@ -174,7 +175,8 @@ class CallDesk:
                 row = uow.session.get(AutoCallback, row_id)
                 if row is not None:
                     row.state = WAITING  # the next attempt is scheduled already
-                    note(uow, row, f"callback call not placed: {exc}"[:900], now)
+                    why = Msg("callback call not placed: {detail}", detail=str(exc)[:800])
+                    note(uow, row, why, now)
                     uow.commit()
             return 0
         with self._services.uow() as uow:

@@ -26,7 +26,7 @@ from care_api.domain.hotline import (
     menu_choice,
 )
 from care_api.domain.model import ServiceLine
-from care_api.domain.texts import N_
+from care_api.domain.texts import N_, Msg
 from care_api.i18n import CHINESE, t
 from care_api.log_privacy import mask_phone
 from care_api.services import Services
@@ -282,7 +282,8 @@ class Hotline:
         if not phones:
             self._say(response, t(language, NOBODY_TEXT), language)
             response.hangup()
-            if mark_missed(uow, call, why="no operator on duty", now=now, tz=self._services.tz):
+            why = Msg("no operator on duty")
+            if mark_missed(uow, call, why=why, now=now, tz=self._services.tz):
                 self._tell_console(uow, call)
             return
         if first:

@@ -139,6 +139,13 @@ TERMS: dict[str, str] = {
         N_("department"),
         N_("general"),
         N_("complaint"),
+        N_("elder"),  # the party of a call
+        # Twilio's call statuses, inside the history line of a call that did not connect.
+        N_("busy"),
+        N_("no-answer"),
+        N_("no answer"),
+        N_("failed"),
+        N_("canceled"),
     )
 }
 

@@ -51,6 +51,9 @@ class AutoCallback(SQLModel, table=True):
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     due_at: datetime | None = _ts(nullable=True)  # the operator's due time once fallen back
     reason: str = Field(default="", max_length=200)
+    # Why the machine gave up, as a catalogue key and fields: the board says it in the
+    # reader's language (0031; NULL on older rows, which show `reason` as written).
+    reason_msg: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

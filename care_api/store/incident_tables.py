@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from care_api.store.types import UtcDateTime
@@ -30,6 +30,9 @@ class Incident(SQLModel, table=True):
     opened_at: datetime = _ts(index=True)
     closed_at: datetime | None = _ts(nullable=True)
     close_reason: str = Field(default="", max_length=200)
+    close_reason_msg: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )  # the same as a catalogue key and fields, for the reader's language (0031)
 
 
 class IncidentTerminal(SQLModel, table=True):

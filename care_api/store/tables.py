@@ -453,6 +453,8 @@ class DeviceHistory(SQLModel, table=True):
     action: str = Field(max_length=32)
     elder_id: int | None = None  # the elder it is bound to after this line
     detail: str = Field(default="", max_length=500)
+    # The detail as a catalogue key and fields, for the reader's language (0031).
+    detail_msg: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class DeviceModel(SQLModel, table=True):

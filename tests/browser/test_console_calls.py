@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from alerts.notify.outbox import OutboxNotifier
 from alerts.ports import Channel
 from alerts.runtime import AlertsComponent
+from care_api.domain.texts import Msg
 from care_api.services import Services, build_services
 from care_api.settings import Settings
 from care_api.store.call_tables import CaseCall
@@ -120,7 +121,8 @@ def test_board_lists_the_callbacks_the_machine_could_not_make(
         )
         assert row is not None
         row.attempts = 3
-        fall_back(uow, row, reason="not reached in 3 calls by machine", due_at=now, now=now)
+        why = Msg("not reached in {n} calls by machine", n=3)
+        fall_back(uow, row, reason=why, due_at=now, now=now, tz=services.tz)
         uow.commit()
     log_in(page, operator_token(live_console))
 

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from alerts.runtime import AlertsComponent
 from care_api.domain.model import CaseKind, CaseState, ReportType
 from care_api.services import Services, build_services
-from care_api.store.tables import Case, DeviceHistory, Incident, Notification
+from care_api.store.tables import Case, CaseEvent, DeviceHistory, Incident, Notification
 from tests.api.support import ADMIN, TestClient, mint
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
@@ -102,8 +102,38 @@ def test_power_back_closes_the_incident_and_one_still_dark_gets_its_case_later(
     alerts.tick()
     alerts.run_pending()
     [case] = [c for c in device_cases(services, "T2024") if c.state == CaseState.OPEN]
-    assert "after area incident" in case.summary
+    # The family's SMS reads as a lone terminal's would; the incident is on the history.
+    assert case.summary == "Terminal problem (mains power lost)"
     assert len(open_device_cases(services)) == 1
+    with services.uow() as uow:
+        notes = uow.session.exec(
+            select(CaseEvent.why).where(CaseEvent.case_id == case.id, CaseEvent.action == "note")
+        ).all()
+    assert notes == [f"mains power lost still, 31 min after area incident {incident.id} closed"]
+
+
+def test_an_incident_and_a_terminal_history_read_in_the_reader_language(
+    services: Services, api: TestClient, clock: FakeClock
+) -> None:
+    fleet = terminals(services, 25)
+    for term in fleet:
+        term.send(ReportType.POWER, state="lost")
+    clock.advance(minutes=5)
+    for term in fleet:
+        term.send(ReportType.POWER, state="restored")
+    chinese, english = ({**ADMIN, "Accept-Language": lang} for lang in ("zh-CN", "en"))
+    [closed] = api.get("/api/v1/incidents", headers=chinese).json()
+    assert closed["close_reason"] == "已恢复供电：25台终端中20台已恢复"  # it closes at 80 %
+    [closed] = api.get("/api/v1/incidents", headers=english).json()
+    assert closed["close_reason"] == "power back: 20 of 25 terminals back"
+    lines = api.get("/api/v1/devices/T2024/history", headers=chinese).json()
+    details = {line["action"]: line["detail"] for line in lines}
+    assert details["incident"] == f"区域事件{closed['id']}（辖区Huangpu）期间市电断开"
+    lines = api.get("/api/v1/devices/T2024/history", headers=english).json()
+    details = {line["action"]: line["detail"] for line in lines}
+    assert details["incident"] == (
+        f"mains power lost during area incident {closed['id']} (district Huangpu)"
+    )
 
 
 def test_a_few_terminals_losing_power_get_their_own_cases_after_a_short_hold(

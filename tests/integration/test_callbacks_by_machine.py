@@ -338,6 +338,9 @@ def test_not_all_right_goes_to_an_operator_at_once(
     assert bye.findtext("Say") == "An operator will call you back soon. Goodbye."
     [line] = api.get("/api/v1/callbacks/due", headers=operator(svc)).json()
     assert line["reason"] == "the callee still needs help"
+    chinese = {**operator(svc), "Accept-Language": "zh-CN"}
+    [line] = api.get("/api/v1/callbacks/due", headers=chinese).json()
+    assert line["reason"] == "被回访人仍需要帮助"
     assert datetime.fromisoformat(line["due_at"]) == clock.now()
 
 

@@ -5,6 +5,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from care_api.http.models.common import PHONE_PATTERN, Timestamp
+from care_api.http.reader_language import reader_language
+from care_api.i18n import render
 from care_api.store.call_tables import CaseCall
 from care_api.usecases.cases.auto_callbacks import DueCallback
 
@@ -68,4 +70,6 @@ class DueCallbackPublic(BaseModel):
     @classmethod
     def of(cls, due: DueCallback) -> "DueCallbackPublic":
         """The API view of one line of the list."""
-        return cls.model_validate(due, from_attributes=True)
+        view = cls.model_validate(due, from_attributes=True)
+        view.reason = render(reader_language(), due.reason)
+        return view

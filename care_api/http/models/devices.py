@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from care_api.domain.alarm_codes import contact_id_for_event
 from care_api.http.models.common import DEVICE_ID_PATTERN, ContactIdPublic, Timestamp
+from care_api.http.reader_language import in_reader_language
 from care_api.store.tables import Device, DeviceCommand, DeviceEvent, DeviceHistory
 from care_api.usecases.fleet.commands import MAX_PARAMS, CommandName, CommandStatus
 from care_api.usecases.reports.console import FleetRow, FleetSummary
@@ -252,8 +253,10 @@ class DeviceHistoryPublic(BaseModel):
 
     @classmethod
     def of(cls, row: DeviceHistory) -> Self:
-        """The public view of a history row."""
-        return cls.model_validate(row)
+        """The public view of a history row, its detail in the reader's language."""
+        view = cls.model_validate(row)
+        view.detail = in_reader_language(row.detail, row.detail_msg)
+        return view
 
 
 class DeviceEventPublic(BaseModel):

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from care_api.http.deps import StaffDep, UowDep
 from care_api.http.models.incidents import IncidentPublic
+from care_api.http.reader_language import in_reader_language
 from care_api.store.incident_tables import Incident
 from care_api.usecases.fleet.storms import still_down
 
@@ -46,7 +47,7 @@ def list_incidents(
             last_signal_at=row.last_signal_at,
             opened_at=row.opened_at,
             closed_at=row.closed_at,
-            close_reason=row.close_reason,
+            close_reason=in_reader_language(row.close_reason, row.close_reason_msg),
         )
         for row in rows
     ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from care_api.domain.model import CaseKind, CaseState
 from care_api.domain.survey import callback_result
+from care_api.domain.texts import Msg, msg_json, stored_text
 from care_api.store.call_tables import AutoCallback
 from care_api.store.tables import Case, Contact, Elder
 from care_api.store.uow import SqlUnitOfWork
@@ -39,7 +40,7 @@ class DueCallback:
     whom: str
     due_at: datetime | None
     attempts: int
-    reason: str
+    reason: str  # a `Msg` when the row kept its catalogue key, for the reader's language
 
 
 def awaits_machine(case: Case) -> bool:
@@ -100,15 +101,23 @@ def note(uow: SqlUnitOfWork, row: AutoCallback, why: str, now: datetime) -> None
 
 
 def fall_back(
-    uow: SqlUnitOfWork, row: AutoCallback, *, reason: str, due_at: datetime, now: datetime
+    uow: SqlUnitOfWork,
+    row: AutoCallback,
+    *,
+    reason: Msg,
+    due_at: datetime,
+    now: datetime,
+    tz: tzinfo,
 ) -> None:
     """Hand the callback to the operators: on their list, due at `due_at`."""
     row.state = OPERATOR
     row.due_at = due_at
     row.reason = reason[:200]
+    row.reason_msg = msg_json(reason)
     row.updated_at = now
     uow.session.add(row)
-    note(uow, row, f"operator to call back by {due_at.isoformat()}: {reason}", now)
+    local = due_at.astimezone(tz).replace(tzinfo=None)
+    note(uow, row, Msg("operator to call back by {due}: {reason}", due=local, reason=reason), now)
 
 
 def finish(
@@ -139,6 +148,15 @@ def due_callbacks(session: Session, *, limit: int = 50, offset: int = 0) -> list
         .offset(offset)
     ).all()
     return [
-        DueCallback(c.id, c.kind, e.name, a.phone, a.whom, a.due_at, a.attempts, a.reason)
+        DueCallback(
+            c.id,
+            c.kind,
+            e.name,
+            a.phone,
+            a.whom,
+            a.due_at,
+            a.attempts,
+            stored_text(a.reason, a.reason_msg),
+        )
         for a, c, e in rows
     ]

@@ -12,6 +12,7 @@ from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.events import CallRequested
 from care_api.domain.phones import DEFAULT_REGION, to_e164
 from care_api.domain.rota import DutyRole
+from care_api.domain.texts import Msg, term
 from care_api.store.call_tables import CaseCall, OperatorPhone
 from care_api.store.tables import (
     Case,
@@ -175,7 +176,8 @@ def request_call(
     uow.session.flush()
     if call.id is None:  # pragma: no cover - the flush gave it one
         raise RuntimeError("call has no id")
-    add_note(uow, case, action=CALL_ACTION, by=by, why=f"call to {_named(call)} requested", now=now)
+    why = Msg("call to {party} requested", party=_named(call))
+    add_note(uow, case, action=CALL_ACTION, by=by, why=why, now=now)
     uow.emit(CallRequested(case_id=case.id, call_id=call.id))
     return call
 
@@ -190,7 +192,8 @@ def calls_of_case(session: Session, case_id: str) -> list[CaseCall]:
 
 
 def _named(call: CaseCall) -> str:
-    return f"{call.party_name} ({call.party})" if call.party_name else call.party
+    party = term(call.party)  # "elder" in the reader's words; "contact:3" as it is
+    return Msg("{name} ({party})", name=call.party_name, party=party) if call.party_name else party
 
 
 def party_answered(call: CaseCall, outcome: str, duration_s: int | None) -> None:
@@ -208,21 +211,18 @@ def end_call(uow: SqlUnitOfWork, call: CaseCall, status: str, *, now: datetime) 
     case = uow.session.get(Case, call.case_id)
     if case is None:  # pragma: no cover - a call always has its case
         return False
+    how: Msg
     if status == "completed" and call.party_outcome == "completed":
-        how = f"talked {call.duration_s or 0} s"
+        how = Msg("talked {seconds} s", seconds=call.duration_s or 0)
     elif status == "completed":
-        how = f"the party did not answer ({call.party_outcome or 'no answer'})"
+        how = Msg(
+            "the party did not answer ({status})", status=term(call.party_outcome or "no answer")
+        )
     elif status == UNPLACED:
-        how = f"not placed: {call.detail}"
+        how = Msg("not placed: {detail}", detail=call.detail)
     else:
-        how = f"your phone did not answer ({status})"
-    add_note(
-        uow,
-        case,
-        action=CALL_ACTION,
-        by=call.operator,
-        why=f"call to {_named(call)}: {how}",
-        now=now,
-    )
+        how = Msg("your phone did not answer ({status})", status=term(status))
+    why = Msg("call to {party}: {outcome}", party=_named(call), outcome=how)
+    add_note(uow, case, action=CALL_ACTION, by=call.operator, why=why, now=now)
     uow.session.add(call)
     return True

@@ -149,7 +149,11 @@ def record_strike(
 ) -> MerchantStrike:
     """A bad callback counts against the merchant: yellow, then red, then removal."""
     merchant = get_merchant(uow.session, merchant_id, lock=True)
-    why = f"callback: quality={callback.quality}, satisfaction={callback.satisfaction}"
+    why = Msg(
+        "callback: quality {quality}, satisfaction {satisfaction}",
+        quality=callback.quality,
+        satisfaction=callback.satisfaction,
+    )
     strike = MerchantStrike(
         merchant_id=merchant_id,
         case_id=case.id,

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from care_api.domain.texts import msg_json
 from care_api.store.tables import Case, Device, DeviceEvent, DeviceHistory
 
 MAX_DETAIL_CHARS = 500
@@ -14,7 +15,10 @@ MAX_DETAIL_CHARS = 500
 def record_history(
     session: Session, device: Device, action: str, *, by: str, now: datetime, detail: str = ""
 ) -> DeviceHistory:
-    """Append a history row; `elder_id` is the binding the terminal has after it."""
+    """Append a history row; `elder_id` is the binding the terminal has after it.
+
+    A `Msg` detail is kept with its catalogue key, for the reader's language.
+    """
     row = DeviceHistory(
         device_id=device.device_id,
         at=now,
@@ -22,6 +26,7 @@ def record_history(
         action=action,
         elder_id=device.elder_id,
         detail=detail[:MAX_DETAIL_CHARS],
+        detail_msg=msg_json(detail),
     )
     session.add(row)
     return row

@@ -12,6 +12,7 @@ from care_api.domain.errors import Conflict
 from care_api.domain.events import DeviceLoginRevoked
 from care_api.domain.fleet import check_heartbeat_s
 from care_api.domain.phones import DEFAULT_REGION, to_e164
+from care_api.domain.texts import Msg
 from care_api.store.tables import Device, DeviceCommand, DeviceModel
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import resolve
@@ -58,12 +59,17 @@ def bind_device(
         return device
     before = device.elder_id
     if before is not None:
-        _close_device_case(uow, device, f"terminal moved to elder {elder_id}", by, now)
+        why = Msg("terminal moved to elder {elder}", elder=elder_id)
+        _close_device_case(uow, device, why, by, now)
     _clear_problems(device)
     device.elder_id = elder_id
     session.add(device)
     action = "bound" if before is None else "moved"
-    detail = f"elder {elder_id}" if before is None else f"elder {before} → elder {elder_id}"
+    detail = (
+        Msg("elder {elder}", elder=elder_id)
+        if before is None
+        else Msg("elder {before} → elder {elder}", before=before, elder=elder_id)
+    )
     record_history(session, device, action, by=by, now=now, detail=detail)
     log.info("device %s %s: %s", device_id, action, detail)
     return device
@@ -81,7 +87,7 @@ def retire_device(
     device = get_device(session, device_id)
     if device.status == RETIRED:
         return device
-    _close_device_case(uow, device, "terminal retired", by, now)
+    _close_device_case(uow, device, Msg("terminal retired"), by, now)
     _clear_problems(device)
     device.status = RETIRED
     session.add(device)

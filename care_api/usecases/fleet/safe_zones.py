@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from care_api.domain.errors import NotFound
 from care_api.domain.fleet import DevicePosition
 from care_api.domain.model import CaseKind
+from care_api.domain.texts import Msg
 from care_api.domain.zones import check_zone, distance_m, is_outside
 from care_api.store.tables import Case, Elder
 from care_api.store.uow import SqlUnitOfWork
@@ -120,7 +121,12 @@ def check_departure(
         case,
         action="note",
         by=ZONE_ACTOR,
-        why=f"safe zone: {zone.radius_m} m round {zone.lat:.6f},{zone.lon:.6f}",
+        why=Msg(
+            "safe zone: {radius} m round {lat},{lon}",
+            radius=zone.radius_m,
+            lat=f"{zone.lat:.6f}",
+            lon=f"{zone.lon:.6f}",
+        ),
         now=now,
     )
     zone.case_id = case.id

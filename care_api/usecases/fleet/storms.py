@@ -37,11 +37,11 @@ from care_api.domain.storms import (
     find_storms,
     may_close,
 )
-from care_api.domain.texts import Msg
+from care_api.domain.texts import Msg, msg_json
 from care_api.store.incident_tables import Incident, IncidentTerminal, TechSignal
 from care_api.store.tables import Case, Device, DeviceHistory, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
-from care_api.usecases.cases.log import move_case
+from care_api.usecases.cases.log import add_note, move_case
 from care_api.usecases.fleet.history import MAX_DETAIL_CHARS, record_history
 
 log = logging.getLogger(__name__)
@@ -137,9 +137,9 @@ def release_held(uow: SqlUnitOfWork, signal_id: int, *, now: datetime, tz: tzinf
     if taken is not None:
         return None  # the storm came and holds it (or closed and follows it up)
     if signal.trouble == Trouble.POWER_LOST and device.power_lost:
-        problem, trigger = Problem.POWER_LOST, Msg("mains power lost")
+        problem = Problem.POWER_LOST
     elif signal.trouble == Trouble.OFFLINE and device.outage_since is not None:
-        problem, trigger = Problem.OFFLINE, Msg("terminal offline")
+        problem = Problem.OFFLINE
     else:
         return None  # it came back meanwhile
     # The case reads as if it had opened at once: its trigger is what the family's SMS and
@@ -153,7 +153,7 @@ def release_held(uow: SqlUnitOfWork, signal_id: int, *, now: datetime, tz: tzinf
     return raise_problem(
         uow,
         device,
-        trigger=trigger,
+        trigger=trouble_text(problem),
         by=STORM_BY,
         now=now,
         tz=tz,
@@ -254,9 +254,30 @@ def _open(uow: SqlUnitOfWork, storm: Storm, device: Device, now: datetime) -> In
     return incident
 
 
-def where(incident: Incident) -> str:
+def where(incident: Incident) -> Msg:
     """Where the incident is, e.g. "district Huangpu", or "all terminals"."""
-    return f"{incident.scope} {incident.area}" if incident.area else "all terminals"
+    if not incident.area:
+        return Msg("all terminals")
+    if incident.scope == Scope.HUB:
+        return Msg("hub {area}", area=incident.area)
+    return Msg("district {area}", area=incident.area)
+
+
+def trouble_text(trouble: Trouble | Problem) -> Msg:
+    """A terminal's trouble as a person reads it, the same words its own case would use."""
+    if trouble in (Trouble.POWER_LOST, Problem.POWER_LOST):
+        return Msg("mains power lost")
+    return Msg("terminal offline")
+
+
+def _during(trouble: Trouble, incident_id: int, incident: Incident) -> Msg:
+    """A terminal's history line while an incident holds it."""
+    return Msg(
+        "{trouble} during area incident {incident} ({where})",
+        trouble=trouble_text(trouble),
+        incident=incident_id,
+        where=where(incident),
+    )
 
 
 def _id(incident: Incident) -> int:
@@ -313,7 +334,7 @@ def _join(
             "incident",
             by=STORM_BY,
             now=now,
-            detail=f"{trouble} during area incident {incident.id} ({where(incident)})",
+            detail=_during(trouble, _id(incident), incident),
         )
 
 
@@ -328,7 +349,9 @@ def _fold_case(uow: SqlUnitOfWork, device_id: str, incident: Incident, now: date
     ).first()
     if case is None or not is_unowned(CaseState(case.state)):
         return
-    why = f"part of area incident {incident.id} ({where(incident)})"
+    why = Msg(
+        "part of area incident {incident} ({where})", incident=_id(incident), where=where(incident)
+    )
     move_case(uow, case, CaseState.CANCELLED, by=STORM_BY, why=why, now=now)
 
 
@@ -358,15 +381,22 @@ def note_back(uow: SqlUnitOfWork, device: Device, *, now: datetime) -> Incident 
         return None
     session.refresh(incident)
     if may_close(incident.terminals, incident.back, uow.storm_rule.close_share):
-        close_incident(uow, incident, now=now, why="power back")
+        close_incident(uow, incident, now=now, why=Msg("power back"))
     return incident
 
 
-def close_incident(uow: SqlUnitOfWork, incident: Incident, *, now: datetime, why: str) -> None:
+def close_incident(uow: SqlUnitOfWork, incident: Incident, *, now: datetime, why: Msg) -> None:
     """Close with its figures; terminals still down get their own case after the follow-up."""
     incident.closed_at = now
     incident.open_key = None
-    incident.close_reason = f"{why}: {incident.back} of {incident.terminals} terminals back"
+    reason = Msg(
+        "{why}: {back} of {terminals} terminals back",
+        why=why,
+        back=incident.back,
+        terminals=incident.terminals,
+    )
+    incident.close_reason = reason
+    incident.close_reason_msg = msg_json(reason)
     uow.session.add(incident)
     due = now + timedelta(seconds=uow.storm_rule.followup_s)
     uow.session.add(
@@ -399,7 +429,7 @@ def sweep_incidents(uow_factory: UowFactory, now: datetime) -> int:
             )
         ).all():
             if still_down(uow.session, incident) == 0:
-                close_incident(uow, incident, now=now, why="signals stopped, terminals back")
+                close_incident(uow, incident, now=now, why=Msg("signals stopped, terminals back"))
                 closed += 1
         uow.commit()
     return closed
@@ -440,14 +470,21 @@ def follow_up(uow: SqlUnitOfWork, incident_id: int, *, now: datetime, tz: tzinfo
     opened = 0
     for device in devices:
         problem = Problem.POWER_LOST if device.power_lost else Problem.OFFLINE
-        span = now - (incident.closed_at or now)
-        trigger = (
-            f"{problem} still, {int(span.total_seconds() // 60)} min after "
-            f"area incident {incident.id} closed"
-        )
+        # The case and its family SMS read as a lone terminal's would: the incident is
+        # the centre's business, said on the case's history.
+        trigger = trouble_text(problem)
         case = raise_problem(
             uow, device, trigger=trigger, by=STORM_BY, now=now, tz=tz, problem=problem, storm=False
         )
+        if case is not None:
+            span = now - (incident.closed_at or now)
+            why = Msg(
+                "{trouble} still, {minutes} min after area incident {incident} closed",
+                trouble=trigger,
+                minutes=int(span.total_seconds() // 60),
+                incident=incident_id,
+            )
+            add_note(uow, case, action="note", by=STORM_BY, why=why, now=now)
         opened += case is not None
     return opened
 
@@ -502,8 +539,7 @@ def join_many(conn: Connection, held: Sequence[Held], now: datetime) -> None:
     returned: Counter[int] = Counter()
     for h in held:
         key = (_id(h.incident), h.device_id)
-        detail = f"{trouble} during area incident {key[0]} ({where(h.incident)})"
-        details.append(detail[:MAX_DETAIL_CHARS])
+        details.append(_during(trouble, key[0], h.incident))
         if key not in there:
             new.append(
                 {
@@ -548,7 +584,8 @@ def join_many(conn: Connection, held: Sequence[Held], now: datetime) -> None:
                 "by": STORM_BY,
                 "action": "incident",
                 "elder_id": h.elder_id,
-                "detail": detail,
+                "detail": detail[:MAX_DETAIL_CHARS],
+                "detail_msg": msg_json(detail),
             }
             for h, detail in zip(held, details, strict=True)
         ],
@@ -608,4 +645,4 @@ def count_back(uow: SqlUnitOfWork, device_ids: Sequence[str], now: datetime) -> 
             continue
         uow.session.refresh(incident)
         if may_close(incident.terminals, incident.back, share):
-            close_incident(uow, incident, now=now, why="power back")
+            close_incident(uow, incident, now=now, why=Msg("power back"))

@@ -24,6 +24,7 @@ from care_api.domain.hotline import (
 from care_api.domain.lines import kind_for_line
 from care_api.domain.model import CaseKind, ServiceLine, TimerPurpose
 from care_api.domain.phones import DEFAULT_REGION, e164_or_none
+from care_api.domain.texts import Msg, term
 from care_api.store.tables import Case, Device, Elder, HotlineCall, Timer, WalkInCaller
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import add_note, open_case
@@ -282,7 +283,12 @@ def mark_missed(
         case = uow.session.get(Case, call.case_id)
         if case is not None:
             local = due.astimezone(tz).strftime("%H:%M")
-            note = f"missed call from {call.phone} ({why}); call back by {local}"
+            note = Msg(
+                "missed call from {phone} ({why}); call back by {time}",
+                phone=call.phone,
+                why=why,
+                time=local,
+            )
             add_note(
                 uow,
                 case,
@@ -304,7 +310,8 @@ def dial_ended(
         if CallStatus(call.status) in WAITING:
             set_status(uow, call, CallStatus.ANSWERED, now=now)
         return False
-    return mark_missed(uow, call, why=f"operators {dial_status}", now=now, tz=tz)
+    why = Msg("no operator answered ({status})", status=term(dial_status))
+    return mark_missed(uow, call, why=why, now=now, tz=tz)
 
 
 def call_ended(
@@ -320,7 +327,8 @@ def call_ended(
     if CallStatus(call.status) is CallStatus.PROMPT:
         set_status(uow, call, CallStatus.HANDLED, now=now)
         return None
-    if mark_missed(uow, call, why=f"caller hung up ({call_status})", now=now, tz=tz):
+    why = Msg("caller hung up ({status})", status=term(call_status))
+    if mark_missed(uow, call, why=why, now=now, tz=tz):
         return call
     return None
 
@@ -349,8 +357,10 @@ def called_back(
     if call.case_id is not None:
         case = uow.session.get(Case, call.case_id)
         if case is not None:
-            why = f"called {call.phone} back" + (
-                f": {call.callback_note}" if call.callback_note else ""
+            why = (
+                Msg("called {phone} back: {note}", phone=call.phone, note=call.callback_note)
+                if call.callback_note
+                else Msg("called {phone} back", phone=call.phone)
             )
             add_note(uow, case, action="called_back", by=by, why=why, now=now)
     return call
@@ -368,7 +378,7 @@ def chase_missed(uow: SqlUnitOfWork, call_id: int, *, now: datetime) -> HotlineC
     if call.case_id is not None:
         case = uow.session.get(Case, call.case_id)
         if case is not None:
-            why = f"missed call from {call.phone} not called back within 5 minutes"
+            why = Msg("missed call from {phone} not called back within 5 minutes", phone=call.phone)
             add_note(uow, case, action="flag", by="system:vnh", why=why, now=now)
     return call
 

@@ -219,7 +219,9 @@ def _apply(
         )
     if report.type is ReportType.BOOT:
         # The seq window restarts by itself: dedup is by (device, boot, seq).
-        detail = f"boot {report.key.boot}, firmware {device.fw or 'unknown'}"
+        detail = Msg(
+            "boot {boot}, firmware {fw}", boot=report.key.boot, fw=device.fw or Msg("unknown")
+        )
         record_history(uow.session, device, "boot", by=by, now=now, detail=detail)
     if report.type is ReportType.CMD_RESULT:
         record_result(

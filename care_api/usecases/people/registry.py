@@ -12,6 +12,7 @@ from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.fleet import DEFAULT_HEARTBEAT_S, check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.phones import DEFAULT_REGION, to_e164
+from care_api.domain.texts import Msg
 from care_api.store.tables import Contact, Device, DeviceModel, Elder
 from care_api.usecases.cases.queries import Page
 from care_api.usecases.fleet.broker_passwords import broker_name_problem, mosquitto_hash
@@ -227,7 +228,8 @@ def provision_device(
     )
     session.add(device)
     session.flush()
-    record_history(session, device, "provisioned", by=by, now=now, detail=f"elder {elder_id}")
+    detail = Msg("elder {elder}", elder=elder_id)
+    record_history(session, device, "provisioned", by=by, now=now, detail=detail)
     return device, secret
 
 
