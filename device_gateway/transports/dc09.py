@@ -50,7 +50,7 @@ from device_gateway.protocol.model import (
     WireEvent,
 )
 from device_gateway.protocol.urgency import dc09_frame_is_urgent
-from device_gateway.transports.tcp import bound_address, open_listener, parse_listen
+from device_gateway.transports.tcp import AwaitingAnswers, Listening, open_listener, parse_listen
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class Dc09Receipt:
     key: tuple[str, int, int] | None = field(default=None)
 
 
-class Dc09Transport:
+class Dc09Transport(Listening):
     """The gateway's DC-09 receiver: frames in, ACK / NAK / DUH out, on the same connection."""
 
     def __init__(
@@ -186,7 +186,7 @@ class Dc09Transport:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()  # guards _pending, _counts, _connections
-        self._pending: dict[tuple[str, int, int], list[Dc09Receipt]] = {}
+        self._pending = AwaitingAnswers[Dc09Receipt](self._lock)
         self._connections: set[_Connection] = set()
         self._per_source: Counter[str] = Counter()
         self._counts = dict.fromkeys(
@@ -196,22 +196,6 @@ class Dc09Transport:
     @property
     def source(self) -> str:
         return SOURCE
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """Where it listens (the real port once started with port 0)."""
-        return bound_address(self._server, self.host, self.port)
-
-    def health(self) -> dict[str, object]:
-        """Listening address, open connections, reply counts and refusals, for /healthz."""
-        with self._lock:
-            host, port = self.address
-            return {
-                "listen": f"{host}:{port}",
-                "listening": self._server is not None,
-                "connections": len(self._connections),
-                **self._counts,
-            }
 
     def listen(self) -> None:
         """Bind and listen; OSError when the address is taken. `start` does it if not done."""
@@ -265,8 +249,7 @@ class Dc09Transport:
         event = event_of(message, now)
         if event is not None:
             receipt.key = (event.device_id, event.boot, event.seq)
-            with self._lock:
-                self._pending.setdefault(receipt.key, []).append(receipt)
+            self._pending.hold(receipt.key, receipt)
         return Decoded(device_id_for(message.account), event=event)
 
     def answer(self, item: Inbound, *, refused: str | None) -> None:
@@ -299,11 +282,7 @@ class Dc09Transport:
 
     def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
         """ACK (accepted, duplicate) or DUH (rejected) the message intake just answered."""
-        with self._lock:
-            waiting = self._pending.get((device_id, ack.boot or 0, ack.seq or 0))
-            receipt = waiting.pop(0) if waiting else None
-            if waiting == []:
-                del self._pending[(device_id, ack.boot or 0, ack.seq or 0)]
+        receipt = self._pending.take((device_id, ack.boot or 0, ack.seq or 0))
         if receipt is None or receipt.message is None:
             log.warning("DC-09 answer for %s seq %s has no message waiting", device_id, ack.seq)
             return
@@ -316,12 +295,7 @@ class Dc09Transport:
         """Forget a frame left without an answer (the panel resends it)."""
         if not isinstance(receipt, Dc09Receipt) or receipt.key is None:
             return
-        with self._lock:
-            waiting = self._pending.get(receipt.key, [])
-            if receipt in waiting:
-                waiting.remove(receipt)
-            if not waiting:
-                self._pending.pop(receipt.key, None)
+        self._pending.forget(receipt.key, receipt)
 
     def send_news(self, device_id: str, news: CaseNews) -> None:
         # DC-09 has no way back to a panel but the answer to its message.

@@ -57,7 +57,7 @@ from device_gateway.protocol.watch_codec import (
     link_battery,
     reply_to,
 )
-from device_gateway.transports.tcp import bound_address, open_listener, parse_listen
+from device_gateway.transports.tcp import AwaitingAnswers, Listening, open_listener, parse_listen
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class WatchReceipt:
     key: tuple[str, int, int] | None = field(default=None)
 
 
-class WatchTransport:
+class WatchTransport(Listening):
     """The gateway's watch receiver: frames in, `LK`/`AL` answers out on the same connection."""
 
     def __init__(
@@ -194,7 +194,7 @@ class WatchTransport:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # guards _pending, _counts, _connections, _per_source
-        self._pending: dict[tuple[str, int, int], list[WatchReceipt]] = {}
+        self._pending = AwaitingAnswers[WatchReceipt](self._lock)
         self._connections: set[_Connection] = set()
         self._by_watch: dict[str, _Connection] = {}  # the newest connection of each watch
         self._per_source: dict[str, int] = {}
@@ -221,22 +221,6 @@ class WatchTransport:
         """True while the watch holds a connection open to this receiver."""
         with self._lock:
             return watch_id in self._by_watch
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """Where it listens (the real port once started with port 0)."""
-        return bound_address(self._server, self.host, self.port)
-
-    def health(self) -> dict[str, object]:
-        """Listening address, open connections and counters, for /healthz."""
-        with self._lock:
-            host, port = self.address
-            return {
-                "listen": f"{host}:{port}",
-                "listening": self._server is not None,
-                "connections": len(self._connections),
-                **self._counts,
-            }
 
     def listen(self) -> None:
         """Bind and listen; OSError when the address is taken. `start` does it if not done."""
@@ -295,8 +279,7 @@ class WatchTransport:
             return None
         if event is not None:
             receipt.key = (event.device_id, event.boot, event.seq)
-            with self._lock:
-                self._pending.setdefault(receipt.key, []).append(receipt)
+            self._pending.hold(receipt.key, receipt)
         alarms = position.alarms if position is not None else frozenset()
         # Only the alarm counts: positions repeat the taken-off bit for as long as it is off.
         taken_off = frame.keyword == ALARM_KEYWORD and WatchAlarm.TAKEN_OFF in alarms
@@ -322,11 +305,7 @@ class WatchTransport:
     def send_ack(self, device_id: str, ack: Ack, *, urgent: bool = False) -> None:
         """Answer the frame intake just committed (or close, when intake refused the watch)."""
         key = (device_id, ack.boot or 0, ack.seq or 0)
-        with self._lock:
-            waiting = self._pending.get(key)
-            receipt = waiting.pop(0) if waiting else None
-            if waiting == []:
-                del self._pending[key]
+        receipt = self._pending.take(key)
         if receipt is None:
             log.warning("watch answer for %s seq %s has no frame waiting", device_id, ack.seq)
             return
@@ -339,12 +318,7 @@ class WatchTransport:
         """Forget a frame left without an answer (the watch resends an alarm)."""
         if not isinstance(receipt, WatchReceipt) or receipt.key is None:
             return
-        with self._lock:
-            waiting = self._pending.get(receipt.key, [])
-            if receipt in waiting:
-                waiting.remove(receipt)
-            if not waiting:
-                self._pending.pop(receipt.key, None)
+        self._pending.forget(receipt.key, receipt)
 
     def send_news(self, device_id: str, news: CaseNews) -> None:
         # A watch shows nothing of its case: the answer to its alarm is all it takes.
