@@ -16,6 +16,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, exc, make_url
 from sqlmodel import create_engine
 
+from care_api.store.background import Background
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -122,23 +124,15 @@ class WalCheckpointer:
         self._restart_pages = restart_pages
         self._commits = 0  # since the last checkpoint; a lost count only delays one
         event.listen(engine, "commit", self._count_commit)
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = Background("vnh-checkpoint", self._run, join_s=CHECKPOINT_JOIN_S)
 
     def start(self) -> None:
         """Start the checkpointing thread."""
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="vnh-checkpoint", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the thread after a last checkpoint."""
-        self._stopping.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(CHECKPOINT_JOIN_S)
-            if thread.is_alive():
-                log.warning("WAL checkpointer did not stop within %.0f s", CHECKPOINT_JOIN_S)
+        self._thread.stop()
 
     def checkpoint(self) -> int:
         """Copy what the WAL holds back into the database, as far as readers allow.
@@ -160,8 +154,8 @@ class WalCheckpointer:
     def _count_commit(self, _conn: object) -> None:
         self._commits += 1
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self._every_s):
+    def _run(self, stopping: threading.Event) -> None:
+        while not stopping.wait(self._every_s):
             if self._commits >= CHECKPOINT_AFTER_COMMITS:
                 self._commits = 0
                 self._checkpoint_quietly()

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String, bindparam, case, func, or_, update
 from sqlalchemy.exc import OperationalError
 
+from care_api.store.background import Background
 from care_api.store.tables import Device
 from care_api.store.types import UtcDateTime
 from care_api.store.uow import SqlUnitOfWork, UowFactory
@@ -158,27 +159,18 @@ class HeartbeatFlusher:
         self._book = book
         self._uow_factory = uow_factory
         self._interval_s = interval_s
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = Background("vnh-heartbeats", self._run, join_s=STOP_JOIN_S, wake=book.wake)
 
     def start(self) -> None:
         """Start the flushing thread."""
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="vnh-heartbeats", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the thread after a last flush, so no heartbeat recorded before is lost."""
-        self._stopping.set()
-        self._book.wake()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(STOP_JOIN_S)
-            if thread.is_alive():
-                log.warning("heartbeat flusher did not stop within %.0f s", STOP_JOIN_S)
+        self._thread.stop()
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
+    def _run(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
             self._book.wait_due(self._interval_s)
             self._flush_once()
         self._flush_once()
