@@ -239,13 +239,17 @@ class Hotline:
             first = CONNECTING_TEXT
             response = VoiceResponse()
             if isinstance(choice, ServiceLine) and call.elder_id is not None:
-                key = f"key {digits[:1]}" if digits else "no key"
+                trigger = (
+                    Msg("phone call, key {key}", key=digits[:1])
+                    if digits
+                    else Msg("phone call, no key")
+                )
                 case, joined = open_or_join(
                     uow,
                     call.elder_id,
                     choice,
                     by=f"phone:{call.phone}",
-                    trigger=f"phone call, {key}",
+                    trigger=trigger,
                     now=now,
                     tz=self._services.tz,
                 )

@@ -463,6 +463,11 @@ def test_an_sms_from_an_elder_opens_a_case_with_the_text_and_joins_it_next_time(
     [case] = cases_of(svc, elder_id)
     assert reply.startswith(f"Your message reached the care centre (case {case.id})")
     assert case.kind == "consult" and "heater" in case.summary
+    # The operator reads the text as the case's title, in the console's language.
+    for language, title in (("zh-CN", "短信：My heater"), ("en", "SMS: My heater")):
+        headers = {**staff_headers(svc), "Accept-Language": language}
+        shown = client.get(f"/api/v1/cases/{case.id}", headers=headers).json()
+        assert shown["summary"].startswith(title)
     assert ("sms", f"phone:{ELDER_PHONE}", "My heater is broken, please send someone") in (
         history(svc, case.id)
     )

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, tzinfo
 from sqlmodel import col, select
 
 from care_api.domain.model import CaseKind, TimerPurpose
+from care_api.domain.texts import Msg
 from care_api.i18n import t
 from care_api.store.tables import Case, Contact, Device, Elder, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
@@ -120,7 +121,7 @@ def open_taken_off_case(
         uow,
         kind=CaseKind.CARE,
         elder_id=elder_id,
-        trigger=f"the watch has been off the wrist for {minutes} min",
+        trigger=Msg("the watch has been off the wrist for {minutes} min", minutes=minutes),
         by=WORN_ACTOR,
         now=now,
         tz=tz,

@@ -24,7 +24,7 @@ from care_api.domain.hotline import (
 from care_api.domain.lines import kind_for_line
 from care_api.domain.model import CaseKind, ServiceLine, TimerPurpose
 from care_api.domain.phones import DEFAULT_REGION, e164_or_none
-from care_api.domain.texts import Msg, term
+from care_api.domain.texts import Msg, msg_json, term
 from care_api.store.tables import Case, Device, Elder, HotlineCall, Timer, WalkInCaller
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import add_note, open_case
@@ -219,9 +219,12 @@ def text_in(
     joined = case is not None
     if case is None:
         case, _ = open_or_join(
-            uow, elder_id, None, by=caller.by, trigger="SMS to the centre", now=now, tz=tz
+            uow, elder_id, None, by=caller.by, trigger=Msg("SMS to the centre"), now=now, tz=tz
         )
-        case.summary = f"SMS: {body}"[:500]
+        # The text is the title the operator reads; its key goes too, or the API would show
+        # the opening's title instead.
+        summary = Msg("SMS: {text}", text=body)
+        case.summary, case.summary_msg = summary[:500], msg_json(summary)
         uow.session.add(case)
     add_note(uow, case, action="sms", by=caller.by, why=body, now=now)
     attach(uow, call, case, elder_id=elder_id, now=now)
