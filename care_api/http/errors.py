@@ -11,6 +11,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 
 from care_api.domain.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
+from care_api.domain.texts import Msg
+from care_api.http.reader_language import reader_language
+from care_api.i18n import render
 from care_api.log_privacy import mask_phones_in
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,9 @@ def _request_line(request: Request) -> str:
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     code = next(c for t, c in _STATUS_OF.items() if isinstance(exc, t))
     log.info("%s → %d: %s", _request_line(request), code, mask_phones_in(str(exc)))
-    return JSONResponse({"detail": str(exc)}, status_code=code)
+    said = exc.args[0] if exc.args else ""
+    detail = render(reader_language(), said) if isinstance(said, Msg) else str(exc)
+    return JSONResponse({"detail": detail}, status_code=code)
 
 
 async def _invalid_row(request: Request, exc: Exception) -> JSONResponse:

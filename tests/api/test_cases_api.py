@@ -230,7 +230,17 @@ def test_cases_illegal_move_is_409(api: TestClient, two_elders: tuple[int, int, 
     first = two_elders[2]
     resp = api.post(f"/api/v1/cases/{first}/on-site", headers=ADMIN)
     assert resp.status_code == 409
-    assert resp.json() == {"detail": f"case {first} cannot go from open to on_site"}
+    assert resp.json() == {"detail": f"case {first} cannot go from open to on site"}
+    # The console's operator reads it in the console's language.
+    chinese = {**ADMIN, "Accept-Language": "zh-CN"}
+    resp = api.post(f"/api/v1/cases/{first}/on-site", headers=chinese)
+    assert resp.json() == {"detail": f"案件{first}不能从待处理转为已到场"}
+    taken = api.post(f"/api/v1/cases/{first}/ack", headers=ADMIN)
+    assert taken.status_code == 200
+    other = {**mint(api, "operator", "Li Na"), "Accept-Language": "zh-CN"}
+    resp = api.post(f"/api/v1/cases/{first}/ack", headers=other)
+    assert resp.status_code == 409
+    assert resp.json() == {"detail": f"案件{first}已由admin:admin接单"}
 
 
 def wait_for_lock_waiter(services: Services) -> None:

@@ -12,7 +12,7 @@ from care_api.domain.cases import ACTIVE, AWAITING_CALLBACK, UNOWNED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, TimerPurpose
 from care_api.domain.survey import callback_line
-from care_api.domain.texts import Msg, term
+from care_api.domain.texts import Msg, state_word, term
 from care_api.store.tables import Case, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.callbacks import (
@@ -39,7 +39,7 @@ def get_case(session: Session, case_id: str) -> Case:
     """The case, or NotFound."""
     case = session.get(Case, case_id)
     if case is None:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     return case
 
 
@@ -48,7 +48,7 @@ def _lock_case(session: Session, case_id: str) -> Case:
     # second sees the first one's owner (first-receiver ownership). SQLite has one writer.
     case = session.get(Case, case_id, with_for_update=True)
     if case is None:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     return case
 
 
@@ -83,7 +83,11 @@ def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via
         uow.session.refresh(case)
         if case.owner == by:
             return case
-        raise Conflict(f"case {case_id} is already taken by {case.owner or 'someone'}")
+        raise Conflict(
+            Msg("case {case_id} is already taken by {owner}", case_id=case_id, owner=case.owner)
+            if case.owner
+            else Msg("case {case_id} is already taken", case_id=case_id)
+        )
     move_case(
         uow,
         case,
@@ -151,7 +155,13 @@ def record_callback(
     """
     case = _lock_case(uow.session, case_id)
     if case.state not in AWAITING_CALLBACK:
-        raise Conflict(f"case {case_id} is {case.state}; a callback follows resolution")
+        raise Conflict(
+            Msg(
+                "case {case_id} is {state}; a callback follows resolution",
+                case_id=case_id,
+                state=state_word(case.state),
+            )
+        )
     add_note(uow, case, action="callback", by=by, why=callback_line(result), now=now)
     row = store_callback(uow.session, case, result, by=by, now=now)
     if not row.reached:

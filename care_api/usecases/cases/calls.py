@@ -159,10 +159,10 @@ def request_call(
     """Keep the operator's call as a row and on the history; the alerts place it."""
     party = find_party(uow.session, case, to)
     if not party.phone:
-        raise Conflict(f"{party.key} has no phone number on file")
+        raise Conflict(Msg("{key} has no phone number on file", key=term(party.key)))
     first = operator_phone(uow.session, by_name, by, given_phone, now=now, region=region)
     if first == party.phone:
-        raise InvalidInput("your phone and the party's are the same number")
+        raise InvalidInput(Msg("your phone and the party's are the same number"))
     call = CaseCall(
         case_id=case.id,
         party=party.key,

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from care_api.domain.errors import InvalidInput
 from care_api.domain.model import CaseKind, ServiceLine
-from care_api.domain.texts import N_
+from care_api.domain.texts import N_, Msg
 from care_api.i18n import LANGUAGES, t
 from care_api.store.desk_tables import CaseOutcome, CaseScript, HandoverNote, OutcomeCode
 from care_api.store.tables import Case, CaseEvent
@@ -84,7 +84,7 @@ def add_case_note(
         raise InvalidInput(f"a note is one of {', '.join(NOTE_ACTIONS)}")
     words = text.strip()
     if not words:
-        raise InvalidInput("a note needs some text")
+        raise InvalidInput(Msg("a note needs some text"))
     return add_note(uow, case, action=action, by=by, why=words[:NOTE_MAX], now=now)
 
 
@@ -92,7 +92,7 @@ def add_handover(session: Session, text: str, *, by: str, now: datetime) -> Hand
     """A note from this shift to the next one, on the board."""
     words = text.strip()
     if not words:
-        raise InvalidInput("a handover note needs some text")
+        raise InvalidInput(Msg("a handover note needs some text"))
     note = HandoverNote(at=now, by=by, text=words[:HANDOVER_MAX])
     session.add(note)
     return note
@@ -131,20 +131,30 @@ def outcome_codes(session: Session) -> list[Outcome]:
 
 def _labels(where: str, raw: object) -> dict[str, str]:
     if not isinstance(raw, Mapping) or not raw:
-        raise InvalidInput(f"{where}: labels must name the words in at least one language")
+        raise InvalidInput(
+            Msg("{where}: labels must name the words in at least one language", where=where)
+        )
     labels: dict[str, str] = {}
     for lang, text in raw.items():
         if lang not in LANGUAGES:
             raise InvalidInput(f"{where}: language {lang} is not one of {', '.join(LANGUAGES)}")
         if not isinstance(text, str) or not 0 < len(text.strip()) <= LABEL_MAX:
-            raise InvalidInput(f"{where}: a label is text of 1 to {LABEL_MAX} characters")
+            raise InvalidInput(
+                Msg(
+                    "{where}: a label is text of 1 to {most} characters",
+                    where=where,
+                    most=LABEL_MAX,
+                )
+            )
         labels[lang] = text.strip()
     return labels
 
 
 def _code(where: str, raw: object) -> str:
     if not isinstance(raw, str) or not CODE.match(raw):
-        raise InvalidInput(f"{where}: a code is lower-case letters, digits and _ (up to 32)")
+        raise InvalidInput(
+            Msg("{where}: a code is lower-case letters, digits and _ (up to 32)", where=where)
+        )
     return raw
 
 
@@ -153,13 +163,13 @@ def put_outcome_codes(
 ) -> list[Outcome]:
     """Replace the outcome codes; codes already recorded on cases keep counting by name."""
     if not codes or len(codes) > MAX_CODES:
-        raise InvalidInput(f"give 1 to {MAX_CODES} outcome codes")
+        raise InvalidInput(Msg("give 1 to {most} outcome codes", most=MAX_CODES))
     checked = [
         Outcome(_code(f"code {i}", c.get("code")), _labels(f"code {i}", c.get("labels")))
         for i, c in enumerate(codes)
     ]
     if len({o.code for o in checked}) != len(checked):
-        raise InvalidInput("an outcome code is listed twice")
+        raise InvalidInput(Msg("an outcome code is listed twice"))
     for row in session.exec(select(OutcomeCode)).all():
         session.delete(row)
     session.flush()
@@ -189,7 +199,9 @@ def record_outcome(
 ) -> CaseOutcome:
     """Code how the case ended; an unknown code is refused (422) before anything is written."""
     if code not in {o.code for o in outcome_codes(session)}:
-        raise InvalidInput(f"outcome {code!r} is not one of the centre's outcome codes")
+        raise InvalidInput(
+            Msg("outcome '{code}' is not one of the centre's outcome codes", code=code)
+        )
     row = session.get(CaseOutcome, case.id)
     if row is None:
         row = CaseOutcome(case_id=case.id, code=code, by=by, at=now)
@@ -264,13 +276,13 @@ def put_script(
 ) -> Script:
     """Replace the procedure of `kind` on `line` (None: every line without its own)."""
     if not steps or len(steps) > MAX_STEPS:
-        raise InvalidInput(f"a procedure has 1 to {MAX_STEPS} steps")
+        raise InvalidInput(Msg("a procedure has 1 to {most} steps", most=MAX_STEPS))
     checked = [
         ScriptStep(_code(f"step {i}", s.get("id")), _labels(f"step {i}", s.get("labels")))
         for i, s in enumerate(steps)
     ]
     if len({s.id for s in checked}) != len(checked):
-        raise InvalidInput("a step id is listed twice")
+        raise InvalidInput(Msg("a step id is listed twice"))
     key = (kind.value, _script_line(line))
     row = session.get(CaseScript, key) or CaseScript(kind=key[0], line=key[1], updated_at=now)
     row.steps = [{"id": s.id, "labels": s.labels} for s in checked]
@@ -299,7 +311,7 @@ def tick_step(
     script = get_script(uow.session, CaseKind(case.kind), case.line)
     step = next((s for s in script.steps if s.id == step_id), None)
     if step is None:
-        raise InvalidInput(f"step {step_id!r} is not in this case's procedure")
+        raise InvalidInput(Msg("step '{step_id}' is not in this case's procedure", step_id=step_id))
     done = ticked_steps(
         uow.session.exec(
             select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.action == SCRIPT_TICK)

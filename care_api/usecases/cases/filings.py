@@ -14,7 +14,7 @@ from sqlmodel import select
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.lines import kind_for_line
 from care_api.domain.model import SYSTEM, CaseKind, CaseState, ServiceLine
-from care_api.domain.texts import Msg, stored_text, term
+from care_api.domain.texts import Msg, state_word, stored_text, term
 from care_api.domain.workdays import Matter, extended_due
 from care_api.store.tables import Case, CaseDeadline, CaseNeed
 from care_api.store.uow import SqlUnitOfWork
@@ -73,7 +73,7 @@ def file_case(
     elif filing.line is not None:
         kind = kind_for_line(filing.line)
     else:
-        raise InvalidInput("a filed case needs a kind or a service line")
+        raise InvalidInput(Msg("a filed case needs a kind or a service line"))
     if kind not in FILED_KINDS:
         raise InvalidInput(f"a case filed by hand is one of {', '.join(sorted(FILED_KINDS))}")
     get_elder(uow.session, filing.elder_id)
@@ -122,16 +122,27 @@ def extend_case(
     """Give the case its one extension of at most 15 working days, counted from its due date."""
     case = uow.session.get(Case, case_id, with_for_update=True)
     if case is None:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     deadline = get_deadline(uow, case_id)
     if deadline is None:
-        raise Conflict(f"case {case_id} has no working-day deadline to extend")
+        raise Conflict(Msg("case {case_id} has no working-day deadline to extend", case_id=case_id))
     if case.state in SETTLED:
-        raise Conflict(f"case {case_id} is {case.state}; its deadline no longer runs")
+        raise Conflict(
+            Msg(
+                "case {case_id} is {state}; its deadline no longer runs",
+                case_id=case_id,
+                state=state_word(case.state),
+            )
+        )
     if deadline.extended_days:
-        raise Conflict(f"case {case_id} was extended once already; there is no second extension")
+        raise Conflict(
+            Msg(
+                "case {case_id} was extended once already; there is no second extension",
+                case_id=case_id,
+            )
+        )
     if not reason.strip():
-        raise InvalidInput("an extension needs a reason")
+        raise InvalidInput(Msg("an extension needs a reason"))
     deadline.due_at = extended_due(deadline.due_at, days, load_calendar(uow.session), tz)
     deadline.extended_days = days
     deadline.extension_reason = reason.strip()

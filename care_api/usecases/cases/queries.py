@@ -12,6 +12,7 @@ from care_api.domain.cases import ACTIVE
 from care_api.domain.channels import Channel
 from care_api.domain.errors import InvalidInput
 from care_api.domain.model import CaseKind, CaseState, ServiceLine
+from care_api.domain.texts import Msg
 from care_api.store.tables import Case, CaseEvent, Notification
 
 MAX_PAGE = 200
@@ -26,9 +27,9 @@ class Page:
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_PAGE:
-            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+            raise InvalidInput(Msg("limit must be between 1 and {most}", most=MAX_PAGE))
         if self.offset < 0:
-            raise InvalidInput("offset must not be negative")
+            raise InvalidInput(Msg("offset must not be negative"))
 
 
 @dataclass(frozen=True, slots=True)

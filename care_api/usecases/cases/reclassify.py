@@ -57,7 +57,7 @@ def _target(
     old_line = ServiceLine(case.line) if case.line is not None else None
     if kind is None:
         if line is None:
-            raise InvalidInput("reclassifying needs a kind or a service line")
+            raise InvalidInput(Msg("reclassifying needs a kind or a service line"))
         kind = old_kind if fits(old_kind, line) else kind_for_line(line)
     elif line is None:
         line = old_line if fits(kind, old_line) else default_line(kind)
@@ -93,9 +93,9 @@ def reclassify(
     # Locked like every other change of a case, so two operators' edits queue up.
     case = uow.session.get(Case, case_id, with_for_update=True)
     if case is None:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     if case.state is CaseState.CLOSED:
-        raise Conflict(f"case {case_id} is closed; it keeps its kind")
+        raise Conflict(Msg("case {case_id} is closed; it keeps its kind", case_id=case_id))
     old = case.kind
     old_line = case.line
     kind, line = _target(case, kind, line)

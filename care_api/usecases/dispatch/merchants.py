@@ -44,7 +44,9 @@ def create_merchant(
     raw = data.get("categories") or []
     categories: Sequence[object] = raw if isinstance(raw, list | tuple) else []
     if not 1 <= len(categories) <= MAX_CATEGORIES:
-        raise InvalidInput(f"categories must be a list of 1 to {MAX_CATEGORIES} words")
+        raise InvalidInput(
+            Msg("categories must be a list of 1 to {most} words", most=MAX_CATEGORIES)
+        )
     fields = {"name", "phone", "lat", "lon", "rating", "language"}
     merchant = Merchant.model_validate(
         {
@@ -84,7 +86,7 @@ def get_merchant(session: Session, merchant_id: int, *, lock: bool = False) -> M
     """The merchant, or NotFound."""
     merchant = session.get(Merchant, merchant_id, with_for_update=lock)
     if merchant is None:
-        raise NotFound(f"merchant {merchant_id} not found")
+        raise NotFound(Msg("merchant {merchant_id} not found", merchant_id=merchant_id))
     return merchant
 
 
@@ -190,13 +192,19 @@ def revoke_strike(
 ) -> Merchant:
     """An admin takes a strike back; the merchant's standing is worked out again."""
     if not reason.strip():
-        raise InvalidInput("revoking a strike needs a reason")
+        raise InvalidInput(Msg("revoking a strike needs a reason"))
     merchant = get_merchant(session, merchant_id, lock=True)
     strike = session.get(MerchantStrike, strike_id)
     if strike is None or strike.merchant_id != merchant_id:
-        raise NotFound(f"strike {strike_id} of merchant {merchant_id} not found")
+        raise NotFound(
+            Msg(
+                "strike {strike_id} of merchant {merchant_id} not found",
+                strike_id=strike_id,
+                merchant_id=merchant_id,
+            )
+        )
     if strike.revoked_at is not None:
-        raise Conflict(f"strike {strike_id} was revoked already")
+        raise Conflict(Msg("strike {strike_id} was revoked already", strike_id=strike_id))
     strike.revoked_at = now
     strike.revoked_by = by
     strike.revoke_reason = reason.strip()

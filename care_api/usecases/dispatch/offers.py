@@ -15,7 +15,7 @@ from care_api.domain.cases import ALLOWED, is_unowned
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.events import VolunteersRequested
 from care_api.domain.model import SYSTEM, CaseKind, CaseState, TimerPurpose
-from care_api.domain.texts import Msg, stored_text, term
+from care_api.domain.texts import Msg, state_word, stored_text, term
 from care_api.domain.volunteering import Offeree
 from care_api.store.tables import Case, CaseNeed, Elder, Timer, Volunteer, VolunteerTask
 from care_api.store.uow import SqlUnitOfWork
@@ -135,14 +135,35 @@ def request_offers(
     """
     case = uow.session.get(Case, case_id, with_for_update=True)
     if case is None:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     if case.kind != CaseKind.CARE:
-        raise Conflict(f"case {case_id} is a {case.kind} case; only care cases go to volunteers")
+        raise Conflict(
+            Msg(
+                "case {case_id} is a {kind} case; only care cases go to volunteers",
+                case_id=case_id,
+                kind=term(case.kind),
+            )
+        )
     if not is_unowned(case.state):
-        owner = f" by {case.owner}" if case.owner else ""
-        raise Conflict(f"case {case_id} is {case.state}{owner}; offers are for unowned cases")
+        state = state_word(case.state)
+        raise Conflict(
+            Msg(
+                "case {case_id} is {state} by {owner}; offers are for unowned cases",
+                case_id=case_id,
+                state=state,
+                owner=case.owner,
+            )
+            if case.owner
+            else Msg(
+                "case {case_id} is {state}; offers are for unowned cases",
+                case_id=case_id,
+                state=state,
+            )
+        )
     if has_open_offers(uow.session, case_id) or _pending_ring(uow.session, case_id):
-        raise Conflict(f"case {case_id} is being offered to volunteers already")
+        raise Conflict(
+            Msg("case {case_id} is being offered to volunteers already", case_id=case_id)
+        )
     if need is not None:
         row = uow.session.get(CaseNeed, case_id) or CaseNeed(case_id=case_id)
         row.need = need.need[:500]
@@ -252,7 +273,7 @@ def get_task(session: Session, task_id: int, volunteer_id: int | None) -> Volunt
     """The task; NotFound also when it is another volunteer's (`volunteer_id` None: staff)."""
     task = session.get(VolunteerTask, task_id)
     if task is None or (volunteer_id is not None and task.volunteer_id != volunteer_id):
-        raise NotFound(f"task {task_id} not found")
+        raise NotFound(Msg("task {task_id} not found", task_id=task_id))
     return task
 
 
@@ -265,12 +286,18 @@ def accept_offer(
     """
     task = task_of(uow.session, case_id, volunteer_id)
     if task is None:
-        raise NotFound(f"no task of case {case_id} was offered to volunteer {volunteer_id}")
+        raise NotFound(
+            Msg(
+                "no task of case {case_id} was offered to volunteer {volunteer_id}",
+                case_id=case_id,
+                volunteer_id=volunteer_id,
+            )
+        )
     if task.status == TaskStatus.DONE:
-        raise Conflict(f"task {task.id} is done already")
+        raise Conflict(Msg("task {task} is done already", task=task.id))
     if task.status == TaskStatus.WITHDRAWN and _unowned(uow.session, case_id):
         # Withdrawn while nobody owns the case: it was reclassified, no longer a care task.
-        raise Conflict(f"the offer of case {case_id} was withdrawn")
+        raise Conflict(Msg("the offer of case {case_id} was withdrawn", case_id=case_id))
     case = acknowledge(uow, case_id, by=volunteer_actor(volunteer_id), now=now, via=via)
     if task.status != TaskStatus.ACCEPTED:
         task.status = TaskStatus.ACCEPTED
@@ -289,9 +316,21 @@ def decline_offer(
     """
     task = task_of(uow.session, case_id, volunteer_id)
     if task is None:
-        raise NotFound(f"no task of case {case_id} was offered to volunteer {volunteer_id}")
+        raise NotFound(
+            Msg(
+                "no task of case {case_id} was offered to volunteer {volunteer_id}",
+                case_id=case_id,
+                volunteer_id=volunteer_id,
+            )
+        )
     if task.status not in OPEN:
-        raise Conflict(f"task {task.id} is {task.status}; only an open offer can be declined")
+        raise Conflict(
+            Msg(
+                "task {task} is {status}; only an open offer can be declined",
+                task=task.id,
+                status=term(task.status),
+            )
+        )
     task.status = TaskStatus.DECLINED
     task.answered_at = now
     uow.session.add(task)
@@ -331,7 +370,13 @@ def finish_task(uow: SqlUnitOfWork, task_id: int, volunteer_id: int, *, now: dat
     """The volunteer reports the task done: the case is resolved and waits for its callback."""
     task = get_task(uow.session, task_id, volunteer_id)
     if task.status != TaskStatus.ACCEPTED:
-        raise Conflict(f"task {task_id} is {task.status}; only an accepted task can be done")
+        raise Conflict(
+            Msg(
+                "task {task_id} is {status}; only an accepted task can be done",
+                task_id=task_id,
+                status=term(task.status),
+            )
+        )
     case = resolve(
         uow, task.case_id, by=volunteer_actor(volunteer_id), why=Msg("volunteer: done"), now=now
     )
@@ -349,7 +394,7 @@ def task_row(session: Session, task_id: int) -> TaskRow:
         .where(VolunteerTask.id == task_id)
     ).first()
     if found is None:
-        raise NotFound(f"task {task_id} not found")
+        raise NotFound(Msg("task {task_id} not found", task_id=task_id))
     return TaskRow(*found)
 
 

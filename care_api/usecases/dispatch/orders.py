@@ -31,7 +31,7 @@ from care_api.domain.events import CaseNobodyTook
 from care_api.domain.geo import haversine_km
 from care_api.domain.model import SYSTEM, CaseKind, TimerPurpose
 from care_api.domain.rota import is_open
-from care_api.domain.texts import Msg
+from care_api.domain.texts import Msg, state_word, term
 from care_api.store.tables import Case, Elder, Merchant, OrderAttempt, ServiceOrder, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import acknowledge, get_case, resolve
@@ -57,7 +57,7 @@ def get_order(session: Session, order_id: int, *, lock: bool = False) -> Service
     """The order, or NotFound."""
     order = session.get(ServiceOrder, order_id, with_for_update=lock)
     if order is None:
-        raise NotFound(f"order {order_id} not found")
+        raise NotFound(Msg("order {order_id} not found", order_id=order_id))
     return order
 
 
@@ -79,14 +79,28 @@ def place_order(
     """
     case = uow.session.get(Case, case_id, with_for_update=True)
     if case is None:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     if case.kind != CaseKind.SERVICE:
-        raise Conflict(f"case {case_id} is a {case.kind} case; only service cases become orders")
+        raise Conflict(
+            Msg(
+                "case {case_id} is a {kind} case; only service cases become orders",
+                case_id=case_id,
+                kind=term(case.kind),
+            )
+        )
     if not is_active(case.state):
-        raise Conflict(f"case {case_id} is {case.state}; it cannot get an order")
+        raise Conflict(
+            Msg(
+                "case {case_id} is {state}; it cannot get an order",
+                case_id=case_id,
+                state=state_word(case.state),
+            )
+        )
     busy = uow.session.exec(_RUNNING_ORDER, params={"case_id": case_id}).first()
     if busy is not None:
-        raise Conflict(f"case {case_id} has order {busy} running already")
+        raise Conflict(
+            Msg("case {case_id} has order {busy} running already", case_id=case_id, busy=busy)
+        )
     if is_unowned(case.state):
         acknowledge(uow, case_id, by=by, now=now, via="order")
     order = ServiceOrder(
@@ -280,7 +294,13 @@ def decline_order(
     """The merchant cannot take the order: it moves on at once."""
     order = _merchants_order(uow.session, order_id, merchant_id)
     if order.status != "assigned":
-        raise Conflict(f"order {order_id} is {order.status}; it can no longer be declined")
+        raise Conflict(
+            Msg(
+                "order {order_id} is {status}; it can no longer be declined",
+                order_id=order_id,
+                status=term(order.status),
+            )
+        )
     attempt = _live_attempt(uow.session, order)
     if attempt.id is not None:
         miss_contact(uow, attempt.id, now=now, tz=tz, outcome="declined")
@@ -294,7 +314,9 @@ def confirm_contact(
     if order.status == "contacted":
         return order
     if order.status != "assigned":
-        raise Conflict(f"order {order_id} is {order.status}")
+        raise Conflict(
+            Msg("order {order_id} is {status}", order_id=order_id, status=term(order.status))
+        )
     attempt = _live_attempt(uow.session, order)
     case = get_case(uow.session, order.case_id)  # read before the writes: one flush, at commit
     attempt.outcome = "contacted"
@@ -321,15 +343,21 @@ def complete_order(
     """
     order = get_order(uow.session, order_id, lock=True)
     if merchant_id is not None and order.merchant_id != merchant_id:
-        raise NotFound(f"order {order_id} not found")
+        raise NotFound(Msg("order {order_id} not found", order_id=order_id))
     # Locked before anything else reads it, so resolving sees the case as it is now.
     case = uow.session.get(Case, order.case_id, with_for_update=True)
     if case is None:  # pragma: no cover - orders reference their case
-        raise NotFound(f"case {order.case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=order.case_id))
     if order.status == "assigned" and order.merchant_id is not None:
         confirm_contact(uow, order_id, order.merchant_id, now=now)
     if order.status != "contacted":
-        raise Conflict(f"order {order_id} is {order.status}; it cannot be done")
+        raise Conflict(
+            Msg(
+                "order {order_id} is {status}; it cannot be done",
+                order_id=order_id,
+                status=term(order.status),
+            )
+        )
     order.status = "done"
     order.done_at = now
     uow.session.add(order)
@@ -342,7 +370,7 @@ def _merchants_order(session: Session, order_id: int, merchant_id: int) -> Servi
     order = get_order(session, order_id, lock=True)
     if order.merchant_id != merchant_id:
         # Also for an order that moved on: its elder is no longer the merchant's business.
-        raise NotFound(f"order {order_id} not found")
+        raise NotFound(Msg("order {order_id} not found", order_id=order_id))
     return order
 
 
@@ -350,7 +378,7 @@ def _live_attempt(session: Session, order: ServiceOrder) -> OrderAttempt:
     params = {"order_id": order.id, "merchant_id": order.merchant_id}
     attempt = session.exec(_LIVE_TURN, params=params).first()
     if attempt is None:  # pragma: no cover - an assigned order always has its turn
-        raise Conflict(f"order {order.id} has no merchant turn")
+        raise Conflict(Msg("order {order_id} has no merchant turn", order_id=order.id))
     return attempt
 
 
@@ -378,7 +406,7 @@ def order_row(session: Session, order_id: int) -> OrderRow:
     """One order with its case, elder and merchant."""
     found = session.exec(_rows_query().where(ServiceOrder.id == order_id)).first()
     if found is None:
-        raise NotFound(f"order {order_id} not found")
+        raise NotFound(Msg("order {order_id} not found", order_id=order_id))
     return OrderRow(*found)
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.errors import InvalidInput, NotFound
 from care_api.domain.geo import EARTH_RADIUS_KM
 from care_api.domain.phones import DEFAULT_REGION, to_e164
+from care_api.domain.texts import Msg
 from care_api.domain.volunteering import (
     ALWAYS,
     Offeree,
@@ -47,7 +48,7 @@ def create_volunteer(
     availability = validate_availability(raw if isinstance(raw, Mapping) else ALWAYS)
     skills = data.get("skills") or []
     if not isinstance(skills, Sequence) or isinstance(skills, str) or len(skills) > MAX_SKILLS:
-        raise InvalidInput(f"skills must be a list of at most {MAX_SKILLS} words")
+        raise InvalidInput(Msg("skills must be a list of at most {most} words", most=MAX_SKILLS))
     volunteer = Volunteer.model_validate(
         {
             **{k: v for k, v in data.items() if k in VOLUNTEER_FIELDS},
@@ -76,7 +77,7 @@ def get_volunteer(session: Session, volunteer_id: int) -> Volunteer:
     """The volunteer, or NotFound."""
     volunteer = session.get(Volunteer, volunteer_id)
     if volunteer is None:
-        raise NotFound(f"volunteer {volunteer_id} not found")
+        raise NotFound(Msg("volunteer {volunteer_id} not found", volunteer_id=volunteer_id))
     return volunteer
 
 
