@@ -21,6 +21,7 @@ from care_api.domain.events import CommandRequested
 from care_api.domain.fleet import check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.model import TimerPurpose
+from care_api.domain.texts import Msg
 from care_api.domain.watch_commands import MAX_SOS_NUMBERS, WATCH_ONLY, params_of, watch_command
 from care_api.store.call_tables import OperatorPhone
 from care_api.store.tables import Contact, Device, DeviceCommand, Timer
@@ -67,10 +68,12 @@ WAITING = (CommandStatus.PENDING.value, CommandStatus.SENT.value)
 def check_params(cmd: CommandName, params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters to send, checked; ValueError says what is wrong (HTTP 422)."""
     if len(params) > MAX_PARAMS:
-        raise InvalidInput(f"at most {MAX_PARAMS} parameters")
+        raise InvalidInput(Msg("at most {most} parameters", most=MAX_PARAMS))
     reserved = sorted(RESERVED_KEYS & set(params))
     if reserved:
-        raise InvalidInput(f"parameters may not be named {reserved}")
+        raise InvalidInput(
+            Msg("parameters may not be named {reserved}", reserved=", ".join(reserved))
+        )
     out = dict(params)
     if cmd.value in WATCH_ONLY:
         return params_of(watch_command(cmd.value, params))
@@ -79,7 +82,7 @@ def check_params(cmd: CommandName, params: Mapping[str, Any]) -> dict[str, Any]:
         if unknown:
             raise InvalidInput(f"config knows {sorted(CONFIG_KEYS)}, not {unknown}")
         if not params:
-            raise InvalidInput("config needs heartbeat_s or keymap")
+            raise InvalidInput(Msg("config needs heartbeat_s or keymap"))
         if "heartbeat_s" in params:
             out["heartbeat_s"] = check_heartbeat_s(params["heartbeat_s"])
         if "keymap" in params:
@@ -105,9 +108,9 @@ def request_command(
     """
     device = uow.session.get(Device, device_id)
     if device is None:
-        raise NotFound(f"device {device_id} not found")
+        raise NotFound(Msg("device {device_id} not found", device_id=device_id))
     if device.status == "retired":
-        raise Conflict(f"device {device_id} is retired")
+        raise Conflict(Msg("device {device_id} is retired", device_id=device_id))
     if cmd is CommandName.SOS_NUMBERS and "hotline" in params:
         params = _hotline_numbers(params, hotline)
     elif cmd is CommandName.SOS_NUMBERS and not params.get("numbers"):
@@ -143,14 +146,16 @@ def _hotline_numbers(params: Mapping[str, Any], hotline: str | None) -> dict[str
     if params.get("hotline") is not True or set(params) != {"hotline"}:
         raise InvalidInput('hotline must be true, and alone (not with "numbers")')
     if not hotline:
-        raise InvalidInput("the centre has no hotline number: set VNH_HOTLINE_NUMBER")
+        raise InvalidInput(Msg("the centre has no hotline number: set VNH_HOTLINE_NUMBER"))
     return {"numbers": [hotline]}
 
 
 def _contact_phones(session: Session, device: Device) -> list[str]:
     """The elder's first contacts (by priority) who are paged, for the watch's SOS slots."""
     if device.elder_id is None:
-        raise InvalidInput(f"device {device.device_id} has no elder: give the numbers")
+        raise InvalidInput(
+            Msg("device {device_id} has no elder: give the numbers", device_id=device.device_id)
+        )
     phones = session.exec(
         select(Contact.phone)
         .where(col(Contact.elder_id) == device.elder_id, col(Contact.notify_only).is_(False))
@@ -158,7 +163,7 @@ def _contact_phones(session: Session, device: Device) -> list[str]:
         .limit(MAX_SOS_NUMBERS)
     ).all()
     if not phones:
-        raise InvalidInput("the elder has no contacts: give the numbers")
+        raise InvalidInput(Msg("the elder has no contacts: give the numbers"))
     return list(phones)
 
 
@@ -166,7 +171,13 @@ def get_command(session: Session, device_id: str, command_id: int) -> DeviceComm
     """One command of the terminal, or NotFound."""
     row = session.get(DeviceCommand, command_id)
     if row is None or row.device_id != device_id:
-        raise NotFound(f"command {command_id} of device {device_id} not found")
+        raise NotFound(
+            Msg(
+                "command {command_id} of device {device_id} not found",
+                command_id=command_id,
+                device_id=device_id,
+            )
+        )
     return row
 
 

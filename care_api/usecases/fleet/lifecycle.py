@@ -53,7 +53,7 @@ def bind_device(
     session = uow.session
     device = get_device(session, device_id)
     if device.status == RETIRED:
-        raise Conflict(f"device {device_id} is retired")
+        raise Conflict(Msg("device {device_id} is retired", device_id=device_id))
     get_elder(session, elder_id)
     if device.elder_id == elder_id:
         return device

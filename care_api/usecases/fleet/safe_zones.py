@@ -48,7 +48,7 @@ def get_zone(uow: SqlUnitOfWork, elder_id: int) -> SafeZone:
     get_elder(uow.session, elder_id)
     zone = uow.session.get(SafeZone, elder_id)
     if zone is None:
-        raise NotFound(f"elder {elder_id} has no safe zone")
+        raise NotFound(Msg("elder {elder_id} has no safe zone", elder_id=elder_id))
     return zone
 
 

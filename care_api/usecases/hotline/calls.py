@@ -124,7 +124,7 @@ def start_call(
 ) -> HotlineCall:
     """Record a call (or text) to the centre; Conflict when `sid` was recorded already."""
     if seen(uow.session, sid) is not None:
-        raise Conflict(f"{channel} {sid} was already received")
+        raise Conflict(Msg("{channel} {sid} was already received", channel=channel, sid=sid))
     row = HotlineCall(
         sid=sid,
         channel=channel,
@@ -347,11 +347,23 @@ def called_back(
     """
     call = uow.session.get(HotlineCall, call_id, with_for_update=True)
     if call is None:
-        raise NotFound(f"call {call_id} not found")
+        raise NotFound(Msg("call {call_id} not found", call_id=call_id))
     if CallStatus(call.status) is not CallStatus.MISSED:
-        raise Conflict(f"call {call_id} is {call.status}, not a missed call")
+        raise Conflict(
+            Msg(
+                "call {call_id} is {status}, not a missed call",
+                call_id=call_id,
+                status=term(call.status),
+            )
+        )
     if call.called_back_at is not None:
-        raise Conflict(f"call {call_id} was called back already by {call.called_back_by}")
+        raise Conflict(
+            Msg(
+                "call {call_id} was called back already by {called_back_by}",
+                call_id=call_id,
+                called_back_by=call.called_back_by,
+            )
+        )
     call.called_back_at = now
     call.called_back_by = by
     call.callback_note = note.strip()[:500]

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.errors import InvalidInput
 from care_api.domain.fleet import DEFAULT_HEARTBEAT_S
 from care_api.domain.phones import DEFAULT_REGION, to_e164
+from care_api.domain.texts import Msg
 from care_api.domain.volunteering import WEEKDAYS, validate_availability
 from care_api.i18n import checked_language, t
 from care_api.store.tables import (
@@ -227,18 +228,18 @@ def parse_hours(text: str) -> dict[str, list[str]]:
             continue
         days, spans = words[0].lower(), words[1:]
         if not spans:
-            raise InvalidInput(f"no hours given for {days!r}")
+            raise InvalidInput(Msg("no hours given for '{days}'", days=days))
         first, _, last = days.partition("-")
         if first not in WEEKDAYS or (last and last not in WEEKDAYS):
-            raise InvalidInput(f"{days!r} is not a weekday or a range like mon-fri")
+            raise InvalidInput(Msg("'{days}' is not a weekday or a range like mon-fri", days=days))
         start = WEEKDAYS.index(first)
         end = WEEKDAYS.index(last) if last else start
         if end < start:
-            raise InvalidInput(f"{days!r} runs backwards")
+            raise InvalidInput(Msg("'{days}' runs backwards", days=days))
         for day in WEEKDAYS[start : end + 1]:
             table.setdefault(day, []).extend(spans)
     if not table:
-        raise InvalidInput("no hours given")
+        raise InvalidInput(Msg("no hours given"))
     return validate_availability(table)
 
 

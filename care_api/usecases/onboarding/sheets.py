@@ -11,6 +11,7 @@ from datetime import date, datetime
 from openpyxl import load_workbook
 
 from care_api.domain.errors import InvalidInput
+from care_api.domain.texts import Msg
 
 # A centre's whole register in one go is a few ten thousand rows; far more is a mistake.
 MAX_ROWS = 50_000
@@ -60,12 +61,12 @@ def _decode(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise InvalidInput("the file is neither UTF-8 nor GB18030 text")
+    raise InvalidInput(Msg("the file is neither UTF-8 nor GB18030 text"))
 
 
 def _build(table: list[list[object]]) -> Sheet:
     if not table:
-        raise InvalidInput("the file is empty: it needs a header row and one row per person")
+        raise InvalidInput(Msg("the file is empty: it needs a header row and one row per person"))
     columns = tuple(normalise_column(c) for c in table[0])
     rows: list[tuple[int, dict[str, str]]] = []
     for number, raw in enumerate(table[1:], start=2):
@@ -74,7 +75,7 @@ def _build(table: list[list[object]]) -> Sheet:
             continue  # blank lines between blocks are common in hand-kept sheets
         rows.append((number, {c: v for c, v in zip(columns, cells, strict=False) if c}))
         if len(rows) > MAX_ROWS:
-            raise InvalidInput(f"the file has more than {MAX_ROWS} rows; split it")
+            raise InvalidInput(Msg("the file has more than {most} rows; split it", most=MAX_ROWS))
     return Sheet(columns=tuple(c for c in columns if c), rows=tuple(rows))
 
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, delete, select
 
 from care_api.domain.channels import CHANNELS, PERSON_CHANNELS, AddressKind, Channel
 from care_api.domain.errors import InvalidInput, NotFound
-from care_api.domain.texts import N_
+from care_api.domain.texts import N_, Msg, term
 from care_api.i18n import t
 from care_api.store.channel_tables import PersonAddress, PersonPreference, WechatBindCode
 from care_api.store.tables import Contact, Notification, Volunteer
@@ -86,7 +86,7 @@ def _hash(code: str) -> str:
 def new_bind_code(session: Session, actor: str, *, now: datetime) -> tuple[str, datetime]:
     """A fresh one-time code for `actor` to send to the official account; older ones lapse."""
     if person_of(session, actor) is None:
-        raise NotFound(f"{actor} not found")
+        raise NotFound(Msg("{actor} not found", actor=actor))
     session.exec(delete(WechatBindCode).where(col(WechatBindCode.actor) == actor))
     code = "".join(secrets.choice("0123456789") for _ in range(BIND_CODE_DIGITS))
     expires = now + timedelta(seconds=BIND_CODE_TTL_S)
@@ -133,7 +133,7 @@ def bind_wechat(session: Session, openid: str, text: str, *, now: datetime) -> s
 def unbind(session: Session, actor: str, kind: AddressKind) -> bool:
     """Forget `actor`'s address of `kind`; a preference for a channel that needed it lapses."""
     if person_of(session, actor) is None:
-        raise NotFound(f"{actor} not found")
+        raise NotFound(Msg("{actor} not found", actor=actor))
     row = session.exec(
         select(PersonAddress).where(
             col(PersonAddress.actor) == actor, col(PersonAddress.kind) == kind.value
@@ -152,7 +152,7 @@ def set_preferred(session: Session, actor: str, channel: str | None, *, now: dat
     """Reach `actor` first on `channel` (None: no preference); they must have its address."""
     person = person_of(session, actor)
     if person is None:
-        raise NotFound(f"{actor} not found")
+        raise NotFound(Msg("{actor} not found", actor=actor))
     pref = session.get(PersonPreference, actor)
     if channel is None:
         if pref is not None:
@@ -166,7 +166,13 @@ def set_preferred(session: Session, actor: str, channel: str | None, *, now: dat
     else:
         has = True
     if not has:
-        raise InvalidInput(f"{actor} has no address for {channel}: bind it before preferring it")
+        raise InvalidInput(
+            Msg(
+                "{actor} has no address for {channel}: bind it before preferring it",
+                actor=actor,
+                channel=term(channel),
+            )
+        )
     if pref is None:
         pref = PersonPreference(actor=actor, channel=channel, updated_at=now)
     pref.channel = channel
@@ -186,7 +192,7 @@ def send_bind_code_by_sms(
     """Queue an SMS with the code to the person's phone; the alerts' sender sends it."""
     person = person_of(session, actor)
     if person is None:
-        raise NotFound(f"{actor} not found")
+        raise NotFound(Msg("{actor} not found", actor=actor))
     body = t(language, BIND_CODE_SMS, code=code)
     row = Notification(
         channel=Channel.sms.value,

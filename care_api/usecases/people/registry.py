@@ -52,7 +52,7 @@ def get_elder(session: Session, elder_id: int) -> Elder:
     """The elder, or NotFound."""
     elder = session.get(Elder, elder_id)
     if elder is None:
-        raise NotFound(f"elder {elder_id} not found")
+        raise NotFound(Msg("elder {elder_id} not found", elder_id=elder_id))
     return elder
 
 
@@ -208,10 +208,12 @@ def provision_device(
     """
     problem = broker_name_problem(device_id, service_accounts)
     if problem is not None:
-        raise InvalidInput(f"device id {device_id!r} refused: {problem}")
+        raise InvalidInput(
+            Msg("device id '{device_id}' refused: {problem}", device_id=device_id, problem=problem)
+        )
     get_elder(session, elder_id)
     if session.get(Device, device_id) is not None:
-        raise Conflict(f"device {device_id} is already provisioned")
+        raise Conflict(Msg("device {device_id} is already provisioned", device_id=device_id))
     if heartbeat_s is None and model is not None:
         known = session.get(DeviceModel, model)
         heartbeat_s = known.heartbeat_s if known is not None else None
@@ -237,7 +239,7 @@ def get_device(session: Session, device_id: str) -> Device:
     """The terminal, or NotFound."""
     device = session.get(Device, device_id)
     if device is None:
-        raise NotFound(f"device {device_id} not found")
+        raise NotFound(Msg("device {device_id} not found", device_id=device_id))
     return device
 
 
@@ -263,7 +265,13 @@ CONTACT_FIELDS = frozenset(
 def _contact_of(session: Session, elder_id: int, contact_id: int) -> Contact:
     contact = session.get(Contact, contact_id)
     if contact is None or contact.elder_id != elder_id:
-        raise NotFound(f"contact {contact_id} of elder {elder_id} not found")
+        raise NotFound(
+            Msg(
+                "contact {contact_id} of elder {elder_id} not found",
+                contact_id=contact_id,
+                elder_id=elder_id,
+            )
+        )
     return contact
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.access import STAFF, Principal
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
 from care_api.domain.model import Role
+from care_api.domain.texts import Msg
 from care_api.store.staff_tables import LoginFailure, StaffSession, StaffUser
 from care_api.usecases.people.credentials import hash_secret, new_secret
 
@@ -75,7 +76,13 @@ def _username(raw: str) -> str:
 
 def _password(raw: str) -> str:
     if not PASSWORD_MIN <= len(raw) <= PASSWORD_MAX:
-        raise InvalidInput(f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+        raise InvalidInput(
+            Msg(
+                "password must be {least} to {most} characters",
+                least=PASSWORD_MIN,
+                most=PASSWORD_MAX,
+            )
+        )
     return raw
 
 
@@ -85,7 +92,7 @@ def _role(raw: Role | str) -> Role:
     except ValueError:
         role = None
     if role is None or role not in STAFF:
-        raise InvalidInput("a staff login is for an admin or an operator")
+        raise InvalidInput(Msg("a staff login is for an admin or an operator"))
     return role
 
 
@@ -101,7 +108,7 @@ def add_user(
     """Create a staff login; the password is kept only as an argon2 hash."""
     login = _username(username)
     if session.exec(select(StaffUser).where(StaffUser.username == login)).first() is not None:
-        raise Conflict(f"username {login} is taken")
+        raise Conflict(Msg("username {login} is taken", login=login))
     user = StaffUser(
         username=login,
         name=name.strip()[:80],
@@ -124,7 +131,7 @@ def get_user(session: Session, user_id: int) -> StaffUser:
     """The staff login, or NotFound."""
     user = session.get(StaffUser, user_id)
     if user is None:
-        raise NotFound(f"user {user_id} not found")
+        raise NotFound(Msg("user {user_id} not found", user_id=user_id))
     return user
 
 
@@ -134,7 +141,7 @@ def find_user(session: Session, username: str) -> StaffUser:
         select(StaffUser).where(StaffUser.username == username.strip().lower())
     ).first()
     if user is None:
-        raise NotFound(f"user {username} not found")
+        raise NotFound(Msg("user {username} not found", username=username))
     return user
 
 

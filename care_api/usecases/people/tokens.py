@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from care_api.domain.access import Principal
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
+from care_api.domain.texts import Msg
 from care_api.store.tables import ApiToken
 from care_api.usecases.people.credentials import hash_secret, new_secret, secret_matches
 
@@ -64,7 +65,7 @@ def revoke_token(session: Session, token_id: int, *, now: datetime) -> ApiToken:
     """Stop the token working from `now`; revoking twice keeps the first time."""
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise NotFound(f"token {token_id} not found")
+        raise NotFound(Msg("token {token_id} not found", token_id=token_id))
     if row.revoked_at is None:
         row.revoked_at = now
         session.add(row)

@@ -18,6 +18,7 @@ from care_api.domain.kpi_service import (
     compute_service_kpi,
 )
 from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.texts import Msg
 from care_api.store.tables import Case, CaseDeadline, CaseEvent, Elder, OrderAttempt
 
 
@@ -35,7 +36,7 @@ def parse_bound(value: str, tz: tzinfo, *, end: bool) -> datetime:
     except (ValueError, OverflowError):
         raise InvalidInput(f"{text!r} is neither a date (YYYY-MM-DD) nor a time") from None
     if moment.tzinfo is None:
-        raise InvalidInput("times need a UTC offset (or give a date: YYYY-MM-DD)")
+        raise InvalidInput(Msg("times need a UTC offset (or give a date: YYYY-MM-DD)"))
     return moment.astimezone(UTC)
 
 

@@ -85,10 +85,14 @@ def add_window(
     first, last = check_window(start, end)
     windows = windows_of(session, elder_id)
     if len(windows) >= MAX_WINDOWS_PER_ELDER:
-        raise Conflict(f"an elder has at most {MAX_WINDOWS_PER_ELDER} check-in windows")
+        raise Conflict(
+            Msg("an elder has at most {most} check-in windows", most=MAX_WINDOWS_PER_ELDER)
+        )
     for other in windows:
         if parse_hhmm(other.start) < last and first < parse_hhmm(other.end):
-            raise Conflict(f"the window overlaps {other.start}–{other.end}")
+            raise Conflict(
+                Msg("the window overlaps {start}–{end}", start=other.start, end=other.end)
+            )
     window = CheckinWindow(
         elder_id=elder_id,
         start=start,
@@ -141,7 +145,7 @@ def remove_window(session: Session, elder_id: int, window_id: int) -> None:
     """Stop a window and its pending check."""
     window = session.get(CheckinWindow, window_id)
     if window is None or window.elder_id != elder_id or not window.active:
-        raise NotFound(f"check-in window {window_id} not found")
+        raise NotFound(Msg("check-in window {window_id} not found", window_id=window_id))
     window.active = False
     session.add(window)
     for timer in session.exec(

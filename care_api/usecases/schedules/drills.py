@@ -19,6 +19,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
+from care_api.domain.texts import Msg
 from care_api.store.tables import Contact, Device, Drill, Elder, Volunteer
 from care_api.usecases.people.registry import get_device
 
@@ -45,7 +46,7 @@ def start_drill(
 ) -> Drill:
     """Put one terminal or one district in test mode; Conflict if it is in one already."""
     if (device_id is None) == (district is None):
-        raise InvalidInput("give a device_id or a district, not both")
+        raise InvalidInput(Msg("give a device_id or a district, not both"))
     if device_id is not None:
         get_device(session, device_id)
         same = col(Drill.device_id) == device_id
@@ -65,9 +66,9 @@ def end_drill(session: Session, drill_id: int, *, by: str, now: datetime) -> Dri
     """Take the terminal or district out of test mode; its next press is real again."""
     drill = session.get(Drill, drill_id, with_for_update=True)
     if drill is None:
-        raise NotFound(f"drill {drill_id} not found")
+        raise NotFound(Msg("drill {drill_id} not found", drill_id=drill_id))
     if drill.ended_at is not None:
-        raise Conflict(f"drill {drill_id} has ended already")
+        raise Conflict(Msg("drill {drill_id} has ended already", drill_id=drill_id))
     drill.ended_at = now
     drill.ended_by = by
     session.add(drill)

@@ -79,7 +79,7 @@ def stop_watch(session: Session, elder_id: int, *, by: str, now: datetime) -> No
     """Stop the elder's watch."""
     watch = session.get(QuietWatch, elder_id)
     if watch is None or not watch.active:
-        raise NotFound(f"elder {elder_id} has no quiet watch")
+        raise NotFound(Msg("elder {elder_id} has no quiet watch", elder_id=elder_id))
     watch.active, watch.prompted_at = False, None
     watch.updated_by, watch.updated_at = by, now
     session.add(watch)

@@ -17,6 +17,7 @@ from care_api.domain.rota import (
     on_duty,
     supervisor_on_duty,
 )
+from care_api.domain.texts import Msg
 from care_api.store.tables import Shift as ShiftRow
 
 ROTA = "rota"  # where the supervisor on duty came from
@@ -72,7 +73,7 @@ def remove_shift(session: Session, shift_id: int) -> None:
     """Take a shift off the rota; NotFound when there is none."""
     row = session.get(ShiftRow, shift_id)
     if row is None:
-        raise NotFound(f"shift {shift_id} not found")
+        raise NotFound(Msg("shift {shift_id} not found", shift_id=shift_id))
     session.delete(row)
 
 

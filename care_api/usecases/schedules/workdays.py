@@ -9,6 +9,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import InvalidInput
+from care_api.domain.texts import Msg
 from care_api.domain.workdays import MAX_SCAN_DAYS, WorkCalendar
 from care_api.store.tables import CalendarDay
 
@@ -63,9 +64,9 @@ def list_days(session: Session, first: date, last: date) -> list[DayView]:
     """Every day of `[first, last]` with whether it is worked and why."""
     count = (last - first).days + 1
     if count < 1:
-        raise InvalidInput("the period must not end before it starts")
+        raise InvalidInput(Msg("the period must not end before it starts"))
     if count > min(MAX_LISTED_DAYS, MAX_SCAN_DAYS):
-        raise InvalidInput(f"at most {MAX_LISTED_DAYS} days at a time")
+        raise InvalidInput(Msg("at most {most} days at a time", most=MAX_LISTED_DAYS))
     rows = session.exec(
         select(CalendarDay).where(
             col(CalendarDay.day) >= first.isoformat(), col(CalendarDay.day) <= last.isoformat()
