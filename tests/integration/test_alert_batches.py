@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from alerts.runtime import OPEN_BATCH, AlertsComponent
+from alerts.runtime import OPEN_BATCH_SHARED_WRITERS, AlertsComponent
 from alerts.sender import NotificationSender
 from alerts.timers import FIRE_TOGETHER, HANDLER_RETRY_S
 from care_api.domain.events import CaseOpened, CaseStateChanged, DomainEvent
@@ -80,7 +80,7 @@ def _handle_events(alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch) -> 
         alerts.run_pending()
 
 
-@pytest.mark.parametrize("n", [CASES, 2 * OPEN_BATCH + 1])
+@pytest.mark.parametrize("n", [CASES, 2 * OPEN_BATCH_SHARED_WRITERS + 1])
 def test_emergencies_opened_together_are_alerted_a_batch_a_transaction_once_each(
     services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch, n: int
 ) -> None:
@@ -90,7 +90,7 @@ def test_emergencies_opened_together_are_alerted_a_batch_a_transaction_once_each
     commits = _count_commits(services)
     _handle_events(alerts, monkeypatch)
     # One transaction ran step 0 of each batch of them, not one each.
-    assert commits[0] == -(-n // OPEN_BATCH)
+    assert commits[0] == -(-n // alerts.open_batch)
 
     alerts.sender.drain()
     assert _alerts(services) == dict.fromkeys(cases, ALERT)
