@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 HANDLER_RETRY_S = 30  # a handler that raised is tried again this much later
 MAX_FIRES_PER_SWEEP = 500  # a backlog after downtime is worked off over several beats
+# Due timers of one purpose and step fired in one transaction by the sweep, at most: the
+# fast path's batch of new emergencies (`alerts.runtime.OPEN_BATCH`).
+FIRE_TOGETHER = 8
 SWEEP_JOB_ID = "alerts-timer-sweep"
 
 
@@ -115,9 +118,9 @@ class TimerSweeper:
     def sweep_due(self, now: datetime) -> int:
         """Fire every timer due at `now` that nobody fired or cancelled; returns how many fired."""
         skipped: set[int] = set()
-        fired = 0
+        fired = self._fire_due_together(now) if self._preparers and self._any_due(now) else 0
         due = [col(Timer.due_at) <= now]
-        for _ in range(MAX_FIRES_PER_SWEEP):
+        for _ in range(MAX_FIRES_PER_SWEEP - fired):
             if not self._any_due(now):
                 break  # most beats, and after the last due one: no session for nothing
             outcome = self._fire_one(due, now, skipped)
@@ -125,6 +128,29 @@ class TimerSweeper:
                 break
             fired += outcome
         self.last_sweep_at = now
+        return fired
+
+    def _fire_due_together(self, now: datetime) -> int:
+        """Fire the due timers of purposes read for together (`prepare`), a batch at a time.
+
+        New emergencies the fast path has not reached yet are due at once. One by one, a
+        step 0 cost the sweep about 20 statements and a commit (a batch of 8 costs about 17
+        in all): at 100 emergencies a second on PostgreSQL the sweep took a fifth of the
+        fast path's backlog that way, and the CPU it spent left the rest further behind.
+        """
+        with self._services.engine.connect() as conn:
+            rows = conn.execute(
+                _DUE_TOGETHER, {"now": now, "purposes": list(self._preparers)}
+            ).all()
+        groups: dict[tuple[TimerPurpose, int], list[str]] = {}
+        for case_id, purpose, step in rows:
+            if case_id is not None:
+                groups.setdefault((TimerPurpose(purpose), step), []).append(case_id)
+        fired = 0
+        for (purpose, step), case_ids in groups.items():
+            for start in range(0, len(case_ids), FIRE_TOGETHER):
+                chunk = case_ids[start : start + FIRE_TOGETHER]
+                fired += len(self.fire_many(case_ids=chunk, purpose=purpose, step=step, now=now))
         return fired
 
     def _any_due(self, now: datetime) -> bool:
@@ -299,6 +325,21 @@ _ANY_DUE = (
         col(Timer.cancelled).is_(False),
     )
     .limit(1)
+)
+
+
+# Due timers of cases, of the purposes fired in batches; a case's oldest step first.
+_DUE_TOGETHER = (
+    sa_select(col(Timer.case_id), col(Timer.purpose), col(Timer.step))
+    .where(
+        col(Timer.fired_at).is_(None),
+        col(Timer.due_at) <= bindparam("now"),
+        col(Timer.cancelled).is_(False),
+        col(Timer.case_id).is_not(None),
+        col(Timer.purpose).in_(bindparam("purposes", expanding=True)),
+    )
+    .order_by(col(Timer.due_at), col(Timer.id))
+    .limit(MAX_FIRES_PER_SWEEP)
 )
 
 
