@@ -35,6 +35,7 @@ from care_api.domain.texts import msg_json
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.cases.log import new_case_rows
+from care_api.usecases.intake import batch_pg
 from care_api.usecases.intake.plan import Decision, Source, Step, plan_presses, running_cases
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.schedules.checkins import elders_checking_in, has_windows_clause
@@ -219,11 +220,16 @@ def _write(
         }
         for i in new
     ]
-    # The unique key is checked here, before any case is written.
-    ids = conn.execute(_INSERT_EVENTS, event_rows).scalars()
-    event_ids = dict(zip(new, ids, strict=True))
     devices = sorted({reports[i].key.device_id for i in new})
-    conn.execute(_TOUCH_DEVICE, [{"d": d, "now": now} for d in devices])
+    postgres = batch_pg.is_postgres(conn)
+    # The unique key is checked here, before any case is written.
+    if postgres:
+        by_key = batch_pg.insert_events(conn, event_rows, devices, now)
+        event_ids = {i: by_key[reports[i].key] for i in new}
+    else:
+        ids = conn.execute(_INSERT_EVENTS, event_rows).scalars()
+        event_ids = dict(zip(new, ids, strict=True))
+        conn.execute(_TOUCH_DEVICE, [{"d": d, "now": now} for d in devices])
     cases: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     timers: list[dict[str, Any]] = []
@@ -265,8 +271,11 @@ def _write(
     if cases:
         conn.execute(_INSERT_CASES, cases)
         conn.execute(_INSERT_TIMERS, timers)
-    conn.execute(_INSERT_HISTORY, history)
     joined = sorted({cast(str, plan[i].case_id) for i in new if plan[i].case_id is not None})
+    if postgres:
+        batch_pg.insert_history(conn, history, joined, now)
+        return
+    conn.execute(_INSERT_HISTORY, history)
     if joined:
         conn.execute(_TOUCH_CASE, [{"c": c, "now": now} for c in joined])
 
@@ -298,6 +307,8 @@ def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
 
 def recorded_keys(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKey, str | None]:
     """Keys of `reports` already recorded, with their case."""
+    if batch_pg.is_postgres(conn):
+        return batch_pg.recorded_keys(conn, {r.key for r in reports})
     keys = sorted({(r.key.device_id, r.key.boot, r.key.seq) for r in reports})
     params: dict[str, object] = {}
     for n, (device_id, boot, seq) in enumerate(keys):
