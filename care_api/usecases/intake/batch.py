@@ -17,7 +17,21 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, TextClause, bindparam, insert, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Table,
+    TextClause,
+    any_,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
@@ -56,23 +70,31 @@ _CASE = core_table(Case)
 _CASE_EVENT = core_table(CaseEvent)
 _TIMER = core_table(Timer)
 
-# Built once: building a statement costs more than running it on a small batch. Whether a
-# terminal is in a drill and whether its elder has check-in windows come with it: two or
-# three statements a batch fewer, and most elders have no window to look at.
-_SOURCES = (
-    select(
-        _DEVICE.c.device_id,
-        _DEVICE.c.elder_id,
-        _DEVICE.c.status,
-        _DEVICE.c.hub_port,
-        _ELDER.c.keymap_override,
-        _DEVICE.c.outage_since,
-        in_drill_clause(_DEVICE.c.device_id, _ELDER.c.district),
-        has_windows_clause(_DEVICE.c.elder_id),
+
+def _sources_of(devices: ColumnElement[bool]) -> Select[Any]:
+    """The terminals `devices` selects, with what intake needs to know of each."""
+    # Whether a terminal is in a drill and whether its elder has check-in windows come with
+    # it: two or three statements a batch fewer, and most elders have no window to look at.
+    return (
+        select(
+            _DEVICE.c.device_id,
+            _DEVICE.c.elder_id,
+            _DEVICE.c.status,
+            _DEVICE.c.hub_port,
+            _ELDER.c.keymap_override,
+            _DEVICE.c.outage_since,
+            in_drill_clause(_DEVICE.c.device_id, _ELDER.c.district),
+            has_windows_clause(_DEVICE.c.elder_id),
+        )
+        .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
+        .where(devices)
     )
-    .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
-    .where(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
-)
+
+
+# Built once: building a statement costs more than running it on a small batch. On
+# PostgreSQL the terminals go as one array: one SQL text whatever their number (`batch_pg`).
+_SOURCES = _sources_of(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
+_SOURCES_PG = _sources_of(_DEVICE.c.device_id == any_(bindparam("ids", type_=ARRAY(String))))
 _INSERT_EVENTS = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
 _TOUCH_DEVICE = (
     update(_DEVICE)
@@ -296,7 +318,8 @@ def _history(
 
 
 def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
-    rows = conn.execute(_SOURCES, {"ids": sorted(device_ids)}).all()
+    statement = _SOURCES_PG if batch_pg.is_postgres(conn) else _SOURCES
+    rows = conn.execute(statement, {"ids": sorted(device_ids)}).all()
     return {
         row[0]: _Source(
             row[1], row[2], row[3], row[4], row[5] is not None, bool(row[6]), bool(row[7])

@@ -21,11 +21,9 @@ from sqlalchemy import Connection, text
 
 from care_api.domain.model import EventKey
 
-_KEYS = "unnest(CAST(:d AS text[]), CAST(:b AS integer[]), CAST(:s AS integer[]))"
-
 _RECORDED = text(
-    "SELECT e.device_id, e.boot, e.seq, e.case_id "
-    f"FROM {_KEYS} AS k (device_id, boot, seq) "
+    "SELECT e.device_id, e.boot, e.seq, e.case_id FROM unnest(CAST(:d AS text[]), "
+    "CAST(:b AS integer[]), CAST(:s AS integer[])) AS k (device_id, boot, seq) "
     "JOIN device_event AS e ON e.device_id = k.device_id AND e.boot = k.boot AND e.seq = k.seq"
 )
 
