@@ -244,11 +244,15 @@ def _write(
     ]
     devices = sorted({reports[i].key.device_id for i in new})
     postgres = batch_pg.is_postgres(conn)
-    # The unique key is checked here, before any case is written.
-    if postgres:
+    # Only a new case needs its event's id: without one, PostgreSQL takes the whole batch in
+    # one statement at the end.
+    at_once = postgres and not any(plan[i].step is Step.OPEN for i in new)
+    event_ids: dict[int, int] = {}
+    # The unique key is checked here, before any case is written (or with them, at once).
+    if postgres and not at_once:
         by_key = batch_pg.insert_events(conn, event_rows, devices, now)
         event_ids = {i: by_key[reports[i].key] for i in new}
-    else:
+    elif not postgres:
         ids = conn.execute(_INSERT_EVENTS, event_rows).scalars()
         event_ids = dict(zip(new, ids, strict=True))
         conn.execute(_TOUCH_DEVICE, [{"d": d, "now": now} for d in devices])
@@ -294,6 +298,9 @@ def _write(
         conn.execute(_INSERT_CASES, cases)
         conn.execute(_INSERT_TIMERS, timers)
     joined = sorted({cast(str, plan[i].case_id) for i in new if plan[i].case_id is not None})
+    if at_once:
+        batch_pg.insert_all(conn, event_rows, devices, history, joined, now)
+        return
     if postgres:
         batch_pg.insert_history(conn, history, joined, now)
         return

@@ -27,36 +27,44 @@ _RECORDED = text(
     "JOIN device_event AS e ON e.device_id = k.device_id AND e.boot = k.boot AND e.seq = k.seq"
 )
 
-# The terminals' rows are locked in one order (by id), as every writer of the batch path
-# does, so that two gateways touching the same terminals wait for each other, never
-# deadlock.
-_EVENTS_AND_DEVICES = text(
-    "WITH ev AS ("
-    "INSERT INTO device_event (device_id, boot, seq, type, fields, source, case_id, received_at) "
+# The terminals' rows, and the cases', are locked in one order (by id), as every writer
+# of the batch path does, so that two gateways touching the same ones wait for each other,
+# never deadlock.
+_EVENTS = (
+    "ev AS (INSERT INTO device_event "
+    "(device_id, boot, seq, type, fields, source, case_id, received_at) "
     "SELECT r.device_id, r.boot, r.seq, r.type, CAST(r.fields AS json), r.source, r.case_id, "
     ":now FROM unnest(CAST(:d AS text[]), CAST(:b AS integer[]), CAST(:s AS integer[]), "
     "CAST(:t AS text[]), CAST(:f AS text[]), CAST(:src AS text[]), CAST(:c AS text[])) "
     "WITH ORDINALITY AS r (device_id, boot, seq, type, fields, source, case_id, n) "
-    "ORDER BY r.n RETURNING id, device_id, boot, seq), "
+    "ORDER BY r.n RETURNING id, device_id, boot, seq)"
+)
+_DEVICES = (
     "dev AS (UPDATE device SET last_seen_at = :now, online = true WHERE device_id IN ("
     "SELECT device_id FROM device WHERE device_id = ANY(CAST(:devices AS text[])) "
-    "ORDER BY device_id FOR NO KEY UPDATE)) "
-    "SELECT id, device_id, boot, seq FROM ev"
+    "ORDER BY device_id FOR NO KEY UPDATE))"
 )
-
-_HISTORY_AND_CASES = text(
-    "WITH h AS ("
-    "INSERT INTO case_event (case_id, at, by, action, from_state, to_state, why, why_msg) "
+_HISTORY = (
+    "h AS (INSERT INTO case_event (case_id, at, by, action, from_state, to_state, why, why_msg) "
     "SELECT r.case_id, r.at, r.by, r.action, r.from_state, r.to_state, r.why, "
-    "CAST(r.why_msg AS json) FROM unnest(CAST(:c AS text[]), CAST(:at AS timestamptz[]), "
+    "CAST(r.why_msg AS json) FROM unnest(CAST(:hc AS text[]), CAST(:at AS timestamptz[]), "
     "CAST(:by AS text[]), CAST(:action AS text[]), CAST(:from_state AS text[]), "
     "CAST(:to_state AS text[]), CAST(:why AS text[]), CAST(:why_msg AS text[])) "
     "WITH ORDINALITY AS r (case_id, at, by, action, from_state, to_state, why, why_msg, n) "
-    "ORDER BY r.n) "
-    "UPDATE care_case SET updated_at = :now WHERE id IN ("
-    "SELECT id FROM care_case WHERE id = ANY(CAST(:joined AS text[])) "
-    "ORDER BY id FOR NO KEY UPDATE)"
+    "ORDER BY r.n)"
 )
+_CASES = (
+    "cs AS (UPDATE care_case SET updated_at = :now WHERE id IN ("
+    "SELECT id FROM care_case WHERE id = ANY(CAST(:joined AS text[])) "
+    "ORDER BY id FOR NO KEY UPDATE))"
+)
+_RETURNED = " SELECT id, device_id, boot, seq FROM ev"
+_EVENTS_AND_DEVICES = text(f"WITH {_EVENTS}, {_DEVICES}{_RETURNED}")
+_HISTORY_AND_CASES = text(f"WITH {_HISTORY}, {_CASES} SELECT 1")
+# A batch that opens no case (presses joining the cases already running, the usual run of
+# a busy minute) writes everything at once. Foreign keys are checked at the statement's
+# end, when every part is written.
+_EVERYTHING = text(f"WITH {_EVENTS}, {_DEVICES}, {_HISTORY}, {_CASES}{_RETURNED}")
 
 
 def is_postgres(conn: Connection) -> bool:
@@ -75,7 +83,34 @@ def insert_events(
     conn: Connection, rows: Sequence[Mapping[str, Any]], devices: Sequence[str], now: datetime
 ) -> dict[EventKey, int]:
     """Insert the event `rows` (all received `now`) and mark `devices` seen; their ids by key."""
-    params = {
+    found = conn.execute(_EVENTS_AND_DEVICES, _event_params(rows, devices, now)).all()
+    return {EventKey(row[1], row[2], row[3]): row[0] for row in found}
+
+
+def insert_history(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], joined: Sequence[str], now: datetime
+) -> None:
+    """Insert the history `rows`, and mark the cases `joined` updated `now`."""
+    conn.execute(_HISTORY_AND_CASES, _history_params(rows, joined, now))
+
+
+def insert_all(
+    conn: Connection,
+    events: Sequence[Mapping[str, Any]],
+    devices: Sequence[str],
+    history: Sequence[Mapping[str, Any]],
+    joined: Sequence[str],
+    now: datetime,
+) -> None:
+    """`insert_events` and `insert_history` in one statement, for a batch opening no case."""
+    params = _event_params(events, devices, now) | _history_params(history, joined, now)
+    conn.execute(_EVERYTHING, params)
+
+
+def _event_params(
+    rows: Sequence[Mapping[str, Any]], devices: Sequence[str], now: datetime
+) -> dict[str, Any]:
+    return {
         "d": [r["device_id"] for r in rows],
         "b": [r["boot"] for r in rows],
         "s": [r["seq"] for r in rows],
@@ -86,16 +121,13 @@ def insert_events(
         "now": now,
         "devices": list(devices),
     }
-    found = conn.execute(_EVENTS_AND_DEVICES, params).all()
-    return {EventKey(row[1], row[2], row[3]): row[0] for row in found}
 
 
-def insert_history(
-    conn: Connection, rows: Sequence[Mapping[str, Any]], joined: Sequence[str], now: datetime
-) -> None:
-    """Insert the history `rows`, and mark the cases `joined` updated `now`."""
-    params = {
-        "c": [r["case_id"] for r in rows],
+def _history_params(
+    rows: Sequence[Mapping[str, Any]], joined: Sequence[str], now: datetime
+) -> dict[str, Any]:
+    return {
+        "hc": [r["case_id"] for r in rows],
         "at": [r["at"] for r in rows],
         "by": [r["by"] for r in rows],
         "action": [r["action"] for r in rows],
@@ -106,7 +138,6 @@ def insert_history(
         "now": now,
         "joined": list(joined),
     }
-    conn.execute(_HISTORY_AND_CASES, params)
 
 
 def _columns(keys: Iterable[EventKey]) -> tuple[list[str], list[int], list[int]]:
