@@ -50,7 +50,15 @@ from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, T
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.cases.log import new_case_rows
 from care_api.usecases.intake import batch_pg
-from care_api.usecases.intake.plan import Decision, Source, Step, plan_presses, running_cases
+from care_api.usecases.intake.plan import (
+    Decision,
+    JoinKey,
+    Running,
+    Source,
+    Step,
+    plan_presses,
+    running_cases,
+)
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.schedules.checkins import elders_checking_in, has_windows_clause
 from care_api.usecases.schedules.drills import in_drill_clause
@@ -181,7 +189,8 @@ def _record(
         device_id: Source(s.status, s.elder_id, s.hub_port, s.keymap_override, s.drill)
         for device_id, s in found.items()
     }
-    plan = plan_presses(reports, sources, recorded_keys(conn, reports), running_cases(conn, elders))
+    seen, running = facts(conn, reports, elders)
+    plan = plan_presses(reports, sources, seen, running)
     if any(d.step is Step.OPEN and d.kind is CaseKind.CONSULT for d in plan):
         raise _FullRules  # rare, and its deadline is written by `cases.log.open_case`
     new = [i for i, d in enumerate(plan) if d.step in (Step.OPEN, Step.JOIN)]
@@ -333,6 +342,15 @@ def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
         )
         for row in rows
     }
+
+
+def facts(
+    conn: Connection, reports: Sequence[DeviceReport], elder_ids: set[int]
+) -> tuple[dict[EventKey, str | None], dict[JoinKey, Running]]:
+    """What the planner reads: the keys of `reports` already recorded, the running cases."""
+    if batch_pg.is_postgres(conn):
+        return batch_pg.facts(conn, {r.key for r in reports}, elder_ids)
+    return recorded_keys(conn, reports), running_cases(conn, elder_ids)
 
 
 def recorded_keys(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKey, str | None]:

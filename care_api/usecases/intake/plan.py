@@ -9,7 +9,7 @@ same run opens), or open (which kind, trigger, drill or real; the ladder of that
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -177,7 +177,11 @@ def running_cases(conn: Connection, elder_ids: set[int]) -> dict[JoinKey, Runnin
     if not elder_ids:
         return {}
     statement = _RUNNING_PG if conn.dialect.name == "postgresql" else _RUNNING
-    rows = conn.execute(statement, {"elders": sorted(elder_ids)}).all()
+    return running_by_key(conn.execute(statement, {"elders": sorted(elder_ids)}).all())
+
+
+def running_by_key(rows: Iterable[Sequence[Any]]) -> dict[JoinKey, Running]:
+    """`running_cases` of rows (id, elder, kind, state, drill, line), newest first."""
     return {
         (row[1], row[2], row[5], bool(row[4])): Running(row[0], CaseState(row[3])) for row in rows
     }
