@@ -6,6 +6,8 @@ from the same rows (`case_log.new_case_rows`), but each table is read and writte
 batch instead of once per press. The `(device_id, boot, seq)` unique key stays the
 truth: a key another process committed meanwhile makes the insert fail, and the batch is
 then recorded one report at a time by `record_device_report`, which answers `duplicate`.
+On PostgreSQL the statements of `batch_pg` take their place: rows as arrays, and most
+batches in four statements (terminals, keys and cases, the writes, the commit).
 """
 
 from __future__ import annotations
