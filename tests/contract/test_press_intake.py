@@ -31,14 +31,16 @@ def snapshot(services: Services) -> dict[str, Any]:
         s = uow.session
         return {
             "events": sorted(
-                (e.device_id, e.boot, e.seq, e.case_id) for e in s.exec(select(DeviceEvent))
+                (e.device_id, e.boot, e.seq, e.case_id, repr(e.fields), e.source)
+                for e in s.exec(select(DeviceEvent))
             ),
             "cases": sorted(
                 (c.id, c.kind, c.line, c.state, c.elder_id, c.device_id, c.summary)
                 for c in s.exec(select(Case))
             ),
             "history": sorted(
-                (h.case_id, h.action, h.by, h.why, h.to_state) for h in s.exec(select(CaseEvent))
+                (h.case_id, h.action, h.by, h.why, repr(h.why_msg), h.to_state, h.at)
+                for h in s.exec(select(CaseEvent))
             ),
             "timers": sorted((t.case_id, t.purpose, t.step) for t in s.exec(select(Timer))),
             "seen": sorted(
@@ -110,7 +112,8 @@ def test_press_batch_key_committed_meanwhile_falls_back_to_one_by_one(
     seed_elder(services, "T1")
     (first,) = batch(services, press("T1", seq=5))
     # As if another gateway committed seq 5 after this batch looked for it.
-    monkeypatch.setattr(press_intake, "recorded_keys", lambda conn, reports: {})
+    read = press_intake.facts
+    monkeypatch.setattr(press_intake, "facts", lambda c, r, e: ({}, read(c, r, e)[1]))
 
     again, fresh = batch(services, press("T1", seq=5), press("T1", seq=6))
 
@@ -120,6 +123,26 @@ def test_press_batch_key_committed_meanwhile_falls_back_to_one_by_one(
         keys = uow.session.exec(select(DeviceEvent.seq).order_by(col(DeviceEvent.seq))).all()
         assert keys == [5, 6]
         assert len(uow.session.exec(select(Case)).all()) == 1
+
+
+def test_press_batch_opening_a_case_falls_back_on_a_key_committed_meanwhile(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL a batch that opens a case writes its events first, on their own: the
+    # key must fail there too, before any case is numbered or written.
+    seed_elder(services, "T1")
+    (first,) = batch(services, press("T1", seq=5))
+    read = press_intake.facts
+    monkeypatch.setattr(press_intake, "facts", lambda c, r, e: ({}, read(c, r, e)[1]))
+
+    again, opener = batch(services, press("T1", seq=5), press("T1", seq=6, pattern="single"))
+
+    assert (again.status, again.case_id) == (IntakeStatus.DUPLICATE, first.case_id)
+    assert opener.status is IntakeStatus.ACCEPTED and opener.case_id != first.case_id
+    with services.uow() as uow:
+        cases = uow.session.exec(select(Case.id).order_by(col(Case.id))).all()
+        assert cases == sorted([first.case_id, opener.case_id])
+        assert len(uow.session.exec(select(DeviceEvent)).all()) == 2
 
 
 def test_press_batch_numbers_cases_in_press_order(services: Services) -> None:

@@ -6,6 +6,8 @@ from the same rows (`case_log.new_case_rows`), but each table is read and writte
 batch instead of once per press. The `(device_id, boot, seq)` unique key stays the
 truth: a key another process committed meanwhile makes the insert fail, and the batch is
 then recorded one report at a time by `record_device_report`, which answers `duplicate`.
+On PostgreSQL the statements of `batch_pg` take their place: rows as arrays, and most
+batches in four statements (terminals, keys and cases, the writes, the commit).
 """
 
 from __future__ import annotations
@@ -17,7 +19,21 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, TextClause, bindparam, insert, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Table,
+    TextClause,
+    any_,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
@@ -35,7 +51,16 @@ from care_api.domain.texts import msg_json
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.cases.log import new_case_rows
-from care_api.usecases.intake.plan import Decision, Source, Step, plan_presses, running_cases
+from care_api.usecases.intake import batch_pg
+from care_api.usecases.intake.plan import (
+    Decision,
+    JoinKey,
+    Running,
+    Source,
+    Step,
+    plan_presses,
+    running_cases,
+)
 from care_api.usecases.intake.reports import record_device_report
 from care_api.usecases.schedules.checkins import elders_checking_in, has_windows_clause
 from care_api.usecases.schedules.drills import in_drill_clause
@@ -55,23 +80,31 @@ _CASE = core_table(Case)
 _CASE_EVENT = core_table(CaseEvent)
 _TIMER = core_table(Timer)
 
-# Built once: building a statement costs more than running it on a small batch. Whether a
-# terminal is in a drill and whether its elder has check-in windows come with it: two or
-# three statements a batch fewer, and most elders have no window to look at.
-_SOURCES = (
-    select(
-        _DEVICE.c.device_id,
-        _DEVICE.c.elder_id,
-        _DEVICE.c.status,
-        _DEVICE.c.hub_port,
-        _ELDER.c.keymap_override,
-        _DEVICE.c.outage_since,
-        in_drill_clause(_DEVICE.c.device_id, _ELDER.c.district),
-        has_windows_clause(_DEVICE.c.elder_id),
+
+def _sources_of(devices: ColumnElement[bool]) -> Select[Any]:
+    """The terminals `devices` selects, with what intake needs to know of each."""
+    # Whether a terminal is in a drill and whether its elder has check-in windows come with
+    # it: two or three statements a batch fewer, and most elders have no window to look at.
+    return (
+        select(
+            _DEVICE.c.device_id,
+            _DEVICE.c.elder_id,
+            _DEVICE.c.status,
+            _DEVICE.c.hub_port,
+            _ELDER.c.keymap_override,
+            _DEVICE.c.outage_since,
+            in_drill_clause(_DEVICE.c.device_id, _ELDER.c.district),
+            has_windows_clause(_DEVICE.c.elder_id),
+        )
+        .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
+        .where(devices)
     )
-    .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
-    .where(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
-)
+
+
+# Built once: building a statement costs more than running it on a small batch. On
+# PostgreSQL the terminals go as one array: one SQL text whatever their number (`batch_pg`).
+_SOURCES = _sources_of(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
+_SOURCES_PG = _sources_of(_DEVICE.c.device_id == any_(bindparam("ids", type_=ARRAY(String))))
 _INSERT_EVENTS = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
 _TOUCH_DEVICE = (
     update(_DEVICE)
@@ -158,7 +191,8 @@ def _record(
         device_id: Source(s.status, s.elder_id, s.hub_port, s.keymap_override, s.drill)
         for device_id, s in found.items()
     }
-    plan = plan_presses(reports, sources, recorded_keys(conn, reports), running_cases(conn, elders))
+    seen, running = facts(conn, reports, elders)
+    plan = plan_presses(reports, sources, seen, running)
     if any(d.step is Step.OPEN and d.kind is CaseKind.CONSULT for d in plan):
         raise _FullRules  # rare, and its deadline is written by `cases.log.open_case`
     new = [i for i, d in enumerate(plan) if d.step in (Step.OPEN, Step.JOIN)]
@@ -219,11 +253,20 @@ def _write(
         }
         for i in new
     ]
-    # The unique key is checked here, before any case is written.
-    ids = conn.execute(_INSERT_EVENTS, event_rows).scalars()
-    event_ids = dict(zip(new, ids, strict=True))
     devices = sorted({reports[i].key.device_id for i in new})
-    conn.execute(_TOUCH_DEVICE, [{"d": d, "now": now} for d in devices])
+    postgres = batch_pg.is_postgres(conn)
+    # Only a new case needs its event's id: without one, PostgreSQL takes the whole batch in
+    # one statement at the end.
+    at_once = postgres and not any(plan[i].step is Step.OPEN for i in new)
+    event_ids: dict[int, int] = {}
+    # The unique key is checked here, before any case is written (or with them, at once).
+    if postgres and not at_once:
+        by_key = batch_pg.insert_events(conn, event_rows, devices, now)
+        event_ids = {i: by_key[reports[i].key] for i in new}
+    elif not postgres:
+        ids = conn.execute(_INSERT_EVENTS, event_rows).scalars()
+        event_ids = dict(zip(new, ids, strict=True))
+        conn.execute(_TOUCH_DEVICE, [{"d": d, "now": now} for d in devices])
     cases: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     timers: list[dict[str, Any]] = []
@@ -265,8 +308,14 @@ def _write(
     if cases:
         conn.execute(_INSERT_CASES, cases)
         conn.execute(_INSERT_TIMERS, timers)
-    conn.execute(_INSERT_HISTORY, history)
     joined = sorted({cast(str, plan[i].case_id) for i in new if plan[i].case_id is not None})
+    if at_once:
+        batch_pg.insert_all(conn, event_rows, devices, history, joined, now)
+        return
+    if postgres:
+        batch_pg.insert_history(conn, history, joined, now)
+        return
+    conn.execute(_INSERT_HISTORY, history)
     if joined:
         conn.execute(_TOUCH_CASE, [{"c": c, "now": now} for c in joined])
 
@@ -287,7 +336,8 @@ def _history(
 
 
 def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
-    rows = conn.execute(_SOURCES, {"ids": sorted(device_ids)}).all()
+    statement = _SOURCES_PG if batch_pg.is_postgres(conn) else _SOURCES
+    rows = conn.execute(statement, {"ids": sorted(device_ids)}).all()
     return {
         row[0]: _Source(
             row[1], row[2], row[3], row[4], row[5] is not None, bool(row[6]), bool(row[7])
@@ -296,8 +346,19 @@ def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
     }
 
 
+def facts(
+    conn: Connection, reports: Sequence[DeviceReport], elder_ids: set[int]
+) -> tuple[dict[EventKey, str | None], dict[JoinKey, Running]]:
+    """What the planner reads: the keys of `reports` already recorded, the running cases."""
+    if batch_pg.is_postgres(conn):
+        return batch_pg.facts(conn, {r.key for r in reports}, elder_ids)
+    return recorded_keys(conn, reports), running_cases(conn, elder_ids)
+
+
 def recorded_keys(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKey, str | None]:
     """Keys of `reports` already recorded, with their case."""
+    if batch_pg.is_postgres(conn):
+        return batch_pg.recorded_keys(conn, {r.key for r in reports})
     keys = sorted({(r.key.device_id, r.key.boot, r.key.seq) for r in reports})
     params: dict[str, object] = {}
     for n, (device_id, boot, seq) in enumerate(keys):

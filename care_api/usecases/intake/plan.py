@@ -9,11 +9,12 @@ same run opens), or open (which kind, trigger, drill or real; the ladder of that
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import ARRAY, ColumnElement, Connection, Integer, Select, any_, bindparam, select
 from sqlmodel import SQLModel
 
 from care_api.domain.cases import ACTIVE
@@ -30,15 +31,23 @@ from care_api.usecases.intake.sources import refusal
 JoinKey = tuple[int, str, str | None, bool]
 
 _CASE = SQLModel.metadata.tables[str(Case.__tablename__)]
-# Newest first, so that in a dict the oldest is written last and wins.
-_RUNNING = (
-    select(_CASE.c.id, _CASE.c.elder_id, _CASE.c.kind, _CASE.c.state, _CASE.c.drill, _CASE.c.line)
-    .where(
-        _CASE.c.elder_id.in_(bindparam("elders", expanding=True)),
-        _CASE.c.state.in_([state.value for state in ACTIVE]),
+
+
+def _running(elders: ColumnElement[bool]) -> Select[Any]:
+    # Newest first, so that in a dict the oldest is written last and wins.
+    return (
+        select(
+            _CASE.c.id, _CASE.c.elder_id, _CASE.c.kind, _CASE.c.state, _CASE.c.drill, _CASE.c.line
+        )
+        .where(elders, _CASE.c.state.in_([state.value for state in ACTIVE]))
+        .order_by(_CASE.c.opened_at.desc(), _CASE.c.id.desc())
     )
-    .order_by(_CASE.c.opened_at.desc(), _CASE.c.id.desc())
-)
+
+
+_RUNNING = _running(_CASE.c.elder_id.in_(bindparam("elders", expanding=True)))
+# On PostgreSQL the elders go as one array: one SQL text whatever their number (see
+# `batch_pg`).
+_RUNNING_PG = _running(_CASE.c.elder_id == any_(bindparam("elders", type_=ARRAY(Integer))))
 
 
 class Step(StrEnum):
@@ -167,7 +176,12 @@ def running_cases(conn: Connection, elder_ids: set[int]) -> dict[JoinKey, Runnin
     """(elder, kind, line, drill) → the oldest active case, the one such a press joins."""
     if not elder_ids:
         return {}
-    rows = conn.execute(_RUNNING, {"elders": sorted(elder_ids)}).all()
+    statement = _RUNNING_PG if conn.dialect.name == "postgresql" else _RUNNING
+    return running_by_key(conn.execute(statement, {"elders": sorted(elder_ids)}).all())
+
+
+def running_by_key(rows: Iterable[Sequence[Any]]) -> dict[JoinKey, Running]:
+    """`running_cases` of rows (id, elder, kind, state, drill, line), newest first."""
     return {
         (row[1], row[2], row[5], bool(row[4])): Running(row[0], CaseState(row[3])) for row in rows
     }

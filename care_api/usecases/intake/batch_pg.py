@@ -1,0 +1,191 @@
+"""The press batch's statements on PostgreSQL: one text each, whatever the batch's size.
+
+The portable statements (an `IN` list, a multi-row `VALUES`) render one SQL text per batch
+size: psycopg parses each anew (its cache takes short texts only), and the caches of both
+libraries fill with hundreds of texts and bound parameters that every full garbage
+collection walks (15,000 `BindParameter`s at 1,000 presses/s, 60-220 ms a collection).
+Here the rows travel as arrays, `unnest` turns them back into rows, and what can go
+together goes in one statement: the events with their terminals, the history with its
+cases. The `(device_id, boot, seq)` unique key is checked as before: a key committed
+meanwhile fails the statement with an `IntegrityError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from care_api.domain.cases import ACTIVE
+from care_api.domain.model import EventKey
+from care_api.usecases.intake.plan import JoinKey, Running, running_by_key
+
+_RECORDED = text(
+    "SELECT e.device_id, e.boot, e.seq, e.case_id FROM unnest(CAST(:d AS text[]), "
+    "CAST(:b AS integer[]), CAST(:s AS integer[])) AS k (device_id, boot, seq) "
+    "JOIN device_event AS e ON e.device_id = k.device_id AND e.boot = k.boot AND e.seq = k.seq"
+)
+
+# What the planner reads after the terminals, in one round trip: the keys already recorded
+# (tag 0) and the elders' running cases (tag 1, newest first, as `plan.running_cases`).
+_FACTS = text(
+    "SELECT 0, e.device_id, e.boot, e.seq, e.case_id, CAST(NULL AS text), "
+    "CAST(NULL AS boolean), CAST(NULL AS text), CAST(NULL AS timestamptz) "
+    "FROM unnest(CAST(:d AS text[]), CAST(:b AS integer[]), CAST(:s AS integer[])) "
+    "AS k (device_id, boot, seq) "
+    "JOIN device_event AS e ON e.device_id = k.device_id AND e.boot = k.boot AND e.seq = k.seq "
+    "UNION ALL "
+    "SELECT 1, c.id, c.elder_id, NULL, c.kind, c.state, c.drill, c.line, c.opened_at "
+    "FROM care_case AS c WHERE c.elder_id = ANY(CAST(:elders AS integer[])) "
+    "AND c.state = ANY(CAST(:active AS text[])) "
+    "ORDER BY 1, 9 DESC, 2 DESC"
+)
+
+# The terminals' rows, and the cases', are locked in one order (by id), as every writer
+# of the batch path does, so that two gateways touching the same ones wait for each other,
+# never deadlock.
+_EVENTS = (
+    "ev AS (INSERT INTO device_event "
+    "(device_id, boot, seq, type, fields, source, case_id, received_at) "
+    "SELECT r.device_id, r.boot, r.seq, r.type, CAST(r.fields AS json), r.source, r.case_id, "
+    ":now FROM unnest(CAST(:d AS text[]), CAST(:b AS integer[]), CAST(:s AS integer[]), "
+    "CAST(:t AS text[]), CAST(:f AS text[]), CAST(:src AS text[]), CAST(:c AS text[])) "
+    "WITH ORDINALITY AS r (device_id, boot, seq, type, fields, source, case_id, n) "
+    "ORDER BY r.n RETURNING id, device_id, boot, seq)"
+)
+_DEVICES = (
+    "dev AS (UPDATE device SET last_seen_at = :now, online = true WHERE device_id IN ("
+    "SELECT device_id FROM device WHERE device_id = ANY(CAST(:devices AS text[])) "
+    "ORDER BY device_id FOR NO KEY UPDATE))"
+)
+_HISTORY = (
+    "h AS (INSERT INTO case_event (case_id, at, by, action, from_state, to_state, why, why_msg) "
+    "SELECT r.case_id, r.at, r.by, r.action, r.from_state, r.to_state, r.why, "
+    "CAST(r.why_msg AS json) FROM unnest(CAST(:hc AS text[]), CAST(:at AS timestamptz[]), "
+    "CAST(:by AS text[]), CAST(:action AS text[]), CAST(:from_state AS text[]), "
+    "CAST(:to_state AS text[]), CAST(:why AS text[]), CAST(:why_msg AS text[])) "
+    "WITH ORDINALITY AS r (case_id, at, by, action, from_state, to_state, why, why_msg, n) "
+    "ORDER BY r.n)"
+)
+_CASES = (
+    "cs AS (UPDATE care_case SET updated_at = :now WHERE id IN ("
+    "SELECT id FROM care_case WHERE id = ANY(CAST(:joined AS text[])) "
+    "ORDER BY id FOR NO KEY UPDATE))"
+)
+_RETURNED = " SELECT id, device_id, boot, seq FROM ev"
+_EVENTS_AND_DEVICES = text(f"WITH {_EVENTS}, {_DEVICES}{_RETURNED}")
+_HISTORY_AND_CASES = text(f"WITH {_HISTORY}, {_CASES} SELECT 1")
+# A batch that opens no case (presses joining the cases already running, the usual run of
+# a busy minute) writes everything at once. Foreign keys are checked at the statement's
+# end, when every part is written.
+_EVERYTHING = text(f"WITH {_EVENTS}, {_DEVICES}, {_HISTORY}, {_CASES}{_RETURNED}")
+
+
+def is_postgres(conn: Connection) -> bool:
+    """True when `conn` talks to PostgreSQL, whose statements here replace the portable ones."""
+    return conn.dialect.name == "postgresql"
+
+
+def recorded_keys(conn: Connection, keys: Iterable[EventKey]) -> dict[EventKey, str | None]:
+    """Keys of `keys` already recorded, with their case."""
+    d, b, s = _columns(keys)
+    rows = conn.execute(_RECORDED, {"d": d, "b": b, "s": s}).all()
+    return {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
+
+
+def facts(
+    conn: Connection, keys: Iterable[EventKey], elder_ids: Iterable[int]
+) -> tuple[dict[EventKey, str | None], dict[JoinKey, Running]]:
+    """`recorded_keys` of `keys` and `plan.running_cases` of `elder_ids`, in one statement."""
+    d, b, s = _columns(keys)
+    params = {
+        "d": d,
+        "b": b,
+        "s": s,
+        "elders": sorted(elder_ids),
+        "active": sorted(state.value for state in ACTIVE),
+    }
+    rows = conn.execute(_FACTS, params).all()
+    seen = {EventKey(r[1], r[2], r[3]): r[4] for r in rows if r[0] == 0}
+    running = running_by_key((r[1], r[2], r[4], r[5], r[6], r[7]) for r in rows if r[0] == 1)
+    return seen, running
+
+
+def insert_events(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], devices: Sequence[str], now: datetime
+) -> dict[EventKey, int]:
+    """Insert the event `rows` (all received `now`) and mark `devices` seen; their ids by key."""
+    found = conn.execute(_EVENTS_AND_DEVICES, _event_params(rows, devices, now)).all()
+    return {EventKey(row[1], row[2], row[3]): row[0] for row in found}
+
+
+def insert_history(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], joined: Sequence[str], now: datetime
+) -> None:
+    """Insert the history `rows`, and mark the cases `joined` updated `now`."""
+    conn.execute(_HISTORY_AND_CASES, _history_params(rows, joined, now))
+
+
+def insert_all(
+    conn: Connection,
+    events: Sequence[Mapping[str, Any]],
+    devices: Sequence[str],
+    history: Sequence[Mapping[str, Any]],
+    joined: Sequence[str],
+    now: datetime,
+) -> None:
+    """`insert_events` and `insert_history` in one statement, for a batch opening no case."""
+    params = _event_params(events, devices, now) | _history_params(history, joined, now)
+    conn.execute(_EVERYTHING, params)
+
+
+def _event_params(
+    rows: Sequence[Mapping[str, Any]], devices: Sequence[str], now: datetime
+) -> dict[str, Any]:
+    return {
+        "d": [r["device_id"] for r in rows],
+        "b": [r["boot"] for r in rows],
+        "s": [r["seq"] for r in rows],
+        "t": [r["type"] for r in rows],
+        "f": [json.dumps(r["fields"]) for r in rows],
+        "src": [r["source"] for r in rows],
+        "c": [r["case_id"] for r in rows],
+        "now": now,
+        "devices": list(devices),
+    }
+
+
+def _history_params(
+    rows: Sequence[Mapping[str, Any]], joined: Sequence[str], now: datetime
+) -> dict[str, Any]:
+    return {
+        "hc": [r["case_id"] for r in rows],
+        "at": [r["at"] for r in rows],
+        "by": [r["by"] for r in rows],
+        "action": [r["action"] for r in rows],
+        "from_state": [_text_or_none(r["from_state"]) for r in rows],
+        "to_state": [_text_or_none(r["to_state"]) for r in rows],
+        "why": [str(r["why"]) for r in rows],
+        "why_msg": [None if r["why_msg"] is None else json.dumps(r["why_msg"]) for r in rows],
+        "now": now,
+        "joined": list(joined),
+    }
+
+
+def _columns(keys: Iterable[EventKey]) -> tuple[list[str], list[int], list[int]]:
+    d: list[str] = []
+    b: list[int] = []
+    s: list[int] = []
+    for key in keys:
+        d.append(key.device_id)
+        b.append(key.boot)
+        s.append(key.seq)
+    return d, b, s
+
+
+def _text_or_none(value: object) -> str | None:
+    # A state is a StrEnum: its text is what the column holds.
+    return None if value is None else str(value)
