@@ -62,13 +62,21 @@ class Services:
 
 
 def build_services(
-    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    checkpoint_apart: bool = True,
 ) -> Services:
-    """Build the shared services; bring the schema up to date first unless told not to."""
+    """Build the shared services; bring the schema up to date first unless told not to.
+
+    `checkpoint_apart` False: SQLite's commits checkpoint the WAL themselves, with no thread
+    (and no commit listener, which slowed every statement), for a run where nobody waits.
+    """
     if migrate:
         upgrade_schema(settings.database_url)
     use_password_hash_cost(settings.password_hash_cost)
-    apart = has_wal(settings.database_url)
+    apart = checkpoint_apart and has_wal(settings.database_url)
     engine = make_engine(settings.database_url, checkpoint_apart=apart)
     checkpointer = WalCheckpointer(engine) if apart else None
     if checkpointer is not None:

@@ -54,7 +54,14 @@ def make_engine(url: str, *, checkpoint_apart: bool = False) -> Engine:
     on the engine must, or the WAL grows without end.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Last returned, first handed out: each connection keeps its own page cache, and
+        # a write on another one empties it (WAL). Handed out in turn, a one-thread run
+        # (`vnh simulate`) found its connection's cache emptied on nearly every checkout.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_use_lifo=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:  # noqa: ANN401
