@@ -23,20 +23,19 @@ from care_api.domain.cases import ACTIVE
 from care_api.domain.model import EventKey
 from care_api.usecases.intake.plan import JoinKey, Running, running_by_key
 
-_RECORDED = text(
-    "SELECT e.device_id, e.boot, e.seq, e.case_id FROM unnest(CAST(:d AS text[]), "
-    "CAST(:b AS integer[]), CAST(:s AS integer[])) AS k (device_id, boot, seq) "
+# The events of the keys given as arrays :d, :b, :s (their unique key's index finds each).
+_KEYS_RECORDED = (
+    "FROM unnest(CAST(:d AS text[]), CAST(:b AS integer[]), CAST(:s AS integer[])) "
+    "AS k (device_id, boot, seq) "
     "JOIN device_event AS e ON e.device_id = k.device_id AND e.boot = k.boot AND e.seq = k.seq"
 )
+_RECORDED = text(f"SELECT e.device_id, e.boot, e.seq, e.case_id {_KEYS_RECORDED}")
 
 # What the planner reads after the terminals, in one round trip: the keys already recorded
 # (tag 0) and the elders' running cases (tag 1, newest first, as `plan.running_cases`).
 _FACTS = text(
-    "SELECT 0, e.device_id, e.boot, e.seq, e.case_id, CAST(NULL AS text), "
-    "CAST(NULL AS boolean), CAST(NULL AS text), CAST(NULL AS timestamptz) "
-    "FROM unnest(CAST(:d AS text[]), CAST(:b AS integer[]), CAST(:s AS integer[])) "
-    "AS k (device_id, boot, seq) "
-    "JOIN device_event AS e ON e.device_id = k.device_id AND e.boot = k.boot AND e.seq = k.seq "
+    "SELECT 0, e.device_id, e.boot, e.seq, e.case_id, CAST(NULL AS text), "  # noqa: S608 - constant fragments only
+    f"CAST(NULL AS boolean), CAST(NULL AS text), CAST(NULL AS timestamptz) {_KEYS_RECORDED} "
     "UNION ALL "
     "SELECT 1, c.id, c.elder_id, NULL, c.kind, c.state, c.drill, c.line, c.opened_at "
     "FROM care_case AS c WHERE c.elder_id = ANY(CAST(:elders AS integer[])) "
