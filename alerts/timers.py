@@ -47,6 +47,9 @@ MAX_FIRES_PER_SWEEP = 500  # a backlog after downtime is worked off over several
 # fast path's batch of new emergencies (`alerts.runtime.OPEN_BATCH`).
 FIRE_TOGETHER = 8
 SWEEP_JOB_ID = "alerts-timer-sweep"
+# A timer that may still fire: neither fired nor cancelled (a cancelled one stays unfired
+# for good). Every read of timers to fire, and the claim, keep to these.
+_LIVE = (col(Timer.fired_at).is_(None), col(Timer.cancelled).is_(False))
 
 
 class TimerBusy(Exception):
@@ -203,8 +206,7 @@ class TimerSweeper:
                         col(Timer.case_id).in_(list(case_ids)),
                         col(Timer.purpose) == purpose,
                         col(Timer.step) == step,
-                        col(Timer.fired_at).is_(None),
-                        col(Timer.cancelled).is_(False),
+                        *_LIVE,
                     )
                     .order_by(col(Timer.due_at), col(Timer.id))
                     .with_for_update(skip_locked=True)
@@ -253,8 +255,7 @@ class TimerSweeper:
                 select(Timer)
                 .where(
                     *where,
-                    col(Timer.fired_at).is_(None),
-                    col(Timer.cancelled).is_(False),
+                    *_LIVE,
                     *unless,
                 )
                 .order_by(col(Timer.due_at), col(Timer.id))
@@ -320,9 +321,8 @@ class TimerSweeper:
 _ANY_DUE = (
     sa_select(col(Timer.id))
     .where(
-        col(Timer.fired_at).is_(None),
+        *_LIVE,
         col(Timer.due_at) <= bindparam("now"),
-        col(Timer.cancelled).is_(False),
     )
     .limit(1)
 )
@@ -332,9 +332,8 @@ _ANY_DUE = (
 _DUE_TOGETHER = (
     sa_select(col(Timer.case_id), col(Timer.purpose), col(Timer.step))
     .where(
-        col(Timer.fired_at).is_(None),
+        *_LIVE,
         col(Timer.due_at) <= bindparam("now"),
-        col(Timer.cancelled).is_(False),
         col(Timer.case_id).is_not(None),
         col(Timer.purpose).in_(bindparam("purposes", expanding=True)),
     )
@@ -359,8 +358,7 @@ _CLAIM = (
     update(Timer)
     .where(
         col(Timer.id).in_(bindparam("ids", expanding=True)),
-        col(Timer.fired_at).is_(None),
-        col(Timer.cancelled).is_(False),
+        *_LIVE,
     )
     .values(fired_at=bindparam("now"))
     .returning(col(Timer.id))
