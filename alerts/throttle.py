@@ -384,6 +384,17 @@ def _tally(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 _OTHER = aliased(Notification)
 _OTHER_CASE = aliased(Case)
+# An alert of another emergency that may still fold: a ladder alert of the same kind, held,
+# or sent or written since `since`. `_OTHERS` asks it for one row, `_ALERTED` for a batch.
+_FOLDABLE = (
+    col(_OTHER.idempotency_key).like(bindparam("alerts")),
+    col(_OTHER_CASE.kind) == bindparam("kind"),
+    or_(
+        col(_OTHER.status) == bindparam("held"),
+        col(_OTHER.sent_at) >= bindparam("since"),
+        col(_OTHER.created_at) > bindparam("since"),
+    ),
+)
 # Any ladder alert to the same number about another emergency of the elder that is held, or
 # was sent or written since the earlier of the hour and the fold window: `_elders_alerts`
 # with every row `_last_other_alert`, `_held_siblings` and `_fold_into` could find.
@@ -392,15 +403,9 @@ _OTHERS = (
     .join(_OTHER_CASE, col(_OTHER_CASE.id) == col(_OTHER.case_id))
     .where(
         col(_OTHER.to) == bindparam("to"),
-        col(_OTHER.idempotency_key).like(bindparam("alerts")),
         col(_OTHER.case_id) != bindparam("case_id"),
         col(_OTHER_CASE.elder_id) == bindparam("elder_id"),
-        col(_OTHER_CASE.kind) == bindparam("kind"),
-        or_(
-            col(_OTHER.status) == bindparam("held"),
-            col(_OTHER.sent_at) >= bindparam("since"),
-            col(_OTHER.created_at) > bindparam("since"),
-        ),
+        *_FOLDABLE,
     )
     .exists()
 )
@@ -445,14 +450,8 @@ _ALERTED = (
     .join(_OTHER_CASE, col(_OTHER_CASE.id) == col(_OTHER.case_id))
     .where(
         col(_OTHER.to).in_(bindparam("tos", expanding=True)),
-        col(_OTHER.idempotency_key).like(bindparam("alerts")),
         col(_OTHER_CASE.elder_id).in_(bindparam("elders", expanding=True)),
-        col(_OTHER_CASE.kind) == bindparam("kind"),
-        or_(
-            col(_OTHER.status) == bindparam("held"),
-            col(_OTHER.sent_at) >= bindparam("since"),
-            col(_OTHER.created_at) > bindparam("since"),
-        ),
+        *_FOLDABLE,
     )
     .distinct()
 )
