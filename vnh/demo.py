@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING
 
 import httpx
 import uvicorn
-from rich.console import Group
+from rich.console import Console, Group
 from rich.live import Live
-from rich.panel import Panel
-from rich.table import Table
-from sqlmodel import col, select
+from sqlmodel import select
 
 from care_api.domain.model import Role
+from care_api.i18n import t
 from care_api.log_privacy import install_phone_mask
-from care_api.store.tables import Case, Device, Elder, Merchant, Notification, Volunteer
+from care_api.store.tables import Device, Elder, Merchant, Volunteer
 from care_api.usecases.dispatch.merchants import create_merchant
 from care_api.usecases.dispatch.volunteers import create_volunteer
 from care_api.usecases.people.registry import (
@@ -30,6 +29,7 @@ from care_api.usecases.people.registry import (
 )
 from care_api.usecases.people.tokens import mint_token
 from firmware_sim.fleet import Fleet
+from vnh.demo_board import Feed, board, read_board
 
 if TYPE_CHECKING:
     from care_api.services import Services
@@ -41,20 +41,15 @@ DEMO_PREFIX = "DEMO"
 DISTRICTS = ("Wucheng", "Jindong")  # 婺城区, 金东区: answer-time figures per district
 LOG_FILE = "vnh-demo.log"
 REFRESH_S = 0.5
+# Rows the line feed reads a turn: more than a demo street makes in half a second.
+FEED_ROWS = 50
 STARTUP_TIMEOUT_S = 30.0
-FAMILY_ACTOR = "caregiver:demo family"
+FAMILY_ACTOR = "caregiver:演示家属"
 # A simulated caregiver answers an emergency after this long, so the demo shows the whole loop.
 RESPONDER_DELAY_S = 12.0
-NAMES = [
-    "张秀英 Zhang Xiuying",
-    "王建国 Wang Jianguo",
-    "李桂兰 Li Guilan",
-    "刘德明 Liu Deming",
-    "陈玉珍 Chen Yuzhen",
-    "杨志强 Yang Zhiqiang",
-    "赵淑芬 Zhao Shufen",
-    "黄国华 Huang Guohua",
-]
+NAMES = ["张秀英", "王建国", "李桂兰", "刘德明", "陈玉珍", "杨志强", "赵淑芬", "黄国华"]
+# The demo's street is in Jinhua: the district's name as a letter or a form reads it.
+ADDRESS = {"Wucheng": "婺城区五一路{n}号", "Jindong": "金东区光南路{n}号"}
 
 
 def run_demo(
@@ -70,6 +65,8 @@ def run_demo(
     fleet = Fleet(settings.effective_mqtt_url, credentials, heartbeat_s=60.0, seed=None)
     stop = threading.Event()
     admin = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    language = settings.language
+    console = Console()
     base = f"http://{settings.http_host}:{settings.http_port}"
     threads: list[threading.Thread] = []
     try:
@@ -80,31 +77,83 @@ def run_demo(
                 target=_responder, args=(base, tokens["family"], stop), name="demo-responder"
             ),
         ]
-        for t in threads:
-            t.start()
-        header = (
-            f"API {base}/docs   console {base}/   admin token: {admin}\n"
-            f"operator token: {tokens['operator']}\n"
-            f"volunteer token: {tokens['volunteer']}   (GET /api/v1/tasks, POST …/accept)\n"
-            f"merchant token: {tokens['merchant']}   (GET /api/v1/orders, POST …/contacted)\n"
-            f"MQTT {settings.effective_mqtt_url}   database {settings.database_url}   "
-            f"log {LOG_FILE}   Ctrl-C stops everything."
-        )
-        with Live(_board(services, header), refresh_per_second=4, screen=False) as live:
-            while True:
-                time.sleep(REFRESH_S)
-                live.update(_board(services, header))
+        for thread in threads:
+            thread.start()
+        header = _header(settings, base, admin, tokens)
+        if console.is_terminal:
+            _live(services, language, header)
+        else:
+            _lines(services, language, header)
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
-        for t in threads:
-            t.join(timeout=5)
+        for thread in threads:
+            thread.join(timeout=5)
         fleet.stop()
         server.should_exit = True
         server_thread.join(timeout=10)
     stats = fleet.stats()
-    print(f"demo stopped. simulated terminals: {stats.summary()}")  # noqa: T201
+    console.print(
+        t(language, "Demo stopped. Simulated terminals: {figures}", figures=stats.summary())
+    )
+
+
+def _header(settings: Settings, base: str, admin: str, tokens: dict[str, str]) -> str:
+    language = settings.language
+    lines = [
+        t(
+            language,
+            "API {url}/docs   console {url}/   admin token: {token}",
+            url=base,
+            token=admin,
+        ),
+        t(language, "operator token: {token}", token=tokens["operator"]),
+        t(
+            language,
+            "volunteer token: {token}   (GET /api/v1/tasks, POST …/accept)",
+            token=tokens["volunteer"],
+        ),
+        t(
+            language,
+            "merchant token: {token}   (GET /api/v1/orders, POST …/contacted)",
+            token=tokens["merchant"],
+        ),
+        t(
+            language,
+            "MQTT {mqtt}   database {database}   log {log}   Ctrl-C stops everything.",
+            mqtt=settings.effective_mqtt_url,
+            database=settings.database_url,
+            log=LOG_FILE,
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _live(services: Services, language: str, header: str) -> None:
+    """Redraw the board until Ctrl-C."""
+
+    def frame() -> Group:
+        with services.uow() as uow:
+            cases, notes = read_board(uow.session, language)
+        return board(language, header, cases, notes, services.clock.now())
+
+    with Live(frame(), refresh_per_second=4, screen=False) as live:
+        while True:
+            time.sleep(REFRESH_S)
+            live.update(frame())
+
+
+def _lines(services: Services, language: str, header: str) -> None:
+    """Print the header once, then a line per event, until Ctrl-C: a pipe or a file sees it."""
+    print(header, flush=True)  # noqa: T201
+    feed = Feed(language, services.tz)
+    while True:
+        with services.uow() as uow:
+            cases, notes = read_board(uow.session, language, cases=FEED_ROWS, notes=FEED_ROWS)
+        for line in feed.lines(cases, notes, services.clock.now()):
+            print(line, flush=True)  # noqa: T201
+        time.sleep(REFRESH_S)
 
 
 def _log_to_file() -> None:
@@ -140,21 +189,21 @@ def _seed(services: Services, count: int) -> list[tuple[str, str]]:
                 {
                     "name": NAMES[i % len(NAMES)],
                     "phone": f"+86138{rng.randrange(10**8):08d}",
-                    "address": f"{i + 3} Wuyi Road, Jinhua",
+                    "address": ADDRESS[DISTRICTS[i % len(DISTRICTS)]].format(n=i + 3),
                     "lat": 29.08 + rng.uniform(-0.02, 0.02),
                     "lon": 119.65 + rng.uniform(-0.02, 0.02),
-                    "medical_notes": "hypertension" if i % 2 else "",
+                    "medical_notes": "高血压" if i % 2 else "",
                     "district": DISTRICTS[i % len(DISTRICTS)],
                 },
                 now,
             )
             assert elder.id is not None  # noqa: S101 (flush gave it one)
-            for priority, relation in ((1, "daughter"), (2, "son")):
+            for priority, relation in ((1, "女儿"), (2, "儿子")):
                 add_contact(
                     uow.session,
                     elder.id,
                     {
-                        "name": f"{relation} of {elder.name.split()[0]}",
+                        "name": f"{elder.name}的{relation}",
                         "phone": f"+86139{rng.randrange(10**8):08d}",
                         "relation": relation,
                         "priority": priority,
@@ -172,7 +221,7 @@ def _seed_responders(services: Services) -> dict[str, str]:
     with services.uow() as uow:
         volunteers = list(uow.session.exec(select(Volunteer)).all())
         if not volunteers:
-            for i, name in enumerate(("Volunteer Chen", "Volunteer Zhou", "Volunteer Wu")):
+            for i, name in enumerate(("志愿者陈丽", "志愿者周强", "志愿者吴敏")):
                 volunteers.append(
                     create_volunteer(
                         uow.session,
@@ -188,7 +237,7 @@ def _seed_responders(services: Services) -> dict[str, str]:
         merchants = list(uow.session.exec(select(Merchant)).all())
         if not merchants:
             for i, (name, category) in enumerate(
-                (("Jinhua Repairs", "repair"), ("Good Meals", "meals"))
+                (("金华家电维修", "repair"), ("好味助餐", "meals"))
             ):
                 merchants.append(
                     create_merchant(
@@ -212,13 +261,13 @@ def _seed_responders(services: Services) -> dict[str, str]:
             "family": mint_token(
                 uow.session,
                 role=Role.CAREGIVER,
-                name="demo family",
+                name="演示家属",
                 elder_ids=elder_ids,
                 now=now,
                 expires_at=expires,
             )[1],
             "operator": mint_token(
-                uow.session, role=Role.OPERATOR, name="demo operator", now=now, expires_at=expires
+                uow.session, role=Role.OPERATOR, name="演示接线员", now=now, expires_at=expires
             )[1],
             "volunteer": mint_token(
                 uow.session,
@@ -268,34 +317,3 @@ def _responder(base: str, token: str, stop: threading.Event) -> None:
                         )
             except (httpx.HTTPError, ValueError, KeyError):
                 log.warning("demo responder could not reach the API", exc_info=True)
-
-
-def _board(services: Services, header: str) -> Group:
-    with services.uow() as uow:
-        cases = uow.session.exec(select(Case).order_by(col(Case.opened_at).desc()).limit(12)).all()
-        names = {e.id: e.name for e in uow.session.exec(select(Elder)).all()}
-        notes = uow.session.exec(
-            select(Notification).order_by(col(Notification.id).desc()).limit(10)
-        ).all()
-    now = services.clock.now()
-    case_table = Table(title="Cases (newest first)", expand=True)
-    for column in ("case", "kind", "state", "elder", "owner", "step", "age"):
-        case_table.add_column(column)
-    for c in cases:
-        style = "bold red" if c.kind == "emergency" and c.state in ("open", "escalated") else ""
-        case_table.add_row(
-            c.id,
-            c.kind,
-            c.state,
-            names.get(c.elder_id, "?"),
-            c.owner or "-",
-            str(c.level),
-            f"{(now - c.opened_at).total_seconds():.0f}s",
-            style=style,
-        )
-    note_table = Table(title="Notifications (outbox)", expand=True)
-    for column in ("#", "case", "channel", "to", "status", "message"):
-        note_table.add_column(column)
-    for n in notes:
-        note_table.add_row(str(n.id), n.case_id or "-", n.channel, n.to, n.status, n.body[:70])
-    return Group(Panel(header, title="virtual nursing home — demo"), case_table, note_table)
