@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from care_api.domain.errors import InvalidInput
 from care_api.domain.fleet import LOW_BATTERY_PERCENT, Problem
 from care_api.domain.model import CaseKind, ReportType
+from care_api.domain.texts import Msg
 
 NEW = 1  # new event, or opening
 RESTORE = 3  # restore, or closing
@@ -98,9 +99,16 @@ class ContactId:
 
     def __post_init__(self) -> None:
         if self.qualifier not in QUALIFIERS:
-            raise InvalidInput(f"Contact ID qualifier must be 1, 3 or 6, not {self.qualifier}")
+            raise InvalidInput(
+                Msg(
+                    "Contact ID qualifier must be 1, 3 or 6, not {qualifier}",
+                    qualifier=self.qualifier,
+                )
+            )
         if not 0 <= self.event <= 999:
-            raise InvalidInput(f"Contact ID event code must be 0-999, not {self.event}")
+            raise InvalidInput(
+                Msg("Contact ID event code must be 0-999, not {event}", event=self.event)
+            )
 
     @property
     def code(self) -> str:
@@ -126,7 +134,9 @@ def describe(code: int) -> str:
 def parse_contact_id(text: str) -> ContactId:
     """Read the four digits `QEEE` ("1101"); raises ValueError on anything else."""
     if len(text) != 4 or not text.isascii() or not text.isdigit():
-        raise InvalidInput(f"a Contact ID code is four digits QEEE, not {text!r}")
+        raise InvalidInput(
+            Msg("a Contact ID code is four digits QEEE, not {text}", text=repr(text))
+        )
     return ContactId(int(text[0]), int(text[1:]))
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from care_api.domain.errors import InvalidInput
 from care_api.domain.kpi import percentile
+from care_api.domain.texts import Msg
 
 ANSWER_LIMITS_S = (60, 180)
 # The industry's targets for the share answered within each limit.
@@ -33,9 +34,9 @@ class ShiftHours:
 
     def __post_init__(self) -> None:
         if not (0 <= self.day_start < 24 and 0 <= self.night_start < 24):
-            raise InvalidInput("shift hours must be 0–23")
+            raise InvalidInput(Msg("shift hours must be 0–23"))
         if self.day_start == self.night_start:
-            raise InvalidInput("the day and the night shift must start at different hours")
+            raise InvalidInput(Msg("the day and the night shift must start at different hours"))
 
 
 def shift_of(moment: datetime, tz: tzinfo, hours: ShiftHours) -> str:

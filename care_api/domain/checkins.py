@@ -15,6 +15,7 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from care_api.domain.errors import InvalidInput
+from care_api.domain.texts import Msg
 from care_api.domain.workdays import WorkCalendar
 
 CHECKIN_BUTTON = "ok"
@@ -28,7 +29,7 @@ def parse_hhmm(text: str) -> time:
     """A time of day from its HH:MM form ("08:30"); ValueError for anything else."""
     match = _HHMM.fullmatch(text)
     if match is None:
-        raise InvalidInput(f"{text!r} is not a time of day as HH:MM")
+        raise InvalidInput(Msg("{text} is not a time of day as HH:MM", text=repr(text)))
     return time(int(match[1]), int(match[2]))
 
 
@@ -37,7 +38,9 @@ def check_window(start: str, end: str) -> tuple[time, time]:
     first, last = parse_hhmm(start), parse_hhmm(end)
     span = datetime.combine(date.min, last) - datetime.combine(date.min, first)
     if span < MIN_WINDOW:
-        raise InvalidInput("a window ends at least 15 minutes after it starts, on the same day")
+        raise InvalidInput(
+            Msg("a window ends at least 15 minutes after it starts, on the same day")
+        )
     return first, last
 
 

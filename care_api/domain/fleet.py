@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from care_api.domain.errors import InvalidInput
+from care_api.domain.texts import Msg
 
 DEFAULT_HEARTBEAT_S = 300  # PROTOCOL.md
 HEARTBEAT_MISSES = 3  # silent for this many of its own intervals: offline
@@ -55,7 +56,9 @@ def battery_change(was_low: bool, level: int) -> BatteryChange | None:
 def check_heartbeat_s(value: object) -> int:
     """A valid heartbeat interval in whole seconds, or ValueError saying what is wrong."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(f"heartbeat_s must be a number of seconds, got {value!r}")
+        raise InvalidInput(
+            Msg("heartbeat_s must be a number of seconds, got {value}", value=repr(value))
+        )
     seconds = int(value)
     if seconds != value or not MIN_HEARTBEAT_S <= seconds <= MAX_HEARTBEAT_S:
         raise InvalidInput(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from care_api.domain.errors import InvalidInput
 from care_api.domain.lines import default_line, kind_for_line
 from care_api.domain.model import CaseKind, ServiceLine
+from care_api.domain.texts import Msg
 
 WILDCARD = "*"
 
@@ -58,7 +59,9 @@ def parse_value(value: str) -> KeymapValue:
     try:
         return ServiceLine(value)
     except ValueError:
-        raise InvalidInput(f"keymap value {value!r} is not a case kind or a service line") from None
+        raise InvalidInput(
+            Msg("keymap value {value} is not a case kind or a service line", value=repr(value))
+        ) from None
 
 
 def route_of(value: KeymapValue) -> PressRoute:

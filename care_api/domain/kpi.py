@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from care_api.domain.errors import InvalidInput
 from care_api.domain.model import CaseKind, CaseState
+from care_api.domain.texts import Msg
 
 # On the 1–5 callback scale, 4 (satisfied) and 5 (very satisfied) count towards 满意率.
 SATISFIED_MIN_SCORE = 4
@@ -94,7 +95,9 @@ def local_days(since: datetime, until: datetime, tz: tzinfo) -> list[str]:
     last = (until - timedelta(microseconds=1)).astimezone(tz).date()
     count = (last - first).days + 1
     if count > MAX_PERIOD_DAYS:
-        raise InvalidInput(f"a period may span at most {MAX_PERIOD_DAYS} days")
+        raise InvalidInput(
+            Msg("a period may span at most {max_period_days} days", max_period_days=MAX_PERIOD_DAYS)
+        )
     return [(first + timedelta(days=i)).isoformat() for i in range(max(count, 0))]
 
 
@@ -113,7 +116,7 @@ def compute_kpi(
     callbacks scoring at least SATISFIED_MIN_SCORE over those that gave a score.
     """
     if until <= since:
-        raise InvalidInput("the period must end after it starts")
+        raise InvalidInput(Msg("the period must end after it starts"))
     chosen = [c for c in cases if since <= c.opened_at < until]
     days = local_days(since, until, tz)
     per_day = {day: dict.fromkeys(map(str, CaseKind), 0) for day in days}

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from care_api.domain.errors import InvalidInput
 from care_api.domain.model import CaseKind, ServiceLine
+from care_api.domain.texts import Msg, joined, term
 
 # The kinds a line's cases may have; the first is what a press or a filing naming only the
 # line opens. Medical nursing is done by volunteers (care) or nursing merchants (service).
@@ -49,6 +50,12 @@ def check_line(kind: CaseKind, line: ServiceLine | None) -> None:
     if fits(kind, line):
         return
     if line is None:
-        raise InvalidInput(f"a {kind} case needs a service line")
-    allowed = " or ".join(str(k) for k in LINE_KINDS[line])
-    raise InvalidInput(f"a case on the {line} line is {allowed}, not {kind}")
+        raise InvalidInput(Msg("a {kind} case needs a service line", kind=term(kind)))
+    raise InvalidInput(
+        Msg(
+            "a case on the {line} line is one of {allowed}, not {kind}",
+            line=term(line),
+            allowed=joined([term(k) for k in LINE_KINDS[line]]),
+            kind=term(kind),
+        )
+    )

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from care_api.domain.errors import InvalidInput
+from care_api.domain.texts import Msg
 
 ACTIVITY_TYPES = frozenset({"press", "cancel"})
 MIN_QUIET = timedelta(hours=1)
@@ -41,9 +42,9 @@ class QuietDecision:
 def check_periods(quiet: timedelta, grace: timedelta) -> None:
     """ValueError unless the quiet period is 1–72 h and the grace 1 min–2 h."""
     if not MIN_QUIET <= quiet <= MAX_QUIET:
-        raise InvalidInput("the quiet period must be between 1 and 72 hours")
+        raise InvalidInput(Msg("the quiet period must be between 1 and 72 hours"))
     if not MIN_GRACE <= grace <= MAX_GRACE:
-        raise InvalidInput("the grace after the prompt must be between 1 minute and 2 hours")
+        raise InvalidInput(Msg("the grace after the prompt must be between 1 minute and 2 hours"))
 
 
 def decide(

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from care_api.domain.errors import InvalidInput
+from care_api.domain.texts import Msg
 from care_api.domain.volunteering import is_available
 
 MAX_SHIFT = timedelta(days=7)  # longer is a typo, not a shift
@@ -37,11 +38,11 @@ class Shift:
 def check_shift_span(start: datetime, end: datetime) -> None:
     """Raise ValueError unless `start` < `end` and the shift is at most MAX_SHIFT long."""
     if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidInput("shift start and end need a time zone offset")
+        raise InvalidInput(Msg("shift start and end need a time zone offset"))
     if end <= start:
-        raise InvalidInput("a shift must end after it starts")
+        raise InvalidInput(Msg("a shift must end after it starts"))
     if end - start > MAX_SHIFT:
-        raise InvalidInput(f"a shift lasts at most {MAX_SHIFT.days} days")
+        raise InvalidInput(Msg("a shift lasts at most {most} days", most=MAX_SHIFT.days))
 
 
 def is_on_duty(shift: Shift, at: datetime) -> bool:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from care_api.domain.errors import InvalidInput
 from care_api.domain.geo import haversine_km
+from care_api.domain.texts import Msg
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Each ring widens the circle around the elder; after the last one the operator steps in.
@@ -32,11 +33,15 @@ def parse_span(span: str) -> tuple[int, int]:
     """Minutes since local midnight of an "HH:MM-HH:MM" span; ValueError when malformed."""
     match = _SPAN.match(span.strip())
     if match is None:
-        raise InvalidInput(f"availability span {span!r} must look like 08:00-12:00")
+        raise InvalidInput(
+            Msg("availability span {span} must look like 08:00-12:00", span=repr(span))
+        )
     start = _minutes(match[1], match[2])
     end = _minutes(match[3], match[4])
     if end > 24 * 60 or start >= end:
-        raise InvalidInput(f"availability span {span!r} must end after it starts, by 24:00")
+        raise InvalidInput(
+            Msg("availability span {span} must end after it starts, by 24:00", span=repr(span))
+        )
     return start, end
 
 
@@ -46,9 +51,17 @@ def validate_availability(raw: Mapping[str, Sequence[str]]) -> dict[str, list[st
     for day, spans in raw.items():
         key = day.strip().lower()[:3]
         if key not in WEEKDAYS:
-            raise InvalidInput(f"availability day {day!r} is not one of {', '.join(WEEKDAYS)}")
+            raise InvalidInput(
+                Msg(
+                    "availability day {day} is not one of {allowed}",
+                    day=repr(day),
+                    allowed=", ".join(WEEKDAYS),
+                )
+            )
         if isinstance(spans, str) or len(spans) > MAX_SPANS_PER_DAY:
-            raise InvalidInput(f"availability of {day} must be a list of at most 6 spans")
+            raise InvalidInput(
+                Msg("availability of {day} must be a list of at most 6 spans", day=day)
+            )
         for span in spans:
             parse_span(span)
         checked[key] = [s.strip() for s in spans]

@@ -15,6 +15,7 @@ import phonenumbers
 
 from care_api.domain.errors import InvalidInput
 from care_api.domain.phones import DEFAULT_REGION, to_e164
+from care_api.domain.texts import Msg
 
 MAX_SOS_NUMBERS = 3  # the watch has three SOS slots
 UPLOAD_MIN_S = 10
@@ -94,7 +95,7 @@ def watch_command(
             return Monitor(_number(params.get("number"), region))
         case "upload":
             return Upload(_seconds(params.get("seconds")))
-    raise InvalidInput(f"a watch cannot carry {cmd!r}")
+    raise InvalidInput(Msg("a watch cannot carry {cmd}", cmd=repr(cmd)))
 
 
 def params_of(command: WatchCommand) -> dict[str, Any]:
@@ -112,9 +113,19 @@ def params_of(command: WatchCommand) -> dict[str, Any]:
 def sos_numbers(raw: object, region: str = DEFAULT_REGION) -> tuple[str, ...]:
     """One to three numbers, each checked and in E.164."""
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes) or not raw:
-        raise InvalidInput(f"numbers must be a list of 1 to {MAX_SOS_NUMBERS} phone numbers")
+        raise InvalidInput(
+            Msg(
+                "numbers must be a list of 1 to {max_sos_numbers} phone numbers",
+                max_sos_numbers=MAX_SOS_NUMBERS,
+            )
+        )
     if len(raw) > MAX_SOS_NUMBERS:
-        raise InvalidInput(f"a watch keeps at most {MAX_SOS_NUMBERS} SOS numbers")
+        raise InvalidInput(
+            Msg(
+                "a watch keeps at most {max_sos_numbers} SOS numbers",
+                max_sos_numbers=MAX_SOS_NUMBERS,
+            )
+        )
     return tuple(_number(n, region) for n in raw)
 
 
@@ -129,13 +140,19 @@ def dialable(e164: str, region: str = DEFAULT_REGION) -> str:
 
 def _number(raw: object, region: str) -> str:
     if not isinstance(raw, str):
-        raise InvalidInput("number must be a phone number as text")
+        raise InvalidInput(Msg("number must be a phone number as text"))
     return to_e164(raw, region)
 
 
 def _seconds(raw: object) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int):
-        raise InvalidInput("seconds must be a whole number")
+        raise InvalidInput(Msg("seconds must be a whole number"))
     if not UPLOAD_MIN_S <= raw <= UPLOAD_MAX_S:
-        raise InvalidInput(f"seconds must be {UPLOAD_MIN_S} to {UPLOAD_MAX_S}")
+        raise InvalidInput(
+            Msg(
+                "seconds must be {upload_min_s} to {upload_max_s}",
+                upload_min_s=UPLOAD_MIN_S,
+                upload_max_s=UPLOAD_MAX_S,
+            )
+        )
     return raw

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 from care_api.domain.errors import InvalidInput
+from care_api.domain.texts import Msg
 
 MAX_EXTENSION_DAYS = 15  # one extension of at most this many working days
 MAX_SCAN_DAYS = 3660  # a calendar with no working day for ten years is a mistake
@@ -46,7 +47,7 @@ def add_working_days(start: date, days: int, calendar: WorkCalendar) -> date:
     Tuesday. `days` = 0 gives `start` back.
     """
     if days < 0:
-        raise InvalidInput("days must not be negative")
+        raise InvalidInput(Msg("days must not be negative"))
     day = start
     left = days
     for _ in range(MAX_SCAN_DAYS):
@@ -55,7 +56,14 @@ def add_working_days(start: date, days: int, calendar: WorkCalendar) -> date:
         day += timedelta(days=1)
         if calendar.is_working_day(day):
             left -= 1
-    raise InvalidInput(f"no {days} working days within {MAX_SCAN_DAYS} days of {start}")
+    raise InvalidInput(
+        Msg(
+            "no {days} working days within {max_scan_days} days of {start}",
+            days=days,
+            max_scan_days=MAX_SCAN_DAYS,
+            start=start.isoformat(),
+        )
+    )
 
 
 def working_days_between(first: date, last: date, calendar: WorkCalendar) -> int:
@@ -63,7 +71,9 @@ def working_days_between(first: date, last: date, calendar: WorkCalendar) -> int
     if last <= first:
         return 0
     if (last - first).days > MAX_SCAN_DAYS:
-        raise InvalidInput(f"a span may be at most {MAX_SCAN_DAYS} days")
+        raise InvalidInput(
+            Msg("a span may be at most {max_scan_days} days", max_scan_days=MAX_SCAN_DAYS)
+        )
     span = range(1, (last - first).days + 1)
     return sum(1 for i in span if calendar.is_working_day(first + timedelta(days=i)))
 
@@ -82,7 +92,12 @@ def due_for(filed_at: datetime, matter: Matter, calendar: WorkCalendar, tz: tzin
 def extended_due(due_at: datetime, days: int, calendar: WorkCalendar, tz: tzinfo) -> datetime:
     """The deadline `days` working days after the one at `due_at` (1 ≤ days ≤ 15)."""
     if not 1 <= days <= MAX_EXTENSION_DAYS:
-        raise InvalidInput(f"an extension is 1 to {MAX_EXTENSION_DAYS} working days")
+        raise InvalidInput(
+            Msg(
+                "an extension is 1 to {max_extension_days} working days",
+                max_extension_days=MAX_EXTENSION_DAYS,
+            )
+        )
     # due_at is the midnight ending the last day; the day before it is that last day.
     last_day = (due_at.astimezone(tz) - timedelta(microseconds=1)).date()
     return end_of_day(add_working_days(last_day, days, calendar), tz)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from care_api.domain.errors import InvalidInput
 from care_api.domain.fleet import DevicePosition, PositionSource
 from care_api.domain.geo import haversine_km
+from care_api.domain.texts import Msg
 
 RADIUS_MIN_M = 50  # below GPS error: every walk to the door would be a departure
 RADIUS_MAX_M = 50_000
@@ -15,9 +16,15 @@ WIFI_MARGIN_M = 100.0
 def check_zone(lat: float, lon: float, radius_m: int) -> None:
     """A zone the service can watch; InvalidInput says what is wrong."""
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise InvalidInput("lat must be -90..90 and lon -180..180")
+        raise InvalidInput(Msg("lat must be -90..90 and lon -180..180"))
     if not RADIUS_MIN_M <= radius_m <= RADIUS_MAX_M:
-        raise InvalidInput(f"radius_m must be {RADIUS_MIN_M} to {RADIUS_MAX_M}")
+        raise InvalidInput(
+            Msg(
+                "radius_m must be {radius_min_m} to {radius_max_m}",
+                radius_min_m=RADIUS_MIN_M,
+                radius_max_m=RADIUS_MAX_M,
+            )
+        )
 
 
 def distance_m(lat: float, lon: float, position: DevicePosition) -> float:

@@ -52,7 +52,13 @@ def checked_language(tag: str | None) -> str | None:
         return None
     primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
     if primary not in {"zh", "en"}:
-        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}, not {tag!r}")
+        raise InvalidInput(
+            Msg(
+                "language must be one of {allowed}, not {tag}",
+                allowed=", ".join(LANGUAGES),
+                tag=repr(tag),
+            )
+        )
     return language_of(tag)
 
 

@@ -9,6 +9,7 @@ from care_api.domain.errors import InvalidInput
 from care_api.domain.kpi import Kpi
 from care_api.domain.kpi_service import ServiceKpi
 from care_api.domain.model import CaseKind, CaseState, ServiceLine
+from care_api.domain.texts import Msg
 from care_api.http.models.common import ContactIdPublic, Timestamp, contact_id_of_row
 from care_api.http.models.hotline import HotlineCallPublic, HotlineKpiPublic
 from care_api.http.reader_language import in_reader_language, reader_language
@@ -216,5 +217,5 @@ class ReclassifyBody(BaseModel):
     @model_validator(mode="after")
     def _kind_or_line(self) -> Self:
         if self.kind is None and self.line is None:
-            raise InvalidInput("give a kind, a line, or both")
+            raise InvalidInput(Msg("give a kind, a line, or both"))
         return self

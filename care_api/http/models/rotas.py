@@ -7,13 +7,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from care_api.domain.errors import InvalidInput
 from care_api.domain.rota import DutyRole, Shift
+from care_api.domain.texts import Msg
 from care_api.http.models.common import Name, Phone, Timestamp
 from care_api.store.tables import Shift as ShiftRow
 
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
-        raise InvalidInput("give the time with its UTC offset, e.g. 2026-11-24T08:00:00+08:00")
+        raise InvalidInput(Msg("give the time with its UTC offset, e.g. 2026-11-24T08:00:00+08:00"))
     return value
 
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from care_api.domain.errors import NotFound
+from care_api.domain.texts import Msg
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
 from care_api.http.models.calls import CallBody, CallPublic, CaseCalls, DueCallbackPublic, OwnPhone
 from care_api.settings import Settings
@@ -34,7 +35,7 @@ def post_call(
     """
     case = uow.session.get(Case, case_id)
     if case is None:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     call = request_call(
         uow,
         case,
@@ -77,7 +78,7 @@ def get_calls(
 ) -> CaseCalls:
     """The case's bridged calls, newest first, and whether the service can place calls."""
     if uow.session.get(Case, case_id) is None:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     calls = [CallPublic.of(c) for c in calls_of_case(uow.session, case_id)]
     return CaseCalls(can_call=_can_call(services.settings), calls=calls)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from care_api.domain.access import Principal, is_staff, may_read_elder
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, Role, ServiceLine
+from care_api.domain.texts import Msg
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import PrincipalDep, ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.models.cases import (
@@ -64,7 +65,7 @@ def _visible_case(uow: SqlUnitOfWork, case_id: str, principal: Principal, *, loc
     case = uow.session.get(Case, case_id, with_for_update=lock)
     if case is None or not may_read_elder(principal, case.elder_id):
         # The same answer as for a missing case, so nobody probes for others' cases.
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     return case
 
 
@@ -73,8 +74,12 @@ def _check_owner(case: Case, principal: Principal) -> None:
     if is_staff(principal) or case.owner == principal.actor:
         return
     if case.owner is None:
-        raise Conflict(f"case {case.id} is not acknowledged yet; acknowledge it first")
-    raise Conflict(f"case {case.id} is already taken by {case.owner}")
+        raise Conflict(
+            Msg("case {case_id} is not acknowledged yet; acknowledge it first", case_id=case.id)
+        )
+    raise Conflict(
+        Msg("case {case_id} is already taken by {owner}", case_id=case.id, owner=case.owner)
+    )
 
 
 @router.get("")
@@ -156,7 +161,7 @@ def read_case_elder(
     case = uow.session.get(Case, case_id)
     view = None if case is None else elder_view(uow.session, case, principal, services.clock.now())
     if case is None or view is None:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     audit.shown("case elder", case.elder_id, ref=case.id)
     return CaseElder.model_validate(view, from_attributes=True)
 

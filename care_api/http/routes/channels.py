@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path
 
 from care_api.domain.channels import AddressKind
 from care_api.domain.errors import NotFound
+from care_api.domain.texts import Msg
 from care_api.http.deps import ServicesDep, StaffDep, UowDep
 from care_api.http.models.channels import BindCodeIn, BindCodeOut, ChannelsOut, PreferredIn
 from care_api.usecases.people.addresses import (
@@ -33,7 +34,7 @@ def _actor(kind: PersonKind, person_id: int) -> str:
 def _channels(uow: UowDep, actor: str) -> ChannelsOut:
     person = person_of(uow.session, actor)
     if person is None:
-        raise NotFound(f"{actor} not found")
+        raise NotFound(Msg("{actor} not found", actor=actor))
     reach = reach_of(uow.session, [actor])[actor]
     return ChannelsOut(
         phone=person.phone,

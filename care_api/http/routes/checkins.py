@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, status
 from care_api.domain.access import Principal, may_read_elder
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
+from care_api.domain.texts import Msg
 from care_api.http.deps import ServicesDep, UowDep, require_roles
 from care_api.http.models.checkins import (
     AwayBody,
@@ -38,7 +39,7 @@ CarerDep = Annotated[Principal, require_roles(Role.ADMIN, Role.OPERATOR, Role.CA
 def _check(principal: Principal, elder_id: int) -> None:
     # The same answer as for a missing elder, so a caregiver cannot probe for others.
     if not may_read_elder(principal, elder_id):
-        raise NotFound(f"elder {elder_id} not found")
+        raise NotFound(Msg("elder {elder_id} not found", elder_id=elder_id))
 
 
 def _read(uow: UowDep, elder_id: int, now: datetime, services: ServicesDep) -> CheckinsPublic:

@@ -9,6 +9,7 @@ from care_api.domain.access import Principal, is_staff, may_read_elder
 from care_api.domain.errors import NotFound
 from care_api.domain.events import DeviceLoginRevoked
 from care_api.domain.model import Role
+from care_api.domain.texts import Msg
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.models.common import DEVICE_ID_PATTERN
 from care_api.http.models.devices import (
@@ -58,7 +59,7 @@ def _visible(uow: UowDep, device_id: str, principal: Principal) -> Device:
         device.elder_id is not None and may_read_elder(principal, device.elder_id)
     )
     if not visible:
-        raise NotFound(f"device {device_id} not found")
+        raise NotFound(Msg("device {device_id} not found", device_id=device_id))
     return device
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, status
 from care_api.domain.access import Principal, may_read_elder
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
+from care_api.domain.texts import Msg
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.models.elders import (
@@ -37,7 +38,7 @@ ReaderDep = Annotated[Principal, require_roles(Role.ADMIN, Role.OPERATOR, Role.C
 def _check_readable(principal: Principal, elder_id: int) -> None:
     # The same answer as for a missing elder, so a caregiver cannot probe for others.
     if not may_read_elder(principal, elder_id):
-        raise NotFound(f"elder {elder_id} not found")
+        raise NotFound(Msg("elder {elder_id} not found", elder_id=elder_id))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

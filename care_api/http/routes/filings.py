@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from care_api.domain.errors import Conflict, NotFound
+from care_api.domain.texts import Msg
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
 from care_api.http.models.cases import CasePublic
 from care_api.http.models.filings import (
@@ -59,7 +60,7 @@ def read_deadline(
     deadline = get_deadline(uow, case_id)
     case = uow.session.get(Case, case_id)
     if deadline is None or case is None:
-        raise NotFound(f"case {case_id} has no deadline")
+        raise NotFound(Msg("case {case_id} has no deadline", case_id=case_id))
     return DeadlinePublic.of(deadline, case, services.clock.now())
 
 
@@ -81,7 +82,7 @@ def post_extend(
     uow.commit()
     case = uow.session.get(Case, case_id)
     if case is None:  # pragma: no cover - extend_case found it
-        raise Conflict(f"case {case_id} vanished")
+        raise Conflict(Msg("case {case_id} vanished", case_id=case_id))
     return _filed(case, deadline, now)
 
 
@@ -127,7 +128,7 @@ def put_calendar_day(
 def delete_calendar_day(day: dt.date, uow: UowDep, principal: AdminDep) -> Response:
     """Drop the admin's setting of a day: its weekday decides again."""
     if not clear_day(uow.session, day):
-        raise NotFound(f"{day} has no calendar setting")
+        raise NotFound(Msg("{day} has no calendar setting", day=day.isoformat()))
     uow.commit()
     log.info("calendar %s reset by %s", day, principal.actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

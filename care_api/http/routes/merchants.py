@@ -10,6 +10,7 @@ from care_api.domain.access import Principal, is_staff
 from care_api.domain.dispatch import MerchantStatus
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
+from care_api.domain.texts import Msg
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.models.merchants import (
     MerchantCreate,
@@ -77,7 +78,7 @@ def read_merchant(merchant_id: int, uow: UowDep, principal: MerchantOrStaffDep) 
     Staff see every merchant; a merchant only itself.
     """
     if not is_staff(principal) and principal.subject_id != merchant_id:
-        raise NotFound(f"merchant {merchant_id} not found")
+        raise NotFound(Msg("merchant {merchant_id} not found", merchant_id=merchant_id))
     return _detail(uow, merchant_id)
 
 
@@ -115,7 +116,7 @@ def put_merchant_hours(
     Orders skip a merchant while it is closed.
     """
     if not is_staff(principal) and principal.subject_id != merchant_id:
-        raise NotFound(f"merchant {merchant_id} not found")
+        raise NotFound(Msg("merchant {merchant_id} not found", merchant_id=merchant_id))
     row = set_merchant_hours(uow.session, merchant_id, body.hours)
     uow.commit()
     return MerchantPublic.of(row)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from care_api.domain.errors import InvalidInput
 from care_api.domain.rota import DutyRole
+from care_api.domain.texts import Msg
 from care_api.http.deps import AdminDep, ServicesDep, StaffDep, UowDep
 from care_api.http.models.rotas import AwareTime, DutyPerson, OnDutyPublic, ShiftIn, ShiftPublic
 from care_api.usecases.cases.queries import MAX_PAGE
@@ -55,7 +56,12 @@ def read_shifts(
     start = since or services.clock.now()
     end = until or start + timedelta(days=7)
     if end <= start or end - start > timedelta(days=MAX_LIST_DAYS):
-        raise InvalidInput(f"until must be after since, at most {MAX_LIST_DAYS} days later")
+        raise InvalidInput(
+            Msg(
+                "until must be after since, at most {max_list_days} days later",
+                max_list_days=MAX_LIST_DAYS,
+            )
+        )
     rows = list_shifts(uow.session, start=start, end=end, role=role)
     return [ShiftPublic.of(r) for r in rows[offset : offset + limit]]
 

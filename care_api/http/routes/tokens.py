@@ -5,6 +5,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Response, status
 
 from care_api.domain.errors import InvalidInput, NotFound
+from care_api.domain.texts import Msg
 from care_api.http.deps import AdminDep, ServicesDep, UowDep
 from care_api.http.models.tokens import TokenCreate, TokenCreated
 from care_api.usecases.people.registry import get_elder
@@ -23,7 +24,9 @@ def post_token(
             get_elder(uow.session, elder_id)
         except NotFound:
             # A typo here would silently give a caregiver nobody to see; say so instead.
-            raise InvalidInput(f"elder {elder_id} in elder_ids does not exist") from None
+            raise InvalidInput(
+                Msg("elder {elder_id} in elder_ids does not exist", elder_id=elder_id)
+            ) from None
     now = services.clock.now()
     expires_at = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     row, token = mint_token(

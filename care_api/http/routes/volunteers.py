@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from care_api.domain.access import Principal, is_staff
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
+from care_api.domain.texts import Msg
 from care_api.http.audit_trail import AuditDep, AuditTrail
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.models.cases import CasePublic
@@ -84,7 +85,7 @@ def read_volunteer(
 ) -> VolunteerPublic:
     """A volunteer's profile: staff see all, a volunteer only their own."""
     if not is_staff(principal) and principal.subject_id != volunteer_id:
-        raise NotFound(f"volunteer {volunteer_id} not found")
+        raise NotFound(Msg("volunteer {volunteer_id} not found", volunteer_id=volunteer_id))
     return VolunteerPublic.of(get_volunteer(uow.session, volunteer_id))
 
 
@@ -97,7 +98,7 @@ def put_volunteer_hours(
     Offers (and the emergency ladder's nearest volunteers) skip them outside these hours.
     """
     if not is_staff(principal) and principal.subject_id != volunteer_id:
-        raise NotFound(f"volunteer {volunteer_id} not found")
+        raise NotFound(Msg("volunteer {volunteer_id} not found", volunteer_id=volunteer_id))
     row = set_volunteer_hours(uow.session, volunteer_id, body.availability)
     uow.commit()
     return VolunteerPublic.of(row)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Query, status
 from care_api.domain.access import Principal, may_read_elder
 from care_api.domain.errors import NotFound
 from care_api.domain.model import Role
+from care_api.domain.texts import Msg
 from care_api.http.audit_trail import AuditDep
 from care_api.http.deps import ServicesDep, StaffDep, UowDep, require_roles
 from care_api.http.models.watches import (
@@ -35,7 +36,7 @@ CaseId = Annotated[str, Path(min_length=1, max_length=32)]
 def _check_readable(principal: Principal, elder_id: int) -> None:
     # The same answer as for a missing elder, so a caregiver cannot probe for others.
     if not may_read_elder(principal, elder_id):
-        raise NotFound(f"elder {elder_id} not found")
+        raise NotFound(Msg("elder {elder_id} not found", elder_id=elder_id))
 
 
 @router.get("/elders/{elder_id}/readings")
@@ -107,7 +108,7 @@ def read_track(
     """The elder's positions over the case's time, for the case's map."""
     case = uow.session.get(Case, case_id)
     if case is None or not may_read_elder(principal, case.elder_id):
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(Msg("case {case_id} not found", case_id=case_id))
     points = track_of_case(uow.session, case, services.clock.now())
     last = last_position(uow.session, case.elder_id)
     audit.shown("track", case.elder_id, ref=case.id)

@@ -81,7 +81,7 @@ def add_case_note(
 ) -> CaseEvent:
     """A note or a call attempt in the case's history; the state stays as it is."""
     if action not in NOTE_ACTIONS:
-        raise InvalidInput(f"a note is one of {', '.join(NOTE_ACTIONS)}")
+        raise InvalidInput(Msg("a note is one of {allowed}", allowed=", ".join(NOTE_ACTIONS)))
     words = text.strip()
     if not words:
         raise InvalidInput(Msg("a note needs some text"))
@@ -137,7 +137,14 @@ def _labels(where: str, raw: object) -> dict[str, str]:
     labels: dict[str, str] = {}
     for lang, text in raw.items():
         if lang not in LANGUAGES:
-            raise InvalidInput(f"{where}: language {lang} is not one of {', '.join(LANGUAGES)}")
+            raise InvalidInput(
+                Msg(
+                    "{where}: language {lang} is not one of {allowed}",
+                    where=where,
+                    lang=lang,
+                    allowed=", ".join(LANGUAGES),
+                )
+            )
         if not isinstance(text, str) or not 0 < len(text.strip()) <= LABEL_MAX:
             raise InvalidInput(
                 Msg(

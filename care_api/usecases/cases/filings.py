@@ -75,7 +75,9 @@ def file_case(
     else:
         raise InvalidInput(Msg("a filed case needs a kind or a service line"))
     if kind not in FILED_KINDS:
-        raise InvalidInput(f"a case filed by hand is one of {', '.join(sorted(FILED_KINDS))}")
+        raise InvalidInput(
+            Msg("a case filed by hand is one of {allowed}", allowed=", ".join(sorted(FILED_KINDS)))
+        )
     get_elder(uow.session, filing.elder_id)
     case = open_case(
         uow,

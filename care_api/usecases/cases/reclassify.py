@@ -100,7 +100,20 @@ def reclassify(
     old_line = case.line
     kind, line = _target(case, kind, line)
     if old is kind and old_line == line:
-        raise Conflict(f"case {case_id} is already {kind} on the {line or 'no'} line")
+        raise Conflict(
+            Msg(
+                "case {case_id} is already {kind} on the {line} line",
+                case_id=case_id,
+                kind=term(kind),
+                line=term(line),
+            )
+            if line
+            else Msg(
+                "case {case_id} is already {kind} with no service line",
+                case_id=case_id,
+                kind=term(kind),
+            )
+        )
     if old_line != line:
         case.line = line
         # The note goes with the kind's row when the kind changes too.

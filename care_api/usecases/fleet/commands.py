@@ -80,7 +80,13 @@ def check_params(cmd: CommandName, params: Mapping[str, Any]) -> dict[str, Any]:
     if cmd is CommandName.CONFIG:
         unknown = sorted(set(params) - CONFIG_KEYS)
         if unknown:
-            raise InvalidInput(f"config knows {sorted(CONFIG_KEYS)}, not {unknown}")
+            raise InvalidInput(
+                Msg(
+                    "config knows {allowed}, not {unknown}",
+                    allowed=str(sorted(CONFIG_KEYS)),
+                    unknown=str(unknown),
+                )
+            )
         if not params:
             raise InvalidInput(Msg("config needs heartbeat_s or keymap"))
         if "heartbeat_s" in params:

@@ -89,7 +89,9 @@ def read_csv(data: bytes) -> Sheet:
     try:
         table: list[list[object]] = [list(r) for r in rows]
     except csv.Error as exc:
-        raise InvalidInput(f"the file is not a readable CSV table ({exc})") from None
+        raise InvalidInput(
+            Msg("the file is not a readable CSV table ({exc})", exc=str(exc))
+        ) from None
     return _build(table)
 
 
@@ -98,7 +100,9 @@ def read_xlsx(data: bytes) -> Sheet:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-        raise InvalidInput(f"the file is not a readable XLSX workbook ({exc})") from None
+        raise InvalidInput(
+            Msg("the file is not a readable XLSX workbook ({exc})", exc=str(exc))
+        ) from None
     try:
         sheet = book.worksheets[0]
         table: list[list[object]] = [list(row) for row in sheet.iter_rows(values_only=True)]

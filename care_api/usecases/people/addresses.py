@@ -159,7 +159,9 @@ def set_preferred(session: Session, actor: str, channel: str | None, *, now: dat
             session.delete(pref)
         return
     if channel not in PERSON_CHANNELS:
-        raise InvalidInput(f"preferred channel must be one of {', '.join(PERSON_CHANNELS)}")
+        raise InvalidInput(
+            Msg("preferred channel must be one of {allowed}", allowed=", ".join(PERSON_CHANNELS))
+        )
     kind = CHANNELS[Channel(channel)].address
     if kind is not None and kind is not AddressKind.phone:
         has = kind.value in reach_of(session, [actor])[actor].addresses

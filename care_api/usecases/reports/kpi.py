@@ -34,7 +34,9 @@ def parse_bound(value: str, tz: tzinfo, *, end: bool) -> datetime:
             return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
         moment = datetime.fromisoformat(text)
     except (ValueError, OverflowError):
-        raise InvalidInput(f"{text!r} is neither a date (YYYY-MM-DD) nor a time") from None
+        raise InvalidInput(
+            Msg("{text} is neither a date (YYYY-MM-DD) nor a time", text=repr(text))
+        ) from None
     if moment.tzinfo is None:
         raise InvalidInput(Msg("times need a UTC offset (or give a date: YYYY-MM-DD)"))
     return moment.astimezone(UTC)

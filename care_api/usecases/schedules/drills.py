@@ -54,7 +54,13 @@ def start_drill(
         same = col(Drill.district) == district
     running = session.exec(select(Drill).where(same, col(Drill.ended_at).is_(None))).first()
     if running is not None:
-        raise Conflict(f"drill {running.id} is already running for {device_id or district}")
+        raise Conflict(
+            Msg(
+                "drill {drill_id} is already running for {target}",
+                drill_id=running.id,
+                target=device_id or district,
+            )
+        )
     drill = Drill(device_id=device_id, district=district, note=note, started_by=by, started_at=now)
     session.add(drill)
     session.flush()
