@@ -223,7 +223,12 @@ def test_cases_caregiver_may_not_resolve_a_case_someone_else_owns(
     caregiver = mint(api, "caregiver", "Wang Jun", elder_ids=[wang])
     resp = api.post(f"/api/v1/cases/{first}/resolve", headers=caregiver)
     assert resp.status_code == 409
-    assert "admin:admin" in resp.json()["detail"]
+    assert resp.json() == {"detail": f"case {first} is already taken by admin:admin"}
+    # A family reading the app in Chinese is told in Chinese.
+    resp = api.post(
+        f"/api/v1/cases/{first}/resolve", headers={**caregiver, "Accept-Language": "zh-CN"}
+    )
+    assert resp.json() == {"detail": f"案件{first}已由admin:admin接单"}
 
 
 def test_cases_illegal_move_is_409(api: TestClient, two_elders: tuple[int, int, str, str]) -> None:

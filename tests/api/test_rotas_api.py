@@ -96,6 +96,12 @@ def test_rotas_api_refuses_unfit_shifts_and_changes_nothing(api: TestClient) -> 
     assert listed.json() == []
     span = {"since": "2026-11-22T00:00:00+08:00", "until": "2026-11-21T00:00:00+08:00"}
     assert api.get("/api/v1/shifts", params=span, headers=ADMIN).status_code == 422
+    # The rota form says why in the admin's language.
+    chinese = {**ADMIN, "Accept-Language": "zh-CN"}
+    empty = api.post("/api/v1/shifts", json={**DAY, "end": DAY["start"]}, headers=chinese)
+    assert empty.json() == {"detail": "班次的结束时间须晚于开始时间"}
+    english = api.post("/api/v1/shifts", json={**DAY, "end": DAY["start"]}, headers=ADMIN)
+    assert english.json() == {"detail": "a shift must end after it starts"}
 
 
 def test_rotas_api_only_the_admin_edits_the_rota(api: TestClient) -> None:
