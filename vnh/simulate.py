@@ -41,6 +41,8 @@ from care_api.domain.kpi import Kpi, compute_kpi
 from care_api.domain.kpi_service import ServiceKpi
 from care_api.domain.model import DeviceReport, EventKey, ReportType
 from care_api.domain.rota import WeeklyHours, is_open
+from care_api.domain.texts import N_, Msg
+from care_api.i18n import t
 from care_api.services import build_services
 from care_api.settings import Settings
 from care_api.store.tables import Case, Elder, ServiceOrder, Timer
@@ -836,53 +838,78 @@ def simulate(scenario: Scenario, *, seed: int = 1, days: int = 7) -> Figures:
 
 # -- the table ---------------------------------------------------------------------------------
 
+# A line under the one before it (a share of it, or the same figure by shift).
+SUB_ROW = "  "
+SHIFT_WORDS = {DAY: N_("day"), NIGHT: N_("night")}
+
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
-def rows_of(f: Figures) -> list[tuple[str, str]]:
-    """The lines of the report, label and value."""
+def rows_of(f: Figures, language: str) -> list[tuple[str, str]]:
+    """The lines of the report, label (in `language`) and value."""
     overall = f.answers.overall
     emergencies = f.kpi.by_kind.get("emergency", 0)
     ack = f.service.ack_by_kind["emergency"]
+    sub = SUB_ROW
+
+    def say(label: str, **fields: object) -> str:
+        return t(language, label, **fields)
+
     return [
-        ("days simulated", str(f.days)),
-        ("presses (emergency/false alarm/service/care)", "/".join(map(str, f.presses.values()))),
-        ("cases", str(f.kpi.total)),
-        ("emergencies (incl. cancelled)", str(emergencies)),
-        ("answered by a person within 60 s", _pct(overall.within.get(60))),
-        ("answered by a person within 180 s", _pct(overall.within.get(180))),
+        (say("days simulated"), str(f.days)),
+        (
+            say("presses (emergency/false alarm/service/care)"),
+            "/".join(map(str, f.presses.values())),
+        ),
+        (say("cases"), str(f.kpi.total)),
+        (say("emergencies (incl. cancelled)"), str(emergencies)),
+        (say("answered by a person within 60 s"), _pct(overall.within.get(60))),
+        (say("answered by a person within 180 s"), _pct(overall.within.get(180))),
         *(
-            (f"  {shift} shift: within 60 s / 180 s", _shares(f.answers.by_shift.get(shift)))
+            (
+                sub + say("{shift} shift: within 60 s / 180 s", shift=Msg(SHIFT_WORDS[shift])),
+                _shares(f.answers.by_shift.get(shift)),
+            )
             for shift in (DAY, NIGHT)
         ),
-        ("answer time p50 / p90 (s)", f"{_num(ack.p50_s)} / {_num(ack.p90_s)}"),
-        ("on site p50 (s)", _num(overall.on_site_p50_s)),
-        ("taken by family/volunteer/supervisor", _taken(f.taken_by)),
-        ("merchant orders / contacted in 10 min", _turns(f.service)),
-        ("merchant contact within 10 min", _pct(f.service.merchant_contact_rate)),
-        ("completion", _pct(f.kpi.completion_rate)),
-        ("callbacks", str(f.kpi.callbacks)),
-        ("  resolved cases closed after a callback", _pct(f.kpi.callback_rate)),
-        ("  satisfied (4 or 5 of 5)", _pct(f.kpi.satisfaction_rate)),
-        ("  left to the operators' callback list", str(f.callbacks_to_operators)),
-        ("  called back by the operators (calls)", str(f.operator_callbacks)),
-        ("SMS sent (of them callback surveys)", f"{f.sent.get('sms', 0)} ({f.surveys})"),
-        ("calls placed", str(f.sent.get("voice", 0))),
-        *checkin_rows(f.checkins),
-        *_district_rows(f),
+        (say("answer time p50 / p90 (s)"), f"{_num(ack.p50_s)} / {_num(ack.p90_s)}"),
+        (say("on site p50 (s)"), _num(overall.on_site_p50_s)),
+        (say("taken by family/volunteer/supervisor"), _taken(f.taken_by)),
+        (say("merchant orders / contacted in 10 min"), _turns(f.service)),
+        (say("merchant contact within 10 min"), _pct(f.service.merchant_contact_rate)),
+        (say("completion"), _pct(f.kpi.completion_rate)),
+        (say("callbacks"), str(f.kpi.callbacks)),
+        (sub + say("resolved cases closed after a callback"), _pct(f.kpi.callback_rate)),
+        (sub + say("satisfied (4 or 5 of 5)"), _pct(f.kpi.satisfaction_rate)),
+        (sub + say("left to the operators' callback list"), str(f.callbacks_to_operators)),
+        (sub + say("called back by the operators (calls)"), str(f.operator_callbacks)),
+        (
+            say("SMS sent (of them callback surveys)"),
+            f"{f.sent.get('sms', 0)} ({f.surveys})",
+        ),
+        (say("calls placed"), str(f.sent.get("voice", 0))),
+        *checkin_rows(f.checkins, language),
+        *_district_rows(f, language),
     ]
 
 
-def _district_rows(f: Figures) -> list[tuple[str, str]]:
+def _district_rows(f: Figures, language: str) -> list[tuple[str, str]]:
     rows = []
     for name, times in f.by_district.items():
-        rows.append((f"{name}: emergencies / answered", _answered(times.overall)))
-        rows.append((f"  {name}: within 60 s / 180 s", _shares(times.overall)))
+
+        def say(label: str, **fields: object) -> str:
+            return t(language, label, district=name, **fields)  # noqa: B023 (used at once)
+
+        rows.append((say("{district}: emergencies / answered"), _answered(times.overall)))
+        rows.append((SUB_ROW + say("{district}: within 60 s / 180 s"), _shares(times.overall)))
         for shift in (DAY, NIGHT):
-            rows.append((f"  {name}, {shift} shift", _shares(times.by_shift.get(shift))))
-        rows.append((f"  {name}: on site p50 (s)", _num(times.overall.on_site_p50_s)))
+            label = say("{district}, {shift} shift", shift=Msg(SHIFT_WORDS[shift]))
+            rows.append((SUB_ROW + label, _shares(times.by_shift.get(shift))))
+        rows.append(
+            (SUB_ROW + say("{district}: on site p50 (s)"), _num(times.overall.on_site_p50_s))
+        )
     return rows
 
 
@@ -890,12 +917,12 @@ def _answered(group: AnswerFigures) -> str:
     return f"{group.emergencies} / {group.answered}"
 
 
-def _merged(runs: list[Figures]) -> list[tuple[str, list[str]]]:
+def _merged(runs: list[Figures], language: str) -> list[tuple[str, list[str]]]:
     """Every run's lines under one list of labels; a line a run lacks (a district) is "-"."""
     labels: dict[str, None] = {}
     values = []
     for f in runs:
-        rows = dict(rows_of(f))
+        rows = dict(rows_of(f, language))
         labels.update(dict.fromkeys(rows))
         values.append(rows)
     return [(label, [v.get(label, "-") for v in values]) for label in labels]
@@ -919,10 +946,10 @@ def _taken(taken: Mapping[str, int]) -> str:
     return "/".join(str(taken.get(k, 0)) for k in ("family", "volunteer", "supervisor"))
 
 
-def table(runs: list[Figures]) -> str:
-    """A plain text table, one column per run."""
+def table(runs: list[Figures], language: str) -> str:
+    """A plain text table, one column per run, its labels in `language`."""
     header = ["", *(f.scenario for f in runs)]
-    body = [[label, *values] for label, values in _merged(runs)]
+    body = [[label, *values] for label, values in _merged(runs, language)]
     widths = [max(len(r[c]) for r in [header, *body]) for c in range(len(header))]
     out = []
     for n, row in enumerate([header, *body]):
@@ -936,13 +963,13 @@ def table(runs: list[Figures]) -> str:
     return "\n".join(out)
 
 
-def rich_table(runs: list[Figures]) -> Table:
+def rich_table(runs: list[Figures], language: str) -> Table:
     """The same lines as `table`, as a rich table for the terminal."""
-    out = Table(title=f"vnh simulate: {runs[0].days} days")
-    out.add_column("figure")
+    out = Table(title=t(language, "vnh simulate: {days} days", days=runs[0].days))
+    out.add_column(t(language, "figure"))
     for f in runs:
         out.add_column(f.scenario, justify="right")
-    for label, values in _merged(runs):
+    for label, values in _merged(runs, language):
         out.add_row(label, *values)
     return out
 

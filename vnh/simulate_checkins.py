@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 from care_api.domain.cases import UNOWNED
 from care_api.domain.checkins import check_window
 from care_api.domain.errors import Conflict, InvalidInput
+from care_api.i18n import t
 from care_api.services import Services
 from care_api.store.tables import Case, CaseEvent, Elder
 from care_api.usecases.cases.actions import acknowledge, resolve
@@ -243,15 +244,18 @@ class SimulatedCheckins:
         )
 
 
-def checkin_rows(f: CheckinFigures | None) -> list[tuple[str, str]]:
-    """The report's lines for check-ins; none when the scenario has no windows."""
+def checkin_rows(f: CheckinFigures | None, language: str) -> list[tuple[str, str]]:
+    """The report's lines for check-ins (labels in `language`); none without windows."""
     if f is None:
         return []
     kept = f.due - f.missed
     share = f"{100 * kept / f.due:.1f} %" if f.due else "-"
     return [
-        ("check-ins due / kept", f"{f.due} / {kept} ({share})"),
-        ("  missed (a care case, a call)", str(f.missed)),
-        ("  then: checked in late / taken / open", f"{f.late} / {f.taken} / {f.open}"),
-        ("  missed check-in cases resolved", str(f.resolved)),
+        (t(language, "check-ins due / kept"), f"{f.due} / {kept} ({share})"),
+        ("  " + t(language, "missed (a care case, a call)"), str(f.missed)),
+        (
+            "  " + t(language, "then: checked in late / taken / open"),
+            f"{f.late} / {f.taken} / {f.open}",
+        ),
+        ("  " + t(language, "missed check-in cases resolved"), str(f.resolved)),
     ]

@@ -107,8 +107,8 @@ def test_simulate_the_same_seed_gives_the_same_figures() -> None:
         presses={"emergency_per_elder_day": 0.3, "false_alarm_per_elder_day": 0.3},
         volunteers={"count": 3, "answer": 0.5},
     )
-    first = table([simulate(scenario, seed=7, days=1)])
-    assert first == table([simulate(scenario, seed=7, days=1)])
+    first = table([simulate(scenario, seed=7, days=1)], "en")
+    assert first == table([simulate(scenario, seed=7, days=1)], "en")
     assert "answered by a person within 60 s" in first
 
 

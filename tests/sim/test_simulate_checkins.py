@@ -114,7 +114,7 @@ def test_simulate_elders_pressing_after_the_call_check_in_late_and_the_operator_
     resolved = [c.resolved_at for c in cases if c.resolved_at is not None]
     assert seconds_after(opened, resolved) == pytest.approx([360] * 4, abs=0.01)
     assert figures.checkins.resolved == 4
-    rows = dict(rows_of(figures))
+    rows = dict(rows_of(figures, "en"))
     assert rows["check-ins due / kept"] == "4 / 0 (0.0 %)"
     assert rows["  then: checked in late / taken / open"] == "4 / 0 / 0"
 
@@ -133,7 +133,7 @@ def test_simulate_check_ins_are_the_same_for_a_seed() -> None:
     first = simulate(scenario, seed=9, days=2)
     again = simulate(scenario, seed=9, days=2)
     assert first.checkins == again.checkins
-    assert table([first]) == table([again])
+    assert table([first], "en") == table([again], "en")
     assert first.checkins is not None and 0 < first.checkins.windows < 10
 
 

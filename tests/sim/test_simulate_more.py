@@ -60,7 +60,7 @@ def test_simulate_every_callback_answered_closes_every_case_after_it() -> None:
     assert figures.kpi.callback_rate == 1.0
     assert figures.kpi.satisfaction_rate == 1.0
     assert figures.callbacks_to_operators == 0
-    assert "callbacks" in table([figures])
+    assert "callbacks" in table([figures], "en")
 
 
 def test_simulate_callees_who_never_answer_leave_the_callbacks_to_the_operators() -> None:
@@ -117,9 +117,15 @@ def test_simulate_districts_are_populated_and_figured_apart(tmp_path: Path) -> N
     assert south.within == {60: 0.0, 180: 1.0}
     # Presses from 09:00 to 15:00 are answered by the day shift.
     assert figures.by_district["South"].by_shift["day"].emergencies == south.emergencies
-    text = table([figures])
+    text = table([figures], "en")
     assert "South, day shift" in text
     assert "North: within 60 s / 180 s" in text
+    # The centre's planners read it in Chinese, the same figures on the same lines.
+    chinese = table([figures], "zh-CN")
+    assert "South，白班" in chinese and "North：60秒内 / 180秒内" in chinese
+    assert [line.split()[-1] for line in chinese.splitlines()[2:]] == [
+        line.split()[-1] for line in text.splitlines()[2:]
+    ]
 
 
 def test_simulate_volunteers_at_step_0_take_every_emergency_at_once() -> None:
