@@ -175,7 +175,7 @@ def _scenario_from_db(url: str, history_days: int, out: Path | None) -> None:
         typer.echo(text, nl=False)
         return
     out.write_text(text, encoding="utf-8")
-    typer.echo(f"scenario written to {out}")
+    typer.echo(t(settings.language, "scenario written to {path}", path=str(out)))
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -316,8 +316,18 @@ def token_create(
             uow.commit()
     finally:
         services.close()
-    typer.echo(f"token id {row.id} for {name} ({role}): {token}")
-    typer.echo("It is shown only now; keep it somewhere safe.")
+    language = Settings().language
+    typer.echo(
+        t(
+            language,
+            "token id {id} for {name} ({role}): {token}",
+            id=row.id,
+            name=name,
+            role=str(role),
+            token=token,
+        )
+    )
+    typer.echo(t(language, "It is shown only now; keep it somewhere safe."))
 
 
 def main() -> None:

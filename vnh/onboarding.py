@@ -15,7 +15,8 @@ import typer
 
 from care_api.domain.errors import DomainError
 from care_api.domain.model import Role
-from care_api.i18n import language_of
+from care_api.domain.texts import N_, Msg
+from care_api.i18n import language_of, render, t
 from care_api.services import build_services
 from care_api.settings import Settings
 from care_api.usecases.onboarding.imports import ImportKind, ImportReport, run_import
@@ -24,26 +25,70 @@ from care_api.usecases.people.staff import add_user, find_user, reset_password
 
 user_app = typer.Typer(help="Named staff logins for the console.", no_args_is_help=True)
 PASSWORD_ENV = "VNH_NEW_PASSWORD"  # noqa: S105  (the variable's name, not a password)
+KIND_WORDS = {
+    ImportKind.ELDERS: N_("elders"),
+    ImportKind.VOLUNTEERS: N_("volunteers"),
+    ImportKind.MERCHANTS: N_("merchants"),
+}
 
 
-def print_report(report: ImportReport, *, out: typer.FileTextWrite | None = None) -> None:
+def _language() -> str:
+    """The language of what the shell prints: the centre's (VNH_LANGUAGE), Chinese unless set."""
+    return language_of(os.environ.get("VNH_LANGUAGE") or Settings().language)
+
+
+def _say(language: str, exc: DomainError) -> str:
+    """A refusal in `language` (its `Msg`, when it has one)."""
+    return render(language, exc.args[0]) if exc.args else str(exc)
+
+
+def print_report(report: ImportReport, language: str) -> None:
     """The import's report as an operator reads it: totals, then every bad row."""
     echo = typer.echo
-    verb = "added" if report.committed else "would add"
-    echo(
-        f"{report.rows} rows of {report.kind}: {verb} {report.new} new, "
-        f"{report.unchanged} already there"
-        + (
-            f"; {report.new_contacts} contacts, {report.new_terminals} terminals"
-            if report.kind is ImportKind.ELDERS
-            else ""
+    fields = {
+        "rows": report.rows,
+        "kind": Msg(KIND_WORDS[report.kind]),
+        "new": report.new,
+        "unchanged": report.unchanged,
+    }
+    if report.committed:
+        line = t(
+            language, "{rows} rows of {kind}: added {new} new, {unchanged} already there", **fields
         )
-    )
+    else:
+        line = t(
+            language,
+            "{rows} rows of {kind}: would add {new} new, {unchanged} already there",
+            **fields,
+        )
+    if report.kind is ImportKind.ELDERS:
+        line += t(
+            language,
+            "; {contacts} contacts, {terminals} terminals",
+            contacts=report.new_contacts,
+            terminals=report.new_terminals,
+        )
+    echo(line)
     for problem in report.problems:
         column = f" [{problem.column}]" if problem.column else ""
-        echo(f"  row {problem.row}{column}: {problem.reason}")
+        echo(
+            "  "
+            + t(
+                language,
+                "row {row}{column}: {reason}",
+                row=problem.row,
+                column=column,
+                reason=problem.reason,
+            )
+        )
     if report.problems:
-        echo(f"{len(report.problems)} problem(s): nothing written; fix the rows and run again.")
+        echo(
+            t(
+                language,
+                "{n} problem(s): nothing written; fix the rows and run again.",
+                n=len(report.problems),
+            )
+        )
 
 
 def import_file(
@@ -61,6 +106,7 @@ def import_file(
 ) -> None:
     """Check a spreadsheet of elders, volunteers or merchants; with --commit, add what is new."""
     settings = Settings()
+    language = _language()
     services = build_services(settings)
     started = time.perf_counter()
     try:
@@ -72,7 +118,7 @@ def import_file(
                 kind,
                 now=datetime.now(UTC),
                 commit=commit,
-                lang=language_of(os.environ.get("VNH_LANGUAGE") or settings.language),
+                lang=language,
                 region=settings.phone_region,
                 by="admin:vnh-import",
                 service_accounts=(settings.mqtt_username,),
@@ -80,22 +126,30 @@ def import_file(
             if report.committed:
                 uow.commit()
     except DomainError as exc:
-        typer.echo(f"vnh import: {exc}", err=True)
+        typer.echo(f"vnh import: {_say(language, exc)}", err=True)
         raise typer.Exit(code=2) from None
     finally:
         services.close()
     elapsed = time.perf_counter() - started
-    print_report(report)
-    typer.echo(f"took {elapsed:.2f} s ({report.rows / elapsed:,.0f} rows/s)")
+    print_report(report, language)
+    rate = f"{report.rows / elapsed:,.0f}"
+    typer.echo(t(language, "took {s} s ({rate} rows/s)", s=f"{elapsed:.2f}", rate=rate))
     if report.secrets:
         if secrets_out is None:
             secrets_out = path.with_name(f"{path.stem}-terminal-secrets.csv")
         _write_secrets(secrets_out, report.secrets)
-        typer.echo(f"secrets of {len(report.secrets)} new terminals written to {secrets_out}")
+        typer.echo(
+            t(
+                language,
+                "secrets of {n} new terminals written to {path}",
+                n=len(report.secrets),
+                path=str(secrets_out),
+            )
+        )
     if report.problems:
         raise typer.Exit(code=1)
     if not commit:
-        typer.echo("Nothing written: run again with --commit to add it.")
+        typer.echo(t(language, "Nothing written: run again with --commit to add it."))
 
 
 def _write_secrets(path: Path, secrets: list[tuple[str, str]]) -> None:
@@ -114,9 +168,10 @@ def _new_password() -> str:
     given = os.environ.get(PASSWORD_ENV)
     if given:
         return given
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Again: ") != first:
-        typer.echo("the two passwords differ", err=True)
+    language = _language()
+    first = getpass.getpass(t(language, "Password: "))
+    if getpass.getpass(t(language, "Again: ")) != first:
+        typer.echo(t(language, "the two passwords differ"), err=True)
         raise typer.Exit(code=2)
     return first
 
@@ -142,11 +197,18 @@ def user_add(
             )
             uow.commit()
     except DomainError as exc:
-        typer.echo(f"vnh user add: {exc}", err=True)
+        typer.echo(f"vnh user add: {_say(_language(), exc)}", err=True)
         raise typer.Exit(code=2) from None
     finally:
         services.close()
-    typer.echo(f"user {user.username} ({user.role}) created; they sign in at the console")
+    typer.echo(
+        t(
+            _language(),
+            "user {username} ({role}) created; they sign in at the console",
+            username=user.username,
+            role=str(user.role),
+        )
+    )
 
 
 @user_app.command("reset")
@@ -160,11 +222,11 @@ def user_reset(username: Annotated[str, typer.Argument(help="The login name.")])
             reset_password(uow.session, user.id or 0, password, datetime.now(UTC))
             uow.commit()
     except DomainError as exc:
-        typer.echo(f"vnh user reset: {exc}", err=True)
+        typer.echo(f"vnh user reset: {_say(_language(), exc)}", err=True)
         raise typer.Exit(code=2) from None
     finally:
         services.close()
-    typer.echo(f"password of {username} reset")
+    typer.echo(t(_language(), "password of {username} reset", username=username))
 
 
 def write_elders_csv(path: Path, count: int) -> None:

@@ -95,3 +95,17 @@ def test_the_generated_register_imports_cleanly(shell: str, tmp_path: Path) -> N
     write_elders_csv(path, 50)
     result = CliRunner().invoke(vnh, ["import", str(path), "--kind", "elders", "--commit"])
     assert "added 50 new" in result.output and "100 contacts, 50 terminals" in result.output
+
+
+def test_import_speaks_the_centres_chinese_by_default(
+    shell: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VNH_LANGUAGE")  # the centre's own default: Chinese
+    path = tmp_path / "register.xlsx"
+    path.write_bytes(as_xlsx(GOOD + BAD))
+    result = CliRunner().invoke(vnh, ["import", str(path), "--kind", "elders"])
+    assert result.exit_code == 1, result.output
+    assert "老人共" in result.output and "条已存在" in result.output
+    assert "第5行 [phone]：" in result.output and "处问题：未写入任何内容" in result.output
+    assert "rows of" not in result.output and "nothing written" not in result.output
+    assert _elders(shell) == 0
