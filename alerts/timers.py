@@ -124,14 +124,24 @@ class TimerSweeper:
     def sweep_due(self, now: datetime) -> int:
         """Fire every timer due at `now` that nobody fired or cancelled; returns how many fired."""
         skipped: set[int] = set()
-        fired = self._fire_due_together(now) if self._preparers and self._any_due(now) else 0
-        for _ in range(MAX_FIRES_PER_SWEEP - fired):
+        fired, known_due = 0, False
+        if self._preparers:
             if not self._any_due(now):
+                return self._swept(now, 0)  # most beats: nothing due, one read
+            fired = self._fire_due_together(now)
+            # Due a moment ago and nothing fired since: no need to ask again.
+            known_due = fired == 0
+        for _ in range(MAX_FIRES_PER_SWEEP - fired):
+            if not known_due and not self._any_due(now):
                 break  # most beats, and after the last due one: no session for nothing
+            known_due = False
             outcome = self._fire_one(_Match(due_only=True), {"now": now}, now, skipped)
             if outcome is None:
                 break
             fired += outcome
+        return self._swept(now, fired)
+
+    def _swept(self, now: datetime, fired: int) -> int:
         self.last_sweep_at = now
         return fired
 
