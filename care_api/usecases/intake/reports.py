@@ -6,8 +6,9 @@ import logging
 from datetime import datetime, tzinfo
 from typing import cast
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from care_api.domain.alarm_codes import CAUSE_FALL
 from care_api.domain.cases import is_unowned
@@ -117,13 +118,16 @@ def _check_source(session: Session, report: DeviceReport) -> Device | IntakeOutc
 
 def _find_event(session: Session, report: DeviceReport) -> DeviceEvent | None:
     key = report.key
-    return session.exec(
-        select(DeviceEvent).where(
-            DeviceEvent.device_id == key.device_id,
-            DeviceEvent.boot == key.boot,
-            DeviceEvent.seq == key.seq,
-        )
-    ).first()
+    params = {"device_id": key.device_id, "boot": key.boot, "seq": key.seq}
+    return session.exec(_EVENT_BY_KEY, params=params).first()
+
+
+# Built once: every report asks whether its key was recorded already.
+_EVENT_BY_KEY = select(DeviceEvent).where(
+    col(DeviceEvent.device_id) == bindparam("device_id"),
+    col(DeviceEvent.boot) == bindparam("boot"),
+    col(DeviceEvent.seq) == bindparam("seq"),
+)
 
 
 def _record(
