@@ -26,14 +26,20 @@ from care_api.domain.channels import PERSON_CHANNELS, Channel
 from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState
 from care_api.domain.texts import Msg, state_word, term
-from care_api.i18n import render, t
+from care_api.i18n import language_of, render, t
 from care_api.log_privacy import mask_phone
 from care_api.services import Services
 from care_api.store.tables import Case, Elder, Notification, WebhookReceipt
 from care_api.throttle import Gate
 from care_api.usecases.cases.actions import arrive, get_case
 from care_api.usecases.dispatch.merchants import MERCHANT
-from care_api.usecases.dispatch.responders import decline, describe_actor, identify_phone, take_case
+from care_api.usecases.dispatch.responders import (
+    decline,
+    describe_actor,
+    identify_phone,
+    identify_phone_speaking,
+    take_case,
+)
 from care_api.usecases.people.addresses import bind_wechat, identify_openid, looks_like_bind_code
 from care_api.usecases.people.languages import language_of_person
 
@@ -246,11 +252,19 @@ class Answers:
         with self._services.uow() as uow:
             supervisor = self._services.settings.supervisor_phone
             region = self._services.settings.phone_region
-            actors = identify_phone(uow.session, phone, supervisor_phone=supervisor, region=region)
-        if not actors:
+            who = identify_phone_speaking(
+                uow.session, phone, supervisor_phone=supervisor, region=region
+            )
+        if not who.actors:
             log.warning("sms reply from a number nobody has: %s", mask_phone(phone))
             return render(self._services.settings.language, UNKNOWN_SENDER_TEXT)
-        return self.reply(actors, text, via=Channel.sms)
+        if who.known:  # their language came with them: no second read
+            centre = language_of(self._services.settings.language)
+            language = language_of(who.language, default=centre)
+            return render(
+                language, self._answer_text(who.actors, parse_reply(text), via=Channel.sms)
+            )
+        return self.reply(who.actors, text, via=Channel.sms)
 
     def wechat(self, openid: str, text: str) -> str:
         """A message to the official account: a bind code binds it, else a reply as by SMS."""

@@ -37,7 +37,7 @@ from care_api.domain.workdays import WorkCalendar
 from care_api.i18n import t
 from care_api.services import Services
 from care_api.store.call_tables import AutoCallback
-from care_api.store.tables import Case, Notification, Timer
+from care_api.store.tables import Case, Notification, ServiceOrder, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.auto_callbacks import (
     ASKING,
@@ -55,6 +55,7 @@ from care_api.usecases.cases.auto_callbacks import (
     note,
     start_auto_callback,
 )
+from care_api.usecases.dispatch.merchants import SERVED
 from care_api.usecases.schedules.workdays import load_calendar
 
 log = logging.getLogger(__name__)
@@ -80,23 +81,33 @@ class Turn:
     ask: str | None = None
 
 
-def _alerted_since(session: Session, row: AutoCallback) -> bool:
-    """The phone was alerted about another case since the survey's last SMS.
-
-    Its "1" then takes that case: an emergency's answer never goes to a survey.
-    """
-    params = {"phone": row.phone, "case_id": row.case_id, "since": row.updated_at}
-    return session.exec(_NEWER_ALERT, params=params).first() is not None
-
-
-# Built once, as the one below: each SMS reply to a survey asks both.
-_NEWER_ALERT = select(Notification.id).where(
-    col(Notification.to) == bindparam("phone"),
-    col(Notification.case_id) != bindparam("case_id"),
-    col(Notification.created_at) >= bindparam("since"),
+# The survey waiting for this phone's SMS answer, newest first, with all a reply needs in
+# the same read (one statement, not four on each reply): its case; whether the phone was
+# alerted about another case since the survey's last SMS (its "1" then takes that case: an
+# emergency's answer never goes to a survey); and the merchant who served the case, if any
+# (`merchant_who_served`: the price is asked only then).
+_NEWER_ALERT = (
+    select(Notification.id)
+    .where(
+        col(Notification.to) == col(AutoCallback.phone),
+        col(Notification.case_id) != col(AutoCallback.case_id),
+        col(Notification.created_at) >= col(AutoCallback.updated_at),
+    )
+    .exists()
+)
+_SERVED_BY = (
+    select(ServiceOrder.merchant_id)
+    .where(
+        col(ServiceOrder.case_id) == col(AutoCallback.case_id),
+        col(ServiceOrder.status).in_(SERVED),
+    )
+    .order_by(col(ServiceOrder.id).desc())
+    .limit(1)
+    .scalar_subquery()
 )
 _TEXTING_TO = (
-    select(AutoCallback)
+    select(AutoCallback, Case, _NEWER_ALERT, _SERVED_BY)
+    .outerjoin(Case, col(Case.id) == col(AutoCallback.case_id))
     .where(col(AutoCallback.phone) == bindparam("phone"), col(AutoCallback.state) == TEXTING)
     .order_by(col(AutoCallback.updated_at).desc())
 )
@@ -281,15 +292,17 @@ class AutoCallbacks:
         now = self._services.clock.now()
         red_card = timedelta(days=settings.merchant_red_card_days)
         with self._services.uow() as uow:
-            row = uow.session.exec(_TEXTING_TO, params={"phone": e164}).first()
-            if row is None or _alerted_since(uow.session, row):
+            found = uow.session.execute(_TEXTING_TO, {"phone": e164}).first()
+            if found is None:
                 return None
-            case = uow.session.get(Case, row.case_id)
+            row, case, alerted_since, served_by = found
+            if alerted_since:
+                return None
             if case is None or not awaits_machine(case):
                 row.state = DONE  # an operator called back by hand meanwhile
                 text = t(row.language, "Thank you. The centre has your answers already.")
             else:
-                order = questions(merchant_served(uow.session, row.case_id))
+                order = questions(served_by is not None)
                 turn = self._answer(uow, row, order, body.strip()[:8], now=now, red_card=red_card)
                 text = turn.say
                 if turn.ask is not None:

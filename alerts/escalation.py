@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from alerts.ladder import (
@@ -244,24 +245,12 @@ class Escalation:
         ids = sorted({t.case_id for t in timers if t.case_id is not None})
         if not ids:
             return
-        cases = {
-            c.id: c
-            for c in session.exec(
-                select(Case).where(col(Case.id).in_(ids)).with_for_update(skip_locked=True)
-            ).all()
-        }
+        cases = {c.id: c for c in session.exec(_STEP_CASES, params={"ids": ids}).all()}
         elder_ids = sorted({c.elder_id for c in cases.values()})
-        elders = {
-            e.id: e for e in session.exec(select(Elder).where(col(Elder.id).in_(elder_ids))).all()
-        }
+        elders = {e.id: e for e in session.exec(_STEP_ELDERS, params={"ids": elder_ids}).all()}
         contacts = contacts_of_elders(session, elder_ids)
         actors = [f"contact:{c.id}" for cs in contacts.values() for c in cs if not c.notify_only]
-        used = session.exec(
-            select(Notification.idempotency_key).where(
-                col(Notification.case_id).in_(ids),
-                col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
-            )
-        ).all()
+        used = session.exec(_STEP_KEYS, params={"ids": ids}).all()
         shared[STEPS_READ] = StepsRead(
             cases=cases,
             elders={i: e for i, e in elders.items() if i is not None},
@@ -569,3 +558,17 @@ class Escalation:
             uow.commit()
         if writer.to_send:
             self._dispatch(writer.to_send)
+
+
+# Built once, the reads of a batch of ladder steps (`read_steps`): its cases, locked, as
+# many as are free; their elders; the alert keys their ladders used already.
+_STEP_CASES = (
+    select(Case)
+    .where(col(Case.id).in_(bindparam("ids", expanding=True)))
+    .with_for_update(skip_locked=True)
+)
+_STEP_ELDERS = select(Elder).where(col(Elder.id).in_(bindparam("ids", expanding=True)))
+_STEP_KEYS = select(Notification.idempotency_key).where(
+    col(Notification.case_id).in_(bindparam("ids", expanding=True)),
+    col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+)

@@ -89,6 +89,16 @@ _WAITING = (
 )
 
 
+# The merchant an order goes to, its case and the case's elder (`MerchantDispatch.notify`).
+_MERCHANT_CASE_ELDER = (
+    select(Merchant, Case, Elder)
+    .select_from(Case)
+    .join(Merchant, col(Merchant.id) == bindparam("merchant_id"))
+    .outerjoin(Elder, col(Elder.id) == col(Case.elder_id))
+    .where(col(Case.id) == bindparam("case_id"))
+)
+
+
 class MerchantDispatch:
     """Timer handlers for merchant turns, and the SMS answers merchants give."""
 
@@ -102,12 +112,14 @@ class MerchantDispatch:
         if found is None:
             return  # settled before the message went out
         attempt, order = found
-        merchant = session.get(Merchant, attempt.merchant_id)
-        case = session.get(Case, order.case_id)
-        if merchant is None or case is None:
-            return
+        # The merchant, the case and its elder in one statement, not three.
+        params = {"merchant_id": attempt.merchant_id, "case_id": order.case_id}
+        row = session.execute(_MERCHANT_CASE_ELDER, params).first()
+        if row is None:
+            return  # the merchant or the case is gone
+        merchant, elder = row[0], row[2]
         who = merchant_actor(attempt.merchant_id)
-        text = order_text(order, session.get(Elder, case.elder_id))
+        text = order_text(order, elder)
         body, lang = worded_for(session, who, text, centre=self._services.settings.language)
         ctx.outbox.add(
             case_id=order.case_id,

@@ -201,6 +201,9 @@ class VolunteerOffers:
         phones = {v.id: v.phone for v, _ in found}
         centre = language_of(self._services.settings.language)
         languages = {v.id: language_of(v.language, centre) for v, _ in found}
+        key = f"{ALERT_KEY_PREFIX}{case.id}:ring{ring}:{{}}:sms"
+        keys = {t.volunteer_id: key.format(volunteer_actor(t.volunteer_id)) for t in tasks}
+        ctx.outbox.expect(keys.values())  # whether any went out already: one query, not one each
         for task in tasks:
             who = volunteer_actor(task.volunteer_id)
             lang = languages[task.volunteer_id]
@@ -210,7 +213,7 @@ class VolunteerOffers:
                 to=phones[task.volunteer_id],
                 recipient=who,
                 body=render(lang, offer_text(case.id, task.distance_km, need.need)),
-                key=f"{ALERT_KEY_PREFIX}{case.id}:ring{ring}:{who}:sms",
+                key=keys[task.volunteer_id],
                 language=lang,
             )
         ctx.schedule(

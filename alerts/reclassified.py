@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from alerts.closed_loop import owner_phone
@@ -70,14 +71,7 @@ class ReclassifiedNotices:
     def read_due(uow: SqlUnitOfWork, timers: Sequence[Timer], shared: dict[str, object]) -> None:
         """The ladder timers' preparer: which of their cases have notices due, in one query."""
         ids = sorted({t.case_id for t in timers if t.step == 0 and t.case_id is not None})
-        due = uow.session.exec(
-            select(Timer.case_id).where(
-                col(Timer.case_id).in_(ids),
-                col(Timer.purpose) == TimerPurpose.RECLASSIFIED,
-                col(Timer.fired_at).is_(None),
-                col(Timer.cancelled).is_(False),
-            )
-        ).all()
+        due = uow.session.exec(_NOTICES_DUE, params={"ids": ids}).all()
         shared[NOTICES_DUE] = frozenset(due)
 
     def after_ladder(self, run_step: TimerHandler) -> TimerHandler:
@@ -144,3 +138,13 @@ class ReclassifiedNotices:
             centre=self._centre,
         )
         log.info("case %s: %d person(s) told of %s → %s", case.id, len(people), old, new)
+
+
+# Which of these cases have a reclassification's notices still to fire: built once, asked
+# by every batch of ladder steps.
+_NOTICES_DUE = select(Timer.case_id).where(
+    col(Timer.case_id).in_(bindparam("ids", expanding=True)),
+    col(Timer.purpose) == TimerPurpose.RECLASSIFIED,
+    col(Timer.fired_at).is_(None),
+    col(Timer.cancelled).is_(False),
+)

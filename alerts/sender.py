@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, bindparam, or_, update
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -230,6 +231,46 @@ _RECORD_SENT = (
         updated_at=bindparam("at"),
     )
 )
+
+
+def _claim(due: ColumnElement[bool]) -> ReturningUpdate[Notification]:
+    """Claim rows :ids that are unsent phone messages and `due` (the ORM's UPDATE, built once).
+
+    The claimed rows come back with the UPDATE (RETURNING): no second round trip.
+    """
+    n = Notification
+    return (
+        update(n)
+        .where(
+            col(n.id).in_(bindparam("ids", expanding=True)),
+            col(n.provider_id).is_(None),
+            col(n.channel).in_(PERSON_CHANNELS),
+            due,
+        )
+        .values(
+            status="sending",
+            attempts=col(n.attempts) + 1,
+            next_attempt_at=bindparam("lease"),
+            updated_at=bindparam("now"),
+        )
+        .returning(n)
+        .execution_options(populate_existing=True)
+    )
+
+
+# Rows never tried, and rows due by status and retry time, claimed (`_claim_in`).
+_CLAIM_NEW = _claim(col(Notification.status) == "pending")
+_CLAIM_DUE = _claim(
+    or_(
+        col(Notification.status) == "pending",
+        and_(
+            col(Notification.status).in_(("failed", "sending", HELD)),
+            col(Notification.next_attempt_at) <= bindparam("now"),
+        ),
+    )
+)
+# The cases of rows claimed together.
+_CASES_IN = select(Case).where(col(Case.id).in_(bindparam("ids", expanding=True)))
 
 
 # Called in the transaction that gave up on a row: (uow, row, what went wrong, now).
@@ -537,15 +578,10 @@ class NotificationSender:
 
         None for a row that does not go now.
         """
-        n = Notification
-        due = or_(
-            col(n.status) == "pending",
-            and_(col(n.status).in_(("failed", "sending", HELD)), col(n.next_attempt_at) <= now),
-        )
         # Rows never tried (a new case's alerts, nearly always) are claimed in one statement.
         # A retried or held row is claimed at its turn, as one by one: an alert judged before
         # it may fold it, and a folded row must not be claimed.
-        rows = self._claim_rows(uow, ids, col(n.status) == "pending", now) if len(ids) > 1 else {}
+        rows = self._claim_rows(uow, ids, _CLAIM_NEW, now) if len(ids) > 1 else {}
         # Held here: the session keeps loaded rows only while someone refers to them.
         cases = self._cases(uow, rows.values())
         # The send bounds count the rows claimed together once, not a query each.
@@ -560,7 +596,7 @@ class NotificationSender:
         for notification_id in ids:
             row = rows.get(notification_id)
             if row is None:
-                row = self._claim_rows(uow, [notification_id], due, now).get(notification_id)
+                row = self._claim_rows(uow, [notification_id], _CLAIM_DUE, now).get(notification_id)
                 if row is None:
                     claimed.append(None)
                     continue
@@ -572,28 +608,14 @@ class NotificationSender:
 
     @staticmethod
     def _claim_rows(
-        uow: SqlUnitOfWork, ids: list[int], due: ColumnElement[bool], now: datetime
+        uow: SqlUnitOfWork,
+        ids: list[int],
+        claim: ReturningUpdate[Notification],
+        now: datetime,
     ) -> dict[int, Notification]:
-        """Claim those of `ids` that are unsent phone messages and `due`; by id."""
-        n = Notification
-        claim = (
-            update(n)
-            .where(
-                col(n.id).in_(ids),
-                col(n.provider_id).is_(None),
-                col(n.channel).in_(PERSON_CHANNELS),
-                due,
-            )
-            .values(
-                status="sending",
-                attempts=col(n.attempts) + 1,
-                next_attempt_at=now + timedelta(seconds=SEND_LEASE_S),
-                updated_at=now,
-            )
-        )
-        # The claimed rows come back with the UPDATE (RETURNING): no second round trip.
-        returning = claim.returning(n).execution_options(populate_existing=True)
-        found = cast(list[Notification], uow.session.execute(returning).scalars().all())
+        """Claim those of `ids` that are unsent phone messages and due by `claim`; by id."""
+        params = {"ids": ids, "now": now, "lease": now + timedelta(seconds=SEND_LEASE_S)}
+        found = cast(list[Notification], uow.session.execute(claim, params).scalars().all())
         return {row.id: row for row in found if row.id is not None}
 
     @staticmethod
@@ -604,7 +626,7 @@ class NotificationSender:
         wanted = {r.case_id for r in rows if r.case_id is not None} - set(known or ())
         if not wanted:
             return {}
-        found = uow.session.exec(select(Case).where(col(Case.id).in_(wanted))).all()
+        found = uow.session.exec(_CASES_IN, params={"ids": list(wanted)}).all()
         return {c.id: c for c in found}
 
     def _judge(

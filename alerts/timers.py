@@ -19,11 +19,13 @@ exception rolls the transaction back and retries the row `HANDLER_RETRY_S` later
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import bindparam, update
@@ -32,6 +34,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from alerts.sender import OutboxWriter
 from care_api.domain.model import TimerPurpose
@@ -121,15 +124,24 @@ class TimerSweeper:
     def sweep_due(self, now: datetime) -> int:
         """Fire every timer due at `now` that nobody fired or cancelled; returns how many fired."""
         skipped: set[int] = set()
-        fired = self._fire_due_together(now) if self._preparers and self._any_due(now) else 0
-        due = [col(Timer.due_at) <= now]
-        for _ in range(MAX_FIRES_PER_SWEEP - fired):
+        fired, known_due = 0, False
+        if self._preparers:
             if not self._any_due(now):
+                return self._swept(now, 0)  # most beats: nothing due, one read
+            fired = self._fire_due_together(now)
+            # Due a moment ago and nothing fired since: no need to ask again.
+            known_due = fired == 0
+        for _ in range(MAX_FIRES_PER_SWEEP - fired):
+            if not known_due and not self._any_due(now):
                 break  # most beats, and after the last due one: no session for nothing
-            outcome = self._fire_one(due, now, skipped)
+            known_due = False
+            outcome = self._fire_one(_Match(due_only=True), {"now": now}, now, skipped)
             if outcome is None:
                 break
             fired += outcome
+        return self._swept(now, fired)
+
+    def _swept(self, now: datetime, fired: int) -> int:
         self.last_sweep_at = now
         return fired
 
@@ -178,12 +190,9 @@ class TimerSweeper:
         `due_only` only one that is due by `now`. `scheduled` gets the timers its handler
         scheduled (committed).
         """
-        where = [col(Timer.case_id) == case_id, col(Timer.purpose) == purpose]
-        if step is not None:
-            where.append(col(Timer.step) == step)
-        if due_only:
-            where.append(col(Timer.due_at) <= now)
-        return self._fire_one(where, now, set(), scheduled) == 1
+        match = _Match(due_only=due_only, of_case=True, of_step=step is not None)
+        params = {"now": now, "case_id": case_id, "purpose": purpose, "step": step}
+        return self._fire_one(match, params, now, set(), scheduled) == 1
 
     def fire_many(
         self, *, case_ids: Sequence[str], purpose: TimerPurpose, step: int, now: datetime
@@ -201,15 +210,8 @@ class TimerSweeper:
                 # Many small transactions of one statement each were most of a new emergency's
                 # cost: one claim, one commit and one autoflush of all their rows instead.
                 timers = uow.session.exec(
-                    select(Timer)
-                    .where(
-                        col(Timer.case_id).in_(list(case_ids)),
-                        col(Timer.purpose) == purpose,
-                        col(Timer.step) == step,
-                        *_LIVE,
-                    )
-                    .order_by(col(Timer.due_at), col(Timer.id))
-                    .with_for_update(skip_locked=True)
+                    _CASES_STEP,
+                    params={"case_ids": list(case_ids), "purpose": purpose, "step": step},
                 ).all()
                 claimed = claim_timers(uow, [t.id for t in timers if t.id is not None], now)
                 mine = [t for t in timers if t.id in claimed]
@@ -240,28 +242,20 @@ class TimerSweeper:
 
     def _fire_one(
         self,
-        where: Sequence[ColumnElement[bool]],
+        match: _Match,
+        params: dict[str, object],
         now: datetime,
         skipped: set[int],
         scheduled: list[Timer] | None = None,
     ) -> int | None:
-        """Claim and run one matching timer: 1 fired, 0 left alone, None when none matched."""
+        """Claim and run one timer `match` finds: 1 fired, 0 left alone, None if none matched."""
         # Only timers left alone need skipping (a fired one is no longer unfired): nearly
         # always none, and an empty NOT IN still cost its expansion on every fire.
-        unless = [col(Timer.id).not_in(skipped)] if skipped else []
+        if skipped:
+            match, params = match._replace(unless=True), {**params, "skipped": list(skipped)}
         with self._services.uow() as uow:
             # The whole row at once: the handler's `session.get` below finds it loaded.
-            found = uow.session.exec(
-                select(Timer)
-                .where(
-                    *where,
-                    *_LIVE,
-                    *unless,
-                )
-                .order_by(col(Timer.due_at), col(Timer.id))
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
+            found = uow.session.exec(_one_timer(match), params=params).first()
             if found is None or found.id is None:
                 return None
             timer_id, purpose = found.id, found.purpose
@@ -315,6 +309,53 @@ class TimerSweeper:
                 .values(due_at=now + timedelta(seconds=HANDLER_RETRY_S))
             )
             uow.commit()
+
+
+class _Match(NamedTuple):
+    """Which timer `_fire_one` reads: the shape of its WHERE (the values are parameters)."""
+
+    due_only: bool = False  # due_at <= :now
+    of_case: bool = False  # case_id = :case_id and purpose = :purpose
+    of_step: bool = False  # step = :step
+    unless: bool = False  # id not in :skipped (timers this sweep left alone)
+
+
+@functools.cache
+def _one_timer(match: _Match) -> SelectOfScalar[Timer]:
+    """The oldest live timer of `match`'s shape, locked: built once per shape, not per fire."""
+    where: list[ColumnElement[bool]] = []
+    if match.of_case:
+        where += [
+            col(Timer.case_id) == bindparam("case_id"),
+            col(Timer.purpose) == bindparam("purpose"),
+        ]
+    if match.of_step:
+        where.append(col(Timer.step) == bindparam("step"))
+    if match.due_only:
+        where.append(col(Timer.due_at) <= bindparam("now"))
+    if match.unless:
+        where.append(col(Timer.id).not_in(bindparam("skipped", expanding=True)))
+    return (
+        select(Timer)
+        .where(*where, *_LIVE)
+        .order_by(col(Timer.due_at), col(Timer.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+# These cases' live timers of one purpose and step, locked (`fire_many`).
+_CASES_STEP = (
+    select(Timer)
+    .where(
+        col(Timer.case_id).in_(bindparam("case_ids", expanding=True)),
+        col(Timer.purpose) == bindparam("purpose"),
+        col(Timer.step) == bindparam("step"),
+        *_LIVE,
+    )
+    .order_by(col(Timer.due_at), col(Timer.id))
+    .with_for_update(skip_locked=True)
+)
 
 
 # Whether any timer is due: built once, asked before each claim of the sweep.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlmodel import Session, col, select
 from care_api.domain.channels import PERSON_CHANNELS, PHONE_CHANNELS
 from care_api.domain.model import CaseState
 from care_api.domain.phones import DEFAULT_REGION, e164_or_none
+from care_api.domain.rota import DutyRole
 from care_api.domain.texts import Msg, term
 from care_api.store.tables import Case, Contact, Merchant, Notification, Shift, Volunteer
 from care_api.store.uow import SqlUnitOfWork
@@ -19,23 +21,32 @@ from care_api.usecases.cases.log import add_note
 from care_api.usecases.dispatch.merchants import MERCHANT
 from care_api.usecases.dispatch.offers import OPEN, accept_offer, decline_offer, task_of
 from care_api.usecases.dispatch.volunteers import VOLUNTEER, volunteer_id_of
-from care_api.usecases.schedules.rotas import supervisor_phones
 
 SUPERVISOR = "supervisor"
 CONTACT = "contact"  # a contact's actor: "contact:3"
 # Contacts, active volunteers and merchants not removed with this number, in that order,
 # each by id: the actors `identify_phone` names. Built once; the number is bound per call.
 _PHONE: BindParameter[str] = bindparam("phone")
+_ROTA = "rota"  # a row of the rota's supervisor phones, not an actor
+# Each with the person's own language (None: the centre's), which the reply is written in.
 _ACTORS_BY_PHONE: CompoundSelect[*tuple[Any, ...]] = union_all(
     select(
-        literal(CONTACT).label("kind"), col(Contact.id).label("id"), literal(0).label("n")
+        literal(CONTACT).label("kind"),
+        col(Contact.id).label("id"),
+        literal(0).label("n"),
+        col(Contact.language).label("language"),
     ).where(col(Contact.phone) == _PHONE),
-    select(literal(VOLUNTEER), col(Volunteer.id), literal(1)).where(
+    select(literal(VOLUNTEER), col(Volunteer.id), literal(1), col(Volunteer.language)).where(
         col(Volunteer.phone) == _PHONE, col(Volunteer.active).is_(True)
     ),
-    select(literal(MERCHANT), col(Merchant.id), literal(2)).where(
+    select(literal(MERCHANT), col(Merchant.id), literal(2), col(Merchant.language)).where(
         col(Merchant.phone) == _PHONE, col(Merchant.status) != "removed"
     ),
+    # Last, every phone a supervisor has on the rota (`supervisor_phones`), in the fourth
+    # column: the rota keeps numbers as typed, so they are compared in E.164 here, not in SQL.
+    select(literal(_ROTA), literal(0), literal(3), col(Shift.phone))
+    .where(col(Shift.role) == DutyRole.SUPERVISOR.value)
+    .distinct(),
 ).order_by("n", "id")
 
 
@@ -48,17 +59,41 @@ def identify_phone(
     can name several contacts. Numbers match only when their E.164 forms are equal: agreeing
     on the last digits is two different phones in two countries.
     """
+    return identify_phone_speaking(
+        session, phone, supervisor_phone=supervisor_phone, region=region
+    ).actors
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """The actors a phone belongs to, and the first one's own language if it has a row."""
+
+    actors: list[str]
+    # The language column of the first actor's row (None: theirs is the centre's); `known`
+    # False when the first actor has no row of its own (the supervisor, or nobody).
+    language: str | None = None
+    known: bool = False
+
+
+def identify_phone_speaking(
+    session: Session, phone: str, *, supervisor_phone: str | None, region: str = DEFAULT_REGION
+) -> Identified:
+    """`identify_phone`, with the first actor's language read in the same statement."""
     e164 = e164_or_none(phone, region)
     if e164 is None:
-        return []
+        return Identified([])
     # One statement for the three tables: an SMS reply asks this before anything else.
-    rows = session.execute(_ACTORS_BY_PHONE, {"phone": e164}).all()
-    found = [f"{kind}:{ident}" for kind, ident, _ in rows]
+    every = session.execute(_ACTORS_BY_PHONE, {"phone": e164}).all()
+    rows = [row for row in every if row[0] != _ROTA]
+    found = [f"{kind}:{ident}" for kind, ident, _, _ in rows]
     supervisors = [supervisor_phone] if supervisor_phone else []
-    supervisors += supervisor_phones(session)  # anyone who was on the rota as supervisor
+    # Anyone who was on the rota as supervisor.
+    supervisors += [row[3] for row in every if row[0] == _ROTA and row[3]]
     if any(e164_or_none(p, region) == e164 for p in supervisors):
         found.append(SUPERVISOR)
-    return found
+    if rows:
+        return Identified(found, rows[0][3], known=True)
+    return Identified(found)
 
 
 def describe_actor(session: Session, actor: str | None) -> str:

@@ -6,8 +6,9 @@ import logging
 from datetime import datetime, tzinfo
 from typing import cast
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from care_api.domain.alarm_codes import CAUSE_FALL
 from care_api.domain.cases import is_unowned
@@ -36,7 +37,7 @@ from care_api.usecases.intake.fall_window import (
 from care_api.usecases.intake.heartbeats import heartbeat_effects, record_heartbeat
 from care_api.usecases.intake.plan import Running, Source, Step, plan_presses, running_cases
 from care_api.usecases.intake.sources import int_or, refusal, touch_device
-from care_api.usecases.schedules.checkins import note_late_checkin, note_press
+from care_api.usecases.schedules.checkins import all_windows_of, note_late_checkin, note_press
 from care_api.usecases.schedules.drills import in_drill
 
 log = logging.getLogger(__name__)
@@ -117,13 +118,16 @@ def _check_source(session: Session, report: DeviceReport) -> Device | IntakeOutc
 
 def _find_event(session: Session, report: DeviceReport) -> DeviceEvent | None:
     key = report.key
-    return session.exec(
-        select(DeviceEvent).where(
-            DeviceEvent.device_id == key.device_id,
-            DeviceEvent.boot == key.boot,
-            DeviceEvent.seq == key.seq,
-        )
-    ).first()
+    params = {"device_id": key.device_id, "boot": key.boot, "seq": key.seq}
+    return session.exec(_EVENT_BY_KEY, params=params).first()
+
+
+# Built once: every report asks whether its key was recorded already.
+_EVENT_BY_KEY = select(DeviceEvent).where(
+    col(DeviceEvent.device_id) == bindparam("device_id"),
+    col(DeviceEvent.boot) == bindparam("boot"),
+    col(DeviceEvent.seq) == bindparam("seq"),
+)
 
 
 def _record(
@@ -185,17 +189,25 @@ def _apply(
         elder = uow.session.get(Elder, elder_id)
         override = elder.keymap_override if elder else None
         button, pattern = str(f.get("button", "main")), str(f.get("pattern", "single"))
+        # The elder's check-in windows, read once for both questions below; most elders
+        # have none, and then neither can apply.
+        windows = all_windows_of(uow.session, elder_id)
         # A check-in press after a missed window goes to that window's case...
-        late = note_late_checkin(
-            uow,
-            elder_id,
-            device_id=device.device_id,
-            button=button,
-            pattern=pattern,
-            now=now,
-            tz=tz,
+        late = (
+            note_late_checkin(
+                uow,
+                elder_id,
+                device_id=device.device_id,
+                button=button,
+                pattern=pattern,
+                now=now,
+                tz=tz,
+                windows=windows,
+            )
+            if windows
+            else None
         )
-        if note_press(uow.session, elder_id, button, pattern, now, tz):
+        if windows and note_press(uow.session, elder_id, button, pattern, now, tz, windows=windows):
             return None  # the "I'm OK" of an open check-in window: no case
         if late is not None:
             return late  # ...rather than opening a service request

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, delete, select
 
 from care_api.domain.channels import CHANNELS, PERSON_CHANNELS, AddressKind, Channel
@@ -49,13 +50,9 @@ def reach_of(session: Session, actors: Sequence[str]) -> dict[str, Reach]:
     if not actors:
         return {}
     found: dict[str, Reach] = {a: Reach() for a in actors}
-    for row in session.exec(
-        select(PersonAddress).where(col(PersonAddress.actor).in_(list(actors)))
-    ).all():
+    for row in session.exec(_ADDRESSES_OF, params={"actors": list(actors)}).all():
         found[row.actor].addresses[row.kind] = row.address
-    for pref in session.exec(
-        select(PersonPreference).where(col(PersonPreference.actor).in_(list(actors)))
-    ).all():
+    for pref in session.exec(_PREFERENCES_OF, params={"actors": list(actors)}).all():
         found[pref.actor] = Reach(found[pref.actor].addresses, pref.channel)
     return found
 
@@ -209,3 +206,12 @@ def send_bind_code_by_sms(
     )
     session.add(row)
     return row
+
+
+# Built once: every ladder step asks them for the people it alerts.
+_ADDRESSES_OF = select(PersonAddress).where(
+    col(PersonAddress.actor).in_(bindparam("actors", expanding=True))
+)
+_PREFERENCES_OF = select(PersonPreference).where(
+    col(PersonPreference.actor).in_(bindparam("actors", expanding=True))
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, bindparam, func, or_
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
@@ -174,14 +174,18 @@ def contacts_of(session: Session, elder_id: int) -> list[Contact]:
     return contacts_of_elders(session, [elder_id])[elder_id]
 
 
+# Built once: every ladder step reads its elders' contacts.
+_CONTACTS_OF = (
+    select(Contact)
+    .where(col(Contact.elder_id).in_(bindparam("elders", expanding=True)))
+    .order_by(col(Contact.priority), col(Contact.id))
+)
+
+
 def contacts_of_elders(session: Session, elder_ids: Sequence[int]) -> dict[int, list[Contact]]:
     """Each elder's contacts, first to alert first, in one query (every elder has a list)."""
     found: dict[int, list[Contact]] = {i: [] for i in elder_ids}
-    for contact in session.exec(
-        select(Contact)
-        .where(col(Contact.elder_id).in_(list(found)))
-        .order_by(col(Contact.priority), col(Contact.id))
-    ).all():
+    for contact in session.exec(_CONTACTS_OF, params={"elders": list(found)}).all():
         found.setdefault(contact.elder_id, []).append(contact)
     return found
 

@@ -6,6 +6,7 @@ window next closes; alerts/checkins.py fires it, judges the window and schedules
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
@@ -63,6 +64,7 @@ _AWAY = select(ElderAway.day).where(col(ElderAway.elder_id) == bindparam("elder_
 _ACTIVE_WINDOWS = select(CheckinWindow).where(
     col(CheckinWindow.elder_id) == bindparam("elder_id"), col(CheckinWindow.active).is_(True)
 )
+_ALL_WINDOWS = select(CheckinWindow).where(col(CheckinWindow.elder_id) == bindparam("elder_id"))
 _MISSED_CASES = select(CheckinWindow.missed_case_id).where(
     col(CheckinWindow.elder_id) == bindparam("elder_id"),
     col(CheckinWindow.missed_case_id).is_not(None),
@@ -176,18 +178,32 @@ def set_away(session: Session, elder_id: int, day: date, *, note: str, away: boo
         session.delete(row)
 
 
+def all_windows_of(session: Session, elder_id: int) -> list[CheckinWindow]:
+    """Every window of the elder, active or not: what a press needs, in one read."""
+    return list(session.exec(_ALL_WINDOWS, params={"elder_id": elder_id}).all())
+
+
 def note_press(
-    session: Session, elder_id: int, button: str, pattern: str, now: datetime, tz: tzinfo
+    session: Session,
+    elder_id: int,
+    button: str,
+    pattern: str,
+    now: datetime,
+    tz: tzinfo,
+    *,
+    windows: Sequence[CheckinWindow] | None = None,
 ) -> bool:
     """Count a press towards the elder's open window; True when it is the check-in itself.
 
     True means the press said "I'm OK" inside an open window and opens no case.
+    `windows`: every window of the elder (`all_windows_of`), read by the caller already.
     """
-    windows = [
-        w
-        for w in windows_of(session, elder_id)
-        if is_open(now, parse_hhmm(w.start), parse_hhmm(w.end), tz)
-    ]
+    active = (
+        windows_of(session, elder_id)
+        if windows is None
+        else sorted((w for w in windows if w.active), key=lambda w: w.start)
+    )
+    windows = [w for w in active if is_open(now, parse_hhmm(w.start), parse_hhmm(w.end), tz)]
     if not windows:
         return False
     today = now.astimezone(tz).date()
@@ -255,6 +271,7 @@ def note_late_checkin(
     pattern: str,
     now: datetime,
     tz: tzinfo,
+    windows: Sequence[CheckinWindow] | None = None,
 ) -> Case | None:
     """A check-in press after a missed window: the missed check-in case, still active, hears it.
 
@@ -263,11 +280,16 @@ def note_late_checkin(
     operator confirms and resolves it): the late check-in goes on its history and the
     board, its pending ladder steps and volunteer offers stop, and the console and the
     people alerted (its owner among them) are told. Returns the case, else None.
+    `windows`: every window of the elder (`all_windows_of`), read by the caller already.
     """
     if not is_checkin_press(button, pattern):
         return None
     session = uow.session
-    missed = session.exec(_MISSED_CASES, params={"elder_id": elder_id}).all()
+    missed = (
+        session.exec(_MISSED_CASES, params={"elder_id": elder_id}).all()
+        if windows is None
+        else [w.missed_case_id for w in windows if w.missed_case_id is not None]
+    )
     if not missed:
         return None
     # Locked, so an operator resolving the case at this moment is seen (PostgreSQL).
