@@ -156,7 +156,13 @@ class AlertsComponent:
         self.escalation.channels = frozenset(c.value for c in notifiers)
         # An emergency's ladder step fired by the beat (its case opened while the events
         # thread was behind, or after a restart) is as urgent as the fast path's.
-        self.sweeper = TimerSweeper(services, self.sender.enqueue, urgent=self.sender.urgent)
+        # A batch of them claims its alerts in its own transaction (`claim_written`).
+        self.sweeper = TimerSweeper(
+            services,
+            self.sender.enqueue,
+            urgent=self.sender.urgent,
+            claim_written=self.sender.claim_written,
+        )
         # Dispatch (volunteer offers, merchant orders, deadlines) rides on the same sweep.
         self.offers = VolunteerOffers(services)
         self.merchants = MerchantDispatch(services)

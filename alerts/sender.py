@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, bindparam, or_, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -273,6 +275,9 @@ class NotificationSender:
         # Claimed rows not yet sent stay few: a row claimed long before its request would
         # outlive its lease and be claimed again.
         self._in_flight = threading.BoundedSemaphore(CLAIMED_AHEAD)
+        # Held by whoever judges claimed rows (the SMS pace is kept here, in memory): the
+        # claiming thread, or a ladder step claiming its own rows (`claim_written`).
+        self._judging = threading.Lock()
         # Receipts of sent rows not yet recorded, and who records them now (`_record_receipts`).
         self._receipts: list[tuple[int, DeliveryReceipt, datetime]] = []
         self._recording = threading.Lock()
@@ -431,6 +436,53 @@ class NotificationSender:
             for notification_id, message, attempts in claimed:
                 pool.submit(self._send_quietly, notification_id, message, attempts)
 
+    def claim_written(self, uow: SqlUnitOfWork, ids: list[int], now: datetime) -> Handover | None:
+        """Claim, in the writer's own transaction, rows it wrote that should go at once.
+
+        A new emergency's step 0 calls this before its commit: its alerts are claimed and
+        judged (send bounds, pace, skip rules) as the claiming thread would, and go to the
+        sending threads as soon as the commit is done (`Handover.go`), instead of waiting
+        for the claiming thread and a transaction of its own. The claim is the same guard:
+        committed with the rows, before any request, so a row still goes out at most once.
+
+        Only as many rows as sending threads are free now are claimed (the rest, and all of
+        them when none is free, the sender running nowhere, or the claiming thread judging
+        this moment, are left to `enqueue`): a claimed row never waits long enough for its
+        lease to run out. None when nothing was claimed here.
+        """
+        if self._pool is None or not ids or not self._judging.acquire(blocking=False):
+            return None
+        slots = 0
+        try:
+            while slots < len(ids) and self._in_flight.acquire(blocking=False):
+                slots += 1
+            if not slots:
+                return None
+            mine = ids[:slots]
+            judged = self._claim_in(uow, mine, now)
+        except BaseException:
+            for _ in range(slots):
+                self._in_flight.release()
+            raise
+        finally:
+            self._judging.release()
+        claimed = [(i, *one) for i, one in zip(mine, judged, strict=True) if one is not None]
+        return Handover(self, claimed, slots, taken=frozenset(mine))
+
+    def _go(self, claimed: list[tuple[int, OutboundMessage, int]], slots: int) -> None:
+        pool = self._pool
+        if pool is None:  # stopped meanwhile: the leases run out, the sweep sends them
+            for _ in range(slots):
+                self._in_flight.release()
+            return
+        for _ in range(slots - len(claimed)):
+            self._in_flight.release()
+        for notification_id, message, attempts in claimed:
+            try:
+                pool.submit(self._send_quietly, notification_id, message, attempts)
+            except RuntimeError:  # shut down meanwhile: the lease runs out, the sweep sends it
+                self._in_flight.release()
+
     def _take_urgent(self, item: int) -> bool:
         """Whether a queued row is an emergency's alert (and forget that it was marked)."""
         with self._lock:
@@ -448,7 +500,7 @@ class NotificationSender:
         if len(ids) > 1:
             try:
                 now = self._services.clock.now()
-                with self._services.uow() as uow:
+                with self._judging, self._services.uow() as uow:
                     judged = self._claim_in(uow, ids, now)
                     for notification_id, one in zip(ids, judged, strict=True):
                         if one is not None:
@@ -525,7 +577,7 @@ class NotificationSender:
 
     def _claim(self, notification_id: int) -> tuple[OutboundMessage, int] | None:
         now = self._services.clock.now()
-        with self._services.uow() as uow:
+        with self._judging, self._services.uow() as uow:
             (claimed,) = self._claim_in(uow, [notification_id], now)
             uow.commit()
         return claimed
@@ -600,12 +652,23 @@ class NotificationSender:
     def _cases(
         uow: SqlUnitOfWork, rows: Iterable[Notification], known: Mapping[str, Case] | None = None
     ) -> dict[str, Case]:
-        """The cases of `rows` not in `known`, in one query."""
+        """The cases of `rows` not in `known`, in one query (none for those loaded already).
+
+        A ladder step claiming its own rows (`claim_written`) has their cases loaded, and
+        locked, in its transaction: as they are now in it, no query asks for them again.
+        """
         wanted = {r.case_id for r in rows if r.case_id is not None} - set(known or ())
-        if not wanted:
-            return {}
-        found = uow.session.exec(select(Case).where(col(Case.id).in_(wanted))).all()
-        return {c.id: c for c in found}
+        found: dict[str, Case] = {}
+        for case_id in wanted:
+            loaded = uow.session.identity_map.get(identity_key(Case, case_id))
+            if isinstance(loaded, Case) and not sa_inspect(loaded).expired_attributes:
+                found[case_id] = loaded
+        wanted -= set(found)
+        if wanted:
+            found.update(
+                (c.id, c) for c in uow.session.exec(select(Case).where(col(Case.id).in_(wanted)))
+            )
+        return found
 
     def _judge(
         self,
@@ -790,6 +853,40 @@ class NotificationSender:
         )
         self.enqueue(fell_back)
         return "failed"
+
+
+class Handover:
+    """Rows a writer's transaction claimed (`NotificationSender.claim_written`), and their slots.
+
+    After the commit `go` hands them to the sending threads; after a rollback `drop` gives
+    the slots back (the rows, and their claim, are gone with the transaction).
+    """
+
+    def __init__(
+        self,
+        sender: NotificationSender,
+        claimed: list[tuple[int, OutboundMessage, int]],
+        slots: int,
+        *,
+        taken: frozenset[int],
+    ) -> None:
+        self._sender = sender
+        self._claimed = claimed
+        self._slots = slots
+        self.taken = taken  # every row claimed or judged here: none of them is queued
+        self._done = False
+
+    def go(self) -> None:
+        """Send what was claimed (call after the commit)."""
+        if not self._done:
+            self._done = True
+            self._sender._go(self._claimed, self._slots)
+
+    def drop(self) -> None:
+        """Give the slots back (call after a rollback)."""
+        if not self._done:
+            self._done = True
+            self._sender._go([], self._slots)
 
 
 def fall_back(
