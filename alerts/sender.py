@@ -410,14 +410,16 @@ class NotificationSender:
                 self._queued.discard(item)
             self._in_flight.acquire()  # a sending thread is free, or soon will be
             batch = [item]
-            # Sending threads idle now get their rows from a claim of just that many: rows
-            # claimed together wait for the whole claim, and the first ones then waited for
-            # the last (a burst's claim of 20-30 rows took 20-45 ms here before any request).
-            # With every thread busy, rows claimed now wait for one anyway: then as many as
-            # may be claimed ahead go together, one commit for the lot.
+            # While a sending thread is idle, a claim takes a row for each sending thread
+            # at most: rows claimed together wait for the whole claim, and a burst's first
+            # alerts waited for the judgement of 20-30 rows (20-45 ms here) before any
+            # request. (Claims of fewer, for just the idle threads, did not pay their round
+            # trips under load: the claiming thread fell behind.) With every thread busy,
+            # rows claimed now wait for one anyway: then as many as may be claimed ahead go
+            # together, one commit for the lot.
             with self._lock:
-                idle = SEND_THREADS - self._sending
-            most = idle if idle > 0 else CLAIMED_AHEAD
+                busy = self._sending >= SEND_THREADS
+            most = CLAIMED_AHEAD if busy else SEND_THREADS
             if urgent:
                 # Emergencies' alerts queued behind this one are claimed in the same
                 # transaction, up to `most`.
