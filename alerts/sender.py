@@ -20,9 +20,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, bindparam, or_, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, or_, update
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -617,9 +619,12 @@ class NotificationSender:
         # Rows never tried (a new case's alerts, nearly always) are claimed in one statement.
         # A retried or held row is claimed at its turn, as one by one: an alert judged before
         # it may fold it, and a folded row must not be claimed.
-        rows = self._claim_rows(uow, ids, col(n.status) == "pending", now) if len(ids) > 1 else {}
-        # Held here: the session keeps loaded rows only while someone refers to them.
-        cases = self._cases(uow, rows.values())
+        # Their cases are held here: the session keeps loaded rows only while referred to.
+        rows, cases = (
+            self._claim_rows_and_cases(uow, ids, col(n.status) == "pending", now)
+            if len(ids) > 1
+            else ({}, {})
+        )
         # The send bounds count the rows claimed together once, not a query each.
         tally = (
             self.bounds.tally(
@@ -647,26 +652,38 @@ class NotificationSender:
         uow: SqlUnitOfWork, ids: list[int], due: ColumnElement[bool], now: datetime
     ) -> dict[int, Notification]:
         """Claim those of `ids` that are unsent phone messages and `due`; by id."""
-        n = Notification
-        claim = (
-            update(n)
-            .where(
-                col(n.id).in_(ids),
-                col(n.provider_id).is_(None),
-                col(n.channel).in_(PERSON_CHANNELS),
-                due,
-            )
-            .values(
-                status="sending",
-                attempts=col(n.attempts) + 1,
-                next_attempt_at=now + timedelta(seconds=SEND_LEASE_S),
-                updated_at=now,
-            )
-        )
         # The claimed rows come back with the UPDATE (RETURNING): no second round trip.
-        returning = claim.returning(n).execution_options(populate_existing=True)
+        returning = (
+            _claim(ids, due, now).returning(Notification).execution_options(populate_existing=True)
+        )
         found = cast(list[Notification], uow.session.execute(returning).scalars().all())
         return {row.id: row for row in found if row.id is not None}
+
+    def _claim_rows_and_cases(
+        self, uow: SqlUnitOfWork, ids: list[int], due: ColumnElement[bool], now: datetime
+    ) -> tuple[dict[int, Notification], dict[str, Case]]:
+        """`_claim_rows`, and the cases of the rows claimed."""
+        if self._services.engine.dialect.name != "postgresql":
+            alone = self._claim_rows(uow, ids, due, now)
+            return alone, self._cases(uow, alone.values())
+        # PostgreSQL: the claim is a CTE of the statement that reads the claimed rows' cases
+        # too, one round trip for both (SQLite's UPDATE cannot be a CTE).
+        table = cast(Table, Notification.__table__)  # type: ignore[attr-defined]
+        claimed = _claim(ids, due, now).returning(*table.c).cte("claimed")
+        row = aliased(Notification, claimed)
+        found = uow.session.execute(
+            select(row, Case)
+            .outerjoin(Case, col(Case.id) == claimed.c.case_id)
+            .execution_options(populate_existing=True)
+        ).all()
+        rows: dict[int, Notification] = {}
+        cases: dict[str, Case] = {}
+        for notification, case in found:
+            if notification.id is not None:
+                rows[notification.id] = notification
+            if case is not None:
+                cases[case.id] = case
+        return rows, cases
 
     @staticmethod
     def _cases(
@@ -873,6 +890,26 @@ class NotificationSender:
         )
         self.enqueue(fell_back)
         return "failed"
+
+
+def _claim(ids: list[int], due: ColumnElement[bool], now: datetime) -> Update:
+    """The claim of those of `ids` that are unsent phone messages and `due` (no RETURNING)."""
+    n = Notification
+    return (
+        update(n)
+        .where(
+            col(n.id).in_(ids),
+            col(n.provider_id).is_(None),
+            col(n.channel).in_(PERSON_CHANNELS),
+            due,
+        )
+        .values(
+            status="sending",
+            attempts=col(n.attempts) + 1,
+            next_attempt_at=now + timedelta(seconds=SEND_LEASE_S),
+            updated_at=now,
+        )
+    )
 
 
 class Handover:
