@@ -20,8 +20,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, bindparam, or_, update
-from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy import CursorResult, Table, and_, bindparam, or_, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.dml import ReturningUpdate, Update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -233,11 +236,8 @@ _RECORD_SENT = (
 )
 
 
-def _claim(due: ColumnElement[bool]) -> ReturningUpdate[Notification]:
-    """Claim rows :ids that are unsent phone messages and `due` (the ORM's UPDATE, built once).
-
-    The claimed rows come back with the UPDATE (RETURNING): no second round trip.
-    """
+def _claim_update(due: ColumnElement[bool]) -> Update:
+    """Claim rows :ids that are unsent phone messages and `due` (the ORM's UPDATE, built once)."""
     n = Notification
     return (
         update(n)
@@ -253,21 +253,39 @@ def _claim(due: ColumnElement[bool]) -> ReturningUpdate[Notification]:
             next_attempt_at=bindparam("lease"),
             updated_at=bindparam("now"),
         )
-        .returning(n)
-        .execution_options(populate_existing=True)
     )
 
 
+def _claim(due: ColumnElement[bool]) -> ReturningUpdate[Notification]:
+    """`_claim_update`, the claimed rows back with it (RETURNING): no second round trip."""
+    return _claim_update(due).returning(Notification).execution_options(populate_existing=True)
+
+
+def _claim_params(ids: list[int], now: datetime) -> dict[str, object]:
+    return {"ids": ids, "now": now, "lease": now + timedelta(seconds=SEND_LEASE_S)}
+
+
+_NEW = col(Notification.status) == "pending"
 # Rows never tried, and rows due by status and retry time, claimed (`_claim_in`).
-_CLAIM_NEW = _claim(col(Notification.status) == "pending")
+_CLAIM_NEW = _claim(_NEW)
 _CLAIM_DUE = _claim(
     or_(
-        col(Notification.status) == "pending",
+        _NEW,
         and_(
             col(Notification.status).in_(("failed", "sending", HELD)),
             col(Notification.next_attempt_at) <= bindparam("now"),
         ),
     )
+)
+# PostgreSQL: the claim of rows never tried as a CTE of the read of their cases, one round
+# trip for both (SQLite's UPDATE cannot be a CTE).
+_CLAIMED = (
+    _claim_update(_NEW).returning(*cast(Table, Notification.__table__).c).cte("claimed")  # type: ignore[attr-defined]
+)
+_CLAIM_NEW_WITH_CASES = (
+    select(aliased(Notification, _CLAIMED), Case)
+    .outerjoin(Case, col(Case.id) == _CLAIMED.c.case_id)
+    .execution_options(populate_existing=True)
 )
 # The cases of rows claimed together.
 _CASES_IN = select(Case).where(col(Case.id).in_(bindparam("ids", expanding=True)))
@@ -314,6 +332,10 @@ class NotificationSender:
         # Claimed rows not yet sent stay few: a row claimed long before its request would
         # outlive its lease and be claimed again.
         self._in_flight = threading.BoundedSemaphore(CLAIMED_AHEAD)
+        # Held by whoever judges claimed rows (the SMS pace is kept here, in memory): the
+        # claiming thread, or a ladder step claiming its own rows (`claim_written`).
+        self._judging = threading.Lock()
+        self._sending = 0  # rows handed to the sending threads, not done yet
         # Receipts of sent rows not yet recorded, and who records them now (`_record_receipts`).
         self._receipts: list[tuple[int, DeliveryReceipt, datetime]] = []
         self._recording = threading.Lock()
@@ -445,12 +467,20 @@ class NotificationSender:
                 self._queued.discard(item)
             self._in_flight.acquire()  # a sending thread is free, or soon will be
             batch = [item]
+            # While a sending thread is idle, a claim takes a row for each sending thread
+            # at most: rows claimed together wait for the whole claim, and a burst's first
+            # alerts waited for the judgement of 20-30 rows (20-45 ms here) before any
+            # request. (Claims of fewer, for just the idle threads, did not pay their round
+            # trips under load: the claiming thread fell behind.) With every thread busy,
+            # rows claimed now wait for one anyway: then as many as may be claimed ahead go
+            # together, one commit for the lot.
+            with self._lock:
+                busy = self._sending >= SEND_THREADS
+            most = CLAIMED_AHEAD if busy else SEND_THREADS
             if urgent:
-                # Emergencies' alerts queued behind this one, as many as may be claimed ahead,
-                # are claimed in the same transaction: one commit for the lot. With that many
-                # claimed and waiting for a thread, waiting for a few more slots delays no
-                # request, and spares a transaction each.
-                while self._in_flight.acquire(
+                # Emergencies' alerts queued behind this one are claimed in the same
+                # transaction, up to `most`.
+                while len(batch) < most and self._in_flight.acquire(
                     blocking=len(batch) < SEND_THREADS and not self._queue.empty()
                 ):
                     try:
@@ -469,8 +499,64 @@ class NotificationSender:
                 claimed = self._claim_batch(batch)
             for _ in range(len(batch) - len(claimed)):
                 self._in_flight.release()
-            for notification_id, message, attempts in claimed:
+            self._submit(pool, claimed)
+
+    def _submit(
+        self, pool: ThreadPoolExecutor, claimed: list[tuple[int, OutboundMessage, int]]
+    ) -> None:
+        for notification_id, message, attempts in claimed:
+            with self._lock:
+                self._sending += 1
+            try:
                 pool.submit(self._send_quietly, notification_id, message, attempts)
+            except RuntimeError:  # shut down meanwhile: its lease runs out, the sweep sends it
+                log.warning("sender stopped: notification %d waits for its lease", notification_id)
+                with self._lock:
+                    self._sending -= 1
+                self._in_flight.release()
+
+    def claim_written(self, uow: SqlUnitOfWork, ids: list[int], now: datetime) -> Handover | None:
+        """Claim, in the writer's own transaction, rows it wrote that should go at once.
+
+        A new emergency's step 0 calls this before its commit: its alerts are claimed and
+        judged (send bounds, pace, skip rules) as the claiming thread would, and go to the
+        sending threads as soon as the commit is done (`Handover.go`), instead of waiting
+        for the claiming thread and a transaction of its own. The claim is the same guard:
+        committed with the rows, before any request, so a row still goes out at most once.
+
+        Only as many rows as sending threads are free now are claimed (the rest, and all of
+        them when none is free, the sender running nowhere, or the claiming thread judging
+        this moment, are left to `enqueue`): a claimed row never waits long enough for its
+        lease to run out. None when nothing was claimed here.
+        """
+        if self._pool is None or not ids or not self._judging.acquire(blocking=False):
+            return None
+        slots = 0
+        try:
+            while slots < len(ids) and self._in_flight.acquire(blocking=False):
+                slots += 1
+            if not slots:
+                return None
+            mine = ids[:slots]
+            judged = self._claim_in(uow, mine, now)
+        except BaseException:
+            for _ in range(slots):
+                self._in_flight.release()
+            raise
+        finally:
+            self._judging.release()
+        claimed = [(i, *one) for i, one in zip(mine, judged, strict=True) if one is not None]
+        return Handover(self, claimed, slots, taken=frozenset(mine))
+
+    def _go(self, claimed: list[tuple[int, OutboundMessage, int]], slots: int) -> None:
+        pool = self._pool
+        if pool is None:  # stopped meanwhile: the leases run out, the sweep sends them
+            for _ in range(slots):
+                self._in_flight.release()
+            return
+        for _ in range(slots - len(claimed)):
+            self._in_flight.release()
+        self._submit(pool, claimed)
 
     def _take_urgent(self, item: int) -> bool:
         """Whether a queued row is an emergency's alert (and forget that it was marked)."""
@@ -489,7 +575,7 @@ class NotificationSender:
         if len(ids) > 1:
             try:
                 now = self._services.clock.now()
-                with self._services.uow() as uow:
+                with self._judging, self._services.uow() as uow:
                     judged = self._claim_in(uow, ids, now)
                     for notification_id, one in zip(ids, judged, strict=True):
                         if one is not None:
@@ -517,6 +603,8 @@ class NotificationSender:
         except Exception:
             log.exception("delivering notification %d failed", notification_id)
         finally:
+            with self._lock:
+                self._sending -= 1
             self._in_flight.release()
 
     def _take(self, notification_id: int) -> None:
@@ -566,7 +654,7 @@ class NotificationSender:
 
     def _claim(self, notification_id: int) -> tuple[OutboundMessage, int] | None:
         now = self._services.clock.now()
-        with self._services.uow() as uow:
+        with self._judging, self._services.uow() as uow:
             (claimed,) = self._claim_in(uow, [notification_id], now)
             uow.commit()
         return claimed
@@ -581,9 +669,8 @@ class NotificationSender:
         # Rows never tried (a new case's alerts, nearly always) are claimed in one statement.
         # A retried or held row is claimed at its turn, as one by one: an alert judged before
         # it may fold it, and a folded row must not be claimed.
-        rows = self._claim_rows(uow, ids, _CLAIM_NEW, now) if len(ids) > 1 else {}
-        # Held here: the session keeps loaded rows only while someone refers to them.
-        cases = self._cases(uow, rows.values())
+        # Their cases are held here: the session keeps loaded rows only while referred to.
+        rows, cases = self._claim_rows_and_cases(uow, ids, now) if len(ids) > 1 else ({}, {})
         # The send bounds count the rows claimed together once, not a query each.
         tally = (
             self.bounds.tally(
@@ -614,20 +701,48 @@ class NotificationSender:
         now: datetime,
     ) -> dict[int, Notification]:
         """Claim those of `ids` that are unsent phone messages and due by `claim`; by id."""
-        params = {"ids": ids, "now": now, "lease": now + timedelta(seconds=SEND_LEASE_S)}
+        params = _claim_params(ids, now)
         found = cast(list[Notification], uow.session.execute(claim, params).scalars().all())
         return {row.id: row for row in found if row.id is not None}
+
+    def _claim_rows_and_cases(
+        self, uow: SqlUnitOfWork, ids: list[int], now: datetime
+    ) -> tuple[dict[int, Notification], dict[str, Case]]:
+        """`_claim_rows` of rows never tried, and the cases of the rows claimed."""
+        if self._services.engine.dialect.name != "postgresql":
+            alone = self._claim_rows(uow, ids, _CLAIM_NEW, now)
+            return alone, self._cases(uow, alone.values())
+        found = uow.session.execute(_CLAIM_NEW_WITH_CASES, _claim_params(ids, now)).all()
+        rows: dict[int, Notification] = {}
+        cases: dict[str, Case] = {}
+        for notification, case in found:
+            if notification.id is not None:
+                rows[notification.id] = notification
+            if case is not None:
+                cases[case.id] = case
+        return rows, cases
 
     @staticmethod
     def _cases(
         uow: SqlUnitOfWork, rows: Iterable[Notification], known: Mapping[str, Case] | None = None
     ) -> dict[str, Case]:
-        """The cases of `rows` not in `known`, in one query."""
+        """The cases of `rows` not in `known`, in one query (none for those loaded already).
+
+        A ladder step claiming its own rows (`claim_written`) has their cases loaded, and
+        locked, in its transaction: as they are now in it, no query asks for them again.
+        """
         wanted = {r.case_id for r in rows if r.case_id is not None} - set(known or ())
-        if not wanted:
-            return {}
-        found = uow.session.exec(_CASES_IN, params={"ids": list(wanted)}).all()
-        return {c.id: c for c in found}
+        found: dict[str, Case] = {}
+        for case_id in wanted:
+            loaded = uow.session.identity_map.get(identity_key(Case, case_id))
+            if isinstance(loaded, Case) and not sa_inspect(loaded).expired_attributes:
+                found[case_id] = loaded
+        wanted -= set(found)
+        if wanted:
+            found.update(
+                (c.id, c) for c in uow.session.exec(_CASES_IN, params={"ids": list(wanted)})
+            )
+        return found
 
     def _judge(
         self,
@@ -812,6 +927,40 @@ class NotificationSender:
         )
         self.enqueue(fell_back)
         return "failed"
+
+
+class Handover:
+    """Rows a writer's transaction claimed (`NotificationSender.claim_written`), and their slots.
+
+    After the commit `go` hands them to the sending threads; after a rollback `drop` gives
+    the slots back (the rows, and their claim, are gone with the transaction).
+    """
+
+    def __init__(
+        self,
+        sender: NotificationSender,
+        claimed: list[tuple[int, OutboundMessage, int]],
+        slots: int,
+        *,
+        taken: frozenset[int],
+    ) -> None:
+        self._sender = sender
+        self._claimed = claimed
+        self._slots = slots
+        self.taken = taken  # every row claimed or judged here: none of them is queued
+        self._done = False
+
+    def go(self) -> None:
+        """Send what was claimed (call after the commit)."""
+        if not self._done:
+            self._done = True
+            self._sender._go(self._claimed, self._slots)
+
+    def drop(self) -> None:
+        """Give the slots back (call after a rollback)."""
+        if not self._done:
+            self._done = True
+            self._sender._go([], self._slots)
 
 
 def fall_back(

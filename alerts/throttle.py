@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import bindparam, func, null, or_, union_all
+from sqlalchemy import Integer, bindparam, cast, func, literal, null, or_, union_all
 from sqlalchemy import case as when
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
@@ -139,33 +139,34 @@ class SendBounds:
         tos = sorted({r.to for r, _ in rows})
         cases = sorted({r.case_id for r, _ in rows if r.case_id is not None})
         devices = sorted({c.device_id for _, c in rows if c is not None and c.device_id})
-        # Empty lists stand in for "none": an expanding IN () matches nothing.
-        for to, case_id, device_id, n in session.execute(
-            _COUNTS,
-            {"tos": tos, "cases": cases, "devices": devices, "hour": hour, "minute": minute},
-        ).all():
-            if to is None:  # the overall line
-                tally.overall = int(n)
-                continue
-            tally.to[to] += n
-            if case_id is not None:
-                tally.case[case_id] += n
-            if device_id is not None:
-                tally.device[device_id] += n
         elders = sorted({c.elder_id for _, c in rows if c is not None})
-        if elders:
-            for to, elder_id, case_id in session.execute(
-                _ALERTED,
-                {
-                    "tos": tos,
-                    "elders": elders,
-                    "kind": CaseKind.EMERGENCY.value,
-                    "alerts": f"{self._alert_prefix}%",
-                    "held": HELD,
-                    "since": since,
-                },
-            ).all():
+        # Empty lists stand in for "none": an expanding IN () matches nothing. The counts
+        # and the other alerts come in one statement: a round trip less in every claim.
+        for line, to, case_id, device_id, elder_id, n in session.execute(
+            _TALLY,
+            {
+                "tos": tos,
+                "cases": cases,
+                "devices": devices,
+                "elders": elders,
+                "hour": hour,
+                "minute": minute,
+                "kind": CaseKind.EMERGENCY.value,
+                "alerts": f"{self._alert_prefix}%",
+                "held": HELD,
+                "since": since,
+            },
+        ).all():
+            if line == _OVERALL_LINE:
+                tally.overall = int(n)
+            elif line == _ALERTED_LINE:
                 tally.alerted.add((to, elder_id, case_id))
+            else:
+                tally.to[to] += n
+                if case_id is not None:
+                    tally.case[case_id] += n
+                if device_id is not None:
+                    tally.device[device_id] += n
         return tally
 
     def _recent(
@@ -425,10 +426,21 @@ _RECENT = (
 )
 
 
-# A batch's counts (`SendBounds.tally`): the hour's rows to its numbers, about its cases or
-# from its terminals, grouped, and one line (no number) of every row sent in the minute.
-_COUNTS: CompoundSelect[tuple[str | None, str | None, str | None, int]] = union_all(
-    sa_select(col(_N.to), col(_N.case_id), col(Case.device_id), func.count())
+# A batch's counts (`SendBounds.tally`), each line said by its first column: the hour's rows
+# to its numbers, about its cases or from its terminals, grouped; one line of every row sent
+# in the minute; and the batch's other alerts to fold (`_OTHERS`, for all its numbers and
+# elders at once), one line each.
+_COUNTS_LINE, _OVERALL_LINE, _ALERTED_LINE = 0, 1, 2
+_NO_ELDER = cast(null(), Integer)
+_TALLY: CompoundSelect[tuple[int, str | None, str | None, str | None, int | None, int]] = union_all(
+    sa_select(
+        literal(_COUNTS_LINE),
+        col(_N.to),
+        col(_N.case_id),
+        col(Case.device_id),
+        _NO_ELDER,
+        func.count(),
+    )
     .select_from(_N)
     .outerjoin(Case, col(Case.id) == col(_N.case_id))
     .where(
@@ -440,20 +452,24 @@ _COUNTS: CompoundSelect[tuple[str | None, str | None, str | None, int]] = union_
         ),
     )
     .group_by(col(_N.to), col(_N.case_id), col(Case.device_id)),
-    sa_select(null(), null(), null(), func.count())
+    sa_select(literal(_OVERALL_LINE), null(), null(), null(), _NO_ELDER, func.count())
     .select_from(_N)
     .where(col(_N.sent_at) >= bindparam("minute")),
-)
-# The batch's other alerts to fold (`_OTHERS`, for all its numbers and elders at once).
-_ALERTED = (
-    sa_select(col(_OTHER.to), col(_OTHER_CASE.elder_id), col(_OTHER.case_id))
+    sa_select(
+        literal(_ALERTED_LINE),
+        col(_OTHER.to),
+        col(_OTHER.case_id),
+        null(),
+        col(_OTHER_CASE.elder_id),
+        literal(0),
+    )
     .join(_OTHER_CASE, col(_OTHER_CASE.id) == col(_OTHER.case_id))
     .where(
         col(_OTHER.to).in_(bindparam("tos", expanding=True)),
         col(_OTHER_CASE.elder_id).in_(bindparam("elders", expanding=True)),
         *_FOLDABLE,
     )
-    .distinct()
+    .distinct(),
 )
 
 

@@ -25,7 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from itertools import zip_longest
+from typing import NamedTuple, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import bindparam, update
@@ -86,6 +87,20 @@ class TimerContext:
 
 
 TimerHandler = Callable[[TimerContext, Timer], None]
+
+
+class Handed(Protocol):
+    """Rows claimed in a batch's own transaction (`ClaimWritten`): sent after its commit."""
+
+    taken: frozenset[int]  # rows claimed (or judged) there: not to be dispatched again
+
+    def go(self) -> None: ...
+    def drop(self) -> None: ...
+
+
+# Claims, before the commit of a batch, phone rows its urgent handlers wrote (in this order);
+# None when it claimed nothing (the sender's `claim_written`).
+ClaimWritten = Callable[[SqlUnitOfWork, list[int], datetime], Handed | None]
 # Reads, in the batch's transaction, what the handlers of these timers will need, into `shared`.
 TimerPreparer = Callable[[SqlUnitOfWork, Sequence[Timer], dict[str, object]], None]
 Dispatch = Callable[[Sequence[int]], None]
@@ -101,10 +116,12 @@ class TimerSweeper:
         handlers: Mapping[TimerPurpose, TimerHandler] | None = None,
         *,
         urgent: Callable[[], AbstractContextManager[None]] | None = None,
+        claim_written: ClaimWritten | None = None,
     ) -> None:
         self._services = services
         self._dispatch = dispatch
         self._urgent = urgent  # wraps the dispatch of a handler that set `ctx.urgent`
+        self._claim_written = claim_written
         self.handlers: dict[TimerPurpose, TimerHandler] = dict(handlers or {})
         self._preparers: dict[TimerPurpose, list[TimerPreparer]] = {}
         self._warned: set[int] = set()
@@ -205,6 +222,7 @@ class TimerSweeper:
         """
         handler = self.handlers.get(purpose)
         done: list[tuple[Timer, TimerContext]] = []
+        handed: Handed | None = None
         try:
             with self._services.uow() as uow:
                 # Many small transactions of one statement each were most of a new emergency's
@@ -227,8 +245,15 @@ class TimerSweeper:
                         ctx = TimerContext(uow, now, writer, shared=shared)
                         handler(ctx, timer)
                         done.append((timer, ctx))
+                urgent = _to_send([ctx for _, ctx in done], urgent=True)
+                if urgent and self._claim_written is not None:
+                    # New emergencies' alerts are claimed here, with the rows: they go to
+                    # the sending threads at the commit, not after a claim of their own.
+                    handed = self._claim_written(uow, urgent, now)
                 uow.commit()
         except Exception as exc:
+            if handed is not None:
+                handed.drop()
             log.info("firing %d timers at once failed (%r); one by one", len(case_ids), exc)
             fired: dict[str, list[Timer]] = {}
             for case_id in case_ids:
@@ -237,7 +262,9 @@ class TimerSweeper:
                     fired[case_id] = one
             return fired
         self.fired += len(done)
-        self._send_written([ctx for _, ctx in done])
+        if handed is not None:
+            handed.go()
+        self._send_written([ctx for _, ctx in done], handed.taken if handed else frozenset())
         return {t.case_id: ctx.scheduled for t, ctx in done if t.case_id is not None}
 
     def _fire_one(
@@ -293,10 +320,15 @@ class TimerSweeper:
         self._send_written([ctx])
         return 1
 
-    def _send_written(self, contexts: Sequence[TimerContext]) -> None:
-        """Hand what committed handlers wrote to the sender, an urgent handler's as urgent."""
+    def _send_written(
+        self, contexts: Sequence[TimerContext], taken: frozenset[int] = frozenset()
+    ) -> None:
+        """Hand what committed handlers wrote to the sender, an urgent handler's as urgent.
+
+        `taken`: rows claimed in the handlers' transaction already (none of them again).
+        """
         for urgent in (True, False):
-            to_send = [i for ctx in contexts if ctx.urgent is urgent for i in ctx.outbox.to_send]
+            to_send = [i for i in _to_send(contexts, urgent=urgent) if i not in taken]
             if to_send:
                 with self._urgent() if urgent and self._urgent else nullcontext():
                     self._dispatch(to_send)
@@ -356,6 +388,17 @@ _CASES_STEP = (
     .order_by(col(Timer.due_at), col(Timer.id))
     .with_for_update(skip_locked=True)
 )
+
+
+def _to_send(contexts: Sequence[TimerContext], *, urgent: bool) -> list[int]:
+    """The phone rows of the (urgent or other) handlers, each one's first before any second.
+
+    A batch of new emergencies writes an SMS and a call for each case: in the handlers'
+    order, the eighth case's first alert waited behind seven cases' two messages for a
+    sending thread. Each handler's own rows keep their order.
+    """
+    lists = [ctx.outbox.to_send for ctx in contexts if ctx.urgent is urgent]
+    return [i for rank in zip_longest(*lists) for i in rank if i is not None]
 
 
 # Whether any timer is due: built once, asked before each claim of the sweep.

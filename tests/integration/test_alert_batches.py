@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlmodel import col, select
 
 from alerts.runtime import OPEN_BATCH_SHARED_WRITERS, AlertsComponent
-from alerts.sender import NotificationSender
+from alerts.sender import CLAIMED_AHEAD, NotificationSender
 from alerts.timers import FIRE_TOGETHER, HANDLER_RETRY_S
 from care_api.domain.events import CaseOpened, CaseStateChanged, DomainEvent
 from care_api.domain.model import CaseState
@@ -162,3 +162,130 @@ def test_a_case_whose_step_fails_keeps_no_other_from_its_alert(
     assert alerts.tick() == 1
     alerts.sender.drain()
     assert _alerts(services) == dict.fromkeys(cases, ALERT)
+
+
+class RecordingPool:
+    """Stands in for the sending threads: keeps what is handed to them, in order."""
+
+    def __init__(self) -> None:
+        self.handed: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self.handed.append((fn, args))
+
+    def run(self) -> None:
+        """Send what was handed over, on this thread, as the sending threads would."""
+        handed, self.handed = self.handed, []
+        for fn, args in handed:
+            fn(*args)
+
+
+def _statuses(services: Services, cases: list[str]) -> dict[str, Counter[str]]:
+    with services.uow() as uow:
+        rows = uow.session.exec(
+            select(Notification.case_id, Notification.status).where(
+                col(Notification.case_id).in_(cases),
+                col(Notification.channel).in_(("sms", "voice")),
+            )
+        ).all()
+    found: dict[str, Counter[str]] = {}
+    for case_id, status in rows:
+        found.setdefault(case_id or "", Counter())[status] += 1
+    return found
+
+
+def _slots_free(sender: NotificationSender) -> int:
+    """How many rows may be claimed ahead now (the slots are taken back at once)."""
+    free = 0
+    while sender._in_flight.acquire(blocking=False):
+        free += 1
+    for _ in range(free):
+        sender._in_flight.release()
+    return free
+
+
+def test_a_batch_with_nothing_behind_it_claims_its_alerts_and_hands_them_over_at_its_commit(
+    services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = RecordingPool()
+    monkeypatch.setattr(alerts.sender, "_pool", pool)
+    opened: list[DomainEvent] = []
+    services.bus.subscribe(CaseOpened, opened.append)
+    cases = _open(services, CASES)
+    _drop_queued_events(alerts)  # the events thread took them: nothing else waits
+    commits = _count_commits(services)
+    alerts.handle_opened(opened)
+
+    # One transaction wrote and claimed them: nothing for the claiming thread.
+    assert commits[0] == 1
+    assert alerts.sender.backlog == 0
+    assert _statuses(services, cases) == {c: Counter({"sending": 2}) for c in cases}
+    # Each case's first message goes to the sending threads before any case's second.
+    handed = [args[1] for _, args in pool.handed]
+    assert [m.case_id for m in handed[:CASES]] == cases
+    assert [m.case_id for m in handed[CASES:]] == cases
+    assert {m.channel for m in handed[:CASES]} == {"sms"}
+
+    pool.run()
+    assert _alerts(services) == dict.fromkeys(cases, ALERT)
+    assert _slots_free(alerts.sender) == CLAIMED_AHEAD
+    # Claimed once: a replay, the sweep and a drain send none of them again.
+    alerts.handle_opened(opened)
+    assert alerts.tick() == 0
+    assert alerts.sender.drain() == 0
+    assert pool.handed == []
+    assert _alerts(services) == dict.fromkeys(cases, ALERT)
+
+
+def test_a_batch_with_events_behind_it_leaves_its_alerts_to_the_claiming_thread(
+    services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = RecordingPool()
+    monkeypatch.setattr(alerts.sender, "_pool", pool)
+    opened: list[DomainEvent] = []
+    services.bus.subscribe(CaseOpened, opened.append)
+    cases = _open(services, CASES)  # their events wait in the events thread's queue
+    alerts.handle_opened(opened)
+
+    assert pool.handed == []
+    assert _statuses(services, cases) == {c: Counter({"pending": 2}) for c in cases}
+    assert alerts.sender.backlog == 2 * CASES
+    monkeypatch.setattr(alerts.sender, "_pool", None)
+    alerts.sender.drain()
+    assert _alerts(services) == dict.fromkeys(cases, ALERT)
+
+
+def test_a_batch_whose_commit_fails_after_its_claim_gives_the_slots_back_and_loses_no_alert(
+    services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = RecordingPool()
+    monkeypatch.setattr(alerts.sender, "_pool", pool)
+    opened: list[DomainEvent] = []
+    services.bus.subscribe(CaseOpened, opened.append)
+    cases = _open(services, CASES)
+    _drop_queued_events(alerts)
+    commit = SqlUnitOfWork.commit
+    failed: list[bool] = []
+
+    def fails_once(uow: SqlUnitOfWork) -> None:
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("the database went away")
+        commit(uow)
+
+    with monkeypatch.context() as m:
+        m.setattr(SqlUnitOfWork, "commit", fails_once)
+        alerts.handle_opened(opened)
+
+    assert failed
+    assert pool.handed == []  # nothing claimed by the batch went anywhere
+    assert _slots_free(alerts.sender) == CLAIMED_AHEAD
+    # Redone case by case (as ever after a failed batch): each alert written and queued once.
+    monkeypatch.setattr(alerts.sender, "_pool", None)
+    alerts.sender.drain()
+    assert _alerts(services) == dict.fromkeys(cases, ALERT)
+
+
+def _drop_queued_events(alerts: AlertsComponent) -> None:
+    while not alerts._inbox.empty():
+        alerts._inbox.get_nowait()
