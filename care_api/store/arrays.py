@@ -14,10 +14,10 @@ connection: building a statement costs more than running it on a small batch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ARRAY, ColumnElement, Connection, any_, bindparam
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
 
 S = TypeVar("S")
 
@@ -28,11 +28,14 @@ def is_postgres(bind: Connection | Session) -> bool:
     return dialect.name == "postgresql"
 
 
-def one_of(column: ColumnElement[Any], name: str, *, postgres: bool) -> ColumnElement[bool]:
+def one_of(
+    column: ColumnElement[Any] | Mapped[Any], name: str, *, postgres: bool
+) -> ColumnElement[bool]:
     """`column IN :name`; on PostgreSQL `column = ANY(:name)`, the values as one array.
 
     Either way the caller passes a list (or tuple) of values as parameter `name`.
     """
+    column = cast("ColumnElement[Any]", column)  # a mapped attribute compares as its column
     if postgres:
         return column == any_(bindparam(name, type_=ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
