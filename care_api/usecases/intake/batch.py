@@ -181,7 +181,9 @@ def record_presses(
 def _record(
     uow: SqlUnitOfWork, reports: Sequence[DeviceReport], now: datetime, tz: tzinfo
 ) -> list[IntakeOutcome]:
-    conn = uow.session.connection()  # Core statements: the ORM has nothing to track here
+    # Core statements: the ORM has nothing to track here. On PostgreSQL the reads go
+    # outside a transaction (`batch_pg.connection`).
+    conn = batch_pg.connection(uow.session)
     found = _sources(conn, {r.key.device_id for r in reports})
     elders = {s.elder_id for s in found.values() if s.elder_id is not None}
     windowed = {s.elder_id for s in found.values() if s.windows and s.elder_id is not None}
@@ -198,6 +200,8 @@ def _record(
     new = [i for i, d in enumerate(plan) if d.step in (Step.OPEN, Step.JOIN)]
     case_ids: dict[int, str] = {}
     if new:
+        if batch_pg.is_postgres(conn) and any(plan[i].step is Step.OPEN for i in new):
+            batch_pg.begin(conn)  # the cases' several statements: one transaction
         case_ids = _number_cases(conn, plan, new, now, tz)
         _write(uow, conn, reports, plan, new, case_ids, sources, now)
     outcomes: list[IntakeOutcome] = []

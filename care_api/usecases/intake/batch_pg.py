@@ -19,10 +19,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
 
 from care_api.domain.cases import ACTIVE
 from care_api.domain.model import EventKey
 from care_api.usecases.intake.plan import JoinKey, Running, running_by_key
+
+_EACH_COMMITS = {"isolation_level": "AUTOCOMMIT"}
 
 # The events of the keys given as arrays :d, :b, :s (their unique key's index finds each).
 _KEYS_RECORDED = (
@@ -88,6 +91,29 @@ _EVERYTHING = text(f"WITH {_EVENTS}, {_DEVICES}, {_HISTORY}, {_CASES}{_RETURNED}
 def is_postgres(conn: Connection) -> bool:
     """True when `conn` talks to PostgreSQL, whose statements here replace the portable ones."""
     return conn.dialect.name == "postgresql"
+
+
+def connection(session: Session) -> Connection:
+    """The batch's connection: on PostgreSQL one whose statements each commit by themselves.
+
+    A batch that opens no case reads twice and writes once, in one statement (`insert_all`):
+    in a transaction of its own it would also wait for a `BEGIN` and a `COMMIT`, two of
+    its five round trips. Reading outside the transaction sees what reading inside it
+    would: at READ COMMITTED each statement sees what was committed when it starts, and a
+    read takes no lock. The write is one statement, all or nothing, committed when it
+    returns, so the ack still follows the commit. A batch that opens cases writes several
+    statements: it calls `begin` first, and the unit of work's commit ends that transaction
+    (SQLAlchemy hands the commit to psycopg, which sends `COMMIT` for a transaction open).
+    SQLite's connection is the session's as ever.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return session.connection()
+    return session.connection(execution_options=_EACH_COMMITS)
+
+
+def begin(conn: Connection) -> None:
+    """Open a transaction on a `connection` of PostgreSQL; the unit of work commits it."""
+    conn.exec_driver_sql("BEGIN")
 
 
 def recorded_keys(conn: Connection, keys: Iterable[EventKey]) -> dict[EventKey, str | None]:
