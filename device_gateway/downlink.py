@@ -21,6 +21,7 @@ from care_api.i18n import t
 from care_api.services import Services
 from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Case, Elder
+from care_api.store.uow import outside_transaction
 from care_api.usecases.people.languages import language_of_person
 from device_gateway.ports import Downlink
 from device_gateway.protocol.model import CaseNews
@@ -127,6 +128,7 @@ class CaseNewsSender:
         """
         try:
             with self._services.uow() as uow:
+                outside_transaction(uow.session)  # reads only: no BEGIN and ROLLBACK to wait for
                 # Held until the end: the session only keeps weak references to its rows.
                 loaded = _load_cases(uow.session, events) if len(events) > 1 else []
                 for event in events:

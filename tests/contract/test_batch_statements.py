@@ -5,7 +5,8 @@ statement caches kept every text with its bound parameters for each full garbage
 to walk (`store.arrays`). Each batch here runs twice, with 2 and with 6 reports of the same
 kind, and must send the same texts both times. A press batch that joins running cases also
 sends only its three statements (terminals, keys and cases, the writes), outside any
-`BEGIN`/`COMMIT`: the write commits by itself, before the batch returns.
+`BEGIN`/`COMMIT`: the write commits by itself, before the batch returns. Case news only
+reads, outside a transaction too.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from care_api.services import Services, build_services
 from care_api.usecases.intake.batch import record_presses
 from care_api.usecases.intake.heartbeats import record_heartbeats
 from care_api.usecases.intake.technical import record_held_reports
-from device_gateway.downlink import _load_cases
+from device_gateway.downlink import CaseNewsSender
 from tests.conftest import make_settings
 from tests.contract.test_storm_intake_paths import DARK, power
 from tests.contract.test_storm_intake_paths import seed as seed_storm
 from tests.databases import database_url
 from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder
+from tests.integration.test_case_news_batch import RecordingRoute
 
 TERMINALS = [f"T{n}" for n in range(8)]
 
@@ -126,12 +128,13 @@ def test_case_news_of_any_number_of_cases_send_the_same_texts(pg: Services) -> N
         CasePressedAgain(str(o.case_id), d, CaseState.OPEN)
         for d, o in zip(TERMINALS, outcomes, strict=True)
     ]
-
-    def load(count: int) -> Callable[[], object]:
-        def run() -> None:
-            with pg.uow() as uow:
-                assert len(_load_cases(uow.session, list(news[:count]))) == 2 * count
-
-        return run
-
-    assert texts_of(pg, load(2)) == texts_of(pg, load(6))
+    route = RecordingRoute()
+    sender = CaseNewsSender(pg, route)  # type: ignore[arg-type]
+    each_commits: list[bool] = []
+    with sent(pg, each_commits=each_commits) as two:
+        sender._send_all(news[:2])
+    with sent(pg) as six:
+        sender._send_all(news[2:8])
+    assert set(two) == set(six)
+    assert each_commits and all(each_commits)  # reads only: no BEGIN, no ROLLBACK
+    assert [device for device, _ in route.sent] == TERMINALS

@@ -23,9 +23,8 @@ from sqlalchemy.orm import Session
 
 from care_api.domain.cases import ACTIVE
 from care_api.domain.model import EventKey
+from care_api.store.uow import outside_transaction
 from care_api.usecases.intake.plan import JoinKey, Running, running_by_key
-
-_EACH_COMMITS = {"isolation_level": "AUTOCOMMIT"}
 
 # The events of the keys given as arrays :d, :b, :s (their unique key's index finds each).
 _KEYS_RECORDED = (
@@ -97,18 +96,13 @@ def connection(session: Session) -> Connection:
     """The batch's connection: on PostgreSQL one whose statements each commit by themselves.
 
     A batch that opens no case reads twice and writes once, in one statement (`insert_all`):
-    in a transaction of its own it would also wait for a `BEGIN` and a `COMMIT`, two of
-    its five round trips. Reading outside the transaction sees what reading inside it
-    would: at READ COMMITTED each statement sees what was committed when it starts, and a
-    read takes no lock. The write is one statement, all or nothing, committed when it
-    returns, so the ack still follows the commit. A batch that opens cases writes several
-    statements: it calls `begin` first, and the unit of work's commit ends that transaction
-    (SQLAlchemy hands the commit to psycopg, which sends `COMMIT` for a transaction open).
-    SQLite's connection is the session's as ever.
+    in a transaction of its own it would also wait for a `BEGIN` and a `COMMIT`, two of its
+    five round trips. The write, all or nothing, is committed when it returns, so the ack
+    still follows the commit. A batch that opens cases writes several statements: it calls
+    `begin` first, and the unit of work's commit ends that transaction
+    (`uow.outside_transaction`).
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return session.connection()
-    return session.connection(execution_options=_EACH_COMMITS)
+    return outside_transaction(session)
 
 
 def begin(conn: Connection) -> None:
