@@ -4,7 +4,7 @@ An `IN` list renders one text per number of values: psycopg parsed each anew, an
 statement caches kept every text with its bound parameters for each full garbage collection
 to walk (`store.arrays`). Each batch here runs twice, with 2 and with 6 reports of the same
 kind, and must send the same texts both times. A press batch that joins running cases also
-sends only its three statements (terminals, keys and cases, the writes), outside any
+sends only its two statements (what the planner reads, the writes), outside any
 `BEGIN`/`COMMIT`: the write commits by itself, before the batch returns. Case news only
 reads, outside a transaction too.
 """
@@ -67,7 +67,7 @@ def texts_of(services: Services, run: Callable[[], object]) -> list[str]:
     return texts
 
 
-def test_press_batches_of_any_size_send_the_same_three_statements(pg: Services) -> None:
+def test_press_batches_of_any_size_send_the_same_two_statements(pg: Services) -> None:
     for device_id in TERMINALS:
         seed_elder(pg, device_id, contacts=1)
     now, tz = pg.clock.now(), pg.tz
@@ -84,7 +84,7 @@ def test_press_batches_of_any_size_send_the_same_three_statements(pg: Services) 
     with sent(pg, each_commits=each_commits) as two:
         presses(2, 2)()
     assert two == texts_of(pg, presses(3, 6))
-    assert len(two) == 3 and each_commits == [True, True, True]  # no BEGIN, no COMMIT
+    assert len(two) == 2 and each_commits == [True, True]  # no BEGIN, no COMMIT
     # Committed when the batch returned: another connection sees every press.
     with pg.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM device_event").scalar() == 16

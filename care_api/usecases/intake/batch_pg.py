@@ -21,10 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from care_api.domain.cases import ACTIVE
 from care_api.domain.model import EventKey
 from care_api.store.uow import outside_transaction
-from care_api.usecases.intake.plan import JoinKey, Running, running_by_key
 
 # The events of the keys given as arrays :d, :b, :s (their unique key's index finds each).
 _KEYS_RECORDED = (
@@ -33,18 +31,6 @@ _KEYS_RECORDED = (
     "JOIN device_event AS e ON e.device_id = k.device_id AND e.boot = k.boot AND e.seq = k.seq"
 )
 _RECORDED = text(f"SELECT e.device_id, e.boot, e.seq, e.case_id {_KEYS_RECORDED}")
-
-# What the planner reads after the terminals, in one round trip: the keys already recorded
-# (tag 0) and the elders' running cases (tag 1, newest first, as `plan.running_cases`).
-_FACTS = text(
-    "SELECT 0, e.device_id, e.boot, e.seq, e.case_id, CAST(NULL AS text), "  # noqa: S608 - constant fragments only
-    f"CAST(NULL AS boolean), CAST(NULL AS text), CAST(NULL AS timestamptz) {_KEYS_RECORDED} "
-    "UNION ALL "
-    "SELECT 1, c.id, c.elder_id, NULL, c.kind, c.state, c.drill, c.line, c.opened_at "
-    "FROM care_case AS c WHERE c.elder_id = ANY(CAST(:elders AS integer[])) "
-    "AND c.state = ANY(CAST(:active AS text[])) "
-    "ORDER BY 1, 9 DESC, 2 DESC"
-)
 
 # The rows to write go as one JSON document each (an array of arrays, in order), not as an
 # array per column: psycopg writes a text array in Python, quoting and escaping element by
@@ -115,24 +101,6 @@ def recorded_keys(conn: Connection, keys: Iterable[EventKey]) -> dict[EventKey, 
     d, b, s = _columns(keys)
     rows = conn.execute(_RECORDED, {"d": d, "b": b, "s": s}).all()
     return {EventKey(row[0], row[1], row[2]): row[3] for row in rows}
-
-
-def facts(
-    conn: Connection, keys: Iterable[EventKey], elder_ids: Iterable[int]
-) -> tuple[dict[EventKey, str | None], dict[JoinKey, Running]]:
-    """`recorded_keys` of `keys` and `plan.running_cases` of `elder_ids`, in one statement."""
-    d, b, s = _columns(keys)
-    params = {
-        "d": d,
-        "b": b,
-        "s": s,
-        "elders": sorted(elder_ids),
-        "active": sorted(state.value for state in ACTIVE),
-    }
-    rows = conn.execute(_FACTS, params).all()
-    seen = {EventKey(r[1], r[2], r[3]): r[4] for r in rows if r[0] == 0}
-    running = running_by_key((r[1], r[2], r[4], r[5], r[6], r[7]) for r in rows if r[0] == 1)
-    return seen, running
 
 
 def insert_events(
