@@ -19,7 +19,9 @@ from care_api.domain.events import (
 from care_api.domain.model import CaseKind, CaseState
 from care_api.i18n import t
 from care_api.services import Services
+from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Case, Elder
+from care_api.store.uow import outside_transaction
 from care_api.usecases.people.languages import language_of_person
 from device_gateway.ports import Downlink
 from device_gateway.protocol.model import CaseNews
@@ -31,6 +33,11 @@ POLL_S = 0.2
 NEWS_BATCH_MAX = 200
 JOIN_TIMEOUT_S = 5.0
 NEWS_EVENTS: tuple[type, ...] = (CaseOpened, CaseStateChanged, CasePressedAgain, CaseNobodyTook)
+
+# The cases of a round of news and their elders: one SQL text whatever their number (a
+# round of news at 1,000 presses/s holds 1-100 cases; an `IN` list was a text each).
+_CASES = Pair(lambda pg: select(Case).where(one_of(col(Case.id), "ids", postgres=pg)))
+_ELDERS = Pair(lambda pg: select(Elder).where(one_of(col(Elder.id), "ids", postgres=pg)))
 
 
 class DownlinkRouter:
@@ -121,6 +128,7 @@ class CaseNewsSender:
         """
         try:
             with self._services.uow() as uow:
+                outside_transaction(uow.session)  # reads only: no BEGIN and ROLLBACK to wait for
                 # Held until the end: the session only keeps weak references to its rows.
                 loaded = _load_cases(uow.session, events) if len(events) > 1 else []
                 for event in events:
@@ -175,7 +183,7 @@ def _load_cases(session: Session, events: list[DomainEvent]) -> list[Case | Elde
     case_ids = {case_id for e in events if (case_id := getattr(e, "case_id", None))}
     if not case_ids:
         return []
-    cases = session.exec(select(Case).where(col(Case.id).in_(sorted(case_ids)))).all()
+    cases = session.exec(_CASES.on(session), params={"ids": sorted(case_ids)}).all()
     elder_ids = sorted({c.elder_id for c in cases if c.elder_id is not None})
-    elders = session.exec(select(Elder).where(col(Elder.id).in_(elder_ids))).all()
+    elders = session.exec(_ELDERS.on(session), params={"ids": elder_ids}).all()
     return [*cases, *elders]

@@ -349,10 +349,14 @@ class Pipeline:
                 item.transport.settle(item.receipt)  # no app ack: the terminals resend
             return
         urgent = run.type is Press  # its acks go ahead of a storm's still waiting to go out
-        for (event, item), report, outcome in zip(run.events, reports, outcomes, strict=True):
+        # Every ack first, then the settles, then the log: the last press of a batch of 50
+        # waited for 49 log lines and broker acks before its own ack was queued.
+        for (event, item), outcome in zip(run.events, outcomes, strict=True):
             item.transport.send_ack(event.device_id, _ack(event, outcome), urgent=urgent)
-            _log_outcome(report, outcome)
+        for item in run.items:
             item.transport.settle(item.receipt)
+        for report, outcome in zip(reports, outcomes, strict=True):
+            _log_outcome(report, outcome)
 
     def _record_power_run(self, run: Run, inbox: PriorityInbox | None) -> None:
         """Power reports: a storm's in one transaction, the rest alone.

@@ -1,5 +1,7 @@
 """Wall and CPU of one press batch, this tree's `record_presses` against a git ref's, paired.
 
+The ref's `batch.py` runs with the ref's `batch_pg.py`; everything else is this tree's.
+
 Run from the repository root: `PYTHONPATH=. .venv/bin/python scripts/measure_press_batch.py
 postgres 20 200 [main] [--open]` (KIND: sqlite or postgres, the latter on
 $VNH_TEST_PG_DSN). Batches of N presses from 100 terminals alternate between the two versions
@@ -31,20 +33,27 @@ WARM_UP = 40
 
 
 def load_ref(ref: str, workdir: Path) -> ModuleType:
-    """`care_api/usecases/intake/batch.py` as it is at `ref`, as a module of its own."""
+    """`care_api/usecases/intake/batch.py` as it is at `ref`, with the `batch_pg` of `ref`."""
+    module = _load_module(ref, "batch", workdir)
+    module.batch_pg = _load_module(ref, "batch_pg", workdir)  # looked up at each call
+    return module
+
+
+def _load_module(ref: str, name: str, workdir: Path) -> ModuleType:
+    """`care_api/usecases/intake/NAME.py` as it is at `ref`, as a module of its own."""
     source = subprocess.run(  # noqa: S603 - git, our own repository
-        ["git", "show", f"{ref}:care_api/usecases/intake/batch.py"],  # noqa: S607
+        ["git", "show", f"{ref}:care_api/usecases/intake/{name}.py"],  # noqa: S607
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    path = workdir / "batch_ref.py"
+    path = workdir / f"{name}_ref.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location("batch_ref", path)
+    spec = importlib.util.spec_from_file_location(f"{name}_ref", path)
     if spec is None or spec.loader is None:
         raise ImportError(path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["batch_ref"] = module  # dataclasses look their module up
+    sys.modules[f"{name}_ref"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from care_api.domain.events import DomainEvent, EventBus
@@ -58,3 +59,21 @@ class SqlUnitOfWork:
 
 
 UowFactory = Callable[[], SqlUnitOfWork]
+
+_EACH_COMMITS = {"isolation_level": "AUTOCOMMIT"}
+
+
+def outside_transaction(session: OrmSession) -> Connection:
+    """`session`'s connection; on PostgreSQL one whose statements each commit by themselves.
+
+    Call it before the session's first statement. A transaction costs two round trips of its
+    own (`BEGIN`, and `COMMIT` or `ROLLBACK`); reads outside one see what they would inside:
+    at READ COMMITTED each statement sees what was committed when it starts, and a read
+    takes no lock. What writes must be one statement, or begin a transaction itself
+    (`BEGIN`), which the session's commit then ends: SQLAlchemy hands the commit to
+    psycopg, which sends `COMMIT` for a transaction open, and closing the session rolls an
+    unfinished one back. SQLite's connection is the session's as ever.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return session.connection()
+    return session.connection(execution_options=_EACH_COMMITS)

@@ -38,6 +38,7 @@ from care_api.domain.storms import (
     may_close,
 )
 from care_api.domain.texts import Msg, msg_json
+from care_api.store.arrays import Pair, one_of
 from care_api.store.incident_tables import Incident, IncidentTerminal, TechSignal
 from care_api.store.tables import Case, Device, DeviceHistory, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
@@ -509,6 +510,39 @@ def incident_for(by_key: Mapping[str, Incident], district: str, hub: str) -> Inc
     return next((by_key[a.key] for a in areas_of(district, hub) if a.key in by_key), None)
 
 
+# A storm batch's statements, one SQL text whatever the batch's size on PostgreSQL
+# (`store.arrays`): which of the batch's terminals are already in one of its incidents,
+# which of those coming back are still counted out of an open incident, and counting them
+# back.
+_JOINED = Pair(
+    lambda pg: select(
+        IncidentTerminal.incident_id, IncidentTerminal.device_id, IncidentTerminal.back_at
+    ).where(
+        one_of(col(IncidentTerminal.incident_id), "incidents", postgres=pg),
+        one_of(col(IncidentTerminal.device_id), "devices", postgres=pg),
+    )
+)
+_STILL_OUT = Pair(
+    lambda pg: (
+        select(IncidentTerminal.id, IncidentTerminal.device_id, IncidentTerminal.incident_id)
+        .join(Incident, col(Incident.id) == col(IncidentTerminal.incident_id))
+        .where(
+            one_of(col(IncidentTerminal.device_id), "devices", postgres=pg),
+            col(IncidentTerminal.back_at).is_(None),
+            col(Incident.closed_at).is_(None),
+        )
+        .order_by(col(IncidentTerminal.id))
+    )
+)
+_BACK = Pair(
+    lambda pg: (
+        update(IncidentTerminal)
+        .where(one_of(col(IncidentTerminal.id), "rows", postgres=pg))
+        .values(back_at=bindparam("now"))
+    )
+)
+
+
 def join_many(conn: Connection, held: Sequence[Held], now: datetime) -> None:
     """`_join` for many terminals of a storm at once, in a few statements on `conn`.
 
@@ -523,12 +557,7 @@ def join_many(conn: Connection, held: Sequence[Held], now: datetime) -> None:
     there = {
         (row.incident_id, row.device_id): row.back_at
         for row in conn.execute(
-            select(
-                IncidentTerminal.incident_id, IncidentTerminal.device_id, IncidentTerminal.back_at
-            ).where(
-                col(IncidentTerminal.incident_id).in_(incident_ids),
-                col(IncidentTerminal.device_id).in_(device_ids),
-            )
+            _JOINED.on(conn), {"incidents": incident_ids, "devices": device_ids}
         )
     }
     trouble = Trouble.POWER_LOST
@@ -602,16 +631,7 @@ def count_back(uow: SqlUnitOfWork, device_ids: Sequence[str], now: datetime) -> 
     if not device_ids:
         return
     conn = uow.session.connection()
-    rows = conn.execute(
-        select(IncidentTerminal.id, IncidentTerminal.device_id, IncidentTerminal.incident_id)
-        .join(Incident, col(Incident.id) == col(IncidentTerminal.incident_id))
-        .where(
-            col(IncidentTerminal.device_id).in_(sorted(set(device_ids))),
-            col(IncidentTerminal.back_at).is_(None),
-            col(Incident.closed_at).is_(None),
-        )
-        .order_by(col(IncidentTerminal.id))
-    ).all()
+    rows = conn.execute(_STILL_OUT.on(conn), {"devices": sorted(set(device_ids))}).all()
     first: dict[str, tuple[int, int]] = {}
     for row_id, device_id, incident_id in rows:
         first.setdefault(device_id, (row_id, incident_id))  # as `note_back` takes its first
@@ -630,11 +650,7 @@ def count_back(uow: SqlUnitOfWork, device_ids: Sequence[str], now: datetime) -> 
             counted += 1
             if may_close(terminals, back + counted, share):
                 break  # closed here: the rest find it closed
-        conn.execute(
-            update(IncidentTerminal)
-            .where(col(IncidentTerminal.id).in_(row_ids[:counted]))
-            .values(back_at=now)
-        )
+        conn.execute(_BACK.on(conn), {"rows": row_ids[:counted], "now": now})
         conn.execute(
             update(Incident)
             .where(col(Incident.id) == incident_id)

@@ -6,8 +6,9 @@ from the same rows (`case_log.new_case_rows`), but each table is read and writte
 batch instead of once per press. The `(device_id, boot, seq)` unique key stays the
 truth: a key another process committed meanwhile makes the insert fail, and the batch is
 then recorded one report at a time by `record_device_report`, which answers `duplicate`.
-On PostgreSQL the statements of `batch_pg` take their place: rows as arrays, and most
-batches in four statements (terminals, keys and cases, the writes, the commit).
+On PostgreSQL one statement reads what the planner needs (`_READS_PG`) and the statements
+of `batch_pg` write: most batches (presses joining running cases) in two round trips, each
+statement committing by itself.
 """
 
 from __future__ import annotations
@@ -22,21 +23,30 @@ from typing import Any, cast
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    CompoundSelect,
     Connection,
+    DateTime,
+    Integer,
     Select,
     String,
     Table,
     TextClause,
+    and_,
     any_,
     bindparam,
+    func,
     insert,
+    literal,
+    null,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
+from care_api.domain.cases import ACTIVE
 from care_api.domain.events import CaseOpened, CasePressedAgain
 from care_api.domain.model import (
     CaseKind,
@@ -59,6 +69,7 @@ from care_api.usecases.intake.plan import (
     Source,
     Step,
     plan_presses,
+    running_by_key,
     running_cases,
 )
 from care_api.usecases.intake.reports import record_device_report
@@ -102,9 +113,72 @@ def _sources_of(devices: ColumnElement[bool]) -> Select[Any]:
 
 
 # Built once: building a statement costs more than running it on a small batch. On
-# PostgreSQL the terminals go as one array: one SQL text whatever their number (`batch_pg`).
+# PostgreSQL `_READS_PG` reads the terminals with the rest, the values as arrays: one SQL
+# text whatever their number (`batch_pg`).
 _SOURCES = _sources_of(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
-_SOURCES_PG = _sources_of(_DEVICE.c.device_id == any_(bindparam("ids", type_=ARRAY(String))))
+
+
+def _reads_pg() -> CompoundSelect[Any]:
+    """Everything the planner reads, on PostgreSQL in one statement (one round trip).
+
+    Rows (tag, values as a JSON array, opened_at, case id): the terminals (tag 2, as
+    `_SOURCES`), the keys already recorded (tag 0), and the running cases of the terminals'
+    elders (tag 1, newest first, as `plan.running_cases`).
+    """
+    ids = bindparam("ids", type_=ARRAY(String))
+    terminals = _sources_of(_DEVICE.c.device_id == any_(ids)).subquery("src")
+    keys = (
+        func.unnest(
+            bindparam("d", type_=ARRAY(String)),
+            bindparam("b", type_=ARRAY(Integer)),
+            bindparam("s", type_=ARRAY(Integer)),
+        )
+        .table_valued("device_id", "boot", "seq")
+        .render_derived(name="k")
+    )
+    no_at = null().cast(DateTime(timezone=True))
+    no_id = null().cast(String)
+    return union_all(
+        select(literal(2), func.json_build_array(*terminals.c), no_at, no_id),
+        select(
+            literal(0),
+            func.json_build_array(
+                _EVENT.c.device_id, _EVENT.c.boot, _EVENT.c.seq, _EVENT.c.case_id
+            ),
+            no_at,
+            no_id,
+        ).select_from(
+            keys.join(
+                _EVENT,
+                and_(
+                    _EVENT.c.device_id == keys.c.device_id,
+                    _EVENT.c.boot == keys.c.boot,
+                    _EVENT.c.seq == keys.c.seq,
+                ),
+            )
+        ),
+        select(
+            literal(1),
+            func.json_build_array(
+                _CASE.c.id,
+                _CASE.c.elder_id,
+                _CASE.c.kind,
+                _CASE.c.state,
+                _CASE.c.drill,
+                _CASE.c.line,
+            ),
+            _CASE.c.opened_at,
+            _CASE.c.id,
+        ).where(
+            _CASE.c.elder_id.in_(
+                select(_DEVICE.c.elder_id).where(_DEVICE.c.device_id == any_(ids))
+            ),
+            _CASE.c.state.in_([state.value for state in ACTIVE]),
+        ),
+    ).order_by(text("1, 3 DESC, 4 DESC"))
+
+
+_READS_PG = _reads_pg()
 _INSERT_EVENTS = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
 _TOUCH_DEVICE = (
     update(_DEVICE)
@@ -181,8 +255,14 @@ def record_presses(
 def _record(
     uow: SqlUnitOfWork, reports: Sequence[DeviceReport], now: datetime, tz: tzinfo
 ) -> list[IntakeOutcome]:
-    conn = uow.session.connection()  # Core statements: the ORM has nothing to track here
-    found = _sources(conn, {r.key.device_id for r in reports})
+    # Core statements: the ORM has nothing to track here. On PostgreSQL the reads go
+    # outside a transaction (`batch_pg.connection`).
+    conn = batch_pg.connection(uow.session)
+    postgres = batch_pg.is_postgres(conn)
+    if postgres:
+        found, seen, running = _read_pg(conn, reports)
+    else:
+        found = _sources(conn, {r.key.device_id for r in reports})
     elders = {s.elder_id for s in found.values() if s.elder_id is not None}
     windowed = {s.elder_id for s in found.values() if s.windows and s.elder_id is not None}
     if any(s.silent for s in found.values()) or elders_checking_in(uow.session, windowed, now, tz):
@@ -191,13 +271,16 @@ def _record(
         device_id: Source(s.status, s.elder_id, s.hub_port, s.keymap_override, s.drill)
         for device_id, s in found.items()
     }
-    seen, running = facts(conn, reports, elders)
+    if not postgres:
+        seen, running = facts(conn, reports, elders)
     plan = plan_presses(reports, sources, seen, running)
     if any(d.step is Step.OPEN and d.kind is CaseKind.CONSULT for d in plan):
         raise _FullRules  # rare, and its deadline is written by `cases.log.open_case`
     new = [i for i, d in enumerate(plan) if d.step in (Step.OPEN, Step.JOIN)]
     case_ids: dict[int, str] = {}
     if new:
+        if postgres and any(plan[i].step is Step.OPEN for i in new):
+            batch_pg.begin(conn)  # the cases' several statements: one transaction
         case_ids = _number_cases(conn, plan, new, now, tz)
         _write(uow, conn, reports, plan, new, case_ids, sources, now)
     outcomes: list[IntakeOutcome] = []
@@ -336,8 +419,7 @@ def _history(
 
 
 def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
-    statement = _SOURCES_PG if batch_pg.is_postgres(conn) else _SOURCES
-    rows = conn.execute(statement, {"ids": sorted(device_ids)}).all()
+    rows = conn.execute(_SOURCES, {"ids": sorted(device_ids)}).all()
     return {
         row[0]: _Source(
             row[1], row[2], row[3], row[4], row[5] is not None, bool(row[6]), bool(row[7])
@@ -346,12 +428,36 @@ def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
     }
 
 
+def _read_pg(
+    conn: Connection, reports: Sequence[DeviceReport]
+) -> tuple[dict[str, _Source], dict[EventKey, str | None], dict[JoinKey, Running]]:
+    """`_sources`, and `facts` of their elders, in one statement on PostgreSQL."""
+    keys = list({r.key for r in reports})
+    params = {
+        "ids": sorted({k.device_id for k in keys}),
+        "d": [k.device_id for k in keys],
+        "b": [k.boot for k in keys],
+        "s": [k.seq for k in keys],
+    }
+    found: dict[str, _Source] = {}
+    seen: dict[EventKey, str | None] = {}
+    cases: list[list[Any]] = []
+    for tag, row, _, _ in conn.execute(_READS_PG, params):
+        if tag == 2:
+            found[row[0]] = _Source(
+                row[1], row[2], row[3], row[4], row[5] is not None, bool(row[6]), bool(row[7])
+            )
+        elif tag == 0:
+            seen[EventKey(row[0], row[1], row[2])] = row[3]
+        else:
+            cases.append(row)
+    return found, seen, running_by_key(cases)
+
+
 def facts(
     conn: Connection, reports: Sequence[DeviceReport], elder_ids: set[int]
 ) -> tuple[dict[EventKey, str | None], dict[JoinKey, Running]]:
     """What the planner reads: the keys of `reports` already recorded, the running cases."""
-    if batch_pg.is_postgres(conn):
-        return batch_pg.facts(conn, {r.key for r in reports}, elder_ids)
     return recorded_keys(conn, reports), running_cases(conn, elder_ids)
 
 

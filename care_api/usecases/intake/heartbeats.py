@@ -15,6 +15,7 @@ from sqlalchemy import Row, bindparam, select
 
 from care_api.domain.fleet import battery_change
 from care_api.domain.model import DeviceReport, IntakeOutcome, IntakeStatus
+from care_api.store.arrays import Pair, one_of
 from care_api.store.heartbeat_book import Beat, HeartbeatBook
 from care_api.store.tables import Device
 from care_api.store.uow import SqlUnitOfWork, UowFactory
@@ -32,7 +33,10 @@ _GATE_COLUMNS = select(
     _DEVICE.c.battery_low,
 )
 _GATE = _GATE_COLUMNS.where(_DEVICE.c.device_id == bindparam("device_id"))
-_GATES = _GATE_COLUMNS.where(_DEVICE.c.device_id.in_(bindparam("device_ids", expanding=True)))
+# A run's terminals: one SQL text on PostgreSQL whatever the run's size (`store.arrays`).
+_GATES = Pair(
+    lambda pg: _GATE_COLUMNS.where(one_of(_DEVICE.c.device_id, "device_ids", postgres=pg))
+)
 
 
 def beat_of(report: DeviceReport, now: datetime) -> Beat:
@@ -90,7 +94,10 @@ def record_heartbeats(
     """
     ids = sorted({r.key.device_id for r in reports})
     with uow_factory() as uow:
-        gates = {row.device_id: row for row in uow.session.execute(_GATES, {"device_ids": ids})}
+        session = uow.session
+        gates = {
+            row.device_id: row for row in session.execute(_GATES.on(session), {"device_ids": ids})
+        }
     outcomes: list[IntakeOutcome] = []
     for report in reports:
         gate = gates.get(report.key.device_id)

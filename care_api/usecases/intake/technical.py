@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from care_api.domain.cases import ACTIVE
 from care_api.domain.model import CaseKind, DeviceReport, IntakeOutcome, IntakeStatus, ReportType
+from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Case, Device, DeviceEvent, Elder
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.fleet.device_cases import POWER_LOST, POWER_RESTORED
@@ -48,19 +49,22 @@ _ELDER = core_table(Elder)
 _EVENT = core_table(DeviceEvent)
 _CASE = core_table(Case)
 
-# Built once: building a statement costs more than running it on a small batch.
-_SOURCES = (
-    select(
-        _DEVICE.c.device_id,
-        _DEVICE.c.elder_id,
-        _DEVICE.c.status,
-        _DEVICE.c.hub_port,
-        _DEVICE.c.outage_since,
-        _ELDER.c.district,
-        _DEVICE.c.power_lost,
+# Built once: building a statement costs more than running it on a small batch. The
+# terminals go as one array on PostgreSQL: one SQL text whatever the batch's size.
+_SOURCES = Pair(
+    lambda pg: (
+        select(
+            _DEVICE.c.device_id,
+            _DEVICE.c.elder_id,
+            _DEVICE.c.status,
+            _DEVICE.c.hub_port,
+            _DEVICE.c.outage_since,
+            _ELDER.c.district,
+            _DEVICE.c.power_lost,
+        )
+        .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
+        .where(one_of(_DEVICE.c.device_id, "ids", postgres=pg))
     )
-    .select_from(_DEVICE.outerjoin(_ELDER, _ELDER.c.id == _DEVICE.c.elder_id))
-    .where(_DEVICE.c.device_id.in_(bindparam("ids", expanding=True)))
 )
 _INSERT_EVENTS = insert(_EVENT)
 _POWER_OFF = (
@@ -74,10 +78,12 @@ _POWER_ON = (
     .values(last_seen_at=bindparam("now"), online=True, power_lost=False)
 )
 # Terminals with a device case open: their restore settles it, which is the single path's.
-_WITH_CASE = select(_CASE.c.device_id).where(
-    _CASE.c.kind == CaseKind.DEVICE.value,
-    _CASE.c.state.in_([state.value for state in ACTIVE]),
-    _CASE.c.device_id.in_(bindparam("ids", expanding=True)),
+_WITH_CASE = Pair(
+    lambda pg: select(_CASE.c.device_id).where(
+        _CASE.c.kind == CaseKind.DEVICE.value,
+        _CASE.c.state.in_([state.value for state in ACTIVE]),
+        one_of(_CASE.c.device_id, "ids", postgres=pg),
+    )
 )
 
 
@@ -150,7 +156,9 @@ def _record(
     restoring = [i for i in candidates if _restores(reports[i])]
     with_case = (
         set(
-            conn.scalars(_WITH_CASE, {"ids": sorted({reports[i].key.device_id for i in restoring})})
+            conn.scalars(
+                _WITH_CASE.on(conn), {"ids": sorted({reports[i].key.device_id for i in restoring})}
+            )
         )
         if restoring
         else set()
@@ -212,7 +220,7 @@ def _record(
 
 
 def _sources(conn: Connection, device_ids: set[str]) -> dict[str, _Source]:
-    rows = conn.execute(_SOURCES, {"ids": sorted(device_ids)}).all()
+    rows = conn.execute(_SOURCES.on(conn), {"ids": sorted(device_ids)}).all()
     return {
         row[0]: _Source(row[1], row[2], row[3], row[4] is not None, row[5], bool(row[6]))
         for row in rows
