@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam
 from sqlmodel import Session, col, delete, select
 
 from care_api.domain.channels import CHANNELS, PERSON_CHANNELS, AddressKind, Channel
 from care_api.domain.errors import InvalidInput, NotFound
 from care_api.domain.texts import N_, Msg, term
 from care_api.i18n import t
+from care_api.store.arrays import Pair, one_of
 from care_api.store.channel_tables import PersonAddress, PersonPreference, WechatBindCode
 from care_api.store.tables import Contact, Notification, Volunteer
 
@@ -50,9 +50,9 @@ def reach_of(session: Session, actors: Sequence[str]) -> dict[str, Reach]:
     if not actors:
         return {}
     found: dict[str, Reach] = {a: Reach() for a in actors}
-    for row in session.exec(_ADDRESSES_OF, params={"actors": list(actors)}).all():
+    for row in session.exec(_ADDRESSES_OF.on(session), params={"actors": list(actors)}).all():
         found[row.actor].addresses[row.kind] = row.address
-    for pref in session.exec(_PREFERENCES_OF, params={"actors": list(actors)}).all():
+    for pref in session.exec(_PREFERENCES_OF.on(session), params={"actors": list(actors)}).all():
         found[pref.actor] = Reach(found[pref.actor].addresses, pref.channel)
     return found
 
@@ -209,9 +209,9 @@ def send_bind_code_by_sms(
 
 
 # Built once: every ladder step asks them for the people it alerts.
-_ADDRESSES_OF = select(PersonAddress).where(
-    col(PersonAddress.actor).in_(bindparam("actors", expanding=True))
+_ADDRESSES_OF = Pair(
+    lambda pg: select(PersonAddress).where(one_of(PersonAddress.actor, "actors", postgres=pg))
 )
-_PREFERENCES_OF = select(PersonPreference).where(
-    col(PersonPreference.actor).in_(bindparam("actors", expanding=True))
+_PREFERENCES_OF = Pair(
+    lambda pg: select(PersonPreference).where(one_of(PersonPreference.actor, "actors", postgres=pg))
 )
