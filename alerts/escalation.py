@@ -245,11 +245,13 @@ class Escalation:
         ids = sorted({t.case_id for t in timers if t.case_id is not None})
         if not ids:
             return
-        cases = {c.id: c for c in session.exec(_STEP_CASES.on(session), params={"ids": ids}).all()}
+        cases: dict[str, Case] = {}
+        elders: dict[int | None, Elder] = {}
+        for case, elder in session.exec(_STEP_CASES.on(session), params={"ids": ids}).all():
+            cases[case.id] = case
+            if elder is not None:
+                elders[elder.id] = elder
         elder_ids = sorted({c.elder_id for c in cases.values()})
-        elders = {
-            e.id: e for e in session.exec(_STEP_ELDERS.on(session), params={"ids": elder_ids}).all()
-        }
         contacts = contacts_of_elders(session, elder_ids)
         actors = [f"contact:{c.id}" for cs in contacts.values() for c in cs if not c.notify_only]
         used = session.exec(_STEP_KEYS.on(session), params={"ids": ids}).all()
@@ -563,14 +565,17 @@ class Escalation:
 
 
 # Built once, the reads of a batch of ladder steps (`read_steps`): its cases, locked, as
-# many as are free; their elders; the alert keys their ladders used already. One text each
-# on PostgreSQL whatever the batch's size (`one_of`).
+# many as are free, with their elders in the same statement (the cases' rows locked only,
+# as before); the alert keys their ladders used already. One text each on PostgreSQL
+# whatever the batch's size (`one_of`).
 _STEP_CASES = Pair(
     lambda pg: (
-        select(Case).where(one_of(Case.id, "ids", postgres=pg)).with_for_update(skip_locked=True)
-    )
+        select(Case, Elder)
+        .outerjoin(Elder, col(Elder.id) == col(Case.elder_id))
+        .where(one_of(Case.id, "ids", postgres=pg))
+        .with_for_update(skip_locked=True, of=Case)
+    )  # type: ignore[arg-type]
 )
-_STEP_ELDERS = Pair(lambda pg: select(Elder).where(one_of(Elder.id, "ids", postgres=pg)))
 _STEP_KEYS = Pair(
     lambda pg: select(Notification.idempotency_key).where(
         one_of(Notification.case_id, "ids", postgres=pg),
