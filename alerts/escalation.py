@@ -572,13 +572,13 @@ _STEP_CASES = Pair(
     lambda pg: (
         select(Case, Elder)
         .outerjoin(Elder, col(Elder.id) == col(Case.elder_id))
-        .where(one_of(Case.id, "ids", postgres=pg))
+        .where(one_of(col(Case.id), "ids", postgres=pg))
         .with_for_update(skip_locked=True, of=Case)
-    )  # type: ignore[arg-type]
+    )
 )
 _STEP_KEYS = Pair(
     lambda pg: select(Notification.idempotency_key).where(
-        one_of(Notification.case_id, "ids", postgres=pg),
+        one_of(col(Notification.case_id), "ids", postgres=pg),
         col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
     )
 )

@@ -144,7 +144,7 @@ class ReclassifiedNotices:
 # by every batch of ladder steps.
 _NOTICES_DUE = Pair(
     lambda pg: select(Timer.case_id).where(
-        one_of(Timer.case_id, "ids", postgres=pg),
+        one_of(col(Timer.case_id), "ids", postgres=pg),
         col(Timer.purpose) == TimerPurpose.RECLASSIFIED,
         col(Timer.fired_at).is_(None),
         col(Timer.cancelled).is_(False),

@@ -243,7 +243,7 @@ def _claim_update(due: ColumnElement[bool], *, postgres: bool = False) -> Update
     return (
         update(n)
         .where(
-            one_of(n.id, "ids", postgres=postgres),
+            one_of(col(n.id), "ids", postgres=postgres),
             col(n.provider_id).is_(None),
             col(n.channel).in_(PERSON_CHANNELS),
             due,
@@ -282,8 +282,8 @@ _CLAIM_DUE = _claim(
 # trip for both (SQLite's UPDATE cannot be a CTE); its ids as one array, one text any batch.
 _CLAIMED = (
     _claim_update(_NEW, postgres=True)
-    .returning(*cast(Table, Notification.__table__).c)
-    .cte("claimed")  # type: ignore[attr-defined]
+    .returning(*cast(Table, Notification.__table__).c)  # type: ignore[attr-defined]
+    .cte("claimed")
 )
 _CLAIM_NEW_WITH_CASES = (
     select(aliased(Notification, _CLAIMED), Case)

@@ -451,9 +451,9 @@ def _tally_of(pg: bool) -> CompoundSelect[_TallyRow]:
         .where(
             col(_N.sent_at) >= bindparam("hour"),
             or_(
-                one_of(_N.to, "tos", postgres=pg),
-                one_of(_N.case_id, "cases", postgres=pg),
-                one_of(Case.device_id, "devices", postgres=pg),
+                one_of(col(_N.to), "tos", postgres=pg),
+                one_of(col(_N.case_id), "cases", postgres=pg),
+                one_of(col(Case.device_id), "devices", postgres=pg),
             ),
         )
         .group_by(col(_N.to), col(_N.case_id), col(Case.device_id)),
@@ -470,8 +470,8 @@ def _tally_of(pg: bool) -> CompoundSelect[_TallyRow]:
         )
         .join(_OTHER_CASE, col(_OTHER_CASE.id) == col(_OTHER.case_id))
         .where(
-            one_of(_OTHER.to, "tos", postgres=pg),
-            one_of(_OTHER_CASE.elder_id, "elders", postgres=pg),
+            one_of(col(_OTHER.to), "tos", postgres=pg),
+            one_of(col(_OTHER_CASE.elder_id), "elders", postgres=pg),
             *_FOLDABLE,
         )
         .distinct(),

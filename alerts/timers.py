@@ -382,7 +382,7 @@ _CASES_STEP = Pair(
     lambda pg: (
         select(Timer)
         .where(
-            one_of(Timer.case_id, "case_ids", postgres=pg),
+            one_of(col(Timer.case_id), "case_ids", postgres=pg),
             col(Timer.purpose) == bindparam("purpose"),
             col(Timer.step) == bindparam("step"),
             *_LIVE,
@@ -445,7 +445,7 @@ _CLAIM = Pair(
     lambda pg: (
         update(Timer)
         .where(
-            one_of(Timer.id, "ids", postgres=pg),
+            one_of(col(Timer.id), "ids", postgres=pg),
             *_LIVE,
         )
         .values(fired_at=bindparam("now"))

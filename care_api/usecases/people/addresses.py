@@ -210,8 +210,10 @@ def send_bind_code_by_sms(
 
 # Built once: every ladder step asks them for the people it alerts.
 _ADDRESSES_OF = Pair(
-    lambda pg: select(PersonAddress).where(one_of(PersonAddress.actor, "actors", postgres=pg))
+    lambda pg: select(PersonAddress).where(one_of(col(PersonAddress.actor), "actors", postgres=pg))
 )
 _PREFERENCES_OF = Pair(
-    lambda pg: select(PersonPreference).where(one_of(PersonPreference.actor, "actors", postgres=pg))
+    lambda pg: select(PersonPreference).where(
+        one_of(col(PersonPreference.actor), "actors", postgres=pg)
+    )
 )

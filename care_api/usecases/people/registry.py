@@ -179,7 +179,7 @@ def contacts_of(session: Session, elder_id: int) -> list[Contact]:
 _CONTACTS_OF = Pair(
     lambda pg: (
         select(Contact)
-        .where(one_of(Contact.elder_id, "elders", postgres=pg))
+        .where(one_of(col(Contact.elder_id), "elders", postgres=pg))
         .order_by(col(Contact.priority), col(Contact.id))
     )
 )
