@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from alerts.ladder import (
@@ -58,6 +57,7 @@ from care_api.domain.model import CaseKind, TimerPurpose
 from care_api.domain.texts import Msg, stored_text
 from care_api.i18n import DEFAULT_LANGUAGE, language_of, render
 from care_api.services import Services
+from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Case, Contact, Elder, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
@@ -245,12 +245,16 @@ class Escalation:
         ids = sorted({t.case_id for t in timers if t.case_id is not None})
         if not ids:
             return
-        cases = {c.id: c for c in session.exec(_STEP_CASES, params={"ids": ids}).all()}
+        cases: dict[str, Case] = {}
+        elders: dict[int | None, Elder] = {}
+        for case, elder in session.exec(_STEP_CASES.on(session), params={"ids": ids}).all():
+            cases[case.id] = case
+            if elder is not None:
+                elders[elder.id] = elder
         elder_ids = sorted({c.elder_id for c in cases.values()})
-        elders = {e.id: e for e in session.exec(_STEP_ELDERS, params={"ids": elder_ids}).all()}
         contacts = contacts_of_elders(session, elder_ids)
         actors = [f"contact:{c.id}" for cs in contacts.values() for c in cs if not c.notify_only]
-        used = session.exec(_STEP_KEYS, params={"ids": ids}).all()
+        used = session.exec(_STEP_KEYS.on(session), params={"ids": ids}).all()
         shared[STEPS_READ] = StepsRead(
             cases=cases,
             elders={i: e for i, e in elders.items() if i is not None},
@@ -561,14 +565,20 @@ class Escalation:
 
 
 # Built once, the reads of a batch of ladder steps (`read_steps`): its cases, locked, as
-# many as are free; their elders; the alert keys their ladders used already.
-_STEP_CASES = (
-    select(Case)
-    .where(col(Case.id).in_(bindparam("ids", expanding=True)))
-    .with_for_update(skip_locked=True)
+# many as are free, with their elders in the same statement (the cases' rows locked only,
+# as before); the alert keys their ladders used already. One text each on PostgreSQL
+# whatever the batch's size (`one_of`).
+_STEP_CASES = Pair(
+    lambda pg: (
+        select(Case, Elder)
+        .outerjoin(Elder, col(Elder.id) == col(Case.elder_id))
+        .where(one_of(col(Case.id), "ids", postgres=pg))
+        .with_for_update(skip_locked=True, of=Case)
+    )
 )
-_STEP_ELDERS = select(Elder).where(col(Elder.id).in_(bindparam("ids", expanding=True)))
-_STEP_KEYS = select(Notification.idempotency_key).where(
-    col(Notification.case_id).in_(bindparam("ids", expanding=True)),
-    col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+_STEP_KEYS = Pair(
+    lambda pg: select(Notification.idempotency_key).where(
+        one_of(col(Notification.case_id), "ids", postgres=pg),
+        col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+    )
 )

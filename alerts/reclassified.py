@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from alerts.closed_loop import owner_phone
@@ -29,6 +28,7 @@ from alerts.timers import TimerBusy, TimerContext, TimerHandler, claim_timer
 from care_api.domain.channels import Channel
 from care_api.domain.model import TimerPurpose
 from care_api.i18n import DEFAULT_LANGUAGE
+from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Case, CaseEvent, Contact, Elder, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import pending_timers
@@ -71,7 +71,7 @@ class ReclassifiedNotices:
     def read_due(uow: SqlUnitOfWork, timers: Sequence[Timer], shared: dict[str, object]) -> None:
         """The ladder timers' preparer: which of their cases have notices due, in one query."""
         ids = sorted({t.case_id for t in timers if t.step == 0 and t.case_id is not None})
-        due = uow.session.exec(_NOTICES_DUE, params={"ids": ids}).all()
+        due = uow.session.exec(_NOTICES_DUE.on(uow.session), params={"ids": ids}).all()
         shared[NOTICES_DUE] = frozenset(due)
 
     def after_ladder(self, run_step: TimerHandler) -> TimerHandler:
@@ -142,9 +142,11 @@ class ReclassifiedNotices:
 
 # Which of these cases have a reclassification's notices still to fire: built once, asked
 # by every batch of ladder steps.
-_NOTICES_DUE = select(Timer.case_id).where(
-    col(Timer.case_id).in_(bindparam("ids", expanding=True)),
-    col(Timer.purpose) == TimerPurpose.RECLASSIFIED,
-    col(Timer.fired_at).is_(None),
-    col(Timer.cancelled).is_(False),
+_NOTICES_DUE = Pair(
+    lambda pg: select(Timer.case_id).where(
+        one_of(col(Timer.case_id), "ids", postgres=pg),
+        col(Timer.purpose) == TimerPurpose.RECLASSIFIED,
+        col(Timer.fired_at).is_(None),
+        col(Timer.cancelled).is_(False),
+    )
 )

@@ -38,6 +38,7 @@ from care_api.domain.model import CaseKind
 from care_api.domain.texts import Msg, msg_json, term
 from care_api.log_privacy import mask_phone, mask_phones_in
 from care_api.services import Services
+from care_api.store.arrays import one_of
 from care_api.store.tables import Case, Notification
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.people.addresses import phone_of
@@ -236,13 +237,13 @@ _RECORD_SENT = (
 )
 
 
-def _claim_update(due: ColumnElement[bool]) -> Update:
+def _claim_update(due: ColumnElement[bool], *, postgres: bool = False) -> Update:
     """Claim rows :ids that are unsent phone messages and `due` (the ORM's UPDATE, built once)."""
     n = Notification
     return (
         update(n)
         .where(
-            col(n.id).in_(bindparam("ids", expanding=True)),
+            one_of(col(n.id), "ids", postgres=postgres),
             col(n.provider_id).is_(None),
             col(n.channel).in_(PERSON_CHANNELS),
             due,
@@ -278,9 +279,11 @@ _CLAIM_DUE = _claim(
     )
 )
 # PostgreSQL: the claim of rows never tried as a CTE of the read of their cases, one round
-# trip for both (SQLite's UPDATE cannot be a CTE).
+# trip for both (SQLite's UPDATE cannot be a CTE); its ids as one array, one text any batch.
 _CLAIMED = (
-    _claim_update(_NEW).returning(*cast(Table, Notification.__table__).c).cte("claimed")  # type: ignore[attr-defined]
+    _claim_update(_NEW, postgres=True)
+    .returning(*cast(Table, Notification.__table__).c)  # type: ignore[attr-defined]
+    .cte("claimed")
 )
 _CLAIM_NEW_WITH_CASES = (
     select(aliased(Notification, _CLAIMED), Case)

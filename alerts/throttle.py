@@ -40,6 +40,7 @@ from care_api.domain.channels import Channel
 from care_api.domain.model import CaseKind
 from care_api.domain.texts import Msg
 from care_api.settings import Settings
+from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Case, Elder, Notification
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.log import add_note
@@ -143,7 +144,7 @@ class SendBounds:
         # Empty lists stand in for "none": an expanding IN () matches nothing. The counts
         # and the other alerts come in one statement: a round trip less in every claim.
         for line, to, case_id, device_id, elder_id, n in session.execute(
-            _TALLY,
+            _TALLY.on(session),
             {
                 "tos": tos,
                 "cases": cases,
@@ -432,45 +433,53 @@ _RECENT = (
 # elders at once), one line each.
 _COUNTS_LINE, _OVERALL_LINE, _ALERTED_LINE = 0, 1, 2
 _NO_ELDER = cast(null(), Integer)
-_TALLY: CompoundSelect[tuple[int, str | None, str | None, str | None, int | None, int]] = union_all(
-    sa_select(
-        literal(_COUNTS_LINE),
-        col(_N.to),
-        col(_N.case_id),
-        col(Case.device_id),
-        _NO_ELDER,
-        func.count(),
+_TallyRow = tuple[int, str | None, str | None, str | None, int | None, int]
+
+
+def _tally_of(pg: bool) -> CompoundSelect[_TallyRow]:
+    return union_all(
+        sa_select(
+            literal(_COUNTS_LINE),
+            col(_N.to),
+            col(_N.case_id),
+            col(Case.device_id),
+            _NO_ELDER,
+            func.count(),
+        )
+        .select_from(_N)
+        .outerjoin(Case, col(Case.id) == col(_N.case_id))
+        .where(
+            col(_N.sent_at) >= bindparam("hour"),
+            or_(
+                one_of(col(_N.to), "tos", postgres=pg),
+                one_of(col(_N.case_id), "cases", postgres=pg),
+                one_of(col(Case.device_id), "devices", postgres=pg),
+            ),
+        )
+        .group_by(col(_N.to), col(_N.case_id), col(Case.device_id)),
+        sa_select(literal(_OVERALL_LINE), null(), null(), null(), _NO_ELDER, func.count())
+        .select_from(_N)
+        .where(col(_N.sent_at) >= bindparam("minute")),
+        sa_select(
+            literal(_ALERTED_LINE),
+            col(_OTHER.to),
+            col(_OTHER.case_id),
+            null(),
+            col(_OTHER_CASE.elder_id),
+            literal(0),
+        )
+        .join(_OTHER_CASE, col(_OTHER_CASE.id) == col(_OTHER.case_id))
+        .where(
+            one_of(col(_OTHER.to), "tos", postgres=pg),
+            one_of(col(_OTHER_CASE.elder_id), "elders", postgres=pg),
+            *_FOLDABLE,
+        )
+        .distinct(),
     )
-    .select_from(_N)
-    .outerjoin(Case, col(Case.id) == col(_N.case_id))
-    .where(
-        col(_N.sent_at) >= bindparam("hour"),
-        or_(
-            col(_N.to).in_(bindparam("tos", expanding=True)),
-            col(_N.case_id).in_(bindparam("cases", expanding=True)),
-            col(Case.device_id).in_(bindparam("devices", expanding=True)),
-        ),
-    )
-    .group_by(col(_N.to), col(_N.case_id), col(Case.device_id)),
-    sa_select(literal(_OVERALL_LINE), null(), null(), null(), _NO_ELDER, func.count())
-    .select_from(_N)
-    .where(col(_N.sent_at) >= bindparam("minute")),
-    sa_select(
-        literal(_ALERTED_LINE),
-        col(_OTHER.to),
-        col(_OTHER.case_id),
-        null(),
-        col(_OTHER_CASE.elder_id),
-        literal(0),
-    )
-    .join(_OTHER_CASE, col(_OTHER_CASE.id) == col(_OTHER.case_id))
-    .where(
-        col(_OTHER.to).in_(bindparam("tos", expanding=True)),
-        col(_OTHER_CASE.elder_id).in_(bindparam("elders", expanding=True)),
-        *_FOLDABLE,
-    )
-    .distinct(),
-)
+
+
+# One text on PostgreSQL whatever the batch's size (`one_of`).
+_TALLY = Pair(_tally_of)
 
 
 def _message(row: Notification) -> str:

@@ -40,6 +40,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from alerts.sender import OutboxWriter
 from care_api.domain.model import TimerPurpose
 from care_api.services import Services
+from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Timer
 from care_api.store.uow import SqlUnitOfWork
 
@@ -228,7 +229,7 @@ class TimerSweeper:
                 # Many small transactions of one statement each were most of a new emergency's
                 # cost: one claim, one commit and one autoflush of all their rows instead.
                 timers = uow.session.exec(
-                    _CASES_STEP,
+                    _CASES_STEP.on(uow.session),
                     params={"case_ids": list(case_ids), "purpose": purpose, "step": step},
                 ).all()
                 claimed = claim_timers(uow, [t.id for t in timers if t.id is not None], now)
@@ -377,16 +378,18 @@ def _one_timer(match: _Match) -> SelectOfScalar[Timer]:
 
 
 # These cases' live timers of one purpose and step, locked (`fire_many`).
-_CASES_STEP = (
-    select(Timer)
-    .where(
-        col(Timer.case_id).in_(bindparam("case_ids", expanding=True)),
-        col(Timer.purpose) == bindparam("purpose"),
-        col(Timer.step) == bindparam("step"),
-        *_LIVE,
+_CASES_STEP = Pair(
+    lambda pg: (
+        select(Timer)
+        .where(
+            one_of(col(Timer.case_id), "case_ids", postgres=pg),
+            col(Timer.purpose) == bindparam("purpose"),
+            col(Timer.step) == bindparam("step"),
+            *_LIVE,
+        )
+        .order_by(col(Timer.due_at), col(Timer.id))
+        .with_for_update(skip_locked=True)
     )
-    .order_by(col(Timer.due_at), col(Timer.id))
-    .with_for_update(skip_locked=True)
 )
 
 
@@ -438,14 +441,16 @@ def claim_timer(uow: SqlUnitOfWork, timer_id: int, now: datetime) -> bool:
 # writer wins and a second sees fired_at set. On PostgreSQL the rows are ours anyway. Built
 # once and run on the session's connection: the ORM's UPDATE cost more than the timer's
 # handler in a simulated day (every timer fired passes here).
-_CLAIM = (
-    update(Timer)
-    .where(
-        col(Timer.id).in_(bindparam("ids", expanding=True)),
-        *_LIVE,
+_CLAIM = Pair(
+    lambda pg: (
+        update(Timer)
+        .where(
+            one_of(col(Timer.id), "ids", postgres=pg),
+            *_LIVE,
+        )
+        .values(fired_at=bindparam("now"))
+        .returning(col(Timer.id))
     )
-    .values(fired_at=bindparam("now"))
-    .returning(col(Timer.id))
 )
 
 
@@ -455,7 +460,8 @@ def claim_timers(uow: SqlUnitOfWork, timer_ids: Sequence[int], now: datetime) ->
         return set()
     session = uow.session
     session.flush()  # as the ORM's UPDATE did: pending rows first
-    rows = session.connection().execute(_CLAIM, {"ids": list(timer_ids), "now": now})
+    conn = session.connection()
+    rows = conn.execute(_CLAIM.on(conn), {"ids": list(timer_ids), "now": now})
     claimed = {timer_id for timer_id in rows.scalars() if timer_id is not None}
     for timer_id in claimed:  # the loaded timers see their claim, as after the ORM's UPDATE
         loaded = session.identity_map.get(identity_key(Timer, timer_id))

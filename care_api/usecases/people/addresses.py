@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam
+from sqlalchemy import String, cast, null, union_all
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select
 
 from care_api.domain.channels import CHANNELS, PERSON_CHANNELS, AddressKind, Channel
 from care_api.domain.errors import InvalidInput, NotFound
 from care_api.domain.texts import N_, Msg, term
 from care_api.i18n import t
+from care_api.store.arrays import Pair, one_of
 from care_api.store.channel_tables import PersonAddress, PersonPreference, WechatBindCode
 from care_api.store.tables import Contact, Notification, Volunteer
 
@@ -46,14 +48,17 @@ def person_of(session: Session, actor: str) -> Contact | Volunteer | None:
 
 
 def reach_of(session: Session, actors: Sequence[str]) -> dict[str, Reach]:
-    """Each actor's addresses besides their phone, and preferred channel, in two queries."""
+    """Each actor's addresses besides their phone, and preferred channel, in one query."""
     if not actors:
         return {}
     found: dict[str, Reach] = {a: Reach() for a in actors}
-    for row in session.exec(_ADDRESSES_OF, params={"actors": list(actors)}).all():
-        found[row.actor].addresses[row.kind] = row.address
-    for pref in session.exec(_PREFERENCES_OF, params={"actors": list(actors)}).all():
-        found[pref.actor] = Reach(found[pref.actor].addresses, pref.channel)
+    rows = session.execute(_REACH_OF.on(session), {"actors": list(actors)}).all()
+    for actor, kind, address in rows:
+        if kind is not None:
+            found[actor].addresses[kind] = address
+    for actor, kind, channel in rows:
+        if kind is None:  # a preference: the Reach keeps the addresses' dict, filled above
+            found[actor] = Reach(found[actor].addresses, channel)
     return found
 
 
@@ -208,10 +213,16 @@ def send_bind_code_by_sms(
     return row
 
 
-# Built once: every ladder step asks them for the people it alerts.
-_ADDRESSES_OF = select(PersonAddress).where(
-    col(PersonAddress.actor).in_(bindparam("actors", expanding=True))
-)
-_PREFERENCES_OF = select(PersonPreference).where(
-    col(PersonPreference.actor).in_(bindparam("actors", expanding=True))
+# Built once: every ladder step asks it for the people it alerts. The addresses (a kind
+# each) and the preferences (kind NULL, the channel in place of the address) in one
+# statement, one round trip.
+_REACH_OF = Pair(
+    lambda pg: union_all(
+        sa_select(
+            col(PersonAddress.actor), col(PersonAddress.kind), col(PersonAddress.address)
+        ).where(one_of(col(PersonAddress.actor), "actors", postgres=pg)),
+        sa_select(
+            col(PersonPreference.actor), cast(null(), String), col(PersonPreference.channel)
+        ).where(one_of(col(PersonPreference.actor), "actors", postgres=pg)),
+    )
 )

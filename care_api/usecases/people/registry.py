@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, func, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from care_api.domain.errors import Conflict, InvalidInput, NotFound
@@ -13,6 +13,7 @@ from care_api.domain.fleet import DEFAULT_HEARTBEAT_S, check_heartbeat_s
 from care_api.domain.keymap import validate_keymap
 from care_api.domain.phones import DEFAULT_REGION, to_e164
 from care_api.domain.texts import Msg
+from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Contact, Device, DeviceModel, Elder
 from care_api.usecases.cases.queries import Page
 from care_api.usecases.fleet.broker_passwords import broker_name_problem, mosquitto_hash
@@ -175,17 +176,19 @@ def contacts_of(session: Session, elder_id: int) -> list[Contact]:
 
 
 # Built once: every ladder step reads its elders' contacts.
-_CONTACTS_OF = (
-    select(Contact)
-    .where(col(Contact.elder_id).in_(bindparam("elders", expanding=True)))
-    .order_by(col(Contact.priority), col(Contact.id))
+_CONTACTS_OF = Pair(
+    lambda pg: (
+        select(Contact)
+        .where(one_of(col(Contact.elder_id), "elders", postgres=pg))
+        .order_by(col(Contact.priority), col(Contact.id))
+    )
 )
 
 
 def contacts_of_elders(session: Session, elder_ids: Sequence[int]) -> dict[int, list[Contact]]:
     """Each elder's contacts, first to alert first, in one query (every elder has a list)."""
     found: dict[int, list[Contact]] = {i: [] for i in elder_ids}
-    for contact in session.exec(_CONTACTS_OF, params={"elders": list(found)}).all():
+    for contact in session.exec(_CONTACTS_OF.on(session), params={"elders": list(found)}).all():
         found.setdefault(contact.elder_id, []).append(contact)
     return found
 
