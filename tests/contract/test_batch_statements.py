@@ -13,35 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Connection, event
 
 from care_api.domain.events import CasePressedAgain
 from care_api.domain.model import CaseState, DeviceReport, EventKey, IntakeStatus, ReportType
-from care_api.services import Services, build_services
+from care_api.services import Services
 from care_api.usecases.intake.batch import record_presses
 from care_api.usecases.intake.heartbeats import record_heartbeats
 from care_api.usecases.intake.technical import record_held_reports
 from device_gateway.downlink import CaseNewsSender
-from tests.conftest import make_settings
 from tests.contract.test_storm_intake_paths import DARK, power
 from tests.contract.test_storm_intake_paths import seed as seed_storm
-from tests.databases import database_url
 from tests.fakes import FakeClock
 from tests.helpers import press, seed_elder
 from tests.integration.test_case_news_batch import RecordingRoute
 
 TERMINALS = [f"T{n}" for n in range(8)]
-
-
-@pytest.fixture
-def pg(tmp_path: Path, clock: FakeClock) -> Iterator[Services]:
-    with database_url("postgres", tmp_path) as url:
-        services = build_services(make_settings(url), clock=clock)
-        yield services
-        services.close()
 
 
 @contextmanager

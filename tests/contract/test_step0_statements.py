@@ -10,20 +10,15 @@ would render one text per size, for psycopg to parse anew and the statement cach
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from alerts.sender import CLAIMED_AHEAD
 from care_api.domain.events import CaseOpened, DomainEvent
-from care_api.services import Services, build_services
+from care_api.services import Services
 from care_api.usecases.intake.batch import record_presses
-from tests.conftest import make_settings
 from tests.contract.test_batch_statements import sent
-from tests.databases import database_url
-from tests.fakes import FakeClock
 from tests.helpers import outbox_alerts, press, seed_elder
 
 TERMINALS = [f"T{n}" for n in range(8)]
@@ -42,14 +37,6 @@ class Pool:
 def written_to(statement: str) -> str:
     """The statement, or the table an INSERT writes to."""
     return statement.split("(")[0] if statement.startswith("INSERT INTO") else statement
-
-
-@pytest.fixture
-def pg(tmp_path: Path, clock: FakeClock) -> Iterator[Services]:
-    with database_url("postgres", tmp_path) as url:
-        services = build_services(make_settings(url), clock=clock)
-        yield services
-        services.close()
 
 
 @pytest.mark.parametrize("claims", [True, False], ids=["claims-its-own", "leaves-to-sender"])

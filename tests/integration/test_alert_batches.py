@@ -207,11 +207,7 @@ def _slots_free(sender: NotificationSender) -> int:
 def test_a_batch_with_nothing_behind_it_claims_its_alerts_and_hands_them_over_at_its_commit(
     services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool = RecordingPool()
-    monkeypatch.setattr(alerts.sender, "_pool", pool)
-    opened: list[DomainEvent] = []
-    services.bus.subscribe(CaseOpened, opened.append)
-    cases = _open(services, CASES)
+    pool, opened, cases = _opened_with_pool(services, alerts, monkeypatch)
     _drop_queued_events(alerts)  # the events thread took them: nothing else waits
     commits = _count_commits(services)
     alerts.handle_opened(opened)
@@ -240,11 +236,8 @@ def test_a_batch_with_nothing_behind_it_claims_its_alerts_and_hands_them_over_at
 def test_a_batch_with_events_behind_it_leaves_its_alerts_to_the_claiming_thread(
     services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool = RecordingPool()
-    monkeypatch.setattr(alerts.sender, "_pool", pool)
-    opened: list[DomainEvent] = []
-    services.bus.subscribe(CaseOpened, opened.append)
-    cases = _open(services, CASES)  # their events wait in the events thread's queue
+    # Their events wait in the events thread's queue.
+    pool, opened, cases = _opened_with_pool(services, alerts, monkeypatch)
     alerts.handle_opened(opened)
 
     assert pool.handed == []
@@ -258,11 +251,7 @@ def test_a_batch_with_events_behind_it_leaves_its_alerts_to_the_claiming_thread(
 def test_a_batch_whose_commit_fails_after_its_claim_gives_the_slots_back_and_loses_no_alert(
     services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool = RecordingPool()
-    monkeypatch.setattr(alerts.sender, "_pool", pool)
-    opened: list[DomainEvent] = []
-    services.bus.subscribe(CaseOpened, opened.append)
-    cases = _open(services, CASES)
+    pool, opened, cases = _opened_with_pool(services, alerts, monkeypatch)
     _drop_queued_events(alerts)
     commit = SqlUnitOfWork.commit
     failed: list[bool] = []
@@ -284,6 +273,17 @@ def test_a_batch_whose_commit_fails_after_its_claim_gives_the_slots_back_and_los
     monkeypatch.setattr(alerts.sender, "_pool", None)
     alerts.sender.drain()
     assert _alerts(services) == dict.fromkeys(cases, ALERT)
+
+
+def _opened_with_pool(
+    services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch
+) -> tuple[RecordingPool, list[DomainEvent], list[str]]:
+    """`CASES` new emergencies, their CaseOpened events, and a pool recording what is sent."""
+    pool = RecordingPool()
+    monkeypatch.setattr(alerts.sender, "_pool", pool)
+    opened: list[DomainEvent] = []
+    services.bus.subscribe(CaseOpened, opened.append)
+    return pool, opened, _open(services, CASES)
 
 
 def _drop_queued_events(alerts: AlertsComponent) -> None:
