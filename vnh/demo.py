@@ -94,9 +94,8 @@ def run_demo(
         server.should_exit = True
         server_thread.join(timeout=10)
     stats = fleet.stats()
-    console.print(
-        t(language, "Demo stopped. Simulated terminals: {figures}", figures=stats.summary())
-    )
+    said = t(language, "Demo stopped. Simulated terminals: {figures}", figures=stats.summary())
+    console.print(said, soft_wrap=True)  # one line, however narrow: a pipe has no width
 
 
 def _header(settings: Settings, base: str, admin: str, tokens: dict[str, str]) -> str:
