@@ -38,7 +38,7 @@ from care_api.domain.model import CaseKind
 from care_api.domain.texts import Msg, msg_json, term
 from care_api.log_privacy import mask_phone, mask_phones_in
 from care_api.services import Services
-from care_api.store.arrays import one_of
+from care_api.store.arrays import is_postgres, one_of
 from care_api.store.tables import Case, Notification
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.people.addresses import phone_of
@@ -712,7 +712,7 @@ class NotificationSender:
         self, uow: SqlUnitOfWork, ids: list[int], now: datetime
     ) -> tuple[dict[int, Notification], dict[str, Case]]:
         """`_claim_rows` of rows never tried, and the cases of the rows claimed."""
-        if self._services.engine.dialect.name != "postgresql":
+        if not is_postgres(uow.session):
             alone = self._claim_rows(uow, ids, _CLAIM_NEW, now)
             return alone, self._cases(uow, alone.values())
         found = uow.session.execute(_CLAIM_NEW_WITH_CASES, _claim_params(ids, now)).all()

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from care_api.domain.events import DomainEvent, EventBus
 from care_api.domain.storms import StormRule
+from care_api.store.arrays import is_postgres
 
 
 class SqlUnitOfWork:
@@ -74,6 +75,6 @@ def outside_transaction(session: OrmSession) -> Connection:
     psycopg, which sends `COMMIT` for a transaction open, and closing the session rolls an
     unfinished one back. SQLite's connection is the session's as ever.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         return session.connection()
     return session.connection(execution_options=_EACH_COMMITS)

@@ -58,6 +58,7 @@ from care_api.domain.model import (
     ReportType,
 )
 from care_api.domain.texts import msg_json
+from care_api.store.arrays import is_postgres
 from care_api.store.tables import Case, CaseEvent, Device, DeviceEvent, Elder, Timer
 from care_api.store.uow import SqlUnitOfWork, UowFactory
 from care_api.usecases.cases.log import new_case_rows
@@ -258,7 +259,7 @@ def _record(
     # Core statements: the ORM has nothing to track here. On PostgreSQL the reads go
     # outside a transaction (`batch_pg.connection`).
     conn = batch_pg.connection(uow.session)
-    postgres = batch_pg.is_postgres(conn)
+    postgres = is_postgres(conn)
     if postgres:
         found, seen, running = _read_pg(conn, reports)
     else:
@@ -337,7 +338,7 @@ def _write(
         for i in new
     ]
     devices = sorted({reports[i].key.device_id for i in new})
-    postgres = batch_pg.is_postgres(conn)
+    postgres = is_postgres(conn)
     # Only a new case needs its event's id: without one, PostgreSQL takes the whole batch in
     # one statement at the end.
     at_once = postgres and not any(plan[i].step is Step.OPEN for i in new)
@@ -463,7 +464,7 @@ def facts(
 
 def recorded_keys(conn: Connection, reports: Sequence[DeviceReport]) -> dict[EventKey, str | None]:
     """Keys of `reports` already recorded, with their case."""
-    if batch_pg.is_postgres(conn):
+    if is_postgres(conn):
         return batch_pg.recorded_keys(conn, {r.key for r in reports})
     keys = sorted({(r.key.device_id, r.key.boot, r.key.seq) for r in reports})
     params: dict[str, object] = {}

@@ -73,11 +73,6 @@ _HISTORY_AND_CASES = text(f"WITH {_HISTORY}, {_CASES} SELECT 1")
 _EVERYTHING = text(f"WITH {_EVENTS}, {_DEVICES}, {_HISTORY}, {_CASES}{_RETURNED}")
 
 
-def is_postgres(conn: Connection) -> bool:
-    """True when `conn` talks to PostgreSQL, whose statements here replace the portable ones."""
-    return conn.dialect.name == "postgresql"
-
-
 def connection(session: Session) -> Connection:
     """The batch's connection: on PostgreSQL one whose statements each commit by themselves.
 

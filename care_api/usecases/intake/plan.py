@@ -22,6 +22,7 @@ from care_api.domain.keymap import route_press
 from care_api.domain.lines import default_line
 from care_api.domain.model import CaseKind, CaseState, DeviceReport, EventKey, ServiceLine
 from care_api.domain.texts import Msg, term
+from care_api.store.arrays import is_postgres
 from care_api.store.tables import Case
 from care_api.usecases.intake.sources import refusal
 
@@ -176,7 +177,7 @@ def running_cases(conn: Connection, elder_ids: set[int]) -> dict[JoinKey, Runnin
     """(elder, kind, line, drill) → the oldest active case, the one such a press joins."""
     if not elder_ids:
         return {}
-    statement = _RUNNING_PG if conn.dialect.name == "postgresql" else _RUNNING
+    statement = _RUNNING_PG if is_postgres(conn) else _RUNNING
     return running_by_key(conn.execute(statement, {"elders": sorted(elder_ids)}).all())
 
 
