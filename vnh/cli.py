@@ -18,7 +18,7 @@ import uvicorn
 from care_api.domain.model import Role
 from care_api.http.case_stream import CaseStream
 from care_api.http.console_server import GRACEFUL_SHUTDOWN_S, ConsoleAwareServer
-from care_api.i18n import DEFAULT_LANGUAGE, language_of, t
+from care_api.i18n import language_of, t
 from care_api.log_privacy import install_phone_mask
 from care_api.services import Services, build_services
 from care_api.settings import Settings
@@ -116,8 +116,9 @@ def simulate(
         typer.Option(dir_okay=False, help="With --from-db: write the scenario here."),
     ] = None,
     language: Annotated[
-        str, typer.Option(envvar="VNH_LANGUAGE", help="The report's language: zh-CN or en.")
-    ] = DEFAULT_LANGUAGE,
+        str | None,
+        typer.Option(help="The report's language: zh-CN or en (default: the centre's)."),
+    ] = None,
 ) -> None:
     """Run a district on a virtual clock through the service's own code; print its figures."""
     # Imported here: it builds the alerts engine, which `vnh token` never needs.
@@ -147,7 +148,7 @@ def simulate(
     except InvalidInput as exc:
         raise typer.BadParameter(str(exc)) from None
     runs = _side_by_side(run, scenarios, seed=seed, days=days)
-    said = language_of(language)
+    said = language_of(language or Settings().language)
     Console(width=100).print(rich_table(runs, said))
     if plot is not None:
         plot_answer_times(runs, plot)

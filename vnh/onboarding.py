@@ -34,7 +34,7 @@ KIND_WORDS = {
 
 def _language() -> str:
     """The language of what the shell prints: the centre's (VNH_LANGUAGE), Chinese unless set."""
-    return language_of(os.environ.get("VNH_LANGUAGE") or Settings().language)
+    return language_of(Settings().language)  # the settings read VNH_LANGUAGE themselves
 
 
 def _say(language: str, exc: DomainError) -> str:
@@ -106,7 +106,7 @@ def import_file(
 ) -> None:
     """Check a spreadsheet of elders, volunteers or merchants; with --commit, add what is new."""
     settings = Settings()
-    language = _language()
+    language = language_of(settings.language)
     services = build_services(settings)
     started = time.perf_counter()
     try:
