@@ -17,9 +17,12 @@ if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
 fi
 
 # The console's browser tests drive Debian's chromium (Playwright cannot download its own
-# here); the CJK font makes the Chinese screenshots readable.
+# here); the CJK font makes the Chinese screenshots and `vnh simulate --plot` readable, and
+# is looked for on its own: a machine may have chromium and no such font.
 if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium fonts-wqy-microhei
+elif [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+  apt_install fonts-wqy-microhei
 fi
 
 # Prefer a server already listening on 127.0.0.1:5432 with trust auth (the suite only

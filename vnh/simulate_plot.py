@@ -7,9 +7,10 @@ English second, in a CJK font when the machine has one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from care_api.domain.answer_times import ANSWER_LIMITS_S, ANSWER_TARGETS
 
@@ -23,6 +24,7 @@ INSTALL_HINT = (
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 5.0, 100  # 1000 x 500 pixels
 # Fonts that have Chinese glyphs, tried in order; DejaVu (matplotlib's own) for the rest.
 CJK_FONTS = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei"]
+CJK_FILE_HINT = re.compile(r"wqy|cjk|sourcehansans|simhei", re.IGNORECASE)
 
 
 class PlotUnavailable(RuntimeError):
@@ -44,6 +46,22 @@ def answer_curve(answers: Sequence[float], unanswered: int) -> tuple[list[float]
     return xs, [(i + 1) / total for i in range(len(xs))]
 
 
+def _cjk_families(font_manager: Any) -> list[str]:  # noqa: ANN401 - matplotlib's module
+    """The CJK fonts matplotlib can use, found again when installed after its font cache.
+
+    matplotlib lists the system's fonts once and keeps the list: a font installed later (as
+    `make test` installs one) stays unseen, and the Chinese labels would be empty boxes.
+    """
+    manager = font_manager.fontManager
+    have = {f.name for f in manager.ttflist}
+    if not any(f in have for f in CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if CJK_FILE_HINT.search(Path(path).name):
+                manager.addfont(path)
+        have = {f.name for f in manager.ttflist}
+    return [f for f in CJK_FONTS if f in have]
+
+
 def plot_answer_times(runs: Sequence[Figures], out: Path) -> Path:
     """Draw each run's answer-time distribution with the targets into `out` (PNG)."""
     need_matplotlib()
@@ -53,8 +71,7 @@ def plot_answer_times(runs: Sequence[Figures], out: Path) -> Path:
     from matplotlib import font_manager
     from matplotlib import pyplot as plt
 
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    families = [f for f in CJK_FONTS if f in have] + ["DejaVu Sans"]
+    families = [*_cjk_families(font_manager), "DejaVu Sans"]
     with mpl.rc_context({"font.family": families, "axes.unicode_minus": False}):
         fig, (cdf, hist) = plt.subplots(1, 2, figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
         longest = max([600.0, *(max(f.answer_s, default=0.0) for f in runs)])
