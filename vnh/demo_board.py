@@ -140,7 +140,7 @@ def board(
             str(n.id),
             n.case_id or "-",
             _word(language, n.channel),
-            n.to,
+            _word(language, n.to),
             t(language, n.status) if n.status in DELIVERY else n.status,
             n.body[:BODY_CHARS],
         )
@@ -201,7 +201,7 @@ class Feed:
                     "{time} {channel} to {to}: {body}",
                     time=clock,
                     channel=term(n.channel),
-                    to=n.to,
+                    to=term(n.to),
                     body=n.body[:BODY_CHARS],
                 )
             )

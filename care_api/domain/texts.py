@@ -132,6 +132,7 @@ TERMS: dict[str, str] = {
         N_("voice"),
         N_("api"),
         N_("console"),
+        N_("operators"),  # the console's audience, as a message's "to"
         N_("connected"),
         N_("heartbeat"),
         N_("order"),

@@ -80,4 +80,7 @@ def test_feed_prints_each_case_move_and_each_message_once(services: Services) ->
     # 08:00 UTC is 16:00 in Jinhua: the feed tells the centre's time.
     assert news[0] == f"16:00:00 案件{case_id}：紧急求助（主键长按），张秀英，已派发"
     assert len(news) == 1 + len(notes) and any("短信发给+8613900000000：" in n for n in news)
+    # The console's audience is named as the centre says it, not by its key ("operators").
+    assert any("坐席台发给值班接线员：" in n for n in news)
+    assert not any("operators" in n for n in news)
     assert feed.lines(cases, notes, services.clock.now()) == [], "nothing new, nothing printed"
