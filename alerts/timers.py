@@ -29,12 +29,12 @@ from itertools import zip_longest
 from typing import NamedTuple, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from alerts.sender import OutboxWriter
@@ -61,6 +61,20 @@ class TimerBusy(Exception):
     """Raised by a handler to leave its timer due for a later sweep, without an error."""
 
 
+class Scheduled(NamedTuple):
+    """A timer row a handler added (`TimerContext.schedule`)."""
+
+    case_id: str | None
+    purpose: TimerPurpose
+    step: int
+    due_at: datetime
+
+
+# A handler's follow-up timer is written and not read back in its transaction: built once
+# and run on the session's connection, it skips the ORM object and its flush.
+_NEW_TIMER = insert(SQLModel.metadata.tables[Timer.__tablename__])
+
+
 @dataclass
 class TimerContext:
     """What a timer handler works with: one transaction, its time, and its outbox."""
@@ -68,23 +82,46 @@ class TimerContext:
     uow: SqlUnitOfWork
     now: datetime
     outbox: OutboxWriter
-    scheduled: list[Timer] = field(default_factory=list)  # added by `schedule`, in order
+    scheduled: list[Scheduled] = field(default_factory=list)  # added by `schedule`, in order
     # Set by a handler whose messages are an emergency's alerts: they do not step aside.
     urgent: bool = False
     # What a batch's preparers read for all its timers at once (`TimerSweeper.prepare`), by
     # the preparer's own key; empty when the timer fires alone.
     shared: dict[str, object] = field(default_factory=dict)
+    # False in a batch (`fire_many`): its handlers' rows reach the database together at the
+    # commit, one statement for all, rather than one statement each now.
+    write_now: bool = True
 
     def schedule(
         self, *, purpose: TimerPurpose, due_at: datetime, case_id: str | None = None, step: int = 0
-    ) -> Timer:
+    ) -> Scheduled:
         """Add a timer row in this transaction."""
-        timer = Timer(
-            case_id=case_id, purpose=purpose, step=step, due_at=due_at, created_at=self.now
-        )
-        self.uow.session.add(timer)
-        self.scheduled.append(timer)
-        return timer
+        added = Scheduled(case_id, purpose, step, due_at)
+        session = self.uow.session
+        if not self.write_now:
+            session.add(
+                Timer(
+                    case_id=case_id, purpose=purpose, step=step, due_at=due_at, created_at=self.now
+                )
+            )
+        else:
+            # A timer still pending keeps its place (its id) before this one.
+            if any(isinstance(row, Timer) for row in session.new):
+                session.flush()
+            session.connection().execute(
+                _NEW_TIMER,
+                {
+                    "case_id": case_id,
+                    "purpose": purpose,
+                    "step": step,
+                    "due_at": due_at,
+                    "fired_at": None,
+                    "cancelled": False,
+                    "created_at": self.now,
+                },
+            )
+        self.scheduled.append(added)
+        return added
 
 
 TimerHandler = Callable[[TimerContext, Timer], None]
@@ -200,7 +237,7 @@ class TimerSweeper:
         step: int | None,
         now: datetime,
         due_only: bool = False,
-        scheduled: list[Timer] | None = None,
+        scheduled: list[Scheduled] | None = None,
     ) -> bool:
         """Fire one case's timer now if it is still unfired (the fast path); True if it ran.
 
@@ -214,7 +251,7 @@ class TimerSweeper:
 
     def fire_many(
         self, *, case_ids: Sequence[str], purpose: TimerPurpose, step: int, now: datetime
-    ) -> dict[str, list[Timer]]:
+    ) -> dict[str, list[Scheduled]]:
         """Fire these cases' unfired `step` timers in one transaction (the fast path, batched).
 
         Returns, by case that fired, the timers its handler scheduled (committed). Should any
@@ -243,7 +280,7 @@ class TimerSweeper:
                         preparer(uow, mine, shared)
                     for timer in mine:
                         writer = OutboxWriter(uow.session, now, defer_flush=True)
-                        ctx = TimerContext(uow, now, writer, shared=shared)
+                        ctx = TimerContext(uow, now, writer, shared=shared, write_now=False)
                         handler(ctx, timer)
                         done.append((timer, ctx))
                 urgent = _to_send([ctx for _, ctx in done], urgent=True)
@@ -256,9 +293,9 @@ class TimerSweeper:
             if handed is not None:
                 handed.drop()
             log.info("firing %d timers at once failed (%r); one by one", len(case_ids), exc)
-            fired: dict[str, list[Timer]] = {}
+            fired: dict[str, list[Scheduled]] = {}
             for case_id in case_ids:
-                one: list[Timer] = []
+                one: list[Scheduled] = []
                 if self.fire(case_id=case_id, purpose=purpose, step=step, now=now, scheduled=one):
                     fired[case_id] = one
             return fired
@@ -274,7 +311,7 @@ class TimerSweeper:
         params: dict[str, object],
         now: datetime,
         skipped: set[int],
-        scheduled: list[Timer] | None = None,
+        scheduled: list[Scheduled] | None = None,
     ) -> int | None:
         """Claim and run one timer `match` finds: 1 fired, 0 left alone, None if none matched."""
         # Only timers left alone need skipping (a fired one is no longer unfired): nearly
