@@ -29,12 +29,12 @@ from itertools import zip_longest
 from typing import NamedTuple, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from alerts.sender import OutboxWriter
@@ -43,6 +43,7 @@ from care_api.services import Services
 from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Timer
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.log import rows_at_commit, write_timer
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,6 @@ class Scheduled(NamedTuple):
     due_at: datetime
 
 
-# A handler's follow-up timer is written and not read back in its transaction: built once
-# and run on the session's connection, it skips the ORM object and its flush.
-_NEW_TIMER = insert(SQLModel.metadata.tables[Timer.__tablename__])
-
-
 @dataclass
 class TimerContext:
     """What a timer handler works with: one transaction, its time, and its outbox."""
@@ -88,38 +84,21 @@ class TimerContext:
     # What a batch's preparers read for all its timers at once (`TimerSweeper.prepare`), by
     # the preparer's own key; empty when the timer fires alone.
     shared: dict[str, object] = field(default_factory=dict)
-    # False in a batch (`fire_many`): its handlers' rows reach the database together at the
-    # commit, one statement for all, rather than one statement each now.
-    write_now: bool = True
 
     def schedule(
         self, *, purpose: TimerPurpose, due_at: datetime, case_id: str | None = None, step: int = 0
     ) -> Scheduled:
         """Add a timer row in this transaction."""
         added = Scheduled(case_id, purpose, step, due_at)
-        session = self.uow.session
-        if not self.write_now:
-            session.add(
-                Timer(
-                    case_id=case_id, purpose=purpose, step=step, due_at=due_at, created_at=self.now
-                )
-            )
-        else:
-            # A timer still pending keeps its place (its id) before this one.
-            if any(isinstance(row, Timer) for row in session.new):
-                session.flush()
-            session.connection().execute(
-                _NEW_TIMER,
-                {
-                    "case_id": case_id,
-                    "purpose": purpose,
-                    "step": step,
-                    "due_at": due_at,
-                    "fired_at": None,
-                    "cancelled": False,
-                    "created_at": self.now,
-                },
-            )
+        # Written now; in a batch (`fire_many`) it waits for the commit with the others.
+        write_timer(
+            self.uow.session,
+            purpose=purpose,
+            due_at=due_at,
+            created_at=self.now,
+            case_id=case_id,
+            step=step,
+        )
         self.scheduled.append(added)
         return added
 
@@ -265,6 +244,7 @@ class TimerSweeper:
             with self._services.uow() as uow:
                 # Many small transactions of one statement each were most of a new emergency's
                 # cost: one claim, one commit and one autoflush of all their rows instead.
+                rows_at_commit(uow.session)
                 timers = uow.session.exec(
                     _CASES_STEP.on(uow.session),
                     params={"case_ids": list(case_ids), "purpose": purpose, "step": step},
@@ -280,7 +260,7 @@ class TimerSweeper:
                         preparer(uow, mine, shared)
                     for timer in mine:
                         writer = OutboxWriter(uow.session, now, defer_flush=True)
-                        ctx = TimerContext(uow, now, writer, shared=shared, write_now=False)
+                        ctx = TimerContext(uow, now, writer, shared=shared)
                         handler(ctx, timer)
                         done.append((timer, ctx))
                 urgent = _to_send([ctx for _, ctx in done], urgent=True)

@@ -147,6 +147,8 @@ def reclassify(
         Msg("{old} → {new}: {note}", note=note, **kinds) if note else Msg("{old} → {new}", **kinds)
     )
     note_id = add_note(uow, case, action=RECLASSIFIED, by=by, why=why, now=now)
+    if note_id is None:  # pragma: no cover - an operator's action, never in a batch of rows
+        raise RuntimeError(f"case {case_id}: the reclassification's history row has no id")
     stopped = _stop_kind_timers(uow, case.id)
     restart = is_unowned(case.state)
     if restart:
