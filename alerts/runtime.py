@@ -39,7 +39,7 @@ from alerts.quiet import QuietWatches
 from alerts.reclassified import ReclassifiedNotices
 from alerts.sender import NotificationSender
 from alerts.summaries import ClosingSummaries
-from alerts.timers import Handed, TimerContext, TimerSweeper, start_beat
+from alerts.timers import Handed, Scheduled, TimerContext, TimerSweeper, start_beat
 from alerts.webhook_deps import PLACED_CALLS, PlacedCalls
 from alerts.webhooks import PREFIX
 from care_api.domain.cases import is_unowned
@@ -114,7 +114,7 @@ def _in_memory_only(event: DomainEvent) -> bool:
     return isinstance(event, CaseStateChanged) and is_unowned(event.to_state)
 
 
-def _next_rung_due(scheduled: list[Timer], now: datetime) -> bool:
+def _next_rung_due(scheduled: list[Scheduled], now: datetime) -> bool:
     # Only a step that reached nobody makes the next one due at once; otherwise looking for
     # it costs a query per new case for nothing. A due rung missed here is the beat's.
     return any(t.purpose == TimerPurpose.LADDER and t.due_at <= now for t in scheduled)
@@ -441,7 +441,7 @@ class AlertsComponent:
         # A step that found nobody to call made the next one due now: run it here rather
         # than on the next beat, so an elder with nobody to call reaches the supervisor at once.
         for _ in range(MAX_STEPS):
-            scheduled: list[Timer] = []
+            scheduled: list[Scheduled] = []
             if not self.sweeper.fire(
                 case_id=case_id,
                 purpose=TimerPurpose.LADDER,

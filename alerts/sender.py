@@ -20,13 +20,13 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, or_, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, insert, or_, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import ReturningUpdate, Update
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from alerts.bounds import Outgoing, SendLimits, Verdict, pace
 from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
@@ -100,17 +100,20 @@ class OutboxWriter:
         # Deferred, the rows reach the database with the transaction's next flush (a read,
         # or the commit), all of a batch's in one statement; their ids are known from then.
         self._defer_flush = defer_flush
-        self._to_send: list[Notification] = []
+        # Rows added as objects (deferred, or asked for), or the ids of rows written at once.
+        self._to_send: list[Notification | int] = []
         self._absent: set[str] = set()  # keys `expect` found unused, each until its add
 
     @property
     def to_send(self) -> list[int]:
         """The ids of the phone messages added, in order, for the sender after the commit."""
-        if any(row.id is None and row in self.session for row in self._to_send):
+        rows = [row for row in self._to_send if isinstance(row, Notification)]
+        if any(row.id is None and row in self.session for row in rows):
             # Asked inside the transaction before its rows were flushed (a handler's hook);
             # rows a rollback dropped are in no session, and have no id to send.
             self.session.flush()
-        return [row.id for row in self._to_send if row.id is not None]
+        ids = (row if isinstance(row, int) else row.id for row in self._to_send)
+        return [i for i in ids if i is not None]
 
     def add(
         self,
@@ -123,17 +126,106 @@ class OutboxWriter:
         say: str | None = None,
         key: str | None = None,
         language: str | None = None,
-    ) -> Notification | None:
-        """Add one message; None when a row with the same idempotency `key` exists already.
+    ) -> int | None:
+        """Add one message; its id, or None when a row with the same idempotency `key` exists.
 
         `language` is that of `body` and `say` (a voice call speaks it); None: the centre's.
 
         Console rows are delivered by being written; rows on a person's channel (SMS, voice,
-        WeChat) wait for the sender. A channel nobody declared is a bug: ValueError.
+        WeChat) wait for the sender. A channel nobody declared is a bug: ValueError. A writer
+        that defers its flush has no id to give before it: 0 then.
         """
+        if self._defer_flush:
+            row = self.add_row(
+                case_id=case_id,
+                channel=channel,
+                to=to,
+                recipient=recipient,
+                body=body,
+                say=say,
+                key=key,
+                language=language,
+            )
+            return None if row is None else row.id or 0
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}: declare it in care_api.domain.channels")
         if key is not None and self._exists(key):
+            return None
+        phone = channel in PERSON_CHANNELS
+        if case_id is not None and self._is_drill(case_id):
+            # The drill's rules are the object path's (`add_row`), as rare as drills are.
+            row = self.add_row(
+                case_id=case_id,
+                channel=channel,
+                to=to,
+                recipient=recipient,
+                body=body,
+                say=say,
+                key=key,
+                language=language,
+                known_new=True,
+            )
+            return None if row is None else row.id
+        session = self.session
+        # A row still pending keeps its place (its id) before this one.
+        if any(isinstance(pending, Notification) for pending in session.new):
+            session.flush()
+        text = body[:MAX_BODY_CHARS]
+        result = session.connection().execute(
+            _NEW_ROW,
+            {
+                "case_id": case_id,
+                "channel": channel,
+                "to": to,
+                "recipient": recipient,
+                "body": text,
+                "status": "pending" if phone else "delivered",
+                "provider_id": None,
+                "detail": None,
+                "attempts": 0,
+                "created_at": self._now,
+                "updated_at": self._now,
+                "say": say[:MAX_BODY_CHARS] if say is not None else None,
+                "next_attempt_at": (
+                    self._now + timedelta(seconds=ORPHAN_GRACE_S) if phone else None
+                ),
+                "idempotency_key": key,
+                "segments": sms_segments(text) if channel == Channel.sms else None,
+                "language": language,
+                "sent_at": None,
+                "bounded_by": None,
+                # A console row is rendered per reader by the API.
+                "body_msg": None if phone else msg_json(body),
+            },
+        )
+        primary = result.inserted_primary_key
+        if primary is None or primary[0] is None:  # pragma: no cover - both databases give it
+            raise RuntimeError("a notification row without an id")
+        row_id = int(primary[0])
+        if phone:
+            self._to_send.append(row_id)
+        return row_id
+
+    def add_row(
+        self,
+        *,
+        case_id: str | None,
+        channel: str,
+        to: str,
+        recipient: str,
+        body: str,
+        say: str | None = None,
+        key: str | None = None,
+        language: str | None = None,
+        known_new: bool = False,
+    ) -> Notification | None:
+        """`add` as an object of this session, for a caller that changes it further.
+
+        `known_new`: `add` looked up the key already.
+        """
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}: declare it in care_api.domain.channels")
+        if key is not None and not known_new and self._exists(key):
             return None
         phone = channel in PERSON_CHANNELS
         if case_id is not None and self._is_drill(case_id):
@@ -216,6 +308,9 @@ class OutboxWriter:
         return self.session.exec(_BY_KEY, params={"key": key}).first() is not None
 
 
+# A message written at once: built once and run on the session's connection, it skips the
+# ORM object and its flush (a timer's handler writes one or two a fire).
+_NEW_ROW = insert(SQLModel.metadata.tables[Notification.__tablename__])
 # Asked before every message written: built once, it skips the per-call construction.
 _BY_KEY = select(Notification.id).where(Notification.idempotency_key == bindparam("key"))
 _KEYS_IN = select(Notification.idempotency_key).where(
@@ -985,7 +1080,7 @@ def fall_back(
         segment = f":{row.channel}:"
         key = key.replace(segment, f":{channel}:", 1) if segment in key else f"{key}:{channel}"
     writer = OutboxWriter(session, now)
-    added = writer.add(
+    added = writer.add_row(
         case_id=row.case_id,
         channel=channel,
         to=phone,

@@ -43,6 +43,7 @@ from care_api.services import Services
 from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Timer
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.log import rows_at_commit, write_timer
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,15 @@ class TimerBusy(Exception):
     """Raised by a handler to leave its timer due for a later sweep, without an error."""
 
 
+class Scheduled(NamedTuple):
+    """A timer row a handler added (`TimerContext.schedule`)."""
+
+    case_id: str | None
+    purpose: TimerPurpose
+    step: int
+    due_at: datetime
+
+
 @dataclass
 class TimerContext:
     """What a timer handler works with: one transaction, its time, and its outbox."""
@@ -68,7 +78,7 @@ class TimerContext:
     uow: SqlUnitOfWork
     now: datetime
     outbox: OutboxWriter
-    scheduled: list[Timer] = field(default_factory=list)  # added by `schedule`, in order
+    scheduled: list[Scheduled] = field(default_factory=list)  # added by `schedule`, in order
     # Set by a handler whose messages are an emergency's alerts: they do not step aside.
     urgent: bool = False
     # What a batch's preparers read for all its timers at once (`TimerSweeper.prepare`), by
@@ -77,14 +87,20 @@ class TimerContext:
 
     def schedule(
         self, *, purpose: TimerPurpose, due_at: datetime, case_id: str | None = None, step: int = 0
-    ) -> Timer:
+    ) -> Scheduled:
         """Add a timer row in this transaction."""
-        timer = Timer(
-            case_id=case_id, purpose=purpose, step=step, due_at=due_at, created_at=self.now
+        added = Scheduled(case_id, purpose, step, due_at)
+        # Written now; in a batch (`fire_many`) it waits for the commit with the others.
+        write_timer(
+            self.uow.session,
+            purpose=purpose,
+            due_at=due_at,
+            created_at=self.now,
+            case_id=case_id,
+            step=step,
         )
-        self.uow.session.add(timer)
-        self.scheduled.append(timer)
-        return timer
+        self.scheduled.append(added)
+        return added
 
 
 TimerHandler = Callable[[TimerContext, Timer], None]
@@ -200,7 +216,7 @@ class TimerSweeper:
         step: int | None,
         now: datetime,
         due_only: bool = False,
-        scheduled: list[Timer] | None = None,
+        scheduled: list[Scheduled] | None = None,
     ) -> bool:
         """Fire one case's timer now if it is still unfired (the fast path); True if it ran.
 
@@ -214,7 +230,7 @@ class TimerSweeper:
 
     def fire_many(
         self, *, case_ids: Sequence[str], purpose: TimerPurpose, step: int, now: datetime
-    ) -> dict[str, list[Timer]]:
+    ) -> dict[str, list[Scheduled]]:
         """Fire these cases' unfired `step` timers in one transaction (the fast path, batched).
 
         Returns, by case that fired, the timers its handler scheduled (committed). Should any
@@ -228,6 +244,7 @@ class TimerSweeper:
             with self._services.uow() as uow:
                 # Many small transactions of one statement each were most of a new emergency's
                 # cost: one claim, one commit and one autoflush of all their rows instead.
+                rows_at_commit(uow.session)
                 timers = uow.session.exec(
                     _CASES_STEP.on(uow.session),
                     params={"case_ids": list(case_ids), "purpose": purpose, "step": step},
@@ -256,9 +273,9 @@ class TimerSweeper:
             if handed is not None:
                 handed.drop()
             log.info("firing %d timers at once failed (%r); one by one", len(case_ids), exc)
-            fired: dict[str, list[Timer]] = {}
+            fired: dict[str, list[Scheduled]] = {}
             for case_id in case_ids:
-                one: list[Timer] = []
+                one: list[Scheduled] = []
                 if self.fire(case_id=case_id, purpose=purpose, step=step, now=now, scheduled=one):
                     fired[case_id] = one
             return fired
@@ -274,7 +291,7 @@ class TimerSweeper:
         params: dict[str, object],
         now: datetime,
         skipped: set[int],
-        scheduled: list[Timer] | None = None,
+        scheduled: list[Scheduled] | None = None,
     ) -> int | None:
         """Claim and run one timer `match` finds: 1 fired, 0 left alone, None if none matched."""
         # Only timers left alone need skipping (a fired one is no longer unfired): nearly

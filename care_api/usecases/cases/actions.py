@@ -13,7 +13,7 @@ from care_api.domain.errors import Conflict, NotFound
 from care_api.domain.model import CaseKind, CaseState, TimerPurpose
 from care_api.domain.survey import callback_line
 from care_api.domain.texts import Msg, state_word, term
-from care_api.store.tables import Case, Timer
+from care_api.store.tables import Case
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.callbacks import (
     FAILED_CLOSE_WHY,
@@ -28,6 +28,7 @@ from care_api.usecases.cases.log import (
     add_note,
     cancel_pending_timers,
     move_case,
+    write_timer,
 )
 from care_api.usecases.dispatch.merchants import DEFAULT_RED_CARD
 from care_api.usecases.schedules.drills import drilled_devices
@@ -101,20 +102,19 @@ def acknowledge(uow: SqlUnitOfWork, case_id: str, *, by: str, now: datetime, via
     cancel_pending_timers(uow.session, case.id)
     # Everyone else alerted must hear it is taken, or they may all set off: a row in this
     # transaction, which the alerts' sweep turns into the notices if the process dies first.
-    uow.session.add(
-        Timer(case_id=case.id, purpose=TimerPurpose.TAKEN, step=0, due_at=now, created_at=now)
+    write_timer(
+        uow.session, case_id=case.id, purpose=TimerPurpose.TAKEN, step=0, due_at=now, created_at=now
     )
     if case.kind == CaseKind.EMERGENCY:
         # In the acknowledgement's own transaction, so a crash cannot lose the closed loop;
         # the alerts engine reads the configured times when it fires (at once).
-        uow.session.add(
-            Timer(
-                case_id=case.id,
-                purpose=TimerPurpose.LOOP,
-                step=LOOP_ARM,
-                due_at=now,
-                created_at=now,
-            )
+        write_timer(
+            uow.session,
+            case_id=case.id,
+            purpose=TimerPurpose.LOOP,
+            step=LOOP_ARM,
+            due_at=now,
+            created_at=now,
         )
     return case
 

@@ -11,8 +11,9 @@ from sqlmodel import Session, col, select
 from care_api.domain.dispatch import is_bad_callback
 from care_api.domain.model import TimerPurpose
 from care_api.domain.texts import Msg
-from care_api.store.tables import Callback, Case, MerchantStrike, Timer
+from care_api.store.tables import Callback, Case, MerchantStrike
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.log import write_timer
 from care_api.usecases.dispatch.merchants import (
     DEFAULT_RED_CARD,
     merchant_who_served,
@@ -78,8 +79,11 @@ def penalise_if_bad(
 
 def arm_auto_callback(session: Session, case: Case, now: datetime) -> None:
     """Leave the machine's callback due; its handler decides whether and when it calls."""
-    session.add(
-        Timer(
-            case_id=case.id, purpose=TimerPurpose.AUTO_CALLBACK, step=0, due_at=now, created_at=now
-        )
+    write_timer(
+        session,
+        case_id=case.id,
+        purpose=TimerPurpose.AUTO_CALLBACK,
+        step=0,
+        due_at=now,
+        created_at=now,
     )

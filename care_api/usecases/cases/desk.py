@@ -21,7 +21,7 @@ from care_api.i18n import LANGUAGES, t
 from care_api.store.desk_tables import CaseOutcome, CaseScript, HandoverNote, OutcomeCode
 from care_api.store.tables import Case, CaseEvent
 from care_api.store.uow import SqlUnitOfWork
-from care_api.usecases.cases.log import add_note
+from care_api.usecases.cases.log import add_note_row
 
 NOTE_ACTIONS = ("note", "call_attempt")
 NOTE_MAX = 1000
@@ -85,7 +85,7 @@ def add_case_note(
     words = text.strip()
     if not words:
         raise InvalidInput(Msg("a note needs some text"))
-    return add_note(uow, case, action=action, by=by, why=words[:NOTE_MAX], now=now)
+    return add_note_row(uow, case, action=action, by=by, why=words[:NOTE_MAX], now=now)
 
 
 def add_handover(session: Session, text: str, *, by: str, now: datetime) -> HandoverNote:
@@ -327,4 +327,4 @@ def tick_step(
     if step_id in done:
         return None
     label = step.labels.get(language) or next(iter(step.labels.values()))
-    return add_note(uow, case, action=SCRIPT_TICK, by=by, why=f"[{step_id}] {label}", now=now)
+    return add_note_row(uow, case, action=SCRIPT_TICK, by=by, why=f"[{step_id}] {label}", now=now)

@@ -32,10 +32,10 @@ from care_api.domain.geo import haversine_km
 from care_api.domain.model import SYSTEM, CaseKind, TimerPurpose
 from care_api.domain.rota import is_open
 from care_api.domain.texts import Msg, state_word, term
-from care_api.store.tables import Case, Elder, Merchant, OrderAttempt, ServiceOrder, Timer
+from care_api.store.tables import Case, Elder, Merchant, OrderAttempt, ServiceOrder
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.actions import acknowledge, get_case, resolve
-from care_api.usecases.cases.log import add_note
+from care_api.usecases.cases.log import add_note, write_timer
 from care_api.usecases.cases.queries import Page
 from care_api.usecases.dispatch.merchants import merchant_actor
 
@@ -227,7 +227,7 @@ def _assign_next(
     # case_id stays empty: acknowledging or resolving the case cancels its own timers, and
     # the order's clock must keep running whoever owns the case.
     for purpose, at in ((TimerPurpose.MERCHANT_NOTIFY, now), (TimerPurpose.MERCHANT_CONTACT, due)):
-        uow.session.add(Timer(purpose=purpose, step=attempt.id, due_at=at, created_at=now))
+        write_timer(uow.session, purpose=purpose, step=attempt.id, due_at=at, created_at=now)
     name = merchant.name if merchant else ""
     why = Msg(
         "order {order} ({category}) to {merchant} {name}, score {score}; contact due by {due}",
