@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from care_api.store.db import make_engine
-from care_api.store.write_gate import AGING_S, WriteGate, gate_for, may_write, writes_first
+from care_api.store.write_gate import WriteGate, gate_for, may_write, writes_first
 
 WAIT_S = 10.0
 
@@ -95,7 +95,7 @@ def test_a_writer_that_waited_long_enough_goes_before_a_newer_higher_rank() -> N
     got: queue.Queue[str] = queue.Queue()
     assert gate.acquire(0.0)
     _queue_waiter(gate, "timer", 0, got)
-    clock.now = AGING_S
+    clock.now = 0.05
     _queue_waiter(gate, "press", 2, got)
     assert _served(gate, got, 2) == ["timer", "press"]
 
