@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from care_api.store.write_gate import writes_first
-
 # A burst is over once the gateway has had nothing to do for this long. Its inbox runs
 # empty for a moment between the runs of one burst (a terminal's press is still on the
 # wire); a ladder step started in such a gap holds the interpreter for milliseconds while
@@ -36,18 +34,13 @@ class IntakePriority:
     """
 
     def __init__(
-        self,
-        *,
-        calm_s: float = CALM_S,
-        monotonic: Callable[[], float] = time.monotonic,
-        write_rank: int = 0,
+        self, *, calm_s: float = CALM_S, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
         self._busy = 0
         self._last_busy_at = -math.inf
         self._calm_s = calm_s
         self._monotonic = monotonic
         self._changed = threading.Condition()
-        self._write_rank = write_rank  # on SQLite, where its writes queue (`writes_first`)
 
     @contextmanager
     def busy(self) -> Iterator[None]:
@@ -55,8 +48,7 @@ class IntakePriority:
         with self._changed:
             self._busy += 1
         try:
-            with writes_first(self._write_rank):
-                yield
+            yield
         finally:
             with self._changed:
                 self._busy -= 1

@@ -32,10 +32,10 @@ class Services:
     # Shared by the gateway (records), its flusher (writes) and the fleet watch (reads).
     heartbeats: HeartbeatBook = field(default_factory=HeartbeatBook)
     # The gateway marks itself busy; the alerts' threads step aside meanwhile.
-    intake: IntakePriority = field(default_factory=lambda: IntakePriority(write_rank=2))
+    intake: IntakePriority = field(default_factory=IntakePriority)
     # The reverse, one rung lower: the alerts' threads mark themselves busy and the
     # gateway's technical reports (a storm's thousands) step aside meanwhile.
-    alerting: IntakePriority = field(default_factory=lambda: IntakePriority(write_rank=1))
+    alerting: IntakePriority = field(default_factory=IntakePriority)
     # Failed logins per source, at every door (API, broker, webhooks), with their backoff.
     auth: AuthThrottles = field(default_factory=AuthThrottles)
     # SQLite only: checkpoints the WAL, which the commits leave alone (`make_engine`).

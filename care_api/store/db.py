@@ -17,7 +17,6 @@ from sqlalchemy import Engine, event, exc, make_url
 from sqlmodel import create_engine
 
 from care_api.store.background import Background
-from care_api.store.write_gate import gated_connection_class
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +57,11 @@ def make_engine(url: str, *, checkpoint_apart: bool = False) -> Engine:
         # Last returned, first handed out: each connection keeps its own page cache, and
         # a write on another one empties it (WAL). Handed out in turn, a one-thread run
         # (`vnh simulate`) found its connection's cache emptied on nearly every checkout.
-        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
-        if has_wal(url):
-            # The process's writers queue at the file's gate instead of sleeping in SQLite's
-            # busy handler (write_gate.py).
-            connect_args["factory"] = gated_connection_class(
-                make_url(url).database or "", SQLITE_BUSY_TIMEOUT_MS / 1000
-            )
-        engine = create_engine(url, connect_args=connect_args, pool_use_lifo=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_use_lifo=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:  # noqa: ANN401
