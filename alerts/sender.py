@@ -135,25 +135,13 @@ class OutboxWriter:
         WeChat) wait for the sender. A channel nobody declared is a bug: ValueError. A writer
         that defers its flush has no id to give before it: 0 then.
         """
-        if self._defer_flush:
-            row = self.add_row(
-                case_id=case_id,
-                channel=channel,
-                to=to,
-                recipient=recipient,
-                body=body,
-                say=say,
-                key=key,
-                language=language,
-            )
-            return None if row is None else row.id or 0
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}: declare it in care_api.domain.channels")
         if key is not None and self._exists(key):
             return None
-        phone = channel in PERSON_CHANNELS
-        if case_id is not None and self._is_drill(case_id):
-            # The drill's rules are the object path's (`add_row`), as rare as drills are.
+        if self._defer_flush or (case_id is not None and self._is_drill(case_id)):
+            # A batch's rows wait for its commit as objects; a drill's rules are the object
+            # path's (`add_row`), as rare as drills are.
             row = self.add_row(
                 case_id=case_id,
                 channel=channel,
@@ -165,46 +153,52 @@ class OutboxWriter:
                 language=language,
                 known_new=True,
             )
-            return None if row is None else row.id
+            return None if row is None else row.id or 0
         session = self.session
         # A row still pending keeps its place (its id) before this one.
         if any(isinstance(pending, Notification) for pending in session.new):
             session.flush()
-        text = body[:MAX_BODY_CHARS]
-        result = session.connection().execute(
-            _NEW_ROW,
-            {
-                "case_id": case_id,
-                "channel": channel,
-                "to": to,
-                "recipient": recipient,
-                "body": text,
-                "status": "pending" if phone else "delivered",
-                "provider_id": None,
-                "detail": None,
-                "attempts": 0,
-                "created_at": self._now,
-                "updated_at": self._now,
-                "say": say[:MAX_BODY_CHARS] if say is not None else None,
-                "next_attempt_at": (
-                    self._now + timedelta(seconds=ORPHAN_GRACE_S) if phone else None
-                ),
-                "idempotency_key": key,
-                "segments": sms_segments(text) if channel == Channel.sms else None,
-                "language": language,
-                "sent_at": None,
-                "bounded_by": None,
-                # A console row is rendered per reader by the API.
-                "body_msg": None if phone else msg_json(body),
-            },
-        )
+        values = self._values(case_id, channel, to, recipient, body, say, key, language)
+        result = session.connection().execute(_NEW_ROW, {**_UNSENT, **values})
         primary = result.inserted_primary_key
         if primary is None or primary[0] is None:  # pragma: no cover - both databases give it
             raise RuntimeError("a notification row without an id")
         row_id = int(primary[0])
-        if phone:
+        if channel in PERSON_CHANNELS:
             self._to_send.append(row_id)
         return row_id
+
+    def _values(
+        self,
+        case_id: str | None,
+        channel: str,
+        to: str,
+        recipient: str,
+        body: str,
+        say: str | None,
+        key: str | None,
+        language: str | None,
+    ) -> dict[str, Any]:
+        """A new row's columns, as `add` writes them and `add_row` builds its object."""
+        phone = channel in PERSON_CHANNELS
+        text = body[:MAX_BODY_CHARS]
+        return {
+            "case_id": case_id,
+            "channel": channel,
+            "to": to,
+            "recipient": recipient,
+            "body": text,
+            "say": say[:MAX_BODY_CHARS] if say is not None else None,
+            "segments": sms_segments(text) if channel == Channel.sms else None,
+            "language": language,
+            # A console row is rendered per reader by the API (a drill's is marked, as written).
+            "body_msg": None if phone else msg_json(body),
+            "status": "pending" if phone else "delivered",
+            "idempotency_key": key,
+            "next_attempt_at": self._now + timedelta(seconds=ORPHAN_GRACE_S) if phone else None,
+            "created_at": self._now,
+            "updated_at": self._now,
+        }
 
     def add_row(
         self,
@@ -236,21 +230,7 @@ class OutboxWriter:
             if phone and not takes_part_in_drills(self.session, recipient):
                 return self._skip(case_id, channel, to, recipient, body, key)
         row = Notification(
-            case_id=case_id,
-            channel=channel,
-            to=to,
-            recipient=recipient,
-            body=body[:MAX_BODY_CHARS],
-            say=say[:MAX_BODY_CHARS] if say is not None else None,
-            segments=sms_segments(body[:MAX_BODY_CHARS]) if channel == Channel.sms else None,
-            language=language,
-            # A console row is rendered per reader by the API (a drill's is marked, as written).
-            body_msg=None if phone else msg_json(body),
-            status="pending" if phone else "delivered",
-            idempotency_key=key,
-            next_attempt_at=self._now + timedelta(seconds=ORPHAN_GRACE_S) if phone else None,
-            created_at=self._now,
-            updated_at=self._now,
+            **self._values(case_id, channel, to, recipient, body, say, key, language)
         )
         self.session.add(row)
         if not self._defer_flush:
@@ -311,6 +291,8 @@ class OutboxWriter:
 # A message written at once: built once and run on the session's connection, it skips the
 # ORM object and its flush (a timer's handler writes one or two a fire).
 _NEW_ROW = insert(SQLModel.metadata.tables[Notification.__tablename__])
+# The columns of a row nobody has sent yet that `OutboxWriter._values` leaves to the model.
+_UNSENT = {"provider_id": None, "detail": None, "attempts": 0, "sent_at": None, "bounded_by": None}
 # Asked before every message written: built once, it skips the per-call construction.
 _BY_KEY = select(Notification.id).where(Notification.idempotency_key == bindparam("key"))
 _KEYS_IN = select(Notification.idempotency_key).where(
