@@ -41,6 +41,7 @@ from care_api.services import Services
 from care_api.store.arrays import is_postgres, one_of
 from care_api.store.tables import Case, Notification
 from care_api.store.uow import SqlUnitOfWork
+from care_api.usecases.cases.log import rows_wait
 from care_api.usecases.people.addresses import phone_of
 from care_api.usecases.schedules.checkins import has_checked_in_late
 from care_api.usecases.schedules.drills import mark_test, takes_part_in_drills
@@ -94,12 +95,12 @@ _DUE = (
 class OutboxWriter:
     """Writes notification rows in the caller's transaction and remembers which to send."""
 
-    def __init__(self, session: Session, now: datetime, *, defer_flush: bool = False) -> None:
+    def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
         self._now = now
-        # Deferred, the rows reach the database with the transaction's next flush (a read,
-        # or the commit), all of a batch's in one statement; their ids are known from then.
-        self._defer_flush = defer_flush
+        # In a session whose rows wait for its commit (`rows_at_commit`), the rows reach the
+        # database with its next flush (a read, or the commit), all of a batch's in one
+        # statement; their ids are known from then.
         # Rows added as objects (deferred, or asked for), or the ids of rows written at once.
         self._to_send: list[Notification | int] = []
         self._absent: set[str] = set()  # keys `expect` found unused, each until its add
@@ -132,14 +133,14 @@ class OutboxWriter:
         `language` is that of `body` and `say` (a voice call speaks it); None: the centre's.
 
         Console rows are delivered by being written; rows on a person's channel (SMS, voice,
-        WeChat) wait for the sender. A channel nobody declared is a bug: ValueError. A writer
-        that defers its flush has no id to give before it: 0 then.
+        WeChat) wait for the sender. A channel nobody declared is a bug: ValueError. In a
+        session whose rows wait for its commit there is no id before it: 0 then.
         """
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}: declare it in care_api.domain.channels")
         if key is not None and self._exists(key):
             return None
-        if self._defer_flush or (case_id is not None and self._is_drill(case_id)):
+        if rows_wait(self.session) or (case_id is not None and self._is_drill(case_id)):
             # A batch's rows wait for its commit as objects; a drill's rules are the object
             # path's (`add_row`), as rare as drills are.
             row = self.add_row(
@@ -233,7 +234,7 @@ class OutboxWriter:
             **self._values(case_id, channel, to, recipient, body, say, key, language)
         )
         self.session.add(row)
-        if not self._defer_flush:
+        if not rows_wait(self.session):
             self.session.flush()
         if phone:
             self._to_send.append(row)

@@ -259,7 +259,7 @@ class TimerSweeper:
                     for preparer in self._preparers.get(purpose, ()):
                         preparer(uow, mine, shared)
                     for timer in mine:
-                        writer = OutboxWriter(uow.session, now, defer_flush=True)
+                        writer = OutboxWriter(uow.session, now)
                         ctx = TimerContext(uow, now, writer, shared=shared)
                         handler(ctx, timer)
                         done.append((timer, ctx))

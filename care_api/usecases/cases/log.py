@@ -234,7 +234,7 @@ def add_note_row(
     uow: SqlUnitOfWork, case: Case, *, action: str, by: str, why: str, now: datetime
 ) -> CaseEvent:
     """`add_note` for a caller that answers with the row (the console's notes)."""
-    note = CaseEvent(case_id=case.id, at=now, by=by, action=action, why=why, why_msg=msg_json(why))
+    note = CaseEvent(**_history_values(case, at=now, by=by, action=action, why=why))
     uow.session.add(note)
     case.updated_at = now
     uow.session.add(case)
@@ -248,8 +248,13 @@ ROWS_AT_COMMIT = "rows_at_commit"
 
 
 def rows_at_commit(session: Session) -> None:
-    """Let the history and timer rows of this session wait for its flush (`ROWS_AT_COMMIT`)."""
+    """Let the history, timer and outbox rows of this session wait for its flush."""
     session.info[ROWS_AT_COMMIT] = True
+
+
+def rows_wait(session: Session) -> bool:
+    """Whether this session's rows wait for its flush (`rows_at_commit`)."""
+    return bool(session.info.get(ROWS_AT_COMMIT))
 
 
 # A timer row is written and not read back in its transaction (the sweep reads it after the
@@ -267,33 +272,51 @@ def write_timer(
     step: int = 0,
 ) -> None:
     """Insert one timer row now, in the session's transaction (see `ROWS_AT_COMMIT`)."""
-    if session.info.get(ROWS_AT_COMMIT):
-        session.add(
-            Timer(case_id=case_id, purpose=purpose, step=step, due_at=due_at, created_at=created_at)
-        )
+    values: dict[str, Any] = {
+        "case_id": case_id,
+        "purpose": purpose,
+        "step": step,
+        "due_at": due_at,
+        "fired_at": None,
+        "cancelled": False,
+        "created_at": created_at,
+    }
+    if rows_wait(session):
+        session.add(Timer(**values))
         return
     # A timer still pending keeps its place (its id) before this one, as when both were
     # flushed in order: timers due at the same moment fire in the order of their ids.
     if any(isinstance(row, Timer) for row in session.new):
         session.flush()
-    session.connection().execute(
-        _TIMER_ROW,
-        {
-            "case_id": case_id,
-            "purpose": purpose,
-            "step": step,
-            "due_at": due_at,
-            "fired_at": None,
-            "cancelled": False,
-            "created_at": created_at,
-        },
-    )
+    session.connection().execute(_TIMER_ROW, values)
 
 
 # A history row is written and never read back in its transaction: built once and run on
 # the session's connection, it skips the ORM object and its flush (about a quarter of a
 # millisecond a row; a simulated day writes some 1,900 of them through here).
 _HISTORY_ROW = insert(SQLModel.metadata.tables[CaseEvent.__tablename__])
+
+
+def _history_values(
+    case: Case,
+    *,
+    at: datetime,
+    by: str,
+    action: str,
+    why: str,
+    states: tuple[CaseState | None, CaseState | None] = (None, None),
+) -> dict[str, Any]:
+    """A history row's columns, for its object or its statement."""
+    return {
+        "case_id": case.id,
+        "at": at,
+        "by": by,
+        "action": action,
+        "from_state": states[0],
+        "to_state": states[1],
+        "why": why,
+        "why_msg": msg_json(why),
+    }
 
 
 def _write_history(
@@ -311,37 +334,15 @@ def _write_history(
     None when the session's rows wait for its commit (`ROWS_AT_COMMIT`).
     """
     session = uow.session
-    if session.info.get(ROWS_AT_COMMIT):
-        session.add(
-            CaseEvent(
-                case_id=case.id,
-                at=at,
-                by=by,
-                action=action,
-                from_state=states[0],
-                to_state=states[1],
-                why=why,
-                why_msg=msg_json(why),
-            )
-        )
+    values = _history_values(case, at=at, by=by, action=action, why=why, states=states)
+    if rows_wait(session):
+        session.add(CaseEvent(**values))
         return None
     # A case not yet written must be there first (the row refers to it); a history row
     # still pending keeps its place before this one, as when both were flushed in order.
     if any(isinstance(row, Case | CaseEvent) for row in session.new):
         session.flush()
-    result = session.connection().execute(
-        _HISTORY_ROW,
-        {
-            "case_id": case.id,
-            "at": at,
-            "by": by,
-            "action": action,
-            "from_state": states[0],
-            "to_state": states[1],
-            "why": why,
-            "why_msg": msg_json(why),
-        },
-    )
+    result = session.connection().execute(_HISTORY_ROW, values)
     key = result.inserted_primary_key
     if key is None or key[0] is None:  # pragma: no cover - both databases return it
         raise RuntimeError(f"case {case.id}: a history row without an id")
