@@ -226,6 +226,11 @@ class _Broker(Broker):  # type: ignore[misc]  # amqtt is untyped here
     ) -> None:
         try:
             await super().stream_connected(reader, writer, listener_name)
+        except asyncio.CancelledError:
+            # The loop is ending with this connection still open. Python 3.11's stream
+            # callback asks a cancelled task for its exception() and logs an ERROR for it
+            # (fixed in 3.12); nothing awaits this task, so ending it quietly loses nothing.
+            pass
         finally:
             # amqtt skips the close when the peer went first (its drain() raises), and the
             # socket then leaks until garbage collection warns about it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 
 import paho.mqtt.client as mqtt
@@ -91,3 +92,14 @@ def test_embedded_broker_tells_a_late_puback_as_a_warning_not_an_error(
     assert "PUBACK" in late.getMessage()
     assert failure.levelname == "ERROR"  # anything else stays an error
     caplog.clear()  # the error above was this test's own
+
+
+def test_embedded_broker_stops_cleanly_while_a_client_is_still_connecting() -> None:
+    # A socket open without its CONNECT yet (a terminal mid-handshake, a port scanner) when
+    # the service stops: Python 3.11 logged an ERROR for the cancelled connection task.
+    broker = EmbeddedBroker("127.0.0.1", free_port())
+    broker.start()
+    with socket.create_connection((broker.host, broker.port), timeout=5) as half_open:
+        half_open.sendall(b"\x10")  # the first byte of a CONNECT, then nothing
+        broker.stop()
+    assert not broker.is_running
