@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import secrets
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,10 +84,15 @@ class RecordingTwilioServer:
     """
 
     def __init__(
-        self, account_sid: str = DEFAULT_ACCOUNT_SID, auth_token: str = DEFAULT_AUTH_TOKEN
+        self,
+        account_sid: str = DEFAULT_ACCOUNT_SID,
+        auth_token: str = DEFAULT_AUTH_TOKEN,
+        *,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self._tls = tls  # serve HTTPS with this server-side context
         self._lock = threading.Lock()
         self._received: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
@@ -101,6 +107,8 @@ class RecordingTwilioServer:
         """Listen on a free port of 127.0.0.1 and serve in a background thread."""
         server = _Server(("127.0.0.1", 0), _Handler)
         server.owner = self
+        if self._tls is not None:
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="twilio-test-server"
@@ -137,7 +145,8 @@ class RecordingTwilioServer:
         if self._server is None:
             raise RuntimeError("the server is not running")
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        scheme = "http" if self._tls is None else "https"
+        return f"{scheme}://{host!s}:{port}"
 
     # -- what tests read and script ----------------------------------------------------------
 

@@ -4,154 +4,29 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from collections.abc import Mapping
 
-import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
+from urllib3.exceptions import HTTPError, MaxRetryError
 
 from alerts.notify.outbox import OutboxNotifier
+from alerts.notify.twilio_http import RebasedTwilioHttpClient, ThreadSafeTwilioHttpClient
 from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
 from care_api.log_privacy import mask_phone
 
-if TYPE_CHECKING:
-    from twilio.http.response import Response
-
 logger = logging.getLogger(__name__)
-# twilio-python logs every request at INFO, ten lines with its headers: more log than the
-# rest of a message's work, on the sender's threads. Its warnings and errors still show.
-logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 DEFAULT_TIMEOUT_S = 10.0
 # A short gap lets a startled callee catch the second reading of the message.
 VOICE_REPEAT_PAUSE_S = 1
-TWILIO_DOMAIN = "twilio.com"
 
-# requests.RequestException already derives from OSError; named for whoever reads this list.
-# JSONDecodeError: Twilio (or a proxy in front of it) answered 2xx with a body that is not JSON.
-_PROVIDER_ERRORS = (TwilioException, requests.RequestException, OSError, json.JSONDecodeError)
+# urllib3's errors: the transport under the client (alerts.notify.twilio_http). OSError for the
+# rest of the network's. JSONDecodeError: Twilio (or a proxy in front of it) answered 2xx with
+# a body that is not JSON.
+_PROVIDER_ERRORS = (TwilioException, HTTPError, OSError, json.JSONDecodeError)
 PROVIDER_ERRORS = _PROVIDER_ERRORS  # for the other modules that call Twilio (alerts/calls.py)
-
-
-MergeSettings = Callable[[str, Any, Any, Any, Any], dict[str, Any]]
-
-
-def _settled(merge: MergeSettings) -> MergeSettings:
-    """`requests.Session.merge_environment_settings`, read from the environment once per host.
-
-    requests reads the proxy variables (and the CA bundle ones) before every request: a
-    fifth of a message's CPU in the sending threads. The service's environment does not
-    change while it runs, and these requests go to one or two hosts.
-    """
-    settled: dict[tuple[str, str, Any, Any, Any, Any], dict[str, Any]] = {}
-    lock = threading.Lock()
-
-    def merge_once(url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:  # noqa: ANN401
-        parts = urlsplit(url)
-        key = (
-            parts.scheme,
-            parts.netloc,
-            tuple(sorted((proxies or {}).items())),
-            stream,
-            verify,
-            cert,
-        )
-        with lock:
-            found = settled.get(key)
-        if found is None:
-            found = merge(url, proxies, stream, verify, cert)
-            with lock:
-                settled[key] = found
-        return dict(found)  # the caller's own copy
-
-    return merge_once
-
-
-class ThreadSafeTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]
-    """A TwilioHttpClient that several threads may send through at once.
-
-    twilio-python keeps each response on the client (`_test_only_last_response`) and
-    returns it from there: two requests in flight at once could each get the other's
-    answer (and record the other message's SID). Here each thread keeps its own.
-    """
-
-    def __init__(self, *, timeout: float | None = None) -> None:
-        self._mine = threading.local()  # before the base class sets the attributes below
-        super().__init__(timeout=timeout)
-        if self.session is not None:
-            self.session.merge_environment_settings = _settled(
-                self.session.merge_environment_settings
-            )
-
-    @property
-    def _test_only_last_request(self) -> object:
-        return getattr(self._mine, "request", None)
-
-    @_test_only_last_request.setter
-    def _test_only_last_request(self, value: object) -> None:
-        self._mine.request = value
-
-    @property
-    def _test_only_last_response(self) -> Response | None:
-        return getattr(self._mine, "response", None)
-
-    @_test_only_last_response.setter
-    def _test_only_last_response(self, value: Response | None) -> None:
-        self._mine.response = value
-
-
-class RebasedTwilioHttpClient(ThreadSafeTwilioHttpClient):
-    """A TwilioHttpClient that sends every request meant for https://*.twilio.com elsewhere.
-
-    twilio-python has no base-URL option; tests and Twilio-compatible gateways use this instead.
-    The scheme and host (plus any path prefix of `api_base_url`) replace Twilio's; the path and
-    query of the request are kept.
-    """
-
-    def __init__(self, api_base_url: str, *, timeout: float | None = None) -> None:
-        base = urlsplit(api_base_url)
-        if base.scheme not in {"http", "https"} or not base.netloc:
-            raise ValueError(f"api_base_url must be an http(s) URL, got {api_base_url!r}")
-        super().__init__(timeout=timeout)
-        self._base: SplitResult = base
-
-    def rebase(self, url: str) -> str:
-        """Return `url` pointed at the base URL when it is a Twilio API URL, else unchanged."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme != "https" or not (
-            host == TWILIO_DOMAIN or host.endswith("." + TWILIO_DOMAIN)
-        ):
-            return url
-        path = self._base.path.rstrip("/") + parts.path
-        return urlunsplit((self._base.scheme, self._base.netloc, path, parts.query, parts.fragment))
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        return super().request(
-            method,
-            self.rebase(url),
-            params=params,
-            data=data,
-            headers=headers,
-            auth=auth,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-        )
 
 
 def make_twilio_client(
@@ -169,7 +44,7 @@ def make_twilio_client(
             None in production.
         timeout_s: Connect and read timeout of every request, in seconds.
     """
-    http_client: TwilioHttpClient
+    http_client: ThreadSafeTwilioHttpClient
     if api_base_url is None:
         http_client = ThreadSafeTwilioHttpClient(timeout=timeout_s)
     else:
@@ -179,9 +54,8 @@ def make_twilio_client(
 
 def close_twilio_client(client: Client) -> None:
     """Close the pooled connections of a client from make_twilio_client (shutdown and tests)."""
-    session = getattr(client.http_client, "session", None)
-    if session is not None:
-        session.close()
+    if isinstance(client.http_client, ThreadSafeTwilioHttpClient):
+        client.http_client.close()
 
 
 def build_call_twiml(text: str, *, language: str | None = None, voice: str | None = None) -> str:
@@ -214,6 +88,8 @@ def _notify_error(what: str, message: OutboundMessage, exc: Exception) -> Notify
         )
     if isinstance(exc, TwilioException):
         return NotifyError(f"{prefix}: Twilio client error: {exc}", retryable=False)
+    if isinstance(exc, MaxRetryError) and exc.reason is not None:
+        exc = exc.reason  # urllib3's wrapper says only that no retry was left: none is made
     return NotifyError(f"{prefix}: Twilio unreachable: {type(exc).__name__}: {exc}")
 
 

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
+from twilio.http import HttpClient
 from twilio.rest import Client
 
 from alerts.notify.outbox import OutboxNotifier
 from alerts.notify.twilio import (
-    RebasedTwilioHttpClient,
-    ThreadSafeTwilioHttpClient,
     TwilioSmsNotifier,
     TwilioVoiceNotifier,
     close_twilio_client,
     make_twilio_client,
     notifiers_from_settings,
 )
+from alerts.notify.twilio_http import RebasedTwilioHttpClient, ThreadSafeTwilioHttpClient
 from alerts.ports import Channel, DeliveryReceipt, Notifier, NotifyError, OutboundMessage
+from tests.tls_cert import self_signed_cert
 from tests.twilio_server import RecordingTwilioServer
 
 FROM = "+15005550006"
@@ -190,12 +192,54 @@ def test_notifier_slow_provider_raises_notify_error_after_timeout(
     assert caught.value.retryable
 
 
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[RecordingTwilioServer, Path]]:
+    """A Twilio look-alike on HTTPS with a certificate no public CA signed, and that certificate."""
+    certfile, keyfile = self_signed_cert(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    with RecordingTwilioServer(tls=context) as srv:
+        yield srv, certfile
+
+
+def test_notifier_sends_nothing_to_a_twilio_whose_certificate_it_cannot_verify(
+    tls_server: tuple[RecordingTwilioServer, Path],
+) -> None:
+    server, _ = tls_server
+    client = make_twilio_client(server.account_sid, server.auth_token, api_base_url=server.base_url)
+    try:
+        with pytest.raises(
+            NotifyError, match=r"unreachable: SSLError: .*CERTIFICATE_VERIFY_FAILED"
+        ):
+            TwilioSmsNotifier(client, FROM).send(SMS)
+    finally:
+        close_twilio_client(client)
+    assert server.received == []
+
+
+def test_notifier_trusts_the_ca_bundle_the_environment_names(
+    tls_server: tuple[RecordingTwilioServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # REQUESTS_CA_BUNDLE, as for any program built on requests: a centre behind a TLS proxy.
+    server, certfile = tls_server
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certfile))
+    client = make_twilio_client(server.account_sid, server.auth_token, api_base_url=server.base_url)
+    try:
+        receipt = TwilioSmsNotifier(client, FROM).send(SMS)
+    finally:
+        close_twilio_client(client)
+    assert receipt.status == "sent"
+    [request] = server.messages()
+    assert (request.auth_ok, request.form["Body"]) == (True, SMS.body)
+
+
 def test_notifier_unreachable_provider_raises_notify_error() -> None:
     with RecordingTwilioServer() as srv:
         base_url, sid, token = srv.base_url, srv.account_sid, srv.auth_token
     closed = make_twilio_client(sid, token, api_base_url=base_url, timeout_s=2.0)
     try:
-        with pytest.raises(NotifyError, match="unreachable: ConnectionError") as caught:
+        refused = r"unreachable: NewConnectionError: .*Connection refused"
+        with pytest.raises(NotifyError, match=refused) as caught:
             TwilioSmsNotifier(closed, FROM).send(SMS)
     finally:
         close_twilio_client(closed)
@@ -254,7 +298,7 @@ def test_make_twilio_client_without_base_url_talks_to_twilio() -> None:
     client = make_twilio_client("AC123", "token", timeout_s=3.0)
     try:
         assert type(client.http_client) is ThreadSafeTwilioHttpClient
-        assert isinstance(client.http_client, TwilioHttpClient)
+        assert isinstance(client.http_client, HttpClient)
         assert client.http_client.timeout == 3.0
     finally:
         close_twilio_client(client)
@@ -297,7 +341,7 @@ def test_rebased_http_client_rewrites_only_twilio_urls(url: str, expected: str) 
     try:
         assert http_client.rebase(url) == expected
     finally:
-        http_client.session.close()
+        http_client.close()
 
 
 @given(
@@ -311,7 +355,7 @@ def test_rebased_http_client_keeps_path_and_query(path: list[str], query: str, p
         original = "https://api.twilio.com/" + "/".join(path) + (f"?{query}" if query else "")
         rebased = http_client.rebase(original)
     finally:
-        http_client.session.close()
+        http_client.close()
 
     suffix = original.removeprefix("https://api.twilio.com")
     assert rebased == "http://localhost:9" + prefix.rstrip("/") + suffix

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-import subprocess
 import threading
 import time
 import uuid
@@ -17,6 +16,7 @@ from care_api.services import Services
 from care_api.settings import Settings
 from device_gateway.runtime import GatewayComponent
 from tests.mosquitto import HOST, free_port, run_mosquitto
+from tests.tls_cert import self_signed_cert
 from vnh.cli import build_app, http_server
 
 START_TIMEOUT_S = 30.0  # a ceiling for a loaded 2-core machine, not a speed check
@@ -25,12 +25,7 @@ START_TIMEOUT_S = 30.0  # a ceiling for a loaded 2-core machine, not a speed che
 @pytest.fixture
 def cert(tmp_path: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and its key."""
-    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
-    request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ip"]
-    names = ["-addext", "subjectAltName=IP:127.0.0.1"]
-    files = ["-keyout", str(keyfile), "-out", str(certfile)]
-    subprocess.run(["openssl", *request, *names, *files], check=True, capture_output=True)
-    return certfile, keyfile
+    return self_signed_cert(tmp_path)
 
 
 @pytest.fixture
