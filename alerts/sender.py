@@ -41,6 +41,7 @@ from care_api.services import Services
 from care_api.store.arrays import is_postgres, one_of
 from care_api.store.tables import Case, Notification
 from care_api.store.uow import SqlUnitOfWork
+from care_api.store.whole_rows import whole_row
 from care_api.usecases.cases.log import rows_wait
 from care_api.usecases.people.addresses import phone_of
 from care_api.usecases.schedules.checkins import has_checked_in_late
@@ -230,9 +231,8 @@ class OutboxWriter:
             say = mark_test(say, spoken=True) if say is not None else None
             if phone and not takes_part_in_drills(self.session, recipient):
                 return self._skip(case_id, channel, to, recipient, body, key)
-        row = Notification(
-            **self._values(case_id, channel, to, recipient, body, say, key, language)
-        )
+        values = self._values(case_id, channel, to, recipient, body, say, key, language)
+        row = whole_row(Notification, {**_UNSENT, **values})
         self.session.add(row)
         if not rows_wait(self.session):
             self.session.flush()

@@ -20,6 +20,7 @@ from care_api.domain.texts import Msg, msg_json, term
 from care_api.domain.workdays import LIMIT_DAYS, Matter, due_for
 from care_api.store.tables import Case, CaseDeadline, CaseEvent, Device, DeviceEvent, Timer
 from care_api.store.uow import SqlUnitOfWork
+from care_api.store.whole_rows import whole_row
 from care_api.usecases.intake.plan import Running, join_key, running_cases
 from care_api.usecases.schedules.drills import in_drill
 from care_api.usecases.schedules.workdays import load_calendar
@@ -157,7 +158,7 @@ def open_case(
     )
     case = Case(**row)
     session.add(case)
-    session.add(CaseEvent(**history))
+    session.add(whole_row(CaseEvent, history))
     write_timer(session, **timer)
     if matter is None and kind is CaseKind.CONSULT:
         matter = Matter.GENERAL  # a consultation is a matter with a deadline, press or phone
@@ -282,7 +283,7 @@ def write_timer(
         "created_at": created_at,
     }
     if rows_wait(session):
-        session.add(Timer(**values))
+        session.add(whole_row(Timer, values))
         return
     # A timer still pending keeps its place (its id) before this one, as when both were
     # flushed in order: timers due at the same moment fire in the order of their ids.
@@ -336,7 +337,7 @@ def _write_history(
     session = uow.session
     values = _history_values(case, at=at, by=by, action=action, why=why, states=states)
     if rows_wait(session):
-        session.add(CaseEvent(**values))
+        session.add(whole_row(CaseEvent, values))
         return None
     # A case not yet written must be there first (the row refers to it); a history row
     # still pending keeps its place before this one, as when both were flushed in order.
