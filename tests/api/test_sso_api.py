@@ -54,7 +54,7 @@ def _round_trip(api: TestClient) -> str:
     """Console → IdP → callback, as a browser follows the redirects; the final Location."""
     start = api.get("/api/v1/session/sso/login", follow_redirects=False)
     assert start.status_code == 303
-    at_idp = requests.get(start.headers["location"], allow_redirects=False, timeout=5)
+    at_idp = requests.get(start.headers["location"], allow_redirects=False, timeout=30)
     assert at_idp.status_code == 302, at_idp.text
     back = urlparse(at_idp.headers["location"])
     done = api.get(f"{back.path}?{back.query}", follow_redirects=False)
@@ -77,7 +77,7 @@ def test_sso_signs_in_the_staff_login_the_idp_names_with_pkce(
     assert asked["code_challenge_method"] == ["S256"] and asked["nonce"]
     assert asked["redirect_uri"] == ["http://testserver/api/v1/session/sso/callback"]
     assert "vnh_sso_state" in start.headers["set-cookie"]
-    at_idp = requests.get(start.headers["location"], allow_redirects=False, timeout=5)
+    at_idp = requests.get(start.headers["location"], allow_redirects=False, timeout=30)
     back = urlparse(at_idp.headers["location"])
     done = sso.get(f"{back.path}?{back.query}", follow_redirects=False)
     assert done.headers["location"] == "/?sso=ok#/board"
@@ -140,7 +140,7 @@ def test_sso_refuses_a_forged_token_a_wrong_nonce_and_another_browser(
     provider.nonce_override = None
     # A callback reached without this browser's state cookie (login CSRF) is refused.
     start = sso.get("/api/v1/session/sso/login", follow_redirects=False)
-    at_idp = requests.get(start.headers["location"], allow_redirects=False, timeout=5)
+    at_idp = requests.get(start.headers["location"], allow_redirects=False, timeout=30)
     back = urlparse(at_idp.headers["location"])
     sso.cookies.clear()
     done = sso.get(f"{back.path}?{back.query}", follow_redirects=False)
