@@ -22,7 +22,8 @@ Row = TypeVar("Row", bound=SQLModel)
 def _columns(model: type[SQLModel]) -> tuple[frozenset[str], tuple[str, ...]]:
     """The column names of `model`'s table, and those a caller may leave out (its keys)."""
     table = model.__table__  # type: ignore[attr-defined]  # every table model has one
-    keys = tuple(c.name for c in table.primary_key.columns if c.autoincrement in (True, "auto"))
+    generated = table.autoincrement_column
+    keys = (generated.name,) if generated is not None else ()
     return frozenset(c.name for c in table.columns), keys
 
 
