@@ -217,7 +217,10 @@ def move_case(
     case.state = to
     case.updated_at = now
     uow.session.add(case)
-    _write_history(uow, case, at=now, by=by, action="transition", why=why, states=(current, to))
+    _write_history(
+        uow,
+        _history_values(case, at=now, by=by, action="transition", why=why, states=(current, to)),
+    )
     uow.emit(CaseStateChanged(case.id, current, to, by, case.device_id))
 
 
@@ -225,7 +228,7 @@ def add_note(
     uow: SqlUnitOfWork, case: Case, *, action: str, by: str, why: str, now: datetime
 ) -> int | None:
     """Append a history row that does not change the state; its id (None: at the commit)."""
-    note_id = _write_history(uow, case, at=now, by=by, action=action, why=why)
+    note_id = _write_history(uow, _history_values(case, at=now, by=by, action=action, why=why))
     case.updated_at = now
     uow.session.add(case)
     return note_id
@@ -320,22 +323,12 @@ def _history_values(
     }
 
 
-def _write_history(
-    uow: SqlUnitOfWork,
-    case: Case,
-    *,
-    at: datetime,
-    by: str,
-    action: str,
-    why: str,
-    states: tuple[CaseState | None, CaseState | None] = (None, None),
-) -> int | None:
-    """Insert one history row of `case` now, in the unit of work's transaction; its id.
+def _write_history(uow: SqlUnitOfWork, values: dict[str, Any]) -> int | None:
+    """Insert one history row (`_history_values`) now, in the unit of work's transaction; its id.
 
     None when the session's rows wait for its commit (`ROWS_AT_COMMIT`).
     """
     session = uow.session
-    values = _history_values(case, at=at, by=by, action=action, why=why, states=states)
     if rows_wait(session):
         session.add(whole_row(CaseEvent, values))
         return None
@@ -346,7 +339,7 @@ def _write_history(
     result = session.connection().execute(_HISTORY_ROW, values)
     key = result.inserted_primary_key
     if key is None or key[0] is None:  # pragma: no cover - both databases return it
-        raise RuntimeError(f"case {case.id}: a history row without an id")
+        raise RuntimeError(f"case {values['case_id']}: a history row without an id")
     return int(key[0])
 
 
