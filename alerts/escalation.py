@@ -506,39 +506,70 @@ class Escalation:
 
     def notify_pressed_again(self, case_id: str) -> None:
         """The console, and whoever owns the case (else everyone alerted), hear of the press."""
-        minute = int(self._services.clock.now().timestamp()) // PRESSED_AGAIN_QUIET_S
-        if self._told_again.get(case_id) == minute:
-            # Already written for this window and nobody new to tell: skip the transaction
-            # (the idempotency keys would refuse the rows anyway). Under a stuck button this
-            # is most of the alerts' work, and it competes with intake for the database.
+        self.notify_pressed_again_many([case_id])
+
+    def notify_pressed_again_many(self, case_ids: Sequence[str]) -> None:
+        """`notify_pressed_again` for several cases, in one transaction (cases not found: none).
+
+        Already written for this window and nobody new to tell: no transaction (the
+        idempotency keys would refuse the rows anyway). Under a stuck button this is most
+        of the alerts' work, and it competes with intake for the database.
+        """
+        minute = self._quiet_window()
+        due = [c for c in dict.fromkeys(case_ids) if self._told_again.get(c) != minute]
+        if not due:
             return
-        with self._notices(case_id) as (writer, case, facts):
-            text = pressed_again_text(facts)
-            window = f"{case.owner or '-'}:{minute}"
+        with self._services.uow() as uow:
+            session = uow.session
+            found = session.exec(_AGAIN_CASES.on(session), params={"ids": due}).all()
+            read = {case.id: (case, elder) for case, elder in found}
+            writer = OutboxWriter(session, self._services.clock.now())
+            writer.expect(_again_key(case, OPERATORS, minute) for case, _ in read.values())
+            for case_id in due:
+                if case_id not in read:
+                    log.warning("pressed again: case %s not found", case_id)
+                    continue
+                self._write_pressed_again(writer, *read[case_id], minute)
+            uow.commit()
+        if writer.to_send:
+            self._dispatch(writer.to_send)
+        for case_id in due:
+            self._remember_told_again(case_id, minute)
+
+    def _write_pressed_again(
+        self, writer: OutboxWriter, case: Case, elder: Elder | None, minute: int
+    ) -> None:
+        text = pressed_again_text(case_facts(case, elder))
+        writer.add(
+            case_id=case.id,
+            channel=CONSOLE,
+            to=OPERATORS,
+            recipient=OPERATORS,
+            body=text,
+            key=_again_key(case, OPERATORS, minute),
+        )
+        alerted = notice_addresses(writer.session, case.id)
+        if case.owner is not None:
+            alerted = {k: v for k, v in alerted.items() if k == case.owner}
+        centre = self._services.settings.language
+        for who, where in alerted.items():
+            body, language = worded_for(writer.session, who, text, centre=centre)
             writer.add(
                 case_id=case.id,
-                channel=CONSOLE,
-                to=OPERATORS,
-                recipient=OPERATORS,
-                body=text,
-                key=f"again:{case.id}:{OPERATORS}:{window}",
+                channel=where.channel,
+                to=where.to,
+                recipient=who,
+                body=body,
+                key=_again_key(case, who, minute),
+                language=language,
             )
-            alerted = notice_addresses(writer.session, case.id)
-            if case.owner is not None:
-                alerted = {k: v for k, v in alerted.items() if k == case.owner}
-            centre = self._services.settings.language
-            for who, where in alerted.items():
-                body, language = worded_for(writer.session, who, text, centre=centre)
-                writer.add(
-                    case_id=case.id,
-                    channel=where.channel,
-                    to=where.to,
-                    recipient=who,
-                    body=body,
-                    key=f"again:{case.id}:{who}:{window}",
-                    language=language,
-                )
-        self._remember_told_again(case_id, minute)
+
+    def told_of_press_again(self, case_id: str) -> bool:
+        """Whether a press again on `case_id` now is already told of: nothing to write."""
+        return self._told_again.get(case_id) == self._quiet_window()
+
+    def _quiet_window(self) -> int:
+        return int(self._services.clock.now().timestamp()) // PRESSED_AGAIN_QUIET_S
 
     def forget_pressed_again(self, case_id: str) -> None:
         """The case's audience may have changed (new owner, next step): tell them next press."""
@@ -564,6 +595,19 @@ class Escalation:
             self._dispatch(writer.to_send)
 
 
+def _again_key(case: Case, who: str, minute: int) -> str:
+    # Once per case, person and window; a new owner is a new audience.
+    return f"again:{case.id}:{who}:{case.owner or '-'}:{minute}"
+
+
+# The cases of a batch of presses again, with their elders, in one statement.
+_AGAIN_CASES = Pair(
+    lambda pg: (
+        select(Case, Elder)
+        .outerjoin(Elder, col(Elder.id) == col(Case.elder_id))
+        .where(one_of(col(Case.id), "ids", postgres=pg))
+    )
+)
 # Built once, the reads of a batch of ladder steps (`read_steps`): its cases, locked, as
 # many as are free, with their elders in the same statement (the cases' rows locked only,
 # as before); the alert keys their ladders used already. One text each on PostgreSQL

@@ -16,6 +16,11 @@ CALM_S = 0.015
 # How long background work waits for the calm before it goes ahead anyway: under a
 # sustained load every alerts thread still gets a unit of work through this often.
 YIELD_MAX_S = 0.05
+# How long a run of background work waits, before each of its transactions, for a press
+# batch being recorded to be over: about one batch, so that a long run (a hundred "pressed
+# again" notices after a burst) neither starts a write while presses wait for the one SQLite
+# writer nor stops for good under a press rate that never lets the intake rest.
+LET_THROUGH_MAX_S = 0.02
 
 
 def calm_needed(busy: int, last_busy_at: float, now: float, calm_s: float) -> float:
@@ -67,3 +72,18 @@ class IntakePriority:
                 if now >= deadline:
                     return False
                 self._changed.wait(min(deadline - now, needed))
+
+    def let_through(self, max_s: float = LET_THROUGH_MAX_S) -> bool:
+        """Wait while the intake records presses, at most `max_s`; True if it was idle.
+
+        Unlike `step_aside`, no calm is waited for: between the units of one run of
+        background work, the press batch being recorded goes first, then the run goes on.
+        """
+        deadline = self._monotonic() + max_s
+        with self._changed:
+            while self._busy:
+                left = deadline - self._monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True

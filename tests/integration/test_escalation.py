@@ -393,6 +393,38 @@ def test_escalation_pressed_again_tells_console_and_the_owner(
     assert "pressed the button again" in again[1].body
 
 
+def test_escalation_presses_again_on_several_cases_tell_each_once_together(
+    svc: Services, alerts: AlertsComponent
+) -> None:
+    # After a burst every terminal presses again within a second: the notices of the
+    # presses again queued in a row are written in one transaction, each case's as alone.
+    cases = []
+    for n, device in enumerate(("T1001", "T1002", "T1003")):
+        seed_elder(svc, device, contacts=1, phone=f"+861380000000{n}")
+        cases.append(record(svc, press(device, seq=42)))
+    alerts.run_pending()
+    before = {case_id: len(notifications(svc, case_id)) for case_id in cases}
+    for device in ("T1001", "T1002", "T1003"):
+        record(svc, press(device, seq=43))
+        record(svc, press(device, seq=44))  # told of once per window
+    alerts.run_pending()
+    for case_id in cases:
+        again = notifications(svc, case_id)[before[case_id] :]
+        assert [channel for channel, _ in who(again)] == ["console", "sms"], case_id
+        assert "pressed the button again" in again[1].body
+
+
+def test_escalation_a_vanished_case_among_presses_again_leaves_the_others_told(
+    svc: Services, alerts: AlertsComponent
+) -> None:
+    seed_elder(svc, contacts=1)
+    case_id = record(svc, press(seq=42))
+    alerts.run_pending()
+    before = len(notifications(svc, case_id))
+    alerts.escalation.notify_pressed_again_many(["no-such-case", case_id])
+    assert who(notifications(svc, case_id)[before:])[0] == ("console", "operators")
+
+
 def twilio_settings(svc: Services, server: RecordingTwilioServer) -> object:
     return make_settings(
         svc.settings.database_url,

@@ -77,3 +77,40 @@ def test_a_waiting_thread_goes_on_when_the_intake_finishes() -> None:
     # Woken by the end of the run, well before its 30 s bound.
     assert result == [True]
     assert not waiter.is_alive()
+
+
+def test_let_through_goes_on_at_once_when_no_press_is_being_recorded() -> None:
+    clock = ManualClock()
+    priority = IntakePriority(calm_s=10.0, monotonic=clock)
+    with priority.busy():
+        pass
+    # No calm is waited for: only a batch being recorded holds background work back.
+    assert priority.let_through(max_s=0.0) is True
+
+
+def test_let_through_waits_for_the_batch_being_recorded_at_most_max_s() -> None:
+    clock = ManualClock()
+    priority = IntakePriority(monotonic=clock)
+    with priority.busy():
+        assert priority.let_through(max_s=0.0) is False
+
+
+def test_let_through_goes_on_when_the_batch_is_recorded() -> None:
+    priority = IntakePriority()
+    entered, release, result = threading.Event(), threading.Event(), []
+
+    def gateway() -> None:
+        with priority.busy():
+            entered.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=gateway)
+    worker.start()
+    entered.wait(10)
+    waiter = threading.Thread(target=lambda: result.append(priority.let_through(max_s=30.0)))
+    waiter.start()
+    release.set()
+    worker.join(10)
+    waiter.join(10)
+    assert result == [True]
+    assert not waiter.is_alive()
