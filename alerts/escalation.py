@@ -61,6 +61,7 @@ from care_api.store.arrays import Pair, one_of
 from care_api.store.tables import Case, Contact, Elder, Notification, Timer
 from care_api.store.uow import SqlUnitOfWork
 from care_api.usecases.cases.ladders import CONSOLE, Audience, Ladder, Target, get_ladder
+from care_api.usecases.cases.log import rows_at_commit
 from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
 from care_api.usecases.people.addresses import Reach, phone_of, reach_of
@@ -523,13 +524,17 @@ class Escalation:
             session = uow.session
             found = session.exec(_AGAIN_CASES.on(session), params={"ids": due}).all()
             read = {case.id: (case, elder) for case, elder in found}
+            # The rows wait for the commit, one statement for all: SQLite's one writer is
+            # taken then, not from the first case's rows on while the others are read.
+            rows_at_commit(session)
             writer = OutboxWriter(session, self._services.clock.now())
             writer.expect(_again_key(case, OPERATORS, minute) for case, _ in read.values())
-            for case_id in due:
-                if case_id not in read:
-                    log.warning("pressed again: case %s not found", case_id)
-                    continue
-                self._write_pressed_again(writer, *read[case_id], minute)
+            with session.no_autoflush:
+                for case_id in due:
+                    if case_id not in read:
+                        log.warning("pressed again: case %s not found", case_id)
+                        continue
+                    self._write_pressed_again(writer, *read[case_id], minute)
             uow.commit()
         if writer.to_send:
             self._dispatch(writer.to_send)

@@ -78,7 +78,7 @@ OPEN_BATCH_SHARED_WRITERS = 16
 # Other events handled after one step aside for the intake, at most.
 ROUTINE_BATCH = 200
 # Cases whose presses again are told of in one transaction, at most: per case it costs a
-# fraction of one alone, and a batch of 16 holds SQLite's write lock for a few ms.
+# fraction of one alone, and its rows are written together at the commit.
 PRESSED_AGAIN_BATCH = 16
 # Under a stream of new emergencies (the last came less than LINGER_AFTER_S ago), the first
 # of a batch waits up to LINGER_S for the next: a step 0 alone cost about 5 ms of CPU, one of

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import threading
 
+import pytest
+
 from care_api.priority import IntakePriority, calm_needed
 
 
@@ -56,7 +58,8 @@ def test_busy_is_counted_across_workers() -> None:
     assert priority.step_aside(max_s=0.0) is True
 
 
-def test_a_waiting_thread_goes_on_when_the_intake_finishes() -> None:
+@pytest.mark.parametrize("wait", ["step_aside", "let_through"])
+def test_a_waiting_thread_goes_on_when_the_intake_finishes(wait: str) -> None:
     priority = IntakePriority(calm_s=0.0)
     entered, result = threading.Event(), []
     release = threading.Event()
@@ -69,7 +72,7 @@ def test_a_waiting_thread_goes_on_when_the_intake_finishes() -> None:
     worker = threading.Thread(target=gateway)
     worker.start()
     entered.wait(10)
-    waiter = threading.Thread(target=lambda: result.append(priority.step_aside(max_s=30.0)))
+    waiter = threading.Thread(target=lambda: result.append(getattr(priority, wait)(max_s=30.0)))
     waiter.start()
     release.set()
     worker.join(10)
@@ -93,24 +96,3 @@ def test_let_through_waits_for_the_batch_being_recorded_at_most_max_s() -> None:
     priority = IntakePriority(monotonic=clock)
     with priority.busy():
         assert priority.let_through(max_s=0.0) is False
-
-
-def test_let_through_goes_on_when_the_batch_is_recorded() -> None:
-    priority = IntakePriority()
-    entered, release, result = threading.Event(), threading.Event(), []
-
-    def gateway() -> None:
-        with priority.busy():
-            entered.set()
-            release.wait(10)
-
-    worker = threading.Thread(target=gateway)
-    worker.start()
-    entered.wait(10)
-    waiter = threading.Thread(target=lambda: result.append(priority.let_through(max_s=30.0)))
-    waiter.start()
-    release.set()
-    worker.join(10)
-    waiter.join(10)
-    assert result == [True]
-    assert not waiter.is_alive()
