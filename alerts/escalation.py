@@ -12,12 +12,13 @@ returning people nearest or most relevant first (the ladder applies `target.limi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from alerts.ladder import (
@@ -65,7 +66,7 @@ from care_api.usecases.cases.log import rows_at_commit
 from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
 from care_api.usecases.people.addresses import Reach, phone_of, reach_of
-from care_api.usecases.people.languages import language_of_person, worded_for
+from care_api.usecases.people.languages import language_of_person, load_people, worded_for
 from care_api.usecases.people.registry import contacts_of, contacts_of_elders
 from care_api.usecases.schedules.rotas import who_is_on_duty
 
@@ -120,18 +121,31 @@ class NoticeTo(NamedTuple):
     to: str
 
 
-def _alert_rows(session: Session, case_id: str) -> Sequence[Notification]:
-    # Alerts the send bounds kept back told nobody anything: nothing to follow up.
-    return session.exec(
+# Built once: every notice after an alert (taken, cancelled, pressed again…) asks it, and
+# building it cost more than running it. Alerts the send bounds kept back told nobody
+# anything: nothing to follow up.
+_FOLLOWED_UP = (
+    col(Notification.channel).in_(PERSON_CHANNELS),
+    col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
+    col(Notification.status).not_in(UNSENT_BY_BOUNDS),
+)
+_ALERT_ROWS = (
+    select(Notification)
+    .where(col(Notification.case_id) == bindparam("case_id"), *_FOLLOWED_UP)
+    .order_by(col(Notification.id))
+)
+# The same for several cases at once (a batch of presses again).
+_CASES_ALERT_ROWS = Pair(
+    lambda pg: (
         select(Notification)
-        .where(
-            col(Notification.case_id) == case_id,
-            col(Notification.channel).in_(PERSON_CHANNELS),
-            col(Notification.idempotency_key).startswith(ALERT_KEY_PREFIX),
-            col(Notification.status).not_in(UNSENT_BY_BOUNDS),
-        )
+        .where(one_of(col(Notification.case_id), "ids", postgres=pg), *_FOLLOWED_UP)
         .order_by(col(Notification.id))
-    ).all()
+    )
+)
+
+
+def _alert_rows(session: Session, case_id: str) -> Sequence[Notification]:
+    return session.exec(_ALERT_ROWS, params={"case_id": case_id}).all()
 
 
 def alerted_people(session: Session, case_id: str) -> dict[str, str]:
@@ -158,9 +172,14 @@ def notice_addresses(session: Session, case_id: str) -> dict[str, NoticeTo]:
     send that failed is followed by its SMS); by SMS for those only called. A WeChat
     notice that fails falls back to SMS as the alert did.
     """
+    return _addresses(session, _alert_rows(session, case_id))
+
+
+def _addresses(session: Session, alerts: Iterable[Notification]) -> dict[str, NoticeTo]:
+    # `notice_addresses` from a case's alert rows (`_FOLLOWED_UP`), read already.
     text: dict[str, NoticeTo] = {}
     phones: dict[str, str] = {}
-    for row in _alert_rows(session, case_id):
+    for row in alerts:
         if row.channel in PHONE_CHANNELS:
             phones.setdefault(row.recipient, row.to)
         else:
@@ -524,17 +543,33 @@ class Escalation:
             session = uow.session
             found = session.exec(_AGAIN_CASES.on(session), params={"ids": due}).all()
             read = {case.id: (case, elder) for case, elder in found}
+            alerts: dict[str, list[Notification]] = {case_id: [] for case_id in read}
+            for row in session.exec(_CASES_ALERT_ROWS.on(session), params={"ids": due}):
+                alerts[cast(str, row.case_id)].append(row)
+            # Whoever owns the case hears of it, else everyone alerted; and the console.
+            audience = {
+                case_id: _pressed_again_audience(case, _addresses(session, alerts[case_id]))
+                for case_id, (case, _) in read.items()
+            }
+            # Held until the commit: the session keeps only weak references to its rows.
+            people = load_people(session, {who for told in audience.values() for who in told})
+            writer = OutboxWriter(session, self._services.clock.now())
+            writer.expect(
+                _again_key(case, who, minute)
+                for case_id, (case, _) in read.items()
+                for who in [OPERATORS, *audience[case_id]]
+            )
             # The rows wait for the commit, one statement for all: SQLite's one writer is
             # taken then, not from the first case's rows on while the others are read.
             rows_at_commit(session)
-            writer = OutboxWriter(session, self._services.clock.now())
-            writer.expect(_again_key(case, OPERATORS, minute) for case, _ in read.values())
             with session.no_autoflush:
                 for case_id in due:
                     if case_id not in read:
                         log.warning("pressed again: case %s not found", case_id)
                         continue
-                    self._write_pressed_again(writer, *read[case_id], minute)
+                    case, elder = read[case_id]
+                    self._write_pressed_again(writer, case, elder, audience[case_id], minute)
+            del people
             uow.commit()
         if writer.to_send:
             self._dispatch(writer.to_send)
@@ -542,7 +577,12 @@ class Escalation:
             self._remember_told_again(case_id, minute)
 
     def _write_pressed_again(
-        self, writer: OutboxWriter, case: Case, elder: Elder | None, minute: int
+        self,
+        writer: OutboxWriter,
+        case: Case,
+        elder: Elder | None,
+        audience: dict[str, NoticeTo],
+        minute: int,
     ) -> None:
         text = pressed_again_text(case_facts(case, elder))
         writer.add(
@@ -553,11 +593,8 @@ class Escalation:
             body=text,
             key=_again_key(case, OPERATORS, minute),
         )
-        alerted = notice_addresses(writer.session, case.id)
-        if case.owner is not None:
-            alerted = {k: v for k, v in alerted.items() if k == case.owner}
         centre = self._services.settings.language
-        for who, where in alerted.items():
+        for who, where in audience.items():
             body, language = worded_for(writer.session, who, text, centre=centre)
             writer.add(
                 case_id=case.id,
@@ -598,6 +635,13 @@ class Escalation:
             uow.commit()
         if writer.to_send:
             self._dispatch(writer.to_send)
+
+
+def _pressed_again_audience(case: Case, alerted: dict[str, NoticeTo]) -> dict[str, NoticeTo]:
+    # A case someone took is theirs: the others alerted were told to stand down.
+    if case.owner is None:
+        return alerted
+    return {who: where for who, where in alerted.items() if who == case.owner}
 
 
 def _again_key(case: Case, who: str, minute: int) -> str:

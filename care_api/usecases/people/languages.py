@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from collections.abc import Iterable, Sequence
+from typing import cast
+
+from sqlmodel import Session, col, select
 
 from care_api.i18n import language_of, render
 from care_api.store.tables import Contact, Elder, Merchant, Volunteer
@@ -27,6 +30,27 @@ def language_of_person(session: Session, actor: str | None, *, centre: str) -> s
     person = session.get(table, int(ident))
     own: str | None = getattr(person, "language", None)
     return language_of(own, default=language_of(centre))
+
+
+def load_people(
+    session: Session, actors: Iterable[str]
+) -> list[Contact | Elder | Merchant | Volunteer]:
+    """Load the people among `actors` into `session`, one statement a kind of person.
+
+    `language_of_person` then finds them without a statement, as long as the caller holds
+    the rows returned.
+    """
+    ids: dict[str, set[int]] = {}
+    for actor in actors:
+        kind, _, ident = actor.partition(":")
+        if kind in _PEOPLE and ident.isdigit():
+            ids.setdefault(kind, set()).add(int(ident))
+    rows: list[Contact | Elder | Merchant | Volunteer] = []
+    for kind, wanted in sorted(ids.items()):
+        table = _PEOPLE[kind]
+        found = session.exec(select(table).where(col(table.id).in_(sorted(wanted)))).all()
+        rows.extend(cast(Sequence[Contact | Elder | Merchant | Volunteer], found))
+    return rows
 
 
 def worded_for(session: Session, actor: str | None, text: str, *, centre: str) -> tuple[str, str]:
