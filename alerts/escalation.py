@@ -551,7 +551,8 @@ class Escalation:
                 case_id: _pressed_again_audience(case, _addresses(session, alerts[case_id]))
                 for case_id, (case, _) in read.items()
             }
-            # Held until the commit: the session keeps only weak references to its rows.
+            # Held while the rows are worded (`worded_for` finds each person in the session,
+            # which keeps only weak references to its rows).
             people = load_people(session, {who for told in audience.values() for who in told})
             writer = OutboxWriter(session, self._services.clock.now())
             writer.expect(

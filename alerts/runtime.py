@@ -370,15 +370,14 @@ class AlertsComponent:
         interpreter lock). Presses again in a row now share a transaction.
         """
         for unit in routine_units(events, self.escalation.told_of_press_again):
-            if isinstance(unit, PressedAgain):
+            if isinstance(unit, PressedAgain) or not _in_memory_only(unit):
                 self._services.intake.let_through()
+            if isinstance(unit, PressedAgain):
                 try:
                     self.escalation.notify_pressed_again_many(unit.case_ids)
                 except Exception:
                     log.exception("alerts failed on presses again of %s", unit.case_ids)
                 continue
-            if not _in_memory_only(unit):
-                self._services.intake.let_through()
             self.handle(unit)
 
     def _take_routine(self, carried: list[DomainEvent | None]) -> list[DomainEvent]:

@@ -18,16 +18,24 @@ _PEOPLE: dict[str, type[Contact | Elder | Merchant | Volunteer]] = {
 }
 
 
+def _person_ref(
+    actor: str | None,
+) -> tuple[type[Contact | Elder | Merchant | Volunteer], int] | None:
+    """The table and id behind "contact:3", "volunteer:2", "elder:4"…; None for anyone else."""
+    kind, _, ident = (actor or "").partition(":")
+    table = _PEOPLE.get(kind)
+    return (table, int(ident)) if table is not None and ident.isdigit() else None
+
+
 def language_of_person(session: Session, actor: str | None, *, centre: str) -> str:
     """The language of `actor` ("contact:3", "volunteer:2", "elder:4"); `centre` for others.
 
     The supervisor, operators and unknown numbers read the centre's language.
     """
-    kind, _, ident = (actor or "").partition(":")
-    table = _PEOPLE.get(kind)
-    if table is None or not ident.isdigit():
+    ref = _person_ref(actor)
+    if ref is None:
         return language_of(centre)
-    person = session.get(table, int(ident))
+    person = session.get(*ref)
     own: str | None = getattr(person, "language", None)
     return language_of(own, default=language_of(centre))
 
@@ -40,14 +48,12 @@ def load_people(
     `language_of_person` then finds them without a statement, as long as the caller holds
     the rows returned.
     """
-    ids: dict[str, set[int]] = {}
+    ids: dict[type[Contact | Elder | Merchant | Volunteer], set[int]] = {}
     for actor in actors:
-        kind, _, ident = actor.partition(":")
-        if kind in _PEOPLE and ident.isdigit():
-            ids.setdefault(kind, set()).add(int(ident))
+        if (ref := _person_ref(actor)) is not None:
+            ids.setdefault(ref[0], set()).add(ref[1])
     rows: list[Contact | Elder | Merchant | Volunteer] = []
-    for kind, wanted in sorted(ids.items()):
-        table = _PEOPLE[kind]
+    for table, wanted in ids.items():
         found = session.exec(select(table).where(col(table.id).in_(sorted(wanted)))).all()
         rows.extend(cast(Sequence[Contact | Elder | Merchant | Volunteer], found))
     return rows
