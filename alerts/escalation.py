@@ -66,7 +66,7 @@ from care_api.usecases.cases.log import rows_at_commit
 from care_api.usecases.cases.supervision import record_step
 from care_api.usecases.dispatch.responders import SUPERVISOR, describe_actor
 from care_api.usecases.people.addresses import Reach, phone_of, reach_of
-from care_api.usecases.people.languages import language_of_person, load_people, worded_for
+from care_api.usecases.people.languages import language_of_person, load_people
 from care_api.usecases.people.registry import contacts_of, contacts_of_elders
 from care_api.usecases.schedules.rotas import who_is_on_duty
 
@@ -205,21 +205,24 @@ def tell_all(
     people: Mapping[str, NoticeTo] | None = None,
     owner_sms: str | None = None,
     centre: str = DEFAULT_LANGUAGE,
+    key: Callable[[str], str] | None = None,
 ) -> None:
     """The console line, and a text to everyone the ladder alerted, once each per `what`.
 
     Each is reached where their alert was (`notice_addresses`: WeChat or SMS). `people`
     replaces those alerted; the case's owner among them is sent `owner_sms` when one is
     given. `sms` may be a text per language, written for each person in theirs (`centre`
-    for those who have none).
+    for those who have none). `key` names each recipient's row (default: once per `what`).
     """
+    if key is None:
+        key = lambda who: f"{what}:{case.id}:{who}"  # noqa: E731
     writer.add(
         case_id=case.id,
         channel=CONSOLE,
         to=OPERATORS,
         recipient=OPERATORS,
         body=console,
-        key=f"{what}:{case.id}:{OPERATORS}",
+        key=key(OPERATORS),
     )
     if people is None:
         people = notice_addresses(writer.session, case.id)
@@ -234,7 +237,7 @@ def tell_all(
             to=where.to,
             recipient=who,
             body=render(language, text),
-            key=f"{what}:{case.id}:{who}",
+            key=key(who),
             language=language,
         )
 
@@ -551,7 +554,7 @@ class Escalation:
                 case_id: _pressed_again_audience(case, _addresses(session, alerts[case_id]))
                 for case_id, (case, _) in read.items()
             }
-            # Held while the rows are worded (`worded_for` finds each person in the session,
+            # Held while the rows are worded (`tell_all` finds each person in the session,
             # which keeps only weak references to its rows).
             people = load_people(session, {who for told in audience.values() for who in told})
             writer = OutboxWriter(session, self._services.clock.now())
@@ -586,26 +589,16 @@ class Escalation:
         minute: int,
     ) -> None:
         text = pressed_again_text(case_facts(case, elder))
-        writer.add(
-            case_id=case.id,
-            channel=CONSOLE,
-            to=OPERATORS,
-            recipient=OPERATORS,
-            body=text,
-            key=_again_key(case, OPERATORS, minute),
+        tell_all(
+            writer,
+            case,
+            "again",
+            console=text,
+            sms=text,
+            people=audience,
+            centre=self._services.settings.language,
+            key=lambda who: _again_key(case, who, minute),
         )
-        centre = self._services.settings.language
-        for who, where in audience.items():
-            body, language = worded_for(writer.session, who, text, centre=centre)
-            writer.add(
-                case_id=case.id,
-                channel=where.channel,
-                to=where.to,
-                recipient=who,
-                body=body,
-                key=_again_key(case, who, minute),
-                language=language,
-            )
 
     def told_of_press_again(self, case_id: str) -> bool:
         """Whether a press again on `case_id` now is already told of: nothing to write."""
