@@ -29,6 +29,8 @@ PAD_DEG = 0.005  # ~500 m around a district's elders: one elder still makes a bo
 # Fewer cases than this (10 an hour of the day): the hour shape is the default one plus
 # what was seen, so a quiet month does not leave hours with no press at all.
 STEADY_CASES = 240
+# A history shorter than a week misses the weekly rhythm: its rates are flagged as rough.
+ROUGH_UNDER_DAYS = 7
 DEFAULT_HOURS = (1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 7, 6, 6, 7, 7, 7, 6, 5, 4, 3, 2, 1, 1)
 MIN_PERIOD = timedelta(hours=1)  # rates from less than this would be noise
 UNNAMED = "unnamed"  # elders with no district, when other elders have one
@@ -232,6 +234,18 @@ def _num(value: float) -> str:
     return f"{value:.6g}"
 
 
+def _period(days: float) -> str:
+    """A period for a comment: in days from one day up, else in hours or minutes."""
+    if days >= 1:
+        n, unit = days, "day"
+    elif days * 24 >= 1:
+        n, unit = days * 24, "hour"
+    else:
+        n, unit = days * 24 * 60, "minute"
+    text = f"{n:.3g}"
+    return f"{text} {unit}" if text == "1" else f"{text} {unit}s"
+
+
 def _list(values: Iterable[float]) -> str:
     return "[" + ", ".join(_num(v) for v in values) + "]"
 
@@ -287,9 +301,15 @@ def scenario_toml(
     out.append("[presses]")
     if presses.total and elders:
         out.append(
-            f"# From the {presses.total} real cases of the last {_num(presses.days)} days "
+            f"# From the {presses.total} real cases of the last {_period(presses.days)} "
             f"({elders} elders)."
         )
+        if presses.days < ROUGH_UNDER_DAYS:
+            # A young centre's first hours (a demo, a pilot's first day) are no week's shape.
+            out.append(
+                f"# Under {ROUGH_UNDER_DAYS} days of history: these rates are rough; "
+                "check them against what the centre expects."
+            )
         for kind, n in presses.by_kind.items():
             rate = n / elders / presses.days
             out.append(f"{kind}_per_elder_day = {_num(rate)}  # {n} cases")
@@ -300,7 +320,7 @@ def scenario_toml(
         )
         out.append(f"hour_weights = {_list(hour_weights(presses.by_hour))}")
     else:
-        out.append(f"# No real case in the last {_num(presses.days)} days: the default rates.")
+        out.append(f"# No real case in the last {_period(presses.days)}: the default rates.")
     out.append("")
     one = len(areas) == 1 and not areas[0].name
     if one:

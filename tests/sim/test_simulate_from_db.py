@@ -25,7 +25,7 @@ from vnh.simulate_plot import INSTALL_HINT
 NOW = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 
 
-def centre(tmp_path: Path, *, age_days: int = 60) -> str:
+def centre(tmp_path: Path, *, age_days: float = 60) -> str:
     """Two districts, their people, and a month of cases, written as the service would."""
     url = migrated_sqlite_url(tmp_path / "centre.db")
     opened = NOW - timedelta(days=age_days)  # when the elders were registered
@@ -140,12 +140,25 @@ def test_simulate_from_db_counts_the_centres_people_and_presses(tmp_path: Path) 
     assert presses["care_per_elder_day"] == pytest.approx(3 / 6 / 30, rel=1e-5)
     assert len(scenario.hours) == 24
     assert "From the 12 real cases of the last 30 days (6 elders)" in text
+    assert "rough" not in text
 
 
 def test_simulate_from_db_of_a_young_centre_takes_rates_over_its_days(tmp_path: Path) -> None:
     # Registered 10 days ago, so the 30 days hold 10 days of presses.
     data = tomllib.loads(scenario_from_db(centre(tmp_path, age_days=10), now=NOW))
     assert data["presses"]["emergency_per_elder_day"] == pytest.approx(2 / 6 / 10, rel=1e-5)
+
+
+def test_simulate_from_db_of_a_centre_hours_old_says_so_and_calls_its_rates_rough(
+    tmp_path: Path,
+) -> None:
+    # As from the demo's database: two hours of presses are no week's shape.
+    text = scenario_from_db(centre(tmp_path, age_days=2 / 24), now=NOW)
+    assert "From the 2 real cases of the last 2 hours (6 elders)" in text
+    assert "Under 7 days of history: these rates are rough" in text
+    # One service and one care press in two hours, per elder per day.
+    presses = tomllib.loads(text)["presses"]
+    assert presses["service_per_elder_day"] == pytest.approx(1 / 6 / (2 / 24), rel=1e-5)
 
 
 def test_simulate_from_db_of_an_empty_database_keeps_the_defaults(tmp_path: Path) -> None:
