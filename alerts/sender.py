@@ -22,6 +22,8 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, and_, bindparam, insert, or_, update
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.dml import ReturningUpdate, Update
@@ -38,7 +40,7 @@ from care_api.domain.model import CaseKind
 from care_api.domain.texts import Msg, msg_json, term
 from care_api.log_privacy import mask_phone, mask_phones_in
 from care_api.services import Services
-from care_api.store.arrays import is_postgres, one_of
+from care_api.store.arrays import Pair, is_postgres, one_of
 from care_api.store.tables import Case, Notification
 from care_api.store.uow import SqlUnitOfWork
 from care_api.store.whole_rows import whole_row
@@ -139,11 +141,11 @@ class OutboxWriter:
         """
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}: declare it in care_api.domain.channels")
-        if key is not None and self._exists(key):
-            return None
         if rows_wait(self.session) or (case_id is not None and self._is_drill(case_id)):
             # A batch's rows wait for its commit as objects; a drill's rules are the object
             # path's (`add_row`), as rare as drills are.
+            if key is not None and self._exists(key):
+                return None
             row = self.add_row(
                 case_id=case_id,
                 channel=channel,
@@ -157,12 +159,28 @@ class OutboxWriter:
             )
             return None if row is None else row.id or 0
         session = self.session
-        # A row still pending keeps its place (its id) before this one.
-        if any(isinstance(pending, Notification) for pending in session.new):
+        # Unless `expect` found the key unused, a row with it already is left as it is (one
+        # statement, not a read of the key and then the row).
+        once = key is not None and not self._absent_now(key)
+        # A row still pending keeps its place (its id) before this one; and the rows it may
+        # refer to are written first, as the read of the key used to make the session do.
+        if (once and session.autoflush) or any(
+            isinstance(pending, Notification) for pending in session.new
+        ):
             session.flush()
         values = self._values(case_id, channel, to, recipient, body, say, key, language)
-        result = session.connection().execute(_NEW_ROW, {**_UNSENT, **values})
-        primary = result.inserted_primary_key
+        if once:
+            primary = (
+                session.connection()
+                .execute(_NEW_ROW_ONCE.on(session), {**_UNSENT, **values})
+                .first()
+            )
+            if primary is None:
+                return None
+        else:
+            primary = (
+                session.connection().execute(_NEW_ROW, {**_UNSENT, **values}).inserted_primary_key
+            )
         if primary is None or primary[0] is None:  # pragma: no cover - both databases give it
             raise RuntimeError("a notification row without an id")
         row_id = int(primary[0])
@@ -282,16 +300,31 @@ class OutboxWriter:
         return row
 
     def _exists(self, key: str) -> bool:
-        if key in self._absent:
-            # Unused when `expect` looked, in this transaction; once added it is used.
-            self._absent.discard(key)
+        if self._absent_now(key):
             return False
         return self.session.exec(_BY_KEY, params={"key": key}).first() is not None
+
+    def _absent_now(self, key: str) -> bool:
+        """Whether `expect` found `key` unused in this transaction; once added it is used."""
+        if key in self._absent:
+            self._absent.discard(key)
+            return True
+        return False
 
 
 # A message written at once: built once and run on the session's connection, it skips the
 # ORM object and its flush (a timer's handler writes one or two a fire).
 _NEW_ROW = insert(SQLModel.metadata.tables[Notification.__tablename__])
+# The same, unless a row has its idempotency key already: then nothing is written or returned.
+_NEW_ROW_ONCE = Pair(
+    lambda pg: (
+        (postgresql_insert if pg else sqlite_insert)(
+            SQLModel.metadata.tables[Notification.__tablename__]
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(SQLModel.metadata.tables[Notification.__tablename__].c.id)
+    )
+)
 # The columns of a row nobody has sent yet that `OutboxWriter._values` leaves to the model.
 _UNSENT = {"provider_id": None, "detail": None, "attempts": 0, "sent_at": None, "bounded_by": None}
 # Asked before every message written: built once, it skips the per-call construction.
