@@ -56,7 +56,7 @@ def test_step0_of_any_number_of_emergencies_sends_the_same_texts(
         opened.clear()
         reports = [press(d, seq=1) for d in devices]  # emergencies
         record_presses(pg.uow, reports, now=pg.clock.now(), tz=pg.tz)
-        while not alerts._inbox.empty():  # nothing waits: step 0 may claim its own rows
+        while not alerts._inbox.empty():  # the events are handled here, by hand
             alerts._inbox.get_nowait()
         if claims:
             alerts.sender._pool = pool  # type: ignore[assignment]

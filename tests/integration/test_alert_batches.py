@@ -204,11 +204,16 @@ def _slots_free(sender: NotificationSender) -> int:
     return free
 
 
-def test_a_batch_with_nothing_behind_it_claims_its_alerts_and_hands_them_over_at_its_commit(
-    services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("behind", [False, True], ids=["nothing-behind", "events-behind"])
+def test_a_batch_claims_its_alerts_and_hands_them_over_at_its_commit(
+    services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch, behind: bool
 ) -> None:
+    # With events waiting behind it too: left to the claiming thread, its alerts took a
+    # transaction more before the first request.
     pool, opened, cases = _opened_with_pool(services, alerts, monkeypatch)
-    _drop_queued_events(alerts)  # the events thread took them: nothing else waits
+    if not behind:
+        _drop_queued_events(alerts)  # the events thread took them: nothing else waits
+    assert alerts._inbox.empty() is not behind
     commits = _count_commits(services)
     alerts.handle_opened(opened)
 
@@ -230,21 +235,6 @@ def test_a_batch_with_nothing_behind_it_claims_its_alerts_and_hands_them_over_at
     assert alerts.tick() == 0
     assert alerts.sender.drain() == 0
     assert pool.handed == []
-    assert _alerts(services) == dict.fromkeys(cases, ALERT)
-
-
-def test_a_batch_with_events_behind_it_leaves_its_alerts_to_the_claiming_thread(
-    services: Services, alerts: AlertsComponent, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Their events wait in the events thread's queue.
-    pool, opened, cases = _opened_with_pool(services, alerts, monkeypatch)
-    alerts.handle_opened(opened)
-
-    assert pool.handed == []
-    assert _statuses(services, cases) == {c: Counter({"pending": 2}) for c in cases}
-    assert alerts.sender.backlog == 2 * CASES
-    monkeypatch.setattr(alerts.sender, "_pool", None)
-    alerts.sender.drain()
     assert _alerts(services) == dict.fromkeys(cases, ALERT)
 
 
