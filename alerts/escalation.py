@@ -214,8 +214,7 @@ def tell_all(
     given. `sms` may be a text per language, written for each person in theirs (`centre`
     for those who have none). `key` names each recipient's row (default: once per `what`).
     """
-    if key is None:
-        key = lambda who: f"{what}:{case.id}:{who}"  # noqa: E731
+    key = key or (lambda who: f"{what}:{case.id}:{who}")
     writer.add(
         case_id=case.id,
         channel=CONSOLE,

@@ -314,20 +314,19 @@ class OutboxWriter:
 
 # A message written at once: built once and run on the session's connection, it skips the
 # ORM object and its flush (a timer's handler writes one or two a fire).
-_NEW_ROW = insert(SQLModel.metadata.tables[Notification.__tablename__])
+_NOTIFICATIONS = SQLModel.metadata.tables[Notification.__tablename__]
+_NEW_ROW = insert(_NOTIFICATIONS)
 # The same, unless a row has its idempotency key already: then nothing is written or returned.
 _NEW_ROW_ONCE = Pair(
     lambda pg: (
-        (postgresql_insert if pg else sqlite_insert)(
-            SQLModel.metadata.tables[Notification.__tablename__]
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(SQLModel.metadata.tables[Notification.__tablename__].c.id)
+        (postgresql_insert if pg else sqlite_insert)(_NOTIFICATIONS)
+        .on_conflict_do_nothing(index_elements=[_NOTIFICATIONS.c.idempotency_key])
+        .returning(_NOTIFICATIONS.c.id)
     )
 )
 # The columns of a row nobody has sent yet that `OutboxWriter._values` leaves to the model.
 _UNSENT = {"provider_id": None, "detail": None, "attempts": 0, "sent_at": None, "bounded_by": None}
-# Asked before every message written: built once, it skips the per-call construction.
+# Asked before a message of a batch (or a drill) is added as an object: built once.
 _BY_KEY = select(Notification.id).where(Notification.idempotency_key == bindparam("key"))
 _KEYS_IN = select(Notification.idempotency_key).where(
     col(Notification.idempotency_key).in_(bindparam("keys", expanding=True))
